@@ -1,0 +1,59 @@
+import pytest
+from pydantic import ValidationError
+
+from vmtui.core.models import Capabilities, Vm, VmConfig, VmState
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("booting", VmState.BOOTING),
+        ("running", VmState.RUNNING),
+        ("Running", VmState.RUNNING),
+        ("Paused", VmState.PAUSED),
+        ("paused", VmState.PAUSED),
+        ("sleeping", VmState.SLEEPING),
+        ("dead", VmState.DEAD),
+        ("not_started", VmState.STOPPED),
+        ("Not started", VmState.STOPPED),
+        ("  RUNNING ", VmState.RUNNING),
+        ("exploded", VmState.UNKNOWN),
+        (None, VmState.UNKNOWN),
+        (3, VmState.UNKNOWN),
+    ],
+)
+def test_state_normalises_every_spelling(raw, expected):
+    assert VmState.parse(raw) is expected
+
+
+def test_only_booting_is_transitional():
+    assert [s for s in VmState if s.is_transitional] == [VmState.BOOTING]
+
+
+def test_vm_key_and_display_name():
+    vm = Vm(provider="local", id="abc", labels={"name": "web"})
+    assert vm.key == ("local", "abc")
+    assert vm.display_name == "web"
+    assert Vm(provider="local", id="abc").display_name == "abc"
+    assert Vm(provider="sw", id="1", label="Desk").display_name == "Desk"
+
+
+def test_vm_is_frozen():
+    vm = Vm(provider="local", id="abc")
+    with pytest.raises(ValidationError):
+        vm.id = "other"
+
+
+def test_vm_config_rejects_nonsense():
+    with pytest.raises(ValidationError):
+        VmConfig(vcpu_count=0)
+    with pytest.raises(ValidationError):
+        VmConfig(mem_size_mib=1)
+    assert VmConfig().model_dump(exclude_none=True) == {}
+
+
+def test_capability_reasons():
+    caps = Capabilities(can_branch=True)
+    assert caps.reason_missing("can_branch", "Vers") is None
+    assert caps.reason_missing("can_pause", "Swiftor") == "Swiftor VMs cannot pause"
+    assert caps.reason_missing("has_secrets", "Vers") == "Vers has no secrets"

@@ -1,0 +1,1 @@
+"""Domain model and pure logic. Never imports textual, httpx or asyncssh."""

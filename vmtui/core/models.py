@@ -1,0 +1,190 @@
+"""Provider-neutral domain models: what the UI and services reason about.
+
+Wire formats live in the providers; they convert to these models at their boundary.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VmState(enum.StrEnum):
+    BOOTING = "booting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SLEEPING = "sleeping"
+    STOPPED = "stopped"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, raw: object) -> VmState:
+        """Normalise every spelling the APIs have used (current lowercase, older
+        `Running`/`Paused`/`Not started`/`not_started`) into one state."""
+        if isinstance(raw, VmState):
+            return raw
+        if not isinstance(raw, str):
+            return cls.UNKNOWN
+        key = raw.strip().lower().replace(" ", "_").replace("-", "_")
+        return _STATE_ALIASES.get(key, cls.UNKNOWN)
+
+    @property
+    def is_transitional(self) -> bool:
+        return self is VmState.BOOTING
+
+    @property
+    def is_live(self) -> bool:
+        """A VM whose processes exist (it can be paused, committed or entered)."""
+        return self in (VmState.RUNNING, VmState.PAUSED, VmState.BOOTING)
+
+
+_STATE_ALIASES: dict[str, VmState] = {
+    "booting": VmState.BOOTING,
+    "starting": VmState.BOOTING,
+    "running": VmState.RUNNING,
+    "paused": VmState.PAUSED,
+    "sleeping": VmState.SLEEPING,
+    "dead": VmState.DEAD,
+    "stopped": VmState.STOPPED,
+    "not_started": VmState.STOPPED,
+    "notstarted": VmState.STOPPED,
+}
+
+
+class Capabilities(BaseModel):
+    """What a provider (or a provider for one VM) can do; the UI greys out the rest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    can_create: bool = True
+    can_delete: bool = True
+    can_branch: bool = False
+    can_commit: bool = False
+    can_restore: bool = False
+    can_pause: bool = False
+    can_start_stop: bool = False
+    has_ssh: bool = False
+    has_exec: bool = False
+    has_secrets: bool = False
+    has_networking: bool = False
+    has_images: bool = False
+    memory_snapshots: bool = False
+
+    def reason_missing(self, flag: str, provider_kind: str) -> str | None:
+        """Why an action is unavailable, or None when it is available."""
+        if getattr(self, flag, False):
+            return None
+        what = flag.removeprefix("can_").removeprefix("has_").replace("_", "/")
+        return f"{provider_kind} VMs cannot {what}" if flag.startswith("can_") else f"{provider_kind} has no {what}"
+
+
+class VmSpecs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    vcpu_count: int | None = None
+    mem_size_mib: int | None = None
+    fs_size_mib: int | None = None
+    persistent_storage: bool | None = None
+
+
+class Vm(BaseModel):
+    """One VM as the UI shows it, from any provider."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str = Field(description="Profile name the VM came from (row key together with id).")
+    provider_kind: str = "vers"
+    id: str
+    state: VmState = VmState.UNKNOWN
+    label: str | None = None
+    owner_id: str | None = None
+    created_at: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    parent_commit_id: str | None = None
+    grandparent_vm_id: str | None = None
+    ip: str | None = None
+    region: str | None = None
+    image: str | None = None
+    specs: VmSpecs = Field(default_factory=VmSpecs)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.id)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.labels.get("name") or self.id
+
+
+class Commit(BaseModel):
+    """An immutable snapshot of a VM (Vers commit)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    id: str
+    name: str | None = None
+    description: str | None = None
+    owner_id: str | None = None
+    created_at: datetime | None = None
+    parent_vm_id: str | None = None
+    grandparent_commit_id: str | None = None
+    is_public: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.id)
+
+
+class VmConfig(BaseModel):
+    """Input of a new root VM (Vers `vm_config`); every field optional as in the API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vcpu_count: int | None = Field(default=None, ge=1, le=64)
+    mem_size_mib: int | None = Field(default=None, ge=64, le=1_048_576)
+    fs_size_mib: int | None = Field(default=None, ge=64, le=16_777_216)
+    image_name: str | None = None
+    kernel_name: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class Image(BaseModel):
+    """A root filesystem image a VM can be created from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    size_bytes: int | None = None
+    in_use: int = 0
+    created_at: datetime | None = None
+
+
+class SshKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    private_key_pem: str = Field(repr=False)
+    port: int | None = None
+
+
+class ExecResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+class Fleet(BaseModel):
+    """One provider's state at one moment, as the poller hands it to the UI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    vms: tuple[Vm, ...] = ()
+    commits: tuple[Commit, ...] = ()
+    fetched_at: float = 0.0

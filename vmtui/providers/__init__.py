@@ -1,0 +1,1 @@
+"""Platform clients: wire models in, core models out. Never import textual."""

@@ -1,0 +1,86 @@
+"""The Provider interface every platform client implements.
+
+Each action a platform cannot do raises `Unsupported`; `capabilities` says so up front so the
+UI can grey the action out with a reason instead of trying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from vmtui.core.errors import Unsupported
+from vmtui.core.models import Capabilities, Commit, ExecResult, Image, SshKey, Vm, VmConfig
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes_done, bytes_total) during uploads."""
+
+
+class Provider:
+    kind: str = "provider"
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{self.kind} cannot {what}")
+
+    async def list_vms(self) -> list[Vm]:
+        raise NotImplementedError
+
+    async def list_commits(self) -> list[Commit]:
+        return []
+
+    async def get_vm(self, vm_id: str) -> Vm:
+        raise self._unsupported("show one VM")
+
+    async def create_vm(self, config: VmConfig, *, wait_boot: bool = False) -> str:
+        raise self._unsupported("create VMs")
+
+    async def delete_vm(self, vm_id: str) -> None:
+        raise self._unsupported("delete VMs")
+
+    async def pause_vm(self, vm_id: str) -> None:
+        raise self._unsupported("pause VMs")
+
+    async def resume_vm(self, vm_id: str) -> None:
+        raise self._unsupported("resume VMs")
+
+    async def start_vm(self, vm_id: str) -> None:
+        raise self._unsupported("start VMs")
+
+    async def stop_vm(self, vm_id: str) -> None:
+        raise self._unsupported("stop VMs")
+
+    async def branch(self, source_id: str, count: int = 1) -> list[str]:
+        raise self._unsupported("branch")
+
+    async def commit(
+        self, vm_id: str, *, name: str | None = None, description: str | None = None, keep_paused: bool = False
+    ) -> str:
+        raise self._unsupported("commit")
+
+    async def restore(self, commit_id: str) -> str:
+        raise self._unsupported("start VMs from commits")
+
+    async def delete_commit(self, commit_id: str) -> None:
+        raise self._unsupported("delete commits")
+
+    async def ssh_key(self, vm_id: str) -> SshKey:
+        raise self._unsupported("open SSH sessions")
+
+    async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
+        raise self._unsupported("run commands")
+
+    async def list_images(self) -> list[Image]:
+        raise self._unsupported("list images")
+
+    async def upload_image(self, name: str, tarball: Path, progress: ProgressCallback | None = None) -> None:
+        raise self._unsupported("upload images")
+
+    async def delete_image(self, name: str) -> None:
+        raise self._unsupported("delete images")
+
+    async def aclose(self) -> None:
+        """Release connections."""
