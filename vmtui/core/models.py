@@ -188,3 +188,16 @@ class Fleet(BaseModel):
     vms: tuple[Vm, ...] = ()
     commits: tuple[Commit, ...] = ()
     fetched_at: float = 0.0
+
+
+class SshEndpoint(BaseModel):
+    """Where and how to open SSH-over-TLS to one VM: TCP address plus the TLS server name (SNI)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    server_name: str
+    ca_path: str | None = None
+    """CA bundle to verify the TLS certificate with; None means the system store."""
+    insecure_tls: bool = False

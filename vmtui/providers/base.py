@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vmtui.core.errors import Unsupported
-from vmtui.core.models import Capabilities, Commit, ExecResult, Image, SshKey, Vm, VmConfig
+from vmtui.core.models import Capabilities, Commit, ExecResult, Image, SshEndpoint, SshKey, Vm, VmConfig
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes_done, bytes_total) during uploads."""
@@ -68,6 +68,9 @@ class Provider:
         raise self._unsupported("delete commits")
 
     async def ssh_key(self, vm_id: str) -> SshKey:
+        raise self._unsupported("open SSH sessions")
+
+    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
         raise self._unsupported("open SSH sessions")
 
     async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
