@@ -1,0 +1,454 @@
+"""Swiftor client (https://api.swiftor.io, or the local engine's `/swiftor` API).
+
+Contract: research/swiftor-api.md. HS256 JWT bearer auth, FastAPI errors `{"detail": ...}` (a
+string, or a 422 validation list), state changes over GET, no status endpoint: `enabled` is the
+only state (running or stopped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from vmtui import __version__
+from vmtui.core.errors import (
+    AuthError,
+    BadRequest,
+    BadResponse,
+    Conflict,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    RateLimited,
+    Unavailable,
+    Unsupported,
+)
+from vmtui.core.models import Capabilities, Vm, VmConfig, VmSpecs, VmState
+from vmtui.core.swiftor_plans import distribution_problem
+from vmtui.providers.base import Provider
+
+DEFAULT_BASE_URL = "https://api.swiftor.io"
+_LIMIT_WORDING = re.compile(r"\b(plan|limits?|quota|exceed(s|ed)?)\b", re.IGNORECASE)
+_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+_MAX_RETRY_AFTER = 30.0
+
+
+class _Specs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    cpu: int | None = None
+    ram: float | None = None
+    storage: bool | int | str | None = None
+
+
+class _Os(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    distribution: str | dict[str, Any] | None = None
+    desktop: str | None = None
+
+
+class _WireVm(BaseModel):
+    """A VM as `GET /vms` lists it (D-vms); `region` may also come as `{"code": ...}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    vmlabel: str | None = None
+    region: str | dict[str, Any] | None = None
+    os: _Os = Field(default_factory=_Os)
+    specs: _Specs = Field(default_factory=_Specs)
+    enabled: bool = False
+
+
+class PortMapping(BaseModel):
+    """A networking mapping: `name` subdomain → `port` inside the VM, served at `url`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vmid: str
+    name: str
+    port: int
+    url: str | None = None
+
+
+def _code(value: str | dict[str, Any] | None) -> str | None:
+    if isinstance(value, dict):
+        code = value.get("code")
+        return str(code) if code is not None else None
+    return value
+
+
+def _persistent(storage: bool | int | str | None) -> bool | None:
+    if storage is None:
+        return None
+    if isinstance(storage, str):
+        return storage.strip().lower() in ("persistent", "true", "yes", "1")
+    return bool(storage)
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: an id or key can never add path components."""
+    return quote(value, safe="")
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    clipped = text[:limit]
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in clipped)
+    return escaped + ("…" if len(text) > limit else "")
+
+
+def _detail_message(detail: object) -> str | None:
+    """One readable sentence from FastAPI's `detail`: a string, or a validation list naming the
+    fields (only field names and messages, never the rejected `input`, which may be a password)."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if not isinstance(item, dict):
+                continue
+            loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query", "path")]
+            msg = item.get("msg")
+            field = ".".join(loc) or "request"
+            parts.append(f"{field}: {msg}" if isinstance(msg, str) else f"{field} is invalid")
+        return "invalid request: " + "; ".join(parts) if parts else None
+    if isinstance(detail, dict):
+        for key in ("message", "msg", "error"):
+            if isinstance(detail.get(key), str):
+                return detail[key]
+    return None
+
+
+class SwiftorProvider(Provider):
+    kind = "swiftor"
+    capabilities = Capabilities(
+        can_create=True, can_delete=True, can_start_stop=True, has_secrets=True, has_networking=True
+    )
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str = DEFAULT_BASE_URL,
+        token: str | SecretStr = "",
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        verify: bool | str = True,
+        max_retries: int = 3,
+        public_domain: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        super().__init__(name)
+        self.base_url = base_url.rstrip("/")
+        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._url_scheme, self._url_domain = self._public_host(public_domain)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            verify=verify,
+            headers={
+                "Authorization": f"Bearer {self._token.get_secret_value()}",
+                "Origin": "https://swiftor.io",
+                "User-Agent": f"vmtui/{__version__}",
+                "Accept": "application/json",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"SwiftorProvider(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _public_host(self, public_domain: str | None) -> tuple[str, str]:
+        """Scheme and domain of VM URLs: `{vmid}.swiftor.io` for the platform (api.X → X), and
+        `{vmid}.localhost:PORT` on the engine's own listener for a loopback base URL."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if public_domain:
+            return ("https" if parts.scheme == "https" else "http"), public_domain
+        if host in ("127.0.0.1", "localhost", "::1") or host.endswith(".localhost"):
+            return parts.scheme or "http", f"localhost:{parts.port}" if parts.port else "localhost"
+        return "https", host.removeprefix("api.") or "swiftor.io"
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        secret = self._token.get_secret_value()
+        return text.replace(secret, "***") if secret else text
+
+    async def _request(self, method: str, path: str, *, json: object | None = None) -> object:
+        """Send one call and return its decoded JSON body.
+
+        Retries (backoff with full jitter, honouring Retry-After) answers that mean "not done,
+        try later" (408/429/502/503/504) and connection failures. A POST is only retried when it
+        surely was not acted on (429, refused connection): Swiftor has no idempotency keys.
+        """
+        idempotent = method in ("GET", "DELETE")
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.request(method, path, json=json)
+            except httpx.TimeoutException as exc:
+                error: ProviderError = Unavailable(f"Swiftor did not answer in time ({type(exc).__name__})")
+                retryable = idempotent
+            except httpx.TransportError as exc:
+                error = Unavailable(self._scrub(f"cannot reach Swiftor at {self.base_url}: {exc}"))
+                retryable = idempotent or isinstance(exc, httpx.ConnectError)
+            else:
+                if response.is_success:
+                    return self._decode(response)
+                error = self._error_for(response)
+                status = response.status_code
+                retryable = status == 429 or (idempotent and status in _RETRY_STATUSES)
+            if not retryable or attempt >= self._max_retries:
+                raise error
+            attempt += 1
+            await self._sleep(self._backoff(attempt, error.retry_after))
+
+    @staticmethod
+    def _backoff(attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), _MAX_RETRY_AFTER)
+        return random.uniform(0, min(_MAX_RETRY_AFTER, 0.5 * 2**attempt))
+
+    def _decode(self, response: httpx.Response) -> object:
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponse(
+                self._scrub(f"Swiftor answered non-JSON: {_snippet(response.text)}"), status=response.status_code
+            ) from None
+
+    def _error_for(self, response: httpx.Response) -> ProviderError:
+        status = response.status_code
+        message = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            message = _detail_message(body.get("detail"))
+        if message is None:
+            text = response.text.strip()
+            message = _snippet(text) if text else (response.reason_phrase or "error")
+        message = self._scrub(message)
+        retry_after = self._retry_after(response)
+        if status in (401, 403):
+            return AuthError(message, status=status)
+        if status == 404:
+            return NotFound(message, status=status)
+        if status == 409:
+            return Conflict(message, status=status)
+        if status == 429:
+            return RateLimited(message, status=status, retry_after=retry_after)
+        if status == 400 and _LIMIT_WORDING.search(message):
+            return QuotaExceeded(message, status=status)
+        if 400 <= status < 500:
+            return BadRequest(message, status=status)
+        return Unavailable(message, status=status, retry_after=retry_after)
+
+    @staticmethod
+    def _retry_after(response: httpx.Response) -> float | None:
+        raw = response.headers.get("Retry-After")
+        if raw is None:
+            return None
+        try:
+            seconds = float(raw)
+        except ValueError:
+            pass
+        else:
+            return seconds if math.isfinite(seconds) else None
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+    # -- VMs --------------------------------------------------------------------------------
+
+    def _to_vm(self, raw: object) -> Vm:
+        try:
+            wire = _WireVm.model_validate(raw)
+        except ValidationError as exc:
+            raise BadResponse(f"unexpected VM shape from Swiftor: {_snippet(str(exc))}") from None
+        distribution = _code(wire.os.distribution)
+        image = None
+        if distribution:
+            image = f"{distribution}-{wire.os.desktop}" if wire.os.desktop else distribution
+        ram = wire.specs.ram
+        return Vm(
+            provider=self.name,
+            provider_kind=self.kind,
+            id=wire.id,
+            state=VmState.RUNNING if wire.enabled else VmState.STOPPED,
+            label=wire.vmlabel,
+            region=_code(wire.region),
+            image=image,
+            specs=VmSpecs(
+                vcpu_count=wire.specs.cpu,
+                mem_size_mib=int(ram * 1024) if ram is not None else None,
+                persistent_storage=_persistent(wire.specs.storage),
+            ),
+        )
+
+    @staticmethod
+    def _field(body: object, key: str) -> object:
+        if not isinstance(body, dict) or key not in body:
+            raise BadResponse(f"Swiftor answer lacks {key!r}: {_snippet(repr(body))}")
+        return body[key]
+
+    async def list_vms(self) -> list[Vm]:
+        raw = self._field(await self._request("GET", "/vms"), "vms")
+        if not isinstance(raw, list):
+            raise BadResponse(f"Swiftor 'vms' is not a list: {_snippet(repr(raw))}")
+        return [self._to_vm(item) for item in raw]
+
+    async def get_vm(self, vm_id: str) -> Vm:
+        for vm in await self.list_vms():
+            if vm.id == vm_id:
+                return vm
+        raise NotFound(f"VM not found: {vm_id}", status=404)
+
+    async def create_vm(self, config: VmConfig, *, wait_boot: bool = False) -> str:
+        raise Unsupported("Swiftor VMs need a label, distribution and password: use create_desktop")
+
+    async def create_desktop(
+        self,
+        label: str,
+        region: str,
+        distribution: str,
+        desktop: str | None,
+        cpu: int,
+        ram_gb: int,
+        password: SecretStr,
+        storage_type: str = "ephemeral",
+    ) -> Vm:
+        """`POST /vms/create`: the VM is stored stopped; the password becomes its VM_PASSWORD secret."""
+        problem = distribution_problem(distribution, desktop)
+        if problem:
+            raise BadRequest(problem)
+        body = {
+            "config": {
+                "vmlabel": label,
+                "region": {"code": region},
+                "password": password.get_secret_value(),
+                "storageType": storage_type,
+            },
+            "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram_gb},
+        }
+        answer = await self._request("POST", "/vms/create", json=body)
+        raw = answer.get("vm", answer) if isinstance(answer, dict) else answer
+        if isinstance(raw, dict) and "id" in raw:
+            return self._to_vm(raw)
+        matches = [vm for vm in await self.list_vms() if vm.label == label]
+        if len(matches) != 1:
+            raise BadResponse(f"Swiftor created {label!r} but did not say which VM it is")
+        return matches[0]
+
+    async def start_vm(self, vm_id: str) -> None:
+        await self._request("GET", f"/vms/start/{_seg(vm_id)}")
+
+    async def stop_vm(self, vm_id: str) -> None:
+        await self._request("GET", f"/vms/stop/{_seg(vm_id)}")
+
+    async def delete_vm(self, vm_id: str) -> None:
+        await self._request("GET", f"/vms/delete/{_seg(vm_id)}")
+
+    # -- secrets ----------------------------------------------------------------------------
+
+    async def list_secrets(self, vmid: str) -> dict[str, SecretStr]:
+        """The VM's environment variables (applied at its next start), values hidden in reprs."""
+        raw = self._field(await self._request("GET", "/vms/secrets"), "secrets")
+        found: dict[str, SecretStr] = {}
+        if isinstance(raw, dict):
+            per_vm = raw.get(vmid, {})
+            if not isinstance(per_vm, dict):
+                raise BadResponse("Swiftor secrets of a VM are not a key/value object")
+            items = [(k, v) for k, v in per_vm.items()]
+        elif isinstance(raw, list):
+            items = [
+                (item.get("key"), item.get("value"))
+                for item in raw
+                if isinstance(item, dict) and item.get("vmid") == vmid
+            ]
+        else:
+            raise BadResponse("Swiftor 'secrets' is neither an object nor a list")
+        for key, value in items:
+            if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
+                raise BadResponse("Swiftor returned a secret that is not a string")
+            found[key] = SecretStr(str(value))
+        return found
+
+    async def set_secret(self, vmid: str, key: str, value: SecretStr | str) -> None:
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        await self._request("POST", "/vms/secrets", json={"vmid": vmid, "key": key, "value": plain})
+
+    async def delete_secret(self, vmid: str, key: str) -> None:
+        await self._request("DELETE", f"/vms/secrets/{_seg(vmid)}/{_seg(key)}")
+
+    # -- networking -------------------------------------------------------------------------
+
+    async def list_mappings(self, vmid: str) -> list[PortMapping]:
+        raw = self._field(await self._request("GET", "/vms/networking"), "networking")
+        if isinstance(raw, dict):
+            items = raw.get(vmid, [])
+            if isinstance(items, dict):  # {name: port} form
+                items = [{"name": n, "port": p} for n, p in items.items()]
+        elif isinstance(raw, list):
+            items = [item for item in raw if isinstance(item, dict) and item.get("vmid") == vmid]
+        else:
+            raise BadResponse("Swiftor 'networking' is neither an object nor a list")
+        if not isinstance(items, list):
+            raise BadResponse("Swiftor mappings of a VM are not a list")
+        mappings = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise BadResponse(f"unexpected mapping from Swiftor: {_snippet(repr(item))}")
+            try:
+                mapping = PortMapping.model_validate({"vmid": vmid, **item})
+            except ValidationError as exc:
+                raise BadResponse(f"unexpected mapping from Swiftor: {_snippet(str(exc))}") from None
+            mappings.append(mapping if mapping.url else mapping.model_copy(update={"url": self.mapping_url(mapping)}))
+        return mappings
+
+    async def add_mapping(self, vmid: str, name: str, port: int) -> PortMapping:
+        await self._request("POST", "/vms/networking", json={"vmid": vmid, "name": name, "port": port})
+        mapping = PortMapping(vmid=vmid, name=name, port=port)
+        return mapping.model_copy(update={"url": self.mapping_url(mapping)})
+
+    async def delete_mapping(self, vmid: str, name: str) -> None:
+        await self._request("DELETE", f"/vms/networking/{_seg(vmid)}/{_seg(name)}")
+
+    # -- URLs -------------------------------------------------------------------------------
+
+    def desktop_url(self, vm_id: str) -> str:
+        return f"{self._url_scheme}://{vm_id}.{self._url_domain}"
+
+    def mapping_url(self, mapping: PortMapping) -> str:
+        return f"{self._url_scheme}://{mapping.name}-{mapping.vmid}.{self._url_domain}"
+
+    async def vm_urls(self, vm: Vm) -> dict[str, str]:
+        """The VM's desktop URL (key `desktop`) followed by one URL per networking mapping."""
+        urls = {"desktop": self.desktop_url(vm.id)}
+        for mapping in await self.list_mappings(vm.id):
+            urls[mapping.name] = mapping.url or self.mapping_url(mapping)
+        return urls
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
