@@ -249,9 +249,16 @@ async def test_bare_500_text_kept_short_and_not_retried():
 
 
 async def test_malformed_json_is_bad_response():
-    provider, _ = make({("GET", "/vms"): httpx.Response(200, text="{not json")})
-    with pytest.raises(BadResponse, match="non-JSON"):
+    provider, _ = make(
+        {
+            ("GET", "/vms"): httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
+            ("GET", "/vms/secrets"): httpx.Response(200, text="<html>login</html>"),
+        }
+    )
+    with pytest.raises(BadResponse, match="malformed JSON"):
         await provider.list_vms()
+    with pytest.raises(BadResponse, match="expected JSON"):
+        await provider.list_secrets(VM_ID)
 
 
 @pytest.mark.parametrize("body", [[], {"vms": {}}, {"vms": [{"vmlabel": "no id"}]}, {"nope": 1}])
@@ -283,11 +290,12 @@ async def test_rate_limit_exhausted_raises_rate_limited():
     assert caught.value.retry_after == 99.0 and len(rec.requests) == 4
 
 
-async def test_post_not_retried_on_503():
-    provider, rec = make({("POST", "/vms/secrets"): httpx.Response(503, json={"detail": "busy"})})
-    with pytest.raises(Unavailable):
+async def test_post_retried_with_one_idempotency_key():
+    provider, rec = make({("POST", "/vms/secrets"): httpx.Response(503, json={"detail": "busy"})}, max_retries=2)
+    with pytest.raises(Unavailable, match="busy"):
         await provider.set_secret(VM_ID, "K", "v")
-    assert len(rec.requests) == 1
+    keys = {r.headers["x-idempotency-key"] for r in rec.requests}
+    assert len(rec.requests) == 3 and len(keys) == 1
 
 
 async def test_connect_error_retried_and_token_never_in_message():
@@ -312,7 +320,7 @@ async def test_timeout_is_unavailable():
     provider = SwiftorProvider(
         "sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=_no_sleep, max_retries=0
     )
-    with pytest.raises(Unavailable, match="in time"):
+    with pytest.raises(Unavailable, match="did not answer"):
         await provider.list_vms()
 
 
@@ -363,7 +371,9 @@ async def test_fuzz_only_provider_errors_escape(status, body, call):
         "sw",
         "https://api.swiftor.io",
         TOKEN,
-        transport=httpx.MockTransport(lambda request: httpx.Response(status, content=body)),
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(status, content=body, headers={"content-type": "application/json"})
+        ),
         sleep=_no_sleep,
         max_retries=0,
     )

@@ -8,46 +8,30 @@ only state (running or stopped).
 from __future__ import annotations
 
 import asyncio
-import math
-import random
 import re
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
-from vmtui import __version__
-from vmtui.core.errors import (
-    AuthError,
-    BadRequest,
-    BadResponse,
-    Conflict,
-    NotFound,
-    ProviderError,
-    QuotaExceeded,
-    RateLimited,
-    Unavailable,
-    Unsupported,
-)
+from vmtui.core.errors import AuthError, BadRequest, BadResponse, NotFound, ProviderError, QuotaExceeded, Unsupported
 from vmtui.core.models import Capabilities, Vm, VmConfig, VmSpecs, VmState
 from vmtui.core.swiftor_plans import distribution_problem
 from vmtui.providers.base import Provider
+from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
 
 DEFAULT_BASE_URL = "https://api.swiftor.io"
 _LIMIT_WORDING = re.compile(r"\b(plan|limits?|quota|exceed(s|ed)?)\b", re.IGNORECASE)
-_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
-_MAX_RETRY_AFTER = 30.0
+_HEADERS = {"Origin": "https://swiftor.io"}  # the docs' examples send it; the legacy backend's CORS expects it
 
 
 class _Specs(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    cpu: int | None = None
-    ram: float | None = None
+    cpu: int | None = Field(default=None, ge=0, le=4096)
+    ram: float | None = Field(default=None, ge=0, le=1_048_576)
     storage: bool | int | str | None = None
 
 
@@ -78,8 +62,12 @@ class PortMapping(BaseModel):
 
     vmid: str
     name: str
-    port: int
+    port: int = Field(ge=1, le=65535)
     url: str | None = None
+
+
+_VM_ADAPTER = TypeAdapter(_WireVm)
+_MAPPING_ADAPTER = TypeAdapter(PortMapping)
 
 
 def _code(value: str | dict[str, Any] | None) -> str | None:
@@ -100,12 +88,6 @@ def _persistent(storage: bool | int | str | None) -> bool | None:
 def _seg(value: str) -> str:
     """One URL path segment: an id or key can never add path components."""
     return quote(value, safe="")
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    clipped = text[:limit]
-    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in clipped)
-    return escaped + ("…" if len(text) > limit else "")
 
 
 def _detail_message(detail: object) -> str | None:
@@ -139,8 +121,8 @@ class SwiftorProvider(Provider):
     def __init__(
         self,
         name: str,
-        base_url: str = DEFAULT_BASE_URL,
-        token: str | SecretStr = "",
+        base_url: str,
+        token: str | SecretStr,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
@@ -150,23 +132,19 @@ class SwiftorProvider(Provider):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         super().__init__(name)
-        self.base_url = base_url.rstrip("/")
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
-        self._max_retries = max_retries
-        self._sleep = sleep
-        self._url_scheme, self._url_domain = self._public_host(public_domain)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
+        self._http = HttpClient(
+            base_url,
+            token=self._token,
+            verify=verify,
             transport=transport,
             timeout=timeout,
-            verify=verify,
-            headers={
-                "Authorization": f"Bearer {self._token.get_secret_value()}",
-                "Origin": "https://swiftor.io",
-                "User-Agent": f"vmtui/{__version__}",
-                "Accept": "application/json",
-            },
+            retry=RetryPolicy(max_retries=max_retries),
+            error_factory=self._error_for,
+            sleep=sleep,
         )
+        self.base_url = self._http.base_url
+        self._url_scheme, self._url_domain = self._public_host(public_domain)
 
     def __repr__(self) -> str:
         return f"SwiftorProvider(name={self.name!r}, base_url={self.base_url!r})"
@@ -184,109 +162,33 @@ class SwiftorProvider(Provider):
 
     # -- transport -------------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
+    def _redact(self, text: str) -> str:
         secret = self._token.get_secret_value()
         return text.replace(secret, "***") if secret else text
 
-    async def _request(self, method: str, path: str, *, json: object | None = None) -> object:
-        """Send one call and return its decoded JSON body.
+    async def _send(self, method: str, path: str, *, json_body: object | None = None) -> None:
+        await self._http.send(method, path, json_body=json_body, headers=_HEADERS)
 
-        Retries (backoff with full jitter, honouring Retry-After) answers that mean "not done,
-        try later" (408/429/502/503/504) and connection failures. A POST is only retried when it
-        surely was not acted on (429, refused connection): Swiftor has no idempotency keys.
-        """
-        idempotent = method in ("GET", "DELETE")
-        attempt = 0
-        while True:
-            try:
-                response = await self._client.request(method, path, json=json)
-            except httpx.TimeoutException as exc:
-                error: ProviderError = Unavailable(f"Swiftor did not answer in time ({type(exc).__name__})")
-                retryable = idempotent
-            except httpx.TransportError as exc:
-                error = Unavailable(self._scrub(f"cannot reach Swiftor at {self.base_url}: {exc}"))
-                retryable = idempotent or isinstance(exc, httpx.ConnectError)
-            else:
-                if response.is_success:
-                    return self._decode(response)
-                error = self._error_for(response)
-                status = response.status_code
-                retryable = status == 429 or (idempotent and status in _RETRY_STATUSES)
-            if not retryable or attempt >= self._max_retries:
-                raise error
-            attempt += 1
-            await self._sleep(self._backoff(attempt, error.retry_after))
+    async def _send_json(self, method: str, path: str, *, json_body: object | None = None) -> object:
+        return await self._http.send_json(method, path, json_body=json_body, headers=_HEADERS)
 
-    @staticmethod
-    def _backoff(attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), _MAX_RETRY_AFTER)
-        return random.uniform(0, min(_MAX_RETRY_AFTER, 0.5 * 2**attempt))
-
-    def _decode(self, response: httpx.Response) -> object:
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise BadResponse(
-                self._scrub(f"Swiftor answered non-JSON: {_snippet(response.text)}"), status=response.status_code
-            ) from None
-
-    def _error_for(self, response: httpx.Response) -> ProviderError:
-        status = response.status_code
-        message = None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+    def _error_for(self, status: int, message: str, body: object, retry_after: float | None) -> ProviderError:
+        """Swiftor's refinement of the shared mapping: a 422 list names every field (never the
+        rejected input, which may be a password); a 400 about plan limits is QuotaExceeded."""
         if isinstance(body, dict):
-            message = _detail_message(body.get("detail"))
-        if message is None:
-            text = response.text.strip()
-            message = _snippet(text) if text else (response.reason_phrase or "error")
-        message = self._scrub(message)
-        retry_after = self._retry_after(response)
-        if status in (401, 403):
+            detail = _detail_message(body.get("detail"))
+            if detail:
+                message = self._redact(snippet(detail))
+        if status == 403:
             return AuthError(message, status=status)
-        if status == 404:
-            return NotFound(message, status=status)
-        if status == 409:
-            return Conflict(message, status=status)
-        if status == 429:
-            return RateLimited(message, status=status, retry_after=retry_after)
         if status == 400 and _LIMIT_WORDING.search(message):
             return QuotaExceeded(message, status=status)
-        if 400 <= status < 500:
-            return BadRequest(message, status=status)
-        return Unavailable(message, status=status, retry_after=retry_after)
-
-    @staticmethod
-    def _retry_after(response: httpx.Response) -> float | None:
-        raw = response.headers.get("Retry-After")
-        if raw is None:
-            return None
-        try:
-            seconds = float(raw)
-        except ValueError:
-            pass
-        else:
-            return seconds if math.isfinite(seconds) else None
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        return error_for_status(status, message, retry_after)
 
     # -- VMs --------------------------------------------------------------------------------
 
     def _to_vm(self, raw: object) -> Vm:
-        try:
-            wire = _WireVm.model_validate(raw)
-        except ValidationError as exc:
-            raise BadResponse(f"unexpected VM shape from Swiftor: {_snippet(str(exc))}") from None
+        wire = validate(_VM_ADAPTER, raw, "Swiftor VM")
         distribution = _code(wire.os.distribution)
         image = None
         if distribution:
@@ -310,13 +212,13 @@ class SwiftorProvider(Provider):
     @staticmethod
     def _field(body: object, key: str) -> object:
         if not isinstance(body, dict) or key not in body:
-            raise BadResponse(f"Swiftor answer lacks {key!r}: {_snippet(repr(body))}")
+            raise BadResponse(f"Swiftor answer lacks {key!r}: {snippet(repr(body))}")
         return body[key]
 
     async def list_vms(self) -> list[Vm]:
-        raw = self._field(await self._request("GET", "/vms"), "vms")
+        raw = self._field(await self._send_json("GET", "/vms"), "vms")
         if not isinstance(raw, list):
-            raise BadResponse(f"Swiftor 'vms' is not a list: {_snippet(repr(raw))}")
+            raise BadResponse(f"Swiftor 'vms' is not a list: {snippet(repr(raw))}")
         return [self._to_vm(item) for item in raw]
 
     async def get_vm(self, vm_id: str) -> Vm:
@@ -352,7 +254,7 @@ class SwiftorProvider(Provider):
             },
             "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram_gb},
         }
-        answer = await self._request("POST", "/vms/create", json=body)
+        answer = await self._send_json("POST", "/vms/create", json_body=body)
         raw = answer.get("vm", answer) if isinstance(answer, dict) else answer
         if isinstance(raw, dict) and "id" in raw:
             return self._to_vm(raw)
@@ -362,19 +264,19 @@ class SwiftorProvider(Provider):
         return matches[0]
 
     async def start_vm(self, vm_id: str) -> None:
-        await self._request("GET", f"/vms/start/{_seg(vm_id)}")
+        await self._send("GET", f"/vms/start/{_seg(vm_id)}")
 
     async def stop_vm(self, vm_id: str) -> None:
-        await self._request("GET", f"/vms/stop/{_seg(vm_id)}")
+        await self._send("GET", f"/vms/stop/{_seg(vm_id)}")
 
     async def delete_vm(self, vm_id: str) -> None:
-        await self._request("GET", f"/vms/delete/{_seg(vm_id)}")
+        await self._send("GET", f"/vms/delete/{_seg(vm_id)}")
 
     # -- secrets ----------------------------------------------------------------------------
 
     async def list_secrets(self, vmid: str) -> dict[str, SecretStr]:
         """The VM's environment variables (applied at its next start), values hidden in reprs."""
-        raw = self._field(await self._request("GET", "/vms/secrets"), "secrets")
+        raw = self._field(await self._send_json("GET", "/vms/secrets"), "secrets")
         found: dict[str, SecretStr] = {}
         if isinstance(raw, dict):
             per_vm = raw.get(vmid, {})
@@ -397,15 +299,15 @@ class SwiftorProvider(Provider):
 
     async def set_secret(self, vmid: str, key: str, value: SecretStr | str) -> None:
         plain = value.get_secret_value() if isinstance(value, SecretStr) else value
-        await self._request("POST", "/vms/secrets", json={"vmid": vmid, "key": key, "value": plain})
+        await self._send("POST", "/vms/secrets", json_body={"vmid": vmid, "key": key, "value": plain})
 
     async def delete_secret(self, vmid: str, key: str) -> None:
-        await self._request("DELETE", f"/vms/secrets/{_seg(vmid)}/{_seg(key)}")
+        await self._send("DELETE", f"/vms/secrets/{_seg(vmid)}/{_seg(key)}")
 
     # -- networking -------------------------------------------------------------------------
 
     async def list_mappings(self, vmid: str) -> list[PortMapping]:
-        raw = self._field(await self._request("GET", "/vms/networking"), "networking")
+        raw = self._field(await self._send_json("GET", "/vms/networking"), "networking")
         if isinstance(raw, dict):
             items = raw.get(vmid, [])
             if isinstance(items, dict):  # {name: port} form
@@ -419,21 +321,18 @@ class SwiftorProvider(Provider):
         mappings = []
         for item in items:
             if not isinstance(item, dict):
-                raise BadResponse(f"unexpected mapping from Swiftor: {_snippet(repr(item))}")
-            try:
-                mapping = PortMapping.model_validate({"vmid": vmid, **item})
-            except ValidationError as exc:
-                raise BadResponse(f"unexpected mapping from Swiftor: {_snippet(str(exc))}") from None
+                raise BadResponse(f"unexpected mapping from Swiftor: {snippet(repr(item))}")
+            mapping = validate(_MAPPING_ADAPTER, {"vmid": vmid, **item}, "Swiftor networking")
             mappings.append(mapping if mapping.url else mapping.model_copy(update={"url": self.mapping_url(mapping)}))
         return mappings
 
     async def add_mapping(self, vmid: str, name: str, port: int) -> PortMapping:
-        await self._request("POST", "/vms/networking", json={"vmid": vmid, "name": name, "port": port})
+        await self._send("POST", "/vms/networking", json_body={"vmid": vmid, "name": name, "port": port})
         mapping = PortMapping(vmid=vmid, name=name, port=port)
         return mapping.model_copy(update={"url": self.mapping_url(mapping)})
 
     async def delete_mapping(self, vmid: str, name: str) -> None:
-        await self._request("DELETE", f"/vms/networking/{_seg(vmid)}/{_seg(name)}")
+        await self._send("DELETE", f"/vms/networking/{_seg(vmid)}/{_seg(name)}")
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -451,4 +350,4 @@ class SwiftorProvider(Provider):
         return urls
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
