@@ -11,12 +11,21 @@ class ProviderError(Exception):
 
     status: int | None = None
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        created_ids: tuple[str, ...] = (),
+    ):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
         self.retry_after = retry_after
+        self.created_ids = created_ids
+        """Objects the failed call did create before failing (e.g. a branch of 5 that stopped at 3)."""
 
     def __str__(self) -> str:
         prefix = f"{self.status}: " if self.status else ""

@@ -1,0 +1,580 @@
+"""Vers API client (api.vers.sh and the local engine `vmtui serve`, which speaks the same API).
+
+Wire models below mirror the API (current shapes plus the older ones: cluster-era `id`/`alias`/`ip_address`
+and the `{"data": ...}` envelope, a branch answering one `{"vm_id"}`, capitalised states); they are turned
+into core models at this boundary. Transport, retries and error mapping live in `providers/http.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Hashable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+
+from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, ProviderError, Unsupported
+from vmtui.core.models import (
+    Capabilities,
+    Commit,
+    ExecResult,
+    Image,
+    SshEndpoint,
+    SshKey,
+    Vm,
+    VmConfig,
+    VmSpecs,
+    VmState,
+)
+from vmtui.providers.base import ProgressCallback, Provider
+from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, validate
+
+API = "/api/v1"
+PAGE_SIZE = 100
+MAX_PAGES = 1000
+METADATA_CONCURRENCY = 8
+LONG_TIMEOUT = 130.0
+"""Commit, branch, boot-waiting create: the server's own request timeout is 120 s."""
+UPLOAD_CHUNK = 256 * 1024
+_MISSING_ROUTE = (404, 405)
+
+W = TypeVar("W", bound=BaseModel)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class WireVm(_Wire):
+    """A VM from `GET /vms`, `/vm/{id}/status` or `/vm/{id}/metadata` (metadata adds ip and lineage)."""
+
+    vm_id: str = Field(min_length=1, validation_alias=AliasChoices("vm_id", "id"))
+    owner_id: str | None = None
+    created_at: datetime | None = None
+    state: str | None = None
+    labels: dict[str, str] | None = None
+    alias: str | None = None
+    ip: str | None = Field(default=None, validation_alias=AliasChoices("ip", "ip_address"))
+    parent_commit_id: str | None = None
+    grandparent_vm_id: str | None = None
+    vcpu_count: int | None = None
+    mem_size_mib: int | None = None
+    fs_size_mib: int | None = None
+
+    def to_vm(self, provider: str) -> Vm:
+        return Vm(
+            provider=provider,
+            provider_kind="vers",
+            id=self.vm_id,
+            state=VmState.parse(self.state),
+            label=self.alias,
+            owner_id=self.owner_id,
+            created_at=self.created_at,
+            labels=self.labels or {},
+            parent_commit_id=self.parent_commit_id,
+            grandparent_vm_id=self.grandparent_vm_id,
+            ip=self.ip,
+            specs=VmSpecs(vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib),
+        )
+
+
+class WireVmId(_Wire):
+    vm_id: str = Field(min_length=1, validation_alias=AliasChoices("vm_id", "id"))
+
+
+class WireBranch(_Wire):
+    """Current `{"vms":[{"vm_id"}]}`, older `{"vm_id"}`; `error` only on (partial) failures."""
+
+    vms: list[WireVmId] | None = None
+    vm_id: str | None = Field(default=None, min_length=1)
+    error: str | None = None
+
+
+class WireCommitId(_Wire):
+    commit_id: str = Field(min_length=1, validation_alias=AliasChoices("commit_id", "id"))
+
+
+class WireCommit(_Wire):
+    """CommitInfo (`GET /commits`) and VmCommitEntity (`/vm/commits/{id}/parents`, id field `id`)."""
+
+    commit_id: str = Field(min_length=1, validation_alias=AliasChoices("commit_id", "id"))
+    name: str | None = None
+    description: str | None = None
+    owner_id: str | None = None
+    created_at: datetime | None = None
+    is_public: bool | None = None
+    parent_vm_id: str | None = None
+    grandparent_commit_id: str | None = None
+
+    def to_commit(self, provider: str) -> Commit:
+        return Commit(
+            provider=provider,
+            id=self.commit_id,
+            name=self.name,
+            description=self.description,
+            owner_id=self.owner_id,
+            created_at=self.created_at,
+            parent_vm_id=self.parent_vm_id,
+            grandparent_commit_id=self.grandparent_commit_id,
+            is_public=bool(self.is_public),
+        )
+
+
+class WireImage(_Wire):
+    """A rootfs of the local engine / cluster-era API, or a BaseImageInfo of `/api/v1/images`."""
+
+    name: str = Field(min_length=1, validation_alias=AliasChoices("name", "image_name", "rootfs_name", "rootfs_id"))
+    size_bytes: int | None = Field(default=None, ge=0)
+    size_mib: int | None = Field(default=None, ge=0)
+    in_use: int = Field(default=0, validation_alias=AliasChoices("in_use", "vm_count", "used_by"))
+    created_at: datetime | None = None
+
+    def to_image(self) -> Image:
+        size = self.size_bytes if self.size_bytes is not None else (
+            self.size_mib * 1024 * 1024 if self.size_mib is not None else None
+        )
+        return Image(name=self.name, size_bytes=size, in_use=max(self.in_use, 0), created_at=self.created_at)
+
+
+class WireSshKey(_Wire):
+    ssh_private_key: str = Field(min_length=1, validation_alias=AliasChoices("ssh_private_key", "private_key"))
+    ssh_port: int | None = None
+
+
+class WireExec(_Wire):
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+_VMS = TypeAdapter(list[WireVm])
+_VM = TypeAdapter(WireVm)
+_VM_ID = TypeAdapter(WireVmId)
+_BRANCH = TypeAdapter(WireBranch)
+_COMMIT_ID = TypeAdapter(WireCommitId)
+_COMMITS = TypeAdapter(list[WireCommit])
+_IMAGES = TypeAdapter(list[str | WireImage])
+_SSH_KEY = TypeAdapter(WireSshKey)
+_EXEC = TypeAdapter(WireExec)
+_TOTAL = TypeAdapter(int | None)
+_HEALTH = TypeAdapter(dict[str, Any])
+
+
+def vers_error(status: int, message: str, body: Any, retry_after: float | None) -> ProviderError:
+    """Default mapping plus the ids a failed branch did create (`{"vms":[...],"error":...}`)."""
+    created = _created_vm_ids(body)
+    if created:
+        message = f"{message} (created before the failure: {', '.join(created)})"
+    error = error_for_status(status, message, retry_after)
+    error.created_ids = created
+    return error
+
+
+def _created_vm_ids(body: Any) -> tuple[str, ...]:
+    if not isinstance(body, dict) or not isinstance(body.get("vms"), list):
+        return ()
+    ids = (item.get("vm_id") for item in body["vms"] if isinstance(item, dict))
+    return tuple(i for i in ids if isinstance(i, str) and i)
+
+
+def _unwrap(body: Any) -> Any:
+    """Drop the cluster-era envelope `{"data": ..., "operation_id": ..., "duration_ns": ...}`."""
+    if isinstance(body, dict) and "data" in body and ("operation_id" in body or "duration_ns" in body):
+        return body["data"]
+    return body
+
+
+def _segment(value: str, what: str) -> str:
+    """One URL path segment; refuses empty and dot segments so an id can never address another route."""
+    if not isinstance(value, str) or not value.strip() or value in (".", ".."):
+        raise BadRequest(f"{what} is empty or invalid")
+    return quote(value, safe="")
+
+
+def _api_root(base_url: str) -> str:
+    root = base_url.strip().rstrip("/")
+    return root[: -len(API)] if root.endswith(API) else root
+
+
+def derive_vm_domain(base_url: str) -> str:
+    """`api.X` -> `vm.X` (as the Vers CLI does); loopback -> `vm.localhost`; other hosts -> `vm.<host>`."""
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        host = ""
+    if host in ("", "localhost", "127.0.0.1", "::1") or host.endswith(".localhost"):
+        return "vm.localhost"
+    return "vm." + host.removeprefix("api.")
+
+
+class VersProvider(Provider):
+    """Client for the Vers API; also the UI's client for the local engine (`memory_snapshots=False`)."""
+
+    kind = "vers"
+    capabilities = Capabilities(
+        can_create=True,
+        can_delete=True,
+        can_branch=True,
+        can_commit=True,
+        can_restore=True,
+        can_pause=True,
+        has_ssh=True,
+        has_exec=True,
+        has_images=True,
+        memory_snapshots=True,
+    )
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str | None,
+        *,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        vm_domain: str | None = None,
+        ssh_address: tuple[str, int] | None = None,
+        ca_path: str | None = None,
+        insecure_tls: bool = False,
+        memory_snapshots: bool = True,
+        max_retries: int = 3,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ):
+        super().__init__(name)
+        root = _api_root(base_url)
+        self.http = HttpClient(
+            root,
+            token=api_key,
+            verify=verify,
+            transport=transport,
+            timeout=timeout,
+            retry=RetryPolicy(max_retries=max_retries),
+            error_factory=vers_error,
+            sleep=sleep,
+        )
+        self.vm_domain = vm_domain or derive_vm_domain(root)
+        self.ssh_address = ssh_address
+        self.ca_path = ca_path
+        self.insecure_tls = insecure_tls
+        if not memory_snapshots:
+            self.capabilities = self.capabilities.model_copy(update={"memory_snapshots": False})
+        self._vms_route = f"{API}/vms"
+        self._metadata: dict[str, WireVm] = {}
+
+    def __repr__(self) -> str:
+        return f"VersProvider({self.name!r}, {self.http.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return _unwrap(await self.http.send_json(method, path, **kwargs))
+
+    # --- VMs -------------------------------------------------------------------------------------------
+
+    async def list_vms(self) -> list[Vm]:
+        """`GET /vms`, falling back (once, then remembered) to `GET /vm` on servers without it."""
+        try:
+            body = await self._json("GET", self._vms_route)
+        except ProviderError as exc:
+            if exc.status not in _MISSING_ROUTE or self._vms_route.endswith("/vm"):
+                raise
+            self._vms_route = f"{API}/vm"
+            body = await self._json("GET", self._vms_route)
+        if isinstance(body, dict) and "vms" in body:
+            body = body["vms"]
+        return [wire.to_vm(self.name) for wire in validate(_VMS, body, "VM list")]
+
+    async def list_vms_with_lineage(self) -> list[Vm]:
+        """`list_vms` with ip, parent_commit_id and grandparent_vm_id filled in from `/vm/{id}/metadata`.
+
+        Lineage never changes for a VM, so metadata is fetched once per VM id (at most
+        `METADATA_CONCURRENCY` at a time) and cached; the poller can call this every tick and pays
+        only for new VMs. A VM whose metadata fetch fails is returned without lineage and retried next call.
+        """
+        vms = await self.list_vms()
+        current = {vm.id for vm in vms}
+        for gone in self._metadata.keys() - current:
+            del self._metadata[gone]
+        missing = [vm.id for vm in vms if vm.id not in self._metadata]
+        if missing:
+            gate = asyncio.Semaphore(METADATA_CONCURRENCY)
+
+            async def fetch(vm_id: str) -> None:
+                async with gate:
+                    try:
+                        self._metadata[vm_id] = await self._metadata_wire(vm_id)
+                    except ProviderError:
+                        pass  # VM deleted meanwhile, or a transient error: retried on the next call
+
+            await asyncio.gather(*(fetch(vm_id) for vm_id in missing))
+        return [self._with_metadata(vm, self._metadata.get(vm.id)) for vm in vms]
+
+    @staticmethod
+    def _with_metadata(vm: Vm, meta: WireVm | None) -> Vm:
+        if meta is None:
+            return vm
+        return vm.model_copy(
+            update={"ip": meta.ip, "parent_commit_id": meta.parent_commit_id, "grandparent_vm_id": meta.grandparent_vm_id}
+        )
+
+    async def status(self, vm_id: str) -> Vm:
+        """`GET /vm/{id}/status` (409 `Conflict` while the VM sleeps)."""
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/status")
+        return validate(_VM, body, "VM status").to_vm(self.name)
+
+    async def _metadata_wire(self, vm_id: str) -> WireVm:
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata")
+        return validate(_VM, body, "VM metadata")
+
+    async def metadata(self, vm_id: str) -> Vm:
+        """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels)."""
+        return (await self._metadata_wire(vm_id)).to_vm(self.name)
+
+    async def get_vm(self, vm_id: str) -> Vm:
+        """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only."""
+        status, meta = await asyncio.gather(self.status(vm_id), self._metadata_wire(vm_id), return_exceptions=True)
+        if isinstance(meta, BaseException):
+            raise meta
+        if isinstance(status, Conflict):
+            return meta.to_vm(self.name)
+        if isinstance(status, BaseException):
+            raise status
+        return self._with_metadata(status, meta)
+
+    async def create_vm(self, config: VmConfig, *, wait_boot: bool = False) -> str:
+        """`POST /vm/new_root` with every set `vm_config` field; returns the new VM id."""
+        body = await self._json(
+            "POST",
+            f"{API}/vm/new_root",
+            params={"wait_boot": wait_boot},
+            json_body={"vm_config": config.model_dump(exclude_none=True)},
+            timeout=LONG_TIMEOUT if wait_boot else None,
+        )
+        return validate(_VM_ID, body, "new VM").vm_id
+
+    async def delete_vm(self, vm_id: str) -> None:
+        """`DELETE /vm/{id}`. Note Vers answers 403 "Forbidden" (AuthError) for an unknown or foreign VM."""
+        await self.http.send("DELETE", f"{API}/vm/{_segment(vm_id, 'VM id')}")
+        self._metadata.pop(vm_id, None)
+
+    async def pause_vm(self, vm_id: str) -> None:
+        await self._set_state(vm_id, "Paused")
+
+    async def resume_vm(self, vm_id: str) -> None:
+        await self._set_state(vm_id, "Running")
+
+    async def _set_state(self, vm_id: str, state: str) -> None:
+        await self.http.send("PATCH", f"{API}/vm/{_segment(vm_id, 'VM id')}/state", json_body={"state": state})
+
+    # --- branch, commit, restore ------------------------------------------------------------------------
+
+    async def branch(self, source_id: str, count: int = 1, *, keep_paused: bool = False) -> list[str]:
+        """`POST /vm/{vm_or_commit_id}/branch?count=N`: the server decides whether the id is a VM or a commit."""
+        return await self._branch(f"{API}/vm/{_segment(source_id, 'VM or commit id')}/branch", count, keep_paused)
+
+    async def branch_vm(self, vm_id: str, count: int = 1, *, keep_paused: bool = False) -> list[str]:
+        return await self._branch(f"{API}/vm/branch/by_vm/{_segment(vm_id, 'VM id')}", count, keep_paused)
+
+    async def branch_commit(self, commit_id: str, count: int = 1) -> list[str]:
+        return await self._branch(f"{API}/vm/branch/by_commit/{_segment(commit_id, 'commit id')}", count, False)
+
+    async def _branch(self, path: str, count: int, keep_paused: bool) -> list[str]:
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 255:
+            raise BadRequest("branch count must be a whole number from 1 to 255")
+        params: dict[str, str | int | bool] = {"count": count}
+        if keep_paused:
+            params["keep_paused"] = True
+        body = await self._json("POST", path, params=params, timeout=LONG_TIMEOUT)
+        answer = validate(_BRANCH, body, "branch")
+        ids = [vm.vm_id for vm in answer.vms] if answer.vms is not None else []
+        if answer.vms is None and answer.vm_id:
+            ids = [answer.vm_id]
+        if answer.error:
+            raise BadResponse(f"branch reported an error: {answer.error}", created_ids=tuple(ids))
+        if answer.vms is None and not answer.vm_id:
+            raise BadResponse("unexpected branch response: neither `vms` nor `vm_id`")
+        return ids
+
+    async def commit(
+        self, vm_id: str, *, name: str | None = None, description: str | None = None, keep_paused: bool = False
+    ) -> str:
+        """`POST /vm/{id}/commit`; returns the commit id."""
+        fields = {k: v for k, v in (("name", name), ("description", description)) if v}
+        body = await self._json(
+            "POST",
+            f"{API}/vm/{_segment(vm_id, 'VM id')}/commit",
+            params={"keep_paused": True} if keep_paused else None,
+            json_body=fields or None,
+            timeout=LONG_TIMEOUT,
+        )
+        return validate(_COMMIT_ID, body, "commit").commit_id
+
+    async def restore(self, commit_id: str) -> str:
+        return await self.from_commit(commit_id=commit_id)
+
+    async def from_commit(
+        self, *, commit_id: str | None = None, tag_name: str | None = None, ref: str | None = None
+    ) -> str:
+        """`POST /vm/from_commit` with exactly one of commit_id, tag_name (org tag) or ref (`repo:tag`)."""
+        given = {k: v for k, v in (("commit_id", commit_id), ("tag_name", tag_name), ("ref", ref)) if v}
+        if len(given) != 1:
+            raise BadRequest("give exactly one of commit id, tag name or repo:tag reference")
+        body = await self._json("POST", f"{API}/vm/from_commit", json_body=given, timeout=LONG_TIMEOUT)
+        return validate(_VM_ID, body, "new VM").vm_id
+
+    # --- commits ----------------------------------------------------------------------------------------
+
+    async def list_commits(self) -> list[Commit]:
+        """Every commit of the key's owner (`GET /commits`, all pages). Servers without the route give []."""
+        try:
+            wires = await self._paged(f"{API}/commits", "commits", _COMMITS, lambda c: c.commit_id)
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                return []
+            raise
+        return [wire.to_commit(self.name) for wire in wires]
+
+    async def commit_parents(self, commit_id: str) -> list[Commit]:
+        """`GET /vm/commits/{id}/parents`: the commit and its ancestors up to the root."""
+        body = await self._json("GET", f"{API}/vm/commits/{_segment(commit_id, 'commit id')}/parents")
+        return [wire.to_commit(self.name) for wire in validate(_COMMITS, body, "commit parents")]
+
+    async def delete_commit(self, commit_id: str) -> None:
+        """`DELETE /commits/{id}` (409 `Conflict` while VMs still use it)."""
+        await self.http.send("DELETE", f"{API}/commits/{_segment(commit_id, 'commit id')}")
+
+    async def _paged(
+        self, path: str, key: str, adapter: TypeAdapter[list[W]], id_of: Callable[[W], Hashable]
+    ) -> list[W]:
+        """Follow limit/offset until `total`; a bare list is an unpaginated (older) answer."""
+        items: list[W] = []
+        seen: set[Hashable] = set()
+        offset = 0
+        for _ in range(MAX_PAGES):
+            body = await self._json("GET", path, params={"limit": PAGE_SIZE, "offset": offset})
+            if isinstance(body, list):
+                return validate(adapter, body, key)
+            if not isinstance(body, dict):
+                raise BadResponse(f"unexpected {key} response: not an object")
+            page = validate(adapter, body.get(key), key)
+            total = validate(_TOTAL, body.get("total"), key)
+            fresh = [item for item in page if id_of(item) not in seen]
+            seen.update(id_of(item) for item in fresh)
+            items.extend(fresh)
+            offset += len(page)
+            if not fresh or (total is not None and offset >= total) or (total is None and len(page) < PAGE_SIZE):
+                break
+        return items
+
+    # --- SSH and exec -----------------------------------------------------------------------------------
+
+    async def ssh_key(self, vm_id: str) -> SshKey:
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/ssh_key")
+        wire = validate(_SSH_KEY, body, "SSH key")
+        return SshKey(private_key_pem=wire.ssh_private_key, port=wire.ssh_port)
+
+    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
+        """Vers: `<vm_id>.<vm_domain>:443`; local engine: `ssh_address` with the same SNI."""
+        server_name = f"{_segment(vm_id, 'VM id')}.{self.vm_domain}"
+        host, port = self.ssh_address or (server_name, 443)
+        return SshEndpoint(
+            host=host, port=port, server_name=server_name, ca_path=self.ca_path, insecure_tls=self.insecure_tls
+        )
+
+    async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
+        """`POST /vm/{id}/exec` (runs to completion; `timeout_secs` is the in-VM limit, 0/None = server default)."""
+        if not command or not all(isinstance(part, str) for part in command):
+            raise BadRequest("command must be a non-empty list of strings")
+        payload: dict[str, Any] = {"command": list(command)}
+        if timeout_secs:
+            payload["timeout_secs"] = timeout_secs
+        body = await self._json(
+            "POST",
+            f"{API}/vm/{_segment(vm_id, 'VM id')}/exec",
+            json_body=payload,
+            timeout=(timeout_secs + 10.0) if timeout_secs else LONG_TIMEOUT,
+        )
+        wire = validate(_EXEC, body, "exec")
+        return ExecResult(exit_code=wire.exit_code, stdout=wire.stdout, stderr=wire.stderr)
+
+    # --- images -----------------------------------------------------------------------------------------
+
+    async def list_images(self) -> list[Image]:
+        """`GET /api/rootfs` (local engine, older API), else the current paginated `GET /api/v1/images`."""
+        try:
+            body = await self._json("GET", "/api/rootfs")
+        except ProviderError as exc:
+            if exc.status not in _MISSING_ROUTE:
+                raise
+            wires = await self._paged(f"{API}/images", "images", _IMAGES, _image_name)
+        else:
+            wires = validate(_IMAGES, _image_list(body), "image list")
+        return [Image(name=w) if isinstance(w, str) else w.to_image() for w in wires]
+
+    async def upload_image(self, name: str, tarball: Path, progress: ProgressCallback | None = None) -> None:
+        """`PUT /api/rootfs/{name}` streaming the tarball from disk, reporting (bytes_done, bytes_total)."""
+        segment = _segment(name, "image name")
+        path = Path(tarball)
+        if not path.is_file():
+            raise BadRequest(f"{path} is not a readable file")
+        try:
+            with path.open("rb"):
+                total = path.stat().st_size
+        except OSError as exc:
+            raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            done = 0
+            with path.open("rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK):
+                    yield chunk
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+
+        try:
+            await self.http.send(
+                "PUT",
+                f"/api/rootfs/{segment}",
+                body=chunks,
+                headers={"Content-Type": "application/x-tar", "Content-Length": str(total)},
+                timeout=LONG_TIMEOUT,
+            )
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                raise Unsupported("this Vers server has no rootfs upload (PUT /api/rootfs)", status=exc.status) from None
+            raise
+
+    async def delete_image(self, name: str) -> None:
+        """`DELETE /api/rootfs/{name}` (409 `Conflict` while VMs use it)."""
+        await self.http.send("DELETE", f"/api/rootfs/{_segment(name, 'image name')}")
+
+    # --- health -----------------------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """The server's health document: `GET /health` (edge proxy, local engine), else `/api/health`."""
+        try:
+            body = await self._json("GET", "/health")
+        except NotFound:
+            body = await self._json("GET", "/api/health")
+        return validate(_HEALTH, body, "health")
+
+
+def _image_name(image: str | WireImage) -> str:
+    return image if isinstance(image, str) else image.name
+
+
+def _image_list(body: Any) -> Any:
+    """The list inside the rootfs answers seen: a bare list, or under `rootfs`/`images`/`rootfs_names`."""
+    if isinstance(body, dict):
+        for key in ("rootfs", "images", "rootfs_names", "names"):
+            if key in body:
+                return body[key]
+    return body
+
