@@ -1,0 +1,31 @@
+"""Shared test isolation: no test ever reads or writes the developer's real config or state.
+
+Every test gets its own HOME and XDG base directories under pytest's temporary root, and runs
+without the VMTUI_* and VERS_* variables of the surrounding shell. The fake HOME is returned by
+the `isolated_home` fixture for tests that want to put files there (e.g. `~/.versrc`).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+_VERS_VARIABLES = ("VERS_API_KEY", "VERS_BASE_URL", "VERS_URL")
+_XDG_DIRS = {
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CACHE_HOME": ".cache",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("VMTUI_") or name in _VERS_VARIABLES:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    for variable, relative in _XDG_DIRS.items():
+        monkeypatch.setenv(variable, str(home / relative))
+    return home
