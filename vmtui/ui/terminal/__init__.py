@@ -1,0 +1,1 @@
+"""The embedded terminal: emulator adapter, key encoding, mode scanner and transports."""
