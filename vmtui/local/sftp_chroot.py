@@ -1,0 +1,100 @@
+"""SFTP server on stdin/stdout, confined to one VM's root by a real chroot(2).
+
+The gateway runs `python -m vmtui.local.sftp_chroot /proc/<init_pid>/root` for every SFTP session and
+relays the channel's bytes to it. asyncssh's own `chroot=` option only rewrites path strings, so a
+symlink inside the VM pointing at `/etc/shadow` would be followed on the host; here the kernel resolves
+every path (symlinks and `..` included) inside the VM's root instead.
+
+Everything the server needs is imported BEFORE the chroot: the host's Python library is not visible
+afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import asyncssh
+from asyncssh.logging import logger as ssh_logger
+from asyncssh.sftp import MIN_SFTP_VERSION, run_sftp_server  # asyncssh's server loop over byte streams
+
+
+class _StdioChannel:
+    """The few channel methods asyncssh's SFTP server uses, for a session that is a pair of pipes."""
+
+    logger = ssh_logger.get_child("sftp-chroot")
+
+    def __init__(self) -> None:
+        self._closed = asyncio.Event()
+
+    def get_environment(self) -> dict[str, str]:
+        return {}
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def is_closing(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+
+class _StdinReader:
+    def __init__(self, reader: asyncio.StreamReader, channel: _StdioChannel):
+        self._reader = reader
+        self.channel = channel
+        self.logger = channel.logger
+
+    async def readexactly(self, n: int) -> bytes:
+        return await self._reader.readexactly(n)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+class _StdoutWriter:
+    def __init__(self, writer: asyncio.StreamWriter, channel: _StdioChannel):
+        self._writer = writer
+        self.channel = channel
+        self.logger = channel.logger
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def write_eof(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+        self._writer.close()
+
+
+async def _serve() -> None:
+    loop = asyncio.get_running_loop()
+    channel = _StdioChannel()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", 0))
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(1, "wb", 0))
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    server = asyncssh.SFTPServer(channel)  # type: ignore[arg-type]
+    await run_sftp_server(server, _StdinReader(reader, channel), _StdoutWriter(writer, channel), MIN_SFTP_VERSION)  # type: ignore[arg-type]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m vmtui.local.sftp_chroot ROOT", file=sys.stderr)
+        return 2
+    os.chroot(argv[1])
+    os.chdir("/root" if os.path.isdir("/root") else "/")
+    asyncio.run(_serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,517 @@
+"""The engine's SSH-over-TLS gateway: one TLS listener whose SNI (`<vm_id>.vm.<domain>`) picks the VM.
+
+Like the real platform, a client opens TLS to the listener naming the VM in SNI, then speaks SSH as
+`root` with that VM's private key. TLS is terminated here and asyncssh runs directly on the TLS
+transport (asyncssh's `tunnel=` hook for listeners), so the SNI seen during the handshake stays bound
+to the SSH connection it carries.
+
+Every session runs INSIDE the addressed VM (through `Sandbox.enter_argv`): interactive shells on a
+real PTY (size and every window-change honoured), `exec` with exit status and separate stderr, SFTP
+served by a helper process chrooted into the VM's root (so symlinks resolve inside the VM, never on
+the host), and `direct-tcpip` forwarding opened inside the VM's network namespace.
+
+Refusals carry a reason the client can show: an unknown server name, a deleted or paused VM end the
+connection with that text as the disconnect reason; a wrong key is refused with an auth banner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import re
+import signal
+import ssl
+import struct
+import sys
+import termios
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncssh
+
+from vmtui.local.tls import EngineTls, write_private_file
+
+log = logging.getLogger(__name__)
+
+SSH_USER = "root"
+HOST_KEY_FILE = "ssh_host_ed25519_key"
+READ_CHUNK = 64 * 1024
+DRAIN_AFTER_EXIT = 1.0
+"""Seconds to keep relaying output after the process exited (e.g. a background job holding the pty)."""
+
+_VM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+# Runs the VM's bash when it has one, else its /bin/sh, with the arguments that follow.
+_SHELL_SCRIPT = 'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"'
+
+
+class VmSandbox(Protocol):
+    """What the gateway needs from one running VM (implemented by `vmtui.local.sandbox.Sandbox`)."""
+
+    init_pid: int
+
+    @property
+    def paused(self) -> bool: ...
+
+    def enter_argv(
+        self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
+    ) -> list[str]: ...
+
+    async def open_tcp(
+        self, port: int, host: str = "127.0.0.1"
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
+
+
+class GatewayBackend(Protocol):
+    """What the gateway needs from the engine. Both raise, with a message fit for users, when the VM
+    is unknown, deleted or not running."""
+
+    async def sandbox_for(self, vm_id: str) -> VmSandbox: ...
+
+    def ssh_public_key(self, vm_id: str) -> str:
+        """The VM's authorized public key in OpenSSH format."""
+        ...
+
+
+class GatewayRefusal(Exception):
+    """The addressed VM cannot take SSH connections now; the message says why."""
+
+
+async def _resolve_sandbox(backend: GatewayBackend, vm_id: str) -> VmSandbox:
+    try:
+        sandbox = await backend.sandbox_for(vm_id)
+    except Exception as exc:  # the engine's own errors carry the user-facing reason
+        raise GatewayRefusal(f"VM {vm_id}: {exc}") from None
+    if sandbox.paused:
+        raise GatewayRefusal(f"VM {vm_id} is paused; resume it before connecting")
+    return sandbox
+
+
+def _load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
+    """One Ed25519 host key per engine, kept 0600 so it survives restarts (clients pin it)."""
+    if path.exists():
+        return asyncssh.read_private_key(path)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    write_private_file(path, key.export_private_key())
+    return key
+
+
+def _set_winsize(fd: int, cols: int, rows: int, pixwidth: int = 0, pixheight: int = 0) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixwidth, pixheight))
+
+
+def _take_controlling_tty() -> None:
+    """preexec hook: the (already setsid'd) child makes its stdin, the pty slave, its controlling tty."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class _VmSession(asyncssh.SSHServerSession):
+    """One SSH session channel: a shell, a command or the SFTP subsystem, run inside one VM."""
+
+    def __init__(self, backend: GatewayBackend, vm_id: str):
+        self._backend = backend
+        self._vm_id = vm_id
+        self._chan: asyncssh.SSHServerChannel | None = None
+        self._term: str | None = None
+        self._size = (80, 24, 0, 0)
+        self._command: str | None = None
+        self._sftp = False
+        self._env: dict[str, str] = {}
+        self._pty_master: int | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stdin: asyncio.StreamWriter | None = None
+        self._early_input: list[bytes] = []
+        """Input that arrived while the process was still starting."""
+        self._eof = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._task: asyncio.Task[None] | None = None
+
+    # asyncssh callbacks -------------------------------------------------------------------------
+
+    def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:  # type: ignore[override]
+        self._chan = chan
+        for name, value in (chan.get_environment() or {}).items():
+            if name == "LANG" or name.startswith("LC_") or name == "COLORTERM":
+                self._env[name] = value
+
+    def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], term_modes: Any) -> bool:
+        self._term = term_type or "xterm"
+        if term_size[0] and term_size[1]:
+            self._size = term_size
+        return True
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        self._command = command
+        return True
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        self._sftp = subsystem == "sftp"
+        return self._sftp
+
+    def session_started(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # type: ignore[override]
+        if self._stdin is None:
+            self._early_input.append(data)
+        elif not self._stdin.is_closing():
+            self._stdin.write(data)
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        if self._stdin is not None:
+            self._forward_eof()
+        return True  # keep our half open: output may still follow
+
+    def _forward_eof(self) -> None:
+        """EOF closes a command's stdin; on a PTY it means nothing (the user types ctrl-D)."""
+        assert self._stdin is not None
+        if self._pty_master is None and self._stdin.can_write_eof():
+            self._stdin.write_eof()
+
+    def _attach_stdin(self, stdin: asyncio.StreamWriter) -> None:
+        self._stdin = stdin
+        for data in self._early_input:
+            stdin.write(data)
+        self._early_input.clear()
+        if self._eof:
+            self._forward_eof()
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        self._size = (width, height, pixwidth, pixheight)
+        if self._pty_master is not None and width and height:
+            _set_winsize(self._pty_master, width, height, pixwidth, pixheight)
+
+    def signal_received(self, signal_name: str) -> None:
+        signum = getattr(signal, f"SIG{signal_name}", None)
+        if self._proc is not None and self._proc.returncode is None and signum is not None:
+            try:
+                os.killpg(self._proc.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def break_received(self, msec: int) -> bool:
+        if self._stdin is not None and self._pty_master is not None:
+            self._stdin.write(b"\x03")
+        return True
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._chan = None
+        self._writable.set()
+        if self._proc is not None and self._proc.returncode is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGHUP if self._pty_master is not None else signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    # the work -----------------------------------------------------------------------------------
+
+    def _argv(self) -> list[str]:
+        if self._sftp:
+            sandbox_root = f"/proc/{self._sandbox.init_pid}/root"
+            return [sys.executable, "-m", "vmtui.local.sftp_chroot", sandbox_root]
+        args = ["-l"] if self._command is None else ["-c", self._command]
+        env = dict(self._env)
+        if self._term:
+            env["TERM"] = self._term
+        return self._sandbox.enter_argv(["/bin/sh", "-c", _SHELL_SCRIPT, "sh", *args], env=env)
+
+    async def _run(self) -> None:
+        try:
+            self._sandbox = await _resolve_sandbox(self._backend, self._vm_id)
+            if self._term is not None and not self._sftp:
+                outputs = await self._spawn_on_pty()
+            else:
+                outputs = await self._spawn_on_pipes()
+        except (GatewayRefusal, OSError) as exc:
+            if self._chan is not None:
+                self._chan.write_stderr(f"vmtui: cannot start session: {exc}\r\n".encode())
+                self._chan.exit(255)
+            return
+        assert self._proc is not None
+        pumps = [asyncio.ensure_future(self._pump(reader, stderr)) for reader, stderr in outputs]
+        status = await self._proc.wait()
+        _done, pending = await asyncio.wait(pumps, timeout=DRAIN_AFTER_EXIT)
+        for task in pending:
+            task.cancel()
+        self._close_pty()
+        if self._chan is None:
+            return
+        if status < 0:
+            name = signal.Signals(-status).name.removeprefix("SIG")
+            self._chan.exit_with_signal(name)
+        else:
+            self._chan.exit(status)
+
+    async def _spawn_on_pipes(self) -> list[tuple[asyncio.StreamReader, bool]]:
+        self._proc = await asyncio.create_subprocess_exec(
+            *self._argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        assert self._proc.stdin is not None
+        self._attach_stdin(self._proc.stdin)
+        return [(self._proc.stdout, False), (self._proc.stderr, True)]
+
+    async def _spawn_on_pty(self) -> list[tuple[asyncio.StreamReader, bool]]:
+        master, slave = os.openpty()
+        self._pty_master = master
+        cols, rows, pixwidth, pixheight = self._size
+        _set_winsize(master, cols, rows, pixwidth, pixheight)
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self._argv(),
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=_take_controlling_tty,
+            )
+        finally:
+            os.close(slave)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=READ_CHUNK * 4)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(master, "rb", 0))
+        write_transport, write_protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(os.dup(master), "wb", 0)
+        )
+        self._attach_stdin(asyncio.StreamWriter(write_transport, write_protocol, None, loop))
+        return [(reader, False)]
+
+    async def _pump(self, reader: asyncio.StreamReader, stderr: bool) -> None:
+        while True:
+            try:
+                data = await reader.read(READ_CHUNK)
+            except OSError:  # EIO from a pty master once every slave fd is closed
+                return
+            if not data or self._chan is None:
+                return
+            if stderr:
+                self._chan.write_stderr(data)
+            else:
+                self._chan.write(data)
+            await self._writable.wait()
+
+    def _close_pty(self) -> None:
+        if self._stdin is not None:
+            self._stdin.close()
+        self._pty_master = None
+
+
+class _TcpRelay(asyncssh.SSHTCPSession):
+    """A `direct-tcpip` channel relayed to a TCP connection made inside the VM's network namespace."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self._reader = reader
+        self._writer = writer
+        self._chan: asyncssh.SSHTCPChannel | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def connection_made(self, chan: asyncssh.SSHTCPChannel) -> None:  # type: ignore[override]
+        self._chan = chan
+
+    def session_started(self) -> None:
+        self._task = asyncio.ensure_future(self._pump())
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # type: ignore[override]
+        self._writer.write(data)
+
+    def eof_received(self) -> bool:
+        if self._writer.can_write_eof():
+            self._writer.write_eof()
+        return True
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._chan = None
+        self._writable.set()
+        self._writer.close()
+
+    async def _pump(self) -> None:
+        try:
+            while data := await self._reader.read(READ_CHUNK):
+                if self._chan is None:
+                    return
+                self._chan.write(data)
+                await self._writable.wait()
+        except OSError:
+            pass
+        if self._chan is not None:
+            self._chan.write_eof()
+            self._chan.close()
+
+
+class _VmSshServer(asyncssh.SSHServer):
+    """Per-connection policy: the VM is the one named by the TLS SNI; only its key, as root, gets in."""
+
+    def __init__(self, backend: GatewayBackend, vm_suffix: str):
+        self._backend = backend
+        self._vm_suffix = vm_suffix
+        self._conn: asyncssh.SSHServerConnection | None = None
+        self._vm_id: str | None = None
+        self._refusal: str | None = None
+        self._authorized: asyncssh.SSHKey | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        ssl_object = conn.get_extra_info("ssl_object")
+        server_name = getattr(ssl_object, "vmtui_server_name", None)
+        vm_id = server_name[: -len(self._vm_suffix)] if server_name and server_name.endswith(self._vm_suffix) else None
+        if vm_id and _VM_ID.match(vm_id):
+            self._vm_id = vm_id
+        elif server_name:
+            self._refusal = f"unknown server name {server_name!r}: expected <vm_id>{self._vm_suffix}"
+        else:
+            self._refusal = f"no TLS server name (SNI) given: connect with SNI <vm_id>{self._vm_suffix}"
+
+    async def begin_auth(self, username: str) -> bool:
+        if self._refusal is None and self._vm_id is not None:
+            try:
+                await _resolve_sandbox(self._backend, self._vm_id)
+                self._authorized = asyncssh.import_public_key(self._backend.ssh_public_key(self._vm_id))
+            except GatewayRefusal as exc:
+                self._refusal = str(exc)
+            except Exception as exc:
+                self._refusal = f"VM {self._vm_id}: {exc}"
+        if self._refusal is not None:
+            log.info("ssh gateway refused a connection: %s", self._refusal)
+            raise asyncssh.DisconnectError(asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT, self._refusal)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        assert self._authorized is not None and self._conn is not None
+        if username == SSH_USER and key.public_data == self._authorized.public_data:
+            return True
+        reason = (
+            f"only user {SSH_USER} may log in" if username != SSH_USER else f"this key is not VM {self._vm_id}'s key"
+        )
+        self._conn.send_auth_banner(f"vmtui: {reason}\n")
+        return False
+
+    def session_requested(self) -> asyncssh.SSHServerSession:
+        assert self._vm_id is not None
+        return _VmSession(self._backend, self._vm_id)
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> Any:
+        assert self._vm_id is not None
+        return self._open_tcp(self._vm_id, dest_host, dest_port)
+
+    async def _open_tcp(self, vm_id: str, host: str, port: int) -> _TcpRelay:
+        try:
+            sandbox = await _resolve_sandbox(self._backend, vm_id)
+            reader, writer = await sandbox.open_tcp(port, host)
+        except GatewayRefusal as exc:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, str(exc)) from None
+        except Exception as exc:
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_CONNECT_FAILED, f"cannot reach {host}:{port} inside VM {vm_id}: {exc}"
+            ) from None
+        return _TcpRelay(reader, writer)
+
+
+def _remember_server_name(ssl_object: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+    """SNI callback: keep the requested name on the TLS object; the SSH layer reads it from there."""
+    ssl_object.vmtui_server_name = server_name.lower() if server_name else None  # type: ignore[attr-defined]
+
+
+class _TlsListener:
+    """asyncssh `tunnel=` hook for `listen`: accept connections over TLS instead of plain TCP."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self._context = context
+
+    async def create_server(self, session_factory: Any, host: str, port: int) -> asyncio.AbstractServer:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(
+            lambda: session_factory("", 0), host, port, ssl=self._context, ssl_handshake_timeout=30
+        )
+
+
+class Gateway:
+    """The running SSH-over-TLS listener of one engine."""
+
+    def __init__(self, backend: GatewayBackend, state_dir: Path, domain: str = "localhost"):
+        self._backend = backend
+        self.tls = EngineTls(state_dir, domain)
+        self._host_key_path = state_dir / HOST_KEY_FILE
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @property
+    def ca_path(self) -> Path:
+        return self.tls.ca_path
+
+    @property
+    def vm_suffix(self) -> str:
+        return f".vm.{self.tls.domain}"
+
+    def server_name(self, vm_id: str) -> str:
+        return f"{vm_id}{self.vm_suffix}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Gateway:
+        self.tls.ensure()
+        context = self.tls.server_context()
+        context.sni_callback = _remember_server_name
+        host_key = _load_or_create_host_key(self._host_key_path)
+        self._acceptor = await asyncssh.listen(
+            host,
+            port,
+            tunnel=_TlsListener(context),
+            server_factory=lambda: _VmSshServer(self._backend, self.vm_suffix),
+            server_host_keys=[host_key],
+            line_editor=False,
+            encoding=None,
+            allow_scp=False,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            login_timeout=30,
+            keepalive_interval=30,
+            keepalive_count_max=4,
+            config=None,
+        )
+        self.host = host
+        self.port = self._acceptor.get_port()
+        log.info("ssh gateway listening on %s:%d (TLS, SNI <vm_id>%s)", host, self.port, self.vm_suffix)
+        return self
+
+    async def close(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+            self._acceptor = None
+
+
+async def start_gateway(
+    engine: GatewayBackend, state_dir: Path, host: str = "127.0.0.1", port: int = 0, domain: str = "localhost"
+) -> Gateway:
+    """Start the gateway for `engine` (the daemon's seam). `domain` is the base: VMs are `<id>.vm.<domain>`."""
+    return await Gateway(engine, state_dir, domain).start(host, port)
