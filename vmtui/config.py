@@ -345,6 +345,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
             if exc.path is not None or exc.source is not None:
                 raise
             raise _located(exc.problem, exc.field or "", origin) from None
+        except OSError as exc:  # creating the default local state_dir
+            raise ConfigError(f"cannot create {exc.filename}: {exc.strerror or exc}") from None
 
 
 def redacted_dump(settings: Settings) -> str:
@@ -380,11 +382,7 @@ def _current_origin() -> _Origin:
 
 
 def _read_origin(path: Path | None, env: Mapping[str, str]) -> _Origin:
-    if path is None:
-        try:
-            path = paths.config_file(env)
-        except OSError as exc:
-            raise ConfigError(f"cannot create the config directory: {exc.strerror}") from None
+    path = paths.config_file(env) if path is None else path
     text, data = _read_toml(path)
     return _Origin(path=path, text=text, data=data, env=env)
 

@@ -33,13 +33,14 @@ def config_dir() -> Path:
 def config_file(env: Mapping[str, str] | None = None) -> Path:
     """The TOML config file: `$VMTUI_CONFIG_FILE` if set, else `config_dir()/config.toml`.
 
-    The file itself may not exist; a missing file means "all defaults".
+    Neither the file nor its directory need exist (a missing file means "all defaults"), so
+    asking for the path creates nothing; `write_private` creates the directory when saving.
     """
     env = os.environ if env is None else env
     override = env.get(CONFIG_FILE_ENV)
     if override:
         return Path(override).expanduser()
-    return config_dir() / "config.toml"
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
 def data_dir() -> Path:
