@@ -253,7 +253,7 @@ async def test_ids_are_escaped_into_one_path_segment(vers, server):
     server.on("GET", "/api/v1/vm/a/../vms/status", httpx.Response(200, json=vm_json("x")))  # decoded path
     await vers.status("a/../vms")
     assert server.last.url.raw_path == b"/api/v1/vm/a%2F..%2Fvms/status"
-    for bad in ("", "..", ".", "   "):
+    for bad in ("", "..", ".", "   ", "\ud800"):
         with pytest.raises(BadRequest):
             await vers.status(bad)
 

@@ -107,7 +107,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when is None:
             return None
@@ -189,16 +189,19 @@ def decode_json(response: httpx.Response) -> Any:
     """Decode a success body as JSON, or raise `BadResponse` (wrong content type, not UTF-8, malformed)."""
     content_type = response.headers.get("content-type", "")
     raw = response.content
-    preview = snippet(raw[:SNIPPET_LIMIT * 2].decode("utf-8", errors="replace"))
     if "json" not in content_type.lower():
         raise BadResponse(
-            f"expected JSON, got {snippet(content_type) or 'no content type'}: {preview!s}",
+            f"expected JSON, got {snippet(content_type) or 'no content type'}: {_preview(raw)}",
             status=response.status_code,
         )
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise BadResponse(f"malformed JSON ({snippet(str(exc), 80)}): {preview}", status=response.status_code) from None
+        raise BadResponse(f"malformed JSON ({snippet(str(exc), 80)}): {_preview(raw)}", status=response.status_code) from None
+
+
+def _preview(raw: bytes) -> str:
+    return snippet(raw[: SNIPPET_LIMIT * 2].decode("utf-8", errors="replace"))
 
 
 def validate(adapter: TypeAdapter[T], data: Any, what: str) -> T:

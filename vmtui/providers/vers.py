@@ -43,6 +43,7 @@ UPLOAD_CHUNK = 256 * 1024
 _MISSING_ROUTE = (404, 405)
 
 W = TypeVar("W", bound=BaseModel)
+_NO_SPECS = VmSpecs()
 
 
 class _Wire(BaseModel):
@@ -78,8 +79,13 @@ class WireVm(_Wire):
             parent_commit_id=self.parent_commit_id,
             grandparent_vm_id=self.grandparent_vm_id,
             ip=self.ip,
-            specs=VmSpecs(vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib),
+            specs=self._specs(),
         )
+
+    def _specs(self) -> VmSpecs:
+        if self.vcpu_count is None and self.mem_size_mib is None and self.fs_size_mib is None:
+            return _NO_SPECS  # the current API never sends specs: share one frozen instance (10k-VM lists)
+        return VmSpecs(vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib)
 
 
 class WireVmId(_Wire):
@@ -192,7 +198,10 @@ def _segment(value: str, what: str) -> str:
     """One URL path segment; refuses empty and dot segments so an id can never address another route."""
     if not isinstance(value, str) or not value.strip() or value in (".", ".."):
         raise BadRequest(f"{what} is empty or invalid")
-    return quote(value, safe="")
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{what} is not valid text") from None
 
 
 def _api_root(base_url: str) -> str:
