@@ -1,0 +1,369 @@
+"""The local engine's Vers-compatible API, driven in-process over ASGI (real engine, real sandboxes
+for the tests marked `root`)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import tarfile
+
+import httpx
+import pytest
+
+from vmtui.local.engine import Engine
+from vmtui.local.ratelimit import RateLimiter
+from vmtui.local.server import create_app
+
+TOKEN = "test-token-" + "x" * 32
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+V1 = "/api/v1"
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="real sandboxes need root")
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = Engine(tmp_path / "state")
+    await engine.start()
+    yield engine
+    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
+        await engine.delete_vm(vm.id, owner=vm.owner)
+    await engine.close()
+
+
+def _client(app, **headers: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://engine.test", headers=headers, timeout=60)
+
+
+@pytest.fixture
+async def api(engine):
+    async with _client(create_app(engine, TOKEN), **AUTH) as client:
+        yield client
+
+
+# -- without sandboxes: auth, limits, error shapes ------------------------------------------------
+
+
+async def test_health_is_public_and_reports_capabilities(engine):
+    async with _client(create_app(engine, TOKEN)) as anonymous:
+        response = await anonymous.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["capabilities"]["memory_snapshots"] is False
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+@pytest.mark.parametrize("method,path", [("GET", f"{V1}/vms"), ("POST", f"{V1}/vm/new_root"),
+                                         ("GET", "/openapi.json"), ("GET", "/api/rootfs")])
+async def test_every_route_but_health_needs_the_token(engine, headers, method, path):
+    async with _client(create_app(engine, TOKEN), **headers) as client:
+        response = await client.request(method, path, json={"vm_config": {}})
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "error": "Missing or invalid Authorization header"}
+    assert engine.list_vms() == []
+
+
+async def test_openapi_lists_the_vers_routes(api):
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    for path in ("/api/v1/vms", "/api/v1/vm/new_root", "/api/v1/vm/{vm_or_commit_id}/branch",
+                 "/api/v1/vm/{vm_id}/commit", "/api/v1/commits/{commit_id}", "/api/v1/vm/{vm_id}/exec",
+                 "/api/v1/vm/commits/{commit_id}/parents", "/api/rootfs/{name}", "/health"):
+        assert path in paths
+
+
+async def test_rate_limit_answers_429_with_retry_after(engine):
+    app = create_app(engine, TOKEN, rate=0.5, burst=2)
+    async with _client(app, **AUTH) as client:
+        codes = [(await client.get(f"{V1}/vms")).status_code for _ in range(3)]
+        limited = await client.get(f"{V1}/vms")
+    assert codes == [200, 200, 429]
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["success"] is False
+
+
+def test_rate_limiter_refills_over_time():
+    now = [0.0]
+    limiter = RateLimiter(rate=2, burst=1, clock=lambda: now[0])
+    assert limiter.acquire("a") is None
+    assert limiter.acquire("a") == pytest.approx(0.5)
+    assert limiter.acquire("b") is None  # buckets are per client
+    now[0] = 0.5
+    assert limiter.acquire("a") is None
+
+
+async def test_malformed_json_is_400_plain_text_not_500(api):
+    response = await api.post(f"{V1}/vm/new_root", content=b"{not json",
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.startswith("Failed to parse the request body as JSON")
+    empty = await api.post(f"{V1}/vm/new_root")
+    assert empty.status_code == 400
+
+
+async def test_lowercase_state_is_422(api):
+    response = await api.patch(f"{V1}/vm/00000000-0000-0000-0000-000000000000/state", json={"state": "paused"})
+    assert response.status_code == 422
+    assert response.text.startswith("Failed to deserialize the JSON body into the target type")
+
+
+async def test_wrong_types_and_bad_queries_are_client_errors(api):
+    assert (await api.post(f"{V1}/vm/new_root", json={"vm_config": {"vcpu_count": "many"}})).status_code == 422
+    assert (await api.post(f"{V1}/vm/x/branch?count=-1")).status_code == 400
+    assert (await api.post(f"{V1}/vm/x/branch?count=300")).status_code == 400
+    assert (await api.get(f"{V1}/commits?limit=0")).status_code == 400
+    both = await api.post(f"{V1}/vm/from_commit", json={"commit_id": "a", "tag_name": "b"})
+    assert both.status_code == 400 and "exactly one" in both.text
+    assert (await api.post(f"{V1}/vm/from_commit", json={})).status_code == 400
+
+
+async def test_unknown_objects_are_404_json(api):
+    missing = "00000000-0000-0000-0000-000000000000"
+    for method, path, error in [
+        ("GET", f"{V1}/vm/{missing}/status", "vm not found"),
+        ("GET", f"{V1}/vm/{missing}/metadata", "vm not found"),
+        ("DELETE", f"{V1}/vm/{missing}", "vm not found"),
+        ("GET", f"{V1}/vm/{missing}/ssh_key", "vm not found"),
+        ("POST", f"{V1}/vm/{missing}/branch", "commit not found"),
+        ("POST", f"{V1}/vm/branch/by_vm/{missing}", "parent vm not found"),
+        ("DELETE", f"{V1}/commits/{missing}", "commit not found"),
+        ("GET", f"{V1}/vm/commits/{missing}/parents", "commit not found"),
+        ("DELETE", "/api/rootfs/nothing", "image not found: nothing"),
+    ]:
+        response = await api.request(method, path)
+        assert (response.status_code, response.json()) == (404, {"success": False, "error": error}), path
+    unknown_image = await api.post(f"{V1}/vm/new_root", json={"vm_config": {"image_name": "nope"}})
+    assert unknown_image.status_code == 404
+    assert unknown_image.json() == {"success": False, "error": "image not found: nope"}
+
+
+async def test_image_names_are_validated(engine, api):
+    for name in ("%2e%2e", ".hidden", "a" * 65, "semi;colon", "-x"):
+        response = await api.put(f"/api/rootfs/{name}", content=b"x")
+        assert response.status_code == 400, name
+        assert response.json()["error"].startswith("invalid image name")
+    assert os.listdir(engine.state_dir / "images") == []
+
+
+async def test_internal_errors_are_500_json_without_details(engine, api, monkeypatch):
+    def explode(owner=None):
+        raise RuntimeError(f"database exploded near {TOKEN}")
+
+    monkeypatch.setattr(engine, "list_vms", explode)
+    response = await api.get(f"{V1}/vms")
+    assert response.status_code == 500
+    assert response.json() == {"success": False, "error": "internal error"}
+    assert TOKEN not in response.text
+
+
+async def test_empty_lists_have_the_contract_shapes(api):
+    assert (await api.get(f"{V1}/vms")).json() == []
+    assert (await api.get(f"{V1}/vm")).json() == []
+    assert (await api.get(f"{V1}/commits")).json() == {"commits": [], "total": 0, "limit": 50, "offset": 0}
+    images = (await api.get(f"{V1}/images")).json()
+    assert [i["image_name"] for i in images["images"]] == ["default"]
+    assert (await api.get("/api/rootfs")).json()["rootfs_names"] == ["default"]
+    version = (await api.get(f"{V1}/system/version")).json()
+    assert version["capabilities"]["memory_snapshots"] is False
+
+
+# -- real sandboxes -------------------------------------------------------------------------------
+
+
+async def _new_vm(api, **config) -> str:
+    response = await api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": config})
+    assert response.status_code == 201, response.text
+    return response.json()["vm_id"]
+
+
+async def _sh(api, vm_id: str, script: str) -> dict:
+    response = await api.post(f"{V1}/vm/{vm_id}/exec", json={"command": ["sh", "-c", script]})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.root
+@needs_root
+async def test_vm_lifecycle_commit_branch_pause_delete(api):
+    vm_id = await _new_vm(api, labels={"team": "core"})
+    status = (await api.get(f"{V1}/vm/{vm_id}/status")).json()
+    assert status["state"] == "running" and status["labels"] == {"team": "core"}
+    assert (await _sh(api, vm_id, "echo hello")) == {"exit_code": 0, "stdout": "hello\n", "stderr": ""}
+    failed = await _sh(api, vm_id, "echo oops >&2; exit 3")
+    assert failed == {"exit_code": 3, "stdout": "", "stderr": "oops\n"}
+
+    made = await _sh(api, vm_id, "head -c 65536 /dev/urandom > /root/data && sha256sum /root/data")
+    digest = made["stdout"].split()[0]
+    commit = await api.post(f"{V1}/vm/{vm_id}/commit", json={"name": "with data"})
+    assert commit.status_code == 201
+    commit_id = commit.json()["commit_id"]
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] == "running"
+
+    branched = await api.post(f"{V1}/vm/{commit_id}/branch?count=3")
+    assert branched.status_code == 201
+    children = [vm["vm_id"] for vm in branched.json()["vms"]]
+    assert len(set(children)) == 3
+    for child in children:
+        seen = await _sh(api, child, "sha256sum /root/data")
+        assert seen["stdout"].split()[0] == digest
+        meta = (await api.get(f"{V1}/vm/{child}/metadata")).json()
+        assert meta["parent_commit_id"] == commit_id and meta["grandparent_vm_id"] == vm_id
+
+    # Later changes in the parent never reach a branch, nor the reverse.
+    await _sh(api, vm_id, "echo parent > /root/data")
+    await _sh(api, children[0], "echo child > /root/only-child")
+    assert (await _sh(api, children[1], "sha256sum /root/data"))["stdout"].split()[0] == digest
+    assert (await _sh(api, vm_id, "test -e /root/only-child; echo $?"))["stdout"] == "1\n"
+
+    listed = {vm["vm_id"]: vm for vm in (await api.get(f"{V1}/vms")).json()}
+    assert set(listed) == {vm_id, *children}
+    commits = (await api.get(f"{V1}/commits")).json()
+    assert commits["total"] == 1 and commits["commits"][0]["name"] == "with data"
+    assert commits["commits"][0]["parent_vm_id"] == vm_id
+
+    paused = await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Paused"})
+    assert (paused.status_code, paused.content) == (200, b"")
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] == "paused"
+    refused = await api.post(f"{V1}/vm/{vm_id}/exec", json={"command": ["true"]})
+    assert refused.status_code == 409
+    assert (await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Running"})).status_code == 200
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] == "running"
+
+    in_use = await api.delete(f"{V1}/commits/{commit_id}")
+    assert in_use.status_code == 409
+    assert in_use.json() == {"success": False, "error": "commit still has 3 active VM(s)"}
+    for child in children:
+        deleted = await api.delete(f"{V1}/vm/{child}")
+        assert (deleted.status_code, deleted.json()) == (200, {"vm_id": child})
+    assert (await api.get(f"{V1}/vm/{children[0]}/status")).status_code == 404
+    assert (await api.delete(f"{V1}/commits/{commit_id}")).status_code == 204
+    assert (await api.get(f"{V1}/commits")).json()["total"] == 0
+
+
+@pytest.mark.root
+@needs_root
+async def test_branch_from_a_vm_commits_it_and_count_zero_is_empty(api):
+    vm_id = await _new_vm(api)
+    await _sh(api, vm_id, "echo v1 > /root/f")
+    branched = await api.post(f"{V1}/vm/branch/by_vm/{vm_id}?keep_paused=true")
+    assert branched.status_code == 201
+    [child] = [vm["vm_id"] for vm in branched.json()["vms"]]
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] == "paused"
+    assert (await _sh(api, child, "cat /root/f"))["stdout"] == "v1\n"
+    commit_id = (await api.get(f"{V1}/vm/{child}/metadata")).json()["parent_commit_id"]
+    parents = (await api.get(f"{V1}/vm/commits/{commit_id}/parents")).json()
+    assert [p["id"] for p in parents] == [commit_id] and parents[0]["parent_vm_id"] == vm_id
+
+    none = await api.post(f"{V1}/vm/branch/by_commit/{commit_id}?count=0")
+    assert (none.status_code, none.json()) == (201, {"vms": []})
+    restored = await api.post(f"{V1}/vm/from_commit", json={"commit_id": commit_id})
+    assert restored.status_code == 201
+    assert (await _sh(api, restored.json()["vm_id"], "cat /root/f"))["stdout"] == "v1\n"
+
+    key = (await api.get(f"{V1}/vm/{child}/ssh_key")).json()
+    assert key["ssh_private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    other = (await api.get(f"{V1}/vm/{vm_id}/ssh_key")).json()
+    assert other["ssh_private_key"] != key["ssh_private_key"]
+
+
+@pytest.mark.root
+@needs_root
+async def test_idempotent_create_acts_once(engine, api):
+    headers = {"X-Idempotency-Key": "create-once"}
+    body = {"vm_config": {"labels": {"n": "1"}}}
+    first, second = await asyncio.gather(
+        api.post(f"{V1}/vm/new_root?wait_boot=true", json=body, headers=headers),
+        api.post(f"{V1}/vm/new_root?wait_boot=true", json=body, headers=headers),
+    )
+    third = await api.post(f"{V1}/vm/new_root?wait_boot=true", json=body, headers=headers)
+    assert first.status_code == second.status_code == third.status_code == 201
+    assert first.json() == second.json() == third.json()
+    assert len(engine.list_vms()) == 1
+    other = await api.post(f"{V1}/vm/new_root?wait_boot=true", json=body, headers={"X-Idempotency-Key": "k2"})
+    assert other.json() != first.json() and len(engine.list_vms()) == 2
+
+
+@pytest.mark.root
+@needs_root
+async def test_new_root_without_wait_boot_returns_booting_then_runs(api):
+    response = await api.post(f"{V1}/vm/new_root", json={"vm_config": {}})
+    assert response.status_code == 201
+    vm_id = response.json()["vm_id"]
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] in ("booting", "running")
+    assert (await _sh(api, vm_id, "echo up"))["stdout"] == "up\n"  # exec waits for the boot
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["state"] == "running"
+
+
+def _tarball(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.root
+@needs_root
+async def test_rootfs_upload_use_and_delete(engine, api):
+    evil = await api.put("/api/rootfs/evil", content=_tarball({"../escape": b"x"}))
+    assert evil.status_code == 400 and evil.json()["success"] is False
+    assert not (engine.state_dir / "escape").exists() and not (engine.state_dir / "images" / "evil").exists()
+
+    uploaded = await api.put("/api/rootfs/tiny", content=_tarball({"hello.txt": b"hi\n"}))
+    assert uploaded.status_code == 201, uploaded.text
+    listed = (await api.get("/api/rootfs")).json()
+    assert listed["rootfs_names"] == ["default", "tiny"]
+
+    vm_id = await _new_vm(api, image_name="default")
+    assert (await api.delete("/api/rootfs/default")).status_code == 409
+    engine.db.update_vm(vm_id, image="tiny")  # mark it used without needing a bootable tiny rootfs
+    busy = await api.delete("/api/rootfs/tiny")
+    assert busy.status_code == 409 and "in use by 1 VM(s)" in busy.json()["error"]
+    engine.db.update_vm(vm_id, image="default")
+    assert (await api.delete("/api/rootfs/tiny")).status_code == 200
+    assert (await api.get("/api/rootfs")).json()["rootfs_names"] == ["default"]
+
+
+@pytest.mark.root
+@needs_root
+async def test_upload_size_is_capped(tmp_path):
+    engine = Engine(tmp_path / "state", max_upload_bytes=1000)
+    await engine.start()
+    try:
+        async with _client(create_app(engine, TOKEN), **AUTH) as api:
+            response = await api.put("/api/rootfs/big", content=b"x" * 5000)
+        assert response.status_code == 413
+        assert os.listdir(engine.state_dir / "tmp") == [] and engine.db.get_image("big") is None
+    finally:
+        await engine.close()
+
+
+@pytest.mark.root
+@needs_root
+async def test_restart_finds_vms_and_commits(tmp_path):
+    state = tmp_path / "state"
+    engine = Engine(state)
+    await engine.start()
+    vm = await engine.create_vm()
+    await engine.exec(vm.id, ["sh", "-c", "echo kept > /root/kept"])
+    commit = await engine.commit_vm(vm.id)
+    stopped = await engine.create_vm()
+    await engine.close()
+
+    again = Engine(state)
+    await again.start()
+    try:
+        assert {v.id for v in again.list_vms()} == {vm.id, stopped.id}
+        assert again.get_commit(commit.id).parent_vm_id == vm.id
+        code, out, _ = await again.exec(vm.id, ["cat", "/root/kept"])
+        assert (code, out) == (0, b"kept\n")
+        assert again.vm_state(again.get_vm(vm.id)) == "running"
+    finally:
+        for record in again.list_vms():
+            await again.delete_vm(record.id)
+        await again.close()

@@ -1,0 +1,85 @@
+"""The client side of the local engine: find a running `vmtui serve` or start one in the background."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vmtui.core.errors import Unavailable
+from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, is_healthy, read_endpoint
+
+
+def _stop(state_dir: Path) -> None:
+    data = json.loads((state_dir / "endpoint.json").read_text())
+    os.kill(data["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Path(f"/proc/{data['pid']}").exists():
+        time.sleep(0.05)
+
+
+def test_endpoint_repr_hides_the_token():
+    endpoint = LocalEndpoint(api_url="http://127.0.0.1:1", token="s3cret-token")
+    assert "s3cret-token" not in repr(endpoint)
+
+
+def test_missing_or_garbled_endpoint_files(tmp_path):
+    assert read_endpoint(tmp_path) is None
+    (tmp_path / "endpoint.json").write_text("{not json")
+    assert read_endpoint(tmp_path) is None
+    (tmp_path / "endpoint.json").write_text(json.dumps({"api_url": "http://127.0.0.1:1",
+                                                         "token_file": str(tmp_path / "nope")}))
+    assert read_endpoint(tmp_path) is None
+
+
+def test_without_start_a_missing_daemon_is_a_clear_error(tmp_path):
+    state = tmp_path / "state"
+    with pytest.raises(Unavailable, match=f"vmtui serve --state-dir {state}"):
+        ensure_daemon(state, start=False)
+
+
+def test_a_stale_endpoint_file_is_not_trusted(tmp_path):
+    (tmp_path / "token").write_text("t" * 40)
+    (tmp_path / "endpoint.json").write_text(json.dumps({"api_url": "http://127.0.0.1:9",
+                                                         "token_file": str(tmp_path / "token")}))
+    endpoint = read_endpoint(tmp_path)
+    assert endpoint is not None and not is_healthy(endpoint)
+    with pytest.raises(Unavailable):
+        ensure_daemon(tmp_path, start=False)
+
+
+def test_starts_once_then_finds_the_running_daemon(tmp_path):
+    state = tmp_path / "state"
+    results: list[LocalEndpoint] = []
+    errors: list[Exception] = []
+
+    def start() -> None:
+        try:
+            results.append(ensure_daemon(state, timeout=40))
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert len({endpoint.api_url for endpoint in results}) == 1
+        endpoint = results[0]
+        assert endpoint.token == (state / "token").read_text().strip()
+        response = httpx.get(f"{endpoint.api_url}/api/v1/vms", headers={"Authorization": f"Bearer {endpoint.token}"})
+        assert response.status_code == 200
+        pid = json.loads((state / "endpoint.json").read_text())["pid"]
+        again = ensure_daemon(state, start=False)
+        assert again == endpoint
+        assert json.loads((state / "endpoint.json").read_text())["pid"] == pid
+    finally:
+        _stop(state)

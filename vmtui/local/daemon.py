@@ -1,0 +1,247 @@
+"""`vmtui serve`: run the local engine's API (and SSH gateway) for one state dir.
+
+Lifecycle: take an exclusive lock on the state dir (a second daemon refuses, naming the first),
+load or create the bearer token (0600), start the engine (adopting VMs that survived), bind the
+API, start the SSH gateway when `vmtui.local.sshd` is present, then announce readiness with one
+line on stdout and `<state_dir>/endpoint.json` (0600). SIGTERM/SIGINT stop serving cleanly; VMs
+keep running and are adopted by the next daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import importlib
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import uvicorn
+
+from vmtui import __version__
+from vmtui.local.engine import Engine
+from vmtui.local.server import create_app
+
+log = logging.getLogger("vmtui.local.daemon")
+
+TOKEN_FILE = "token"
+ENDPOINT_FILE = "endpoint.json"
+LOCK_FILE = "lock"
+LOG_FILE = "serve.log"
+READY_PREFIX = "vmtui serve ready "
+
+
+class ServeError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+@dataclass
+class ServeOptions:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    ssh_port: int = 0
+    listen_explicit: bool = False
+    """A non-loopback `host` is refused unless the user asked for it (`--listen`)."""
+    rate: float = 50.0
+    burst: int = 100
+    domain: str = "localhost"
+
+    def check(self) -> None:
+        try:
+            address = ipaddress.ip_address(self.host)
+        except ValueError:
+            raise ServeError(f"--listen needs an IP address, not {self.host!r}") from None
+        if not address.is_loopback and not self.listen_explicit:
+            raise ServeError(f"refusing to listen on {self.host}: pass --listen {self.host} to expose the API "
+                             "beyond this machine")
+        for name, port in (("--port", self.port), ("--ssh-port", self.ssh_port)):
+            if not 0 <= port <= 65535:
+                raise ServeError(f"{name} must be between 0 and 65535")
+        if self.rate <= 0 or self.burst < 1:
+            raise ServeError("the rate limit needs a positive rate and a burst of at least 1")
+
+
+def private_write(path: Path, data: str) -> None:
+    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_or_create_token(state_dir: Path) -> str:
+    """The API bearer token from `<state_dir>/token`, created (0600) on first start."""
+    path = state_dir / TOKEN_FILE
+    if path.exists():
+        token = path.read_text().strip()
+        if len(token) >= 32:
+            return token
+        log.warning("%s is too short to be a token; making a new one", path)
+    token = secrets.token_urlsafe(32)
+    private_write(path, token + "\n")
+    return token
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """Hold `<state_dir>/lock` exclusively, or raise ServeError naming the daemon that does."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise ServeError(_already_running_message(state_dir, fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _already_running_message(state_dir: Path, fd: int) -> str:
+    pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+    endpoint = read_endpoint(state_dir)
+    where = f" at {endpoint['api_url']}" if endpoint else ""
+    return f"another vmtui serve (pid {pid}){where} already uses state dir {state_dir}; stop it first"
+
+
+def read_endpoint(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((state_dir / ENDPOINT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def ready_line(endpoint: dict[str, Any]) -> str:
+    ssh = f"{endpoint['ssh_host']}:{endpoint['ssh_port']}" if endpoint.get("ssh_port") else "-"
+    return (f"{READY_PREFIX}api={endpoint['api_url']} ssh={ssh} token-file={endpoint['token_file']} "
+            f"ca={endpoint.get('ca_path') or '-'}")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon decides how to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _connect_host(host: str) -> str:
+    """The address clients should dial (an unspecified bind address means this machine)."""
+    address = ipaddress.ip_address(host)
+    if address.is_unspecified:
+        return "127.0.0.1" if address.version == 4 else "::1"
+    return host
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _optional_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
+    """Run until SIGTERM/SIGINT. Call inside `state_lock(options.state_dir)`."""
+    options.check()
+    state_dir = options.state_dir
+    token = load_or_create_token(state_dir)
+    jwt_tokens = _optional_module("vmtui.local.jwt_tokens")
+    swiftor_secret = jwt_tokens.load_or_create_secret(state_dir) if jwt_tokens else None
+    sock = _bind(options.host, options.port)
+    engine = Engine(state_dir)
+    await engine.start()
+    gateway = None
+    endpoint_path = state_dir / ENDPOINT_FILE
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        app = create_app(engine, token, rate=options.rate, burst=options.burst, swiftor_secret=swiftor_secret)
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=5)
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise ServeError("the API server stopped while starting")
+            await asyncio.sleep(0.01)
+        host = _connect_host(options.host)
+        sshd = _optional_module("vmtui.local.sshd")
+        if sshd is not None:
+            gateway = await sshd.start_gateway(engine, state_dir, options.host, options.ssh_port, options.domain)
+            engine.ssh_port = gateway.port
+        endpoint = {
+            "api_url": f"http://{_url_host(host)}:{sock.getsockname()[1]}",
+            "token_file": str(state_dir / TOKEN_FILE),
+            "ssh_host": host if gateway else None,
+            "ssh_port": gateway.port if gateway else None,
+            "ca_path": str(gateway.ca_path) if gateway else None,
+            "domain": options.domain,
+            "pid": os.getpid(),
+            "version": __version__,
+        }
+        private_write(endpoint_path, json.dumps(endpoint, indent=2) + "\n")
+        print(ready_line(endpoint), file=out, flush=True)
+        log.info("serving state dir %s", state_dir)
+        await asyncio.wait([serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        log.info("stopped; VMs keep running and are adopted at the next start")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if gateway is not None:
+            await gateway.close()
+        await engine.close()
+        sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            endpoint_path.unlink()
+
+
+def run_foreground(options: ServeOptions, out: TextIO = sys.stdout) -> None:
+    """Lock the state dir and serve until stopped. Raises ServeError with a clear message."""
+    options.check()
+    with state_lock(options.state_dir):
+        asyncio.run(serve(options, out))

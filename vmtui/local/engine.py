@@ -1,0 +1,559 @@
+"""The local engine: VMs, commits and images on top of sandboxes and the SQLite store.
+
+Layout of a state dir::
+
+    engine.db            SQLite (WAL): VMs, commits, images, idempotency records
+    vms/<vm_id>/         a VM's own directory (writable layer, mounts) owned by the sandbox
+    layers/<commit_id>/  immutable layer captured by a commit
+    images/<name>/       uploaded root filesystems
+    tmp/                 scratch space, emptied at every start
+
+A commit stacks: its layer chain is its own captured layer followed by the chain of the commit
+the VM started from, so a VM started from a commit sees exactly the files at commit time.
+Layers are removed only when no commit or live VM stacks on them any more.
+
+Errors are the typed errors of `vmtui.core.errors`; the HTTP layer turns them into status codes.
+Public async methods are also the seam other front ends (the Swiftor API) build on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncssh
+
+from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, Unavailable
+from vmtui.local import images
+from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec
+from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
+
+log = logging.getLogger("vmtui.local.engine")
+
+DEFAULT_IMAGE = "default"
+IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+BRANCH_MAX = 255
+"""Vers takes `count` as a u8."""
+_RECOVERY_PARALLELISM = 4
+
+
+class BranchFailed(Exception):
+    """A branch that started some VMs and then failed: the caller reports both."""
+
+    def __init__(self, created: list[VmRecord], error: Exception):
+        super().__init__(str(error))
+        self.created = created
+        self.error = error
+
+
+class Engine:
+    """Owns the sandboxes of one state dir. Create with `Engine(state_dir)`, then `await start()`."""
+
+    def __init__(self, state_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES):
+        self.state_dir = state_dir
+        self.max_upload_bytes = max_upload_bytes
+        self.ssh_port: int | None = None
+        """Set by the daemon once the SSH gateway listens; reported by `GET /vm/{id}/ssh_key`."""
+        self.store: Store | None = None
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._boot_tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._owner_id = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store and bring the state dir back to a consistent picture (see `_recover`)."""
+        for sub in ("vms", "layers", "images", "tmp"):
+            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state_dir, 0o700)
+        self.store = Store(self.state_dir / "engine.db")
+        self._owner_id = self.store.owner_id()
+        await self._recover()
+
+    async def close(self) -> None:
+        """Stop serving. Running VMs keep running; a later `start()` adopts them."""
+        tasks = list(self._boot_tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    @property
+    def owner_id(self) -> str:
+        return self._owner_id
+
+    @property
+    def db(self) -> Store:
+        if self.store is None:
+            raise Unavailable("engine is not started")
+        return self.store
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def list_vms(self, owner: str | None = None) -> list[VmRecord]:
+        """Listed VMs of one owner (None = the Vers API's own VMs), oldest first."""
+        return self.db.list_vms(owner=owner)
+
+    def get_vm(self, vm_id: str, owner: str | None = None) -> VmRecord:
+        vm = self.db.get_vm(vm_id)
+        if vm is None or vm.phase != "ready" or vm.owner != owner:
+            raise NotFound("vm not found")
+        return vm
+
+    def vm_state(self, vm: VmRecord) -> str:
+        """The state to report: the recorded one, or `dead` when its init vanished."""
+        if vm.state in ("running", "paused") and vm.id not in self._boot_tasks:
+            sandbox = self._sandboxes.get(vm.id)
+            if sandbox is None or not sandbox.running:
+                return "dead"
+        return vm.state
+
+    def get_commit(self, commit_id: str, owner: str | None = None) -> CommitRecord:
+        commit = self.db.get_commit(commit_id)
+        if commit is None or commit.owner != owner:
+            raise NotFound("commit not found")
+        return commit
+
+    def list_commits(self, *, owner: str | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[list[CommitRecord], int]:
+        return self.db.list_commits(owner=owner, limit=limit, offset=offset)
+
+    def commit_parents(self, commit_id: str, owner: str | None = None) -> list[CommitRecord]:
+        """The commit and its ancestors up to the root (skipping deleted ones)."""
+        chain = [self.get_commit(commit_id, owner)]
+        seen = {commit_id}
+        next_id = chain[0].grandparent_commit_id
+        while next_id and next_id not in seen:
+            seen.add(next_id)
+            parent = self.db.get_commit(next_id)
+            if parent is None:
+                break
+            chain.append(parent)
+            next_id = parent.grandparent_commit_id
+        return chain
+
+    def ssh_private_key(self, vm_id: str, owner: str | None = None) -> str:
+        return self.get_vm(vm_id, owner).ssh_private_key
+
+    def ssh_public_key(self, vm_id: str) -> str:
+        """The OpenSSH public key the SSH gateway accepts for this VM (any owner)."""
+        vm = self.db.get_vm(vm_id)
+        if vm is None or vm.phase != "ready":
+            raise NotFound("vm not found")
+        return vm.ssh_public_key
+
+    async def sandbox_for(self, vm_id: str) -> Sandbox:
+        """The live sandbox of a VM (any owner), waiting for a boot in progress.
+
+        Raises NotFound for unknown/deleted VMs and Conflict for paused, stopped or dead ones."""
+        vm = self.db.get_vm(vm_id)
+        if vm is None or vm.phase != "ready":
+            raise NotFound("vm not found")
+        await self._wait_booted(vm_id)
+        vm = self.db.get_vm(vm_id)
+        if vm is None:
+            raise NotFound("vm not found")
+        state = self.vm_state(vm)
+        if state != "running":
+            raise Conflict(f"vm is {state}, not running")
+        return self._sandboxes[vm_id]
+
+    # -- VM lifecycle -------------------------------------------------------------------------
+
+    async def create_vm(self, *, image: str = DEFAULT_IMAGE, vcpu_count: int = 1, mem_size_mib: int = 512,
+                        fs_size_mib: int = 1024, labels: dict[str, str] | None = None,
+                        env: dict[str, str] | None = None, start: bool = True, owner: str | None = None,
+                        wait_boot: bool = True) -> VmRecord:
+        """Create a VM on an image. `start=False` leaves it `stopped`; `wait_boot=False` returns
+        at once with the VM `booting` while it boots in the background."""
+        self._image_spec_path(image)
+        vm = self._new_vm_record(owner=owner, image=image, labels=labels or {}, env=env or {},
+                                 vcpu_count=vcpu_count, mem_size_mib=mem_size_mib, fs_size_mib=fs_size_mib)
+        return await self._launch(vm, start=start, wait_boot=wait_boot)
+
+    async def from_commit(self, commit_id: str, *, owner: str | None = None,
+                          env: dict[str, str] | None = None) -> VmRecord:
+        """Start a fresh VM on a commit's filesystem (memory is not captured: it boots fresh)."""
+        commit = self.get_commit(commit_id, owner)
+        return await self._launch(self._vm_from_commit(commit, owner, env or {}), start=True, wait_boot=True)
+
+    async def branch(self, source_id: str, count: int = 1, *, keep_paused: bool = False,
+                     owner: str | None = None, source_kind: str = "any") -> list[VmRecord]:
+        """Start `count` VMs from a VM (committing it first) or from a commit.
+
+        `source_kind` is "vm", "commit", or "any" (look the id up as a VM, then as a commit)."""
+        if not 0 <= count <= BRANCH_MAX:
+            raise BadRequest(f"count must be between 0 and {BRANCH_MAX}")
+        vm = self.db.get_vm(source_id) if source_kind in ("vm", "any") else None
+        if vm is not None and vm.phase == "ready" and vm.owner == owner:
+            commit = await self.commit_vm(source_id, keep_paused=keep_paused, owner=owner)
+        elif source_kind == "vm":
+            raise NotFound("parent vm not found")
+        else:
+            commit = self.get_commit(source_id, owner)
+        created: list[VmRecord] = []
+        for _ in range(count):
+            try:
+                created.append(await self._launch(self._vm_from_commit(commit, owner, {}),
+                                                  start=True, wait_boot=True))
+            except Exception as exc:
+                if not created:
+                    raise
+                raise BranchFailed(created, exc) from exc
+        return created
+
+    async def commit_vm(self, vm_id: str, *, name: str | None = None, description: str | None = None,
+                        keep_paused: bool = False, commit_id: str | None = None,
+                        owner: str | None = None) -> CommitRecord:
+        """Capture the VM's filesystem as an immutable commit. The VM is frozen while its
+        writable layer is copied and resumed afterwards unless `keep_paused` (or it was paused)."""
+        self.get_vm(vm_id, owner)
+        new_id = commit_id or str(uuid.uuid4())
+        if self.db.get_commit(new_id) is not None:
+            raise Conflict(f"commit already exists: {new_id}")
+        async with self._lock(vm_id):
+            await self._wait_booted(vm_id)
+            vm = self.get_vm(vm_id, owner)
+            sandbox = self._live_sandbox(vm)
+            was_paused = sandbox.paused
+            if not was_paused:
+                await sandbox.pause()
+            try:
+                await sandbox.capture(self.state_dir / "layers" / new_id)
+            finally:
+                if not (was_paused or keep_paused):
+                    await sandbox.resume()
+            self.db.update_vm(vm_id, state="paused" if sandbox.paused else "running")
+            commit = CommitRecord(
+                id=new_id, owner=owner, description=description or None,
+                name=name or f"commit: of_vm={vm_id} timestamp={utc_now()}",
+                parent_vm_id=vm_id, grandparent_commit_id=vm.parent_commit_id,
+                layers=[new_id, *vm.layers], image=vm.image,
+            )
+            self.db.insert_commit(commit)
+        log.info("committed vm %s as %s", vm_id, new_id)
+        return commit
+
+    async def set_paused(self, vm_id: str, paused: bool, *, owner: str | None = None) -> None:
+        """Freeze or thaw every process of the VM (no-op when already in that state)."""
+        self.get_vm(vm_id, owner)
+        async with self._lock(vm_id):
+            await self._wait_booted(vm_id)
+            sandbox = self._live_sandbox(self.get_vm(vm_id, owner))
+            if paused and not sandbox.paused:
+                await sandbox.pause()
+            elif not paused and sandbox.paused:
+                await sandbox.resume()
+            self.db.update_vm(vm_id, state="paused" if paused else "running")
+
+    async def start_vm(self, vm_id: str, env: dict[str, str] | None = None, *, owner: str | None = None) -> None:
+        """Boot a stopped VM from its writable layer (with new environment variables if given)."""
+        vm = self.get_vm(vm_id, owner)
+        async with self._lock(vm_id):
+            vm = self.get_vm(vm_id, owner)
+            if self.vm_state(vm) in ("running", "paused", "booting"):
+                raise Conflict(f"vm is already {vm.state}")
+            if env is not None:
+                self.db.update_vm(vm_id, env=env)
+                vm.env = env
+            await self._boot(vm)
+
+    async def stop_vm(self, vm_id: str, *, owner: str | None = None) -> None:
+        """Stop every process of the VM but keep its writable layer (start_vm boots it again)."""
+        self.get_vm(vm_id, owner)
+        async with self._lock(vm_id):
+            await self._wait_booted(vm_id)
+            sandbox = self._sandboxes.pop(vm_id, None)
+            if sandbox is not None:
+                await sandbox.stop()
+            self.db.update_vm(vm_id, state="stopped", init_pid=None)
+
+    async def delete_vm(self, vm_id: str, *, owner: str | None = None) -> None:
+        """Destroy the VM: every process stops, its writable layer is removed. Commits remain."""
+        self.get_vm(vm_id, owner)
+        async with self._lock(vm_id):
+            task = self._boot_tasks.get(vm_id)
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+            vm = self.get_vm(vm_id, owner)
+            sandbox = self._sandboxes.pop(vm.id, None)
+            if sandbox is not None:
+                await sandbox.destroy()
+            else:
+                await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm.id))
+            self.db.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
+                              ssh_private_key="", env={})
+            await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm.id), True)
+        self._locks.pop(vm_id, None)
+        await self._collect_layers()
+        log.info("deleted vm %s", vm_id)
+
+    async def set_labels(self, vm_id: str, labels: dict[str, str], *, owner: str | None = None) -> None:
+        self.get_vm(vm_id, owner)
+        self.db.update_vm(vm_id, labels=labels)
+
+    async def exec(self, vm_id: str, argv: list[str], *, env: dict[str, str] | None = None,
+                   cwd: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
+                   owner: str | None = None) -> tuple[int, bytes, bytes]:
+        """Run a command inside the VM and collect its exit code and output. A command still
+        running after `timeout` seconds is killed (408)."""
+        self.get_vm(vm_id, owner)
+        sandbox = await self.sandbox_for(vm_id)
+        where = {"cwd": cwd} if cwd else {}
+        try:
+            return await asyncio.wait_for(sandbox.exec(argv, stdin=stdin, env=env, **where), timeout)
+        except asyncio.TimeoutError:
+            raise ProviderError(f"command timed out after {timeout:g} s and was killed", status=408) from None
+        except SandboxError as exc:
+            raise Conflict(str(exc)) from exc
+
+    # -- commits ------------------------------------------------------------------------------
+
+    async def delete_commit(self, commit_id: str, *, owner: str | None = None) -> None:
+        self.get_commit(commit_id, owner)
+        users = self.db.count_vms_on_commit(commit_id)
+        if users:
+            raise Conflict(f"commit still has {users} active VM(s)")
+        self.db.delete_commit(commit_id)
+        await self._collect_layers()
+
+    def update_commit(self, commit_id: str, *, is_public: bool, name: str | None = None,
+                      description: str | None = None, owner: str | None = None) -> CommitRecord:
+        self.get_commit(commit_id, owner)
+        changes: dict[str, object] = {"is_public": is_public}
+        if name:
+            changes["name"] = name
+        if description is not None:
+            changes["description"] = description
+        self.db.update_commit(commit_id, **changes)
+        return self.get_commit(commit_id, owner)
+
+    # -- images -------------------------------------------------------------------------------
+
+    def list_images(self) -> list[ImageRecord]:
+        """The built-in default image first, then uploaded ones by name."""
+        default = ImageRecord(name=DEFAULT_IMAGE, path="", size_bytes=0, created_at="")
+        return [default, *self.db.list_images()]
+
+    def image_usage(self, name: str) -> tuple[int, int]:
+        return self.db.image_usage(name)
+
+    async def import_image(self, name: str, chunks: AsyncIterator[bytes]) -> ImageRecord:
+        """Store an uploaded rootfs tarball (streamed, size-capped) as image `name`."""
+        _check_image_name(name)
+        if name == DEFAULT_IMAGE:
+            raise Conflict("the default image is built in and cannot be replaced")
+        if self.db.get_image(name) is not None and any(self.db.image_usage(name)):
+            raise Conflict(f"image {name} is in use; delete its VMs and commits first")
+        work = self.state_dir / "tmp" / f"upload-{uuid.uuid4().hex}"
+        work.mkdir(parents=True)
+        try:
+            tarball = work / "rootfs.tar"
+            await self._receive_upload(tarball, chunks)
+            tree = work / "tree"
+            try:
+                size = await asyncio.to_thread(images.import_rootfs_tarball, tarball, tree)
+            except (SandboxError, ValueError, OSError) as exc:
+                raise BadRequest(f"rejected rootfs tarball: {exc}") from exc
+            dest = self.state_dir / "images" / name
+            if dest.exists():
+                await asyncio.to_thread(shutil.rmtree, dest)
+            os.rename(tree, dest)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+        record = ImageRecord(name=name, path=str(dest), size_bytes=size)
+        self.db.insert_image(record)
+        log.info("imported image %s (%d bytes)", name, size)
+        return record
+
+    async def delete_image(self, name: str) -> None:
+        _check_image_name(name)
+        if name == DEFAULT_IMAGE:
+            raise Conflict("the default image is built in and cannot be deleted")
+        image = self.db.get_image(name)
+        if image is None:
+            raise NotFound(f"image not found: {name}")
+        vms, commits = self.db.image_usage(name)
+        if vms or commits:
+            raise Conflict(f"image {name} is in use by {vms} VM(s) and {commits} commit(s)")
+        self.db.delete_image(name)
+        await asyncio.to_thread(shutil.rmtree, image.path, True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _lock(self, vm_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(vm_id, asyncio.Lock())
+
+    def _vm_dir(self, vm_id: str) -> Path:
+        return self.state_dir / "vms" / vm_id
+
+    def _image_spec_path(self, name: str) -> Path | None:
+        """The image directory for a SandboxSpec (None = the built-in default image)."""
+        if name == DEFAULT_IMAGE:
+            return None
+        image = self.db.get_image(name) if IMAGE_NAME_RE.match(name) else None
+        if image is None:
+            raise NotFound(f"image not found: {name}")
+        return Path(image.path)
+
+    def _spec(self, vm: VmRecord) -> SandboxSpec:
+        return SandboxSpec(
+            vm_id=vm.id, vm_dir=self._vm_dir(vm.id),
+            layers=[self.state_dir / "layers" / layer for layer in vm.layers],
+            image=self._image_spec_path(vm.image), hostname=f"vm-{vm.id[:8]}", env=dict(vm.env),
+            vcpu_count=vm.vcpu_count, mem_size_mib=vm.mem_size_mib,
+        )
+
+    def _new_vm_record(self, **values: object) -> VmRecord:
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        return VmRecord(
+            id=str(uuid.uuid4()),
+            ssh_private_key=key.export_private_key("openssh").decode(),
+            ssh_public_key=key.export_public_key("openssh").decode().strip(),
+            **values,  # type: ignore[arg-type]
+        )
+
+    def _vm_from_commit(self, commit: CommitRecord, owner: str | None, env: dict[str, str]) -> VmRecord:
+        return self._new_vm_record(owner=owner, image=commit.image, layers=list(commit.layers), env=env,
+                                   parent_commit_id=commit.id, grandparent_vm_id=commit.parent_vm_id)
+
+    async def _launch(self, vm: VmRecord, *, start: bool, wait_boot: bool) -> VmRecord:
+        """Insert the row as `creating`, make the VM's dir, boot. A failure removes every trace."""
+        vm.state = "booting" if start else "stopped"
+        self.db.insert_vm(vm)
+        self._vm_dir(vm.id).mkdir(parents=True)
+        if start and wait_boot:
+            try:
+                await self._boot(vm)
+            except BaseException:
+                await self._discard(vm.id)
+                raise
+        self.db.update_vm(vm.id, phase="ready")
+        vm.phase = "ready"
+        if start and not wait_boot:
+            self._boot_in_background(vm)
+        log.info("created vm %s (image %s, %d layer(s))", vm.id, vm.image, len(vm.layers))
+        return self.db.get_vm(vm.id) or vm
+
+    def _boot_in_background(self, vm: VmRecord) -> None:
+        async def boot() -> None:
+            try:
+                await self._boot(vm)
+            except Exception as exc:
+                log.warning("vm %s failed to boot: %s", vm.id, exc)
+                if self.store is not None:
+                    self.db.update_vm(vm.id, state="dead")
+            finally:
+                self._boot_tasks.pop(vm.id, None)
+
+        self._boot_tasks[vm.id] = asyncio.create_task(boot())
+
+    async def _boot(self, vm: VmRecord) -> None:
+        try:
+            sandbox = await Sandbox.boot(self._spec(vm))
+        except SandboxError as exc:
+            raise Unavailable(f"cannot start a sandbox here: {exc}") from exc
+        self._sandboxes[vm.id] = sandbox
+        self.db.update_vm(vm.id, state="running", init_pid=sandbox.init_pid)
+
+    async def _discard(self, vm_id: str) -> None:
+        sandbox = self._sandboxes.pop(vm_id, None)
+        try:
+            if sandbox is not None:
+                await sandbox.destroy()
+            else:
+                await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm_id))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm_id), True)
+            self.db.purge_vm(vm_id)
+
+    async def _wait_booted(self, vm_id: str) -> None:
+        task = self._boot_tasks.get(vm_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _live_sandbox(self, vm: VmRecord) -> Sandbox:
+        state = self.vm_state(vm)
+        if state not in ("running", "paused"):
+            raise Conflict(f"vm is {state}")
+        return self._sandboxes[vm.id]
+
+    async def _receive_upload(self, dest: Path, chunks: AsyncIterator[bytes]) -> None:
+        received = 0
+        with open(dest, "wb") as out:
+            async for chunk in chunks:
+                received += len(chunk)
+                if received > self.max_upload_bytes:
+                    raise BadRequest(f"upload larger than {self.max_upload_bytes} bytes", status=413)
+                await asyncio.to_thread(out.write, chunk)
+        if received == 0:
+            raise BadRequest("empty upload: send the rootfs tarball as the request body")
+
+    async def _collect_layers(self) -> None:
+        """Remove layer dirs that no commit or live VM stacks on any more."""
+        keep = self.db.referenced_layers()
+        for path in (self.state_dir / "layers").iterdir():
+            if path.name not in keep:
+                await asyncio.to_thread(shutil.rmtree, path, True)
+
+    async def _recover(self) -> None:
+        """After a restart or crash: drop half-created VMs and their leftovers, adopt VMs whose
+        init still runs, boot again those that should run but died, and sweep scratch space."""
+        store = self.db
+        tmp = self.state_dir / "tmp"
+        for leftover in tmp.iterdir():
+            await asyncio.to_thread(shutil.rmtree, leftover, True)
+        known = {vm.id: vm for vm in store.list_vms(all_owners=True, phases=("creating", "ready", "deleted"))}
+        for vm in known.values():
+            if vm.phase == "creating":
+                log.info("removing half-created vm %s", vm.id)
+                await self._discard(vm.id)
+        for path in (self.state_dir / "vms").iterdir():
+            vm = known.get(path.name)
+            if vm is None or vm.phase != "ready":
+                await asyncio.to_thread(Sandbox.cleanup_stale, path)
+                await asyncio.to_thread(shutil.rmtree, path, True)
+        await self._collect_layers()
+        limit = asyncio.Semaphore(_RECOVERY_PARALLELISM)
+
+        async def revive(vm: VmRecord) -> None:
+            async with limit:
+                await self._revive(vm)
+
+        await asyncio.gather(*(revive(vm) for vm in known.values()
+                               if vm.phase == "ready" and vm.state in ("booting", "running", "paused")))
+
+    async def _revive(self, vm: VmRecord) -> None:
+        spec = self._spec(vm)
+        sandbox = Sandbox.adopt(spec, vm.init_pid) if vm.init_pid else None
+        if sandbox is not None:
+            self._sandboxes[vm.id] = sandbox
+            self.db.update_vm(vm.id, state="paused" if sandbox.paused else "running")
+            log.info("adopted running vm %s (init pid %d)", vm.id, sandbox.init_pid)
+            return
+        try:
+            await asyncio.to_thread(Sandbox.cleanup_stale, spec.vm_dir)
+            await self._boot(vm)
+            if vm.state == "paused":
+                await self._sandboxes[vm.id].pause()
+                self.db.update_vm(vm.id, state="paused")
+            log.info("booted vm %s again from its filesystem", vm.id)
+        except Exception as exc:
+            log.warning("vm %s could not be restarted: %s", vm.id, exc)
+            self.db.update_vm(vm.id, state="dead", init_pid=None)
+
+
+def _check_image_name(name: str) -> None:
+    if not IMAGE_NAME_RE.match(name):
+        raise BadRequest("invalid image name: use 1-64 letters, digits, '.', '_' or '-', not starting with "
+                         "'.', '_' or '-'")
+

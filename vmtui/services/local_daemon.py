@@ -1,0 +1,92 @@
+"""Find or start the local engine (`vmtui serve`) for a state dir — the client side.
+
+The daemon announces itself in `<state_dir>/endpoint.json`; the bearer token lives in the file
+that names. Talking to the daemon goes through HTTP only (this layer never imports the engine).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from vmtui.core.errors import Unavailable
+
+ENDPOINT_FILE = "endpoint.json"
+HEALTH_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    """How to reach a running local engine."""
+
+    api_url: str
+    token: str = field(repr=False)
+    ssh_host: str = "127.0.0.1"
+    ssh_port: int | None = None
+    ca_path: str | None = None
+    domain: str = "localhost"
+
+
+def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
+    """The endpoint the daemon last announced for `state_dir`, or None if there is none usable."""
+    try:
+        data = json.loads((state_dir / ENDPOINT_FILE).read_text())
+        token = Path(data["token_file"]).read_text().strip()
+        return LocalEndpoint(api_url=str(data["api_url"]).rstrip("/"), token=token,
+                             ssh_host=data.get("ssh_host") or "127.0.0.1", ssh_port=data.get("ssh_port"),
+                             ca_path=data.get("ca_path"), domain=data.get("domain") or "localhost")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_healthy(endpoint: LocalEndpoint) -> bool:
+    """True when the daemon answers its health check and accepts the token."""
+    try:
+        with httpx.Client(timeout=HEALTH_TIMEOUT_S) as client:
+            health = client.get(f"{endpoint.api_url}/health")
+            if health.status_code != 200 or health.json().get("status") != "ok":
+                return False
+            probe = client.get(f"{endpoint.api_url}/api/v1/system/version",
+                               headers={"Authorization": f"Bearer {endpoint.token}"})
+            return probe.status_code == 200
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -> LocalEndpoint:
+    """A healthy local engine for `state_dir`: the running one, or (with `start`) a new one
+    started in the background. Blocking; call it from a worker thread in async code.
+
+    Raises `Unavailable` with a message saying what went wrong and what to try."""
+    state_dir = state_dir.expanduser().absolute()
+    endpoint = read_endpoint(state_dir)
+    if endpoint is not None and is_healthy(endpoint):
+        return endpoint
+    if not start:
+        raise Unavailable(f"no local engine is running for {state_dir}; start one with "
+                          f"`vmtui serve --state-dir {state_dir}`")
+    argv = [sys.executable, "-m", "vmtui", "serve", "--background", "--state-dir", str(state_dir)]
+    deadline = time.monotonic() + timeout
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"the local engine did not start within {timeout:.0f} s; "
+                          f"see {state_dir / 'serve.log'}") from None
+    problem = result.stderr.strip() or (
+        "it started but does not answer its health check" if result.returncode == 0
+        else f"vmtui serve exited with code {result.returncode}")
+    # Exit 1 may mean another client started the daemon a moment ago: wait for it to answer.
+    while True:
+        endpoint = read_endpoint(state_dir)
+        if endpoint is not None and is_healthy(endpoint):
+            return endpoint
+        if time.monotonic() >= deadline or result.returncode == 0:
+            break
+        time.sleep(0.2)
+    raise Unavailable(f"could not start the local engine: {problem.splitlines()[0]}")
