@@ -1,0 +1,332 @@
+"""The local Swiftor API on the real engine: auth, ownership, validation, lifecycle on real
+sandboxes (root), secrets as environment, /config persistence, host-routed proxy, and the
+SwiftorProvider driving it end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded
+from vmtui.core.models import VmState
+from vmtui.local.engine import Engine
+from vmtui.local.jwt_tokens import InvalidToken, issue_token, load_or_create_secret, verify_token
+from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
+from vmtui.providers.swiftor import SwiftorProvider
+
+SECRET = "s" * 48
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
+
+
+def create_body(label: str = "box", *, cpu: int = 1, ram: int = 1, storage: str | None = None,
+                distribution: str = "ubuntu", desktop: str | None = "xfce") -> dict:
+    config = {"vmlabel": label, "region": {"code": "AU"}, "password": "hunter22"}
+    if storage:
+        config["storageType"] = storage
+    return {"config": config, "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram}}
+
+
+def auth(email: str, plan: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SECRET, email, plan=plan)}"}
+
+
+@pytest.fixture
+async def engine(tmp_path) -> AsyncIterator[Engine]:
+    eng = Engine(tmp_path / "engine")
+    await eng.start()
+    yield eng
+    for vm in eng.db.list_vms(all_owners=True):
+        with contextlib.suppress(Exception):
+            await eng.delete_vm(vm.id, owner=vm.owner)
+    await eng.close()
+
+
+def make_app(engine: Engine) -> FastAPI:
+    app = FastAPI()
+    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
+    app.middleware("http")(swiftor_host_proxy(engine))
+    return app
+
+
+@pytest.fixture
+async def client(engine) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=make_app(engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8123/swiftor") as http:
+        yield http
+
+
+async def create(client: httpx.AsyncClient, email: str = ALICE, **kwargs) -> dict:
+    answer = await client.post("/vms/create", json=create_body(**kwargs), headers=auth(email))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["vm"]
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def test_tokens_roundtrip_and_reject_tampering():
+    token = issue_token(SECRET, " Alice@Example.com ", plan="pro_monthly")
+    user = verify_token(SECRET, token)
+    assert user.email == ALICE and user.plan == "pro_monthly"
+    with pytest.raises(InvalidToken):
+        verify_token("another-secret" * 4, token)
+    with pytest.raises(InvalidToken):
+        verify_token(SECRET, issue_token(SECRET, ALICE, lifetime_s=-10))
+    with pytest.raises(ValueError):
+        issue_token(SECRET, "not-an-email")
+
+
+def test_secret_file_is_created_0600_and_reused(tmp_path):
+    first = load_or_create_secret(tmp_path)
+    assert stat.S_IMODE((tmp_path / "jwt-secret").stat().st_mode) == 0o600
+    assert load_or_create_secret(tmp_path) == first and len(first) >= 32
+
+
+# -- API without sandboxes ----------------------------------------------------------------------
+
+
+async def test_auth_missing_and_invalid(client):
+    missing = await client.get("/vms")
+    assert missing.status_code == 403 and missing.json() == {"detail": "Not authenticated"}
+    bad = await client.get("/vms", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.json() == {"detail": "Invalid token"}
+
+
+async def test_create_lists_stopped_vm_with_password_secret(client, engine):
+    vm = await create(client, label="NewVM", storage="persistent")
+    assert vm["enabled"] is False and vm["vmlabel"] == "NewVM" and vm["region"] == "AU"
+    assert vm["os"] == {"distribution": "ubuntu", "desktop": "xfce"}
+    assert vm["specs"] == {"cpu": 1, "ram": 1, "storage": True}
+    listed = (await client.get("/vms", headers=auth(ALICE))).json()["vms"]
+    assert listed == [vm]
+    secrets = (await client.get("/vms/secrets", headers=auth(ALICE))).json()["secrets"]
+    assert secrets == {vm["id"]: {"VM_PASSWORD": "hunter22"}}
+    assert engine.get_vm(vm["id"], owner=f"swiftor:{ALICE}").state == "stopped"
+    assert engine.list_vms() == [], "Swiftor VMs must stay out of the Vers API"
+
+
+async def test_users_see_only_their_own_vms(client):
+    vm = await create(client, ALICE)
+    assert (await client.get("/vms", headers=auth(BOB))).json() == {"vms": []}
+    for path in (f"/vms/start/{vm['id']}", f"/vms/stop/{vm['id']}", f"/vms/delete/{vm['id']}"):
+        answer = await client.get(path, headers=auth(BOB))
+        assert answer.status_code == 404 and answer.json() == {"detail": "VM not found"}
+    answer = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "X", "value": "y"}, headers=auth(BOB))
+    assert answer.status_code == 404
+    assert (await client.get("/vms/secrets", headers=auth(BOB))).json() == {"secrets": {}}
+    assert len((await client.get("/vms", headers=auth(ALICE))).json()["vms"]) == 1
+
+
+async def test_invalid_bodies_are_422_without_echoing_the_password(client):
+    body = create_body()
+    del body["config"]["vmlabel"]
+    body["os"]["cpu"] = "many"
+    answer = await client.post("/vms/create", json=body, headers=auth(ALICE))
+    assert answer.status_code == 422
+    locs = [tuple(item["loc"]) for item in answer.json()["detail"]]
+    assert ("body", "config", "vmlabel") in locs and ("body", "os", "cpu") in locs
+    assert "hunter22" not in answer.text
+    broken = await client.post("/vms/create", content=b"{nope", headers={**auth(ALICE), "content-type": "application/json"})
+    assert broken.status_code == 422 and isinstance(broken.json()["detail"], list)
+
+
+async def test_webtop_distribution_needs_desktop(client):
+    answer = await client.post("/vms/create", json=create_body(distribution="fedora", desktop=None), headers=auth(ALICE))
+    assert answer.status_code == 400 and "needs a desktop" in answer.json()["detail"]
+    answer = await client.post("/vms/create", json=create_body(distribution="plan9", desktop=None), headers=auth(ALICE))
+    assert answer.status_code == 400 and "unknown distribution" in answer.json()["detail"]
+    assert (await client.get("/vms", headers=auth(ALICE))).json() == {"vms": []}
+
+
+async def test_plan_limits_refuse_start_with_clear_detail(client):
+    big = await create(client, cpu=4, ram=8)
+    ephemeral_only = await create(client, label="p", storage="persistent")
+    answer = await client.get(f"/vms/start/{big['id']}", headers=auth(ALICE))
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        "VM exceeds the core plan limit: 4 vCPU requested, at most 2 allowed; "
+        "8 GB RAM requested, at most 4 GB allowed"
+    )
+    answer = await client.get(f"/vms/start/{ephemeral_only['id']}", headers=auth(ALICE))
+    assert answer.status_code == 400 and "persistent storage is not included" in answer.json()["detail"]
+    listed = (await client.get("/vms", headers=auth(ALICE))).json()["vms"]
+    assert [vm["enabled"] for vm in listed] == [False, False]
+
+
+async def test_secrets_crud_and_validation(client):
+    vm = await create(client)
+    headers = auth(ALICE)
+    ok = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "API_KEY", "value": "abc"}, headers=headers)
+    assert ok.status_code == 200 and "abc" not in ok.text
+    bad = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "1 bad", "value": "x"}, headers=headers)
+    assert bad.status_code == 422
+    got = (await client.get("/vms/secrets", params={"vmid": vm["id"]}, headers=headers)).json()
+    assert got == {"secrets": {vm["id"]: {"API_KEY": "abc", "VM_PASSWORD": "hunter22"}}}
+    assert (await client.delete(f"/vms/secrets/{vm['id']}/API_KEY", headers=headers)).status_code == 200
+    missing = await client.delete(f"/vms/secrets/{vm['id']}/API_KEY", headers=headers)
+    assert missing.status_code == 404 and missing.json() == {"detail": "Secret not found: API_KEY"}
+
+
+async def test_networking_crud_urls_and_duplicates(client):
+    vm = await create(client)
+    headers = auth(ALICE)
+    added = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers)
+    assert added.status_code == 200
+    assert added.json()["mapping"]["url"] == f"http://web-{vm['id']}.localhost:8123"
+    again = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 9}, headers=headers)
+    assert again.status_code == 400 and "already exists" in again.json()["detail"]
+    bad = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "Bad_Name", "port": 70000}, headers=headers)
+    assert bad.status_code == 422 and {tuple(e["loc"])[-1] for e in bad.json()["detail"]} == {"name", "port"}
+    listed = (await client.get("/vms/networking", headers=headers)).json()
+    assert listed == {"networking": {vm["id"]: [{"name": "web", "port": 8000, "url": f"http://web-{vm['id']}.localhost:8123"}]}}
+    assert (await client.delete(f"/vms/networking/{vm['id']}/web", headers=headers)).status_code == 200
+    assert (await client.delete(f"/vms/networking/{vm['id']}/web", headers=headers)).status_code == 404
+
+
+async def test_delete_removes_secrets_mappings_and_engine_vm(client, engine):
+    vm = await create(client)
+    headers = auth(ALICE)
+    await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers)
+    answer = await client.get(f"/vms/delete/{vm['id']}", headers=headers)
+    assert answer.status_code == 200
+    assert (await client.get("/vms", headers=headers)).json() == {"vms": []}
+    assert (await client.get("/vms/secrets", headers=headers)).json() == {"secrets": {}}
+    assert (await client.get("/vms/networking", headers=headers)).json() == {"networking": {}}
+    assert engine.db.list_vms(owner=f"swiftor:{ALICE}") == []
+    assert (await client.get(f"/vms/delete/{vm['id']}", headers=headers)).status_code == 404
+
+
+async def test_host_proxy_unknown_targets(client):
+    vm = await create(client)
+    no_mapping = await client.get("http://127.0.0.1:8123/", headers={"Host": f"web-{vm['id']}.localhost:8123"})
+    assert no_mapping.status_code == 404 and "No mapping" in no_mapping.json()["detail"]
+    await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=auth(ALICE))
+    stopped = await client.get("http://127.0.0.1:8123/", headers={"Host": f"web-{vm['id']}.localhost:8123"})
+    assert stopped.status_code == 502 and stopped.json() == {"detail": "VM is not running"}
+    unknown = await client.get("http://127.0.0.1:8123/", headers={"Host": "00000000-0000-0000-0000-000000000000.localhost"})
+    assert unknown.status_code == 404
+
+
+# -- real sandboxes -----------------------------------------------------------------------------
+
+
+async def _exec(engine: Engine, vmid: str, script: str) -> str:
+    code, out, err = await engine.exec(vmid, ["/bin/sh", "-c", script], owner=f"swiftor:{ALICE}", timeout=30)
+    assert code == 0, err
+    return out.decode()
+
+
+@needs_root
+@pytest.mark.root
+@pytest.mark.parametrize("persistent", [False, True])
+async def test_secrets_env_and_config_persistence(client, engine, persistent):
+    headers = auth(ALICE, plan="hacker")
+    vm = await create(client, storage="persistent" if persistent else None)
+    vmid = vm["id"]
+    await client.post("/vms/secrets", json={"vmid": vmid, "key": "API_KEY", "value": "s3cr3t"}, headers=headers)
+    started = await client.get(f"/vms/start/{vmid}", headers=headers)
+    assert started.status_code == 200 and started.json()["vm"]["enabled"] is True
+    assert (await client.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200  # no-op
+    env = await _exec(engine, vmid, "env")
+    assert "API_KEY=s3cr3t" in env and "VM_PASSWORD=hunter22" in env
+    await _exec(engine, vmid, "echo keep > /config/data")
+    stopped = await client.get(f"/vms/stop/{vmid}", headers=headers)
+    assert stopped.status_code == 200 and stopped.json()["vm"]["enabled"] is False
+    assert engine.vm_state(engine.get_vm(vmid, owner=f"swiftor:{ALICE}")) == "stopped"
+    assert (await client.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200
+    listing = await _exec(engine, vmid, "ls -A /config")
+    assert listing.split() == (["data"] if persistent else [])
+
+
+async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, port
+
+
+@needs_root
+@pytest.mark.root
+async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
+    server, task, port = await _serve(make_app(engine))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/swiftor") as http:
+            vm = await create(http)
+            vmid = vm["id"]
+            headers = auth(ALICE)
+            assert (await http.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200
+            await _exec(engine, vmid, "mkdir -p /srv && echo hello-from-vm > /srv/index.html && cd /srv && "
+                                      "(nohup python3 -m http.server 8000 >/dev/null 2>&1 &)")
+            added = await http.post("/vms/networking", json={"vmid": vmid, "name": "web", "port": 8000}, headers=headers)
+            url = added.json()["mapping"]["url"]
+            assert url == f"http://web-{vmid}.localhost:{port}"
+            host = {"Host": f"web-{vmid}.localhost:{port}"}
+            for _ in range(100):
+                answer = await http.get(f"http://127.0.0.1:{port}/index.html", headers=host)
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert answer.status_code == 200 and answer.text == "hello-from-vm\n"
+            missing = await http.get(f"http://127.0.0.1:{port}/nope", headers=host)
+            assert missing.status_code == 404  # http.server's own 404, relayed
+            await http.delete(f"/vms/networking/{vmid}/web", headers=headers)
+            gone = await http.get(f"http://127.0.0.1:{port}/index.html", headers=host)
+            assert gone.status_code == 404 and "hello" not in gone.text
+    finally:
+        server.should_exit = True
+        await task
+
+
+@needs_root
+@pytest.mark.root
+async def test_provider_end_to_end_against_local_api(engine):
+    server, task, port = await _serve(make_app(engine))
+    token = issue_token(SECRET, ALICE, plan="engineer")
+    base = f"http://127.0.0.1:{port}/swiftor"
+    provider = SwiftorProvider("local", base, token)
+    bob = SwiftorProvider("bob", base, issue_token(SECRET, BOB))
+    stranger = SwiftorProvider("x", base, "wrong")
+    try:
+        vm = await provider.create_desktop("e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"), "persistent")
+        assert vm.state is VmState.STOPPED and vm.image == "debian-kde" and vm.specs.persistent_storage
+        await provider.set_secret(vm.id, "TOKEN", SecretStr("abc"))
+        assert set(await provider.list_secrets(vm.id)) == {"TOKEN", "VM_PASSWORD"}
+        await provider.start_vm(vm.id)
+        assert (await provider.get_vm(vm.id)).state is VmState.RUNNING
+        assert "TOKEN=abc" in await _exec(engine, vm.id, "env")
+        mapping = await provider.add_mapping(vm.id, "app", 8080)
+        assert mapping.url == f"http://app-{vm.id}.localhost:{port}"
+        urls = await provider.vm_urls(vm)
+        assert urls == {"desktop": f"http://{vm.id}.localhost:{port}", "app": mapping.url}
+        await provider.stop_vm(vm.id)
+        assert (await provider.get_vm(vm.id)).state is VmState.STOPPED
+        with pytest.raises(BadRequest):
+            await provider.add_mapping(vm.id, "app", 8080)
+        await provider.delete_vm(vm.id)
+        with pytest.raises(NotFound):
+            await provider.start_vm(vm.id)
+        big = await bob.create_desktop("big", "US", "alpine", None, 8, 16, SecretStr("pw"))
+        with pytest.raises(QuotaExceeded, match="core plan"):
+            await bob.start_vm(big.id)
+        assert [v.id for v in await provider.list_vms()] == []
+        with pytest.raises(AuthError):
+            await stranger.list_vms()
+    finally:
+        for client in (provider, bob, stranger):
+            await client.aclose()
+        server.should_exit = True
+        await task
