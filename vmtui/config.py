@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
 
-    _config_path: Path = PrivateAttr()
+    _config_path: Path = PrivateAttr(default_factory=paths.config_file)
 
     def __init__(self, **values: Any):
         with _origin(None, None) as origin:
@@ -510,9 +510,12 @@ def _located(problem: str, field_path: str, origin: _Origin) -> ConfigError:
         if implicit:
             return ConfigError(problem, field=field_name, source=f"from {implicit}")
     line = _find_line(origin.text, loc)
-    if line is not None or origin.text:
+    if line is not None:
         return ConfigError(problem, field=field_name, path=origin.path, line=line)
-    return ConfigError(problem, field=field_name)
+    env_name = _env_var_under(loc, origin.env)
+    if env_name:
+        return ConfigError(problem, field=field_name, source=f"environment variable {env_name}")
+    return ConfigError(problem, field=field_name, path=origin.path if origin.text else None)
 
 
 def _env_var_for(loc: Sequence[str], env: Mapping[str, str]) -> str | None:
@@ -522,6 +525,17 @@ def _env_var_for(loc: Sequence[str], env: Mapping[str, str]) -> str | None:
         wanted = (ENV_PREFIX + "__".join(loc[:length])).lower()
         if wanted in by_lower:
             return by_lower[wanted]
+    return None
+
+
+def _env_var_under(loc: Sequence[str], env: Mapping[str, str]) -> str | None:
+    """A VMTUI_* variable that set something inside `loc`'s closest parent (e.g. a profile's
+    api_key when the error is that profile's missing kind)."""
+    for length in range(len(loc) - 1, 0, -1):
+        prefix = (ENV_PREFIX + "__".join(loc[:length]) + "__").lower()
+        found = sorted(name for name in env if name.lower().startswith(prefix))
+        if found:
+            return found[0]
     return None
 
 

@@ -298,6 +298,21 @@ def test_bad_env_values_name_the_variable(tmp_path: Path):
     assert error.source == "from VERS_BASE_URL" and error.field == "profiles.vers.url"
 
 
+def test_missing_field_of_an_env_only_profile_names_the_variable(tmp_path: Path):
+    error = _error(tmp_path / "absent.toml", env={"VMTUI_PROFILES__PROD__API_KEY": SECRET})
+    assert error.source == "environment variable VMTUI_PROFILES__PROD__API_KEY"
+    assert error.field == "profiles.prod.kind" and "Field required" in str(error)
+    assert SECRET not in str(error)
+
+
+def test_unusable_data_dir_is_a_config_error(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    error = _error(tmp_path / "absent.toml")
+    assert str(error).startswith(f"cannot create {blocker}")
+
+
 # --- secrets -------------------------------------------------------------------------------------
 
 
