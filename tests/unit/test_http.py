@@ -362,3 +362,58 @@ async def test_streamed_body_is_recreated_for_each_attempt():
     await make_client(script).send("PUT", "/api/rootfs/x", body=body)
     assert script.bodies == [b"hello world", b"hello world"]
     assert len(calls) == 2
+
+
+def _self_signed(tmp_path):
+    """A CA-less self-signed certificate for 127.0.0.1 (key and cert files)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_real_tls_with_a_ca_bundle_path_and_verification_failure(tmp_path):
+    import ssl
+
+    cert_path, key_path = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_path, key_path)
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    trusting = HttpClient(url, verify=str(cert_path), token=TOKEN)
+    default = HttpClient(url, retry=RetryPolicy(max_retries=0))
+    try:
+        assert await trusting.send_json("GET", "/health") == {"ok": True}
+        with pytest.raises(Unavailable, match="CERTIFICATE_VERIFY_FAILED"):
+            await default.send("GET", "/health")
+    finally:
+        await trusting.aclose()
+        await default.aclose()
+        server.close()

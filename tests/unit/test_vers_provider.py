@@ -562,3 +562,36 @@ async def test_every_error_is_a_provider_error(vers, server):
     with pytest.raises(ProviderError) as info:
         await vers.list_vms()
     assert isinstance(info.value, BadRequest) and info.value.message == "teapot"
+
+
+async def test_upload_aborts_when_the_file_changes_underneath(server, tmp_path: Path):
+    tarball = tmp_path / "img.tar"
+    tarball.write_bytes(b"a" * 600_000)
+    provider = VersProvider("p", "https://api.vers.sh", KEY, transport=httpx.MockTransport(server))
+
+    def grow(done: int, total: int) -> None:
+        if done < total:
+            with tarball.open("ab") as handle:
+                handle.write(b"more")
+
+    server.on("PUT", "/api/rootfs/img", httpx.Response(201, json={}))
+    with pytest.raises(BadRequest, match="changed while uploading"):
+        await provider.upload_image("img", tarball, progress=grow)
+
+    tarball.write_bytes(b"a" * 600_000)
+
+    def shrink(done: int, total: int) -> None:
+        tarball.write_bytes(b"")
+
+    with pytest.raises(BadRequest, match="changed while uploading"):
+        await provider.upload_image("img", tarball, progress=shrink)
+    await provider.aclose()
+
+
+def test_unusable_ca_bundle_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(BadRequest, match="cannot use CA bundle"):
+        VersProvider("p", "https://api.vers.sh", KEY, verify=str(tmp_path / "missing.pem"))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    with pytest.raises(BadRequest, match="cannot use CA bundle"):
+        VersProvider("p", "https://api.vers.sh", KEY, verify=str(garbage))

@@ -229,9 +229,12 @@ def check_base_url(base_url: str) -> str:
 
 def make_verify(verify: bool | str) -> bool | ssl.SSLContext:
     """httpx `verify`: True/False, or a CA bundle path turned into an SSL context."""
-    if isinstance(verify, str):
+    if not isinstance(verify, str):
+        return verify
+    try:
         return ssl.create_default_context(cafile=verify)
-    return verify
+    except (OSError, ssl.SSLError) as exc:
+        raise BadRequest(snippet(f"cannot use CA bundle {verify}: {getattr(exc, 'strerror', None) or exc}")) from None
 
 
 class HttpClient:

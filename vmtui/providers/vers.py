@@ -540,12 +540,21 @@ class VersProvider(Provider):
 
         async def chunks() -> AsyncIterator[bytes]:
             done = 0
-            with path.open("rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK):
-                    yield chunk
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
+            try:
+                with path.open("rb") as handle:
+                    while done < total:
+                        chunk = await asyncio.to_thread(handle.read, min(UPLOAD_CHUNK, total - done))
+                        if not chunk:
+                            break
+                        yield chunk
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                    grew = bool(handle.read(1))
+            except OSError as exc:
+                raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from None
+            if done != total or grew:
+                raise BadRequest(f"{path} changed while uploading; the upload was aborted, try again")
 
         try:
             await self.http.send(
