@@ -45,12 +45,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -209,7 +209,13 @@ class SshSettings(BaseModel):
     """Unanswered keepalives before the connection counts as dead."""
 
 
-ProfileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+def _check_profile_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        raise ValueError("a profile name is 1-64 letters, digits, '_' or '-', starting with a letter or digit")
+    return name
+
+
+ProfileName = Annotated[str, AfterValidator(_check_profile_name)]
 
 
 @dataclass
@@ -331,7 +337,9 @@ class Settings(BaseSettings):
 def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `path` (default `paths.config_file()`) and `env` (default `os.environ`).
 
-    Raises `ConfigError` with one clear line for every problem; nothing else escapes.
+    `env` stands in for the whole environment: `VMTUI_*`, `VMTUI_CONFIG_FILE`, `VERS_*` and the
+    `HOME` whose `.versrc` is read all come from it. Raises `ConfigError` with one clear line for
+    every problem; nothing else escapes.
     """
     env = os.environ if env is None else env
     with _origin(path, env) as origin:
@@ -480,7 +488,11 @@ def _validation_error(exc: ValidationError, origin: _Origin) -> ConfigError:
     """One ConfigError for all of pydantic's errors, located, and without the input values."""
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
     located = [
-        _located(error["msg"].removeprefix("Value error, "), ".".join(map(str, error["loc"])), origin)
+        _located(
+            error["msg"].removeprefix("Value error, "),
+            ".".join(str(part) for part in error["loc"] if part != "[key]"),  # a dict key's own error
+            origin,
+        )
         for error in errors
     ]
     first = located[0]

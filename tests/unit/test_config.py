@@ -272,6 +272,12 @@ def test_dotted_and_inline_keys_are_located(tmp_path: Path):
     assert (error.field, error.line) == ("profiles.prod.url", 2)
 
 
+def test_bad_profile_name(tmp_path: Path):
+    error = _error(_write(tmp_path, '[profiles."my prod"]\nkind = "vers"\n'))
+    assert (error.field, error.line) == ("profiles.my prod", 1)
+    assert "a profile name is 1-64 letters, digits" in error.problem
+
+
 def test_several_problems_come_in_one_message(tmp_path: Path):
     error = _error(_write(tmp_path, "[poll]\nfast = 'x'\n[ssh]\nkeepalive_count_max = 0\n"))
     assert "\n" not in str(error)
