@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import stat
 from collections.abc import AsyncIterator
 
@@ -20,6 +19,7 @@ from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded
 from vmtui.core.models import VmState
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import InvalidToken, issue_token, load_or_create_secret, verify_token
+from vmtui.local.server import create_app
 from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 
@@ -27,15 +27,23 @@ SECRET = "s" * 48
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
 
-
-def create_body(label: str = "box", *, cpu: int = 1, ram: int = 1, storage: str | None = None,
-                distribution: str = "ubuntu", desktop: str | None = "xfce") -> dict:
+def create_body(
+    label: str = "box",
+    *,
+    cpu: int = 1,
+    ram: int = 1,
+    storage: str | None = None,
+    distribution: str = "ubuntu",
+    desktop: str | None = "xfce",
+) -> dict:
     config = {"vmlabel": label, "region": {"code": "AU"}, "password": "hunter22"}
     if storage:
         config["storageType"] = storage
-    return {"config": config, "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram}}
+    return {
+        "config": config,
+        "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram},
+    }
 
 
 def auth(email: str, plan: str | None = None) -> dict[str, str]:
@@ -123,7 +131,9 @@ async def test_users_see_only_their_own_vms(client):
     for path in (f"/vms/start/{vm['id']}", f"/vms/stop/{vm['id']}", f"/vms/delete/{vm['id']}"):
         answer = await client.get(path, headers=auth(BOB))
         assert answer.status_code == 404 and answer.json() == {"detail": "VM not found"}
-    answer = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "X", "value": "y"}, headers=auth(BOB))
+    answer = await client.post(
+        "/vms/secrets", json={"vmid": vm["id"], "key": "X", "value": "y"}, headers=auth(BOB)
+    )
     assert answer.status_code == 404
     assert (await client.get("/vms/secrets", headers=auth(BOB))).json() == {"secrets": {}}
     assert len((await client.get("/vms", headers=auth(ALICE))).json()["vms"]) == 1
@@ -138,14 +148,20 @@ async def test_invalid_bodies_are_422_without_echoing_the_password(client):
     locs = [tuple(item["loc"]) for item in answer.json()["detail"]]
     assert ("body", "config", "vmlabel") in locs and ("body", "os", "cpu") in locs
     assert "hunter22" not in answer.text
-    broken = await client.post("/vms/create", content=b"{nope", headers={**auth(ALICE), "content-type": "application/json"})
+    broken = await client.post(
+        "/vms/create", content=b"{nope", headers={**auth(ALICE), "content-type": "application/json"}
+    )
     assert broken.status_code == 422 and isinstance(broken.json()["detail"], list)
 
 
 async def test_webtop_distribution_needs_desktop(client):
-    answer = await client.post("/vms/create", json=create_body(distribution="fedora", desktop=None), headers=auth(ALICE))
+    answer = await client.post(
+        "/vms/create", json=create_body(distribution="fedora", desktop=None), headers=auth(ALICE)
+    )
     assert answer.status_code == 400 and "needs a desktop" in answer.json()["detail"]
-    answer = await client.post("/vms/create", json=create_body(distribution="plan9", desktop=None), headers=auth(ALICE))
+    answer = await client.post(
+        "/vms/create", json=create_body(distribution="plan9", desktop=None), headers=auth(ALICE)
+    )
     assert answer.status_code == 400 and "unknown distribution" in answer.json()["detail"]
     assert (await client.get("/vms", headers=auth(ALICE))).json() == {"vms": []}
 
@@ -168,9 +184,13 @@ async def test_plan_limits_refuse_start_with_clear_detail(client):
 async def test_secrets_crud_and_validation(client):
     vm = await create(client)
     headers = auth(ALICE)
-    ok = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "API_KEY", "value": "abc"}, headers=headers)
+    ok = await client.post(
+        "/vms/secrets", json={"vmid": vm["id"], "key": "API_KEY", "value": "abc"}, headers=headers
+    )
     assert ok.status_code == 200 and "abc" not in ok.text
-    bad = await client.post("/vms/secrets", json={"vmid": vm["id"], "key": "1 bad", "value": "x"}, headers=headers)
+    bad = await client.post(
+        "/vms/secrets", json={"vmid": vm["id"], "key": "1 bad", "value": "x"}, headers=headers
+    )
     assert bad.status_code == 422
     got = (await client.get("/vms/secrets", params={"vmid": vm["id"]}, headers=headers)).json()
     assert got == {"secrets": {vm["id"]: {"API_KEY": "abc", "VM_PASSWORD": "hunter22"}}}
@@ -182,15 +202,25 @@ async def test_secrets_crud_and_validation(client):
 async def test_networking_crud_urls_and_duplicates(client):
     vm = await create(client)
     headers = auth(ALICE)
-    added = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers)
+    added = await client.post(
+        "/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers
+    )
     assert added.status_code == 200
     assert added.json()["mapping"]["url"] == f"http://web-{vm['id']}.localhost:8123"
-    again = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 9}, headers=headers)
+    again = await client.post(
+        "/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 9}, headers=headers
+    )
     assert again.status_code == 400 and "already exists" in again.json()["detail"]
-    bad = await client.post("/vms/networking", json={"vmid": vm["id"], "name": "Bad_Name", "port": 70000}, headers=headers)
+    bad = await client.post(
+        "/vms/networking", json={"vmid": vm["id"], "name": "Bad_Name", "port": 70000}, headers=headers
+    )
     assert bad.status_code == 422 and {tuple(e["loc"])[-1] for e in bad.json()["detail"]} == {"name", "port"}
     listed = (await client.get("/vms/networking", headers=headers)).json()
-    assert listed == {"networking": {vm["id"]: [{"name": "web", "port": 8000, "url": f"http://web-{vm['id']}.localhost:8123"}]}}
+    assert listed == {
+        "networking": {
+            vm["id"]: [{"name": "web", "port": 8000, "url": f"http://web-{vm['id']}.localhost:8123"}]
+        }
+    }
     assert (await client.delete(f"/vms/networking/{vm['id']}/web", headers=headers)).status_code == 200
     assert (await client.delete(f"/vms/networking/{vm['id']}/web", headers=headers)).status_code == 404
 
@@ -198,7 +228,9 @@ async def test_networking_crud_urls_and_duplicates(client):
 async def test_delete_removes_secrets_mappings_and_engine_vm(client, engine):
     vm = await create(client)
     headers = auth(ALICE)
-    await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers)
+    await client.post(
+        "/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers
+    )
     answer = await client.get(f"/vms/delete/{vm['id']}", headers=headers)
     assert answer.status_code == 200
     assert (await client.get("/vms", headers=headers)).json() == {"vms": []}
@@ -210,13 +242,38 @@ async def test_delete_removes_secrets_mappings_and_engine_vm(client, engine):
 
 async def test_host_proxy_unknown_targets(client):
     vm = await create(client)
-    no_mapping = await client.get("http://127.0.0.1:8123/", headers={"Host": f"web-{vm['id']}.localhost:8123"})
+    no_mapping = await client.get(
+        "http://127.0.0.1:8123/", headers={"Host": f"web-{vm['id']}.localhost:8123"}
+    )
     assert no_mapping.status_code == 404 and "No mapping" in no_mapping.json()["detail"]
-    await client.post("/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=auth(ALICE))
+    await client.post(
+        "/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=auth(ALICE)
+    )
     stopped = await client.get("http://127.0.0.1:8123/", headers={"Host": f"web-{vm['id']}.localhost:8123"})
     assert stopped.status_code == 502 and stopped.json() == {"detail": "VM is not running"}
-    unknown = await client.get("http://127.0.0.1:8123/", headers={"Host": "00000000-0000-0000-0000-000000000000.localhost"})
+    unknown = await client.get(
+        "http://127.0.0.1:8123/", headers={"Host": "00000000-0000-0000-0000-000000000000.localhost"}
+    )
     assert unknown.status_code == 404
+
+
+async def test_mounted_by_the_engine_server_beside_the_vers_api(engine):
+    app = create_app(engine, "vers-token", swiftor_secret=SECRET)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8123"
+    ) as http:
+        vm = (await http.post("/swiftor/vms/create", json=create_body(), headers=auth(ALICE))).json()["vm"]
+        assert [v["id"] for v in (await http.get("/swiftor/vms", headers=auth(ALICE))).json()["vms"]] == [
+            vm["id"]
+        ]
+        assert (await http.get("/api/v1/vms", headers=auth(ALICE))).status_code == 401
+        vers = await http.get("/api/v1/vms", headers={"Authorization": "Bearer vers-token"})
+        assert vers.status_code == 200 and vm["id"] not in vers.text
+        invalid = await http.post("/swiftor/vms/create", json={"config": {}}, headers=auth(ALICE))
+        assert invalid.status_code == 422 and isinstance(invalid.json()["detail"], list)
+        assert (await http.get("/swiftor/vms")).json() == {"detail": "Not authenticated"}
+        proxied = await http.get("/", headers={"Host": f"web-{vm['id']}.localhost:8123"})
+        assert proxied.status_code == 404 and "No mapping" in proxied.json()["detail"]
 
 
 # -- real sandboxes -----------------------------------------------------------------------------
@@ -228,14 +285,15 @@ async def _exec(engine: Engine, vmid: str, script: str) -> str:
     return out.decode()
 
 
-@needs_root
 @pytest.mark.root
 @pytest.mark.parametrize("persistent", [False, True])
 async def test_secrets_env_and_config_persistence(client, engine, persistent):
     headers = auth(ALICE, plan="hacker")
     vm = await create(client, storage="persistent" if persistent else None)
     vmid = vm["id"]
-    await client.post("/vms/secrets", json={"vmid": vmid, "key": "API_KEY", "value": "s3cr3t"}, headers=headers)
+    await client.post(
+        "/vms/secrets", json={"vmid": vmid, "key": "API_KEY", "value": "s3cr3t"}, headers=headers
+    )
     started = await client.get(f"/vms/start/{vmid}", headers=headers)
     assert started.status_code == 200 and started.json()["vm"]["enabled"] is True
     assert (await client.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200  # no-op
@@ -251,7 +309,9 @@ async def test_secrets_env_and_config_persistence(client, engine, persistent):
 
 
 async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -259,7 +319,6 @@ async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
     return server, task, port
 
 
-@needs_root
 @pytest.mark.root
 async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
     server, task, port = await _serve(make_app(engine))
@@ -269,9 +328,15 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
             vmid = vm["id"]
             headers = auth(ALICE)
             assert (await http.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200
-            await _exec(engine, vmid, "mkdir -p /srv && echo hello-from-vm > /srv/index.html && cd /srv && "
-                                      "(nohup python3 -m http.server 8000 >/dev/null 2>&1 &)")
-            added = await http.post("/vms/networking", json={"vmid": vmid, "name": "web", "port": 8000}, headers=headers)
+            await _exec(
+                engine,
+                vmid,
+                "mkdir -p /srv && echo hello-from-vm > /srv/index.html && cd /srv && "
+                "(nohup python3 -m http.server 8000 >/dev/null 2>&1 &)",
+            )
+            added = await http.post(
+                "/vms/networking", json={"vmid": vmid, "name": "web", "port": 8000}, headers=headers
+            )
             url = added.json()["mapping"]["url"]
             assert url == f"http://web-{vmid}.localhost:{port}"
             host = {"Host": f"web-{vmid}.localhost:{port}"}
@@ -291,7 +356,6 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
         await task
 
 
-@needs_root
 @pytest.mark.root
 async def test_provider_end_to_end_against_local_api(engine):
     server, task, port = await _serve(make_app(engine))
@@ -301,7 +365,9 @@ async def test_provider_end_to_end_against_local_api(engine):
     bob = SwiftorProvider("bob", base, issue_token(SECRET, BOB))
     stranger = SwiftorProvider("x", base, "wrong")
     try:
-        vm = await provider.create_desktop("e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"), "persistent")
+        vm = await provider.create_desktop(
+            "e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"), "persistent"
+        )
         assert vm.state is VmState.STOPPED and vm.image == "debian-kde" and vm.specs.persistent_storage
         await provider.set_secret(vm.id, "TOKEN", SecretStr("abc"))
         assert set(await provider.list_secrets(vm.id)) == {"TOKEN", "VM_PASSWORD"}

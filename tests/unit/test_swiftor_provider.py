@@ -63,13 +63,24 @@ async def _no_sleep(_: float) -> None:
 def make(routes: dict, **kwargs) -> tuple[SwiftorProvider, Recorder]:
     recorder = Recorder(routes)
     provider = SwiftorProvider(
-        "sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(recorder), sleep=_no_sleep, **kwargs
+        "sw",
+        "https://api.swiftor.io",
+        TOKEN,
+        transport=httpx.MockTransport(recorder),
+        sleep=_no_sleep,
+        **kwargs,
     )
     return provider, recorder
 
 
 async def test_list_vms_maps_documented_shape():
-    running = {**DOC_VM, "id": "b2", "enabled": True, "region": {"code": "US"}, "os": {"distribution": "alpine"}}
+    running = {
+        **DOC_VM,
+        "id": "b2",
+        "enabled": True,
+        "region": {"code": "US"},
+        "os": {"distribution": "alpine"},
+    }
     provider, rec = make({("GET", "/vms"): {"vms": [DOC_VM, running]}})
     first, second = await provider.list_vms()
     assert first.provider == "sw" and first.provider_kind == "swiftor"
@@ -103,7 +114,12 @@ async def test_create_desktop_sends_documented_body_and_returns_vm():
     assert vm.id == VM_ID and vm.state is VmState.STOPPED
     body = json.loads(rec.requests[0].content)
     assert body == {
-        "config": {"vmlabel": "NewVM", "region": {"code": "AU"}, "password": "hunter22", "storageType": "persistent"},
+        "config": {
+            "vmlabel": "NewVM",
+            "region": {"code": "AU"},
+            "password": "hunter22",
+            "storageType": "persistent",
+        },
         "os": {"distribution": {"code": "ubuntu"}, "desktop": "xfce", "cpu": 2, "ram": 4},
     }
 
@@ -177,7 +193,9 @@ async def test_networking_routes_and_urls():
         }
     )
     [mapping] = await provider.list_mappings(VM_ID)
-    assert mapping == PortMapping(vmid=VM_ID, name="myapp", port=5001, url=f"https://myapp-{VM_ID}.swiftor.io")
+    assert mapping == PortMapping(
+        vmid=VM_ID, name="myapp", port=5001, url=f"https://myapp-{VM_ID}.swiftor.io"
+    )
     added = await provider.add_mapping(VM_ID, "web", 8080)
     assert json.loads(rec.requests[-1].content) == {"vmid": VM_ID, "name": "web", "port": 8080}
     assert added.url == f"https://web-{VM_ID}.swiftor.io"
@@ -193,7 +211,9 @@ async def test_networking_routes_and_urls():
 async def test_server_given_mapping_url_wins_and_local_urls_use_engine_port():
     table = {"networking": [{"vmid": "v1", "name": "app", "port": 80, "url": "http://app-v1.localhost:9999"}]}
     recorder = Recorder({("GET", "/swiftor/vms/networking"): table})
-    provider = SwiftorProvider("local", "http://127.0.0.1:9999/swiftor", TOKEN, transport=httpx.MockTransport(recorder))
+    provider = SwiftorProvider(
+        "local", "http://127.0.0.1:9999/swiftor", TOKEN, transport=httpx.MockTransport(recorder)
+    )
     [mapping] = await provider.list_mappings("v1")
     assert mapping.url == "http://app-v1.localhost:9999"
     assert provider.desktop_url("v1") == "http://v1.localhost:9999"
@@ -241,7 +261,9 @@ async def test_bare_500_retried_then_unavailable():
 
 
 async def test_bare_500_text_kept_short_and_not_retried():
-    provider, rec = make({("GET", "/vms"): httpx.Response(500, text="Internal Server Error\x1b[31m" + "x" * 500)})
+    provider, rec = make(
+        {("GET", "/vms"): httpx.Response(500, text="Internal Server Error\x1b[31m" + "x" * 500)}
+    )
     with pytest.raises(Unavailable) as caught:
         await provider.list_vms()
     assert len(rec.requests) == 1
@@ -251,7 +273,9 @@ async def test_bare_500_text_kept_short_and_not_retried():
 async def test_malformed_json_is_bad_response():
     provider, _ = make(
         {
-            ("GET", "/vms"): httpx.Response(200, text="{not json", headers={"content-type": "application/json"}),
+            ("GET", "/vms"): httpx.Response(
+                200, text="{not json", headers={"content-type": "application/json"}
+            ),
             ("GET", "/vms/secrets"): httpx.Response(200, text="<html>login</html>"),
         }
     )
@@ -278,20 +302,26 @@ async def test_rate_limit_honours_retry_after_then_succeeds():
     def handler(request: httpx.Request) -> httpx.Response:
         return answers.pop() if answers else httpx.Response(200, json={"vms": []})
 
-    provider = SwiftorProvider("sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=sleep)
+    provider = SwiftorProvider(
+        "sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=sleep
+    )
     assert await provider.list_vms() == []
     assert slept == [7.0]
 
 
 async def test_rate_limit_exhausted_raises_rate_limited():
-    provider, rec = make({("GET", "/vms"): httpx.Response(429, headers={"Retry-After": "99"}, json={"detail": "x"})})
+    provider, rec = make(
+        {("GET", "/vms"): httpx.Response(429, headers={"Retry-After": "99"}, json={"detail": "x"})}
+    )
     with pytest.raises(RateLimited) as caught:
         await provider.list_vms()
     assert caught.value.retry_after == 99.0 and len(rec.requests) == 4
 
 
 async def test_post_retried_with_one_idempotency_key():
-    provider, rec = make({("POST", "/vms/secrets"): httpx.Response(503, json={"detail": "busy"})}, max_retries=2)
+    provider, rec = make(
+        {("POST", "/vms/secrets"): httpx.Response(503, json={"detail": "busy"})}, max_retries=2
+    )
     with pytest.raises(Unavailable, match="busy"):
         await provider.set_secret(VM_ID, "K", "v")
     keys = {r.headers["x-idempotency-key"] for r in rec.requests}
@@ -306,7 +336,9 @@ async def test_connect_error_retried_and_token_never_in_message():
         calls += 1
         raise httpx.ConnectError(f"refused, header was Bearer {TOKEN}")
 
-    provider = SwiftorProvider("sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=_no_sleep)
+    provider = SwiftorProvider(
+        "sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=_no_sleep
+    )
     with pytest.raises(Unavailable) as caught:
         await provider.list_vms()
     assert calls == 4
@@ -318,7 +350,12 @@ async def test_timeout_is_unavailable():
         raise httpx.ReadTimeout("slow")
 
     provider = SwiftorProvider(
-        "sw", "https://api.swiftor.io", TOKEN, transport=httpx.MockTransport(handler), sleep=_no_sleep, max_retries=0
+        "sw",
+        "https://api.swiftor.io",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=_no_sleep,
+        max_retries=0,
     )
     with pytest.raises(Unavailable, match="did not answer"):
         await provider.list_vms()
@@ -365,7 +402,11 @@ CALLS = [
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(status=st.sampled_from([200, 201, 400, 401, 404, 409, 422, 429, 500]), body=payloads, call=st.sampled_from(CALLS))
+@given(
+    status=st.sampled_from([200, 201, 400, 401, 404, 409, 422, 429, 500]),
+    body=payloads,
+    call=st.sampled_from(CALLS),
+)
 async def test_fuzz_only_provider_errors_escape(status, body, call):
     provider = SwiftorProvider(
         "sw",

@@ -36,14 +36,20 @@ class TokenUser:
     """A plan named by the token (the engine owner's way to grant one); None keeps the stored plan."""
 
 
-def issue_token(secret: str, email: str, *, plan: str | None = None, lifetime_s: int = DEFAULT_LIFETIME_S) -> str:
+def issue_token(
+    secret: str, email: str, *, plan: str | None = None, lifetime_s: int = DEFAULT_LIFETIME_S
+) -> str:
     """A signed token for `email`, valid for `lifetime_s` seconds, optionally granting `plan`."""
     email = email.strip().lower()
     if not valid_email(email):
         raise ValueError(f"not an email address: {email!r}")
     now = int(time.time())
     claims: dict[str, object] = {
-        "email": email, "sub": email, "aud": "authenticated", "iat": now, "exp": now + lifetime_s,
+        "email": email,
+        "sub": email,
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + lifetime_s,
     }
     if plan:
         claims["plan"] = plan
@@ -73,7 +79,9 @@ def load_or_create_secret(state_dir: Path) -> str:
     except FileExistsError:
         secret = path.read_text().strip()
         if len(secret) < 32:
-            raise ValueError(f"{path} is too short to be a signing secret; delete it to make a new one")
+            raise ValueError(
+                f"{path} is too short to be a signing secret; delete it to make a new one"
+            ) from None
         return secret
     secret = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:

@@ -55,12 +55,26 @@ LIVE_STATES = ("booting", "running", "paused")
 MAX_PROXY_BODY = 64 * 1024 * 1024
 PROXY_TIMEOUT = 60.0
 _HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "transfer-encoding", "upgrade", "content-length", "host"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+    }
 )
 _VMID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _STATUS_OF: dict[type[ProviderError], int] = {
-    NotFound: 404, BadRequest: 400, Conflict: 400, QuotaExceeded: 400, Unavailable: 503,
+    NotFound: 404,
+    BadRequest: 400,
+    Conflict: 400,
+    QuotaExceeded: 400,
+    Unavailable: 503,
 }
 
 
@@ -84,8 +98,10 @@ def _detail(status: int, detail: object, headers: dict[str, str] | None = None) 
 
 def _validation_list(errors: Any) -> list[dict[str, Any]]:
     """FastAPI's 422 list without `input`/`ctx`/`url`: the rejected values may be secrets."""
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in errors]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
 
 
 class _SwiftorRoute(APIRoute):
@@ -237,12 +253,22 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         if problem:
             raise SwiftorFailure(400, problem)
         record = await engine.create_vm(
-            image=ctx.image_for(distribution, desktop), vcpu_count=body.os.cpu, mem_size_mib=body.os.ram * 1024,
-            labels={"name": body.config.vmlabel}, start=False, owner=owner_of(email),
+            image=ctx.image_for(distribution, desktop),
+            vcpu_count=body.os.cpu,
+            mem_size_mib=body.os.ram * 1024,
+            labels={"name": body.config.vmlabel},
+            start=False,
+            owner=owner_of(email),
         )
         vm = SwiftorVm(
-            id=record.id, email=email, label=body.config.vmlabel, region=body.config.region.code.upper(),
-            distribution=distribution, desktop=desktop, cpu=body.os.cpu, ram_gb=body.os.ram,
+            id=record.id,
+            email=email,
+            label=body.config.vmlabel,
+            region=body.config.region.code.upper(),
+            distribution=distribution,
+            desktop=desktop,
+            cpu=body.os.cpu,
+            ram_gb=body.os.ram,
             persistent=(body.config.storageType or "").lower() == "persistent",
         )
         try:
@@ -295,7 +321,11 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         if "\x00" in value:
             raise SwiftorFailure(400, "a secret value cannot contain NUL characters")
         ctx.store.set_secret(body.vmid, body.key, value)
-        return {"message": "Secret saved; it applies from the VM's next start", "vmid": body.vmid, "key": body.key}
+        return {
+            "message": "Secret saved; it applies from the VM's next start",
+            "vmid": body.vmid,
+            "key": body.key,
+        }
 
     @router.delete("/vms/secrets/{vmid}/{key}")
     async def delete_secret(vmid: str, key: str, email: str = Depends(current_user)) -> dict[str, Any]:
@@ -305,17 +335,25 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         return {"message": "Secret deleted", "vmid": vmid, "key": key}
 
     def mapping_out(request: Request, mapping: Mapping) -> dict[str, Any]:
-        return {"name": mapping.name, "port": mapping.port,
-                "url": ctx.url(request, f"{mapping.name}-{mapping.vmid}")}
+        return {
+            "name": mapping.name,
+            "port": mapping.port,
+            "url": ctx.url(request, f"{mapping.name}-{mapping.vmid}"),
+        }
 
     @router.get("/vms/networking")
-    async def list_mappings(request: Request, vmid: str | None = None,
-                            email: str = Depends(current_user)) -> dict[str, Any]:
+    async def list_mappings(
+        request: Request, vmid: str | None = None, email: str = Depends(current_user)
+    ) -> dict[str, Any]:
         vms = [ctx.owned_vm(vmid, email)] if vmid else ctx.store.list_vms(email)
-        return {"networking": {vm.id: [mapping_out(request, m) for m in ctx.store.mappings(vm.id)] for vm in vms}}
+        return {
+            "networking": {vm.id: [mapping_out(request, m) for m in ctx.store.mappings(vm.id)] for vm in vms}
+        }
 
     @router.post("/vms/networking")
-    async def add_mapping(request: Request, body: MappingBody, email: str = Depends(current_user)) -> dict[str, Any]:
+    async def add_mapping(
+        request: Request, body: MappingBody, email: str = Depends(current_user)
+    ) -> dict[str, Any]:
         ctx.owned_vm(body.vmid, email)
         if not ctx.store.add_mapping(body.vmid, body.name, body.port):
             raise SwiftorFailure(400, f"Mapping {body.name!r} already exists on this VM")
@@ -335,7 +373,9 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
 async def _prepare_storage(engine: Engine, vm: SwiftorVm) -> None:
     """Give the freshly started VM its `/config`: kept when persistent, empty otherwise."""
     script = f"mkdir -p {CONFIG_DIR}" if vm.persistent else f"rm -rf {CONFIG_DIR} && mkdir -p {CONFIG_DIR}"
-    code, _out, err = await engine.exec(vm.id, ["/bin/sh", "-c", script], owner=owner_of(vm.email), timeout=30)
+    code, _out, err = await engine.exec(
+        vm.id, ["/bin/sh", "-c", script], owner=owner_of(vm.email), timeout=30
+    )
     if code != 0:
         raise SwiftorFailure(500, f"could not prepare {CONFIG_DIR}: {err.decode(errors='replace')[:200]}")
 
@@ -359,7 +399,9 @@ class _HostProxy:
         match = self._host.match(host)
         return (match["name"], match["vmid"]) if match else None
 
-    async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def __call__(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         target = self.target(request.headers.get("host"))
         if target is None:
             return await call_next(request)
@@ -389,14 +431,16 @@ class _HostProxy:
             raise SwiftorFailure(502, "VM is not running") from None
         try:
             reader, writer = await asyncio.wait_for(sandbox.open_tcp(port), PROXY_TIMEOUT)
-        except (OSError, SandboxError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, SandboxError):
             raise SwiftorFailure(502, f"nothing answers on port {port} in the VM") from None
         relay = _Relay(reader, writer)
         try:
             status, headers = await asyncio.wait_for(relay.start(request, body), PROXY_TIMEOUT)
-        except (OSError, h11.ProtocolError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, OSError, h11.ProtocolError, asyncio.IncompleteReadError):
             relay.close()
-            raise SwiftorFailure(502, f"the service on port {port} in the VM gave no valid HTTP answer") from None
+            raise SwiftorFailure(
+                502, f"the service on port {port} in the VM gave no valid HTTP answer"
+            ) from None
         return StreamingResponse(relay.body(), status_code=status, headers=headers)
 
 

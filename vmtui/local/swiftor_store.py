@@ -104,7 +104,9 @@ class SwiftorStore:
         """Register the user on first sight; a `plan` (from a signed token) replaces the stored one.
         Returns the user's plan."""
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO users(email, plan) VALUES (?, ?)", (email, plan or DEFAULT_PLAN))
+            self._db.execute(
+                "INSERT OR IGNORE INTO users(email, plan) VALUES (?, ?)", (email, plan or DEFAULT_PLAN)
+            )
             if plan:
                 self._db.execute("UPDATE users SET plan = ? WHERE email = ?", (plan, email))
             row = self._db.execute("SELECT plan FROM users WHERE email = ?", (email,)).fetchone()
@@ -122,10 +124,20 @@ class SwiftorStore:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute(
-                    "INSERT INTO vms(id, email, label, region, distribution, desktop, cpu, ram_gb, persistent,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (vm.id, vm.email, vm.label, vm.region, vm.distribution, vm.desktop, vm.cpu, vm.ram_gb,
-                     int(vm.persistent), time.time()),
+                    "INSERT INTO vms(id, email, label, region, distribution, desktop, cpu, ram_gb,"
+                    " persistent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        vm.id,
+                        vm.email,
+                        vm.label,
+                        vm.region,
+                        vm.distribution,
+                        vm.desktop,
+                        vm.cpu,
+                        vm.ram_gb,
+                        int(vm.persistent),
+                        time.time(),
+                    ),
                 )
                 self._db.execute(
                     "INSERT INTO secrets(vmid, key, value) VALUES (?, 'VM_PASSWORD', ?)", (vm.id, password)
@@ -155,22 +167,32 @@ class SwiftorStore:
     @staticmethod
     def _vm(row: sqlite3.Row) -> SwiftorVm:
         return SwiftorVm(
-            id=row["id"], email=row["email"], label=row["label"], region=row["region"],
-            distribution=row["distribution"], desktop=row["desktop"], cpu=row["cpu"], ram_gb=row["ram_gb"],
+            id=row["id"],
+            email=row["email"],
+            label=row["label"],
+            region=row["region"],
+            distribution=row["distribution"],
+            desktop=row["desktop"],
+            cpu=row["cpu"],
+            ram_gb=row["ram_gb"],
             persistent=bool(row["persistent"]),
         )
 
     # -- secrets ------------------------------------------------------------------------------
 
     def secrets(self, vmid: str) -> dict[str, str]:
-        return {row["key"]: row["value"] for row in self._rows(
-            "SELECT key, value FROM secrets WHERE vmid = ? ORDER BY key", vmid)}
+        return {
+            row["key"]: row["value"]
+            for row in self._rows("SELECT key, value FROM secrets WHERE vmid = ? ORDER BY key", vmid)
+        }
 
     def set_secret(self, vmid: str, key: str, value: str) -> None:
         self._write(
             "INSERT INTO secrets(vmid, key, value) VALUES (?, ?, ?)"
             " ON CONFLICT(vmid, key) DO UPDATE SET value = excluded.value",
-            vmid, key, value,
+            vmid,
+            key,
+            value,
         )
 
     def delete_secret(self, vmid: str, key: str) -> bool:

@@ -16,7 +16,15 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
-from vmtui.core.errors import AuthError, BadRequest, BadResponse, NotFound, ProviderError, QuotaExceeded, Unsupported
+from vmtui.core.errors import (
+    AuthError,
+    BadRequest,
+    BadResponse,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    Unsupported,
+)
 from vmtui.core.models import Capabilities, Vm, VmConfig, VmSpecs, VmState
 from vmtui.core.swiftor_plans import distribution_problem
 from vmtui.providers.base import Provider
@@ -24,7 +32,9 @@ from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snip
 
 DEFAULT_BASE_URL = "https://api.swiftor.io"
 _LIMIT_WORDING = re.compile(r"\b(plan|limits?|quota|exceed(s|ed)?)\b", re.IGNORECASE)
-_HEADERS = {"Origin": "https://swiftor.io"}  # the docs' examples send it; the legacy backend's CORS expects it
+_HEADERS = {
+    "Origin": "https://swiftor.io"
+}  # the docs' examples send it; the legacy backend's CORS expects it
 
 
 class _Specs(BaseModel):
@@ -323,7 +333,9 @@ class SwiftorProvider(Provider):
             if not isinstance(item, dict):
                 raise BadResponse(f"unexpected mapping from Swiftor: {snippet(repr(item))}")
             mapping = validate(_MAPPING_ADAPTER, {"vmid": vmid, **item}, "Swiftor networking")
-            mappings.append(mapping if mapping.url else mapping.model_copy(update={"url": self.mapping_url(mapping)}))
+            mappings.append(
+                mapping if mapping.url else mapping.model_copy(update={"url": self.mapping_url(mapping)})
+            )
         return mappings
 
     async def add_mapping(self, vmid: str, name: str, port: int) -> PortMapping:
