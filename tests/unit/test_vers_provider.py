@@ -595,3 +595,89 @@ def test_unusable_ca_bundle_is_a_clear_error(tmp_path: Path):
     garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
     with pytest.raises(BadRequest, match="cannot use CA bundle"):
         VersProvider("p", "https://api.vers.sh", KEY, verify=str(garbage))
+
+
+# --- the real thing: the local engine over real HTTP on loopback ---------------------------------------------
+
+
+@pytest.fixture
+async def engine_url(tmp_path: Path):
+    """`vmtui serve`'s app (real sandboxes) under uvicorn on an ephemeral loopback port."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (sandboxes use namespaces and overlayfs)")
+    import uvicorn
+
+    from vmtui.local.engine import Engine
+    from vmtui.local.server import create_app
+
+    engine = Engine(tmp_path / "state")
+    await engine.start()
+    token = "e2e-" + "x" * 40
+    server = uvicorn.Server(uvicorn.Config(create_app(engine, token), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", token
+    server.should_exit = True
+    await task
+    for vm in engine.list_vms():  # a failed test must not leave sandboxes running
+        await engine.delete_vm(vm.id)
+    await engine.close()
+
+
+@pytest.mark.root
+async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Path):
+    url, token = engine_url
+    local = VersProvider("local", url, token, memory_snapshots=False, ssh_address=("127.0.0.1", 1))
+    try:
+        assert (await local.health())["status"] == "ok"
+        vm_id = await local.create_vm(VmConfig(labels={"name": "e2e"}), wait_boot=True)
+        assert (await local.get_vm(vm_id)).labels == {"name": "e2e"}
+        made = await local.exec(vm_id, ["bash", "-c", "echo kept > /root/f && cat /root/f"])
+        assert made == ExecResult(exit_code=0, stdout="kept\n", stderr="")
+        commit_id = await local.commit(vm_id, name="e2e", description="first")
+        assert [(c.id, c.name, c.parent_vm_id) for c in await local.list_commits()] == [(commit_id, "e2e", vm_id)]
+        assert [c.id for c in await local.commit_parents(commit_id)] == [commit_id]
+        branched = await local.branch(vm_id, 2)
+        restored = await local.restore(commit_id)
+        assert (await local.exec(restored, ["cat", "/root/f"])).stdout == "kept\n"
+        await local.pause_vm(vm_id)
+        assert (await local.status(vm_id)).state is VmState.PAUSED
+        await local.resume_vm(vm_id)
+        assert (await local.status(vm_id)).state is VmState.RUNNING
+        lineage = {vm.id: vm for vm in await local.list_vms_with_lineage()}
+        assert lineage[restored].parent_commit_id == commit_id
+        assert all(lineage[b].parent_commit_id for b in branched)
+        assert "PRIVATE KEY" in (await local.ssh_key(vm_id)).private_key_pem
+
+        tarball = tmp_path / "img.tar"
+        import io
+        import tarfile
+
+        with tarfile.open(tarball, "w") as archive:
+            info = tarfile.TarInfo("etc/e2e")
+            info.size = 3
+            archive.addfile(info, io.BytesIO(b"e2e"))
+        seen: list[tuple[int, int]] = []
+        await local.upload_image("e2e-img", tarball, progress=lambda d, t: seen.append((d, t)))
+        assert seen[-1][0] == tarball.stat().st_size
+        assert "e2e-img" in [i.name for i in await local.list_images()]
+        await local.delete_image("e2e-img")
+
+        with pytest.raises(Conflict, match="active VM"):
+            await local.delete_commit(commit_id)
+        for vm in [vm_id, *branched, restored]:
+            await local.delete_vm(vm)
+        with pytest.raises(NotFound):
+            await local.status(vm_id)
+        assert await local.list_vms() == []
+
+        wrong = VersProvider("local", url, "wrong-token-" + "y" * 30)
+        with pytest.raises(AuthError):
+            await wrong.list_vms()
+        await wrong.aclose()
+    finally:
+        await local.aclose()
