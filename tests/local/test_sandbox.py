@@ -1,0 +1,361 @@
+"""Real sandboxes: boot, isolation, exec, pause, capture/layers, stop/destroy, crash cleanup, TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.local.conftest import make_spec
+from vmtui.local.nshelper import process_start_time
+from vmtui.local.sandbox import Sandbox, SandboxError
+
+pytestmark = pytest.mark.root
+shared_loop = pytest.mark.asyncio(loop_scope="module")  # for tests using the module-scoped `vms`
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def vms(tmp_path_factory: pytest.TempPathFactory):
+    """Two VMs shared by the read-mostly tests of this module."""
+    base = tmp_path_factory.mktemp("vms")
+    first = await Sandbox.boot(make_spec(base, "one", env={"GREETING": "hello", "SHARED": "from-spec"}))
+    second = await Sandbox.boot(make_spec(base, "two"))
+    yield first, second
+    for sandbox in (first, second):
+        await sandbox.destroy()
+
+
+async def sh(sandbox: Sandbox, script: str, **kwargs) -> str:
+    code, out, err = await sandbox.exec(["sh", "-c", script], **kwargs)
+    assert code == 0, (script, code, err)
+    return out.decode()
+
+
+def alive(pid: int) -> bool:
+    return process_start_time(pid) is not None
+
+
+def mounts_under(path: Path) -> list[str]:
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(path) in line]
+
+
+def processes_with_root_under(path: Path) -> list[int]:
+    """Host pids whose root directory or cwd lies inside `path` (i.e. processes of a VM there)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if any(os.readlink(f"/proc/{entry}/{link}").startswith(str(path)) for link in ("root", "cwd")):
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@shared_loop
+async def test_hostname_is_the_vms_own(vms):
+    one, two = vms
+    assert (await sh(one, "hostname")).strip() == "vm-one"
+    assert (await sh(two, "cat /etc/hostname")).strip() == "vm-two"
+    assert socket.gethostname() not in ("vm-one", "vm-two")
+
+
+@shared_loop
+async def test_ps_shows_only_the_vms_processes(vms):
+    one, two = vms
+    await sh(two, "cp /usr/bin/sleep /tmp/othermarker && /tmp/othermarker 30 >/dev/null 2>&1 &")
+    listing = await sh(one, "ps -e -o pid=,comm=")
+    pids = {int(line.split()[0]): line.split()[1] for line in listing.splitlines()}
+    assert 1 in pids and len(pids) <= 4, listing  # init, sh, ps
+    assert "othermarker" not in listing
+    assert "othermarker" in await sh(two, "ps -e -o comm=")
+    assert os.getpid() not in pids or pids[os.getpid()] != "python"
+
+
+@shared_loop
+async def test_writes_land_in_the_vm_not_on_the_host(vms):
+    one, two = vms
+    name = f"t-write-{os.getpid()}"
+    await sh(one, f"echo data > /root/{name} && echo data > /etc/{name} && echo data > /usr/local/bin/{name}")
+    for host_path in (Path("/root") / name, Path("/etc") / name, Path("/usr/local/bin") / name):
+        assert not host_path.exists()
+    upper = one.spec.vm_dir / "upper"
+    assert (upper / "root/root" / name).read_text() == "data\n"
+    assert (upper / "root/etc" / name).read_text() == "data\n"
+    assert (upper / "usr/local/bin" / name).read_text() == "data\n"
+    code, _, _ = await two.exec(["test", "-e", f"/root/{name}"])
+    assert code == 1
+
+
+@shared_loop
+async def test_host_and_other_vms_are_invisible(vms, tmp_path):
+    one, two = vms
+    sentinel = tmp_path / "host-secret"
+    sentinel.write_text("secret")
+    for path in (sentinel, two.spec.vm_dir, one.spec.vm_dir, Path(sys.executable).resolve()):
+        code, _, _ = await one.exec(["test", "-e", str(path)])
+        assert code == 1, path
+    host_root = set(os.listdir("/root")) if os.path.isdir("/root") else set()
+    visible = set((await sh(one, "ls -A /root")).split())
+    assert not (host_root & visible - {n for n in visible if n.startswith("t-")})
+    assert "root:*:" in await sh(one, "cat /etc/shadow")
+    assert not (await sh(one, "ls /etc/ssh 2>/dev/null || true")).strip()
+
+
+@shared_loop
+async def test_env_reaches_exec(vms):
+    one, _ = vms
+    out = await sh(one, 'echo "$GREETING $SHARED $EXTRA $HOME $PATH"', env={"EXTRA": "x", "SHARED": "override"})
+    assert out.split() == ["hello", "override", "x", "/root", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    assert "PYTEST_CURRENT_TEST" not in await sh(one, "env")
+
+
+@shared_loop
+async def test_exit_codes_stderr_stdin_and_cwd(vms):
+    one, _ = vms
+    assert await one.exec(["sh", "-c", "echo out; echo err >&2; exit 7"]) == (7, b"out\n", b"err\n")
+    assert await one.exec(["cat"], stdin=b"piped\x00bytes") == (0, b"piped\x00bytes", b"")
+    assert (await one.exec(["pwd"], cwd="/tmp"))[1] == b"/tmp\n"
+    code, _, err = await one.exec(["no-such-command"])
+    assert code == 127 and b"command not found" in err
+    code, _, err = await one.exec(["pwd"], cwd="/no/such/dir")
+    assert code == 125 and b"/no/such/dir" in err
+
+
+@shared_loop
+async def test_timeout_kills_the_command(vms):
+    one, _ = vms
+    started = time.monotonic()
+    with pytest.raises(SandboxError, match="timed out"):
+        await one.exec(["sh", "-c", "sleep 41; echo never"], timeout=0.5)
+    assert time.monotonic() - started < 4
+    assert "sleep 41" not in await sh(one, "ps -e -o args=")
+
+
+@shared_loop
+async def test_root_in_the_vm_cannot_mount_or_load_modules(vms):
+    one, _ = vms
+    code, _, err = await one.exec(["mount", "-t", "tmpfs", "x", "/mnt"])
+    assert code != 0 and b"permission denied" in err.lower()
+    status = await sh(one, "grep CapBnd /proc/self/status")
+    bounding = int(status.split()[1], 16)
+    assert not bounding & (1 << 21)  # CAP_SYS_ADMIN
+    assert not bounding & (1 << 16)  # CAP_SYS_MODULE
+
+
+@shared_loop
+async def test_vm_has_private_ptys_and_only_loopback(vms):
+    one, _ = vms
+    tty = await sh(one, "python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))'")
+    assert tty.strip().startswith("/dev/pts/")
+    interfaces = (await sh(one, "cat /proc/net/dev")).splitlines()[2:]
+    assert [line.split(":")[0].strip() for line in interfaces] == ["lo"]
+    assert "UP" in await sh(one, "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(\"UP\")'")
+
+
+@shared_loop
+async def test_open_tcp_reaches_a_server_inside_the_vm_only(vms):
+    one, _ = vms
+    host_server = socket.socket()
+    host_server.bind(("127.0.0.1", 0))
+    host_server.listen()
+    port = host_server.getsockname()[1]
+    try:
+        await sh(one, f"mkdir -p /srv/www && echo inside-the-vm > /srv/www/marker.txt && cd /srv/www && "
+                      f"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &")
+        for _ in range(200):
+            try:
+                reader, writer = await one.open_tcp(port)
+                break
+            except SandboxError:
+                await asyncio.sleep(0.02)
+        writer.write(b"GET /marker.txt HTTP/1.0\r\n\r\n")
+        response = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert b"200" in response.split(b"\r\n")[0] and response.endswith(b"inside-the-vm\n")
+        host_server.settimeout(5)
+        probe = socket.create_connection(("127.0.0.1", port), timeout=5)
+        accepted, _ = host_server.accept()  # the host's own listener took it, not the VM's server
+        accepted.close()
+        probe.close()
+    finally:
+        host_server.close()
+    with pytest.raises(SandboxError, match="cannot connect"):
+        await one.open_tcp(1)
+
+
+async def test_pause_freezes_and_resume_continues(boot_vm):
+    await _check_pause(await boot_vm("pause"))
+
+
+async def test_pause_by_signals_when_no_freezer(boot_vm):
+    sandbox = await boot_vm("sigpause")
+    sandbox.cgroup.enforced = sandbox.cgroup.enforced - {"freeze"}
+    await _check_pause(sandbox)
+
+
+async def _check_pause(sandbox: Sandbox) -> None:
+    counter = sandbox.spec.vm_dir / "upper/root/tmp/counter"
+    await sh(sandbox, "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/counter; "
+                      "sleep 0.02; done >/dev/null 2>&1 &")
+    while not counter.exists():
+        await asyncio.sleep(0.02)
+    await sandbox.pause()
+    assert sandbox.paused
+    frozen_at = counter.read_text()
+    await asyncio.sleep(0.5)
+    assert counter.read_text() == frozen_at
+    with pytest.raises(SandboxError, match="paused"):
+        await sandbox.exec(["true"])
+    await sandbox.resume()
+    assert not sandbox.paused
+    await asyncio.sleep(0.5)
+    assert int(counter.read_text()) > int(frozen_at)
+
+
+async def test_capture_then_boot_a_second_vm_on_the_layer(boot_vm, tmp_path):
+    parent = await boot_vm("parent")
+    digest = await sh(parent, "head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin && "
+                              "mkdir -p /usr/local/share/t && echo usr > /usr/local/share/t/file && "
+                              "rm /etc/os-release && rm -rf /var/log && mkdir /var/log && touch /var/log/fresh")
+    await parent.pause()
+    await parent.capture(tmp_path / "layers" / "c1")
+    await parent.resume()
+    assert not [p for p in (tmp_path / "layers").iterdir() if p.name.startswith(".")]
+    await sh(parent, "echo later > /root/later")
+    child = await boot_vm("child", layers=[tmp_path / "layers" / "c1"])
+    assert await sh(child, "sha256sum /root/data.bin") == digest
+    assert await sh(child, "cat /usr/local/share/t/file") == "usr\n"
+    assert await sh(child, "ls -A /var/log") == "fresh\n"
+    assert (await child.exec(["test", "-e", "/etc/os-release"]))[0] == 1
+    assert (await child.exec(["test", "-e", "/root/later"]))[0] == 1
+    await sh(child, "echo child > /root/data.bin")
+    assert await sh(parent, "sha256sum /root/data.bin") == digest
+    with pytest.raises(SandboxError, match="already exists"):
+        await parent.capture(tmp_path / "layers" / "c1")
+
+
+async def test_a_thirty_layer_chain_boots(boot_vm, tmp_path):
+    # Long layer paths: 30 of them would not fit one page of mount options without the short links.
+    base = tmp_path / ("deep-" + "x" * 150)
+    layers = []
+    for i in range(30):
+        layer = base / f"layer-{i:02d}-{'y' * 100}"
+        (layer / "root/root").mkdir(parents=True)
+        (layer / "usr").mkdir()
+        (layer / f"root/root/f{i}").write_text(str(i))
+        (layer / "root/root/shared").write_text(str(i))
+        layers.append(layer)
+    assert sum(len(str(p)) for p in layers) > 4096
+    sandbox = await boot_vm("deep", layers=list(reversed(layers)))  # newest first
+    assert await sh(sandbox, "cat /root/shared") == "29"
+    assert sorted((await sh(sandbox, "ls /root")).split()) == sorted([f"f{i}" for i in range(30)] + ["shared"])
+
+
+async def test_stop_then_boot_keeps_the_writable_layer(tmp_path):
+    spec = make_spec(tmp_path, "restart")
+    sandbox = await Sandbox.boot(spec)
+    try:
+        await sh(sandbox, "echo kept > /root/kept && sleep 60 >/dev/null 2>&1 &")
+        init_pid = sandbox.init_pid
+        await sandbox.stop()
+        assert not sandbox.running and not sandbox.processes()
+        assert not alive(init_pid)
+        assert not mounts_under(spec.vm_dir)
+        sandbox = await Sandbox.boot(spec)
+        assert await sh(sandbox, "cat /root/kept") == "kept\n"
+    finally:
+        await sandbox.destroy()
+
+
+async def test_destroy_leaves_no_mounts_processes_or_cgroups(tmp_path):
+    spec = make_spec(tmp_path, "gone")
+    sandbox = await Sandbox.boot(spec)
+    await sh(sandbox, "sleep 60 >/dev/null 2>&1 &")
+    members = sandbox.processes()
+    assert len(members) >= 2
+    cgroup_dirs = list(sandbox.cgroup.dirs.values())
+    await sandbox.destroy()
+    assert not spec.vm_dir.exists()
+    assert not mounts_under(spec.vm_dir)
+    assert not [pid for pid in members if alive(pid)]
+    assert not processes_with_root_under(tmp_path)
+    assert not [d for d in cgroup_dirs if d.exists()]
+
+
+CRASHING_DAEMON = """
+import asyncio, os, sys
+from pathlib import Path
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+async def main():
+    sandbox = await Sandbox.boot(SandboxSpec({vm_id!r}, Path({vm_dir!r}), [], None, "crashy", {{}}))
+    await sandbox.exec(["sh", "-c", "sleep 120 >/dev/null 2>&1 &"])
+    print(sandbox.init_pid, flush=True)
+    await asyncio.sleep(120)
+asyncio.run(main())
+"""
+
+
+async def _crashed_vm(tmp_path: Path, name: str):
+    """Boot a VM from a separate 'daemon' process and SIGKILL that process."""
+    spec = make_spec(tmp_path, name, hostname="crashy")
+    daemon = subprocess.Popen([sys.executable, "-c", CRASHING_DAEMON.format(vm_id=spec.vm_id, vm_dir=str(spec.vm_dir))],
+                              stdout=subprocess.PIPE, cwd=str(Path(__file__).parents[2]))
+    init_pid = int(daemon.stdout.readline())
+    daemon.kill()
+    daemon.wait()
+    return spec, init_pid
+
+
+async def test_adopt_after_a_daemon_crash(tmp_path):
+    spec, init_pid = await _crashed_vm(tmp_path, "adopted")
+    assert Sandbox.adopt(spec, init_pid + 100000) is None
+    sandbox = Sandbox.adopt(spec, init_pid)
+    assert sandbox is not None
+    try:
+        assert await sh(sandbox, "hostname") == "crashy\n"
+        await sandbox.pause()
+        assert Sandbox.adopt(spec, init_pid).paused
+        await sandbox.resume()
+    finally:
+        await sandbox.destroy()
+    assert Sandbox.adopt(spec, init_pid) is None
+
+
+async def test_cleanup_stale_after_init_sigkill_and_daemon_crash(tmp_path):
+    spec, init_pid = await _crashed_vm(tmp_path, "stale")
+    sandbox = Sandbox.adopt(spec, init_pid)
+    members = sandbox.processes()
+    assert len(members) >= 2
+    os.kill(init_pid, signal.SIGKILL)
+    Sandbox.cleanup_stale(spec.vm_dir)
+    Sandbox.cleanup_stale(spec.vm_dir)  # idempotent
+    assert not [pid for pid in members if alive(pid)]
+    assert not mounts_under(spec.vm_dir) and not processes_with_root_under(spec.vm_dir)
+    assert not [d for d in sandbox.cgroup.dirs.values() if d.exists()]
+    again = await Sandbox.boot(spec)  # the writable layer is intact and bootable
+    await again.destroy()
+
+
+async def test_cleanup_stale_with_the_vm_still_running(tmp_path):
+    spec, init_pid = await _crashed_vm(tmp_path, "orphan")
+    members = Sandbox.adopt(spec, init_pid).processes()
+    Sandbox.cleanup_stale(spec.vm_dir)
+    assert not [pid for pid in members if alive(pid)]
+    assert Sandbox.adopt(spec, init_pid) is None
+
+
+async def test_bad_specs_are_refused_clearly(tmp_path):
+    with pytest.raises(SandboxError, match="invalid VM id"):
+        await Sandbox.boot(make_spec(tmp_path, "bad", vm_id="../escape"))
+    with pytest.raises(SandboxError, match="missing"):
+        await Sandbox.boot(make_spec(tmp_path, "nolayer", layers=[tmp_path / "nope"]))

@@ -1,0 +1,1 @@
+"""The local engine: sandboxed VMs behind a Vers-compatible API served on loopback."""

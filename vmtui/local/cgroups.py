@@ -1,0 +1,176 @@
+"""A VM's cgroup: best-effort cpu/memory/pids limits, freezing, and finding/killing every process.
+
+cgroup v2 (a single hierarchy at /sys/fs/cgroup): one directory `vmtui/<vm_id>`.
+cgroup v1 (one hierarchy per controller): `<controller>/vmtui/<vm_id>` for freezer, memory, cpu, pids.
+Whatever the host does not allow (no cgroupfs, read-only, controller missing) is skipped and simply
+not listed in `enforced`, so callers can report it instead of pretending.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("freezer", "memory", "cpu", "pids")
+CPU_PERIOD_US = 100_000
+
+
+class VmCgroup:
+    """The cgroup directories of one VM (possibly none)."""
+
+    def __init__(self, version: int, dirs: dict[str, Path], enforced: frozenset[str] = frozenset()):
+        self.version = version
+        self.dirs = dirs
+        """v1: controller -> directory; v2: {"unified": directory}; empty when cgroups are unusable."""
+        self.enforced = enforced
+        """Which of "cpu", "memory", "pids", "freeze" are really applied."""
+
+    @classmethod
+    def create(cls, vm_id: str, *, vcpu_count: int, mem_size_mib: int, pids_max: int) -> "VmCgroup":
+        limits = {
+            "memory": str(mem_size_mib * 1024 * 1024),
+            "pids": str(pids_max),
+            "cpu": str(vcpu_count * CPU_PERIOD_US),
+        }
+        if (CGROUP_ROOT / "cgroup.controllers").exists():
+            return cls._create_v2(vm_id, limits)
+        return cls._create_v1(vm_id, limits)
+
+    @classmethod
+    def _create_v1(cls, vm_id: str, limits: dict[str, str]) -> "VmCgroup":
+        dirs: dict[str, Path] = {}
+        enforced: set[str] = set()
+        files = {
+            "memory": [("memory.limit_in_bytes", limits["memory"])],
+            "pids": [("pids.max", limits["pids"])],
+            "cpu": [("cpu.cfs_period_us", str(CPU_PERIOD_US)), ("cpu.cfs_quota_us", limits["cpu"])],
+            "freezer": [],
+        }
+        for controller in V1_CONTROLLERS:
+            path = CGROUP_ROOT / controller / "vmtui" / vm_id
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                for name, value in files[controller]:
+                    (path / name).write_text(value)
+            except OSError:
+                _remove_dir(path)
+                continue
+            dirs[controller] = path
+            enforced.add("freeze" if controller == "freezer" else controller)
+        return cls(1, dirs, frozenset(enforced))
+
+    @classmethod
+    def _create_v2(cls, vm_id: str, limits: dict[str, str]) -> "VmCgroup":
+        parent = CGROUP_ROOT / "vmtui"
+        path = parent / vm_id
+        try:
+            parent.mkdir(exist_ok=True)
+            for level in (CGROUP_ROOT, parent):
+                for controller in ("cpu", "memory", "pids"):
+                    try:
+                        (level / "cgroup.subtree_control").write_text(f"+{controller}")
+                    except OSError:
+                        pass
+            path.mkdir(exist_ok=True)
+        except OSError:
+            return cls(2, {}, frozenset())
+        enforced = {"freeze"} if (path / "cgroup.freeze").exists() else set()
+        values = {"memory": ("memory.max", limits["memory"]), "pids": ("pids.max", limits["pids"]),
+                  "cpu": ("cpu.max", f"{limits['cpu']} {CPU_PERIOD_US}")}
+        for controller, (name, value) in values.items():
+            try:
+                (path / name).write_text(value)
+                enforced.add(controller)
+            except OSError:
+                pass
+        return cls(2, {"unified": path}, frozenset(enforced))
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "dirs": {k: str(v) for k, v in self.dirs.items()},
+                "enforced": sorted(self.enforced)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "VmCgroup":
+        return cls(data["version"], {k: Path(v) for k, v in data["dirs"].items()}, frozenset(data["enforced"]))
+
+    @property
+    def procs_files(self) -> list[str]:
+        """Files a process writes its pid to in order to join (every hierarchy)."""
+        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+
+    @property
+    def can_freeze(self) -> bool:
+        return "freeze" in self.enforced
+
+    @property
+    def frozen(self) -> bool:
+        if self.version == 1:
+            return _read(self.dirs["freezer"] / "freezer.state") in ("FROZEN", "FREEZING")
+        return _read(self.dirs["unified"] / "cgroup.freeze") == "1"
+
+    def freeze(self, timeout: float = 5.0) -> None:
+        """Freeze every process and wait until the kernel reports them all frozen."""
+        self._set_frozen(True, timeout)
+
+    def thaw(self, timeout: float = 5.0) -> None:
+        self._set_frozen(False, timeout)
+
+    def _set_frozen(self, frozen: bool, timeout: float) -> None:
+        if self.version == 1:
+            state = self.dirs["freezer"] / "freezer.state"
+            state.write_text("FROZEN" if frozen else "THAWED")
+            done = lambda: _read(state) == ("FROZEN" if frozen else "THAWED")  # noqa: E731
+        else:
+            path = self.dirs["unified"]
+            (path / "cgroup.freeze").write_text("1" if frozen else "0")
+            done = lambda: f"frozen {int(frozen)}" in _read(path / "cgroup.events").splitlines()  # noqa: E731
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the cgroup did not {'freeze' if frozen else 'thaw'} within {timeout} s")
+            time.sleep(0.005)
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for procs in self.procs_files:
+            try:
+                found.update(int(line) for line in Path(procs).read_text().split())
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the cgroup (thawing first: frozen tasks cannot die)."""
+        if self.can_freeze and self.frozen:
+            self.thaw()
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def remove(self) -> None:
+        for path in self.dirs.values():
+            _remove_dir(path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _remove_dir(path: Path) -> None:
+    """rmdir a cgroup; it can stay busy for a moment after its last process died."""
+    for _ in range(50):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)

@@ -1,0 +1,392 @@
+"""Namespace plumbing for sandboxes; also runs as a standalone stdlib-only script.
+
+    python -I -S nshelper.py init          (JSON config on stdin)
+    python -I -S nshelper.py enter CONFIG_JSON -- ARGV...
+
+`init` is launched by `Sandbox.boot`. The launcher process unshares a pid namespace and forks the
+VM's init (pid 1 inside), which unshares mount/uts/ipc/net/cgroup namespaces, mounts the overlay
+root, /dev (tmpfs with host device nodes bound in, a private devpts), /proc (sensitive files masked
+read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, brings `lo` up,
+prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
+to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
+and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
+
+`enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
+and its root, changes to the working directory (resolved inside the VM), then forks the command
+with only the VM's environment and a reduced capability bounding set (no CAP_SYS_ADMIN, no
+mknod, no module loading...), so root in a VM cannot undo the isolation. It forwards signals to
+the command's process group and exits with the command's status (128+N when killed by signal N).
+SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
+
+Python 3.11 has no os.unshare/os.setns, hence ctypes. Importing this module has no side effects;
+`setns` and the CLONE_* constants are reused by the daemon (`Sandbox.open_tcp`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import platform
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+import warnings  # noqa: F401  (os.execvpe imports it lazily, which fails once inside the VM root)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+_PIVOT_ROOT_SYSCALL = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+# Capabilities a VM's processes keep (Docker's default set minus mknod); everything else, notably
+# CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_MODULE, CAP_SYS_PTRACE and CAP_NET_ADMIN, is dropped.
+KEPT_CAPABILITIES = frozenset({0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31})
+ENTER_SETUP_FAILED = 125
+TERM_GRACE_SECONDS = 2.0
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")
+OVERLAY_OPTIONS_MAX = 4000  # the kernel copies mount options into one page
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def setns(fd: int, nstype: int) -> None:
+    """Move the calling thread into the namespace behind `fd` (a /proc/PID/ns/* file)."""
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(target.encode(), flags), f"umount {target}")
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+# -- init ------------------------------------------------------------------------------------------
+
+
+def _overlay(target: str, lower: list[str], upper: str, work: str) -> None:
+    options = (
+        f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work},"
+        "redirect_dir=off,index=off,metacopy=off"
+    )
+    if len(options) > OVERLAY_OPTIONS_MAX:
+        raise OSError(f"layer chain too deep for one overlay mount ({len(lower)} layers)")
+    mount("overlay", target, "overlay", MS_NODEV, options)
+
+
+def _read_only_bind(source: str, target: str) -> None:
+    mount(source, target, None, MS_BIND | MS_REC)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _mount_dev(root: str) -> None:
+    dev = f"{root}/dev"
+    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
+    for name in DEVICES:
+        open(f"{dev}/{name}", "w").close()
+        mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+    os.mkdir(f"{dev}/pts")
+    mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    os.symlink("pts/ptmx", f"{dev}/ptmx")
+    os.mkdir(f"{dev}/shm")
+    mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{i}", f"{dev}/{name}")
+    os.symlink("/proc/self/fd", f"{dev}/fd")
+
+
+def _mount_proc(root: str) -> None:
+    proc = f"{root}/proc"
+    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in PROC_READ_ONLY:
+        if os.path.exists(f"{proc}/{name}"):
+            _read_only_bind(f"{proc}/{name}", f"{proc}/{name}")
+    for name in PROC_MASKED:
+        if os.path.exists(f"{proc}/{name}"):
+            mount("/dev/null", f"{proc}/{name}", None, MS_BIND)
+
+
+def _pivot_root() -> None:
+    """Make the current directory the root; the old root is detached, unreachable from the VM."""
+    number = _PIVOT_ROOT_SYSCALL.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unsupported architecture {platform.machine()}")
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    umount(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def _loopback_up() -> None:
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sh14x", b"lo", 0)
+        flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
+
+
+def _write_if_changed(path: str, text: str) -> None:
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _set_identity(hostname: str) -> None:
+    name = hostname.encode()
+    _check(_libc.sethostname(name, len(name)), "sethostname")
+    if os.path.isdir("/etc"):
+        _write_if_changed("/etc/hostname", f"{hostname}\n")
+        _write_if_changed(
+            "/etc/hosts",
+            f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        )
+
+
+def _setup_vm(cfg: dict) -> None:
+    unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    os.chdir(cfg["vm_dir"])  # lower dirs are short relative symlinks: keeps options under one page
+    root = "mnt"
+    _overlay(root, cfg["root"]["lower"], cfg["root"]["upper"], cfg["root"]["work"])
+    if cfg["usr"] is not None:
+        _overlay(f"{root}/usr", cfg["usr"]["lower"], cfg["usr"]["upper"], cfg["usr"]["work"])
+    for name in cfg["host_binds"]:
+        os.makedirs(f"{root}/{name}", exist_ok=True)
+        _read_only_bind(f"/{name}", f"{root}/{name}")
+    for name, mode in (("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("run", 0o755), ("tmp", 0o1777)):
+        if not os.path.isdir(f"{root}/{name}"):
+            os.mkdir(f"{root}/{name}")
+            os.chmod(f"{root}/{name}", mode)
+    _mount_dev(root)
+    _mount_proc(root)
+    mount("sysfs", f"{root}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("tmpfs", f"{root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    os.chdir(root)
+    _pivot_root()
+    _set_identity(cfg["hostname"])
+    _loopback_up()
+
+
+def _reap_forever() -> None:
+    """pid 1's loop: reap every orphan; on SIGTERM/SIGINT terminate the VM's processes and exit."""
+    waited = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    for sig in waited:  # a handler makes the kernel deliver these to a namespace's init
+        signal.signal(sig, lambda *_: None)
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    while True:
+        info = signal.sigwaitinfo(waited)
+        _reap_children()
+        if info.si_signo != signal.SIGCHLD:
+            break
+    try:
+        os.kill(-1, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if not _reap_children():
+            break
+        time.sleep(0.02)
+    os._exit(0)
+
+
+def _reap_children() -> bool:
+    """Reap every exited child; True while some children are still running."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+
+
+def _init_child(cfg: dict, status_fd: int) -> None:
+    host_pid = int(os.readlink("/proc/self"))  # the host's procfs is still mounted here
+    try:
+        _setup_vm(cfg)
+    except BaseException as exc:  # anything: report it on the status line, never a traceback
+        os.write(status_fd, f"error: {exc}\n".encode())
+        os._exit(1)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 2):
+        os.dup2(null, fd)
+    os.write(status_fd, f"ready {host_pid}\n".encode())
+    os.dup2(null, status_fd)
+    os.close(null)
+    _reap_forever()
+
+
+def run_init() -> None:
+    cfg = json.loads(sys.stdin.read())
+    for procs in cfg["cgroup_procs"]:  # joined before forking, so all of the VM is inside
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+    unshare(CLONE_NEWPID)
+    child = os.fork()
+    if child == 0:
+        _init_child(cfg, 1)
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signo, _frame: os.kill(child, signal.SIGTERM))
+    _, status = os.waitpid(child, 0)
+    sys.exit(_exit_code(status))
+
+
+# -- enter -----------------------------------------------------------------------------------------
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _fail(message: str, code: int = ENTER_SETUP_FAILED) -> None:
+    os.write(2, f"vmtui: {message}\n".encode())
+    os._exit(code)
+
+
+def _enter_vm(cfg: dict) -> None:
+    pid = cfg["pid"]
+    if process_start_time(pid) != cfg["start"]:
+        _fail("the VM is not running")
+    try:
+        for procs in cfg["cgroup_procs"]:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+    except OSError as exc:
+        _fail(f"cannot join the VM's cgroup: {exc}")
+    try:
+        namespaces = [os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY) for n in ("cgroup", "ipc", "uts", "net", "pid", "mnt")]
+        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
+        for fd in namespaces:
+            setns(fd, 0)
+        os.fchdir(root)
+        os.chroot(".")
+    except OSError as exc:
+        _fail(f"cannot enter the VM: {exc}")
+    for fd in (*namespaces, root):
+        os.close(fd)
+    try:
+        os.chdir(cfg["cwd"])  # resolved inside the VM's root
+    except OSError as exc:
+        _fail(f"cannot change to {cfg['cwd']}: {exc.strerror}")
+
+
+def _exec_command(argv: list[str], env: dict[str, str]) -> None:
+    """In the forked child: new session, no privileges beyond the kept set, then exec."""
+    os.setsid()
+    if os.isatty(0):
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        if cap not in KEPT_CAPABILITIES:
+            _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        _fail(f"{argv[0]}: command not found", 127)
+    except OSError as exc:
+        _fail(f"{argv[0]}: {exc.strerror}", 126)
+
+
+def run_enter(cfg: dict, argv: list[str]) -> None:
+    if not argv:
+        _fail("no command given")
+    _enter_vm(cfg)
+    child = os.fork()
+    if child == 0:
+        try:
+            _exec_command(argv, cfg["env"])
+        except BaseException as exc:
+            _fail(f"cannot start {argv[0]}: {exc}")
+
+    def forward(signo: int, _frame: object) -> None:
+        try:
+            os.killpg(child, signo)
+        except ProcessLookupError:
+            return
+        if signo == signal.SIGTERM:
+            signal.alarm(int(TERM_GRACE_SECONDS))
+
+    def escalate(_signo: int, _frame: object) -> None:
+        try:
+            os.killpg(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGWINCH):
+        signal.signal(sig, forward)
+    signal.signal(signal.SIGALRM, escalate)
+    _, status = os.waitpid(child, 0)
+    sys.exit(_exit_code(status))
+
+
+def main(args: list[str]) -> None:
+    if args[:1] == ["init"]:
+        run_init()
+    elif args[:1] == ["enter"] and len(args) >= 3 and args[2] == "--":
+        run_enter(json.loads(args[1]), args[3:])
+    else:
+        _fail("usage: nshelper.py init | enter CONFIG -- ARGV...", 2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

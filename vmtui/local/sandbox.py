@@ -1,0 +1,466 @@
+"""One VM of the local engine: Linux namespaces + an overlayfs root, driven from the daemon.
+
+A VM directory (`SandboxSpec.vm_dir`) holds:
+
+    upper/root, upper/usr   the writable layer (overlayfs upper dirs), kept across stop/boot
+    work/root, work/usr     overlayfs work dirs
+    lower/0, lower/1 ...    short symlinks to the spec's layers, rebuilt at each boot, so long
+                            commit chains fit the one-page limit of mount options
+    image/                  the default image, built on first boot when `spec.image` is None
+    mnt/                    the root's mount point (mounted only inside the VM's mount namespace)
+    run/sandbox.json        marker: init pid + start time, pid namespace, cgroup (adopt/cleanup_stale)
+
+Layer format (what `capture` writes and `SandboxSpec.layers` lists): a directory with `root/` and
+`usr/`, each an overlayfs upper-dir tree (deleted files are 0/0 character devices, replaced
+directories carry `trusted.overlay.opaque=y`). `root/` stacks over the image's rootfs; `usr/` stacks
+over the host's /usr when the image uses it (default image) and is empty otherwise.
+
+All mounts live in the VM's own mount namespace, so they vanish with its last process: stop() only
+has to kill processes. The processes themselves are found through the VM's cgroup and its pid
+namespace; see nshelper.py for what runs inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vmtui.local import images, nshelper
+from vmtui.local.cgroups import VmCgroup
+
+HELPER = str(Path(nshelper.__file__).resolve())
+PYTHON = [sys.executable, "-I", "-S"]
+VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+BOOT_TIMEOUT = 30.0
+STOP_GRACE = 3.0
+BASE_ENV = {"PATH": images.DEFAULT_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8"}
+
+
+class SandboxError(Exception):
+    """A sandbox operation failed; the message is safe to show to users."""
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    vm_id: str
+    vm_dir: Path
+    layers: list[Path]
+    image: Path | None
+    hostname: str
+    env: dict[str, str] = field(repr=False)
+    vcpu_count: int = 1
+    mem_size_mib: int = 512
+    pids_max: int = 4096
+
+
+class Sandbox:
+    """A running VM. Create with `await Sandbox.boot(spec)` or `Sandbox.adopt(spec, pid)`."""
+
+    def __init__(self, spec: SandboxSpec, init_pid: int, init_start: int, pidns: str, cgroup: VmCgroup,
+                 launcher: asyncio.subprocess.Process | None):
+        self.spec = spec
+        self.init_pid = init_pid
+        self._init_start = init_start
+        self._pidns = pidns
+        self.cgroup = cgroup
+        self._launcher = launcher
+        self._signal_paused = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @classmethod
+    async def boot(cls, spec: SandboxSpec) -> "Sandbox":
+        """Mount the VM's root and start its init in new namespaces; returns once it runs."""
+        _check_spec(spec)
+        marker = _read_marker(spec.vm_dir)
+        if marker.get("init_pid") and nshelper.process_start_time(marker["init_pid"]) == marker["init_start"]:
+            raise SandboxError(f"VM {spec.vm_id} is already running")
+        config = await asyncio.to_thread(_prepare_vm_dir, spec)
+        cgroup = VmCgroup.create(spec.vm_id, vcpu_count=spec.vcpu_count, mem_size_mib=spec.mem_size_mib,
+                                 pids_max=spec.pids_max)
+        _write_marker(spec.vm_dir, {"vm_id": spec.vm_id, "cgroup": cgroup.to_json()})
+        config["cgroup_procs"] = cgroup.procs_files
+        launcher = await asyncio.create_subprocess_exec(
+            *PYTHON, HELPER, "init", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            status = await asyncio.wait_for(_start_launcher(launcher, config), BOOT_TIMEOUT)
+        except (asyncio.TimeoutError, OSError) as exc:
+            status = f"error: no answer from the VM's init ({exc or 'timed out'})"
+        if not status.startswith("ready "):
+            await _kill_process(launcher)
+            cgroup.kill_all()
+            cgroup.remove()
+            reason = status.removeprefix("error: ") or f"init exited with code {launcher.returncode}"
+            raise SandboxError(f"cannot boot VM {spec.vm_id}: {reason}")
+        init_pid = int(status.split()[1])
+        init_start = nshelper.process_start_time(init_pid)
+        if init_start is None:
+            raise SandboxError(f"the init of VM {spec.vm_id} died right after booting")
+        pidns = os.readlink(f"/proc/{init_pid}/ns/pid")
+        _write_marker(spec.vm_dir, {"vm_id": spec.vm_id, "cgroup": cgroup.to_json(), "init_pid": init_pid,
+                                    "init_start": init_start, "pidns": pidns})
+        return cls(spec, init_pid, init_start, pidns, cgroup, launcher)
+
+    @classmethod
+    def adopt(cls, spec: SandboxSpec, init_pid: int) -> "Sandbox | None":
+        """Reattach to a VM booted by an earlier daemon, if `init_pid` is still that VM's init."""
+        marker = _read_marker(spec.vm_dir)
+        if marker.get("init_pid") != init_pid or marker.get("vm_id") != spec.vm_id:
+            return None
+        if nshelper.process_start_time(init_pid) != marker["init_start"]:
+            return None
+        cgroup = VmCgroup.from_json(marker["cgroup"])
+        return cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup, None)
+
+    @property
+    def running(self) -> bool:
+        return nshelper.process_start_time(self.init_pid) == self._init_start
+
+    @property
+    def paused(self) -> bool:
+        if self.cgroup.can_freeze:
+            return self.cgroup.frozen
+        return self._signal_paused
+
+    async def pause(self) -> None:
+        """Freeze every process of the VM (cgroup freezer, else SIGSTOP of its pid namespace)."""
+        self._require_running()
+        if self.cgroup.can_freeze:
+            await asyncio.to_thread(self.cgroup.freeze)
+            return
+        self._signal_paused = True
+        seen: set[int] = set()
+        while new := self.processes() - seen:  # repeat: a process may fork while we stop others
+            for pid in new:
+                _signal(pid, signal.SIGSTOP)
+            seen |= new
+
+    async def resume(self) -> None:
+        self._require_running()
+        if self.cgroup.can_freeze:
+            await asyncio.to_thread(self.cgroup.thaw)
+            return
+        for pid in self.processes():
+            _signal(pid, signal.SIGCONT)
+        self._signal_paused = False
+
+    async def capture(self, dest: Path) -> None:
+        """Copy the writable layer to a new immutable layer at `dest` (atomic). Pause the VM around it."""
+        if dest.exists():
+            raise SandboxError(f"layer {dest.name} already exists")
+        tmp = dest.parent / f".{dest.name}.partial-{os.urandom(4).hex()}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        copy = await asyncio.create_subprocess_exec(
+            "cp", "-a", "--reflink=auto", "-T", str(self.spec.vm_dir / "upper"), str(tmp),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await copy.communicate()
+        try:
+            if copy.returncode != 0:
+                raise SandboxError(f"cannot capture VM {self.spec.vm_id}: {err.decode(errors='replace').strip()}")
+            await asyncio.to_thread(images.sync_tree, tmp)
+            os.rename(tmp, dest)
+            images.fsync_dir(dest.parent)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
+            raise
+
+    async def stop(self) -> None:
+        """Terminate every process (SIGTERM, then SIGKILL); the writable layer stays for the next boot."""
+        if self.running:
+            if self.paused:
+                await self.resume()
+            _signal(self.init_pid, signal.SIGTERM)
+            if not await self._wait_init_exit(STOP_GRACE):
+                _signal(self.init_pid, signal.SIGKILL)
+                await self._wait_init_exit(STOP_GRACE)
+        if self._launcher is not None:
+            await self._launcher.wait()
+        await asyncio.to_thread(Sandbox.cleanup_stale, self.spec.vm_dir)
+
+    async def destroy(self) -> None:
+        """stop() and remove the VM directory entirely."""
+        await self.stop()
+        await asyncio.to_thread(_remove_vm_dir, self.spec.vm_dir)
+
+    @staticmethod
+    def cleanup_stale(vm_dir: Path) -> None:
+        """Kill whatever is left of a VM (e.g. after the daemon was SIGKILLed) and drop its mounts. Idempotent."""
+        marker = _read_marker(vm_dir)
+        if marker:
+            cgroup = VmCgroup.from_json(marker["cgroup"])
+            if cgroup.can_freeze and cgroup.frozen:
+                cgroup.thaw()
+            pid = marker.get("init_pid")
+            deadline = time.monotonic() + 5.0
+            if pid and nshelper.process_start_time(pid) == marker["init_start"]:
+                _signal(pid, signal.SIGKILL)  # pid 1 of its namespace: the kernel kills all the others
+                while nshelper.process_start_time(pid) == marker["init_start"]:
+                    _raise_after(deadline, f"the init of {vm_dir.name} refuses to die")
+                    time.sleep(0.01)
+            while remaining := cgroup.pids():  # helpers outside the pid namespace (enter, launcher)
+                for leftover in remaining:
+                    _signal(leftover, signal.SIGKILL)
+                _raise_after(deadline, f"processes {sorted(remaining)} of {vm_dir.name} refuse to die")
+                time.sleep(0.01)
+            cgroup.remove()
+        _unmount_under(vm_dir)
+        (vm_dir / "run" / "sandbox.json").unlink(missing_ok=True)
+
+    # -- running things inside -------------------------------------------------------------------
+
+    def enter_argv(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root") -> list[str]:
+        """argv (for asyncio.create_subprocess_exec) running `argv` inside the VM with the VM's env."""
+        config = {
+            "pid": self.init_pid, "start": self._init_start, "cwd": cwd,
+            "env": {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})},
+            "cgroup_procs": self.cgroup.procs_files,
+        }
+        return [*PYTHON, HELPER, "enter", json.dumps(config), "--", *argv]
+
+    async def exec(self, argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
+                   cwd: str = "/root", timeout: float | None = None) -> tuple[int, bytes, bytes]:
+        """Run a command inside the VM and collect (exit code, stdout, stderr); a timeout kills it."""
+        self._require_running()
+        if self.paused:
+            raise SandboxError(f"VM {self.spec.vm_id} is paused")
+        proc = await asyncio.create_subprocess_exec(
+            *self.enter_argv(argv, env=env, cwd=cwd),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        except asyncio.TimeoutError:
+            await _kill_process(proc)
+            raise SandboxError(f"command timed out after {timeout} s and was killed") from None
+        except BaseException:
+            await _kill_process(proc)
+            raise
+        assert proc.returncode is not None
+        return proc.returncode, out, err
+
+    async def open_tcp(self, port: int, host: str = "127.0.0.1") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to `host:port` from inside the VM's network namespace."""
+        self._require_running()
+        try:
+            family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+        except ValueError:
+            raise SandboxError(f"not an IP address: {host!r}") from None
+        sock = await _socket_in_netns(f"/proc/{self.init_pid}/ns/net", family)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except OSError as exc:
+            sock.close()
+            raise SandboxError(f"cannot connect to {host}:{port} in VM {self.spec.vm_id}: {exc.strerror}") from exc
+        return await asyncio.open_connection(sock=sock)
+
+    def processes(self) -> set[int]:
+        """Host pids of every process of the VM (its pid namespace plus helpers in its cgroup)."""
+        members = self.cgroup.pids()
+        if self.running:  # a dead namespace's inode number can be reused by a new one
+            members |= _pidns_members(self._pidns)
+        return members
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _require_running(self) -> None:
+        if not self.running:
+            raise SandboxError(f"VM {self.spec.vm_id} is not running")
+
+    async def _wait_init_exit(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.running:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+
+def _check_spec(spec: SandboxSpec) -> None:
+    if not VM_ID_RE.match(spec.vm_id):
+        raise SandboxError(f"invalid VM id {spec.vm_id!r}")
+    if not HOSTNAME_RE.match(spec.hostname):
+        raise SandboxError(f"invalid hostname {spec.hostname!r}")
+    if sys.platform != "linux":
+        raise SandboxError("sandboxes need Linux (namespaces and overlayfs)")
+    if os.geteuid() != 0:
+        raise SandboxError("sandboxes need root (namespaces, overlayfs and cgroups); run `vmtui serve` as root")
+
+
+def _prepare_vm_dir(spec: SandboxSpec) -> dict:
+    """Create the VM's directories and return the init config (see nshelper._setup_vm)."""
+    vm_dir = spec.vm_dir
+    for rel in ("upper/root", "upper/usr", "work/root", "work/usr", "mnt", "run"):
+        (vm_dir / rel).mkdir(parents=True, exist_ok=True)
+    image_dir = spec.image
+    if image_dir is None:
+        image_dir = vm_dir / "image"
+        if not image_dir.exists():
+            images.build_default_image(image_dir)
+    try:
+        image = images.open_image(image_dir)
+    except images.ImageError as exc:
+        raise SandboxError(str(exc)) from exc
+    lower = vm_dir / "lower"
+    shutil.rmtree(lower, ignore_errors=True)
+    lower.mkdir()
+    for i, layer in enumerate(spec.layers):
+        if not (layer / "root").is_dir() or not (layer / "usr").is_dir():
+            raise SandboxError(f"layer {layer.name} is missing or incomplete")
+        os.symlink(layer.resolve(), lower / str(i))
+    names = [f"lower/{i}" for i in range(len(spec.layers))]
+    return {
+        "vm_dir": str(vm_dir.resolve()),
+        "hostname": spec.hostname,
+        "root": {"lower": [f"{n}/root" for n in names] + [str(image.rootfs.resolve())],
+                 "upper": "upper/root", "work": "work/root"},
+        "usr": {"lower": [f"{n}/usr" for n in names] + ["/usr"], "upper": "upper/usr", "work": "work/usr"}
+        if image.host_usr else None,
+        "host_binds": list(image.host_binds),
+    }
+
+
+async def _start_launcher(launcher: asyncio.subprocess.Process, config: dict) -> str:
+    assert launcher.stdin is not None and launcher.stdout is not None
+    launcher.stdin.write(json.dumps(config).encode())
+    await launcher.stdin.drain()
+    launcher.stdin.close()
+    return (await launcher.stdout.readline()).decode(errors="replace").strip()
+
+
+async def _kill_process(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after a grace period; always reaps."""
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE)
+        except asyncio.TimeoutError:
+            proc.kill()
+    await proc.wait()
+
+
+async def _socket_in_netns(ns_path: str, family: int) -> socket.socket:
+    """A socket created inside another network namespace.
+
+    setns() moves only the calling thread, so a short-lived thread enters the namespace, creates the
+    socket (a socket stays bound to the namespace it was created in) and exits; the daemon's own
+    threads never change namespace.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[socket.socket] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result: socket.socket | BaseException = _create_socket_in(ns_path, family)
+        except BaseException as exc:
+            result = exc
+        loop.call_soon_threadsafe(_settle, done, result)
+
+    threading.Thread(target=work, name="vmtui-netns", daemon=True).start()
+    return await done
+
+
+def _create_socket_in(ns_path: str, family: int) -> socket.socket:
+    vm_ns = os.open(ns_path, os.O_RDONLY)
+    own_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        nshelper.setns(vm_ns, nshelper.CLONE_NEWNET)
+        try:
+            return socket.socket(family, socket.SOCK_STREAM)
+        finally:
+            nshelper.setns(own_ns, nshelper.CLONE_NEWNET)
+    finally:
+        os.close(vm_ns)
+        os.close(own_ns)
+
+
+def _settle(future: asyncio.Future, result: object) -> None:
+    if future.cancelled():
+        if isinstance(result, socket.socket):
+            result.close()
+    elif isinstance(result, BaseException):
+        future.set_exception(SandboxError(f"cannot enter the VM's network: {result}"))
+    else:
+        future.set_result(result)
+
+
+def _raise_after(deadline: float, message: str) -> None:
+    if time.monotonic() > deadline:
+        raise SandboxError(message)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _pidns_members(pidns: str) -> set[int]:
+    """Host pids of the processes in the (live) pid namespace named like 'pid:[4026532281]'."""
+    members = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry.name}/ns/pid") == pidns:
+                    members.add(int(entry.name))
+            except OSError:
+                pass
+    return members
+
+
+def _mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path` in the daemon's mount namespace, deepest first."""
+    prefix = str(path.resolve())
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def _unmount_under(path: Path) -> None:
+    for point in _mounts_under(path):
+        try:
+            nshelper.umount(point, nshelper.MNT_DETACH)
+        except OSError as exc:
+            raise SandboxError(f"cannot unmount {point}: {exc}") from exc
+
+
+def _remove_vm_dir(vm_dir: Path) -> None:
+    if _mounts_under(vm_dir):
+        raise SandboxError(f"refusing to delete {vm_dir}: something is still mounted there")
+    shutil.rmtree(vm_dir, ignore_errors=not vm_dir.exists())
+
+
+def _read_marker(vm_dir: Path) -> dict:
+    try:
+        return json.loads((vm_dir / "run" / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_marker(vm_dir: Path, data: dict) -> None:
+    path = vm_dir / "run" / "sandbox.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.rename(tmp, path)
