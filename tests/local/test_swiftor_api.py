@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import stat
 from collections.abc import AsyncIterator
 
@@ -257,6 +258,28 @@ async def test_host_proxy_unknown_targets(client):
     assert unknown.status_code == 404
 
 
+async def test_state_survives_an_engine_restart(engine, tmp_path):
+    transport = httpx.ASGITransport(app=make_app(engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8123/swiftor") as http:
+        vm = await create(http)
+        mapping = {"vmid": vm["id"], "name": "web", "port": 8000}
+        await http.post("/vms/networking", json=mapping, headers=auth(ALICE))
+    await engine.close()
+    again = Engine(engine.state_dir)
+    await again.start()
+    try:
+        transport = httpx.ASGITransport(app=make_app(again))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8123/swiftor") as http:
+            assert (await http.get("/vms", headers=auth(ALICE))).json()["vms"] == [vm]
+            secrets = (await http.get("/vms/secrets", headers=auth(ALICE))).json()["secrets"]
+            assert secrets == {vm["id"]: {"VM_PASSWORD": "hunter22"}}
+            listed = (await http.get("/vms/networking", headers=auth(ALICE))).json()["networking"]
+            assert [m["name"] for m in listed[vm["id"]]] == ["web"]
+    finally:
+        await again.close()
+        await engine.start()  # the fixture's teardown deletes the VMs through it
+
+
 async def test_mounted_by_the_engine_server_beside_the_vers_api(engine):
     app = create_app(engine, "vers-token", swiftor_secret=SECRET)
     async with httpx.AsyncClient(
@@ -287,7 +310,8 @@ async def _exec(engine: Engine, vmid: str, script: str) -> str:
 
 @pytest.mark.root
 @pytest.mark.parametrize("persistent", [False, True])
-async def test_secrets_env_and_config_persistence(client, engine, persistent):
+async def test_secrets_env_and_config_persistence(client, engine, persistent, caplog):
+    caplog.set_level(logging.DEBUG)
     headers = auth(ALICE, plan="hacker")
     vm = await create(client, storage="persistent" if persistent else None)
     vmid = vm["id"]
@@ -306,6 +330,7 @@ async def test_secrets_env_and_config_persistence(client, engine, persistent):
     assert (await client.get(f"/vms/start/{vmid}", headers=headers)).status_code == 200
     listing = await _exec(engine, vmid, "ls -A /config")
     assert listing.split() == (["data"] if persistent else [])
+    assert "s3cr3t" not in caplog.text and "hunter22" not in caplog.text
 
 
 async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:

@@ -291,7 +291,11 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
             if state == "dead":
                 await engine.stop_vm(vmid, owner=owner)
             await engine.start_vm(vmid, env=ctx.store.secrets(vmid), owner=owner)
-            await _prepare_storage(engine, vm)
+            try:
+                await _prepare_storage(engine, vm)
+            except BaseException:
+                await engine.stop_vm(vmid, owner=owner)  # never run on a /config it must not see
+                raise
             log.info("swiftor: started vm %s", vmid)
         return {"message": "VM started", "vm": _vm_out(vm, ctx.engine_state(vm))}
 
@@ -304,7 +308,10 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
     @router.get("/vms/delete/{vmid}")
     async def delete_vm(vmid: str, email: str = Depends(current_user)) -> dict[str, Any]:
         ctx.owned_vm(vmid, email)
-        await engine.delete_vm(vmid, owner=owner_of(email))
+        try:
+            await engine.delete_vm(vmid, owner=owner_of(email))
+        except NotFound:
+            log.warning("swiftor: vm %s was already gone from the engine", vmid)
         ctx.store.delete_vm(vmid)
         log.info("swiftor: deleted vm %s", vmid)
         return {"message": "VM deleted", "id": vmid}
