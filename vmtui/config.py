@@ -306,11 +306,10 @@ class Settings(BaseSettings):
         if not isinstance(data, dict) or not isinstance(data.get("profiles", {}), dict):
             return data
         profiles = dict(data.get("profiles", {}))
-        local = profiles.get("local")
-        if local is None:
-            profiles["local"] = {"kind": ProfileKind.LOCAL}
-        elif isinstance(local, dict) and "kind" not in local:
-            profiles["local"] = {**local, "kind": ProfileKind.LOCAL}
+        local = profiles.pop("local", {})
+        if isinstance(local, dict):
+            local = {"kind": ProfileKind.LOCAL, **local}
+        profiles = {"local": local, **profiles}  # listed first, as the default
         _apply_vers_environment(profiles, _current_origin())
         return {**data, "profiles": profiles}
 

@@ -78,7 +78,7 @@ def test_default_path_is_under_xdg_config_home(isolated_home: Path):
 
 def test_example_file_is_read(tmp_path: Path):
     settings = load_settings(_write(tmp_path, EXAMPLE), env={})
-    assert set(settings.profiles) == {"local", "prod", "desk"}
+    assert list(settings.profiles) == ["local", "prod", "desk"]
     prod, desk = settings.profiles["prod"], settings.profiles["desk"]
     assert prod.kind is ProfileKind.VERS and prod.api_key.get_secret_value() == "vers-key-value"
     assert prod.vm_domain == "vm.vers.sh"
