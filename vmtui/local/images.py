@@ -77,7 +77,8 @@ def build_default_image(dest: Path) -> None:
 def import_rootfs_tarball(tar_path: Path, dest: Path, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> int:
     """Validate and extract a rootfs tarball (plain, gz, bz2 or xz) as an image at `dest`.
 
-    Rejects absolute member names, `..`, device nodes, members reached through a symlink, hard links
+    Rejects absolute member names, `..`, device nodes, members reached through a symlink, non-directory
+    members that repeat a name (extraction would write through the first one, e.g. a symlink), hard links
     to anything but an earlier regular file, relative symlinks pointing outside the tree, and
     archives whose content exceeds `max_bytes`. Returns the size of the extracted tree in bytes.
     """
@@ -256,6 +257,7 @@ def _validated_members(members: list[tarfile.TarInfo], max_bytes: int) -> list[t
     """The members to extract (the root entry dropped), or ImageError naming the first bad one."""
     symlinks = {_member_path(m) for m in members if m.issym()}
     regular: set[str] = set()
+    seen: dict[str, bool] = {}  # path -> is a directory
     kept, total = [], 0
     for member in members:
         path = _member_path(member)
@@ -266,6 +268,9 @@ def _validated_members(members: list[tarfile.TarInfo], max_bytes: int) -> list[t
         if not (member.isreg() or member.isdir() or member.issym() or member.islnk() or member.isfifo()):
             raise ImageError(f"unsupported member type: {member.name}")
         _refuse_through_symlink(path, symlinks, member.name)
+        if path in seen and not (seen[path] and member.isdir()):
+            raise ImageError(f"duplicate member (would write through what the first one made): {member.name}")
+        seen[path] = member.isdir()
         if member.issym():
             target = member.linkname
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
