@@ -1,0 +1,85 @@
+"""Shared helpers for the terminal widget tests: an in-memory transport and a small host app."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input
+
+from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+
+class MemoryTransport:
+    """Records everything the pane sends; the test plays the remote side through `sink.feed`."""
+
+    def __init__(self, sink: TerminalSink, cols: int, rows: int) -> None:
+        self.sink = sink
+        self.opened_size = (cols, rows)
+        self.written = bytearray()
+        self.resizes: list[tuple[int, int]] = []
+        self.pauses = 0
+        self.resumes = 0
+        self.paused = False
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.resizes.append((cols, rows))
+
+    def pause_reading(self) -> None:
+        self.pauses += 1
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.resumes += 1
+        self.paused = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.sink.closed("closed by user")
+
+    def take(self) -> bytes:
+        data = bytes(self.written)
+        self.written.clear()
+        return data
+
+
+class TerminalApp(App):
+    """A terminal pane above an input (something else to focus)."""
+
+    def __init__(self, emulator: str | None = None, scrollback: int = 1000,
+                 factory: TransportFactory | None = None) -> None:
+        super().__init__()
+        self.emulator_name = emulator
+        self.scrollback = scrollback
+        self.factory = factory or self.open_memory_transport
+        self.transports: list[MemoryTransport] = []
+
+    def compose(self) -> ComposeResult:
+        yield TerminalPane(id="term", emulator=self.emulator_name, scrollback=self.scrollback)
+        yield Input(id="other")
+
+    def on_mount(self) -> None:
+        pane = self.query_one(TerminalPane)
+        pane.connect(self.factory)
+        pane.focus()
+
+    async def open_memory_transport(self, sink: TerminalSink, cols: int, rows: int) -> MemoryTransport:
+        transport = MemoryTransport(sink, cols, rows)
+        self.transports.append(transport)
+        return transport
+
+    @property
+    def pane(self) -> TerminalPane:
+        return self.query_one(TerminalPane)
+
+    @property
+    def transport(self) -> MemoryTransport:
+        return self.transports[-1]
+
+
+def screen_lines(pane: TerminalPane) -> list[str]:
+    """What the pane shows, row by row, as plain text."""
+    return [pane.render_line(y).text.rstrip() for y in range(pane.size.height)]

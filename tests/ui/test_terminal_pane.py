@@ -1,0 +1,274 @@
+"""TerminalPane behaviour with an in-memory transport (Pilot)."""
+
+from __future__ import annotations
+
+import pytest
+from textual import events
+from textual.message import Message
+
+from tests.ui.terminal_helpers import TerminalApp, screen_lines
+from vmtui.ui.widgets.terminal_pane import HIGH_WATER, TerminalPane
+
+SIZE = (60, 20)
+
+
+def unique(messages: list[Message], kind: type[Message]) -> list:
+    """Messages of `kind`, once each (the hook sees a bubbling message at every level)."""
+    found: dict[int, Message] = {}
+    for message in messages:
+        if isinstance(message, kind):
+            found.setdefault(id(message), message)
+    return list(found.values())  # the Input below the pane takes 3 rows: the pane is 60x17
+
+
+@pytest.fixture(params=["avt", "pyte"])
+def emulator(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def test_first_size_is_the_real_pane_size(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.transport.opened_size == (60, 17)
+        assert app.pane.emulator is not None and app.pane.emulator.size == (60, 17)
+        assert app.pane.emulator.backend_name == emulator
+
+
+async def test_typing_and_special_keys_reach_the_remote(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("l", "s", "space", "-", "l", "enter")
+        assert app.transport.take() == b"ls -l\r"
+        await pilot.press("ctrl+c", "escape", "f5", "alt+x", "tab", "shift+tab", "backspace", "delete", "up",
+                          "ctrl+left", "pageup", "f1", "f12", "home")
+        assert app.transport.take() == (b"\x03\x1b\x1b[15~\x1bx\t\x1b[Z\x7f\x1b[3~\x1b[A\x1b[1;5D\x1b[5~"
+                                        b"\x1bOP\x1b[24~\x1b[H")
+
+
+async def test_app_bindings_do_not_steal_keys_from_the_terminal() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+q", "ctrl+c")  # App's quit (priority) and help-quit bindings
+        await pilot.pause()
+        assert app.is_running
+        assert app.transport.take() == b"\x11\x03"
+
+
+async def test_cursor_keys_follow_decckm_set_by_the_remote() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[?1h")
+        await pilot.pause()
+        await pilot.press("up", "left")
+        assert app.transport.take() == b"\x1bOA\x1bOD"
+
+
+async def test_leave_chord_moves_focus_and_sends_nothing() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.focused is app.pane
+        await pilot.press("ctrl+right_square_bracket")
+        assert app.focused is not app.pane and app.focused.id == "other"
+        assert app.transport.take() == b""
+        await pilot.press("x")  # now typed into the input, not the terminal
+        assert app.transport.take() == b""
+
+
+async def test_leave_chord_is_shown_as_a_binding() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = [binding.key for _node, binding, _enabled, _tip in app.active_bindings.values()]
+        assert "ctrl+right_square_bracket" in shown
+        assert "ctrl+q" not in shown  # consumed by the focused terminal
+
+
+async def test_output_is_rendered_and_queries_answered(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[1;32mhello\x1b[0m world\r\n$ \x1b[6n\x1b[c")
+        await pilot.pause(0.05)
+        assert screen_lines(app.pane)[:2] == ["hello world", "$"]
+        assert app.transport.take() == b"\x1b[2;3R\x1b[?62;22c"
+        segments = list(app.pane.render_line(0))
+        assert segments[0].text == "hello" and segments[0].style.bold
+
+
+async def test_paste_is_bracketed_only_when_the_remote_asks(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.pane.post_message(events.Paste("one\ntwo\r\n"))
+        await pilot.pause()
+        assert app.transport.take() == b"one\rtwo\r"
+        app.transport.sink.feed(b"\x1b[?2004h")
+        await pilot.pause()
+        app.pane.post_message(events.Paste("a\nb\x1b[201~c"))
+        await pilot.pause()
+        assert app.transport.take() == b"\x1b[200~a\rbc\x1b[201~"
+
+
+async def test_resize_is_debounced_and_carries_the_pane_size() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(70, 25)
+        await pilot.pause(0.02)
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause(0.03)
+        assert app.transport.resizes == []  # still inside the debounce window
+        await pilot.pause(0.25)
+        assert app.transport.resizes == [(90, 27)]
+        assert app.pane.emulator.size == (90, 27) == (app.pane.size.width, app.pane.size.height)
+
+
+async def test_flooding_output_pauses_and_resumes_reading(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        transport = app.transport
+        line = b"\x1b[33mflood\x1b[0m " + b"x" * 50 + b"\r\n"
+        transport.sink.feed(line * (2 * HIGH_WATER // len(line)))
+        assert transport.paused and transport.pauses == 1
+        transport.sink.feed(b"SENTINEL")
+        for _ in range(400):
+            await pilot.pause(0.01)
+            if app.pane.backlog_size == 0:
+                break
+        await pilot.pause(0.05)
+        assert app.pane.backlog_size == 0
+        assert transport.resumes == 1 and not transport.paused
+        assert screen_lines(app.pane)[-1] == "SENTINEL"
+
+
+async def test_title_and_close_messages() -> None:
+    seen: list[Message] = []
+    app = TerminalApp()
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b]2;root@vm: ~\x07")
+        await pilot.pause(0.05)
+        titles = [m.title for m in unique(seen, TerminalPane.TitleChanged)]
+        assert titles == ["root@vm: ~"]
+        app.pane.close()
+        await pilot.pause()
+        closed = [m.reason for m in unique(seen, TerminalPane.Closed)]
+        assert closed == ["closed by user"]
+        assert app.pane.transport is None
+        await pilot.press("a")  # no transport: nothing breaks
+
+
+async def test_focus_events_reported_when_enabled() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[?1004h")
+        await pilot.pause()
+        await pilot.press("ctrl+right_square_bracket")
+        app.pane.focus()
+        await pilot.pause()
+        assert app.transport.take() == b"\x1b[O\x1b[I"
+
+
+async def test_scrollback_keyboard_scrolling_and_search(emulator: str) -> None:
+    app = TerminalApp(emulator)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"".join(b"line %d\r\n" % i for i in range(100)))
+        await pilot.pause(0.05)
+        assert screen_lines(app.pane)[0] == "line 84"
+        await pilot.press("shift+pageup")
+        assert app.pane.history_offset == 16 and app.pane.scroll_mode
+        assert screen_lines(app.pane)[0] == "line 68"
+        await pilot.press("slash", "l", "i", "n", "e", "space", "3", "enter")
+        assert app.pane.scroll_mode
+        assert "line 39" in screen_lines(app.pane) and "line 68" not in screen_lines(app.pane)
+        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 39"
+        await pilot.press("n")
+        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 38"
+        await pilot.press("N")
+        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 39"
+        await pilot.press("escape")
+        assert app.pane.history_offset == 0 and not app.pane.scroll_mode
+        assert screen_lines(app.pane)[0] == "line 84"
+        assert app.transport.take() == b""  # none of this went to the remote
+        await pilot.press("shift+pageup", "x")  # any other key returns to live and is sent
+        assert app.pane.history_offset == 0 and app.transport.take() == b"x"
+
+
+async def test_keyboard_line_selection_is_copied() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"".join(b"row %d\r\n" % i for i in range(40)) + b"$ ")
+        await pilot.pause(0.05)
+        await pilot.press("shift+pageup")  # view: rows 8..24; the copy line starts on the last one
+        await pilot.press("v", "up", "up", "y")
+        assert app.clipboard == "row 22\nrow 23\nrow 24"
+        assert not app.pane.scroll_mode
+
+
+async def test_mouse_drag_selects_and_copies() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"first line here\r\nsecond line")
+        await pilot.pause(0.05)
+        await pilot.mouse_down(TerminalPane, offset=(6, 0))
+        await pilot.hover(TerminalPane, offset=(5, 1))
+        await pilot.mouse_up(TerminalPane, offset=(5, 1))
+        assert app.clipboard == "line here\nsecond"
+        assert app.transport.take() == b""
+
+
+async def test_mouse_reports_when_the_remote_asks() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[?1000;1006h")
+        await pilot.pause()
+        await pilot.click(TerminalPane, offset=(4, 2))
+        assert app.transport.take() == b"\x1b[<0;5;3M\x1b[<0;5;3m"
+        app.pane.post_message(events.MouseScrollUp(app.pane, 1, 1, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        assert app.transport.take() == b"\x1b[<64;2;2M"
+
+
+async def test_wheel_scrolls_history_or_sends_arrows_on_alternate_screen() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"".join(b"%d\r\n" % i for i in range(50)))
+        await pilot.pause(0.05)
+        app.pane.post_message(events.MouseScrollUp(app.pane, 1, 1, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        assert app.pane.history_offset == 3
+        app.pane.post_message(events.MouseScrollDown(app.pane, 1, 1, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        assert app.pane.history_offset == 0
+        app.transport.sink.feed(b"\x1b[?1049h")
+        await pilot.pause(0.05)
+        app.pane.post_message(events.MouseScrollUp(app.pane, 1, 1, 0, 0, 0, False, False, False))
+        await pilot.pause()
+        assert app.transport.take() == b"\x1b[A" * 3
+        assert app.pane.history_offset == 0
+
+
+async def test_connection_failure_is_reported_as_closed() -> None:
+    seen: list[Message] = []
+
+    async def failing(_sink, _cols, _rows):
+        raise ConnectionRefusedError("connection refused by 127.0.0.1")
+
+    app = TerminalApp(factory=failing)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await pilot.pause(0.05)
+        assert [m.reason for m in unique(seen, TerminalPane.Closed)] == [
+            "connection refused by 127.0.0.1"]
+        assert app.pane.closed_reason == "connection refused by 127.0.0.1"

@@ -1,0 +1,91 @@
+"""TerminalPane driving a real bash on a local PTY: echo, ctrl-C, resize, vim in and out, exit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.ui.terminal_helpers import TerminalApp, screen_lines
+from vmtui.ui.terminal.pty_transport import PtyTransport
+from vmtui.ui.terminal.transport import TerminalSink
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def bash_factory(home: Path):
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
+           "PS1": "$ ", "LANG": "C.UTF-8"}
+
+    async def open_bash(sink: TerminalSink, cols: int, rows: int) -> PtyTransport:
+        return await PtyTransport.spawn(sink, cols, rows, ["bash", "--norc", "--noprofile", "-i"], env=env,
+                                       cwd=home)
+
+    return open_bash
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out; screen: {screen_lines(pilot.app.pane)}")
+
+
+async def type_line(pilot, text: str) -> None:
+    await pilot.press(*[("space" if char == " " else char) for char in text], "enter")
+
+
+def shows(pilot, text: str) -> Callable[[], bool]:
+    return lambda: any(text == line.strip() for line in screen_lines(pilot.app.pane))
+
+
+@pytest.mark.parametrize("emulator", ["avt", "pyte"])
+async def test_echo_size_ctrl_c_and_resize(tmp_path: Path, emulator: str) -> None:
+    app = TerminalApp(emulator, factory=bash_factory(tmp_path))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: screen_lines(app.pane)[0].startswith("$"))
+        await type_line(pilot, "echo hi-$((6*7))")
+        await wait_for(pilot, shows(pilot, "hi-42"))
+        await type_line(pilot, "stty size")
+        await wait_for(pilot, shows(pilot, "17 60"))  # the pane's real size from the first byte on
+        await type_line(pilot, "sleep 30")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+c")
+        await type_line(pilot, "echo status=$?")
+        await wait_for(pilot, shows(pilot, "status=130"), timeout=5)
+        await pilot.resize_terminal(80, 25)
+        await pilot.pause(0.3)  # past the resize debounce
+        await type_line(pilot, "stty size")
+        await wait_for(pilot, shows(pilot, "22 80"))
+
+
+@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+async def test_vim_opens_and_quits_restoring_the_shell_screen(tmp_path: Path) -> None:
+    app = TerminalApp(factory=bash_factory(tmp_path))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: screen_lines(app.pane)[0].startswith("$"))
+        await type_line(pilot, "echo before-vim")
+        await wait_for(pilot, shows(pilot, "before-vim"))
+        await type_line(pilot, "vim -u NONE -N -i NONE notes.txt")
+        await wait_for(pilot, lambda: app.pane.emulator.alternate_screen and shows(pilot, "~")())
+        assert not shows(pilot, "before-vim")()
+        await pilot.press("i", "h", "e", "y", "escape")
+        await wait_for(pilot, lambda: screen_lines(app.pane)[0].startswith("hey"))
+        await type_line(pilot, ":wq")
+        await wait_for(pilot, lambda: not app.pane.emulator.alternate_screen)
+        await wait_for(pilot, shows(pilot, "before-vim"))
+        assert not shows(pilot, "~")()
+        assert (tmp_path / "notes.txt").read_text() == "hey\n"
+
+
+async def test_shell_exit_closes_the_session(tmp_path: Path) -> None:
+    app = TerminalApp(factory=bash_factory(tmp_path))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(pilot, lambda: screen_lines(app.pane)[0].startswith("$"))
+        await type_line(pilot, "exit 3")
+        await wait_for(pilot, lambda: app.pane.closed_reason is not None)
+        assert app.pane.closed_reason == "process exited with status 3"

@@ -1,0 +1,131 @@
+"""A `TerminalTransport` that runs a local command on a pseudo-terminal (used for tests and benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import termios
+from collections.abc import Mapping, Sequence
+
+from vmtui.ui.terminal.transport import TerminalSink
+
+_READ_SIZE = 65536
+
+
+def _set_size(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class PtyTransport:
+    """A child process on a PTY, read with the event loop's reader callbacks (no threads)."""
+
+    def __init__(self, sink: TerminalSink, process: subprocess.Popen[bytes], master_fd: int) -> None:
+        self._sink = sink
+        self._process = process
+        self._fd = master_fd
+        self._loop = asyncio.get_running_loop()
+        self._reading = False
+        self._closed = False
+        self._unsent = bytearray()  # input the PTY could not take yet, sent when it is writable
+        self.resume_reading()
+
+    @classmethod
+    async def spawn(cls, sink: TerminalSink, cols: int, rows: int, argv: Sequence[str],
+                    env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
+                    ) -> PtyTransport:
+        """Start `argv` as a session leader with the PTY as its controlling terminal, sized cols x rows."""
+        master, slave = pty.openpty()
+        _set_size(master, cols, rows)
+        os.set_blocking(master, False)
+        child_env = dict(os.environ if env is None else env)
+        child_env.setdefault("TERM", "xterm-256color")
+        try:
+            process = subprocess.Popen(
+                list(argv), stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=cwd,
+                start_new_session=True, close_fds=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            )
+        except OSError:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return cls(sink, process, master)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def write(self, data: bytes) -> None:
+        if self._closed or not data:
+            return
+        had_backlog = bool(self._unsent)
+        self._unsent += data
+        if not had_backlog:
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            written = os.write(self._fd, self._unsent)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            written = len(self._unsent)  # the child is gone; its exit is reported by the reader
+        del self._unsent[:written]
+        if self._unsent:
+            self._loop.add_writer(self._fd, self._flush)
+        else:
+            self._loop.remove_writer(self._fd)
+
+    def resize(self, cols: int, rows: int) -> None:
+        if not self._closed:
+            _set_size(self._fd, cols, rows)
+
+    def pause_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        if not self._reading and not self._closed:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._reading = True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGHUP)
+        except ProcessLookupError:
+            pass
+        self._finish("closed")
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the child side is gone
+            data = b""
+        if data:
+            self._sink.feed(data)
+            return
+        self.pause_reading()
+        exited = self._loop.run_in_executor(None, self._process.wait)
+        exited.add_done_callback(lambda done: self._finish(f"process exited with status {done.result()}"))
+
+    def _finish(self, reason: str) -> None:
+        if self._closed:
+            return
+        self.pause_reading()
+        self._loop.remove_writer(self._fd)
+        self._closed = True
+        os.close(self._fd)
+        if self._process.poll() is None:
+            self._loop.run_in_executor(None, self._process.wait)  # reap it without blocking the loop
+        self._sink.closed(reason)
