@@ -52,7 +52,7 @@ def run_module(package: str, name: str) -> ModuleResult:
         module = importlib.import_module(f"{package}.{name}")
         rows = module.run()
         result.rows = [_checked_row(row) for row in _checked_list(rows)]
-    except Exception as exc:  # a broken benchmark must not stop the others
+    except Exception as exc:  # noqa: BLE001 - a broken benchmark must not stop the others
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
         result.error = f"{type(exc).__name__}: {exc}{where}"
@@ -99,18 +99,22 @@ def format_table(results: list[ModuleResult]) -> str:
     for result in results:
         for row in result.rows:
             ratio = row.get("ratio")
-            table.append([
-                result.module,
-                row["name"],
-                format_number(row.get("value")),
-                str(row.get("unit", "")),
-                format_number(row.get("baseline")),
-                "-" if ratio is None else f"{format_number(ratio)}x",
-            ])
+            table.append(
+                [
+                    result.module,
+                    row["name"],
+                    format_number(row.get("value")),
+                    str(row.get("unit", "")),
+                    format_number(row.get("baseline")),
+                    "-" if ratio is None else f"{format_number(ratio)}x",
+                ]
+            )
     widths = [max(len(line[column]) for line in table) for column in range(len(COLUMNS))]
     numeric = {2, 4, 5}
     lines = [
-        "  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip()
+        "  ".join(
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(line)
+        ).rstrip()
         for line in table
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -120,8 +124,10 @@ def format_table(results: list[ModuleResult]) -> str:
 
 def machine_description() -> str:
     """`uname -m`, the CPU model from /proc/cpuinfo, the core count and the Python version."""
-    return (f"machine: {os.uname().machine}; cpu: {cpu_model()} ({os.cpu_count()} cores); "
-            f"python: {platform.python_implementation()} {platform.python_version()}")
+    return (
+        f"machine: {os.uname().machine}; cpu: {cpu_model()} ({os.cpu_count()} cores); "
+        f"python: {platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
@@ -150,10 +156,12 @@ def main(argv: list[str] | None = None, *, directory: Path = BENCH_DIR, package:
     args = parser.parse_args(argv)
     modules = discover(directory, args.names)
     if not modules:
-        print(f"no bench_*.py modules{' match ' + ' '.join(args.names) if args.names else ''} in {directory}",
-              file=sys.stderr)
+        print(
+            f"no bench_*.py modules{' match ' + ' '.join(args.names) if args.names else ''} in {directory}",
+            file=sys.stderr,
+        )
         return 1
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     print(machine_description(), flush=True)
     results = []
     for name in modules:

@@ -211,7 +211,9 @@ class SshSettings(BaseModel):
 
 def _check_profile_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
-        raise ValueError("a profile name is 1-64 letters, digits, '_' or '-', starting with a letter or digit")
+        raise ValueError(
+            "a profile name is 1-64 letters, digits, '_' or '-', starting with a letter or digit"
+        )
     return name
 
 
@@ -445,7 +447,9 @@ def _apply_vers_environment(profiles: dict[str, Any], origin: _Origin) -> None:
         origin.implicit[("profiles", name, "url")] = url_source or ""
     origin.implicit[("profiles", name, "api_key")] = key_source
     current = profiles[name]
-    profiles[name] = current.model_copy(update=update) if isinstance(current, Profile) else {**current, **update}
+    profiles[name] = (
+        current.model_copy(update=update) if isinstance(current, Profile) else {**current, **update}
+    )
 
 
 def _raw_field(profile: Any, name: str) -> Any:
@@ -469,7 +473,9 @@ def _vers_key(env: Mapping[str, str]) -> tuple[str | None, str]:
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"not valid JSON: {exc.msg}", path=versrc, line=exc.lineno, column=exc.colno) from None
+        raise ConfigError(
+            f"not valid JSON: {exc.msg}", path=versrc, line=exc.lineno, column=exc.colno
+        ) from None
     except (ValueError, RecursionError):
         raise ConfigError("not valid JSON", path=versrc) from None
     if not isinstance(document, dict):

@@ -1,13 +1,16 @@
 """vmtui.config: sources and their precedence, Vers conventions, error messages, redaction."""
 
 import json
+import math
 import os
 import tempfile
 import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from vmtui import paths
 from vmtui.config import (
@@ -143,7 +146,9 @@ def test_vers_base_url_wins_over_vers_url_and_url_defaults(tmp_path: Path):
 
 
 def test_versrc_supplies_the_key(isolated_home: Path, tmp_path: Path):
-    (isolated_home / ".versrc").write_text(json.dumps({"apiKey": SECRET, "email": "a@b.c", "sshKeyPath": "/k"}))
+    (isolated_home / ".versrc").write_text(
+        json.dumps({"apiKey": SECRET, "email": "a@b.c", "sshKeyPath": "/k"})
+    )
     settings = load_settings(tmp_path / "absent.toml", env={"HOME": str(isolated_home)})
     assert settings.profiles["vers"].api_key.get_secret_value() == SECRET
     from_environ = load_settings(tmp_path / "absent.toml")
@@ -153,7 +158,10 @@ def test_versrc_supplies_the_key(isolated_home: Path, tmp_path: Path):
 def test_vers_api_key_wins_over_versrc(isolated_home: Path, tmp_path: Path):
     (isolated_home / ".versrc").write_text(json.dumps({"apiKey": "from-versrc"}))
     env = {"HOME": str(isolated_home), "VERS_API_KEY": "from-env"}
-    assert load_settings(tmp_path / "absent.toml", env=env).profiles["vers"].api_key.get_secret_value() == "from-env"
+    assert (
+        load_settings(tmp_path / "absent.toml", env=env).profiles["vers"].api_key.get_secret_value()
+        == "from-env"
+    )
 
 
 def test_single_keyless_vers_profile_is_filled(tmp_path: Path):
@@ -184,22 +192,27 @@ def test_no_vers_key_means_no_vers_profile(tmp_path: Path):
 
 def test_malformed_versrc_is_a_clear_error(isolated_home: Path, tmp_path: Path):
     versrc = isolated_home / ".versrc"
-    versrc.write_text('{\n  "apiKey": "%s",\n  oops\n}' % SECRET)
+    versrc.write_text(f'{{\n  "apiKey": "{SECRET}",\n  oops\n}}')
     error = _error(tmp_path / "absent.toml", env={"HOME": str(isolated_home)})
     assert str(versrc) in str(error) and "line 3" in str(error)
     assert SECRET not in str(error)
     versrc.write_text("[1, 2]")
     assert "JSON object" in str(_error(tmp_path / "absent.toml", env={"HOME": str(isolated_home)}))
     versrc.write_text('{"apiKey": 7}')
-    assert "apiKey: must be a string" in str(_error(tmp_path / "absent.toml", env={"HOME": str(isolated_home)}))
+    assert "apiKey: must be a string" in str(
+        _error(tmp_path / "absent.toml", env={"HOME": str(isolated_home)})
+    )
 
 
 # --- profiles ------------------------------------------------------------------------------------
 
 
 def test_local_profile_can_be_disabled_but_not_retyped(tmp_path: Path):
-    disabled = _write(tmp_path, 'active = "desk"\n[profiles.local]\nenabled = false\n'
-                                '[profiles.desk]\nkind = "swiftor"\ntoken = "t"\n')
+    disabled = _write(
+        tmp_path,
+        'active = "desk"\n[profiles.local]\nenabled = false\n'
+        '[profiles.desk]\nkind = "swiftor"\ntoken = "t"\n',
+    )
     settings = load_settings(disabled, env={})
     assert settings.profiles["local"].enabled is False
     with pytest.raises(ConfigError, match="'local' is disabled"):
@@ -249,7 +262,10 @@ def test_wrong_type_names_field_and_line(tmp_path: Path):
     path = _write(tmp_path, '# comment\n[ui]\nascii = true\n\n[poll]\nslow = 5\nfast = "quick"\n')
     error = _error(path)
     assert (error.field, error.line) == ("poll.fast", 7)
-    assert str(error) == f"{path}, line 7: poll.fast: Input should be a valid number, unable to parse string as a number"
+    assert (
+        str(error)
+        == f"{path}, line 7: poll.fast: Input should be a valid number, unable to parse string as a number"
+    )
 
 
 def test_unknown_kind_names_the_allowed_kinds(tmp_path: Path):
@@ -268,7 +284,9 @@ def test_unknown_keys_are_rejected(tmp_path: Path):
 def test_dotted_and_inline_keys_are_located(tmp_path: Path):
     error = _error(_write(tmp_path, 'ui.ascii = true\npoll.fast = "x"\n'))
     assert (error.field, error.line) == ("poll.fast", 2)
-    error = _error(_write(tmp_path, '[profiles]\nprod = { kind = "vers", url = "ftp://x" }\n', name="inline.toml"))
+    error = _error(
+        _write(tmp_path, '[profiles]\nprod = { kind = "vers", url = "ftp://x" }\n', name="inline.toml")
+    )
     assert (error.field, error.line) == ("profiles.prod.url", 2)
 
 
@@ -311,7 +329,9 @@ def test_missing_field_of_an_env_only_profile_names_the_variable(tmp_path: Path)
     assert SECRET not in str(error)
 
 
-def test_unusable_data_dir_is_a_config_error(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_unusable_data_dir_is_a_config_error(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
@@ -338,8 +358,13 @@ def test_secrets_never_appear_in_errors(tmp_path: Path):
 def test_secrets_never_appear_in_reprs_or_dumps(tmp_path: Path):
     text = EXAMPLE.replace("vers-key-value", SECRET).replace("swiftor-jwt-value", SECRET + "-jwt")
     settings = load_settings(_write(tmp_path, text), env={})
-    for rendering in (repr(settings), str(settings), repr(settings.profiles), redacted_dump(settings),
-                      settings.model_dump_json()):
+    for rendering in (
+        repr(settings),
+        str(settings),
+        repr(settings.profiles),
+        redacted_dump(settings),
+        settings.model_dump_json(),
+    ):
         assert SECRET not in rendering
 
 
@@ -358,14 +383,36 @@ def test_redacted_dump_is_valid_toml_with_masked_secrets(tmp_path: Path):
 
 # --- fuzzing -------------------------------------------------------------------------------------
 
-_KEYS = ["active", "profiles", "poll", "ui", "ssh", "kind", "url", "api_key", "token", "fast", "slow",
-         "enabled", "state_dir", "keymap", "scrollback", "ascii", "local", "prod", "vers", "x"]
+_KEYS = [
+    "active",
+    "profiles",
+    "poll",
+    "ui",
+    "ssh",
+    "kind",
+    "url",
+    "api_key",
+    "token",
+    "fast",
+    "slow",
+    "enabled",
+    "state_dir",
+    "keymap",
+    "scrollback",
+    "ascii",
+    "local",
+    "prod",
+    "vers",
+    "x",
+]
 _SCALARS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
-    st.floats().map(lambda f: "nan" if f != f else ("inf" if f == float("inf") else "-inf" if f == float("-inf") else repr(f))),
+    st.floats().map(lambda f: "nan" if math.isnan(f) else repr(f)),  # TOML spells them nan, inf, -inf
     st.booleans().map(lambda b: "true" if b else "false"),
     st.text(max_size=20).map(json.dumps),
-    st.sampled_from(['"local"', '"vers"', '"swiftor"', '"https://api.vers.sh"', "1979-05-27T07:32:00Z", "[]", "{}"]),
+    st.sampled_from(
+        ['"local"', '"vers"', '"swiftor"', '"https://api.vers.sh"', "1979-05-27T07:32:00Z", "[]", "{}"]
+    ),
 )
 _LINES = st.one_of(
     st.tuples(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=3), _SCALARS).map(
@@ -401,11 +448,22 @@ def test_fuzzed_bytes_yield_settings_or_config_error(raw: bytes):
     _load_outcome(raw, {})
 
 
-_ENV_NAMES = st.sampled_from([
-    "VMTUI_ACTIVE", "VMTUI_POLL", "VMTUI_POLL__FAST", "VMTUI_UI__KEYMAP", "VMTUI_PROFILES",
-    "VMTUI_PROFILES__PROD__KIND", "VMTUI_PROFILES__LOCAL__ENABLED", "VMTUI_SSH__KEEPALIVE_INTERVAL",
-    "VERS_API_KEY", "VERS_URL", "VERS_BASE_URL", "VMTUI_UI",
-])
+_ENV_NAMES = st.sampled_from(
+    [
+        "VMTUI_ACTIVE",
+        "VMTUI_POLL",
+        "VMTUI_POLL__FAST",
+        "VMTUI_UI__KEYMAP",
+        "VMTUI_PROFILES",
+        "VMTUI_PROFILES__PROD__KIND",
+        "VMTUI_PROFILES__LOCAL__ENABLED",
+        "VMTUI_SSH__KEEPALIVE_INTERVAL",
+        "VERS_API_KEY",
+        "VERS_URL",
+        "VERS_BASE_URL",
+        "VMTUI_UI",
+    ]
+)
 
 
 @hypothesis_settings(max_examples=200, deadline=None)

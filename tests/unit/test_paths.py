@@ -31,7 +31,9 @@ def test_existing_dir_keeps_its_mode(isolated_home: Path):
     assert _mode(existing) == 0o750
 
 
-def test_config_file_default_and_override(isolated_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_config_file_default_and_override(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     assert paths.config_file() == isolated_home / ".config" / "vmtui" / "config.toml"
     monkeypatch.setenv("VMTUI_CONFIG_FILE", str(tmp_path / "other.toml"))
     assert paths.config_file() == tmp_path / "other.toml"
@@ -64,7 +66,9 @@ def test_write_private_tightens_an_existing_world_readable_file(tmp_path: Path):
     assert os.listdir(tmp_path) == ["key"]
 
 
-def test_write_private_failure_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_write_private_failure_leaves_the_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     target = tmp_path / "key"
     target.write_text("old content")
 
