@@ -153,6 +153,29 @@ async def test_root_in_the_vm_cannot_mount_or_load_modules(vms):
 
 
 @shared_loop
+async def test_vm_cannot_read_its_init_or_the_daemons_environment(vms, monkeypatch):
+    one, _ = vms
+    code, out, _ = await one.exec(["cat", "/proc/1/environ"])
+    assert code != 0 and out == b""
+    init_env = Path(f"/proc/{one.init_pid}/environ").read_bytes().split(b"\0")
+    assert not [v for v in init_env if v.startswith((b"VMTUI_", b"VERS_", b"PYTEST"))]
+    assert (await one.exec(["ls", "/proc/1/root/"]))[0] != 0
+
+
+@shared_loop
+async def test_cgroup_limits_are_applied(vms):
+    one, _ = vms
+    cgroup = one.cgroup
+    assert {"memory", "pids", "cpu", "freeze"} <= cgroup.enforced or cgroup.version == 2
+    if "memory" in cgroup.enforced and cgroup.version == 1:
+        assert (cgroup.dirs["memory"] / "memory.limit_in_bytes").read_text().strip() == str(512 * 1024 * 1024)
+        assert (cgroup.dirs["pids"] / "pids.max").read_text().strip() == "4096"
+    assert one.init_pid in cgroup.pids()
+    code, out, _ = await one.exec(["cat", "/proc/self/cgroup"])
+    assert code == 0 and one.spec.vm_id not in out.decode()  # its own cgroup namespace
+
+
+@shared_loop
 async def test_vm_has_private_ptys_and_only_loopback(vms):
     one, _ = vms
     tty = await sh(one, "python3 -c 'import os; m, s = os.openpty(); print(os.ttyname(s))'")

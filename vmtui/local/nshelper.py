@@ -95,16 +95,27 @@ def umount(target: str, flags: int = 0) -> None:
     _check(_libc.umount2(target.encode(), flags), f"umount {target}")
 
 
-def process_start_time(pid: int) -> int | None:
-    """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
+def _stat_fields(pid: int) -> list[bytes]:
+    """Fields of /proc/PID/stat after the command name (state first), or [] if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
+            return f.read().rsplit(b")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    if fields[0] in (b"Z", b"X"):
+        return []
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a process (R, S, T for stopped, Z...), None if there is none."""
+    fields = _stat_fields(pid)
+    return fields[0].decode() if fields else None
 
 
 # -- init ------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ A VM directory (`SandboxSpec.vm_dir`) holds:
 
     upper/root, upper/usr   the writable layer (overlayfs upper dirs), kept across stop/boot
     work/root, work/usr     overlayfs work dirs
-    lower/0, lower/1 ...    short symlinks to the spec's layers, rebuilt at each boot, so long
-                            commit chains fit the one-page limit of mount options
+    lower/0, lower/1 ...    short symlinks to the spec's layers (and lower/image to the image's
+                            rootfs), rebuilt at each boot, so long commit chains fit the one-page
+                            limit of mount options and odd characters in paths never reach them
     image/                  the default image, built on first boot when `spec.image` is None
     mnt/                    the root's mount point (mounted only inside the VM's mount namespace)
     run/sandbox.json        marker: init pid + start time, pid namespace, cgroup (adopt/cleanup_stale)
@@ -76,7 +77,6 @@ class Sandbox:
         self._pidns = pidns
         self.cgroup = cgroup
         self._launcher = launcher
-        self._signal_paused = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ class Sandbox:
         config["cgroup_procs"] = cgroup.procs_files
         launcher = await asyncio.create_subprocess_exec(
             *PYTHON, HELPER, "init", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=BASE_ENV,  # never the daemon's env
         )
         try:
             status = await asyncio.wait_for(_start_launcher(launcher, config), BOOT_TIMEOUT)
@@ -134,7 +134,7 @@ class Sandbox:
     def paused(self) -> bool:
         if self.cgroup.can_freeze:
             return self.cgroup.frozen
-        return self._signal_paused
+        return nshelper.process_state(self.init_pid) == "T"
 
     async def pause(self) -> None:
         """Freeze every process of the VM (cgroup freezer, else SIGSTOP of its pid namespace)."""
@@ -142,7 +142,6 @@ class Sandbox:
         if self.cgroup.can_freeze:
             await asyncio.to_thread(self.cgroup.freeze)
             return
-        self._signal_paused = True
         seen: set[int] = set()
         while new := self.processes() - seen:  # repeat: a process may fork while we stop others
             for pid in new:
@@ -156,7 +155,6 @@ class Sandbox:
             return
         for pid in self.processes():
             _signal(pid, signal.SIGCONT)
-        self._signal_paused = False
 
     async def capture(self, dest: Path) -> None:
         """Copy the writable layer to a new immutable layer at `dest` (atomic). Pause the VM around it."""
@@ -320,6 +318,7 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
     lower = vm_dir / "lower"
     shutil.rmtree(lower, ignore_errors=True)
     lower.mkdir()
+    os.symlink(image.rootfs.resolve(), lower / "image")  # relative, short, comma-free mount options
     for i, layer in enumerate(spec.layers):
         if not (layer / "root").is_dir() or not (layer / "usr").is_dir():
             raise SandboxError(f"layer {layer.name} is missing or incomplete")
@@ -328,7 +327,7 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
     return {
         "vm_dir": str(vm_dir.resolve()),
         "hostname": spec.hostname,
-        "root": {"lower": [f"{n}/root" for n in names] + [str(image.rootfs.resolve())],
+        "root": {"lower": [f"{n}/root" for n in names] + ["lower/image"],
                  "upper": "upper/root", "work": "work/root"},
         "usr": {"lower": [f"{n}/usr" for n in names] + ["/usr"], "upper": "upper/usr", "work": "work/usr"}
         if image.host_usr else None,
