@@ -16,13 +16,16 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded
+from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded, Unsupported
 from vmtui.core.models import VmState
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import InvalidToken, issue_token, load_or_create_secret, verify_token
 from vmtui.local.server import create_app
+from vmtui.local.sshd import start_gateway
 from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshSession
 
 SECRET = "s" * 48
 ALICE = "alice@example.com"
@@ -241,6 +244,19 @@ async def test_delete_removes_secrets_mappings_and_engine_vm(client, engine):
     assert (await client.get(f"/vms/delete/{vm['id']}", headers=headers)).status_code == 404
 
 
+async def test_exec_and_ssh_key_routes_check_owner_and_state(client):
+    vm = await create(client)
+    body = {"vmid": vm["id"], "command": ["true"]}
+    stopped = await client.post("/vms/exec", json=body, headers=auth(ALICE))
+    assert stopped.status_code == 400 and "stopped" in stopped.json()["detail"]
+    assert (await client.post("/vms/exec", json=body, headers=auth(BOB))).status_code == 404
+    empty = await client.post("/vms/exec", json={"vmid": vm["id"], "command": []}, headers=auth(ALICE))
+    assert empty.status_code == 422
+    key = await client.get(f"/vms/ssh_key/{vm['id']}", headers=auth(ALICE))
+    assert key.status_code == 200 and "OPENSSH PRIVATE KEY" in key.json()["ssh_private_key"]
+    assert (await client.get(f"/vms/ssh_key/{vm['id']}", headers=auth(BOB))).status_code == 404
+
+
 async def test_host_proxy_unknown_targets(client):
     vm = await create(client)
     no_mapping = await client.get(
@@ -382,42 +398,83 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
 
 
 @pytest.mark.root
-async def test_provider_end_to_end_against_local_api(engine):
+async def test_provider_end_to_end_against_local_api(engine, tmp_path):
+    """The issue's walk: create → start → secret in `env` over SSH → mapping serves HTTP → stop →
+    ephemeral /config emptied → delete; plus plan limits and auth through the provider."""
     server, task, port = await _serve(make_app(engine))
-    token = issue_token(SECRET, ALICE, plan="engineer")
+    gateway = await start_gateway(engine, engine.state_dir, "127.0.0.1", 0, "localhost")
     base = f"http://127.0.0.1:{port}/swiftor"
-    provider = SwiftorProvider("local", base, token)
+    provider = SwiftorProvider(
+        "local",
+        base,
+        issue_token(SECRET, ALICE, plan="engineer"),
+        local_engine=True,
+        ssh_address=("127.0.0.1", gateway.port),
+        ca_path=str(gateway.ca_path),
+    )
     bob = SwiftorProvider("bob", base, issue_token(SECRET, BOB))
     stranger = SwiftorProvider("x", base, "wrong")
     try:
-        vm = await provider.create_desktop(
-            "e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"), "persistent"
-        )
-        assert vm.state is VmState.STOPPED and vm.image == "debian-kde" and vm.specs.persistent_storage
+        vm = await provider.create_desktop("e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"))
+        assert vm.state is VmState.STOPPED and vm.image == "debian-kde" and not vm.specs.persistent_storage
         await provider.set_secret(vm.id, "TOKEN", SecretStr("abc"))
         assert set(await provider.list_secrets(vm.id)) == {"TOKEN", "VM_PASSWORD"}
         await provider.start_vm(vm.id)
         assert (await provider.get_vm(vm.id)).state is VmState.RUNNING
-        assert "TOKEN=abc" in await _exec(engine, vm.id, "env")
+
+        known_hosts = TofuKnownHosts(tmp_path / "known_hosts")
+        async with SshSession(provider, vm.id, known_hosts=known_hosts) as ssh:
+            env = await ssh.exec("env")
+        assert env.exit_code == 0 and "TOKEN=abc" in env.stdout and "VM_PASSWORD=pw-123" in env.stdout
+
+        started = await provider.exec(
+            vm.id,
+            [
+                "/bin/sh",
+                "-c",
+                "mkdir -p /srv && echo e2e-ok > /srv/index.html && echo x > /config/f && "
+                "cd /srv && (nohup python3 -m http.server 8080 >/dev/null 2>&1 &)",
+            ],
+        )
+        assert started.exit_code == 0, started.stderr
         mapping = await provider.add_mapping(vm.id, "app", 8080)
         assert mapping.url == f"http://app-{vm.id}.localhost:{port}"
-        urls = await provider.vm_urls(vm)
-        assert urls == {"desktop": f"http://{vm.id}.localhost:{port}", "app": mapping.url}
+        assert await provider.vm_urls(vm) == {
+            "desktop": f"http://{vm.id}.localhost:{port}",
+            "app": mapping.url,
+        }
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):
+                page = await http.get(
+                    f"http://127.0.0.1:{port}/index.html", headers={"Host": mapping.url[7:]}
+                )
+                if page.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+        assert page.text == "e2e-ok\n"
+
         await provider.stop_vm(vm.id)
         assert (await provider.get_vm(vm.id)).state is VmState.STOPPED
-        with pytest.raises(BadRequest):
-            await provider.add_mapping(vm.id, "app", 8080)
+        with pytest.raises(BadRequest, match="stopped"):
+            await provider.exec(vm.id, ["true"])
+        await provider.start_vm(vm.id)
+        after = await provider.exec(vm.id, ["ls", "-A", "/config"])
+        assert after.exit_code == 0 and after.stdout == ""
         await provider.delete_vm(vm.id)
         with pytest.raises(NotFound):
             await provider.start_vm(vm.id)
+
         big = await bob.create_desktop("big", "US", "alpine", None, 8, 16, SecretStr("pw"))
         with pytest.raises(QuotaExceeded, match="core plan"):
             await bob.start_vm(big.id)
         assert [v.id for v in await provider.list_vms()] == []
+        with pytest.raises(Unsupported):
+            await bob.exec(big.id, ["true"])
         with pytest.raises(AuthError):
             await stranger.list_vms()
     finally:
         for client in (provider, bob, stranger):
             await client.aclose()
+        await gateway.close()
         server.should_exit = True
         await task

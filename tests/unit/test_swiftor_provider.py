@@ -219,6 +219,51 @@ async def test_server_given_mapping_url_wins_and_local_urls_use_engine_port():
     assert provider.desktop_url("v1") == "http://v1.localhost:9999"
 
 
+async def test_shell_access_only_on_the_local_engine():
+    remote, rec = make({})
+    assert not remote.capabilities.has_exec and not remote.capabilities.has_ssh
+    with pytest.raises(Unsupported):
+        await remote.exec(VM_ID, ["true"])
+    with pytest.raises(Unsupported):
+        remote.ssh_endpoint(VM_ID)
+    assert rec.requests == []
+
+
+async def test_local_engine_exec_ssh_key_and_endpoint():
+    def exec_route(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content) == {"vmid": VM_ID, "command": ["env"], "timeout_secs": 5}
+        return httpx.Response(200, json={"exit_code": 0, "stdout": "A=1\n", "stderr": ""})
+
+    recorder = Recorder(
+        {
+            ("POST", "/swiftor/vms/exec"): exec_route,
+            ("GET", f"/swiftor/vms/ssh_key/{VM_ID}"): {"ssh_private_key": "-----KEY-----", "ssh_port": 2222},
+        }
+    )
+    provider = SwiftorProvider(
+        "local",
+        "http://127.0.0.1:9999/swiftor",
+        TOKEN,
+        transport=httpx.MockTransport(recorder),
+        local_engine=True,
+        ssh_address=("127.0.0.1", 2222),
+        ca_path="/tmp/ca.pem",
+    )
+    assert provider.capabilities.has_exec and provider.capabilities.has_ssh
+    result = await provider.exec(VM_ID, ["env"], timeout_secs=5)
+    assert result.exit_code == 0 and result.stdout == "A=1\n"
+    key = await provider.ssh_key(VM_ID)
+    assert key.port == 2222 and "KEY" not in repr(key)
+    endpoint = provider.ssh_endpoint(VM_ID)
+    assert (endpoint.host, endpoint.port, endpoint.server_name) == (
+        "127.0.0.1",
+        2222,
+        f"{VM_ID}.vm.localhost",
+    )
+    assert endpoint.ca_path == "/tmp/ca.pem"
+    assert not SwiftorProvider.capabilities.has_exec, "instance capabilities must not leak to the class"
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 

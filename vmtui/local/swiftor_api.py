@@ -19,6 +19,9 @@ Contract: research/swiftor-api.md, local choices documented here:
 * Networking: mapping `name → port` serves `http://{name}-{vmid}.localhost:<engine port>` through
   `swiftor_host_proxy`; `http://{vmid}.localhost:<engine port>` is the VM's desktop (port 3000 inside,
   where webtop listens).
+* Shell access: `POST /vms/exec` (`{"vmid", "command": [argv] | "sh string", "timeout_secs"?}` →
+  `{"exit_code", "stdout", "stderr"}`, from the legacy Swiftor backend) and the local extension
+  `GET /vms/ssh_key/{vmid}` (`{"ssh_private_key", "ssh_port"}`) for the engine's SSH-over-TLS gateway.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ log = logging.getLogger("vmtui.local.swiftor")
 DESKTOP_PORT = 3000
 """Where a Swiftor (linuxserver webtop) desktop listens inside its VM."""
 CONFIG_DIR = "/config"
+EXEC_TIMEOUT = 300
 LIVE_STATES = ("booting", "running", "paused")
 MAX_PROXY_BODY = 64 * 1024 * 1024
 PROXY_TIMEOUT = 60.0
@@ -160,6 +164,12 @@ class SecretBody(BaseModel):
     vmid: str = Field(min_length=1, max_length=64)
     key: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     value: SecretStr = Field(max_length=65536)
+
+
+class ExecBody(BaseModel):
+    vmid: str = Field(min_length=1, max_length=64)
+    command: list[str] | str = Field(min_length=1, description="argv, or a string run by /bin/sh -c")
+    timeout_secs: int | None = Field(default=None, ge=1, le=3600)
 
 
 class MappingBody(BaseModel):
@@ -315,6 +325,26 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         ctx.store.delete_vm(vmid)
         log.info("swiftor: deleted vm %s", vmid)
         return {"message": "VM deleted", "id": vmid}
+
+    @router.post("/vms/exec")
+    async def exec_command(body: ExecBody, email: str = Depends(current_user)) -> dict[str, Any]:
+        """Legacy Swiftor route ("Execute a command on a VM"); the VM must be running."""
+        ctx.owned_vm(body.vmid, email)
+        argv = ["/bin/sh", "-c", body.command] if isinstance(body.command, str) else body.command
+        code, out, err = await engine.exec(
+            body.vmid, argv, owner=owner_of(email), timeout=body.timeout_secs or EXEC_TIMEOUT
+        )
+        return {
+            "exit_code": code,
+            "stdout": out.decode("utf-8", errors="replace"),
+            "stderr": err.decode("utf-8", errors="replace"),
+        }
+
+    @router.get("/vms/ssh_key/{vmid}")
+    async def ssh_key(vmid: str, email: str = Depends(current_user)) -> dict[str, Any]:
+        """Local extension: the VM's SSH key for the engine's SSH-over-TLS gateway."""
+        ctx.owned_vm(vmid, email)
+        return {"ssh_private_key": engine.ssh_private_key(vmid, owner_of(email)), "ssh_port": engine.ssh_port}
 
     @router.get("/vms/secrets")
     async def list_secrets(vmid: str | None = None, email: str = Depends(current_user)) -> dict[str, Any]:

@@ -25,13 +25,14 @@ from vmtui.core.errors import (
     QuotaExceeded,
     Unsupported,
 )
-from vmtui.core.models import Capabilities, Vm, VmConfig, VmSpecs, VmState
+from vmtui.core.models import Capabilities, ExecResult, SshEndpoint, SshKey, Vm, VmConfig, VmSpecs, VmState
 from vmtui.core.swiftor_plans import distribution_problem
 from vmtui.providers.base import Provider
 from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
 
 DEFAULT_BASE_URL = "https://api.swiftor.io"
 _LIMIT_WORDING = re.compile(r"\b(plan|limits?|quota|exceed(s|ed)?)\b", re.IGNORECASE)
+_EXEC_DEFAULT_TIMEOUT = 300
 _HEADERS = {
     "Origin": "https://swiftor.io"
 }  # the docs' examples send it; the legacy backend's CORS expects it
@@ -76,7 +77,14 @@ class PortMapping(BaseModel):
     url: str | None = None
 
 
+class _WireSshKey(BaseModel):
+    ssh_private_key: str = Field(repr=False)
+    ssh_port: int | None = None
+
+
 _VM_ADAPTER = TypeAdapter(_WireVm)
+_SSH_KEY_ADAPTER = TypeAdapter(_WireSshKey)
+_EXEC_ADAPTER = TypeAdapter(ExecResult)
 _MAPPING_ADAPTER = TypeAdapter(PortMapping)
 
 
@@ -139,9 +147,24 @@ class SwiftorProvider(Provider):
         verify: bool | str = True,
         max_retries: int = 3,
         public_domain: str | None = None,
+        local_engine: bool = False,
+        ssh_address: tuple[str, int] | None = None,
+        ca_path: str | None = None,
+        vm_domain: str = "vm.localhost",
+        insecure_tls: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
+        """`local_engine=True` for `vmtui serve`'s Swiftor API, which adds exec and SSH keys; SSH
+        then goes to `ssh_address` over TLS with SNI `<vm_id>.<vm_domain>`, verified with `ca_path`."""
         super().__init__(name)
+        if local_engine:
+            self.capabilities = self.capabilities.model_copy(
+                update={"has_exec": True, "has_ssh": ssh_address is not None}
+            )
+        self.ssh_address = ssh_address
+        self.ca_path = ca_path
+        self.vm_domain = vm_domain
+        self.insecure_tls = insecure_tls
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._http = HttpClient(
             base_url,
@@ -281,6 +304,46 @@ class SwiftorProvider(Provider):
 
     async def delete_vm(self, vm_id: str) -> None:
         await self._send("GET", f"/vms/delete/{_seg(vm_id)}")
+
+    # -- shell access (local engine only) -------------------------------------------------------
+
+    async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
+        """`POST /vms/exec`: run `command` in the running VM to completion."""
+        if not self.capabilities.has_exec:
+            raise self._unsupported("run commands")
+        if not command or not all(isinstance(part, str) for part in command):
+            raise BadRequest("command must be a non-empty list of strings")
+        body: dict[str, Any] = {"vmid": vm_id, "command": list(command)}
+        if timeout_secs:
+            body["timeout_secs"] = timeout_secs
+        answer = await self._http.send_json(
+            "POST",
+            "/vms/exec",
+            json_body=body,
+            headers=_HEADERS,
+            timeout=(timeout_secs or _EXEC_DEFAULT_TIMEOUT) + 10.0,
+        )
+        return validate(_EXEC_ADAPTER, answer, "Swiftor exec")
+
+    async def ssh_key(self, vm_id: str) -> SshKey:
+        """`GET /vms/ssh_key/{vmid}` (local engine extension)."""
+        if not self.capabilities.has_ssh:
+            raise self._unsupported("open SSH sessions")
+        answer = await self._send_json("GET", f"/vms/ssh_key/{_seg(vm_id)}")
+        wire = validate(_SSH_KEY_ADAPTER, answer, "Swiftor SSH key")
+        return SshKey(private_key_pem=wire.ssh_private_key, port=wire.ssh_port)
+
+    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
+        if self.ssh_address is None or not self.capabilities.has_ssh:
+            raise self._unsupported("open SSH sessions")
+        host, port = self.ssh_address
+        return SshEndpoint(
+            host=host,
+            port=port,
+            server_name=f"{_seg(vm_id)}.{self.vm_domain}",
+            ca_path=self.ca_path,
+            insecure_tls=self.insecure_tls,
+        )
 
     # -- secrets ----------------------------------------------------------------------------
 
