@@ -19,7 +19,6 @@ import pytest
 from vmtui.local.daemon import ServeError, ServeOptions
 
 READY = re.compile(r"^vmtui serve ready api=(http://\S+) ssh=(\S+) token-file=(\S+) ca=(\S+)$")
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="real sandboxes need root")
 
 
 def _serve_argv(state_dir: Path, *extra: str) -> list[str]:
@@ -151,7 +150,6 @@ def test_print_token_issues_a_swiftor_token(tmp_path):
 
 
 @pytest.mark.root
-@needs_root
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_restart_finds_vms_and_commits(tmp_path, how):
     state = tmp_path / "state"

@@ -19,8 +19,6 @@ TOKEN = "test-token-" + "x" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 V1 = "/api/v1"
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="real sandboxes need root")
-
 
 @pytest.fixture
 async def engine(tmp_path):
@@ -117,6 +115,8 @@ async def test_wrong_types_and_bad_queries_are_client_errors(api):
     both = await api.post(f"{V1}/vm/from_commit", json={"commit_id": "a", "tag_name": "b"})
     assert both.status_code == 400 and "exactly one" in both.text
     assert (await api.post(f"{V1}/vm/from_commit", json={})).status_code == 400
+    tag = await api.post(f"{V1}/vm/from_commit", json={"tag_name": "v1"})
+    assert (tag.status_code, tag.json()) == (404, {"success": False, "error": "tag not found"})
 
 
 async def test_unknown_objects_are_404_json(api):
@@ -144,7 +144,7 @@ async def test_image_names_are_validated(engine, api):
         response = await api.put(f"/api/rootfs/{name}", content=b"x")
         assert response.status_code == 400, name
         assert response.json()["error"].startswith("invalid image name")
-    assert os.listdir(engine.state_dir / "images") == []
+    assert os.listdir(engine.state_dir / "images") == ["default"]
 
 
 async def test_internal_errors_are_500_json_without_details(engine, api, monkeypatch):
@@ -169,6 +169,17 @@ async def test_empty_lists_have_the_contract_shapes(api):
     assert version["capabilities"]["memory_snapshots"] is False
 
 
+async def test_without_sandbox_support_create_says_what_is_missing(engine, api, monkeypatch):
+    import vmtui.local.sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 1000)
+    response = await api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
+    assert response.status_code == 503
+    assert "need root" in response.json()["error"]
+    assert (await api.get(f"{V1}/vms")).json() == []
+    assert os.listdir(engine.state_dir / "vms") == []
+
+
 # -- real sandboxes -------------------------------------------------------------------------------
 
 
@@ -185,7 +196,6 @@ async def _sh(api, vm_id: str, script: str) -> dict:
 
 
 @pytest.mark.root
-@needs_root
 async def test_vm_lifecycle_commit_branch_pause_delete(api):
     vm_id = await _new_vm(api, labels={"team": "core"})
     status = (await api.get(f"{V1}/vm/{vm_id}/status")).json()
@@ -243,7 +253,6 @@ async def test_vm_lifecycle_commit_branch_pause_delete(api):
 
 
 @pytest.mark.root
-@needs_root
 async def test_branch_from_a_vm_commits_it_and_count_zero_is_empty(api):
     vm_id = await _new_vm(api)
     await _sh(api, vm_id, "echo v1 > /root/f")
@@ -269,7 +278,6 @@ async def test_branch_from_a_vm_commits_it_and_count_zero_is_empty(api):
 
 
 @pytest.mark.root
-@needs_root
 async def test_idempotent_create_acts_once(engine, api):
     headers = {"X-Idempotency-Key": "create-once"}
     body = {"vm_config": {"labels": {"n": "1"}}}
@@ -286,7 +294,6 @@ async def test_idempotent_create_acts_once(engine, api):
 
 
 @pytest.mark.root
-@needs_root
 async def test_new_root_without_wait_boot_returns_booting_then_runs(api):
     response = await api.post(f"{V1}/vm/new_root", json={"vm_config": {}})
     assert response.status_code == 201
@@ -308,7 +315,6 @@ def _tarball(members: dict[str, bytes]) -> bytes:
 
 
 @pytest.mark.root
-@needs_root
 async def test_rootfs_upload_use_and_delete(engine, api):
     evil = await api.put("/api/rootfs/evil", content=_tarball({"../escape": b"x"}))
     assert evil.status_code == 400 and evil.json()["success"] is False
@@ -330,7 +336,6 @@ async def test_rootfs_upload_use_and_delete(engine, api):
 
 
 @pytest.mark.root
-@needs_root
 async def test_upload_size_is_capped(tmp_path):
     engine = Engine(tmp_path / "state", max_upload_bytes=1000)
     await engine.start()
@@ -344,7 +349,6 @@ async def test_upload_size_is_capped(tmp_path):
 
 
 @pytest.mark.root
-@needs_root
 async def test_restart_finds_vms_and_commits(tmp_path):
     state = tmp_path / "state"
     engine = Engine(state)
@@ -367,3 +371,43 @@ async def test_restart_finds_vms_and_commits(tmp_path):
         for record in again.list_vms():
             await again.delete_vm(record.id)
         await again.close()
+
+
+@pytest.mark.root
+async def test_pause_really_stops_processes(api):
+    vm_id = await _new_vm(api)
+    loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.01; done"
+    await _sh(api, vm_id, f"nohup sh -c '{loop}' >/dev/null 2>&1 &")
+    await asyncio.sleep(0.3)
+
+    async def counter() -> int:
+        return int((await _sh(api, vm_id, "cat /tmp/n"))["stdout"])
+
+    before = await counter()
+    assert (await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Paused"})).status_code == 200
+    await asyncio.sleep(1.5)
+    assert (await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Running"})).status_code == 200
+    after_pause = await counter()
+    await asyncio.sleep(1.0)
+    after_run = await counter()
+    assert after_run - after_pause > 2 * (after_pause - before), (before, after_pause, after_run)
+
+
+@pytest.mark.root
+async def test_twenty_concurrent_creates_and_branches_stay_consistent(engine, api):
+    created = await asyncio.gather(*(api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
+                                     for _ in range(20)))
+    assert [r.status_code for r in created] == [201] * 20
+    ids = {r.json()["vm_id"] for r in created}
+    source = next(iter(ids))
+    branched = await asyncio.gather(*(api.post(f"{V1}/vm/{source}/branch?count=2") for _ in range(4)))
+    assert [r.status_code for r in branched] == [201] * 4
+    ids |= {vm["vm_id"] for r in branched for vm in r.json()["vms"]}
+    assert len(ids) == 28
+    assert {vm["vm_id"] for vm in (await api.get(f"{V1}/vms")).json()} == ids
+    assert all(vm["state"] == "running" for vm in (await api.get(f"{V1}/vms")).json())
+    commits = (await api.get(f"{V1}/commits")).json()
+    assert commits["total"] == 4
+    assert {c["parent_vm_id"] for c in commits["commits"]} == {source}
+    assert set(os.listdir(engine.state_dir / "vms")) == ids
+    assert set(os.listdir(engine.state_dir / "layers")) == {c["commit_id"] for c in commits["commits"]}

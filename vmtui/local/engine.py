@@ -5,6 +5,7 @@ Layout of a state dir::
     engine.db            SQLite (WAL): VMs, commits, images, idempotency records
     vms/<vm_id>/         a VM's own directory (writable layer, mounts) owned by the sandbox
     layers/<commit_id>/  immutable layer captured by a commit
+    images/default/      the default image, built once from the host at first start
     images/<name>/       uploaded root filesystems
     tmp/                 scratch space, emptied at every start
 
@@ -66,6 +67,8 @@ class Engine:
         self._boot_tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._owner_id = ""
+        self._default_image: Path | None = None
+        self._default_image_size = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -76,6 +79,7 @@ class Engine:
         os.chmod(self.state_dir, 0o700)
         self.store = Store(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
+        await self._build_default_image()
         await self._recover()
 
     async def close(self) -> None:
@@ -341,7 +345,8 @@ class Engine:
 
     def list_images(self) -> list[ImageRecord]:
         """The built-in default image first, then uploaded ones by name."""
-        default = ImageRecord(name=DEFAULT_IMAGE, path="", size_bytes=0, created_at="")
+        default = ImageRecord(name=DEFAULT_IMAGE, path=str(self._default_image or ""),
+                              size_bytes=self._default_image_size, created_at="")
         return [default, *self.db.list_images()]
 
     def image_usage(self, name: str) -> tuple[int, int]:
@@ -399,7 +404,7 @@ class Engine:
     def _image_spec_path(self, name: str) -> Path | None:
         """The image directory for a SandboxSpec (None = the built-in default image)."""
         if name == DEFAULT_IMAGE:
-            return None
+            return self._default_image
         image = self.db.get_image(name) if IMAGE_NAME_RE.match(name) else None
         if image is None:
             raise NotFound(f"image not found: {name}")
@@ -486,6 +491,18 @@ class Engine:
         if state not in ("running", "paused"):
             raise Conflict(f"vm is {state}")
         return self._sandboxes[vm.id]
+
+    async def _build_default_image(self) -> None:
+        """Build the default image once per state dir (VMs share it as their read-only bottom layer)."""
+        path = self.state_dir / "images" / DEFAULT_IMAGE
+        if not path.exists():
+            try:
+                await asyncio.to_thread(images.build_default_image, path)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot build the default image (each VM will try again): %s", exc)
+                return
+        self._default_image = path
+        self._default_image_size = await asyncio.to_thread(images.image_size, path)
 
     async def _receive_upload(self, dest: Path, chunks: AsyncIterator[bytes]) -> None:
         received = 0
