@@ -423,7 +423,8 @@ _LINES = st.one_of(
 )
 
 
-def _load_outcome(raw: bytes, env: dict[str, str]) -> None:
+def _load_outcome(raw: bytes, env: dict[str, str]) -> str:
+    """Load `raw` as the config file; return everything the user could see of the outcome."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "config.toml"
         path.write_bytes(raw)
@@ -431,9 +432,11 @@ def _load_outcome(raw: bytes, env: dict[str, str]) -> None:
             settings = load_settings(path, env={"HOME": directory, **env})
         except ConfigError as error:
             assert "Traceback" not in str(error) and "\n" not in str(error).strip()
-            return
+            return f"{error} {error!r}"
         assert settings.profiles["local"].kind is ProfileKind.LOCAL
-        tomllib.loads(redacted_dump(settings))
+        dumped = redacted_dump(settings)
+        tomllib.loads(dumped)
+        return f"{dumped} {settings!r} {settings.model_dump_json()}"
 
 
 @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -446,6 +449,23 @@ def test_fuzzed_toml_text_yields_settings_or_config_error(lines: list[str]):
 @given(raw=st.binary(max_size=200))
 def test_fuzzed_bytes_yield_settings_or_config_error(raw: bytes):
     _load_outcome(raw, {})
+
+
+_SECRET_VALUES = st.sampled_from(
+    [f'"{SECRET}"', f'["{SECRET}"]', f'{{ k = "{SECRET}" }}', f'"""{SECRET}\n"""', f"'{SECRET}'"]
+)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["vers", "swiftor", "local", "aws", "1"]),
+    secret_field=st.sampled_from(["api_key", "token"]),
+    secret=_SECRET_VALUES,
+    noise=st.lists(_LINES, max_size=3),
+)
+def test_fuzzed_secrets_never_reach_the_user(kind: str, secret_field: str, secret: str, noise: list[str]):
+    text = "\n".join([*noise, "[profiles.p]", f'kind = "{kind}"', f"{secret_field} = {secret}"])
+    assert SECRET not in _load_outcome(text.encode(), {})
 
 
 _ENV_NAMES = st.sampled_from(
