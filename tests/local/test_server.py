@@ -180,6 +180,48 @@ async def test_without_sandbox_support_create_says_what_is_missing(engine, api, 
     assert os.listdir(engine.state_dir / "vms") == []
 
 
+async def test_a_failing_branch_reports_the_vms_it_made(engine, api, monkeypatch):
+    from vmtui.core.errors import Unavailable
+    from vmtui.local.store import CommitRecord, VmRecord
+
+    engine.db.insert_commit(CommitRecord(id="c1", layers=["c1"]))
+    made: list[str] = []
+
+    async def launch(vm: VmRecord, *, start: bool, wait_boot: bool) -> VmRecord:
+        if made:
+            raise Unavailable("out of sandboxes")
+        made.append(vm.id)
+        return vm
+
+    monkeypatch.setattr(engine, "_launch", launch)
+    response = await api.post(f"{V1}/vm/c1/branch?count=3")
+    assert response.status_code == 503
+    assert response.json() == {"vms": [{"vm_id": made[0]}], "error": "out of sandboxes"}
+
+
+async def test_start_sweeps_half_made_state(tmp_path):
+    from vmtui.local.store import Store, VmRecord
+
+    state = tmp_path / "state"
+    first = Engine(state)
+    await first.start()
+    await first.close()
+    store = Store(state / "engine.db")
+    store.insert_vm(VmRecord(id="half-made"))  # crash during create: still `creating`
+    store.close()
+    for leftover in ("vms/half-made/upper", "vms/unknown-vm/upper", "layers/orphan-layer/root", "tmp/upload-x"):
+        (state / leftover).mkdir(parents=True)
+
+    engine = Engine(state)
+    await engine.start()
+    try:
+        assert engine.db.get_vm("half-made", include_deleted=True) is None
+        assert os.listdir(state / "vms") == [] and os.listdir(state / "layers") == []
+        assert os.listdir(state / "tmp") == []
+    finally:
+        await engine.close()
+
+
 # -- real sandboxes -------------------------------------------------------------------------------
 
 
@@ -270,6 +312,9 @@ async def test_branch_from_a_vm_commits_it_and_count_zero_is_empty(api):
     restored = await api.post(f"{V1}/vm/from_commit", json={"commit_id": commit_id})
     assert restored.status_code == 201
     assert (await _sh(api, restored.json()["vm_id"], "cat /root/f"))["stdout"] == "v1\n"
+
+    slow = await api.post(f"{V1}/vm/{child}/exec", json={"command": ["sleep", "30"], "timeout_secs": 1})
+    assert slow.status_code == 408 and "timed out" in slow.json()["error"]
 
     key = (await api.get(f"{V1}/vm/{child}/ssh_key")).json()
     assert key["ssh_private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
@@ -411,3 +456,43 @@ async def test_twenty_concurrent_creates_and_branches_stay_consistent(engine, ap
     assert {c["parent_vm_id"] for c in commits["commits"]} == {source}
     assert set(os.listdir(engine.state_dir / "vms")) == ids
     assert set(os.listdir(engine.state_dir / "layers")) == {c["commit_id"] for c in commits["commits"]}
+
+
+@pytest.mark.root
+async def test_the_projects_vers_provider_drives_the_engine(engine, tmp_path):
+    from vmtui.core.errors import Conflict, NotFound
+    from vmtui.core.models import VmConfig, VmState
+    from vmtui.providers.vers import VersProvider
+
+    transport = httpx.ASGITransport(app=create_app(engine, TOKEN), raise_app_exceptions=False)
+    provider = VersProvider("local", "http://engine.test", TOKEN, transport=transport, timeout=60,
+                            memory_snapshots=False, max_retries=0)
+    try:
+        vm_id = await provider.create_vm(VmConfig(labels={"name": "dev"}), wait_boot=True)
+        assert (await provider.get_vm(vm_id)).state is VmState.RUNNING
+        assert (await provider.exec(vm_id, ["sh", "-c", "echo hi > /root/f; cat /root/f"])).stdout == "hi\n"
+        commit_id = await provider.commit(vm_id, name="c1")
+        [child] = await provider.branch(commit_id, 1)
+        restored = await provider.restore(commit_id)
+        lineage = {vm.id: vm for vm in await provider.list_vms_with_lineage()}
+        assert set(lineage) == {vm_id, child, restored}
+        assert lineage[child].parent_commit_id == commit_id and lineage[child].grandparent_vm_id == vm_id
+        assert [c.id for c in await provider.list_commits()] == [commit_id]
+        assert (await provider.ssh_key(child)).private_key_pem.startswith("-----BEGIN OPENSSH")
+        await provider.pause_vm(vm_id)
+        assert (await provider.get_vm(vm_id)).state is VmState.PAUSED
+        await provider.resume_vm(vm_id)
+        with pytest.raises(Conflict, match="commit still has 2 active VM"):
+            await provider.delete_commit(commit_id)
+        tarball = tmp_path / "rootfs.tar"
+        tarball.write_bytes(_tarball({"etc/os-release": b"ID=tiny\n"}))
+        await provider.upload_image("tiny", tarball)
+        assert [image.name for image in await provider.list_images()] == ["default", "tiny"]
+        await provider.delete_image("tiny")
+        for vm in (child, restored, vm_id):
+            await provider.delete_vm(vm)
+        await provider.delete_commit(commit_id)
+        with pytest.raises(NotFound):
+            await provider.get_vm(vm_id)
+    finally:
+        await provider.aclose()
