@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import stat
 from collections.abc import AsyncIterator
@@ -14,6 +15,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded, Unsupported
@@ -156,6 +159,13 @@ async def test_invalid_bodies_are_422_without_echoing_the_password(client):
         "/vms/create", content=b"{nope", headers={**auth(ALICE), "content-type": "application/json"}
     )
     assert broken.status_code == 422 and isinstance(broken.json()["detail"], list)
+    nul = create_body()
+    nul["config"]["password"] = "a\x00b"
+    answer = await client.post("/vms/create", json=nul, headers=auth(ALICE))
+    assert answer.status_code == 400 and "NUL" in answer.json()["detail"]
+    nul = create_body(label="bad\nlabel")
+    assert (await client.post("/vms/create", json=nul, headers=auth(ALICE))).status_code == 422
+    assert (await client.get("/vms", headers=auth(ALICE))).json() == {"vms": []}
 
 
 async def test_webtop_distribution_needs_desktop(client):
@@ -272,6 +282,49 @@ async def test_host_proxy_unknown_targets(client):
         "http://127.0.0.1:8123/", headers={"Host": "00000000-0000-0000-0000-000000000000.localhost"}
     )
     assert unknown.status_code == 404
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/vms/create", "/vms/secrets", "/vms/networking", "/vms/exec"]),
+    body=st.one_of(
+        json_values.map(json.dumps),
+        st.text(max_size=30),
+        st.builds(
+            lambda label, cpu, ram, dist, desktop, region: json.dumps(
+                {
+                    "config": {"vmlabel": label, "region": {"code": region}, "password": label},
+                    "os": {"distribution": {"code": dist}, "desktop": desktop, "cpu": cpu, "ram": ram},
+                    "vmid": label,
+                    "key": label,
+                    "value": label,
+                    "name": label,
+                    "port": cpu,
+                    "command": [label],
+                }
+            ),
+            st.text(max_size=70),
+            st.integers(-5, 100_000),
+            st.integers(-5, 300),
+            st.sampled_from(["ubuntu", "alpine", "fedora", "", "x" * 40]),
+            st.sampled_from([None, "xfce", "", "nope"]),
+            st.sampled_from(["AU", "", "a/b"]),
+        ),
+    ),
+)
+async def test_fuzzed_bodies_get_clear_errors_never_500(client, path, body):
+    answer = await client.post(
+        path, content=body, headers={**auth(ALICE), "content-type": "application/json"}
+    )
+    assert answer.status_code in (200, 400, 404, 422), answer.text
+    assert "detail" in answer.json() or answer.status_code == 200
 
 
 async def test_state_survives_an_engine_restart(engine, tmp_path):

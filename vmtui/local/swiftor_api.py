@@ -142,7 +142,7 @@ class _Code(BaseModel):
 
 
 class _CreateConfig(BaseModel):
-    vmlabel: str = Field(min_length=1, max_length=64)
+    vmlabel: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
     region: _Code
     password: SecretStr = Field(min_length=1, max_length=256)
     storageType: str | None = Field(default=None, max_length=32)
@@ -257,6 +257,8 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
 
     @router.post("/vms/create")
     async def create_vm(body: CreateBody, email: str = Depends(current_user)) -> dict[str, Any]:
+        if "\x00" in body.config.password.get_secret_value():
+            raise SwiftorFailure(400, "the password cannot contain NUL characters")
         distribution = body.os.distribution.code.lower()
         desktop = (body.os.desktop or "").lower() or None
         problem = distribution_problem(distribution, desktop)
