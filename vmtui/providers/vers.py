@@ -31,7 +31,7 @@ from vmtui.core.models import (
     VmState,
 )
 from vmtui.providers.base import ProgressCallback, Provider
-from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, validate
+from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
 
 API = "/api/v1"
 PAGE_SIZE = 100
@@ -174,7 +174,7 @@ def vers_error(status: int, message: str, body: Any, retry_after: float | None) 
     """Default mapping plus the ids a failed branch did create (`{"vms":[...],"error":...}`)."""
     created = _created_vm_ids(body)
     if created:
-        message = f"{message} (created before the failure: {', '.join(created)})"
+        message = snippet(f"{message} (created before the failure: {', '.join(created)})")
     error = error_for_status(status, message, retry_after)
     error.created_ids = created
     return error
@@ -405,7 +405,7 @@ class VersProvider(Provider):
         if answer.vms is None and answer.vm_id:
             ids = [answer.vm_id]
         if answer.error:
-            raise BadResponse(f"branch reported an error: {answer.error}", created_ids=tuple(ids))
+            raise BadResponse(snippet(f"branch reported an error: {answer.error}"), created_ids=tuple(ids))
         if answer.vms is None and not answer.vm_id:
             raise BadResponse("unexpected branch response: neither `vms` nor `vm_id`")
         return ids
@@ -531,12 +531,12 @@ class VersProvider(Provider):
         segment = _segment(name, "image name")
         path = Path(tarball)
         if not path.is_file():
-            raise BadRequest(f"{path} is not a readable file")
+            raise BadRequest(snippet(f"{path} is not a readable file"))
         try:
             with path.open("rb"):
                 total = path.stat().st_size
         except OSError as exc:
-            raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise BadRequest(snippet(f"cannot read {path}: {exc.strerror or exc}")) from None
 
         async def chunks() -> AsyncIterator[bytes]:
             done = 0
@@ -552,9 +552,9 @@ class VersProvider(Provider):
                             progress(done, total)
                     grew = bool(handle.read(1))
             except OSError as exc:
-                raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from None
+                raise BadRequest(snippet(f"cannot read {path}: {exc.strerror or exc}")) from None
             if done != total or grew:
-                raise BadRequest(f"{path} changed while uploading; the upload was aborted, try again")
+                raise BadRequest(snippet(f"{path} changed while uploading; the upload was aborted, try again"))
 
         try:
             await self.http.send(
