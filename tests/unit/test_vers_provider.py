@@ -33,7 +33,8 @@ C1 = "cccccccc-0000-4000-8000-000000000001"
 class FakeVers:
     """Routes (method, path) to canned answers and records every request with its decoded body."""
 
-    def __init__(self):
+    def __init__(self, key: str | None = KEY):
+        self.key = key
         self.routes: dict[tuple[str, str], object] = {}
         self.requests: list[httpx.Request] = []
 
@@ -43,6 +44,7 @@ class FakeVers:
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         self.requests.append(request)
+        self.check_headers(request)
         answer = self.routes.get((request.method, request.url.path))
         if answer is None:
             return httpx.Response(404, json={"success": False, "error": "not found"})
@@ -51,6 +53,18 @@ class FakeVers:
             if asyncio.iscoroutine(answer):
                 answer = await answer
         return answer
+
+    def check_headers(self, request: httpx.Request) -> None:
+        """Every request of every test: bearer auth, User-Agent, an idempotency key exactly on mutations."""
+        if self.key is None:
+            assert "authorization" not in request.headers
+        else:
+            assert request.headers["authorization"] == f"Bearer {self.key}"
+        assert request.headers["user-agent"].startswith("vmtui/")
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            assert uuid.UUID(request.headers["x-idempotency-key"]).version == 4
+        else:
+            assert "x-idempotency-key" not in request.headers
 
     @property
     def last(self) -> httpx.Request:
@@ -136,6 +150,7 @@ async def test_cluster_era_shapes_are_accepted(vers, server):
 
 
 async def test_base_url_may_already_end_in_api_v1(server):
+    server.key = None
     provider = VersProvider("p", "http://127.0.0.1:8123/api/v1/", None, transport=httpx.MockTransport(server))
     server.on("GET", "/api/v1/vms", httpx.Response(200, json=[]))
     assert await provider.list_vms() == []

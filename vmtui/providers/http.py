@@ -191,7 +191,7 @@ def decode_json(response: httpx.Response) -> Any:
     raw = response.content
     if "json" not in content_type.lower():
         raise BadResponse(
-            f"expected JSON, got {snippet(content_type) or 'no content type'}: {_preview(raw)}",
+            f"expected JSON, got {snippet(content_type, 60) or 'no content type'}: {_preview(raw)}",
             status=response.status_code,
         )
     try:
