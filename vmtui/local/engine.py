@@ -69,6 +69,8 @@ class Engine:
         self._owner_id = ""
         self._default_image: Path | None = None
         self._default_image_size = 0
+        self._pending_layers: set[str] = set()
+        """Layers being captured or not yet recorded: the layer collector must leave them alone."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -156,15 +158,16 @@ class Engine:
         return vm.ssh_public_key
 
     async def sandbox_for(self, vm_id: str) -> Sandbox:
-        """The live sandbox of a VM (any owner), waiting for a boot in progress.
+        """The live sandbox of a VM (any owner), waiting for a boot, commit or pause in progress.
 
         Raises NotFound for unknown/deleted VMs and Conflict for paused, stopped or dead ones."""
         vm = self.db.get_vm(vm_id)
         if vm is None or vm.phase != "ready":
             raise NotFound("vm not found")
-        await self._wait_booted(vm_id)
-        vm = self.db.get_vm(vm_id)
-        if vm is None:
+        async with self._lock(vm_id):  # let a commit or pause in progress finish first
+            await self._wait_booted(vm_id)
+            vm = self.db.get_vm(vm_id)
+        if vm is None or vm.phase != "ready":
             raise NotFound("vm not found")
         state = self.vm_state(vm)
         if state != "running":
@@ -221,21 +224,29 @@ class Engine:
         """Capture the VM's filesystem as an immutable commit. The VM is frozen while its
         writable layer is copied and resumed afterwards unless `keep_paused` (or it was paused)."""
         self.get_vm(vm_id, owner)
-        new_id = commit_id or str(uuid.uuid4())
-        if self.db.get_commit(new_id) is not None:
+        try:
+            new_id = str(uuid.UUID(commit_id)) if commit_id else str(uuid.uuid4())
+        except ValueError:
+            raise BadRequest(f"commit_id must be a UUID, not {commit_id!r}") from None
+        if self.db.get_commit(new_id) is not None or new_id in self._pending_layers:
             raise Conflict(f"commit already exists: {new_id}")
         async with self._lock(vm_id):
             await self._wait_booted(vm_id)
             vm = self.get_vm(vm_id, owner)
             sandbox = self._live_sandbox(vm)
             was_paused = sandbox.paused
-            if not was_paused:
-                await sandbox.pause()
+            self._pending_layers.add(new_id)
             try:
-                await sandbox.capture(self.state_dir / "layers" / new_id)
-            finally:
-                if not (was_paused or keep_paused):
-                    await sandbox.resume()
+                if not was_paused:
+                    await sandbox.pause()
+                try:
+                    await sandbox.capture(self.state_dir / "layers" / new_id)
+                finally:
+                    if not (was_paused or keep_paused):
+                        await sandbox.resume()
+            except BaseException:
+                self._pending_layers.discard(new_id)
+                raise
             self.db.update_vm(vm_id, state="paused" if sandbox.paused else "running")
             commit = CommitRecord(
                 id=new_id, owner=owner, description=description or None,
@@ -244,6 +255,7 @@ class Engine:
                 layers=[new_id, *vm.layers], image=vm.image,
             )
             self.db.insert_commit(commit)
+            self._pending_layers.discard(new_id)
         log.info("committed vm %s as %s", vm_id, new_id)
         return commit
 
@@ -269,6 +281,8 @@ class Engine:
             if env is not None:
                 self.db.update_vm(vm_id, env=env)
                 vm.env = env
+            self._sandboxes.pop(vm_id, None)
+            await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm_id))
             await self._boot(vm)
 
     async def stop_vm(self, vm_id: str, *, owner: str | None = None) -> None:
@@ -515,11 +529,12 @@ class Engine:
         if received == 0:
             raise BadRequest("empty upload: send the rootfs tarball as the request body")
 
-    async def _collect_layers(self) -> None:
-        """Remove layer dirs that no commit or live VM stacks on any more."""
-        keep = self.db.referenced_layers()
+    async def _collect_layers(self, *, sweep_partial: bool = False) -> None:
+        """Remove layer dirs that no commit or live VM stacks on any more. Captures in progress
+        (pending ids, hidden `.partial` dirs) are only swept at start, when none can be running."""
+        keep = self.db.referenced_layers() | self._pending_layers
         for path in (self.state_dir / "layers").iterdir():
-            if path.name not in keep:
+            if path.name not in keep and (sweep_partial or not path.name.startswith(".")):
                 await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def _recover(self) -> None:
@@ -539,7 +554,7 @@ class Engine:
             if vm is None or vm.phase != "ready":
                 await asyncio.to_thread(Sandbox.cleanup_stale, path)
                 await asyncio.to_thread(shutil.rmtree, path, True)
-        await self._collect_layers()
+        await self._collect_layers(sweep_partial=True)
         limit = asyncio.Semaphore(_RECOVERY_PARALLELISM)
 
         async def revive(vm: VmRecord) -> None:
@@ -551,7 +566,11 @@ class Engine:
 
     async def _revive(self, vm: VmRecord) -> None:
         spec = self._spec(vm)
-        sandbox = Sandbox.adopt(spec, vm.init_pid) if vm.init_pid else None
+        try:
+            sandbox = Sandbox.adopt(spec, vm.init_pid) if vm.init_pid else None
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("cannot adopt vm %s (%s); booting it again", vm.id, exc)
+            sandbox = None
         if sandbox is not None:
             self._sandboxes[vm.id] = sandbox
             self.db.update_vm(vm.id, state="paused" if sandbox.paused else "running")
