@@ -206,12 +206,13 @@ class TerminalPane(Widget, can_focus=True):
         self._factory = factory
         self.closed_reason = None
         if self.emulator is not None:
-            self._start_session()
+            self.call_after_refresh(self._start_session)  # after any pending layout change of the pane
 
     def _start_session(self) -> None:
         factory, self._factory = self._factory, None
         if factory is None or self.emulator is None:
             return
+        self._apply_size()  # open with the size the pane has now, not the last debounced one
         cols, rows = self.emulator.size
         self.run_worker(self._open(factory, cols, rows), group="terminal-connect", exit_on_error=False)
 
@@ -442,10 +443,16 @@ class TerminalPane(Widget, can_focus=True):
             return
         if self._resize_timer is not None:
             self._resize_timer.stop()
-        self._resize_timer = self.set_timer(RESIZE_DEBOUNCE, self._apply_size, name="terminal-resize")
+        self._resize_timer = self.set_timer(RESIZE_DEBOUNCE, self._debounced_resize, name="terminal-resize")
+
+    def _debounced_resize(self) -> None:
+        self._resize_timer = None
+        self._apply_size()
 
     def _apply_size(self) -> None:
-        self._resize_timer = None
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+            self._resize_timer = None
         emulator = self.emulator
         cols, rows = self.size.width, self.size.height
         if emulator is None or cols < 1 or rows < 1 or emulator.size == (cols, rows):

@@ -1,0 +1,70 @@
+"""TerminalTabs over real SSH-over-TLS: the local engine's gateway on loopback, `SshSession`, our adapter.
+
+The gateway's backend runs shells as host processes (the SSH service's own test stand-in for a VM sandbox),
+so this exercises TLS with SNI, SSH auth, the PTY, window-change and the widget end to end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.containers import Container
+
+from tests.ui.test_terminal_pty import shows, type_line, wait_for
+from tests.unit.test_ssh_client import VM_ID, FakeProvider, backend, gateway, known_hosts  # noqa: F401 (fixtures)
+from vmtui.core.models import VmState
+from vmtui.services.ssh import SshSession
+from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
+
+pytestmark = pytest.mark.timeout(90)
+
+
+class SshApp(App):
+    def compose(self) -> ComposeResult:
+        yield Container(TerminalTabs(), id="terminal-area")
+
+    @property
+    def pane(self):  # what the shared wait helpers look at
+        return self.query_one(TerminalTabs).active_session.pane
+
+
+async def test_shell_over_ssh_tls_echo_ctrl_c_resize_and_exit(gateway, backend, known_hosts) -> None:  # noqa: F811
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    factory = ssh_transport_factory(lambda: SshSession(provider, VM_ID, known_hosts=known_hosts))
+    app = SshApp()
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        pane = await app.query_one(TerminalTabs).open_session(VM_ID[:8], factory)
+        await wait_for(pilot, lambda: pane.transport is not None)
+        await type_line(pilot, "stty size; echo ssh-$((40+2))")
+        await wait_for(pilot, shows(pilot, "ssh-42"))
+        assert shows(pilot, f"{pane.size.height} {pane.size.width}")()
+        await type_line(pilot, "sleep 30")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+c")
+        await type_line(pilot, "echo status=$?")
+        await wait_for(pilot, shows(pilot, "status=130"))
+        await pilot.resize_terminal(100, 35)
+        await pilot.pause(0.4)
+        await type_line(pilot, "stty size")
+        await wait_for(pilot, shows(pilot, f"{pane.size.height} 100"))
+        await type_line(pilot, "exit 4")
+        await wait_for(pilot, lambda: app.query_one(TerminalSession).ended)
+        assert pane.closed_reason == "shell exited with status 4"
+
+
+async def test_unreachable_vm_ends_the_tab_with_the_reason(gateway, known_hosts) -> None:  # noqa: F811
+    class NoKeyProvider(FakeProvider):
+        async def ssh_key(self, vm_id: str):
+            raise LookupError("VM is gone")
+
+    provider = NoKeyProvider(gateway, None, [VmState.RUNNING])  # type: ignore[arg-type]
+    factory = ssh_transport_factory(lambda: SshSession(provider, VM_ID, known_hosts=known_hosts))
+    app = SshApp()
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        pane = await app.query_one(TerminalTabs).open_session("gone", factory)
+        await wait_for(pilot, lambda: pane.closed_reason is not None)
+        assert pane.closed_reason == "VM is gone"
+        assert app.query_one(TerminalSession).ended

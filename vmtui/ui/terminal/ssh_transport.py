@@ -1,0 +1,83 @@
+"""Adapter from the SSH service (`SshSession` / `SshShell`) to the widget's `TerminalTransport`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from vmtui.services.ssh import SshSession, SshShell
+from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
+
+
+class SshTerminalTransport:
+    """Pumps a shell's output into a sink; owns the SSH session and closes it when the shell ends."""
+
+    def __init__(self, sink: TerminalSink, shell: SshShell, session: SshSession) -> None:
+        self._sink = sink
+        self._shell = shell
+        self._session = session
+        self._may_read = asyncio.Event()
+        self._may_read.set()
+        self._closing = False
+        self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"ssh-terminal-{session.vm_id}")
+
+    def write(self, data: bytes) -> None:
+        if not self._closing:
+            self._shell.write(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        if not self._closing:
+            self._shell.resize(cols, rows)
+
+    def pause_reading(self) -> None:
+        self._may_read.clear()
+        self._shell.pause_reading()  # the SSH window then stops the remote side too
+
+    def resume_reading(self) -> None:
+        self._shell.resume_reading()
+        self._may_read.set()
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._pump.cancel()
+
+    async def _run(self) -> None:
+        reason = "session ended"
+        try:
+            while True:
+                await self._may_read.wait()
+                chunk = await self._shell.read()
+                if not chunk:
+                    break
+                self._sink.feed(chunk)
+            status = await self._shell.wait()
+            reason = "shell ended" if status is None else f"shell exited with status {status}"
+        except asyncio.CancelledError:
+            reason = "closed"
+        except Exception as error:  # connection lost, keepalive timeout, …: the user sees why
+            reason = f"connection lost: {error}"
+        finally:
+            self._closing = True
+            try:
+                await self._session.close()
+            except Exception:  # already broken: nothing left to release
+                pass
+            self._sink.closed(reason)
+
+
+def ssh_transport_factory(make_session: Callable[[], SshSession]) -> TransportFactory:
+    """A factory for `TerminalPane.connect` / `TerminalTabs.open_session`: every call (a reconnect too)
+    connects a fresh session from `make_session()` and opens a shell of the pane's size."""
+
+    async def open_transport(sink: TerminalSink, cols: int, rows: int) -> SshTerminalTransport:
+        session = make_session()
+        await session.connect()
+        try:
+            shell = await session.open_shell(cols, rows)
+        except BaseException:
+            await session.close()
+            raise
+        return SshTerminalTransport(sink, shell, session)
+
+    return open_transport

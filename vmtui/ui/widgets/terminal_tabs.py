@@ -1,0 +1,175 @@
+"""`TerminalTabs`: several terminal sessions as tabs; an ended session says why and offers reconnect.
+
+    tabs = TerminalTabs(id="terminals")
+    await container.mount(tabs)
+    pane = await tabs.open_session("vm-1234", ssh_transport_factory(make_session))
+
+Keys typed into a focused terminal all go to the remote program; ctrl+] leaves it (focus moves on to the tab
+bar), where left/right switch sessions, ``r`` reconnects and ``x`` closes the session of the active tab.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, Static, TabbedContent, TabPane
+
+from vmtui.ui.terminal.transport import TransportFactory
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+_MAX_TITLE = 40
+
+
+class TerminalSession(Vertical):
+    """One tab's content: the terminal, and once its session ended, a banner with the reason."""
+
+    DEFAULT_CSS = """
+    TerminalSession { height: 1fr; }
+    TerminalSession > .ended-banner { display: none; height: auto; background: $warning-muted; padding: 0 1; }
+    TerminalSession.-ended > .ended-banner { display: block; }
+    TerminalSession .ended-reason { width: 1fr; padding: 1 1 0 0; }
+    TerminalSession .ended-banner Button { margin-left: 1; min-width: 12; }
+    """
+
+    def __init__(self, title: str, factory: TransportFactory, *, scrollback: int, emulator: str | None,
+                 id: str) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.factory = factory
+        self.remote_title = ""
+        self._scrollback = scrollback
+        self._emulator = emulator
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="ended-banner"):
+            yield Static(classes="ended-reason")
+            yield Button("Reconnect", classes="reconnect", variant="primary")
+            yield Button("Close", classes="close")
+        yield TerminalPane(scrollback=self._scrollback, emulator=self._emulator)
+
+    def on_mount(self) -> None:
+        self.pane.connect(self.factory)
+
+    @property
+    def pane(self) -> TerminalPane:
+        return self.query_one(TerminalPane)
+
+    @property
+    def ended(self) -> bool:
+        return self.has_class("-ended")
+
+    @on(TerminalPane.Closed)
+    def show_ended(self, event: TerminalPane.Closed) -> None:
+        self.add_class("-ended")
+        self.query_one(".ended-reason", Static).update(f"Session ended: {event.reason}")
+
+    def reconnect(self) -> None:
+        """Open a new session in the same pane (its screen and scrollback stay)."""
+        self.remove_class("-ended")
+        self.pane.connect(self.factory)
+        self.pane.focus()
+
+    @on(Button.Pressed, ".reconnect")
+    def _reconnect_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.reconnect()
+
+
+class TerminalTabs(Widget):
+    """Terminal sessions as tabs, for the app's terminal area."""
+
+    DEFAULT_CSS = """
+    TerminalTabs { height: 1fr; width: 1fr; }
+    TerminalTabs > TabbedContent { height: 1fr; }
+    TerminalTabs TabPane { padding: 0; height: 1fr; }
+    TerminalTabs ContentSwitcher { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("r", "reconnect", "Reconnect", id="terminal.reconnect"),
+        Binding("x", "close_session", "Close session", id="terminal.close"),
+    ]
+
+    def __init__(self, *, scrollback: int = 5000, emulator: str | None = None, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.scrollback = scrollback
+        self.emulator = emulator
+        self._ids = count(1)
+
+    def compose(self) -> ComposeResult:
+        yield TabbedContent()
+
+    @property
+    def _tabbed(self) -> TabbedContent:
+        return self.query_one(TabbedContent)
+
+    @property
+    def sessions(self) -> list[TerminalSession]:
+        return list(self.query(TerminalSession))
+
+    @property
+    def active_session(self) -> TerminalSession | None:
+        active = self._tabbed.active_pane
+        return active.query_one(TerminalSession) if active is not None else None
+
+    async def open_session(self, title: str, factory: TransportFactory) -> TerminalPane:
+        """Add a tab running a new session from `factory` (called with the pane's real size); focus it."""
+        number = next(self._ids)
+        session = TerminalSession(title, factory, scrollback=self.scrollback, emulator=self.emulator,
+                                  id=f"terminal-session-{number}")
+        tab_id = f"terminal-tab-{number}"
+        await self._tabbed.add_pane(TabPane(title, session, id=tab_id))
+        self._tabbed.active = tab_id
+        session.pane.focus()
+        return session.pane
+
+    async def close_session(self, session: TerminalSession) -> None:
+        """End the session (if still running) and remove its tab."""
+        session.pane.close()
+        tab = session.parent
+        if isinstance(tab, TabPane) and tab.id is not None:
+            await self._tabbed.remove_pane(tab.id)
+
+    def action_reconnect(self) -> None:
+        session = self.active_session
+        if session is not None and session.ended:
+            session.reconnect()
+
+    async def action_close_session(self) -> None:
+        session = self.active_session
+        if session is not None:
+            await self.close_session(session)
+
+    @on(Button.Pressed, ".close")
+    async def _close_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        session = event.button.query_ancestor(TerminalSession)
+        await self.close_session(session)
+
+    @on(TerminalPane.TitleChanged)
+    def _show_remote_title(self, event: TerminalPane.TitleChanged) -> None:
+        session = event.pane.query_ancestor(TerminalSession)
+        session.remote_title = event.title
+        self._relabel(session)
+
+    @on(TerminalPane.Closed)
+    def _mark_ended(self, event: TerminalPane.Closed) -> None:
+        self._relabel(event.pane.query_ancestor(TerminalSession))
+
+    def _relabel(self, session: TerminalSession) -> None:
+        tab = session.parent
+        if not isinstance(tab, TabPane) or tab.id is None:
+            return
+        label = session.title
+        if session.remote_title:
+            label += f": {session.remote_title}"
+        if len(label) > _MAX_TITLE:
+            label = label[: _MAX_TITLE - 1] + "…"
+        if session.ended:
+            label += " (ended)"
+        self._tabbed.get_tab(tab.id).label = label
