@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import stat
@@ -440,6 +441,10 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
                     break
                 await asyncio.sleep(0.05)
             assert answer.status_code == 200 and answer.text == "hello-from-vm\n"
+            await _exec(engine, vmid, "head -c 3000000 /dev/urandom > /srv/big.bin")
+            digest = (await _exec(engine, vmid, "sha256sum /srv/big.bin")).split()[0]
+            big = await http.get(f"http://127.0.0.1:{port}/big.bin", headers=host)
+            assert big.status_code == 200 and hashlib.sha256(big.content).hexdigest() == digest
             missing = await http.get(f"http://127.0.0.1:{port}/nope", headers=host)
             assert missing.status_code == 404  # http.server's own 404, relayed
             await http.delete(f"/vms/networking/{vmid}/web", headers=headers)
@@ -517,6 +522,8 @@ async def test_provider_end_to_end_against_local_api(engine, tmp_path):
         with pytest.raises(NotFound):
             await provider.start_vm(vm.id)
 
+        assert (await provider.account_plan()).name == "engineer"
+        assert (await bob.account_plan()).max_cpu == 2
         big = await bob.create_desktop("big", "US", "alpine", None, 8, 16, SecretStr("pw"))
         with pytest.raises(QuotaExceeded, match="core plan"):
             await bob.start_vm(big.id)

@@ -96,6 +96,20 @@ async def test_list_vms_maps_documented_shape():
     assert request.headers["user-agent"].startswith("vmtui/")
 
 
+@pytest.mark.parametrize(
+    ("answer", "plan"),
+    [
+        ({"username": "a", "plan": "pro_monthly", "roles": ["user"]}, "engineer"),
+        ({"user": {"plan": "hacker_yearly"}}, "hacker"),
+        ({"username": "a"}, "core"),
+    ],
+)
+async def test_account_plan_is_normalised(answer, plan):
+    provider, rec = make({("GET", "/init"): answer})
+    assert (await provider.account_plan()).name == plan
+    assert rec.requests[0].url.path == "/init"
+
+
 async def test_get_vm_missing_is_not_found():
     provider, _ = make({("GET", "/vms"): {"vms": [DOC_VM]}})
     assert (await provider.get_vm(VM_ID)).label == "NewVM"
@@ -443,6 +457,7 @@ CALLS = [
     lambda p: p.list_mappings(VM_ID),
     lambda p: p.create_desktop("l", "AU", "ubuntu", "kde", 1, 1, SecretStr("pw")),
     lambda p: p.start_vm(VM_ID),
+    lambda p: p.account_plan(),
 ]
 
 

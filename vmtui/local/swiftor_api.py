@@ -245,6 +245,11 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         ctx.store.ensure_user(user.email, normalise_plan(user.plan) if user.plan else None)
         return user.email
 
+    @router.get("/init")
+    async def account(email: str = Depends(current_user)) -> dict[str, Any]:
+        """The legacy `GET /init` profile: who the token is for and their plan."""
+        return {"username": email.split("@", 1)[0], "plan": ctx.store.user_plan(email), "roles": ["user"]}
+
     @router.get("/vms")
     async def list_vms(email: str = Depends(current_user)) -> dict[str, Any]:
         records = {vm.id: vm for vm in engine.list_vms(owner=owner_of(email))}

@@ -26,7 +26,7 @@ from vmtui.core.errors import (
     Unsupported,
 )
 from vmtui.core.models import Capabilities, ExecResult, SshEndpoint, SshKey, Vm, VmConfig, VmSpecs, VmState
-from vmtui.core.swiftor_plans import distribution_problem
+from vmtui.core.swiftor_plans import Plan, distribution_problem, plan_for
 from vmtui.providers.base import Provider
 from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
 
@@ -217,6 +217,18 @@ class SwiftorProvider(Provider):
         if status == 400 and _LIMIT_WORDING.search(message):
             return QuotaExceeded(message, status=status)
         return error_for_status(status, message, retry_after)
+
+    # -- account ------------------------------------------------------------------------------
+
+    async def account_plan(self) -> Plan:
+        """The user's plan from `GET /init` (legacy `{"plan"}` or `{"user": {"plan"}}`), normalised;
+        the create form checks CPU/RAM/storage against its limits."""
+        answer = await self._send_json("GET", "/init")
+        user = answer.get("user", answer) if isinstance(answer, dict) else None
+        raw = user.get("plan") if isinstance(user, dict) else None
+        if raw is not None and not isinstance(raw, str):
+            raise BadResponse(f"Swiftor plan is not a string: {snippet(repr(raw))}")
+        return plan_for(raw)
 
     # -- VMs --------------------------------------------------------------------------------
 
