@@ -417,3 +417,8 @@ async def test_real_tls_with_a_ca_bundle_path_and_verification_failure(tmp_path)
         await trusting.aclose()
         await default.aclose()
         server.close()
+
+
+def test_snippet_escapes_bidi_overrides_line_separators_and_surrogates():
+    assert snippet("a\u202eb\u2028c\ud800d\u200be") == "a\\u202eb\\u2028c\\ud800d\\u200be"
+    assert snippet("héllo wörld ✓ 日本") == "héllo wörld ✓ 日本"

@@ -31,6 +31,7 @@ import random as _random
 import re
 import ssl
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ ErrorFactory = Callable[[int, str, Any, "float | None"], ProviderError]
 BodyFactory = Callable[[], AsyncIterator[bytes]]
 """Returns a fresh async byte stream for each attempt (a streamed body cannot be replayed)."""
 
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _QUOTA_WORDS = ("limit", "quota", "exceeded", "insufficient")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -83,12 +85,16 @@ class RetryPolicy:
 
 
 def snippet(text: str, limit: int = SNIPPET_LIMIT) -> str:
-    """At most `limit` characters of `text` with control characters escaped, safe for one UI line."""
+    """At most `limit` characters of `text`, safe for one UI line: control and format characters
+    (escape sequences, bidi overrides, line separators) and lone surrogates are shown escaped."""
     out: list[str] = []
     length = 0
     for char in text:
         code = ord(char)
-        piece = char if (code >= 0x20 and code != 0x7F and not 0x80 <= code < 0xA0) else f"\\x{code:02x}"
+        if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
+            piece = char
+        else:
+            piece = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
         if length + len(piece) > limit:
             out.append("…")
             break
