@@ -171,3 +171,17 @@ def test_restart_finds_vms_and_commits(tmp_path, how):
             assert client.delete(f"/api/v1/vm/{vm_id}").status_code == 200
     finally:
         assert second.stop() == 0
+
+
+def test_a_busy_port_is_a_clear_error_in_both_modes(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for extra in ([], ["--background"]):
+            result = subprocess.run(_serve_argv(tmp_path / "state", "--port", port, *extra), capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 1
+            assert f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr

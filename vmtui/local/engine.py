@@ -123,6 +123,12 @@ class Engine:
                 return "dead"
         return vm.state
 
+    def enforced_limits(self, vm_id: str) -> list[str] | None:
+        """Which resource limits ("cpu", "memory", "pids", "freeze") the host really applies to a
+        live VM; None when the VM has no sandbox now. Limits not listed are recorded, not enforced."""
+        sandbox = self._sandboxes.get(vm_id)
+        return sorted(sandbox.cgroup.enforced) if sandbox is not None else None
+
     def get_commit(self, commit_id: str, owner: str | None = None) -> CommitRecord:
         commit = self.db.get_commit(commit_id)
         if commit is None or commit.owner != owner:

@@ -138,6 +138,7 @@ def _metadata_out(engine: Engine, vm: VmRecord) -> dict[str, Any]:
         "state": engine.vm_state(vm), "ip": None, "parent_commit_id": vm.parent_commit_id,
         "grandparent_vm_id": vm.grandparent_vm_id, "image_name": vm.image, "vcpu_count": vm.vcpu_count,
         "mem_size_mib": vm.mem_size_mib, "fs_size_mib": vm.fs_size_mib, "labels": vm.labels,
+        "enforced_limits": engine.enforced_limits(vm.id),
     }
 
 
