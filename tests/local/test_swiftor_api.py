@@ -497,10 +497,10 @@ async def test_provider_end_to_end_against_local_api(engine, tmp_path):
         assert started.exit_code == 0, started.stderr
         mapping = await provider.add_mapping(vm.id, "app", 8080)
         assert mapping.url == f"http://app-{vm.id}.localhost:{port}"
-        assert await provider.vm_urls(vm) == {
-            "desktop": f"http://{vm.id}.localhost:{port}",
-            "app": mapping.url,
-        }
+        assert await provider.vm_urls(vm) == [
+            ("desktop", f"http://{vm.id}.localhost:{port}"),
+            ("app", mapping.url),
+        ]
         async with httpx.AsyncClient() as http:
             for _ in range(100):
                 page = await http.get(

@@ -216,10 +216,10 @@ async def test_networking_routes_and_urls():
     await provider.delete_mapping(VM_ID, "myapp")
     assert rec.requests[-1].method == "DELETE"
     vm = await provider.get_vm(VM_ID)
-    assert await provider.vm_urls(vm) == {
-        "desktop": f"https://{VM_ID}.swiftor.io",
-        "myapp": f"https://myapp-{VM_ID}.swiftor.io",
-    }
+    assert await provider.vm_urls(vm) == [
+        ("desktop", f"https://{VM_ID}.swiftor.io"),
+        ("myapp", f"https://myapp-{VM_ID}.swiftor.io"),
+    ]
 
 
 async def test_server_given_mapping_url_wins_and_local_urls_use_engine_port():

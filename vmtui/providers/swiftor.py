@@ -30,12 +30,10 @@ from vmtui.core.swiftor_plans import Plan, distribution_problem, plan_for
 from vmtui.providers.base import Provider
 from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
 
-DEFAULT_BASE_URL = "https://api.swiftor.io"
 _LIMIT_WORDING = re.compile(r"\b(plan|limits?|quota|exceed(s|ed)?)\b", re.IGNORECASE)
 _EXEC_DEFAULT_TIMEOUT = 300
-_HEADERS = {
-    "Origin": "https://swiftor.io"
-}  # the docs' examples send it; the legacy backend's CORS expects it
+# The docs' examples send it, and the legacy backend's CORS allows only this origin.
+_HEADERS = {"Origin": "https://swiftor.io"}
 
 
 class _Specs(BaseModel):
@@ -429,11 +427,10 @@ class SwiftorProvider(Provider):
     def mapping_url(self, mapping: PortMapping) -> str:
         return f"{self._url_scheme}://{mapping.name}-{mapping.vmid}.{self._url_domain}"
 
-    async def vm_urls(self, vm: Vm) -> dict[str, str]:
-        """The VM's desktop URL (key `desktop`) followed by one URL per networking mapping."""
-        urls = {"desktop": self.desktop_url(vm.id)}
-        for mapping in await self.list_mappings(vm.id):
-            urls[mapping.name] = mapping.url or self.mapping_url(mapping)
+    async def vm_urls(self, vm: Vm) -> list[tuple[str, str]]:
+        """`("desktop", <desktop URL>)` first, then `(mapping name, URL)` per networking mapping."""
+        urls = [("desktop", self.desktop_url(vm.id))]
+        urls += [(m.name, m.url or self.mapping_url(m)) for m in await self.list_mappings(vm.id)]
         return urls
 
     async def aclose(self) -> None:
