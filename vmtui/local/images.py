@@ -20,12 +20,12 @@ leaves half an image under the final name.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import posixpath
 import secrets
 import shutil
+import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,13 +139,18 @@ class _PartialDir:
 
 
 def sync_tree(path: Path) -> None:
-    """Flush everything written on the filesystem holding `path` (syncfs: one call, all files)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
+    """fsync every regular file and directory under `path` (not syncfs: that would flush the whole,
+    possibly busy, filesystem and take far longer for a small tree)."""
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            file_path = os.path.join(top, name)
+            if stat.S_ISREG(os.lstat(file_path).st_mode):
+                fd = os.open(file_path, os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        fsync_dir(Path(top))
 
 
 def fsync_dir(path: Path) -> None:

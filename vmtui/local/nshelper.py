@@ -228,14 +228,21 @@ def _setup_vm(cfg: dict) -> None:
     _loopback_up()
 
 
-def _reap_forever() -> None:
-    """pid 1's loop: reap every orphan; on SIGTERM/SIGINT terminate the VM's processes and exit."""
-    waited = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    for sig in waited:  # a handler makes the kernel deliver these to a namespace's init
+INIT_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+def _catch_init_signals() -> None:
+    """Block and handle the signals init waits for: the kernel drops signals a namespace's init has
+    no handler for, so this must be done before anyone learns that the VM is ready."""
+    for sig in INIT_SIGNALS:
         signal.signal(sig, lambda *_: None)
-    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    signal.pthread_sigmask(signal.SIG_BLOCK, INIT_SIGNALS)
+
+
+def _reap_forever() -> None:
+    """pid 1's loop: reap every orphan; on SIGTERM/SIGINT/SIGHUP terminate the VM's processes and exit."""
     while True:
-        info = signal.sigwaitinfo(waited)
+        info = signal.sigwaitinfo(INIT_SIGNALS)
         _reap_children()
         if info.si_signo != signal.SIGCHLD:
             break
@@ -264,6 +271,7 @@ def _reap_children() -> bool:
 
 def _init_child(cfg: dict, status_fd: int) -> None:
     host_pid = int(os.readlink("/proc/self"))  # the host's procfs is still mounted here
+    _catch_init_signals()
     try:
         _setup_vm(cfg)
     except BaseException as exc:  # anything: report it on the status line, never a traceback

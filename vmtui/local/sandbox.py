@@ -46,6 +46,7 @@ VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 BOOT_TIMEOUT = 30.0
 STOP_GRACE = 3.0
+STOPPED_STATES = ("T", "t", "Z", "X", None)  # stopped, traced, dead or gone
 BASE_ENV = {"PATH": images.DEFAULT_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8"}
 
 
@@ -142,11 +143,13 @@ class Sandbox:
         if self.cgroup.can_freeze:
             await asyncio.to_thread(self.cgroup.freeze)
             return
-        seen: set[int] = set()
-        while new := self.processes() - seen:  # repeat: a process may fork while we stop others
-            for pid in new:
+        deadline = time.monotonic() + STOP_GRACE
+        while running := {pid for pid in self.processes() if nshelper.process_state(pid) not in STOPPED_STATES}:
+            for pid in running:  # repeat: a process may fork while we stop the others
                 _signal(pid, signal.SIGSTOP)
-            seen |= new
+            if time.monotonic() > deadline:
+                raise SandboxError(f"processes {sorted(running)} of VM {self.spec.vm_id} do not stop")
+            await asyncio.sleep(0.005)
 
     async def resume(self) -> None:
         self._require_running()
