@@ -696,3 +696,40 @@ async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Pat
         await wrong.aclose()
     finally:
         await local.aclose()
+
+
+class LosesFirstAnswer(httpx.AsyncBaseTransport):
+    """Forwards to the real server but replaces the first mutating answer with a 503, as a proxy that timed
+    out after the server had acted would: the client must retry with the same idempotency key."""
+
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+        self.lost: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and not self.lost:
+            await response.aread()
+            self.lost.append(request.headers["x-idempotency-key"])
+            return httpx.Response(503, content=b"503 Service unavailable")
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.root
+async def test_a_retried_create_and_branch_happen_once_on_the_local_engine(engine_url):
+    url, token = engine_url
+    lossy = LosesFirstAnswer()
+    local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep)
+    try:
+        vm_id = await local.create_vm(VmConfig(), wait_boot=True)
+        assert [vm.id for vm in await local.list_vms()] == [vm_id], "the lost first answer did not create twice"
+        lossy.lost.clear()
+        children = await local.branch(vm_id, 2)
+        assert len(children) == 2
+        assert sorted(vm.id for vm in await local.list_vms()) == sorted([vm_id, *children])
+        assert len(await local.list_commits()) == 1
+    finally:
+        await local.aclose()
