@@ -422,3 +422,26 @@ async def test_real_tls_with_a_ca_bundle_path_and_verification_failure(tmp_path)
 def test_snippet_escapes_bidi_overrides_line_separators_and_surrogates():
     assert snippet("a\u202eb\u2028c\ud800d\u200be") == "a\\u202eb\\u2028c\\ud800d\\u200be"
     assert snippet("héllo wörld ✓ 日本") == "héllo wörld ✓ 日本"
+
+
+async def test_real_truncated_body_becomes_unavailable_after_bounded_retries():
+    served = []
+
+    async def truncating(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        served.append(1)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[{\"vm_id\":")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(truncating, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sleeps = Sleeps()
+    client = HttpClient(f"http://127.0.0.1:{port}", sleep=sleeps, retry=RetryPolicy(max_retries=2))
+    try:
+        with pytest.raises(Unavailable, match="connection to 127.0.0.1 failed: RemoteProtocolError"):
+            await client.send_json("GET", "/api/v1/vms")
+    finally:
+        await client.aclose()
+        server.close()
+    assert len(served) == 3 and len(sleeps.calls) == 2
