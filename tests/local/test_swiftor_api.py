@@ -414,6 +414,24 @@ async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
     return server, task, port
 
 
+ECHO_SERVER = b"""
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Echo(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = b"POST " + self.path.encode() + b" " + self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201)
+        self.send_header("Set-Cookie", "a=1")
+        self.send_header("Set-Cookie", "b=2")
+        self.send_header("X-Seen-Host", self.headers["X-Forwarded-Host"])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("127.0.0.1", 8001), Echo).serve_forever()
+"""
+
+
 @pytest.mark.root
 async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
     server, task, port = await _serve(make_app(engine))
@@ -447,6 +465,29 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
             assert big.status_code == 200 and hashlib.sha256(big.content).hexdigest() == digest
             missing = await http.get(f"http://127.0.0.1:{port}/nope", headers=host)
             assert missing.status_code == 404  # http.server's own 404, relayed
+
+            code, _, err = await engine.exec(
+                vmid,
+                ["/bin/sh", "-c", "cat > /srv/echo.py && (nohup python3 /srv/echo.py >/dev/null 2>&1 &)"],
+                stdin=ECHO_SERVER,
+                owner=f"swiftor:{ALICE}",
+                timeout=30,
+            )
+            assert code == 0, err
+            await http.post(
+                "/vms/networking", json={"vmid": vmid, "name": "echo", "port": 8001}, headers=headers
+            )
+            echo_host = {"Host": f"echo-{vmid}.localhost:{port}"}
+            for _ in range(100):
+                echoed = await http.post(
+                    f"http://127.0.0.1:{port}/x?q=1", content=b"payload", headers=echo_host
+                )
+                if echoed.status_code != 502:
+                    break
+                await asyncio.sleep(0.05)
+            assert echoed.status_code == 201 and echoed.content == b"POST /x?q=1 payload"
+            assert echoed.headers.get_list("set-cookie") == ["a=1", "b=2"]
+            assert echoed.headers["x-seen-host"] == echo_host["Host"]
             await http.delete(f"/vms/networking/{vmid}/web", headers=headers)
             gone = await http.get(f"http://127.0.0.1:{port}/index.html", headers=host)
             assert gone.status_code == 404 and "hello" not in gone.text

@@ -485,7 +485,9 @@ class _HostProxy:
             raise SwiftorFailure(
                 502, f"the service on port {port} in the VM gave no valid HTTP answer"
             ) from None
-        return StreamingResponse(relay.body(), status_code=status, headers=headers)
+        response = StreamingResponse(relay.body(), status_code=status)
+        response.raw_headers = headers
+        return response
 
 
 class _Relay:
@@ -496,7 +498,8 @@ class _Relay:
         self._writer = writer
         self._conn = h11.Connection(h11.CLIENT)
 
-    async def start(self, request: Request, body: bytes) -> tuple[int, dict[str, str]]:
+    async def start(self, request: Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Send the request; return the response status and headers (repeated ones kept)."""
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _HOP_BY_HOP]
         client = request.client.host if request.client else "127.0.0.1"
         headers += [
@@ -520,12 +523,12 @@ class _Relay:
             if not isinstance(event, h11.InformationalResponse):
                 raise h11.RemoteProtocolError("no response")
             event = await self._next_event()
-        out = {}
-        for key, value in event.headers:
-            name = key.decode("latin-1").lower()
-            if name not in _HOP_BY_HOP or name == "content-length":
-                out[name] = value.decode("latin-1")
-        return event.status_code, out
+        kept = [
+            (key, value)
+            for key, value in event.headers
+            if key.decode("latin-1") not in _HOP_BY_HOP or key == b"content-length"
+        ]
+        return event.status_code, kept
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
