@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -116,7 +116,7 @@ async def test_list_vms_maps_wire_to_core(vers, server):
     assert first.provider == "prod" and first.provider_kind == "vers"
     assert first.state is VmState.RUNNING
     assert first.labels == {"team": "x"}
-    assert first.created_at == datetime(2026, 4, 1, 12, tzinfo=timezone.utc)
+    assert first.created_at == datetime(2026, 4, 1, 12, tzinfo=UTC)
     assert vms[1].state is VmState.BOOTING and vms[1].labels == {}
     assert_common_headers(server.last, mutating=False)
     assert server.last.url.host == "api.vers.sh"
@@ -465,7 +465,7 @@ async def test_list_images_from_rootfs_route(vers, server):
         {"name": "default", "size_bytes": 1234, "in_use": 2, "created_at": "2026-04-01T00:00:00Z"}, "alpine"]}))
     images = await vers.list_images()
     assert images[0] == Image(name="default", size_bytes=1234, in_use=2,
-                              created_at=datetime(2026, 4, 1, tzinfo=timezone.utc))
+                              created_at=datetime(2026, 4, 1, tzinfo=UTC))
     assert images[1] == Image(name="alpine")
     assert_common_headers(server.last, mutating=False)
 
@@ -483,7 +483,7 @@ async def test_list_images_falls_back_to_v1_images(vers, server):
         "total": 1, "limit": 100, "offset": 0}))
     images = await vers.list_images()
     assert images == [Image(name="ubuntu", size_bytes=2 * 1024 * 1024,
-                            created_at=datetime(2026, 4, 1, tzinfo=timezone.utc))]
+                            created_at=datetime(2026, 4, 1, tzinfo=UTC))]
     assert [r.url.path for r in server.requests] == ["/api/rootfs", "/api/v1/images"]
 
 

@@ -27,6 +27,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random as _random
 import re
 import ssl
@@ -118,7 +119,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if when is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 

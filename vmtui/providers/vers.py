@@ -206,7 +206,7 @@ def _segment(value: str, what: str) -> str:
 
 def _api_root(base_url: str) -> str:
     root = base_url.strip().rstrip("/")
-    return root[: -len(API)] if root.endswith(API) else root
+    return root.removesuffix(API)
 
 
 def derive_vm_domain(base_url: str) -> str:
@@ -533,15 +533,15 @@ class VersProvider(Provider):
         if not path.is_file():
             raise BadRequest(snippet(f"{path} is not a readable file"))
         try:
-            with path.open("rb"):
-                total = path.stat().st_size
+            (await asyncio.to_thread(path.open, "rb")).close()
+            total = path.stat().st_size
         except OSError as exc:
             raise BadRequest(snippet(f"cannot read {path}: {exc.strerror or exc}")) from None
 
         async def chunks() -> AsyncIterator[bytes]:
             done = 0
             try:
-                with path.open("rb") as handle:
+                with await asyncio.to_thread(path.open, "rb") as handle:
                     while done < total:
                         chunk = await asyncio.to_thread(handle.read, min(UPLOAD_CHUNK, total - done))
                         if not chunk:
