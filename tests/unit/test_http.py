@@ -445,3 +445,23 @@ async def test_real_truncated_body_becomes_unavailable_after_bounded_retries():
         await client.aclose()
         server.close()
     assert len(served) == 3 and len(sleeps.calls) == 2
+
+
+async def test_token_never_reaches_the_logs_even_at_debug_level(caplog):
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    client = HttpClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", token=TOKEN)
+    caplog.set_level("DEBUG")
+    try:
+        with pytest.raises(AuthError):
+            await client.send("POST", "/api/v1/vm/new_root", json_body={"vm_config": {}})
+    finally:
+        await client.aclose()
+        server.close()
+    assert "/api/v1/vm/new_root" in caplog.text, "the request was logged"
+    assert TOKEN not in caplog.text and TOKEN[:36] not in caplog.text
