@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -382,3 +384,63 @@ async def test_bad_specs_are_refused_clearly(tmp_path):
         await Sandbox.boot(make_spec(tmp_path, "bad", vm_id="../escape"))
     with pytest.raises(SandboxError, match="missing"):
         await Sandbox.boot(make_spec(tmp_path, "nolayer", layers=[tmp_path / "nope"]))
+
+
+ROOTLESS_SCRIPT = """
+import asyncio, json, sys
+from pathlib import Path
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+async def main():
+    base = Path(sys.argv[1])
+    first = await Sandbox.boot(SandboxSpec("rootless-a", base / "a", [], None, "rootless", {"X": "1"}))
+    report = {"enforced": sorted(first.cgroup.enforced)}
+    report["a"] = (await first.exec(["sh", "-c", "id -u; hostname; echo $X; echo kept > /root/f; rm /etc/os-release; "
+                                                 "touch /usr/local/x 2>/dev/null || echo usr-read-only"]))[1].decode()
+    await first.exec(["sh", "-c", "cd /etc && python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &"])
+    for _ in range(200):
+        try:
+            reader, writer = await first.open_tcp(8765)
+            break
+        except Exception:
+            await asyncio.sleep(0.02)
+    writer.write(b"GET /hostname HTTP/1.0\\r\\n\\r\\n")
+    report["http"] = (await reader.read()).decode().rsplit("\\n", 2)[-2]
+    writer.close()
+    await first.pause()
+    report["paused"] = first.paused
+    await first.resume()
+    await first.capture(base / "layer")
+    second = await Sandbox.boot(SandboxSpec("rootless-b", base / "b", [base / "layer"], None, "second", {}))
+    report["b"] = (await second.exec(["sh", "-c", "cat /root/f; test -e /etc/os-release || echo whiteout-kept"]))[1].decode()
+    for sandbox in (second, first):
+        await sandbox.destroy()
+    report["left"] = sorted(p.name for p in base.iterdir())
+    print(json.dumps(report))
+asyncio.run(main())
+"""
+
+
+async def test_without_root_vms_run_in_a_user_namespace(tmp_path):
+    """`vmtui serve` as a normal user: the same sandbox, in a user namespace, with signals for pause."""
+    python = Path("/usr/bin/python3")
+    repo = Path(__file__).resolve().parents[2]
+    if not python.exists() or not os.access(repo, os.R_OK | os.X_OK) or (os.stat(repo).st_mode & 0o005) != 0o005:
+        pytest.skip("needs /usr/bin/python3 and a world-readable checkout to run as user nobody")
+    base = Path(tempfile.mkdtemp(prefix="vmtui-rootless-"))
+    try:
+        os.chmod(base, 0o755)
+        os.chown(base, 65534, 65534)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c", ROOTLESS_SCRIPT, str(base)],
+            capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert report["enforced"] == []  # no cgroup is delegated to nobody: nothing pretends otherwise
+    assert report["a"].split() == ["0", "rootless", "1", "usr-read-only"]
+    assert report["http"] == "rootless"
+    assert report["paused"] is True
+    assert report["b"].split() == ["kept", "whiteout-kept"]
+    assert report["left"] == ["layer"]

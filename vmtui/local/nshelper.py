@@ -2,6 +2,7 @@
 
     python -I -S nshelper.py init          (JSON config on stdin)
     python -I -S nshelper.py enter CONFIG_JSON -- ARGV...
+    python -I -S nshelper.py socket CONFIG_JSON    (the socket goes back over the fd CONFIG names)
 
 `init` is launched by `Sandbox.boot`. The launcher process unshares a pid namespace and forks the
 VM's init (pid 1 inside), which unshares mount/uts/ipc/net/cgroup namespaces, mounts the overlay
@@ -17,6 +18,11 @@ with only the VM's environment and a reduced capability bounding set (no CAP_SYS
 mknod, no module loading...), so root in a VM cannot undo the isolation. It forwards signals to
 the command's process group and exits with the command's status (128+N when killed by signal N).
 SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
+
+Without root (`"rootless": true`), the launcher first creates a user namespace mapping the caller's
+uid/gid to root, and every helper joins it before the VM's other namespaces; overlayfs then keeps
+its whiteouts/opaque marks in `user.overlay.*` xattrs (`userxattr`). Such a VM has a single uid:
+files of other owners (the host's /usr) are read-only to it, and no cgroup limits apply.
 
 Python 3.11 has no os.unshare/os.setns, hence ctypes. Importing this module has no side effects;
 `setns` and the CLONE_* constants are reused by the daemon (`Sandbox.open_tcp`).
@@ -43,6 +49,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -121,29 +128,32 @@ def process_state(pid: int) -> str | None:
 # -- init ------------------------------------------------------------------------------------------
 
 
-def _overlay(target: str, lower: list[str], upper: str, work: str) -> None:
-    options = (
-        f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work},"
-        "redirect_dir=off,index=off,metacopy=off"
-    )
+def _overlay(target: str, lower: list[str], upper: str, work: str, rootless: bool) -> None:
+    # No directory redirects, no index, no metacopy: layers are plain upper-dir trees anyone can copy.
+    # (userxattr implies redirect_dir=nofollow, the same thing, and refuses an explicit "off".)
+    features = "userxattr,index=off,metacopy=off" if rootless else "redirect_dir=off,index=off,metacopy=off"
+    options = f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work},{features}"
     if len(options) > OVERLAY_OPTIONS_MAX:
         raise OSError(f"layer chain too deep for one overlay mount ({len(lower)} layers)")
     mount("overlay", target, "overlay", MS_NODEV, options)
 
 
-def _read_only_bind(source: str, target: str) -> None:
+def _read_only_bind(source: str, target: str, flags: int = 0) -> None:
+    """Bind `source` read-only at `target`; `flags` repeats the source's nosuid/nodev/noexec, which a
+    user namespace may not clear."""
     mount(source, target, None, MS_BIND | MS_REC)
-    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
-def _mount_dev(root: str) -> None:
+def _mount_dev(root: str, rootless: bool) -> None:
     dev = f"{root}/dev"
     mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
     for name in DEVICES:
         open(f"{dev}/{name}", "w").close()
         mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
     os.mkdir(f"{dev}/pts")
-    mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    tty_group = "" if rootless else ",gid=5"  # only gid 0 is mapped in a rootless VM
+    mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC, f"newinstance,ptmxmode=0666,mode=0620{tty_group}")
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     os.mkdir(f"{dev}/shm")
     mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
@@ -157,7 +167,7 @@ def _mount_proc(root: str) -> None:
     mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name in PROC_READ_ONLY:
         if os.path.exists(f"{proc}/{name}"):
-            _read_only_bind(f"{proc}/{name}", f"{proc}/{name}")
+            _read_only_bind(f"{proc}/{name}", f"{proc}/{name}", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name in PROC_MASKED:
         if os.path.exists(f"{proc}/{name}"):
             mount("/dev/null", f"{proc}/{name}", None, MS_BIND)
@@ -207,10 +217,10 @@ def _setup_vm(cfg: dict) -> None:
     unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     os.chdir(cfg["vm_dir"])  # lower dirs are short relative symlinks: keeps options under one page
-    root = "mnt"
-    _overlay(root, cfg["root"]["lower"], cfg["root"]["upper"], cfg["root"]["work"])
+    root, rootless = "mnt", cfg["rootless"]
+    _overlay(root, cfg["root"]["lower"], cfg["root"]["upper"], cfg["root"]["work"], rootless)
     if cfg["usr"] is not None:
-        _overlay(f"{root}/usr", cfg["usr"]["lower"], cfg["usr"]["upper"], cfg["usr"]["work"])
+        _overlay(f"{root}/usr", cfg["usr"]["lower"], cfg["usr"]["upper"], cfg["usr"]["work"], rootless)
     for name in cfg["host_binds"]:
         os.makedirs(f"{root}/{name}", exist_ok=True)
         _read_only_bind(f"/{name}", f"{root}/{name}")
@@ -218,7 +228,7 @@ def _setup_vm(cfg: dict) -> None:
         if not os.path.isdir(f"{root}/{name}"):
             os.mkdir(f"{root}/{name}")
             os.chmod(f"{root}/{name}", mode)
-    _mount_dev(root)
+    _mount_dev(root, rootless)
     _mount_proc(root)
     mount("sysfs", f"{root}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount("tmpfs", f"{root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
@@ -286,11 +296,26 @@ def _init_child(cfg: dict, status_fd: int) -> None:
     _reap_forever()
 
 
+def _own_user_namespace() -> None:
+    """Without root: a user namespace where the caller's uid/gid are root, owning the VM's others."""
+    uid, gid = os.getuid(), os.getgid()
+    unshare(CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
 def run_init() -> None:
     cfg = json.loads(sys.stdin.read())
     for procs in cfg["cgroup_procs"]:  # joined before forking, so all of the VM is inside
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
+    if cfg["rootless"]:
+        try:
+            _own_user_namespace()
+        except OSError as exc:
+            print(f"error: cannot create a user namespace (needed without root): {exc}", flush=True)
+            sys.exit(1)
     unshare(CLONE_NEWPID)
     child = os.fork()
     if child == 0:
@@ -328,7 +353,9 @@ def _enter_vm(cfg: dict) -> None:
     except OSError as exc:
         _fail(f"cannot join the VM's cgroup: {exc}")
     try:
-        namespaces = [os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY) for n in ("cgroup", "ipc", "uts", "net", "pid", "mnt")]
+        names = ["user"] if cfg["rootless"] else []
+        names += ["cgroup", "ipc", "uts", "net", "pid", "mnt"]
+        namespaces = [os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY) for n in names]
         root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
         for fd in namespaces:
             setns(fd, 0)
@@ -398,13 +425,32 @@ def run_enter(cfg: dict, argv: list[str]) -> None:
     sys.exit(_exit_code(status))
 
 
+def run_socket(cfg: dict) -> None:
+    """Create a TCP socket in the VM's network namespace and send it back over fd `cfg["fd"]` (SCM_RIGHTS).
+
+    Used without root, where the daemon cannot setns() into a namespace owned by the VM's user
+    namespace from one of its threads (a multithreaded process cannot join a user namespace)."""
+    channel = socket.socket(fileno=cfg["fd"])
+    if process_start_time(cfg["pid"]) != cfg["start"]:
+        _fail("the VM is not running")
+    namespaces = [("user", CLONE_NEWUSER)] if cfg["rootless"] else []
+    for name, nstype in namespaces + [("net", CLONE_NEWNET)]:
+        fd = os.open(f"/proc/{cfg['pid']}/ns/{name}", os.O_RDONLY)
+        setns(fd, nstype)
+        os.close(fd)
+    sock = socket.socket(cfg["family"], socket.SOCK_STREAM)
+    socket.send_fds(channel, [b"s"], [sock.fileno()])
+
+
 def main(args: list[str]) -> None:
     if args[:1] == ["init"]:
         run_init()
+    elif args[:1] == ["socket"] and len(args) == 2:
+        run_socket(json.loads(args[1]))
     elif args[:1] == ["enter"] and len(args) >= 3 and args[2] == "--":
         run_enter(json.loads(args[1]), args[3:])
     else:
-        _fail("usage: nshelper.py init | enter CONFIG -- ARGV...", 2)
+        _fail("usage: nshelper.py init | enter CONFIG -- ARGV... | socket CONFIG", 2)
 
 
 if __name__ == "__main__":

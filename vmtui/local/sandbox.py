@@ -229,7 +229,7 @@ class Sandbox:
         config = {
             "pid": self.init_pid, "start": self._init_start, "cwd": cwd,
             "env": {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})},
-            "cgroup_procs": self.cgroup.procs_files,
+            "cgroup_procs": self.cgroup.procs_files, "rootless": rootless(),
         }
         return [*PYTHON, HELPER, "enter", json.dumps(config), "--", *argv]
 
@@ -262,7 +262,10 @@ class Sandbox:
             family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
         except ValueError:
             raise SandboxError(f"not an IP address: {host!r}") from None
-        sock = await _socket_in_netns(f"/proc/{self.init_pid}/ns/net", family)
+        if rootless():
+            sock = await self._socket_from_helper(family)
+        else:
+            sock = await _socket_in_netns(f"/proc/{self.init_pid}/ns/net", family)
         try:
             sock.setblocking(False)
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
@@ -280,6 +283,30 @@ class Sandbox:
 
     # -- internals -------------------------------------------------------------------------------
 
+    async def _socket_from_helper(self, family: int) -> socket.socket:
+        """A socket made in the VM's network namespace by a helper process, received over SCM_RIGHTS."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = {"pid": self.init_pid, "start": self._init_start, "family": family, "rootless": True,
+                  "fd": theirs.fileno()}
+        try:
+            with theirs:
+                helper = await asyncio.create_subprocess_exec(
+                    *PYTHON, HELPER, "socket", json.dumps(config), stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                    pass_fds=(theirs.fileno(),),
+                )
+            _, err = await helper.communicate()
+            ours.setblocking(False)
+            try:
+                _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+            except BlockingIOError:
+                fds = []
+            if helper.returncode != 0 or not fds:
+                raise SandboxError(f"cannot enter the VM's network: {err.decode(errors='replace').strip()}")
+            return socket.socket(fileno=fds[0])
+        finally:
+            ours.close()
+
     def _require_running(self) -> None:
         if not self.running:
             raise SandboxError(f"VM {self.spec.vm_id} is not running")
@@ -293,6 +320,11 @@ class Sandbox:
         return True
 
 
+def rootless() -> bool:
+    """Without root, VMs run in a user namespace of their own (see nshelper.py for what that limits)."""
+    return os.geteuid() != 0
+
+
 def _check_spec(spec: SandboxSpec) -> None:
     if not VM_ID_RE.match(spec.vm_id):
         raise SandboxError(f"invalid VM id {spec.vm_id!r}")
@@ -300,8 +332,13 @@ def _check_spec(spec: SandboxSpec) -> None:
         raise SandboxError(f"invalid hostname {spec.hostname!r}")
     if sys.platform != "linux":
         raise SandboxError("sandboxes need Linux (namespaces and overlayfs)")
-    if os.geteuid() != 0:
-        raise SandboxError("sandboxes need root (namespaces, overlayfs and cgroups); run `vmtui serve` as root")
+    if rootless():
+        try:
+            allowed = int(Path("/proc/sys/user/max_user_namespaces").read_text()) > 0
+        except (OSError, ValueError):
+            allowed = False
+        if not allowed:
+            raise SandboxError("sandboxes need root or user namespaces, and this kernel allows no user namespaces")
 
 
 def _prepare_vm_dir(spec: SandboxSpec) -> dict:
@@ -335,6 +372,7 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
         "usr": {"lower": [f"{n}/usr" for n in names] + ["/usr"], "upper": "upper/usr", "work": "work/usr"}
         if image.host_usr else None,
         "host_binds": list(image.host_binds),
+        "rootless": rootless(),
     }
 
 
@@ -450,6 +488,11 @@ def _unmount_under(path: Path) -> None:
 def _remove_vm_dir(vm_dir: Path) -> None:
     if _mounts_under(vm_dir):
         raise SandboxError(f"refusing to delete {vm_dir}: something is still mounted there")
+    if rootless():  # overlayfs leaves mode-000 work dirs that only root could enter
+        for top, dirs, _files in os.walk(vm_dir):
+            for name in dirs:
+                if not os.path.islink(os.path.join(top, name)):
+                    os.chmod(os.path.join(top, name), 0o700)
     shutil.rmtree(vm_dir, ignore_errors=not vm_dir.exists())
 
 
