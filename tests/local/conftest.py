@@ -19,8 +19,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def make_spec(base: Path, name: str, **overrides: object) -> SandboxSpec:
     """A SandboxSpec for VM `name` with its directory under `base`."""
-    values: dict = {"vm_id": f"test-{name}-{os.getpid()}", "vm_dir": base / name, "layers": [], "image": None,
-                    "hostname": f"vm-{name}", "env": {}}
+    values: dict = {
+        "vm_id": f"test-{name}-{os.getpid()}",
+        "vm_dir": base / name,
+        "layers": [],
+        "image": None,
+        "hostname": f"vm-{name}",
+        "env": {},
+    }
     values.update(overrides)
     return SandboxSpec(**values)
 

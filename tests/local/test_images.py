@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import make_spec
 from vmtui.local.images import ImageError, build_default_image, image_size, import_rootfs_tarball, open_image
-from vmtui.local.sandbox import Sandbox
 
 
 def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -50,7 +48,7 @@ def test_default_image_has_a_private_etc_and_no_host_secrets(tmp_path):
     assert all(line.split(":")[1] == "*" for line in shadow.splitlines())
     assert stat.S_IMODE(os.stat(root / "etc/shadow").st_mode) == 0o600
     assert (root / "etc/passwd").read_text().startswith("root:x:0:0:")
-    assert 'VARIANT_ID=vmtui' in (root / "etc/os-release").read_text()
+    assert "VARIANT_ID=vmtui" in (root / "etc/os-release").read_text()
     assert not (root / "etc/ssh").exists() and not (root / "etc/sudoers").exists()
     assert not list(tmp_path.glob(".default.partial-*"))
     with pytest.raises(ImageError, match="already exists"):
@@ -58,16 +56,19 @@ def test_default_image_has_a_private_etc_and_no_host_secrets(tmp_path):
 
 
 def test_import_accepts_a_normal_rootfs_and_keeps_modes(tmp_path):
-    tar = make_tar(tmp_path / "ok.tar.gz", [
-        (entry("./", tarfile.DIRTYPE, mode=0o755), None),
-        (entry("./bin", tarfile.DIRTYPE, mode=0o755), None),
-        (entry("./bin/tool", mode=0o4755), b"#!/bin/sh\n"),
-        (entry("./bin/alias", tarfile.SYMTYPE, linkname="/bin/tool"), None),
-        (entry("./bin/rel", tarfile.SYMTYPE, linkname="tool"), None),
-        (entry("./bin/hard", tarfile.LNKTYPE, linkname="bin/tool", mode=0o4755), None),
-        (entry("./tmp", tarfile.DIRTYPE, mode=0o1777), None),
-        (entry("./etc/data", mode=0o600), b"x" * 1000),
-    ])
+    tar = make_tar(
+        tmp_path / "ok.tar.gz",
+        [
+            (entry("./", tarfile.DIRTYPE, mode=0o755), None),
+            (entry("./bin", tarfile.DIRTYPE, mode=0o755), None),
+            (entry("./bin/tool", mode=0o4755), b"#!/bin/sh\n"),
+            (entry("./bin/alias", tarfile.SYMTYPE, linkname="/bin/tool"), None),
+            (entry("./bin/rel", tarfile.SYMTYPE, linkname="tool"), None),
+            (entry("./bin/hard", tarfile.LNKTYPE, linkname="bin/tool", mode=0o4755), None),
+            (entry("./tmp", tarfile.DIRTYPE, mode=0o1777), None),
+            (entry("./etc/data", mode=0o600), b"x" * 1000),
+        ],
+    )
     size = import_rootfs_tarball(tar, tmp_path / "img")
     rootfs = open_image(tmp_path / "img").rootfs
     assert size == 1000 + len(b"#!/bin/sh\n") + len("/bin/tool") + len("tool") == image_size(rootfs)
@@ -78,20 +79,34 @@ def test_import_accepts_a_normal_rootfs_and_keeps_modes(tmp_path):
     assert json.loads((tmp_path / "img/image.json").read_text())["kind"] == "rootfs"
 
 
-@pytest.mark.parametrize("members, reason", [
-    ([(entry("../evil"), b"x")], "'..'"),
-    ([(entry("ok/../../evil"), b"x")], "'..'"),
-    ([(entry("/etc/evil"), b"x")], "absolute"),
-    ([(entry("link", tarfile.SYMTYPE, linkname="../../etc"), None)], "escapes the root"),
-    ([(entry("a/b/link", tarfile.SYMTYPE, linkname="../../../x"), None)], "escapes the root"),
-    ([(entry("dir", tarfile.SYMTYPE, linkname="/etc"), None), (entry("dir/passwd"), b"x")], "through a symlink"),
-    ([(entry("s", tarfile.SYMTYPE, linkname="/etc"), None), (entry("h", tarfile.LNKTYPE, linkname="s/shadow"), None)],
-     "hard link"),
-    ([(entry("h", tarfile.LNKTYPE, linkname="/etc/shadow"), None)], "absolute"),
-    ([(entry("x", tarfile.SYMTYPE, linkname="/tmp/vmtui-evil-target"), None), (entry("x"), b"owned")], "duplicate"),
-    ([(entry("dev/sda", tarfile.BLKTYPE), None)], "device"),
-    ([(entry("dev/mem", tarfile.CHRTYPE), None)], "device"),
-])
+@pytest.mark.parametrize(
+    "members, reason",
+    [
+        ([(entry("../evil"), b"x")], "'..'"),
+        ([(entry("ok/../../evil"), b"x")], "'..'"),
+        ([(entry("/etc/evil"), b"x")], "absolute"),
+        ([(entry("link", tarfile.SYMTYPE, linkname="../../etc"), None)], "escapes the root"),
+        ([(entry("a/b/link", tarfile.SYMTYPE, linkname="../../../x"), None)], "escapes the root"),
+        (
+            [(entry("dir", tarfile.SYMTYPE, linkname="/etc"), None), (entry("dir/passwd"), b"x")],
+            "through a symlink",
+        ),
+        (
+            [
+                (entry("s", tarfile.SYMTYPE, linkname="/etc"), None),
+                (entry("h", tarfile.LNKTYPE, linkname="s/shadow"), None),
+            ],
+            "hard link",
+        ),
+        ([(entry("h", tarfile.LNKTYPE, linkname="/etc/shadow"), None)], "absolute"),
+        (
+            [(entry("x", tarfile.SYMTYPE, linkname="/tmp/vmtui-evil-target"), None), (entry("x"), b"owned")],
+            "duplicate",
+        ),
+        ([(entry("dev/sda", tarfile.BLKTYPE), None)], "device"),
+        ([(entry("dev/mem", tarfile.CHRTYPE), None)], "device"),
+    ],
+)
 def test_import_rejects_malicious_tarballs(tmp_path, members, reason):
     tar = make_tar(tmp_path / "bad.tar.gz", members)
     with pytest.raises(ImageError, match=reason):
@@ -123,8 +138,14 @@ def test_image_size_counts_hard_links_once(tmp_path):
 def bash_rootfs_tarball(path: Path) -> Path:
     """A tiny rootfs: bash and the libraries ldd finds for it, nothing else."""
     bash = shutil.which("bash")
-    libs = [part for line in subprocess.run(["ldd", bash], capture_output=True, text=True, check=True).stdout.splitlines()
-            for part in line.split() if part.startswith("/")]
+    libs = [
+        part
+        for line in subprocess.run(
+            ["ldd", bash], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for part in line.split()
+        if part.startswith("/")
+    ]
     with tarfile.open(path, "w") as tar:
         for name in ("bin", "etc", "tmp"):
             tar.addfile(entry(name, tarfile.DIRTYPE, mode=0o755))
@@ -139,9 +160,11 @@ async def test_a_vm_boots_from_an_imported_bash_only_rootfs(tmp_path, boot_vm):
     size = import_rootfs_tarball(bash_rootfs_tarball(tmp_path / "bash.tar"), tmp_path / "images/bash")
     assert size > 100_000
     sandbox = await boot_vm("imported", image=tmp_path / "images/bash", hostname="tiny")
-    code, out, err = await sandbox.exec(["/bin/bash", "-c", 'read h < /etc/hostname; echo "$h $$ $HOME"; echo *'], cwd="/")
+    code, out, err = await sandbox.exec(
+        ["/bin/bash", "-c", 'read h < /etc/hostname; echo "$h $$ $HOME"; echo *'], cwd="/"
+    )
     assert code == 0, err
-    hostname, pid, home, *entries = out.decode().split()
+    hostname, _pid, home, *entries = out.decode().split()
     assert (hostname, home) == ("tiny", "/root")
     assert "usr" not in entries and "bin" in entries  # no host /usr in an imported image
     code, _, err = await sandbox.exec(["ls"], cwd="/")

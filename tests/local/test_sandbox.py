@@ -56,7 +56,9 @@ def processes_with_root_under(path: Path) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if any(os.readlink(f"/proc/{entry}/{link}").startswith(str(path)) for link in ("root", "cwd")):
+                if any(
+                    os.readlink(f"/proc/{entry}/{link}").startswith(str(path)) for link in ("root", "cwd")
+                ):
                     found.append(int(entry))
             except OSError:
                 pass
@@ -116,8 +118,16 @@ async def test_host_and_other_vms_are_invisible(vms, tmp_path):
 @shared_loop
 async def test_env_reaches_exec(vms):
     one, _ = vms
-    out = await sh(one, 'echo "$GREETING $SHARED $EXTRA $HOME $PATH"', env={"EXTRA": "x", "SHARED": "override"})
-    assert out.split() == ["hello", "override", "x", "/root", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    out = await sh(
+        one, 'echo "$GREETING $SHARED $EXTRA $HOME $PATH"', env={"EXTRA": "x", "SHARED": "override"}
+    )
+    assert out.split() == [
+        "hello",
+        "override",
+        "x",
+        "/root",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ]
     assert "PYTEST_CURRENT_TEST" not in await sh(one, "env")
 
 
@@ -184,7 +194,9 @@ async def test_vm_has_private_ptys_and_only_loopback(vms):
     assert tty.strip().startswith("/dev/pts/")
     interfaces = (await sh(one, "cat /proc/net/dev")).splitlines()[2:]
     assert [line.split(":")[0].strip() for line in interfaces] == ["lo"]
-    assert "UP" in await sh(one, "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(\"UP\")'")
+    assert "UP" in await sh(
+        one, 'python3 -c \'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print("UP")\''
+    )
 
 
 @shared_loop
@@ -195,8 +207,11 @@ async def test_open_tcp_reaches_a_server_inside_the_vm_only(vms):
     host_server.listen()
     port = host_server.getsockname()[1]
     try:
-        await sh(one, f"mkdir -p /srv/www && echo inside-the-vm > /srv/www/marker.txt && cd /srv/www && "
-                      f"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &")
+        await sh(
+            one,
+            f"mkdir -p /srv/www && echo inside-the-vm > /srv/www/marker.txt && cd /srv/www && "
+            f"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &",
+        )
         for _ in range(200):
             try:
                 reader, writer = await one.open_tcp(port)
@@ -230,8 +245,11 @@ async def test_pause_by_signals_when_no_freezer(boot_vm):
 
 async def _check_pause(sandbox: Sandbox) -> None:
     counter = sandbox.spec.vm_dir / "upper/root/tmp/counter"
-    await sh(sandbox, "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/counter; "
-                      "sleep 0.02; done >/dev/null 2>&1 &")
+    await sh(
+        sandbox,
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/counter; "
+        "sleep 0.02; done >/dev/null 2>&1 &",
+    )
     while not counter.exists():
         await asyncio.sleep(0.02)
     await sandbox.pause()
@@ -249,9 +267,12 @@ async def _check_pause(sandbox: Sandbox) -> None:
 
 async def test_capture_then_boot_a_second_vm_on_the_layer(boot_vm, tmp_path):
     parent = await boot_vm("parent")
-    digest = await sh(parent, "head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin && "
-                              "mkdir -p /usr/local/share/t && echo usr > /usr/local/share/t/file && "
-                              "rm /etc/os-release && rm -rf /var/log && mkdir /var/log && touch /var/log/fresh")
+    digest = await sh(
+        parent,
+        "head -c 3000000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin && "
+        "mkdir -p /usr/local/share/t && echo usr > /usr/local/share/t/file && "
+        "rm /etc/os-release && rm -rf /var/log && mkdir /var/log && touch /var/log/fresh",
+    )
     await parent.pause()
     await parent.capture(tmp_path / "layers" / "c1")
     await parent.resume()
@@ -283,7 +304,9 @@ async def test_a_thirty_layer_chain_boots(boot_vm, tmp_path):
     assert sum(len(str(p)) for p in layers) > 4096
     sandbox = await boot_vm("deep", layers=list(reversed(layers)))  # newest first
     assert await sh(sandbox, "cat /root/shared") == "29"
-    assert sorted((await sh(sandbox, "ls /root")).split()) == sorted([f"f{i}" for i in range(30)] + ["shared"])
+    assert sorted((await sh(sandbox, "ls /root")).split()) == sorted(
+        [f"f{i}" for i in range(30)] + ["shared"]
+    )
 
 
 async def test_stop_then_boot_keeps_the_writable_layer(tmp_path):
@@ -330,11 +353,14 @@ asyncio.run(main())
 """
 
 
-async def _crashed_vm(tmp_path: Path, name: str):
+def _crashed_vm(tmp_path: Path, name: str):
     """Boot a VM from a separate 'daemon' process and SIGKILL that process."""
     spec = make_spec(tmp_path, name, hostname="crashy")
-    daemon = subprocess.Popen([sys.executable, "-c", CRASHING_DAEMON.format(vm_id=spec.vm_id, vm_dir=str(spec.vm_dir))],
-                              stdout=subprocess.PIPE, cwd=str(Path(__file__).parents[2]))
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_DAEMON.format(vm_id=spec.vm_id, vm_dir=str(spec.vm_dir))],
+        stdout=subprocess.PIPE,
+        cwd=str(Path(__file__).parents[2]),
+    )
     init_pid = int(daemon.stdout.readline())
     daemon.kill()
     daemon.wait()
@@ -342,7 +368,7 @@ async def _crashed_vm(tmp_path: Path, name: str):
 
 
 async def test_adopt_after_a_daemon_crash(tmp_path):
-    spec, init_pid = await _crashed_vm(tmp_path, "adopted")
+    spec, init_pid = _crashed_vm(tmp_path, "adopted")
     assert Sandbox.adopt(spec, init_pid + 100000) is None
     sandbox = Sandbox.adopt(spec, init_pid)
     assert sandbox is not None
@@ -357,7 +383,7 @@ async def test_adopt_after_a_daemon_crash(tmp_path):
 
 
 async def test_cleanup_stale_after_init_sigkill_and_daemon_crash(tmp_path):
-    spec, init_pid = await _crashed_vm(tmp_path, "stale")
+    spec, init_pid = _crashed_vm(tmp_path, "stale")
     sandbox = Sandbox.adopt(spec, init_pid)
     members = sandbox.processes()
     assert len(members) >= 2
@@ -372,7 +398,7 @@ async def test_cleanup_stale_after_init_sigkill_and_daemon_crash(tmp_path):
 
 
 async def test_cleanup_stale_with_the_vm_still_running(tmp_path):
-    spec, init_pid = await _crashed_vm(tmp_path, "orphan")
+    spec, init_pid = _crashed_vm(tmp_path, "orphan")
     members = Sandbox.adopt(spec, init_pid).processes()
     Sandbox.cleanup_stale(spec.vm_dir)
     assert not [pid for pid in members if alive(pid)]
@@ -420,19 +446,36 @@ asyncio.run(main())
 """
 
 
-async def test_without_root_vms_run_in_a_user_namespace(tmp_path):
+def test_without_root_vms_run_in_a_user_namespace(tmp_path):
     """`vmtui serve` as a normal user: the same sandbox, in a user namespace, with signals for pause."""
     python = Path("/usr/bin/python3")
     repo = Path(__file__).resolve().parents[2]
-    if not python.exists() or not os.access(repo, os.R_OK | os.X_OK) or (os.stat(repo).st_mode & 0o005) != 0o005:
+    if (
+        not python.exists()
+        or not os.access(repo, os.R_OK | os.X_OK)
+        or (os.stat(repo).st_mode & 0o005) != 0o005
+    ):
         pytest.skip("needs /usr/bin/python3 and a world-readable checkout to run as user nobody")
     base = Path(tempfile.mkdtemp(prefix="vmtui-rootless-"))
     try:
         os.chmod(base, 0o755)
         os.chown(base, 65534, 65534)
         result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c", ROOTLESS_SCRIPT, str(base)],
-            capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(python),
+                "-c",
+                ROOTLESS_SCRIPT,
+                str(base),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
         )
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)

@@ -29,7 +29,7 @@ class VmCgroup:
         """Which of "cpu", "memory", "pids", "freeze" are really applied."""
 
     @classmethod
-    def create(cls, vm_id: str, *, vcpu_count: int, mem_size_mib: int, pids_max: int) -> "VmCgroup":
+    def create(cls, vm_id: str, *, vcpu_count: int, mem_size_mib: int, pids_max: int) -> VmCgroup:
         limits = {
             "memory": str(mem_size_mib * 1024 * 1024),
             "pids": str(pids_max),
@@ -40,7 +40,7 @@ class VmCgroup:
         return cls._create_v1(vm_id, limits)
 
     @classmethod
-    def _create_v1(cls, vm_id: str, limits: dict[str, str]) -> "VmCgroup":
+    def _create_v1(cls, vm_id: str, limits: dict[str, str]) -> VmCgroup:
         dirs: dict[str, Path] = {}
         enforced: set[str] = set()
         files = {
@@ -63,7 +63,7 @@ class VmCgroup:
         return cls(1, dirs, frozenset(enforced))
 
     @classmethod
-    def _create_v2(cls, vm_id: str, limits: dict[str, str]) -> "VmCgroup":
+    def _create_v2(cls, vm_id: str, limits: dict[str, str]) -> VmCgroup:
         parent = CGROUP_ROOT / "vmtui"
         path = parent / vm_id
         try:
@@ -78,8 +78,11 @@ class VmCgroup:
         except OSError:
             return cls(2, {}, frozenset())
         enforced = {"freeze"} if (path / "cgroup.freeze").exists() else set()
-        values = {"memory": ("memory.max", limits["memory"]), "pids": ("pids.max", limits["pids"]),
-                  "cpu": ("cpu.max", f"{limits['cpu']} {CPU_PERIOD_US}")}
+        values = {
+            "memory": ("memory.max", limits["memory"]),
+            "pids": ("pids.max", limits["pids"]),
+            "cpu": ("cpu.max", f"{limits['cpu']} {CPU_PERIOD_US}"),
+        }
         for controller, (name, value) in values.items():
             try:
                 (path / name).write_text(value)
@@ -89,12 +92,17 @@ class VmCgroup:
         return cls(2, {"unified": path}, frozenset(enforced))
 
     def to_json(self) -> dict:
-        return {"version": self.version, "dirs": {k: str(v) for k, v in self.dirs.items()},
-                "enforced": sorted(self.enforced)}
+        return {
+            "version": self.version,
+            "dirs": {k: str(v) for k, v in self.dirs.items()},
+            "enforced": sorted(self.enforced),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "VmCgroup":
-        return cls(data["version"], {k: Path(v) for k, v in data["dirs"].items()}, frozenset(data["enforced"]))
+    def from_json(cls, data: dict) -> VmCgroup:
+        return cls(
+            data["version"], {k: Path(v) for k, v in data["dirs"].items()}, frozenset(data["enforced"])
+        )
 
     @property
     def procs_files(self) -> list[str]:
@@ -122,11 +130,11 @@ class VmCgroup:
         if self.version == 1:
             state = self.dirs["freezer"] / "freezer.state"
             state.write_text("FROZEN" if frozen else "THAWED")
-            done = lambda: _read(state) == ("FROZEN" if frozen else "THAWED")  # noqa: E731
+            done = lambda: _read(state) == ("FROZEN" if frozen else "THAWED")
         else:
             path = self.dirs["unified"]
             (path / "cgroup.freeze").write_text("1" if frozen else "0")
-            done = lambda: f"frozen {int(frozen)}" in _read(path / "cgroup.events").splitlines()  # noqa: E731
+            done = lambda: f"frozen {int(frozen)}" in _read(path / "cgroup.events").splitlines()
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:

@@ -37,9 +37,25 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Public, non-secret host files that programs from the host's /usr expect to find in /etc.
 HOST_ETC_ALLOWLIST = (
-    "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "protocols",
-    "services", "rpc", "ethertypes", "debian_version", "inputrc", "login.defs", "host.conf", "mime.types",
-    "bash.bashrc", "environment", "ca-certificates.conf", "ssl/openssl.cnf",
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "protocols",
+    "services",
+    "rpc",
+    "ethertypes",
+    "debian_version",
+    "inputrc",
+    "login.defs",
+    "host.conf",
+    "mime.types",
+    "bash.bashrc",
+    "environment",
+    "ca-certificates.conf",
+    "ssl/openssl.cnf",
 )
 
 
@@ -83,23 +99,17 @@ def import_rootfs_tarball(tar_path: Path, dest: Path, *, max_bytes: int = DEFAUL
     archives whose content exceeds `max_bytes`. Returns the size of the extracted tree in bytes.
     """
     try:
-        tar = tarfile.open(tar_path, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise ImageError(f"not a readable tar archive: {exc}") from exc
-    with tar:
-        try:
+        with tarfile.open(tar_path, "r:*") as tar:
             members = _validated_members(tar.getmembers(), max_bytes)
-        except tarfile.TarError as exc:
-            raise ImageError(f"corrupt tar archive: {exc}") from exc
-        with _PartialDir(dest) as tmp:
-            rootfs = tmp / "rootfs"
-            rootfs.mkdir(mode=0o755)
-            try:
+            with _PartialDir(dest) as tmp:
+                rootfs = tmp / "rootfs"
+                rootfs.mkdir(mode=0o755)
                 tar.extractall(rootfs, members=members, numeric_owner=True, filter="fully_trusted")
-            except (tarfile.TarError, OSError) as exc:
-                raise ImageError(f"cannot extract the archive: {exc}") from exc
-            _write_meta(tmp, kind="rootfs", host_usr=False, host_binds=[])
-            return image_size(rootfs)
+                _write_meta(tmp, kind="rootfs", host_usr=False, host_binds=[])
+                size = image_size(rootfs)
+    except (tarfile.TarError, OSError) as exc:
+        raise ImageError(f"cannot read or extract the tar archive: {exc}") from exc
+    return size
 
 
 def image_size(path: Path) -> int:
@@ -169,10 +179,26 @@ def _write_meta(tmp: Path, *, kind: str, host_usr: bool, host_binds: list[str]) 
 def _make_skeleton(rootfs: Path) -> list[str]:
     """Directories of the default root; returns the top-level host dirs to bind (non-usr-merged hosts)."""
     modes = {
-        "": 0o755, "etc": 0o755, "root": 0o700, "home": 0o755, "tmp": 0o1777, "var": 0o755,
-        "var/tmp": 0o1777, "var/log": 0o755, "var/lib": 0o755, "var/cache": 0o755, "var/spool": 0o755,
-        "usr": 0o755, "run": 0o755, "proc": 0o555, "sys": 0o555, "dev": 0o755, "mnt": 0o755,
-        "opt": 0o755, "srv": 0o755, "media": 0o755,
+        "": 0o755,
+        "etc": 0o755,
+        "root": 0o700,
+        "home": 0o755,
+        "tmp": 0o1777,
+        "var": 0o755,
+        "var/tmp": 0o1777,
+        "var/log": 0o755,
+        "var/lib": 0o755,
+        "var/cache": 0o755,
+        "var/spool": 0o755,
+        "usr": 0o755,
+        "run": 0o755,
+        "proc": 0o555,
+        "sys": 0o555,
+        "dev": 0o755,
+        "mnt": 0o755,
+        "opt": 0o755,
+        "srv": 0o755,
+        "media": 0o755,
     }
     for rel, mode in modes.items():
         path = rootfs / rel
@@ -253,7 +279,9 @@ def _os_release() -> str:
             break
     base = host.get("PRETTY_NAME", "Linux")
     lines = [f'PRETTY_NAME="vmtui local VM ({base} userland)"', 'NAME="vmtui local VM"']
-    lines += [f'{key}="{host[key]}"' for key in ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME") if key in host]
+    lines += [
+        f'{key}="{host[key]}"' for key in ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME") if key in host
+    ]
     lines += ['VARIANT="vmtui local VM"', "VARIANT_ID=vmtui"]
     return "\n".join(lines) + "\n"
 

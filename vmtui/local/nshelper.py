@@ -93,7 +93,9 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
     enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
     _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
@@ -153,7 +155,13 @@ def _mount_dev(root: str, rootless: bool) -> None:
         mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
     os.mkdir(f"{dev}/pts")
     tty_group = "" if rootless else ",gid=5"  # only gid 0 is mapped in a rootless VM
-    mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC, f"newinstance,ptmxmode=0666,mode=0620{tty_group}")
+    mount(
+        "devpts",
+        f"{dev}/pts",
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        f"newinstance,ptmxmode=0666,mode=0620{tty_group}",
+    )
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     os.mkdir(f"{dev}/shm")
     mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
@@ -284,7 +292,7 @@ def _init_child(cfg: dict, status_fd: int) -> None:
     _catch_init_signals()
     try:
         _setup_vm(cfg)
-    except BaseException as exc:  # anything: report it on the status line, never a traceback
+    except Exception as exc:  # noqa: BLE001  (anything: report it on the status line, never a traceback)
         os.write(status_fd, f"error: {exc}\n".encode())
         os._exit(1)
     null = os.open("/dev/null", os.O_RDWR)
@@ -400,7 +408,7 @@ def run_enter(cfg: dict, argv: list[str]) -> None:
     if child == 0:
         try:
             _exec_command(argv, cfg["env"])
-        except BaseException as exc:
+        except Exception as exc:  # noqa: BLE001  (the forked child must never return into the helper)
             _fail(f"cannot start {argv[0]}: {exc}")
 
     def forward(signo: int, _frame: object) -> None:
@@ -417,8 +425,15 @@ def run_enter(cfg: dict, argv: list[str]) -> None:
         except ProcessLookupError:
             pass
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-                signal.SIGWINCH):
+    for sig in (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGHUP,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGWINCH,
+    ):
         signal.signal(sig, forward)
     signal.signal(signal.SIGALRM, escalate)
     _, status = os.waitpid(child, 0)

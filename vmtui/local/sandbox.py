@@ -47,7 +47,13 @@ HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 BOOT_TIMEOUT = 30.0
 STOP_GRACE = 3.0
 STOPPED_STATES = ("T", "t", "Z", "X", None)  # stopped, traced, dead or gone
-BASE_ENV = {"PATH": images.DEFAULT_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8"}
+BASE_ENV = {
+    "PATH": images.DEFAULT_PATH,
+    "HOME": "/root",
+    "USER": "root",
+    "LOGNAME": "root",
+    "LANG": "C.UTF-8",
+}
 
 
 class SandboxError(Exception):
@@ -70,8 +76,15 @@ class SandboxSpec:
 class Sandbox:
     """A running VM. Create with `await Sandbox.boot(spec)` or `Sandbox.adopt(spec, pid)`."""
 
-    def __init__(self, spec: SandboxSpec, init_pid: int, init_start: int, pidns: str, cgroup: VmCgroup,
-                 launcher: asyncio.subprocess.Process | None):
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        init_pid: int,
+        init_start: int,
+        pidns: str,
+        cgroup: VmCgroup,
+        launcher: asyncio.subprocess.Process | None,
+    ):
         self.spec = spec
         self.init_pid = init_pid
         self._init_start = init_start
@@ -82,24 +95,31 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------------
 
     @classmethod
-    async def boot(cls, spec: SandboxSpec) -> "Sandbox":
+    async def boot(cls, spec: SandboxSpec) -> Sandbox:
         """Mount the VM's root and start its init in new namespaces; returns once it runs."""
         _check_spec(spec)
         marker = _read_marker(spec.vm_dir)
         if marker.get("init_pid") and nshelper.process_start_time(marker["init_pid"]) == marker["init_start"]:
             raise SandboxError(f"VM {spec.vm_id} is already running")
         config = await asyncio.to_thread(_prepare_vm_dir, spec)
-        cgroup = VmCgroup.create(spec.vm_id, vcpu_count=spec.vcpu_count, mem_size_mib=spec.mem_size_mib,
-                                 pids_max=spec.pids_max)
+        cgroup = VmCgroup.create(
+            spec.vm_id, vcpu_count=spec.vcpu_count, mem_size_mib=spec.mem_size_mib, pids_max=spec.pids_max
+        )
         _write_marker(spec.vm_dir, {"vm_id": spec.vm_id, "cgroup": cgroup.to_json()})
         config["cgroup_procs"] = cgroup.procs_files
         launcher = await asyncio.create_subprocess_exec(
-            *PYTHON, HELPER, "init", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=BASE_ENV,  # never the daemon's env
+            *PYTHON,
+            HELPER,
+            "init",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            env=BASE_ENV,  # never the daemon's env
         )
         try:
             status = await asyncio.wait_for(_start_launcher(launcher, config), BOOT_TIMEOUT)
-        except (asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             status = f"error: no answer from the VM's init ({exc or 'timed out'})"
         if not status.startswith("ready "):
             await _kill_process(launcher)
@@ -112,12 +132,20 @@ class Sandbox:
         if init_start is None:
             raise SandboxError(f"the init of VM {spec.vm_id} died right after booting")
         pidns = os.readlink(f"/proc/{init_pid}/ns/pid")
-        _write_marker(spec.vm_dir, {"vm_id": spec.vm_id, "cgroup": cgroup.to_json(), "init_pid": init_pid,
-                                    "init_start": init_start, "pidns": pidns})
+        _write_marker(
+            spec.vm_dir,
+            {
+                "vm_id": spec.vm_id,
+                "cgroup": cgroup.to_json(),
+                "init_pid": init_pid,
+                "init_start": init_start,
+                "pidns": pidns,
+            },
+        )
         return cls(spec, init_pid, init_start, pidns, cgroup, launcher)
 
     @classmethod
-    def adopt(cls, spec: SandboxSpec, init_pid: int) -> "Sandbox | None":
+    def adopt(cls, spec: SandboxSpec, init_pid: int) -> Sandbox | None:
         """Reattach to a VM booted by an earlier daemon, if `init_pid` is still that VM's init."""
         marker = _read_marker(spec.vm_dir)
         if marker.get("init_pid") != init_pid or marker.get("vm_id") != spec.vm_id:
@@ -144,7 +172,9 @@ class Sandbox:
             await asyncio.to_thread(self.cgroup.freeze)
             return
         deadline = time.monotonic() + STOP_GRACE
-        while running := {pid for pid in self.processes() if nshelper.process_state(pid) not in STOPPED_STATES}:
+        while running := {
+            pid for pid in self.processes() if nshelper.process_state(pid) not in STOPPED_STATES
+        }:
             for pid in running:  # repeat: a process may fork while we stop the others
                 _signal(pid, signal.SIGSTOP)
             if time.monotonic() > deadline:
@@ -166,13 +196,21 @@ class Sandbox:
         tmp = dest.parent / f".{dest.name}.partial-{os.urandom(4).hex()}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         copy = await asyncio.create_subprocess_exec(
-            "cp", "-a", "--reflink=auto", "-T", str(self.spec.vm_dir / "upper"), str(tmp),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            "cp",
+            "-a",
+            "--reflink=auto",
+            "-T",
+            str(self.spec.vm_dir / "upper"),
+            str(tmp),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await copy.communicate()
         try:
             if copy.returncode != 0:
-                raise SandboxError(f"cannot capture VM {self.spec.vm_id}: {err.decode(errors='replace').strip()}")
+                raise SandboxError(
+                    f"cannot capture VM {self.spec.vm_id}: {err.decode(errors='replace').strip()}"
+                )
             await asyncio.to_thread(images.sync_tree, tmp)
             os.rename(tmp, dest)
             images.fsync_dir(dest.parent)
@@ -224,17 +262,29 @@ class Sandbox:
 
     # -- running things inside -------------------------------------------------------------------
 
-    def enter_argv(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root") -> list[str]:
+    def enter_argv(
+        self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
+    ) -> list[str]:
         """argv (for asyncio.create_subprocess_exec) running `argv` inside the VM with the VM's env."""
         config = {
-            "pid": self.init_pid, "start": self._init_start, "cwd": cwd,
+            "pid": self.init_pid,
+            "start": self._init_start,
+            "cwd": cwd,
             "env": {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})},
-            "cgroup_procs": self.cgroup.procs_files, "rootless": rootless(),
+            "cgroup_procs": self.cgroup.procs_files,
+            "rootless": rootless(),
         }
         return [*PYTHON, HELPER, "enter", json.dumps(config), "--", *argv]
 
-    async def exec(self, argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
-                   cwd: str = "/root", timeout: float | None = None) -> tuple[int, bytes, bytes]:
+    async def exec(
+        self,
+        argv: list[str],
+        *,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str = "/root",
+        timeout: float | None = None,
+    ) -> tuple[int, bytes, bytes]:
         """Run a command inside the VM and collect (exit code, stdout, stderr); a timeout kills it."""
         self._require_running()
         if self.paused:
@@ -242,11 +292,12 @@ class Sandbox:
         proc = await asyncio.create_subprocess_exec(
             *self.enter_argv(argv, env=env, cwd=cwd),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await _kill_process(proc)
             raise SandboxError(f"command timed out after {timeout} s and was killed") from None
         except BaseException:
@@ -255,7 +306,9 @@ class Sandbox:
         assert proc.returncode is not None
         return proc.returncode, out, err
 
-    async def open_tcp(self, port: int, host: str = "127.0.0.1") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def open_tcp(
+        self, port: int, host: str = "127.0.0.1"
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Connect to `host:port` from inside the VM's network namespace."""
         self._require_running()
         try:
@@ -271,7 +324,9 @@ class Sandbox:
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
         except OSError as exc:
             sock.close()
-            raise SandboxError(f"cannot connect to {host}:{port} in VM {self.spec.vm_id}: {exc.strerror}") from exc
+            raise SandboxError(
+                f"cannot connect to {host}:{port} in VM {self.spec.vm_id}: {exc.strerror}"
+            ) from exc
         return await asyncio.open_connection(sock=sock)
 
     def processes(self) -> set[int]:
@@ -286,13 +341,23 @@ class Sandbox:
     async def _socket_from_helper(self, family: int) -> socket.socket:
         """A socket made in the VM's network namespace by a helper process, received over SCM_RIGHTS."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        config = {"pid": self.init_pid, "start": self._init_start, "family": family, "rootless": True,
-                  "fd": theirs.fileno()}
+        config = {
+            "pid": self.init_pid,
+            "start": self._init_start,
+            "family": family,
+            "rootless": True,
+            "fd": theirs.fileno(),
+        }
         try:
             with theirs:
                 helper = await asyncio.create_subprocess_exec(
-                    *PYTHON, HELPER, "socket", json.dumps(config), stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                    *PYTHON,
+                    HELPER,
+                    "socket",
+                    json.dumps(config),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
                     pass_fds=(theirs.fileno(),),
                 )
             _, err = await helper.communicate()
@@ -338,7 +403,9 @@ def _check_spec(spec: SandboxSpec) -> None:
         except (OSError, ValueError):
             allowed = False
         if not allowed:
-            raise SandboxError("sandboxes need root or user namespaces, and this kernel allows no user namespaces")
+            raise SandboxError(
+                "sandboxes need root or user namespaces, and this kernel allows no user namespaces"
+            )
 
 
 def _prepare_vm_dir(spec: SandboxSpec) -> dict:
@@ -367,10 +434,14 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
     return {
         "vm_dir": str(vm_dir.resolve()),
         "hostname": spec.hostname,
-        "root": {"lower": [f"{n}/root" for n in names] + ["lower/image"],
-                 "upper": "upper/root", "work": "work/root"},
+        "root": {
+            "lower": [f"{n}/root" for n in names] + ["lower/image"],
+            "upper": "upper/root",
+            "work": "work/root",
+        },
         "usr": {"lower": [f"{n}/usr" for n in names] + ["/usr"], "upper": "upper/usr", "work": "work/usr"}
-        if image.host_usr else None,
+        if image.host_usr
+        else None,
         "host_binds": list(image.host_binds),
         "rootless": rootless(),
     }
@@ -390,7 +461,7 @@ async def _kill_process(proc: asyncio.subprocess.Process) -> None:
         proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), STOP_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
     await proc.wait()
 
@@ -408,7 +479,7 @@ async def _socket_in_netns(ns_path: str, family: int) -> socket.socket:
     def work() -> None:
         try:
             result: socket.socket | BaseException = _create_socket_in(ns_path, family)
-        except BaseException as exc:
+        except Exception as exc:  # noqa: BLE001  (handed to the awaiting coroutine)
             result = exc
         loop.call_soon_threadsafe(_settle, done, result)
 
