@@ -551,8 +551,8 @@ async def test_retried_create_reuses_its_idempotency_key(vers, server):
     ("answer", "fragment"),
     [
         (httpx.Response(200, json={"vms": "nope"}), "VM list"),
-        (httpx.Response(200, json=[{"vm_id": 5}]), "0.vm_id"),
-        (httpx.Response(200, json=[{"state": "running"}]), "0.vm_id"),
+        (httpx.Response(200, json=[{"vm_id": 5}]), "VM list item 0 response: vm_id"),
+        (httpx.Response(200, json=[{"vm_id": "a"}, {"state": "running"}]), "VM list item 1 response: vm_id"),
         (httpx.Response(200, json=[{"vm_id": "a", "created_at": "yesterday"}]), "created_at"),
         (httpx.Response(200, text="<html/>", headers={"content-type": "text/html"}), "expected JSON"),
         (httpx.Response(200, content=b"[{", headers={"content-type": "application/json"}), "malformed JSON"),
@@ -733,3 +733,26 @@ async def test_a_retried_create_and_branch_happen_once_on_the_local_engine(engin
         assert len(await local.list_commits()) == 1
     finally:
         await local.aclose()
+
+
+async def test_repoll_reuses_unchanged_vms_and_reparses_changed_ones(vers, server):
+    listing = [vm_json(VM1), vm_json(VM2)]
+    server.on("GET", "/api/v1/vms", lambda r: httpx.Response(200, json=listing))
+    meta = {VM1: {"vm_id": VM1, "parent_commit_id": C1}, VM2: {"vm_id": VM2, "parent_commit_id": None}}
+    for vm_id in (VM1, VM2):
+        server.on("GET", f"/api/v1/vm/{vm_id}/metadata", lambda r, v=vm_id: httpx.Response(200, json=meta[v]))
+
+    first = await vers.list_vms_with_lineage()
+    listing[1] = vm_json(VM2, "paused", labels={"team": "y"})
+    second = await vers.list_vms_with_lineage()
+    assert second[0] is first[0], "unchanged JSON -> the very same Vm object"
+    assert second[1] is not first[1]
+    assert (second[1].state, second[1].labels) == (VmState.PAUSED, {"team": "y"})
+    assert second[0].parent_commit_id == C1
+
+    listing[0] = {"vm_id": VM1, "state": 7}
+    with pytest.raises(BadResponse, match="VM list item 0"):
+        await vers.list_vms()
+    listing[0] = vm_json(VM1)
+    third = await vers.list_vms_with_lineage()
+    assert third[0] == first[0] and third[0].parent_commit_id == C1
