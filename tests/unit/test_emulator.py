@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import avt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from vmtui.ui.terminal.avt_backend import cell_runs, line_runs, sgr_style
 from vmtui.ui.terminal.emulator import (
     PRIMARY_DA_REPLY, SECONDARY_DA_REPLY, TerminalEmulator, default_backend_name,
 )
@@ -245,3 +249,37 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         TerminalEmulator(10, 2, backend="vt100")
     with pytest.raises(ValueError, match="at least 1x1"):
         TerminalEmulator(0, 2)
+
+
+# -- avt fast path: runs parsed from the native SGR dump equal the cell-by-cell walk -------------------
+
+_SGR = st.sampled_from(["0", "1", "2", "3", "4", "5", "7", "9", "22", "31", "97", "42", "104", "38;5;208",
+                        "48;5;17", "38;2;1;2;3", "48;2;250;0;99", "39", "49", "1;4;35"])
+_TEXT = st.text(alphabet=st.sampled_from(list('ab z"\\\'{}[]u#漢字é\u0301😀\t\u23ce')), min_size=0, max_size=30)
+_PIECE = st.one_of(_TEXT, _SGR.map(lambda p: f"\x1b[{p}m"), st.just("\r\n"), st.just("\x1b[2;5H"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECE, max_size=40))
+def test_avt_line_runs_match_the_cell_walk(pieces: list[str]) -> None:
+    vt = avt.Vt(24, 4, 0)
+    vt.feed_str("".join(pieces))
+    for row in range(4):
+        assert line_runs(vt[row]) == merged(cell_runs(vt[row]))
+
+
+def merged(runs: list) -> list:
+    out: list = []
+    for text, style in runs:
+        if out and out[-1][1] == style:
+            out[-1] = (out[-1][0] + text, style)
+        else:
+            out.append((text, style))
+    return out
+
+
+def test_sgr_style_parsing() -> None:
+    assert sgr_style("0") == CellStyle()
+    assert sgr_style("0;1;38:5:208;44") == CellStyle(208, 4, BOLD)
+    assert sgr_style("0;94;101;3") == CellStyle(12, 9, ITALIC)
+    assert sgr_style("0;38:2:1:2:3;48:2:4:5:6;7;9") == CellStyle((1, 2, 3), (4, 5, 6), INVERSE | STRIKE)

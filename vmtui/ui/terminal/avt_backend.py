@@ -28,8 +28,10 @@ def _style(pen: avt.Pen) -> CellStyle:
     return CellStyle(_color(pen.foreground), _color(pen.background), flags)
 
 
-def line_runs(line: avt.Line) -> list[Run]:
-    """Group a line's cells into runs of equal pen; the placeholder cell after a wide char is skipped."""
+def cell_runs(line: avt.Line) -> list[Run]:
+    """Group a line's cells into runs of equal pen; the placeholder cell after a wide char is skipped.
+
+    Authoritative but slow (three Python-level calls per cell); `line_runs` is the fast path."""
     runs: list[Run] = []
     chars: list[str] = []
     current_pen: avt.Pen | None = None
@@ -91,3 +93,82 @@ class AvtBackend:
 
     def line_text(self, line: object) -> str:
         return line.text.rstrip()  # type: ignore[attr-defined]
+
+
+# pyavt's `repr(Line)` is Rust's Debug format of the line dumped as text with SGR sequences: the whole line
+# in one native call. Escape sequences appear as `\u{1b}[<params>m`; any other backslash means an
+# escaped character, and such (rare) lines take the cell-by-cell path instead.
+_SGR_ESCAPE = "\\u{1b}["
+_REPR_PREFIX, _REPR_SUFFIX = 'Line("', '")'
+_WRAP_MARK = "\u23ce"
+_sgr_styles: dict[str, CellStyle] = {}  # parsed SGR dumps; bounded (truecolor gradients are unbounded)
+_MAX_CACHED_STYLES = 4096
+
+
+def _sgr_color(fields: list[str]) -> Color:
+    if fields[1] == "5":
+        return int(fields[2])
+    return (int(fields[2]), int(fields[3]), int(fields[4]))
+
+
+def sgr_style(params: str) -> CellStyle:
+    """The style an avt SGR dump (e.g. ``0;1;38:5:208;44``) stands for."""
+    style = _sgr_styles.get(params)
+    if style is not None:
+        return style
+    fg: Color = None
+    bg: Color = None
+    flags = 0
+    for param in params.split(";"):
+        if ":" in param:
+            fields = param.split(":")
+            if fields[0] == "38":
+                fg = _sgr_color(fields)
+            elif fields[0] == "48":
+                bg = _sgr_color(fields)
+        elif param:
+            number = int(param)
+            if 30 <= number <= 37:
+                fg = number - 30
+            elif 40 <= number <= 47:
+                bg = number - 40
+            elif 90 <= number <= 97:
+                fg = number - 90 + 8
+            elif 100 <= number <= 107:
+                bg = number - 100 + 8
+            else:
+                flags |= _SGR_FLAGS.get(number, 0)
+    style = CellStyle(fg, bg, flags) if (fg, bg, flags) != (None, None, 0) else DEFAULT_STYLE
+    if len(_sgr_styles) >= _MAX_CACHED_STYLES:
+        _sgr_styles.clear()
+    _sgr_styles[params] = style
+    return style
+
+
+_SGR_FLAGS = {1: BOLD, 2: FAINT, 3: ITALIC, 4: UNDERLINE, 5: BLINK, 7: INVERSE, 9: STRIKE}
+
+
+def line_runs(line: avt.Line) -> list[Run]:
+    """Runs of a line, parsed from its native SGR dump (same result as `cell_runs`, ~5x faster)."""
+    text = repr(line)
+    if not (text.startswith(_REPR_PREFIX) and text.endswith(_REPR_SUFFIX)):
+        return cell_runs(line)
+    body = text[len(_REPR_PREFIX):-len(_REPR_SUFFIX)]
+    if body.count("\\") != body.count(_SGR_ESCAPE):
+        return cell_runs(line)
+    if body.endswith(_WRAP_MARK):  # the dump marks a soft-wrapped line; unless that is the last cell's text
+        if line[len(line) - 1].char == _WRAP_MARK:
+            return cell_runs(line)
+        body = body[:-1]
+    first, *styled = body.split(_SGR_ESCAPE)
+    runs: list[Run] = [(first, DEFAULT_STYLE)] if first else []
+    for part in styled:
+        params, _, chars = part.partition("m")
+        if not chars:
+            continue
+        style = sgr_style(params)
+        if runs and runs[-1][1] == style:
+            runs[-1] = (runs[-1][0] + chars, style)
+        else:
+            runs.append((chars, style))
+    return runs

@@ -23,6 +23,9 @@ _SEQUENCE = re.compile(
     r"|\x1b\](?P<osc>[012]);(?P<title>[^\x07\x1b]*)(?:\x07|\x1b\\)"
     r"|(?P<ris>\x1bc)"
 )
+# Every sequence _SEQUENCE matches contains one of these; a chunk without any is skipped at C speed
+# (plain SGR-heavy output would otherwise cost a regex attempt per escape).
+_TRIGGERS = ("\x1b[?", "\x1b[>", "\x1b]", "\x1bc", "\x1b[6n", "\x1b[5n", "\x1b[c", "\x1b[0c", " q")
 # A trailing, possibly unfinished CSI/ESC sequence (an OSC is checked separately).
 _UNFINISHED_CSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*)?\Z")
 _MAX_CARRY = 4096
@@ -98,10 +101,12 @@ class ModeScanner:
         """Find the interesting sequences in `text`, apply their effect on the state, return them in order."""
         buffer = self._carry + text if self._carry else text
         if ESC not in buffer:
+            self._carry = ""
             return []
         offset = len(self._carry)
         events: list[ScanEvent] = []
-        for match in _SEQUENCE.finditer(buffer):
+        candidates = _SEQUENCE.finditer(buffer) if any(t in buffer for t in _TRIGGERS) else ()
+        for match in candidates:
             event = self._event(match, match.end() - offset)
             if event is not None:
                 self._apply(event)

@@ -366,11 +366,16 @@ class TerminalPane(Widget, can_focus=True):
         assert emulator is not None
         return absolute - (emulator.total_scrolled - emulator.scrollback_length)
 
+    def notify_style_update(self) -> None:
+        """CSS or theme changed: every cached style and strip is rebuilt on the next paint."""
+        super().notify_style_update()
+        self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
-        if base != self._base_style:  # theme or CSS changed: rebuild every style
-            self._base_style = base
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
             self._styles.clear()
             self._strips.clear()
         emulator = self.emulator
