@@ -16,6 +16,9 @@ What it gives a provider, so each provider only describes routes and wire shapes
 * `validate(adapter, data, what)`: pydantic validation of wire models; schema drift becomes `BadResponse`.
 * `error_for_status(status, message, retry_after)`: the default status -> error class mapping; providers
   pass their own `error_factory` to refine it (see `ErrorFactory`).
+* Helpers: `snippet` (bounded, escaped text for one UI line), `response_message` (the server's words from
+  `{"error"}`, FastAPI `{"detail"}`, `{"message"}`, plain text or an empty body), `parse_retry_after`,
+  `looks_like_quota`, `check_base_url`.
 
 The bearer token is held as `SecretStr`, sent only in the Authorization header, and scrubbed from every
 error message this module builds.

@@ -8,7 +8,7 @@ into core models at this boundary. Transport, retries and error mapping live in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -252,7 +252,7 @@ class VersProvider(Provider):
         insecure_tls: bool = False,
         memory_snapshots: bool = True,
         max_retries: int = 3,
-        sleep: Callable[[float], Any] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         super().__init__(name)
         root = _api_root(base_url)
