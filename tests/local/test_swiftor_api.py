@@ -465,6 +465,10 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
             assert big.status_code == 200 and hashlib.sha256(big.content).hexdigest() == digest
             missing = await http.get(f"http://127.0.0.1:{port}/nope", headers=host)
             assert missing.status_code == 404  # http.server's own 404, relayed
+            desktop = await http.get(
+                f"http://127.0.0.1:{port}/", headers={"Host": f"{vmid}.localhost:{port}"}
+            )
+            assert desktop.status_code == 502 and "port 3000" in desktop.json()["detail"]
 
             code, _, err = await engine.exec(
                 vmid,
