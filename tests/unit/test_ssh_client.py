@@ -26,6 +26,14 @@ from vmtui.services.ssh import SshError, SshSession, TlsTunnel
 VM_ID = "0f1e2d3c-aaaa-bbbb-cccc-000000000001"
 
 
+# Like the real sandbox's helper: a command whose stdin is a tty makes it its controlling terminal.
+CLAIM_TTY_AND_EXEC = (
+    "import fcntl, os, sys, termios\n"
+    "if os.isatty(0): fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
 class HostProcessSandbox:
     """Runs session processes on the host, in a scratch directory, with the requested environment."""
 
@@ -37,7 +45,7 @@ class HostProcessSandbox:
 
     def enter_argv(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root") -> list[str]:
         variables = {"HOME": str(self.home), "PATH": "/usr/bin:/bin", "PS1": "$ ", **(env or {})}
-        return ["env", "-i", "-C", str(self.home), *(f"{k}={v}" for k, v in variables.items()), *argv]
+        return [sys.executable, "-c", CLAIM_TTY_AND_EXEC, "env", "-i", "-C", str(self.home), *(f"{k}={v}" for k, v in variables.items()), *argv]
 
     async def open_tcp(self, port: int, host: str = "127.0.0.1"):
         return await asyncio.open_connection(host, port)

@@ -57,7 +57,10 @@ class VmSandbox(Protocol):
 
     def enter_argv(
         self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """argv running `argv` inside the VM. When its stdin is a tty, the command must make it its
+        controlling terminal (setsid + TIOCSCTTY), so job control and ctrl-C work."""
+        ...
 
     async def open_tcp(
         self, port: int, host: str = "127.0.0.1"
@@ -98,13 +101,41 @@ def _load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     return key
 
 
+TIOCSPTLCK = 0x40045431  # <asm-generic/ioctls.h>: _IOW('T', 0x31, int)
+TIOCGPTPEER = 0x5441  # Linux >= 4.13: open the slave of a master without a path lookup
+PTMX_MAJOR = 5
+
+
+def _open_pty(init_pid: int) -> tuple[int, int]:
+    """A pty pair from the VM's own devpts instance, so programs inside see `/dev/pts/N` as their
+    terminal; a host pty when the VM has none. The path is walked without following symlinks, so a
+    VM cannot point the daemon at a host file."""
+    fd = -1
+    try:
+        fd = os.open(f"/proc/{init_pid}/root", os.O_PATH | os.O_DIRECTORY)
+        for part in ("dev", "pts"):
+            next_fd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        master = os.open("ptmx", os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    except OSError:
+        return os.openpty()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    try:
+        if os.major(os.fstat(master).st_rdev) != PTMX_MAJOR:
+            raise OSError("not a pty multiplexer")
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        os.close(master)
+        return os.openpty()
+    return master, slave
+
+
 def _set_winsize(fd: int, cols: int, rows: int, pixwidth: int = 0, pixheight: int = 0) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixwidth, pixheight))
-
-
-def _take_controlling_tty() -> None:
-    """preexec hook: the (already setsid'd) child makes its stdin, the pty slave, its controlling tty."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class _VmSession(asyncssh.SSHServerSession):
@@ -122,6 +153,7 @@ class _VmSession(asyncssh.SSHServerSession):
         self._pty_master: int | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._stdin: asyncio.StreamWriter | None = None
+        self._transports: list[asyncio.BaseTransport] = []
         self._early_input: list[bytes] = []
         """Input that arrived while the process was still starting."""
         self._eof = False
@@ -242,56 +274,65 @@ class _VmSession(asyncssh.SSHServerSession):
             return
         assert self._proc is not None
         pumps = [asyncio.ensure_future(self._pump(reader, stderr)) for reader, stderr in outputs]
-        status = await self._proc.wait()
+        status = await self._proc.wait()  # the parent owns the fds, so this returns at exit, not at EOF
         _done, pending = await asyncio.wait(pumps, timeout=DRAIN_AFTER_EXIT)
         for task in pending:
             task.cancel()
-        self._close_pty()
+        self._close_streams()
         if self._chan is None:
             return
         if status < 0:
-            name = signal.Signals(-status).name.removeprefix("SIG")
-            self._chan.exit_with_signal(name)
+            self._chan.exit_with_signal(signal.Signals(-status).name.removeprefix("SIG"))
         else:
             self._chan.exit(status)
 
-    async def _spawn_on_pipes(self) -> list[tuple[asyncio.StreamReader, bool]]:
-        self._proc = await asyncio.create_subprocess_exec(
-            *self._argv(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        assert self._proc.stdin is not None
-        self._attach_stdin(self._proc.stdin)
-        return [(self._proc.stdout, False), (self._proc.stderr, True)]
+    async def _spawn(self, stdin: int, stdout: int, stderr: int) -> None:
+        """Start the session's command on these fds (closed here afterwards, the child has them).
 
-    async def _spawn_on_pty(self) -> list[tuple[asyncio.StreamReader, bool]]:
-        master, slave = os.openpty()
-        self._pty_master = master
-        cols, rows, pixwidth, pixheight = self._size
-        _set_winsize(master, cols, rows, pixwidth, pixheight)
+        Plain fds rather than asyncio's PIPE: `Process.wait()` would otherwise also wait for the
+        output pipes to close, which a background job (`cmd &`) can keep open for ever."""
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self._argv(),
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                start_new_session=True,
-                preexec_fn=_take_controlling_tty,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # no controlling tty yet: the command in the VM claims a pty
             )
         finally:
-            os.close(slave)
-        loop = asyncio.get_running_loop()
+            for fd in {stdin, stdout, stderr}:
+                os.close(fd)
+
+    async def _spawn_on_pipes(self) -> list[tuple[asyncio.StreamReader, bool]]:
+        in_read, in_write = os.pipe2(os.O_CLOEXEC)
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        await self._spawn(in_read, out_write, err_write)
+        self._attach_stdin(await self._open_writer(in_write))
+        return [(await self._open_reader(out_read), False), (await self._open_reader(err_read), True)]
+
+    async def _spawn_on_pty(self) -> list[tuple[asyncio.StreamReader, bool]]:
+        master, slave = _open_pty(self._sandbox.init_pid)
+        self._pty_master = master
+        cols, rows, pixwidth, pixheight = self._size
+        _set_winsize(master, cols, rows, pixwidth, pixheight)
+        await self._spawn(slave, slave, slave)
+        self._attach_stdin(await self._open_writer(os.dup(master)))
+        return [(await self._open_reader(master), False)]
+
+    async def _open_reader(self, fd: int) -> asyncio.StreamReader:
         reader = asyncio.StreamReader(limit=READ_CHUNK * 4)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(master, "rb", 0))
-        write_transport, write_protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(os.dup(master), "wb", 0)
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
         )
-        self._attach_stdin(asyncio.StreamWriter(write_transport, write_protocol, None, loop))
-        return [(reader, False)]
+        self._transports.append(transport)
+        return reader
+
+    async def _open_writer(self, fd: int) -> asyncio.StreamWriter:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb", 0))
+        self._transports.append(transport)
+        return asyncio.StreamWriter(transport, protocol, None, loop)
 
     async def _pump(self, reader: asyncio.StreamReader, stderr: bool) -> None:
         while True:
@@ -307,9 +348,10 @@ class _VmSession(asyncssh.SSHServerSession):
                 self._chan.write(data)
             await self._writable.wait()
 
-    def _close_pty(self) -> None:
-        if self._stdin is not None:
-            self._stdin.close()
+    def _close_streams(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
         self._pty_master = None
 
 

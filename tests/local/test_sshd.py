@@ -1,0 +1,255 @@
+"""The SSH-over-TLS gateway against real sandboxed VMs, driven by the real client (SshSession).
+
+The engine is replaced by a tiny backend object implementing the gateway's Protocol
+(`sandbox_for`, `ssh_public_key`) over real `Sandbox`es booted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import stat
+from pathlib import Path
+
+import asyncssh
+import pytest
+import pytest_asyncio
+
+from vmtui.core.errors import Unsupported
+from vmtui.core.models import SshEndpoint, SshKey, Vm
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+from vmtui.local.sshd import HOST_KEY_FILE, Gateway, start_gateway
+from vmtui.local.tls import EngineTls
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshError, SshSession
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
+]
+
+VM_A = "aaaaaaaa-0000-4000-8000-000000000001"
+VM_B = "bbbbbbbb-0000-4000-8000-000000000002"
+
+
+class Backend:
+    """The engine side of the gateway: real sandboxes and one key pair per VM."""
+
+    def __init__(self) -> None:
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.keys: dict[str, asyncssh.SSHKey] = {}
+
+    async def sandbox_for(self, vm_id: str) -> Sandbox:
+        if vm_id not in self.sandboxes:
+            raise LookupError("vm not found")
+        return self.sandboxes[vm_id]
+
+    def ssh_public_key(self, vm_id: str) -> str:
+        if vm_id not in self.keys:
+            raise LookupError("vm not found")
+        return self.keys[vm_id].export_public_key().decode()
+
+
+class Provider:
+    """The client side: what SshSession asks a provider for."""
+
+    def __init__(self, gateway: Gateway, key: asyncssh.SSHKey):
+        self.gateway = gateway
+        self.key = key
+
+    async def ssh_key(self, vm_id: str) -> SshKey:
+        return SshKey(private_key_pem=self.key.export_private_key().decode())
+
+    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
+        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
+                           ca_path=str(self.gateway.ca_path))
+
+    async def get_vm(self, vm_id: str) -> Vm:
+        raise Unsupported("the gateway tests check VM state on the server side")
+
+    async def resume_vm(self, vm_id: str) -> None:
+        raise Unsupported("not here")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def vms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vms")
+    backend = Backend()
+    for vm_id in (VM_A, VM_B):
+        spec = SandboxSpec(vm_id=vm_id, vm_dir=root / vm_id, layers=[], image=None,
+                           hostname=f"vm-{vm_id[:4]}", env={"GREETING": "hello from the VM"})
+        backend.sandboxes[vm_id] = await Sandbox.boot(spec)
+        backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
+    yield backend
+    for sandbox in backend.sandboxes.values():
+        await sandbox.destroy()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def gateway(tmp_path_factory, vms):
+    gw = await start_gateway(vms, tmp_path_factory.mktemp("engine"), "127.0.0.1", 0)
+    yield gw
+    await gw.close()
+
+
+@pytest.fixture
+def known_hosts(tmp_path):
+    return TofuKnownHosts(tmp_path / "known_hosts")
+
+
+def connect(gateway: Gateway, vms: Backend, vm_id: str, known_hosts: TofuKnownHosts,
+            key: asyncssh.SSHKey | None = None) -> SshSession:
+    return SshSession(Provider(gateway, key or vms.keys[vm_id]), vm_id, known_hosts=known_hosts)
+
+
+async def read_until(shell, marker: bytes, timeout: float = 15) -> bytes:
+    seen = b""
+
+    async def collect() -> None:
+        nonlocal seen
+        while marker not in seen:
+            chunk = await shell.read()
+            assert chunk, f"shell closed before {marker!r}; got {seen!r}"
+            seen += chunk
+
+    await asyncio.wait_for(collect(), timeout)
+    return seen
+
+
+async def test_pty_shell_runs_inside_the_vm(gateway, vms, known_hosts):
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        shell = await ssh.open_shell(100, 30)
+        shell.write(b"echo \"[$(hostname)] [$TERM] [$GREETING] [$(tty)] [$(cat /proc/1/comm)]\"\n")
+        seen = await read_until(shell, b"[$(cat")  # our own echo first
+        seen = await read_until(shell, b"]\r\n")
+        assert b"[vm-aaaa] [xterm-256color] [hello from the VM] [/dev/" in seen, seen
+        shell.write(b"stty size\n")
+        await read_until(shell, b"30 100")
+        shell.resize(132, 43)
+        shell.write(b"stty size\n")
+        await read_until(shell, b"43 132")
+        shell.write(b"exit 5\n")
+        assert await asyncio.wait_for(shell.wait(), 10) == 5
+
+
+async def test_ctrl_c_interrupts_sleep(gateway, vms, known_hosts):
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        shell = await ssh.open_shell(80, 24)
+        shell.write(b"sleep 30; echo slept-$?\n")
+        await read_until(shell, b"slept-$?\r\n")
+        await asyncio.sleep(0.5)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        shell.write(b"\x03")
+        shell.write(b"echo after-$((40+2))\n")
+        await read_until(shell, b"after-42", timeout=10)
+        assert loop.time() - started < 5
+
+
+async def test_exec_status_and_stderr_inside_the_vm(gateway, vms, known_hosts):
+    async with connect(gateway, vms, VM_B, known_hosts) as ssh:
+        result = await ssh.exec("hostname; echo oops >&2; exit 9")
+    assert (result.exit_code, result.stdout, result.stderr) == (9, "vm-bbbb\n", "oops\n")
+
+
+async def test_sftp_10mb_round_trip(tmp_path, gateway, vms, known_hosts):
+    payload = os.urandom(10 * 1024 * 1024)
+    digest = hashlib.sha256(payload).hexdigest()
+    (tmp_path / "big.bin").write_bytes(payload)
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        await ssh.put(tmp_path / "big.bin", "/root/big.bin")
+        inside = await ssh.exec("sha256sum /root/big.bin")
+        await ssh.get("/root/big.bin", tmp_path / "back.bin")
+    assert inside.stdout.split()[0] == digest
+    assert hashlib.sha256((tmp_path / "back.bin").read_bytes()).hexdigest() == digest
+    assert not Path("/root/big.bin").exists() or Path("/root/big.bin").read_bytes() != payload
+
+
+async def test_sftp_cannot_escape_through_symlinks(tmp_path, gateway, vms, known_hosts):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("host only")
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        made = await ssh.exec(f"ln -sfn {secret} /root/leak && ln -sfn {tmp_path} /root/leakdir && echo ok")
+        assert made.stdout == "ok\n"
+        for remote in ("/root/leak", "/root/leakdir/host-secret.txt", f"../../../..{secret}"):
+            with pytest.raises(SshError):
+                await ssh.get(remote, tmp_path / "stolen")
+        (tmp_path / "overwrite.txt").write_text("from the VM")
+        with pytest.raises(SshError):  # writing through the symlinked dir must not reach the host
+            await ssh.put(tmp_path / "overwrite.txt", "/root/leakdir/host-secret.txt")
+    assert not (tmp_path / "stolen").exists()
+    assert secret.read_text() == "host only"
+
+
+async def test_local_forward_reaches_a_server_in_the_vm(gateway, vms, known_hosts):
+    port = 18931
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        await ssh.exec(f"mkdir -p /srv && echo inside-vm > /srv/index.html && "
+                       f"(cd /srv && nohup python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &)")
+        listener = await ssh.forward_local(0, port)
+        body = b""
+        for _ in range(50):  # the server needs a moment to bind
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", listener.get_port())
+                writer.write(b"GET /index.html HTTP/1.0\r\n\r\n")
+                body = await asyncio.wait_for(reader.read(), 10)
+                writer.close()
+            except (ConnectionError, asyncio.IncompleteReadError):
+                body = b""
+            if b"inside-vm" in body:
+                break
+            await asyncio.sleep(0.1)
+        listener.close()
+        assert b"inside-vm" in body
+        with pytest.raises(OSError):  # the same port on the host is not that server
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+async def test_vm_a_key_cannot_open_vm_b(gateway, vms, known_hosts):
+    with pytest.raises(SshError, match=f"not VM {VM_B}'s key"):
+        await connect(gateway, vms, VM_B, known_hosts, key=vms.keys[VM_A]).connect()
+
+
+async def test_unknown_and_foreign_server_names_refused(gateway, vms, known_hosts):
+    with pytest.raises(SshError, match="vm not found"):
+        await connect(gateway, vms, "cccccccc-0000-4000-8000-000000000003", known_hosts, key=vms.keys[VM_A]).connect()
+
+    class ForeignName(Provider):
+        def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
+            return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=f"{vm_id}.vm.example.org",
+                               insecure_tls=True)
+
+    foreign = SshSession(ForeignName(gateway, vms.keys[VM_A]), VM_A, known_hosts=known_hosts)
+    with pytest.raises(SshError, match="unknown server name"):
+        await foreign.connect()
+
+
+async def test_paused_vm_refused_with_reason(gateway, vms, known_hosts):
+    sandbox = vms.sandboxes[VM_B]
+    await sandbox.pause()
+    try:
+        with pytest.raises(SshError, match="paused"):
+            await connect(gateway, vms, VM_B, known_hosts).connect()
+    finally:
+        await sandbox.resume()
+    async with connect(gateway, vms, VM_B, known_hosts) as ssh:
+        assert (await ssh.exec("echo back")).stdout == "back\n"
+
+
+async def test_tls_and_host_key_material_is_private_and_stable(tmp_path, vms):
+    state = tmp_path / "engine"
+    first = await start_gateway(vms, state)
+    ca, host_key = (state / "ca.pem").read_bytes(), (state / HOST_KEY_FILE).read_bytes()
+    await first.close()
+    second = await start_gateway(vms, state)
+    await second.close()
+    assert (state / "ca.pem").read_bytes() == ca and (state / HOST_KEY_FILE).read_bytes() == host_key
+    tls = EngineTls(state)
+    for private in (tls.ca_key_path, tls.key_path, state / HOST_KEY_FILE):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
+    server_cert = tls.cert_path.read_bytes()
+    renamed = EngineTls(state, "example.test").ensure()  # another domain: new server cert, same CA
+    assert renamed.ca_path.read_bytes() == ca and renamed.cert_path.read_bytes() != server_cert
