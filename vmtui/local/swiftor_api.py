@@ -58,7 +58,7 @@ EXEC_TIMEOUT = 300
 LIVE_STATES = ("booting", "running", "paused")
 MAX_PROXY_BODY = 64 * 1024 * 1024
 PROXY_TIMEOUT = 60.0
-_HOP_BY_HOP = frozenset(
+_NOT_RELAYED = frozenset(  # hop-by-hop headers, and the framing/host headers the relay sets itself
     {
         "connection",
         "keep-alive",
@@ -500,7 +500,7 @@ class _Relay:
 
     async def start(self, request: Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
         """Send the request; return the response status and headers (repeated ones kept)."""
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _NOT_RELAYED]
         client = request.client.host if request.client else "127.0.0.1"
         headers += [
             (b"host", request.headers.get("host", "").encode("latin-1")),
@@ -526,7 +526,7 @@ class _Relay:
         kept = [
             (key, value)
             for key, value in event.headers
-            if key.decode("latin-1") not in _HOP_BY_HOP or key == b"content-length"
+            if key.decode("latin-1") not in _NOT_RELAYED or key == b"content-length"
         ]
         return event.status_code, kept
 
