@@ -170,12 +170,14 @@ async def test_empty_lists_have_the_contract_shapes(api):
 
 
 async def test_without_sandbox_support_create_says_what_is_missing(engine, api, monkeypatch):
+    import types
+
     import vmtui.local.sandbox as sandbox_module
 
-    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox_module, "sys", types.SimpleNamespace(platform="darwin"))
     response = await api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
     assert response.status_code == 503
-    assert "need root" in response.json()["error"]
+    assert "sandboxes need Linux" in response.json()["error"]
     assert (await api.get(f"{V1}/vms")).json() == []
     assert os.listdir(engine.state_dir / "vms") == []
 
@@ -497,3 +499,33 @@ async def test_the_projects_vers_provider_drives_the_engine(engine, tmp_path):
             await provider.get_vm(vm_id)
     finally:
         await provider.aclose()
+
+
+@pytest.mark.root
+async def test_exec_stream_speaks_ndjson(api):
+    import base64
+    import json
+
+    vm_id = await _new_vm(api)
+    body = {"command": ["sh", "-c", "cat; echo err >&2; exit 4"], "stdin": "from stdin\n", "exec_id": "e1"}
+    response = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json=body)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/x-ndjson"
+    events = [json.loads(line) for line in response.text.splitlines()]
+    assert [e["cursor"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1] == {"type": "exit", "exec_id": "e1", "cursor": len(events), "exit_code": 4}
+    output = {"stdout": b"", "stderr": b""}
+    for chunk in events[:-1]:
+        output[chunk["stream"]] += base64.b64decode(chunk["data_b64"])
+    assert output == {"stdout": b"from stdin\n", "stderr": b"err\n"}
+
+    slow = await api.post(f"{V1}/vm/{vm_id}/exec/stream",
+                          json={"command": ["sh", "-c", "echo started; sleep 30"], "timeout_secs": 1})
+    assert slow.status_code == 200
+    first, last = (json.loads(line) for line in slow.text.splitlines())
+    assert base64.b64decode(first["data_b64"]) == b"started\n"
+    assert last["type"] == "error" and last["code"] == "timeout"
+    silent = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["sleep", "30"], "timeout_secs": 1})
+    assert silent.status_code == 408  # nothing streamed yet: a plain error answer
+    await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Paused"})
+    paused = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["true"]})
+    assert paused.status_code == 409

@@ -43,6 +43,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
 BRANCH_MAX = 255
 """Vers takes `count` as a u8."""
 _RECOVERY_PARALLELISM = 4
+_KILL_GRACE_SECONDS = 5.0
 
 
 class BranchFailed(Exception):
@@ -328,17 +329,74 @@ class Engine:
     async def exec(self, vm_id: str, argv: list[str], *, env: dict[str, str] | None = None,
                    cwd: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
                    owner: str | None = None) -> tuple[int, bytes, bytes]:
-        """Run a command inside the VM and collect its exit code and output. A command still
-        running after `timeout` seconds is killed (408)."""
+        """Run a command inside the VM and collect (exit code, stdout, stderr). A command still
+        running after `timeout` seconds is killed (ProviderError 408)."""
+        output: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        code = -1
+        async for kind, data in self.exec_stream(vm_id, argv, env=env, cwd=cwd, stdin=stdin, timeout=timeout,
+                                                 owner=owner):
+            if isinstance(data, int):
+                code = data
+            else:
+                output[kind].append(data)
+        return code, b"".join(output["stdout"]), b"".join(output["stderr"])
+
+    async def exec_stream(self, vm_id: str, argv: list[str], *, env: dict[str, str] | None = None,
+                          cwd: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
+                          owner: str | None = None) -> AsyncIterator[tuple[str, bytes | int]]:
+        """Run a command inside the VM and yield its output as it comes: ("stdout"|"stderr", data)
+        chunks, then ("exit", code). Past `timeout` seconds the command is killed and
+        ProviderError(408) raised; closing the iterator early kills it too."""
         self.get_vm(vm_id, owner)
         sandbox = await self.sandbox_for(vm_id)
         where = {"cwd": cwd} if cwd else {}
+        proc = await asyncio.create_subprocess_exec(
+            *sandbox.enter_argv(argv, env=env, **where),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+        async def pump(name: str, pipe: asyncio.StreamReader) -> None:
+            while chunk := await pipe.read(65536):
+                await queue.put((name, chunk))
+
+        async def feed() -> None:
+            assert proc.stdin is not None
+            if stdin:
+                proc.stdin.write(stdin)
+                await proc.stdin.drain()
+            proc.stdin.close()
+
+        assert proc.stdout is not None and proc.stderr is not None
+        workers = [asyncio.create_task(pump("stdout", proc.stdout)), asyncio.create_task(pump("stderr", proc.stderr))]
+        if stdin is not None:
+            workers.append(asyncio.create_task(feed()))
+        done = asyncio.gather(*workers)
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         try:
-            return await asyncio.wait_for(sandbox.exec(argv, stdin=stdin, env=env, **where), timeout)
-        except asyncio.TimeoutError:
-            raise ProviderError(f"command timed out after {timeout:g} s and was killed", status=408) from None
-        except SandboxError as exc:
-            raise Conflict(str(exc)) from exc
+            while not (done.done() and queue.empty()):
+                left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+                if left is not None and left <= 0:
+                    raise ProviderError(f"command timed out after {timeout:g} s and was killed", status=408)
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait([getter, done], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            yield "exit", await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.terminate()  # the helper forwards it to the command and escalates to SIGKILL
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), _KILL_GRACE_SECONDS)
+                except asyncio.TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(done, return_exceptions=True)
 
     # -- commits ------------------------------------------------------------------------------
 

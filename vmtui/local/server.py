@@ -8,18 +8,20 @@ that are not JSON or not the expected shape, 201 for creates.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import importlib
+import json
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -249,16 +251,15 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProviderError)
     async def engine_error(_request: Request, exc: ProviderError) -> JSONResponse:
-        status = exc.status or next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), 500)
-        return _error(status, exc.message)
+        return _error(_status_of(exc), exc.message)
 
     @app.exception_handler(BranchFailed)
     async def branch_failed(_request: Request, exc: BranchFailed) -> JSONResponse:
-        error = exc.error
-        status = 500
-        if isinstance(error, ProviderError):
-            status = error.status or next((c for cls, c in _STATUS_OF.items() if isinstance(error, cls)), 500)
-        message = error.message if isinstance(error, ProviderError) else "internal error"
+        if isinstance(exc.error, ProviderError):
+            status, message = _status_of(exc.error), exc.error.message
+        else:
+            log.error("branch failed after %d VM(s)", len(exc.created), exc_info=exc.error)
+            status, message = 500, "internal error"
         return JSONResponse({"vms": [{"vm_id": vm.id} for vm in exc.created], "error": message},
                             status_code=status)
 
@@ -275,6 +276,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc,
                   exc_info=exc)
         return _error(500, "internal error")
+
+
+def _status_of(exc: ProviderError) -> int:
+    return exc.status or next((code for cls, code in _STATUS_OF.items() if isinstance(exc, cls)), 500)
 
 
 def _validation_response(errors: Any) -> PlainTextResponse:
@@ -294,6 +299,32 @@ def _validation_response(errors: Any) -> PlainTextResponse:
         return PlainTextResponse(f"Failed to parse the request body as JSON: {first['msg']}", status_code=400)
     return PlainTextResponse(f"Failed to deserialize the JSON body into the target type: {detail}",
                              status_code=422)
+
+
+async def _ndjson_events(first: tuple[str, bytes | int], rest: AsyncIterator[tuple[str, bytes | int]],
+                         exec_id: str | None) -> AsyncIterator[bytes]:
+    """Exec output as the Vers NDJSON stream: `chunk` events, then `exit` (or `error`)."""
+    cursor = 0
+
+    def event(kind: str, data: bytes | int) -> bytes:
+        nonlocal cursor
+        cursor += 1
+        if isinstance(data, int):
+            line: dict[str, Any] = {"type": "exit", "exec_id": exec_id, "cursor": cursor, "exit_code": data}
+        else:
+            line = {"type": "chunk", "exec_id": exec_id, "cursor": cursor, "stream": kind,
+                    "data_b64": base64.b64encode(data).decode()}
+        return json.dumps(line).encode() + b"\n"
+
+    try:
+        yield event(*first)
+        async for kind, data in rest:
+            yield event(kind, data)
+    except ProviderError as exc:
+        code = "timeout" if exc.status == 408 else "exec_failed"
+        yield json.dumps({"type": "error", "code": code, "message": exc.message}).encode() + b"\n"
+    finally:
+        await rest.aclose()
 
 
 def _vers_router(engine: Engine) -> APIRouter:
@@ -394,6 +425,16 @@ def _vers_router(engine: Engine) -> APIRouter:
         if body.exec_id:
             result["exec_id"] = body.exec_id
         return result
+
+    @router.post("/vm/{vm_id}/exec/stream")
+    async def exec_stream(vm_id: str, body: ExecIn) -> StreamingResponse:
+        events = engine.exec_stream(
+            vm_id, body.command, env=body.env, cwd=body.working_dir,
+            stdin=body.stdin.encode() if body.stdin is not None else None,
+            timeout=float(body.timeout_secs) if body.timeout_secs else None,
+        )
+        first = await anext(events)  # errors before any output (VM paused, gone...) keep their status
+        return StreamingResponse(_ndjson_events(first, events, body.exec_id), media_type="application/x-ndjson")
 
     @router.get("/commits")
     async def list_commits(limit: Annotated[int, Query(ge=1, le=100)] = 50,
