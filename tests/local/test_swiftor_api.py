@@ -246,8 +246,10 @@ async def test_delete_removes_secrets_mappings_and_engine_vm(client, engine):
     await client.post(
         "/vms/networking", json={"vmid": vm["id"], "name": "web", "port": 8000}, headers=headers
     )
+    storage = engine.state_dir / "vms" / vm["id"]
+    assert storage.is_dir()
     answer = await client.get(f"/vms/delete/{vm['id']}", headers=headers)
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and not storage.exists()
     assert (await client.get("/vms", headers=headers)).json() == {"vms": []}
     assert (await client.get("/vms/secrets", headers=headers)).json() == {"secrets": {}}
     assert (await client.get("/vms/networking", headers=headers)).json() == {"networking": {}}
