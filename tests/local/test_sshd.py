@@ -31,8 +31,8 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
 ]
 
-VM_A = "aaaaaaaa-0000-4000-8000-000000000001"
-VM_B = "bbbbbbbb-0000-4000-8000-000000000002"
+VM_A = f"aaaaaaaa-{os.getpid()}"  # unique per run: VM ids name cgroups
+VM_B = f"bbbbbbbb-{os.getpid()}"
 
 
 class Backend:
@@ -215,7 +215,7 @@ async def test_vm_a_key_cannot_open_vm_b(gateway, vms, known_hosts):
 
 async def test_unknown_and_foreign_server_names_refused(gateway, vms, known_hosts):
     with pytest.raises(SshError, match="vm not found"):
-        await connect(gateway, vms, "cccccccc-0000-4000-8000-000000000003", known_hosts, key=vms.keys[VM_A]).connect()
+        await connect(gateway, vms, "cccccccc-404", known_hosts, key=vms.keys[VM_A]).connect()
 
     class ForeignName(Provider):
         def ssh_endpoint(self, vm_id: str) -> SshEndpoint:

@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import signal
+import stat
 import sys
 import termios
 import tty
@@ -164,7 +165,7 @@ async def _remote_command(session: SshSession, command: list[str]) -> int:
     """Run `command` with this process's stdin/stdout/stderr; its exit status becomes ours."""
     result = await session.connection.run(
         " ".join(command),  # like OpenSSH: the remote shell parses the words again
-        stdin=None if sys.stdin.isatty() else sys.stdin.buffer,
+        stdin=sys.stdin.buffer if _is_pipe_or_file(sys.stdin.fileno()) else None,
         stdout=sys.stdout.buffer,
         stderr=sys.stderr.buffer,
         encoding=None,
@@ -172,6 +173,15 @@ async def _remote_command(session: SshSession, command: list[str]) -> int:
     if result.exit_status is not None:
         return result.exit_status
     return 128 + signal.Signals[f"SIG{result.exit_signal[0]}"].value if result.exit_signal else 255
+
+
+def _is_pipe_or_file(fd: int) -> bool:
+    """Input worth forwarding to a remote command: a pipe, socket or file (not a tty, not /dev/null)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
 
 
 async def _interactive(session: SshSession) -> int:

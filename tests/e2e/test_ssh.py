@@ -1,0 +1,143 @@
+"""SSH end to end: the real `vmtui serve` daemon, the Vers provider pointed at it, SshSession and the
+`vmtui ssh` / `vmtui cp` commands, all over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from vmtui.core.models import VmConfig
+from vmtui.providers.vers import VersProvider
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon
+from vmtui.services.ssh import SshError, SshSession
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory) -> tuple[Path, LocalEndpoint]:
+    state = tmp_path_factory.mktemp("engine")
+    endpoint = ensure_daemon(state, timeout=30)
+    yield state, endpoint
+    pid = json.loads((state / "endpoint.json").read_text())["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def provider(daemon):
+    _state, endpoint = daemon
+    assert endpoint.ssh_port and endpoint.ca_path, "the daemon must run its SSH gateway"
+    vers = VersProvider(
+        "local", endpoint.api_url, endpoint.token, vm_domain=f"vm.{endpoint.domain}",
+        ssh_address=(endpoint.ssh_host, endpoint.ssh_port), ca_path=endpoint.ca_path, memory_snapshots=False,
+    )
+    created: list[str] = []
+    vers.created = created  # type: ignore[attr-defined]
+    yield vers
+    for vm_id in created:
+        await vers.delete_vm(vm_id)
+    await vers.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def parent_vm(provider) -> str:
+    vm_id = await provider.create_vm(VmConfig(), wait_boot=True)
+    provider.created.append(vm_id)
+    return vm_id
+
+
+def open_session(provider, vm_id: str, tmp_path: Path) -> SshSession:
+    return SshSession(provider, vm_id, known_hosts=TofuKnownHosts(tmp_path / "known_hosts"))
+
+
+async def test_branch_has_its_own_key_and_sees_the_parents_files(tmp_path, provider, parent_vm):
+    async with open_session(provider, parent_vm, tmp_path) as ssh:
+        written = await ssh.exec("head -c 100000 /dev/urandom > /root/data.bin && sha256sum /root/data.bin")
+    digest = written.stdout.split()[0]
+
+    [child] = await provider.branch(parent_vm, 1)
+    provider.created.append(child)
+    assert (await provider.ssh_key(child)).private_key_pem != (await provider.ssh_key(parent_vm)).private_key_pem
+    async with open_session(provider, child, tmp_path) as ssh:
+        seen = await ssh.exec("sha256sum /root/data.bin; hostname")
+    assert seen.stdout.split()[0] == digest
+
+    class ParentKeyForChild:
+        """The provider, except that it hands out the parent's key for every VM."""
+
+        async def ssh_key(self, vm_id):
+            return await provider.ssh_key(parent_vm)
+
+        def ssh_endpoint(self, vm_id):
+            return provider.ssh_endpoint(vm_id)
+
+        async def get_vm(self, vm_id):
+            return await provider.get_vm(vm_id)
+
+        async def resume_vm(self, vm_id):
+            await provider.resume_vm(vm_id)
+
+    with pytest.raises(SshError, match="key"):
+        await SshSession(ParentKeyForChild(), child, known_hosts=TofuKnownHosts(tmp_path / "kh2")).connect()
+
+
+async def test_paused_vm_is_resumed_when_the_caller_agrees(tmp_path, provider, parent_vm):
+    await provider.pause_vm(parent_vm)
+    with pytest.raises(SshError, match="paused"):
+        await open_session(provider, parent_vm, tmp_path).connect()
+
+    async def agree(vm) -> bool:
+        return True
+
+    session = SshSession(provider, parent_vm, known_hosts=TofuKnownHosts(tmp_path / "kh"), resume_paused=agree,
+                         poll_interval=0.2)
+    async with session as ssh:
+        assert (await ssh.exec("echo awake")).stdout == "awake\n"
+
+
+def cli(state: Path, home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    config = home / "config.toml"
+    config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n')
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(home), "VMTUI_CONFIG_FILE": str(config),
+        "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
+    }
+    return subprocess.run([sys.executable, "-m", "vmtui", *args], input=stdin, capture_output=True, env=env,
+                          timeout=60, stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+async def test_cli_ssh_command_and_cp_both_ways(tmp_path, daemon, parent_vm):
+    state, _endpoint = daemon
+    run = await asyncio.to_thread(cli, state, tmp_path, "ssh", parent_vm, "--", "echo", "out;", "echo err >&2;", "exit 4")
+    assert (run.returncode, run.stdout, run.stderr) == (4, b"out\n", b"err\n")
+    piped = await asyncio.to_thread(cli, state, tmp_path, "ssh", parent_vm, "--", "tr a-z A-Z", stdin=b"shout\n")
+    assert (piped.returncode, piped.stdout) == (0, b"SHOUT\n")
+
+    source = tmp_path / "upload.txt"
+    source.write_bytes(b"copied through SFTP\n")
+    up = await asyncio.to_thread(cli, state, tmp_path, "cp", str(source), f"{parent_vm[:8]}:/root/upload.txt")
+    assert up.returncode == 0, up.stderr
+    down = await asyncio.to_thread(cli, state, tmp_path, "cp", f"{parent_vm}:/root/upload.txt", str(tmp_path / "back.txt"))
+    assert down.returncode == 0, down.stderr
+    assert hashlib.sha256((tmp_path / "back.txt").read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+
+    missing = await asyncio.to_thread(cli, state, tmp_path, "ssh", "no-such-vm", "--", "true")
+    assert missing.returncode == 255 and b"no VM named 'no-such-vm'" in missing.stderr
