@@ -1,0 +1,125 @@
+"""SSH into a local-engine VM: connect time, and `cat` of 50 MB through the session next to raw
+loopback TLS throughput measured in the same run (the ratio is what the SSH layer costs).
+
+Needs root (a real sandboxed VM); returns no rows otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import ssl
+import tempfile
+import time
+from pathlib import Path
+
+import asyncssh
+
+from vmtui.core.errors import Unsupported
+from vmtui.core.models import SshEndpoint, SshKey, Vm
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+from vmtui.local.sshd import Gateway, start_gateway
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshSession
+
+SIZE = 50 * 1024 * 1024
+CONNECTS = 5
+
+
+class _OneVm:
+    """Gateway backend and client provider for one sandboxed VM."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.key = asyncssh.generate_private_key("ssh-ed25519")
+        self.gateway: Gateway | None = None
+
+    async def sandbox_for(self, vm_id: str) -> Sandbox:
+        return self.sandbox
+
+    def ssh_public_key(self, vm_id: str) -> str:
+        return self.key.export_public_key().decode()
+
+    async def ssh_key(self, vm_id: str) -> SshKey:
+        return SshKey(private_key_pem=self.key.export_private_key().decode())
+
+    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
+        assert self.gateway is not None
+        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
+                           ca_path=str(self.gateway.ca_path))
+
+    async def get_vm(self, vm_id: str) -> Vm:
+        raise Unsupported("state is not polled in the benchmark")
+
+    async def resume_vm(self, vm_id: str) -> None:
+        raise Unsupported("not needed")
+
+
+async def _raw_tls_mbps(gateway: Gateway) -> float:
+    """Loopback TLS with the gateway's own certificate: the ceiling for SSH-over-TLS."""
+    chunk = os.urandom(1024 * 1024)
+
+    async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(SIZE // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(send, "127.0.0.1", 0, ssl=gateway.tls.server_context())
+    port = server.sockets[0].getsockname()[1]
+    client = ssl.create_default_context(cafile=str(gateway.ca_path))
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client,
+                                                   server_hostname=gateway.server_name("bench"))
+    received = 0
+    while data := await reader.read(1 << 20):
+        received += len(data)
+    elapsed = time.perf_counter() - started
+    writer.close()
+    server.close()
+    assert received == SIZE
+    return SIZE / elapsed / 1e6
+
+
+async def _measure(workdir: Path) -> list[dict]:
+    spec = SandboxSpec(vm_id=f"bench-ssh-{os.getpid()}", vm_dir=workdir / "vm", layers=[], image=None,
+                       hostname="bench", env={})
+    sandbox = await Sandbox.boot(spec)
+    vm = _OneVm(sandbox)
+    vm.gateway = await start_gateway(vm, workdir / "engine")
+    try:
+        known_hosts = TofuKnownHosts(workdir / "known_hosts")
+        connects = []
+        for _ in range(CONNECTS):
+            started = time.perf_counter()
+            async with SshSession(vm, spec.vm_id, known_hosts=known_hosts) as ssh:
+                connects.append((time.perf_counter() - started) * 1000)
+        async with SshSession(vm, spec.vm_id, known_hosts=known_hosts) as ssh:
+            await ssh.exec(f"head -c {SIZE} /dev/urandom > /root/big.bin")
+            started = time.perf_counter()
+            result = await ssh.connection.run("cat /root/big.bin", encoding=None)
+            ssh_mbps = SIZE / (time.perf_counter() - started) / 1e6
+        assert len(result.stdout) == SIZE
+        tls_mbps = await _raw_tls_mbps(vm.gateway)
+    finally:
+        await vm.gateway.close()
+        await sandbox.destroy()
+    return [
+        {"name": "ssh connect (TLS + SSH handshake + auth), median", "value": statistics.median(connects),
+         "unit": "ms", "baseline": None, "ratio": None},
+        {"name": "ssh cat 50 MB through the session", "value": ssh_mbps, "unit": "MB/s",
+         "baseline": tls_mbps, "ratio": ssh_mbps / tls_mbps},
+    ]
+
+
+def run() -> list[dict]:
+    if os.geteuid() != 0:
+        return []
+    with tempfile.TemporaryDirectory() as workdir:
+        return asyncio.run(_measure(Path(workdir)))
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
