@@ -272,3 +272,26 @@ async def test_connection_failure_is_reported_as_closed() -> None:
         assert [m.reason for m in unique(seen, TerminalPane.Closed)] == [
             "connection refused by 127.0.0.1"]
         assert app.pane.closed_reason == "connection refused by 127.0.0.1"
+
+
+async def test_synchronized_output_holds_the_screen_until_the_frame_ends() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"old frame")
+        await pilot.pause(0.05)
+        app.transport.sink.feed(b"\x1b[?2026h\rnew frame")
+        await pilot.pause(0.05)
+        assert screen_lines(app.pane)[0] == "old frame"  # half-drawn frames are never shown
+        app.transport.sink.feed(b"\x1b[?2026l")
+        await pilot.pause(0.05)
+        assert screen_lines(app.pane)[0] == "new frame"
+
+
+async def test_removing_the_pane_closes_its_session() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        transport = app.transport
+        await app.pane.remove()
+        assert transport.closed

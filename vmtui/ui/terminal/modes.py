@@ -24,8 +24,10 @@ _SEQUENCE = re.compile(
     r"|(?P<ris>\x1bc)"
 )
 # Every sequence _SEQUENCE matches contains one of these; a chunk without any is skipped at C speed
-# (plain SGR-heavy output would otherwise cost a regex attempt per escape).
-_TRIGGERS = ("\x1b[?", "\x1b[>", "\x1b]", "\x1bc", "\x1b[6n", "\x1b[5n", "\x1b[c", "\x1b[0c", " q")
+# (plain SGR-heavy output would otherwise cost a regex attempt per escape). Single characters first: they
+# are found with memchr; the remaining queries have no rare character of their own.
+_TRIGGER_CHARS = ("?", ">", "]")
+_TRIGGERS = ("\x1bc", "\x1b[6n", "\x1b[5n", "\x1b[c", "\x1b[0c", " q")
 # A trailing, possibly unfinished CSI/ESC sequence (an OSC is checked separately).
 _UNFINISHED_CSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*)?\Z")
 _MAX_CARRY = 4096
@@ -88,6 +90,16 @@ class ScanEvent:
     arg: object = None
 
 
+def _may_contain_sequence(text: str) -> bool:
+    for char in _TRIGGER_CHARS:
+        if char in text:
+            return True
+    for trigger in _TRIGGERS:
+        if trigger in text:
+            return True
+    return False
+
+
 @dataclass
 class ModeScanner:
     """Tracks modes, cursor shape and title across chunks of decoded terminal output."""
@@ -105,7 +117,7 @@ class ModeScanner:
             return []
         offset = len(self._carry)
         events: list[ScanEvent] = []
-        candidates = _SEQUENCE.finditer(buffer) if any(t in buffer for t in _TRIGGERS) else ()
+        candidates = _SEQUENCE.finditer(buffer) if _may_contain_sequence(buffer) else ()
         for match in candidates:
             event = self._event(match, match.end() - offset)
             if event is not None:

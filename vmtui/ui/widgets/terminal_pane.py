@@ -1,7 +1,7 @@
 """`TerminalPane`: an interactive terminal widget on Textual's line API.
 
 Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive; only
-dirty rows are repainted, at most `MAX_FPS` times a second; when unparsed output piles up past
+dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output is queued); when unparsed output piles up past
 `HIGH_WATER` bytes the transport is paused until the backlog drains below `LOW_WATER`.
 
 Every key reaches the remote program, except the leave chord `LEAVE_KEY` (ctrl+]) and shift+PageUp/PageDown,
@@ -45,6 +45,7 @@ PARSE_CHUNK = 16384
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 MAX_FPS = 60
+FLOOD_FPS = 30  # while unparsed output is waiting, paint less often and parse more
 RESIZE_DEBOUNCE = 0.1
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 WHEEL_LINES = 3
@@ -231,6 +232,9 @@ class TerminalPane(Widget, can_focus=True):
         if self.transport is not None:
             self.transport.close()
 
+    def on_unmount(self) -> None:
+        self.close()  # a removed pane (closed tab, app exit) must not leave its session running
+
     def feed(self, data: bytes) -> None:
         """Queue output from the remote program (called by the transport)."""
         if not data:
@@ -300,7 +304,8 @@ class TerminalPane(Widget, can_focus=True):
         if self._repaint_pending:
             return
         self._repaint_pending = True
-        delay = self._last_paint + 1 / MAX_FPS - time.monotonic()
+        frame = 1 / (FLOOD_FPS if self._backlog else MAX_FPS)
+        delay = self._last_paint + frame - time.monotonic()
         if delay > 0:
             self.set_timer(delay, self._repaint, name="terminal-repaint")
         else:
