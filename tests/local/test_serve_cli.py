@@ -25,6 +25,10 @@ def _serve_argv(state_dir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir), *extra]
 
 
+def _run_serve(state_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_serve_argv(state_dir, *extra), check=False, capture_output=True, text=True, timeout=60)
+
+
 class Daemon:
     """A foreground `vmtui serve` child and the facts of its ready line."""
 
@@ -88,12 +92,11 @@ def test_ready_line_files_auth_and_clean_sigterm(tmp_path, daemon):
 
 
 def test_second_daemon_on_the_same_state_is_refused(tmp_path, daemon):
-    second = subprocess.run(_serve_argv(tmp_path / "state"), capture_output=True, text=True, timeout=30)
+    second = _run_serve(tmp_path / "state")
     assert second.returncode == 1
     assert f"pid {daemon.proc.pid}" in second.stderr and daemon.api in second.stderr
     assert "already uses state dir" in second.stderr
-    background = subprocess.run(_serve_argv(tmp_path / "state", "--background"), capture_output=True,
-                                text=True, timeout=30)
+    background = _run_serve(tmp_path / "state", "--background")
     assert background.returncode == 1 and "already uses state dir" in background.stderr
     with daemon.client() as client:
         assert client.get("/api/v1/vms").status_code == 200
@@ -103,8 +106,7 @@ def test_non_loopback_needs_explicit_listen(tmp_path):
     with pytest.raises(ServeError, match="--listen 0.0.0.0"):
         ServeOptions(state_dir=tmp_path, host="0.0.0.0").check()
     ServeOptions(state_dir=tmp_path, host="0.0.0.0", listen_explicit=True).check()
-    bad = subprocess.run(_serve_argv(tmp_path / "s", "--listen", "example.com"), capture_output=True,
-                         text=True, timeout=30)
+    bad = _run_serve(tmp_path / "s", "--listen", "example.com")
     assert bad.returncode == 1 and "needs an IP address" in bad.stderr
 
     exposed = Daemon(tmp_path / "state", "--listen", "0.0.0.0")
@@ -118,7 +120,7 @@ def test_non_loopback_needs_explicit_listen(tmp_path):
 def test_background_detaches_and_keeps_serving(tmp_path):
     state = tmp_path / "state"
     started = time.monotonic()
-    result = subprocess.run(_serve_argv(state, "--background"), capture_output=True, text=True, timeout=60)
+    result = _run_serve(state, "--background")
     assert result.returncode == 0, result.stderr
     match = READY.match(result.stdout.strip())
     assert match and time.monotonic() - started < 30
@@ -139,13 +141,11 @@ def test_background_detaches_and_keeps_serving(tmp_path):
 
 def test_print_token_issues_a_swiftor_token(tmp_path):
     state = tmp_path / "state"
-    result = subprocess.run(_serve_argv(state, "--print-token", "Dev@Example.com"), capture_output=True,
-                            text=True, timeout=30)
+    result = _run_serve(state, "--print-token", "Dev@Example.com")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().count(".") == 2
     assert stat.S_IMODE((state / "jwt-secret").stat().st_mode) == 0o600
-    bad = subprocess.run(_serve_argv(state, "--print-token", "not-an-email"), capture_output=True, text=True,
-                         timeout=30)
+    bad = _run_serve(state, "--print-token", "not-an-email")
     assert bad.returncode == 1 and "not an email" in bad.stderr
 
 
@@ -181,7 +181,6 @@ def test_a_busy_port_is_a_clear_error_in_both_modes(tmp_path):
         busy.listen()
         port = str(busy.getsockname()[1])
         for extra in ([], ["--background"]):
-            result = subprocess.run(_serve_argv(tmp_path / "state", "--port", port, *extra), capture_output=True,
-                                    text=True, timeout=60)
+            result = _run_serve(tmp_path / "state", "--port", port, *extra)
             assert result.returncode == 1
             assert f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr

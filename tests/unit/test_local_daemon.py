@@ -57,12 +57,12 @@ def test_a_stale_endpoint_file_is_not_trusted(tmp_path):
 def test_starts_once_then_finds_the_running_daemon(tmp_path):
     state = tmp_path / "state"
     results: list[LocalEndpoint] = []
-    errors: list[Exception] = []
+    errors: list[Unavailable] = []
 
     def start() -> None:
         try:
             results.append(ensure_daemon(state, timeout=40))
-        except Exception as exc:  # collected for the assertion below
+        except Unavailable as exc:  # collected for the assertion below
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(2)]

@@ -39,9 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vmtui.local.daemon import ServeError, ServeOptions, run_foreground
-
     from vmtui import paths
+    from vmtui.local.daemon import ServeError, ServeOptions, run_foreground
 
     state_dir = (args.state_dir or paths.engine_state_dir()).expanduser().absolute()
     if args.print_token is not None:

@@ -27,6 +27,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -391,7 +392,7 @@ class Engine:
                 proc.terminate()  # the helper forwards it to the command and escalates to SIGKILL
                 try:
                     await asyncio.wait_for(asyncio.shield(proc.wait()), _KILL_GRACE_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     proc.kill()
                     await proc.wait()
             for worker in workers:
@@ -496,13 +497,14 @@ class Engine:
             vcpu_count=vm.vcpu_count, mem_size_mib=vm.mem_size_mib,
         )
 
-    def _new_vm_record(self, **values: object) -> VmRecord:
+    def _new_vm_record(self, **fields: Any) -> VmRecord:
+        """A VM row with a fresh id and its own Ed25519 key pair (branches get new keys too)."""
         key = asyncssh.generate_private_key("ssh-ed25519")
         return VmRecord(
             id=str(uuid.uuid4()),
             ssh_private_key=key.export_private_key("openssh").decode(),
             ssh_public_key=key.export_public_key("openssh").decode().strip(),
-            **values,  # type: ignore[arg-type]
+            **fields,
         )
 
     def _vm_from_commit(self, commit: CommitRecord, owner: str | None, env: dict[str, str]) -> VmRecord:
@@ -531,7 +533,7 @@ class Engine:
         async def boot() -> None:
             try:
                 await self._boot(vm)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the VM must not stay "booting"
                 log.warning("vm %s failed to boot: %s", vm.id, exc)
                 if self.store is not None:
                     self.db.update_vm(vm.id, state="dead")
@@ -584,12 +586,15 @@ class Engine:
 
     async def _receive_upload(self, dest: Path, chunks: AsyncIterator[bytes]) -> None:
         received = 0
-        with open(dest, "wb") as out:
+        out = await asyncio.to_thread(dest.open, "wb")
+        try:
             async for chunk in chunks:
                 received += len(chunk)
                 if received > self.max_upload_bytes:
                     raise BadRequest(f"upload larger than {self.max_upload_bytes} bytes", status=413)
                 await asyncio.to_thread(out.write, chunk)
+        finally:
+            out.close()
         if received == 0:
             raise BadRequest("empty upload: send the rootfs tarball as the request body")
 
@@ -647,7 +652,7 @@ class Engine:
                 await self._sandboxes[vm.id].pause()
                 self.db.update_vm(vm.id, state="paused")
             log.info("booted vm %s again from its filesystem", vm.id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one broken VM must not stop the others' recovery
             log.warning("vm %s could not be restarted: %s", vm.id, exc)
             self.db.update_vm(vm.id, state="dead", init_pid=None)
 

@@ -74,7 +74,8 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
     argv = [sys.executable, "-m", "vmtui", "serve", "--background", "--state-dir", str(state_dir)]
     deadline = time.monotonic() + timeout
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise Unavailable(f"the local engine did not start within {timeout:.0f} s; "
                           f"see {state_dir / 'serve.log'}") from None
