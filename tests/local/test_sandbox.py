@@ -421,11 +421,35 @@ async def test_cleanup_stale_with_the_vm_still_running(tmp_path):
     assert Sandbox.adopt(spec, init_pid) is None
 
 
+async def test_a_failed_boot_says_why_and_leaves_nothing_running(tmp_path):
+    layers = []
+    for i in range(320):  # more than one page of overlay mount options even with short names
+        layer = tmp_path / "layers" / str(i)
+        (layer / "root").mkdir(parents=True)
+        (layer / "usr").mkdir()
+        layers.append(layer)
+    spec = make_spec(tmp_path, "toodeep", layers=layers)
+    with pytest.raises(SandboxError, match="layer chain too deep"):
+        await Sandbox.boot(spec)
+    marker = json.loads((spec.vm_dir / "run/sandbox.json").read_text())
+    assert "init_pid" not in marker
+    assert not [d for d in marker["cgroup"]["dirs"].values() if Path(d).exists()]  # emptied and removed
+    assert not processes_with_root_under(tmp_path)
+
+
 async def test_bad_specs_are_refused_clearly(tmp_path):
     with pytest.raises(SandboxError, match="invalid VM id"):
         await Sandbox.boot(make_spec(tmp_path, "bad", vm_id="../escape"))
     with pytest.raises(SandboxError, match="missing"):
         await Sandbox.boot(make_spec(tmp_path, "nolayer", layers=[tmp_path / "nope"]))
+    with pytest.raises(SandboxError, match="not a vmtui image"):
+        await Sandbox.boot(make_spec(tmp_path, "noimage", image=tmp_path))
+    with pytest.raises(SandboxError, match="invalid hostname"):
+        await Sandbox.boot(make_spec(tmp_path, "badhost", hostname="a b"))
+    (tmp_path / "blocked").mkdir()
+    (tmp_path / "blocked" / "upper").write_text("a file where a directory must be")
+    with pytest.raises(SandboxError, match="cannot prepare"):
+        await Sandbox.boot(make_spec(tmp_path, "blocked"))
 
 
 ROOTLESS_SCRIPT = """

@@ -62,6 +62,10 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class SandboxSpec:
+    """What to run: `layers` are immutable layer dirs (see module docstring), NEWEST FIRST, stacked
+    over `image` (None = the default host-derived image, built in vm_dir/image); `env` applies to
+    every command started in the VM; cpu/memory/pids limits are best effort (see `Sandbox.cgroup`)."""
+
     vm_id: str
     vm_dir: Path
     layers: list[Path]
@@ -101,7 +105,10 @@ class Sandbox:
         marker = _read_marker(spec.vm_dir)
         if marker.get("init_pid") and nshelper.process_start_time(marker["init_pid"]) == marker["init_start"]:
             raise SandboxError(f"VM {spec.vm_id} is already running")
-        config = await asyncio.to_thread(_prepare_vm_dir, spec)
+        try:
+            config = await asyncio.to_thread(_prepare_vm_dir, spec)
+        except OSError as exc:
+            raise SandboxError(f"cannot prepare the directory of VM {spec.vm_id}: {exc}") from exc
         cgroup = VmCgroup.create(
             spec.vm_id, vcpu_count=spec.vcpu_count, mem_size_mib=spec.mem_size_mib, pids_max=spec.pids_max
         )
@@ -115,16 +122,19 @@ class Sandbox:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            env=BASE_ENV,  # never the daemon's env
+            # Host processes get neither the daemon's environment nor the VM's (a user's LD_PRELOAD
+            # must not reach a root process on the host); spec.env applies to commands in the VM.
+            env=BASE_ENV,
         )
         try:
             status = await asyncio.wait_for(_start_launcher(launcher, config), BOOT_TIMEOUT)
         except (TimeoutError, OSError) as exc:
             status = f"error: no answer from the VM's init ({exc or 'timed out'})"
+        except BaseException:  # cancelled: leave nothing running behind
+            await _abort_boot(launcher, cgroup)
+            raise
         if not status.startswith("ready "):
-            await _kill_process(launcher)
-            cgroup.kill_all()
-            cgroup.remove()
+            await _abort_boot(launcher, cgroup)
             reason = status.removeprefix("error: ") or f"init exited with code {launcher.returncode}"
             raise SandboxError(f"cannot boot VM {spec.vm_id}: {reason}")
         init_pid = int(status.split()[1])
@@ -453,6 +463,12 @@ async def _start_launcher(launcher: asyncio.subprocess.Process, config: dict) ->
     await launcher.stdin.drain()
     launcher.stdin.close()
     return (await launcher.stdout.readline()).decode(errors="replace").strip()
+
+
+async def _abort_boot(launcher: asyncio.subprocess.Process, cgroup: VmCgroup) -> None:
+    await _kill_process(launcher)
+    cgroup.kill_all()
+    cgroup.remove()
 
 
 async def _kill_process(proc: asyncio.subprocess.Process) -> None:
