@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import ssl
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -46,8 +46,12 @@ class _OneVm:
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
         assert self.gateway is not None
-        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
-                           ca_path=str(self.gateway.ca_path))
+        return SshEndpoint(
+            host="127.0.0.1",
+            port=self.gateway.port,
+            server_name=self.gateway.server_name(vm_id),
+            ca_path=str(self.gateway.ca_path),
+        )
 
     async def get_vm(self, vm_id: str) -> Vm:
         raise Unsupported("state is not polled in the benchmark")
@@ -70,8 +74,9 @@ async def _raw_tls_mbps(gateway: Gateway) -> float:
     port = server.sockets[0].getsockname()[1]
     client = ssl.create_default_context(cafile=str(gateway.ca_path))
     started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client,
-                                                   server_hostname=gateway.server_name("bench"))
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client, server_hostname=gateway.server_name("bench")
+    )
     received = 0
     while data := await reader.read(1 << 20):
         received += len(data)
@@ -83,8 +88,14 @@ async def _raw_tls_mbps(gateway: Gateway) -> float:
 
 
 async def _measure(workdir: Path) -> list[dict]:
-    spec = SandboxSpec(vm_id=f"bench-ssh-{os.getpid()}", vm_dir=workdir / "vm", layers=[], image=None,
-                       hostname="bench", env={})
+    spec = SandboxSpec(
+        vm_id=f"bench-ssh-{os.getpid()}",
+        vm_dir=workdir / "vm",
+        layers=[],
+        image=None,
+        hostname="bench",
+        env={},
+    )
     sandbox = await Sandbox.boot(spec)
     vm = _OneVm(sandbox)
     vm.gateway = await start_gateway(vm, workdir / "engine")
@@ -106,10 +117,20 @@ async def _measure(workdir: Path) -> list[dict]:
         await vm.gateway.close()
         await sandbox.destroy()
     return [
-        {"name": "ssh connect (TLS + SSH handshake + auth), median", "value": statistics.median(connects),
-         "unit": "ms", "baseline": None, "ratio": None},
-        {"name": "ssh cat 50 MB through the session", "value": ssh_mbps, "unit": "MB/s",
-         "baseline": tls_mbps, "ratio": ssh_mbps / tls_mbps},
+        {
+            "name": "ssh connect (TLS + SSH handshake + auth), median",
+            "value": statistics.median(connects),
+            "unit": "ms",
+            "baseline": None,
+            "ratio": None,
+        },
+        {
+            "name": "ssh cat 50 MB through the session",
+            "value": ssh_mbps,
+            "unit": "MB/s",
+            "baseline": tls_mbps,
+            "ratio": ssh_mbps / tls_mbps,
+        },
     ]
 
 

@@ -46,8 +46,13 @@ async def provider(daemon):
     _state, endpoint = daemon
     assert endpoint.ssh_port and endpoint.ca_path, "the daemon must run its SSH gateway"
     vers = VersProvider(
-        "local", endpoint.api_url, endpoint.token, vm_domain=f"vm.{endpoint.domain}",
-        ssh_address=(endpoint.ssh_host, endpoint.ssh_port), ca_path=endpoint.ca_path, memory_snapshots=False,
+        "local",
+        endpoint.api_url,
+        endpoint.token,
+        vm_domain=f"vm.{endpoint.domain}",
+        ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
+        ca_path=endpoint.ca_path,
+        memory_snapshots=False,
     )
     created: list[str] = []
     vers.created = created  # type: ignore[attr-defined]
@@ -75,7 +80,9 @@ async def test_branch_has_its_own_key_and_sees_the_parents_files(tmp_path, provi
 
     [child] = await provider.branch(parent_vm, 1)
     provider.created.append(child)
-    assert (await provider.ssh_key(child)).private_key_pem != (await provider.ssh_key(parent_vm)).private_key_pem
+    assert (await provider.ssh_key(child)).private_key_pem != (
+        await provider.ssh_key(parent_vm)
+    ).private_key_pem
     async with open_session(provider, child, tmp_path) as ssh:
         seen = await ssh.exec("sha256sum /root/data.bin; hostname")
     assert seen.stdout.split()[0] == digest
@@ -107,8 +114,13 @@ async def test_paused_vm_is_resumed_when_the_caller_agrees(tmp_path, provider, p
     async def agree(vm) -> bool:
         return True
 
-    session = SshSession(provider, parent_vm, known_hosts=TofuKnownHosts(tmp_path / "kh"), resume_paused=agree,
-                         poll_interval=0.2)
+    session = SshSession(
+        provider,
+        parent_vm,
+        known_hosts=TofuKnownHosts(tmp_path / "kh"),
+        resume_paused=agree,
+        poll_interval=0.2,
+    )
     async with session as ssh:
         assert (await ssh.exec("echo awake")).stdout == "awake\n"
 
@@ -117,27 +129,46 @@ def cli(state: Path, home: Path, *args: str, stdin: bytes | None = None) -> subp
     config = home / "config.toml"
     config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n')
     env = {
-        "PATH": os.environ["PATH"], "HOME": str(home), "VMTUI_CONFIG_FILE": str(config),
-        "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "VMTUI_CONFIG_FILE": str(config),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / "data"),
     }
-    return subprocess.run([sys.executable, "-m", "vmtui", *args], input=stdin, capture_output=True, env=env,
-                          timeout=60, stdin=None if stdin is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "vmtui", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
 
 
 async def test_cli_ssh_command_and_cp_both_ways(tmp_path, daemon, parent_vm):
     state, _endpoint = daemon
-    run = await asyncio.to_thread(cli, state, tmp_path, "ssh", parent_vm, "--", "echo", "out;", "echo err >&2;", "exit 4")
+    run = await asyncio.to_thread(
+        cli, state, tmp_path, "ssh", parent_vm, "--", "echo", "out;", "echo err >&2;", "exit 4"
+    )
     assert (run.returncode, run.stdout, run.stderr) == (4, b"out\n", b"err\n")
-    piped = await asyncio.to_thread(cli, state, tmp_path, "ssh", parent_vm, "--", "tr a-z A-Z", stdin=b"shout\n")
+    piped = await asyncio.to_thread(
+        cli, state, tmp_path, "ssh", parent_vm, "--", "tr a-z A-Z", stdin=b"shout\n"
+    )
     assert (piped.returncode, piped.stdout) == (0, b"SHOUT\n")
 
     source = tmp_path / "upload.txt"
     source.write_bytes(b"copied through SFTP\n")
     up = await asyncio.to_thread(cli, state, tmp_path, "cp", str(source), f"{parent_vm[:8]}:/root/upload.txt")
     assert up.returncode == 0, up.stderr
-    down = await asyncio.to_thread(cli, state, tmp_path, "cp", f"{parent_vm}:/root/upload.txt", str(tmp_path / "back.txt"))
+    down = await asyncio.to_thread(
+        cli, state, tmp_path, "cp", f"{parent_vm}:/root/upload.txt", str(tmp_path / "back.txt")
+    )
     assert down.returncode == 0, down.stderr
-    assert hashlib.sha256((tmp_path / "back.txt").read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+    assert (
+        hashlib.sha256((tmp_path / "back.txt").read_bytes()).digest()
+        == hashlib.sha256(source.read_bytes()).digest()
+    )
 
     missing = await asyncio.to_thread(cli, state, tmp_path, "ssh", "no-such-vm", "--", "true")
     assert missing.returncode == 255 and b"no VM named 'no-such-vm'" in missing.stderr

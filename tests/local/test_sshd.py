@@ -17,7 +17,7 @@ import asyncssh
 import pytest
 import pytest_asyncio
 
-from vmtui.core.errors import Unsupported
+from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm
 from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import HOST_KEY_FILE, Gateway, start_gateway
@@ -44,12 +44,12 @@ class Backend:
 
     async def sandbox_for(self, vm_id: str) -> Sandbox:
         if vm_id not in self.sandboxes:
-            raise LookupError("vm not found")
+            raise NotFound("vm not found")
         return self.sandboxes[vm_id]
 
     def ssh_public_key(self, vm_id: str) -> str:
         if vm_id not in self.keys:
-            raise LookupError("vm not found")
+            raise NotFound("vm not found")
         return self.keys[vm_id].export_public_key().decode()
 
 
@@ -64,8 +64,12 @@ class Provider:
         return SshKey(private_key_pem=self.key.export_private_key().decode())
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
-                           ca_path=str(self.gateway.ca_path))
+        return SshEndpoint(
+            host="127.0.0.1",
+            port=self.gateway.port,
+            server_name=self.gateway.server_name(vm_id),
+            ca_path=str(self.gateway.ca_path),
+        )
 
     async def get_vm(self, vm_id: str) -> Vm:
         raise Unsupported("the gateway tests check VM state on the server side")
@@ -79,8 +83,14 @@ async def vms(tmp_path_factory):
     root = tmp_path_factory.mktemp("vms")
     backend = Backend()
     for vm_id in (VM_A, VM_B):
-        spec = SandboxSpec(vm_id=vm_id, vm_dir=root / vm_id, layers=[], image=None,
-                           hostname=f"vm-{vm_id[:4]}", env={"GREETING": "hello from the VM"})
+        spec = SandboxSpec(
+            vm_id=vm_id,
+            vm_dir=root / vm_id,
+            layers=[],
+            image=None,
+            hostname=f"vm-{vm_id[:4]}",
+            env={"GREETING": "hello from the VM"},
+        )
         backend.sandboxes[vm_id] = await Sandbox.boot(spec)
         backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
     yield backend
@@ -100,8 +110,13 @@ def known_hosts(tmp_path):
     return TofuKnownHosts(tmp_path / "known_hosts")
 
 
-def connect(gateway: Gateway, vms: Backend, vm_id: str, known_hosts: TofuKnownHosts,
-            key: asyncssh.SSHKey | None = None) -> SshSession:
+def connect(
+    gateway: Gateway,
+    vms: Backend,
+    vm_id: str,
+    known_hosts: TofuKnownHosts,
+    key: asyncssh.SSHKey | None = None,
+) -> SshSession:
     return SshSession(Provider(gateway, key or vms.keys[vm_id]), vm_id, known_hosts=known_hosts)
 
 
@@ -122,7 +137,7 @@ async def read_until(shell, marker: bytes, timeout: float = 15) -> bytes:
 async def test_pty_shell_runs_inside_the_vm(gateway, vms, known_hosts):
     async with connect(gateway, vms, VM_A, known_hosts) as ssh:
         shell = await ssh.open_shell(100, 30)
-        shell.write(b"echo \"[$(hostname)] [$TERM] [$GREETING] [$(tty)] [$(cat /proc/1/comm)]\"\n")
+        shell.write(b'echo "[$(hostname)] [$TERM] [$GREETING] [$(tty)] [$(cat /proc/1/comm)]"\n')
         seen = await read_until(shell, b"[$(cat")  # our own echo first
         seen = await read_until(shell, b"]\r\n")
         assert b"[vm-aaaa] [xterm-256color] [hello from the VM] [/dev/" in seen, seen
@@ -187,8 +202,10 @@ async def test_sftp_cannot_escape_through_symlinks(tmp_path, gateway, vms, known
 async def test_local_forward_reaches_a_server_in_the_vm(gateway, vms, known_hosts):
     port = 18931
     async with connect(gateway, vms, VM_A, known_hosts) as ssh:
-        await ssh.exec(f"mkdir -p /srv && echo inside-vm > /srv/index.html && "
-                       f"(cd /srv && nohup python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &)")
+        await ssh.exec(
+            f"mkdir -p /srv && echo inside-vm > /srv/index.html && "
+            f"(cd /srv && nohup python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &)"
+        )
         listener = await ssh.forward_local(0, port)
         body = b""
         for _ in range(50):  # the server needs a moment to bind
@@ -219,8 +236,12 @@ async def test_unknown_and_foreign_server_names_refused(gateway, vms, known_host
 
     class ForeignName(Provider):
         def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-            return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=f"{vm_id}.vm.example.org",
-                               insecure_tls=True)
+            return SshEndpoint(
+                host="127.0.0.1",
+                port=self.gateway.port,
+                server_name=f"{vm_id}.vm.example.org",
+                insecure_tls=True,
+            )
 
     foreign = SshSession(ForeignName(gateway, vms.keys[VM_A]), VM_A, known_hosts=known_hosts)
     with pytest.raises(SshError, match="unknown server name"):

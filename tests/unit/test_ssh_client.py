@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from vmtui.core.errors import Unsupported
+from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sshd import Gateway, start_gateway
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -43,9 +43,21 @@ class HostProcessSandbox:
         self.home = home
         self.init_pid = init_pid  # a process chrooted into `home`: SFTP is confined there
 
-    def enter_argv(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root") -> list[str]:
+    def enter_argv(
+        self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
+    ) -> list[str]:
         variables = {"HOME": str(self.home), "PATH": "/usr/bin:/bin", "PS1": "$ ", **(env or {})}
-        return [sys.executable, "-c", CLAIM_TTY_AND_EXEC, "env", "-i", "-C", str(self.home), *(f"{k}={v}" for k, v in variables.items()), *argv]
+        return [
+            sys.executable,
+            "-c",
+            CLAIM_TTY_AND_EXEC,
+            "env",
+            "-i",
+            "-C",
+            str(self.home),
+            *(f"{k}={v}" for k, v in variables.items()),
+            *argv,
+        ]
 
     async def open_tcp(self, port: int, host: str = "127.0.0.1"):
         return await asyncio.open_connection(host, port)
@@ -63,20 +75,27 @@ class Backend:
 
     async def sandbox_for(self, vm_id: str) -> HostProcessSandbox:
         if vm_id not in self.keys:
-            raise LookupError("vm not found")
+            raise NotFound("vm not found")
         return HostProcessSandbox(self.home, self.init_pid)
 
     def ssh_public_key(self, vm_id: str) -> str:
         if vm_id not in self.keys:
-            raise LookupError("vm not found")
+            raise NotFound("vm not found")
         return self.keys[vm_id].export_public_key().decode()
 
 
 class FakeProvider:
     """The provider side of SshSession: key + endpoint from the gateway, a scripted VM state."""
 
-    def __init__(self, gateway: Gateway, key: asyncssh.SSHKey, states: list[VmState], *, ca_path: str | None = None,
-                 insecure: bool = False):
+    def __init__(
+        self,
+        gateway: Gateway,
+        key: asyncssh.SSHKey,
+        states: list[VmState],
+        *,
+        ca_path: str | None = None,
+        insecure: bool = False,
+    ):
         self.gateway = gateway
         self.key = key
         self.states = states
@@ -88,8 +107,13 @@ class FakeProvider:
         return SshKey(private_key_pem=self.key.export_private_key().decode())
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
-                           ca_path=self.ca_path, insecure_tls=self.insecure)
+        return SshEndpoint(
+            host="127.0.0.1",
+            port=self.gateway.port,
+            server_name=self.gateway.server_name(vm_id),
+            ca_path=self.ca_path,
+            insecure_tls=self.insecure,
+        )
 
     async def get_vm(self, vm_id: str) -> Vm:
         if not self.states:
@@ -103,7 +127,7 @@ class FakeProvider:
 
 
 @pytest.fixture
-async def backend(tmp_path):
+def backend(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     jailed = subprocess.Popen(
@@ -187,7 +211,9 @@ async def test_tls_is_verified_unless_insecure(tmp_path, gateway, backend, known
     key = backend.add_vm(VM_ID)
     foreign_ca = start_gateway_ca(tmp_path / "foreign")
     with pytest.raises(SshError, match="TLS certificate .* not trusted"):
-        await session(FakeProvider(gateway, key, [VmState.RUNNING], ca_path=foreign_ca), known_hosts).connect()
+        await session(
+            FakeProvider(gateway, key, [VmState.RUNNING], ca_path=foreign_ca), known_hosts
+        ).connect()
     insecure = FakeProvider(gateway, key, [VmState.RUNNING], ca_path=foreign_ca, insecure=True)
     async with session(insecure, known_hosts) as ssh:
         assert (await ssh.exec("true")).exit_code == 0
@@ -200,8 +226,12 @@ def start_gateway_ca(state_dir: Path) -> str:
 
 
 async def test_tunnel_sends_sni_and_verifies_by_default(gateway):
-    endpoint = SshEndpoint(host="127.0.0.1", port=gateway.port, server_name=gateway.server_name("x"),
-                           ca_path=str(gateway.ca_path))
+    endpoint = SshEndpoint(
+        host="127.0.0.1",
+        port=gateway.port,
+        server_name=gateway.server_name("x"),
+        ca_path=str(gateway.ca_path),
+    )
     tunnel = TlsTunnel(endpoint)
     assert tunnel.context.verify_mode is ssl.CERT_REQUIRED and tunnel.context.check_hostname
 

@@ -55,7 +55,9 @@ def run_ssh(args: argparse.Namespace) -> int:
     if not command and not sys.stdin.isatty():
         print("vmtui ssh: an interactive shell needs a terminal; pass a command after --", file=sys.stderr)
         return 2
-    return _run("ssh", args, lambda session: _remote_command(session, command) if command else _interactive(session))
+    return _run(
+        "ssh", args, lambda session: _remote_command(session, command) if command else _interactive(session)
+    )
 
 
 def run_cp(args: argparse.Namespace) -> int:
@@ -128,16 +130,24 @@ async def _provider_for(settings: Settings, profile_name: str | None) -> Provide
         if endpoint.ssh_port is None:
             raise SshError("the local engine runs without its SSH gateway; restart it with `vmtui serve`")
         return VersProvider(
-            name, endpoint.api_url, endpoint.token,
-            vm_domain=f"vm.{endpoint.domain}", ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
-            ca_path=endpoint.ca_path, memory_snapshots=False,
+            name,
+            endpoint.api_url,
+            endpoint.token,
+            vm_domain=f"vm.{endpoint.domain}",
+            ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
+            ca_path=endpoint.ca_path,
+            memory_snapshots=False,
         )
     if profile.kind is ProfileKind.VERS:
         assert profile.url is not None
         api_key = profile.api_key.get_secret_value() if profile.api_key else None
         return VersProvider(
-            name, profile.url, api_key, verify=not profile.insecure_tls,
-            vm_domain=profile.vm_domain, insecure_tls=profile.insecure_tls,
+            name,
+            profile.url,
+            api_key,
+            verify=not profile.insecure_tls,
+            vm_domain=profile.vm_domain,
+            insecure_tls=profile.insecure_tls,
         )
     raise SshError(f"profile {name!r} is a {profile.kind} profile: its VMs are not reachable over SSH")
 
@@ -206,7 +216,7 @@ async def _interactive(session: SshSession) -> int:
         async for chunk in shell:
             view = memoryview(chunk)
             while view:
-                view = view[os.write(stdout, view):]
+                view = view[os.write(stdout, view) :]
         status = await shell.wait()
     finally:
         loop.remove_signal_handler(signal.SIGWINCH)

@@ -80,10 +80,14 @@ async def _serve() -> None:
     channel = _StdioChannel()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", 0))
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(1, "wb", 0))
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(1, "wb", 0)
+    )
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     server = asyncssh.SFTPServer(channel)  # type: ignore[arg-type]
-    await run_sftp_server(server, _StdinReader(reader, channel), _StdoutWriter(writer, channel), MIN_SFTP_VERSION)  # type: ignore[arg-type]
+    await run_sftp_server(
+        server, _StdinReader(reader, channel), _StdoutWriter(writer, channel), MIN_SFTP_VERSION
+    )  # type: ignore[arg-type]
 
 
 def main(argv: list[str]) -> int:

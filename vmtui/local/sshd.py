@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import asyncssh
 
+from vmtui.core.errors import ProviderError
+from vmtui.local.sandbox import SandboxError
 from vmtui.local.tls import EngineTls, write_private_file
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,8 @@ class VmSandbox(Protocol):
 
 
 class GatewayBackend(Protocol):
-    """What the gateway needs from the engine. Both raise, with a message fit for users, when the VM
-    is unknown, deleted or not running."""
+    """What the gateway needs from the engine. Both raise `ProviderError` (NotFound, Conflict...) or
+    `LookupError`, with a message fit for users, when the VM is unknown, deleted or not running."""
 
     async def sandbox_for(self, vm_id: str) -> VmSandbox: ...
 
@@ -82,11 +84,15 @@ class GatewayRefusal(Exception):
     """The addressed VM cannot take SSH connections now; the message says why."""
 
 
+def _user_reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ProviderError) else str(exc)
+
+
 async def _resolve_sandbox(backend: GatewayBackend, vm_id: str) -> VmSandbox:
     try:
         sandbox = await backend.sandbox_for(vm_id)
-    except Exception as exc:  # the engine's own errors carry the user-facing reason
-        raise GatewayRefusal(f"VM {vm_id}: {exc}") from None
+    except (ProviderError, LookupError) as exc:  # the engine's own errors carry the user-facing reason
+        raise GatewayRefusal(f"VM {vm_id}: {_user_reason(exc)}") from None
     if sandbox.paused:
         raise GatewayRefusal(f"VM {vm_id} is paused; resume it before connecting")
     return sandbox
@@ -330,7 +336,9 @@ class _VmSession(asyncssh.SSHServerSession):
 
     async def _open_writer(self, fd: int) -> asyncio.StreamWriter:
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb", 0))
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb", 0)
+        )
         self._transports.append(transport)
         return asyncio.StreamWriter(transport, protocol, None, loop)
 
@@ -420,7 +428,11 @@ class _VmSshServer(asyncssh.SSHServer):
         self._conn = conn
         ssl_object = conn.get_extra_info("ssl_object")
         server_name = getattr(ssl_object, "vmtui_server_name", None)
-        vm_id = server_name[: -len(self._vm_suffix)] if server_name and server_name.endswith(self._vm_suffix) else None
+        vm_id = (
+            server_name[: -len(self._vm_suffix)]
+            if server_name and server_name.endswith(self._vm_suffix)
+            else None
+        )
         if vm_id and _VM_ID.match(vm_id):
             self._vm_id = vm_id
         elif server_name:
@@ -435,8 +447,8 @@ class _VmSshServer(asyncssh.SSHServer):
                 self._authorized = asyncssh.import_public_key(self._backend.ssh_public_key(self._vm_id))
             except GatewayRefusal as exc:
                 self._refusal = str(exc)
-            except Exception as exc:
-                self._refusal = f"VM {self._vm_id}: {exc}"
+            except (ProviderError, LookupError, asyncssh.KeyImportError) as exc:
+                self._refusal = f"VM {self._vm_id}: {_user_reason(exc)}"
         if self._refusal is not None:
             log.info("ssh gateway refused a connection: %s", self._refusal)
             raise asyncssh.DisconnectError(asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT, self._refusal)
@@ -453,7 +465,9 @@ class _VmSshServer(asyncssh.SSHServer):
         if username == SSH_USER and key.public_data == self._authorized.public_data:
             return True
         reason = (
-            f"only user {SSH_USER} may log in" if username != SSH_USER else f"this key is not VM {self._vm_id}'s key"
+            f"only user {SSH_USER} may log in"
+            if username != SSH_USER
+            else f"this key is not VM {self._vm_id}'s key"
         )
         self._conn.send_auth_banner(f"vmtui: {reason}\n")
         return False
@@ -472,7 +486,7 @@ class _VmSshServer(asyncssh.SSHServer):
             reader, writer = await sandbox.open_tcp(port, host)
         except GatewayRefusal as exc:
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, str(exc)) from None
-        except Exception as exc:
+        except (SandboxError, OSError) as exc:
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_CONNECT_FAILED, f"cannot reach {host}:{port} inside VM {vm_id}: {exc}"
             ) from None

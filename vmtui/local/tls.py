@@ -43,7 +43,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -88,7 +88,10 @@ class EngineTls:
         if self.ca_path.exists() and self.ca_key_path.exists():
             key = serialization.load_pem_private_key(self.ca_key_path.read_bytes(), password=None)
             cert = x509.load_pem_x509_certificate(self.ca_path.read_bytes())
-            if isinstance(key, ec.EllipticCurvePrivateKey) and cert.not_valid_after_utc > _now() + RENEW_BEFORE:
+            if (
+                isinstance(key, ec.EllipticCurvePrivateKey)
+                and cert.not_valid_after_utc > _now() + RENEW_BEFORE
+            ):
                 return key, cert
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vmtui local engine CA")])
@@ -104,9 +107,15 @@ class EngineTls:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False, key_agreement=False,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )

@@ -21,7 +21,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import asyncssh
 
@@ -173,7 +173,7 @@ class SshSession:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._shell: SshShell | None = None
 
-    async def __aenter__(self) -> SshSession:
+    async def __aenter__(self) -> Self:
         return await self.connect()
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -192,7 +192,9 @@ class SshSession:
         try:
             client_key = asyncssh.import_private_key(key.private_key_pem)
         except (asyncssh.KeyImportError, ValueError):
-            raise SshError(f"the SSH key the provider returned for VM {self.vm_id} is not a valid private key") from None
+            raise SshError(
+                f"the SSH key the provider returned for VM {self.vm_id} is not a valid private key"
+            ) from None
         client = _Client(self.known_hosts, endpoint.server_name)
         try:
             self._conn = await asyncssh.connect(
@@ -222,8 +224,10 @@ class SshSession:
                 f"TLS certificate of {endpoint.server_name} not trusted ({exc.verify_message}); "
                 "check the profile's CA or use insecure_tls"
             ) from None
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise SshError(f"cannot reach {endpoint.host}:{endpoint.port} for VM {self.vm_id}: {exc}") from None
+        except (OSError, TimeoutError) as exc:
+            raise SshError(
+                f"cannot reach {endpoint.host}:{endpoint.port} for VM {self.vm_id}: {exc}"
+            ) from None
         return self
 
     async def _wait_until_running(self) -> None:
@@ -303,12 +307,19 @@ class SshSession:
                 copy = sftp.put if direction == "put" else sftp.get
                 await copy(str(source), str(dest), recurse=True, preserve=True)
         except asyncssh.SFTPError as exc:
-            raise SshError(f"{direction} {source} -> {dest} on VM {self.vm_id} failed: {exc.reason}") from None
+            raise SshError(
+                f"{direction} {source} -> {dest} on VM {self.vm_id} failed: {exc.reason}"
+            ) from None
         except asyncssh.ChannelOpenError as exc:
             raise SshError(f"cannot start SFTP on VM {self.vm_id}: {exc.reason}") from None
 
     async def forward_local(
-        self, local_port: int, remote_port: int, *, remote_host: str = "127.0.0.1", local_host: str = "127.0.0.1"
+        self,
+        local_port: int,
+        remote_port: int,
+        *,
+        remote_host: str = "127.0.0.1",
+        local_host: str = "127.0.0.1",
     ) -> asyncssh.SSHListener:
         """Listen on `local_host:local_port` (0 = any free port, see `.get_port()`) and tunnel every
         connection to `remote_host:remote_port` as seen from inside the VM. Close the listener to stop."""
