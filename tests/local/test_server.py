@@ -397,6 +397,44 @@ async def test_upload_size_is_capped(tmp_path):
 
 
 @pytest.mark.root
+async def test_a_vm_whose_init_died_boots_again_from_its_filesystem(tmp_path):
+    import signal
+
+    state = tmp_path / "state"
+    engine = Engine(state)
+    await engine.start()
+    vm = await engine.create_vm()
+    await engine.exec(vm.id, ["sh", "-c", "echo survived > /root/f"])
+    paused = await engine.create_vm()
+    await engine.set_paused(paused.id, True)
+    old_init = engine.get_vm(vm.id).init_pid
+    await engine.close()
+    os.kill(old_init, signal.SIGKILL)  # as after a host reboot: the VM's processes are gone
+    while _process_alive(old_init):
+        await asyncio.sleep(0.01)
+
+    again = Engine(state)
+    await again.start()
+    try:
+        record = again.get_vm(vm.id)
+        assert record.init_pid != old_init and again.vm_state(record) == "running"
+        assert (await again.exec(vm.id, ["cat", "/root/f"]))[:2] == (0, b"survived\n")
+        assert again.vm_state(again.get_vm(paused.id)) == "paused"  # adopted, still frozen
+    finally:
+        for record in again.list_vms():
+            await again.delete_vm(record.id)
+        await again.close()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.root
 async def test_restart_finds_vms_and_commits(tmp_path):
     state = tmp_path / "state"
     engine = Engine(state)
