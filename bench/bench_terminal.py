@@ -37,7 +37,7 @@ def coloured_output(megabytes: float) -> bytes:
     """`ls --color`-like lines of SGR-coloured words, ending with the sentinel line."""
     words = []
     for i in range(4000):
-        words.append(f"\x1b[{31 + i % 7}m{'word%05d' % i}\x1b[0m \x1b[1;38;5;{i % 256}mbold\x1b[0m ")
+        words.append(f"\x1b[{31 + i % 7}mword{i:05d}\x1b[0m \x1b[1;38;5;{i % 256}mbold\x1b[0m ")
         if i % 6 == 5:
             words.append("\r\n")
     block = "".join(words).encode()
@@ -171,7 +171,7 @@ async def _echo_latencies_ms(flood: bool, keys: int = 60) -> list[float]:
             marker = typing.emulator.cursor.col
             started = time.perf_counter()
             app.post_message(events.Key(character, character))
-            await _until(lambda: typing.emulator.cursor.col != marker and not typing._repaint_pending,
+            await _until(lambda marker=marker: typing.emulator.cursor.col != marker and not typing._repaint_pending,
                          timeout=10, poll=0.0005)
             samples.append((time.perf_counter() - started) * 1000)
             if typing.emulator.cursor.col > COLS - 5:
@@ -208,7 +208,7 @@ def _cpu_percent(with_session: bool, seconds: float = 2.0) -> float:
 
 def _percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def run() -> list[dict]:

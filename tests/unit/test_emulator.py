@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from vmtui.ui.terminal.avt_backend import cell_runs, line_runs, sgr_style
 from vmtui.ui.terminal.emulator import (
-    PRIMARY_DA_REPLY, SECONDARY_DA_REPLY, TerminalEmulator, default_backend_name,
+    PRIMARY_DA_REPLY,
+    SECONDARY_DA_REPLY,
+    TerminalEmulator,
+    default_backend_name,
 )
 from vmtui.ui.terminal.modes import CursorShape, Mode
 from vmtui.ui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle

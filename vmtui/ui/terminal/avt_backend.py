@@ -5,7 +5,18 @@ from __future__ import annotations
 import avt
 
 from vmtui.ui.terminal.screen_model import (
-    BLINK, BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, DEFAULT_STYLE, CellStyle, Color, Cursor, Run,
+    BLINK,
+    BOLD,
+    DEFAULT_STYLE,
+    FAINT,
+    INVERSE,
+    ITALIC,
+    STRIKE,
+    UNDERLINE,
+    CellStyle,
+    Color,
+    Cursor,
+    Run,
 )
 
 

@@ -38,17 +38,19 @@ class PtyTransport:
     async def spawn(cls, sink: TerminalSink, cols: int, rows: int, argv: Sequence[str],
                     env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
                     ) -> PtyTransport:
-        """Start `argv` as a session leader with the PTY as its controlling terminal, sized cols x rows."""
+        """Start `argv` as a session leader with the PTY as its controlling terminal, sized cols x rows.
+
+        util-linux `setsid --ctty` does the setsid + TIOCSCTTY dance, so no Python code runs between fork and
+        exec (a `preexec_fn` is unsafe in a threaded program such as a Textual app)."""
         master, slave = pty.openpty()
         _set_size(master, cols, rows)
         os.set_blocking(master, False)
         child_env = dict(os.environ if env is None else env)
         child_env.setdefault("TERM", "xterm-256color")
         try:
-            process = subprocess.Popen(
-                list(argv), stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=cwd,
-                start_new_session=True, close_fds=True,
-                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            process = subprocess.Popen(  # noqa: ASYNC220 - fork+exec only, it does not wait
+                ["setsid", "--ctty", *argv], stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=cwd,
+                close_fds=True,
             )
         except OSError:
             os.close(master)

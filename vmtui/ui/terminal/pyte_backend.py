@@ -11,7 +11,17 @@ import pyte
 from pyte.screens import Char, StaticDefaultDict
 
 from vmtui.ui.terminal.screen_model import (
-    BLINK, BOLD, INVERSE, ITALIC, STRIKE, UNDERLINE, DEFAULT_STYLE, CellStyle, Color, Cursor, Run,
+    BLINK,
+    BOLD,
+    DEFAULT_STYLE,
+    INVERSE,
+    ITALIC,
+    STRIKE,
+    UNDERLINE,
+    CellStyle,
+    Color,
+    Cursor,
+    Run,
 )
 
 _DECCKM = 1 << 5  # pyte stores private modes shifted by 5 bits

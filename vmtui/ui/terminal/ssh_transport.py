@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from vmtui.services.ssh import SshSession, SshShell
@@ -55,14 +56,12 @@ class SshTerminalTransport:
             reason = "shell ended" if status is None else f"shell exited with status {status}"
         except asyncio.CancelledError:
             reason = "closed"
-        except Exception as error:  # connection lost, keepalive timeout, …: the user sees why
+        except Exception as error:  # noqa: BLE001 - connection lost, keepalive timeout, …: the user sees why
             reason = f"connection lost: {error}"
         finally:
             self._closing = True
-            try:
+            with contextlib.suppress(Exception):  # a broken connection has nothing left to release
                 await self._session.close()
-            except Exception:  # already broken: nothing left to release
-                pass
             self._sink.closed(reason)
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from itertools import count
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.message import Message
@@ -35,7 +36,16 @@ from vmtui.ui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.ui.terminal.keys import encode_key
 from vmtui.ui.terminal.modes import CursorShape, Mode
 from vmtui.ui.terminal.screen_model import (
-    BLINK, BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle, Color, Run,
+    BLINK,
+    BOLD,
+    FAINT,
+    INVERSE,
+    ITALIC,
+    STRIKE,
+    UNDERLINE,
+    CellStyle,
+    Color,
+    Run,
 )
 from vmtui.ui.terminal.transport import TerminalTransport, TransportFactory
 
@@ -132,8 +142,8 @@ class TerminalPane(Widget, can_focus=True):
         text-style: bold;
     }
     """
-    COMPONENT_CLASSES = {"terminal-pane--selection", "terminal-pane--match", "terminal-pane--prompt"}
-    BINDINGS = [
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"terminal-pane--selection", "terminal-pane--match", "terminal-pane--prompt"}
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_KEY, "leave", "Leave terminal", key_display="ctrl+]", priority=True, id="terminal.leave",
                 tooltip="Move focus out of the terminal; every other key goes to the remote program."),
     ]
@@ -220,7 +230,7 @@ class TerminalPane(Widget, can_focus=True):
     async def _open(self, factory: TransportFactory, cols: int, rows: int) -> None:
         try:
             transport = await factory(self, cols, rows)
-        except Exception as error:  # any failure to connect ends the session with its message
+        except Exception as error:  # noqa: BLE001 - any failure to connect ends the session with its message
             self.closed(str(error) or type(error).__name__)
             return
         self.transport = transport
@@ -767,10 +777,10 @@ class TerminalPane(Widget, can_focus=True):
             elif emulator.mode(Mode.MOUSE_MOTION):
                 self._report_mouse(event, 3, motion=True)
             return
-        if self._selecting_with_mouse and (point := self._point(event)) is not None:
-            if point != self._head:
-                self._head = point
-                self.refresh()
+        point = self._point(event) if self._selecting_with_mouse else None
+        if point is not None and point != self._head:
+            self._head = point
+            self.refresh()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         if self._mouse_reporting(event) and event.button in self._mouse_buttons_down:

@@ -11,10 +11,11 @@ bar), where left/right switch sessions, ``r`` reconnects and ``x`` closes the se
 from __future__ import annotations
 
 from itertools import count
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Static, TabbedContent, TabPane
@@ -89,7 +90,7 @@ class TerminalTabs(Widget):
     TerminalTabs TabPane { padding: 0; height: 1fr; }
     TerminalTabs ContentSwitcher { height: 1fr; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reconnect", "Reconnect", id="terminal.reconnect"),
         Binding("x", "close_session", "Close session", id="terminal.close"),
     ]
