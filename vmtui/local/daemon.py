@@ -188,6 +188,9 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     jwt_tokens = _optional_module("vmtui.local.jwt_tokens")
     swiftor_secret = jwt_tokens.load_or_create_secret(state_dir) if jwt_tokens else None
     sock = _bind(options.host, options.port)
+    if not ipaddress.ip_address(options.host).is_loopback:
+        log.warning("the API listens on %s: reachable beyond this machine (bearer token still required)",
+                    options.host)
     engine = Engine(state_dir)
     await engine.start()
     gateway = None
