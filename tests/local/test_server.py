@@ -567,3 +567,25 @@ async def test_exec_stream_speaks_ndjson(api):
     await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Paused"})
     paused = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["true"]})
     assert paused.status_code == 409
+
+
+@pytest.mark.root
+async def test_files_round_trip(api):
+    import base64
+
+    vm_id = await _new_vm(api)
+    data = bytes(range(256)) * 4
+    body = {"path": "/opt/app/blob.bin", "content_b64": base64.b64encode(data).decode(), "mode": 0o600,
+            "create_dirs": True}
+    assert (await api.put(f"{V1}/vm/{vm_id}/files", json=body)).status_code == 200
+    read = await api.get(f"{V1}/vm/{vm_id}/files", params={"path": "/opt/app/blob.bin"})
+    assert base64.b64decode(read.json()["content_b64"]) == data
+    assert (await _sh(api, vm_id, "stat -c %a /opt/app/blob.bin"))["stdout"] == "600\n"
+    missing = await api.get(f"{V1}/vm/{vm_id}/files", params={"path": "/nope"})
+    assert missing.status_code == 404 and "/nope" in missing.json()["error"]
+    relative = await api.get(f"{V1}/vm/{vm_id}/files", params={"path": "etc/passwd"})
+    assert relative.status_code == 400
+    no_dir = await api.put(f"{V1}/vm/{vm_id}/files", json={**body, "path": "/x/y/z", "create_dirs": False})
+    assert no_dir.status_code == 400
+    bad = await api.put(f"{V1}/vm/{vm_id}/files", json={**body, "content_b64": "***"})
+    assert bad.status_code == 422

@@ -399,6 +399,26 @@ class Engine:
                 worker.cancel()
             await asyncio.gather(done, return_exceptions=True)
 
+    async def read_file(self, vm_id: str, path: str, *, owner: str | None = None) -> bytes:
+        """The content of an absolute path inside the VM (read with the VM's own `cat`)."""
+        _check_vm_path(path)
+        code, out, err = await self.exec(vm_id, ["cat", "--", path], owner=owner)
+        if code != 0:
+            raise NotFound(f"cannot read {path}: {_last_line(err)}")
+        return out
+
+    async def write_file(self, vm_id: str, path: str, content: bytes, *, mode: int = 0o644,
+                         create_dirs: bool = False, owner: str | None = None) -> None:
+        """Write an absolute path inside the VM (with the VM's own shell tools), then set its mode."""
+        _check_vm_path(path)
+        if not 0 <= mode <= 0o7777:
+            raise BadRequest(f"mode must be between 0 and 0o7777, not {mode}")
+        script = 'set -e; if [ "$2" = 1 ]; then mkdir -p -- "$(dirname -- "$1")"; fi; cat > "$1"; chmod "$3" "$1"'
+        argv = ["sh", "-c", script, "sh", path, "1" if create_dirs else "0", format(mode, "o")]
+        code, _, err = await self.exec(vm_id, argv, stdin=content, owner=owner)
+        if code != 0:
+            raise BadRequest(f"cannot write {path}: {_last_line(err)}")
+
     # -- commits ------------------------------------------------------------------------------
 
     async def delete_commit(self, commit_id: str, *, owner: str | None = None) -> None:
@@ -655,6 +675,16 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - one broken VM must not stop the others' recovery
             log.warning("vm %s could not be restarted: %s", vm.id, exc)
             self.db.update_vm(vm.id, state="dead", init_pid=None)
+
+
+def _check_vm_path(path: str) -> None:
+    if not path.startswith("/") or "\0" in path:
+        raise BadRequest(f"path must be absolute: {path!r}")
+
+
+def _last_line(err: bytes) -> str:
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else "failed"
 
 
 def _check_image_name(name: str) -> None:

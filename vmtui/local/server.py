@@ -111,6 +111,19 @@ class FromCommitIn(_Body):
         return self
 
 
+class FileIn(_Body):
+    path: str
+    content_b64: str
+    mode: int = 0o644
+    create_dirs: bool = False
+
+    @field_validator("content_b64")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        base64.b64decode(value, validate=True)
+        return value
+
+
 class CommitPatchIn(_Body):
     is_public: bool
     name: str | None = None
@@ -435,6 +448,17 @@ def _vers_router(engine: Engine) -> APIRouter:
         )
         first = await anext(events)  # errors before any output (VM paused, gone...) keep their status
         return StreamingResponse(_ndjson_events(first, events, body.exec_id), media_type="application/x-ndjson")
+
+    @router.get("/vm/{vm_id}/files")
+    async def read_file(vm_id: str, path: str) -> dict[str, str]:
+        content = await engine.read_file(vm_id, path)
+        return {"content_b64": base64.b64encode(content).decode()}
+
+    @router.put("/vm/{vm_id}/files")
+    async def write_file(vm_id: str, body: FileIn) -> Response:
+        await engine.write_file(vm_id, body.path, base64.b64decode(body.content_b64), mode=body.mode,
+                                create_dirs=body.create_dirs)
+        return Response(status_code=200)
 
     @router.get("/commits")
     async def list_commits(limit: Annotated[int, Query(ge=1, le=100)] = 50,
