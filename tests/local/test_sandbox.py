@@ -306,6 +306,16 @@ async def test_capture_then_boot_a_second_vm_on_the_layer(boot_vm, tmp_path):
         await parent.capture(tmp_path / "layers" / "c1")
 
 
+async def test_the_memory_limit_kills_a_hog_but_not_the_vm(boot_vm):
+    sandbox = await boot_vm("hog", mem_size_mib=64)
+    if "memory" not in sandbox.cgroup.enforced:
+        pytest.skip("the memory controller is not available to this host's cgroups")
+    code, _, _ = await sandbox.exec(["python3", "-c", "data = b'x' * (300 * 1024 * 1024)"])
+    assert code == 137  # SIGKILLed by the OOM killer of the VM's cgroup
+    assert sandbox.running
+    assert await sh(sandbox, "echo still-here") == "still-here\n"
+
+
 async def test_a_thirty_layer_chain_boots(boot_vm, tmp_path):
     # Long layer paths: 30 of them would not fit one page of mount options without the short links.
     base = tmp_path / ("deep-" + "x" * 150)

@@ -60,6 +60,8 @@ class VmCgroup:
                 continue
             dirs[controller] = path
             enforced.add("freeze" if controller == "freezer" else controller)
+        if "memory" in dirs:
+            _write_optional(dirs["memory"] / "memory.memsw.limit_in_bytes", limits["memory"])
         return cls(1, dirs, frozenset(enforced))
 
     @classmethod
@@ -89,6 +91,8 @@ class VmCgroup:
                 enforced.add(controller)
             except OSError:
                 pass
+        if "memory" in enforced:
+            _write_optional(path / "memory.swap.max", "0")
         return cls(2, {"unified": path}, frozenset(enforced))
 
     def to_json(self) -> dict:
@@ -163,6 +167,14 @@ class VmCgroup:
     def remove(self) -> None:
         for path in self.dirs.values():
             _remove_dir(path)
+
+
+def _write_optional(path: Path, value: str) -> None:
+    """Memory+swap limits: like a real VM, the memory size is all it gets, when the host accounts swap."""
+    try:
+        path.write_text(value)
+    except OSError:
+        pass
 
 
 def _read(path: Path) -> str:

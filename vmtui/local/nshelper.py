@@ -297,6 +297,11 @@ def _init_child(cfg: dict, status_fd: int) -> None:
         os.write(status_fd, f"error: {exc}\n".encode())
         os._exit(1)
     _libc.prctl(PR_SET_NAME, b"init", 0, 0, 0)  # `ps -e` in the VM shows init, not python3
+    try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")
+    except OSError:  # not allowed without root
+        pass
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 2):
         os.dup2(null, fd)
