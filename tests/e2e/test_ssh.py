@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import json
 import os
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -172,3 +176,69 @@ async def test_cli_ssh_command_and_cp_both_ways(tmp_path, daemon, parent_vm):
 
     missing = await asyncio.to_thread(cli, state, tmp_path, "ssh", "no-such-vm", "--", "true")
     assert missing.returncode == 255 and b"no VM named 'no-such-vm'" in missing.stderr
+
+
+def _spawn_on_pty(
+    argv: list[str], env: dict[str, str], cols: int, rows: int
+) -> tuple[subprocess.Popen, int, int]:
+    """Start argv as a terminal session leader on a fresh pty (like a terminal emulator would)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    return proc, master, slave
+
+
+def _read_until(master: int, marker: bytes, timeout: float = 20) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {marker!r} in {seen!r}"
+        ready, _, _ = select.select([master], [], [], remaining)
+        if ready:
+            seen += os.read(master, 65536)
+    return seen
+
+
+async def test_cli_interactive_session_in_a_terminal(tmp_path, daemon, parent_vm):
+    state, _endpoint = daemon
+    config = tmp_path / "config.toml"
+    config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n')
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VMTUI_CONFIG_FILE": str(config),
+        "TERM": "xterm",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    proc, master, slave = _spawn_on_pty([sys.executable, "-m", "vmtui", "ssh", parent_vm], env, 90, 25)
+    before = termios.tcgetattr(slave)
+    try:
+        await asyncio.to_thread(_read_until, master, b"# ")  # the VM's prompt
+        os.write(master, b"stty size; echo $TERM; tty\n")
+        seen = await asyncio.to_thread(_read_until, master, b"/dev/pts/")
+        assert b"25 90" in seen and b"xterm" in seen
+        fcntl.ioctl(
+            master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0)
+        )  # the kernel sends SIGWINCH
+        await asyncio.sleep(0.5)
+        os.write(master, b"stty size\n")
+        await asyncio.to_thread(_read_until, master, b"40 120")
+        os.write(master, b"exit 3\n")
+        assert await asyncio.to_thread(proc.wait, 20) == 3
+        assert termios.tcgetattr(slave) == before  # raw mode undone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)

@@ -209,7 +209,7 @@ async def _interactive(session: SshSession) -> int:
             loop.remove_reader(stdin)
 
     saved = termios.tcgetattr(stdin)
-    tty.setraw(stdin)
+    tty.setraw(stdin, termios.TCSANOW)  # keep what was typed ahead
     loop.add_reader(stdin, forward_input)
     loop.add_signal_handler(signal.SIGWINCH, lambda: shell.resize(*shutil.get_terminal_size()))
     try:

@@ -31,6 +31,13 @@ from vmtui.services.known_hosts import HostKeyChanged, TofuKnownHosts
 
 SSH_USER = "root"
 READ_CHUNK = 64 * 1024
+CIPHERS = [
+    "aes128-gcm@openssh.com",  # measured 20-40% faster than chacha20 here (AES-NI)
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+]
 
 ResumeDecision = bool | Callable[[Vm], Awaitable[bool]]
 """Whether a paused VM may be resumed before connecting: a flag, or an async question (the UI asks)."""
@@ -207,6 +214,7 @@ class SshSession:
                 known_hosts=lambda _h, _a, _p: ([], [], []),
                 config=None,
                 agent_path=None,
+                encryption_algs=CIPHERS,
                 connect_timeout=self.connect_timeout,
                 login_timeout=self.connect_timeout,
                 keepalive_interval=self.keepalive_interval,
