@@ -339,7 +339,10 @@ async def test_stop_then_boot_keeps_the_writable_layer(tmp_path):
     spec = make_spec(tmp_path, "restart")
     sandbox = await Sandbox.boot(spec)
     try:
-        await sh(sandbox, "echo kept > /root/kept && sleep 60 >/dev/null 2>&1 &")
+        await sh(
+            sandbox,
+            "echo kept > /root/kept && echo '10.1.2.3 mine' >> /etc/hosts && sleep 60 >/dev/null 2>&1 &",
+        )
         init_pid = sandbox.init_pid
         await sandbox.stop()
         assert not sandbox.running and not sandbox.processes()
@@ -347,6 +350,8 @@ async def test_stop_then_boot_keeps_the_writable_layer(tmp_path):
         assert not mounts_under(spec.vm_dir)
         sandbox = await Sandbox.boot(spec)
         assert await sh(sandbox, "cat /root/kept") == "kept\n"
+        hosts = await sh(sandbox, "cat /etc/hosts")
+        assert "10.1.2.3 mine" in hosts and f"127.0.1.1\t{spec.hostname}" in hosts  # edits survive
     finally:
         await sandbox.destroy()
 

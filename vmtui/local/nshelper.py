@@ -200,26 +200,23 @@ def _loopback_up() -> None:
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
 
 
-def _write_if_changed(path: str, text: str) -> None:
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def _set_identity(hostname: str) -> None:
+    """The VM's hostname, in the kernel and in /etc (hosts keeps the VM's own edits: only a missing
+    line for the hostname is added)."""
     name = hostname.encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")
-    if os.path.isdir("/etc"):
-        _write_if_changed("/etc/hostname", f"{hostname}\n")
-        _write_if_changed(
-            "/etc/hosts",
-            f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        )
+    if not os.path.isdir("/etc"):
+        return
+    with open("/etc/hostname", "w") as f:
+        f.write(f"{hostname}\n")
+    try:
+        with open("/etc/hosts") as f:
+            hosts = f.read()
+    except FileNotFoundError:
+        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if hostname not in hosts.split():
+        with open("/etc/hosts", "w") as f:
+            f.write(f"{hosts.rstrip()}\n127.0.1.1\t{hostname}\n".lstrip())
 
 
 def _setup_vm(cfg: dict) -> None:
@@ -390,7 +387,10 @@ def _exec_command(argv: list[str], env: dict[str, str]) -> None:
     """In the forked child: new session, no privileges beyond the kept set, then exec."""
     os.setsid()
     if os.isatty(0):
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        try:  # job control and ^C for shells; without it the command still runs
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        except OSError:
+            pass
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last = int(f.read())
@@ -419,18 +419,12 @@ def run_enter(cfg: dict, argv: list[str]) -> None:
             _fail(f"cannot start {argv[0]}: {exc}")
 
     def forward(signo: int, _frame: object) -> None:
-        try:
-            os.killpg(child, signo)
-        except ProcessLookupError:
-            return
+        _signal_command(child, signo)
         if signo == signal.SIGTERM:
             signal.alarm(int(TERM_GRACE_SECONDS))
 
     def escalate(_signo: int, _frame: object) -> None:
-        try:
-            os.killpg(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal_command(child, signal.SIGKILL)
 
     for sig in (
         signal.SIGTERM,
@@ -445,6 +439,17 @@ def run_enter(cfg: dict, argv: list[str]) -> None:
     signal.signal(signal.SIGALRM, escalate)
     _, status = os.waitpid(child, 0)
     sys.exit(_exit_code(status))
+
+
+def _signal_command(child: int, signo: int) -> None:
+    """Signal the command's process group (its own session), or the command alone before setsid()."""
+    try:
+        os.killpg(child, signo)
+    except ProcessLookupError:
+        try:
+            os.kill(child, signo)
+        except ProcessLookupError:
+            pass
 
 
 def run_socket(cfg: dict) -> None:
