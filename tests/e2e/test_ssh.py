@@ -184,14 +184,9 @@ def _spawn_on_pty(
     """Start argv as a terminal session leader on a fresh pty (like a terminal emulator would)."""
     master, slave = os.openpty()
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    # setsid --ctty: a new session whose controlling terminal is this pty, so it gets SIGWINCH
     proc = subprocess.Popen(
-        argv,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        ["setsid", "--ctty", "--wait", *argv], stdin=slave, stdout=slave, stderr=slave, env=env
     )
     return proc, master, slave
 
