@@ -173,6 +173,12 @@ async def test_vm_cannot_read_its_init_or_the_daemons_environment(vms, monkeypat
     init_env = Path(f"/proc/{one.init_pid}/environ").read_bytes().split(b"\0")
     assert not [v for v in init_env if v.startswith((b"VMTUI_", b"VERS_", b"PYTEST"))]
     assert (await one.exec(["ls", "/proc/1/root/"]))[0] != 0
+    assert await sh(one, "ls -A /sys/firmware /proc/acpi 2>/dev/null; true") in (
+        "",
+        "/proc/acpi:\n\n/sys/firmware:\n",
+    )
+    code, _, err = await one.exec(["sh", "-c", "echo x > /proc/sys/kernel/hostname"])
+    assert code != 0 and b"Read-only" in err
 
 
 @shared_loop

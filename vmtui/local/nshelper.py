@@ -73,7 +73,8 @@ ENTER_SETUP_FAILED = 125
 TERM_GRACE_SECONDS = 2.0
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")
+PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")  # files: /dev/null bound over them
+HIDDEN_DIRS = ("proc/acpi", "proc/scsi", "proc/asound", "sys/firmware", "sys/devices/virtual/powercap")
 OVERLAY_OPTIONS_MAX = 4000  # the kernel copies mount options into one page
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -237,6 +238,9 @@ def _setup_vm(cfg: dict) -> None:
     _mount_dev(root, rootless)
     _mount_proc(root)
     mount("sysfs", f"{root}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for rel in HIDDEN_DIRS:  # host hardware details (firmware tables, DMI...) stay out of sight
+        if os.path.isdir(f"{root}/{rel}"):
+            mount("tmpfs", f"{root}/{rel}", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
     mount("tmpfs", f"{root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
     os.chdir(root)
     _pivot_root()
