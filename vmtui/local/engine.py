@@ -43,6 +43,8 @@ IMAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
 BRANCH_MAX = 255
 """Vers takes `count` as a u8."""
+BRANCH_PARALLELISM = 4
+"""VMs of one branch booted at once (each boot is mostly waiting for processes to start)."""
 _RECOVERY_PARALLELISM = 4
 _KILL_GRACE_SECONDS = 5.0
 
@@ -215,16 +217,20 @@ class Engine:
             raise NotFound("parent vm not found")
         else:
             commit = self.get_commit(source_id, owner)
-        created: list[VmRecord] = []
-        for _ in range(count):
-            try:
-                created.append(await self._launch(self._vm_from_commit(commit, owner, {}),
-                                                  start=True, wait_boot=True))
-            except Exception as exc:
-                if not created:
-                    raise
-                raise BranchFailed(created, exc) from exc
-        return created
+        gate = asyncio.Semaphore(BRANCH_PARALLELISM)
+
+        async def launch() -> VmRecord:
+            async with gate:
+                return await self._launch(self._vm_from_commit(commit, owner, {}), start=True, wait_boot=True)
+
+        results = await asyncio.gather(*(launch() for _ in range(count)), return_exceptions=True)
+        created = [result for result in results if isinstance(result, VmRecord)]
+        failure = next((result for result in results if isinstance(result, BaseException)), None)
+        if failure is None:
+            return created
+        if not created or not isinstance(failure, Exception):
+            raise failure
+        raise BranchFailed(created, failure) from failure
 
     async def commit_vm(self, vm_id: str, *, name: str | None = None, description: str | None = None,
                         keep_paused: bool = False, commit_id: str | None = None,
