@@ -91,6 +91,44 @@ def test_rate_limiter_refills_over_time():
     assert limiter.acquire("a") is None
 
 
+async def test_idempotency_replays_kept_answers_only(tmp_path):
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from vmtui.local.idempotency import MAX_STORED_BYTES, IdempotencyMiddleware
+    from vmtui.local.store import Store
+
+    calls = {"ok": 0, "fail": 0, "big": 0}
+    inner = FastAPI()
+
+    @inner.post("/ok", status_code=201)
+    async def ok() -> dict:
+        calls["ok"] += 1
+        return {"n": calls["ok"]}
+
+    @inner.post("/fail")
+    async def fail() -> PlainTextResponse:
+        calls["fail"] += 1
+        return PlainTextResponse("busy", status_code=503)
+
+    @inner.post("/big")
+    async def big() -> PlainTextResponse:
+        calls["big"] += 1
+        return PlainTextResponse("x" * (MAX_STORED_BYTES + 1))
+
+    app = IdempotencyMiddleware(inner, Store(tmp_path / "db"))
+    async with _client(app) as client:
+        for path in ("/ok", "/fail", "/big"):
+            for _ in range(2):
+                await client.post(path, headers={"X-Idempotency-Key": "k"})
+        replay = await client.post("/ok", headers={"X-Idempotency-Key": "k"})
+        fresh = await client.post("/ok", headers={"X-Idempotency-Key": "other"})
+        plain = await client.post("/ok")
+    assert calls == {"ok": 3, "fail": 2, "big": 2}
+    assert (replay.status_code, replay.json(), replay.headers["idempotent-replayed"]) == (201, {"n": 1}, "true")
+    assert fresh.json() == {"n": 2} and plain.json() == {"n": 3}
+
+
 async def test_malformed_json_is_400_plain_text_not_500(api):
     response = await api.post(f"{V1}/vm/new_root", content=b"{not json",
                                headers={"Content-Type": "application/json"})

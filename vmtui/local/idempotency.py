@@ -3,6 +3,7 @@
 Pure ASGI middleware (request bodies still stream through untouched). Answers are kept in the
 store for an hour; a duplicate that arrives while the first is still running waits for it.
 Server errors (5xx), auth failures and rate-limit answers are not kept: retrying those must act.
+Nor are answers over MAX_STORED_BYTES (long exec streams): those are not held in memory twice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEADER = b"x-idempotency-key"
 MAX_AGE_SECONDS = 3600.0
+MAX_STORED_BYTES = 1024 * 1024
 _MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _NOT_KEPT = {401, 403, 429}
 
@@ -61,17 +63,23 @@ class IdempotencyMiddleware:
         status = 0
         content_type: str | None = None
         chunks: list[bytes] = []
+        size = 0
 
         async def capture(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status, content_type, size
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for name, value in message.get("headers", []):
                     if name.lower() == b"content-type":
                         content_type = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and status < 500 and status not in _NOT_KEPT:
+            elif message["type"] == "http.response.body" and size <= MAX_STORED_BYTES:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > MAX_STORED_BYTES:
+                    chunks.clear()
+                keep = size <= MAX_STORED_BYTES and status < 500 and status not in _NOT_KEPT
+                if not message.get("more_body", False) and keep:
                     self.store.put_response(key, where, StoredResponse(status, b"".join(chunks),
                                                                        content_type, time.time()))
             await send(message)
