@@ -240,6 +240,21 @@ async def test_mouse_reports_when_the_remote_asks() -> None:
         assert app.transport.take() == b"\x1b[<64;2;2M"
 
 
+async def test_mouse_reports_in_the_legacy_encoding_and_shift_selects_locally() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[?1002hclick me")
+        await pilot.pause()
+        await pilot.click(TerminalPane, offset=(2, 0))
+        assert app.transport.take() == b"\x1b[M" + bytes([32, 35, 33]) + b"\x1b[M" + bytes([35, 35, 33])
+        await pilot.mouse_down(TerminalPane, offset=(0, 0), shift=True)  # shift: local selection (xterm)
+        await pilot.hover(TerminalPane, offset=(4, 0))
+        await pilot.mouse_up(TerminalPane, offset=(4, 0), shift=True)
+        assert app.transport.take() == b""
+        assert app.clipboard == "click"
+
+
 async def test_wheel_scrolls_history_or_sends_arrows_on_alternate_screen() -> None:
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:

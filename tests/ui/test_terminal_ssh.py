@@ -6,6 +6,8 @@ so this exercises TLS with SNI, SSH auth, the PTY, window-change and the widget 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Container
@@ -52,6 +54,64 @@ async def test_shell_over_ssh_tls_echo_ctrl_c_resize_and_exit(gateway, backend, 
         await type_line(pilot, "exit 4")
         await wait_for(pilot, lambda: app.query_one(TerminalSession).ended)
         assert pane.closed_reason == "shell exited with status 4"
+
+
+async def test_flood_over_ssh_is_shown_to_the_end_and_stays_responsive(gateway, backend, known_hosts) -> None:  # noqa: F811
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    factory = ssh_transport_factory(lambda: SshSession(provider, VM_ID, known_hosts=known_hosts))
+    app = SshApp()
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        pane = await app.query_one(TerminalTabs).open_session("flood", factory)
+        await wait_for(pilot, lambda: pane.transport is not None)
+        line = r"\033[31mred\033[0m \033[1;32mgreen\033[0m \033[38;5;208mmore words to parse\033[0m"
+        await type_line(pilot, f"yes $'{line}' | head -n 30000; echo flood-done")  # ~2 MB
+        await wait_for(pilot, shows(pilot, "flood-done"), timeout=60)
+        assert shows(pilot, "red green more words to parse")()
+        await type_line(pilot, "echo still-here")
+        await wait_for(pilot, shows(pilot, "still-here"))
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.reason: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.data += data
+
+    def closed(self, reason: str) -> None:
+        self.reason = reason
+
+
+async def test_ssh_transport_pause_stops_delivery_until_resumed(gateway, backend, known_hosts) -> None:  # noqa: F811
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    factory = ssh_transport_factory(lambda: SshSession(provider, VM_ID, known_hosts=known_hosts))
+    sink = RecordingSink()
+    transport = await factory(sink, 80, 24)
+    transport.write(b"stty -echo; echo ready\n")
+    await until(lambda: b"ready" in sink.data)
+    transport.pause_reading()
+    transport.write(b"seq 1 200000; echo end-of-output\n")
+    await asyncio.sleep(0.5)
+    while_paused = len(sink.data)
+    await asyncio.sleep(0.5)
+    assert len(sink.data) == while_paused  # at most the read in flight lands after the pause
+    assert b"end-of-output" not in sink.data
+    transport.resume_reading()
+    await until(lambda: b"end-of-output" in sink.data)
+    assert b"\r\n200000\r\n" in sink.data
+    transport.close()
+    await until(lambda: sink.reason is not None)
+    assert sink.reason == "closed"
+
+
+async def until(condition, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
 
 
 async def test_unreachable_vm_ends_the_tab_with_the_reason(gateway, known_hosts) -> None:  # noqa: F811
