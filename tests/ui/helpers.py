@@ -1,0 +1,65 @@
+"""Shared test helpers for the UI: an app over demo providers with a pinned clock, no blink."""
+
+from __future__ import annotations
+
+from vmtui.paths import styles_dir
+from vmtui.providers.base import Provider
+from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.demo import DEMO_NOW
+
+FIXED_NOW = DEMO_NOW.timestamp()
+
+
+def opener(provider: Provider):
+    async def open_provider(status):
+        return provider
+
+    return open_provider
+
+
+def make_app(*providers: Provider, **options) -> VmTuiApp:
+    """A VmTuiApp over ready providers. Polling is slow (60 s) so tests drive it explicitly."""
+    options.setdefault("now", lambda: FIXED_NOW)
+    options.setdefault("poll", PollOptions(fast=60, slow=60, max_backoff=60, timeout=5))
+    options.setdefault("active_profile", providers[0].name)
+    app = VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options),
+                   css_paths=[str(styles_dir() / "vmtui.tcss")])
+    return app
+
+
+async def settle(pilot, app: VmTuiApp) -> None:
+    """Wait until every profile delivered its first poll result and actions are done."""
+    main = app.main_screen
+    for _ in range(200):
+        await pilot.pause()
+        if len(main.results) == len(main.openers) and not app.actions.pending:
+            break
+    await pilot.pause()
+
+
+async def poll_now(pilot, app: VmTuiApp) -> None:
+    """Run one poll of every profile and let the UI apply it."""
+    for poller in app.main_screen.pollers.values():
+        await poller.tick()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def wait_actions(pilot, app: VmTuiApp) -> None:
+    """Wait for every worker except the endless pollers, then let the UI catch up."""
+    await pilot.pause()
+    busy = [w for w in app.workers if w.group != "poll"]
+    if busy:  # an empty list would mean "all workers", pollers included
+        await app.workers.wait_for_complete(busy)
+    await pilot.pause()
+
+
+def text_of(widget) -> str:
+    """The plain text a Static currently shows (Rich renderables rendered at a wide width)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=300, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()

@@ -1,0 +1,321 @@
+"""Behaviour of the main screen, driven with Pilot over the in-memory demo provider."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Button, Input
+
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from vmtui.core.errors import Conflict, Unavailable
+from vmtui.core.models import Capabilities, Vm, VmState
+from vmtui.ui.demo import DEMO_NOW, DemoProvider, demo_provider
+from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
+from vmtui.ui.screens.create_vm import CreateVmScreen
+from vmtui.ui.widgets.status_bar import StatusBar
+
+SIZE = (120, 36)
+
+
+def row_ids(app) -> list[str]:
+    table = app.main_screen.table
+    return [table.vms[(str(k.value).split("\0")[0], str(k.value).split("\0")[1])].id
+            for k in (table.coordinate_to_cell_key((row, 0)).row_key for row in range(table.row_count))]
+
+
+async def test_rows_are_keyed_and_sorted_newest_first():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert row_ids(app) == ["vm-d4e6f801", "vm-a90b2f6d", "vm-8c1d77e4", "vm-3f2a91c0", "vm-17c0ffee"]
+        assert app.main_screen.table.selected_vm.id == "vm-d4e6f801"
+        assert app.main_screen.lineage.here == ("local", "vm-d4e6f801")
+
+
+async def test_tab_and_number_keys_move_between_panes():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.focused.id == "vm-table"
+        await pilot.press("tab")
+        assert app.focused.id == "lineage-tree"
+        await pilot.press("tab")
+        assert app.focused.id == "details"
+        await pilot.press("tab")
+        assert app.focused.id == "terminal-area"
+        await pilot.press("tab")
+        assert app.focused.id == "vm-table"
+        await pilot.press("3")
+        assert app.focused.id == "details"
+        await pilot.press("shift+tab")
+        assert app.focused.id == "lineage-tree"
+        await pilot.press("1")
+        assert app.focused.id == "vm-table"
+        await pilot.press("z")
+        assert app.main_screen.maximized is app.main_screen.query_one("#vm-table")
+        await pilot.press("z")
+        assert app.main_screen.maximized is None
+
+
+async def test_filter_narrows_rows_and_flags_bad_syntax():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        assert app.focused.id == "filter-input"
+        await pilot.press(*"state:running")
+        await pilot.pause()
+        assert row_ids(app) == ["vm-8c1d77e4", "vm-3f2a91c0"]
+        assert "filter: state:running" in app.main_screen.query_one(StatusBar).render_status().plain
+        await pilot.press(*" !label:env=dev")
+        await pilot.pause()
+        assert row_ids(app) == ["vm-8c1d77e4"]
+        box = app.main_screen.query_one("#filter-input", Input)
+        box.value += " colour:red"
+        await pilot.pause()
+        assert box.has_class("-invalid")
+        assert "unknown filter field 'colour:'" in text_of(app.main_screen.query_one("#filter-error"))
+        assert row_ids(app) == ["vm-8c1d77e4"]  # the last good filter stays applied
+        await pilot.press("enter")
+        assert app.focused.id == "vm-table"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(row_ids(app)) == 5
+
+
+async def test_new_snapshot_keeps_cursor_on_the_same_vm_and_patches_in_place():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.main_screen.table
+        await pilot.press("down", "down")
+        assert table.selected_vm.id == "vm-8c1d77e4"
+        row_objects = dict(table.rows)
+        # a new, newest VM sorts above the cursor; another VM disappears; one changes state
+        provider.vms["vm-new"] = Vm(provider="local", id="vm-new", state=VmState.BOOTING, created_at=DEMO_NOW)
+        del provider.vms["vm-17c0ffee"]
+        provider.vms["vm-a90b2f6d"] = provider.vms["vm-a90b2f6d"].model_copy(update={"state": VmState.RUNNING})
+        await poll_now(pilot, app)
+        assert table.selected_vm.id == "vm-8c1d77e4"
+        assert table.row_count == 5 and "vm-new" in row_ids(app) and "vm-17c0ffee" not in row_ids(app)
+        kept = [k for k in table.rows if k in row_objects]
+        assert len(kept) == 4  # surviving rows are the same row objects: patched, not refilled
+        assert "running" in table.get_row("local\0vm-a90b2f6d")[2].plain
+
+
+async def test_unreachable_api_keeps_last_data_marked_stale_then_recovers():
+    provider = demo_provider()
+    app = make_app(provider, now=lambda: DEMO_NOW.timestamp())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        provider.fail["list_vms"] = Unavailable("connection refused")
+        await poll_now(pilot, app)
+        banner = app.main_screen.query_one("#banner")
+        assert banner.has_class("-visible")
+        assert "connection refused" in text_of(banner) and "retrying" in text_of(banner)
+        assert "offline" in app.main_screen.query_one(StatusBar).render_status().plain
+        assert app.main_screen.table.row_count == 5  # last data stays
+        assert app.is_running
+        await poll_now(pilot, app)  # fail was one-shot: the API is back
+        assert not banner.has_class("-visible")
+        assert "live" in app.main_screen.query_one(StatusBar).render_status().plain
+
+
+async def test_action_shows_badge_at_once_then_notifies_result():
+    provider = demo_provider()
+    gate = asyncio.Event()
+    original = provider.pause_vm
+
+    async def slow_pause(vm_id):
+        await gate.wait()
+        await original(vm_id)
+
+    provider.pause_vm = slow_pause
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down")  # ci-runner-a, running
+        await pilot.press("p")
+        table = app.main_screen.table
+        assert "pausing" in table.get_row("local\0vm-8c1d77e4")[2].plain  # same frame as the key
+        assert "1 in flight: pausing" in app.main_screen.query_one(StatusBar).render_status().plain
+        gate.set()
+        await wait_actions(pilot, app)
+        await poll_now(pilot, app)
+        assert "paused" in table.get_row("local\0vm-8c1d77e4")[2].plain
+        assert any("Paused vm-8c1d77e4" in n.message for n in app._notifications)
+
+
+async def test_server_error_message_reaches_the_notification_and_details():
+    provider = demo_provider()
+    provider.fail["commit"] = Conflict("VM is sleeping; wake it first", status=409)
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down", "c")
+        await pilot.press(*"snap", "enter")
+        await wait_actions(pilot, app)
+        await pilot.pause()
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors and "409: VM is sleeping; wake it first" in errors[-1].message
+        assert "Commit failed" in errors[-1].title
+        assert "wake it first" in text_of(app.main_screen.query_one("#details-body"))
+        assert "committing" not in app.main_screen.table.get_row("local\0vm-8c1d77e4")[2].plain
+
+
+async def test_delete_confirm_focuses_cancel_and_names_dependants():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down", "down")  # build-base: the root of everything
+        assert app.main_screen.table.selected_vm.id == "vm-3f2a91c0"
+        await pilot.press("D")
+        screen = app.screen
+        assert isinstance(screen, ConfirmDeleteScreen)
+        assert isinstance(app.focused, Button) and app.focused.id == "cancel"
+        text = text_of(screen.query_one("#delete-dependants"))
+        for dependant in ("c-5b0e3d12", "vm-8c1d77e4", "vm-a90b2f6d", "c-91aa04be", "vm-d4e6f801"):
+            assert dependant in text
+        assert "2 commit(s), 3 VM(s)" in text
+        await pilot.press("enter")  # Enter on the focused Cancel keeps the VM
+        await pilot.pause()
+        assert "vm-3f2a91c0" in provider.vms and not isinstance(app.screen, ConfirmDeleteScreen)
+        await pilot.press("D", "tab", "enter")  # Tab to Delete, confirm
+        await wait_actions(pilot, app)
+        await poll_now(pilot, app)
+        assert "vm-3f2a91c0" not in provider.vms
+        assert "vm-3f2a91c0" not in row_ids(app)
+
+
+async def test_create_form_flags_invalid_values_inline_without_sending():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CreateVmScreen)
+        form.query_one("#vcpu", Input).value = "0"
+        form.query_one("#memory", Input).value = "lots"
+        form.query_one("#labels", Input).value = "env=dev,broken"
+        await pilot.pause()
+        await pilot.click("#ok")
+        await pilot.pause()
+        assert isinstance(app.screen, CreateVmScreen)
+        assert "greater than or equal to 1" in text_of(form.query_one("#vcpu-error"))
+        assert "a whole number" in text_of(form.query_one("#memory-error"))
+        assert "label 'broken' is not key=value" in text_of(form.query_one("#labels-error"))
+        assert form.query_one("#vcpu", Input).has_class("-invalid")
+        assert not [c for c in provider.calls if c[0] == "create_vm"]
+        form.query_one("#vcpu", Input).value = "2"
+        form.query_one("#memory", Input).value = "1024"
+        form.query_one("#labels", Input).value = "env=dev, team=ui"
+        await pilot.pause()
+        await pilot.click("#ok")
+        await wait_actions(pilot, app)
+        await poll_now(pilot, app)
+        (config, wait_boot), = [c[1] for c in provider.calls if c[0] == "create_vm"]
+        assert (config.vcpu_count, config.mem_size_mib, config.labels) == (2, 1024, {"env": "dev", "team": "ui"})
+        assert wait_boot is True
+        assert app.main_screen.table.row_count == 6
+
+
+async def test_branch_many_shows_per_vm_progress():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down", "b")
+        app.screen.query_one("#count", Input).value = "3"
+        await pilot.press("enter")
+        await wait_actions(pilot, app)
+        await pilot.pause()
+        progress = app.screen
+        lines = text_of(progress.query_one("#progress-lines"))
+        assert "3/3 ready" in lines and "Branched vm-8c1d77e4 into 3 VMs" in lines
+        assert len(progress.states) == 3
+        await pilot.press("escape")
+        await poll_now(pilot, app)
+        assert app.main_screen.table.row_count == 8
+
+
+async def test_restore_from_commit_selected_in_tree_and_yank():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2")
+        tree = app.main_screen.lineage
+        for _ in range(10):
+            if tree.selected_item() is not None and tree.selected_item().id == "c-5b0e3d12":
+                break
+            await pilot.press("up")
+        assert tree.selected_item().id == "c-5b0e3d12"
+        assert "toolchain installed" in text_of(app.main_screen.query_one("#details-body"))
+        await pilot.press("y")
+        assert app.clipboard == "c-5b0e3d12"
+        await pilot.press("r")
+        await wait_actions(pilot, app)
+        await poll_now(pilot, app)
+        assert [c for c in provider.calls if c[0] == "restore"] == [("restore", ("c-5b0e3d12",))]
+        assert app.main_screen.table.row_count == 6
+
+
+async def test_missing_capabilities_disable_actions_with_the_reason():
+    class NoBranch(DemoProvider):
+        kind = "swiftor"
+        capabilities = Capabilities(can_pause=True, has_ssh=True)
+
+    provider = NoBranch("cloud", vms=[Vm(provider="cloud", id="s1", state=VmState.RUNNING)])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.unavailable("branch") == "swiftor VMs cannot branch"
+        assert app.main_screen.check_action("branch", ()) is None
+        assert app.main_screen.check_action("pause", ()) is True
+        await pilot.press("b")
+        assert not [c for c in provider.calls if c[0] == "branch"]
+        await pilot.press("question_mark")
+        help_text = text_of(app.screen.query_one("#help-table"))
+        assert "unavailable: swiftor VMs cannot branch" in help_text
+        assert "vm.branch" in help_text
+
+
+async def test_read_only_mode_disables_mutations():
+    app = make_app(demo_provider(), read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.unavailable("delete") == "read-only mode"
+        await pilot.press("D")
+        assert app.screen is app.main_screen
+
+
+async def test_keymap_remaps_a_binding_by_id():
+    provider = demo_provider()
+    app = make_app(provider, keymap={"vm.pause": "P"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down", "p")
+        await wait_actions(pilot, app)
+        assert not [c for c in provider.calls if c[0] == "pause_vm"]
+        await pilot.press("P")
+        await wait_actions(pilot, app)
+        assert [c for c in provider.calls if c[0] == "pause_vm"] == [("pause_vm", ("vm-8c1d77e4",))]
+
+
+async def test_hostile_values_are_sanitised():
+    evil = "\x1b[2J\x1b]0;pwned\x07" + "A" * 5000
+    provider = DemoProvider("local", vms=[Vm(provider="local", id="vm-evil", label=evil, state=VmState.RUNNING,
+                                             labels={"k\x1b": "v\r\n"})])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        cells = app.main_screen.table.get_row("local\0vm-evil")
+        rendered = "".join(c.plain for c in cells)
+        assert "\x1b" not in rendered and "\x07" not in rendered and "\r" not in rendered
+        assert len(cells[1].plain) <= 60
+        screen_text = app.export_screenshot()
+        assert "pwned" in screen_text and "\x1b]0" not in screen_text

@@ -1,0 +1,1 @@
+"""Textual-free services between the providers and the UI: polling, actions, registry."""

@@ -1,0 +1,216 @@
+"""Every VM action the UI offers, run against the right provider, with in-flight tracking.
+
+The UI calls these from workers. While an action runs its target is listed in `pending`
+(the row shows a badge, the poller goes fast); `on_change` fires when that set changes.
+Each action returns an `Outcome` whose message is ready for a notification; failures are
+the provider's typed errors (`vmtui.core.errors`) carrying the server's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmtui.core.errors import NotFound, ProviderError, Unsupported
+from vmtui.core.lineage import LineageNode, NodeKind, build_lineage
+from vmtui.core.models import Commit, Image, Vm, VmConfig, VmState
+from vmtui.providers.base import ProgressCallback, Provider
+
+PendingKey = tuple[str, str]
+"""(profile, VM id) of a row with an action in flight; (profile, "") for profile-wide actions."""
+
+BranchProgress = Callable[[str, VmState], None]
+"""Called with (new VM id, its state) while the VMs of a multi-branch boot."""
+
+
+class Target(enum.StrEnum):
+    PROFILE = "profile"
+    VM = "vm"
+    COMMIT = "commit"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    title: str
+    capability: str
+    target: Target
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec("create", "New root VM", "can_create", Target.PROFILE),
+        ActionSpec("branch", "Branch VM", "can_branch", Target.VM),
+        ActionSpec("commit", "Commit VM", "can_commit", Target.VM),
+        ActionSpec("restore", "New VM from commit", "can_restore", Target.COMMIT),
+        ActionSpec("pause", "Pause / resume VM", "can_pause", Target.VM),
+        ActionSpec("delete", "Delete VM", "can_delete", Target.VM),
+        ActionSpec("images", "Images", "has_images", Target.PROFILE),
+    )
+}
+
+_NEEDS_LIVE = {"branch", "commit", "pause"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    ids: tuple[str, ...] = ()
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """`k=v,k2=v2` into a dict; raises ValueError naming the bad part."""
+    labels: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"label '{part}' is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def dependants(vms: Iterable[Vm], commits: Iterable[Commit], vm: Vm) -> list[LineageNode]:
+    """Commits taken from `vm` and everything started from them, nearest first."""
+    lineage = build_lineage(vms, commits)
+    return lineage.descendants(NodeKind.VM, vm.id)
+
+
+class Actions:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        on_change: Callable[[], None] = lambda: None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.providers = providers
+        self.on_change = on_change
+        self.pending: dict[PendingKey, str] = {}
+        self._sleep = sleep
+
+    def provider(self, profile: str) -> Provider:
+        try:
+            return self.providers[profile]
+        except KeyError:
+            raise NotFound(f"no profile named '{profile}' is active") from None
+
+    def busy(self, profile: str | None = None) -> bool:
+        return any(profile is None or key[0] == profile for key in self.pending)
+
+    def unavailable(self, action: str, profile: str, vm: Vm | None = None) -> str | None:
+        """Why `action` can't run now (capability, VM state, action in flight), or None."""
+        spec = ACTIONS[action]
+        provider = self.providers.get(profile)
+        if provider is None:
+            return f"profile '{profile}' is not active"
+        reason = provider.capabilities.reason_missing(spec.capability, provider.kind)
+        if reason:
+            return reason
+        if vm is not None and spec.target is Target.VM:
+            busy = self.pending.get(vm.key)
+            if busy:
+                return f"{busy} already in progress"
+            if action in _NEEDS_LIVE and not vm.state.is_live:
+                return f"VM is {vm.state.value}"
+        return None
+
+    @asynccontextmanager
+    async def _track(self, key: PendingKey, verb: str) -> AsyncIterator[None]:
+        self.pending[key] = verb
+        self.on_change()
+        try:
+            yield
+        finally:
+            self.pending.pop(key, None)
+            self.on_change()
+
+    def mark(self, key: PendingKey, verb: str) -> None:
+        """Show a badge before the worker starts (same frame as the key press)."""
+        self.pending[key] = verb
+        self.on_change()
+
+    async def create(self, profile: str, config: VmConfig, *, wait_boot: bool = False) -> Outcome:
+        async with self._track((profile, ""), "creating"):
+            vm_id = await self.provider(profile).create_vm(config, wait_boot=wait_boot)
+        return Outcome(f"Created VM {vm_id}", (vm_id,))
+
+    async def branch(self, vm: Vm, count: int = 1, progress: BranchProgress | None = None) -> Outcome:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        async with self._track(vm.key, "branching"):
+            provider = self.provider(vm.provider)
+            ids = await provider.branch(vm.id, count)
+            if progress is not None:
+                await self._watch_boot(provider, ids, progress)
+        listed = ", ".join(ids) if ids else "none"
+        return Outcome(f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids))
+
+    async def _watch_boot(
+        self, provider: Provider, ids: list[str], progress: BranchProgress, *, timeout: float = 120.0
+    ) -> None:
+        """Report each new VM's state until none is booting (or the time is up)."""
+        waiting = list(ids)
+        waited = 0.0
+        while waiting:
+            for vm_id in list(waiting):
+                try:
+                    state = (await provider.get_vm(vm_id)).state
+                except Unsupported:
+                    state = VmState.UNKNOWN
+                except NotFound:
+                    state = VmState.DEAD
+                progress(vm_id, state)
+                if not state.is_transitional:
+                    waiting.remove(vm_id)
+            if not waiting or waited >= timeout:
+                return
+            await self._sleep(0.5)
+            waited += 0.5
+
+    async def commit(self, vm: Vm, *, name: str | None = None, description: str | None = None) -> Outcome:
+        async with self._track(vm.key, "committing"):
+            commit_id = await self.provider(vm.provider).commit(
+                vm.id, name=name or None, description=description or None
+            )
+        return Outcome(f"Committed {vm.id} as {commit_id}", (commit_id,))
+
+    async def restore(self, commit: Commit) -> Outcome:
+        async with self._track((commit.provider, commit.id), "starting"):
+            vm_id = await self.provider(commit.provider).restore(commit.id)
+        return Outcome(f"Started VM {vm_id} from commit {commit.id}", (vm_id,))
+
+    async def toggle_pause(self, vm: Vm) -> Outcome:
+        resume = vm.state is VmState.PAUSED
+        async with self._track(vm.key, "resuming" if resume else "pausing"):
+            provider = self.provider(vm.provider)
+            await (provider.resume_vm(vm.id) if resume else provider.pause_vm(vm.id))
+        return Outcome(f"{'Resumed' if resume else 'Paused'} {vm.id}", (vm.id,))
+
+    async def delete(self, vm: Vm) -> Outcome:
+        async with self._track(vm.key, "deleting"):
+            await self.provider(vm.provider).delete_vm(vm.id)
+        return Outcome(f"Deleted {vm.id}", (vm.id,))
+
+    async def list_images(self, profile: str) -> list[Image]:
+        return await self.provider(profile).list_images()
+
+    async def upload_image(
+        self, profile: str, name: str, tarball: Path, progress: ProgressCallback | None = None
+    ) -> Outcome:
+        async with self._track((profile, ""), "uploading"):
+            if not tarball.is_file():
+                raise ProviderError(f"{tarball} is not a readable file")
+            await self.provider(profile).upload_image(name, tarball, progress)
+        return Outcome(f"Uploaded image {name}", (name,))
+
+    async def delete_image(self, profile: str, name: str) -> Outcome:
+        async with self._track((profile, ""), "deleting image"):
+            await self.provider(profile).delete_image(name)
+        return Outcome(f"Deleted image {name}", (name,))

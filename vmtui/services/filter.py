@@ -1,0 +1,121 @@
+"""The `/` filter language of the VM list. Pure: no I/O, no Textual.
+
+Grammar: whitespace-separated terms, all of which must match (AND). Double quotes group words.
+
+- `text`          fuzzy match (letters in order, case-insensitive) against id, name, labels, image, provider
+- `state:running` VM state; several states with commas (`state:running,paused`)
+- `label:k=v`     label `k` equals `v`; `label:k` means "has label k"
+- `provider:name` profile the VM came from
+- `parent:id`     parent commit id starts with `id`
+- `!term`         negation of any term (`!state:dead`, `!label:env=prod`, `!web`)
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vmtui.core.models import Vm, VmState
+
+FIELDS = ("state", "label", "provider", "parent")
+
+
+class FilterError(ValueError):
+    """The filter text cannot be understood; the message says why, for the user."""
+
+
+Predicate = Callable[[Vm], bool]
+
+
+def fuzzy_match(needle: str, haystack: str) -> bool:
+    """True when every character of `needle` appears in `haystack` in order (case-insensitive)."""
+    if not needle:
+        return True
+    position = 0
+    hay = haystack.lower()
+    for char in needle.lower():
+        position = hay.find(char, position)
+        if position < 0:
+            return False
+        position += 1
+    return True
+
+
+@dataclass(frozen=True)
+class VmFilter:
+    text: str = ""
+    terms: tuple[Predicate, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.terms)
+
+    def matches(self, vm: Vm) -> bool:
+        return all(term(vm) for term in self.terms)
+
+
+def parse_filter(text: str) -> VmFilter:
+    """Parse the filter text; raises FilterError with a user-facing message on bad input."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise FilterError(f"unbalanced quotes in filter: {exc}") from None
+    return VmFilter(text=text.strip(), terms=tuple(_parse_term(word) for word in words))
+
+
+def _parse_term(word: str) -> Predicate:
+    negate = word.startswith("!")
+    body = word[1:] if negate else word
+    if not body:
+        raise FilterError("'!' must be followed by a term, e.g. !state:dead")
+    predicate = _parse_positive(body)
+    if negate:
+        return lambda vm: not predicate(vm)
+    return predicate
+
+
+def _parse_positive(body: str) -> Predicate:
+    name, sep, value = body.partition(":")
+    if not sep or not name.isidentifier():
+        return _text_term(body)
+    name = name.lower()
+    if name == "state":
+        return _state_term(value)
+    if name == "label":
+        return _label_term(value)
+    if name == "provider":
+        return lambda vm: vm.provider.lower() == value.lower()
+    if name == "parent":
+        return lambda vm: (vm.parent_commit_id or "").startswith(value)
+    raise FilterError(f"unknown filter field '{name}:' (use {', '.join(f + ':' for f in FIELDS)})")
+
+
+def _text_term(needle: str) -> Predicate:
+    def match(vm: Vm) -> bool:
+        haystacks = [vm.id, vm.display_name, vm.provider, vm.image or ""]
+        haystacks += [f"{k}={v}" for k, v in vm.labels.items()]
+        return any(fuzzy_match(needle, hay) for hay in haystacks)
+
+    return match
+
+
+def _state_term(value: str) -> Predicate:
+    names = [part for part in value.lower().split(",") if part]
+    if not names:
+        raise FilterError("state: needs a value, e.g. state:running")
+    valid = {state.value for state in VmState}
+    bad = [name for name in names if name not in valid]
+    if bad:
+        raise FilterError(f"unknown state '{bad[0]}' (one of: {', '.join(sorted(valid))})")
+    wanted = {VmState(name) for name in names}
+    return lambda vm: vm.state in wanted
+
+
+def _label_term(value: str) -> Predicate:
+    key, sep, expected = value.partition("=")
+    if not key:
+        raise FilterError("label: needs a key, e.g. label:env=prod or label:env")
+    if not sep:
+        return lambda vm: key in vm.labels
+    return lambda vm: vm.labels.get(key) == expected

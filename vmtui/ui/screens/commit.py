@@ -1,0 +1,41 @@
+"""Ask for the name and description of a new commit of the selected VM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+
+from vmtui.core.models import Vm
+from vmtui.ui.format import clean
+from vmtui.ui.screens.form import FormScreen
+
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class CommitRequest:
+    name: str
+    description: str
+
+
+class CommitScreen(FormScreen[CommitRequest]):
+    OK_LABEL = "Commit"
+
+    def __init__(self, vm: Vm) -> None:
+        super().__init__()
+        self.TITLE_TEXT = f"Commit {clean(vm.display_name, 60)}"
+
+    def fields(self) -> ComposeResult:
+        yield from self.field("name", "Name (optional)", placeholder="e.g. deps installed")
+        yield from self.field("description", "Description (optional)")
+
+    def validate(self) -> CommitRequest | None:
+        ok = True
+        for name in ("name", "description"):
+            text = self.value(name)
+            bad = next((ch for ch in text if ord(ch) < 32 or ord(ch) == 127), None)
+            message = (f"at most {MAX_TEXT} characters" if len(text) > MAX_TEXT
+                       else "control characters are not allowed" if bad else None)
+            ok = self.set_error(name, message) and ok
+        return CommitRequest(self.value("name"), self.value("description")) if ok else None

@@ -1,0 +1,76 @@
+"""Base of the small input dialogs: labelled fields with inline errors, OK/Cancel, Escape cancels.
+
+Values are validated on every change, so a bad value is flagged before anything is sent; OK only
+dismisses with a result when every field is valid.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+ResultT = TypeVar("ResultT")
+
+
+class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything")]
+    TITLE_TEXT = ""
+    OK_LABEL = "OK"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.TITLE_TEXT, id="dialog-title", classes="dialog-title")
+            yield from self.fields()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.OK_LABEL, id="ok", variant="primary")
+
+    def fields(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def validate(self) -> ResultT | None:
+        """Flag every bad field inline; return the result only when all are valid."""
+        raise NotImplementedError
+
+    def field(self, name: str, label: str, value: str = "", placeholder: str = "") -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Label(label, classes="field-label")
+            yield Input(value, placeholder=placeholder, id=name)
+        yield Static("", id=f"{name}-error", classes="field-error")
+
+    def value(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value.strip()
+
+    def set_error(self, name: str, message: str | None) -> bool:
+        """Show or clear a field's error; returns True when the field is valid."""
+        self.query_one(f"#{name}", Input).set_class(bool(message), "-invalid")
+        error = self.query_one(f"#{name}-error", Static)
+        error.update(message or "")
+        error.set_class(bool(message), "-visible")
+        return message is None
+
+    def on_mount(self) -> None:
+        inputs = self.query(Input)
+        if inputs:
+            inputs.first().focus()
+
+    @on(Input.Changed)
+    def _revalidate(self) -> None:
+        self.validate()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        result = self.validate()
+        if result is not None:
+            self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

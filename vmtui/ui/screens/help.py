@@ -1,0 +1,51 @@
+"""`?`: every key of the screen underneath, generated from its live bindings (so remaps show)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Label, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Close", id="dialog.cancel", tooltip="Close the help"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False, id="help.close", tooltip="Close the help"),
+    ]
+
+    def __init__(self, underneath: Screen, reasons: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.underneath = underneath
+        self.reasons = reasons or {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(self._table(), id="help-table")
+
+    def _table(self) -> Table:
+        table = Table(box=None, expand=True, padding=(0, 1))
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action")
+        table.add_column("id", style="dim", no_wrap=True)
+        seen: set[str] = set()
+        for key, active in self.underneath.active_bindings.items():
+            binding = active.binding
+            ident = binding.id or binding.action
+            if ident in seen or not binding.description:
+                continue
+            seen.add(ident)
+            description = Text(binding.description)
+            if binding.tooltip:
+                description.append(f" — {binding.tooltip}", style="dim")
+            reason = self.reasons.get(binding.action)
+            if not active.enabled:
+                description.stylize("dim")
+                description.append(f"  (unavailable: {reason})" if reason else "  (unavailable)", style="italic")
+            table.add_row(self.app.get_key_display(binding), description, ident)
+        return table

@@ -1,0 +1,528 @@
+"""MainScreen: the four panes, live polling per profile, and every VM action one key away.
+
+Data flows down as attributes (the screen hands each pane what it shows) and up as messages
+(panes report highlights; pollers post FleetUpdated). Actions run as workers through
+`vmtui.services.actions.Actions`; the row shows a badge in the same frame and the result ends
+in a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
+
+from vmtui.core.errors import ProviderError
+from vmtui.core.models import Commit, Fleet, Vm, VmState
+from vmtui.providers.base import Provider
+from vmtui.services.actions import ACTIONS, Actions, Outcome, PendingKey, Target, dependants
+from vmtui.services.filter import FilterError, VmFilter, parse_filter
+from vmtui.services.poller import Poller, PollResult
+from vmtui.ui.commands import VmCommands
+from vmtui.ui.format import clean, format_age
+from vmtui.ui.messages import FleetUpdated, ProfileConnecting
+from vmtui.ui.screens.branch import BranchScreen
+from vmtui.ui.screens.commit import CommitRequest, CommitScreen
+from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
+from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.help import HelpScreen
+from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.progress import ProgressScreen
+from vmtui.ui.widgets.lineage_tree import LineageTree
+from vmtui.ui.widgets.status_bar import StatusBar
+from vmtui.ui.widgets.vm_details import VmDetails
+from vmtui.ui.widgets.vm_table import VmTable, row_key
+
+if TYPE_CHECKING:
+    from vmtui.ui.app import VmTuiApp
+
+Opener = Callable[[Callable[[str], None]], Awaitable[Provider]]
+"""Opens one profile's provider (may start the local engine); reports progress through its argument and
+raises ProviderError with a user-facing message when it cannot."""
+
+NARROW_WIDTH = 100
+PANE_IDS = ("vm-table", "lineage-tree", "details", "terminal-area")
+
+# action name on this screen -> (ACTIONS entry, what it needs selected)
+_SCREEN_ACTIONS = {
+    "new_vm": "create",
+    "branch": "branch",
+    "commit": "commit",
+    "restore": "restore",
+    "pause": "pause",
+    "delete": "delete",
+    "images": "images",
+}
+
+
+class TerminalArea(Container):
+    """Where the SSH terminal pane is mounted; shows how to get one until then."""
+
+    can_focus = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text("No terminal open. The embedded SSH terminal opens here; from a shell: "
+                 "vmtui ssh <vm-id>", style="dim italic"),
+            id="terminal-hint",
+        )
+
+
+class MainScreen(Screen[None]):
+    COMMANDS = {VmCommands}
+    BINDINGS = [
+        Binding("tab", "focus_pane(1)", "Next pane", show=False, id="pane.next", tooltip="Focus the next pane"),
+        Binding("shift+tab", "focus_pane(-1)", "Previous pane", show=False, id="pane.previous",
+                tooltip="Focus the previous pane"),
+        Binding("1", "goto_pane(0)", "VMs", show=False, id="pane.vms", tooltip="Focus the VM list"),
+        Binding("2", "goto_pane(1)", "Lineage", show=False, id="pane.lineage", tooltip="Focus the lineage tree"),
+        Binding("3", "goto_pane(2)", "Details", show=False, id="pane.details", tooltip="Focus the details"),
+        Binding("4", "goto_pane(3)", "Terminal", show=False, id="pane.terminal", tooltip="Focus the terminal"),
+        Binding("z", "zoom", "Zoom", show=False, id="pane.zoom", tooltip="Maximise the focused pane (again to restore)"),
+        Binding("n", "new_vm", "New", id="vm.new", tooltip="Create a new root VM"),
+        Binding("b", "branch", "Branch", id="vm.branch", tooltip="Branch the selected VM into N new VMs"),
+        Binding("c", "commit", "Commit", id="vm.commit", tooltip="Commit the selected VM (snapshot)"),
+        Binding("r", "restore", "From commit", id="commit.restore",
+                tooltip="Start a new VM from the commit selected in the tree"),
+        Binding("p", "pause", "Pause/resume", id="vm.pause", tooltip="Pause a running VM, resume a paused one"),
+        Binding("D", "delete", "Delete", id="vm.delete", tooltip="Delete the selected VM (asks first)"),
+        Binding("y", "yank", "Copy id", show=False, id="vm.yank", tooltip="Copy the selected id to the clipboard (OSC 52)"),
+        Binding("slash", "filter", "Filter", id="list.filter",
+                tooltip="Filter: text, state:running, label:k=v, provider:x, ! negates"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="list.clear_filter",
+                tooltip="Remove the filter"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh", tooltip="Poll every profile now"),
+        Binding("i", "images", "Images", id="app.images", tooltip="Root filesystem images: list, upload, delete"),
+    ]
+
+    def __init__(self, actions: Actions, openers: dict[str, Opener], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.actions = actions
+        self.openers = openers
+        self.pollers: dict[str, Poller] = {}
+        self.results: dict[str, PollResult] = {}
+        self.connecting: dict[str, str] = {name: "connecting…" for name in openers}
+        self.last_errors: dict[PendingKey, str] = {}
+        self.vm_filter = VmFilter()
+
+    @property
+    def vmtui(self) -> VmTuiApp:
+        return self.app  # type: ignore[return-value]
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        options = self.vmtui.options
+        yield Static("", id="banner")
+        with Horizontal(id="top"):
+            with Vertical(id="list-pane", classes="pane"):
+                yield Input(placeholder="filter: text  state:running  label:k=v  !negate", id="filter-input")
+                yield Static("", id="filter-error")
+                yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
+            with Vertical(id="side"):
+                yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
+                yield VmDetails(now=options.now, id="details", classes="pane")
+        yield TerminalArea(id="terminal-area", classes="pane")
+        yield StatusBar(now=options.now, ascii_only=options.ascii, id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        titles = ("1 VMs", "2 Lineage", "3 Details", "4 Terminal")
+        for pane_id, title in zip(("list-pane", "lineage-tree", "details", "terminal-area"), titles, strict=True):
+            self.query_one(f"#{pane_id}").border_title = title
+        self.query_one(VmTable).focus()
+        for name in self.openers:
+            self._poll(name)
+        self.set_interval(1.0, self._refresh_status)
+        self._refresh_status()
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+
+    @property
+    def table(self) -> VmTable:
+        return self.query_one(VmTable)
+
+    @property
+    def lineage(self) -> LineageTree:
+        return self.query_one(LineageTree)
+
+    # ---------------------------------------------------------------- polling
+
+    @work(group="poll", exit_on_error=False)
+    async def _poll(self, name: str) -> None:
+        """Open the profile (starting the local engine if needed), then poll it until the screen closes."""
+        poll = self.vmtui.options.poll
+        provider = await self._open(name, poll.max_backoff)
+        self.actions.providers[name] = provider
+        poller = Poller(
+            provider,
+            lambda result: self.post_message(FleetUpdated(result)),
+            fast=poll.fast, slow=poll.slow, max_backoff=poll.max_backoff, timeout=poll.timeout,
+            busy=lambda: self.actions.busy(name), wall_clock=self.vmtui.options.now,
+        )
+        self.pollers[name] = poller
+        self.connecting.pop(name, None)
+        self.last_errors.pop((name, ""), None)
+        await poller.run()
+
+    async def _open(self, name: str, max_wait: float) -> Provider:
+        """Open a profile, retrying with backoff; failures show in the banner, never crash the app."""
+        wait = 1.0
+        while True:
+            try:
+                return await self.openers[name](lambda status: self.post_message(ProfileConnecting(name, status)))
+            except ProviderError as exc:
+                self.post_message(ProfileConnecting(name, None, f"cannot open: {exc}"))
+            await asyncio.sleep(wait)
+            wait = min(max_wait, wait * 2)
+
+    @on(ProfileConnecting)
+    def _profile_connecting(self, message: ProfileConnecting) -> None:
+        self.connecting[message.profile] = message.error or message.status or "connecting…"
+        if message.error:
+            self.last_errors[(message.profile, "")] = message.error
+        self._refresh_status()
+
+    @on(FleetUpdated)
+    def _fleet_updated(self, message: FleetUpdated) -> None:
+        result = message.result
+        self.results[result.provider] = result
+        self.connecting.pop(result.provider, None)
+        fleets = [r.fleet for r in self.results.values() if r.fleet is not None]
+        with self.app.batch_update():
+            self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
+            self.lineage.set_fleets(fleets)
+            self._show_details()
+            self._refresh_status()
+
+    def fleets(self) -> list[Fleet]:
+        return [r.fleet for r in self.results.values() if r.fleet is not None]
+
+    def _refresh_status(self) -> None:
+        self.query_one(StatusBar).refresh_status(
+            connecting=self.connecting, results=self.results, pending=self.actions.pending,
+            filter_text=self.vm_filter.text,
+        )
+        stale = [r for r in self.results.values() if r.stale]
+        failed = {name: text for name, text in self.connecting.items() if (name, "") in self.last_errors}
+        banner = self.query_one("#banner", Static)
+        lines = []
+        for result in stale:
+            age = result.age(self.vmtui.options.now())
+            shown = f"showing data from {format_age(age)} ago" if age is not None else "no data yet"
+            lines.append(f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(result.provider, 30)}: "
+                         f"{clean(result.error, 200)} · {shown} · retrying in the background")
+        for name, text in failed.items():
+            lines.append(f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(name, 30)}: {clean(text, 200)}")
+        banner.update("\n".join(lines))
+        banner.set_class(bool(lines), "-visible")
+
+    def pending_changed(self) -> None:
+        """Actions started or finished: badges, status, and fast polling of the affected profiles."""
+        self.table.set_pending(self.actions.pending)
+        self._refresh_status()
+        self._show_details()
+        for profile, _ in self.actions.pending:
+            poller = self.pollers.get(profile)
+            if poller is not None:
+                poller.wake()
+
+    # ---------------------------------------------------------------- selection
+
+    @on(VmTable.VmHighlighted)
+    def _vm_highlighted(self, message: VmTable.VmHighlighted) -> None:
+        self.lineage.mark_here(message.key)
+        self._show_details()
+
+    @on(LineageTree.ItemHighlighted)
+    def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:
+        if self.lineage.has_focus:
+            self._show_details(message.item)
+            if isinstance(message.item, Vm) and message.item.key in self.table._cells:
+                self.table.move_cursor(row=self.table.get_row_index(row_key(message.item.key)))
+
+    def selected_vm(self) -> Vm | None:
+        if self.lineage.has_focus:
+            item = self.lineage.selected_item()
+            if isinstance(item, Vm):
+                return item
+        return self.table.selected_vm
+
+    def selected_commit(self) -> Commit | None:
+        item = self.lineage.selected_item()
+        return item if isinstance(item, Commit) else None
+
+    def _show_details(self, item: Vm | Commit | None = None) -> None:
+        if item is None:
+            item = self.lineage.selected_item() if self.lineage.has_focus else self.table.selected_vm
+        details = self.query_one(VmDetails)
+        if item is None:
+            details.show(None)
+            return
+        provider = self.actions.providers.get(item.provider)
+        pending = self.actions.pending.get(item.key) if isinstance(item, Vm) else None
+        error = self.last_errors.get(item.key) or self.last_errors.get((item.provider, ""))
+        result = self.results.get(item.provider)
+        if error is None and result is not None and result.error is not None:
+            error = str(result.error)
+        details.show(item, capabilities=provider.capabilities if provider else None,
+                     provider_kind=provider.kind if provider else "", pending=pending, last_error=error)
+
+    # ---------------------------------------------------------------- action availability
+
+    def default_profile(self) -> str:
+        active = self.vmtui.options.active_profile
+        return active if active in self.openers else next(iter(self.openers), active)
+
+    def unavailable(self, action: str) -> str | None:
+        """Why a screen action can't run for the current selection, or None."""
+        if action == "yank":
+            return None if self.selected_vm() or self.selected_commit() else "nothing selected"
+        name = _SCREEN_ACTIONS.get(action)
+        if name is None:
+            return None
+        if self.vmtui.options.read_only and name != "images":
+            return "read-only mode"
+        spec = ACTIONS[name]
+        if spec.target is Target.PROFILE:
+            return self.actions.unavailable(name, self.default_profile())
+        if spec.target is Target.COMMIT:
+            commit = self.selected_commit()
+            return "select a commit in the tree (2)" if commit is None else self.actions.unavailable(
+                name, commit.provider)
+        vm = self.selected_vm()
+        return "no VM selected" if vm is None else self.actions.unavailable(name, vm.provider, vm)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _SCREEN_ACTIONS or action == "yank":
+            return None if self.unavailable(action) else True
+        return True
+
+    def unavailable_reasons(self) -> dict[str, str]:
+        return {action: reason for action in [*_SCREEN_ACTIONS, "yank"] if (reason := self.unavailable(action))}
+
+    # ---------------------------------------------------------------- panes
+
+    def _panes(self) -> list[Widget]:
+        return [self.query_one(f"#{pane_id}") for pane_id in PANE_IDS]
+
+    def action_focus_pane(self, step: int) -> None:
+        panes = self._panes()
+        current = next((i for i, p in enumerate(panes) if self.focused is p or (
+            self.focused is not None and p in self.focused.ancestors)), -1)
+        self._focus(panes[(current + step) % len(panes)])
+
+    def action_goto_pane(self, index: int) -> None:
+        self._focus(self._panes()[index])
+
+    def _focus(self, pane: Widget) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        focus_target = next((w for w in pane.query("*") if w.focusable), None) if not pane.focusable else pane
+        (focus_target or pane).focus()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = next((p for p in self._panes() if self.focused is p or (
+            self.focused is not None and p in self.focused.ancestors)), None)
+        if pane is not None:
+            self.maximize(pane, container=False)
+
+    # ---------------------------------------------------------------- filter
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter-input", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        error_box = self.query_one("#filter-error", Static)
+        try:
+            self.vm_filter = parse_filter(event.value)
+        except FilterError as exc:
+            event.input.add_class("-invalid")
+            error_box.update(str(exc))
+            error_box.add_class("-visible")
+            return
+        event.input.remove_class("-invalid")
+        error_box.remove_class("-visible")
+        self.table.set_filter(self.vm_filter)
+        self._refresh_status()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self) -> None:
+        if not self.vm_filter.active:
+            self.query_one("#filter-input", Input).remove_class("-visible")
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter-input", Input)
+        if not box.has_class("-visible") and not self.vm_filter.active:
+            return
+        box.value = ""
+        box.remove_class("-visible", "-invalid")
+        self.query_one("#filter-error", Static).remove_class("-visible")
+        self.vm_filter = VmFilter()
+        self.table.set_filter(self.vm_filter)
+        self.table.focus()
+        self._refresh_status()
+
+    # ---------------------------------------------------------------- actions
+
+    def _start(self, key: PendingKey, verb: str, title: str, run: Callable[[], Awaitable[Outcome]],
+               on_done: Callable[[Outcome | None], None] | None = None) -> None:
+        """Badge now (same frame), then run the action as a worker and notify the result."""
+        self.actions.mark(key, verb)
+        self.run_worker(self._run_action(key, title, run, on_done), group="actions", exit_on_error=False)
+
+    async def _run_action(self, key: PendingKey, title: str, run: Callable[[], Awaitable[Outcome]],
+                          on_done: Callable[[Outcome | None], None] | None) -> None:
+        outcome: Outcome | None = None
+        try:
+            outcome = await run()
+        except ProviderError as exc:
+            self.last_errors[key] = str(exc)
+            self.notify(clean(exc, 500), title=f"{title} failed", severity="error", timeout=8)
+        except Exception as exc:  # a bug must surface as a message, not kill the app or vanish
+            self.last_errors[key] = f"{type(exc).__name__}: {exc}"
+            self.notify(clean(self.last_errors[key], 500), title=f"{title} failed unexpectedly",
+                        severity="error", timeout=8)
+        else:
+            self.last_errors.pop(key, None)
+            self.notify(clean(outcome.message, 500), title=title)
+        finally:
+            self.actions.pending.pop(key, None)
+            self.pending_changed()
+            poller = self.pollers.get(key[0])
+            if poller is not None:
+                poller.wake()
+        if on_done is not None:
+            on_done(outcome)
+
+    def _refuse(self, action: str) -> bool:
+        reason = self.unavailable(action)
+        if reason:
+            self.notify(reason, title="Not available", severity="warning")
+        return reason is not None
+
+    def action_new_vm(self) -> None:
+        if self._refuse("new_vm"):
+            return
+        profile = self.default_profile()
+        provider = self.actions.providers[profile]
+        loader = (lambda: self.actions.list_images(profile)) if provider.capabilities.has_images else None
+
+        def create(request: CreateRequest | None) -> None:
+            if request is not None:
+                self._start((profile, ""), "creating", "New VM",
+                            lambda: self.actions.create(profile, request.config, wait_boot=request.wait_boot))
+
+        self.app.push_screen(CreateVmScreen(profile, loader), create)
+
+    def action_branch(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("branch") or vm is None:
+            return
+
+        def branch(count: int | None) -> None:
+            if count is None:
+                return
+            if count == 1:
+                self._start(vm.key, "branching", "Branch", lambda: self.actions.branch(vm, 1))
+                return
+            progress = ProgressScreen(f"Branching {clean(vm.display_name, 50)} into {count} VMs", count,
+                                      ascii_only=self.vmtui.options.ascii)
+            self.app.push_screen(progress)
+            self._start(vm.key, "branching", "Branch",
+                        lambda: self.actions.branch(vm, count, progress.update_vm),
+                        lambda outcome: progress.finish(outcome.message if outcome else "failed"))
+
+        self.app.push_screen(BranchScreen(vm), branch)
+
+    def action_commit(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("commit") or vm is None:
+            return
+
+        def commit(request: CommitRequest | None) -> None:
+            if request is not None:
+                self._start(vm.key, "committing", "Commit", lambda: self.actions.commit(
+                    vm, name=request.name, description=request.description))
+
+        self.app.push_screen(CommitScreen(vm), commit)
+
+    def action_restore(self) -> None:
+        commit = self.selected_commit()
+        if self._refuse("restore") or commit is None:
+            return
+        self._start(commit.key, "starting", "New VM from commit", lambda: self.actions.restore(commit))
+
+    def action_pause(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("pause") or vm is None:
+            return
+        resume = vm.state is VmState.PAUSED
+        self._start(vm.key, "resuming" if resume else "pausing", "Resume" if resume else "Pause",
+                    lambda: self.actions.toggle_pause(vm))
+
+    def action_delete(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("delete") or vm is None:
+            return
+        fleet = next((f for f in self.fleets() if f.provider == vm.provider), None)
+        dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
+
+        def delete(confirmed: bool | None) -> None:
+            if confirmed:
+                self._start(vm.key, "deleting", "Delete", lambda: self.actions.delete(vm))
+
+        self.app.push_screen(ConfirmDeleteScreen(vm, dependent), delete)
+
+    def action_yank(self) -> None:
+        item = self.selected_vm() if not self.selected_commit() or not self.lineage.has_focus else self.selected_commit()
+        if item is None:
+            return
+        self.app.copy_to_clipboard(item.id)
+        self.notify(f"Copied {clean(item.id, 80)}", timeout=2)
+
+    def action_refresh(self) -> None:
+        for poller in self.pollers.values():
+            poller.wake()
+        self.notify("Refreshing…", timeout=1)
+
+    def action_images(self) -> None:
+        if self._refuse("images"):
+            return
+        self.app.push_screen(ImagesScreen(self.actions, self.default_profile(),
+                                          read_only=self.vmtui.options.read_only))
+
+    def profile_summary(self, name: str) -> str:
+        result = self.results.get(name)
+        fleet = result.fleet if result else None
+        state = self.connecting.get(name) or ("offline" if result and result.stale else "live")
+        count = f"{len(fleet.vms)} VM(s)" if fleet else "no data"
+        marker = "new VMs go here" if name == self.default_profile() else "choose for new VMs and images"
+        return f"{state}, {count}; {marker}"
+
+    def set_default_profile(self, name: str) -> None:
+        """Make `name` the profile that new VMs and the images screen use."""
+        self.vmtui.options.active_profile = name
+        self.notify(f"New VMs and images now use profile {clean(name, 40)}", timeout=3)
+        self.refresh_bindings()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self, self.unavailable_reasons()))

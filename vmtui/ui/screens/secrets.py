@@ -1,0 +1,223 @@
+"""Secrets (environment variables) of one Swiftor VM: keys with masked values.
+
+`v` reveals the highlighted value only, and it is masked again as soon as the cursor moves away;
+`a` adds, `e` edits, `d` deletes (after a confirm). Values are never logged, notified or put in a
+status line: only keys are. Changes apply at the VM's next start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from vmtui.core.errors import ProviderError
+from vmtui.core.models import Vm
+from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.ui.format import clean, safe
+from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+from vmtui.ui.screens.swiftor_form import SendingFormScreen
+
+KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_KEY = 128
+MAX_VALUE = 65536
+MASK = "********"
+"""Same width for every value, so the mask does not tell the length."""
+
+
+@dataclass(frozen=True)
+class SecretEntry:
+    key: str
+    value: SecretStr = field(repr=False)
+
+
+class SecretFormScreen(SendingFormScreen[SecretEntry]):
+    """Add a secret, or (with `key`) give an existing one a new value; saves it before closing."""
+
+    OK_LABEL = "Save"
+    SENDING_TEXT = "Saving…"
+
+    def __init__(self, provider: SwiftorProvider, vm: Vm, key: str | None = None) -> None:
+        super().__init__()
+        self.provider = provider
+        self.vm = vm
+        self.fixed_key = key
+        name = clean(vm.display_name, 40)
+        self.TITLE_TEXT = f"New secret of {name}" if key is None else f"Edit {clean(key, 40)} of {name}"
+
+    def fields(self) -> ComposeResult:
+        yield from self.field("key", "Key (letters, digits, _; not starting with a digit)", self.fixed_key or "",
+                              placeholder="API_TOKEN")
+        yield Label("Value (hidden while typing)", classes="field-label")
+        yield Input(password=True, id="value")
+        yield Static("", id="value-error", classes="field-error")
+        yield Static("It becomes an environment variable from the VM's next start.", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.fixed_key is not None:
+            self.query_one("#key", Input).disabled = True
+            self.query_one("#value", Input).focus()
+
+    def validate(self) -> SecretEntry | None:
+        key = self.value("key")
+        value = self.query_one("#value", Input).value
+        key_error = ("a key is needed" if not key else
+                     f"at most {MAX_KEY} characters" if len(key) > MAX_KEY else
+                     None if KEY_PATTERN.fullmatch(key) else
+                     "letters, digits and _ only, not starting with a digit")
+        value_error = ("at most 64 KiB" if len(value) > MAX_VALUE else
+                       "no NUL characters" if "\x00" in value else None)
+        ok = self.set_error("key", key_error)
+        ok = self.set_error("value", value_error) and ok
+        return SecretEntry(key, SecretStr(value)) if ok else None
+
+    async def send(self, request: SecretEntry) -> None:
+        await self.provider.set_secret(self.vm.id, request.key, request.value)
+
+
+class SecretsScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="secrets.close", tooltip="Back to the VM list"),
+        Binding("v", "reveal", "Reveal", id="secrets.reveal",
+                tooltip="Show the highlighted value (hidden again when the cursor moves)"),
+        Binding("a", "add", "Add", id="secrets.add", tooltip="Add a secret"),
+        Binding("e", "edit", "Edit", id="secrets.edit", tooltip="Give the highlighted secret a new value"),
+        Binding("d", "delete", "Delete", id="secrets.delete", tooltip="Delete the highlighted secret (asks first)"),
+        Binding("ctrl+r", "reload", "Refresh", id="secrets.refresh", tooltip="Reload the secrets"),
+    ]
+    DEFAULT_CSS = """
+    SecretsScreen #secrets-dialog { width: 100; height: 80%; }
+    SecretsScreen #secrets-table { height: 1fr; }
+    SecretsScreen #secrets-status { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, provider: SwiftorProvider, vm: Vm) -> None:
+        super().__init__()
+        self.provider = provider
+        self.vm = vm
+        self.secrets: dict[str, SecretStr] = {}
+        self.revealed: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="secrets-dialog", classes="dialog"):
+            yield Label(Text(f"Secrets of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
+            yield Static("Environment variables of every process in the VM. Changes apply at the VM's next start.",
+                         classes="dialog-hint")
+            yield DataTable(cursor_type="row", id="secrets-table")
+            yield Static("Loading…", id="secrets-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Key", key="key", width=40)
+        table.add_column("Value", key="value")
+        table.focus()
+        self.action_reload()
+
+    # ------------------------------------------------------------------ data
+
+    def _status(self, text: str) -> None:
+        self.query_one("#secrets-status", Static).update(Text(clean(text, 300)))
+
+    def action_reload(self) -> None:
+        self._load()
+
+    @work(group="secrets-load", exclusive=True, exit_on_error=False)
+    async def _load(self, select: str | None = None) -> None:
+        try:
+            self.secrets = await self.provider.list_secrets(self.vm.id)
+        except ProviderError as exc:
+            self._status(f"Cannot list secrets: {exc}")
+            self.notify(clean(exc, 300), title="Secrets", severity="error", markup=False)
+            return
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        self.revealed = None
+        table.clear()
+        for key in sorted(self.secrets):
+            table.add_row(safe(key, limit=60), MASK, key=key)
+        if table.row_count:
+            row = table.get_row_index(select) if select in self.secrets else min(keep, table.row_count - 1)
+            table.move_cursor(row=row)
+        self._status(f"{len(self.secrets)} secret(s); v reveals the highlighted one")
+
+    def _selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # ------------------------------------------------------------------ reveal
+
+    def _mask(self) -> None:
+        if self.revealed is not None and self.revealed in self.secrets:
+            self.query_one(DataTable).update_cell(self.revealed, "value", MASK)
+        self.revealed = None
+
+    def action_reveal(self) -> None:
+        key = self._selected()
+        if key is None:
+            return
+        if self.revealed == key:
+            self._mask()
+            return
+        self._mask()
+        value = self.secrets[key].get_secret_value()
+        self.query_one(DataTable).update_cell(key, "value", safe(value, limit=200))
+        self.revealed = key
+
+    @on(DataTable.RowHighlighted)
+    def _moved(self, event: DataTable.RowHighlighted) -> None:
+        if self.revealed is not None and event.row_key.value != self.revealed:
+            self._mask()
+
+    # ------------------------------------------------------------------ changes
+
+    def _open_form(self, key: str | None) -> None:
+        def saved(entry: SecretEntry | None) -> None:
+            if entry is not None:
+                self.notify(f"Saved {clean(entry.key, 60)}; it applies at the VM's next start", title="Secrets", markup=False)
+                self._load(entry.key)
+
+        self.app.push_screen(SecretFormScreen(self.provider, self.vm, key), saved)
+
+    def action_add(self) -> None:
+        self._open_form(None)
+
+    def action_edit(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self._open_form(key)
+
+    def action_delete(self) -> None:
+        key = self._selected()
+        if key is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._delete(key)
+
+        self.app.push_screen(ConfirmTypedDeleteScreen(
+            f"Delete secret {clean(key, 60)}?",
+            f"{clean(self.vm.display_name, 60)} loses this environment variable at its next start."), confirmed)
+
+    @work(group="secrets-delete", exit_on_error=False)
+    async def _delete(self, key: str) -> None:
+        try:
+            await self.provider.delete_secret(self.vm.id, key)
+        except ProviderError as exc:
+            self._status(f"{key} not deleted: {exc}")
+            self.notify(clean(exc, 300), title=f"Cannot delete {clean(key, 40)}", severity="error", markup=False)
+            return
+        self.notify(f"Deleted {clean(key, 60)}; the VM keeps it until its next start", title="Secrets", markup=False)
+        self._load()

@@ -1,0 +1,197 @@
+"""The create form of a Swiftor desktop VM: label, region, distribution, desktop, cpu, ram,
+password and storage type, checked inline against the distribution rules and the account's plan
+before anything is sent; on OK it calls `SwiftorProvider.create_desktop`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static
+
+from vmtui.core.errors import ProviderError
+from vmtui.core.models import Vm
+from vmtui.core.swiftor_plans import DESKTOPS, DISTRIBUTIONS, Plan, distribution_problem
+from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.ui.format import clean
+from vmtui.ui.screens.swiftor_form import SendingFormScreen
+
+REGIONS = (("AU (Australia)", "AU"), ("US (United States)", "US"))
+STORAGE_TYPES = (("ephemeral: /config emptied at every start", "ephemeral"),
+                 ("persistent: /config survives a stop", "persistent"))
+MAX_LABEL = 64
+MAX_PASSWORD = 256
+
+
+@dataclass(frozen=True)
+class DesktopRequest:
+    """A validated create request, in `SwiftorProvider.create_desktop`'s terms."""
+
+    label: str
+    region: str
+    distribution: str
+    desktop: str | None
+    cpu: int
+    ram_gb: int
+    password: SecretStr = field(repr=False)
+    storage_type: str = "ephemeral"
+
+    @property
+    def persistent(self) -> bool:
+        return self.storage_type == "persistent"
+
+
+class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
+    """Dismisses with the request once Swiftor created the VM (stopped); `created_vm` is that VM."""
+
+    OK_LABEL = "Create"
+    SENDING_TEXT = "Creating the VM…"
+    DEFAULT_CSS = """
+    SwiftorCreateScreen #dialog { width: 96; }
+    SwiftorCreateScreen .field-row { height: auto; }
+    SwiftorCreateScreen .field-row > Vertical { width: 1fr; height: auto; margin-right: 1; }
+    SwiftorCreateScreen .field-label { margin-top: 0; }
+    SwiftorCreateScreen #plan { color: $text-muted; margin-top: 1; }
+    SwiftorCreateScreen Select.-invalid > SelectCurrent { border: tall $error; }
+    """
+
+    def __init__(self, provider: SwiftorProvider) -> None:
+        super().__init__()
+        self.provider = provider
+        self.plan: Plan | None = None
+        self.created_vm: Vm | None = None
+        self.TITLE_TEXT = f"New Swiftor desktop on {clean(provider.name, 40)}"
+
+    # ------------------------------------------------------------------ layout
+
+    def fields(self) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            with Vertical():
+                yield from self.field("label", "Label", placeholder="e.g. MyWebServer")
+            with Vertical():
+                yield from self._select("region", "Region", REGIONS, "AU")
+        with Horizontal(classes="field-row"):
+            with Vertical():
+                yield from self._select("distribution", "Distribution",
+                                        [(name, name) for name in sorted(DISTRIBUTIONS)], "ubuntu")
+            with Vertical():
+                yield from self._select("desktop", "Desktop (ubuntu, debian, fedora need one)",
+                                        [(name, name) for name in sorted(DESKTOPS)], "xfce", blank="none")
+        with Horizontal(classes="field-row"):
+            with Vertical():
+                yield from self.field("cpu", "vCPUs", "2")
+            with Vertical():
+                yield from self.field("ram", "RAM (GB)", "4")
+            with Vertical():
+                yield from self._select("storage", "Storage", STORAGE_TYPES, "ephemeral")
+        with Horizontal(classes="field-row"):
+            with Vertical():
+                yield Label("Password (stored as the VM_PASSWORD secret)", classes="field-label")
+                yield Input(password=True, placeholder="required", id="password")
+                yield Static("", id="password-error", classes="field-error")
+        yield Static("Checking your plan…", id="plan")
+
+    @staticmethod
+    def _select(name: str, label: str, options, value: str, blank: str | None = None) -> ComposeResult:
+        yield Label(label, classes="field-label")
+        yield Select[str](options, prompt=blank or "choose", allow_blank=blank is not None, value=value, id=name)
+        yield Static("", id=f"{name}-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._load_plan()
+
+    @work(group="swiftor-plan", exit_on_error=False)
+    async def _load_plan(self) -> None:
+        hint = self.query_one("#plan", Static)
+        try:
+            self.plan = await self.provider.account_plan()
+        except ProviderError as exc:
+            hint.update(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
+            return
+        storage = "persistent storage" if self.plan.persistent_storage else "ephemeral storage only"
+        hint.update(f"Your plan: {self.plan.name}, up to {self.plan.max_cpu} vCPU, "
+                    f"{self.plan.max_ram_gb} GB RAM, {storage}.")
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+
+    def _choice(self, name: str) -> str | None:
+        value = self.query_one(f"#{name}", Select).value
+        return value if isinstance(value, str) else None
+
+    @on(Select.Changed)
+    def _select_changed(self) -> None:
+        self.validate()
+
+    def validate(self) -> DesktopRequest | None:
+        label = self.value("label")
+        region = self._choice("region")
+        distribution = self._choice("distribution")
+        desktop = self._choice("desktop")
+        storage = self._choice("storage") or "ephemeral"
+        password = self.query_one("#password", Input).value
+        cpu, cpu_error = _whole_number(self.value("cpu"))
+        ram, ram_error = _whole_number(self.value("ram"))
+        if self.plan is not None:
+            cpu_error = cpu_error or self.plan.violation(cpu, 0, False)
+            ram_error = ram_error or self.plan.violation(0, ram, False)
+        desktop_problem = distribution_problem(distribution, desktop) if distribution else None
+        checks = {
+            "label": _label_error(label),
+            "region": None if region else "choose a region",
+            "distribution": None if distribution else "choose a distribution",
+            "desktop": desktop_problem,
+            "cpu": cpu_error,
+            "ram": ram_error,
+            "storage": self.plan.violation(0, 0, storage == "persistent") if self.plan else None,
+            "password": _password_error(password),
+        }
+        ok = all([self.set_error(name, message) for name, message in checks.items()])
+        if not ok or region is None or distribution is None:
+            return None
+        return DesktopRequest(label, region, distribution, desktop, cpu, ram, SecretStr(password), storage)
+
+    def set_error(self, name: str, message: str | None) -> bool:
+        """Like FormScreen.set_error, for Selects too."""
+        widget = self.query_one(f"#{name}")
+        widget.set_class(bool(message), "-invalid")
+        self.query_one(f"#{name}-error", Static).update(message or "")
+        return message is None
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(self, request: DesktopRequest) -> None:
+        self.created_vm = await self.provider.create_desktop(
+            request.label, request.region, request.distribution, request.desktop,
+            request.cpu, request.ram_gb, request.password, request.storage_type,
+        )
+
+
+def _whole_number(raw: str) -> tuple[int, str | None]:
+    if not raw.isdigit() or int(raw) < 1:
+        return 0, "a whole number, at least 1"
+    return int(raw), None
+
+
+def _label_error(label: str) -> str | None:
+    if not label:
+        return "a label is needed"
+    if len(label) > MAX_LABEL:
+        return f"at most {MAX_LABEL} characters"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
+        return "no control characters"
+    return None
+
+
+def _password_error(password: str) -> str | None:
+    if not password:
+        return "a password is needed"
+    if len(password) > MAX_PASSWORD:
+        return f"at most {MAX_PASSWORD} characters"
+    if "\x00" in password:
+        return "no NUL characters"
+    return None

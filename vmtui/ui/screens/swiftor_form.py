@@ -1,0 +1,63 @@
+"""Base of the Swiftor dialogs that send their request themselves (create, secret, mapping).
+
+The form validates inline like every `FormScreen`; on OK it sends the request in a worker and closes
+only once the server accepted it. A refusal is shown under the fields with the server's own words and
+the form keeps every value, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Button, Input, Static
+
+from vmtui.core.errors import ProviderError
+from vmtui.ui.format import clean
+from vmtui.ui.screens.form import FormScreen
+
+RequestT = TypeVar("RequestT")
+
+
+class SendingFormScreen(FormScreen[RequestT]):
+    """Dismisses with the request after `send` succeeded; None when cancelled."""
+
+    SENDING_TEXT = "Sending…"
+    sending = False
+
+    async def send(self, request: RequestT) -> None:
+        """Carry out the request; raise ProviderError with a user-facing message when refused."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#dialog").mount(
+            Static("", id="send-status", classes="field-error"), before=self.query_one(".dialog-buttons")
+        )
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _send_on_ok(self, event: Message) -> None:
+        event.prevent_default()  # FormScreen would dismiss right away; we dismiss after the server said yes
+        if self.sending:
+            return
+        request = self.validate()
+        if request is not None:
+            self.sending = True
+            self._send(request)
+
+    @work(group="form-send", exit_on_error=False)
+    async def _send(self, request: RequestT) -> None:
+        status = self.query_one("#send-status", Static)
+        ok_button = self.query_one("#ok", Button)
+        ok_button.disabled = True
+        status.update(self.SENDING_TEXT)
+        try:
+            await self.send(request)
+        except ProviderError as exc:
+            status.update(f"Refused: {clean(exc, 300)}")
+            ok_button.disabled = False
+            self.sending = False
+            return
+        self.dismiss(request)

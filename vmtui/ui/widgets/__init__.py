@@ -1,0 +1,1 @@
+"""Widgets of the main screen (the terminal pane lives in terminal_pane.py, owned separately)."""

@@ -1,0 +1,211 @@
+"""The commit/branch tree: VMs and commits as one lineage, reconciled in place on every poll.
+
+Layout rules, so deep histories stay readable:
+- a linear run (each node has exactly one child) is drawn as siblings under the run's first node
+  instead of one indentation level per step; only real branch points nest;
+- a run longer than `CHAIN_KEEP` visible steps folds its middle into one "⋯ N more" node;
+- the selected VM is marked "you are here" and its path is expanded.
+Tree nodes are keyed, so expansion and the cursor survive refreshes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
+from vmtui.core.models import Commit, Fleet, Vm
+from vmtui.ui.format import STATE_COLOURS, clean, state_glyph, theme_style
+
+CHAIN_KEEP = 4
+"""Steps of a linear run shown before its middle folds: the first one and the last ones."""
+
+NodeId = tuple[str, ...]
+"""(profile, kind, id) for VMs and commits, (profile, "fold", first hidden id) for folds,
+(profile,) for a profile's root when several profiles are shown."""
+
+
+@dataclass
+class Shape:
+    """What one tree node should be: its identity, label parts and children."""
+
+    node_id: NodeId
+    item: Vm | Commit | None
+    children: list[Shape] = field(default_factory=list)
+    folded: int = 0
+    profile: str = ""
+
+
+def _node_id(profile: str, node: LineageNode) -> NodeId:
+    return (profile, node.kind.value, node.id)
+
+
+def shape_lineage(profile: str, lineage: Lineage) -> list[Shape]:
+    """Top-level shapes of one profile's lineage (pure; the widget only mirrors them)."""
+    return [shape for root in lineage.roots for shape in _shape_run(profile, root)]
+
+
+def _shape_run(profile: str, start: LineageNode) -> list[Shape]:
+    """The run starting at `start`, as a list of sibling shapes; the branches hang off its end."""
+    run = [start]
+    while len(run[-1].children) == 1:
+        run.append(run[-1].children[0])
+    shapes = [Shape(_node_id(profile, n), n.item, profile=profile) for n in run]
+    shapes[-1].children = [_shape_branch(profile, child) for child in run[-1].children]
+    if len(shapes) > CHAIN_KEEP + 1:
+        hidden = shapes[1 : len(shapes) - (CHAIN_KEEP - 1)]
+        fold = Shape((profile, "fold", hidden[0].node_id[2]), None, hidden, folded=len(hidden), profile=profile)
+        shapes = [shapes[0], fold, *shapes[len(shapes) - (CHAIN_KEEP - 1) :]]
+    return shapes
+
+
+def _shape_branch(profile: str, start: LineageNode) -> Shape:
+    """A branch: its first node, with the rest of its run as that node's children."""
+    head, *rest = _shape_run(profile, start)
+    head.children = [*rest, *head.children] if rest else head.children
+    return head
+
+
+class LineageTree(Tree[NodeId]):
+    class ItemHighlighted(Message):
+        def __init__(self, node_id: NodeId | None, item: Vm | Commit | None) -> None:
+            super().__init__()
+            self.node_id = node_id
+            self.item = item
+
+    def __init__(self, *, ascii_only: bool = False, **kwargs) -> None:
+        super().__init__("lineage", **kwargs)
+        self.show_root = False
+        self.guide_depth = 3
+        self.ascii_only = ascii_only
+        self.here: tuple[str, str] | None = None
+        self.items: dict[NodeId, Vm | Commit] = {}
+        self._tree_index: dict[NodeId, TreeNode[NodeId]] = {}
+        self._labels: dict[NodeId, Text] = {}
+        self._fleets: dict[str, Fleet] = {}
+        self._colours: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        self._colours = self.app.get_css_variables()
+
+    def set_fleets(self, fleets: Iterable[Fleet]) -> None:
+        self._fleets = {fleet.provider: fleet for fleet in fleets}
+        self._reconcile()
+
+    def mark_here(self, vm_key: tuple[str, str] | None) -> None:
+        """Mark the VM selected in the list and reveal it, without stealing the cursor when focused."""
+        if vm_key == self.here:
+            return
+        self.here = vm_key
+        self._reconcile()
+        if vm_key is None:
+            return
+        node = self._tree_index.get((vm_key[0], NodeKind.VM.value, vm_key[1]))
+        if node is not None:
+            parent = node.parent
+            while parent is not None:
+                parent.expand()
+                parent = parent.parent
+            if not self.has_focus:
+                self.move_cursor(node)
+            self.scroll_to_node(node, animate=False)
+
+    def selected_item(self) -> Vm | Commit | None:
+        node = self.cursor_node
+        return self.items.get(node.data) if node is not None and node.data else None
+
+    def _reconcile(self) -> None:
+        shapes: list[Shape] = []
+        several = len(self._fleets) > 1
+        for profile, fleet in self._fleets.items():
+            top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
+            shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
+        cursor = self.cursor_node.data if self.cursor_node is not None else None
+        self.items = {}
+        with self.app.batch_update():
+            self._sync_children(self.root, shapes)
+            if cursor in self._tree_index and self.cursor_node is not self._tree_index[cursor]:
+                self.move_cursor(self._tree_index[cursor])
+
+    def _sync_children(self, parent: TreeNode[NodeId], shapes: list[Shape]) -> None:
+        wanted = [s.node_id for s in shapes]
+        for child in list(parent.children):
+            if child.data not in wanted:
+                self._forget(child)
+        for shape in shapes:
+            if shape.item is not None:
+                self.items[shape.node_id] = shape.item
+            node = self._tree_index.get(shape.node_id)
+            if node is not None and node.parent is not parent:
+                self._forget(node)
+                node = None
+            label = self._node_label(shape)
+            if node is None:
+                node = parent.add(label, data=shape.node_id, expand=shape.folded == 0)
+                self._tree_index[shape.node_id] = node
+            elif self._labels.get(shape.node_id) != label:
+                node.set_label(label)
+            self._labels[shape.node_id] = label
+            node.allow_expand = bool(shape.children)
+            self._sync_children(node, shape.children)
+            if shape.folded and self._contains_here(shape):
+                node.expand()
+
+    def _forget(self, node: TreeNode[NodeId]) -> None:
+        for sub in [node, *_descendants(node)]:
+            self._tree_index.pop(sub.data, None)
+            self._labels.pop(sub.data, None)
+        node.remove()
+
+    def _contains_here(self, shape: Shape) -> bool:
+        if self.here is None:
+            return False
+        target = (self.here[0], NodeKind.VM.value, self.here[1])
+        stack = list(shape.children)
+        while stack:
+            item = stack.pop()
+            if item.node_id == target:
+                return True
+            stack.extend(item.children)
+        return False
+
+    def _node_label(self, shape: Shape) -> Text:
+        item = shape.item
+        if item is None and shape.folded:
+            return Text(f"{'...' if self.ascii_only else '⋯'} {shape.folded} more steps", style="italic dim")
+        if item is None:
+            return Text(clean(shape.profile, 40), style="bold")
+        if isinstance(item, Commit):
+            label = Text(f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary"))
+            label.append(clean(item.id, 40))
+            if item.name:
+                label.append(f"  {clean(item.name, 60)}", style="italic")
+            return label
+        colour = theme_style(self._colours, STATE_COLOURS[item.state])
+        label = Text(f"{state_glyph(item.state, self.ascii_only)} ", style=colour)
+        label.append(clean(item.display_name, 40))
+        if item.display_name != item.id:
+            label.append(f" {clean(item.id, 40)}", style="dim")
+        if self.here == item.key:
+            label.append("  <- you are here" if self.ascii_only else "  ◀ you are here", style="bold reverse")
+        return label
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        node_id = event.node.data
+        self.post_message(self.ItemHighlighted(node_id, self.items.get(node_id) if node_id else None))
+
+
+def _descendants(node: TreeNode[NodeId]) -> list[TreeNode[NodeId]]:
+    out: list[TreeNode[NodeId]] = []
+    stack = list(node.children)
+    while stack:
+        child = stack.pop()
+        out.append(child)
+        stack.extend(child.children)
+    return out

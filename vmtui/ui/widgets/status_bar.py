@@ -1,0 +1,63 @@
+"""One line at the bottom: each profile's connection state and data age, and actions in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from rich.text import Text
+from textual.widgets import Static
+
+from vmtui.services.poller import PollResult
+from vmtui.ui.format import clean, format_age, theme_style
+
+
+class StatusBar(Static):
+    def __init__(self, *, now: Callable[[], float], ascii_only: bool = False, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.now = now
+        self.ascii_only = ascii_only
+        self.connecting: dict[str, str] = {}
+        self.results: dict[str, PollResult] = {}
+        self.pending: dict[tuple[str, str], str] = {}
+        self.filter_text = ""
+
+    def refresh_status(
+        self,
+        *,
+        connecting: Mapping[str, str],
+        results: Mapping[str, PollResult],
+        pending: Mapping[tuple[str, str], str],
+        filter_text: str,
+    ) -> None:
+        self.connecting, self.results, self.pending = dict(connecting), dict(results), dict(pending)
+        self.filter_text = filter_text
+        self.update(self.render_status())
+
+    def render_status(self) -> Text:
+        dot, cross = ("*", "x") if self.ascii_only else ("●", "✖")
+        colours = self.app.get_css_variables()
+        warn, error, ok, accent = (theme_style(colours, f"text-{n}") for n in ("warning", "error", "success", "accent"))
+        text = Text()
+        for profile in sorted({*self.connecting, *self.results}):
+            if text:
+                text.append("  │  " if not self.ascii_only else "  |  ", style="dim")
+            text.append(clean(profile, 30), style="bold")
+            text.append(" ")
+            result = self.results.get(profile)
+            if profile in self.connecting:
+                text.append(f"… {clean(self.connecting[profile], 80)}", style=warn)
+            elif result is None:
+                text.append("connecting…", style=warn)
+            elif result.stale:
+                age = result.age(self.now())
+                text.append(f"{cross} offline", style=error)
+                text.append(f" · data {format_age(age)} old" if age is not None else " · no data yet", style="dim")
+            else:
+                text.append(f"{dot} live", style=ok)
+                text.append(f" · {format_age(result.age(self.now()))} ago", style="dim")
+        if self.pending:
+            verbs = ", ".join(sorted(set(self.pending.values())))
+            text.append(f"  │  {len(self.pending)} in flight: {verbs}", style=warn)
+        if self.filter_text:
+            text.append(f"  │  filter: {clean(self.filter_text, 60)}", style=accent)
+        return text

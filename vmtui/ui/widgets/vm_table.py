@@ -1,0 +1,209 @@
+"""The VM list: a DataTable patched in place from each snapshot (keyed diff, never clear-and-refill)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from vmtui.core.models import Vm
+from vmtui.services.filter import VmFilter
+from vmtui.ui.format import STATE_COLOURS, format_age, safe, state_glyph, theme_style
+
+RowId = tuple[str, str]
+
+
+def row_key(key: RowId) -> str:
+    """DataTable row key for (profile, VM id); NUL cannot appear in either part after cleaning."""
+    return f"{key[0]}\0{key[1]}"
+
+
+def parse_row_key(value: str) -> RowId:
+    profile, _, vm_id = value.partition("\0")
+    return (profile, vm_id)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int | None
+    sort_value: Callable[[Vm], object]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("provider", "Profile", 8, lambda vm: vm.provider),
+    Column("name", "Name / id", 26, lambda vm: vm.display_name.lower()),
+    Column("state", "State", 13, lambda vm: vm.state.value),
+    Column("age", "Age", 4, lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0)),
+    Column("parent", "Parent", 11, lambda vm: vm.parent_commit_id or ""),
+    Column("labels", "Labels", None, lambda vm: sorted(vm.labels.items())),
+)
+
+
+class VmTable(DataTable):
+    """Rows keyed by (profile, VM id). `apply()` adds, updates only changed cells, drops gone rows,
+    and keeps the cursor on the same VM."""
+
+    BINDINGS = [
+        Binding("s", "cycle_sort", "Sort", show=False, id="list.sort", tooltip="Sort by the next column (click a header too)"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="list.sort_reverse",
+                tooltip="Reverse the sort order"),
+    ]
+
+    class VmHighlighted(Message):
+        def __init__(self, key: RowId | None) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, *, ascii_only: bool = False, now: Callable[[], float], **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.ascii_only = ascii_only
+        self.now = now
+        self.vms: dict[RowId, Vm] = {}
+        self.pending: dict[RowId, str] = {}
+        self.filter = VmFilter()
+        self.sort_column = "age"
+        self.sort_reverse = False
+        self._cells: dict[RowId, tuple[Text, ...]] = {}
+        self._colours: dict[str, str] = {}
+        self._announced: RowId | None = None
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.add_column(column.label, key=column.key, width=column.width)
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self._colours = self.app.get_css_variables()
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._colours = self.app.get_css_variables()
+        self._cells.clear()
+        self.refresh_rows()
+
+    @property
+    def selected_key(self) -> RowId | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # cursor outside the table while rows change
+            return None
+        return parse_row_key(key.value) if key.value is not None else None
+
+    @property
+    def selected_vm(self) -> Vm | None:
+        key = self.selected_key
+        return self.vms.get(key) if key else None
+
+    def set_fleet(self, vms: Iterable[Vm]) -> None:
+        self.vms = {vm.key: vm for vm in vms}
+        self.refresh_rows()
+
+    def set_filter(self, vm_filter: VmFilter) -> None:
+        self.filter = vm_filter
+        self.refresh_rows()
+
+    def set_pending(self, pending: dict[RowId, str]) -> None:
+        self.pending = dict(pending)
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        """Bring the table to `self.vms` (filtered) by patching only what differs."""
+        keep = self.selected_key
+        wanted = {key: vm for key, vm in self.vms.items() if self.filter.matches(vm)}
+        added = False
+        with self.app.batch_update():
+            for key in [k for k in self._cells if k not in wanted]:
+                self.remove_row(row_key(key))
+                del self._cells[key]
+            for key, vm in wanted.items():
+                cells = self._render_cells(vm)
+                before = self._cells.get(key)
+                if before is None:
+                    self.add_row(*cells, key=row_key(key))
+                    added = True
+                else:
+                    for column, old, new in zip(COLUMNS, before, cells, strict=True):
+                        if old != new:
+                            self.update_cell(row_key(key), column.key, new)
+                self._cells[key] = cells
+            if added:
+                self._sort_rows()
+            self._restore_cursor(keep)
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell the screen when the VM under the cursor changed without a cursor move (rows sorted,
+        added or removed around it)."""
+        key = self.selected_key
+        if key != self._announced:
+            self._announced = key
+            self.post_message(self.VmHighlighted(key))
+
+    def _restore_cursor(self, key: RowId | None) -> None:
+        if key is not None and key in self._cells:
+            index = self.get_row_index(row_key(key))
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
+
+    def _render_cells(self, vm: Vm) -> tuple[Text, ...]:
+        colour = theme_style(self._colours, STATE_COLOURS[vm.state])
+        state = Text(f"{state_glyph(vm.state, self.ascii_only)} {vm.state.value}", style=colour, no_wrap=True)
+        badge = self.pending.get(vm.key)
+        if badge:
+            state = Text(f"{'..' if self.ascii_only else '⟳'} {badge}", style=f"bold {theme_style(self._colours, 'text-warning')}")
+        age = None if vm.created_at is None else self.now() - vm.created_at.timestamp()
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
+        return (
+            safe(vm.provider, limit=20),
+            safe(vm.display_name if vm.display_name == vm.id else f"{vm.display_name} ({vm.id})", limit=60),
+            state,
+            Text(format_age(age)),
+            safe(vm.parent_commit_id or "-", limit=40),
+            safe(labels, limit=200),
+        )
+
+    def _sort_rows(self) -> None:
+        """Order rows by the sort column's VM value. DataTable.sort only hands the key function the
+        cell values, so the row keys are paired up in the same order (sorted() calls the key once per
+        row, in input order)."""
+        column = next(c for c in COLUMNS if c.key == self.sort_column)
+        row_keys = iter(list(self.rows))
+
+        def vm_order(_cells: object) -> tuple[object, RowId]:
+            key = parse_row_key(str(next(row_keys).value))
+            return (column.sort_value(self.vms[key]), key)
+
+        self.sort(key=vm_order, reverse=self.sort_reverse)
+
+    def sort_by(self, column_key: str, reverse: bool | None = None) -> None:
+        keep = self.selected_key
+        if reverse is None:
+            reverse = not self.sort_reverse if column_key == self.sort_column else False
+        self.sort_column, self.sort_reverse = column_key, reverse
+        self._sort_rows()
+        self._restore_cursor(keep)
+        self._announce()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in COLUMNS]
+        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)], reverse=False)
+        self.notify(f"Sorted by {self.sort_column}", timeout=1.5)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._announce()
