@@ -7,7 +7,9 @@ client cannot tell the difference); the in-VM behaviour is tested in tests/local
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import signal
 import ssl
 import stat
 import subprocess
@@ -309,3 +311,21 @@ async def test_sftp_round_trip_and_local_forward(tmp_path, gateway, backend, kno
     finally:
         server.close()
     assert (tmp_path / "down.bin").read_bytes() == payload
+
+
+async def test_large_input_is_throttled_not_lost(gateway, backend, known_hosts):
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    payload = os.urandom(20 * 1024 * 1024)
+    async with session(provider, known_hosts) as ssh:  # the command reads nothing for a while
+        result = await ssh.exec("sleep 1; sha256sum", stdin=payload)
+    assert result.stdout.split()[0] == hashlib.sha256(payload).hexdigest()
+
+
+async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    async with session(provider, known_hosts) as ssh:
+        async with ssh.connection.start_sftp_client() as sftp:
+            assert await sftp.exists("/")
+            os.kill(backend.init_pid, signal.SIGKILL)  # the "VM" dies under an open SFTP session
+            with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
+                await asyncio.wait_for(sftp.listdir("/"), 10)

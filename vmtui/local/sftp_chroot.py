@@ -1,7 +1,8 @@
 """SFTP server on stdin/stdout, confined to one VM's root by a real chroot(2).
 
-The gateway runs `python -m vmtui.local.sftp_chroot /proc/<init_pid>/root` for every SFTP session and
-relays the channel's bytes to it. asyncssh's own `chroot=` option only rewrites path strings, so a
+The gateway runs `python -I sftp_chroot.py <init_pid>` for every SFTP session and relays the channel's
+bytes to it. It chroots into `/proc/<init_pid>/root` (the VM's root with the VM's mounts) and exits
+when that init exits, so a deleted VM leaves no SFTP server holding its file system. asyncssh's own `chroot=` option only rewrites path strings, so a
 symlink inside the VM pointing at `/etc/shadow` would be followed on the host; here the kernel resolves
 every path (symlinks and `..` included) inside the VM's root instead.
 
@@ -75,8 +76,10 @@ class _StdoutWriter:
         self._writer.close()
 
 
-async def _serve() -> None:
+async def _serve(vm_init: int) -> None:
     loop = asyncio.get_running_loop()
+    vm_gone = asyncio.Event()
+    loop.add_reader(vm_init, vm_gone.set)  # a pidfd turns readable when its process exits
     channel = _StdioChannel()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", 0))
@@ -85,18 +88,24 @@ async def _serve() -> None:
     )
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     server = asyncssh.SFTPServer(channel)  # type: ignore[arg-type]
-    await run_sftp_server(
-        server, _StdinReader(reader, channel), _StdoutWriter(writer, channel), MIN_SFTP_VERSION
-    )  # type: ignore[arg-type]
+    serving = asyncio.ensure_future(
+        run_sftp_server(
+            server, _StdinReader(reader, channel), _StdoutWriter(writer, channel), MIN_SFTP_VERSION
+        )  # type: ignore[arg-type]
+    )
+    stopped = asyncio.ensure_future(vm_gone.wait())
+    await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+    serving.cancel()
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m vmtui.local.sftp_chroot ROOT", file=sys.stderr)
+    if len(argv) != 2 or not argv[1].isdigit():
+        print("usage: python -I sftp_chroot.py VM_INIT_PID", file=sys.stderr)
         return 2
-    os.chroot(argv[1])
+    vm_init = os.pidfd_open(int(argv[1]))
+    os.chroot(f"/proc/{argv[1]}/root")
     os.chdir("/root" if os.path.isdir("/root") else "/")
-    asyncio.run(_serve())
+    asyncio.run(_serve(vm_init))
     return 0
 
 

@@ -32,16 +32,21 @@ from typing import Any, Protocol
 import asyncssh
 
 from vmtui.core.errors import ProviderError
+from vmtui.local import sftp_chroot
 from vmtui.local.sandbox import SandboxError
 from vmtui.local.tls import EngineTls, write_private_file
 
 log = logging.getLogger(__name__)
 
 SSH_USER = "root"
+SFTP_HELPER = str(Path(sftp_chroot.__file__).resolve())
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 READ_CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT = 1.0
 """Seconds to keep relaying output after the process exited (e.g. a background job holding the pty)."""
+
+INPUT_HIGH_WATER = 1024 * 1024
+"""Bytes of client input queued for a process or TCP peer before the channel stops reading."""
 
 _VM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -140,6 +145,25 @@ def _open_pty(init_pid: int) -> tuple[int, int]:
     return master, slave
 
 
+def _write_input(chan: asyncssh.SSHChannel[bytes] | None, writer: asyncio.StreamWriter, data: bytes) -> None:
+    """Forward client input; when the receiver lags, stop reading the channel (the SSH window then
+    throttles the client) until the queue has drained."""
+    if writer.is_closing():
+        return
+    writer.write(data)
+    if chan is not None and writer.transport.get_write_buffer_size() > INPUT_HIGH_WATER:
+        chan.pause_reading()
+        asyncio.ensure_future(_resume_after_drain(chan, writer))
+
+
+async def _resume_after_drain(chan: asyncssh.SSHChannel[bytes], writer: asyncio.StreamWriter) -> None:
+    try:
+        await writer.drain()
+    except ConnectionError:
+        pass  # the receiver is gone; the session ends on its own
+    chan.resume_reading()
+
+
 def _set_winsize(fd: int, cols: int, rows: int, pixwidth: int = 0, pixheight: int = 0) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, pixwidth, pixheight))
 
@@ -198,8 +222,8 @@ class _VmSession(asyncssh.SSHServerSession):
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # type: ignore[override]
         if self._stdin is None:
             self._early_input.append(data)
-        elif not self._stdin.is_closing():
-            self._stdin.write(data)
+        else:
+            _write_input(self._chan, self._stdin, data)
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -258,8 +282,7 @@ class _VmSession(asyncssh.SSHServerSession):
 
     def _argv(self) -> list[str]:
         if self._sftp:
-            sandbox_root = f"/proc/{self._sandbox.init_pid}/root"
-            return [sys.executable, "-m", "vmtui.local.sftp_chroot", sandbox_root]
+            return [sys.executable, "-I", SFTP_HELPER, str(self._sandbox.init_pid)]
         args = ["-l"] if self._command is None else ["-c", self._command]
         env = dict(self._env)
         if self._term:
@@ -303,6 +326,7 @@ class _VmSession(asyncssh.SSHServerSession):
                 stdin=stdin,
                 stdout=stdout,
                 stderr=stderr,
+                env={"PATH": os.defpath},  # nothing of the daemon's environment
                 start_new_session=True,  # no controlling tty yet: the command in the VM claims a pty
             )
         finally:
@@ -381,7 +405,7 @@ class _TcpRelay(asyncssh.SSHTCPSession):
         self._task = asyncio.ensure_future(self._pump())
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # type: ignore[override]
-        self._writer.write(data)
+        _write_input(self._chan, self._writer, data)
 
     def eof_received(self) -> bool:
         if self._writer.can_write_eof():
