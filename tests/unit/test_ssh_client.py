@@ -323,9 +323,8 @@ async def test_large_input_is_throttled_not_lost(gateway, backend, known_hosts):
 
 async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
     provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
-    async with session(provider, known_hosts) as ssh:
-        async with ssh.connection.start_sftp_client() as sftp:
-            assert await sftp.exists("/")
-            os.kill(backend.init_pid, signal.SIGKILL)  # the "VM" dies under an open SFTP session
-            with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
-                await asyncio.wait_for(sftp.listdir("/"), 10)
+    async with session(provider, known_hosts) as ssh, ssh.connection.start_sftp_client() as sftp:
+        assert await sftp.exists("/")
+        os.kill(backend.init_pid, signal.SIGKILL)  # the "VM" dies under an open SFTP session
+        with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
+            await asyncio.wait_for(sftp.listdir("/"), 10)
