@@ -184,3 +184,7 @@ def test_a_busy_port_is_a_clear_error_in_both_modes(tmp_path):
             result = _run_serve(tmp_path / "state", "--port", port, *extra)
             assert result.returncode == 1
             assert f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
+        ssh_busy = _run_serve(tmp_path / "state", "--ssh-port", port)
+        assert ssh_busy.returncode == 1
+        assert f"cannot start the SSH gateway on 127.0.0.1:{port}" in ssh_busy.stderr, ssh_busy.stderr
+        assert not (tmp_path / "state" / "endpoint.json").exists()

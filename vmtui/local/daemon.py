@@ -21,6 +21,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,7 +193,8 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         log.warning("the API listens on %s: reachable beyond this machine (bearer token still required)",
                     options.host)
     engine = Engine(state_dir)
-    await engine.start()
+    server: _Server | None = None
+    serving: asyncio.Task[None] | None = None
     gateway = None
     endpoint_path = state_dir / ENDPOINT_FILE
     stop = asyncio.Event()
@@ -200,21 +202,21 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        try:
+            await engine.start()
+        except (sqlite3.Error, OSError) as exc:
+            raise ServeError(f"cannot open the engine state in {state_dir}: {exc}") from exc
         app = create_app(engine, token, rate=options.rate, burst=options.burst, swiftor_secret=swiftor_secret)
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5)
-        server = _Server(config)
+        server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                        timeout_graceful_shutdown=5))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if serving.done():
                 serving.result()
                 raise ServeError("the API server stopped while starting")
             await asyncio.sleep(0.01)
+        gateway = await _start_gateway(engine, options)
         host = _connect_host(options.host)
-        sshd = _optional_module("vmtui.local.sshd")
-        if sshd is not None:
-            gateway = await sshd.start_gateway(engine, state_dir, options.host, options.ssh_port, options.domain)
-            engine.ssh_port = gateway.port
         endpoint = {
             "api_url": f"http://{_url_host(host)}:{sock.getsockname()[1]}",
             "token_file": str(state_dir / TOKEN_FILE),
@@ -229,18 +231,34 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         print(ready_line(endpoint), file=out, flush=True)
         log.info("serving state dir %s", state_dir)
         await asyncio.wait([serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        await serving
-        log.info("stopped; VMs keep running and are adopted at the next start")
+        log.info("stopping; VMs keep running and are adopted at the next start")
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
         if gateway is not None:
             await gateway.close()
         await engine.close()
         sock.close()
         with contextlib.suppress(FileNotFoundError):
             endpoint_path.unlink()
+
+
+async def _start_gateway(engine: Engine, options: ServeOptions) -> Any:
+    """The SSH gateway when `vmtui.local.sshd` is installed, else None (ready line says `ssh=-`)."""
+    sshd = _optional_module("vmtui.local.sshd")
+    if sshd is None:
+        return None
+    try:
+        gateway = await sshd.start_gateway(engine, options.state_dir, options.host, options.ssh_port,
+                                           options.domain)
+    except OSError as exc:
+        raise ServeError(f"cannot start the SSH gateway on {options.host}:{options.ssh_port}: "
+                         f"{exc.strerror or exc}") from exc
+    engine.ssh_port = gateway.port
+    return gateway
 
 
 def run_foreground(options: ServeOptions, out: TextIO = sys.stdout) -> None:
