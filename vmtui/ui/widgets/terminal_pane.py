@@ -10,6 +10,9 @@ Home/End move, ``/`` searches (``n``/``N`` for the next/previous match), ``v`` m
 or Enter copies it, Escape or ``q`` returns to the live screen; any other key returns and is sent.
 The mouse selects text (copied on release) unless the remote program asked for mouse reports; the wheel
 scrolls the scrollback, or sends cursor keys on the alternate screen.
+
+Colours: the 16 ANSI colours follow the app theme's terminal palette (Textual maps them), so the pane
+matches the rest of the UI in dark and light themes; 256-colour and truecolour values are drawn exactly.
 """
 
 from __future__ import annotations
@@ -415,7 +418,22 @@ class TerminalPane(Widget, can_focus=True):
             runs = emulator.scrollback_runs(index) if index < scrollback else emulator.row_runs(index - scrollback)
             strip = self._build_strip(runs, width, base)
             self._strips[key] = strip
-        return self._decorate(strip, index, absolute)
+        strip = self._decorate(strip, index, absolute)
+        if y == 0 and self.scroll_mode:
+            strip = self._with_position_marker(strip)
+        return strip
+
+    def _with_position_marker(self, strip: Strip) -> Strip:
+        """Top-right `[offset/length]` while in scroll mode, as tmux's copy mode shows it."""
+        emulator = self.emulator
+        assert emulator is not None
+        marker = f"[{self.history_offset}/{emulator.scrollback_length}]"
+        width = strip.cell_length
+        if len(marker) >= width:
+            return strip
+        style = self.get_component_rich_style("terminal-pane--prompt")
+        left = strip.crop(0, width - len(marker))
+        return Strip.join([left, Strip([Segment(marker, style)], len(marker))])
 
     def _build_strip(self, runs: list[Run], width: int, base: Style) -> Strip:
         styles = self._styles
@@ -480,6 +498,7 @@ class TerminalPane(Widget, can_focus=True):
         emulator.resize(cols, rows)
         self.history_offset = min(self.history_offset, emulator.scrollback_length)
         self._strips.clear()
+        self._row_versions = [next(self._versions) for _ in range(rows)]
         self._repaint_all()
         if self.transport is not None:
             self.transport.resize(cols, rows)
