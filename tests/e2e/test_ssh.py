@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from vmtui.core.errors import NotFound
 from vmtui.core.models import VmConfig
 from vmtui.providers.vers import VersProvider
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -237,3 +238,21 @@ async def test_cli_interactive_session_in_a_terminal(tmp_path, daemon, parent_vm
             proc.wait()
         os.close(master)
         os.close(slave)
+
+
+async def test_deleting_a_vm_ends_its_sessions_and_refuses_new_ones(tmp_path, provider):
+    vm_id = await provider.create_vm(VmConfig(), wait_boot=True)
+    session = open_session(provider, vm_id, tmp_path)
+    await session.connect()
+    try:
+        shell = await session.open_shell(80, 24)
+        shell.write(b"echo ready\n")
+        seen = b""
+        while b"ready\r\n" not in seen:
+            seen += await asyncio.wait_for(shell.read(), 15)
+        await provider.delete_vm(vm_id)
+        await asyncio.wait_for(shell.wait(), 15)  # the shell's processes died with the VM
+    finally:
+        await session.close()
+    with pytest.raises(NotFound):
+        await open_session(provider, vm_id, tmp_path).connect()
