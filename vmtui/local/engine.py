@@ -20,12 +20,13 @@ Public async methods are also the seam other front ends (the Swiftor API) build 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,13 +252,14 @@ class Engine:
             was_paused = sandbox.paused
             self._pending_layers.add(new_id)
             try:
-                if not was_paused:
-                    await sandbox.pause()
-                try:
-                    await sandbox.capture(self.state_dir / "layers" / new_id)
-                finally:
-                    if not (was_paused or keep_paused):
-                        await sandbox.resume()
+                with _sandbox_errors():
+                    if not was_paused:
+                        await sandbox.pause()
+                    try:
+                        await sandbox.capture(self.state_dir / "layers" / new_id)
+                    finally:
+                        if not (was_paused or keep_paused):
+                            await sandbox.resume()
             except BaseException:
                 self._pending_layers.discard(new_id)
                 raise
@@ -279,10 +281,11 @@ class Engine:
         async with self._lock(vm_id):
             await self._wait_booted(vm_id)
             sandbox = self._live_sandbox(self.get_vm(vm_id, owner))
-            if paused and not sandbox.paused:
-                await sandbox.pause()
-            elif not paused and sandbox.paused:
-                await sandbox.resume()
+            with _sandbox_errors():
+                if paused and not sandbox.paused:
+                    await sandbox.pause()
+                elif not paused and sandbox.paused:
+                    await sandbox.resume()
             self.db.update_vm(vm_id, state="paused" if paused else "running")
 
     async def start_vm(self, vm_id: str, env: dict[str, str] | None = None, *, owner: str | None = None) -> None:
@@ -296,7 +299,8 @@ class Engine:
                 self.db.update_vm(vm_id, env=env)
                 vm.env = env
             self._sandboxes.pop(vm_id, None)
-            await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm_id))
+            with _sandbox_errors():
+                await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm_id))
             await self._boot(vm)
 
     async def stop_vm(self, vm_id: str, *, owner: str | None = None) -> None:
@@ -306,7 +310,8 @@ class Engine:
             await self._wait_booted(vm_id)
             sandbox = self._sandboxes.pop(vm_id, None)
             if sandbox is not None:
-                await sandbox.stop()
+                with _sandbox_errors():
+                    await sandbox.stop()
             self.db.update_vm(vm_id, state="stopped", init_pid=None)
 
     async def delete_vm(self, vm_id: str, *, owner: str | None = None) -> None:
@@ -318,10 +323,11 @@ class Engine:
                 await asyncio.gather(task, return_exceptions=True)
             vm = self.get_vm(vm_id, owner)
             sandbox = self._sandboxes.pop(vm.id, None)
-            if sandbox is not None:
-                await sandbox.destroy()
-            else:
-                await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm.id))
+            with _sandbox_errors():
+                if sandbox is not None:
+                    await sandbox.destroy()
+                else:
+                    await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm.id))
             self.db.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
                               ssh_private_key="", env={})
             await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm.id), True)
@@ -647,7 +653,11 @@ class Engine:
         for path in (self.state_dir / "vms").iterdir():
             vm = known.get(path.name)
             if vm is None or vm.phase != "ready":
-                await asyncio.to_thread(Sandbox.cleanup_stale, path)
+                try:
+                    await asyncio.to_thread(Sandbox.cleanup_stale, path)
+                except SandboxError as exc:
+                    log.warning("cannot clean up leftovers of %s (kept for the next start): %s", path.name, exc)
+                    continue
                 await asyncio.to_thread(shutil.rmtree, path, True)
         await self._collect_layers(sweep_partial=True)
         limit = asyncio.Semaphore(_RECOVERY_PARALLELISM)
@@ -681,6 +691,16 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - one broken VM must not stop the others' recovery
             log.warning("vm %s could not be restarted: %s", vm.id, exc)
             self.db.update_vm(vm.id, state="dead", init_pid=None)
+
+
+@contextlib.contextmanager
+def _sandbox_errors() -> Iterator[None]:
+    """A sandbox that refuses an operation (not running, processes that will not die...) is a
+    409 with the sandbox's own message, not an internal error."""
+    try:
+        yield
+    except SandboxError as exc:
+        raise Conflict(str(exc)) from exc
 
 
 def _check_vm_path(path: str) -> None:
