@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from vmtui.cli.ssh import _find_vm, _split_remote
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sshd import Gateway, start_gateway
@@ -328,3 +329,38 @@ async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
         os.kill(backend.init_pid, signal.SIGKILL)  # the "VM" dies under an open SFTP session
         with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
             await asyncio.wait_for(sftp.listdir("/"), 10)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("myvm:/root/a.txt", ("myvm", "/root/a.txt")),
+        ("0f1e2d3c:relative/b", ("0f1e2d3c", "relative/b")),
+        ("myvm:", ("myvm", ".")),
+        ("./local:file", (None, "./local:file")),
+        ("/abs/path", (None, "/abs/path")),
+        ("plain.txt", (None, "plain.txt")),
+    ],
+)
+def test_cp_paths_name_the_vm_side(spec, expected):
+    assert _split_remote(spec) == expected
+
+
+async def test_vm_found_by_id_prefix_or_label():
+    class Listing:
+        name = "test"
+
+        async def list_vms(self) -> list[Vm]:
+            return [
+                Vm(provider="test", id="abc-111", label="web"),
+                Vm(provider="test", id="abd-222"),
+                Vm(provider="test", id="xyz-333", label="abc-111-old"),
+            ]
+
+    assert (await _find_vm(Listing(), "abc-111")).id == "abc-111"  # exact id wins over a label
+    assert (await _find_vm(Listing(), "web")).id == "abc-111"
+    assert (await _find_vm(Listing(), "abd")).id == "abd-222"
+    with pytest.raises(NotFound, match="matches 2 VMs"):
+        await _find_vm(Listing(), "ab")
+    with pytest.raises(NotFound, match="no VM named 'nope'"):
+        await _find_vm(Listing(), "nope")

@@ -301,19 +301,19 @@ class SshSession:
 
     async def put(self, local: Path | str, remote: str) -> None:
         """Copy a local file (or directory, recursively) to `remote` on the VM over SFTP."""
-        await self._sftp("put", Path(local).exists(), local, remote)
+        if not Path(local).exists():
+            raise SshError(f"no such local file: {local}")
+        await self._sftp_copy("put", str(local), remote)
 
     async def get(self, remote: str, local: Path | str) -> None:
         """Copy `remote` on the VM (file or directory) to a local path over SFTP."""
-        await self._sftp("get", True, remote, local)
+        await self._sftp_copy("get", remote, str(local))
 
-    async def _sftp(self, direction: str, source_exists: bool, source: Path | str, dest: Path | str) -> None:
-        if not source_exists:
-            raise SshError(f"no such local file: {source}")
+    async def _sftp_copy(self, direction: str, source: str, dest: str) -> None:
         try:
             async with self.connection.start_sftp_client() as sftp:
                 copy = sftp.put if direction == "put" else sftp.get
-                await copy(str(source), str(dest), recurse=True, preserve=True)
+                await copy(source, dest, recurse=True, preserve=True)
         except asyncssh.SFTPError as exc:
             raise SshError(
                 f"{direction} {source} -> {dest} on VM {self.vm_id} failed: {exc.reason}"
