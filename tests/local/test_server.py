@@ -627,3 +627,20 @@ async def test_files_round_trip(api):
     assert no_dir.status_code == 400
     bad = await api.put(f"{V1}/vm/{vm_id}/files", json={**body, "content_b64": "***"})
     assert bad.status_code == 422
+
+
+@pytest.mark.root
+async def test_account_env_vars_reach_new_vms(api):
+    assert (await api.get(f"{V1}/env_vars")).json() == {"vars": {}}
+    put = await api.put(f"{V1}/env_vars", json={"vars": {"GREETING": "hello", "TEAM": "core"}})
+    assert put.json() == {"vars": {"GREETING": "hello", "TEAM": "core"}}
+    bad = await api.put(f"{V1}/env_vars", json={"vars": {"1BAD": "x"}})
+    assert bad.status_code == 400 and "invalid variable name" in bad.json()["error"]
+    vm_id = await _new_vm(api)
+    assert (await _sh(api, vm_id, 'echo "$GREETING $TEAM"'))["stdout"] == "hello core\n"
+    replaced = await api.put(f"{V1}/env_vars", json={"vars": {"ONLY": "1"}, "replace": True})
+    assert replaced.json() == {"vars": {"ONLY": "1"}}
+    assert (await api.delete(f"{V1}/env_vars/ONLY")).status_code == 204
+    missing = await api.delete(f"{V1}/env_vars/ONLY")
+    assert (missing.status_code, missing.json()["error"]) == (404, "env var not found: ONLY")
+    assert (await _sh(api, vm_id, 'echo "$GREETING"'))["stdout"] == "hello\n"  # set at creation

@@ -87,3 +87,14 @@ def test_database_is_private_wal_and_survives_reopen(tmp_path):
     assert again.owner_id() == owner
     assert again.get_vm("v") is not None
     assert again._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_env_vars_merge_replace_and_delete(tmp_path):
+    store = Store(tmp_path / "engine.db")
+    store.set_env_vars({"A": "1", "B": "2"}, replace=False)
+    store.set_env_vars({"B": "3"}, replace=False)
+    assert store.env_vars() == {"A": "1", "B": "3"}
+    store.set_env_vars({"C": "4"}, replace=True)
+    assert store.env_vars() == {"C": "4"}
+    assert store.delete_env_var("C") and not store.delete_env_var("C")
+    assert store.env_vars() == {}

@@ -48,6 +48,8 @@ BRANCH_PARALLELISM = 4
 """VMs of one branch booted at once (each boot is mostly waiting for processes to start)."""
 _RECOVERY_PARALLELISM = 4
 _KILL_GRACE_SECONDS = 5.0
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+ENV_VALUE_MAX = 8192
 
 
 class BranchFailed(Exception):
@@ -194,7 +196,7 @@ class Engine:
         """Create a VM on an image. `start=False` leaves it `stopped`; `wait_boot=False` returns
         at once with the VM `booting` while it boots in the background."""
         self._image_spec_path(image)
-        vm = self._new_vm_record(owner=owner, image=image, labels=labels or {}, env=env or {},
+        vm = self._new_vm_record(owner=owner, image=image, labels=labels or {}, env=self._env_for(owner, env),
                                  vcpu_count=vcpu_count, mem_size_mib=mem_size_mib, fs_size_mib=fs_size_mib)
         return await self._launch(vm, start=start, wait_boot=wait_boot)
 
@@ -202,7 +204,8 @@ class Engine:
                           env: dict[str, str] | None = None) -> VmRecord:
         """Start a fresh VM on a commit's filesystem (memory is not captured: it boots fresh)."""
         commit = self.get_commit(commit_id, owner)
-        return await self._launch(self._vm_from_commit(commit, owner, env or {}), start=True, wait_boot=True)
+        return await self._launch(self._vm_from_commit(commit, owner, self._env_for(owner, env)), start=True,
+                                  wait_boot=True)
 
     async def branch(self, source_id: str, count: int = 1, *, keep_paused: bool = False,
                      owner: str | None = None, source_kind: str = "any") -> list[VmRecord]:
@@ -222,7 +225,8 @@ class Engine:
 
         async def launch() -> VmRecord:
             async with gate:
-                return await self._launch(self._vm_from_commit(commit, owner, {}), start=True, wait_boot=True)
+                return await self._launch(self._vm_from_commit(commit, owner, self._env_for(owner, None)),
+                                          start=True, wait_boot=True)
 
         results = await asyncio.gather(*(launch() for _ in range(count)), return_exceptions=True)
         created = [result for result in results if isinstance(result, VmRecord)]
@@ -431,6 +435,26 @@ class Engine:
         if code != 0:
             raise BadRequest(f"cannot write {path}: {_last_line(err)}")
 
+    # -- account environment (Vers `/env_vars`) ----------------------------------------------
+
+    def env_vars(self) -> dict[str, str]:
+        """Variables every new Vers VM gets in its environment (set at creation, like Vers at boot)."""
+        return self.db.env_vars()
+
+    def set_env_vars(self, values: dict[str, str], *, replace: bool = False) -> dict[str, str]:
+        for key, value in values.items():
+            if not ENV_KEY_RE.match(key):
+                raise BadRequest(f"invalid variable name {key[:64]!r}: use letters, digits and '_', "
+                                 "not starting with a digit, at most 256 characters")
+            if len(value) > ENV_VALUE_MAX:
+                raise BadRequest(f"value of {key} is longer than {ENV_VALUE_MAX} characters")
+        self.db.set_env_vars(values, replace=replace)
+        return self.db.env_vars()
+
+    def delete_env_var(self, key: str) -> None:
+        if not self.db.delete_env_var(key):
+            raise NotFound(f"env var not found: {key}")
+
     # -- commits ------------------------------------------------------------------------------
 
     async def delete_commit(self, commit_id: str, *, owner: str | None = None) -> None:
@@ -508,6 +532,11 @@ class Engine:
 
     def _lock(self, vm_id: str) -> asyncio.Lock:
         return self._locks.setdefault(vm_id, asyncio.Lock())
+
+    def _env_for(self, owner: str | None, env: dict[str, str] | None) -> dict[str, str]:
+        """A new VM's environment: the Vers account variables (Vers VMs only), then `env`."""
+        account = self.db.env_vars() if owner is None else {}
+        return {**account, **(env or {})}
 
     def _vm_dir(self, vm_id: str) -> Path:
         return self.state_dir / "vms" / vm_id

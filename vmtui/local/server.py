@@ -124,6 +124,11 @@ class FileIn(_Body):
         return value
 
 
+class EnvVarsIn(_Body):
+    vars: dict[str, str]
+    replace: bool = False
+
+
 class CommitPatchIn(_Body):
     is_public: bool
     name: str | None = None
@@ -476,6 +481,19 @@ def _vers_router(engine: Engine) -> APIRouter:
     @router.delete("/commits/{commit_id}", status_code=204)
     async def delete_commit(commit_id: str) -> Response:
         await engine.delete_commit(commit_id)
+        return Response(status_code=204)
+
+    @router.get("/env_vars")
+    async def env_vars() -> dict[str, Any]:
+        return {"vars": engine.env_vars()}
+
+    @router.put("/env_vars")
+    async def set_env_vars(body: EnvVarsIn) -> dict[str, Any]:
+        return {"vars": engine.set_env_vars(body.vars, replace=body.replace)}
+
+    @router.delete("/env_vars/{key}", status_code=204)
+    async def delete_env_var(key: str) -> Response:
+        engine.delete_env_var(key)
         return Response(status_code=204)
 
     @router.get("/images")

@@ -110,6 +110,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT NOT NULL, scope TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
     content_type TEXT, created_at REAL NOT NULL, PRIMARY KEY (key, scope)
 );
+CREATE TABLE IF NOT EXISTS env_vars (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS vms_parent_commit ON vms(parent_commit_id);
 """
 
@@ -253,6 +254,31 @@ class Store:
             ).fetchone()
             commits = self._db.execute("SELECT COUNT(*) AS n FROM commits WHERE image=?", (name,)).fetchone()
         return int(vms["n"]), int(commits["n"])
+
+    # -- account environment variables (Vers `/env_vars`) -----------------------------------
+
+    def env_vars(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM env_vars ORDER BY key").fetchall()
+        return {row["key"]: row["value"] for row in rows}
+
+    def set_env_vars(self, values: dict[str, str], *, replace: bool) -> None:
+        """Add or overwrite variables; with `replace`, the given set becomes the whole set."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if replace:
+                    self._db.execute("DELETE FROM env_vars")
+                self._db.executemany("INSERT OR REPLACE INTO env_vars(key, value) VALUES (?, ?)",
+                                     list(values.items()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def delete_env_var(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("DELETE FROM env_vars WHERE key=?", (key,)).rowcount > 0
 
     # -- idempotency --------------------------------------------------------------------------
 
