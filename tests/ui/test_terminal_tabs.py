@@ -109,3 +109,16 @@ async def test_leave_chord_then_close_the_active_session() -> None:
         await pilot.pause(0.1)
         assert tab_labels(app) == ["vm-one"]
         assert app.transports["two"][0].closed
+        assert app.tabs.focus_active()
+        await pilot.pause()
+        assert isinstance(app.focused, TerminalPane)
+        await pilot.press("y")
+        assert app.transports["one"][0].take() == b"y"
+
+
+async def test_focus_active_without_sessions() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.tabs.focus_active() is False
+        assert app.tabs.sessions == []

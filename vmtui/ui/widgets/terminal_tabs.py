@@ -129,6 +129,14 @@ class TerminalTabs(Widget):
         session.pane.focus()
         return session.pane
 
+    def focus_active(self) -> bool:
+        """Focus the terminal of the active tab; False when there is no session."""
+        session = self.active_session
+        if session is None:
+            return False
+        session.pane.focus()
+        return True
+
     async def close_session(self, session: TerminalSession) -> None:
         """End the session (if still running) and remove its tab."""
         session.pane.close()
