@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from vmtui.paths import styles_dir
 from vmtui.providers.base import Provider
 from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
 from vmtui.ui.demo import DEMO_NOW
@@ -22,9 +21,7 @@ def make_app(*providers: Provider, **options) -> VmTuiApp:
     options.setdefault("now", lambda: FIXED_NOW)
     options.setdefault("poll", PollOptions(fast=60, slow=60, max_backoff=60, timeout=5))
     options.setdefault("active_profile", providers[0].name)
-    app = VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options),
-                   css_paths=[str(styles_dir() / "vmtui.tcss")])
-    return app
+    return VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options))
 
 
 async def settle(pilot, app: VmTuiApp) -> None:

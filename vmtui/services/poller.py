@@ -123,7 +123,9 @@ class Poller:
         return PollResult(self.name, self.last.fleet, error, self.last.failures + 1)
 
     async def _fetch(self) -> Fleet:
-        vms = await self.provider.list_vms()
+        # Vers lists VMs without their parent links; its lineage-aware listing fills them in (cached).
+        list_vms = getattr(self.provider, "list_vms_with_lineage", self.provider.list_vms)
+        vms = await list_vms()
         try:
             commits = await self.provider.list_commits()
         except Unsupported:

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.theme import BUILTIN_THEMES
 
+from vmtui.paths import styles_dir
 from vmtui.services.actions import Actions
 from vmtui.ui.screens.main import MainScreen, Opener
 
@@ -49,11 +50,9 @@ class VmTuiApp(App[None]):
                 tooltip="Every action for the selection, searchable"),
     ]
 
-    def __init__(self, openers: dict[str, Opener], options: AppOptions | None = None, *,
-                 css_paths: list[str] | None = None) -> None:
+    def __init__(self, openers: dict[str, Opener], options: AppOptions | None = None) -> None:
         self.options = options or AppOptions()
-        if css_paths is not None:
-            self.CSS_PATH = css_paths
+        self.CSS_PATH = [str(styles_dir() / "vmtui.tcss")]
         super().__init__()
         self.openers = openers
         self.actions = Actions({}, self._pending_changed)

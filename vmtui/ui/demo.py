@@ -178,3 +178,13 @@ def demo_provider(name: str = "local") -> DemoProvider:
               Image(name="alpine", size_bytes=3_407_872, created_at=at(4000)),
               Image(name="debian-12", size_bytes=52_428_800, created_at=at(3000))]
     return DemoProvider(name, vms=vms, commits=commits, images=images)
+
+
+def demo_openers() -> dict:
+    """Openers for `vmtui --demo`: one demo profile, ready at once."""
+    provider = demo_provider("demo")
+
+    async def open_demo(status):
+        return provider
+
+    return {provider.name: open_demo}

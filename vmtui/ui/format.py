@@ -81,3 +81,8 @@ def format_size(size: int | None) -> str:
         if value < 1024 or unit == "TiB":
             break
     return f"{value:.1f} {unit}"
+
+
+def short_id(value: str, keep: int = 8) -> str:
+    """Long ids (UUIDs) shortened for narrow columns; the full id stays in details and `y`."""
+    return value if len(value) <= keep + 4 else value[:keep] + "…"

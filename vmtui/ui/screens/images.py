@@ -77,7 +77,7 @@ class ImagesScreen(ModalScreen[None]):
             yield DataTable(cursor_type="row", id="images-table")
             yield ProgressBar(total=100, show_eta=False, id="upload-progress")
             yield Static("", id="images-status")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -134,7 +134,7 @@ class MainScreen(Screen[None]):
                 yield VmDetails(now=options.now, id="details", classes="pane")
         yield TerminalArea(id="terminal-area", classes="pane")
         yield StatusBar(now=options.now, ascii_only=options.ascii, id="status-bar")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         titles = ("1 VMs", "2 Lineage", "3 Details", "4 Terminal")

@@ -82,7 +82,6 @@ class NetworkingScreen(ModalScreen[None]):
         Binding("ctrl+r", "reload", "Refresh", id="networking.refresh", tooltip="Reload the mappings"),
     ]
     DEFAULT_CSS = """
-    NetworkingScreen #networking-dialog { width: 110; height: 80%; }
     NetworkingScreen #networking-table { height: 1fr; }
     NetworkingScreen #networking-status { height: auto; color: $text-muted; }
     """
@@ -107,6 +106,9 @@ class NetworkingScreen(ModalScreen[None]):
         return self.provider.desktop_url(self.vm.id)
 
     def on_mount(self) -> None:
+        # inline, because the stylesheet's .dialog (small forms) outranks a screen's DEFAULT_CSS
+        dialog = self.query_one("#networking-dialog")
+        dialog.styles.width, dialog.styles.height = 110, "80%"
         table = self.query_one(DataTable)
         table.add_column("Name", key="name", width=24)
         table.add_column("Port", key="port", width=6)

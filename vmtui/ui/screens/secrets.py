@@ -62,7 +62,6 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
         yield Static("It becomes an environment variable from the VM's next start.", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self.fixed_key is not None:
             self.query_one("#key", Input).disabled = True
             self.query_one("#value", Input).focus()
@@ -95,7 +94,6 @@ class SecretsScreen(ModalScreen[None]):
         Binding("ctrl+r", "reload", "Refresh", id="secrets.refresh", tooltip="Reload the secrets"),
     ]
     DEFAULT_CSS = """
-    SecretsScreen #secrets-dialog { width: 100; height: 80%; }
     SecretsScreen #secrets-table { height: 1fr; }
     SecretsScreen #secrets-status { height: auto; color: $text-muted; }
     """
@@ -117,6 +115,9 @@ class SecretsScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # inline, because the stylesheet's .dialog (small forms) outranks a screen's DEFAULT_CSS
+        dialog = self.query_one("#secrets-dialog")
+        dialog.styles.width, dialog.styles.height = 100, "80%"
         table = self.query_one(DataTable)
         table.add_column("Key", key="key", width=40)
         table.add_column("Value", key="value")
@@ -172,7 +173,7 @@ class SecretsScreen(ModalScreen[None]):
             return
         self._mask()
         value = self.secrets[key].get_secret_value()
-        self.query_one(DataTable).update_cell(key, "value", safe(value, limit=200))
+        self.query_one(DataTable).update_cell(key, "value", safe(value, limit=200), update_width=True)
         self.revealed = key
 
     @on(DataTable.RowHighlighted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -20,8 +21,7 @@ from vmtui.ui.format import clean
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 REGIONS = (("AU (Australia)", "AU"), ("US (United States)", "US"))
-STORAGE_TYPES = (("ephemeral: /config emptied at every start", "ephemeral"),
-                 ("persistent: /config survives a stop", "persistent"))
+STORAGE_TYPES = (("ephemeral", "ephemeral"), ("persistent", "persistent"))
 MAX_LABEL = 64
 MAX_PASSWORD = 256
 
@@ -50,11 +50,8 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     OK_LABEL = "Create"
     SENDING_TEXT = "Creating the VM…"
     DEFAULT_CSS = """
-    SwiftorCreateScreen #dialog { width: 96; }
-    SwiftorCreateScreen .field-row { height: auto; }
-    SwiftorCreateScreen .field-row > Vertical { width: 1fr; height: auto; margin-right: 1; }
-    SwiftorCreateScreen .field-label { margin-top: 0; }
-    SwiftorCreateScreen #plan { color: $text-muted; margin-top: 1; }
+    SwiftorCreateScreen .field-pair { height: auto; }
+    SwiftorCreateScreen .field-pair > Vertical { width: 1fr; height: auto; }
     SwiftorCreateScreen Select.-invalid > SelectCurrent { border: tall $error; }
     """
 
@@ -68,40 +65,50 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     # ------------------------------------------------------------------ layout
 
     def fields(self) -> ComposeResult:
-        with Horizontal(classes="field-row"):
+        """Two fields per row, so the whole form fits a 36-line terminal."""
+        with Horizontal(classes="field-pair"):
             with Vertical():
-                yield from self.field("label", "Label", placeholder="e.g. MyWebServer")
+                yield from self.field("label", "Label", placeholder="MyWebServer")
             with Vertical():
                 yield from self._select("region", "Region", REGIONS, "AU")
-        with Horizontal(classes="field-row"):
+        with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self._select("distribution", "Distribution",
                                         [(name, name) for name in sorted(DISTRIBUTIONS)], "ubuntu")
             with Vertical():
-                yield from self._select("desktop", "Desktop (ubuntu, debian, fedora need one)",
-                                        [(name, name) for name in sorted(DESKTOPS)], "xfce", blank="none")
-        with Horizontal(classes="field-row"):
+                yield from self._select("desktop", "Desktop", [(name, name) for name in sorted(DESKTOPS)],
+                                        "xfce", blank="none")
+        with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self.field("cpu", "vCPUs", "2")
             with Vertical():
                 yield from self.field("ram", "RAM (GB)", "4")
+        with Horizontal(classes="field-pair"):
+            with Vertical():
+                with Horizontal(classes="field"):
+                    yield Label("Password", classes="field-label")
+                    yield Input(password=True, placeholder="required", id="password")
+                yield Static("", id="password-error", classes="field-error")
             with Vertical():
                 yield from self._select("storage", "Storage", STORAGE_TYPES, "ephemeral")
-        with Horizontal(classes="field-row"):
-            with Vertical():
-                yield Label("Password (stored as the VM_PASSWORD secret)", classes="field-label")
-                yield Input(password=True, placeholder="required", id="password")
-                yield Static("", id="password-error", classes="field-error")
-        yield Static("Checking your plan…", id="plan")
+        yield Static(Text(
+            "ubuntu, debian and fedora are desktops and need one. The password becomes the VM's VM_PASSWORD "
+            "secret. Persistent storage keeps /config across stops; ephemeral empties it at every start."),
+            classes="dialog-hint")
+        yield Static("Checking your plan…", id="plan", classes="dialog-hint")
 
     @staticmethod
     def _select(name: str, label: str, options, value: str, blank: str | None = None) -> ComposeResult:
-        yield Label(label, classes="field-label")
-        yield Select[str](options, prompt=blank or "choose", allow_blank=blank is not None, value=value, id=name)
+        """A Select laid out like `FormScreen.field`."""
+        with Horizontal(classes="field"):
+            yield Label(label, classes="field-label")
+            yield Select[str](options, prompt=blank or "choose", allow_blank=blank is not None, value=value,
+                              id=name)
         yield Static("", id=f"{name}-error", classes="field-error")
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # two fields per row need more than the stylesheet's .dialog width, which outranks DEFAULT_CSS
+        self.query_one("#dialog").styles.width = 104
         self._load_plan()
 
     @work(group="swiftor-plan", exit_on_error=False)
@@ -115,7 +122,8 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         storage = "persistent storage" if self.plan.persistent_storage else "ephemeral storage only"
         hint.update(f"Your plan: {self.plan.name}, up to {self.plan.max_cpu} vCPU, "
                     f"{self.plan.max_ram_gb} GB RAM, {storage}.")
-        self.validate()
+        for name, message in self._limit_errors().items():  # only these: the user may not have typed yet
+            self.set_error(name, message)
 
     # ------------------------------------------------------------------ validation
 
@@ -134,32 +142,42 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         desktop = self._choice("desktop")
         storage = self._choice("storage") or "ephemeral"
         password = self.query_one("#password", Input).value
-        cpu, cpu_error = _whole_number(self.value("cpu"))
-        ram, ram_error = _whole_number(self.value("ram"))
-        if self.plan is not None:
-            cpu_error = cpu_error or self.plan.violation(cpu, 0, False)
-            ram_error = ram_error or self.plan.violation(0, ram, False)
-        desktop_problem = distribution_problem(distribution, desktop) if distribution else None
         checks = {
             "label": _label_error(label),
             "region": None if region else "choose a region",
             "distribution": None if distribution else "choose a distribution",
-            "desktop": desktop_problem,
-            "cpu": cpu_error,
-            "ram": ram_error,
-            "storage": self.plan.violation(0, 0, storage == "persistent") if self.plan else None,
+            "desktop": distribution_problem(distribution, desktop) if distribution else None,
             "password": _password_error(password),
+            **self._limit_errors(),
         }
         ok = all([self.set_error(name, message) for name, message in checks.items()])
         if not ok or region is None or distribution is None:
             return None
+        cpu, ram = int(self.value("cpu")), int(self.value("ram"))
         return DesktopRequest(label, region, distribution, desktop, cpu, ram, SecretStr(password), storage)
 
+    def _limit_errors(self) -> dict[str, str | None]:
+        """cpu, ram and storage: whole numbers within the plan (when the plan is known)."""
+        cpu, cpu_error = _whole_number(self.value("cpu"))
+        ram, ram_error = _whole_number(self.value("ram"))
+        persistent = self._choice("storage") == "persistent"
+        if self.plan is None:
+            return {"cpu": cpu_error, "ram": ram_error, "storage": None}
+        return {
+            "cpu": cpu_error or self.plan.violation(cpu, 0, False),
+            "ram": ram_error or self.plan.violation(0, ram, False),
+            "storage": self.plan.violation(0, 0, persistent),
+        }
+
     def set_error(self, name: str, message: str | None) -> bool:
-        """Like FormScreen.set_error, for Selects too."""
+        """FormScreen.set_error for Inputs; the same marking for Selects."""
         widget = self.query_one(f"#{name}")
+        if isinstance(widget, Input):
+            return super().set_error(name, message)
         widget.set_class(bool(message), "-invalid")
-        self.query_one(f"#{name}-error", Static).update(message or "")
+        error = self.query_one(f"#{name}-error", Static)
+        error.update(message or "")
+        error.set_class(bool(message), "-visible")
         return message is None
 
     # ------------------------------------------------------------------ sending

@@ -24,6 +24,9 @@ class SendingFormScreen(FormScreen[RequestT]):
     """Dismisses with the request after `send` succeeded; None when cancelled."""
 
     SENDING_TEXT = "Sending…"
+    DEFAULT_CSS = """
+    SendingFormScreen #send-status { height: auto; color: $text-error; }
+    """
     sending = False
 
     async def send(self, request: RequestT) -> None:
@@ -31,9 +34,8 @@ class SendingFormScreen(FormScreen[RequestT]):
         raise NotImplementedError
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#dialog").mount(
-            Static("", id="send-status", classes="field-error"), before=self.query_one(".dialog-buttons")
+            Static("", id="send-status"), before=self.query_one(".dialog-buttons")
         )
 
     @on(Input.Submitted)

@@ -20,7 +20,7 @@ from textual.widgets.tree import TreeNode
 
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
-from vmtui.ui.format import STATE_COLOURS, clean, state_glyph, theme_style
+from vmtui.ui.format import STATE_COLOURS, clean, short_id, state_glyph, theme_style
 
 CHAIN_KEEP = 4
 """Steps of a linear run shown before its middle folds: the first one and the last ones."""
@@ -182,15 +182,15 @@ class LineageTree(Tree[NodeId]):
             return Text(clean(shape.profile, 40), style="bold")
         if isinstance(item, Commit):
             label = Text(f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary"))
-            label.append(clean(item.id, 40))
+            label.append(clean(short_id(item.id), 40))
             if item.name:
                 label.append(f"  {clean(item.name, 60)}", style="italic")
             return label
         colour = theme_style(self._colours, STATE_COLOURS[item.state])
         label = Text(f"{state_glyph(item.state, self.ascii_only)} ", style=colour)
-        label.append(clean(item.display_name, 40))
+        label.append(clean(short_id(item.display_name, 30), 40))
         if item.display_name != item.id:
-            label.append(f" {clean(item.id, 40)}", style="dim")
+            label.append(f" {clean(short_id(item.id), 40)}", style="dim")
         if self.here == item.key:
             label.append("  <- you are here" if self.ascii_only else "  ◀ you are here", style="bold reverse")
         return label

@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter
-from vmtui.ui.format import STATE_COLOURS, format_age, safe, state_glyph, theme_style
+from vmtui.ui.format import STATE_COLOURS, format_age, safe, short_id, state_glyph, theme_style
 
 RowId = tuple[str, str]
 
@@ -38,10 +38,10 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("provider", "Profile", 8, lambda vm: vm.provider),
-    Column("name", "Name / id", 26, lambda vm: vm.display_name.lower()),
+    Column("name", "Name / id", 36, lambda vm: vm.display_name.lower()),
     Column("state", "State", 13, lambda vm: vm.state.value),
     Column("age", "Age", 4, lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0)),
-    Column("parent", "Parent", 11, lambda vm: vm.parent_commit_id or ""),
+    Column("parent", "Parent", 10, lambda vm: vm.parent_commit_id or ""),
     Column("labels", "Labels", None, lambda vm: sorted(vm.labels.items())),
 )
 
@@ -161,10 +161,10 @@ class VmTable(DataTable):
         labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
         return (
             safe(vm.provider, limit=20),
-            safe(vm.display_name if vm.display_name == vm.id else f"{vm.display_name} ({vm.id})", limit=60),
+            safe(vm.id if vm.display_name == vm.id else f"{vm.display_name} ({short_id(vm.id)})", limit=60),
             state,
             Text(format_age(age)),
-            safe(vm.parent_commit_id or "-", limit=40),
+            safe(short_id(vm.parent_commit_id) if vm.parent_commit_id else "-"),
             safe(labels, limit=200),
         )
 
