@@ -43,6 +43,18 @@ async def sh(sandbox: Sandbox, script: str, **kwargs) -> str:
     return out.decode()
 
 
+async def eventually(attempt, timeout: float = 15.0):
+    """Retry `await attempt()` until it stops raising (busy CI machines start servers slowly)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await attempt()
+        except (AssertionError, SandboxError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 def alive(pid: int) -> bool:
     return process_start_time(pid) is not None
 
@@ -173,10 +185,8 @@ async def test_vm_cannot_read_its_init_or_the_daemons_environment(vms, monkeypat
     init_env = Path(f"/proc/{one.init_pid}/environ").read_bytes().split(b"\0")
     assert not [v for v in init_env if v.startswith((b"VMTUI_", b"VERS_", b"PYTEST"))]
     assert (await one.exec(["ls", "/proc/1/root/"]))[0] != 0
-    assert await sh(one, "ls -A /sys/firmware /proc/acpi 2>/dev/null; true") in (
-        "",
-        "/proc/acpi:\n\n/sys/firmware:\n",
-    )
+    if Path("/sys/firmware").is_dir() and os.listdir("/sys/firmware"):
+        assert await sh(one, "ls -A /sys/firmware") == ""  # host firmware tables are hidden
     code, _, err = await one.exec(["sh", "-c", "echo x > /proc/sys/kernel/hostname"])
     assert code != 0 and b"Read-only" in err
 
@@ -219,12 +229,7 @@ async def test_open_tcp_reaches_a_server_inside_the_vm_only(vms):
             f"mkdir -p /srv/www && echo inside-the-vm > /srv/www/marker.txt && cd /srv/www && "
             f"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &",
         )
-        for _ in range(200):
-            try:
-                reader, writer = await one.open_tcp(port)
-                break
-            except SandboxError:
-                await asyncio.sleep(0.02)
+        reader, writer = await eventually(lambda: one.open_tcp(port))
         writer.write(b"GET /marker.txt HTTP/1.0\r\n\r\n")
         response = await asyncio.wait_for(reader.read(), 5)
         writer.close()
@@ -265,6 +270,10 @@ async def test_pause_with_the_cgroup_v2_freezer(boot_vm, monkeypatch):
     assert not directory.exists()
 
 
+async def _advanced(counter: Path, before: str) -> None:
+    assert int(counter.read_text()) > int(before)
+
+
 async def _check_pause(sandbox: Sandbox) -> None:
     counter = sandbox.spec.vm_dir / "upper/root/tmp/counter"
     await sh(
@@ -283,8 +292,7 @@ async def _check_pause(sandbox: Sandbox) -> None:
         await sandbox.exec(["true"])
     await sandbox.resume()
     assert not sandbox.paused
-    await asyncio.sleep(0.5)
-    assert int(counter.read_text()) > int(frozen_at)
+    await eventually(lambda: _advanced(counter, frozen_at))
 
 
 async def test_capture_then_boot_a_second_vm_on_the_layer(boot_vm, tmp_path):
@@ -484,7 +492,7 @@ async def main():
     report["a"] = (await first.exec(["sh", "-c", "id -u; hostname; echo $X; echo kept > /root/f; rm /etc/os-release; "
                                                  "touch /usr/local/x 2>/dev/null || echo usr-read-only"]))[1].decode()
     await first.exec(["sh", "-c", "cd /etc && python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &"])
-    for _ in range(200):
+    for _ in range(1000):  # the server may take a while to start on a busy machine
         try:
             reader, writer = await first.open_tcp(8765)
             break
