@@ -10,6 +10,8 @@ import tarfile
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vmtui.local.engine import Engine
 from vmtui.local.ratelimit import RateLimiter
@@ -644,3 +646,39 @@ async def test_account_env_vars_reach_new_vms(api):
     missing = await api.delete(f"{V1}/env_vars/ONLY")
     assert (missing.status_code, missing.json()["error"]) == (404, "env var not found: ONLY")
     assert (await _sh(api, vm_id, 'echo "$GREETING"'))["stdout"] == "hello\n"  # set at creation
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = ["vm_config", "state", "labels", "command", "commit_id", "tag_name", "name", "path", "content_b64",
+           "vars", "is_public", "timeout_secs", "stdin", "env", "image_name", "vcpu_count"]
+_bodies = st.one_of(
+    _json_values,
+    st.dictionaries(st.sampled_from(_FIELDS), _json_values, max_size=4),
+    st.binary(max_size=40),  # not JSON at all
+)
+_ROUTES = [
+    ("POST", f"{V1}/vm/new_root"), ("POST", f"{V1}/vm/from_commit"), ("PATCH", f"{V1}/vm/{{id}}/state"),
+    ("PATCH", f"{V1}/vm/{{id}}/label"), ("POST", f"{V1}/vm/{{id}}/commit"), ("POST", f"{V1}/vm/{{id}}/exec"),
+    ("POST", f"{V1}/vm/{{id}}/exec/stream"), ("PUT", f"{V1}/vm/{{id}}/files"), ("PATCH", f"{V1}/commits/{{id}}"),
+    ("PUT", f"{V1}/env_vars"), ("POST", f"{V1}/vm/{{id}}/branch?count=2"), ("GET", f"{V1}/vm/{{id}}/files"),
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(_ROUTES), body=_bodies, vm_id=st.sampled_from(["00000000-0000-0000-0000-000000000000",
+                                                                          "x", "%2e%2e", "a b"]))
+async def test_bad_input_never_causes_a_server_error(engine, api, monkeypatch, route, body, vm_id):
+    import types
+
+    import vmtui.local.sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "sys", types.SimpleNamespace(platform="darwin"))  # no VM can start
+    method, path = route
+    kwargs = {"content": body} if isinstance(body, bytes) else {"json": body}
+    response = await api.request(method, path.format(id=vm_id), **kwargs)
+    assert response.status_code < 500 or response.status_code == 503, response.text
+    assert engine.list_vms() == []
