@@ -483,12 +483,15 @@ async def test_restart_finds_vms_and_commits(tmp_path):
     await engine.exec(vm.id, ["sh", "-c", "echo kept > /root/kept"])
     commit = await engine.commit_vm(vm.id)
     stopped = await engine.create_vm()
+    frozen = await engine.create_vm()
+    await engine._sandboxes[frozen.id].pause()  # as if the daemon died in the middle of a commit
     await engine.close()
 
     again = Engine(state)
     await again.start()
     try:
-        assert {v.id for v in again.list_vms()} == {vm.id, stopped.id}
+        assert {v.id for v in again.list_vms()} == {vm.id, stopped.id, frozen.id}
+        assert (await again.exec(frozen.id, ["true"]))[0] == 0  # thawed: it was recorded running
         assert again.get_commit(commit.id).parent_vm_id == vm.id
         code, out, _ = await again.exec(vm.id, ["cat", "/root/kept"])
         assert (code, out) == (0, b"kept\n")

@@ -707,8 +707,17 @@ class Engine:
             sandbox = None
         if sandbox is not None:
             self._sandboxes[vm.id] = sandbox
-            self.db.update_vm(vm.id, state="paused" if sandbox.paused else "running")
-            log.info("adopted running vm %s (init pid %d)", vm.id, sandbox.init_pid)
+            # Re-assert the recorded state: a crash mid-commit can leave a running VM frozen, and
+            # a signal-paused VM is not visibly paused to a new Sandbox object.
+            try:
+                if vm.state == "paused":
+                    await sandbox.pause()
+                else:
+                    await sandbox.resume()
+            except SandboxError as exc:
+                log.warning("adopted vm %s but cannot restore its %s state: %s", vm.id, vm.state, exc)
+            self.db.update_vm(vm.id, state="paused" if vm.state == "paused" else "running")
+            log.info("adopted %s vm %s (init pid %d)", vm.state, vm.id, sandbox.init_pid)
             return
         try:
             await asyncio.to_thread(Sandbox.cleanup_stale, spec.vm_dir)
