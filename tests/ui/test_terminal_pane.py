@@ -310,3 +310,26 @@ async def test_removing_the_pane_closes_its_session() -> None:
         transport = app.transport
         await app.pane.remove()
         assert transport.closed
+
+
+async def test_cursor_is_drawn_with_its_shape_and_hidden_on_request() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"ab")
+        await pilot.pause(0.05)
+
+        def cursor_style():
+            _before, cell, _after = app.pane.render_line(0).divide([2, 3, 60])
+            return next(iter(cell)).style
+
+        assert cursor_style().reverse
+        app.transport.sink.feed(b"\x1b[4 q")
+        await pilot.pause(0.05)
+        assert cursor_style().underline and not cursor_style().reverse
+        app.transport.sink.feed(b"\x1b[?25l")
+        await pilot.pause(0.05)
+        assert not cursor_style().underline and not cursor_style().reverse
+        app.transport.sink.feed(b"\x1b[?25h\x1b[2 q")
+        await pilot.press("ctrl+right_square_bracket")  # unfocused: no cursor drawn
+        assert not cursor_style().reverse
