@@ -308,6 +308,9 @@ def _validation_response(errors: Any) -> PlainTextResponse:
     source = first.get("loc", ("body",))[0]
     if first.get("type") == "json_invalid":
         return PlainTextResponse(f"Failed to parse the request body as JSON: {first['msg']}", status_code=400)
+    if source == "body" and not where and isinstance(first.get("input"), (bytes, str)):
+        return PlainTextResponse("Failed to parse the request body as JSON: expected a JSON object",
+                                 status_code=400)
     if source == "body" and first.get("type") == "missing" and not where:
         return PlainTextResponse("Failed to parse the request body as JSON: EOF while parsing a value",
                                  status_code=400)
