@@ -1,0 +1,62 @@
+"""The terminal tabs on a real sandboxed VM of the local engine, over its SSH-over-TLS gateway."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from tests.local.test_sshd import Backend, Provider
+from tests.ui.test_terminal_pty import shows, type_line, wait_for
+from tests.ui.test_terminal_ssh import SshApp
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+from vmtui.local.sshd import start_gateway
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshSession
+from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
+    pytest.mark.timeout(120),
+]
+
+
+@pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+async def test_shell_and_vim_in_a_sandboxed_vm(tmp_path: Path) -> None:
+    vm_id = f"7e57ab1e-{os.getpid()}"
+    backend = Backend()
+    spec = SandboxSpec(vm_id=vm_id, vm_dir=tmp_path / vm_id, layers=[], image=None, hostname="vm-terminal",
+                       env={})
+    backend.sandboxes[vm_id] = await Sandbox.boot(spec)
+    backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
+    gateway = await start_gateway(backend, tmp_path / "engine", "127.0.0.1", 0)
+    try:
+        provider = Provider(gateway, backend.keys[vm_id])
+        known_hosts = TofuKnownHosts(tmp_path / "known_hosts")
+        factory = ssh_transport_factory(lambda: SshSession(provider, vm_id, known_hosts=known_hosts))
+        app = SshApp()
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.pause()
+            pane = await app.query_one(TerminalTabs).open_session(vm_id[:8], factory)
+            await wait_for(pilot, lambda: pane.transport is not None, timeout=30)
+            await type_line(pilot, "echo host=$(hostname) size=$(stty size)")
+            await wait_for(pilot, shows(pilot, f"host=vm-terminal size={pane.size.height} {pane.size.width}"))
+            await type_line(pilot, "cd /tmp && vim -u NONE -N -i NONE note.txt")
+            await wait_for(pilot, lambda: pane.emulator.alternate_screen and shows(pilot, "~")())
+            await pilot.press("i", "v", "m", "escape")
+            await type_line(pilot, ":wq")
+            await wait_for(pilot, lambda: not pane.emulator.alternate_screen and not shows(pilot, "~")())
+            await type_line(pilot, "cat /tmp/note.txt")
+            await wait_for(pilot, shows(pilot, "vm"))
+            assert shows(pilot, f"host=vm-terminal size={pane.size.height} {pane.size.width}")()
+            await type_line(pilot, "exit")
+            await wait_for(pilot, lambda: app.query_one(TerminalSession).ended)
+            assert pane.closed_reason == "shell exited with status 0"
+    finally:
+        await gateway.close()
+        await backend.sandboxes[vm_id].destroy()
