@@ -103,6 +103,10 @@ class BenchApp(App):
 
 
 def _on_screen(pane: TerminalPane, text: str) -> bool:
+    """`text` is parsed and painted: checked on the emulator first, so polling costs almost nothing."""
+    emulator = pane.emulator
+    if emulator is None or pane.backlog_size or not any(text in line for line in emulator.screen_text()):
+        return False
     return any(text in pane.render_line(y).text for y in range(pane.size.height))
 
 
