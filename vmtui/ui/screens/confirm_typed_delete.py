@@ -7,10 +7,12 @@ a name to type (a secret, a port mapping) it is a plain Cancel/Delete question.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -20,7 +22,9 @@ from vmtui.ui.format import clean
 
 
 class ConfirmTypedDeleteScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Keep it")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Keep it")
+    ]
 
     def __init__(self, title: str, consequences: str, name: str | None = None) -> None:
         super().__init__()
@@ -73,7 +77,8 @@ class ConfirmTypedDeleteScreen(ModalScreen[bool]):
             self.dismiss(True)
             return
         self.query_one("#typed-name-error", Static).update(
-            "That is not the exact name (case and spaces count); nothing was deleted.")
+            "That is not the exact name (case and spaces count); nothing was deleted."
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -11,11 +11,12 @@ import asyncio
 import re
 import webbrowser
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
@@ -30,6 +31,8 @@ from vmtui.ui.screens.swiftor_form import SendingFormScreen
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 DESKTOP_PORT = 3000
 """Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
+URL_WIDTH = 78
+"""Fits `https://{name}-{uuid}.swiftor.io` for names up to 22 characters; `y` copies any URL whole."""
 DESKTOP_ROW = "\0desktop"
 """Row key of the built-in desktop entry (no mapping name can contain NUL)."""
 
@@ -59,10 +62,15 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
     def validate(self) -> MappingRequest | None:
         name = self.value("name")
         raw_port = self.value("port")
-        name_error = ("a name is needed" if not name else
-                      "at most 63 characters" if len(name) > 63 else
-                      None if NAME_PATTERN.fullmatch(name) else
-                      "lowercase letters, digits and '-' only, not starting or ending with '-'")
+        name_error = (
+            "a name is needed"
+            if not name
+            else "at most 63 characters"
+            if len(name) > 63
+            else None
+            if NAME_PATTERN.fullmatch(name)
+            else "lowercase letters, digits and '-' only, not starting or ending with '-'"
+        )
         port_error = None if raw_port.isdigit() and 1 <= int(raw_port) <= 65535 else "a port from 1 to 65535"
         ok = self.set_error("name", name_error)
         ok = self.set_error("port", port_error) and ok
@@ -73,11 +81,19 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
 
 
 class NetworkingScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="networking.close", tooltip="Back to the VM list"),
         Binding("a", "add", "Add", id="networking.add", tooltip="Map a port of the VM to a public URL"),
-        Binding("d", "delete", "Remove", id="networking.delete", tooltip="Remove the highlighted mapping (asks first)"),
-        Binding("y", "copy", "Copy URL", id="networking.copy", tooltip="Copy the highlighted URL to the clipboard"),
+        Binding(
+            "d",
+            "delete",
+            "Remove",
+            id="networking.delete",
+            tooltip="Remove the highlighted mapping (asks first)",
+        ),
+        Binding(
+            "y", "copy", "Copy URL", id="networking.copy", tooltip="Copy the highlighted URL to the clipboard"
+        ),
         Binding("o", "open", "Open", id="networking.open", tooltip="Open the highlighted URL in the browser"),
         Binding("ctrl+r", "reload", "Refresh", id="networking.refresh", tooltip="Reload the mappings"),
     ]
@@ -95,8 +111,11 @@ class NetworkingScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="networking-dialog", classes="dialog"):
             yield Label(Text(f"Networking of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
-            yield Static(Text(f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)"),
-                         id="desktop-url", classes="dialog-hint")
+            yield Static(
+                Text(f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)"),
+                id="desktop-url",
+                classes="dialog-hint",
+            )
             yield DataTable(cursor_type="row", id="networking-table")
             yield Static("Loading…", id="networking-status")
         yield Footer()
@@ -110,9 +129,9 @@ class NetworkingScreen(ModalScreen[None]):
         dialog = self.query_one("#networking-dialog")
         dialog.styles.width, dialog.styles.height = 110, "80%"
         table = self.query_one(DataTable)
-        table.add_column("Name", key="name", width=24)
-        table.add_column("Port", key="port", width=6)
-        table.add_column("URL", key="url")
+        table.add_column("Name", key="name", width=16)
+        table.add_column("Port", key="port", width=5)
+        table.add_column("URL", key="url", width=URL_WIDTH)
         table.focus()
         self.action_reload()
 
@@ -133,13 +152,23 @@ class NetworkingScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
-        table.add_row(Text("desktop", style="italic"), str(DESKTOP_PORT), safe(self.desktop_url, limit=200),
-                      key=DESKTOP_ROW)
+        table.add_row(
+            Text("desktop", style="italic"),
+            str(DESKTOP_PORT),
+            safe(self.desktop_url, limit=200),
+            key=DESKTOP_ROW,
+        )
         for mapping in sorted(self.mappings, key=lambda m: m.name):
-            table.add_row(safe(mapping.name, limit=63), str(mapping.port), safe(self._url(mapping), limit=200),
-                          key=mapping.name)
+            table.add_row(
+                safe(mapping.name, limit=63),
+                str(mapping.port),
+                safe(self._url(mapping), limit=200),
+                key=mapping.name,
+            )
         names = {m.name for m in self.mappings}
-        table.move_cursor(row=table.get_row_index(select) if select in names else min(keep, table.row_count - 1))
+        table.move_cursor(
+            row=table.get_row_index(select) if select in names else min(keep, table.row_count - 1)
+        )
         self._status(f"{len(self.mappings)} mapping(s)")
 
     def _url(self, mapping: PortMapping) -> str:
@@ -176,15 +205,24 @@ class NetworkingScreen(ModalScreen[None]):
         self.notify(f"Opening {clean(url, 200)}", title="Networking", timeout=6, markup=False)
         opened = await asyncio.to_thread(webbrowser.open, url)
         if not opened:
-            self.notify(f"No browser found; open it yourself: {clean(url, 200)}", title="Networking",
-                        severity="warning", timeout=10, markup=False)
+            self.notify(
+                f"No browser found; open it yourself: {clean(url, 200)}",
+                title="Networking",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
 
     # ------------------------------------------------------------------ changes
 
     def action_add(self) -> None:
         def added(request: MappingRequest | None) -> None:
             if request is not None:
-                self.notify(f"Mapped {clean(request.name, 63)} to port {request.port}", title="Networking", markup=False)
+                self.notify(
+                    f"Mapped {clean(request.name, 63)} to port {request.port}",
+                    title="Networking",
+                    markup=False,
+                )
                 self._load(request.name)
 
         self.app.push_screen(MappingFormScreen(self.provider, self.vm), added)
@@ -202,8 +240,12 @@ class NetworkingScreen(ModalScreen[None]):
             if yes:
                 self._delete(name)
 
-        self.app.push_screen(ConfirmTypedDeleteScreen(
-            f"Remove mapping {clean(name, 63)}?", f"{clean(url, 200)} stops serving."), confirmed)
+        self.app.push_screen(
+            ConfirmTypedDeleteScreen(
+                f"Remove mapping {clean(name, 63)}?", f"{clean(url, 200)} stops serving."
+            ),
+            confirmed,
+        )
 
     @work(group="networking-delete", exit_on_error=False)
     async def _delete(self, name: str) -> None:
@@ -211,7 +253,9 @@ class NetworkingScreen(ModalScreen[None]):
             await self.provider.delete_mapping(self.vm.id, name)
         except ProviderError as exc:
             self._status(f"{name} not removed: {exc}")
-            self.notify(clean(exc, 300), title=f"Cannot remove {clean(name, 40)}", severity="error", markup=False)
+            self.notify(
+                clean(exc, 300), title=f"Cannot remove {clean(name, 40)}", severity="error", markup=False
+            )
             return
         self.notify(f"Removed {clean(name, 63)}", title="Networking", markup=False)
         self._load()

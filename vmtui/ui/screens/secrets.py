@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pydantic import SecretStr
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
@@ -54,8 +55,12 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
         self.TITLE_TEXT = f"New secret of {name}" if key is None else f"Edit {clean(key, 40)} of {name}"
 
     def fields(self) -> ComposeResult:
-        yield from self.field("key", "Key (letters, digits, _; not starting with a digit)", self.fixed_key or "",
-                              placeholder="API_TOKEN")
+        yield from self.field(
+            "key",
+            "Key (letters, digits, _; not starting with a digit)",
+            self.fixed_key or "",
+            placeholder="API_TOKEN",
+        )
         yield Label("Value (hidden while typing)", classes="field-label")
         yield Input(password=True, id="value")
         yield Static("", id="value-error", classes="field-error")
@@ -69,12 +74,18 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
     def validate(self) -> SecretEntry | None:
         key = self.value("key")
         value = self.query_one("#value", Input).value
-        key_error = ("a key is needed" if not key else
-                     f"at most {MAX_KEY} characters" if len(key) > MAX_KEY else
-                     None if KEY_PATTERN.fullmatch(key) else
-                     "letters, digits and _ only, not starting with a digit")
-        value_error = ("at most 64 KiB" if len(value) > MAX_VALUE else
-                       "no NUL characters" if "\x00" in value else None)
+        key_error = (
+            "a key is needed"
+            if not key
+            else f"at most {MAX_KEY} characters"
+            if len(key) > MAX_KEY
+            else None
+            if KEY_PATTERN.fullmatch(key)
+            else "letters, digits and _ only, not starting with a digit"
+        )
+        value_error = (
+            "at most 64 KiB" if len(value) > MAX_VALUE else "no NUL characters" if "\x00" in value else None
+        )
         ok = self.set_error("key", key_error)
         ok = self.set_error("value", value_error) and ok
         return SecretEntry(key, SecretStr(value)) if ok else None
@@ -84,13 +95,20 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
 
 
 class SecretsScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="secrets.close", tooltip="Back to the VM list"),
-        Binding("v", "reveal", "Reveal", id="secrets.reveal",
-                tooltip="Show the highlighted value (hidden again when the cursor moves)"),
+        Binding(
+            "v",
+            "reveal",
+            "Reveal",
+            id="secrets.reveal",
+            tooltip="Show the highlighted value (hidden again when the cursor moves)",
+        ),
         Binding("a", "add", "Add", id="secrets.add", tooltip="Add a secret"),
         Binding("e", "edit", "Edit", id="secrets.edit", tooltip="Give the highlighted secret a new value"),
-        Binding("d", "delete", "Delete", id="secrets.delete", tooltip="Delete the highlighted secret (asks first)"),
+        Binding(
+            "d", "delete", "Delete", id="secrets.delete", tooltip="Delete the highlighted secret (asks first)"
+        ),
         Binding("ctrl+r", "reload", "Refresh", id="secrets.refresh", tooltip="Reload the secrets"),
     ]
     DEFAULT_CSS = """
@@ -108,8 +126,10 @@ class SecretsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="secrets-dialog", classes="dialog"):
             yield Label(Text(f"Secrets of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
-            yield Static("Environment variables of every process in the VM. Changes apply at the VM's next start.",
-                         classes="dialog-hint")
+            yield Static(
+                "Environment variables of every process in the VM. Changes apply at the VM's next start.",
+                classes="dialog-hint",
+            )
             yield DataTable(cursor_type="row", id="secrets-table")
             yield Static("Loading…", id="secrets-status")
         yield Footer()
@@ -186,7 +206,11 @@ class SecretsScreen(ModalScreen[None]):
     def _open_form(self, key: str | None) -> None:
         def saved(entry: SecretEntry | None) -> None:
             if entry is not None:
-                self.notify(f"Saved {clean(entry.key, 60)}; it applies at the VM's next start", title="Secrets", markup=False)
+                self.notify(
+                    f"Saved {clean(entry.key, 60)}; it applies at the VM's next start",
+                    title="Secrets",
+                    markup=False,
+                )
                 self._load(entry.key)
 
         self.app.push_screen(SecretFormScreen(self.provider, self.vm, key), saved)
@@ -208,9 +232,13 @@ class SecretsScreen(ModalScreen[None]):
             if yes:
                 self._delete(key)
 
-        self.app.push_screen(ConfirmTypedDeleteScreen(
-            f"Delete secret {clean(key, 60)}?",
-            f"{clean(self.vm.display_name, 60)} loses this environment variable at its next start."), confirmed)
+        self.app.push_screen(
+            ConfirmTypedDeleteScreen(
+                f"Delete secret {clean(key, 60)}?",
+                f"{clean(self.vm.display_name, 60)} loses this environment variable at its next start.",
+            ),
+            confirmed,
+        )
 
     @work(group="secrets-delete", exit_on_error=False)
     async def _delete(self, key: str) -> None:
@@ -218,7 +246,11 @@ class SecretsScreen(ModalScreen[None]):
             await self.provider.delete_secret(self.vm.id, key)
         except ProviderError as exc:
             self._status(f"{key} not deleted: {exc}")
-            self.notify(clean(exc, 300), title=f"Cannot delete {clean(key, 40)}", severity="error", markup=False)
+            self.notify(
+                clean(exc, 300), title=f"Cannot delete {clean(key, 40)}", severity="error", markup=False
+            )
             return
-        self.notify(f"Deleted {clean(key, 60)}; the VM keeps it until its next start", title="Secrets", markup=False)
+        self.notify(
+            f"Deleted {clean(key, 60)}; the VM keeps it until its next start", title="Secrets", markup=False
+        )
         self._load()

@@ -73,11 +73,13 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
                 yield from self._select("region", "Region", REGIONS, "AU")
         with Horizontal(classes="field-pair"):
             with Vertical():
-                yield from self._select("distribution", "Distribution",
-                                        [(name, name) for name in sorted(DISTRIBUTIONS)], "ubuntu")
+                yield from self._select(
+                    "distribution", "Distribution", [(name, name) for name in sorted(DISTRIBUTIONS)], "ubuntu"
+                )
             with Vertical():
-                yield from self._select("desktop", "Desktop", [(name, name) for name in sorted(DESKTOPS)],
-                                        "xfce", blank="none")
+                yield from self._select(
+                    "desktop", "Desktop", [(name, name) for name in sorted(DESKTOPS)], "xfce", blank="none"
+                )
         with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self.field("cpu", "vCPUs", "2")
@@ -91,10 +93,14 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
                 yield Static("", id="password-error", classes="field-error")
             with Vertical():
                 yield from self._select("storage", "Storage", STORAGE_TYPES, "ephemeral")
-        yield Static(Text(
-            "ubuntu, debian and fedora are desktops and need one. The password becomes the VM's VM_PASSWORD "
-            "secret. Persistent storage keeps /config across stops; ephemeral empties it at every start."),
-            classes="dialog-hint")
+        yield Static(
+            Text(
+                "ubuntu, debian and fedora are desktops and need one. The password becomes the VM's "
+                "VM_PASSWORD secret. Persistent storage keeps /config across stops; ephemeral empties it "
+                "at every start."
+            ),
+            classes="dialog-hint",
+        )
         yield Static("Checking your plan…", id="plan", classes="dialog-hint")
 
     @staticmethod
@@ -102,8 +108,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         """A Select laid out like `FormScreen.field`."""
         with Horizontal(classes="field"):
             yield Label(label, classes="field-label")
-            yield Select[str](options, prompt=blank or "choose", allow_blank=blank is not None, value=value,
-                              id=name)
+            yield Select[str](
+                options, prompt=blank or "choose", allow_blank=blank is not None, value=value, id=name
+            )
         yield Static("", id=f"{name}-error", classes="field-error")
 
     def on_mount(self) -> None:
@@ -120,8 +127,10 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
             hint.update(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
             return
         storage = "persistent storage" if self.plan.persistent_storage else "ephemeral storage only"
-        hint.update(f"Your plan: {self.plan.name}, up to {self.plan.max_cpu} vCPU, "
-                    f"{self.plan.max_ram_gb} GB RAM, {storage}.")
+        hint.update(
+            f"Your plan: {self.plan.name}, up to {self.plan.max_cpu} vCPU, "
+            f"{self.plan.max_ram_gb} GB RAM, {storage}."
+        )
         for name, message in self._limit_errors().items():  # only these: the user may not have typed yet
             self.set_error(name, message)
 
@@ -150,8 +159,8 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
             "password": _password_error(password),
             **self._limit_errors(),
         }
-        ok = all([self.set_error(name, message) for name, message in checks.items()])
-        if not ok or region is None or distribution is None:
+        valid = [self.set_error(name, message) for name, message in checks.items()]  # flag every field
+        if not all(valid) or region is None or distribution is None:
             return None
         cpu, ram = int(self.value("cpu")), int(self.value("ram"))
         return DesktopRequest(label, region, distribution, desktop, cpu, ram, SecretStr(password), storage)
@@ -184,8 +193,14 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
 
     async def send(self, request: DesktopRequest) -> None:
         self.created_vm = await self.provider.create_desktop(
-            request.label, request.region, request.distribution, request.desktop,
-            request.cpu, request.ram_gb, request.password, request.storage_type,
+            request.label,
+            request.region,
+            request.distribution,
+            request.desktop,
+            request.cpu,
+            request.ram_gb,
+            request.password,
+            request.storage_type,
         )
 
 

@@ -1,0 +1,184 @@
+"""A small stateful fake of Swiftor's wire API (research/swiftor-api.md) for httpx.MockTransport,
+so the Swiftor screens can be driven against a real SwiftorProvider without a network."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import httpx
+from textual.app import App
+
+from vmtui.paths import styles_dir
+from vmtui.providers.swiftor import SwiftorProvider
+
+VM_ID = "1aa62e52-e61c-4ae3-9ac2-c9cb1f46d25f"
+
+
+@dataclass
+class FakeSwiftor:
+    plan: str = "core"
+    vms: dict[str, dict] = field(default_factory=dict)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    networking: dict[str, list[dict]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    bodies: list[object] = field(default_factory=list)
+    refuse: dict[tuple[str, str], tuple[int, object]] = field(default_factory=dict)
+    """(method, path prefix) -> (status, detail) answered instead of doing the request."""
+    next_id: int = 1
+
+    def add_vm(self, label: str, vm_id: str = VM_ID, *, enabled: bool = False) -> dict:
+        vm = {
+            "id": vm_id,
+            "vmlabel": label,
+            "region": "AU",
+            "os": {"distribution": "ubuntu", "desktop": "xfce"},
+            "specs": {"cpu": 2, "ram": 4, "storage": False},
+            "enabled": enabled,
+        }
+        self.vms[vm_id] = vm
+        self.secrets.setdefault(vm_id, {})
+        self.networking.setdefault(vm_id, [])
+        return vm
+
+    def provider(self) -> SwiftorProvider:
+        return SwiftorProvider(
+            "swiftor",
+            "https://api.swiftor.io",
+            "test-token",
+            transport=httpx.MockTransport(self.handle),
+            max_retries=0,
+        )
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        """Requests that change something (everything but the reads of the screens)."""
+        return [
+            (m, p)
+            for m, p in self.requests
+            if not (m == "GET" and p in ("/vms", "/init", "/vms/secrets", "/vms/networking"))
+        ]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        method, path = request.method, request.url.path
+        self.requests.append((method, path))
+        body = json.loads(request.content) if request.content else None
+        self.bodies.append(body)
+        for (refused_method, prefix), (status, detail) in self.refuse.items():
+            if method == refused_method and path.startswith(prefix):
+                return httpx.Response(status, json={"detail": detail})
+        for pattern, route in self._routes():
+            match = re.fullmatch(pattern, f"{method} {path}")
+            if match:
+                return route(body, *match.groups())
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def _routes(self):
+        return [
+            (
+                r"GET /init",
+                lambda body: self._ok({"username": "alice", "plan": self.plan, "roles": ["user"]}),
+            ),
+            (r"GET /vms", lambda body: self._ok({"vms": list(self.vms.values())})),
+            (r"POST /vms/create", self._create),
+            (r"GET /vms/delete/([^/]+)", self._delete_vm),
+            (r"GET /vms/secrets", lambda body: self._ok({"secrets": self.secrets})),
+            (r"POST /vms/secrets", self._set_secret),
+            (r"DELETE /vms/secrets/([^/]+)/([^/]+)", self._delete_secret),
+            (r"GET /vms/networking", lambda body: self._ok({"networking": self.networking})),
+            (r"POST /vms/networking", self._add_mapping),
+            (r"DELETE /vms/networking/([^/]+)/([^/]+)", self._delete_mapping),
+        ]
+
+    @staticmethod
+    def _ok(payload: dict) -> httpx.Response:
+        return httpx.Response(200, json=payload)
+
+    @staticmethod
+    def _fail(status: int, detail: str) -> httpx.Response:
+        return httpx.Response(status, json={"detail": detail})
+
+    def _create(self, body: dict) -> httpx.Response:
+        config, os_ = body["config"], body["os"]
+        if any(vm["vmlabel"] == config["vmlabel"] for vm in self.vms.values()):
+            return self._fail(400, f"A VM named {config['vmlabel']} already exists")
+        vm_id = f"00000000-0000-4000-8000-{self.next_id:012d}"
+        self.next_id += 1
+        vm = self.add_vm(config["vmlabel"], vm_id)
+        vm.update(
+            region=config["region"]["code"],
+            os={"distribution": os_["distribution"]["code"], "desktop": os_["desktop"]},
+            specs={
+                "cpu": os_["cpu"],
+                "ram": os_["ram"],
+                "storage": config.get("storageType") == "persistent",
+            },
+        )
+        self.secrets[vm_id]["VM_PASSWORD"] = config["password"]
+        return self._ok({"message": "VM created", "vm": vm})
+
+    def _owned(self, vm_id: str) -> httpx.Response | None:
+        return None if vm_id in self.vms else self._fail(404, "VM not found")
+
+    def _delete_vm(self, body: None, vm_id: str) -> httpx.Response:
+        if missing := self._owned(vm_id):
+            return missing
+        del self.vms[vm_id]
+        self.secrets.pop(vm_id, None)
+        self.networking.pop(vm_id, None)
+        return self._ok({"message": "VM deleted"})
+
+    def _set_secret(self, body: dict) -> httpx.Response:
+        if missing := self._owned(body["vmid"]):
+            return missing
+        self.secrets[body["vmid"]][body["key"]] = body["value"]
+        return self._ok({"message": "Secret saved"})
+
+    def _delete_secret(self, body: None, vm_id: str, key: str) -> httpx.Response:
+        if missing := self._owned(vm_id):
+            return missing
+        if self.secrets[vm_id].pop(key, None) is None:
+            return self._fail(404, f"Secret not found: {key}")
+        return self._ok({"message": "Secret deleted"})
+
+    def _add_mapping(self, body: dict) -> httpx.Response:
+        if missing := self._owned(body["vmid"]):
+            return missing
+        mappings = self.networking[body["vmid"]]
+        if any(m["name"] == body["name"] for m in mappings):
+            return self._fail(400, f"Mapping {body['name']!r} already exists on this VM")
+        mappings.append(
+            {
+                "name": body["name"],
+                "port": body["port"],
+                "url": f"https://{body['name']}-{body['vmid']}.swiftor.io",
+            }
+        )
+        return self._ok({"message": "Mapping added"})
+
+    def _delete_mapping(self, body: None, vm_id: str, name: str) -> httpx.Response:
+        if missing := self._owned(vm_id):
+            return missing
+        before = len(self.networking[vm_id])
+        self.networking[vm_id] = [m for m in self.networking[vm_id] if m["name"] != name]
+        if len(self.networking[vm_id]) == before:
+            return self._fail(404, f"Mapping not found: {name}")
+        return self._ok({"message": "Mapping deleted"})
+
+
+class ScreenHost(App[None]):
+    """A bare app with vmtui's stylesheet that shows one screen; `result` is what it dismissed with."""
+
+    def __init__(self, screen_factory) -> None:
+        super().__init__(css_path=[str(styles_dir() / "vmtui.tcss")])
+        self.screen_factory = screen_factory
+        self.result: object = "not dismissed"
+        self.shown = None
+
+    def on_mount(self) -> None:
+        self.shown = self.screen_factory()
+        self.push_screen(self.shown, self._dismissed)
+
+    def _dismissed(self, result: object) -> None:
+        self.result = result

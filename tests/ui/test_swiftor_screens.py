@@ -1,0 +1,459 @@
+"""The Swiftor screens (create, typed delete, secrets, networking) driven with Pilot, against a real
+SwiftorProvider over a stateful MockTransport fake of Swiftor's wire API, and against the local
+engine's own /swiftor API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from textual.widgets import Button, DataTable, Input, Select
+
+from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
+from vmtui.core.models import Vm, VmState
+from vmtui.local.engine import Engine
+from vmtui.local.jwt_tokens import issue_token
+from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
+from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.ui.screens import networking
+from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+from vmtui.ui.screens.networking import MappingFormScreen, NetworkingScreen
+from vmtui.ui.screens.secrets import MASK, SecretFormScreen, SecretsScreen
+from vmtui.ui.screens.swiftor_create import DesktopRequest, SwiftorCreateScreen
+
+SIZE = (120, 36)
+PLANTED = "PLANTED-s3cr3t-9f1c"
+OTHER = "other-value-77ab"
+
+
+def screen_text(app) -> str:
+    """Everything the active screen shows, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def swiftor_vm(fake: FakeSwiftor, label: str = "NewVM") -> Vm:
+    fake.add_vm(label)
+    return Vm(provider="swiftor", provider_kind="swiftor", id=VM_ID, label=label, state=VmState.STOPPED)
+
+
+async def fill(pilot, **values: str) -> None:
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#{name}", Input).value = value
+    await pilot.pause()
+
+
+def choose(app, **values: str | None) -> None:
+    for name, value in values.items():
+        select = app.screen.query_one(f"#{name}", Select)
+        if value is None:
+            select.clear()
+        else:
+            select.value = value
+
+
+def error_of(app, name: str) -> str:
+    return str(app.screen.query_one(f"#{name}-error").render())
+
+
+# -- create form -----------------------------------------------------------------------------
+
+
+async def test_create_form_blocks_bad_values_inline_without_any_request():
+    fake = FakeSwiftor(plan="core")
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "Your plan: core, up to 2 vCPU, 4 GB RAM" in screen_text(app)
+        choose(app, distribution="fedora", desktop=None, storage="persistent")
+        await fill(pilot, label="", cpu="3", ram="x", password="")
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert app.result == "not dismissed"
+        assert fake.writes == [], "nothing may be sent while a field is invalid"
+        assert error_of(app, "label") == "a label is needed"
+        assert "needs a desktop" in error_of(app, "desktop")
+        assert error_of(app, "cpu") == "VM exceeds the core plan limit: 3 vCPU requested, at most 2 allowed"
+        assert error_of(app, "ram") == "a whole number, at least 1"
+        assert "persistent storage is not included" in error_of(app, "storage")
+        assert error_of(app, "password") == "a password is needed"
+        await fill(pilot, ram="5")
+        assert (
+            error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 4 GB allowed"
+        )
+        await pilot.press("enter")  # Enter in a field submits too: still refused, still nothing sent
+        await settle(pilot)
+        assert fake.writes == [] and app.result == "not dismissed"
+
+
+async def test_create_form_sends_the_typed_request_and_returns_it():
+    fake = FakeSwiftor(plan="pro_monthly")  # engineer: 8 vCPU, 16 GB, persistent storage
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        choose(app, region="US", distribution="debian", desktop="kde", storage="persistent")
+        await fill(pilot, label="MyWebServer", cpu="8", ram="16", password=PLANTED)
+        assert PLANTED not in screen_text(app), "the password field is masked"
+        await pilot.click("#ok")
+        await settle(pilot)
+        request = app.result
+        assert isinstance(request, DesktopRequest)
+        assert (
+            request.label,
+            request.region,
+            request.distribution,
+            request.desktop,
+            request.cpu,
+            request.ram_gb,
+            request.storage_type,
+        ) == ("MyWebServer", "US", "debian", "kde", 8, 16, "persistent")
+        assert PLANTED not in repr(request)
+        assert fake.writes == [("POST", "/vms/create")]
+        assert fake.bodies[fake.requests.index(("POST", "/vms/create"))] == {
+            "config": {
+                "vmlabel": "MyWebServer",
+                "region": {"code": "US"},
+                "password": PLANTED,
+                "storageType": "persistent",
+            },
+            "os": {"distribution": {"code": "debian"}, "desktop": "kde", "cpu": 8, "ram": 16},
+        }
+        created = app.shown.created_vm
+        assert created.label == "MyWebServer" and created.state is VmState.STOPPED
+        assert created.specs.persistent_storage is True and created.image == "debian-kde"
+
+
+async def test_create_form_shows_a_server_refusal_and_keeps_every_value():
+    fake = FakeSwiftor()
+    fake.add_vm("taken", "11111111-2222-4333-8444-555555555555")
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        choose(app, distribution="alpine", desktop=None)
+        await fill(pilot, label="taken", cpu="1", ram="2", password="pw-1")
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert app.result == "not dismissed"
+        assert "Refused: 400: A VM named taken already exists" in str(
+            app.screen.query_one("#send-status").render()
+        )
+        values = {
+            name: app.screen.query_one(f"#{name}", Input).value
+            for name in ("label", "cpu", "ram", "password")
+        }
+        assert values == {"label": "taken", "cpu": "1", "ram": "2", "password": "pw-1"}
+        assert app.screen.query_one("#distribution", Select).value == "alpine"
+        assert not app.screen.query_one("#ok", Button).disabled
+        await fill(pilot, label="fresh")
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert isinstance(app.result, DesktopRequest) and app.result.desktop is None
+        assert sorted(vm["vmlabel"] for vm in fake.vms.values()) == ["fresh", "taken"]
+
+
+async def test_create_form_without_a_plan_leaves_limits_to_the_server():
+    fake = FakeSwiftor()
+    fake.refuse[("GET", "/init")] = (404, "User not found")
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "Plan unknown (404: User not found)" in screen_text(app)
+        await fill(pilot, label="big", cpu="8", ram="16", password="pw")
+        assert error_of(app, "cpu") == "" and error_of(app, "ram") == ""
+
+
+# -- typed delete ----------------------------------------------------------------------------
+
+
+async def test_typed_delete_refuses_a_wrong_label_and_confirms_the_exact_one():
+    vm = Vm(provider="swiftor", provider_kind="swiftor", id=VM_ID, label="Prod Box", state=VmState.RUNNING)
+    app = ScreenHost(lambda: ConfirmTypedDeleteScreen.for_vm(vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.focused.id == "cancel"
+        delete = app.screen.query_one("#delete", Button)
+        assert delete.disabled
+        await pilot.press("shift+tab")
+        assert app.focused.id == "typed-name"
+        await pilot.press(*"prod box", "enter")
+        await pilot.pause()
+        assert app.result == "not dismissed" and delete.disabled
+        assert "not the exact name" in error_of(app, "typed-name")
+        app.screen.query_one("#typed-name", Input).value = "Prod Box"
+        await pilot.pause()
+        assert not delete.disabled
+        await pilot.click("#delete")
+        await pilot.pause()
+        assert app.result is True
+
+
+async def test_typed_delete_cancel_and_escape_return_false():
+    vm = Vm(provider="swiftor", id=VM_ID, label="box")
+    for keys in (["enter"], ["escape"]):  # Enter presses the focused Cancel
+        app = ScreenHost(lambda: ConfirmTypedDeleteScreen.for_vm(vm))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert app.result is False
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+async def test_secret_values_are_masked_and_reveal_shows_exactly_one():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    fake.secrets[VM_ID] = {"API_TOKEN": PLANTED, "DB_PASSWORD": OTHER, "VM_PASSWORD": "pw-zz-1234"}
+    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "API_TOKEN" in text and "DB_PASSWORD" in text and "VM_PASSWORD" in text
+        assert PLANTED not in text and OTHER not in text and "pw-zz-1234" not in text
+        assert text.count(MASK) == 3
+        assert "apply at the VM's next start" in text
+        await pilot.press("v")  # first row: API_TOKEN
+        await pilot.pause()
+        text = screen_text(app)
+        assert PLANTED in text and OTHER not in text and "pw-zz-1234" not in text
+        assert text.count(MASK) == 2
+        await pilot.press("down")  # moving away masks it again
+        await pilot.pause()
+        assert PLANTED not in screen_text(app) and screen_text(app).count(MASK) == 3
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert OTHER in text and PLANTED not in text
+        await pilot.press("v")  # again: hidden
+        await pilot.pause()
+        assert OTHER not in screen_text(app)
+        assert all(PLANTED not in str(n.message) and OTHER not in str(n.message) for n in app._notifications)
+
+
+async def test_secrets_add_edit_delete_with_inline_key_validation():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    fake.secrets[VM_ID] = {"VM_PASSWORD": "pw"}
+    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, SecretFormScreen)
+        await fill(pilot, key="9LIVES", value=PLANTED)
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert "not starting with a digit" in error_of(app, "key")
+        await fill(pilot, key="bad-key")
+        assert error_of(app, "key") == "letters, digits and _ only, not starting with a digit"
+        assert fake.writes == []
+        assert PLANTED not in screen_text(app), "the value input is masked"
+        await fill(pilot, key="API_TOKEN")
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert isinstance(app.screen, SecretsScreen)
+        assert fake.secrets[VM_ID] == {"VM_PASSWORD": "pw", "API_TOKEN": PLANTED}
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 2 and app.screen._selected() == "API_TOKEN"  # the new one is highlighted
+        assert PLANTED not in screen_text(app)
+        assert all(PLANTED not in str(n.message) for n in app._notifications)
+
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, SecretFormScreen) and form.query_one("#key", Input).disabled
+        assert app.focused.id == "value"
+        await pilot.press(*OTHER, "enter")
+        await settle(pilot)
+        assert fake.secrets[VM_ID]["API_TOKEN"] == OTHER
+
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmTypedDeleteScreen) and app.focused.id == "cancel"
+        await pilot.press("enter")  # Cancel: nothing deleted
+        await settle(pilot)
+        assert "API_TOKEN" in fake.secrets[VM_ID]
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.click("#delete")
+        await settle(pilot)
+        assert fake.secrets[VM_ID] == {"VM_PASSWORD": "pw"}
+        assert app.screen.query_one(DataTable).row_count == 1
+        assert ("DELETE", f"/vms/secrets/{VM_ID}/API_TOKEN") in fake.requests
+
+
+async def test_secrets_show_the_servers_error():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    fake.refuse[("GET", "/vms/secrets")] = (401, "Invalid token")
+    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "Cannot list secrets: 401: Invalid token" in screen_text(app)
+
+
+# -- networking ------------------------------------------------------------------------------
+
+
+async def test_networking_add_lists_url_then_remove(monkeypatch):
+    opened: list[str] = []
+    monkeypatch.setattr(networking.webbrowser, "open", lambda url: opened.append(url) or True)
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        desktop = f"https://{VM_ID}.swiftor.io"
+        assert f"Desktop: {desktop} (port 3000 inside the VM)" in screen_text(app)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, MappingFormScreen)
+        await fill(pilot, name="-MyApp", port="70000")
+        await pilot.click("#ok")
+        await settle(pilot)
+        assert (
+            "lowercase letters" in error_of(app, "name") and error_of(app, "port") == "a port from 1 to 65535"
+        )
+        await fill(pilot, name="a" * 64, port="0")
+        assert error_of(app, "name") == "at most 63 characters"
+        assert fake.writes == []
+        await fill(pilot, name="myapp", port="5001")
+        await pilot.click("#ok")
+        await settle(pilot)
+        url = f"https://myapp-{VM_ID}.swiftor.io"
+        assert isinstance(app.screen, NetworkingScreen)
+        assert fake.networking[VM_ID] == [{"name": "myapp", "port": 5001, "url": url}]
+        text = screen_text(app)
+        assert "myapp" in text and "5001" in text and url in text
+        assert app.screen._selected() == ("myapp", url)
+
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == url
+        await pilot.press("o")
+        await settle(pilot)
+        assert opened == [url]
+        assert any(url in str(n.message) for n in app._notifications)
+
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.click("#delete")
+        await settle(pilot)
+        assert fake.networking[VM_ID] == []
+        assert url not in screen_text(app)
+        assert app.screen.query_one(DataTable).row_count == 1  # the desktop stays
+
+
+async def test_networking_duplicate_is_refused_in_the_form_and_desktop_cannot_be_removed():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    fake.networking[VM_ID] = [{"name": "web", "port": 80}]
+    app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert f"https://web-{VM_ID}.swiftor.io" in screen_text(app)  # URL built when the server gives none
+        await pilot.press("d")  # the desktop row is first
+        await pilot.pause()
+        assert isinstance(app.screen, NetworkingScreen) and fake.writes == []
+        await pilot.press("a")
+        await pilot.pause()
+        await fill(pilot, name="web", port="8080")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MappingFormScreen)
+        assert "already exists" in str(app.screen.query_one("#send-status").render())
+        assert app.screen.query_one("#port", Input).value == "8080"
+
+
+# -- the local engine's Swiftor API ----------------------------------------------------------
+
+SECRET = "k" * 48
+
+
+@contextlib.asynccontextmanager
+async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
+    engine = Engine(tmp_path / "engine")
+    await engine.start()
+    app = FastAPI()
+    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
+    app.middleware("http")(swiftor_host_proxy(engine))
+    provider = SwiftorProvider(
+        "local",
+        "http://127.0.0.1:8123/swiftor",
+        issue_token(SECRET, "ui@example.com", plan="hacker"),
+        transport=httpx.ASGITransport(app=app),
+        max_retries=0,
+    )
+    try:
+        yield provider
+    finally:
+        await provider.aclose()
+        for vm in engine.db.list_vms(all_owners=True):
+            with contextlib.suppress(Exception):
+                await engine.delete_vm(vm.id, owner=vm.owner)
+        await engine.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the local engine runs as root in CI")
+async def test_screens_against_the_local_engine(tmp_path):
+    async with engine_provider(tmp_path) as provider:
+        app = ScreenHost(lambda: SwiftorCreateScreen(provider))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "Your plan: hacker, up to 4 vCPU, 8 GB RAM, persistent storage" in screen_text(app)
+            await fill(pilot, label="ui-e2e", cpu="5", ram="2", password=PLANTED)
+            assert "at most 4 allowed" in error_of(app, "cpu")
+            await fill(pilot, cpu="2")
+            choose(app, storage="persistent")
+            await pilot.click("#ok")
+            await settle(pilot)
+            vm = app.shown.created_vm
+        assert isinstance(app.result, DesktopRequest) and vm.label == "ui-e2e" and vm.specs.persistent_storage
+
+        app = ScreenHost(lambda: SecretsScreen(provider, vm))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "VM_PASSWORD" in screen_text(app) and PLANTED not in screen_text(app)
+            await pilot.press("v")
+            await pilot.pause()
+            assert PLANTED in screen_text(app)
+
+        app = ScreenHost(lambda: NetworkingScreen(provider, vm))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert f"http://{vm.id}.localhost:8123" in screen_text(app)
+            await pilot.press("a")
+            await pilot.pause()
+            await fill(pilot, name="web", port="8000")
+            await pilot.click("#ok")
+            await settle(pilot)
+            url = f"http://web-{vm.id}.localhost:8123"
+            assert url in screen_text(app)
+            assert [m.url for m in await provider.list_mappings(vm.id)] == [url]
+            await pilot.press("d")
+            await pilot.pause()
+            await pilot.click("#delete")
+            await settle(pilot)
+            assert await provider.list_mappings(vm.id) == []
+            assert url not in screen_text(app)
+
+        app = ScreenHost(lambda: ConfirmTypedDeleteScreen.for_vm(vm))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#typed-name", Input).value = "ui-e2e"
+            await pilot.pause()
+            await pilot.click("#delete")
+            await pilot.pause()
+        assert app.result is True
+        await provider.delete_vm(vm.id)
+        assert await provider.list_vms() == []
