@@ -21,14 +21,31 @@ def make_app(*providers: Provider, **options) -> VmTuiApp:
     options.setdefault("now", lambda: FIXED_NOW)
     options.setdefault("poll", PollOptions(fast=60, slow=60, max_backoff=60, timeout=5))
     options.setdefault("active_profile", providers[0].name)
-    return VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options))
+    return record_notes(VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options)))
+
+
+def record_notes(app: VmTuiApp) -> VmTuiApp:
+    """Keep every notification in `app.notes` as (title, message, severity); toasts expire, this doesn't."""
+    app.notes = []
+    notify = app.notify
+
+    def recording_notify(message, *, title="", severity="information", **kwargs):
+        app.notes.append((title, str(message), severity))
+        return notify(message, title=title, severity=severity, **kwargs)
+
+    app.notify = recording_notify
+    return app
 
 
 async def settle(pilot, app: VmTuiApp) -> None:
-    """Wait until every profile delivered its first poll result and actions are done."""
+    """Wait (up to a minute: the local engine may be starting) until every profile delivered its
+    first poll result and no action is in flight."""
+    import time
+
     main = app.main_screen
-    for _ in range(200):
-        await pilot.pause()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        await pilot.pause(0.01)
         if len(main.results) == len(main.openers) and not app.actions.pending:
             break
     await pilot.pause()

@@ -10,7 +10,7 @@ import time
 import pytest
 from textual.widgets import Input
 
-from tests.ui.helpers import poll_now, settle, wait_actions
+from tests.ui.helpers import poll_now, record_notes, settle, wait_actions
 from vmtui.config import load_settings
 from vmtui.core.models import VmState
 from vmtui.services.registry import Registry
@@ -66,7 +66,7 @@ async def wait_for(pilot, app, predicate, timeout=60.0):
 
 async def test_create_branch_commit_pause_with_keys(engine_settings):
     openers = Registry(engine_settings).openers(["local"])
-    app = VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)))
+    app = record_notes(VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30))))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
         assert app.main_screen.results["local"].stale is False
@@ -107,5 +107,5 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await pilot.press("p")
         await wait_actions(pilot, app)
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.RUNNING)
-        notes = [n.message for n in app._notifications]
+        notes = [message for _, message, _ in app.notes]
         assert any(m.startswith("Created VM") for m in notes) and any(m.startswith("Paused") for m in notes)

@@ -144,7 +144,7 @@ async def test_action_shows_badge_at_once_then_notifies_result():
         await wait_actions(pilot, app)
         await poll_now(pilot, app)
         assert "paused" in table.get_row("local\0vm-8c1d77e4")[2].plain
-        assert any("Paused vm-8c1d77e4" in n.message for n in app._notifications)
+        assert ("Pause", "Paused vm-8c1d77e4", "information") in app.notes
 
 
 async def test_server_error_message_reaches_the_notification_and_details():
@@ -157,9 +157,7 @@ async def test_server_error_message_reaches_the_notification_and_details():
         await pilot.press(*"snap", "enter")
         await wait_actions(pilot, app)
         await pilot.pause()
-        errors = [n for n in app._notifications if n.severity == "error"]
-        assert errors and "409: VM is sleeping; wake it first" in errors[-1].message
-        assert "Commit failed" in errors[-1].title
+        assert ("Commit failed", "409: VM is sleeping; wake it first", "error") in app.notes
         assert "wake it first" in text_of(app.main_screen.query_one("#details-body"))
         assert "committing" not in app.main_screen.table.get_row("local\0vm-8c1d77e4")[2].plain
 
