@@ -14,7 +14,8 @@ A VM directory (`SandboxSpec.vm_dir`) holds:
 Layer format (what `capture` writes and `SandboxSpec.layers` lists): a directory with `root/` and
 `usr/`, each an overlayfs upper-dir tree (deleted files are 0/0 character devices, replaced
 directories carry `trusted.overlay.opaque=y`). `root/` stacks over the image's rootfs; `usr/` stacks
-over the host's /usr when the image uses it (default image) and is empty otherwise.
+over the host's /usr when the image uses it (default image) and is empty otherwise. Layers made by a
+daemon without root keep those marks in `user.overlay.*` xattrs and only stack in rootless VMs.
 
 All mounts live in the VM's own mount namespace, so they vanish with its last process: stop() only
 has to kill processes. The processes themselves are found through the VM's cgroup and its pid
