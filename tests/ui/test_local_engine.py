@@ -109,3 +109,20 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.RUNNING)
         notes = [message for _, message, _ in app.notes]
         assert any(m.startswith("Created VM") for m in notes) and any(m.startswith("Paused") for m in notes)
+
+        await pilot.press("s")  # SSH terminal in the terminal pane, over the engine's TLS gateway
+        from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+        deadline = time.monotonic() + 30
+        typed = False
+        while time.monotonic() < deadline:
+            await pilot.pause(0.2)
+            panes = list(app.main_screen.query_one("#terminal-area").query(TerminalPane))
+            text = "\n".join(panes[0].emulator.screen_text()) if panes and panes[0].emulator else ""
+            if "vmtui-42" in text:
+                break
+            if not typed and text.strip():
+                await pilot.press(*"echo vmtui-$((6*7))", "enter")
+                typed = True
+        else:
+            raise AssertionError(f"no shell output in the terminal pane: {text!r}")

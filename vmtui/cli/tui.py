@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         keymap=dict(settings.ui.keymap),
         poll=PollOptions(**settings.poll.model_dump()),
         read_only=args.read_only,
+        scrollback=settings.ui.scrollback,
+        ssh_keepalive=settings.ssh.keepalive_interval,
     )
     if args.demo:
         from vmtui.ui.demo import demo_openers

@@ -51,10 +51,11 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("pause", "Pause / resume VM", "can_pause", Target.VM),
         ActionSpec("delete", "Delete VM", "can_delete", Target.VM),
         ActionSpec("images", "Images", "has_images", Target.PROFILE),
+        ActionSpec("ssh", "Terminal (SSH)", "has_ssh", Target.VM),
     )
 }
 
-_NEEDS_LIVE = {"branch", "commit", "pause"}
+_NEEDS_LIVE = {"branch", "commit", "pause", "ssh"}
 
 
 @dataclass(frozen=True)

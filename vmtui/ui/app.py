@@ -34,6 +34,8 @@ class AppOptions:
     keymap: dict[str, str] = field(default_factory=dict)
     poll: PollOptions = field(default_factory=PollOptions)
     read_only: bool = False
+    scrollback: int = 10_000
+    ssh_keepalive: int = 10
     now: Callable[[], float] = time.time
     """Wall clock for ages; tests pin it."""
 

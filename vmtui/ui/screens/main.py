@@ -24,10 +24,13 @@ from textual.widgets import Footer, Input, Static
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Fleet, Vm, VmState
+from vmtui.paths import state_dir
 from vmtui.providers.base import Provider
 from vmtui.services.actions import ACTIONS, Actions, Outcome, PendingKey, Target, dependants
 from vmtui.services.filter import FilterError, VmFilter, parse_filter
+from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.poller import Poller, PollResult
+from vmtui.services.ssh import SshSession
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.format import clean, format_age
 from vmtui.ui.messages import FleetUpdated, ProfileConnecting
@@ -39,7 +42,9 @@ from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
+from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.status_bar import StatusBar
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
 from vmtui.ui.widgets.vm_table import VmTable, row_key
 
@@ -62,6 +67,7 @@ _SCREEN_ACTIONS = {
     "pause": "pause",
     "delete": "delete",
     "images": "images",
+    "ssh": "ssh",
 }
 
 
@@ -72,8 +78,8 @@ class TerminalArea(Container):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            Text("No terminal open. The embedded SSH terminal opens here; from a shell: "
-                 "vmtui ssh <vm-id>", style="dim italic"),
+            Text("No terminal open. Press s on a running VM to open an SSH terminal here "
+                 "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>", style="dim italic"),
             id="terminal-hint",
         )
 
@@ -96,6 +102,8 @@ class MainScreen(Screen[None]):
                 tooltip="Start a new VM from the commit selected in the tree"),
         Binding("p", "pause", "Pause/resume", id="vm.pause", tooltip="Pause a running VM, resume a paused one"),
         Binding("D", "delete", "Delete", id="vm.delete", tooltip="Delete the selected VM (asks first)"),
+        Binding("s", "ssh", "Terminal", id="vm.ssh",
+                tooltip="Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)"),
         Binding("y", "yank", "Copy id", show=False, id="vm.yank", tooltip="Copy the selected id to the clipboard (OSC 52)"),
         Binding("slash", "filter", "Filter", id="list.filter",
                 tooltip="Filter: text, state:running, label:k=v, provider:x, ! negates"),
@@ -292,7 +300,7 @@ class MainScreen(Screen[None]):
         name = _SCREEN_ACTIONS.get(action)
         if name is None:
             return None
-        if self.vmtui.options.read_only and name != "images":
+        if self.vmtui.options.read_only and name not in ("images", "ssh"):
             return "read-only mode"
         spec = ACTIONS[name]
         if spec.target is Target.PROFILE:
@@ -491,6 +499,25 @@ class MainScreen(Screen[None]):
                 self._start(vm.key, "deleting", "Delete", lambda: self.actions.delete(vm))
 
         self.app.push_screen(ConfirmDeleteScreen(vm, dependent), delete)
+
+    async def action_ssh(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("ssh") or vm is None:
+            return
+        provider = self.actions.providers[vm.provider]
+        options = self.vmtui.options
+        area = self.query_one(TerminalArea)
+        tabs = next(iter(area.query(TerminalTabs)), None)
+        if tabs is None:
+            await area.query("#terminal-hint").remove()
+            tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
+            await area.mount(tabs)
+
+        def make_session() -> SshSession:
+            return SshSession(provider, vm.id, known_hosts=TofuKnownHosts(state_dir() / "known_hosts"),
+                              resume_paused=True, keepalive_interval=options.ssh_keepalive)
+
+        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
 
     def action_yank(self) -> None:
         item = self.selected_vm() if not self.selected_commit() or not self.lineage.has_focus else self.selected_commit()

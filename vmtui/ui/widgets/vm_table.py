@@ -51,8 +51,8 @@ class VmTable(DataTable):
     and keeps the cursor on the same VM."""
 
     BINDINGS = [
-        Binding("s", "cycle_sort", "Sort", show=False, id="list.sort", tooltip="Sort by the next column (click a header too)"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="list.sort_reverse",
+        Binding("o", "cycle_sort", "Order by", show=False, id="list.sort", tooltip="Sort by the next column (click a header too)"),
+        Binding("O", "reverse_sort", "Reverse order", show=False, id="list.sort_reverse",
                 tooltip="Reverse the sort order"),
     ]
 
