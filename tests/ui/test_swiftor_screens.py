@@ -187,7 +187,7 @@ async def test_typed_delete_refuses_a_wrong_label_and_confirms_the_exact_one():
         await pilot.press(*"prod box", "enter")
         await pilot.pause()
         assert app.result == "not dismissed" and delete.disabled
-        assert "not the exact name" in error_of(app, "typed-name")
+        assert "That is not the exact name" in screen_text(app)
         app.screen.query_one("#typed-name", Input).value = "Prod Box"
         await pilot.pause()
         assert not delete.disabled

@@ -26,6 +26,11 @@ class ConfirmTypedDeleteScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Keep it")
     ]
 
+    DEFAULT_CSS = """
+    ConfirmTypedDeleteScreen #typed-name-prompt { margin-top: 1; }
+    ConfirmTypedDeleteScreen #typed-name-error { color: $text-error; height: auto; }
+    """
+
     def __init__(self, title: str, consequences: str, name: str | None = None) -> None:
         super().__init__()
         self.title_text = title
@@ -51,9 +56,9 @@ class ConfirmTypedDeleteScreen(ModalScreen[bool]):
                 prompt = Text("Type ")
                 prompt.append(clean(self.expected, 80), style="bold")
                 prompt.append(" to confirm:")
-                yield Label(prompt, classes="field-label")
+                yield Label(prompt, id="typed-name-prompt")
                 yield Input(placeholder=clean(self.expected, 80), id="typed-name")
-                yield Static("", id="typed-name-error", classes="field-error")
+                yield Static("", id="typed-name-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Delete", id="delete", variant="error", disabled=self.expected is not None)

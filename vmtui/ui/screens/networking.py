@@ -31,8 +31,8 @@ from vmtui.ui.screens.swiftor_form import SendingFormScreen
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 DESKTOP_PORT = 3000
 """Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
-URL_WIDTH = 78
-"""Fits `https://{name}-{uuid}.swiftor.io` for names up to 22 characters; `y` copies any URL whole."""
+URL_WIDTH = 76
+"""Fits `https://{name}-{uuid}.swiftor.io` for names up to 20 characters; `y` copies any URL whole."""
 DESKTOP_ROW = "\0desktop"
 """Row key of the built-in desktop entry (no mapping name can contain NUL)."""
 
@@ -112,7 +112,10 @@ class NetworkingScreen(ModalScreen[None]):
         with Vertical(id="networking-dialog", classes="dialog"):
             yield Label(Text(f"Networking of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
             yield Static(
-                Text(f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)"),
+                Text(
+                    f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)\n"
+                    "Each mapping serves one more port of the VM at its own URL."
+                ),
                 id="desktop-url",
                 classes="dialog-hint",
             )

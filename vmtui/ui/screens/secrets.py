@@ -61,9 +61,7 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
             self.fixed_key or "",
             placeholder="API_TOKEN",
         )
-        yield Label("Value (hidden while typing)", classes="field-label")
-        yield Input(password=True, id="value")
-        yield Static("", id="value-error", classes="field-error")
+        yield from self.masked_field("value", "Value", placeholder="hidden while typing")
         yield Static("It becomes an environment variable from the VM's next start.", classes="dialog-hint")
 
     def on_mount(self) -> None:

@@ -87,10 +87,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
                 yield from self.field("ram", "RAM (GB)", "4")
         with Horizontal(classes="field-pair"):
             with Vertical():
-                with Horizontal(classes="field"):
-                    yield Label("Password", classes="field-label")
-                    yield Input(password=True, placeholder="required", id="password")
-                yield Static("", id="password-error", classes="field-error")
+                yield from self.masked_field("password", "Password", placeholder="required")
             with Vertical():
                 yield from self._select("storage", "Storage", STORAGE_TYPES, "ephemeral")
         yield Static(

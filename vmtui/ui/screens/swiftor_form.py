@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from textual import on, work
+from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
@@ -32,6 +33,13 @@ class SendingFormScreen(FormScreen[RequestT]):
     async def send(self, request: RequestT) -> None:
         """Carry out the request; raise ProviderError with a user-facing message when refused."""
         raise NotImplementedError
+
+    def masked_field(self, name: str, label: str, placeholder: str = "") -> ComposeResult:
+        """`FormScreen.field` whose input shows bullets (passwords, secret values)."""
+        for widget in self.field(name, label, placeholder=placeholder):
+            if isinstance(widget, Input):
+                widget.password = True
+            yield widget
 
     def on_mount(self) -> None:
         self.query_one("#dialog").mount(
