@@ -215,9 +215,10 @@ async def test_without_sandbox_support_create_says_what_is_missing(engine, api, 
     import vmtui.local.sandbox as sandbox_module
 
     monkeypatch.setattr(sandbox_module, "sys", types.SimpleNamespace(platform="darwin"))
-    response = await api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
-    assert response.status_code == 503
-    assert "sandboxes need Linux" in response.json()["error"]
+    for wait in ("true", "false"):
+        response = await api.post(f"{V1}/vm/new_root?wait_boot={wait}", json={"vm_config": {}})
+        assert response.status_code == 503
+        assert "sandboxes need Linux" in response.json()["error"]
     assert (await api.get(f"{V1}/vms")).json() == []
     assert os.listdir(engine.state_dir / "vms") == []
 

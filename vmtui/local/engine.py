@@ -48,6 +48,8 @@ BRANCH_PARALLELISM = 4
 """VMs of one branch booted at once (each boot is mostly waiting for processes to start)."""
 _RECOVERY_PARALLELISM = 4
 _KILL_GRACE_SECONDS = 5.0
+_EARLY_BOOT_FAILURE_SECONDS = 0.05
+"""How long a non-waiting create watches its boot: checks of the host fail well within this."""
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
 
@@ -573,35 +575,42 @@ class Engine:
                                    parent_commit_id=commit.id, grandparent_vm_id=commit.parent_vm_id)
 
     async def _launch(self, vm: VmRecord, *, start: bool, wait_boot: bool) -> VmRecord:
-        """Insert the row as `creating`, make the VM's dir, boot. A failure removes every trace."""
+        """Insert the row as `creating`, make the VM's dir, boot. A failure removes every trace.
+
+        Without `wait_boot` the boot goes on in the background, but a boot that fails at once
+        (sandboxes cannot run on this host) is still this call's error, not a dead VM."""
         vm.state = "booting" if start else "stopped"
         self.db.insert_vm(vm)
         self._vm_dir(vm.id).mkdir(parents=True)
-        if start and wait_boot:
-            try:
+        boot: asyncio.Task[None] | None = None
+        try:
+            if start and wait_boot:
                 await self._boot(vm)
-            except BaseException:
-                await self._discard(vm.id)
-                raise
+            elif start:
+                boot = asyncio.create_task(self._boot(vm))
+                await asyncio.wait({boot}, timeout=_EARLY_BOOT_FAILURE_SECONDS)
+                if boot.done():
+                    boot.result()
+        except BaseException:
+            await self._discard(vm.id)
+            raise
         self.db.update_vm(vm.id, phase="ready")
         vm.phase = "ready"
-        if start and not wait_boot:
-            self._boot_in_background(vm)
+        if boot is not None and not boot.done():
+            self._boot_tasks[vm.id] = asyncio.create_task(self._finish_boot(vm, boot))
         log.info("created vm %s (image %s, %d layer(s))", vm.id, vm.image, len(vm.layers))
         return self.db.get_vm(vm.id) or vm
 
-    def _boot_in_background(self, vm: VmRecord) -> None:
-        async def boot() -> None:
-            try:
-                await self._boot(vm)
-            except Exception as exc:  # noqa: BLE001 - whatever broke, the VM must not stay "booting"
-                log.warning("vm %s failed to boot: %s", vm.id, exc)
-                if self.store is not None:
-                    self.db.update_vm(vm.id, state="dead")
-            finally:
-                self._boot_tasks.pop(vm.id, None)
-
-        self._boot_tasks[vm.id] = asyncio.create_task(boot())
+    async def _finish_boot(self, vm: VmRecord, boot: asyncio.Task[None]) -> None:
+        """Wait for a background boot; a failure leaves the VM listed as `dead`."""
+        try:
+            await boot
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the VM must not stay "booting"
+            log.warning("vm %s failed to boot: %s", vm.id, exc)
+            if self.store is not None:
+                self.db.update_vm(vm.id, state="dead")
+        finally:
+            self._boot_tasks.pop(vm.id, None)
 
     async def _boot(self, vm: VmRecord) -> None:
         try:
