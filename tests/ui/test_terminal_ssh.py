@@ -7,6 +7,7 @@ so this exercises TLS with SNI, SSH auth, the PTY, window-change and the widget 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from textual.app import App, ComposeResult
@@ -65,9 +66,12 @@ async def test_flood_over_ssh_is_shown_to_the_end_and_stays_responsive(gateway, 
         pane = await app.query_one(TerminalTabs).open_session("flood", factory)
         await wait_for(pilot, lambda: pane.transport is not None)
         line = r"\033[31mred\033[0m \033[1;32mgreen\033[0m \033[38;5;208mmore words to parse\033[0m"
-        await type_line(pilot, f"yes $'{line}' | head -n 30000; echo flood-done")  # ~2 MB
-        await wait_for(pilot, shows(pilot, "flood-done"), timeout=60)
+        pane.send(f"yes $'{line}' | head -n 30000; echo flood-$((1+1))\r".encode())  # ~2 MB; typed elsewhere
+        started = time.monotonic()
+        await wait_for(pilot, shows(pilot, "flood-2"), timeout=60)
+        flood_seconds = time.monotonic() - started
         assert shows(pilot, "red green more words to parse")()
+        assert flood_seconds < 20, flood_seconds
         await type_line(pilot, "echo still-here")
         await wait_for(pilot, shows(pilot, "still-here"))
 

@@ -1,7 +1,7 @@
 """`TerminalPane`: an interactive terminal widget on Textual's line API.
 
 Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive; only
-dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output is queued); when unparsed output piles up past
+dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floods in); when unparsed output piles up past
 `HIGH_WATER` bytes the transport is paused until the backlog drains below `LOW_WATER`.
 
 Every key reaches the remote program, except the leave chord `LEAVE_KEY` (ctrl+]) and shift+PageUp/PageDown,
@@ -58,7 +58,8 @@ PARSE_CHUNK = 16384
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 MAX_FPS = 60
-FLOOD_FPS = 30  # while unparsed output is waiting, paint less often and parse more
+FLOOD_FPS = 30  # while output floods in, paint less often and parse more
+FLOOD_BYTES = 16384  # parsed since the last paint: more than a full-screen redraw, so a flood
 RESIZE_DEBOUNCE = 0.1
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 WHEEL_LINES = 3
@@ -192,6 +193,7 @@ class TerminalPane(Widget, can_focus=True):
         self._full_repaint = False
         self._repaint_pending = False
         self._last_paint = 0.0
+        self._parsed_since_paint = 0
         self._sync_started: float | None = None
         # rendering
         self._versions = count(1)
@@ -282,6 +284,7 @@ class TerminalPane(Widget, can_focus=True):
         while self._backlog:
             chunk = bytes(self._backlog[:PARSE_CHUNK])
             del self._backlog[:PARSE_CHUNK]
+            self._parsed_since_paint += len(chunk)
             self._apply(emulator.feed(chunk))
             if time.perf_counter() > deadline:
                 break
@@ -317,7 +320,8 @@ class TerminalPane(Widget, can_focus=True):
         if self._repaint_pending:
             return
         self._repaint_pending = True
-        frame = 1 / (FLOOD_FPS if self._backlog else MAX_FPS)
+        flooding = self._backlog or self._parsed_since_paint > FLOOD_BYTES
+        frame = 1 / (FLOOD_FPS if flooding else MAX_FPS)
         delay = self._last_paint + frame - time.monotonic()
         if delay > 0:
             self.set_timer(delay, self._repaint, name="terminal-repaint")
@@ -338,6 +342,7 @@ class TerminalPane(Widget, can_focus=True):
                 return
         self._sync_started = None
         self._last_paint = time.monotonic()
+        self._parsed_since_paint = 0
         rows = emulator.rows
         if len(self._row_versions) != rows:
             self._row_versions = [next(self._versions) for _ in range(rows)]
