@@ -187,7 +187,7 @@ async def test_image_names_are_validated(engine, api):
     assert os.listdir(engine.state_dir / "images") == ["default"]
 
 
-async def test_internal_errors_are_500_json_without_details(engine, api, monkeypatch):
+async def test_internal_errors_are_500_json_without_details(engine, api, monkeypatch, caplog):
     def explode(owner=None):
         raise RuntimeError(f"database exploded near {TOKEN}")
 
@@ -196,6 +196,8 @@ async def test_internal_errors_are_500_json_without_details(engine, api, monkeyp
     assert response.status_code == 500
     assert response.json() == {"success": False, "error": "internal error"}
     assert TOKEN not in response.text
+    assert "RuntimeError: database exploded near [redacted]" in caplog.text and "explode" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 async def test_empty_lists_have_the_contract_shapes(api):

@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import math
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from types import ModuleType
@@ -243,7 +244,7 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
     """The HTTP app over a started (or soon started) engine. `token` is the bearer token."""
     app = FastAPI(title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None,
                   redoc_url=None)
-    _install_error_handlers(app)
+    _install_error_handlers(app, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
     app.include_router(_vers_router(engine), prefix=API_PREFIX)
     rootfs = _rootfs_router(engine)
     app.include_router(rootfs, prefix=API_PREFIX)
@@ -266,7 +267,7 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
     return app
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, secrets: list[str]) -> None:
     @app.exception_handler(ProviderError)
     async def engine_error(_request: Request, exc: ProviderError) -> JSONResponse:
         return _error(_status_of(exc), exc.message)
@@ -291,8 +292,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc,
-                  exc_info=exc)
+        # The frames, then the message with the engine's secrets blanked out (messages may quote anything).
+        message = f"{type(exc).__name__}: {exc}"
+        for secret in secrets:
+            message = message.replace(secret, "[redacted]")
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("internal error on %s %s\n%s%s", request.method, request.url.path, frames, message)
         return _error(500, "internal error")
 
 
