@@ -187,12 +187,14 @@ async def test_image_names_are_validated(engine, api):
     assert os.listdir(engine.state_dir / "images") == ["default"]
 
 
-async def test_internal_errors_are_500_json_without_details(engine, api, monkeypatch, caplog):
+async def test_internal_errors_are_500_json_without_details(engine, monkeypatch, caplog):
     def explode(owner=None):
         raise RuntimeError(f"database exploded near {TOKEN}")
 
     monkeypatch.setattr(engine, "list_vms", explode)
-    response = await api.get(f"{V1}/vms")
+    strict = httpx.ASGITransport(app=create_app(engine, TOKEN))  # would re-raise anything that escapes
+    async with httpx.AsyncClient(transport=strict, base_url="http://engine.test", headers=AUTH) as api:
+        response = await api.get(f"{V1}/vms")
     assert response.status_code == 500
     assert response.json() == {"success": False, "error": "internal error"}
     assert TOKEN not in response.text

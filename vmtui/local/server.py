@@ -227,6 +227,38 @@ class _AccessGate:
         return False
 
 
+class _InternalErrors:
+    """Turn an unexpected exception into 500 `{"success": false, "error": "internal error"}` and
+    one log line: the frames, then the message with the engine's secrets blanked out (exception
+    messages may quote anything). Nothing propagates, so no server logs the raw message."""
+
+    def __init__(self, app: _Asgi, secrets: list[str]):
+        self.app = app
+        self._secrets = [secret for secret in secrets if secret]
+
+    async def __call__(self, scope: _Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer 500
+            message = f"{type(exc).__name__}: {exc}"
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("internal error on %s %s\n%s%s", scope["method"], scope["path"], frames, message)
+            if not started:
+                await _error(500, "internal error")(scope, receive, send)
+
+
 # -- the app ------------------------------------------------------------------------------------
 
 
@@ -244,7 +276,7 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
     """The HTTP app over a started (or soon started) engine. `token` is the bearer token."""
     app = FastAPI(title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None,
                   redoc_url=None)
-    _install_error_handlers(app, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
+    _install_error_handlers(app)
     app.include_router(_vers_router(engine), prefix=API_PREFIX)
     rootfs = _rootfs_router(engine)
     app.include_router(rootfs, prefix=API_PREFIX)
@@ -260,6 +292,7 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
     if swiftor is not None:
         app.include_router(swiftor.swiftor_router(engine, swiftor_secret), prefix="/swiftor")
         open_prefixes = ("/swiftor/",)
+    app.add_middleware(_InternalErrors, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
     app.add_middleware(IdempotencyMiddleware, store=engine.db)
     app.add_middleware(_AccessGate, token=token, limiter=RateLimiter(rate, burst), open_prefixes=open_prefixes)
     if swiftor is not None:
@@ -267,7 +300,7 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
     return app
 
 
-def _install_error_handlers(app: FastAPI, secrets: list[str]) -> None:
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProviderError)
     async def engine_error(_request: Request, exc: ProviderError) -> JSONResponse:
         return _error(_status_of(exc), exc.message)
@@ -289,16 +322,6 @@ def _install_error_handlers(app: FastAPI, secrets: list[str]) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         return _error(exc.status_code, str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        # The frames, then the message with the engine's secrets blanked out (messages may quote anything).
-        message = f"{type(exc).__name__}: {exc}"
-        for secret in secrets:
-            message = message.replace(secret, "[redacted]")
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("internal error on %s %s\n%s%s", request.method, request.url.path, frames, message)
-        return _error(500, "internal error")
 
 
 def _status_of(exc: ProviderError) -> int:
