@@ -35,13 +35,14 @@ class IdempotencyMiddleware:
         self.max_age = max_age
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._waiters: dict[tuple[str, str], int] = {}
-        store.purge_responses(older_than=time.time() - max_age)
+        self._purged_at = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _idempotency_key(scope)
         if key is None:
             await self.app(scope, receive, send)
             return
+        self._purge_expired()
         where = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
         slot = (key, where)
         self._waiters[slot] = self._waiters.get(slot, 0) + 1
@@ -58,6 +59,13 @@ class IdempotencyMiddleware:
             if not self._waiters[slot]:
                 del self._waiters[slot]
                 del self._locks[slot]
+
+    def _purge_expired(self) -> None:
+        """Drop expired answers now and then (at most every tenth of their lifetime)."""
+        now = time.time()
+        if now - self._purged_at >= self.max_age / 10:
+            self.store.purge_responses(older_than=now - self.max_age)
+            self._purged_at = now
 
     async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, key: str, where: str) -> None:
         status = 0
