@@ -192,7 +192,9 @@ class SshSession:
             raise SshError(f"not connected to VM {self.vm_id}")
         return self._conn
 
-    async def connect(self) -> SshSession:
+    async def connect(self) -> Self:
+        if self._conn is not None:
+            return self
         await self._wait_until_running()
         key = await self.provider.ssh_key(self.vm_id)
         endpoint = self.provider.ssh_endpoint(self.vm_id)
