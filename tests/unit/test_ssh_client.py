@@ -370,3 +370,14 @@ async def test_vm_found_by_id_prefix_or_label():
         await _find_vm(Listing(), "ab")
     with pytest.raises(NotFound, match="no VM named 'nope'"):
         await _find_vm(Listing(), "nope")
+
+
+async def test_connection_without_sni_refused_with_reason(gateway, backend, known_hosts):
+    class ByAddress(FakeProvider):
+        def ssh_endpoint(self, vm_id: str) -> SshEndpoint:  # an IP address: TLS sends no SNI at all
+            return SshEndpoint(
+                host="127.0.0.1", port=self.gateway.port, server_name="127.0.0.1", ca_path=self.ca_path
+            )
+
+    with pytest.raises(SshError, match=r"no TLS server name \(SNI\)"):
+        await session(ByAddress(gateway, backend.add_vm(VM_ID), [VmState.RUNNING]), known_hosts).connect()
