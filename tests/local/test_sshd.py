@@ -274,3 +274,17 @@ async def test_tls_and_host_key_material_is_private_and_stable(tmp_path, vms):
     server_cert = tls.cert_path.read_bytes()
     renamed = EngineTls(state, "example.test").ensure()  # another domain: new server cert, same CA
     assert renamed.ca_path.read_bytes() == ca and renamed.cert_path.read_bytes() != server_cert
+
+
+async def test_sftp_is_frozen_with_its_vm(tmp_path, gateway, vms, known_hosts):
+    sandbox = vms.sandboxes[VM_A]
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh, ssh.connection.start_sftp_client() as sftp:
+        assert await sftp.exists("/root")
+        await sandbox.pause()  # e.g. the engine committing: the file system must hold still
+        try:
+            listing = asyncio.ensure_future(sftp.listdir("/root"))
+            done, _ = await asyncio.wait([listing], timeout=1.0)
+            assert not done, "the SFTP server kept working in a paused VM"
+        finally:
+            await sandbox.resume()
+        assert isinstance(await asyncio.wait_for(listing, 10), list)

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import asyncssh
 import pytest
@@ -41,6 +42,7 @@ class HostProcessSandbox:
     """Runs session processes on the host, in a scratch directory, with the requested environment."""
 
     paused = False
+    cgroup = SimpleNamespace(procs_files=[])  # no cgroup for host processes
 
     def __init__(self, home: Path, init_pid: int):
         self.home = home

@@ -1,8 +1,9 @@
 """SFTP server on stdin/stdout, confined to one VM's root by a real chroot(2).
 
-The gateway runs `python -I sftp_chroot.py <init_pid>` for every SFTP session and relays the channel's
-bytes to it. It chroots into `/proc/<init_pid>/root` (the VM's root with the VM's mounts) and exits
-when that init exits, so a deleted VM leaves no SFTP server holding its file system. asyncssh's own `chroot=` option only rewrites path strings, so a
+The gateway runs `python -I sftp_chroot.py <init_pid> <cgroup.procs files...>` for every SFTP session
+and relays the channel's bytes to it. It joins the VM's cgroup(s) (so pausing the VM freezes it too,
+and the VM's limits and teardown cover it), chroots into `/proc/<init_pid>/root` (the VM's root with
+the VM's mounts) and exits when that init exits, so a deleted VM leaves no SFTP server behind. asyncssh's own `chroot=` option only rewrites path strings, so a
 symlink inside the VM pointing at `/etc/shadow` would be followed on the host; here the kernel resolves
 every path (symlinks and `..` included) inside the VM's root instead.
 
@@ -99,9 +100,12 @@ async def _serve(vm_init: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or not argv[1].isdigit():
-        print("usage: python -I sftp_chroot.py VM_INIT_PID", file=sys.stderr)
+    if len(argv) < 2 or not argv[1].isdigit():
+        print("usage: python -I sftp_chroot.py VM_INIT_PID [CGROUP_PROCS_FILE...]", file=sys.stderr)
         return 2
+    for procs in argv[2:]:
+        with open(procs, "w") as joined:
+            joined.write(str(os.getpid()))
     vm_init = os.pidfd_open(int(argv[1]))
     os.chroot(f"/proc/{argv[1]}/root")
     os.chdir("/root" if os.path.isdir("/root") else "/")

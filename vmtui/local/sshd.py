@@ -54,10 +54,18 @@ _VM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _SHELL_SCRIPT = 'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"'
 
 
+class VmCgroupFiles(Protocol):
+    @property
+    def procs_files(self) -> list[str]:
+        """The `cgroup.procs` files a process writes its pid to, to join the VM's cgroup(s)."""
+        ...
+
+
 class VmSandbox(Protocol):
     """What the gateway needs from one running VM (implemented by `vmtui.local.sandbox.Sandbox`)."""
 
     init_pid: int
+    cgroup: VmCgroupFiles
 
     @property
     def paused(self) -> bool: ...
@@ -282,7 +290,8 @@ class _VmSession(asyncssh.SSHServerSession):
 
     def _argv(self) -> list[str]:
         if self._sftp:
-            return [sys.executable, "-I", SFTP_HELPER, str(self._sandbox.init_pid)]
+            cgroup = self._sandbox.cgroup.procs_files
+            return [sys.executable, "-I", SFTP_HELPER, str(self._sandbox.init_pid), *cgroup]
         args = ["-l"] if self._command is None else ["-c", self._command]
         env = dict(self._env)
         if self._term:
