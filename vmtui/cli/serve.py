@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vmtui.local.daemon import ServeOptions
 
-BACKGROUND_TIMEOUT_S = 30.0
+BACKGROUND_TIMEOUT_S = 60.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
