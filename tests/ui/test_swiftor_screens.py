@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import webbrowser
 from collections.abc import AsyncIterator
 
 import httpx
@@ -76,9 +77,11 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
         assert "Your plan: core, up to 2 vCPU, 4 GB RAM" in screen_text(app)
         choose(app, distribution="fedora", desktop=None, storage="persistent")
         await fill(pilot, label="", cpu="3", ram="x", password="")
-        await pilot.click("#ok")
+        app.screen.query_one("#password", Input).focus()
+        await pilot.press("enter")  # Enter in a field submits the form
         await settle(pilot)
         assert app.result == "not dismissed"
+        assert app.focused.id == "label", "the first invalid field gets the focus"
         assert fake.writes == [], "nothing may be sent while a field is invalid"
         assert error_of(app, "label") == "a label is needed"
         assert "needs a desktop" in error_of(app, "desktop")
@@ -90,9 +93,26 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
         assert (
             error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 4 GB allowed"
         )
-        await pilot.press("enter")  # Enter in a field submits too: still refused, still nothing sent
+        app.screen.query_one("#ok", Button).press()
         await settle(pilot)
         assert fake.writes == [] and app.result == "not dismissed"
+
+
+async def test_create_form_flags_nothing_at_open_and_a_keyboard_choice_at_once():
+    fake = FakeSwiftor(plan="core")
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.focused.id == "label"
+        assert all(not error_of(app, name) for name in ("label", "password", "cpu", "storage"))
+        app.screen.query_one("#storage", Select).focus()
+        await pilot.press("enter", "down", "enter")  # open the list, pick "persistent"
+        await settle(pilot)
+        assert app.screen.query_one("#storage", Select).value == "persistent"
+        assert (
+            error_of(app, "storage") == "VM exceeds the core plan limit: persistent storage is not included"
+        )
+        assert fake.writes == []
 
 
 async def test_create_form_sends_the_typed_request_and_returns_it():
@@ -307,7 +327,7 @@ async def test_secrets_show_the_servers_error():
 
 async def test_networking_add_lists_url_then_remove(monkeypatch):
     opened: list[str] = []
-    monkeypatch.setattr(networking.webbrowser, "open", lambda url: opened.append(url) or True)
+    monkeypatch.setattr(networking, "open_in_browser", lambda url: opened.append(url) or True)
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
@@ -352,6 +372,23 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
         assert fake.networking[VM_ID] == []
         assert url not in screen_text(app)
         assert app.screen.query_one(DataTable).row_count == 1  # the desktop stays
+
+
+def test_open_in_browser_uses_only_graphical_browsers(monkeypatch):
+    url = "https://web-x.swiftor.io"
+    graphical = webbrowser.BackgroundBrowser(["sh", "-c", "sleep 1", "%s"])  # detached, like xdg-open
+    monkeypatch.setattr(webbrowser, "get", lambda: graphical)
+    assert networking.open_in_browser(url) is True
+    for console in (webbrowser.GenericBrowser(["lynx"]), webbrowser.Elinks("elinks")):
+        monkeypatch.setattr(console, "open", lambda *args, **kwargs: pytest.fail("console browser started"))
+        monkeypatch.setattr(webbrowser, "get", lambda console=console: console)
+        assert networking.open_in_browser(url) is False
+
+    def no_browser():
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "get", no_browser)
+    assert networking.open_in_browser(url) is False
 
 
 async def test_networking_duplicate_is_refused_in_the_form_and_desktop_cannot_be_removed():

@@ -37,6 +37,19 @@ DESKTOP_ROW = "\0desktop"
 """Row key of the built-in desktop entry (no mapping name can contain NUL)."""
 
 
+def open_in_browser(url: str) -> bool:
+    """Open `url` in a graphical browser; False when there is none. A console browser (lynx, w3m,
+    links) would take over the terminal the TUI is drawing on, so it is never started."""
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return False
+    attached = type(browser) is webbrowser.GenericBrowser or (
+        isinstance(browser, webbrowser.UnixBrowser) and not browser.background
+    )
+    return False if attached else browser.open(url)
+
+
 @dataclass(frozen=True)
 class MappingRequest:
     name: str
@@ -62,22 +75,22 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
     def validate(self) -> MappingRequest | None:
         name = self.value("name")
         raw_port = self.value("port")
-        name_error = (
-            "a name is needed"
-            if not name
-            else "at most 63 characters"
-            if len(name) > 63
-            else None
-            if NAME_PATTERN.fullmatch(name)
-            else "lowercase letters, digits and '-' only, not starting or ending with '-'"
-        )
-        port_error = None if raw_port.isdigit() and 1 <= int(raw_port) <= 65535 else "a port from 1 to 65535"
-        ok = self.set_error("name", name_error)
-        ok = self.set_error("port", port_error) and ok
-        return MappingRequest(name, int(raw_port)) if ok else None
+        port = int(raw_port) if raw_port.isdecimal() else 0
+        port_error = None if 1 <= port <= 65535 or not raw_port else "a port from 1 to 65535"
+        ok = self.set_error("name", self.needed(name, "a name") or _name_error(name))
+        ok = self.set_error("port", self.needed(raw_port, "a port") or port_error) and ok
+        return MappingRequest(name, port) if ok and name and raw_port else None
 
     async def send(self, request: MappingRequest) -> None:
         await self.provider.add_mapping(self.vm.id, request.name, request.port)
+
+
+def _name_error(name: str) -> str | None:
+    if len(name) > 63:
+        return "at most 63 characters"
+    if name and not NAME_PATTERN.fullmatch(name):
+        return "lowercase letters, digits and '-' only, not starting or ending with '-'"
+    return None
 
 
 class NetworkingScreen(ModalScreen[None]):
@@ -204,12 +217,10 @@ class NetworkingScreen(ModalScreen[None]):
 
     @work(group="networking-open", exit_on_error=False)
     async def _open(self, url: str) -> None:
-        """webbrowser.open may block (it can start a browser process), so it runs in a thread."""
         self.notify(f"Opening {clean(url, 200)}", title="Networking", timeout=6, markup=False)
-        opened = await asyncio.to_thread(webbrowser.open, url)
-        if not opened:
+        if not await asyncio.to_thread(open_in_browser, url):  # starting a browser may block
             self.notify(
-                f"No browser found; open it yourself: {clean(url, 200)}",
+                f"No graphical browser here; open it yourself: {clean(url, 200)}",
                 title="Networking",
                 severity="warning",
                 timeout=10,

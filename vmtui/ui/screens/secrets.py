@@ -72,24 +72,26 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
     def validate(self) -> SecretEntry | None:
         key = self.value("key")
         value = self.query_one("#value", Input).value
-        key_error = (
-            "a key is needed"
-            if not key
-            else f"at most {MAX_KEY} characters"
-            if len(key) > MAX_KEY
-            else None
-            if KEY_PATTERN.fullmatch(key)
-            else "letters, digits and _ only, not starting with a digit"
-        )
-        value_error = (
-            "at most 64 KiB" if len(value) > MAX_VALUE else "no NUL characters" if "\x00" in value else None
-        )
-        ok = self.set_error("key", key_error)
-        ok = self.set_error("value", value_error) and ok
-        return SecretEntry(key, SecretStr(value)) if ok else None
+        ok = self.set_error("key", self.needed(key, "a key") or _key_error(key))
+        ok = self.set_error("value", _value_error(value)) and ok
+        return SecretEntry(key, SecretStr(value)) if ok and key else None
 
     async def send(self, request: SecretEntry) -> None:
         await self.provider.set_secret(self.vm.id, request.key, request.value)
+
+
+def _key_error(key: str) -> str | None:
+    if len(key) > MAX_KEY:
+        return f"at most {MAX_KEY} characters"
+    if key and not KEY_PATTERN.fullmatch(key):
+        return "letters, digits and _ only, not starting with a digit"
+    return None
+
+
+def _value_error(value: str) -> str | None:
+    if len(value) > MAX_VALUE:
+        return "at most 64 KiB"
+    return "no NUL characters" if "\x00" in value else None
 
 
 class SecretsScreen(ModalScreen[None]):

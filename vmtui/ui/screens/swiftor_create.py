@@ -39,10 +39,6 @@ class DesktopRequest:
     password: SecretStr = field(repr=False)
     storage_type: str = "ephemeral"
 
-    @property
-    def persistent(self) -> bool:
-        return self.storage_type == "persistent"
-
 
 class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     """Dismisses with the request once Swiftor created the VM (stopped); `created_vm` is that VM."""
@@ -121,7 +117,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         try:
             self.plan = await self.provider.account_plan()
         except ProviderError as exc:
-            hint.update(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
+            hint.update(
+                Text(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
+            )
             return
         storage = "persistent storage" if self.plan.persistent_storage else "ephemeral storage only"
         hint.update(
@@ -138,8 +136,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         return value if isinstance(value, str) else None
 
     @on(Select.Changed)
-    def _select_changed(self) -> None:
-        self.validate()
+    def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.has_focus_within:  # the user chose (not the initial value set while mounting)
+            self.validate()
 
     def validate(self) -> DesktopRequest | None:
         label = self.value("label")
@@ -149,15 +148,15 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         storage = self._choice("storage") or "ephemeral"
         password = self.query_one("#password", Input).value
         checks = {
-            "label": _label_error(label),
+            "label": self.needed(label, "a label") or _label_error(label),
             "region": None if region else "choose a region",
             "distribution": None if distribution else "choose a distribution",
             "desktop": distribution_problem(distribution, desktop) if distribution else None,
-            "password": _password_error(password),
+            "password": self.needed(password, "a password") or _password_error(password),
             **self._limit_errors(),
         }
         valid = [self.set_error(name, message) for name, message in checks.items()]  # flag every field
-        if not all(valid) or region is None or distribution is None:
+        if not all(valid) or not label or not password or region is None or distribution is None:
             return None
         cpu, ram = int(self.value("cpu")), int(self.value("ram"))
         return DesktopRequest(label, region, distribution, desktop, cpu, ram, SecretStr(password), storage)
@@ -202,14 +201,12 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
 
 
 def _whole_number(raw: str) -> tuple[int, str | None]:
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         return 0, "a whole number, at least 1"
     return int(raw), None
 
 
 def _label_error(label: str) -> str | None:
-    if not label:
-        return "a label is needed"
     if len(label) > MAX_LABEL:
         return f"at most {MAX_LABEL} characters"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
@@ -218,8 +215,6 @@ def _label_error(label: str) -> str | None:
 
 
 def _password_error(password: str) -> str | None:
-    if not password:
-        return "a password is needed"
     if len(password) > MAX_PASSWORD:
         return f"at most {MAX_PASSWORD} characters"
     if "\x00" in password:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -29,10 +30,16 @@ class SendingFormScreen(FormScreen[RequestT]):
     SendingFormScreen #send-status { height: auto; color: $text-error; }
     """
     sending = False
+    submitted = False
+    """True after the first OK: only then are empty required fields flagged (a fresh form is not all red)."""
 
     async def send(self, request: RequestT) -> None:
         """Carry out the request; raise ProviderError with a user-facing message when refused."""
         raise NotImplementedError
+
+    def needed(self, value: str, what: str) -> str | None:
+        """The error of an empty required field, shown once the user pressed OK."""
+        return f"{what} is needed" if not value and self.submitted else None
 
     def masked_field(self, name: str, label: str, placeholder: str = "") -> ComposeResult:
         """`FormScreen.field` whose input shows bullets (passwords, secret values)."""
@@ -42,6 +49,7 @@ class SendingFormScreen(FormScreen[RequestT]):
             yield widget
 
     def on_mount(self) -> None:
+        self.query_one("#dialog").styles.overflow_y = "auto"  # a long form scrolls in a small terminal
         self.query_one("#dialog").mount(
             Static("", id="send-status"), before=self.query_one(".dialog-buttons")
         )
@@ -52,10 +60,15 @@ class SendingFormScreen(FormScreen[RequestT]):
         event.prevent_default()  # FormScreen would dismiss right away; we dismiss after the server said yes
         if self.sending:
             return
+        self.submitted = True
         request = self.validate()
-        if request is not None:
-            self.sending = True
-            self._send(request)
+        if request is None:
+            invalid = self.query(".-invalid")
+            if invalid:
+                invalid.first().focus()  # also scrolls it into view in a small terminal
+            return
+        self.sending = True
+        self._send(request)
 
     @work(group="form-send", exit_on_error=False)
     async def _send(self, request: RequestT) -> None:
@@ -66,7 +79,7 @@ class SendingFormScreen(FormScreen[RequestT]):
         try:
             await self.send(request)
         except ProviderError as exc:
-            status.update(f"Refused: {clean(exc, 300)}")
+            status.update(Text(f"Refused: {clean(exc, 300)}"))
             ok_button.disabled = False
             self.sending = False
             return
