@@ -556,3 +556,22 @@ def test_without_root_vms_run_in_a_user_namespace(tmp_path):
     assert report["paused"] is True
     assert report["b"].split() == ["kept", "whiteout-kept"]
     assert report["left"] == ["layer"]
+
+
+@pytest.mark.root
+async def test_vm_environment_never_on_a_command_line(boot_vm):
+    """Secrets in the VM's env must not be readable by host users through `ps` (argv is world-readable)."""
+    vm = await boot_vm("envfile", env={"PLANTED_SECRET": "s3cr3t-value-123"})
+    argv = vm.enter_argv(["sleep", "5"])
+    assert not any("s3cr3t-value-123" in part for part in argv)
+    proc = await asyncio.create_subprocess_exec(*argv)
+    try:
+        await asyncio.sleep(0.5)
+        cmdlines = [p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists()]
+        assert not any(b"s3cr3t-value-123" in c for c in cmdlines)
+        code, out, _ = await vm.exec(["sh", "-c", "echo $PLANTED_SECRET"])
+        assert (code, out) == (0, b"s3cr3t-value-123\n")
+        assert list((vm.spec.vm_dir / "run").glob("env-*.json")) == []
+    finally:
+        proc.kill()
+        await proc.wait()

@@ -473,13 +473,31 @@ def run_socket(cfg: dict) -> None:
     socket.send_fds(channel, [b"s"], [sock.fileno()])
 
 
+def _with_env(cfg: dict) -> dict:
+    """Read the environment from the private file the daemon wrote, and delete it."""
+    path = cfg.pop("env_file")
+    try:
+        with open(path) as handle:
+            cfg["env"] = json.load(handle)
+        problem = None
+    except (OSError, ValueError) as exc:
+        problem = exc
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    if problem is not None:
+        _fail(f"cannot read the VM environment: {problem}")
+    return cfg
+
+
 def main(args: list[str]) -> None:
     if args[:1] == ["init"]:
         run_init()
     elif args[:1] == ["socket"] and len(args) == 2:
         run_socket(json.loads(args[1]))
     elif args[:1] == ["enter"] and len(args) >= 3 and args[2] == "--":
-        run_enter(json.loads(args[1]), args[3:])
+        run_enter(_with_env(json.loads(args[1])), args[3:])
     else:
         _fail("usage: nshelper.py init | enter CONFIG -- ARGV... | socket CONFIG", 2)
 

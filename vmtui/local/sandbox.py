@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -270,6 +271,8 @@ class Sandbox:
             cgroup.remove()
         _unmount_under(vm_dir)
         (vm_dir / "run" / "sandbox.json").unlink(missing_ok=True)
+        for leftover in (vm_dir / "run").glob("env-*.json"):
+            leftover.unlink(missing_ok=True)
 
     # -- running things inside -------------------------------------------------------------------
 
@@ -277,11 +280,12 @@ class Sandbox:
         self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
     ) -> list[str]:
         """argv (for asyncio.create_subprocess_exec) running `argv` inside the VM with the VM's env."""
+        full_env = {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})}
         config = {
             "pid": self.init_pid,
             "start": self._init_start,
             "cwd": cwd,
-            "env": {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})},
+            "env_file": _write_env_file(self.spec.vm_dir, full_env),
             "cgroup_procs": self.cgroup.procs_files,
             "rootless": rootless(),
         }
@@ -597,3 +601,14 @@ def _write_marker(vm_dir: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     os.rename(tmp, path)
+
+
+def _write_env_file(vm_dir: Path, env: dict[str, str]) -> str:
+    """Hand the VM's environment (which may hold secrets) to the helper through a 0600 file it reads
+    and deletes at once, never through its command line, which every host user can read in `ps`."""
+    run_dir = vm_dir / "run"
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="env-", suffix=".json", dir=run_dir)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(env, handle)
+    return path
