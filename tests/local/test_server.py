@@ -690,3 +690,28 @@ async def test_bad_input_never_causes_a_server_error(engine, api, monkeypatch, r
     response = await api.request(method, path.format(id=vm_id), **kwargs)
     assert response.status_code < 500 or response.status_code == 503, response.text
     assert engine.list_vms() == []
+
+
+@pytest.mark.root
+async def test_labels_commit_updates_and_commit_pages(api):
+    vm_id = await _new_vm(api, labels={"a": "1"})
+    assert (await api.patch(f"{V1}/vm/{vm_id}/label", json={"labels": {"b": "2"}})).status_code == 200
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "2"}
+    assert (await api.patch(f"{V1}/vm/{vm_id}/label", json={"labels": None})).status_code == 200  # no-op
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "2"}
+
+    made = [(await api.post(f"{V1}/vm/{vm_id}/commit", json={"name": f"c{n}"})).json()["commit_id"]
+            for n in range(3)]
+    page = (await api.get(f"{V1}/commits?limit=2&offset=1")).json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [c["commit_id"] for c in page["commits"]] == [made[1], made[0]]  # newest first
+    chain = (await api.post(f"{V1}/vm/branch/by_commit/{made[2]}")).json()["vms"][0]["vm_id"]
+    grandchild_commit = (await api.post(f"{V1}/vm/{chain}/commit")).json()["commit_id"]
+    parents = (await api.get(f"{V1}/vm/commits/{grandchild_commit}/parents")).json()
+    assert [p["id"] for p in parents] == [grandchild_commit, made[2]]
+
+    updated = await api.patch(f"{V1}/commits/{made[0]}", json={"is_public": True, "description": "golden"})
+    assert updated.status_code == 200
+    assert (updated.json()["is_public"], updated.json()["description"], updated.json()["name"]) == (True, "golden",
+                                                                                                    "c0")
+    assert (await api.patch(f"{V1}/commits/{made[0]}", json={"name": "x"})).status_code == 422  # is_public required
