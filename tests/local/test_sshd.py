@@ -206,7 +206,7 @@ async def test_local_forward_reaches_a_server_in_the_vm(gateway, vms, known_host
             f"mkdir -p /srv && echo inside-vm > /srv/index.html && "
             f"(cd /srv && nohup python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 &)"
         )
-        listener = await ssh.forward_local(0, port)
+        listener = await ssh.forward_local(0, port, remote_host="localhost")  # as `ssh -L` users write it
         body = b""
         for _ in range(50):  # the server needs a moment to bind
             try:

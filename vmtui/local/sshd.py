@@ -511,7 +511,8 @@ class _VmSshServer(asyncssh.SSHServer):
 
     def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> Any:
         assert self._vm_id is not None
-        return self._open_tcp(self._vm_id, dest_host, dest_port)
+        host = "127.0.0.1" if dest_host in ("", "localhost") else dest_host  # a VM has no resolver of its own
+        return self._open_tcp(self._vm_id, host, dest_port)
 
     async def _open_tcp(self, vm_id: str, host: str, port: int) -> _TcpRelay:
         try:
