@@ -715,3 +715,17 @@ async def test_labels_commit_updates_and_commit_pages(api):
     assert (updated.json()["is_public"], updated.json()["description"], updated.json()["name"]) == (True, "golden",
                                                                                                     "c0")
     assert (await api.patch(f"{V1}/commits/{made[0]}", json={"name": "x"})).status_code == 422  # is_public required
+
+
+@pytest.mark.root
+async def test_a_commit_cannot_be_deleted_under_a_running_branch(engine):
+    from vmtui.core.errors import Conflict
+
+    vm = await engine.create_vm()
+    commit = await engine.commit_vm(vm.id)
+    branching = asyncio.create_task(engine.branch(commit.id, 6))
+    await asyncio.sleep(0)  # the branch has started; its VMs are still waiting to boot
+    with pytest.raises(Conflict, match="commit still has 6 active VM"):
+        await engine.delete_commit(commit.id)
+    made = await branching
+    assert len(made) == 6 and all(engine.vm_state(v) == "running" for v in made)

@@ -20,6 +20,7 @@ Public async methods are also the seam other front ends (the Swiftor API) build 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -79,6 +80,8 @@ class Engine:
         self._default_image: Path | None = None
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
+        self._launching: collections.Counter[str] = collections.Counter()
+        """Commits with branch VMs still waiting to start."""
         """Layers being captured or not yet recorded: the layer collector must leave them alone."""
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -230,7 +233,13 @@ class Engine:
                 return await self._launch(self._vm_from_commit(commit, owner, self._env_for(owner, None)),
                                           start=True, wait_boot=True)
 
-        results = await asyncio.gather(*(launch() for _ in range(count)), return_exceptions=True)
+        self._launching[commit.id] += count  # the commit must not be deleted under the waiting launches
+        try:
+            results = await asyncio.gather(*(launch() for _ in range(count)), return_exceptions=True)
+        finally:
+            self._launching[commit.id] -= count
+            if not self._launching[commit.id]:
+                del self._launching[commit.id]
         created = [result for result in results if isinstance(result, VmRecord)]
         failure = next((result for result in results if isinstance(result, BaseException)), None)
         if failure is None:
@@ -461,7 +470,7 @@ class Engine:
 
     async def delete_commit(self, commit_id: str, *, owner: str | None = None) -> None:
         self.get_commit(commit_id, owner)
-        users = self.db.count_vms_on_commit(commit_id)
+        users = self.db.count_vms_on_commit(commit_id) + self._launching[commit_id]
         if users:
             raise Conflict(f"commit still has {users} active VM(s)")
         self.db.delete_commit(commit_id)
