@@ -199,7 +199,12 @@ async def _interactive(session: SshSession) -> int:
     loop = asyncio.get_running_loop()
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     cols, rows = shutil.get_terminal_size()
-    shell = await session.open_shell(cols, rows, term=os.environ.get("TERM") or "xterm-256color")
+    sent = {
+        name: value
+        for name, value in os.environ.items()
+        if name in ("LANG", "COLORTERM") or name.startswith("LC_")
+    }
+    shell = await session.open_shell(cols, rows, term=os.environ.get("TERM") or "xterm-256color", env=sent)
 
     def forward_input() -> None:
         data = os.read(stdin, 65536)

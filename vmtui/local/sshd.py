@@ -45,6 +45,8 @@ READ_CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT = 1.0
 """Seconds to keep relaying output after the process exited (e.g. a background job holding the pty)."""
 
+ACCEPTED_ENV = frozenset({"LANG", "COLORTERM"})
+"""Client variables a session takes (plus LC_*); everything else the VM's own environment decides."""
 INPUT_HIGH_WATER = 1024 * 1024
 """Bytes of client input queued for a process or TCP peer before the channel stops reading."""
 
@@ -204,7 +206,7 @@ class _VmSession(asyncssh.SSHServerSession):
     def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:  # type: ignore[override]
         self._chan = chan
         for name, value in (chan.get_environment() or {}).items():
-            if name == "LANG" or name.startswith("LC_") or name == "COLORTERM":
+            if name in ACCEPTED_ENV or name.startswith("LC_"):  # like OpenSSH's AcceptEnv
                 self._env[name] = value
 
     def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], term_modes: Any) -> bool:

@@ -267,11 +267,16 @@ class SshSession:
             return await self.resume_paused(vm)
         return self.resume_paused
 
-    async def open_shell(self, cols: int, rows: int, term: str = "xterm-256color") -> SshShell:
-        """An interactive login shell on a PTY of `cols`×`rows`; bytes in, bytes out."""
+    async def open_shell(
+        self, cols: int, rows: int, term: str = "xterm-256color", env: dict[str, str] | None = None
+    ) -> SshShell:
+        """An interactive login shell on a PTY of `cols`×`rows`; bytes in, bytes out.
+
+        `env` is offered to the server like OpenSSH's SendEnv (the local engine accepts LANG, LC_*
+        and COLORTERM; other servers apply their own AcceptEnv)."""
         try:
             process = await self.connection.create_process(
-                term_type=term, term_size=(cols, rows), encoding=None
+                term_type=term, term_size=(cols, rows), env=env or {}, encoding=None
             )
         except asyncssh.ChannelOpenError as exc:
             raise SshError(f"cannot open a shell on VM {self.vm_id}: {exc.reason}") from None
