@@ -84,3 +84,9 @@ def test_networking_with_mappings(snap_compare) -> None:
     ]
     app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_create_form_one_field_per_row_in_80x24(snap_compare) -> None:
+    fake = FakeSwiftor(plan="hacker")
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

@@ -115,6 +115,20 @@ async def test_create_form_flags_nothing_at_open_and_a_keyboard_choice_at_once()
         assert fake.writes == []
 
 
+async def test_create_form_scrolls_to_its_buttons_in_a_small_terminal():
+    fake = FakeSwiftor()
+    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.has_class("-narrow")
+        dialog = app.screen.query_one("#dialog")
+        ok = app.screen.query_one("#ok", Button)
+        assert not dialog.region.contains_region(ok.region)
+        ok.focus()
+        await settle(pilot)
+        assert dialog.region.contains_region(ok.region), "focusing the button scrolls it into view"
+
+
 async def test_create_form_sends_the_typed_request_and_returns_it():
     fake = FakeSwiftor(plan="pro_monthly")  # engineer: 8 vCPU, 16 GB, persistent storage
     app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
@@ -288,8 +302,15 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
         assert PLANTED not in screen_text(app)
         assert all(PLANTED not in str(n.message) for n in app._notifications)
 
+        await pilot.press("v")
+        await pilot.pause()
+        assert PLANTED in screen_text(app)
+        secrets_screen = app.screen
         await pilot.press("e")
         await pilot.pause()
+        assert secrets_screen.query_one(DataTable).get_cell("API_TOKEN", "value") == MASK, (
+            "masked behind the form"
+        )
         form = app.screen
         assert isinstance(form, SecretFormScreen) and form.query_one("#key", Input).disabled
         assert app.focused.id == "value"

@@ -201,6 +201,10 @@ class SecretsScreen(ModalScreen[None]):
         if self.revealed is not None and event.row_key.value != self.revealed:
             self._mask()
 
+    def on_screen_suspend(self) -> None:
+        """A dialog on top would still show the value through its translucent backdrop."""
+        self._mask()
+
     # ------------------------------------------------------------------ changes
 
     def _open_form(self, key: str | None) -> None:

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.widgets import Input, Label, Select, Static
 
 from vmtui.core.errors import ProviderError
@@ -22,6 +23,8 @@ from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 REGIONS = (("AU (Australia)", "AU"), ("US (United States)", "US"))
 STORAGE_TYPES = (("ephemeral", "ephemeral"), ("persistent", "persistent"))
+NARROW_WIDTH = 110
+"""Below this terminal width the fields go one per row."""
 MAX_LABEL = 64
 MAX_PASSWORD = 256
 
@@ -48,6 +51,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     DEFAULT_CSS = """
     SwiftorCreateScreen .field-pair { height: auto; }
     SwiftorCreateScreen .field-pair > Vertical { width: 1fr; height: auto; }
+    SwiftorCreateScreen.-narrow .field-pair { layout: vertical; }
     SwiftorCreateScreen Select.-invalid > SelectCurrent { border: tall $error; }
     """
 
@@ -61,7 +65,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     # ------------------------------------------------------------------ layout
 
     def fields(self) -> ComposeResult:
-        """Two fields per row, so the whole form fits a 36-line terminal."""
+        """Two fields per row, so the whole form fits a 36-line terminal; one per row when narrow."""
         with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self.field("label", "Label", placeholder="MyWebServer")
@@ -110,6 +114,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         # two fields per row need more than the stylesheet's .dialog width, which outranks DEFAULT_CSS
         self.query_one("#dialog").styles.width = 104
         self._load_plan()
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
 
     @work(group="swiftor-plan", exit_on_error=False)
     async def _load_plan(self) -> None:
