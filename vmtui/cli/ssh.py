@@ -20,6 +20,8 @@ import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncssh
+
 from vmtui import paths
 from vmtui.config import ConfigError, ProfileKind, Settings, load_settings
 from vmtui.core.errors import NotFound, ProviderError
@@ -93,6 +95,9 @@ def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Await
     except (ConfigError, ProviderError) as exc:
         print(f"vmtui {name}: {exc}", file=sys.stderr)
         return 255
+    except (asyncssh.Error, OSError) as exc:  # the connection broke mid-way
+        print(f"vmtui {name}: connection lost: {exc}", file=sys.stderr)
+        return 255
     except KeyboardInterrupt:
         return 130
 
@@ -119,7 +124,7 @@ async def _with_session(
 
 async def _provider_for(settings: Settings, profile_name: str | None) -> Provider:
     """A provider for the profile: the local engine (started in the background if needed) or Vers."""
-    from vmtui.providers.vers import VersProvider
+    from vmtui.providers.vers import VersProvider  # imported here: every `vmtui` run builds this parser
 
     name, profile = settings.profile(profile_name)
     if profile.kind is ProfileKind.LOCAL:
