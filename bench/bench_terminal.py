@@ -175,7 +175,7 @@ async def _echo_latencies_ms(flood: bool, keys: int = 60) -> list[float]:
             marker = typing.emulator.cursor.col
             started = time.perf_counter()
             app.post_message(events.Key(character, character))
-            await _until(lambda marker=marker: typing.emulator.cursor.col != marker and not typing._repaint_pending,
+            await _until(lambda marker=marker: typing.emulator.cursor.col != marker and typing.settled,
                          timeout=10, poll=0.0005)
             samples.append((time.perf_counter() - started) * 1000)
             if typing.emulator.cursor.col > COLS - 5:

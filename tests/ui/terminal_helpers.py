@@ -83,3 +83,13 @@ class TerminalApp(App):
 def screen_lines(pane: TerminalPane) -> list[str]:
     """What the pane shows, row by row, as plain text."""
     return [pane.render_line(y).text.rstrip() for y in range(pane.size.height)]
+
+
+async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 10.0) -> None:
+    """Wait until the pane has parsed and painted everything fed so far (no fixed sleeps: CI can be slow)."""
+    pane = pane or pilot.app.query_one(TerminalPane)
+    for _ in range(int(timeout / 0.01)):
+        await pilot.pause(0.01)
+        if pane.settled:
+            return
+    raise AssertionError("the terminal pane never settled")

@@ -6,7 +6,8 @@ import pytest
 from textual import events
 from textual.message import Message
 
-from tests.ui.terminal_helpers import TerminalApp, screen_lines
+from tests.ui.terminal_helpers import TerminalApp, screen_lines, settle
+from vmtui.ui.widgets import terminal_pane
 from vmtui.ui.widgets.terminal_pane import HIGH_WATER, TerminalPane
 
 SIZE = (60, 20)
@@ -93,7 +94,7 @@ async def test_output_is_rendered_and_queries_answered(emulator: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"\x1b[1;32mhello\x1b[0m world\r\n$ \x1b[6n\x1b[c")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert screen_lines(app.pane)[:2] == ["hello world", "$"]
         assert app.transport.take() == b"\x1b[2;3R\x1b[?62;22c"
         segments = list(app.pane.render_line(0))
@@ -114,17 +115,19 @@ async def test_paste_is_bracketed_only_when_the_remote_asks(emulator: str) -> No
         assert app.transport.take() == b"\x1b[200~a\rbc\x1b[201~"
 
 
-async def test_resize_is_debounced_and_carries_the_pane_size() -> None:
+async def test_resize_is_debounced_and_carries_the_pane_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terminal_pane, "RESIZE_DEBOUNCE", 0.5)  # wide margin: CI machines can be slow
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.resize_terminal(70, 25)
-        await pilot.pause(0.02)
         await pilot.resize_terminal(90, 30)
-        await pilot.pause(0.03)
         assert app.transport.resizes == []  # still inside the debounce window
-        await pilot.pause(0.25)
-        assert app.transport.resizes == [(90, 27)]
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.transport.resizes:
+                break
+        assert app.transport.resizes == [(90, 27)]  # one resize, with the final size
         assert app.pane.emulator.size == (90, 27) == (app.pane.size.width, app.pane.size.height)
 
 
@@ -141,7 +144,7 @@ async def test_flooding_output_pauses_and_resumes_reading(emulator: str) -> None
             await pilot.pause(0.01)
             if app.pane.backlog_size == 0:
                 break
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert app.pane.backlog_size == 0
         assert transport.resumes == 1 and not transport.paused
         assert screen_lines(app.pane)[-1] == "SENTINEL"
@@ -153,7 +156,7 @@ async def test_title_and_close_messages() -> None:
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"\x1b]2;root@vm: ~\x07")
-        await pilot.pause(0.05)
+        await settle(pilot)
         titles = [m.title for m in unique(seen, TerminalPane.TitleChanged)]
         assert titles == ["root@vm: ~"]
         app.pane.close()
@@ -181,7 +184,7 @@ async def test_scrollback_keyboard_scrolling_and_search(emulator: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"".join(b"line %d\r\n" % i for i in range(100)))
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert screen_lines(app.pane)[0] == "line 84"
         await pilot.press("shift+pageup")
         assert app.pane.history_offset == 16 and app.pane.scroll_mode
@@ -207,7 +210,7 @@ async def test_keyboard_line_selection_is_copied() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"".join(b"row %d\r\n" % i for i in range(40)) + b"$ ")
-        await pilot.pause(0.05)
+        await settle(pilot)
         await pilot.press("shift+pageup")  # view: rows 8..24; the copy line starts on the last one
         await pilot.press("v", "up", "up", "y")
         assert app.clipboard == "row 22\nrow 23\nrow 24"
@@ -219,7 +222,7 @@ async def test_mouse_drag_selects_and_copies() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"first line here\r\nsecond line")
-        await pilot.pause(0.05)
+        await settle(pilot)
         await pilot.mouse_down(TerminalPane, offset=(6, 0))
         await pilot.hover(TerminalPane, offset=(5, 1))
         await pilot.mouse_up(TerminalPane, offset=(5, 1))
@@ -260,7 +263,7 @@ async def test_wheel_scrolls_history_or_sends_arrows_on_alternate_screen() -> No
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"".join(b"%d\r\n" % i for i in range(50)))
-        await pilot.pause(0.05)
+        await settle(pilot)
         app.pane.post_message(events.MouseScrollUp(app.pane, 1, 1, 0, 0, 0, False, False, False))
         await pilot.pause()
         assert app.pane.history_offset == 3
@@ -268,7 +271,7 @@ async def test_wheel_scrolls_history_or_sends_arrows_on_alternate_screen() -> No
         await pilot.pause()
         assert app.pane.history_offset == 0
         app.transport.sink.feed(b"\x1b[?1049h")
-        await pilot.pause(0.05)
+        await settle(pilot)
         app.pane.post_message(events.MouseScrollUp(app.pane, 1, 1, 0, 0, 0, False, False, False))
         await pilot.pause()
         assert app.transport.take() == b"\x1b[A" * 3
@@ -283,23 +286,26 @@ async def test_connection_failure_is_reported_as_closed() -> None:
 
     app = TerminalApp(factory=failing)
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert [m.reason for m in unique(seen, TerminalPane.Closed)] == [
             "connection refused by 127.0.0.1"]
         assert app.pane.closed_reason == "connection refused by 127.0.0.1"
 
 
-async def test_synchronized_output_holds_the_screen_until_the_frame_ends() -> None:
+async def test_synchronized_output_holds_the_screen_until_the_frame_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terminal_pane, "SYNC_OUTPUT_TIMEOUT", 5.0)
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"old frame")
-        await pilot.pause(0.05)
+        await settle(pilot)
         app.transport.sink.feed(b"\x1b[?2026h\rnew frame")
-        await pilot.pause(0.05)
-        assert screen_lines(app.pane)[0] == "old frame"  # half-drawn frames are never shown
+        while app.pane.emulator.screen_text()[0] != "new frame":  # parsed ...
+            await pilot.pause(0.01)
+        await pilot.pause(0.1)
+        assert screen_lines(app.pane)[0] == "old frame"  # ... but a half-drawn frame is never shown
         app.transport.sink.feed(b"\x1b[?2026l")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert screen_lines(app.pane)[0] == "new frame"
 
 
@@ -317,7 +323,7 @@ async def test_cursor_is_drawn_with_its_shape_and_hidden_on_request() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.transport.sink.feed(b"ab")
-        await pilot.pause(0.05)
+        await settle(pilot)
 
         def cursor_style():
             _before, cell, _after = app.pane.render_line(0).divide([2, 3, 60])
@@ -325,10 +331,10 @@ async def test_cursor_is_drawn_with_its_shape_and_hidden_on_request() -> None:
 
         assert cursor_style().reverse
         app.transport.sink.feed(b"\x1b[4 q")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert cursor_style().underline and not cursor_style().reverse
         app.transport.sink.feed(b"\x1b[?25l")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert not cursor_style().underline and not cursor_style().reverse
         app.transport.sink.feed(b"\x1b[?25h\x1b[2 q")
         await pilot.press("ctrl+right_square_bracket")  # unfocused: no cursor drawn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,12 +28,12 @@ def bash_factory(home: Path):
     return open_bash
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; screen: {screen_lines(pilot.app.pane)}")
         await pilot.pause(0.05)
-    raise AssertionError(f"timed out; screen: {screen_lines(pilot.app.pane)}")
 
 
 async def type_line(pilot, text: str) -> None:
@@ -58,7 +59,7 @@ async def test_echo_size_ctrl_c_and_resize(tmp_path: Path, emulator: str) -> Non
         await type_line(pilot, "echo status=$?")
         await wait_for(pilot, shows(pilot, "status=130"), timeout=5)
         await pilot.resize_terminal(80, 25)
-        await pilot.pause(0.3)  # past the resize debounce
+        await wait_for(pilot, lambda: app.pane.emulator.size == (80, 22))  # debounced, then sent to the PTY
         await type_line(pilot, "stty size")
         await wait_for(pilot, shows(pilot, "22 80"))
 

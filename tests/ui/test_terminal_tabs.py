@@ -6,7 +6,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.widgets import TabbedContent
 
-from tests.ui.terminal_helpers import MemoryTransport, screen_lines
+from tests.ui.terminal_helpers import MemoryTransport, screen_lines, settle
 from vmtui.ui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
@@ -56,7 +56,7 @@ async def test_sessions_open_as_tabs_with_their_own_transport() -> None:
         await pilot.press("a")
         assert app.transports["two"][0].take() == b"a" and app.transports["one"][0].take() == b""
         app.transports["one"][0].sink.feed(b"output of one")
-        await pilot.pause(0.05)
+        await settle(pilot, first)
         assert first.emulator.screen_text()[0] == "output of one"  # parsed while its tab is hidden
 
 
@@ -67,7 +67,7 @@ async def test_remote_title_shows_in_the_tab() -> None:
         await app.tabs.open_session("vm-one", app.factory("one"))
         await pilot.pause()
         app.transports["one"][0].sink.feed(b"\x1b]0;root@vm: /srv\x07")
-        await pilot.pause(0.05)
+        await settle(pilot)
         assert tab_labels(app) == ["vm-one: root@vm: /srv"]
 
 
@@ -80,7 +80,7 @@ async def test_ended_session_shows_why_and_reconnects() -> None:
         first = app.transports["one"][0]
         first.sink.feed(b"$ exit\r\n")
         first.sink.closed("shell exited with status 0")
-        await pilot.pause(0.05)
+        await settle(pilot)
         session = app.query_one(TerminalSession)
         assert session.ended
         assert "Session ended: shell exited with status 0" in str(session.query_one(".ended-reason").render())

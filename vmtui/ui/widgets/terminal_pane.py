@@ -274,6 +274,11 @@ class TerminalPane(Widget, can_focus=True):
         """Bytes received but not parsed yet."""
         return len(self._backlog)
 
+    @property
+    def settled(self) -> bool:
+        """All output received so far is parsed and painted."""
+        return not (self._backlog or self._parse_scheduled or self._repaint_pending)
+
     # -- parsing ----------------------------------------------------------------------------------------
     def _parse_backlog(self) -> None:
         self._parse_scheduled = False
