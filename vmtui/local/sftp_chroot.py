@@ -2,10 +2,12 @@
 
 The gateway runs `python -I sftp_chroot.py <init_pid> <cgroup.procs files...>` for every SFTP session
 and relays the channel's bytes to it. It joins the VM's cgroup(s) (so pausing the VM freezes it too,
-and the VM's limits and teardown cover it), chroots into `/proc/<init_pid>/root` (the VM's root with
-the VM's mounts) and exits when that init exits, so a deleted VM leaves no SFTP server behind. asyncssh's own `chroot=` option only rewrites path strings, so a
-symlink inside the VM pointing at `/etc/shadow` would be followed on the host; here the kernel resolves
-every path (symlinks and `..` included) inside the VM's root instead.
+and the VM's limits and teardown cover it), enters the VM's mount namespace and chroots into the VM's
+root, and exits when that init exits, so a deleted VM leaves no SFTP server behind.
+
+asyncssh's own `chroot=` option only rewrites path strings, so a symlink inside the VM pointing at
+`/etc/shadow` would be followed on the host; here the kernel resolves every path (symlinks and `..`
+included) inside the VM's root instead.
 
 Everything the server needs is imported BEFORE the chroot: the host's Python library is not visible
 afterwards.
@@ -21,6 +23,8 @@ from typing import Any
 import asyncssh
 from asyncssh.logging import logger as ssh_logger
 from asyncssh.sftp import MIN_SFTP_VERSION, run_sftp_server  # asyncssh's server loop over byte streams
+
+from vmtui.local.nshelper import setns
 
 
 class _StdioChannel:
@@ -107,10 +111,28 @@ def main(argv: list[str]) -> int:
         with open(procs, "w") as joined:
             joined.write(str(os.getpid()))
     vm_init = os.pidfd_open(int(argv[1]))
-    os.chroot(f"/proc/{argv[1]}/root")
+    _enter_vm_root(int(argv[1]))
     os.chdir("/root" if os.path.isdir("/root") else "/")
     asyncio.run(_serve(vm_init))
     return 0
+
+
+def _enter_vm_root(pid: int) -> None:
+    """Join the VM's mount namespace (and its user namespace when the daemon runs without root, so
+    the chroot is allowed there), then make the VM's root our root."""
+    root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
+    namespaces = ["mnt"]
+    if os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user"):
+        namespaces.insert(0, "user")
+    for name in namespaces:
+        fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY)
+        try:
+            setns(fd, 0)
+        finally:
+            os.close(fd)
+    os.fchdir(root)
+    os.chroot(".")
+    os.close(root)
 
 
 if __name__ == "__main__":
