@@ -5,6 +5,7 @@ from __future__ import annotations
 from vmtui.providers.base import Provider
 from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
 from vmtui.ui.demo import DEMO_NOW
+from vmtui.ui.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 
 FIXED_NOW = DEMO_NOW.timestamp()
 
@@ -35,28 +36,6 @@ def record_notes(app: VmTuiApp) -> VmTuiApp:
 
     app.notify = recording_notify
     return app
-
-
-async def settle(pilot, app: VmTuiApp) -> None:
-    """Wait (up to a minute: the local engine may be starting) until every profile delivered its
-    first poll result and no action is in flight."""
-    import time
-
-    main = app.main_screen
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        await pilot.pause(0.01)
-        if len(main.results) == len(main.openers) and not app.actions.pending:
-            break
-    await pilot.pause()
-
-
-async def poll_now(pilot, app: VmTuiApp) -> None:
-    """Run one poll of every profile and let the UI apply it."""
-    for poller in app.main_screen.pollers.values():
-        await poller.tick()
-    await pilot.pause()
-    await pilot.pause()
 
 
 async def wait_actions(pilot, app: VmTuiApp) -> None:

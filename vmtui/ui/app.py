@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding
@@ -44,6 +45,9 @@ class VmTuiApp(App[None]):
     TITLE = "vmtui"
     CSS_PATH = None
     inherit_bindings = False
+    COMMANDS: ClassVar[set] = set()
+    """No separate system provider: the main screen's provider lists app commands too, in one
+    stable order."""
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave vmtui (VMs keep running)"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave vmtui"),

@@ -60,6 +60,9 @@ class VmCommands(Provider):
                 yield (label, help_text, getattr(main, f"action_{action}"))
         for name in main.openers:
             yield (f"profile: {clean(name, 40)}", main.profile_summary(name), partial(main.set_default_profile, name))
+        yield ("app: change theme", "Pick a theme (light and dark ones)", main.app.action_change_theme)
+        yield ("app: save screenshot", "Save an SVG of the screen", main.app.action_screenshot)
+        yield ("app: quit", "Leave vmtui; VMs keep running", main.app.exit)
 
     async def discover(self) -> Hits:
         for label, help_text, command in self._entries():
