@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 from textual.app import App
+from textual.screen import Screen
 
 from vmtui.paths import styles_dir
 from vmtui.providers.swiftor import SwiftorProvider
@@ -170,11 +172,11 @@ class FakeSwiftor:
 class ScreenHost(App[None]):
     """A bare app with vmtui's stylesheet that shows one screen; `result` is what it dismissed with."""
 
-    def __init__(self, screen_factory) -> None:
+    def __init__(self, screen_factory: Callable[[], Screen]) -> None:
         super().__init__(css_path=[str(styles_dir() / "vmtui.tcss")])
         self.screen_factory = screen_factory
         self.result: object = "not dismissed"
-        self.shown = None
+        self.shown: Screen | None = None
 
     def on_mount(self) -> None:
         self.shown = self.screen_factory()

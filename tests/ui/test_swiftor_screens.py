@@ -5,6 +5,7 @@ engine's own /swiftor API."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import webbrowser
 from collections.abc import AsyncIterator
@@ -333,6 +334,26 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
         assert ("DELETE", f"/vms/secrets/{VM_ID}/API_TOKEN") in fake.requests
 
 
+async def test_a_refused_secret_keeps_the_form_and_its_value():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    fake.refuse[("POST", "/vms/secrets")] = (404, "VM not found")
+    app = ScreenHost(lambda: SecretFormScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(*"TOKEN", "tab", *PLANTED, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SecretFormScreen) and app.result == "not dismissed"
+        assert "Refused: 404: VM not found" in screen_text(app)
+        assert app.screen.query_one("#value", Input).value == PLANTED
+        assert PLANTED not in screen_text(app)
+        del fake.refuse[("POST", "/vms/secrets")]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.result.key == "TOKEN" and PLANTED not in repr(app.result)
+        assert fake.secrets[VM_ID] == {"TOKEN": PLANTED}
+
+
 async def test_secrets_show_the_servers_error():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
@@ -463,7 +484,8 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the local engine runs as root in CI")
-async def test_screens_against_the_local_engine(tmp_path):
+async def test_screens_against_the_local_engine(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
     async with engine_provider(tmp_path) as provider:
         app = ScreenHost(lambda: SwiftorCreateScreen(provider))
         async with app.run_test(size=SIZE) as pilot:
@@ -515,3 +537,5 @@ async def test_screens_against_the_local_engine(tmp_path):
         assert app.result is True
         await provider.delete_vm(vm.id)
         assert await provider.list_vms() == []
+    assert caplog.records, "DEBUG logging was captured"
+    assert PLANTED not in caplog.text, "the password must never reach a log"

@@ -4,6 +4,7 @@ before anything is sent; on OK it calls `SwiftorProvider.create_desktop`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -101,7 +102,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         yield Static("Checking your plan…", id="plan", classes="dialog-hint")
 
     @staticmethod
-    def _select(name: str, label: str, options, value: str, blank: str | None = None) -> ComposeResult:
+    def _select(
+        name: str, label: str, options: Iterable[tuple[str, str]], value: str, blank: str | None = None
+    ) -> ComposeResult:
         """A Select laid out like `FormScreen.field`."""
         with Horizontal(classes="field"):
             yield Label(label, classes="field-label")
