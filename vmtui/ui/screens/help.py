@@ -34,10 +34,12 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         table.add_column("id", style="dim", no_wrap=True)
         seen: set[str] = set()
-        for key, active in self.underneath.active_bindings.items():
+        ours = [a for a in self.underneath.active_bindings.values() if a.binding.id and a.binding.description]
+        ours.sort(key=lambda a: (a.binding.id.split(".")[0] != "vm", a.binding.id))
+        for active in ours:
             binding = active.binding
-            ident = binding.id or binding.action
-            if ident in seen or not binding.description:
+            ident = binding.id
+            if ident in seen:
                 continue
             seen.add(ident)
             description = Text(binding.description)
@@ -48,4 +50,5 @@ class HelpScreen(ModalScreen[None]):
                 description.stylize("dim")
                 description.append(f"  (unavailable: {reason})" if reason else "  (unavailable)", style="italic")
             table.add_row(self.app.get_key_display(binding), description, ident)
+        table.caption = "arrows, pgup/pgdn, home/end move within the focused pane"
         return table
