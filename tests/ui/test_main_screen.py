@@ -317,3 +317,29 @@ async def test_hostile_values_are_sanitised():
         assert len(cells[1].plain) <= 60
         screen_text = app.export_screenshot()
         assert "pwned" in screen_text and "\x1b]0" not in screen_text
+
+
+async def test_a_profile_that_cannot_open_shows_why_and_retries():
+    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+
+    provider = demo_provider()
+    attempts = []
+
+    async def flaky_open(status):
+        attempts.append(1)
+        status("starting the local engine…")
+        if len(attempts) == 1:
+            raise Unavailable("the local engine did not start within 20 s; see serve.log")
+        return provider
+
+    app = VmTuiApp({"local": flaky_open}, AppOptions(poll=PollOptions(fast=60, slow=60, max_backoff=60)))
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if app.main_screen.query_one("#banner").has_class("-visible"):
+                break
+        assert "cannot open: the local engine did not start within 20 s" in text_of(
+            app.main_screen.query_one("#banner"))
+        await settle(pilot, app)  # the retry (after 1 s) opens it
+        assert len(attempts) == 2 and app.main_screen.table.row_count == 5
+        assert not app.main_screen.query_one("#banner").has_class("-visible")

@@ -50,8 +50,6 @@ class Registry:
         return open_profile
 
     async def open(self, name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
-        if not profile.enabled:
-            raise ProviderError(f"profile '{name}' is disabled in the config file")
         if profile.kind is ProfileKind.LOCAL:
             return await self._open_local(name, profile, status, timeout)
         if profile.kind is ProfileKind.VERS:

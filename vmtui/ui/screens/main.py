@@ -192,6 +192,8 @@ class MainScreen(Screen[None]):
                 return await self.openers[name](lambda status: self.post_message(ProfileConnecting(name, status)))
             except ProviderError as exc:
                 self.post_message(ProfileConnecting(name, None, f"cannot open: {exc}"))
+            except Exception as exc:  # e.g. an OSError starting the engine: show it, keep trying
+                self.post_message(ProfileConnecting(name, None, f"cannot open: {type(exc).__name__}: {exc}"))
             await asyncio.sleep(wait)
             wait = min(max_wait, wait * 2)
 

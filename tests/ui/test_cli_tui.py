@@ -1,0 +1,21 @@
+"""`vmtui` with no command runs the TUI; bad profiles fail before the screen opens."""
+
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vmtui", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_unknown_profile_is_a_clear_error_before_the_ui_starts():
+    result = run("--profile", "nowhere")
+    assert result.returncode == 2
+    assert "nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tui_help_lists_the_flags():
+    result = run("tui", "--help")
+    assert result.returncode == 0
+    for flag in ("--profile", "--ascii", "--state-dir", "--read-only", "--demo"):
+        assert flag in result.stdout

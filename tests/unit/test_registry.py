@@ -1,0 +1,57 @@
+import pytest
+
+from vmtui.config import ConfigError, load_settings
+from vmtui.core.errors import AuthError
+from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.providers.vers import VersProvider
+from vmtui.services.registry import Registry
+
+CONFIG = """
+active = "prod"
+[profiles.prod]
+kind = "vers"
+url = "https://api.example.test"
+api_key = "k-123"
+[profiles.keyless]
+kind = "vers"
+url = "https://api.other.test"
+[profiles.cloud]
+kind = "swiftor"
+token = "jwt-abc"
+[profiles.off]
+kind = "vers"
+api_key = "x"
+enabled = false
+"""
+
+
+@pytest.fixture
+def registry(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    return Registry(load_settings(path, env={}))
+
+
+def test_shown_profiles_default_to_active_and_accept_lists(registry):
+    assert registry.shown_profiles([]) == ["prod"]
+    assert registry.shown_profiles(["prod,cloud", "prod"]) == ["prod", "cloud"]
+    with pytest.raises(ConfigError, match="nope"):
+        registry.shown_profiles(["nope"])
+
+
+async def test_vers_and_swiftor_profiles_open_their_providers(registry):
+    statuses = []
+    vers = await registry.opener("prod")(statuses.append)
+    assert isinstance(vers, VersProvider) and vers.name == "prod"
+    assert "k-123" not in repr(vers)
+    swiftor = await registry.opener("cloud")(statuses.append)
+    assert isinstance(swiftor, SwiftorProvider) and swiftor.name == "cloud"
+    await vers.aclose()
+    await swiftor.aclose()
+
+
+async def test_missing_key_and_disabled_profile_are_clear_errors(registry):
+    with pytest.raises(AuthError, match="profile 'keyless' has no api_key"):
+        await registry.opener("keyless")(lambda _: None)
+    with pytest.raises(ConfigError, match="disabled"):
+        registry.shown_profiles(["off"])
