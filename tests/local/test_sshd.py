@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+import shutil
+import site
 import socket
 import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import asyncssh
@@ -288,3 +294,102 @@ async def test_sftp_is_frozen_with_its_vm(tmp_path, gateway, vms, known_hosts):
         finally:
             await sandbox.resume()
         assert isinstance(await asyncio.wait_for(listing, 10), list)
+
+
+ROOTLESS_SCRIPT = """
+import asyncio, hashlib, json, os, sys
+from pathlib import Path
+import asyncssh
+from vmtui.core.errors import Unsupported
+from vmtui.core.models import SshEndpoint, SshKey
+from vmtui.local.sandbox import Sandbox, SandboxSpec
+from vmtui.local.sshd import start_gateway
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshSession
+
+class OneVm:  # gateway backend and client provider at once
+    def __init__(self, sandbox):
+        self.sandbox, self.key, self.gateway = sandbox, asyncssh.generate_private_key("ssh-ed25519"), None
+    async def sandbox_for(self, vm_id): return self.sandbox
+    def ssh_public_key(self, vm_id): return self.key.export_public_key().decode()
+    async def ssh_key(self, vm_id): return SshKey(private_key_pem=self.key.export_private_key().decode())
+    def ssh_endpoint(self, vm_id):
+        return SshEndpoint(host="127.0.0.1", port=self.gateway.port, server_name=self.gateway.server_name(vm_id),
+                           ca_path=str(self.gateway.ca_path))
+    async def get_vm(self, vm_id): raise Unsupported("-")
+    async def resume_vm(self, vm_id): raise Unsupported("-")
+
+async def main():
+    base = Path(sys.argv[1])
+    sandbox = await Sandbox.boot(SandboxSpec("rootless-ssh", base / "vm", [], None, "rootless", {}))
+    vm = OneVm(sandbox)
+    vm.gateway = await start_gateway(vm, base / "engine")
+    report = {}
+    try:
+        (base / "up.bin").write_bytes(os.urandom(200_000))
+        async with SshSession(vm, "rootless-ssh", known_hosts=TofuKnownHosts(base / "kh")) as ssh:
+            report["exec"] = (await ssh.exec("id -u; hostname")).stdout.split()
+            await ssh.put(base / "up.bin", "/root/up.bin")
+            report["inside"] = (await ssh.exec("sha256sum /root/up.bin")).stdout.split()[0]
+            await ssh.get("/root/up.bin", base / "down.bin")
+            shell = await ssh.open_shell(80, 24)
+            shell.write(b"tty; exit\\n")
+            seen = b""
+            while chunk := await asyncio.wait_for(shell.read(), 20):
+                seen += chunk
+            report["tty"] = seen.decode(errors="replace").split("tty; exit", 1)[-1]
+        report["sent"] = hashlib.sha256((base / "up.bin").read_bytes()).hexdigest()
+        report["back"] = hashlib.sha256((base / "down.bin").read_bytes()).hexdigest()
+    finally:
+        await vm.gateway.close()
+        await sandbox.destroy()
+    print(json.dumps(report))
+asyncio.run(main())
+"""
+
+
+def _system_python_like_ours() -> Path | None:
+    """/usr/bin/python3 if it has our major.minor (so the venv's compiled packages load in it)."""
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        return None
+    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(sys.version_info[:2])})"
+    return python if subprocess.run([str(python), "-c", check], check=False).returncode == 0 else None
+
+
+async def test_gateway_without_root(tmp_path):
+    """`vmtui serve` as a normal user (rootless sandbox): shells, exec and chrooted SFTP still work."""
+    python = await asyncio.to_thread(_system_python_like_ours)
+    repo = Path(__file__).resolve().parents[2]
+    if python is None or (os.stat(repo).st_mode & 0o005) != 0o005:
+        pytest.skip("needs a /usr/bin/python3 like ours and a world-readable checkout to run as user nobody")
+    base = Path(tempfile.mkdtemp(prefix="vmtui-rootless-ssh-"))
+    try:
+        os.chmod(base, 0o755)
+        os.chown(base, 65534, 65534)
+        import_path = os.pathsep.join([str(repo), *site.getsitepackages()])
+        argv = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            str(python),
+            "-c",
+            ROOTLESS_SCRIPT,
+        ]
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [*argv, str(base)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={"PYTHONPATH": import_path, "PATH": "/usr/bin:/bin"},
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert report["exec"] == ["0", "rootless"]
+    assert report["inside"] == report["sent"] == report["back"]
+    assert "/dev/pts/" in report["tty"]

@@ -1,7 +1,7 @@
 """SFTP server on stdin/stdout, confined to one VM's root by a real chroot(2).
 
-The gateway runs `python -I sftp_chroot.py <init_pid> <cgroup.procs files...>` for every SFTP session
-and relays the channel's bytes to it. It joins the VM's cgroup(s) (so pausing the VM freezes it too,
+The gateway runs `main([import_path, init_pid, *cgroup_procs_files])` in a fresh interpreter for every
+SFTP session and relays the channel's bytes to it. It joins the VM's cgroup(s) (so pausing the VM freezes it too,
 and the VM's limits and teardown cover it), enters the VM's mount namespace and chroots into the VM's
 root, and exits when that init exits, so a deleted VM leaves no SFTP server behind.
 
@@ -105,7 +105,7 @@ async def _serve(vm_init: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or not argv[1].isdigit():
-        print("usage: python -I sftp_chroot.py VM_INIT_PID [CGROUP_PROCS_FILE...]", file=sys.stderr)
+        print("usage: python -m vmtui.local.sftp_chroot VM_INIT_PID [CGROUP_PROCS_FILE...]", file=sys.stderr)
         return 2
     for procs in argv[2:]:
         with open(procs, "w") as joined:

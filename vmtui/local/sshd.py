@@ -32,14 +32,16 @@ from typing import Any, Protocol
 import asyncssh
 
 from vmtui.core.errors import ProviderError
-from vmtui.local import sftp_chroot
 from vmtui.local.sandbox import SandboxError
 from vmtui.local.tls import EngineTls, write_private_file
 
 log = logging.getLogger(__name__)
 
 SSH_USER = "root"
-SFTP_HELPER = str(Path(sftp_chroot.__file__).resolve())
+SFTP_HELPER = (  # the daemon's own import path, so the helper imports what the daemon imports
+    "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep); "
+    "from vmtui.local.sftp_chroot import main; sys.exit(main(sys.argv[1:]))"
+)
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 READ_CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT = 1.0
@@ -293,7 +295,16 @@ class _VmSession(asyncssh.SSHServerSession):
     def _argv(self) -> list[str]:
         if self._sftp:
             cgroup = self._sandbox.cgroup.procs_files
-            return [sys.executable, "-I", SFTP_HELPER, str(self._sandbox.init_pid), *cgroup]
+            import_path = os.pathsep.join(p for p in sys.path if p)
+            return [
+                sys.executable,
+                "-I",
+                "-c",
+                SFTP_HELPER,
+                import_path,
+                str(self._sandbox.init_pid),
+                *cgroup,
+            ]
         args = ["-l"] if self._command is None else ["-c", self._command]
         env = dict(self._env)
         if self._term:
