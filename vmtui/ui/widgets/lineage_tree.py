@@ -89,37 +89,70 @@ class LineageTree(Tree[NodeId]):
         self._labels: dict[NodeId, Text] = {}
         self._fleets: dict[str, Fleet] = {}
         self._colours: dict[str, str] = {}
+        self._last_structure: tuple | None = None
 
     def on_mount(self) -> None:
         self._colours = self.app.get_css_variables()
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._colours = self.app.get_css_variables()
+        for node_id in list(self._tree_index):
+            self._relabel(node_id)
 
     def set_fleets(self, fleets: Iterable[Fleet]) -> None:
         self._fleets = {fleet.provider: fleet for fleet in fleets}
         self._reconcile()
 
     def mark_here(self, vm_key: tuple[str, str] | None) -> None:
-        """Mark the VM selected in the list and reveal it, without stealing the cursor when focused."""
+        """Mark the VM selected in the list and reveal it, without stealing the cursor when focused.
+        Only the two affected labels change, so moving through a long list stays cheap."""
         if vm_key == self.here:
             return
-        self.here = vm_key
-        self._reconcile()
-        if vm_key is None:
+        previous, self.here = self.here, vm_key
+        for key in (previous, vm_key):
+            if key is not None:
+                self._relabel((key[0], NodeKind.VM.value, key[1]))
+        node = self._tree_index.get((vm_key[0], NodeKind.VM.value, vm_key[1])) if vm_key else None
+        if node is None:
             return
-        node = self._tree_index.get((vm_key[0], NodeKind.VM.value, vm_key[1]))
-        if node is not None:
-            parent = node.parent
-            while parent is not None:
-                parent.expand()
-                parent = parent.parent
-            if not self.has_focus:
-                self.move_cursor(node)
-            self.scroll_to_node(node, animate=False)
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        if not self.has_focus:
+            self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
 
     def selected_item(self) -> Vm | Commit | None:
         node = self.cursor_node
         return self.items.get(node.data) if node is not None and node.data else None
 
+    def _relabel(self, node_id: NodeId) -> None:
+        node = self._tree_index.get(node_id)
+        item = self.items.get(node_id)
+        if node is None or item is None:
+            return
+        label = self._node_label(Shape(node_id, item, profile=node_id[0]))
+        if self._labels.get(node_id) != label:
+            self._labels[node_id] = label
+            node.set_label(label)
+
+    def _structure(self) -> tuple:
+        """Everything the tree's shape depends on; when it is unchanged only labels need patching."""
+        return tuple(
+            (profile,
+             tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
+             tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits))
+            for profile, fleet in self._fleets.items()
+        )
+
     def _reconcile(self) -> None:
+        structure = self._structure()
+        if structure == self._last_structure:
+            self._patch_items()
+            return
+        self._last_structure = structure
         shapes: list[Shape] = []
         several = len(self._fleets) > 1
         for profile, fleet in self._fleets.items():
@@ -131,6 +164,18 @@ class LineageTree(Tree[NodeId]):
             self._sync_children(self.root, shapes)
             if cursor in self._tree_index and self.cursor_node is not self._tree_index[cursor]:
                 self.move_cursor(self._tree_index[cursor])
+
+    def _patch_items(self) -> None:
+        """Same shape as before: relabel only the VMs and commits whose data changed."""
+        for profile, fleet in self._fleets.items():
+            for kind, items in ((NodeKind.VM, fleet.vms), (NodeKind.COMMIT, fleet.commits)):
+                for item in items:
+                    node_id = (profile, kind.value, item.id)
+                    old = self.items.get(node_id)
+                    if old is not item:
+                        self.items[node_id] = item
+                        if old != item:
+                            self._relabel(node_id)
 
     def _sync_children(self, parent: TreeNode[NodeId], shapes: list[Shape]) -> None:
         wanted = [s.node_id for s in shapes]

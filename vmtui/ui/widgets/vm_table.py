@@ -71,6 +71,8 @@ class VmTable(DataTable):
         self.sort_column = "age"
         self.sort_reverse = False
         self._cells: dict[RowId, tuple[Text, ...]] = {}
+        self._drawn: dict[RowId, tuple[Vm, str | None, str]] = {}
+        """What each row's cells were drawn from (VM object, badge, age text): unchanged rows are skipped."""
         self._colours: dict[str, str] = {}
         self._announced: RowId | None = None
 
@@ -82,7 +84,7 @@ class VmTable(DataTable):
 
     def _on_theme_changed(self, _theme: object) -> None:
         self._colours = self.app.get_css_variables()
-        self._cells.clear()
+        self._drawn.clear()
         self.refresh_rows()
 
     @property
@@ -121,7 +123,13 @@ class VmTable(DataTable):
             for key in [k for k in self._cells if k not in wanted]:
                 self.remove_row(row_key(key))
                 del self._cells[key]
+                self._drawn.pop(key, None)
             for key, vm in wanted.items():
+                source = (vm, self.pending.get(key), self._age_text(vm))
+                drawn = self._drawn.get(key)
+                if drawn is not None and drawn[0] is vm and drawn[1:] == source[1:]:
+                    continue
+                self._drawn[key] = source
                 cells = self._render_cells(vm)
                 before = self._cells.get(key)
                 if before is None:
@@ -157,16 +165,18 @@ class VmTable(DataTable):
         badge = self.pending.get(vm.key)
         if badge:
             state = Text(f"{'..' if self.ascii_only else '⟳'} {badge}", style=f"bold {theme_style(self._colours, 'text-warning')}")
-        age = None if vm.created_at is None else self.now() - vm.created_at.timestamp()
         labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
         return (
             safe(vm.provider, limit=20),
             safe(vm.id if vm.display_name == vm.id else f"{vm.display_name} ({short_id(vm.id)})", limit=60),
             state,
-            Text(format_age(age)),
+            Text(self._age_text(vm)),
             safe(short_id(vm.parent_commit_id) if vm.parent_commit_id else "-"),
             safe(labels, limit=200),
         )
+
+    def _age_text(self, vm: Vm) -> str:
+        return format_age(None if vm.created_at is None else self.now() - vm.created_at.timestamp())
 
     def _sort_rows(self) -> None:
         """Order rows by the sort column's VM value. DataTable.sort only hands the key function the
