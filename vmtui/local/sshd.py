@@ -6,9 +6,11 @@ transport (asyncssh's `tunnel=` hook for listeners), so the SNI seen during the 
 to the SSH connection it carries.
 
 Every session runs INSIDE the addressed VM (through `Sandbox.enter_argv`): interactive shells on a
-real PTY (size and every window-change honoured), `exec` with exit status and separate stderr, SFTP
-served by a helper process chrooted into the VM's root (so symlinks resolve inside the VM, never on
-the host), and `direct-tcpip` forwarding opened inside the VM's network namespace.
+real PTY allocated from the VM's own devpts (size and every window-change honoured), `exec` with exit
+status and separate stderr, SFTP served by a helper process (`sftp_chroot.py`) that joins the VM's
+cgroup and mount namespace and chroots into its root (so symlinks resolve inside the VM, never on
+the host, and pausing the VM freezes it too), and `direct-tcpip` forwarding opened inside the VM's
+network namespace. One Ed25519 host key per engine (`<state_dir>/ssh_host_ed25519_key`, 0600).
 
 Refusals carry a reason the client can show: an unknown server name, a deleted or paused VM end the
 connection with that text as the disconnect reason; a wrong key is refused with an auth banner.
