@@ -173,7 +173,7 @@ async def test_delete_confirm_focuses_cancel_and_names_dependants():
         screen = app.screen
         assert isinstance(screen, ConfirmDeleteScreen)
         assert isinstance(app.focused, Button) and app.focused.id == "cancel"
-        text = text_of(screen.query_one("#delete-dependants"))
+        text = text_of(screen.query_one("#confirm-body"))
         for dependant in ("c-5b0e3d12", "vm-8c1d77e4", "vm-a90b2f6d", "c-91aa04be", "vm-d4e6f801"):
             assert dependant in text
         assert "2 commit(s), 3 VM(s)" in text
@@ -343,3 +343,44 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
         await settle(pilot, app)  # the retry (after 1 s) opens it
         assert len(attempts) == 2 and app.main_screen.table.row_count == 5
         assert not app.main_screen.query_one("#banner").has_class("-visible")
+
+
+async def test_sort_by_key_and_header_click_keeps_the_cursor_vm():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.main_screen.table
+        await pilot.press("down")  # ci-runner-b
+        await pilot.press("o")  # age -> parent... cycles to the next column after "age"
+        assert table.sort_column == "parent"
+        assert table.selected_vm.id == "vm-a90b2f6d"
+        table.sort_by("name")
+        await pilot.pause()
+        assert row_ids(app) == ["vm-3f2a91c0", "vm-8c1d77e4", "vm-a90b2f6d", "vm-d4e6f801", "vm-17c0ffee"]
+        assert table.selected_vm.id == "vm-a90b2f6d"
+        await pilot.press("O")
+        assert row_ids(app)[0] == "vm-17c0ffee" and table.selected_vm.id == "vm-a90b2f6d"
+        await pilot.click("#vm-table", offset=(30, 0))  # the "Name / id" header: same column, flips order
+        await pilot.pause()
+        assert row_ids(app)[0] == "vm-3f2a91c0"
+
+
+async def test_quit_with_actions_in_flight_asks_for_a_second_press():
+    provider = demo_provider()
+    gate = asyncio.Event()
+
+    async def stuck_pause(vm_id):
+        await gate.wait()
+
+    provider.pause_vm = stuck_pause
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "down", "p", "q")
+        await pilot.pause()
+        assert app.is_running
+        assert any("still running" in message for _, message, _ in app.notes)
+        gate.set()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -49,7 +49,7 @@ class VmTuiApp(App[None]):
     """No separate system provider: the main screen's provider lists app commands too, in one
     stable order."""
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave vmtui (VMs keep running)"),
+        Binding("q", "leave", "Quit", id="app.quit", tooltip="Leave vmtui (VMs keep running)"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave vmtui"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, from the live bindings"),
         Binding("ctrl+p", "command_palette", "Palette", id="app.palette",
@@ -63,6 +63,7 @@ class VmTuiApp(App[None]):
         self.openers = openers
         self.actions = Actions({}, self._pending_changed)
         self.main_screen = MainScreen(self.actions, openers)
+        self._quit_armed = False
 
     def on_mount(self) -> None:
         if self.options.theme in BUILTIN_THEMES or self.options.theme in self.available_themes:
@@ -76,6 +77,15 @@ class VmTuiApp(App[None]):
     def _pending_changed(self) -> None:
         if self.main_screen.is_attached:
             self.main_screen.pending_changed()
+
+    async def action_leave(self) -> None:
+        """Quit; with actions in flight, only on a second press (their results would be lost)."""
+        if self.actions.pending and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(f"{len(self.actions.pending)} action(s) still running; press q again to quit anyway",
+                        severity="warning")
+            return
+        self.exit()
 
     def action_help(self) -> None:
         if self.screen is self.main_screen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,7 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Image
 from vmtui.services.actions import Actions
 from vmtui.ui.format import clean, format_size, safe
+from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.form import FormScreen
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -154,8 +156,14 @@ class ImagesScreen(ModalScreen[None]):
 
     def action_delete(self) -> None:
         name = self._selected()
-        if name is not None:
-            self._delete(name)
+        image = next((i for i in self.images if i.name == name), None)
+        if image is None:
+            return
+        use = f"used by {image.in_use} VM(s) — the server will refuse" if image.in_use else "not used by any VM"
+        question = ConfirmScreen(f"Delete image {clean(image.name, 50)}?",
+                                 Text(f"{clean(self.profile, 30)} · {format_size(image.size_bytes)}", style="bold"),
+                                 Text(f"It is {use}. VMs cannot be created from it afterwards."))
+        self.app.push_screen(question, lambda confirmed: self._delete(image.name) if confirmed else None)
 
     @work(group="images-delete", exit_on_error=False)
     async def _delete(self, name: str) -> None:

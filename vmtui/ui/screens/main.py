@@ -46,7 +46,7 @@ from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
-from vmtui.ui.widgets.vm_table import VmTable, row_key
+from vmtui.ui.widgets.vm_table import VmTable
 
 if TYPE_CHECKING:
     from vmtui.ui.app import VmTuiApp
@@ -259,8 +259,8 @@ class MainScreen(Screen[None]):
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:
         if self.lineage.has_focus:
             self._show_details(message.item)
-            if isinstance(message.item, Vm) and message.item.key in self.table._cells:
-                self.table.move_cursor(row=self.table.get_row_index(row_key(message.item.key)))
+            if isinstance(message.item, Vm):
+                self.table.select(message.item.key)
 
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:

@@ -102,6 +102,13 @@ class VmTable(DataTable):
         key = self.selected_key
         return self.vms.get(key) if key else None
 
+    def select(self, key: RowId) -> bool:
+        """Move the cursor to a VM's row; False when it is not shown (filtered out or gone)."""
+        if key not in self._cells:
+            return False
+        self._restore_cursor(key)
+        return True
+
     def set_fleet(self, vms: Iterable[Vm]) -> None:
         self.vms = {vm.key: vm for vm in vms}
         self.refresh_rows()
