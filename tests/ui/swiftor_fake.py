@@ -170,13 +170,15 @@ class FakeSwiftor:
 
 
 class ScreenHost(App[None]):
-    """A bare app with vmtui's stylesheet that shows one screen; `result` is what it dismissed with."""
+    """A bare app with vmtui's stylesheet that shows one screen; `result` is what it dismissed with,
+    `notes` every notification as (title, message) (toasts expire, this list does not)."""
 
     def __init__(self, screen_factory: Callable[[], Screen]) -> None:
         super().__init__(css_path=[str(styles_dir() / "vmtui.tcss")])
         self.screen_factory = screen_factory
         self.result: object = "not dismissed"
         self.shown: Screen | None = None
+        self.notes: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
         self.shown = self.screen_factory()
@@ -184,3 +186,7 @@ class ScreenHost(App[None]):
 
     def _dismissed(self, result: object) -> None:
         self.result = result
+
+    def notify(self, message: str, *, title: str = "", **kwargs) -> None:
+        self.notes.append((title, str(message)))
+        super().notify(message, title=title, **kwargs)

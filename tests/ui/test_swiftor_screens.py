@@ -15,6 +15,8 @@ import pytest
 from fastapi import FastAPI
 from textual.widgets import Button, DataTable, Input, Select
 
+from tests.ui.helpers import make_app, wait_actions
+from tests.ui.helpers import settle as settle_main
 from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
 from vmtui.core.models import Vm, VmState
 from vmtui.local.engine import Engine
@@ -272,7 +274,7 @@ async def test_secret_values_are_masked_and_reveal_shows_exactly_one():
         await pilot.press("v")  # again: hidden
         await pilot.pause()
         assert OTHER not in screen_text(app)
-        assert all(PLANTED not in str(n.message) and OTHER not in str(n.message) for n in app._notifications)
+        assert app.notes == [], "revealing is silent: no value ever goes to a notification"
 
 
 async def test_secrets_add_edit_delete_with_inline_key_validation():
@@ -301,7 +303,8 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
         table = app.screen.query_one(DataTable)
         assert table.row_count == 2 and app.screen._selected() == "API_TOKEN"  # the new one is highlighted
         assert PLANTED not in screen_text(app)
-        assert all(PLANTED not in str(n.message) for n in app._notifications)
+        assert ("Secrets", "Saved API_TOKEN; it applies at the VM's next start") in app.notes
+        assert all(PLANTED not in title + message for title, message in app.notes)
 
         await pilot.press("v")
         await pilot.pause()
@@ -405,7 +408,7 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
         await pilot.press("o")
         await settle(pilot)
         assert opened == [url]
-        assert any(url in str(n.message) for n in app._notifications)
+        assert ("Networking", f"Opening {url}") in app.notes
 
         await pilot.press("d")
         await pilot.pause()
@@ -539,3 +542,28 @@ async def test_screens_against_the_local_engine(tmp_path, caplog):
         assert await provider.list_vms() == []
     assert caplog.records, "DEBUG logging was captured"
     assert PLANTED not in caplog.text, "the password must never reach a log"
+
+
+async def test_screens_open_over_the_main_screen_for_a_polled_swiftor_vm():
+    """The Vm the main screen's poller produced is what the screens get; they pop back to it."""
+    fake = FakeSwiftor()
+    fake.add_vm("polled-desk")
+    fake.secrets[VM_ID] = {"API_TOKEN": PLANTED}
+    provider = fake.provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_main(pilot, app)
+        vm = app.main_screen.table.selected_vm
+        assert vm is not None and vm.label == "polled-desk" and vm.provider_kind == "swiftor"
+        app.push_screen(SecretsScreen(provider, vm))
+        await wait_actions(pilot, app)
+        assert "API_TOKEN" in screen_text(app) and PLANTED not in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main_screen
+        app.push_screen(NetworkingScreen(provider, vm))
+        await wait_actions(pilot, app)
+        assert f"https://{VM_ID}.swiftor.io" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main_screen
