@@ -335,3 +335,18 @@ async def test_cursor_is_drawn_with_its_shape_and_hidden_on_request() -> None:
         app.transport.sink.feed(b"\x1b[?25h\x1b[2 q")
         await pilot.press("ctrl+right_square_bracket")  # unfocused: no cursor drawn
         assert not cursor_style().reverse
+
+
+async def test_escape_reaches_the_remote_while_the_pane_is_maximized() -> None:
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.maximize(app.pane)
+        await pilot.press("escape")
+        assert app.transport.take() == b"\x1b"
+        assert app.screen.maximized is app.pane
+        await pilot.press("ctrl+right_square_bracket")  # unfocused: Escape minimizes again, as Textual does
+        app.screen.maximize(app.query_one("#other"))
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        assert app.transport.take() == b""

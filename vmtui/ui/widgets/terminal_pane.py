@@ -215,6 +215,7 @@ class TerminalPane(Widget, can_focus=True):
         self._search_query = ""
         self._match: tuple[int, int, int] | None = None  # absolute line, start col, end col
         self._mouse_buttons_down: set[int] = set()
+        self._escape_override = False
 
     # -- session lifecycle ------------------------------------------------------------------------------
     def connect(self, factory: TransportFactory) -> None:
@@ -561,9 +562,17 @@ class TerminalPane(Widget, can_focus=True):
         self.send(text.encode("utf-8"))
 
     def on_focus(self) -> None:
+        # Textual turns Escape into "minimize" while anything is maximized, before any widget sees it; while
+        # the terminal has focus, Escape belongs to the remote program (vim!). Undone on blur.
+        if "ESCAPE_TO_MINIMIZE" not in vars(self.screen):
+            self.screen.ESCAPE_TO_MINIMIZE = False
+            self._escape_override = True
         self._focus_report("\x1b[I")
 
     def on_blur(self) -> None:
+        if self._escape_override:
+            del self.screen.ESCAPE_TO_MINIMIZE
+            self._escape_override = False
         self._focus_report("\x1b[O")
 
     def _focus_report(self, sequence: str) -> None:
