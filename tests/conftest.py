@@ -29,3 +29,19 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for variable, relative in _XDG_DIRS.items():
         monkeypatch.setenv(variable, str(home / relative))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_vm_outlives_the_session(tmp_path_factory: pytest.TempPathFactory):
+    """VMs outlive a stopped or killed daemon by design, so a test that forgets one leaves real processes
+    behind. After the session, stop every VM whose directory lies under this session's temporary root."""
+    yield
+    if os.geteuid() != 0:
+        return
+    from vmtui.local.sandbox import Sandbox
+
+    leftovers = sorted(tmp_path_factory.getbasetemp().rglob("run/sandbox.json"))
+    for marker in leftovers:
+        Sandbox.cleanup_stale(marker.parent.parent)
+    if leftovers:
+        print(f"\nconftest: stopped {len(leftovers)} VM(s) that tests left running")
