@@ -1,11 +1,13 @@
 """`TerminalPane`: an interactive terminal widget on Textual's line API.
 
 Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive; only
-dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floods in); when unparsed output piles up past
-`HIGH_WATER` bytes the transport is paused until the backlog drains below `LOW_WATER`.
+dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floods in); when
+unparsed output piles up past `HIGH_WATER` bytes the transport is paused until the backlog drains below
+`LOW_WATER`.
 
 Every key reaches the remote program, except the leave chord `LEAVE_KEY` (ctrl+]) and shift+PageUp/PageDown,
-which scroll the local scrollback. While scrolled back the pane is in *scroll mode*: arrows/PageUp/PageDown/
+which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
+(`check_consume_key`), and Escape is not turned into "minimize" while it has focus. While scrolled back the pane is in *scroll mode*: arrows/PageUp/PageDown/
 Home/End move, ``/`` searches (``n``/``N`` for the next/previous match), ``v`` marks a line selection, ``y``
 or Enter copies it, Escape or ``q`` returns to the live screen; any other key returns and is sent.
 The mouse selects text (copied on release) unless the remote program asked for mouse reports; the wheel
