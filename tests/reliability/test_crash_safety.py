@@ -285,6 +285,8 @@ def test_a_vm_frozen_by_an_interrupted_commit_runs_after_restart(serve, tmp_path
     daemon = serve(tmp_path / "state")
     with daemon.client() as client:
         vm_id = _create_vm(client)
+        paused_by_user = _create_vm(client)
+        assert client.patch(f"{API}/vm/{paused_by_user}/state", json={"state": "Paused"}).status_code == 200
         kept = write_random_file(client, vm_id, "/root/kept.bin")
         # A big writable layer makes the capture (done while the VM is frozen) last long enough to hit.
         assert exec_in(client, vm_id, "head -c 160M /dev/zero > /root/big && sync")["exit_code"] == 0
@@ -299,6 +301,9 @@ def test_a_vm_frozen_by_an_interrupted_commit_runs_after_restart(serve, tmp_path
         status = client.get(f"{API}/vm/{vm_id}/status").json()
         assert status["state"] == "running", "the VM stays frozen although nobody paused it"
         assert hashes_in(client, vm_id, ["/root/kept.bin"]) == {"/root/kept.bin": kept}
+        # ...while a VM the user paused stays paused across the crash.
+        assert client.get(f"{API}/vm/{paused_by_user}/status").json()["state"] == "paused"
+        assert vm_frozen(paused_by_user)
 
 
 def _vm_story(daemon: ServeProcess, vm_id: str) -> str:
