@@ -384,3 +384,27 @@ async def test_quit_with_actions_in_flight_asks_for_a_second_press():
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_profiles_are_shown_and_hidden_from_the_palette():
+    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+    from tests.ui.helpers import opener, record_notes
+
+    local, other = demo_provider("local"), DemoProvider("other", vms=[Vm(provider="other", id="o1")])
+    app = record_notes(VmTuiApp({"local": opener(local), "other": opener(other)},
+                                AppOptions(now=lambda: DEMO_NOW.timestamp(), poll=PollOptions(60, 60, 60, 5)),
+                                shown=["local"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.table.row_count == 5 and not other.calls
+        await pilot.press("ctrl+p")
+        await pilot.press(*"show other", "enter")
+        await settle(pilot, app)
+        assert app.main_screen.table.row_count == 6
+        assert [c.data for c in app.main_screen.lineage.root.children] == [("local",), ("other",)]
+        await pilot.press("ctrl+p")
+        await pilot.press(*"hide local", "enter")
+        await pilot.pause()
+        assert app.main_screen.shown == ["other"]
+        assert [vm.id for vm in app.main_screen.table.vms.values()] == ["o1"]
+        assert app.main_screen.default_profile() == "other"

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         from vmtui.ui.demo import demo_openers
 
         openers = demo_openers()
-        options.active_profile = next(iter(openers))
-    else:
-        openers = registry.openers(names)
-    VmTuiApp(openers, options).run()
+        names = list(openers)
+        options.active_profile = names[0]
+    else:  # every enabled profile can be added from the palette; the chosen ones are shown now
+        openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    VmTuiApp(openers, options, shown=names).run()
     return 0

@@ -37,6 +37,9 @@ class Registry:
             self.settings.profile(name)  # validates, raising ConfigError with the known names
         return list(dict.fromkeys(names))
 
+    def enabled_profiles(self) -> list[str]:
+        return [name for name, profile in self.settings.profiles.items() if profile.enabled]
+
     def openers(self, names: Iterable[str]) -> dict[str, Opener]:
         return {name: self.opener(name) for name in names}
 

@@ -56,13 +56,14 @@ class VmTuiApp(App[None]):
                 tooltip="Every action for the selection, searchable"),
     ]
 
-    def __init__(self, openers: dict[str, Opener], options: AppOptions | None = None) -> None:
+    def __init__(self, openers: dict[str, Opener], options: AppOptions | None = None, *,
+                 shown: list[str] | None = None) -> None:
         self.options = options or AppOptions()
         self.CSS_PATH = [str(styles_dir() / "vmtui.tcss")]
         super().__init__()
         self.openers = openers
         self.actions = Actions({}, self._pending_changed)
-        self.main_screen = MainScreen(self.actions, openers)
+        self.main_screen = MainScreen(self.actions, openers, shown)
         self._quit_armed = False
 
     def on_mount(self) -> None:

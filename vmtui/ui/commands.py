@@ -59,7 +59,13 @@ class VmCommands(Provider):
             else:
                 yield (label, help_text, getattr(main, f"action_{action}"))
         for name in main.openers:
-            yield (f"profile: {clean(name, 40)}", main.profile_summary(name), partial(main.set_default_profile, name))
+            label = clean(name, 40)
+            if name not in main.shown:
+                yield (f"profile: show {label}", main.profile_summary(name), partial(main.show_profile, name))
+                continue
+            yield (f"profile: use {label}", main.profile_summary(name), partial(main.set_default_profile, name))
+            if len(main.shown) > 1:
+                yield (f"profile: hide {label}", "Stop listing its VMs", partial(main.hide_profile, name))
         yield ("app: change theme", "Pick a theme (light and dark ones)", main.app.action_change_theme)
         yield ("app: save screenshot", "Save an SVG of the screen", main.app.action_screenshot)
         yield ("app: quit", "Leave vmtui; VMs keep running", main.app.exit)

@@ -32,7 +32,7 @@ async def settle(pilot: Pilot, app: VmTuiApp, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.01)
-        if len(main.results) == len(main.openers) and not app.actions.pending:
+        if len(main.results) == len(main.shown) and not app.actions.pending:
             break
     await pilot.pause()
 

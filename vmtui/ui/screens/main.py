@@ -20,6 +20,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.worker import Worker
 from textual.widgets import Footer, Input, Static
 
 from vmtui.core.errors import ProviderError
@@ -113,13 +114,17 @@ class MainScreen(Screen[None]):
         Binding("i", "images", "Images", id="app.images", tooltip="Root filesystem images: list, upload, delete"),
     ]
 
-    def __init__(self, actions: Actions, openers: dict[str, Opener], **kwargs) -> None:
+    def __init__(self, actions: Actions, openers: dict[str, Opener], shown: list[str] | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.actions = actions
         self.openers = openers
+        """Every profile that can be shown; `shown` are the ones polled and listed now."""
+        self.shown: list[str] = [name for name in (shown or list(openers)) if name in openers]
         self.pollers: dict[str, Poller] = {}
         self.results: dict[str, PollResult] = {}
-        self.connecting: dict[str, str] = {name: "connecting…" for name in openers}
+        self.connecting: dict[str, str] = {name: "connecting…" for name in self.shown}
+        self._poll_workers: dict[str, Worker] = {}
         self.last_errors: dict[PendingKey, str] = {}
         self.vm_filter = VmFilter()
 
@@ -149,8 +154,8 @@ class MainScreen(Screen[None]):
         for pane_id, title in zip(("list-pane", "lineage-tree", "details", "terminal-area"), titles, strict=True):
             self.query_one(f"#{pane_id}").border_title = title
         self.query_one(VmTable).focus()
-        for name in self.openers:
-            self._poll(name)
+        for name in self.shown:
+            self._poll_workers[name] = self._poll(name)
         self.set_interval(1.0, self._refresh_status)
         self._refresh_status()
 
@@ -197,8 +202,33 @@ class MainScreen(Screen[None]):
             await asyncio.sleep(wait)
             wait = min(max_wait, wait * 2)
 
+    def show_profile(self, name: str) -> None:
+        """Add a profile's VMs to the list (it is opened and polled from now on)."""
+        if name in self.shown or name not in self.openers:
+            return
+        self.shown.append(name)
+        self.connecting[name] = "connecting…"
+        self._poll_workers[name] = self._poll(name)
+        self.notify(f"Showing profile {clean(name, 40)}", timeout=3)
+        self._refresh_status()
+
+    def hide_profile(self, name: str) -> None:
+        """Stop polling a profile and drop its rows; the last shown profile stays."""
+        if name not in self.shown or len(self.shown) == 1:
+            return
+        self.shown.remove(name)
+        worker = self._poll_workers.pop(name, None)
+        if worker is not None:
+            worker.cancel()
+        for table in (self.pollers, self.results, self.connecting):
+            table.pop(name, None)
+        self._apply_fleets()
+        self.notify(f"Hid profile {clean(name, 40)}", timeout=3)
+
     @on(ProfileConnecting)
     def _profile_connecting(self, message: ProfileConnecting) -> None:
+        if message.profile not in self.shown:
+            return
         self.connecting[message.profile] = message.error or message.status or "connecting…"
         if message.error:
             self.last_errors[(message.profile, "")] = message.error
@@ -207,9 +237,14 @@ class MainScreen(Screen[None]):
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
         result = message.result
+        if result.provider not in self.shown:
+            return  # a late result of a profile just hidden
         self.results[result.provider] = result
         self.connecting.pop(result.provider, None)
-        fleets = [r.fleet for r in self.results.values() if r.fleet is not None]
+        self._apply_fleets()
+
+    def _apply_fleets(self) -> None:
+        fleets = self.fleets()
         with self.app.batch_update():
             self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
             self.lineage.set_fleets(fleets)
@@ -293,7 +328,7 @@ class MainScreen(Screen[None]):
 
     def default_profile(self) -> str:
         active = self.vmtui.options.active_profile
-        return active if active in self.openers else next(iter(self.openers), active)
+        return active if active in self.shown else next(iter(self.shown), active)
 
     def unavailable(self, action: str) -> str | None:
         """Why a screen action can't run for the current selection, or None."""
@@ -540,6 +575,8 @@ class MainScreen(Screen[None]):
                                           read_only=self.vmtui.options.read_only))
 
     def profile_summary(self, name: str) -> str:
+        if name not in self.shown:
+            return "not shown; choose to add its VMs to the list"
         result = self.results.get(name)
         fleet = result.fleet if result else None
         state = self.connecting.get(name) or ("offline" if result and result.stale else "live")
