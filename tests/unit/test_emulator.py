@@ -286,3 +286,37 @@ def test_sgr_style_parsing() -> None:
     assert sgr_style("0;1;38:5:208;44") == CellStyle(208, 4, BOLD)
     assert sgr_style("0;94;101;3") == CellStyle(12, 9, ITALIC)
     assert sgr_style("0;38:2:1:2:3;48:2:4:5:6;7;9") == CellStyle((1, 2, 3), (4, 5, 6), INVERSE | STRIKE)
+
+
+# -- chunk boundaries never change what the scanner finds ---------------------------------------------
+
+_CONTROL = st.sampled_from([
+    "\x1b[?1049h", "\x1b[?1049l", "\x1b[?2004h", "\x1b[?2004l", "\x1b[?1000;1006h", "\x1b[?1000l", "\x1b[6n",
+    "\x1b[c", "\x1b[>c", "\x1b[5n", "\x1b]2;tïtle\x07", "\x1b]0;other\x1b\\", "\x1b[3 q", "\x1b[?2004$p",
+    "\x1b[31m", "\x1b[0m", "plain text ", "漢字", "\r\n",
+])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_CONTROL, max_size=30), st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=8))
+def test_any_chunking_gives_the_same_replies_modes_and_title(pieces: list[str], sizes: list[int]) -> None:
+    data = "".join(pieces).encode()
+    for backend in BACKENDS:
+        whole = make(backend, cols=30, rows=5)
+        whole_reply = whole.feed(data).reply
+        split = make(backend, cols=30, rows=5)
+        split_reply = b""
+        start, turn = 0, 0
+        while start < len(data):
+            size = sizes[turn % len(sizes)]
+            split_reply += split.feed(data[start:start + size]).reply
+            start, turn = start + size, turn + 1
+        assert split_reply == whole_reply
+        assert split.scanner.modes == whole.scanner.modes
+        assert split.title == whole.title and split.scanner.cursor_shape == whole.scanner.cursor_shape
+        assert split.screen_text() == whole.screen_text()
+
+
+def test_mode_report_reflects_the_state_at_the_query_position(backend: str) -> None:
+    term = make(backend)
+    assert term.feed(b"\x1b[?2004h\x1b[?2004$p\x1b[?2004l\x1b[?2004$p").reply == b"\x1b[?2004;1$y\x1b[?2004;2$y"

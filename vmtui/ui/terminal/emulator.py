@@ -121,6 +121,7 @@ class TerminalEmulator:
         for event in self.scanner.scan(text):
             self._feed_engine(text[start:event.end], result)
             start = event.end
+            self.scanner.apply(event)
             reply = self._handle(event, result)
             if reply:
                 replies.append(reply)

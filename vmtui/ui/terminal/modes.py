@@ -110,7 +110,8 @@ class ModeScanner:
     _carry: str = ""
 
     def scan(self, text: str) -> list[ScanEvent]:
-        """Find the interesting sequences in `text`, apply their effect on the state, return them in order."""
+        """Find the interesting sequences in `text`, in order. The caller `apply`s each one when the stream
+        reaches it, so a query between two mode changes sees the state of its own position."""
         buffer = self._carry + text if self._carry else text
         if ESC not in buffer:
             self._carry = ""
@@ -121,7 +122,6 @@ class ModeScanner:
         for match in candidates:
             event = self._event(match, match.end() - offset)
             if event is not None:
-                self._apply(event)
                 events.append(event)
         self._carry = self._unfinished_tail(buffer)
         return events
@@ -164,7 +164,8 @@ class ModeScanner:
             return ScanEvent(end, EventKind.MODE_QUERY, numbers[0])
         return None
 
-    def _apply(self, event: ScanEvent) -> None:
+    def apply(self, event: ScanEvent) -> None:
+        """Update modes, cursor shape and title for an event returned by `scan`."""
         if event.kind is EventKind.MODE_SET:
             self.modes.update(event.arg)  # type: ignore[arg-type]
         elif event.kind is EventKind.MODE_RESET:
