@@ -24,6 +24,7 @@ from vmtui.local.jwt_tokens import issue_token
 from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.screens import networking
+from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.networking import MappingFormScreen, NetworkingScreen
 from vmtui.ui.screens.secrets import MASK, SecretFormScreen, SecretsScreen
@@ -324,13 +325,13 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
 
         await pilot.press("d")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmTypedDeleteScreen) and app.focused.id == "cancel"
+        assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "cancel"
         await pilot.press("enter")  # Cancel: nothing deleted
         await settle(pilot)
         assert "API_TOKEN" in fake.secrets[VM_ID]
         await pilot.press("d")
         await pilot.pause()
-        await pilot.click("#delete")
+        await pilot.click("#confirm")
         await settle(pilot)
         assert fake.secrets[VM_ID] == {"VM_PASSWORD": "pw"}
         assert app.screen.query_one(DataTable).row_count == 1
@@ -355,6 +356,27 @@ async def test_a_refused_secret_keeps_the_form_and_its_value():
         await settle(pilot)
         assert app.result.key == "TOKEN" and PLANTED not in repr(app.result)
         assert fake.secrets[VM_ID] == {"TOKEN": PLANTED}
+
+
+async def test_server_given_names_are_shown_literally_never_as_markup():
+    fake = FakeSwiftor()
+    label = "[/]desk [b]x"
+    vm = swiftor_vm(fake, label)
+    fake.secrets[VM_ID] = {"K": "v"}
+    for screen in (
+        lambda: SecretFormScreen(fake.provider(), vm),
+        lambda: MappingFormScreen(fake.provider(), vm),
+    ):
+        app = ScreenHost(screen)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert label in screen_text(app)
+    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and label in screen_text(app)
 
 
 async def test_secrets_show_the_servers_error():
@@ -412,7 +434,8 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
 
         await pilot.press("d")
         await pilot.pause()
-        await pilot.click("#delete")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm")
         await settle(pilot)
         assert fake.networking[VM_ID] == []
         assert url not in screen_text(app)
@@ -525,7 +548,7 @@ async def test_screens_against_the_local_engine(tmp_path, caplog):
             assert [m.url for m in await provider.list_mappings(vm.id)] == [url]
             await pilot.press("d")
             await pilot.pause()
-            await pilot.click("#delete")
+            await pilot.click("#confirm")
             await settle(pilot)
             assert await provider.list_mappings(vm.id) == []
             assert url not in screen_text(app)

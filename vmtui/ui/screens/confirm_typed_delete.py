@@ -1,8 +1,7 @@
 """Confirm an irreversible delete by typing the name of what goes away (a Swiftor VM's label).
 
 Cancel has the focus; Delete stays disabled until the typed text equals the name exactly, and
-Enter on a wrong name is refused with a message. Returns True only for a confirmed delete. Without
-a name to type (a secret, a port mapping) it is a plain Cancel/Delete question.
+Enter on a wrong name is refused with a message. Returns True only for a confirmed delete.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class ConfirmTypedDeleteScreen(ModalScreen[bool]):
     ConfirmTypedDeleteScreen #typed-name-error { color: $text-error; height: auto; }
     """
 
-    def __init__(self, title: str, consequences: str, name: str | None = None) -> None:
+    def __init__(self, title: str, consequences: str, name: str) -> None:
         super().__init__()
         self.title_text = title
         self.expected = name
@@ -52,23 +51,22 @@ class ConfirmTypedDeleteScreen(ModalScreen[bool]):
         with Vertical(id="dialog", classes="dialog -danger"):
             yield Label(Text(self.title_text), classes="dialog-title")
             yield Static(Text(self.consequences), id="delete-consequences")
-            if self.expected is not None:
-                prompt = Text("Type ")
-                prompt.append(clean(self.expected, 80), style="bold")
-                prompt.append(" to confirm:")
-                yield Label(prompt, id="typed-name-prompt")
-                yield Input(placeholder=clean(self.expected, 80), id="typed-name")
-                yield Static("", id="typed-name-error")
+            prompt = Text("Type ")
+            prompt.append(clean(self.expected, 80), style="bold")
+            prompt.append(" to confirm:")
+            yield Label(prompt, id="typed-name-prompt")
+            yield Input(placeholder=clean(self.expected, 80), id="typed-name")
+            yield Static("", id="typed-name-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Delete", id="delete", variant="error", disabled=self.expected is not None)
+                yield Button("Delete", id="delete", variant="error", disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
 
     @property
     def matches(self) -> bool:
-        return self.expected is None or self.query_one("#typed-name", Input).value == self.expected
+        return self.query_one("#typed-name", Input).value == self.expected
 
     @on(Input.Changed, "#typed-name")
     def _typed(self) -> None:

@@ -18,6 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -25,7 +26,7 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
 from vmtui.providers.swiftor import PortMapping, SwiftorProvider
 from vmtui.ui.format import clean, safe
-from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -66,7 +67,7 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
         super().__init__()
         self.provider = provider
         self.vm = vm
-        self.TITLE_TEXT = f"Map a port of {clean(vm.display_name, 40)}"
+        self.TITLE_TEXT = escape(f"Map a port of {clean(vm.display_name, 40)}")  # shown as markup
 
     def fields(self) -> ComposeResult:
         yield from self.field("name", "Name (subdomain: a-z, 0-9, -; up to 63)", placeholder="myapp")
@@ -254,12 +255,13 @@ class NetworkingScreen(ModalScreen[None]):
             if yes:
                 self._delete(name)
 
-        self.app.push_screen(
-            ConfirmTypedDeleteScreen(
-                f"Remove mapping {clean(name, 63)}?", f"{clean(url, 200)} stops serving."
-            ),
-            confirmed,
+        question = ConfirmScreen(
+            "Remove this port mapping?",  # a title is markup: server-given names go in the Text below
+            Text(f"{clean(self.vm.display_name, 60)} · {clean(name, 63)}", style="bold"),
+            Text(f"{clean(url, 200)} stops serving."),
+            confirm_label="Remove",
         )
+        self.app.push_screen(question, confirmed)
 
     @work(group="networking-delete", exit_on_error=False)
     async def _delete(self, name: str) -> None:

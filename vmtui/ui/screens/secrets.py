@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
@@ -24,7 +25,7 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.format import clean, safe
-from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -52,7 +53,8 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
         self.vm = vm
         self.fixed_key = key
         name = clean(vm.display_name, 40)
-        self.TITLE_TEXT = f"New secret of {name}" if key is None else f"Edit {clean(key, 40)} of {name}"
+        title = f"New secret of {name}" if key is None else f"Edit {clean(key, 40)} of {name}"
+        self.TITLE_TEXT = escape(title)  # FormScreen shows it as markup; a VM label is server-given
 
     def fields(self) -> ComposeResult:
         yield from self.field(
@@ -236,13 +238,12 @@ class SecretsScreen(ModalScreen[None]):
             if yes:
                 self._delete(key)
 
-        self.app.push_screen(
-            ConfirmTypedDeleteScreen(
-                f"Delete secret {clean(key, 60)}?",
-                f"{clean(self.vm.display_name, 60)} loses this environment variable at its next start.",
-            ),
-            confirmed,
+        question = ConfirmScreen(
+            "Delete this secret?",  # a title is markup: server-given names go in the Text below
+            Text(f"{clean(self.vm.display_name, 60)} · {clean(key, 60)}", style="bold"),
+            Text("The VM loses this environment variable at its next start."),
         )
+        self.app.push_screen(question, confirmed)
 
     @work(group="secrets-delete", exit_on_error=False)
     async def _delete(self, key: str) -> None:
