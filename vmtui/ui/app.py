@@ -67,6 +67,7 @@ class VmTuiApp(App[None]):
         self._quit_armed = False
 
     def on_mount(self) -> None:
+        self.set_class(self.options.ascii, "-ascii")
         if self.options.theme in BUILTIN_THEMES or self.options.theme in self.available_themes:
             self.theme = self.options.theme
         else:

@@ -83,6 +83,9 @@ class LineageTree(Tree[NodeId]):
         self.show_root = False
         self.guide_depth = 3
         self.ascii_only = ascii_only
+        if ascii_only:
+            self.ICON_NODE, self.ICON_NODE_EXPANDED = "> ", "v "
+            self.LINES = {style: ("  ", "| ", "`-", "|-") for style in ("default", "bold", "double")}
         self.here: tuple[str, str] | None = None
         self.items: dict[NodeId, Vm | Commit] = {}
         self._tree_index: dict[NodeId, TreeNode[NodeId]] = {}
