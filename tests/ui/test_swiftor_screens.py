@@ -4,6 +4,7 @@ engine's own /swiftor API."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -196,6 +197,38 @@ async def test_create_form_shows_a_server_refusal_and_keeps_every_value():
         await settle(pilot)
         assert isinstance(app.result, DesktopRequest) and app.result.desktop is None
         assert sorted(vm["vmlabel"] for vm in fake.vms.values()) == ["fresh", "taken"]
+
+
+async def test_create_form_waits_for_the_answer_once_sent():
+    fake = FakeSwiftor()
+    gate = asyncio.Event()
+
+    async def slow_create(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/vms/create":
+            await gate.wait()
+        return fake.handle(request)
+
+    provider = SwiftorProvider(
+        "swiftor", "https://api.swiftor.io", "t", transport=httpx.MockTransport(slow_create)
+    )
+    app = ScreenHost(lambda: SwiftorCreateScreen(provider))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await fill(pilot, label="slow", password="pw")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (
+            app.screen.query_one("#ok", Button).disabled and app.screen.query_one("#cancel", Button).disabled
+        )
+        assert "Creating the VM…" in screen_text(app)
+        await pilot.press("enter")  # a second submit while sending is ignored
+        await pilot.press("escape")  # and leaving would abandon a create that may already have happened
+        await pilot.pause()
+        assert app.result == "not dismissed" and "waiting for the answer" in screen_text(app)
+        gate.set()
+        await settle(pilot)
+        assert isinstance(app.result, DesktopRequest) and app.shown.created_vm.label == "slow"
+        assert fake.writes == [("POST", "/vms/create")]
 
 
 async def test_create_form_without_a_plan_leaves_limits_to_the_server():

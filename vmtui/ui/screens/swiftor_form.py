@@ -2,7 +2,8 @@
 
 The form validates inline like every `FormScreen`; on OK it sends the request in a worker and closes
 only once the server accepted it. A refusal is shown under the fields with the server's own words and
-the form keeps every value, so nothing typed is lost.
+the form keeps every value, so nothing typed is lost. While a request is out, both buttons are off and
+Escape waits: the outcome is always known.
 """
 
 from __future__ import annotations
@@ -70,17 +71,24 @@ class SendingFormScreen(FormScreen[RequestT]):
         self.sending = True
         self._send(request)
 
+    def action_cancel(self) -> None:
+        """Escape waits while a request is out: leaving would abandon it without knowing its outcome."""
+        if self.sending:
+            self.query_one("#send-status", Static).update(f"{self.SENDING_TEXT} waiting for the answer")
+            return
+        super().action_cancel()
+
     @work(group="form-send", exit_on_error=False)
     async def _send(self, request: RequestT) -> None:
         status = self.query_one("#send-status", Static)
-        ok_button = self.query_one("#ok", Button)
-        ok_button.disabled = True
+        buttons = self.query(".dialog-buttons Button")
+        buttons.set(disabled=True)
         status.update(self.SENDING_TEXT)
         try:
             await self.send(request)
         except ProviderError as exc:
             status.update(Text(f"Refused: {clean(exc, 300)}"))
-            ok_button.disabled = False
+            buttons.set(disabled=False)
             self.sending = False
             return
         self.dismiss(request)
