@@ -5,7 +5,9 @@ import sys
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vmtui", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "vmtui", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_unknown_profile_is_a_clear_error_before_the_ui_starts():

@@ -41,11 +41,15 @@ async def test_delete_in_use_is_refused_with_the_servers_reason_then_unused_goes
         table.move_cursor(row=table.get_row_index("alpine"))
         await pilot.press("D")
         await pilot.pause()
-        assert app.focused.id == "cancel" and "used by 1 VM(s)" in text_of(app.screen.query_one("#confirm-body"))
+        assert app.focused.id == "cancel" and "used by 1 VM(s)" in text_of(
+            app.screen.query_one("#confirm-body")
+        )
         await pilot.press("tab", "enter")
         await wait_actions(pilot, app)
         assert "alpine" in provider.images
-        assert "409: image 'alpine' is in use by 1 VM(s): vm-17c0ffee" in text_of(screen.query_one("#images-status"))
+        assert "409: image 'alpine' is in use by 1 VM(s): vm-17c0ffee" in text_of(
+            screen.query_one("#images-status")
+        )
         assert any("in use" in message and severity == "error" for _, message, severity in app.notes)
         table.move_cursor(row=table.get_row_index("debian-12"))
         await pilot.press("D", "tab", "enter")

@@ -16,9 +16,18 @@ def chain(length: int) -> tuple[list[Vm], list[Commit]]:
     vms, commits = [], []
     for i in range(length):
         at = DEMO_NOW + timedelta(minutes=2 * i)
-        vms.append(Vm(provider="p", id=f"vm{i}", state=VmState.RUNNING, created_at=at,
-                      parent_commit_id=f"c{i - 1}" if i else None))
-        commits.append(Commit(provider="p", id=f"c{i}", parent_vm_id=f"vm{i}", created_at=at + timedelta(minutes=1)))
+        vms.append(
+            Vm(
+                provider="p",
+                id=f"vm{i}",
+                state=VmState.RUNNING,
+                created_at=at,
+                parent_commit_id=f"c{i - 1}" if i else None,
+            )
+        )
+        commits.append(
+            Commit(provider="p", id=f"c{i}", parent_vm_id=f"vm{i}", created_at=at + timedelta(minutes=1))
+        )
     return vms, commits
 
 
@@ -34,9 +43,13 @@ def test_a_long_linear_chain_is_one_level_with_its_middle_folded():
     top = [(s.node_id[-1], s.folded) for s in shapes]
     assert len(shapes) == CHAIN_KEEP + 1
     assert top[0] == ("vm0", 0) and top[1] == ("c0", 20 - CHAIN_KEEP)  # fold named after its first node
-    assert [name for name, _ in top[2:]] == ["vm8", "c8", "vm9", "c9"][-(CHAIN_KEEP - 1):]
+    assert [name for name, _ in top[2:]] == ["vm8", "c8", "vm9", "c9"][-(CHAIN_KEEP - 1) :]
     hidden = [s.node_id[-1] for s in shapes[1].children]
-    assert hidden[0] == "c0" and len(hidden) == 20 - CHAIN_KEEP and not any(s.children for s in shapes[1].children)
+    assert (
+        hidden[0] == "c0"
+        and len(hidden) == 20 - CHAIN_KEEP
+        and not any(s.children for s in shapes[1].children)
+    )
 
 
 def test_branch_points_nest_and_short_runs_stay_flat():
@@ -45,9 +58,9 @@ def test_branch_points_nest_and_short_runs_stay_flat():
     assert list(flat(shapes)) == [
         (0, "vm-17c0ffee", 0),
         (0, "vm-3f2a91c0", 0),
-        (0, "c-5b0e3d12", 0),       # branch point: two VMs from this commit
+        (0, "c-5b0e3d12", 0),  # branch point: two VMs from this commit
         (1, "vm-8c1d77e4", 0),
-        (2, "c-91aa04be", 0),       # the rest of that branch's run, one level
+        (2, "c-91aa04be", 0),  # the rest of that branch's run, one level
         (2, "vm-d4e6f801", 0),
         (1, "vm-a90b2f6d", 0),
     ]
@@ -65,8 +78,13 @@ async def test_refresh_keeps_expansion_cursor_and_marks_you_are_here():
         await pilot.press("2")
         tree.move_cursor(commit_node)
         await pilot.pause()
-        provider.vms["vm-new"] = Vm(provider="local", id="vm-new", state=VmState.BOOTING,
-                                    created_at=DEMO_NOW, parent_commit_id="c-5b0e3d12")
+        provider.vms["vm-new"] = Vm(
+            provider="local",
+            id="vm-new",
+            state=VmState.BOOTING,
+            created_at=DEMO_NOW,
+            parent_commit_id="c-5b0e3d12",
+        )
         await poll_now(pilot, app)
         assert tree._tree_index[("local", "commit", "c-5b0e3d12")] is commit_node  # same node, patched
         assert not runner_node.is_expanded  # the user's collapse survived

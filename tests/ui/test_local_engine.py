@@ -66,7 +66,9 @@ async def wait_for(pilot, app, predicate, timeout=60.0):
 
 async def test_create_branch_commit_pause_with_keys(engine_settings):
     openers = Registry(engine_settings).openers(["local"])
-    app = record_notes(VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30))))
+    app = record_notes(
+        VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)))
+    )
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
         assert app.main_screen.results["local"].stale is False
@@ -97,8 +99,11 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         app.screen.query_one("#name", Input).value = "from the tui"
         await pilot.press("enter")
         await wait_actions(pilot, app)
-        await wait_for(pilot, app, lambda: any(
-            c.name == "from the tui" for c in app.main_screen.results["local"].fleet.commits))
+        await wait_for(
+            pilot,
+            app,
+            lambda: any(c.name == "from the tui" for c in app.main_screen.results["local"].fleet.commits),
+        )
 
         await pilot.press("p")
         await wait_actions(pilot, app)

@@ -19,8 +19,10 @@ SIZE = (120, 36)
 
 def row_ids(app) -> list[str]:
     table = app.main_screen.table
-    return [table.vms[(str(k.value).split("\0")[0], str(k.value).split("\0")[1])].id
-            for k in (table.coordinate_to_cell_key((row, 0)).row_key for row in range(table.row_count))]
+    return [
+        table.vms[(str(k.value).split("\0")[0], str(k.value).split("\0")[1])].id
+        for k in (table.coordinate_to_cell_key((row, 0)).row_key for row in range(table.row_count))
+    ]
 
 
 async def test_rows_are_keyed_and_sorted_newest_first():
@@ -95,7 +97,9 @@ async def test_new_snapshot_keeps_cursor_on_the_same_vm_and_patches_in_place():
         # a new, newest VM sorts above the cursor; another VM disappears; one changes state
         provider.vms["vm-new"] = Vm(provider="local", id="vm-new", state=VmState.BOOTING, created_at=DEMO_NOW)
         del provider.vms["vm-17c0ffee"]
-        provider.vms["vm-a90b2f6d"] = provider.vms["vm-a90b2f6d"].model_copy(update={"state": VmState.RUNNING})
+        provider.vms["vm-a90b2f6d"] = provider.vms["vm-a90b2f6d"].model_copy(
+            update={"state": VmState.RUNNING}
+        )
         await poll_now(pilot, app)
         assert table.selected_vm.id == "vm-8c1d77e4"
         assert table.row_count == 5 and "vm-new" in row_ids(app) and "vm-17c0ffee" not in row_ids(app)
@@ -215,8 +219,12 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         await pilot.click("#ok")
         await wait_actions(pilot, app)
         await poll_now(pilot, app)
-        (config, wait_boot), = [c[1] for c in provider.calls if c[0] == "create_vm"]
-        assert (config.vcpu_count, config.mem_size_mib, config.labels) == (2, 1024, {"env": "dev", "team": "ui"})
+        ((config, wait_boot),) = [c[1] for c in provider.calls if c[0] == "create_vm"]
+        assert (config.vcpu_count, config.mem_size_mib, config.labels) == (
+            2,
+            1024,
+            {"env": "dev", "team": "ui"},
+        )
         assert wait_boot is True
         assert app.main_screen.table.row_count == 6
 
@@ -306,8 +314,12 @@ async def test_keymap_remaps_a_binding_by_id():
 
 async def test_hostile_values_are_sanitised():
     evil = "\x1b[2J\x1b]0;pwned\x07" + "A" * 5000
-    provider = DemoProvider("local", vms=[Vm(provider="local", id="vm-evil", label=evil, state=VmState.RUNNING,
-                                             labels={"k\x1b": "v\r\n"})])
+    provider = DemoProvider(
+        "local",
+        vms=[
+            Vm(provider="local", id="vm-evil", label=evil, state=VmState.RUNNING, labels={"k\x1b": "v\r\n"})
+        ],
+    )
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -339,7 +351,8 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
             if app.main_screen.query_one("#banner").has_class("-visible"):
                 break
         assert "cannot open: the local engine did not start within 20 s" in text_of(
-            app.main_screen.query_one("#banner"))
+            app.main_screen.query_one("#banner")
+        )
         await settle(pilot, app)  # the retry (after 1 s) opens it
         assert len(attempts) == 2 and app.main_screen.table.row_count == 5
         assert not app.main_screen.query_one("#banner").has_class("-visible")
@@ -387,13 +400,17 @@ async def test_quit_with_actions_in_flight_asks_for_a_second_press():
 
 
 async def test_profiles_are_shown_and_hidden_from_the_palette():
-    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
     from tests.ui.helpers import opener, record_notes
+    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
 
     local, other = demo_provider("local"), DemoProvider("other", vms=[Vm(provider="other", id="o1")])
-    app = record_notes(VmTuiApp({"local": opener(local), "other": opener(other)},
-                                AppOptions(now=lambda: DEMO_NOW.timestamp(), poll=PollOptions(60, 60, 60, 5)),
-                                shown=["local"]))
+    app = record_notes(
+        VmTuiApp(
+            {"local": opener(local), "other": opener(other)},
+            AppOptions(now=lambda: DEMO_NOW.timestamp(), poll=PollOptions(60, 60, 60, 5)),
+            shown=["local"],
+        )
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert app.main_screen.table.row_count == 5 and not other.calls

@@ -35,7 +35,7 @@ async def test_failures_keep_the_server_message_and_clear_pending():
 
 
 async def test_busy_is_per_profile():
-    actions, provider, _ = make()
+    actions, _, _ = make()
     actions.mark(("local", "vm-x"), "branching")
     assert actions.busy("local") and actions.busy() and not actions.busy("other")
 
@@ -75,7 +75,9 @@ async def test_branch_many_reports_each_new_vm_until_booted():
 
     actions._sleep = no_sleep
     seen: list[tuple[str, VmState]] = []
-    outcome = await actions.branch(provider.vms["vm-8c1d77e4"], 3, lambda vm_id, state: seen.append((vm_id, state)))
+    outcome = await actions.branch(
+        provider.vms["vm-8c1d77e4"], 3, lambda vm_id, state: seen.append((vm_id, state))
+    )
     assert len(outcome.ids) == 3 and outcome.message.startswith("Branched vm-8c1d77e4 into 3 VMs")
     assert [s for _, s in seen].count(VmState.RUNNING) == 3
     assert [s for _, s in seen].count(VmState.BOOTING) == 6
@@ -115,7 +117,9 @@ async def test_upload_refuses_a_missing_file_and_uploads_a_real_one(tmp_path):
     tarball = tmp_path / "rootfs.tar"
     tarball.write_bytes(b"x" * 2048)
     progress: list[tuple[int, int]] = []
-    outcome = await actions.upload_image("local", "mine", tarball, lambda done, total: progress.append((done, total)))
+    outcome = await actions.upload_image(
+        "local", "mine", tarball, lambda done, total: progress.append((done, total))
+    )
     assert outcome.message == "Uploaded image mine" and progress[-1] == (2048, 2048)
     assert provider.images["mine"].size_bytes == 2048
 

@@ -47,8 +47,15 @@ def make(script, **kwargs):
     seen: list[PollResult] = []
     clock = iter(range(100, 10_000, 10))
     kwargs.setdefault("rng", lambda: 0.5)
-    poller = Poller(ScriptedProvider(script), seen.append, fast=0.5, slow=4.0, max_backoff=30.0,
-                    wall_clock=lambda: float(next(clock)), **kwargs)
+    poller = Poller(
+        ScriptedProvider(script),
+        seen.append,
+        fast=0.5,
+        slow=4.0,
+        max_backoff=30.0,
+        wall_clock=lambda: float(next(clock)),
+        **kwargs,
+    )
     return poller, seen
 
 

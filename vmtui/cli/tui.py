@@ -10,16 +10,25 @@ from vmtui.config import ConfigError, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("tui", help="the terminal UI (the default command)",
-                                   description="Keyboard-driven UI for your VMs.")
-    parser.add_argument("--profile", action="append", default=[], metavar="NAME",
-                        help="profile(s) to show; repeat or comma-separate for several (default: the active one)")
+    parser = subparsers.add_parser(
+        "tui", help="the terminal UI (the default command)", description="Keyboard-driven UI for your VMs."
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="profile(s) to show; repeat or comma-separate for several (default: the active one)",
+    )
     parser.add_argument("--ascii", action="store_true", default=None, help="ASCII glyphs only")
     parser.add_argument("--state-dir", type=Path, help="local engine state directory (local profile)")
     parser.add_argument("--read-only", action="store_true", help="disable every action that changes a VM")
     parser.add_argument("--theme", help="Textual theme name (e.g. textual-light)")
-    parser.add_argument("--demo", action="store_true",
-                        help="show built-in demo data instead of a real account (nothing is sent anywhere)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="show built-in demo data instead of a real account (nothing is sent anywhere)",
+    )
     parser.set_defaults(func=run)
 
 

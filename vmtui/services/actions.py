@@ -151,7 +151,9 @@ class Actions:
             if progress is not None:
                 await self._watch_boot(provider, ids, progress)
         listed = ", ".join(ids) if ids else "none"
-        return Outcome(f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids))
+        return Outcome(
+            f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids)
+        )
 
     async def _watch_boot(
         self, provider: Provider, ids: list[str], progress: BranchProgress, *, timeout: float = 120.0

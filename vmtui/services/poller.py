@@ -91,7 +91,7 @@ class Poller:
                 result = self._failed(Unavailable(f"{self.name}: no answer within {self.timeout:g}s"))
             except ProviderError as exc:
                 result = self._failed(exc)
-            except Exception as exc:  # a provider bug must not kill live updates; show it instead
+            except Exception as exc:  # noqa: BLE001 - a provider bug must not kill live updates; show it instead
                 result = self._failed(ProviderError(f"{type(exc).__name__}: {exc}"))
             else:
                 result = PollResult(self.name, fleet)
@@ -130,4 +130,6 @@ class Poller:
             commits = await self.provider.list_commits()
         except Unsupported:
             commits = []
-        return Fleet(provider=self.name, vms=tuple(vms), commits=tuple(commits), fetched_at=self._wall_clock())
+        return Fleet(
+            provider=self.name, vms=tuple(vms), commits=tuple(commits), fetched_at=self._wall_clock()
+        )

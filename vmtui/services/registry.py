@@ -58,13 +58,25 @@ class Registry:
         if profile.kind is ProfileKind.VERS:
             if profile.api_key is None:
                 raise AuthError(f"profile '{name}' has no api_key (set it in the config or VERS_API_KEY)")
-            return VersProvider(name, profile.url or "", profile.api_key.get_secret_value(),
-                                verify=not profile.insecure_tls, insecure_tls=profile.insecure_tls,
-                                vm_domain=profile.vm_domain, timeout=timeout)
+            return VersProvider(
+                name,
+                profile.url or "",
+                profile.api_key.get_secret_value(),
+                verify=not profile.insecure_tls,
+                insecure_tls=profile.insecure_tls,
+                vm_domain=profile.vm_domain,
+                timeout=timeout,
+            )
         if profile.token is None:
             raise AuthError(f"profile '{name}' has no token (get one with `vmtui token`)")
-        return SwiftorProvider(name, profile.url or "", profile.token, verify=not profile.insecure_tls,
-                               insecure_tls=profile.insecure_tls, timeout=timeout)
+        return SwiftorProvider(
+            name,
+            profile.url or "",
+            profile.token,
+            verify=not profile.insecure_tls,
+            insecure_tls=profile.insecure_tls,
+            timeout=timeout,
+        )
 
     @staticmethod
     async def _open_local(name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
@@ -74,5 +86,13 @@ class Registry:
         status(f"starting the local engine ({state_dir})…")
         endpoint = await asyncio.to_thread(ensure_daemon, state_dir)
         ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
-        return VersProvider(name, endpoint.api_url, endpoint.token, vm_domain=f"vm.{endpoint.domain}",
-                            ssh_address=ssh, ca_path=endpoint.ca_path, memory_snapshots=False, timeout=timeout)
+        return VersProvider(
+            name,
+            endpoint.api_url,
+            endpoint.token,
+            vm_domain=f"vm.{endpoint.domain}",
+            ssh_address=ssh,
+            ca_path=endpoint.ca_path,
+            memory_snapshots=False,
+            timeout=timeout,
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.theme import BUILTIN_THEMES
 
 from vmtui.paths import styles_dir
@@ -48,16 +48,24 @@ class VmTuiApp(App[None]):
     COMMANDS: ClassVar[set] = set()
     """No separate system provider: the main screen's provider lists app commands too, in one
     stable order."""
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "leave", "Quit", id="app.quit", tooltip="Leave vmtui (VMs keep running)"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave vmtui"),
+        Binding(
+            "ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave vmtui"
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, from the live bindings"),
-        Binding("ctrl+p", "command_palette", "Palette", id="app.palette",
-                tooltip="Every action for the selection, searchable"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            id="app.palette",
+            tooltip="Every action for the selection, searchable",
+        ),
     ]
 
-    def __init__(self, openers: dict[str, Opener], options: AppOptions | None = None, *,
-                 shown: list[str] | None = None) -> None:
+    def __init__(
+        self, openers: dict[str, Opener], options: AppOptions | None = None, *, shown: list[str] | None = None
+    ) -> None:
         self.options = options or AppOptions()
         self.CSS_PATH = [str(styles_dir() / "vmtui.tcss")]
         super().__init__()
@@ -84,8 +92,10 @@ class VmTuiApp(App[None]):
         """Quit; with actions in flight, only on a second press (their results would be lost)."""
         if self.actions.pending and not self._quit_armed:
             self._quit_armed = True
-            self.notify(f"{len(self.actions.pending)} action(s) still running; press q again to quit anyway",
-                        severity="warning")
+            self.notify(
+                f"{len(self.actions.pending)} action(s) still running; press q again to quit anyway",
+                severity="warning",
+            )
             return
         self.exit()
 

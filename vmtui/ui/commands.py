@@ -54,8 +54,11 @@ class VmCommands(Provider):
             elif action == "restore" and commit is not None:
                 label = f"{title} {clean(commit.name or commit.id, 40)}"
             if reason:
-                yield (f"{label}  (unavailable)", f"Unavailable: {reason}",
-                       partial(main.notify, reason, title="Not available", severity="warning"))
+                yield (
+                    f"{label}  (unavailable)",
+                    f"Unavailable: {reason}",
+                    partial(main.notify, reason, title="Not available", severity="warning"),
+                )
             else:
                 yield (label, help_text, getattr(main, f"action_{action}"))
         for name in main.openers:
@@ -63,7 +66,11 @@ class VmCommands(Provider):
             if name not in main.shown:
                 yield (f"profile: show {label}", main.profile_summary(name), partial(main.show_profile, name))
                 continue
-            yield (f"profile: use {label}", main.profile_summary(name), partial(main.set_default_profile, name))
+            yield (
+                f"profile: use {label}",
+                main.profile_summary(name),
+                partial(main.set_default_profile, name),
+            )
             if len(main.shown) > 1:
                 yield (f"profile: hide {label}", "Stop listing its VMs", partial(main.hide_profile, name))
         yield ("app: change theme", "Pick a theme (light and dark ones)", main.app.action_change_theme)

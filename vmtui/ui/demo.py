@@ -7,14 +7,14 @@ everything in dictionaries, so the UI can be shown and tested deterministically 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vmtui.core.errors import Conflict, NotFound, ProviderError
 from vmtui.core.models import Capabilities, Commit, Image, Vm, VmConfig, VmSpecs, VmState
 from vmtui.providers.base import ProgressCallback, Provider
 
-DEMO_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+DEMO_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
 
 class DemoProvider(Provider):
@@ -23,8 +23,14 @@ class DemoProvider(Provider):
         can_branch=True, can_commit=True, can_restore=True, can_pause=True, has_ssh=True, has_images=True
     )
 
-    def __init__(self, name: str = "local", *, vms: list[Vm] | None = None, commits: list[Commit] | None = None,
-                 images: list[Image] | None = None):
+    def __init__(
+        self,
+        name: str = "local",
+        *,
+        vms: list[Vm] | None = None,
+        commits: list[Commit] | None = None,
+        images: list[Image] | None = None,
+    ):
         super().__init__(name)
         self.vms: dict[str, Vm] = {vm.id: vm for vm in vms or []}
         self.commits: dict[str, Commit] = {c.id: c for c in commits or []}
@@ -68,11 +74,21 @@ class DemoProvider(Provider):
         if config.image_name and config.image_name not in self.images:
             raise NotFound(f"image '{config.image_name}' does not exist", status=404)
         vm_id = self._next_id("vm")
-        specs = VmSpecs(vcpu_count=config.vcpu_count or 1, mem_size_mib=config.mem_size_mib or 512,
-                        fs_size_mib=config.fs_size_mib or 1024)
-        self.vms[vm_id] = Vm(provider=self.name, provider_kind=self.kind, id=vm_id, state=VmState.RUNNING,
-                             created_at=self._created(), labels=config.labels or {},
-                             image=config.image_name or "default", specs=specs)
+        specs = VmSpecs(
+            vcpu_count=config.vcpu_count or 1,
+            mem_size_mib=config.mem_size_mib or 512,
+            fs_size_mib=config.fs_size_mib or 1024,
+        )
+        self.vms[vm_id] = Vm(
+            provider=self.name,
+            provider_kind=self.kind,
+            id=vm_id,
+            state=VmState.RUNNING,
+            created_at=self._created(),
+            labels=config.labels or {},
+            image=config.image_name or "default",
+            specs=specs,
+        )
         return vm_id
 
     async def delete_vm(self, vm_id: str) -> None:
@@ -88,13 +104,25 @@ class DemoProvider(Provider):
         self._enter("resume_vm", vm_id)
         self.vms[vm_id] = self._vm(vm_id).model_copy(update={"state": VmState.RUNNING})
 
-    async def commit(self, vm_id: str, *, name: str | None = None, description: str | None = None,
-                     keep_paused: bool = False) -> str:
+    async def commit(
+        self,
+        vm_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        keep_paused: bool = False,
+    ) -> str:
         self._enter("commit", vm_id, name, description)
         source = self._vm(vm_id)
         commit_id = self._next_id("c")
-        self.commits[commit_id] = Commit(provider=self.name, id=commit_id, name=name, description=description,
-                                         created_at=self._created(), parent_vm_id=source.id)
+        self.commits[commit_id] = Commit(
+            provider=self.name,
+            id=commit_id,
+            name=name,
+            description=description,
+            created_at=self._created(),
+            parent_vm_id=source.id,
+        )
         return commit_id
 
     async def branch(self, source_id: str, count: int = 1) -> list[str]:
@@ -115,10 +143,17 @@ class DemoProvider(Provider):
         parent = self.commits[commit_id]
         source = self.vms.get(parent.parent_vm_id or "")
         vm_id = self._next_id("vm")
-        self.vms[vm_id] = Vm(provider=self.name, provider_kind=self.kind, id=vm_id, state=VmState.RUNNING,
-                             created_at=self._created(), parent_commit_id=commit_id,
-                             grandparent_vm_id=parent.parent_vm_id,
-                             image=source.image if source else None, specs=source.specs if source else VmSpecs())
+        self.vms[vm_id] = Vm(
+            provider=self.name,
+            provider_kind=self.kind,
+            id=vm_id,
+            state=VmState.RUNNING,
+            created_at=self._created(),
+            parent_commit_id=commit_id,
+            grandparent_vm_id=parent.parent_vm_id,
+            image=source.image if source else None,
+            specs=source.specs if source else VmSpecs(),
+        )
         return vm_id
 
     async def list_images(self) -> list[Image]:
@@ -126,7 +161,9 @@ class DemoProvider(Provider):
         in_use: dict[str, int] = {}
         for vm in self.vms.values():
             in_use[vm.image or ""] = in_use.get(vm.image or "", 0) + 1
-        return [image.model_copy(update={"in_use": in_use.get(image.name, 0)}) for image in self.images.values()]
+        return [
+            image.model_copy(update={"in_use": in_use.get(image.name, 0)}) for image in self.images.values()
+        ]
 
     async def upload_image(self, name: str, tarball: Path, progress: ProgressCallback | None = None) -> None:
         self._enter("upload_image", name, tarball)
@@ -153,30 +190,91 @@ def demo_provider(name: str = "local") -> DemoProvider:
 
     specs = VmSpecs(vcpu_count=2, mem_size_mib=2048, fs_size_mib=8192)
     vms = [
-        Vm(provider=name, provider_kind="demo", id="vm-3f2a91c0", label="build-base", state=VmState.RUNNING,
-           created_at=at(300), labels={"env": "dev", "team": "infra"}, image="default", specs=specs,
-           ip="10.42.0.2"),
-        Vm(provider=name, provider_kind="demo", id="vm-8c1d77e4", label="ci-runner-a", state=VmState.RUNNING,
-           created_at=at(120), parent_commit_id="c-5b0e3d12", grandparent_vm_id="vm-3f2a91c0",
-           labels={"env": "ci"}, image="default", specs=specs, ip="10.42.0.3"),
-        Vm(provider=name, provider_kind="demo", id="vm-a90b2f6d", label="ci-runner-b", state=VmState.PAUSED,
-           created_at=at(118), parent_commit_id="c-5b0e3d12", grandparent_vm_id="vm-3f2a91c0",
-           labels={"env": "ci"}, image="default", specs=specs, ip="10.42.0.4"),
-        Vm(provider=name, provider_kind="demo", id="vm-d4e6f801", label="experiment", state=VmState.BOOTING,
-           created_at=at(1), parent_commit_id="c-91aa04be", grandparent_vm_id="vm-8c1d77e4",
-           image="default", specs=specs),
-        Vm(provider=name, provider_kind="demo", id="vm-17c0ffee", state=VmState.DEAD, created_at=at(2900),
-           labels={"note": "crashed"}, image="alpine", specs=VmSpecs(vcpu_count=1, mem_size_mib=512)),
+        Vm(
+            provider=name,
+            provider_kind="demo",
+            id="vm-3f2a91c0",
+            label="build-base",
+            state=VmState.RUNNING,
+            created_at=at(300),
+            labels={"env": "dev", "team": "infra"},
+            image="default",
+            specs=specs,
+            ip="10.42.0.2",
+        ),
+        Vm(
+            provider=name,
+            provider_kind="demo",
+            id="vm-8c1d77e4",
+            label="ci-runner-a",
+            state=VmState.RUNNING,
+            created_at=at(120),
+            parent_commit_id="c-5b0e3d12",
+            grandparent_vm_id="vm-3f2a91c0",
+            labels={"env": "ci"},
+            image="default",
+            specs=specs,
+            ip="10.42.0.3",
+        ),
+        Vm(
+            provider=name,
+            provider_kind="demo",
+            id="vm-a90b2f6d",
+            label="ci-runner-b",
+            state=VmState.PAUSED,
+            created_at=at(118),
+            parent_commit_id="c-5b0e3d12",
+            grandparent_vm_id="vm-3f2a91c0",
+            labels={"env": "ci"},
+            image="default",
+            specs=specs,
+            ip="10.42.0.4",
+        ),
+        Vm(
+            provider=name,
+            provider_kind="demo",
+            id="vm-d4e6f801",
+            label="experiment",
+            state=VmState.BOOTING,
+            created_at=at(1),
+            parent_commit_id="c-91aa04be",
+            grandparent_vm_id="vm-8c1d77e4",
+            image="default",
+            specs=specs,
+        ),
+        Vm(
+            provider=name,
+            provider_kind="demo",
+            id="vm-17c0ffee",
+            state=VmState.DEAD,
+            created_at=at(2900),
+            labels={"note": "crashed"},
+            image="alpine",
+            specs=VmSpecs(vcpu_count=1, mem_size_mib=512),
+        ),
     ]
     commits = [
-        Commit(provider=name, id="c-5b0e3d12", name="toolchain installed", created_at=at(200),
-               parent_vm_id="vm-3f2a91c0"),
-        Commit(provider=name, id="c-91aa04be", name="tests green", description="after fixing flaky test",
-               created_at=at(30), parent_vm_id="vm-8c1d77e4"),
+        Commit(
+            provider=name,
+            id="c-5b0e3d12",
+            name="toolchain installed",
+            created_at=at(200),
+            parent_vm_id="vm-3f2a91c0",
+        ),
+        Commit(
+            provider=name,
+            id="c-91aa04be",
+            name="tests green",
+            description="after fixing flaky test",
+            created_at=at(30),
+            parent_vm_id="vm-8c1d77e4",
+        ),
     ]
-    images = [Image(name="default", size_bytes=0, created_at=at(5000)),
-              Image(name="alpine", size_bytes=3_407_872, created_at=at(4000)),
-              Image(name="debian-12", size_bytes=52_428_800, created_at=at(3000))]
+    images = [
+        Image(name="default", size_bytes=0, created_at=at(5000)),
+        Image(name="alpine", size_bytes=3_407_872, created_at=at(4000)),
+        Image(name="debian-12", size_bytes=52_428_800, created_at=at(3000)),
+    ]
     return DemoProvider(name, vms=vms, commits=commits, images=images)
 
 

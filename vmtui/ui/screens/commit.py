@@ -35,7 +35,12 @@ class CommitScreen(FormScreen[CommitRequest]):
         for name in ("name", "description"):
             text = self.value(name)
             bad = next((ch for ch in text if ord(ch) < 32 or ord(ch) == 127), None)
-            message = (f"at most {MAX_TEXT} characters" if len(text) > MAX_TEXT
-                       else "control characters are not allowed" if bad else None)
+            message = (
+                f"at most {MAX_TEXT} characters"
+                if len(text) > MAX_TEXT
+                else "control characters are not allowed"
+                if bad
+                else None
+            )
             ok = self.set_error(name, message) and ok
         return CommitRequest(self.value("name"), self.value("description")) if ok else None

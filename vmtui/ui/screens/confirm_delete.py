@@ -27,8 +27,10 @@ def dependants_text(dependants: list[LineageNode]) -> Text:
     if not dependants:
         return Text("Nothing depends on it. Its processes and disk are removed for good.")
     commits = sum(1 for n in dependants if n.kind is NodeKind.COMMIT)
-    text = Text(f"Depends on it: {commits} commit(s), {len(dependants) - commits} VM(s). They are kept, "
-                "but their lineage will show this VM as missing.\n")
+    text = Text(
+        f"Depends on it: {commits} commit(s), {len(dependants) - commits} VM(s). They are kept, "
+        "but their lineage will show this VM as missing.\n"
+    )
     for node in dependants[:MAX_LISTED]:
         item = node.item
         if isinstance(item, Commit):

@@ -92,4 +92,3 @@ class CreateVmScreen(FormScreen[CreateRequest]):
         except ValidationError as exc:
             return exc.errors()[0]["msg"].lower()
         return None
-

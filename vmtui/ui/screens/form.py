@@ -6,11 +6,11 @@ dismisses with a result when every field is valid.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -19,7 +19,9 @@ ResultT = TypeVar("ResultT")
 
 
 class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything")
+    ]
     TITLE_TEXT = ""
     OK_LABEL = "OK"
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Close", id="dialog.cancel", tooltip="Close the help"),
-        Binding("question_mark", "app.pop_screen", "Close", show=False, id="help.close", tooltip="Close the help"),
+        Binding(
+            "question_mark", "app.pop_screen", "Close", show=False, id="help.close", tooltip="Close the help"
+        ),
     ]
 
     def __init__(self, underneath: Screen, reasons: dict[str, str] | None = None) -> None:
@@ -48,7 +52,9 @@ class HelpScreen(ModalScreen[None]):
             reason = self.reasons.get(binding.action)
             if not active.enabled:
                 description.stylize("dim")
-                description.append(f"  (unavailable: {reason})" if reason else "  (unavailable)", style="italic")
+                description.append(
+                    f"  (unavailable: {reason})" if reason else "  (unavailable)", style="italic"
+                )
             table.add_row(self.app.get_key_display(binding), description, ident)
         table.caption = "arrows, pgup/pgdn, home/end move within the focused pane"
         return table

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
@@ -40,11 +41,21 @@ class UploadScreen(FormScreen[UploadRequest]):
     def validate(self) -> UploadRequest | None:
         raw_path = self.value("path")
         path = Path(raw_path).expanduser() if raw_path else None
-        path_error = ("a path is needed" if path is None else
-                      f"{clean(path, 80)} is not a file" if not path.is_file() else None)
+        path_error = (
+            "a path is needed"
+            if path is None
+            else f"{clean(path, 80)} is not a file"
+            if not path.is_file()
+            else None
+        )
         name = self.value("name") or (_default_name(path) if path else "")
-        name_error = ("a name is needed" if not name else
-                      "only letters, digits, '.', '_' and '-'" if not set(name) <= _NAME_CHARS else None)
+        name_error = (
+            "a name is needed"
+            if not name
+            else "only letters, digits, '.', '_' and '-'"
+            if not set(name) <= _NAME_CHARS
+            else None
+        )
         ok = self.set_error("path", path_error)
         ok = self.set_error("name", name_error) and ok
         return UploadRequest(path, name) if ok and path is not None else None
@@ -59,10 +70,12 @@ def _default_name(path: Path) -> str:
 
 
 class ImagesScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="images.close", tooltip="Back to the VM list"),
         Binding("u", "upload", "Upload", id="images.upload", tooltip="Upload a rootfs tarball from a path"),
-        Binding("D", "delete", "Delete", id="images.delete", tooltip="Delete the image (refused while in use)"),
+        Binding(
+            "D", "delete", "Delete", id="images.delete", tooltip="Delete the image (refused while in use)"
+        ),
         Binding("ctrl+r", "reload", "Refresh", id="images.refresh", tooltip="Reload the image list"),
     ]
 
@@ -113,8 +126,13 @@ class ImagesScreen(ModalScreen[None]):
         table.clear()
         for image in sorted(self.images, key=lambda i: i.name):
             created = f"{image.created_at:%Y-%m-%d %H:%M}" if image.created_at else "-"
-            table.add_row(safe(image.name, limit=60), format_size(image.size_bytes), f"{image.in_use} VM(s)",
-                          created, key=image.name)
+            table.add_row(
+                safe(image.name, limit=60),
+                format_size(image.size_bytes),
+                f"{image.in_use} VM(s)",
+                created,
+                key=image.name,
+            )
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._status(f"{len(self.images)} image(s)")
@@ -159,10 +177,14 @@ class ImagesScreen(ModalScreen[None]):
         image = next((i for i in self.images if i.name == name), None)
         if image is None:
             return
-        use = f"used by {image.in_use} VM(s) — the server will refuse" if image.in_use else "not used by any VM"
-        question = ConfirmScreen(f"Delete image {clean(image.name, 50)}?",
-                                 Text(f"{clean(self.profile, 30)} · {format_size(image.size_bytes)}", style="bold"),
-                                 Text(f"It is {use}. VMs cannot be created from it afterwards."))
+        use = (
+            f"used by {image.in_use} VM(s) — the server will refuse" if image.in_use else "not used by any VM"
+        )
+        question = ConfirmScreen(
+            f"Delete image {clean(image.name, 50)}?",
+            Text(f"{clean(self.profile, 30)} · {format_size(image.size_bytes)}", style="bold"),
+            Text(f"It is {use}. VMs cannot be created from it afterwards."),
+        )
         self.app.push_screen(question, lambda confirmed: self._delete(image.name) if confirmed else None)
 
     @work(group="images-delete", exit_on_error=False)
@@ -172,7 +194,9 @@ class ImagesScreen(ModalScreen[None]):
             outcome = await self.actions.delete_image(self.profile, name)
         except ProviderError as exc:
             self._status(f"Not deleted: {exc}")
-            self.notify(clean(exc, 300), title=f"Cannot delete {clean(name, 40)}", severity="error", timeout=8)
+            self.notify(
+                clean(exc, 300), title=f"Cannot delete {clean(name, 40)}", severity="error", timeout=8
+            )
             return
         self._status(outcome.message)
         self.notify(outcome.message, title="Images")

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.worker import Worker
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Fleet, Vm, VmState
@@ -42,8 +42,8 @@ from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.progress import ProgressScreen
-from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
@@ -79,43 +79,100 @@ class TerminalArea(Container):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            Text("No terminal open. Press s on a running VM to open an SSH terminal here "
-                 "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>", style="dim italic"),
+            Text(
+                "No terminal open. Press s on a running VM to open an SSH terminal here "
+                "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>",
+                style="dim italic",
+            ),
             id="terminal-hint",
         )
 
 
 class MainScreen(Screen[None]):
-    COMMANDS = {VmCommands}
-    BINDINGS = [
-        Binding("tab", "focus_pane(1)", "Next pane", show=False, id="pane.next", tooltip="Focus the next pane"),
-        Binding("shift+tab", "focus_pane(-1)", "Previous pane", show=False, id="pane.previous",
-                tooltip="Focus the previous pane"),
+    COMMANDS: ClassVar[set] = {VmCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "tab", "focus_pane(1)", "Next pane", show=False, id="pane.next", tooltip="Focus the next pane"
+        ),
+        Binding(
+            "shift+tab",
+            "focus_pane(-1)",
+            "Previous pane",
+            show=False,
+            id="pane.previous",
+            tooltip="Focus the previous pane",
+        ),
         Binding("1", "goto_pane(0)", "VMs", show=False, id="pane.vms", tooltip="Focus the VM list"),
-        Binding("2", "goto_pane(1)", "Lineage", show=False, id="pane.lineage", tooltip="Focus the lineage tree"),
+        Binding(
+            "2", "goto_pane(1)", "Lineage", show=False, id="pane.lineage", tooltip="Focus the lineage tree"
+        ),
         Binding("3", "goto_pane(2)", "Details", show=False, id="pane.details", tooltip="Focus the details"),
-        Binding("4", "goto_pane(3)", "Terminal", show=False, id="pane.terminal", tooltip="Focus the terminal"),
-        Binding("z", "zoom", "Zoom", show=False, id="pane.zoom", tooltip="Maximise the focused pane (again to restore)"),
+        Binding(
+            "4", "goto_pane(3)", "Terminal", show=False, id="pane.terminal", tooltip="Focus the terminal"
+        ),
+        Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            show=False,
+            id="pane.zoom",
+            tooltip="Maximise the focused pane (again to restore)",
+        ),
         Binding("n", "new_vm", "New", id="vm.new", tooltip="Create a new root VM"),
         Binding("b", "branch", "Branch", id="vm.branch", tooltip="Branch the selected VM into N new VMs"),
         Binding("c", "commit", "Commit", id="vm.commit", tooltip="Commit the selected VM (snapshot)"),
-        Binding("r", "restore", "From commit", id="commit.restore",
-                tooltip="Start a new VM from the commit selected in the tree"),
-        Binding("p", "pause", "Pause/resume", id="vm.pause", tooltip="Pause a running VM, resume a paused one"),
+        Binding(
+            "r",
+            "restore",
+            "From commit",
+            id="commit.restore",
+            tooltip="Start a new VM from the commit selected in the tree",
+        ),
+        Binding(
+            "p", "pause", "Pause/resume", id="vm.pause", tooltip="Pause a running VM, resume a paused one"
+        ),
         Binding("D", "delete", "Delete", id="vm.delete", tooltip="Delete the selected VM (asks first)"),
-        Binding("s", "ssh", "Terminal", id="vm.ssh",
-                tooltip="Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)"),
-        Binding("y", "yank", "Copy id", show=False, id="vm.yank", tooltip="Copy the selected id to the clipboard (OSC 52)"),
-        Binding("slash", "filter", "Filter", id="list.filter",
-                tooltip="Filter: text, state:running, label:k=v, provider:x, ! negates"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="list.clear_filter",
-                tooltip="Remove the filter"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh", tooltip="Poll every profile now"),
-        Binding("i", "images", "Images", id="app.images", tooltip="Root filesystem images: list, upload, delete"),
+        Binding(
+            "s",
+            "ssh",
+            "Terminal",
+            id="vm.ssh",
+            tooltip="Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)",
+        ),
+        Binding(
+            "y",
+            "yank",
+            "Copy id",
+            show=False,
+            id="vm.yank",
+            tooltip="Copy the selected id to the clipboard (OSC 52)",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="list.filter",
+            tooltip="Filter: text, state:running, label:k=v, provider:x, ! negates",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="list.clear_filter",
+            tooltip="Remove the filter",
+        ),
+        Binding(
+            "ctrl+r", "refresh", "Refresh", show=False, id="app.refresh", tooltip="Poll every profile now"
+        ),
+        Binding(
+            "i", "images", "Images", id="app.images", tooltip="Root filesystem images: list, upload, delete"
+        ),
     ]
 
-    def __init__(self, actions: Actions, openers: dict[str, Opener], shown: list[str] | None = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, actions: Actions, openers: dict[str, Opener], shown: list[str] | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.actions = actions
         self.openers = openers
@@ -151,7 +208,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         titles = ("1 VMs", "2 Lineage", "3 Details", "4 Terminal")
-        for pane_id, title in zip(("list-pane", "lineage-tree", "details", "terminal-area"), titles, strict=True):
+        for pane_id, title in zip(
+            ("list-pane", "lineage-tree", "details", "terminal-area"), titles, strict=True
+        ):
             self.query_one(f"#{pane_id}").border_title = title
         self.query_one(VmTable).focus()
         for name in self.shown:
@@ -181,8 +240,12 @@ class MainScreen(Screen[None]):
         poller = Poller(
             provider,
             lambda result: self.post_message(FleetUpdated(result)),
-            fast=poll.fast, slow=poll.slow, max_backoff=poll.max_backoff, timeout=poll.timeout,
-            busy=lambda: self.actions.busy(name), wall_clock=self.vmtui.options.now,
+            fast=poll.fast,
+            slow=poll.slow,
+            max_backoff=poll.max_backoff,
+            timeout=poll.timeout,
+            busy=lambda: self.actions.busy(name),
+            wall_clock=self.vmtui.options.now,
         )
         self.pollers[name] = poller
         self.connecting.pop(name, None)
@@ -194,10 +257,12 @@ class MainScreen(Screen[None]):
         wait = 1.0
         while True:
             try:
-                return await self.openers[name](lambda status: self.post_message(ProfileConnecting(name, status)))
+                return await self.openers[name](
+                    lambda status: self.post_message(ProfileConnecting(name, status))
+                )
             except ProviderError as exc:
                 self.post_message(ProfileConnecting(name, None, f"cannot open: {exc}"))
-            except Exception as exc:  # e.g. an OSError starting the engine: show it, keep trying
+            except Exception as exc:  # noqa: BLE001 - e.g. an OSError starting the engine: show it, keep trying
                 self.post_message(ProfileConnecting(name, None, f"cannot open: {type(exc).__name__}: {exc}"))
             await asyncio.sleep(wait)
             wait = min(max_wait, wait * 2)
@@ -256,7 +321,9 @@ class MainScreen(Screen[None]):
 
     def _refresh_status(self) -> None:
         self.query_one(StatusBar).refresh_status(
-            connecting=self.connecting, results=self.results, pending=self.actions.pending,
+            connecting=self.connecting,
+            results=self.results,
+            pending=self.actions.pending,
             filter_text=self.vm_filter.text,
         )
         stale = [r for r in self.results.values() if r.stale]
@@ -266,8 +333,10 @@ class MainScreen(Screen[None]):
         for result in stale:
             age = result.age(self.vmtui.options.now())
             shown = f"showing data from {format_age(age)} ago" if age is not None else "no data yet"
-            lines.append(f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(result.provider, 30)}: "
-                         f"{clean(result.error, 200)} · {shown} · retrying in the background")
+            lines.append(
+                f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(result.provider, 30)}: "
+                f"{clean(result.error, 200)} · {shown} · retrying in the background"
+            )
         for name, text in failed.items():
             lines.append(f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(name, 30)}: {clean(text, 200)}")
         banner.update("\n".join(lines))
@@ -321,8 +390,13 @@ class MainScreen(Screen[None]):
         result = self.results.get(item.provider)
         if error is None and result is not None and result.error is not None:
             error = str(result.error)
-        details.show(item, capabilities=provider.capabilities if provider else None,
-                     provider_kind=provider.kind if provider else "", pending=pending, last_error=error)
+        details.show(
+            item,
+            capabilities=provider.capabilities if provider else None,
+            provider_kind=provider.kind if provider else "",
+            pending=pending,
+            last_error=error,
+        )
 
     # ---------------------------------------------------------------- action availability
 
@@ -344,8 +418,11 @@ class MainScreen(Screen[None]):
             return self.actions.unavailable(name, self.default_profile())
         if spec.target is Target.COMMIT:
             commit = self.selected_commit()
-            return "select a commit in the tree (2)" if commit is None else self.actions.unavailable(
-                name, commit.provider)
+            return (
+                "select a commit in the tree (2)"
+                if commit is None
+                else self.actions.unavailable(name, commit.provider)
+            )
         vm = self.selected_vm()
         return "no VM selected" if vm is None else self.actions.unavailable(name, vm.provider, vm)
 
@@ -355,7 +432,9 @@ class MainScreen(Screen[None]):
         return True
 
     def unavailable_reasons(self) -> dict[str, str]:
-        return {action: reason for action in [*_SCREEN_ACTIONS, "yank"] if (reason := self.unavailable(action))}
+        return {
+            action: reason for action in [*_SCREEN_ACTIONS, "yank"] if (reason := self.unavailable(action))
+        }
 
     # ---------------------------------------------------------------- panes
 
@@ -364,8 +443,14 @@ class MainScreen(Screen[None]):
 
     def action_focus_pane(self, step: int) -> None:
         panes = self._panes()
-        current = next((i for i, p in enumerate(panes) if self.focused is p or (
-            self.focused is not None and p in self.focused.ancestors)), -1)
+        current = next(
+            (
+                i
+                for i, p in enumerate(panes)
+                if self.focused is p or (self.focused is not None and p in self.focused.ancestors)
+            ),
+            -1,
+        )
         self._focus(panes[(current + step) % len(panes)])
 
     def action_goto_pane(self, index: int) -> None:
@@ -381,8 +466,14 @@ class MainScreen(Screen[None]):
         if self.maximized is not None:
             self.minimize()
             return
-        pane = next((p for p in self._panes() if self.focused is p or (
-            self.focused is not None and p in self.focused.ancestors)), None)
+        pane = next(
+            (
+                p
+                for p in self._panes()
+                if self.focused is p or (self.focused is not None and p in self.focused.ancestors)
+            ),
+            None,
+        )
         if pane is not None:
             self.maximize(pane, container=False)
 
@@ -428,24 +519,39 @@ class MainScreen(Screen[None]):
 
     # ---------------------------------------------------------------- actions
 
-    def _start(self, key: PendingKey, verb: str, title: str, run: Callable[[], Awaitable[Outcome]],
-               on_done: Callable[[Outcome | None], None] | None = None) -> None:
+    def _start(
+        self,
+        key: PendingKey,
+        verb: str,
+        title: str,
+        run: Callable[[], Awaitable[Outcome]],
+        on_done: Callable[[Outcome | None], None] | None = None,
+    ) -> None:
         """Badge now (same frame), then run the action as a worker and notify the result."""
         self.actions.mark(key, verb)
         self.run_worker(self._run_action(key, title, run, on_done), group="actions", exit_on_error=False)
 
-    async def _run_action(self, key: PendingKey, title: str, run: Callable[[], Awaitable[Outcome]],
-                          on_done: Callable[[Outcome | None], None] | None) -> None:
+    async def _run_action(
+        self,
+        key: PendingKey,
+        title: str,
+        run: Callable[[], Awaitable[Outcome]],
+        on_done: Callable[[Outcome | None], None] | None,
+    ) -> None:
         outcome: Outcome | None = None
         try:
             outcome = await run()
         except ProviderError as exc:
             self.last_errors[key] = str(exc)
             self.notify(clean(exc, 500), title=f"{title} failed", severity="error", timeout=8)
-        except Exception as exc:  # a bug must surface as a message, not kill the app or vanish
+        except Exception as exc:  # noqa: BLE001 - a bug must surface as a message, not kill the app or vanish
             self.last_errors[key] = f"{type(exc).__name__}: {exc}"
-            self.notify(clean(self.last_errors[key], 500), title=f"{title} failed unexpectedly",
-                        severity="error", timeout=8)
+            self.notify(
+                clean(self.last_errors[key], 500),
+                title=f"{title} failed unexpectedly",
+                severity="error",
+                timeout=8,
+            )
         else:
             self.last_errors.pop(key, None)
             self.notify(clean(outcome.message, 500), title=title)
@@ -473,8 +579,12 @@ class MainScreen(Screen[None]):
 
         def create(request: CreateRequest | None) -> None:
             if request is not None:
-                self._start((profile, ""), "creating", "New VM",
-                            lambda: self.actions.create(profile, request.config, wait_boot=request.wait_boot))
+                self._start(
+                    (profile, ""),
+                    "creating",
+                    "New VM",
+                    lambda: self.actions.create(profile, request.config, wait_boot=request.wait_boot),
+                )
 
         self.app.push_screen(CreateVmScreen(profile, loader), create)
 
@@ -489,12 +599,19 @@ class MainScreen(Screen[None]):
             if count == 1:
                 self._start(vm.key, "branching", "Branch", lambda: self.actions.branch(vm, 1))
                 return
-            progress = ProgressScreen(f"Branching {clean(vm.display_name, 50)} into {count} VMs", count,
-                                      ascii_only=self.vmtui.options.ascii)
+            progress = ProgressScreen(
+                f"Branching {clean(vm.display_name, 50)} into {count} VMs",
+                count,
+                ascii_only=self.vmtui.options.ascii,
+            )
             self.app.push_screen(progress)
-            self._start(vm.key, "branching", "Branch",
-                        lambda: self.actions.branch(vm, count, progress.update_vm),
-                        lambda outcome: progress.finish(outcome.message if outcome else "failed"))
+            self._start(
+                vm.key,
+                "branching",
+                "Branch",
+                lambda: self.actions.branch(vm, count, progress.update_vm),
+                lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+            )
 
         self.app.push_screen(BranchScreen(vm), branch)
 
@@ -505,8 +622,12 @@ class MainScreen(Screen[None]):
 
         def commit(request: CommitRequest | None) -> None:
             if request is not None:
-                self._start(vm.key, "committing", "Commit", lambda: self.actions.commit(
-                    vm, name=request.name, description=request.description))
+                self._start(
+                    vm.key,
+                    "committing",
+                    "Commit",
+                    lambda: self.actions.commit(vm, name=request.name, description=request.description),
+                )
 
         self.app.push_screen(CommitScreen(vm), commit)
 
@@ -521,8 +642,12 @@ class MainScreen(Screen[None]):
         if self._refuse("pause") or vm is None:
             return
         resume = vm.state is VmState.PAUSED
-        self._start(vm.key, "resuming" if resume else "pausing", "Resume" if resume else "Pause",
-                    lambda: self.actions.toggle_pause(vm))
+        self._start(
+            vm.key,
+            "resuming" if resume else "pausing",
+            "Resume" if resume else "Pause",
+            lambda: self.actions.toggle_pause(vm),
+        )
 
     def action_delete(self) -> None:
         vm = self.selected_vm()
@@ -551,13 +676,22 @@ class MainScreen(Screen[None]):
             await area.mount(tabs)
 
         def make_session() -> SshSession:
-            return SshSession(provider, vm.id, known_hosts=TofuKnownHosts(state_dir() / "known_hosts"),
-                              resume_paused=True, keepalive_interval=options.ssh_keepalive)
+            return SshSession(
+                provider,
+                vm.id,
+                known_hosts=TofuKnownHosts(state_dir() / "known_hosts"),
+                resume_paused=True,
+                keepalive_interval=options.ssh_keepalive,
+            )
 
         await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
 
     def action_yank(self) -> None:
-        item = self.selected_vm() if not self.selected_commit() or not self.lineage.has_focus else self.selected_commit()
+        item = (
+            self.selected_vm()
+            if not self.selected_commit() or not self.lineage.has_focus
+            else self.selected_commit()
+        )
         if item is None:
             return
         self.app.copy_to_clipboard(item.id)
@@ -571,8 +705,9 @@ class MainScreen(Screen[None]):
     def action_images(self) -> None:
         if self._refuse("images"):
             return
-        self.app.push_screen(ImagesScreen(self.actions, self.default_profile(),
-                                          read_only=self.vmtui.options.read_only))
+        self.app.push_screen(
+            ImagesScreen(self.actions, self.default_profile(), read_only=self.vmtui.options.read_only)
+        )
 
     def profile_summary(self, name: str) -> str:
         if name not in self.shown:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
@@ -14,8 +16,15 @@ from vmtui.ui.format import clean, state_glyph
 
 
 class ProgressScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter", "app.pop_screen", "Close", id="dialog.cancel",
-                        tooltip="Hide this; the action keeps running")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,enter",
+            "app.pop_screen",
+            "Close",
+            id="dialog.cancel",
+            tooltip="Hide this; the action keeps running",
+        )
+    ]
 
     def __init__(self, title: str, expected: int, *, ascii_only: bool = False) -> None:
         super().__init__()

@@ -59,7 +59,9 @@ def _shape_run(profile: str, start: LineageNode) -> list[Shape]:
     shapes[-1].children = [_shape_branch(profile, child) for child in run[-1].children]
     if len(shapes) > CHAIN_KEEP + 1:
         hidden = shapes[1 : len(shapes) - (CHAIN_KEEP - 1)]
-        fold = Shape((profile, "fold", hidden[0].node_id[2]), None, hidden, folded=len(hidden), profile=profile)
+        fold = Shape(
+            (profile, "fold", hidden[0].node_id[2]), None, hidden, folded=len(hidden), profile=profile
+        )
         shapes = [shapes[0], fold, *shapes[len(shapes) - (CHAIN_KEEP - 1) :]]
     return shapes
 
@@ -144,9 +146,11 @@ class LineageTree(Tree[NodeId]):
     def _structure(self) -> tuple:
         """Everything the tree's shape depends on; when it is unchanged only labels need patching."""
         return tuple(
-            (profile,
-             tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
-             tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits))
+            (
+                profile,
+                tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
+                tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits),
+            )
             for profile, fleet in self._fleets.items()
         )
 
@@ -229,7 +233,9 @@ class LineageTree(Tree[NodeId]):
         if item is None:
             return Text(clean(shape.profile, 40), style="bold")
         if isinstance(item, Commit):
-            label = Text(f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary"))
+            label = Text(
+                f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary")
+            )
             label.append(clean(short_id(item.id), 40))
             if item.name:
                 label.append(f"  {clean(item.name, 60)}", style="italic")

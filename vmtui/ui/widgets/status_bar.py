@@ -36,7 +36,9 @@ class StatusBar(Static):
     def render_status(self) -> Text:
         dot, cross = ("*", "x") if self.ascii_only else ("●", "✖")
         colours = self.app.get_css_variables()
-        warn, error, ok, accent = (theme_style(colours, f"text-{n}") for n in ("warning", "error", "success", "accent"))
+        warn, error, ok, accent = (
+            theme_style(colours, f"text-{n}") for n in ("warning", "error", "success", "accent")
+        )
         text = Text()
         for profile in sorted({*self.connecting, *self.results}):
             if text:
@@ -51,7 +53,9 @@ class StatusBar(Static):
             elif result.stale:
                 age = result.age(self.now())
                 text.append(f"{cross} offline", style=error)
-                text.append(f" · data {format_age(age)} old" if age is not None else " · no data yet", style="dim")
+                text.append(
+                    f" · data {format_age(age)} old" if age is not None else " · no data yet", style="dim"
+                )
             else:
                 text.append(f"{dot} live", style=ok)
                 text.append(f" · {format_age(result.age(self.now()))} ago", style="dim")

@@ -15,8 +15,17 @@ from vmtui.core.models import Capabilities, Commit, Vm
 from vmtui.ui.format import clean, format_age
 
 _CAPABILITY_FLAGS = (
-    "can_branch", "can_commit", "can_restore", "can_pause", "can_start_stop",
-    "has_ssh", "has_exec", "has_images", "has_secrets", "has_networking", "memory_snapshots",
+    "can_branch",
+    "can_commit",
+    "can_restore",
+    "can_pause",
+    "can_start_stop",
+    "has_ssh",
+    "has_exec",
+    "has_images",
+    "has_secrets",
+    "has_networking",
+    "memory_snapshots",
 )
 
 
@@ -48,7 +57,9 @@ class VmDetails(VerticalScroll):
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         for name, value in rows:
-            table.add_row(name, value if isinstance(value, Text) else Text(clean(value, 300), overflow="fold"))
+            table.add_row(
+                name, value if isinstance(value, Text) else Text(clean(value, 300), overflow="fold")
+            )
         parts: list = [table]
         if capabilities is not None:
             parts.append(self._capabilities(capabilities))
@@ -70,8 +81,10 @@ class VmDetails(VerticalScroll):
             ("state", vm.state.value + (f"  [{pending}…]" if pending else "")),
             ("created", self._when(vm.created_at)),
             ("image", vm.image or "-"),
-            ("vcpu / mem / disk", f"{specs.vcpu_count or '-'} / {specs.mem_size_mib or '-'} MiB / "
-                                  f"{specs.fs_size_mib or '-'} MiB"),
+            (
+                "vcpu / mem / disk",
+                f"{specs.vcpu_count or '-'} / {specs.mem_size_mib or '-'} MiB / {specs.fs_size_mib or '-'} MiB",
+            ),
             ("ip", vm.ip or "-"),
             ("region", vm.region or "-"),
             ("owner", vm.owner_id or "-"),
@@ -80,8 +93,9 @@ class VmDetails(VerticalScroll):
             ("labels", ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items())) or "-"),
         ]
         rows += [(f"  {clean(key, 30)}", value) for key, value in sorted(vm.extra.items())]
-        rows.append(("ssh", Text(f"vmtui ssh --profile {clean(vm.provider, 40)} {clean(vm.id, 80)}",
-                                 style="italic")))
+        rows.append(
+            ("ssh", Text(f"vmtui ssh --profile {clean(vm.provider, 40)} {clean(vm.id, 80)}", style="italic"))
+        )
         return rows
 
     def _commit_rows(self, commit: Commit) -> list[tuple[str, object]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter
@@ -50,10 +52,23 @@ class VmTable(DataTable):
     """Rows keyed by (profile, VM id). `apply()` adds, updates only changed cells, drops gone rows,
     and keeps the cursor on the same VM."""
 
-    BINDINGS = [
-        Binding("o", "cycle_sort", "Order by", show=False, id="list.sort", tooltip="Sort by the next column (click a header too)"),
-        Binding("O", "reverse_sort", "Reverse order", show=False, id="list.sort_reverse",
-                tooltip="Reverse the sort order"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "o",
+            "cycle_sort",
+            "Order by",
+            show=False,
+            id="list.sort",
+            tooltip="Sort by the next column (click a header too)",
+        ),
+        Binding(
+            "O",
+            "reverse_sort",
+            "Reverse order",
+            show=False,
+            id="list.sort_reverse",
+            tooltip="Reverse the sort order",
+        ),
     ]
 
     class VmHighlighted(Message):
@@ -93,7 +108,7 @@ class VmTable(DataTable):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # cursor outside the table while rows change
+        except CellDoesNotExist:  # cursor outside the table while rows change
             return None
         return parse_row_key(key.value) if key.value is not None else None
 
@@ -171,7 +186,10 @@ class VmTable(DataTable):
         state = Text(f"{state_glyph(vm.state, self.ascii_only)} {vm.state.value}", style=colour, no_wrap=True)
         badge = self.pending.get(vm.key)
         if badge:
-            state = Text(f"{'..' if self.ascii_only else '⟳'} {badge}", style=f"bold {theme_style(self._colours, 'text-warning')}")
+            state = Text(
+                f"{'..' if self.ascii_only else '⟳'} {badge}",
+                style=f"bold {theme_style(self._colours, 'text-warning')}",
+            )
         labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
         return (
             safe(vm.provider, limit=20),
