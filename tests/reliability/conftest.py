@@ -210,6 +210,23 @@ def mounts_mentioning(path: Path) -> set[str]:
     return found
 
 
+def processes_rooted_under(path: Path) -> set[int]:
+    """Host pids whose root or working directory lies under `path` (e.g. a helper left in a VM dir)."""
+    prefix = str(path.resolve())
+    found = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        for link in ("root", "cwd"):
+            try:
+                target = os.readlink(f"/proc/{entry.name}/{link}")
+            except OSError:
+                continue
+            if target == prefix or target.startswith(prefix + "/"):
+                found.add(int(entry.name))
+    return found
+
+
 def db_vm_ids(state_dir: Path) -> set[str]:
     """Every VM id the engine's database knows, whatever its phase (read-only peek)."""
     db = sqlite3.connect(f"file:{state_dir / 'engine.db'}?mode=ro", uri=True, timeout=10)

@@ -32,6 +32,7 @@ from tests.reliability.conftest import (
     db_vm_ids,
     live_processes_of,
     mounts_mentioning,
+    processes_rooted_under,
     vm_frozen,
     wait_for,
 )
@@ -263,6 +264,7 @@ def test_kill_9_during_create_commit_branch_delete_loses_nothing(serve, tmp_path
     assert list((daemon.state_dir / "layers").iterdir()) == []
     assert live_processes_of(known.seen_vm_ids | db_vm_ids(daemon.state_dir)) == {}
     assert mounts_mentioning(daemon.state_dir) == set()
+    assert processes_rooted_under(daemon.state_dir) == set()
     print("crash-safety figures", known.figures)
     assert known.figures["kills"] == len(plan) and known.figures["commits_verified"] >= 1
 

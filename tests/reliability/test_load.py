@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.conftest import API, live_processes_of, mounts_mentioning
+from tests.reliability.conftest import API, live_processes_of, mounts_mentioning, processes_rooted_under
 
 pytestmark = pytest.mark.root
 
@@ -135,6 +135,7 @@ def test_200_clients_under_a_rate_limit_lose_nothing_and_leak_nothing(serve, tmp
         assert list((state / sub).iterdir()) == [], f"{sub}/ is not empty after deleting everything"
     assert live_processes_of(tally.created) == {}
     assert mounts_mentioning(state) == set()
+    assert processes_rooted_under(state) == set()
     latencies = sorted(tally.latencies)
     print(
         f"load: {CLIENTS} clients, {elapsed:.1f} s, {served} requests served, {tally.statuses[429]} x 429, "
