@@ -198,3 +198,23 @@ async def _until(condition, timeout: float = 20.0) -> bool:
             return True
         await asyncio.sleep(0.02)
     return bool(condition())
+
+
+@pytest.mark.root
+async def test_the_real_rate_limiter_is_honoured_by_the_provider(serve, tmp_path) -> None:
+    daemon = serve(tmp_path / "state", "--rate-limit", "2", "--burst", "2")
+    sleeps: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(seconds)
+
+    provider = VersProvider("local", daemon.api, daemon.token, max_retries=3, sleep=wait)
+    try:
+        outcomes = await asyncio.gather(*(provider.list_vms() for _ in range(8)), return_exceptions=True)
+    finally:
+        await provider.aclose()
+    assert all(o == [] or isinstance(o, RateLimited) for o in outcomes), outcomes
+    assert sum(o == [] for o in outcomes) >= 4, "retries after Retry-After should get most calls through"
+    assert sleeps and all(s >= 1 for s in sleeps), "the server's Retry-After (>= 1 s) replaces the backoff"
+    assert len(sleeps) <= 8 * 3
