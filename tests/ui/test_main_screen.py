@@ -425,3 +425,30 @@ async def test_profiles_are_shown_and_hidden_from_the_palette():
         assert app.main_screen.shown == ["other"]
         assert [vm.id for vm in app.main_screen.table.vms.values()] == ["o1"]
         assert app.main_screen.default_profile() == "other"
+
+
+async def test_swiftor_profile_opens_its_own_screens_and_greys_out_branching():
+    from tests.ui.swiftor_fake import FakeSwiftor
+    from vmtui.ui.screens.networking import NetworkingScreen
+    from vmtui.ui.screens.secrets import SecretsScreen
+    from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk", enabled=True)
+    provider = fake.provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.table.row_count == 1
+        assert app.main_screen.unavailable("branch") == f"{provider.kind} VMs cannot branch"
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, SecretsScreen)
+        await pilot.press("escape")
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, NetworkingScreen)
+        await pilot.press("escape")
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, SwiftorCreateScreen)

@@ -52,6 +52,8 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("delete", "Delete VM", "can_delete", Target.VM),
         ActionSpec("images", "Images", "has_images", Target.PROFILE),
         ActionSpec("ssh", "Terminal (SSH)", "has_ssh", Target.VM),
+        ActionSpec("secrets", "Secrets", "has_secrets", Target.VM),
+        ActionSpec("networking", "Port mappings", "has_networking", Target.VM),
     )
 }
 

@@ -25,6 +25,8 @@ _COMMANDS = (
     ("vm: pause / resume", "pause", "Pause a running VM or resume a paused one"),
     ("vm: delete", "delete", "Delete the selected VM (asks first)"),
     ("vm: open terminal (ssh)", "ssh", "SSH into the selected VM in the terminal pane"),
+    ("vm: secrets", "secrets", "Environment secrets of the selected VM (Swiftor)"),
+    ("vm: port mappings", "networking", "Public port mappings of the selected VM (Swiftor)"),
     ("vm: copy id", "yank", "Copy the selected id to the clipboard"),
     ("commit: new VM from commit", "restore", "Start a VM from the commit selected in the tree"),
     ("list: filter", "filter", "Filter the VM list"),

@@ -27,6 +27,7 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Fleet, Vm, VmState
 from vmtui.paths import state_dir
 from vmtui.providers.base import Provider
+from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.services.actions import ACTIONS, Actions, Outcome, PendingKey, Target, dependants
 from vmtui.services.filter import FilterError, VmFilter, parse_filter
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -41,7 +42,10 @@ from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.progress import ProgressScreen
+from vmtui.ui.screens.secrets import SecretsScreen
+from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
 from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
@@ -69,6 +73,8 @@ _SCREEN_ACTIONS = {
     "delete": "delete",
     "images": "images",
     "ssh": "ssh",
+    "secrets": "secrets",
+    "networking": "networking",
 }
 
 
@@ -138,6 +144,22 @@ class MainScreen(Screen[None]):
             "Terminal",
             id="vm.ssh",
             tooltip="Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)",
+        ),
+        Binding(
+            "e",
+            "secrets",
+            "Secrets",
+            show=False,
+            id="vm.secrets",
+            tooltip="Environment secrets of the selected VM (Swiftor)",
+        ),
+        Binding(
+            "w",
+            "networking",
+            "Ports",
+            show=False,
+            id="vm.networking",
+            tooltip="Port mappings of the selected VM (Swiftor)",
         ),
         Binding(
             "y",
@@ -575,6 +597,11 @@ class MainScreen(Screen[None]):
             return
         profile = self.default_profile()
         provider = self.actions.providers[profile]
+        if isinstance(provider, SwiftorProvider):  # desktops have their own form, which sends itself
+            self.app.push_screen(
+                SwiftorCreateScreen(provider), lambda sent: self._swiftor_created(profile, sent)
+            )
+            return
         loader = (lambda: self.actions.list_images(profile)) if provider.capabilities.has_images else None
 
         def create(request: CreateRequest | None) -> None:
@@ -701,6 +728,27 @@ class MainScreen(Screen[None]):
         for poller in self.pollers.values():
             poller.wake()
         self.notify("Refreshing…", timeout=1)
+
+    def _swiftor_created(self, profile: str, sent: object) -> None:
+        if sent is not None:
+            self.notify("Desktop VM requested; it appears in the list as it starts", title="New VM")
+            poller = self.pollers.get(profile)
+            if poller is not None:
+                poller.wake()
+
+    def action_secrets(self) -> None:
+        vm = self.selected_vm()
+        provider = self.actions.providers.get(vm.provider) if vm else None
+        if self._refuse("secrets") or vm is None or not isinstance(provider, SwiftorProvider):
+            return
+        self.app.push_screen(SecretsScreen(provider, vm))
+
+    def action_networking(self) -> None:
+        vm = self.selected_vm()
+        provider = self.actions.providers.get(vm.provider) if vm else None
+        if self._refuse("networking") or vm is None or not isinstance(provider, SwiftorProvider):
+            return
+        self.app.push_screen(NetworkingScreen(provider, vm))
 
     def action_images(self) -> None:
         if self._refuse("images"):
