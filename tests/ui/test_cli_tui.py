@@ -21,3 +21,11 @@ def test_tui_help_lists_the_flags():
     assert result.returncode == 0
     for flag in ("--profile", "--ascii", "--state-dir", "--read-only", "--demo"):
         assert flag in result.stdout
+
+
+def test_key_table_is_generated_from_the_live_bindings():
+    from vmtui.ui.keytable import markdown_table
+
+    table = markdown_table()
+    assert "| `b` | Branch — Branch the selected VM into N new VMs | main screen | `vm.branch` |" in table
+    assert "`ctrl+p`" in table and "`app.palette`" in table and "`images.upload`" in table
