@@ -59,7 +59,7 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p")
 
-    def wait_for(self, condition: Callable[[str], bool], timeout: float = 15.0) -> str:
+    def wait_for(self, condition: Callable[[str], bool], timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
