@@ -1,4 +1,4 @@
-"""`vmtui` command line: the TUI by default, plus `serve`, `config`, `ssh`, `cp`, `token`."""
+"""`vmtui` command line: the TUI by default, plus `serve`, `config`, `ssh` and `cp`."""
 
 from __future__ import annotations
 
@@ -15,13 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vmtui {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"vmtui.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"vmtui.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"vmtui.cli.{name}").register(subparsers)
     return parser
 
 
