@@ -452,3 +452,18 @@ async def test_swiftor_profile_opens_its_own_screens_and_greys_out_branching():
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, SwiftorCreateScreen)
+
+
+async def test_empty_list_says_why():
+    provider = DemoProvider("local")
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        hint = app.main_screen.query_one("#empty-hint")
+        assert "No VMs yet. Press n" in text_of(hint) and hint.has_class("-visible")
+        provider.vms["a"] = Vm(provider="local", id="a", state=VmState.RUNNING)
+        await poll_now(pilot, app)
+        assert not hint.has_class("-visible")
+        await pilot.press("slash", *"zzz")
+        await pilot.pause()
+        assert "No VM matches the filter" in text_of(hint)

@@ -221,6 +221,7 @@ class MainScreen(Screen[None]):
                 yield Input(placeholder="filter: text  state:running  label:k=v  !negate", id="filter-input")
                 yield Static("", id="filter-error")
                 yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
+                yield Static("", id="empty-hint")
             with Vertical(id="side"):
                 yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
                 yield VmDetails(now=options.now, id="details", classes="pane")
@@ -337,6 +338,20 @@ class MainScreen(Screen[None]):
             self.lineage.set_fleets(fleets)
             self._show_details()
             self._refresh_status()
+            self._update_empty_hint()
+
+    def _update_empty_hint(self) -> None:
+        """Say why the list is empty (no VMs yet, or none matching the filter) instead of a blank pane."""
+        hint = self.query_one("#empty-hint", Static)
+        text = ""
+        if self.table.row_count == 0 and self.fleets():
+            text = (
+                "No VM matches the filter (Esc clears it)."
+                if self.table.vms
+                else "No VMs yet. Press n to create one."
+            )
+        hint.update(text)
+        hint.set_class(bool(text), "-visible")
 
     def fleets(self) -> list[Fleet]:
         return [r.fleet for r in self.results.values() if r.fleet is not None]
@@ -519,6 +534,7 @@ class MainScreen(Screen[None]):
         event.input.remove_class("-invalid")
         error_box.remove_class("-visible")
         self.table.set_filter(self.vm_filter)
+        self._update_empty_hint()
         self._refresh_status()
 
     @on(Input.Submitted, "#filter-input")
@@ -536,6 +552,7 @@ class MainScreen(Screen[None]):
         self.query_one("#filter-error", Static).remove_class("-visible")
         self.vm_filter = VmFilter()
         self.table.set_filter(self.vm_filter)
+        self._update_empty_hint()
         self.table.focus()
         self._refresh_status()
 
