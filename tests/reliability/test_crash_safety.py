@@ -161,12 +161,12 @@ def _reconcile(
 
     # VMs: the known ones survive (but a deleted one), new ones only from create/branch, and at most one.
     if flight.operation == "delete":
-        if flight.response is not None or flight.source not in vms:
+        if flight.response is not None:
             assert flight.source not in vms, "a VM whose delete completed is listed again"
-        else:
-            # Known bug, pinned by test_a_vm_whose_delete_was_interrupted_is_gone_or_intact: the VM may be
-            # back with part of its disk gone. Finish the delete so the rest of the picture is still checked.
+        elif flight.source in vms:  # the kill landed before the delete began: the VM must still be whole
             known.figures["interrupted_delete_listed_again"] += 1
+            vm_files = known.vms[flight.source]
+            assert hashes_in(client, flight.source, sorted(vm_files)) == vm_files
             assert client.delete(f"{API}/vm/{flight.source}").status_code == 200
             vms.pop(flight.source)
         known.vms.pop(flight.source)
@@ -314,11 +314,6 @@ def _vm_story(daemon: ServeProcess, vm_id: str) -> str:
     return "\n".join(line for line in lines if vm_id in line or "serving state dir" in line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine.delete_vm removes the VM's directory before it records the "
-    "delete, so a crash in between brings the VM back, listed as running, with part of its disk gone",
-)
 def test_a_vm_whose_delete_was_interrupted_is_gone_or_intact(serve, tmp_path: Path) -> None:
     daemon = serve(tmp_path / "state")
     many_files = 10000

@@ -337,12 +337,21 @@ class Engine:
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
             vm = self.get_vm(vm_id, owner)
+            # Recorded first: a crash while the directory is half removed must finish the delete on
+            # restart, never boot the remains again.
+            self.db.update_vm(vm.id, phase="deleting")
             sandbox = self._sandboxes.pop(vm.id, None)
-            with _sandbox_errors():
+            try:
+                with _sandbox_errors():
+                    if sandbox is not None:
+                        await sandbox.destroy()
+                    else:
+                        await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm.id))
+            except BaseException:
                 if sandbox is not None:
-                    await sandbox.destroy()
-                else:
-                    await asyncio.to_thread(Sandbox.cleanup_stale, self._vm_dir(vm.id))
+                    self._sandboxes[vm.id] = sandbox
+                self.db.update_vm(vm.id, phase="ready")
+                raise
             self.db.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
                               ssh_private_key="", env={})
             await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm.id), True)
@@ -692,7 +701,8 @@ class Engine:
         tmp = self.state_dir / "tmp"
         for leftover in tmp.iterdir():
             await asyncio.to_thread(shutil.rmtree, leftover, True)
-        known = {vm.id: vm for vm in store.list_vms(all_owners=True, phases=("creating", "ready", "deleted"))}
+        phases = ("creating", "ready", "deleting", "deleted")
+        known = {vm.id: vm for vm in store.list_vms(all_owners=True, phases=phases)}
         for vm in known.values():
             if vm.phase == "creating":
                 log.info("removing half-created vm %s", vm.id)
@@ -706,6 +716,11 @@ class Engine:
                     log.warning("cannot clean up leftovers of %s (kept for the next start): %s", path.name, exc)
                     continue
                 await asyncio.to_thread(shutil.rmtree, path, True)
+        for vm in known.values():
+            if vm.phase == "deleting":
+                log.info("finishing the interrupted delete of vm %s", vm.id)
+                store.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
+                                ssh_private_key="", env={})
         await self._collect_layers(sweep_partial=True)
         limit = asyncio.Semaphore(_RECOVERY_PARALLELISM)
 

@@ -46,6 +46,8 @@ log = logging.getLogger("vmtui.local.server")
 API_PREFIX = "/api/v1"
 PUBLIC_PATHS = {"/health"}
 KERNELS = {"default.bin"}
+MAX_OFFSET = 2**63 - 1
+"""Largest offset SQLite can take; larger ones are refused as bad requests instead of failing inside."""
 CAPABILITIES = {
     "can_create": True, "can_delete": True, "can_branch": True, "can_commit": True, "can_restore": True,
     "can_pause": True, "can_start_stop": False, "has_ssh": True, "has_exec": True, "has_images": True,
@@ -498,7 +500,7 @@ def _vers_router(engine: Engine) -> APIRouter:
 
     @router.get("/commits")
     async def list_commits(limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                           offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         commits, total = engine.list_commits(limit=limit, offset=offset)
         return {"commits": [_commit_out(engine, c) for c in commits], "total": total, "limit": limit,
                 "offset": offset}
@@ -529,7 +531,7 @@ def _vers_router(engine: Engine) -> APIRouter:
 
     @router.get("/images")
     async def list_images(limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                          offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         every = engine.list_images()
         page = every[offset:offset + limit]
         return {"images": [_base_image_out(engine, image) for image in page], "total": len(every),

@@ -30,7 +30,8 @@ def utc_now() -> str:
 class VmRecord:
     """One VM row. `state` is what the VM should be (booting/running/paused/stopped/dead);
     `phase` is the row's own life: `creating` until its sandbox first exists, then `ready`,
-    and `deleted` once destroyed (kept for lineage)."""
+    `deleting` while it is being destroyed (a restart finishes the job), and `deleted` once
+    destroyed (kept for lineage)."""
 
     id: str
     owner: str | None = None
