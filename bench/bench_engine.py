@@ -1,11 +1,17 @@
 """Local engine latencies as an API client sees them (in-process ASGI, real sandboxes): create,
 exec, commit, branch (count 1 and 8), from_commit, delete, and commit time against the size of the
 VM's writable layer (1, 10, 100 MB written since boot).
+
+Baselines, measured in the same run, are the floors the engine cannot beat: starting a bare set of
+namespaces with util-linux `unshare` (VM lifecycle steps), starting `true` on the host (exec), and
+copying + fsyncing the same amount of data (commit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -31,6 +37,23 @@ async def _median_ms(action: Callable[[], Awaitable[object]], repeats: int = REP
     return statistics.median(times)
 
 
+async def _run(*argv: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*argv)
+    if await proc.wait() != 0:
+        raise RuntimeError(f"{argv[0]} failed")
+
+
+async def _bare_namespaces() -> None:
+    await _run("unshare", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "--mount-proc", "true")
+
+
+def _copy_and_sync(source: Path, dest: Path) -> None:
+    shutil.copyfile(source, dest)
+    with open(dest, "rb") as handle:
+        os.fsync(handle.fileno())
+    dest.unlink()
+
+
 async def _measure(state_dir: Path) -> list[dict]:
     engine = Engine(state_dir)
     await engine.start()
@@ -49,14 +72,18 @@ async def _measure(state_dir: Path) -> list[dict]:
         async def create() -> None:
             made.append((await call("POST", f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}}))["vm_id"])
 
-        def row(name: str, value: float) -> None:
-            rows.append({"name": name, "value": round(value, 1), "unit": "ms"})
+        bare = await _median_ms(_bare_namespaces)
+        host_true = await _median_ms(lambda: _run("true"))
+
+        def row(name: str, value: float, baseline: float = bare) -> None:
+            rows.append({"name": name, "value": round(value, 1), "unit": "ms", "baseline": round(baseline, 1),
+                         "ratio": round(value / baseline, 2) if baseline else None})
 
         try:
             row("create VM (wait_boot)", await _median_ms(create))
             source = made[0]
-            row("exec `true`", await _median_ms(
-                lambda: call("POST", f"{V1}/vm/{source}/exec", json={"command": ["true"]})))
+            row("exec `true` (vs host spawn)", await _median_ms(
+                lambda: call("POST", f"{V1}/vm/{source}/exec", json={"command": ["true"]})), host_true)
             commits: list[str] = []
 
             async def commit() -> None:
@@ -69,7 +96,7 @@ async def _measure(state_dir: Path) -> list[dict]:
                 made.extend(vm["vm_id"] for vm in answer["vms"])
 
             row("branch count=1 (from commit)", await _median_ms(lambda: branch(1)))
-            row("branch count=8 (from commit)", await _median_ms(lambda: branch(8), repeats=2))
+            row("branch count=8 (from commit; vs 8 bare)", await _median_ms(lambda: branch(8), repeats=2), 8 * bare)
             row("branch by VM (commit + 1 VM)", await _median_ms(
                 lambda: call("POST", f"{V1}/vm/branch/by_vm/{source}")))
 
@@ -77,10 +104,14 @@ async def _measure(state_dir: Path) -> list[dict]:
                 made.append((await call("POST", f"{V1}/vm/from_commit", json={"commit_id": commits[0]}))["vm_id"])
 
             row("from_commit", await _median_ms(from_commit))
+            scratch = state_dir.parent
             for megabytes in (1, 10, 100):
                 script = f"rm -f /root/blob; head -c {megabytes}M /dev/urandom > /root/blob"
                 await call("POST", f"{V1}/vm/{source}/exec", json={"command": ["sh", "-c", script]})
-                row(f"commit with {megabytes} MB written", await _median_ms(commit, repeats=3))
+                blob = scratch / "blob"
+                blob.write_bytes(os.urandom(megabytes << 20))
+                copy = await _median_ms(lambda: asyncio.to_thread(_copy_and_sync, blob, scratch / "copy"), 3)
+                row(f"commit with {megabytes} MB written (vs copy+fsync)", await _median_ms(commit, repeats=3), copy)
             made.extend(vm.id for vm in engine.list_vms() if vm.id not in made)
             victims = made[1:REPEATS + 1]
 
