@@ -215,8 +215,9 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         form.query_one("#vcpu", Input).value = "2"
         form.query_one("#memory", Input).value = "1024"
         form.query_one("#labels", Input).value = "env=dev, team=ui"
+        form.query_one("#labels", Input).focus()
         await pilot.pause()
-        await pilot.click("#ok")
+        await pilot.press("enter")  # Enter in any field submits, once every field is valid
         await wait_actions(pilot, app)
         await poll_now(pilot, app)
         ((config, wait_boot),) = [c[1] for c in provider.calls if c[0] == "create_vm"]
