@@ -123,7 +123,8 @@ class LineageTree(Tree[NodeId]):
             return
         parent = node.parent
         while parent is not None:
-            parent.expand()
+            if not parent.is_expanded:  # expand() rebuilds every tree line, even when already open
+                parent.expand()
             parent = parent.parent
         if not self.has_focus:
             self.move_cursor(node)
@@ -166,9 +167,9 @@ class LineageTree(Tree[NodeId]):
             top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
             shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
         cursor = self.cursor_node.data if self.cursor_node is not None else None
-        self.items = {}
+        previous, self.items = self.items, {}
         with self.app.batch_update():
-            self._sync_children(self.root, shapes)
+            self._sync_children(self.root, shapes, previous)
             if cursor in self._tree_index and self.cursor_node is not self._tree_index[cursor]:
                 self.move_cursor(self._tree_index[cursor])
 
@@ -184,8 +185,11 @@ class LineageTree(Tree[NodeId]):
                         if old != item:
                             self._relabel(node_id)
 
-    def _sync_children(self, parent: TreeNode[NodeId], shapes: list[Shape]) -> None:
-        wanted = [s.node_id for s in shapes]
+    def _sync_children(
+        self, parent: TreeNode[NodeId], shapes: list[Shape], previous: dict[NodeId, Vm | Commit]
+    ) -> None:
+        """Make `parent`'s children match `shapes`, reusing (and relabelling only changed) nodes."""
+        wanted = {s.node_id for s in shapes}
         for child in list(parent.children):
             if child.data not in wanted:
                 self._forget(child)
@@ -196,16 +200,20 @@ class LineageTree(Tree[NodeId]):
             if node is not None and node.parent is not parent:
                 self._forget(node)
                 node = None
-            label = self._node_label(shape)
             if node is None:
+                label = self._node_label(shape)
                 node = parent.add(label, data=shape.node_id, expand=shape.folded == 0)
                 self._tree_index[shape.node_id] = node
-            elif self._labels.get(shape.node_id) != label:
-                node.set_label(label)
-            self._labels[shape.node_id] = label
-            node.allow_expand = bool(shape.children)
-            self._sync_children(node, shape.children)
-            if shape.folded and self._contains_here(shape):
+                self._labels[shape.node_id] = label
+            elif shape.item is None or previous.get(shape.node_id) is not shape.item:
+                label = self._node_label(shape)
+                if self._labels.get(shape.node_id) != label:
+                    node.set_label(label)
+                    self._labels[shape.node_id] = label
+            if node.allow_expand != bool(shape.children):
+                node.allow_expand = bool(shape.children)
+            self._sync_children(node, shape.children, previous)
+            if shape.folded and not node.is_expanded and self._contains_here(shape):
                 node.expand()
 
     def _forget(self, node: TreeNode[NodeId]) -> None:
