@@ -9,6 +9,7 @@ from textual.widgets import Button, Input
 from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
 from vmtui.core.errors import Conflict, Unavailable
 from vmtui.core.models import Capabilities, Vm, VmState
+from vmtui.services.filter import parse_filter
 from vmtui.ui.demo import DEMO_NOW, DemoProvider, demo_provider
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateVmScreen
@@ -468,3 +469,28 @@ async def test_empty_list_says_why():
         await pilot.press("slash", *"zzz")
         await pilot.pause()
         assert "No VM matches the filter" in text_of(hint)
+
+
+async def test_narrowing_filter_over_many_rows_rebuilds_fast_and_keeps_the_cursor_vm():
+    many = [
+        Vm(
+            provider="local",
+            id=f"vm-{i:04d}",
+            state=VmState.PAUSED if i % 10 == 0 else VmState.RUNNING,
+            created_at=DEMO_NOW,
+        )
+        for i in range(2000)
+    ]
+    app = make_app(DemoProvider("local", vms=many))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.main_screen.table
+        assert table.select(("local", "vm-0500"))
+        table.set_filter(parse_filter("state:paused"))  # 1,800 rows go at once
+        await pilot.pause()
+        assert table.row_count == 200
+        assert sorted(row_ids(app)) == [f"vm-{i:04d}" for i in range(0, 2000, 10)]
+        assert table.selected_vm.id == "vm-0500"
+        table.set_filter(parse_filter(""))
+        await pilot.pause()
+        assert table.row_count == 2000 and table.selected_vm.id == "vm-0500"

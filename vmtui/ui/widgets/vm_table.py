@@ -19,6 +19,10 @@ from vmtui.ui.format import STATE_COLOURS, format_age, safe, short_id, state_gly
 
 RowId = tuple[str, str]
 
+MANY_REMOVALS = 16
+REBUILD_COST = 500_000
+"""Above (removed rows x current rows) this, re-adding the kept rows beats removing one by one."""
+
 
 def row_key(key: RowId) -> str:
     """DataTable row key for (profile, VM id); NUL cannot appear in either part after cleaning."""
@@ -137,31 +141,41 @@ class VmTable(DataTable):
         self.refresh_rows()
 
     def refresh_rows(self) -> None:
-        """Bring the table to `self.vms` (filtered) by patching only what differs."""
+        """Bring the table to `self.vms` (filtered) by patching only what differs.
+
+        Rows are added, updated cell by cell, or removed. DataTable.remove_row costs O(rows), so
+        when very many rows go at once (a narrowing filter) the table is emptied and the remaining
+        rows re-added from their cached cells instead."""
         keep = self.selected_key
         wanted = {key: vm for key, vm in self.vms.items() if self.filter.matches(vm)}
+        gone = [key for key in self._cells if key not in wanted]
         added = False
         with self.app.batch_update():
-            for key in [k for k in self._cells if k not in wanted]:
-                self.remove_row(row_key(key))
+            if len(gone) > MANY_REMOVALS and len(gone) * len(self._cells) > REBUILD_COST:
+                self.clear()
+                in_table: dict[RowId, tuple[Text, ...]] = {}
+            else:
+                for key in gone:
+                    self.remove_row(row_key(key))
+                in_table = self._cells
+            for key in gone:
                 del self._cells[key]
                 self._drawn.pop(key, None)
             for key, vm in wanted.items():
                 source = (vm, self.pending.get(key), self._age_text(vm))
                 drawn = self._drawn.get(key)
-                if drawn is not None and drawn[0] is vm and drawn[1:] == source[1:]:
-                    continue
-                self._drawn[key] = source
-                cells = self._render_cells(vm)
-                before = self._cells.get(key)
-                if before is None:
+                unchanged = drawn is not None and drawn[0] is vm and drawn[1:] == source[1:]
+                cells = self._cells[key] if unchanged else self._render_cells(vm)
+                shown = in_table.get(key)
+                if shown is None:
                     self.add_row(*cells, key=row_key(key))
                     added = True
-                else:
-                    for column, old, new in zip(COLUMNS, before, cells, strict=True):
+                elif not unchanged:
+                    for column, old, new in zip(COLUMNS, shown, cells, strict=True):
                         if old != new:
                             self.update_cell(row_key(key), column.key, new)
                 self._cells[key] = cells
+                self._drawn[key] = source
             if added:
                 self._sort_rows()
             self._restore_cursor(keep)
