@@ -383,3 +383,16 @@ async def test_connection_without_sni_refused_with_reason(gateway, backend, know
 
     with pytest.raises(SshError, match=r"no TLS server name \(SNI\)"):
         await session(ByAddress(gateway, backend.add_vm(VM_ID), [VmState.RUNNING]), known_hosts).connect()
+
+
+async def test_a_dropped_connection_is_a_typed_error_when_reading():
+    import types
+
+    from vmtui.services.ssh import SshError, SshShell
+
+    async def lost(_size):
+        raise asyncssh.ConnectionLost("Connection lost")
+
+    process = types.SimpleNamespace(stdout=types.SimpleNamespace(read=lost))
+    with pytest.raises(SshError, match="connection lost: Connection lost"):
+        await SshShell(process).read()

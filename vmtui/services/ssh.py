@@ -129,8 +129,12 @@ class SshShell:
         self._process.channel.resume_reading()
 
     async def read(self) -> bytes:
-        """The next chunk of output; b"" once the remote side closed."""
-        return await self._process.stdout.read(READ_CHUNK)
+        """The next chunk of output; b"" once the remote side closed. A dropped connection raises
+        SshError saying so."""
+        try:
+            return await self._process.stdout.read(READ_CHUNK)
+        except (asyncssh.Error, OSError) as exc:
+            raise SshError(f"connection lost: {exc}") from exc
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from vmtui.services.ssh import SshSession, SshShell
+from vmtui.services.ssh import SshError, SshSession, SshShell
 from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
 
 
@@ -56,7 +56,9 @@ class SshTerminalTransport:
             reason = "shell ended" if status is None else f"shell exited with status {status}"
         except asyncio.CancelledError:
             reason = "closed"
-        except Exception as error:  # noqa: BLE001 - connection lost, keepalive timeout, …: the user sees why
+        except SshError as error:
+            reason = error.message
+        except Exception as error:  # noqa: BLE001 - keepalive timeout and the like: the user sees why
             reason = f"connection lost: {error}"
         finally:
             self._closing = True
