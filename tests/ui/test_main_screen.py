@@ -6,11 +6,11 @@ import asyncio
 
 from textual.widgets import Button, Input
 
+from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
 from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
 from vmtui.core.errors import Conflict, Unavailable
 from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
-from vmtui.ui.demo import DEMO_NOW, DemoProvider, demo_provider
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateVmScreen
 from vmtui.ui.widgets.status_bar import StatusBar
@@ -494,3 +494,23 @@ async def test_narrowing_filter_over_many_rows_rebuilds_fast_and_keeps_the_curso
         table.set_filter(parse_filter(""))
         await pilot.pause()
         assert table.row_count == 2000 and table.selected_vm.id == "vm-0500"
+
+
+async def test_s_and_4_put_focus_inside_the_terminal():
+    from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("4")
+        assert app.focused.id == "terminal-area"  # no session yet: the area itself
+        await pilot.press("1")
+        app.main_screen.table.select(("local", "vm-8c1d77e4"))
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.focused, TerminalPane)
+        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("1")
+        assert app.focused.id == "vm-table"
+        await pilot.press("4")
+        assert isinstance(app.focused, TerminalPane)

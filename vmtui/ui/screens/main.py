@@ -93,6 +93,11 @@ class TerminalArea(Container):
             id="terminal-hint",
         )
 
+    def focus_terminal(self) -> bool:
+        """Put keyboard focus inside the active terminal (so typing reaches the shell); False if none."""
+        tabs = next(iter(self.query(TerminalTabs)), None)
+        return tabs is not None and tabs.focus_active()
+
 
 class MainScreen(Screen[None]):
     COMMANDS: ClassVar[set] = {VmCommands}
@@ -496,6 +501,8 @@ class MainScreen(Screen[None]):
     def _focus(self, pane: Widget) -> None:
         if self.maximized is not None:
             self.minimize()
+        if isinstance(pane, TerminalArea) and pane.focus_terminal():
+            return
         focus_target = next((w for w in pane.query("*") if w.focusable), None) if not pane.focusable else pane
         (focus_target or pane).focus()
 
@@ -729,6 +736,7 @@ class MainScreen(Screen[None]):
             )
 
         await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
+        area.focus_terminal()
 
     def action_yank(self) -> None:
         item = (
