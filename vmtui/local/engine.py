@@ -35,7 +35,7 @@ import asyncssh
 
 from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, Unavailable
 from vmtui.local import images
-from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec
+from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
 from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
 
 log = logging.getLogger("vmtui.local.engine")
@@ -767,9 +767,11 @@ class Engine:
 @contextlib.contextmanager
 def _sandbox_errors() -> Iterator[None]:
     """A sandbox that refuses an operation (not running, processes that will not die...) is a
-    409 with the sandbox's own message, not an internal error."""
+    409 with the sandbox's own message, not an internal error; a full disk is 507."""
     try:
         yield
+    except StorageFull as exc:
+        raise ProviderError(str(exc), status=507) from exc
     except SandboxError as exc:
         raise Conflict(str(exc)) from exc
 

@@ -62,6 +62,10 @@ class SandboxError(Exception):
     """A sandbox operation failed; the message is safe to show to users."""
 
 
+class StorageFull(SandboxError):
+    """The state directory's file system has no room left (a commit that does not fit)."""
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     """What to run: `layers` are immutable layer dirs (see module docstring), NEWEST FIRST, stacked
@@ -220,9 +224,10 @@ class Sandbox:
         _, err = await copy.communicate()
         try:
             if copy.returncode != 0:
-                raise SandboxError(
-                    f"cannot capture VM {self.spec.vm_id}: {err.decode(errors='replace').strip()}"
-                )
+                if b"No space left on device" in err:
+                    raise StorageFull(f"cannot capture VM {self.spec.vm_id}: no space left on device for the new layer")
+                last = err.decode(errors="replace").strip().splitlines()[-1:] or ["cp failed"]
+                raise SandboxError(f"cannot capture VM {self.spec.vm_id}: {_without_paths(last[0], tmp, self.spec.vm_dir)}")
             await asyncio.to_thread(images.sync_tree, tmp)
             os.rename(tmp, dest)
             images.fsync_dir(dest.parent)
@@ -612,3 +617,8 @@ def _write_env_file(vm_dir: Path, env: dict[str, str]) -> str:
     with os.fdopen(fd, "w") as handle:
         json.dump(env, handle)
     return path
+
+
+def _without_paths(message: str, layer: Path, vm_dir: Path) -> str:
+    """Error text for users: the host's state-dir paths say nothing to them and reveal its layout."""
+    return message.replace(str(layer), "the new layer").replace(str(vm_dir), "the VM's directory")
