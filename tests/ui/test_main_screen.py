@@ -514,3 +514,22 @@ async def test_s_and_4_put_focus_inside_the_terminal():
         assert app.focused.id == "vm-table"
         await pilot.press("4")
         assert isinstance(app.focused, TerminalPane)
+
+
+async def test_shift_s_maximises_the_terminal_and_focuses_it():
+    from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        area = app.main_screen.query_one("#terminal-area")
+        await pilot.press("S")
+        assert app.main_screen.maximized is area and app.focused is area
+        await pilot.press("S")
+        assert app.main_screen.maximized is None
+        app.main_screen.table.select(("local", "vm-8c1d77e4"))
+        await pilot.press("1", "s")
+        await pilot.pause()
+        await pilot.press("ctrl+right_square_bracket", "1", "S")
+        assert app.main_screen.maximized is area
+        assert isinstance(app.focused, TerminalPane)

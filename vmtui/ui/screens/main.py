@@ -129,6 +129,14 @@ class MainScreen(Screen[None]):
             id="pane.zoom",
             tooltip="Maximise the focused pane (again to restore)",
         ),
+        Binding(
+            "S",
+            "zoom_terminal",
+            "Max terminal",
+            show=False,
+            id="pane.zoom_terminal",
+            tooltip="Maximise the terminal pane and focus it (again to restore)",
+        ),
         Binding("n", "new_vm", "New", id="vm.new", tooltip="Create a new root VM"),
         Binding("b", "branch", "Branch", id="vm.branch", tooltip="Branch the selected VM into N new VMs"),
         Binding("c", "commit", "Commit", id="vm.commit", tooltip="Commit the selected VM (snapshot)"),
@@ -520,6 +528,17 @@ class MainScreen(Screen[None]):
         )
         if pane is not None:
             self.maximize(pane, container=False)
+
+    def action_zoom_terminal(self) -> None:
+        area = self.query_one(TerminalArea)
+        if self.maximized is area:
+            self.minimize()
+            return
+        if self.maximized is not None:
+            self.minimize()
+        self.maximize(area, container=False)
+        if not area.focus_terminal():
+            area.focus()
 
     # ---------------------------------------------------------------- filter
 
