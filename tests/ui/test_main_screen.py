@@ -533,3 +533,29 @@ async def test_shift_s_maximises_the_terminal_and_focuses_it():
         await pilot.press("ctrl+right_square_bracket", "1", "S")
         assert app.main_screen.maximized is area
         assert isinstance(app.focused, TerminalPane)
+
+
+async def test_s_on_a_paused_vm_asks_to_resume_first():
+    from vmtui.ui.screens.confirm import ConfirmScreen
+    from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.main_screen.table.select(("local", "vm-a90b2f6d"))  # paused
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "cancel"
+        await pilot.press("enter")  # Cancel: nothing opens, nothing resumes
+        await pilot.pause()
+        assert not app.main_screen.query(TerminalTabs)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("tab", "enter")  # Resume
+        for _ in range(50):
+            if ("resume_vm", ("vm-a90b2f6d",)) in provider.calls:
+                break
+            await asyncio.sleep(0.05)
+        assert app.main_screen.query(TerminalTabs)
+        assert ("resume_vm", ("vm-a90b2f6d",)) in provider.calls

@@ -38,6 +38,7 @@ from vmtui.ui.format import clean, format_age
 from vmtui.ui.messages import FleetUpdated, ProfileConnecting
 from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
+from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
@@ -732,10 +733,30 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ConfirmDeleteScreen(vm, dependent), delete)
 
-    async def action_ssh(self) -> None:
+    def action_ssh(self) -> None:
         vm = self.selected_vm()
         if self._refuse("ssh") or vm is None:
             return
+        if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
+            self.call_later(self._open_terminal, vm, False)
+            return
+
+        def resume(confirmed: bool | None) -> None:
+            if confirmed:
+                self.call_later(self._open_terminal, vm, True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Resume VM {clean(vm.display_name, 60)}?",
+                Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
+                Text("A terminal needs the VM running. Resume it, then open the terminal?"),
+                confirm_label="Resume",
+            ),
+            resume,
+        )
+
+    async def _open_terminal(self, vm: Vm, resume_paused: bool) -> None:
+        """Open an SSH session on `vm` as a new tab of the terminal pane and focus it."""
         provider = self.actions.providers[vm.provider]
         options = self.vmtui.options
         area = self.query_one(TerminalArea)
@@ -750,7 +771,7 @@ class MainScreen(Screen[None]):
                 provider,
                 vm.id,
                 known_hosts=TofuKnownHosts(state_dir() / "known_hosts"),
-                resume_paused=True,
+                resume_paused=resume_paused,
                 keepalive_interval=options.ssh_keepalive,
             )
 
