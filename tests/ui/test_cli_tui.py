@@ -19,7 +19,7 @@ def test_unknown_profile_is_a_clear_error_before_the_ui_starts():
 def test_tui_help_lists_the_flags():
     result = run("tui", "--help")
     assert result.returncode == 0
-    for flag in ("--profile", "--ascii", "--state-dir", "--read-only", "--demo"):
+    for flag in ("--profile", "--ascii", "--state-dir", "--read-only", "--theme"):
         assert flag in result.stdout
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
+from tests.ui.demo_provider import demo_provider
 from tests.ui.helpers import make_app, settle, text_of, wait_actions
-from vmtui.ui.demo import demo_provider
 from vmtui.ui.screens.images import ImagesScreen, UploadScreen
 
 

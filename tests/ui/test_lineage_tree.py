@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
 from tests.ui.helpers import make_app, poll_now, settle
 from vmtui.core.lineage import build_lineage
 from vmtui.core.models import Commit, Vm, VmState
-from vmtui.ui.demo import DEMO_NOW, DemoProvider, demo_provider
 from vmtui.ui.widgets.lineage_tree import CHAIN_KEEP, shape_lineage
 
 

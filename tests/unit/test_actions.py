@@ -1,9 +1,9 @@
 import pytest
 
+from tests.ui.demo_provider import DemoProvider, demo_provider
 from vmtui.core.errors import Conflict, NotFound, ProviderError
 from vmtui.core.models import Capabilities, Vm, VmConfig, VmState
 from vmtui.services.actions import Actions, dependants, parse_labels
-from vmtui.ui.demo import DemoProvider, demo_provider
 
 
 def make(provider=None):
@@ -139,3 +139,34 @@ def test_dependants_walk_commits_and_their_vms():
     found = [n.id for n in dependants(provider.vms.values(), provider.commits.values(), root)]
     assert set(found) == {"c-5b0e3d12", "vm-8c1d77e4", "vm-a90b2f6d", "c-91aa04be", "vm-d4e6f801"}
     assert dependants(provider.vms.values(), provider.commits.values(), provider.vms["vm-17c0ffee"]) == []
+
+
+class PowerProvider(DemoProvider):
+    """The demo provider with Swiftor-style start/stop."""
+
+    capabilities = Capabilities(can_start_stop=True)
+
+    async def start_vm(self, vm_id: str) -> None:
+        self._enter("start_vm", vm_id)
+        self.vms[vm_id] = self._vm(vm_id).model_copy(update={"state": VmState.RUNNING})
+
+    async def stop_vm(self, vm_id: str) -> None:
+        self._enter("stop_vm", vm_id)
+        self.vms[vm_id] = self._vm(vm_id).model_copy(update={"state": VmState.STOPPED})
+
+
+async def test_start_stop_stops_a_live_vm_and_starts_a_stopped_one():
+    provider = PowerProvider("local", vms=[Vm(provider="local", id="d1", state=VmState.RUNNING)])
+    actions, _, changes = make(provider)
+    assert actions.unavailable("start_stop", "local", provider.vms["d1"]) is None
+    outcome = await actions.start_stop(provider.vms["d1"])
+    assert outcome.message == "Stopped d1" and provider.vms["d1"].state is VmState.STOPPED
+    assert changes == [{("local", "d1"): "stopping"}, {}]
+    outcome = await actions.start_stop(provider.vms["d1"])
+    assert outcome.message == "Started d1" and provider.vms["d1"].state is VmState.RUNNING
+    assert [call[0] for call in provider.calls] == ["stop_vm", "start_vm"]
+
+
+def test_start_stop_is_unavailable_without_the_capability():
+    actions, provider, _ = make()
+    assert actions.unavailable("start_stop", "local", provider.vms["vm-8c1d77e4"]) == "demo VMs cannot start/stop"

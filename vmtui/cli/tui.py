@@ -24,11 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--state-dir", type=Path, help="local engine state directory (local profile)")
     parser.add_argument("--read-only", action="store_true", help="disable every action that changes a VM")
     parser.add_argument("--theme", help="Textual theme name (e.g. textual-light)")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="show built-in demo data instead of a real account (nothing is sent anywhere)",
-    )
     parser.set_defaults(func=run)
 
 
@@ -56,13 +51,7 @@ def run(args: argparse.Namespace) -> int:
         scrollback=settings.ui.scrollback,
         ssh_keepalive=settings.ssh.keepalive_interval,
     )
-    if args.demo:
-        from vmtui.ui.demo import demo_openers
-
-        openers = demo_openers()
-        names = list(openers)
-        options.active_profile = names[0]
-    else:  # every enabled profile can be added from the palette; the chosen ones are shown now
-        openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    # every enabled profile can be added from the palette; the chosen ones are shown now
+    openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))
     VmTuiApp(openers, options, shown=names).run()
     return 0

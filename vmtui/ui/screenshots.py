@@ -1,29 +1,37 @@
-"""`python -m vmtui.ui.screenshots DIR`: SVG screenshots of the TUI's main states, drawn by the app.
+"""`python -m vmtui.ui.screenshots DIR`: the README screenshots, drawn by the real app on a real engine.
 
-The scenes run the real app over the demo provider with a fixed clock, so every run draws the
-same pictures. The snapshot tests (tests/snapshots) replay the same scenes.
+It starts `vmtui serve` for a temporary state dir, builds a small fleet through the engine's API
+(`web` and `db` roots, a commit of `web` branched into two VMs, `db` paused), drives the app with
+keys into each state and saves one SVG per state. At the end it deletes the VMs, stops the engine
+and checks that none of the VMs' processes is left. Ids and ages differ from run to run.
+Needs root: the engine's VMs are Linux namespaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from vmtui.core.errors import Unavailable
+from vmtui.config import Settings, load_settings
+from vmtui.core.models import VmConfig, VmState
+from vmtui.providers.base import Provider
+from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
+from vmtui.services.registry import Registry
 from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
-from vmtui.ui.demo import DEMO_NOW, DemoProvider, demo_provider
+from vmtui.ui.widgets.terminal_pane import TerminalPane
 
-FIXED_NOW = DEMO_NOW.timestamp()
-"""The clock of every scene (ages and "data 0s ago" never change between runs)."""
-
-Step = Callable[[Pilot, VmTuiApp], Awaitable[None]]
+PROFILE = "local"
+SHELL_COMMAND = "uname -a; ls /"
+WAIT_S = 60.0
 
 
 async def settle(pilot: Pilot, app: VmTuiApp, timeout: float = 60.0) -> None:
@@ -45,125 +53,205 @@ async def poll_now(pilot: Pilot, app: VmTuiApp) -> None:
     await pilot.pause()
 
 
-def make_app(provider: DemoProvider, **options: object) -> VmTuiApp:
-    """The app over one demo provider: pinned clock, polling left to the scene (60 s interval)."""
-
-    async def open_provider(status: Callable[[str], None]) -> DemoProvider:
-        return provider
-
-    options.setdefault("now", lambda: FIXED_NOW)
-    options.setdefault("poll", PollOptions(fast=60, slow=60, max_backoff=60, timeout=5))
-    options.setdefault("active_profile", provider.name)
-    return VmTuiApp({provider.name: open_provider}, AppOptions(**options))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Scene:
-    name: str
-    size: tuple[int, int] = (120, 36)
-    options: dict[str, object] = field(default_factory=dict)
-    provider: Callable[[], DemoProvider] = demo_provider
-    keys: tuple[str, ...] = ()
-    before: Step | None = None
-
-    def app(self) -> VmTuiApp:
-        return make_app(self.provider(), **self.options)
-
-    async def run(self, pilot: Pilot, app: VmTuiApp) -> None:
-        """Bring `app` into the scene's state (used as snap_compare's run_before)."""
-        for _ in range(3):  # input cursors: steady, so every picture is the same
-            for box in app.screen.query(Input):
-                box.cursor_blink = False
-            await pilot.pause()
-        await settle(pilot, app)
-        if self.before is not None:
-            await self.before(pilot, app)
-        if self.keys:
-            await pilot.press(*self.keys)
-        await pilot.pause()
+async def steady_cursors(pilot: Pilot, app: VmTuiApp, rounds: int = 1) -> None:
+    """Stop the input cursors blinking, so a picture never catches one half-way."""
+    for _ in range(rounds):
         for box in app.screen.query(Input):
             box.cursor_blink = False
         await pilot.pause()
 
 
-async def _go_offline(pilot: Pilot, app: VmTuiApp) -> None:
-    provider = app.actions.providers["local"]
-    assert isinstance(provider, DemoProvider)
-    provider.fail["list_vms"] = Unavailable("cannot reach http://127.0.0.1:7070: connection refused")
-    await poll_now(pilot, app)
+class ScreenshotSession:
+    """One engine with one small fleet, and the app scenes drawn over it into `directory`."""
+
+    def __init__(self, directory: Path, work: Path):
+        self.directory = directory
+        self.state_dir = work / "engine"
+        config = work / "config.toml"
+        config.write_text(f'active = "{PROFILE}"\n[profiles.{PROFILE}]\nkind = "local"\n'
+                          f'state_dir = "{self.state_dir}"\n')
+        self.settings: Settings = load_settings(config)
+        self.written: list[Path] = []
+        self.ids: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ engine and fleet
+
+    async def build_fleet(self, provider: Provider) -> None:
+        """web -> commit -> two branches; db paused. Waits until no VM is still booting."""
+        web = await provider.create_vm(VmConfig(labels={"name": "web", "tier": "frontend"}), wait_boot=True)
+        db = await provider.create_vm(VmConfig(labels={"name": "db", "tier": "storage"}), wait_boot=True)
+        commit = await provider.commit(web, name="web configured")
+        await provider.branch(commit, 2)
+        await provider.pause_vm(db)
+        self.ids = {"web": web, "db": db}
+        deadline = time.monotonic() + WAIT_S
+        while any(vm.state is VmState.BOOTING for vm in await provider.list_vms()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the branched VMs did not finish booting")
+            await asyncio.sleep(0.2)
+
+    async def tear_down(self) -> None:
+        """Delete every VM of the engine, stop it, and fail if one of its VMs' processes survived."""
+        endpoint = self.state_dir / ENDPOINT_FILE
+        if not endpoint.exists():
+            return
+        vm_processes = self._vm_processes()
+        provider = await self.open_provider()
+        try:
+            for vm in await provider.list_vms():
+                await provider.delete_vm(vm.id)
+        finally:
+            await provider.aclose()
+        pid = json.loads(endpoint.read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and (_alive(pid) or any(map(_alive, vm_processes))):
+            await asyncio.sleep(0.1)
+        left = [p for p in (pid, *vm_processes) if _alive(p)]
+        if left:
+            raise RuntimeError(f"processes of the engine in {self.state_dir} are still running: {left}")
+
+    def _vm_processes(self) -> list[int]:
+        """Pids of the VMs' init processes (`nshelper.py init`) whose root lies in our state dir."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                root = os.readlink(entry / "root")
+            except OSError:
+                continue
+            if any(arg.endswith(b"nshelper.py") for arg in argv) and root.startswith(str(self.state_dir)):
+                pids.append(int(entry.name))
+        return pids
+
+    async def open_provider(self) -> Provider:
+        return await Registry(self.settings).opener(PROFILE)(lambda _status: None)
+
+    # ------------------------------------------------------------------ scenes
+
+    def app(self, **options: object) -> VmTuiApp:
+        poll = PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)  # the scenes poll explicitly
+        return VmTuiApp(Registry(self.settings).openers([PROFILE]), AppOptions(poll=poll, **options))  # type: ignore[arg-type]
+
+    async def shoot(self, pilot: Pilot, app: VmTuiApp, name: str) -> None:
+        await steady_cursors(pilot, app, rounds=2)
+        path = self.directory / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(self.directory))
+        self.written.append(path)
+
+    async def ready(self, pilot: Pilot, app: VmTuiApp) -> None:
+        """The fleet on screen, the cursor on `web`."""
+        await settle(pilot, app)
+        await poll_now(pilot, app)
+        if not app.main_screen.table.select((PROFILE, self.ids["web"])):
+            raise RuntimeError("the VM list does not show the web VM")
+        await pilot.pause()
+
+    async def main_scenes(self) -> None:
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            await self.shoot(pilot, app, "main")
+            for name, key in (("help", "question_mark"), ("create", "n"), ("delete-confirm", "D"),
+                              ("images", "i")):
+                await pilot.press(key)
+                await pilot.pause(0.3)
+                await self.shoot(pilot, app, name)
+                await pilot.press("escape")
+                await pilot.pause()
+            await pilot.press("slash", *"tier:storage")  # free text matches the name label too
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "filter")
+            await pilot.press("escape")
+            await self.terminal_scenes(pilot, app)
+
+    async def terminal_scenes(self, pilot: Pilot, app: VmTuiApp) -> None:
+        await self.ready(pilot, app)
+        await pilot.press("s")
+        pane = await self._shell_output(pilot, app, typed=SHELL_COMMAND, expect=("Linux", "bin"))
+        await self.shoot(pilot, app, "terminal")
+        pane.focus()
+        await app.main_screen.run_action("zoom")
+        await pilot.pause(0.3)
+        await self.shoot(pilot, app, "terminal-zoomed")
+
+    async def _shell_output(self, pilot: Pilot, app: VmTuiApp, typed: str, expect: tuple[str, ...]) -> TerminalPane:
+        """Wait for the shell's prompt, type `typed`, wait until the screen shows every `expect`."""
+        deadline = time.monotonic() + WAIT_S
+        sent = False
+        text = ""
+        while time.monotonic() < deadline:
+            await pilot.pause(0.2)
+            panes = list(app.main_screen.query(TerminalPane))
+            emulator = panes[0].emulator if panes else None
+            text = "\n".join(emulator.screen_text()) if emulator else ""
+            if sent and all(word in text for word in expect):
+                await pilot.pause(0.3)
+                return panes[0]
+            if not sent and text.rstrip().endswith(("#", "$")):
+                await pilot.press(*typed, "enter")
+                sent = True
+        raise RuntimeError(f"the terminal pane never showed the shell's output; it shows:\n{text}")
+
+    async def variant_scenes(self) -> None:
+        for name, size, options in (("narrow-80x24", (80, 24), {}), ("ascii", (120, 36), {"ascii": True})):
+            app = self.app(**options)
+            async with app.run_test(size=size) as pilot:
+                await self.ready(pilot, app)
+                await self.shoot(pilot, app, name)
+
+    async def run(self) -> list[Path]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(ensure_daemon, self.state_dir)
+        try:
+            provider = await self.open_provider()
+            try:
+                await self.build_fleet(provider)
+            finally:
+                await provider.aclose()
+            await self.main_scenes()
+            await self.variant_scenes()
+        finally:
+            await self.tear_down()
+        return self.written
 
 
-async def _type_filter(pilot: Pilot, app: VmTuiApp) -> None:
-    await pilot.press("slash", *"label:env=ci")
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
-async def _bad_create(pilot: Pilot, app: VmTuiApp) -> None:
-    await pilot.press("n")
-    await pilot.pause()
-    app.screen.query_one("#vcpu", Input).value = "0"
-    app.screen.query_one("#labels", Input).value = "env=dev,oops"
-    await pilot.pause()
-
-
-async def _open_palette(pilot: Pilot, app: VmTuiApp) -> None:
-    """Open the palette and wait until its list is complete and no longer busy."""
-    from textual.command import CommandList, CommandPalette
-
-    await pilot.press("ctrl+p")
-    expected = 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        palette = app.screen
-        if not isinstance(palette, CommandPalette):
-            continue
-        count = palette.query_one(CommandList).option_count
-        if count and count == expected and not palette._show_busy:
-            break
-        expected = count
-
-
-async def _select_commit(pilot: Pilot, app: VmTuiApp) -> None:
-    await pilot.press("2", "up", "up", "up")
-
-
-SCENES: tuple[Scene, ...] = (
-    Scene("main"),
-    Scene("empty", provider=lambda: DemoProvider("local")),
-    Scene("offline", before=_go_offline),
-    Scene("filter", before=_type_filter),
-    Scene("create-invalid", before=_bad_create),
-    Scene("branch", keys=("down", "down", "b")),
-    Scene("commit", keys=("down", "down", "c")),
-    Scene("delete-confirm", keys=("down", "down", "down", "D")),
-    Scene("help", keys=("question_mark",)),
-    Scene("palette", before=_open_palette),
-    Scene("images", keys=("i",)),
-    Scene("tree-commit", before=_select_commit),
-    Scene("narrow-80x24", size=(80, 24)),
-    Scene("ascii", options={"ascii": True}),
-    Scene("light", options={"theme": "textual-light"}),
-)
-
-
-async def write_screenshots(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for scene in SCENES:
-        app = scene.app()
-        async with app.run_test(size=scene.size) as pilot:
-            await scene.run(pilot, app)
-            path = directory / f"{scene.name}.svg"
-            app.save_screenshot(filename=path.name, path=str(directory))
-            written.append(path)
-    return written
+def _private_environment(work: Path) -> None:
+    """Point the XDG directories into `work`: the app's known_hosts and logs must not land in the
+    user's real directories (the engine's host keys die with this run)."""
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        directory = work / variable.lower()
+        directory.mkdir(mode=0o700)
+        os.environ[variable] = str(directory)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m vmtui.ui.screenshots DIR", file=sys.stderr)
         return 2
-    for path in asyncio.run(write_screenshots(Path(argv[0]))):
+    if os.geteuid() != 0:
+        print("vmtui screenshots: needs root, because they are drawn over real VMs of the local engine "
+              "(Linux namespaces); run it with sudo", file=sys.stderr)
+        return 1
+    directory = Path(argv[0]).absolute()
+    with tempfile.TemporaryDirectory(prefix="vmtui-screenshots-") as work:
+        _private_environment(Path(work))
+        try:
+            written = asyncio.run(ScreenshotSession(directory, Path(work)).run())
+        except Exception as exc:  # one clear line; the engine was already torn down
+            print(f"vmtui screenshots: {exc}", file=sys.stderr)
+            return 1
+    for path in written:
         print(path)
     return 0
 

@@ -1,4 +1,4 @@
-"""An in-memory provider with a fixed clock: screenshots, snapshot tests and `--demo` use it.
+"""An in-memory provider with a fixed clock for UI tests and the snapshot tests (never shipped).
 
 It behaves like a small Vers account (branch, commit, restore, pause, images in use) but keeps
 everything in dictionaries, so the UI can be shown and tested deterministically without a server.
@@ -277,12 +277,3 @@ def demo_provider(name: str = "local") -> DemoProvider:
     ]
     return DemoProvider(name, vms=vms, commits=commits, images=images)
 
-
-def demo_openers() -> dict:
-    """Openers for `vmtui --demo`: one demo profile, ready at once."""
-    provider = demo_provider("demo")
-
-    async def open_demo(status):
-        return provider
-
-    return {provider.name: open_demo}
