@@ -107,6 +107,8 @@ class ProfileKind(StrEnum):
     LOCAL = "local"
     VERS = "vers"
     SWIFTOR = "swiftor"
+    LOCAL_SWIFTOR = "local-swiftor"
+    """The local engine's Swiftor API (`/swiftor`), as a local user: Swiftor screens with no account."""
 
 
 _DEFAULT_URLS = {ProfileKind.VERS: VERS_DEFAULT_URL, ProfileKind.SWIFTOR: SWIFTOR_DEFAULT_URL}
@@ -130,6 +132,8 @@ class Profile(BaseModel):
     """Local engine state directory; defaults to paths.engine_state_dir()."""
     vm_domain: str | None = None
     """Vers: domain of the VMs' SSH-over-TLS endpoints; derived from the url (api.X -> vm.X)."""
+    email: str | None = None
+    """local-swiftor: the local user whose VMs are shown (default local@localhost)."""
     enabled: bool = True
 
     @field_validator("url")
@@ -144,23 +148,28 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _fill_kind_defaults(self) -> Profile:
-        misplaced = {
-            "api_key": ProfileKind.VERS,
-            "token": ProfileKind.SWIFTOR,
-            "vm_domain": ProfileKind.VERS,
-            "state_dir": ProfileKind.LOCAL,
+        local_kinds = (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR)
+        applies_to = {
+            "api_key": (ProfileKind.VERS,),
+            "token": (ProfileKind.SWIFTOR,),
+            "vm_domain": (ProfileKind.VERS,),
+            "state_dir": local_kinds,
+            "email": (ProfileKind.LOCAL_SWIFTOR,),
+            "url": (ProfileKind.VERS, ProfileKind.SWIFTOR),
         }
-        for name, kind in misplaced.items():
-            if getattr(self, name) is not None and self.kind is not kind:
-                raise ValueError(f"{name} only applies to {kind} profiles, not {self.kind}")
+        for name, kinds in applies_to.items():
+            if getattr(self, name) is not None and self.kind not in kinds:
+                raise ValueError(f"{name} only applies to {' and '.join(kinds)} profiles, not {self.kind}")
         if self.url is None:
             self.url = _DEFAULT_URLS.get(self.kind)
         if self.kind is ProfileKind.VERS and self.vm_domain is None:
             host = urlsplit(self.url or "").hostname or ""
             if host.startswith("api."):
                 self.vm_domain = "vm." + host.removeprefix("api.")
-        if self.kind is ProfileKind.LOCAL and self.state_dir is None:
+        if self.kind in local_kinds and self.state_dir is None:
             self.state_dir = paths.engine_state_dir()
+        if self.kind is ProfileKind.LOCAL_SWIFTOR and self.email is None:
+            self.email = "local@localhost"
         return self
 
 

@@ -78,7 +78,7 @@ def test_resolved_config_is_redacted(isolated_home: Path, tmp_path: Path):
         ),
         (
             f'[profiles.p]\nkind = "aws"\napi_key = "{SECRET}"\n',
-            "line 2: profiles.p.kind: Input should be 'local', 'vers' or 'swiftor'",
+            "line 2: profiles.p.kind: Input should be 'local', 'vers', 'swiftor' or 'local-swiftor'",
         ),
         ("nonsense = 1\n", "line 1: nonsense: Extra inputs are not permitted"),
     ],

@@ -271,7 +271,7 @@ def test_wrong_type_names_field_and_line(tmp_path: Path):
 def test_unknown_kind_names_the_allowed_kinds(tmp_path: Path):
     error = _error(_write(tmp_path, '[profiles.x]\nurl = "https://h.io"\nkind = "aws"\n'))
     assert (error.field, error.line) == ("profiles.x.kind", 3)
-    assert "'local', 'vers' or 'swiftor'" in str(error)
+    assert "'local', 'vers', 'swiftor' or 'local-swiftor'" in str(error)
 
 
 def test_unknown_keys_are_rejected(tmp_path: Path):
@@ -492,3 +492,18 @@ def test_fuzzed_env_values_yield_settings_or_config_error(env: dict[str, str]):
     env = {name: value.replace("\x00", "") for name, value in env.items()}
     _load_outcome(b'[profiles.prod]\nkind = "vers"\n', env)
     assert os.environ.get("VMTUI_ACTIVE") is None
+
+
+def test_local_swiftor_profile_defaults_to_the_engine_and_a_local_user(tmp_path: Path):
+    path = _write(tmp_path, '[profiles.desk]\nkind = "local-swiftor"\n')
+    _, profile = load_settings(path).profile("desk")
+    assert profile.state_dir is not None and profile.state_dir.name == "engine"
+    assert profile.email == "local@localhost"
+    assert profile.url is None
+
+
+def test_settings_that_belong_to_other_kinds_are_refused(tmp_path: Path):
+    error = _error(_write(tmp_path, '[profiles.desk]\nkind = "local-swiftor"\ntoken = "x"\n'))
+    assert "token only applies to swiftor profiles" in str(error)
+    error = _error(_write(tmp_path, '[profiles.l]\nkind = "vers"\nemail = "a@b"\n'))
+    assert "email only applies to local-swiftor profiles" in str(error)

@@ -83,3 +83,25 @@ def test_starts_once_then_finds_the_running_daemon(tmp_path):
         assert json.loads((state / "endpoint.json").read_text())["pid"] == pid
     finally:
         _stop(state)
+
+
+def test_local_swiftor_token_is_issued_by_the_engine(tmp_path):
+    import jwt
+
+    from vmtui.services.local_daemon import local_swiftor_token
+
+    token = local_swiftor_token(tmp_path / "state", "ada@example.com")
+    secret = (tmp_path / "state" / "jwt-secret").read_bytes().strip()
+    claims = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
+    assert claims["email"] == "ada@example.com"
+    assert (tmp_path / "state" / "jwt-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_local_swiftor_token_failure_says_why(tmp_path):
+    import pytest
+
+    from vmtui.core.errors import Unavailable
+    from vmtui.services.local_daemon import local_swiftor_token
+
+    with pytest.raises(Unavailable, match="no Swiftor token for not-an-email"):
+        local_swiftor_token(tmp_path / "state", "not-an-email")

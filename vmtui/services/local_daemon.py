@@ -91,3 +91,22 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
             break
         time.sleep(0.2)
     raise Unavailable(f"could not start the local engine: {problem.splitlines()[0]}")
+
+
+def local_swiftor_token(state_dir: Path, email: str, *, timeout: float = 20) -> str:
+    """A token for the local engine's Swiftor API for `email`, issued by the engine's own command
+    (`vmtui serve --print-token`), so its signing secret never leaves the engine. Blocking.
+
+    Raises `Unavailable` with the command's own message when it cannot."""
+    argv = [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir.expanduser().absolute()),
+            "--print-token", email]
+    try:
+        result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"no Swiftor token for {email} within {timeout:.0f} s") from None
+    token = result.stdout.strip()
+    if result.returncode != 0 or not token:
+        problem = (result.stderr.strip() or f"exit code {result.returncode}").splitlines()[0]
+        raise Unavailable(f"no Swiftor token for {email}: {problem}")
+    return token
