@@ -559,3 +559,47 @@ async def test_s_on_a_paused_vm_asks_to_resume_first():
             await asyncio.sleep(0.05)
         assert app.main_screen.query(TerminalTabs)
         assert ("resume_vm", ("vm-a90b2f6d",)) in provider.calls
+
+
+async def test_power_key_stops_and_starts_where_the_provider_can():
+    from tests.unit.test_actions import PowerProvider
+
+    provider = PowerProvider("desk", vms=[Vm(provider="desk", id="d1", label="box", state=VmState.RUNNING)])
+    gate = asyncio.Event()
+    original = provider.stop_vm
+
+    async def slow_stop(vm_id):
+        await gate.wait()
+        await original(vm_id)
+
+    provider.stop_vm = slow_stop
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("P")
+        assert "stopping" in app.main_screen.table.get_row("desk\0d1")[2].plain
+        gate.set()
+        await wait_actions(pilot, app)
+        assert provider.vms["d1"].state is VmState.STOPPED
+        assert ("Stop", "Stopped d1", "information") in app.notes
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.unavailable("power") == "demo VMs cannot start/stop"
+
+
+async def test_deleting_a_swiftor_vm_asks_to_type_its_label():
+    from tests.ui.swiftor_fake import FakeSwiftor
+    from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk", enabled=True)
+    app = make_app(fake.provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmTypedDeleteScreen) and app.screen.expected == "desk"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not any(path.startswith("/vms/delete") for _, path in fake.writes)

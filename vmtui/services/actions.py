@@ -49,6 +49,7 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec("commit", "Commit VM", "can_commit", Target.VM),
         ActionSpec("restore", "New VM from commit", "can_restore", Target.COMMIT),
         ActionSpec("pause", "Pause / resume VM", "can_pause", Target.VM),
+        ActionSpec("start_stop", "Power: start / stop VM", "can_start_stop", Target.VM),
         ActionSpec("delete", "Delete VM", "can_delete", Target.VM),
         ActionSpec("images", "Images", "has_images", Target.PROFILE),
         ActionSpec("ssh", "Terminal (SSH)", "has_ssh", Target.VM),
@@ -197,6 +198,14 @@ class Actions:
             provider = self.provider(vm.provider)
             await (provider.resume_vm(vm.id) if resume else provider.pause_vm(vm.id))
         return Outcome(f"{'Resumed' if resume else 'Paused'} {vm.id}", (vm.id,))
+
+    async def start_stop(self, vm: Vm) -> Outcome:
+        """Stop a live VM, start any other (a stopped Swiftor desktop)."""
+        stop = vm.state.is_live
+        async with self._track(vm.key, "stopping" if stop else "starting"):
+            provider = self.provider(vm.provider)
+            await (provider.stop_vm(vm.id) if stop else provider.start_vm(vm.id))
+        return Outcome(f"{'Stopped' if stop else 'Started'} {vm.id}", (vm.id,))
 
     async def delete(self, vm: Vm) -> Outcome:
         async with self._track(vm.key, "deleting"):

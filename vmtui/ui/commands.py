@@ -23,6 +23,7 @@ _COMMANDS = (
     ("vm: branch", "branch", "Branch the selected VM into new VMs"),
     ("vm: commit", "commit", "Snapshot the selected VM"),
     ("vm: pause / resume", "pause", "Pause a running VM or resume a paused one"),
+    ("vm: power: start / stop", "power", "Start a stopped VM or stop a running one (Swiftor)"),
     ("vm: delete", "delete", "Delete the selected VM (asks first)"),
     ("vm: open terminal (ssh)", "ssh", "SSH into the selected VM in the terminal pane"),
     ("vm: secrets", "secrets", "Environment secrets of the selected VM (Swiftor)"),
@@ -35,6 +36,7 @@ _COMMANDS = (
     ("app: images", "images", "List, upload and delete root filesystem images"),
     ("app: help (keys)", "help", "Every key binding"),
     ("view: zoom focused pane", "zoom", "Maximise or restore the focused pane"),
+    ("view: maximise terminal", "zoom_terminal", "Maximise the terminal pane and focus it"),
 )
 
 

@@ -40,6 +40,7 @@ from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
+from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
@@ -71,6 +72,7 @@ _SCREEN_ACTIONS = {
     "commit": "commit",
     "restore": "restore",
     "pause": "pause",
+    "power": "start_stop",
     "delete": "delete",
     "images": "images",
     "ssh": "ssh",
@@ -151,6 +153,7 @@ class MainScreen(Screen[None]):
         Binding(
             "p", "pause", "Pause/resume", id="vm.pause", tooltip="Pause a running VM, resume a paused one"
         ),
+        Binding("P", "power", "Power", id="vm.power", tooltip="Start a stopped VM, stop a running one"),
         Binding("D", "delete", "Delete", id="vm.delete", tooltip="Delete the selected VM (asks first)"),
         Binding(
             "s",
@@ -720,17 +723,33 @@ class MainScreen(Screen[None]):
             lambda: self.actions.toggle_pause(vm),
         )
 
+    def action_power(self) -> None:
+        vm = self.selected_vm()
+        if self._refuse("power") or vm is None:
+            return
+        stop = vm.state.is_live
+        self._start(
+            vm.key,
+            "stopping" if stop else "starting",
+            "Stop" if stop else "Start",
+            lambda: self.actions.start_stop(vm),
+        )
+
     def action_delete(self) -> None:
         vm = self.selected_vm()
         if self._refuse("delete") or vm is None:
             return
-        fleet = next((f for f in self.fleets() if f.provider == vm.provider), None)
-        dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
 
         def delete(confirmed: bool | None) -> None:
             if confirmed:
                 self._start(vm.key, "deleting", "Delete", lambda: self.actions.delete(vm))
 
+        if isinstance(self.actions.providers.get(vm.provider), SwiftorProvider):
+            # irreversible (storage, secrets, mappings go too): type the label to confirm
+            self.app.push_screen(ConfirmTypedDeleteScreen.for_vm(vm), delete)
+            return
+        fleet = next((f for f in self.fleets() if f.provider == vm.provider), None)
+        dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
         self.app.push_screen(ConfirmDeleteScreen(vm, dependent), delete)
 
     def action_ssh(self) -> None:
