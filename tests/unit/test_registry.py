@@ -1,4 +1,5 @@
 import pytest
+from pydantic import SecretStr
 
 from vmtui.config import ConfigError, load_settings
 from vmtui.core.errors import AuthError
@@ -55,3 +56,28 @@ async def test_missing_key_and_disabled_profile_are_clear_errors(registry):
         await registry.opener("keyless")(lambda _: None)
     with pytest.raises(ConfigError, match="disabled"):
         registry.shown_profiles(["off"])
+
+
+@pytest.mark.root
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the local engine needs root")
+async def test_local_swiftor_profile_drives_the_engines_swiftor_api(tmp_path):
+    import json
+    import os
+    import signal
+
+    state = tmp_path / "engine"
+    path = tmp_path / "config.toml"
+    path.write_text(f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\nemail = "ada@localhost"\n')
+    provider = await Registry(load_settings(path, env={})).opener("desk")(lambda _status: None)
+    try:
+        assert isinstance(provider, SwiftorProvider)
+        assert await provider.list_vms() == []
+        await provider.create_desktop(label="mine", region="US", distribution="ubuntu", desktop="xfce", cpu=1,
+                                      ram_gb=1, password=SecretStr("pw-123456"), storage_type="ephemeral")
+        (vm,) = await provider.list_vms()
+        assert (vm.label, vm.provider) == ("mine", "desk")
+        assert provider.desktop_url(vm.id).startswith(f"http://{vm.id}.localhost:")
+        await provider.delete_vm(vm.id)
+    finally:
+        await provider.aclose()
+        os.kill(json.loads((state / "endpoint.json").read_text())["pid"], signal.SIGTERM)

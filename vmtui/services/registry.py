@@ -17,7 +17,7 @@ from vmtui.core.errors import AuthError, ProviderError
 from vmtui.providers.base import Provider
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.providers.vers import VersProvider
-from vmtui.services.local_daemon import ensure_daemon
+from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, local_swiftor_token
 
 StatusCallback = Callable[[str], None]
 Opener = Callable[[StatusCallback], Awaitable[Provider]]
@@ -55,6 +55,8 @@ class Registry:
     async def open(self, name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
         if profile.kind is ProfileKind.LOCAL:
             return await self._open_local(name, profile, status, timeout)
+        if profile.kind is ProfileKind.LOCAL_SWIFTOR:
+            return await self._open_local_swiftor(name, profile, status, timeout)
         if profile.kind is ProfileKind.VERS:
             if profile.api_key is None:
                 raise AuthError(f"profile '{name}' has no api_key (set it in the config or VERS_API_KEY)")
@@ -68,7 +70,8 @@ class Registry:
                 timeout=timeout,
             )
         if profile.token is None:
-            raise AuthError(f"profile '{name}' has no token (get one with `vmtui token`)")
+            raise AuthError(f"profile '{name}' has no token (from your Swiftor session; for the local "
+                            "engine use a local-swiftor profile)")
         return SwiftorProvider(
             name,
             profile.url or "",
@@ -79,12 +82,32 @@ class Registry:
         )
 
     @staticmethod
-    async def _open_local(name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
+    async def _local_endpoint(name: str, profile: Profile, status: StatusCallback) -> LocalEndpoint:
         state_dir = Path(profile.state_dir) if profile.state_dir else None
         if state_dir is None:
             raise ProviderError(f"profile '{name}' has no state_dir")
         status(f"starting the local engine ({state_dir})…")
-        endpoint = await asyncio.to_thread(ensure_daemon, state_dir)
+        return await asyncio.to_thread(ensure_daemon, state_dir)
+
+    async def _open_local_swiftor(
+        self, name: str, profile: Profile, status: StatusCallback, timeout: float
+    ) -> Provider:
+        endpoint = await self._local_endpoint(name, profile, status)
+        email = profile.email or "local@localhost"
+        token = await asyncio.to_thread(local_swiftor_token, Path(profile.state_dir or ""), email)
+        return SwiftorProvider(
+            name,
+            f"{endpoint.api_url}/swiftor",
+            token,
+            local_engine=True,
+            ssh_address=(endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None,
+            ca_path=endpoint.ca_path,
+            vm_domain=f"vm.{endpoint.domain}",
+            timeout=timeout,
+        )
+
+    async def _open_local(self, name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
+        endpoint = await self._local_endpoint(name, profile, status)
         ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
         return VersProvider(
             name,
