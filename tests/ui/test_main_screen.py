@@ -603,3 +603,18 @@ async def test_deleting_a_swiftor_vm_asks_to_type_its_label():
         await pilot.press("escape")
         await pilot.pause()
         assert not any(path.startswith("/vms/delete") for _, path in fake.writes)
+
+
+async def test_details_of_a_swiftor_vm_show_desktop_url_port_and_storage():
+    from tests.ui.swiftor_fake import VM_ID, FakeSwiftor
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk", enabled=True)
+    app = make_app(fake.provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        body = text_of(app.main_screen.query_one("#details-body"))
+        lines = [" ".join(line.split()) for line in body.splitlines()]
+        assert f"desktop https://{VM_ID}.swiftor.io" in lines
+        assert "default port 3000 (desktop, inside the VM)" in lines
+        assert "storage ephemeral" in lines

@@ -44,7 +44,7 @@ from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
-from vmtui.ui.screens.networking import NetworkingScreen
+from vmtui.ui.screens.networking import DESKTOP_PORT, NetworkingScreen
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
@@ -444,12 +444,19 @@ class MainScreen(Screen[None]):
         result = self.results.get(item.provider)
         if error is None and result is not None and result.error is not None:
             error = str(result.error)
+        reach: list[tuple[str, str]] = []
+        if isinstance(item, Vm) and isinstance(provider, SwiftorProvider):
+            reach = [
+                ("desktop", provider.desktop_url(item.id)),
+                ("default port", f"{DESKTOP_PORT} (desktop, inside the VM)"),
+            ]
         details.show(
             item,
             capabilities=provider.capabilities if provider else None,
             provider_kind=provider.kind if provider else "",
             pending=pending,
             last_error=error,
+            reach=reach,
         )
 
     # ---------------------------------------------------------------- action availability

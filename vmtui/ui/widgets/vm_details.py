@@ -3,6 +3,7 @@ reach it, and the last error that concerned it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.console import Group
@@ -48,11 +49,13 @@ class VmDetails(VerticalScroll):
         provider_kind: str = "",
         pending: str | None = None,
         last_error: str | None = None,
+        reach: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """Show `item`; `reach` are extra (name, value) rows on how to reach a VM (desktop URL, port)."""
         if item is None:
             self._body.update(Text("Select a VM or commit to see its details.", style="dim"))
             return
-        rows = self._vm_rows(item, pending) if isinstance(item, Vm) else self._commit_rows(item)
+        rows = self._vm_rows(item, pending, reach) if isinstance(item, Vm) else self._commit_rows(item)
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
@@ -72,7 +75,9 @@ class VmDetails(VerticalScroll):
             return "-"
         return f"{moment:%Y-%m-%d %H:%M:%S} ({format_age(self.now() - moment.timestamp())} ago)"
 
-    def _vm_rows(self, vm: Vm, pending: str | None) -> list[tuple[str, object]]:
+    def _vm_rows(
+        self, vm: Vm, pending: str | None, reach: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, object]]:
         specs = vm.specs
         rows: list[tuple[str, object]] = [
             ("id", vm.id),
@@ -85,6 +90,11 @@ class VmDetails(VerticalScroll):
                 "vcpu / mem / disk",
                 f"{specs.vcpu_count or '-'} / {specs.mem_size_mib or '-'} MiB / {specs.fs_size_mib or '-'} MiB",
             ),
+            *(
+                [("storage", "persistent" if specs.persistent_storage else "ephemeral")]
+                if specs.persistent_storage is not None
+                else []
+            ),
             ("ip", vm.ip or "-"),
             ("region", vm.region or "-"),
             ("owner", vm.owner_id or "-"),
@@ -93,6 +103,7 @@ class VmDetails(VerticalScroll):
             ("labels", ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items())) or "-"),
         ]
         rows += [(f"  {clean(key, 30)}", value) for key, value in sorted(vm.extra.items())]
+        rows += list(reach)
         rows.append(
             ("ssh", Text(f"vmtui ssh --profile {clean(vm.provider, 40)} {clean(vm.id, 80)}", style="italic"))
         )
