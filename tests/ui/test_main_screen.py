@@ -618,3 +618,20 @@ async def test_details_of_a_swiftor_vm_show_desktop_url_port_and_storage():
         assert f"desktop https://{VM_ID}.swiftor.io" in lines
         assert "default port 3000 (desktop, inside the VM)" in lines
         assert "storage ephemeral" in lines
+
+
+async def test_superscript_digits_are_an_inline_error_not_a_crash():
+    from tests.ui.swiftor_fake import ScreenHost
+    from vmtui.ui.screens.branch import BranchScreen
+
+    vm = Vm(provider="local", id="vm-1", state=VmState.RUNNING)
+    for screen, field in ((lambda: BranchScreen(vm), "count"), (lambda: CreateVmScreen("local"), "vcpu")):
+        app = ScreenHost(screen)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.shown.query_one(f"#{field}", Input).value = "²"
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is app.shown and app.result == "not dismissed"
+            assert "a whole number" in text_of(app.shown.query_one(f"#{field}-error"))

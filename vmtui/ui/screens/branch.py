@@ -24,7 +24,7 @@ class BranchScreen(FormScreen[int]):
 
     def validate(self) -> int | None:
         raw = self.value("count")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_BRANCHES:
+        if not raw.isdecimal() or not 1 <= int(raw) <= MAX_BRANCHES:
             self.set_error("count", f"a whole number from 1 to {MAX_BRANCHES}")
             return None
         self.set_error("count", None)

@@ -69,7 +69,7 @@ class CreateVmScreen(FormScreen[CreateRequest]):
         ok = True
         for name, attr in _NUMBER_FIELDS.items():
             raw = self.value(name)
-            if raw and not raw.isdigit():
+            if raw and not raw.isdecimal():
                 ok = self.set_error(name, "a whole number") and ok
                 continue
             values[attr] = int(raw) if raw else None
