@@ -2,7 +2,7 @@
 
 Lifecycle: take an exclusive lock on the state dir (a second daemon refuses, naming the first),
 load or create the bearer token (0600), start the engine (adopting VMs that survived), bind the
-API, start the SSH gateway when `vmtui.local.sshd` is present, then announce readiness with one
+API, start the SSH gateway, then announce readiness with one
 line on stdout and `<state_dir>/endpoint.json` (0600). SIGTERM/SIGINT stop serving cleanly; VMs
 keep running and are adopted by the next daemon.
 """
@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import importlib
 import ipaddress
 import json
 import logging
@@ -31,6 +30,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from vmtui import __version__
+from vmtui.local import jwt_tokens, sshd
 from vmtui.local.engine import Engine
 from vmtui.local.server import create_app
 
@@ -172,22 +172,12 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _optional_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
 async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     """Run until SIGTERM/SIGINT. Call inside `state_lock(options.state_dir)`."""
     options.check()
     state_dir = options.state_dir
     token = load_or_create_token(state_dir)
-    jwt_tokens = _optional_module("vmtui.local.jwt_tokens")
-    swiftor_secret = jwt_tokens.load_or_create_secret(state_dir) if jwt_tokens else None
+    swiftor_secret = jwt_tokens.load_or_create_secret(state_dir)
     sock = _bind(options.host, options.port)
     if not ipaddress.ip_address(options.host).is_loopback:
         log.warning("the API listens on %s: reachable beyond this machine (bearer token still required)",
@@ -220,9 +210,9 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         endpoint = {
             "api_url": f"http://{_url_host(host)}:{sock.getsockname()[1]}",
             "token_file": str(state_dir / TOKEN_FILE),
-            "ssh_host": host if gateway else None,
-            "ssh_port": gateway.port if gateway else None,
-            "ca_path": str(gateway.ca_path) if gateway else None,
+            "ssh_host": host,
+            "ssh_port": gateway.port,
+            "ca_path": str(gateway.ca_path),
             "domain": options.domain,
             "pid": os.getpid(),
             "version": __version__,
@@ -246,11 +236,8 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
             endpoint_path.unlink()
 
 
-async def _start_gateway(engine: Engine, options: ServeOptions) -> Any:
-    """The SSH gateway when `vmtui.local.sshd` is installed, else None (ready line says `ssh=-`)."""
-    sshd = _optional_module("vmtui.local.sshd")
-    if sshd is None:
-        return None
+async def _start_gateway(engine: Engine, options: ServeOptions) -> sshd.Gateway:
+    """The SSH-over-TLS gateway into the engine's VMs."""
     try:
         gateway = await sshd.start_gateway(engine, options.state_dir, options.host, options.ssh_port,
                                            options.domain)

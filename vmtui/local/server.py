@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import base64
 import hmac
-import importlib
 import json
 import logging
 import math
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
@@ -36,6 +34,7 @@ from vmtui.core.errors import (
     Unavailable,
     Unsupported,
 )
+from vmtui.local import swiftor_api
 from vmtui.local.engine import BRANCH_MAX, DEFAULT_IMAGE, BranchFailed, Engine
 from vmtui.local.idempotency import IdempotencyMiddleware
 from vmtui.local.ratelimit import RateLimiter
@@ -264,15 +263,6 @@ class _InternalErrors:
 # -- the app ------------------------------------------------------------------------------------
 
 
-def _optional_module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
 def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 100,
                swiftor_secret: str | None = None) -> FastAPI:
     """The HTTP app over a started (or soon started) engine. `token` is the bearer token."""
@@ -290,15 +280,14 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
                 "vms": len(engine.list_vms()) if engine.store is not None else 0}
 
     open_prefixes: tuple[str, ...] = ()
-    swiftor = _optional_module("vmtui.local.swiftor_api") if swiftor_secret else None
-    if swiftor is not None:
-        app.include_router(swiftor.swiftor_router(engine, swiftor_secret), prefix="/swiftor")
+    if swiftor_secret:
+        app.include_router(swiftor_api.swiftor_router(engine, swiftor_secret), prefix="/swiftor")
         open_prefixes = ("/swiftor/",)
     app.add_middleware(_InternalErrors, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
     app.add_middleware(IdempotencyMiddleware, store=engine.db)
     app.add_middleware(_AccessGate, token=token, limiter=RateLimiter(rate, burst), open_prefixes=open_prefixes)
-    if swiftor is not None:
-        app.middleware("http")(swiftor.swiftor_host_proxy(engine))
+    if swiftor_secret:
+        app.middleware("http")(swiftor_api.swiftor_host_proxy(engine))
     return app
 
 
