@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from vmtui.config import Settings, load_settings
+from vmtui.core.errors import ProviderError
 from vmtui.core.models import VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
@@ -68,8 +69,9 @@ class ScreenshotSession:
         self.directory = directory
         self.state_dir = work / "engine"
         config = work / "config.toml"
-        config.write_text(f'active = "{PROFILE}"\n[profiles.{PROFILE}]\nkind = "local"\n'
-                          f'state_dir = "{self.state_dir}"\n')
+        config.write_text(
+            f'active = "{PROFILE}"\n[profiles.{PROFILE}]\nkind = "local"\nstate_dir = "{self.state_dir}"\n'
+        )
         self.settings: Settings = load_settings(config)
         self.written: list[Path] = []
         self.ids: dict[str, str] = {}
@@ -95,36 +97,21 @@ class ScreenshotSession:
         endpoint = self.state_dir / ENDPOINT_FILE
         if not endpoint.exists():
             return
-        vm_processes = self._vm_processes()
+        daemon = json.loads(endpoint.read_text())["pid"]
+        vm_processes = _vm_processes(daemon)
         provider = await self.open_provider()
         try:
             for vm in await provider.list_vms():
                 await provider.delete_vm(vm.id)
         finally:
             await provider.aclose()
-        pid = json.loads(endpoint.read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
+        os.kill(daemon, signal.SIGTERM)
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and (_alive(pid) or any(map(_alive, vm_processes))):
+        while time.monotonic() < deadline and any(map(_alive, (daemon, *vm_processes))):
             await asyncio.sleep(0.1)
-        left = [p for p in (pid, *vm_processes) if _alive(p)]
+        left = [pid for pid in (daemon, *vm_processes) if _alive(pid)]
         if left:
             raise RuntimeError(f"processes of the engine in {self.state_dir} are still running: {left}")
-
-    def _vm_processes(self) -> list[int]:
-        """Pids of the VMs' init processes (`nshelper.py init`) whose root lies in our state dir."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-                root = os.readlink(entry / "root")
-            except OSError:
-                continue
-            if any(arg.endswith(b"nshelper.py") for arg in argv) and root.startswith(str(self.state_dir)):
-                pids.append(int(entry.name))
-        return pids
 
     async def open_provider(self) -> Provider:
         return await Registry(self.settings).opener(PROFILE)(lambda _status: None)
@@ -154,14 +141,18 @@ class ScreenshotSession:
         async with app.run_test(size=(120, 36)) as pilot:
             await self.ready(pilot, app)
             await self.shoot(pilot, app, "main")
-            for name, key in (("help", "question_mark"), ("create", "n"), ("delete-confirm", "D"),
-                              ("images", "i")):
+            for name, key in (
+                ("help", "question_mark"),
+                ("create", "n"),
+                ("delete-confirm", "D"),
+                ("images", "i"),
+            ):
                 await pilot.press(key)
                 await pilot.pause(0.3)
                 await self.shoot(pilot, app, name)
                 await pilot.press("escape")
                 await pilot.pause()
-            await pilot.press("slash", *"tier:storage")  # free text matches the name label too
+            await pilot.press("slash", *"state:running")
             await pilot.pause(0.3)
             await self.shoot(pilot, app, "filter")
             await pilot.press("escape")
@@ -170,14 +161,13 @@ class ScreenshotSession:
     async def terminal_scenes(self, pilot: Pilot, app: VmTuiApp) -> None:
         await self.ready(pilot, app)
         await pilot.press("s")
-        pane = await self._shell_output(pilot, app, typed=SHELL_COMMAND, expect=("Linux", "bin"))
+        await self._shell_output(pilot, app, typed=SHELL_COMMAND, expect=("Linux", "bin"))
         await self.shoot(pilot, app, "terminal")
-        pane.focus()
-        await app.main_screen.run_action("zoom")
+        await pilot.press("ctrl+right_square_bracket", "S")  # leave the shell, maximise its pane
         await pilot.pause(0.3)
         await self.shoot(pilot, app, "terminal-zoomed")
 
-    async def _shell_output(self, pilot: Pilot, app: VmTuiApp, typed: str, expect: tuple[str, ...]) -> TerminalPane:
+    async def _shell_output(self, pilot: Pilot, app: VmTuiApp, typed: str, expect: tuple[str, ...]) -> None:
         """Wait for the shell's prompt, type `typed`, wait until the screen shows every `expect`."""
         deadline = time.monotonic() + WAIT_S
         sent = False
@@ -189,7 +179,7 @@ class ScreenshotSession:
             text = "\n".join(emulator.screen_text()) if emulator else ""
             if sent and all(word in text for word in expect):
                 await pilot.pause(0.3)
-                return panes[0]
+                return
             if not sent and text.rstrip().endswith(("#", "$")):
                 await pilot.press(*typed, "enter")
                 sent = True
@@ -226,6 +216,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _vm_processes(daemon: int) -> list[int]:
+    """Pids of the `nshelper.py` processes (the VMs' inits) the engine `daemon` started."""
+    parents: dict[int, int] = {}
+    helpers: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if any(arg.endswith(b"nshelper.py") for arg in argv):
+            helpers.append(pid)
+
+    def descends_from_daemon(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == daemon:
+                return True
+        return False
+
+    return [pid for pid in helpers if descends_from_daemon(pid)]
+
+
 def _private_environment(work: Path) -> None:
     """Point the XDG directories into `work`: the app's known_hosts and logs must not land in the
     user's real directories (the engine's host keys die with this run)."""
@@ -240,15 +257,18 @@ def main(argv: list[str]) -> int:
         print("usage: python -m vmtui.ui.screenshots DIR", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
-        print("vmtui screenshots: needs root, because they are drawn over real VMs of the local engine "
-              "(Linux namespaces); run it with sudo", file=sys.stderr)
+        print(
+            "vmtui screenshots: needs root, because they are drawn over real VMs of the local engine "
+            "(Linux namespaces); run it with sudo",
+            file=sys.stderr,
+        )
         return 1
     directory = Path(argv[0]).absolute()
     with tempfile.TemporaryDirectory(prefix="vmtui-screenshots-") as work:
         _private_environment(Path(work))
         try:
             written = asyncio.run(ScreenshotSession(directory, Path(work)).run())
-        except Exception as exc:  # one clear line; the engine was already torn down
+        except (ProviderError, RuntimeError, OSError) as exc:  # one clear line; the engine is torn down
             print(f"vmtui screenshots: {exc}", file=sys.stderr)
             return 1
     for path in written:

@@ -1,0 +1,59 @@
+"""`python -m vmtui.ui.screenshots DIR` draws the README screenshots over a REAL local engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vmtui.ui import screenshots
+
+EXPECTED = {
+    "main": ("web", "db", "Lineage", "web configured", "paused"),
+    "help": ("Branch",),
+    "create": ("vCPU",),
+    "delete-confirm": ("Delete", "web"),
+    "filter": ("state:running",),
+    "narrow-80x24": ("web",),
+    "ascii": ("web",),
+    "images": ("default",),
+    "terminal": ("uname", "Linux", "bin", "usr"),
+    "terminal-zoomed": ("Linux",),
+}
+
+
+def svg_text(path) -> str:
+    """The SVG with Textual's non-breaking spaces turned back into plain ones."""
+    return path.read_text().replace("&#160;", " ")
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")
+def test_screenshots_come_from_a_real_engine_and_leave_nothing_running(tmp_path):
+    out, work = tmp_path / "shots", tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "vmtui.ui.screenshots", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "TMPDIR": str(work)},
+    )
+    assert result.returncode == 0, result.stderr  # 1 also when a VM process outlived the engine
+    assert sorted(p.stem for p in out.glob("*.svg")) == sorted(EXPECTED)
+    for name, words in EXPECTED.items():
+        text = svg_text(out / f"{name}.svg")
+        assert text.startswith("<svg") and len(text) > 10_000
+        missing = [word for word in words if word not in text]
+        assert not missing, f"{name}.svg lacks {missing}"
+    assert list(work.iterdir()) == []  # the engine's state dir is gone with its VMs
+
+
+def test_without_root_it_says_why_and_fails(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert screenshots.main([str(tmp_path / "shots")]) == 1
+    assert "needs root" in capsys.readouterr().err
+    assert not (tmp_path / "shots").exists()
