@@ -635,3 +635,23 @@ async def test_superscript_digits_are_an_inline_error_not_a_crash():
             await pilot.pause()
             assert app.screen is app.shown and app.result == "not dismissed"
             assert "a whole number" in text_of(app.shown.query_one(f"#{field}-error"))
+
+
+async def test_markup_like_names_are_shown_literally_in_dialogs():
+    from tests.ui.swiftor_fake import ScreenHost
+    from vmtui.ui.screens.branch import BranchScreen
+
+    for label in ("[/]", "[bold"):
+        vm = Vm(provider="local", id="vm-1", label=label, state=VmState.RUNNING)
+        for screen in (lambda: BranchScreen(vm), lambda: ConfirmDeleteScreen(vm, [])):
+            app = ScreenHost(screen)
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                assert label in str(app.shown.query_one(".dialog-title").render())
+    app = ScreenHost(lambda: CreateVmScreen("local"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.shown.query_one("#labels", Input).value = "[bold"
+        await pilot.pause()
+        assert "label '[bold' is not key=value" in text_of(app.shown.query_one("#labels-error"))
+

@@ -27,7 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -danger"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(Text(self.title_text), classes="dialog-title")
             yield Static(self.subject, id="confirm-subject")
             yield VerticalScroll(Static(self.body, id="confirm-body"), id="confirm-box")
             with Horizontal(classes="dialog-buttons"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Generic, TypeVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,7 +28,7 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(self.TITLE_TEXT, id="dialog-title", classes="dialog-title")
+            yield Label(Text(self.TITLE_TEXT), id="dialog-title", classes="dialog-title")
             yield from self.fields()
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -53,7 +54,7 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
         """Show or clear a field's error; returns True when the field is valid."""
         self.query_one(f"#{name}", Input).set_class(bool(message), "-invalid")
         error = self.query_one(f"#{name}-error", Static)
-        error.update(message or "")
+        error.update(Text(message or ""))  # messages quote what was typed: never markup
         error.set_class(bool(message), "-visible")
         return message is None
 

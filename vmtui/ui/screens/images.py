@@ -88,7 +88,7 @@ class ImagesScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="images-dialog", classes="dialog"):
-            yield Label(f"Images on {clean(self.profile, 40)}", classes="dialog-title")
+            yield Label(Text(f"Images on {clean(self.profile, 40)}"), classes="dialog-title")
             yield DataTable(cursor_type="row", id="images-table")
             yield ProgressBar(total=100, show_eta=False, id="upload-progress")
             yield Static("", id="images-status")
@@ -109,7 +109,7 @@ class ImagesScreen(ModalScreen[None]):
         return True
 
     def _status(self, text: str) -> None:
-        self.query_one("#images-status", Static).update(clean(text, 300))
+        self.query_one("#images-status", Static).update(Text(clean(text, 300)))
 
     def action_reload(self) -> None:
         self._load()
@@ -164,10 +164,10 @@ class ImagesScreen(ModalScreen[None]):
             outcome = await self.actions.upload_image(self.profile, request.name, request.path, progress)
         except ProviderError as exc:
             self._status(f"Upload failed: {exc}")
-            self.notify(clean(exc, 300), title="Upload failed", severity="error")
+            self.notify(clean(exc, 300), title="Upload failed", severity="error", markup=False)
         else:
             self._status(outcome.message)
-            self.notify(outcome.message, title="Images")
+            self.notify(clean(outcome.message, 300), title="Images", markup=False)
         finally:
             bar.remove_class("-visible")
         self._load()
@@ -195,11 +195,15 @@ class ImagesScreen(ModalScreen[None]):
         except ProviderError as exc:
             self._status(f"Not deleted: {exc}")
             self.notify(
-                clean(exc, 300), title=f"Cannot delete {clean(name, 40)}", severity="error", timeout=8
+                clean(exc, 300),
+                title=f"Cannot delete {clean(name, 40)}",
+                severity="error",
+                timeout=8,
+                markup=False,
             )
             return
         self._status(outcome.message)
-        self.notify(outcome.message, title="Images")
+        self.notify(clean(outcome.message, 300), title="Images", markup=False)
         self._load()
 
     @on(DataTable.RowHighlighted)

@@ -314,7 +314,7 @@ class MainScreen(Screen[None]):
         self.shown.append(name)
         self.connecting[name] = "connecting…"
         self._poll_workers[name] = self._poll(name)
-        self.notify(f"Showing profile {clean(name, 40)}", timeout=3)
+        self.notify(f"Showing profile {clean(name, 40)}", timeout=3, markup=False)
         self._refresh_status()
 
     def hide_profile(self, name: str) -> None:
@@ -328,7 +328,7 @@ class MainScreen(Screen[None]):
         for table in (self.pollers, self.results, self.connecting):
             table.pop(name, None)
         self._apply_fleets()
-        self.notify(f"Hid profile {clean(name, 40)}", timeout=3)
+        self.notify(f"Hid profile {clean(name, 40)}", timeout=3, markup=False)
 
     @on(ProfileConnecting)
     def _profile_connecting(self, message: ProfileConnecting) -> None:
@@ -619,7 +619,7 @@ class MainScreen(Screen[None]):
             outcome = await run()
         except ProviderError as exc:
             self.last_errors[key] = str(exc)
-            self.notify(clean(exc, 500), title=f"{title} failed", severity="error", timeout=8)
+            self.notify(clean(exc, 500), title=f"{title} failed", severity="error", timeout=8, markup=False)
         except Exception as exc:  # noqa: BLE001 - a bug must surface as a message, not kill the app or vanish
             self.last_errors[key] = f"{type(exc).__name__}: {exc}"
             self.notify(
@@ -627,10 +627,11 @@ class MainScreen(Screen[None]):
                 title=f"{title} failed unexpectedly",
                 severity="error",
                 timeout=8,
+                markup=False,
             )
         else:
             self.last_errors.pop(key, None)
-            self.notify(clean(outcome.message, 500), title=title)
+            self.notify(clean(outcome.message, 500), title=title, markup=False)
         finally:
             self.actions.pending.pop(key, None)
             self.pending_changed()
@@ -643,7 +644,7 @@ class MainScreen(Screen[None]):
     def _refuse(self, action: str) -> bool:
         reason = self.unavailable(action)
         if reason:
-            self.notify(reason, title="Not available", severity="warning")
+            self.notify(reason, title="Not available", severity="warning", markup=False)
         return reason is not None
 
     def action_new_vm(self) -> None:
@@ -813,7 +814,7 @@ class MainScreen(Screen[None]):
         if item is None:
             return
         self.app.copy_to_clipboard(item.id)
-        self.notify(f"Copied {clean(item.id, 80)}", timeout=2)
+        self.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
 
     def action_refresh(self) -> None:
         for poller in self.pollers.values():
@@ -861,7 +862,7 @@ class MainScreen(Screen[None]):
     def set_default_profile(self, name: str) -> None:
         """Make `name` the profile that new VMs and the images screen use."""
         self.vmtui.options.active_profile = name
-        self.notify(f"New VMs and images now use profile {clean(name, 40)}", timeout=3)
+        self.notify(f"New VMs and images now use profile {clean(name, 40)}", timeout=3, markup=False)
         self.refresh_bindings()
 
     def action_help(self) -> None:

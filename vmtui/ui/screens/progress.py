@@ -36,7 +36,7 @@ class ProgressScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(Text(self.title_text), classes="dialog-title")
             yield Static(self._render_lines(), id="progress-lines")
             yield Label("Esc hides this window; the work continues.", classes="dialog-hint")
 
