@@ -276,4 +276,3 @@ def demo_provider(name: str = "local") -> DemoProvider:
         Image(name="debian-12", size_bytes=52_428_800, created_at=at(3000)),
     ]
     return DemoProvider(name, vms=vms, commits=commits, images=images)
-
