@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from textual.widgets import Button, Input
 
@@ -643,7 +644,7 @@ async def test_markup_like_names_are_shown_literally_in_dialogs():
 
     for label in ("[/]", "[bold"):
         vm = Vm(provider="local", id="vm-1", label=label, state=VmState.RUNNING)
-        for screen in (lambda: BranchScreen(vm), lambda: ConfirmDeleteScreen(vm, [])):
+        for screen in (partial(BranchScreen, vm), partial(ConfirmDeleteScreen, vm, [])):
             app = ScreenHost(screen)
             async with app.run_test(size=SIZE) as pilot:
                 await pilot.pause()
@@ -655,3 +656,34 @@ async def test_markup_like_names_are_shown_literally_in_dialogs():
         await pilot.pause()
         assert "label '[bold' is not key=value" in text_of(app.shown.query_one("#labels-error"))
 
+
+async def test_a_fresh_form_flags_nothing_until_a_field_is_edited_or_ok_is_pressed():
+    from tests.ui.swiftor_fake import ScreenHost
+    from vmtui.ui.screens.images import UploadScreen
+
+    class PrefilledUpload(UploadScreen):
+        """A prefilled field fires Input.Changed while mounting; the empty one must not be flagged then."""
+
+        def fields(self):
+            for widget in super().fields():
+                if isinstance(widget, Input) and widget.id == "name":
+                    widget.value = "my-image"
+                yield widget
+
+    app = ScreenHost(PrefilledUpload)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        form = app.shown
+        assert not form.query(".field-error.-visible") and not form.query(".-invalid")
+        form.query_one("#name", Input).value = ""
+        form.query_one("#path", Input).value = "/nonexistent/rootfs.tar"
+        await pilot.pause()
+        assert "is not a file" in text_of(form.query_one("#path-error"))
+        assert not form.query_one("#name-error").has_class("-visible")  # named after the tarball
+        form.query_one("#path", Input).value = ""
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == "not dismissed"
+        assert "a path is needed" in text_of(form.query_one("#path-error"))
+        assert "a name is needed" in text_of(form.query_one("#name-error"))
+        assert form.query_one("#name-error").has_class("-visible")

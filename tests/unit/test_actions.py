@@ -169,4 +169,7 @@ async def test_start_stop_stops_a_live_vm_and_starts_a_stopped_one():
 
 def test_start_stop_is_unavailable_without_the_capability():
     actions, provider, _ = make()
-    assert actions.unavailable("start_stop", "local", provider.vms["vm-8c1d77e4"]) == "demo VMs cannot start/stop"
+    assert (
+        actions.unavailable("start_stop", "local", provider.vms["vm-8c1d77e4"])
+        == "demo VMs cannot start/stop"
+    )

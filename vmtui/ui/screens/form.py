@@ -1,7 +1,8 @@
 """Base of the small input dialogs: labelled fields with inline errors, OK/Cancel, Escape cancels.
 
-Values are validated on every change, so a bad value is flagged before anything is sent; OK only
-dismisses with a result when every field is valid.
+Values are validated on every change, so a bad value is flagged before anything is sent; a field's
+error shows once the user edited it or pressed OK (a fresh form is not flagged). OK only dismisses
+with a result when every field is valid.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
     ]
     TITLE_TEXT = ""
     OK_LABEL = "OK"
+    submitted = False
+    """True after the first OK: from then on every field's error shows, edited or not."""
+    _initial: dict[str, str]
+    _edited: set[str]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -51,25 +56,32 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
         return self.query_one(f"#{name}", Input).value.strip()
 
     def set_error(self, name: str, message: str | None) -> bool:
-        """Show or clear a field's error; returns True when the field is valid."""
-        self.query_one(f"#{name}", Input).set_class(bool(message), "-invalid")
+        """Show or clear a field's error (shown only once edited or after OK); True when it is valid."""
+        shown = message if self.submitted or name in self._edited else None
+        self.query_one(f"#{name}", Input).set_class(bool(shown), "-invalid")
         error = self.query_one(f"#{name}-error", Static)
-        error.update(Text(message or ""))  # messages quote what was typed: never markup
-        error.set_class(bool(message), "-visible")
+        error.update(Text(shown or ""))  # messages quote what was typed: never markup
+        error.set_class(bool(shown), "-visible")
         return message is None
 
     def on_mount(self) -> None:
         inputs = self.query(Input)
+        self._initial = {i.id: i.value for i in inputs if i.id}
+        self._edited = set()
         if inputs:
             inputs.first().focus()
 
     @on(Input.Changed)
-    def _revalidate(self) -> None:
+    def _revalidate(self, event: Input.Changed) -> None:
+        name = event.input.id
+        if name is not None and event.value != self._initial.get(name, event.value):
+            self._edited.add(name)  # not the Changed that mounting fires with the initial value
         self.validate()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
+        self.submitted = True
         result = self.validate()
         if result is not None:
             self.dismiss(result)

@@ -18,7 +18,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -67,7 +66,7 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
         super().__init__()
         self.provider = provider
         self.vm = vm
-        self.TITLE_TEXT = escape(f"Map a port of {clean(vm.display_name, 40)}")  # shown as markup
+        self.TITLE_TEXT = f"Map a port of {clean(vm.display_name, 40)}"
 
     def fields(self) -> ComposeResult:
         yield from self.field("name", "Name (subdomain: a-z, 0-9, -; up to 63)", placeholder="myapp")

@@ -17,7 +17,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
@@ -54,7 +53,7 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
         self.fixed_key = key
         name = clean(vm.display_name, 40)
         title = f"New secret of {name}" if key is None else f"Edit {clean(key, 40)} of {name}"
-        self.TITLE_TEXT = escape(title)  # FormScreen shows it as markup; a VM label is server-given
+        self.TITLE_TEXT = title
 
     def fields(self) -> ComposeResult:
         yield from self.field(

@@ -13,7 +13,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
-from textual.markup import escape
 from textual.widgets import Input, Label, Select, Static
 
 from vmtui.core.errors import ProviderError
@@ -62,7 +61,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         self.provider = provider
         self.plan: Plan | None = None
         self.created_vm: Vm | None = None
-        self.TITLE_TEXT = escape(f"New Swiftor desktop on {clean(provider.name, 40)}")  # shown as markup
+        self.TITLE_TEXT = f"New Swiftor desktop on {clean(provider.name, 40)}"
 
     # ------------------------------------------------------------------ layout
 

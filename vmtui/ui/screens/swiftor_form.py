@@ -31,8 +31,6 @@ class SendingFormScreen(FormScreen[RequestT]):
     SendingFormScreen #send-status { height: auto; color: $text-error; }
     """
     sending = False
-    submitted = False
-    """True after the first OK: only then are empty required fields flagged (a fresh form is not all red)."""
 
     async def send(self, request: RequestT) -> None:
         """Carry out the request; raise ProviderError with a user-facing message when refused."""
