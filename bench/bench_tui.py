@@ -1,0 +1,500 @@
+"""Benchmarks of the TUI (VmTuiApp, headless), each against a bare Textual app measured in the same run.
+
+Rows:
+- cold start to a populated list: 100 VMs on the REAL local engine (`vmtui serve` for a temp state dir,
+  needs root), from constructing the app to its VM table holding 100 rows, vs a bare app with one
+  DataTable of 100 static rows reaching the same point;
+- CPU per poll cycle (fetch + parse + apply + paint, nothing changed) at 1,000 and 10,000 VMs served as
+  Vers API JSON (list, per-VM metadata, paged commits) through the real VersProvider over an
+  `httpx.MockTransport`, vs the bare app with as many rows doing a no-op refresh;
+- idle CPU at 1,000 and 10,000 VMs with the app's default 4 s poll running and nothing changing, vs the
+  bare app idling the same time;
+- time to apply a snapshot where 1% of 10,000 VMs changed state (the table's keyed diff plus the lineage
+  tree, details and status bar), vs the bare app updating the state cell of 1% of its 10,000 rows;
+- peak RSS holding 10,000 VMs vs the bare app holding a 10,000-row table, each in its own subprocess
+  (`python -m bench.bench_tui peak-rss app|bare N`) so the peaks don't mix (see `peak_rss_kib`).
+
+The mock server's JSON is encoded before the timed parts: its cost is not the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from vmtui.core.models import Fleet, VmConfig, VmState
+from vmtui.providers.base import Provider
+from vmtui.providers.vers import VersProvider
+from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon
+from vmtui.services.poller import PollResult
+from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.messages import FleetUpdated
+
+PROFILE = "bench"
+SIZE = (120, 40)
+COLUMNS = ("provider", "vm", "state", "age", "parent", "labels")
+ENGINE_VMS = 100
+VM_COUNTS = (1_000, 10_000)
+RSS_VMS = 10_000
+ROUNDS = 5
+IDLE_SECONDS = 4.5
+"""Window of the idle measurement: with the default 4 s slow poll it holds about one (unchanged) poll."""
+CHANGED_SHARE = 0.01
+COMMITS = 100
+HOLD = PollOptions(fast=3600, slow=3600, max_backoff=3600, timeout=120)
+"""Polling parked after the first fetch, so the bench drives each poll itself."""
+RATE_REFILL_SECONDS = 2.5
+"""The engine's request budget (50/s, burst 100) refills after creating the VMs, as after a quiet moment."""
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------ a Vers API served from memory
+
+
+class MockVersApi:
+    """`count` VMs with lineage (100 roots, a commit of each, every other VM branched from one of them)
+    as the Vers API answers them: `GET /vms`, `GET /vm/{id}/metadata`, paged `GET /commits`."""
+
+    def __init__(self, count: int):
+        self.vms = [self._vm(index) for index in range(count)]
+        roots = min(COMMITS, count)
+        self.commits = [
+            {
+                "commit_id": str(uuid.UUID(int=(1 << 64) + index)),
+                "name": f"snapshot {index}",
+                "owner_id": "bench-owner",
+                "created_at": "2026-04-01T12:00:00Z",
+                "parent_vm_id": self.vms[index]["vm_id"],
+            }
+            for index in range(roots)
+        ]
+        self.parents = {
+            vm["vm_id"]: (self.commits[index % roots]["commit_id"] if index >= roots else None)
+            for index, vm in enumerate(self.vms)
+        }
+        self.metadata_requests = 0
+        self._encode()
+
+    @staticmethod
+    def _vm(index: int) -> dict[str, Any]:
+        return {
+            "vm_id": str(uuid.UUID(int=index + 1)),
+            "owner_id": "bench-owner",
+            "created_at": f"2026-04-{1 + index % 28:02d}T12:{index % 60:02d}:00Z",
+            "state": "running" if index % 4 else "paused",
+            "labels": {"team": f"t{index % 7}"} if index % 3 else None,
+        }
+
+    def _encode(self) -> None:
+        self._list_body = json.dumps(self.vms).encode()
+
+    def change_states(self, round_no: int, share: float = CHANGED_SHARE) -> int:
+        """Flip running/paused of `share` of the VMs (different ones each round); returns how many."""
+        step = round(1 / share)
+        changed = 0
+        for index in range(round_no % step, len(self.vms), step):
+            vm = self.vms[index] = dict(self.vms[index])
+            vm["state"] = "paused" if vm["state"] == "running" else "running"
+            changed += 1
+        self._encode()
+        return changed
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/vms":
+            return httpx.Response(200, content=self._list_body, headers={"content-type": "application/json"})
+        if path == "/api/v1/commits":
+            offset = int(request.url.params.get("offset", 0))
+            limit = int(request.url.params.get("limit", 100))
+            page = self.commits[offset:offset + limit]
+            return httpx.Response(200, json={"commits": page, "total": len(self.commits)})
+        parts = path.split("/")
+        if path.startswith("/api/v1/vm/") and parts[-1] == "metadata" and len(parts) == 6:
+            vm_id = parts[4]
+            if vm_id in self.parents:
+                self.metadata_requests += 1
+                return httpx.Response(
+                    200,
+                    json={"vm_id": vm_id, "ip": "10.0.0.2", "parent_commit_id": self.parents[vm_id],
+                          "state": "running"},
+                )
+        return httpx.Response(404, json={"error": "not found"})
+
+    def provider(self) -> VersProvider:
+        return VersProvider(PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle))
+
+
+def provider_opener(make: Callable[[], Provider]):
+    async def open_provider(_status: Callable[[str], None]) -> Provider:
+        return make()
+
+    return open_provider
+
+
+# ------------------------------------------------------------------ the bare Textual baseline
+
+
+class BareTableApp(App[None]):
+    """One DataTable with `rows` static rows (the same six columns as the VM table)."""
+
+    def __init__(self, rows: int):
+        super().__init__()
+        self.row_total = rows
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        for index in range(self.row_total):
+            table.add_row(
+                PROFILE, str(uuid.UUID(int=index + 1)), "● running", "3mo", "-", f"team=t{index % 7}",
+                key=str(index),
+            )
+        table.focus()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def _until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.002) -> None:
+    """Wait for `condition`; `poll=0` only yields to the loop, for wall-clock timings of UI work."""
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"benchmark condition not reached: {what}")
+        await asyncio.sleep(poll)
+
+
+async def _cpu_percent_idle(seconds: float) -> float:
+    """CPU of the whole process (app, poller, mock server) while the loop runs and nothing changes."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
+def _row(name: str, value: float | None, unit: str, baseline: float | None) -> dict[str, Any]:
+    ratio = value / baseline if value is not None and baseline else None
+    return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio}
+
+
+def _app(openers: dict, poll: PollOptions = HOLD) -> VmTuiApp:
+    return VmTuiApp(openers, AppOptions(active_profile=next(iter(openers)), poll=poll))
+
+
+# ------------------------------------------------------------------ 1. cold start on the real engine
+
+
+def _stop_daemon(state_dir: Path, timeout: float = 10.0) -> None:
+    try:
+        pid = json.loads((state_dir / ENDPOINT_FILE).read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the local engine (pid {pid}) did not stop on SIGTERM")
+
+
+def _engine_provider(endpoint: LocalEndpoint) -> VersProvider:
+    """The client the local profile opens (as `Registry._open_local` builds it)."""
+    ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
+    return VersProvider(
+        PROFILE, endpoint.api_url, endpoint.token, vm_domain=f"vm.{endpoint.domain}", ssh_address=ssh,
+        ca_path=endpoint.ca_path, memory_snapshots=False, timeout=60,
+    )
+
+
+async def _create_vms(endpoint: LocalEndpoint, count: int) -> None:
+    provider = _engine_provider(endpoint)
+    gate = asyncio.Semaphore(4)
+
+    async def create(index: int) -> None:
+        async with gate:
+            await provider.create_vm(VmConfig(labels={"bench": str(index)}))
+
+    try:
+        await asyncio.gather(*(create(index) for index in range(count)))
+        deadline = time.monotonic() + 120
+        while True:  # booted, so the timed start polls a quiet fleet
+            vms = await provider.list_vms()
+            if len(vms) >= count and not any(vm.state.is_transitional for vm in vms):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{count} VMs did not finish booting on the local engine")
+            await asyncio.sleep(0.2)
+    finally:
+        await provider.aclose()
+
+
+async def _delete_vms(endpoint: LocalEndpoint) -> None:
+    provider = _engine_provider(endpoint)
+    gate = asyncio.Semaphore(4)
+
+    async def delete(vm_id: str) -> None:
+        async with gate:
+            await provider.delete_vm(vm_id)
+
+    try:
+        await asyncio.gather(*(delete(vm.id) for vm in await provider.list_vms()))
+        if await provider.list_vms():
+            raise RuntimeError("VMs survived the benchmark's cleanup on the local engine")
+    finally:
+        await provider.aclose()
+
+
+async def _cold_start_app(state_dir: Path, count: int) -> float:
+    async def open_local(_status: Callable[[str], None]) -> Provider:
+        return _engine_provider(await asyncio.to_thread(ensure_daemon, state_dir))
+
+    started = time.perf_counter()
+    app = _app({PROFILE: open_local})
+    async with app.run_test(headless=True, size=SIZE):
+        await _until(lambda: app.main_screen.table.row_count >= count, 60, f"{count} rows from the engine")
+        elapsed = time.perf_counter() - started
+        await app.main_screen.pollers[PROFILE].provider.aclose()
+    return elapsed
+
+
+async def _cold_start_bare(count: int) -> float:
+    started = time.perf_counter()
+    app = BareTableApp(count)
+    async with app.run_test(headless=True, size=SIZE):
+        table = app.query_one(DataTable)
+        await _until(lambda: table.row_count >= count, 60, f"{count} bare rows")
+        return time.perf_counter() - started
+
+
+def cold_start_rows(count: int) -> list[dict[str, Any]]:
+    name = f"cold start to {count} VMs listed (real local engine)"
+    if os.geteuid() != 0:
+        return [_row(f"{name}: skipped, the local engine needs root", None, "s", None)]
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-") as workdir:
+        state_dir = Path(workdir) / "engine"
+        try:
+            endpoint = ensure_daemon(state_dir)
+            try:
+                asyncio.run(_create_vms(endpoint, count))
+                time.sleep(RATE_REFILL_SECONDS)
+                app_seconds = asyncio.run(_cold_start_app(state_dir, count))
+            finally:
+                asyncio.run(_delete_vms(endpoint))
+        finally:
+            _stop_daemon(state_dir)
+    bare_seconds = asyncio.run(_cold_start_bare(count))
+    return [_row(f"{name} vs bare DataTable", app_seconds * 1000, "ms", bare_seconds * 1000)]
+
+
+# ------------------------------------------------------------------ 2./3. polls, idle, 1% snapshot (mock Vers)
+
+
+async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:
+    """CPU of one poll applied by the UI: the poller's fetch and parse, the diff, the next frame."""
+    screen = app.main_screen
+    poller = screen.pollers[PROFILE]
+    cpu = time.process_time()
+    result = await poller.tick()
+    await _until(lambda: screen.results.get(PROFILE) is result, 60, "poll applied")
+    await pilot.pause()
+    return (time.process_time() - cpu) * 1000
+
+
+async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -> tuple[float, float]:
+    """A 1%-changed snapshot handed to the screen: wall ms until its keyed diff is applied (the screen's
+    handler ran), and CPU ms including the next frame. The fetch is done before, untimed."""
+    screen = app.main_screen
+    provider = screen.pollers[PROFILE].provider
+    changed = api.change_states(round_no)
+    vms = await provider.list_vms_with_lineage()
+    fleet = Fleet(provider=PROFILE, vms=tuple(vms), commits=tuple(await provider.list_commits()),
+                  fetched_at=time.time())
+    result = PollResult(PROFILE, fleet)
+    cpu, started = time.process_time(), time.perf_counter()
+    screen.post_message(FleetUpdated(result))
+    await _until(lambda: screen.results.get(PROFILE) is result, 60, "snapshot applied", poll=0)
+    wall = time.perf_counter() - started
+    await pilot.pause()
+    cpu = time.process_time() - cpu
+    flipped = api.vms[round_no % round(1 / CHANGED_SHARE)]
+    shown = screen.table.vms[(PROFILE, flipped["vm_id"])].state
+    if changed != round(len(api.vms) * CHANGED_SHARE) or shown is not VmState.parse(flipped["state"]):
+        raise RuntimeError("the changed snapshot did not reach the VM table")
+    return wall * 1000, cpu * 1000
+
+
+async def _measure_app(count: int, with_apply: bool, idle_seconds: float) -> dict[str, float]:
+    api = MockVersApi(count)
+    app = _app({PROFILE: provider_opener(api.provider)})
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        await _until(lambda: app.main_screen.table.row_count == count, 300, f"{count} VMs listed")
+        await pilot.pause()
+        if api.metadata_requests != count:
+            raise RuntimeError(f"{api.metadata_requests} metadata requests for {count} VMs")
+        figures = {"poll": statistics.median([await _poll_cpu_ms(app, pilot) for _ in range(ROUNDS)])}
+        if with_apply:
+            applied = [await _apply(app, pilot, api, round_no) for round_no in range(ROUNDS)]
+            figures["apply"] = statistics.median(wall for wall, _ in applied)
+            figures["apply_cpu"] = statistics.median(cpu for _, cpu in applied)
+        poller = app.main_screen.pollers[PROFILE]
+        defaults = PollOptions()
+        poller.fast, poller.slow = defaults.fast, defaults.slow
+        ticks, shown = poller.ticks, app.main_screen.results.get(PROFILE)
+        poller.wake()  # the parked wait ends; from now on it polls every 4 s, as the app does by default
+        await _until(lambda: app.main_screen.results.get(PROFILE) is not shown, 60, "default polling")
+        await pilot.pause()
+        figures["idle"] = await _cpu_percent_idle(idle_seconds)
+        figures["idle_polls"] = poller.ticks - ticks - 1
+        await poller.provider.aclose()
+    return figures
+
+
+async def _measure_bare(count: int, with_apply: bool, idle_seconds: float) -> dict[str, float]:
+    app = BareTableApp(count)
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        table = app.query_one(DataTable)
+        await pilot.pause()
+        refreshes = []
+        for _ in range(ROUNDS):
+            cpu = time.process_time()
+            table.refresh()
+            await pilot.pause()
+            refreshes.append((time.process_time() - cpu) * 1000)
+        figures = {"poll": statistics.median(refreshes)}
+        if with_apply:
+            walls, cpus = [], []
+            step = round(1 / CHANGED_SHARE)
+            for round_no in range(ROUNDS):
+                cpu, started = time.process_time(), time.perf_counter()
+                for index in range(round_no % step, count, step):
+                    table.update_cell(str(index), "state", f"● paused {round_no}")
+                walls.append((time.perf_counter() - started) * 1000)
+                await pilot.pause()
+                cpus.append((time.process_time() - cpu) * 1000)
+            figures["apply"], figures["apply_cpu"] = statistics.median(walls), statistics.median(cpus)
+        figures["idle"] = await _cpu_percent_idle(idle_seconds)
+    return figures
+
+
+def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS) -> list[dict[str, Any]]:
+    app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
+    bare = asyncio.run(_measure_bare(count, with_apply, idle_seconds))
+    rows = [
+        _row(f"CPU per poll, nothing changed, {count:,} VMs (vs bare no-op refresh)", app["poll"], "ms CPU",
+             bare["poll"]),
+        _row(f"idle CPU, {count:,} VMs, 4 s polls ({app['idle_polls']:.0f} in {idle_seconds:g} s; vs bare idle)",
+             app["idle"], "% of a core", bare["idle"]),
+    ]
+    if with_apply:
+        rows += [
+            _row(f"apply 1%-changed snapshot, {count:,} VMs: keyed diff (vs bare 1% update_cell)", app["apply"],
+                 "ms", bare["apply"]),
+            _row(f"apply 1%-changed snapshot, {count:,} VMs, incl. next frame (vs bare)", app["apply_cpu"],
+                 "ms CPU", bare["apply_cpu"]),
+        ]
+    return rows
+
+
+# ------------------------------------------------------------------ 4. peak RSS, one subprocess per case
+
+
+async def _hold(kind: str, count: int) -> None:
+    if kind == "app":
+        api = MockVersApi(count)
+        app: App[None] = _app({PROFILE: provider_opener(api.provider)})
+        rows = lambda: app.main_screen.table.row_count  # noqa: E731
+    else:
+        app = BareTableApp(count)
+        rows = lambda: app.query_one(DataTable).row_count  # noqa: E731
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        await _until(lambda: rows() == count, 300, f"{count} rows held")
+        await pilot.pause()
+        if kind == "app":
+            await app.main_screen.pollers[PROFILE].provider.aclose()
+
+
+def peak_rss_kib() -> float:
+    """This process's peak RSS. `ru_maxrss` survives fork+exec on Linux (a child of the big benchmark
+    process would report the parent's peak), so the exec'd image's own high-water mark `VmHWM` is used
+    where /proc has it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def peak_rss_mb(kind: str, count: int) -> float:
+    """Peak RSS (MB) of a fresh interpreter holding `count` rows in the app or the bare table."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"peak-rss {kind} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def rss_rows(count: int) -> list[dict[str, Any]]:
+    return [_row(f"peak RSS holding {count:,} VMs (vs bare {count:,}-row DataTable)", peak_rss_mb("app", count),
+                 "MB", peak_rss_mb("bare", count))]
+
+
+def run(
+    engine_vms: int = ENGINE_VMS,
+    vm_counts: tuple[int, ...] = VM_COUNTS,
+    rss_vms: int = RSS_VMS,
+    idle_seconds: float = IDLE_SECONDS,
+) -> list[dict[str, Any]]:
+    """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part)."""
+    rows = cold_start_rows(engine_vms) if engine_vms else []
+    for count in vm_counts:
+        rows += fleet_rows(count, with_apply=count == max(vm_counts), idle_seconds=idle_seconds)
+    if rss_vms:
+        rows += rss_rows(rss_vms)
+    return rows
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "peak-rss" and argv[1] in ("app", "bare"):
+        asyncio.run(_hold(argv[1], int(argv[2])))
+        print(peak_rss_kib() / 1024)
+        return 0
+    if not argv:
+        for row in run():
+            print(row)
+        return 0
+    print("usage: python -m bench.bench_tui [peak-rss app|bare COUNT]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
