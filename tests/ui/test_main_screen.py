@@ -687,3 +687,22 @@ async def test_a_fresh_form_flags_nothing_until_a_field_is_edited_or_ok_is_press
         assert "a path is needed" in text_of(form.query_one("#path-error"))
         assert "a name is needed" in text_of(form.query_one("#name-error"))
         assert form.query_one("#name-error").has_class("-visible")
+
+
+async def test_create_form_runs_the_base_mount_handler_once(monkeypatch):
+    from tests.ui.swiftor_fake import ScreenHost
+    from vmtui.ui.screens.form import FormScreen
+
+    calls = []
+    base_on_mount = FormScreen.on_mount
+
+    def counting_on_mount(self):
+        calls.append(type(self).__name__)
+        base_on_mount(self)
+
+    monkeypatch.setattr(FormScreen, "on_mount", counting_on_mount)
+    app = ScreenHost(lambda: CreateVmScreen("local"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert calls == ["CreateVmScreen"]
+        assert app.focused.id == "vcpu"

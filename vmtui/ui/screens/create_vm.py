@@ -48,7 +48,6 @@ class CreateVmScreen(FormScreen[CreateRequest]):
         yield Checkbox("Wait until it has booted", True, id="wait-boot")
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self.load_images is not None:
             self._fill_images()
 
