@@ -194,8 +194,8 @@ class ScreenshotSession:
 
     async def run(self) -> list[Path]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(ensure_daemon, self.state_dir)
         try:
+            await asyncio.to_thread(ensure_daemon, self.state_dir)
             provider = await self.open_provider()
             try:
                 await self.build_fleet(provider)
