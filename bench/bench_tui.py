@@ -69,7 +69,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class MockVersApi:
-    """`count` VMs with lineage (100 roots, a commit of each, every other VM branched from one of them)
+    """`count` VMs with lineage (100 roots, a commit of each, every later VM branched from one of those commits)
     as the Vers API answers them: `GET /vms`, `GET /vm/{id}/metadata`, paged `GET /commits`."""
 
     def __init__(self, count: int):
@@ -141,7 +141,7 @@ class MockVersApi:
         return VersProvider(PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle))
 
 
-def provider_opener(make: Callable[[], Provider]):
+def provider_opener(make: Callable[[], Provider]) -> Callable[[Callable[[str], None]], Any]:
     async def open_provider(_status: Callable[[str], None]) -> Provider:
         return make()
 
@@ -424,18 +424,22 @@ def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS)
 # ------------------------------------------------------------------ 4. peak RSS, one subprocess per case
 
 
+def _row_count(app: App[None]) -> int:
+    """Rows shown by the VM table of a VmTuiApp, or by the bare app's table."""
+    if isinstance(app, VmTuiApp):
+        return app.main_screen.table.row_count if app.main_screen.is_attached else 0
+    return app.query_one(DataTable).row_count
+
+
 async def _hold(kind: str, count: int) -> None:
     if kind == "app":
-        api = MockVersApi(count)
-        app: App[None] = _app({PROFILE: provider_opener(api.provider)})
-        rows = lambda: app.main_screen.table.row_count  # noqa: E731
+        app: App[None] = _app({PROFILE: provider_opener(MockVersApi(count).provider)})
     else:
         app = BareTableApp(count)
-        rows = lambda: app.query_one(DataTable).row_count  # noqa: E731
     async with app.run_test(headless=True, size=SIZE) as pilot:
-        await _until(lambda: rows() == count, 300, f"{count} rows held")
+        await _until(lambda: _row_count(app) == count, 300, f"{count} rows held")
         await pilot.pause()
-        if kind == "app":
+        if isinstance(app, VmTuiApp):
             await app.main_screen.pollers[PROFILE].provider.aclose()
 
 
