@@ -623,3 +623,20 @@ async def test_screens_open_over_the_main_screen_for_a_polled_swiftor_vm():
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.main_screen
+
+
+async def test_dialog_sizes_come_from_the_stylesheet_not_inline_styles():
+    fake = FakeSwiftor()
+    vm = swiftor_vm(fake)
+    screens = (
+        (lambda: SwiftorCreateScreen(fake.provider()), "#dialog", 104),
+        (lambda: SecretsScreen(fake.provider(), vm), "#secrets-dialog", 100),
+        (lambda: NetworkingScreen(fake.provider(), vm), "#networking-dialog", 110),
+    )
+    for factory, selector, width in screens:
+        app = ScreenHost(factory)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            dialog = app.screen.query_one(selector)
+            assert not dialog.styles.inline.has_rule("width"), selector
+            assert dialog.outer_size.width == width, selector

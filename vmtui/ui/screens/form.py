@@ -26,13 +26,15 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
     ]
     TITLE_TEXT = ""
     OK_LABEL = "OK"
+    DIALOG_CLASSES = "dialog"
+    """Classes of the dialog box; add a size class of the stylesheet (e.g. `-wide`) for a bigger form."""
     submitted = False
     """True after the first OK: from then on every field's error shows, edited or not."""
     _initial: dict[str, str]
     _edited: set[str]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
+        with Vertical(id="dialog", classes=self.DIALOG_CLASSES):
             yield Label(Text(self.TITLE_TEXT), id="dialog-title", classes="dialog-title")
             yield from self.fields()
             with Horizontal(classes="dialog-buttons"):

@@ -141,9 +141,6 @@ class NetworkingScreen(ModalScreen[None]):
         return self.provider.desktop_url(self.vm.id)
 
     def on_mount(self) -> None:
-        # inline, because the stylesheet's .dialog (small forms) outranks a screen's DEFAULT_CSS
-        dialog = self.query_one("#networking-dialog")
-        dialog.styles.width, dialog.styles.height = 110, "80%"
         table = self.query_one(DataTable)
         table.add_column("Name", key="name", width=16)
         table.add_column("Port", key="port", width=5)

@@ -136,9 +136,6 @@ class SecretsScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        # inline, because the stylesheet's .dialog (small forms) outranks a screen's DEFAULT_CSS
-        dialog = self.query_one("#secrets-dialog")
-        dialog.styles.width, dialog.styles.height = 100, "80%"
         table = self.query_one(DataTable)
         table.add_column("Key", key="key", width=40)
         table.add_column("Value", key="value")

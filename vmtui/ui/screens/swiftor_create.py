@@ -48,6 +48,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     """Dismisses with the request once Swiftor created the VM (stopped); `created_vm` is that VM."""
 
     OK_LABEL = "Create"
+    DIALOG_CLASSES = "dialog -wide"  # two fields per row
     SENDING_TEXT = "Creating the VM…"
     DEFAULT_CSS = """
     SwiftorCreateScreen .field-pair { height: auto; }
@@ -114,8 +115,6 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         yield Static("", id=f"{name}-error", classes="field-error")
 
     def on_mount(self) -> None:
-        # two fields per row need more than the stylesheet's .dialog width, which outranks DEFAULT_CSS
-        self.query_one("#dialog").styles.width = 104
         self._load_plan()
 
     def on_resize(self, event: Resize) -> None:
