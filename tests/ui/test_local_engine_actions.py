@@ -28,6 +28,7 @@ from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.images import ImagesScreen, UploadScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_details import VmDetails
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")]
@@ -211,9 +212,14 @@ def refusal(app: VmTuiApp, image: str) -> str | None:
     return next((m for t, m, s in app.notes if t == f"Cannot delete {image}" and s == "error"), None)
 
 
-async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(engine_settings, tmp_path):
-    tarball = bash_rootfs_tarball(tmp_path / "tiny-bash.tar.gz")
+async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
+    engine_settings, tmp_path, monkeypatch
+):
     engine = await open_engine(engine_settings)
+    home = tmp_path / "home"
+    home.mkdir()
+    tarball = bash_rootfs_tarball(home / "tiny-bash.tar.gz")
+    monkeypatch.setenv("HOME", str(home))  # so the user types a short `~/` path (the daemon already runs)
     try:
         user = await engine.create_vm(VmConfig(), wait_boot=False)  # keeps `default` in use
         app = make_app(engine_settings)
@@ -229,7 +235,7 @@ async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
 
             await pilot.press("u")
             assert isinstance(app.screen, UploadScreen)
-            await pilot.press(*str(tarball))  # the name defaults to the file's stem
+            await pilot.press(*"~/tiny-bash.tar.gz")  # the name defaults to the file's stem
             await pilot.press("enter")
             await wait_until(pilot, lambda: "tiny-bash" in image_rows(screen), "the uploaded image", 60)
             bar = screen.query_one("#upload-progress", ProgressBar)
@@ -299,5 +305,58 @@ async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(e
             await wait_for(pilot, app, lambda: not app.main_screen.results["local"].fleet.commits)
             assert states(app) == {source: VmState.RUNNING}  # the app still polls and shows the engine
         assert [vm.id for vm in await engine.list_vms()] == [source]
+    finally:
+        await engine.aclose()
+
+
+async def wait_for_terminal_text(
+    pilot, app: VmTuiApp, wanted: str, command: str, timeout: float = 30.0
+) -> None:
+    """Wait for the shell in the terminal pane; type `command` once it shows anything; wait for `wanted`."""
+    area = app.main_screen.query_one("#terminal-area")
+    deadline = time.monotonic() + timeout
+    typed = False
+    text = ""
+    while time.monotonic() < deadline:
+        await pilot.pause(0.2)
+        panes = list(area.query(TerminalPane))
+        text = "\n".join(panes[0].emulator.screen_text()) if panes and panes[0].emulator else ""
+        if wanted in text:
+            return
+        if not typed and text.strip():
+            await pilot.press(*command, "enter")
+            typed = True
+    raise AssertionError(f"the terminal never showed {wanted!r}: {text!r}")
+
+
+async def test_s_on_a_paused_vm_asks_to_resume_first_then_opens_the_terminal(
+    engine_settings, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # TOFU host keys go here, not to ~
+    engine = await open_engine(engine_settings)
+    try:
+        vm_id = await engine.create_vm(VmConfig(), wait_boot=True)
+        await engine.pause_vm(vm_id)
+        app = make_app(engine_settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            await wait_for(pilot, app, lambda: states(app) == {vm_id: VmState.PAUSED})
+
+            await pilot.press("s")
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmScreen) and dialog.title_text.startswith("Resume VM ")
+            assert vm_id in text_of(dialog.query_one("#confirm-subject"))
+            assert dialog.focused is dialog.query_one("#cancel", Button)
+            await pilot.press("enter")  # Cancel: no terminal, the VM stays paused
+            await wait_actions(pilot, app)
+            assert isinstance(app.screen, MainScreen)
+            assert not app.main_screen.query(TerminalPane)
+            assert (await engine.status(vm_id)).state is VmState.PAUSED
+
+            await pilot.press("s", "tab", "enter")  # Resume
+            await wait_for_terminal_text(pilot, app, "vmtui-42", "echo vmtui-$((6*7))")
+            assert (await engine.status(vm_id)).state is VmState.RUNNING
+            await wait_for(pilot, app, lambda: states(app) == {vm_id: VmState.RUNNING})
+        assert (tmp_path / "state" / "vmtui" / "known_hosts").is_file()
     finally:
         await engine.aclose()
