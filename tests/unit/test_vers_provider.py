@@ -171,6 +171,21 @@ async def test_status_and_metadata(vers, server):
     assert merged.labels == {"team": "x"} and merged.parent_commit_id == C1 and merged.ip == "fd00:fe11:deed::2"
 
 
+async def test_engine_metadata_fills_image_and_specs(vers, server):
+    """The local engine's metadata also reports image and specs (the current Vers API does not)."""
+    server.on("GET", f"/api/v1/vm/{VM1}/status", httpx.Response(200, json=vm_json(VM1)))
+    meta = {"vm_id": VM1, "state": "running", "image_name": "default", "vcpu_count": 2, "mem_size_mib": 1024,
+            "fs_size_mib": 4096}
+    server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json=meta))
+    merged = await vers.get_vm(VM1)
+    assert merged.image == "default"
+    assert (merged.specs.vcpu_count, merged.specs.mem_size_mib, merged.specs.fs_size_mib) == (2, 1024, 4096)
+    server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "running"}))
+    vers._metadata.clear()
+    plain = await vers.get_vm(VM1)
+    assert plain.image is None and plain.specs.vcpu_count is None
+
+
 async def test_get_vm_of_a_sleeping_vm_uses_metadata(vers, server):
     server.on("GET", f"/api/v1/vm/{VM1}/status", httpx.Response(409, json={"success": False, "error": "is it sleeping?"}))
     server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "sleeping"}))

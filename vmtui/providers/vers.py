@@ -65,6 +65,8 @@ class WireVm(_Wire):
     vcpu_count: int | None = None
     mem_size_mib: int | None = None
     fs_size_mib: int | None = None
+    image_name: str | None = None
+    """Not in the current Vers API; the local engine and the cluster-era API report it."""
 
     def to_vm(self, provider: str) -> Vm:
         return Vm(
@@ -79,6 +81,7 @@ class WireVm(_Wire):
             parent_commit_id=self.parent_commit_id,
             grandparent_vm_id=self.grandparent_vm_id,
             ip=self.ip,
+            image=self.image_name,
             specs=self._specs(),
         )
 
@@ -361,9 +364,15 @@ class VersProvider(Provider):
     def _with_metadata(vm: Vm, meta: WireVm | None) -> Vm:
         if meta is None:
             return vm
-        return vm.model_copy(
-            update={"ip": meta.ip, "parent_commit_id": meta.parent_commit_id, "grandparent_vm_id": meta.grandparent_vm_id}
-        )
+        update: dict[str, object] = {
+            "ip": meta.ip, "parent_commit_id": meta.parent_commit_id, "grandparent_vm_id": meta.grandparent_vm_id
+        }
+        if meta.image_name is not None:
+            update["image"] = meta.image_name
+        specs = meta._specs()
+        if specs is not _NO_SPECS:
+            update["specs"] = specs
+        return vm.model_copy(update=update)
 
     async def status(self, vm_id: str) -> Vm:
         """`GET /vm/{id}/status` (409 `Conflict` while the VM sleeps)."""
