@@ -213,13 +213,10 @@ def refusal(app: VmTuiApp, image: str) -> str | None:
 
 
 async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
-    engine_settings, tmp_path, monkeypatch
+    engine_settings, isolated_home
 ):
+    tarball = bash_rootfs_tarball(isolated_home / "tiny-bash.tar.gz")  # typed as a short `~/` path
     engine = await open_engine(engine_settings)
-    home = tmp_path / "home"
-    home.mkdir()
-    tarball = bash_rootfs_tarball(home / "tiny-bash.tar.gz")
-    monkeypatch.setenv("HOME", str(home))  # so the user types a short `~/` path (the daemon already runs)
     try:
         user = await engine.create_vm(VmConfig(), wait_boot=False)  # keeps `default` in use
         app = make_app(engine_settings)
@@ -329,10 +326,7 @@ async def wait_for_terminal_text(
     raise AssertionError(f"the terminal never showed {wanted!r}: {text!r}")
 
 
-async def test_s_on_a_paused_vm_asks_to_resume_first_then_opens_the_terminal(
-    engine_settings, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # TOFU host keys go here, not to ~
+async def test_s_on_a_paused_vm_asks_to_resume_first_then_opens_the_terminal(engine_settings, isolated_home):
     engine = await open_engine(engine_settings)
     try:
         vm_id = await engine.create_vm(VmConfig(), wait_boot=True)
@@ -357,6 +351,6 @@ async def test_s_on_a_paused_vm_asks_to_resume_first_then_opens_the_terminal(
             await wait_for_terminal_text(pilot, app, "vmtui-42", "echo vmtui-$((6*7))")
             assert (await engine.status(vm_id)).state is VmState.RUNNING
             await wait_for(pilot, app, lambda: states(app) == {vm_id: VmState.RUNNING})
-        assert (tmp_path / "state" / "vmtui" / "known_hosts").is_file()
+        assert (isolated_home / ".local/state/vmtui/known_hosts").is_file()  # the engine's key, trusted once
     finally:
         await engine.aclose()
