@@ -706,3 +706,20 @@ async def test_create_form_runs_the_base_mount_handler_once(monkeypatch):
         await pilot.pause()
         assert calls == ["CreateVmScreen"]
         assert app.focused.id == "vcpu"
+
+
+async def test_a_disabled_action_key_says_why_without_a_server_call():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        calls = len(provider.calls)
+        await pilot.press("e")  # the demo provider has no secrets
+        await pilot.press("P")  # nor start/stop
+        await pilot.pause()
+        assert ("Not available", "demo has no secrets", "warning") in app.notes
+        assert ("Not available", "demo VMs cannot start/stop", "warning") in app.notes
+        assert len(provider.calls) == calls and app.screen is app.main_screen
+        await pilot.press("slash", "e")  # typed into the filter box: not an action key
+        await pilot.pause()
+        assert len([note for note in app.notes if note[0] == "Not available"]) == 2

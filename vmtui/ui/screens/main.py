@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -491,6 +491,16 @@ class MainScreen(Screen[None]):
         if action in _SCREEN_ACTIONS or action == "yank":
             return None if self.unavailable(action) else True
         return True
+
+    def on_key(self, event: Key) -> None:
+        """A key of an action that can't run now says why: Textual would drop the press silently."""
+        active = self.active_bindings.get(event.key)  # what the key does now, keymap applied
+        if active is None or active.enabled or active.node is not self:
+            return
+        if active.binding.action in _SCREEN_ACTIONS or active.binding.action == "yank":
+            self._refuse(active.binding.action)
+            event.stop()
+            event.prevent_default()
 
     def unavailable_reasons(self) -> dict[str, str]:
         return {
