@@ -216,6 +216,7 @@ async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
     engine_settings, isolated_home
 ):
     tarball = bash_rootfs_tarball(isolated_home / "tiny-bash.tar.gz")  # typed as a short `~/` path
+    (isolated_home / "junk.tar").write_text("this is not a tar archive\n" * 100)
     engine = await open_engine(engine_settings)
     try:
         user = await engine.create_vm(VmConfig(), wait_boot=False)  # keeps `default` in use
@@ -229,6 +230,14 @@ async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
             assert isinstance(screen, ImagesScreen)
             await wait_until(pilot, lambda: "default" in image_rows(screen), "the image list")
             assert image_rows(screen)["default"][2] == "1 VM(s)"
+
+            await pilot.press("u")  # not a tarball: the server's reason, nothing added
+            await pilot.press(*"~/junk.tar", "enter")
+            await wait_until(pilot, lambda: any(t == "Upload failed" for t, _, _ in app.notes), "the error")
+            failure = next(m for t, m, _ in app.notes if t == "Upload failed")
+            assert failure.startswith("400: rejected rootfs tarball"), failure
+            assert set(image_rows(screen)) == {"default"}
+            assert [image.name for image in await engine.list_images()] == ["default"]
 
             await pilot.press("u")
             assert isinstance(app.screen, UploadScreen)
