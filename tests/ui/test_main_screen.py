@@ -723,3 +723,21 @@ async def test_a_disabled_action_key_says_why_without_a_server_call():
         await pilot.press("slash", "e")  # typed into the filter box: not an action key
         await pilot.pause()
         assert len([note for note in app.notes if note[0] == "Not available"]) == 2
+
+
+async def test_an_open_terminal_gets_room_even_in_80x24():
+    from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.main_screen.table.select(("local", "vm-8c1d77e4"))
+        await pilot.press("s")
+        await pilot.pause()
+        area = app.main_screen.query_one("#terminal-area")
+        assert isinstance(app.focused, TerminalPane)
+        assert area.outer_size.height >= 15  # was 4 rows: tabs and border left no line for the shell
+        await pilot.press("ctrl+right_square_bracket", "1")
+        await pilot.pause()
+        assert area.outer_size.height == 8  # still visible while the list has the keyboard
+        assert app.main_screen.query_one("#vm-table").size.height >= 3

@@ -802,6 +802,7 @@ class MainScreen(Screen[None]):
             await area.query("#terminal-hint").remove()
             tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
             await area.mount(tabs)
+            area.add_class("-open")
 
         def make_session() -> SshSession:
             return SshSession(
