@@ -20,6 +20,7 @@ from tests.ui import test_local_engine
 from tests.ui.helpers import record_notes, settle, text_of, wait_actions
 from tests.ui.test_local_engine import states, wait_for
 from vmtui.core.errors import NotFound
+from vmtui.core.lineage import NodeKind
 from vmtui.core.models import Commit, VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.services.registry import Registry
@@ -162,6 +163,9 @@ async def test_D_names_the_dependants_cancel_is_focused_then_confirm_deletes(eng
             assert ("Delete", f"Deleted {parent}", "information") in app.notes
             await wait_for(pilot, app, lambda: set(states(app)) == {child})
             assert f"local\0{parent}" not in [key.value for key in app.main_screen.table.rows]
+            tree_items = app.main_screen.lineage.items
+            assert ("local", NodeKind.VM.value, child) in tree_items  # the branch stays in the lineage
+            assert ("local", NodeKind.VM.value, parent) not in tree_items
         assert [vm.id for vm in await engine.list_vms()] == [child]
     finally:
         await engine.aclose()
