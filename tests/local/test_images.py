@@ -169,3 +169,14 @@ async def test_a_vm_boots_from_an_imported_bash_only_rootfs(tmp_path, boot_vm):
     assert "usr" not in entries and "bin" in entries  # no host /usr in an imported image
     code, _, err = await sandbox.exec(["ls"], cwd="/")
     assert code == 127 and b"not found" in err
+
+
+def test_a_file_that_is_not_a_tarball_gets_one_clear_line(tmp_path):
+    from vmtui.local.images import ImageError, import_rootfs_tarball
+
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"this is not an archive\n" * 10)
+    with pytest.raises(ImageError) as caught:
+        import_rootfs_tarball(junk, tmp_path / "image")
+    assert str(caught.value) == "not a tar archive (plain, gzip, bzip2 or xz)"
+    assert not (tmp_path / "image").exists()

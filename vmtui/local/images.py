@@ -107,8 +107,11 @@ def import_rootfs_tarball(tar_path: Path, dest: Path, *, max_bytes: int = DEFAUL
                 tar.extractall(rootfs, members=members, numeric_owner=True, filter="fully_trusted")
                 _write_meta(tmp, kind="rootfs", host_usr=False, host_binds=[])
                 size = image_size(rootfs)
+    except tarfile.ReadError as exc:
+        raise ImageError("not a tar archive (plain, gzip, bzip2 or xz)") from exc
     except (tarfile.TarError, OSError) as exc:
-        raise ImageError(f"cannot read or extract the tar archive: {exc}") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageError(f"cannot extract the tar archive: {first_line}") from exc
     return size
 
 
