@@ -548,6 +548,7 @@ async def test_s_on_a_paused_vm_asks_to_resume_first():
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "cancel"
+        assert app.screen.query_one("#confirm", Button).variant == "primary"  # resuming destroys nothing
         await pilot.press("enter")  # Cancel: nothing opens, nothing resumes
         await pilot.pause()
         assert not app.main_screen.query(TerminalTabs)

@@ -1,4 +1,4 @@
-"""A yes/no question about something destructive. Cancel has the focus; Escape cancels."""
+"""A yes/no question (destructive unless told otherwise). Cancel has the focus; Escape cancels."""
 
 from __future__ import annotations
 
@@ -18,21 +18,24 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Change nothing")
     ]
 
-    def __init__(self, title: str, subject: Text, body: Text, confirm_label: str = "Delete") -> None:
+    def __init__(
+        self, title: str, subject: Text, body: Text, confirm_label: str = "Delete", *, danger: bool = True
+    ) -> None:
         super().__init__()
+        self.danger = danger
         self.title_text = title
         self.subject = subject
         self.body = body
         self.confirm_label = confirm_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog -danger"):
+        with Vertical(id="dialog", classes="dialog -danger" if self.danger else "dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
             yield Static(self.subject, id="confirm-subject")
             yield VerticalScroll(Static(self.body, id="confirm-body"), id="confirm-box")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button(self.confirm_label, id="confirm", variant="error")
+                yield Button(self.confirm_label, id="confirm", variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

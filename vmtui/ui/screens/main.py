@@ -788,6 +788,7 @@ class MainScreen(Screen[None]):
                 Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
                 Text("A terminal needs the VM running. Resume it, then open the terminal?"),
                 confirm_label="Resume",
+                danger=False,
             ),
             resume,
         )
