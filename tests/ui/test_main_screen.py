@@ -742,3 +742,20 @@ async def test_an_open_terminal_gets_room_even_in_80x24():
         await pilot.pause()
         assert area.outer_size.height == 8  # still visible while the list has the keyboard
         assert app.main_screen.query_one("#vm-table").size.height >= 3
+
+
+async def test_the_once_a_second_status_refresh_repaints_only_on_a_change(monkeypatch):
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        status, banner = screen.query_one(StatusBar), screen.query_one("#banner")
+        updates: list[str] = []
+        monkeypatch.setattr(status, "update", lambda *a, **k: updates.append("status"))
+        monkeypatch.setattr(banner, "update", lambda *a, **k: updates.append("banner"))
+        for _ in range(3):
+            screen._refresh_status()
+        assert updates == []  # same data, same (pinned) clock: nothing to repaint
+        screen.vm_filter = parse_filter("state:running")
+        screen._refresh_status()
+        assert updates == ["status"]

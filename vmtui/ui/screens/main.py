@@ -222,6 +222,7 @@ class MainScreen(Screen[None]):
         self.connecting: dict[str, str] = {name: "connecting…" for name in self.shown}
         self._poll_workers: dict[str, Worker] = {}
         self.last_errors: dict[PendingKey, str] = {}
+        self._banner_text: str | None = None
         self.vm_filter = VmFilter()
 
     @property
@@ -393,8 +394,11 @@ class MainScreen(Screen[None]):
             )
         for name, text in failed.items():
             lines.append(f"{'!' if self.vmtui.options.ascii else '⚠'} {clean(name, 30)}: {clean(text, 200)}")
-        banner.update("\n".join(lines))
-        banner.set_class(bool(lines), "-visible")
+        text = "\n".join(lines)
+        if text != self._banner_text:  # refreshed every second: relayout only on a change
+            self._banner_text = text
+            banner.update(text)
+            banner.set_class(bool(lines), "-visible")
 
     def pending_changed(self) -> None:
         """Actions started or finished: badges, status, and fast polling of the affected profiles."""

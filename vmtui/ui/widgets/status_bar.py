@@ -20,6 +20,7 @@ class StatusBar(Static):
         self.results: dict[str, PollResult] = {}
         self.pending: dict[tuple[str, str], str] = {}
         self.filter_text = ""
+        self._shown: Text | None = None
 
     def refresh_status(
         self,
@@ -31,7 +32,10 @@ class StatusBar(Static):
     ) -> None:
         self.connecting, self.results, self.pending = dict(connecting), dict(results), dict(pending)
         self.filter_text = filter_text
-        self.update(self.render_status())
+        status = self.render_status()
+        if status != self._shown:  # called every second for the data age: repaint only on a change
+            self._shown = status
+            self.update(status)
 
     def render_status(self) -> Text:
         dot, cross = ("*", "x") if self.ascii_only else ("●", "✖")
