@@ -27,9 +27,9 @@ async def test_lists_images_with_size_and_use_count():
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_images(pilot, app)
         listed = rows(screen)
-        assert listed["alpine"][1:3] == ["3.2 MiB", "1 VM(s)"]
-        assert listed["default"][2] == "4 VM(s)"
-        assert listed["debian-12"][1:3] == ["50.0 MiB", "0 VM(s)"]
+        assert listed["alpine"][1:3] == ["3.2 MiB", "1"]
+        assert listed["default"][2] == "4"
+        assert listed["debian-12"][1:3] == ["50.0 MiB", "0"]
 
 
 async def test_delete_in_use_is_refused_with_the_servers_reason_then_unused_goes(tmp_path):
@@ -41,7 +41,7 @@ async def test_delete_in_use_is_refused_with_the_servers_reason_then_unused_goes
         table.move_cursor(row=table.get_row_index("alpine"))
         await pilot.press("D")
         await pilot.pause()
-        assert app.focused.id == "cancel" and "used by 1 VM(s)" in text_of(
+        assert app.focused.id == "cancel" and "used by 1 VM(s) or commit(s)" in text_of(
             app.screen.query_one("#confirm-body")
         )
         await pilot.press("tab", "enter")

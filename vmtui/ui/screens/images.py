@@ -129,7 +129,7 @@ class ImagesScreen(ModalScreen[None]):
             table.add_row(
                 safe(image.name, limit=60),
                 format_size(image.size_bytes),
-                f"{image.in_use} VM(s)",
+                str(image.in_use),
                 created,
                 key=image.name,
             )
@@ -178,7 +178,9 @@ class ImagesScreen(ModalScreen[None]):
         if image is None:
             return
         use = (
-            f"used by {image.in_use} VM(s) — the server will refuse" if image.in_use else "not used by any VM"
+            f"used by {image.in_use} VM(s) or commit(s) — the server will refuse"
+            if image.in_use
+            else "not used by any VM or commit"
         )
         question = ConfirmScreen(
             f"Delete image {clean(image.name, 50)}?",
@@ -210,4 +212,4 @@ class ImagesScreen(ModalScreen[None]):
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
         image = next((i for i in self.images if i.name == event.row_key.value), None)
         if image is not None:
-            self._status(f"{image.name}: {format_size(image.size_bytes)}, used by {image.in_use} VM(s)")
+            self._status(f"{image.name}: {format_size(image.size_bytes)}, used by {image.in_use} VM(s) or commit(s)")
