@@ -534,6 +534,8 @@ async def test_shift_s_maximises_the_terminal_and_focuses_it():
         await pilot.press("ctrl+right_square_bracket", "1", "S")
         assert app.main_screen.maximized is area
         assert isinstance(app.focused, TerminalPane)
+        await pilot.pause()
+        assert area.outer_size.height >= SIZE[1] - 2  # the whole screen but the footer, not its usual 40-60 %
 
 
 async def test_s_on_a_paused_vm_asks_to_resume_first():
