@@ -230,6 +230,8 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         )
         assert wait_boot is True
         assert app.main_screen.table.row_count == 6
+        (created,) = [vm for vm in provider.vms.values() if vm.labels == {"env": "dev", "team": "ui"}]
+        assert app.main_screen.table.selected_vm.id == created.id  # the cursor follows the new VM
 
 
 async def test_branch_many_shows_per_vm_progress():
@@ -266,11 +268,14 @@ async def test_restore_from_commit_selected_in_tree_and_yank():
         assert "toolchain installed" in text_of(app.main_screen.query_one("#details-body"))
         await pilot.press("y")
         assert app.clipboard == "c-5b0e3d12"
+        before = set(provider.vms)
         await pilot.press("r")
         await wait_actions(pilot, app)
         await poll_now(pilot, app)
         assert [c for c in provider.calls if c[0] == "restore"] == [("restore", ("c-5b0e3d12",))]
         assert app.main_screen.table.row_count == 6
+        selected = app.main_screen.table.selected_vm
+        assert selected.parent_commit_id == "c-5b0e3d12" and selected.id not in before  # cursor on the new VM
 
 
 async def test_missing_capabilities_disable_actions_with_the_reason():

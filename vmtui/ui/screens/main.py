@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -223,6 +224,8 @@ class MainScreen(Screen[None]):
         self._poll_workers: dict[str, Worker] = {}
         self.last_errors: dict[PendingKey, str] = {}
         self._banner_text: str | None = None
+        self._select_when_listed: PendingKey | None = None
+        """A VM just created here: the cursor moves to it as soon as a poll lists it."""
         self.vm_filter = VmFilter()
 
     @property
@@ -353,6 +356,8 @@ class MainScreen(Screen[None]):
         fleets = self.fleets()
         with self.app.batch_update():
             self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
+            if self._select_when_listed is not None and self.table.select(self._select_when_listed):
+                self._select_when_listed = None
             self.lineage.set_fleets(fleets)
             self._show_details()
             self._refresh_status()
@@ -680,6 +685,7 @@ class MainScreen(Screen[None]):
                     "creating",
                     "New VM",
                     lambda: self.actions.create(profile, request.config, wait_boot=request.wait_boot),
+                    partial(self._select_new_vm, profile),
                 )
 
         self.app.push_screen(CreateVmScreen(profile, loader), create)
@@ -731,7 +737,19 @@ class MainScreen(Screen[None]):
         commit = self.selected_commit()
         if self._refuse("restore") or commit is None:
             return
-        self._start(commit.key, "starting", "New VM from commit", lambda: self.actions.restore(commit))
+        self._start(
+            commit.key,
+            "starting",
+            "New VM from commit",
+            lambda: self.actions.restore(commit),
+            partial(self._select_new_vm, commit.provider),
+        )
+
+    def _select_new_vm(self, profile: str, outcome: Outcome | None) -> None:
+        """Put the cursor on the VM an action just made (now, or when the next poll lists it)."""
+        if outcome is not None and outcome.ids:
+            self._select_when_listed = (profile, outcome.ids[0])
+            self._apply_fleets()
 
     def action_pause(self) -> None:
         vm = self.selected_vm()
