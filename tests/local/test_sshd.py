@@ -23,6 +23,7 @@ import asyncssh
 import pytest
 import pytest_asyncio
 
+from tests.ssh_helpers import read_until
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm
 from vmtui.local.sandbox import Sandbox, SandboxSpec
@@ -124,20 +125,6 @@ def connect(
     key: asyncssh.SSHKey | None = None,
 ) -> SshSession:
     return SshSession(Provider(gateway, key or vms.keys[vm_id]), vm_id, known_hosts=known_hosts)
-
-
-async def read_until(shell, marker: bytes, timeout: float = 15) -> bytes:
-    seen = b""
-
-    async def collect() -> None:
-        nonlocal seen
-        while marker not in seen:
-            chunk = await shell.read()
-            assert chunk, f"shell closed before {marker!r}; got {seen!r}"
-            seen += chunk
-
-    await asyncio.wait_for(collect(), timeout)
-    return seen
 
 
 async def test_pty_shell_runs_inside_the_vm(gateway, vms, known_hosts):

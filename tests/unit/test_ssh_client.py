@@ -21,6 +21,7 @@ import asyncssh
 import pytest
 
 from vmtui.cli.ssh import _find_vm, _split_remote
+from tests.ssh_helpers import read_until
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sshd import Gateway, start_gateway
@@ -173,26 +174,12 @@ async def test_shell_echo_round_trip_and_resize(gateway, backend, known_hosts):
     async with session(provider, known_hosts) as ssh:
         shell = await ssh.open_shell(100, 30)
         shell.write(b"echo $TERM; stty size\n")
-        seen = await read_until(shell, b"30 100")
+        seen = await read_until(shell, b"30 100", timeout=10)
         assert b"xterm-256color" in seen
         ssh.resize(132, 43)
         shell.write(b"stty size; exit 3\n")
-        await read_until(shell, b"43 132")
+        await read_until(shell, b"43 132", timeout=10)
         assert await asyncio.wait_for(shell.wait(), 10) == 3
-
-
-async def read_until(shell, marker: bytes, timeout: float = 10) -> bytes:
-    seen = b""
-
-    async def collect() -> None:
-        nonlocal seen
-        while marker not in seen:
-            chunk = await shell.read()
-            assert chunk, f"shell closed before {marker!r}; got {seen!r}"
-            seen += chunk
-
-    await asyncio.wait_for(collect(), timeout)
-    return seen
 
 
 async def test_host_key_pinned_on_first_use_and_change_refused(tmp_path, gateway, backend, known_hosts):
