@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import asyncssh
 import pytest
 
-from vmtui.cli.ssh import _find_vm, _split_remote
 from tests.ssh_helpers import read_until
+from vmtui.cli.ssh import _find_vm, _split_remote
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sshd import Gateway, start_gateway
