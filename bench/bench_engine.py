@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -110,7 +111,7 @@ async def _measure(state_dir: Path) -> list[dict]:
                 await call("POST", f"{V1}/vm/{source}/exec", json={"command": ["sh", "-c", script]})
                 blob = scratch / "blob"
                 blob.write_bytes(os.urandom(megabytes << 20))
-                copy = await _median_ms(lambda: asyncio.to_thread(_copy_and_sync, blob, scratch / "copy"), 3)
+                copy = await _median_ms(partial(asyncio.to_thread, _copy_and_sync, blob, scratch / "copy"), 3)
                 row(f"commit with {megabytes} MB written (vs copy+fsync)", await _median_ms(commit, repeats=3), copy)
             made.extend(vm.id for vm in engine.list_vms() if vm.id not in made)
             victims = made[1:REPEATS + 1]

@@ -15,8 +15,8 @@ RULES = {
 
 
 def _submodules(package: str) -> list[str]:
-    import pkgutil
     import importlib
+    import pkgutil
 
     pkg = importlib.import_module(package)
     return [package] + [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=package + ".")]

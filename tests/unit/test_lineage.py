@@ -1,9 +1,9 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from vmtui.core.lineage import NodeKind, build_lineage
 from vmtui.core.models import Commit, Vm
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def vm(i, parent=None, grand=None, t=0):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from vmtui.core.models import Commit, Vm
 
@@ -69,13 +69,13 @@ class Lineage:
         return [n for n in node.walk() if n is not node]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sort_key(node: LineageNode) -> tuple[datetime, str]:
     created = node.item.created_at or _EPOCH
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+        created = created.replace(tzinfo=UTC)
     return (created, node.id)
 
 
