@@ -1,31 +1,45 @@
 # Two commands matter: `make run` (start the TUI on the local engine) and `make test` (whole suite).
+# `make run` installs only what running needs; test, lint, bench and screenshots add the test extras.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: run test bench screenshots serve lint clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-*
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-run: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	rm -f $(VENV)/.installed-*
+	touch $(RUN_STAMP) $@
+
+run: $(RUN_STAMP)
 	$(BIN)/vmtui $(ARGS)
 
-serve: $(STAMP)
+serve: $(RUN_STAMP)
 	$(BIN)/vmtui serve $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
-bench: $(STAMP)
+lint: $(TEST_STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-screenshots: $(STAMP)
+screenshots: $(TEST_STAMP)
 	$(BIN)/python -m vmtui.ui.screenshots screenshots
 
 clean:

@@ -61,8 +61,12 @@ async def _measure(state_dir: Path) -> list[dict]:
     transport = httpx.ASGITransport(app=create_app(engine, TOKEN, rate=10_000, burst=10_000))
     rows: list[dict] = []
     made: list[str] = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://engine", timeout=120,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://engine",
+        timeout=120,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as api:
 
         async def call(method: str, path: str, **kwargs: object) -> dict:
             response = await api.request(method, path, **kwargs)
@@ -71,20 +75,32 @@ async def _measure(state_dir: Path) -> list[dict]:
             return response.json() if response.content else {}
 
         async def create() -> None:
-            made.append((await call("POST", f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}}))["vm_id"])
+            made.append(
+                (await call("POST", f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}}))["vm_id"]
+            )
 
         bare = await _median_ms(_bare_namespaces)
         host_true = await _median_ms(lambda: _run("true"))
 
         def row(name: str, value: float, baseline: float = bare) -> None:
-            rows.append({"name": name, "value": round(value, 1), "unit": "ms", "baseline": round(baseline, 1),
-                         "ratio": round(value / baseline, 2) if baseline else None})
+            rows.append(
+                {
+                    "name": name,
+                    "value": round(value, 1),
+                    "unit": "ms",
+                    "baseline": round(baseline, 1),
+                    "ratio": round(value / baseline, 2) if baseline else None,
+                }
+            )
 
         try:
             row("create VM (wait_boot)", await _median_ms(create))
             source = made[0]
-            row("exec `true` (vs host spawn)", await _median_ms(
-                lambda: call("POST", f"{V1}/vm/{source}/exec", json={"command": ["true"]})), host_true)
+            row(
+                "exec `true` (vs host spawn)",
+                await _median_ms(lambda: call("POST", f"{V1}/vm/{source}/exec", json={"command": ["true"]})),
+                host_true,
+            )
             commits: list[str] = []
 
             async def commit() -> None:
@@ -97,12 +113,20 @@ async def _measure(state_dir: Path) -> list[dict]:
                 made.extend(vm["vm_id"] for vm in answer["vms"])
 
             row("branch count=1 (from commit)", await _median_ms(lambda: branch(1)))
-            row("branch count=8 (from commit; vs 8 bare)", await _median_ms(lambda: branch(8), repeats=2), 8 * bare)
-            row("branch by VM (commit + 1 VM)", await _median_ms(
-                lambda: call("POST", f"{V1}/vm/branch/by_vm/{source}")))
+            row(
+                "branch count=8 (from commit; vs 8 bare)",
+                await _median_ms(lambda: branch(8), repeats=2),
+                8 * bare,
+            )
+            row(
+                "branch by VM (commit + 1 VM)",
+                await _median_ms(lambda: call("POST", f"{V1}/vm/branch/by_vm/{source}")),
+            )
 
             async def from_commit() -> None:
-                made.append((await call("POST", f"{V1}/vm/from_commit", json={"commit_id": commits[0]}))["vm_id"])
+                made.append(
+                    (await call("POST", f"{V1}/vm/from_commit", json={"commit_id": commits[0]}))["vm_id"]
+                )
 
             row("from_commit", await _median_ms(from_commit))
             scratch = state_dir.parent
@@ -112,9 +136,13 @@ async def _measure(state_dir: Path) -> list[dict]:
                 blob = scratch / "blob"
                 blob.write_bytes(os.urandom(megabytes << 20))
                 copy = await _median_ms(partial(asyncio.to_thread, _copy_and_sync, blob, scratch / "copy"), 3)
-                row(f"commit with {megabytes} MB written (vs copy+fsync)", await _median_ms(commit, repeats=3), copy)
+                row(
+                    f"commit with {megabytes} MB written (vs copy+fsync)",
+                    await _median_ms(commit, repeats=3),
+                    copy,
+                )
             made.extend(vm.id for vm in engine.list_vms() if vm.id not in made)
-            victims = made[1:REPEATS + 1]
+            victims = made[1 : REPEATS + 1]
 
             async def delete() -> None:
                 await call("DELETE", f"{V1}/vm/{victims.pop()}")

@@ -77,8 +77,9 @@ async def _raw_tls(gateway: Gateway) -> tuple[float, float]:
     client = ssl.create_default_context(cafile=str(gateway.ca_path))
 
     async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection("127.0.0.1", port, ssl=client,
-                                             server_hostname=gateway.server_name("bench"))
+        return await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client, server_hostname=gateway.server_name("bench")
+        )
 
     handshakes = []
     for _ in range(CONNECTS):

@@ -59,7 +59,7 @@ class FloodTransport:
     def _pump(self) -> None:
         if self._paused or self._position >= len(self._data):
             return
-        self._sink.feed(self._data[self._position:self._position + SOURCE_CHUNK])
+        self._sink.feed(self._data[self._position : self._position + SOURCE_CHUNK])
         self._position += SOURCE_CHUNK
         self._loop.call_soon(self._pump)
 
@@ -138,7 +138,7 @@ def _raw_avt_seconds(data: bytes) -> float:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     started = time.perf_counter()
     for start in range(0, len(data), 16384):
-        vt.feed_str(decoder.decode(data[start:start + 16384]))
+        vt.feed_str(decoder.decode(data[start : start + 16384]))
     return time.perf_counter() - started
 
 
@@ -175,8 +175,11 @@ async def _echo_latencies_ms(flood: bool, keys: int = 60) -> list[float]:
             marker = typing.emulator.cursor.col
             started = time.perf_counter()
             app.post_message(events.Key(character, character))
-            await _until(lambda marker=marker: typing.emulator.cursor.col != marker and typing.settled,
-                         timeout=10, poll=0.0005)
+            await _until(
+                lambda marker=marker: typing.emulator.cursor.col != marker and typing.settled,
+                timeout=10,
+                poll=0.0005,
+            )
             samples.append((time.perf_counter() - started) * 1000)
             if typing.emulator.cursor.col > COLS - 5:
                 typing.feed(b"\r\n")
@@ -221,33 +224,67 @@ def run() -> list[dict]:
     megabytes = len(data) / 1e6
     pipeline = megabytes / asyncio.run(_pipeline_seconds(data, "avt"))
     raw = megabytes / _raw_avt_seconds(data)
-    rows.append({"name": f"cat {FLOOD_MB} MB through pane (avt) vs raw avt feed", "value": pipeline,
-                 "unit": "MB/s", "baseline": raw, "ratio": pipeline / raw})
+    rows.append(
+        {
+            "name": f"cat {FLOOD_MB} MB through pane (avt) vs raw avt feed",
+            "value": pipeline,
+            "unit": "MB/s",
+            "baseline": raw,
+            "ratio": pipeline / raw,
+        }
+    )
 
     small = coloured_output(PYTE_FLOOD_MB)
     small_mb = len(small) / 1e6
     avt_small = small_mb / asyncio.run(_pipeline_seconds(small, "avt"))
     pyte_small = small_mb / asyncio.run(_pipeline_seconds(small, "pyte"))
-    rows.append({"name": f"cat {PYTE_FLOOD_MB} MB through pane: avt vs pyte widget (peer)", "value": avt_small,
-                 "unit": "MB/s", "baseline": pyte_small, "ratio": avt_small / pyte_small})
+    rows.append(
+        {
+            "name": f"cat {PYTE_FLOOD_MB} MB through pane: avt vs pyte widget (peer)",
+            "value": avt_small,
+            "unit": "MB/s",
+            "baseline": pyte_small,
+            "ratio": avt_small / pyte_small,
+        }
+    )
 
     avt_frame = asyncio.run(_frame_ms("avt"))
     pyte_frame = asyncio.run(_frame_ms("pyte"))
-    rows.append({"name": f"full {COLS}x{ROWS} frame render (avt widget vs pyte widget)", "value": avt_frame,
-                 "unit": "ms", "baseline": pyte_frame, "ratio": avt_frame / pyte_frame})
+    rows.append(
+        {
+            "name": f"full {COLS}x{ROWS} frame render (avt widget vs pyte widget)",
+            "value": avt_frame,
+            "unit": "ms",
+            "baseline": pyte_frame,
+            "ratio": avt_frame / pyte_frame,
+        }
+    )
 
     idle = asyncio.run(_echo_latencies_ms(flood=False))
     flooded = asyncio.run(_echo_latencies_ms(flood=True))
     for label, fraction in (("p50", 0.5), ("p99", 0.99)):
         value, baseline = _percentile(flooded, fraction), _percentile(idle, fraction)
-        rows.append({"name": f"key-to-echo {label} while another session floods (vs idle)", "value": value,
-                     "unit": "ms", "baseline": baseline, "ratio": value / baseline if baseline else None})
+        rows.append(
+            {
+                "name": f"key-to-echo {label} while another session floods (vs idle)",
+                "value": value,
+                "unit": "ms",
+                "baseline": baseline,
+                "ratio": value / baseline if baseline else None,
+            }
+        )
 
     with_session = _cpu_percent(True)
     without = _cpu_percent(False)
-    rows.append({"name": "CPU with an idle open session (vs app without terminal)", "value": with_session,
-                 "unit": "% of a core", "baseline": without,
-                 "ratio": with_session / without if without else None})
+    rows.append(
+        {
+            "name": "CPU with an idle open session (vs app without terminal)",
+            "value": with_session,
+            "unit": "% of a core",
+            "baseline": without,
+            "ratio": with_session / without if without else None,
+        }
+    )
     return rows
 
 

@@ -123,7 +123,7 @@ class MockVersApi:
         if path == "/api/v1/commits":
             offset = int(request.url.params.get("offset", 0))
             limit = int(request.url.params.get("limit", 100))
-            page = self.commits[offset:offset + limit]
+            page = self.commits[offset : offset + limit]
             return httpx.Response(200, json={"commits": page, "total": len(self.commits)})
         parts = path.split("/")
         if path.startswith("/api/v1/vm/") and parts[-1] == "metadata" and len(parts) == 6:
@@ -132,13 +132,19 @@ class MockVersApi:
                 self.metadata_requests += 1
                 return httpx.Response(
                     200,
-                    json={"vm_id": vm_id, "ip": "10.0.0.2", "parent_commit_id": self.parents[vm_id],
-                          "state": "running"},
+                    json={
+                        "vm_id": vm_id,
+                        "ip": "10.0.0.2",
+                        "parent_commit_id": self.parents[vm_id],
+                        "state": "running",
+                    },
                 )
         return httpx.Response(404, json={"error": "not found"})
 
     def provider(self) -> VersProvider:
-        return VersProvider(PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle))
+        return VersProvider(
+            PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle)
+        )
 
 
 def provider_opener(make: Callable[[], Provider]) -> Callable[[Callable[[str], None]], Any]:
@@ -167,7 +173,12 @@ class BareTableApp(App[None]):
             table.add_column(column, key=column)
         for index in range(self.row_total):
             table.add_row(
-                PROFILE, str(uuid.UUID(int=index + 1)), "● running", "3mo", "-", f"team=t{index % 7}",
+                PROFILE,
+                str(uuid.UUID(int=index + 1)),
+                "● running",
+                "3mo",
+                "-",
+                f"team=t{index % 7}",
                 key=str(index),
             )
         table.focus()
@@ -227,8 +238,14 @@ def _engine_provider(endpoint: LocalEndpoint) -> VersProvider:
     """The client the local profile opens (as `Registry._open_local` builds it)."""
     ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
     return VersProvider(
-        PROFILE, endpoint.api_url, endpoint.token, vm_domain=f"vm.{endpoint.domain}", ssh_address=ssh,
-        ca_path=endpoint.ca_path, memory_snapshots=False, timeout=60,
+        PROFILE,
+        endpoint.api_url,
+        endpoint.token,
+        vm_domain=f"vm.{endpoint.domain}",
+        ssh_address=ssh,
+        ca_path=endpoint.ca_path,
+        memory_snapshots=False,
+        timeout=60,
     )
 
 
@@ -333,8 +350,9 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     provider = screen.pollers[PROFILE].provider
     changed = api.change_states(round_no)
     vms = await provider.list_vms_with_lineage()
-    fleet = Fleet(provider=PROFILE, vms=tuple(vms), commits=tuple(await provider.list_commits()),
-                  fetched_at=time.time())
+    fleet = Fleet(
+        provider=PROFILE, vms=tuple(vms), commits=tuple(await provider.list_commits()), fetched_at=time.time()
+    )
     result = PollResult(PROFILE, fleet)
     cpu, started = time.process_time(), time.perf_counter()
     screen.post_message(FleetUpdated(result))
@@ -406,17 +424,33 @@ def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS)
     app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
     bare = asyncio.run(_measure_bare(count, with_apply, idle_seconds))
     rows = [
-        _row(f"CPU per poll, nothing changed, {count:,} VMs (vs bare no-op refresh)", app["poll"], "ms CPU",
-             bare["poll"]),
-        _row(f"idle CPU, {count:,} VMs, 4 s polls ({app['idle_polls']:.0f} in {idle_seconds:g} s; vs bare idle)",
-             app["idle"], "% of a core", bare["idle"]),
+        _row(
+            f"CPU per poll, nothing changed, {count:,} VMs (vs bare no-op refresh)",
+            app["poll"],
+            "ms CPU",
+            bare["poll"],
+        ),
+        _row(
+            f"idle CPU, {count:,} VMs, 4 s polls ({app['idle_polls']:.0f} in {idle_seconds:g} s; vs bare idle)",
+            app["idle"],
+            "% of a core",
+            bare["idle"],
+        ),
     ]
     if with_apply:
         rows += [
-            _row(f"apply 1%-changed snapshot, {count:,} VMs: keyed diff (vs bare 1% update_cell)", app["apply"],
-                 "ms", bare["apply"]),
-            _row(f"apply 1%-changed snapshot, {count:,} VMs, incl. next frame (vs bare)", app["apply_cpu"],
-                 "ms CPU", bare["apply_cpu"]),
+            _row(
+                f"apply 1%-changed snapshot, {count:,} VMs: keyed diff (vs bare 1% update_cell)",
+                app["apply"],
+                "ms",
+                bare["apply"],
+            ),
+            _row(
+                f"apply 1%-changed snapshot, {count:,} VMs, incl. next frame (vs bare)",
+                app["apply_cpu"],
+                "ms CPU",
+                bare["apply_cpu"],
+            ),
         ]
     return rows
 
@@ -460,7 +494,11 @@ def peak_rss_mb(kind: str, count: int) -> float:
     """Peak RSS (MB) of a fresh interpreter holding `count` rows in the app or the bare table."""
     result = subprocess.run(
         [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"peak-rss {kind} failed: {result.stderr.strip().splitlines()[-1:]}")
@@ -468,8 +506,14 @@ def peak_rss_mb(kind: str, count: int) -> float:
 
 
 def rss_rows(count: int) -> list[dict[str, Any]]:
-    return [_row(f"peak RSS holding {count:,} VMs (vs bare {count:,}-row DataTable)", peak_rss_mb("app", count),
-                 "MB", peak_rss_mb("bare", count))]
+    return [
+        _row(
+            f"peak RSS holding {count:,} VMs (vs bare {count:,}-row DataTable)",
+            peak_rss_mb("app", count),
+            "MB",
+            peak_rss_mb("bare", count),
+        )
+    ]
 
 
 def run(

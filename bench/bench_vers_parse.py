@@ -82,12 +82,27 @@ def run() -> list[dict]:
     cold, warm = asyncio.run(_measure(first, repolls))
     base_ms, cold_ms, warm_ms = (min(samples) * 1000.0 for samples in (baseline, cold, warm))
     return [
-        {"name": "vers list_vms 10k VMs, first poll", "value": round(cold_ms, 2), "unit": "ms",
-         "baseline": round(base_ms, 2), "ratio": round(cold_ms / base_ms, 2)},
-        {"name": "vers list_vms 10k VMs, repoll 1% changed", "value": round(warm_ms, 2), "unit": "ms",
-         "baseline": round(base_ms, 2), "ratio": round(warm_ms / base_ms, 2)},
-        {"name": "vers list_vms first-poll throughput", "value": round(VM_COUNT / cold_ms * 1000), "unit": "VMs/s",
-         "baseline": round(VM_COUNT / base_ms * 1000), "ratio": round(base_ms / cold_ms, 3)},
+        {
+            "name": "vers list_vms 10k VMs, first poll",
+            "value": round(cold_ms, 2),
+            "unit": "ms",
+            "baseline": round(base_ms, 2),
+            "ratio": round(cold_ms / base_ms, 2),
+        },
+        {
+            "name": "vers list_vms 10k VMs, repoll 1% changed",
+            "value": round(warm_ms, 2),
+            "unit": "ms",
+            "baseline": round(base_ms, 2),
+            "ratio": round(warm_ms / base_ms, 2),
+        },
+        {
+            "name": "vers list_vms first-poll throughput",
+            "value": round(VM_COUNT / cold_ms * 1000),
+            "unit": "VMs/s",
+            "baseline": round(VM_COUNT / base_ms * 1000),
+            "ratio": round(base_ms / cold_ms, 3),
+        },
     ]
 
 

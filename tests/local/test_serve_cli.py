@@ -26,18 +26,23 @@ def _serve_argv(state_dir: Path, *extra: str) -> list[str]:
 
 
 def _run_serve(state_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_serve_argv(state_dir, *extra), check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        _serve_argv(state_dir, *extra), check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 class Daemon:
     """A foreground `vmtui serve` child and the facts of its ready line."""
 
     def __init__(self, state_dir: Path, *extra: str):
-        self.proc = subprocess.Popen(_serve_argv(state_dir, *extra), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            _serve_argv(state_dir, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         line = _read_line(self.proc, timeout=90)
         match = READY.match(line)
-        assert match, f"no ready line: {line!r}; stderr: {self.proc.stderr.read() if self.proc.poll() else ''}"
+        assert match, (
+            f"no ready line: {line!r}; stderr: {self.proc.stderr.read() if self.proc.poll() else ''}"
+        )
         self.line = line
         self.api, self.ssh, token_file, self.ca = match.groups()
         self.token_file = Path(token_file)

@@ -55,8 +55,10 @@ async def test_health_is_public_and_reports_capabilities(engine):
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
-@pytest.mark.parametrize("method,path", [("GET", f"{V1}/vms"), ("POST", f"{V1}/vm/new_root"),
-                                         ("GET", "/openapi.json"), ("GET", "/api/rootfs")])
+@pytest.mark.parametrize(
+    "method,path",
+    [("GET", f"{V1}/vms"), ("POST", f"{V1}/vm/new_root"), ("GET", "/openapi.json"), ("GET", "/api/rootfs")],
+)
 async def test_every_route_but_health_needs_the_token(engine, headers, method, path):
     async with _client(create_app(engine, TOKEN), **headers) as client:
         response = await client.request(method, path, json={"vm_config": {}})
@@ -67,9 +69,17 @@ async def test_every_route_but_health_needs_the_token(engine, headers, method, p
 
 async def test_openapi_lists_the_vers_routes(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
-    for path in ("/api/v1/vms", "/api/v1/vm/new_root", "/api/v1/vm/{vm_or_commit_id}/branch",
-                 "/api/v1/vm/{vm_id}/commit", "/api/v1/commits/{commit_id}", "/api/v1/vm/{vm_id}/exec",
-                 "/api/v1/vm/commits/{commit_id}/parents", "/api/rootfs/{name}", "/health"):
+    for path in (
+        "/api/v1/vms",
+        "/api/v1/vm/new_root",
+        "/api/v1/vm/{vm_or_commit_id}/branch",
+        "/api/v1/vm/{vm_id}/commit",
+        "/api/v1/commits/{commit_id}",
+        "/api/v1/vm/{vm_id}/exec",
+        "/api/v1/vm/commits/{commit_id}/parents",
+        "/api/rootfs/{name}",
+        "/health",
+    ):
         assert path in paths
 
 
@@ -127,13 +137,18 @@ async def test_idempotency_replays_kept_answers_only(tmp_path):
         fresh = await client.post("/ok", headers={"X-Idempotency-Key": "other"})
         plain = await client.post("/ok")
     assert calls == {"ok": 3, "fail": 2, "big": 2}
-    assert (replay.status_code, replay.json(), replay.headers["idempotent-replayed"]) == (201, {"n": 1}, "true")
+    assert (replay.status_code, replay.json(), replay.headers["idempotent-replayed"]) == (
+        201,
+        {"n": 1},
+        "true",
+    )
     assert fresh.json() == {"n": 2} and plain.json() == {"n": 3}
 
 
 async def test_malformed_json_is_400_plain_text_not_500(api):
-    response = await api.post(f"{V1}/vm/new_root", content=b"{not json",
-                               headers={"Content-Type": "application/json"})
+    response = await api.post(
+        f"{V1}/vm/new_root", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text.startswith("Failed to parse the request body as JSON")
@@ -142,13 +157,17 @@ async def test_malformed_json_is_400_plain_text_not_500(api):
 
 
 async def test_lowercase_state_is_422(api):
-    response = await api.patch(f"{V1}/vm/00000000-0000-0000-0000-000000000000/state", json={"state": "paused"})
+    response = await api.patch(
+        f"{V1}/vm/00000000-0000-0000-0000-000000000000/state", json={"state": "paused"}
+    )
     assert response.status_code == 422
     assert response.text.startswith("Failed to deserialize the JSON body into the target type")
 
 
 async def test_wrong_types_and_bad_queries_are_client_errors(api):
-    assert (await api.post(f"{V1}/vm/new_root", json={"vm_config": {"vcpu_count": "many"}})).status_code == 422
+    assert (
+        await api.post(f"{V1}/vm/new_root", json={"vm_config": {"vcpu_count": "many"}})
+    ).status_code == 422
     assert (await api.post(f"{V1}/vm/x/branch?count=-1")).status_code == 400
     assert (await api.post(f"{V1}/vm/x/branch?count=300")).status_code == 400
     assert (await api.get(f"{V1}/commits?limit=0")).status_code == 400
@@ -256,7 +275,12 @@ async def test_start_sweeps_half_made_state(tmp_path):
     store = Store(state / "engine.db")
     store.insert_vm(VmRecord(id="half-made"))  # crash during create: still `creating`
     store.close()
-    for leftover in ("vms/half-made/upper", "vms/unknown-vm/upper", "layers/orphan-layer/root", "tmp/upload-x"):
+    for leftover in (
+        "vms/half-made/upper",
+        "vms/unknown-vm/upper",
+        "layers/orphan-layer/root",
+        "tmp/upload-x",
+    ):
         (state / leftover).mkdir(parents=True)
 
     engine = Engine(state)
@@ -529,8 +553,9 @@ async def test_pause_really_stops_processes(api):
 
 @pytest.mark.root
 async def test_twenty_concurrent_creates_and_branches_stay_consistent(engine, api):
-    created = await asyncio.gather(*(api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
-                                     for _ in range(20)))
+    created = await asyncio.gather(
+        *(api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}}) for _ in range(20))
+    )
     assert [r.status_code for r in created] == [201] * 20
     ids = {r.json()["vm_id"] for r in created}
     source = next(iter(ids))
@@ -554,8 +579,15 @@ async def test_the_projects_vers_provider_drives_the_engine(engine, tmp_path):
     from vmtui.providers.vers import VersProvider
 
     transport = httpx.ASGITransport(app=create_app(engine, TOKEN), raise_app_exceptions=False)
-    provider = VersProvider("local", "http://engine.test", TOKEN, transport=transport, timeout=60,
-                            memory_snapshots=False, max_retries=0)
+    provider = VersProvider(
+        "local",
+        "http://engine.test",
+        TOKEN,
+        transport=transport,
+        timeout=60,
+        memory_snapshots=False,
+        max_retries=0,
+    )
     try:
         vm_id = await provider.create_vm(VmConfig(labels={"name": "dev"}), wait_boot=True)
         assert (await provider.get_vm(vm_id)).state is VmState.RUNNING
@@ -604,13 +636,17 @@ async def test_exec_stream_speaks_ndjson(api):
         output[chunk["stream"]] += base64.b64decode(chunk["data_b64"])
     assert output == {"stdout": b"from stdin\n", "stderr": b"err\n"}
 
-    slow = await api.post(f"{V1}/vm/{vm_id}/exec/stream",
-                          json={"command": ["sh", "-c", "echo started; sleep 30"], "timeout_secs": 1})
+    slow = await api.post(
+        f"{V1}/vm/{vm_id}/exec/stream",
+        json={"command": ["sh", "-c", "echo started; sleep 30"], "timeout_secs": 1},
+    )
     assert slow.status_code == 200
     first, last = (json.loads(line) for line in slow.text.splitlines())
     assert base64.b64decode(first["data_b64"]) == b"started\n"
     assert last["type"] == "error" and last["code"] == "timeout"
-    silent = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["sleep", "30"], "timeout_secs": 1})
+    silent = await api.post(
+        f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["sleep", "30"], "timeout_secs": 1}
+    )
     assert silent.status_code == 408  # nothing streamed yet: a plain error answer
     await api.patch(f"{V1}/vm/{vm_id}/state", json={"state": "Paused"})
     paused = await api.post(f"{V1}/vm/{vm_id}/exec/stream", json={"command": ["true"]})
@@ -623,8 +659,12 @@ async def test_files_round_trip(api):
 
     vm_id = await _new_vm(api)
     data = bytes(range(256)) * 4
-    body = {"path": "/opt/app/blob.bin", "content_b64": base64.b64encode(data).decode(), "mode": 0o600,
-            "create_dirs": True}
+    body = {
+        "path": "/opt/app/blob.bin",
+        "content_b64": base64.b64encode(data).decode(),
+        "mode": 0o600,
+        "create_dirs": True,
+    }
     assert (await api.put(f"{V1}/vm/{vm_id}/files", json=body)).status_code == 200
     read = await api.get(f"{V1}/vm/{vm_id}/files", params={"path": "/opt/app/blob.bin"})
     assert base64.b64decode(read.json()["content_b64"]) == data
@@ -657,28 +697,59 @@ async def test_account_env_vars_reach_new_vms(api):
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
     max_leaves=8,
 )
-_FIELDS = ["vm_config", "state", "labels", "command", "commit_id", "tag_name", "name", "path", "content_b64",
-           "vars", "is_public", "timeout_secs", "stdin", "env", "image_name", "vcpu_count"]
+_FIELDS = [
+    "vm_config",
+    "state",
+    "labels",
+    "command",
+    "commit_id",
+    "tag_name",
+    "name",
+    "path",
+    "content_b64",
+    "vars",
+    "is_public",
+    "timeout_secs",
+    "stdin",
+    "env",
+    "image_name",
+    "vcpu_count",
+]
 _bodies = st.one_of(
     _json_values,
     st.dictionaries(st.sampled_from(_FIELDS), _json_values, max_size=4),
     st.binary(max_size=40),  # not JSON at all
 )
 _ROUTES = [
-    ("POST", f"{V1}/vm/new_root"), ("POST", f"{V1}/vm/from_commit"), ("PATCH", f"{V1}/vm/{{id}}/state"),
-    ("PATCH", f"{V1}/vm/{{id}}/label"), ("POST", f"{V1}/vm/{{id}}/commit"), ("POST", f"{V1}/vm/{{id}}/exec"),
-    ("POST", f"{V1}/vm/{{id}}/exec/stream"), ("PUT", f"{V1}/vm/{{id}}/files"), ("PATCH", f"{V1}/commits/{{id}}"),
-    ("PUT", f"{V1}/env_vars"), ("POST", f"{V1}/vm/{{id}}/branch?count=2"), ("GET", f"{V1}/vm/{{id}}/files"),
+    ("POST", f"{V1}/vm/new_root"),
+    ("POST", f"{V1}/vm/from_commit"),
+    ("PATCH", f"{V1}/vm/{{id}}/state"),
+    ("PATCH", f"{V1}/vm/{{id}}/label"),
+    ("POST", f"{V1}/vm/{{id}}/commit"),
+    ("POST", f"{V1}/vm/{{id}}/exec"),
+    ("POST", f"{V1}/vm/{{id}}/exec/stream"),
+    ("PUT", f"{V1}/vm/{{id}}/files"),
+    ("PATCH", f"{V1}/commits/{{id}}"),
+    ("PUT", f"{V1}/env_vars"),
+    ("POST", f"{V1}/vm/{{id}}/branch?count=2"),
+    ("GET", f"{V1}/vm/{{id}}/files"),
 ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(_ROUTES), body=_bodies, vm_id=st.sampled_from(["00000000-0000-0000-0000-000000000000",
-                                                                          "x", "%2e%2e", "a b"]))
+@given(
+    route=st.sampled_from(_ROUTES),
+    body=_bodies,
+    vm_id=st.sampled_from(["00000000-0000-0000-0000-000000000000", "x", "%2e%2e", "a b"]),
+)
 async def test_bad_input_never_causes_a_server_error(engine, api, monkeypatch, route, body, vm_id):
     import types
 
@@ -700,8 +771,10 @@ async def test_labels_commit_updates_and_commit_pages(api):
     assert (await api.patch(f"{V1}/vm/{vm_id}/label", json={"labels": None})).status_code == 200  # no-op
     assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "2"}
 
-    made = [(await api.post(f"{V1}/vm/{vm_id}/commit", json={"name": f"c{n}"})).json()["commit_id"]
-            for n in range(3)]
+    made = [
+        (await api.post(f"{V1}/vm/{vm_id}/commit", json={"name": f"c{n}"})).json()["commit_id"]
+        for n in range(3)
+    ]
     page = (await api.get(f"{V1}/commits?limit=2&offset=1")).json()
     assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
     assert [c["commit_id"] for c in page["commits"]] == [made[1], made[0]]  # newest first
@@ -712,9 +785,14 @@ async def test_labels_commit_updates_and_commit_pages(api):
 
     updated = await api.patch(f"{V1}/commits/{made[0]}", json={"is_public": True, "description": "golden"})
     assert updated.status_code == 200
-    assert (updated.json()["is_public"], updated.json()["description"], updated.json()["name"]) == (True, "golden",
-                                                                                                    "c0")
-    assert (await api.patch(f"{V1}/commits/{made[0]}", json={"name": "x"})).status_code == 422  # is_public required
+    assert (updated.json()["is_public"], updated.json()["description"], updated.json()["name"]) == (
+        True,
+        "golden",
+        "c0",
+    )
+    assert (
+        await api.patch(f"{V1}/commits/{made[0]}", json={"name": "x"})
+    ).status_code == 422  # is_public required
 
 
 @pytest.mark.root

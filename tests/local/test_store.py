@@ -9,8 +9,14 @@ from vmtui.local.store import CommitRecord, ImageRecord, Store, StoredResponse, 
 
 def test_vm_round_trip_and_phases(tmp_path):
     store = Store(tmp_path / "engine.db")
-    vm = VmRecord(id="vm-1", labels={"team": "a"}, layers=["c2", "c1"], env={"K": "v"},
-                  ssh_private_key="PRIVATE", ssh_public_key="ssh-ed25519 AAA")
+    vm = VmRecord(
+        id="vm-1",
+        labels={"team": "a"},
+        layers=["c2", "c1"],
+        env={"K": "v"},
+        ssh_private_key="PRIVATE",
+        ssh_public_key="ssh-ed25519 AAA",
+    )
     store.insert_vm(vm)
     assert store.get_vm("vm-1") == vm
     assert store.list_vms() == []  # still `creating`: not listed
@@ -40,7 +46,9 @@ def test_owner_filter_separates_front_ends(tmp_path):
 def test_commits_pages_usage_and_layers(tmp_path):
     store = Store(tmp_path / "engine.db")
     for n in range(5):
-        store.insert_commit(CommitRecord(id=f"c{n}", layers=[f"c{n}"], created_at=f"2026-01-0{n + 1}T00:00:00Z"))
+        store.insert_commit(
+            CommitRecord(id=f"c{n}", layers=[f"c{n}"], created_at=f"2026-01-0{n + 1}T00:00:00Z")
+        )
     page, total = store.list_commits(limit=2, offset=1)
     assert total == 5 and [c.id for c in page] == ["c3", "c2"]  # newest first
     store.insert_vm(VmRecord(id="v", phase="ready", parent_commit_id="c1", layers=["c1", "c0"]))
@@ -65,7 +73,9 @@ def test_images_and_usage(tmp_path):
 
 def test_idempotency_records_expire(tmp_path):
     store = Store(tmp_path / "engine.db")
-    store.put_response("k", "POST /x?", StoredResponse(201, b'{"vm_id":"a"}', "application/json", time.time()))
+    store.put_response(
+        "k", "POST /x?", StoredResponse(201, b'{"vm_id":"a"}', "application/json", time.time())
+    )
     got = store.get_response("k", "POST /x?", max_age=60)
     assert got.status == 201 and got.body == b'{"vm_id":"a"}'
     assert store.get_response("k", "POST /y?", max_age=60) is None

@@ -537,8 +537,10 @@ async def test_provider_end_to_end_against_local_api(engine, tmp_path):
             [
                 "/bin/sh",
                 "-c",
-                "mkdir -p /srv && echo e2e-ok > /srv/index.html && echo x > /config/f && "
-                "cd /srv && (nohup python3 -m http.server 8080 >/dev/null 2>&1 &)",
+                (
+                    "mkdir -p /srv && echo e2e-ok > /srv/index.html && echo x > /config/f && "
+                    "cd /srv && (nohup python3 -m http.server 8080 >/dev/null 2>&1 &)"
+                ),
             ],
         )
         assert started.exit_code == 0, started.stderr

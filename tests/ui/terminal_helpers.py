@@ -49,8 +49,9 @@ class MemoryTransport:
 class TerminalApp(App):
     """A terminal pane above an input (something else to focus)."""
 
-    def __init__(self, emulator: str | None = None, scrollback: int = 1000,
-                 factory: TransportFactory | None = None) -> None:
+    def __init__(
+        self, emulator: str | None = None, scrollback: int = 1000, factory: TransportFactory | None = None
+    ) -> None:
         super().__init__()
         self.emulator_name = emulator
         self.scrollback = scrollback

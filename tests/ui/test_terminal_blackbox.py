@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-              pytest.mark.timeout(90)]
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.timeout(90),
+]
 
-APP = '''
+APP = """
 import sys
 from textual.app import App
 from textual.widgets import Footer, Input
@@ -45,7 +47,7 @@ class Demo(App):
 
 
 Demo().run()
-'''
+"""
 
 
 class Tmux:
@@ -53,8 +55,9 @@ class Tmux:
         self.socket = socket
 
     def __call__(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
+        ).stdout
 
     def screen(self) -> str:
         return self("capture-pane", "-p")

@@ -42,10 +42,25 @@ async def test_typing_and_special_keys_reach_the_remote(emulator: str) -> None:
         await pilot.pause()
         await pilot.press("l", "s", "space", "-", "l", "enter")
         assert app.transport.take() == b"ls -l\r"
-        await pilot.press("ctrl+c", "escape", "f5", "alt+x", "tab", "shift+tab", "backspace", "delete", "up",
-                          "ctrl+left", "pageup", "f1", "f12", "home")
-        assert app.transport.take() == (b"\x03\x1b\x1b[15~\x1bx\t\x1b[Z\x7f\x1b[3~\x1b[A\x1b[1;5D\x1b[5~"
-                                        b"\x1bOP\x1b[24~\x1b[H")
+        await pilot.press(
+            "ctrl+c",
+            "escape",
+            "f5",
+            "alt+x",
+            "tab",
+            "shift+tab",
+            "backspace",
+            "delete",
+            "up",
+            "ctrl+left",
+            "pageup",
+            "f1",
+            "f12",
+            "home",
+        )
+        assert app.transport.take() == (
+            b"\x03\x1b\x1b[15~\x1bx\t\x1b[Z\x7f\x1b[3~\x1b[A\x1b[1;5D\x1b[5~\x1bOP\x1b[24~\x1b[H"
+        )
 
 
 async def test_app_bindings_do_not_steal_keys_from_the_terminal() -> None:
@@ -283,12 +298,13 @@ async def test_connection_failure_is_reported_as_closed() -> None:
     app = TerminalApp(factory=failing)
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await settle(pilot)
-        assert [m.reason for m in unique(seen, TerminalPane.Closed)] == [
-            "connection refused by 127.0.0.1"]
+        assert [m.reason for m in unique(seen, TerminalPane.Closed)] == ["connection refused by 127.0.0.1"]
         assert app.pane.closed_reason == "connection refused by 127.0.0.1"
 
 
-async def test_synchronized_output_holds_the_screen_until_the_frame_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_synchronized_output_holds_the_screen_until_the_frame_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(terminal_pane, "SYNC_OUTPUT_TIMEOUT", 5.0)
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -18,12 +18,18 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def bash_factory(home: Path):
-    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color",
-           "PS1": "$ ", "LANG": "C.UTF-8"}
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "TERM": "xterm-256color",
+        "PS1": "$ ",
+        "LANG": "C.UTF-8",
+    }
 
     async def open_bash(sink: TerminalSink, cols: int, rows: int) -> PtyTransport:
-        return await PtyTransport.spawn(sink, cols, rows, ["bash", "--norc", "--noprofile", "-i"], env=env,
-                                       cwd=home)
+        return await PtyTransport.spawn(
+            sink, cols, rows, ["bash", "--norc", "--noprofile", "-i"], env=env, cwd=home
+        )
 
     return open_bash
 

@@ -49,7 +49,10 @@ async def test_shell_over_ssh_tls_echo_ctrl_c_resize_and_exit(gateway, backend, 
         await type_line(pilot, "echo status=$?")
         await wait_for(pilot, shows(pilot, "status=130"))
         await pilot.resize_terminal(100, 35)
-        await wait_for(pilot, lambda: pane.emulator.size == (pane.size.width, pane.size.height) and pane.size.width == 100)
+        await wait_for(
+            pilot,
+            lambda: pane.emulator.size == (pane.size.width, pane.size.height) and pane.size.width == 100,
+        )
         await type_line(pilot, "stty size")
         await wait_for(pilot, shows(pilot, f"{pane.size.height} 100"))
         await type_line(pilot, "exit 4")

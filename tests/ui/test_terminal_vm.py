@@ -30,8 +30,9 @@ pytestmark = [
 async def test_shell_and_vim_in_a_sandboxed_vm(tmp_path: Path) -> None:
     vm_id = f"7e57ab1e-{os.getpid()}"
     backend = Backend()
-    spec = SandboxSpec(vm_id=vm_id, vm_dir=tmp_path / vm_id, layers=[], image=None, hostname="vm-terminal",
-                       env={})
+    spec = SandboxSpec(
+        vm_id=vm_id, vm_dir=tmp_path / vm_id, layers=[], image=None, hostname="vm-terminal", env={}
+    )
     backend.sandboxes[vm_id] = await Sandbox.boot(spec)
     backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
     gateway = await start_gateway(backend, tmp_path / "engine", "127.0.0.1", 0)

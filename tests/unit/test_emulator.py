@@ -36,7 +36,7 @@ def feed_in_pieces(term: TerminalEmulator, data: bytes, size: int = 7) -> bytes:
     """Feed in tiny chunks so escape sequences and UTF-8 characters are split between feeds."""
     replies = b""
     for start in range(0, len(data), size):
-        replies += term.feed(data[start:start + size]).reply
+        replies += term.feed(data[start : start + size]).reply
     return replies
 
 
@@ -53,6 +53,7 @@ def style_of(term: TerminalEmulator, row: int, text: str) -> CellStyle:
 
 
 # -- recordings: final screen and a mid-session screen equal tmux's ------------------------------------
+
 
 @pytest.mark.parametrize("name", ["bash_colors", "vim_session", "less_session", "curses_app"])
 def test_recording_final_screen_matches_tmux(backend: str, name: str) -> None:
@@ -84,9 +85,12 @@ def test_bash_recording_keeps_scrolled_lines_in_scrollback(backend: str) -> None
 
 # -- attributes and colours --------------------------------------------------------------------------
 
+
 def test_sgr_attributes(backend: str) -> None:
     term = make(backend)
-    term.feed(b"\x1b[1mB\x1b[0m \x1b[3mI\x1b[0m \x1b[4mU\x1b[0m \x1b[7mR\x1b[0m \x1b[9mS\x1b[0m \x1b[2mD\x1b[0m")
+    term.feed(
+        b"\x1b[1mB\x1b[0m \x1b[3mI\x1b[0m \x1b[4mU\x1b[0m \x1b[7mR\x1b[0m \x1b[9mS\x1b[0m \x1b[2mD\x1b[0m"
+    )
     assert style_of(term, 0, "B").flags == BOLD
     assert style_of(term, 0, "I").flags == ITALIC
     assert style_of(term, 0, "U").flags == UNDERLINE
@@ -98,7 +102,9 @@ def test_sgr_attributes(backend: str) -> None:
 
 def test_colours_16_256_truecolor(backend: str) -> None:
     term = make(backend)
-    term.feed(b"\x1b[31mr\x1b[0m \x1b[94mb\x1b[0m \x1b[42mg\x1b[0m \x1b[38;2;10;20;30;48;2;200;100;50mt\x1b[0m")
+    term.feed(
+        b"\x1b[31mr\x1b[0m \x1b[94mb\x1b[0m \x1b[42mg\x1b[0m \x1b[38;2;10;20;30;48;2;200;100;50mt\x1b[0m"
+    )
     assert style_of(term, 0, "r").fg == 1
     assert style_of(term, 0, "b").fg == 12
     assert style_of(term, 0, "g").bg == 2
@@ -127,6 +133,7 @@ def test_utf8_split_across_feeds(backend: str) -> None:
 
 
 # -- alternate screen, scrollback, resize --------------------------------------------------------------
+
 
 def test_alternate_screen_restores_primary(backend: str) -> None:
     term = make(backend, cols=20, rows=4)
@@ -167,6 +174,7 @@ def test_resize_changes_size_and_keeps_bottom_text(backend: str) -> None:
 
 # -- modes, replies, title, cursor --------------------------------------------------------------------
 
+
 def test_cursor_position_report_is_taken_where_the_query_sits(backend: str) -> None:
     term = make(backend)
     result = term.feed(b"abc\x1b[6nde\r\nxy\x1b[6n")
@@ -187,8 +195,17 @@ def test_query_split_across_chunks_is_answered_once(backend: str) -> None:
     assert feed_in_pieces(term, b"hello\x1b[6n", size=1) == b"\x1b[1;6R"
 
 
-@pytest.mark.parametrize("mode", [Mode.BRACKETED_PASTE, Mode.MOUSE_CLICK, Mode.MOUSE_SGR, Mode.FOCUS_EVENTS,
-                                  Mode.MOUSE_DRAG, Mode.SYNCHRONIZED_OUTPUT])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        Mode.BRACKETED_PASTE,
+        Mode.MOUSE_CLICK,
+        Mode.MOUSE_SGR,
+        Mode.FOCUS_EVENTS,
+        Mode.MOUSE_DRAG,
+        Mode.SYNCHRONIZED_OUTPUT,
+    ],
+)
 def test_private_modes_set_and_reset(backend: str, mode: Mode) -> None:
     term = make(backend)
     assert not term.mode(mode)
@@ -256,9 +273,33 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- avt fast path: runs parsed from the native SGR dump equal the cell-by-cell walk -------------------
 
-_SGR = st.sampled_from(["0", "1", "2", "3", "4", "5", "7", "9", "22", "31", "97", "42", "104", "38;5;208",
-                        "48;5;17", "38;2;1;2;3", "48;2;250;0;99", "39", "49", "1;4;35"])
-_TEXT = st.text(alphabet=st.sampled_from(list('ab z"\\\'{}[]u#漢字é\u0301😀\t\u23ce')), min_size=0, max_size=30)
+_SGR = st.sampled_from(
+    [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "7",
+        "9",
+        "22",
+        "31",
+        "97",
+        "42",
+        "104",
+        "38;5;208",
+        "48;5;17",
+        "38;2;1;2;3",
+        "48;2;250;0;99",
+        "39",
+        "49",
+        "1;4;35",
+    ]
+)
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab z\"\\'{}[]u#漢字é\u0301😀\t\u23ce")), min_size=0, max_size=30
+)
 _PIECE = st.one_of(_TEXT, _SGR.map(lambda p: f"\x1b[{p}m"), st.just("\r\n"), st.just("\x1b[2;5H"))
 
 
@@ -290,15 +331,35 @@ def test_sgr_style_parsing() -> None:
 
 # -- chunk boundaries never change what the scanner finds ---------------------------------------------
 
-_CONTROL = st.sampled_from([
-    "\x1b[?1049h", "\x1b[?1049l", "\x1b[?2004h", "\x1b[?2004l", "\x1b[?1000;1006h", "\x1b[?1000l", "\x1b[6n",
-    "\x1b[c", "\x1b[>c", "\x1b[5n", "\x1b]2;tïtle\x07", "\x1b]0;other\x1b\\", "\x1b[3 q", "\x1b[?2004$p",
-    "\x1b[31m", "\x1b[0m", "plain text ", "漢字", "\r\n",
-])
+_CONTROL = st.sampled_from(
+    [
+        "\x1b[?1049h",
+        "\x1b[?1049l",
+        "\x1b[?2004h",
+        "\x1b[?2004l",
+        "\x1b[?1000;1006h",
+        "\x1b[?1000l",
+        "\x1b[6n",
+        "\x1b[c",
+        "\x1b[>c",
+        "\x1b[5n",
+        "\x1b]2;tïtle\x07",
+        "\x1b]0;other\x1b\\",
+        "\x1b[3 q",
+        "\x1b[?2004$p",
+        "\x1b[31m",
+        "\x1b[0m",
+        "plain text ",
+        "漢字",
+        "\r\n",
+    ]
+)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(_CONTROL, max_size=30), st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=8))
+@given(
+    st.lists(_CONTROL, max_size=30), st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=8)
+)
 def test_any_chunking_gives_the_same_replies_modes_and_title(pieces: list[str], sizes: list[int]) -> None:
     data = "".join(pieces).encode()
     for backend in BACKENDS:
@@ -309,7 +370,7 @@ def test_any_chunking_gives_the_same_replies_modes_and_title(pieces: list[str], 
         start, turn = 0, 0
         while start < len(data):
             size = sizes[turn % len(sizes)]
-            split_reply += split.feed(data[start:start + size]).reply
+            split_reply += split.feed(data[start : start + size]).reply
             start, turn = start + size, turn + 1
         assert split_reply == whole_reply
         assert split.scanner.modes == whole.scanner.modes
@@ -319,4 +380,6 @@ def test_any_chunking_gives_the_same_replies_modes_and_title(pieces: list[str], 
 
 def test_mode_report_reflects_the_state_at_the_query_position(backend: str) -> None:
     term = make(backend)
-    assert term.feed(b"\x1b[?2004h\x1b[?2004$p\x1b[?2004l\x1b[?2004$p").reply == b"\x1b[?2004;1$y\x1b[?2004;2$y"
+    assert (
+        term.feed(b"\x1b[?2004h\x1b[?2004$p\x1b[?2004l\x1b[?2004$p").reply == b"\x1b[?2004;1$y\x1b[?2004;2$y"
+    )

@@ -218,7 +218,9 @@ async def test_real_connection_refused_becomes_unavailable_after_bounded_retries
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sleeps = Sleeps()
-    client = HttpClient(f"http://127.0.0.1:{port}", token=TOKEN, sleep=sleeps, retry=RetryPolicy(max_retries=2))
+    client = HttpClient(
+        f"http://127.0.0.1:{port}", token=TOKEN, sleep=sleeps, retry=RetryPolicy(max_retries=2)
+    )
     with pytest.raises(Unavailable, match="cannot connect to 127.0.0.1") as info:
         await client.send("GET", "/api/v1/vms")
     await client.aclose()
@@ -228,7 +230,11 @@ async def test_real_connection_refused_becomes_unavailable_after_bounded_retries
 
 ERROR_SHAPES = [
     (httpx.Response(404, json={"success": False, "error": "vm not found"}), NotFound, "vm not found"),
-    (httpx.Response(401, json={"success": False, "error": "Invalid bearer token"}), AuthError, "Invalid bearer token"),
+    (
+        httpx.Response(401, json={"success": False, "error": "Invalid bearer token"}),
+        AuthError,
+        "Invalid bearer token",
+    ),
     (httpx.Response(403, content=b"403 Forbidden"), AuthError, "403 Forbidden"),
     (httpx.Response(403), AuthError, "403 Forbidden"),
     (
@@ -246,9 +252,16 @@ ERROR_SHAPES = [
         BadRequest,
         "Failed to deserialize the JSON body into the target type: state",
     ),
-    (httpx.Response(409, json={"success": False, "error": "commit still has 1 active VM(s)"}), Conflict,
-     "commit still has 1 active VM(s)"),
-    (httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "field required"}]}), BadRequest, "field required"),
+    (
+        httpx.Response(409, json={"success": False, "error": "commit still has 1 active VM(s)"}),
+        Conflict,
+        "commit still has 1 active VM(s)",
+    ),
+    (
+        httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "field required"}]}),
+        BadRequest,
+        "field required",
+    ),
     (httpx.Response(404, json={"detail": "User not found"}), NotFound, "User not found"),
     (httpx.Response(502, content=b""), Unavailable, "502 Bad Gateway"),
     (httpx.Response(500, json={"success": False}), Unavailable, "500 Internal Server Error"),
@@ -281,7 +294,9 @@ async def test_token_never_appears_in_errors_or_reprs():
     assert "***" in info.value.message
     assert TOKEN not in repr(client)
 
-    bad_json = httpx.Response(200, content=f'{{"oops": "{TOKEN}"'.encode(), headers={"content-type": "application/json"})
+    bad_json = httpx.Response(
+        200, content=f'{{"oops": "{TOKEN}"'.encode(), headers={"content-type": "application/json"}
+    )
     with pytest.raises(BadResponse) as info:
         await make_client(Script(bad_json)).send_json("GET", "/x")
     assert TOKEN not in str(info.value)
@@ -378,17 +393,26 @@ def _self_signed(tmp_path):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -401,7 +425,9 @@ async def test_real_tls_with_a_ca_bundle_path_and_verification_failure(tmp_path)
 
     async def answer(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}")
+        writer.write(
+            b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
+        )
         await writer.drain()
         writer.close()
 
@@ -430,7 +456,9 @@ async def test_real_truncated_body_becomes_unavailable_after_bounded_retries():
     async def truncating(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
         served.append(1)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[{\"vm_id\":")
+        writer.write(
+            b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n[{"vm_id":'
+        )
         await writer.drain()
         writer.close()
 
@@ -450,7 +478,9 @@ async def test_real_truncated_body_becomes_unavailable_after_bounded_retries():
 async def test_token_never_reaches_the_logs_even_at_debug_level(caplog):
     async def answer(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        writer.write(
+            b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        )
         await writer.drain()
         writer.close()
 

@@ -7,11 +7,15 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def vm(i, parent=None, grand=None, t=0):
-    return Vm(provider="p", id=i, parent_commit_id=parent, grandparent_vm_id=grand, created_at=T0 + timedelta(t))
+    return Vm(
+        provider="p", id=i, parent_commit_id=parent, grandparent_vm_id=grand, created_at=T0 + timedelta(t)
+    )
 
 
 def commit(i, parent=None, grand=None, t=0):
-    return Commit(provider="p", id=i, parent_vm_id=parent, grandparent_commit_id=grand, created_at=T0 + timedelta(t))
+    return Commit(
+        provider="p", id=i, parent_vm_id=parent, grandparent_commit_id=grand, created_at=T0 + timedelta(t)
+    )
 
 
 def shape(node):
@@ -62,7 +66,7 @@ def test_self_parent_is_not_a_cycle_trap():
 def test_deep_chain_does_not_recurse():
     vms, commits = [vm("v0")], []
     for i in range(1, 3000):
-        commits.append(commit(f"c{i}", parent=f"v{i-1}", t=2 * i))
+        commits.append(commit(f"c{i}", parent=f"v{i - 1}", t=2 * i))
         vms.append(vm(f"v{i}", parent=f"c{i}", t=2 * i + 1))
     lineage = build_lineage(vms, commits)
     assert len(lineage.roots) == 1

@@ -33,8 +33,9 @@ def test_missing_or_garbled_endpoint_files(tmp_path):
     assert read_endpoint(tmp_path) is None
     (tmp_path / "endpoint.json").write_text("{not json")
     assert read_endpoint(tmp_path) is None
-    (tmp_path / "endpoint.json").write_text(json.dumps({"api_url": "http://127.0.0.1:1",
-                                                         "token_file": str(tmp_path / "nope")}))
+    (tmp_path / "endpoint.json").write_text(
+        json.dumps({"api_url": "http://127.0.0.1:1", "token_file": str(tmp_path / "nope")})
+    )
     assert read_endpoint(tmp_path) is None
 
 
@@ -46,8 +47,9 @@ def test_without_start_a_missing_daemon_is_a_clear_error(tmp_path):
 
 def test_a_stale_endpoint_file_is_not_trusted(tmp_path):
     (tmp_path / "token").write_text("t" * 40)
-    (tmp_path / "endpoint.json").write_text(json.dumps({"api_url": "http://127.0.0.1:9",
-                                                         "token_file": str(tmp_path / "token")}))
+    (tmp_path / "endpoint.json").write_text(
+        json.dumps({"api_url": "http://127.0.0.1:9", "token_file": str(tmp_path / "token")})
+    )
     endpoint = read_endpoint(tmp_path)
     assert endpoint is not None and not is_healthy(endpoint)
     with pytest.raises(Unavailable):
@@ -75,7 +77,9 @@ def test_starts_once_then_finds_the_running_daemon(tmp_path):
         assert len({endpoint.api_url for endpoint in results}) == 1
         endpoint = results[0]
         assert endpoint.token == (state / "token").read_text().strip()
-        response = httpx.get(f"{endpoint.api_url}/api/v1/vms", headers={"Authorization": f"Bearer {endpoint.token}"})
+        response = httpx.get(
+            f"{endpoint.api_url}/api/v1/vms", headers={"Authorization": f"Bearer {endpoint.token}"}
+        )
         assert response.status_code == 200
         pid = json.loads((state / "endpoint.json").read_text())["pid"]
         again = ensure_daemon(state, start=False)

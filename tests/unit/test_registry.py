@@ -67,13 +67,23 @@ async def test_local_swiftor_profile_drives_the_engines_swiftor_api(tmp_path):
 
     state = tmp_path / "engine"
     path = tmp_path / "config.toml"
-    path.write_text(f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\nemail = "ada@localhost"\n')
+    path.write_text(
+        f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\nemail = "ada@localhost"\n'
+    )
     provider = await Registry(load_settings(path, env={})).opener("desk")(lambda _status: None)
     try:
         assert isinstance(provider, SwiftorProvider)
         assert await provider.list_vms() == []
-        await provider.create_desktop(label="mine", region="US", distribution="ubuntu", desktop="xfce", cpu=1,
-                                      ram_gb=1, password=SecretStr("pw-123456"), storage_type="ephemeral")
+        await provider.create_desktop(
+            label="mine",
+            region="US",
+            distribution="ubuntu",
+            desktop="xfce",
+            cpu=1,
+            ram_gb=1,
+            password=SecretStr("pw-123456"),
+            storage_type="ephemeral",
+        )
         (vm,) = await provider.list_vms()
         assert (vm.label, vm.provider) == ("mine", "desk")
         assert provider.desktop_url(vm.id).startswith(f"http://{vm.id}.localhost:")

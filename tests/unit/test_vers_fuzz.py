@@ -21,10 +21,43 @@ KEY = "9f0e8d7c-aaaa-4bbb-8ccc-123456789abc" + "0f" * 32
 
 # Keys the parsers look for, so generated objects reach deep into the wire models.
 WIRE_KEYS = [
-    "vm_id", "id", "state", "labels", "created_at", "owner_id", "alias", "ip", "ip_address", "parent_commit_id",
-    "grandparent_vm_id", "vcpu_count", "vms", "error", "commit_id", "commits", "total", "limit", "offset",
-    "ssh_private_key", "ssh_port", "exit_code", "stdout", "stderr", "rootfs", "images", "name", "size_bytes",
-    "size_mib", "in_use", "data", "operation_id", "detail", "message", "success", "is_public", "rootfs_names",
+    "vm_id",
+    "id",
+    "state",
+    "labels",
+    "created_at",
+    "owner_id",
+    "alias",
+    "ip",
+    "ip_address",
+    "parent_commit_id",
+    "grandparent_vm_id",
+    "vcpu_count",
+    "vms",
+    "error",
+    "commit_id",
+    "commits",
+    "total",
+    "limit",
+    "offset",
+    "ssh_private_key",
+    "ssh_port",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "rootfs",
+    "images",
+    "name",
+    "size_bytes",
+    "size_mib",
+    "in_use",
+    "data",
+    "operation_id",
+    "detail",
+    "message",
+    "success",
+    "is_public",
+    "rootfs_names",
 ]
 
 scalars = (
@@ -34,23 +67,47 @@ scalars = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30)
     | st.text(st.characters(max_codepoint=0x2FF), max_size=12)  # rich in control characters
-    | st.sampled_from(["running", "Paused", "2026-04-01T12:00:00Z", "", ".", "..", "\ud800", "-1", "\x1b[2Jx\n\x9b"])
+    | st.sampled_from(
+        ["running", "Paused", "2026-04-01T12:00:00Z", "", ".", "..", "\ud800", "-1", "\x1b[2Jx\n\x9b"]
+    )
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(WIRE_KEYS) | st.text(max_size=8), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(WIRE_KEYS) | st.text(max_size=8), children, max_size=6)
+    ),
     max_leaves=25,
 )
 
 # Flat objects made only of wire keys: these pass more of the validation and reach the code behind it.
 plausible = st.dictionaries(st.sampled_from(WIRE_KEYS), scalars, max_size=4)
-documents = json_values | plausible | st.lists(plausible, max_size=3) | st.fixed_dictionaries(
-    {}, optional={"vms": st.lists(plausible, max_size=3), "commits": st.lists(plausible, max_size=3),
-                  "error": scalars, "total": scalars, "data": plausible, "operation_id": scalars})
+documents = (
+    json_values
+    | plausible
+    | st.lists(plausible, max_size=3)
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "vms": st.lists(plausible, max_size=3),
+            "commits": st.lists(plausible, max_size=3),
+            "error": scalars,
+            "total": scalars,
+            "data": plausible,
+            "operation_id": scalars,
+        },
+    )
+)
 
 STATUSES = [200, 201, 204, 400, 401, 403, 404, 405, 408, 409, 413, 422, 429, 500, 502, 503]
-CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "text/html", "", "application/x-ndjson"]
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "text/html",
+    "",
+    "application/x-ndjson",
+]
 
 
 def _json_bytes(value) -> bytes:
@@ -114,8 +171,14 @@ async def _call_with_answer(call, answer) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers=headers)
 
-    provider = VersProvider("fuzz", "https://api.vers.sh", KEY, transport=httpx.MockTransport(handler),
-                            sleep=_no_sleep, max_retries=1)
+    provider = VersProvider(
+        "fuzz",
+        "https://api.vers.sh",
+        KEY,
+        transport=httpx.MockTransport(handler),
+        sleep=_no_sleep,
+        max_retries=1,
+    )
     try:
         await call(provider)
     except ProviderError as exc:

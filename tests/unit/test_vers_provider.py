@@ -82,7 +82,9 @@ def server():
 
 @pytest.fixture
 async def vers(server):
-    provider = VersProvider("prod", "https://api.vers.sh", KEY, transport=httpx.MockTransport(server), sleep=_no_sleep)
+    provider = VersProvider(
+        "prod", "https://api.vers.sh", KEY, transport=httpx.MockTransport(server), sleep=_no_sleep
+    )
     yield provider
     await provider.aclose()
 
@@ -101,15 +103,23 @@ def assert_common_headers(request: httpx.Request, *, mutating: bool) -> None:
 
 
 def vm_json(vm_id: str, state: str = "running", **extra) -> dict:
-    return {"vm_id": vm_id, "owner_id": "o1", "created_at": "2026-04-01T12:00:00Z", "state": state,
-            "labels": {"team": "x"}, **extra}
+    return {
+        "vm_id": vm_id,
+        "owner_id": "o1",
+        "created_at": "2026-04-01T12:00:00Z",
+        "state": state,
+        "labels": {"team": "x"},
+        **extra,
+    }
 
 
 # --- VMs ---------------------------------------------------------------------------------------------------
 
 
 async def test_list_vms_maps_wire_to_core(vers, server):
-    server.on("GET", "/api/v1/vms", httpx.Response(200, json=[vm_json(VM1), vm_json(VM2, "booting", labels=None)]))
+    server.on(
+        "GET", "/api/v1/vms", httpx.Response(200, json=[vm_json(VM1), vm_json(VM2, "booting", labels=None)])
+    )
     vms = await vers.list_vms()
     assert [v.id for v in vms] == [VM1, VM2]
     first = vms[0]
@@ -138,10 +148,25 @@ async def test_list_vms_other_errors_do_not_fall_back(vers, server):
 
 
 async def test_cluster_era_shapes_are_accepted(vers, server):
-    legacy = {"id": VM1, "alias": "web", "state": "Not started", "ip_address": "10.0.0.2", "vcpu_count": 2,
-              "mem_size_mib": 1024, "fs_size_mib": 2048, "cluster_id": "c", "children": []}
-    server.on("GET", "/api/v1/vms", httpx.Response(200, json={"data": [legacy, {"id": VM2, "state": "Paused"}],
-                                                               "operation_id": "x", "duration_ns": 5}))
+    legacy = {
+        "id": VM1,
+        "alias": "web",
+        "state": "Not started",
+        "ip_address": "10.0.0.2",
+        "vcpu_count": 2,
+        "mem_size_mib": 1024,
+        "fs_size_mib": 2048,
+        "cluster_id": "c",
+        "children": [],
+    }
+    server.on(
+        "GET",
+        "/api/v1/vms",
+        httpx.Response(
+            200,
+            json={"data": [legacy, {"id": VM2, "state": "Paused"}], "operation_id": "x", "duration_ns": 5},
+        ),
+    )
     first, second = await vers.list_vms()
     assert first.id == VM1 and first.label == "web" and first.display_name == "web"
     assert first.state is VmState.STOPPED and first.ip == "10.0.0.2"
@@ -160,35 +185,63 @@ async def test_base_url_may_already_end_in_api_v1(server):
 
 async def test_status_and_metadata(vers, server):
     server.on("GET", f"/api/v1/vm/{VM1}/status", httpx.Response(200, json=vm_json(VM1, "paused")))
-    meta = {"vm_id": VM1, "owner_id": "o1", "created_at": "2026-04-01T12:00:00Z", "deleted_at": None,
-            "state": "paused", "ip": "fd00:fe11:deed::2", "parent_commit_id": C1, "grandparent_vm_id": VM2}
+    meta = {
+        "vm_id": VM1,
+        "owner_id": "o1",
+        "created_at": "2026-04-01T12:00:00Z",
+        "deleted_at": None,
+        "state": "paused",
+        "ip": "fd00:fe11:deed::2",
+        "parent_commit_id": C1,
+        "grandparent_vm_id": VM2,
+    }
     server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json=meta))
     status = await vers.status(VM1)
     assert status.state is VmState.PAUSED and status.labels == {"team": "x"}
     metadata = await vers.metadata(VM1)
-    assert (metadata.ip, metadata.parent_commit_id, metadata.grandparent_vm_id) == ("fd00:fe11:deed::2", C1, VM2)
+    assert (metadata.ip, metadata.parent_commit_id, metadata.grandparent_vm_id) == (
+        "fd00:fe11:deed::2",
+        C1,
+        VM2,
+    )
     merged = await vers.get_vm(VM1)
-    assert merged.labels == {"team": "x"} and merged.parent_commit_id == C1 and merged.ip == "fd00:fe11:deed::2"
+    assert (
+        merged.labels == {"team": "x"} and merged.parent_commit_id == C1 and merged.ip == "fd00:fe11:deed::2"
+    )
 
 
 async def test_engine_metadata_fills_image_and_specs(vers, server):
     """The local engine's metadata also reports image and specs (the current Vers API does not)."""
     server.on("GET", f"/api/v1/vm/{VM1}/status", httpx.Response(200, json=vm_json(VM1)))
-    meta = {"vm_id": VM1, "state": "running", "image_name": "default", "vcpu_count": 2, "mem_size_mib": 1024,
-            "fs_size_mib": 4096}
+    meta = {
+        "vm_id": VM1,
+        "state": "running",
+        "image_name": "default",
+        "vcpu_count": 2,
+        "mem_size_mib": 1024,
+        "fs_size_mib": 4096,
+    }
     server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json=meta))
     merged = await vers.get_vm(VM1)
     assert merged.image == "default"
     assert (merged.specs.vcpu_count, merged.specs.mem_size_mib, merged.specs.fs_size_mib) == (2, 1024, 4096)
-    server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "running"}))
+    server.on(
+        "GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "running"})
+    )
     vers._metadata.clear()
     plain = await vers.get_vm(VM1)
     assert plain.image is None and plain.specs.vcpu_count is None
 
 
 async def test_get_vm_of_a_sleeping_vm_uses_metadata(vers, server):
-    server.on("GET", f"/api/v1/vm/{VM1}/status", httpx.Response(409, json={"success": False, "error": "is it sleeping?"}))
-    server.on("GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "sleeping"}))
+    server.on(
+        "GET",
+        f"/api/v1/vm/{VM1}/status",
+        httpx.Response(409, json={"success": False, "error": "is it sleeping?"}),
+    )
+    server.on(
+        "GET", f"/api/v1/vm/{VM1}/metadata", httpx.Response(200, json={"vm_id": VM1, "state": "sleeping"})
+    )
     assert (await vers.get_vm(VM1)).state is VmState.SLEEPING
     with pytest.raises(Conflict, match="sleeping"):
         await vers.status(VM1)
@@ -210,8 +263,16 @@ async def test_list_vms_with_lineage_fetches_metadata_once_per_vm_with_bounded_c
         vm_id = request.url.path.split("/")[4]
         if vm_id in failing:
             return httpx.Response(404, json={"success": False, "error": "vm not found"})
-        return httpx.Response(200, json={"vm_id": vm_id, "state": "running", "ip": "fd00::1",
-                                         "parent_commit_id": f"commit-of-{vm_id}", "grandparent_vm_id": None})
+        return httpx.Response(
+            200,
+            json={
+                "vm_id": vm_id,
+                "state": "running",
+                "ip": "fd00::1",
+                "parent_commit_id": f"commit-of-{vm_id}",
+                "grandparent_vm_id": None,
+            },
+        )
 
     server.on("GET", "/api/v1/vms", lambda r: httpx.Response(200, json=listing))
     for vm_id in ids:
@@ -237,12 +298,25 @@ async def test_list_vms_with_lineage_fetches_metadata_once_per_vm_with_bounded_c
 
 async def test_create_vm_sends_every_config_field(vers, server):
     server.on("POST", "/api/v1/vm/new_root", httpx.Response(201, json={"vm_id": VM1}))
-    config = VmConfig(vcpu_count=2, mem_size_mib=1024, fs_size_mib=4096, image_name="default",
-                      kernel_name="default.bin", labels={"env": "dev"})
+    config = VmConfig(
+        vcpu_count=2,
+        mem_size_mib=1024,
+        fs_size_mib=4096,
+        image_name="default",
+        kernel_name="default.bin",
+        labels={"env": "dev"},
+    )
     assert await vers.create_vm(config, wait_boot=True) == VM1
-    assert server.body() == {"vm_config": {"vcpu_count": 2, "mem_size_mib": 1024, "fs_size_mib": 4096,
-                                           "image_name": "default", "kernel_name": "default.bin",
-                                           "labels": {"env": "dev"}}}
+    assert server.body() == {
+        "vm_config": {
+            "vcpu_count": 2,
+            "mem_size_mib": 1024,
+            "fs_size_mib": 4096,
+            "image_name": "default",
+            "kernel_name": "default.bin",
+            "labels": {"env": "dev"},
+        }
+    }
     assert server.last.url.params["wait_boot"] == "true"
     assert server.last.headers["content-type"] == "application/json"
     assert_common_headers(server.last, mutating=True)
@@ -253,7 +327,10 @@ async def test_create_vm_sends_every_config_field(vers, server):
 
 
 async def test_create_vm_quota_is_its_own_error(vers, server):
-    error = {"success": False, "error": "vCPU limit exceeded: this VM requires 2 vCPUs, but org is using 4/4 vCPUs"}
+    error = {
+        "success": False,
+        "error": "vCPU limit exceeded: this VM requires 2 vCPUs, but org is using 4/4 vCPUs",
+    }
     server.on("POST", "/api/v1/vm/new_root", httpx.Response(403, json=error))
     with pytest.raises(QuotaExceeded, match="4/4 vCPUs"):
         await vers.create_vm(VmConfig(vcpu_count=2))
@@ -273,7 +350,9 @@ async def test_delete_pause_resume(vers, server):
 
 
 async def test_delete_of_foreign_vm_keeps_server_words(vers, server):
-    server.on("DELETE", f"/api/v1/vm/{VM1}", httpx.Response(403, json={"success": False, "error": "Forbidden"}))
+    server.on(
+        "DELETE", f"/api/v1/vm/{VM1}", httpx.Response(403, json={"success": False, "error": "Forbidden"})
+    )
     with pytest.raises(AuthError) as info:
         await vers.delete_vm(VM1)
     assert info.value.message == "Forbidden"
@@ -292,7 +371,11 @@ async def test_ids_are_escaped_into_one_path_segment(vers, server):
 
 
 async def test_branch_current_shape_with_count_and_keep_paused(vers, server):
-    server.on("POST", f"/api/v1/vm/{VM1}/branch", httpx.Response(201, json={"vms": [{"vm_id": "b1"}, {"vm_id": "b2"}]}))
+    server.on(
+        "POST",
+        f"/api/v1/vm/{VM1}/branch",
+        httpx.Response(201, json={"vms": [{"vm_id": "b1"}, {"vm_id": "b2"}]}),
+    )
     assert await vers.branch(VM1, 2, keep_paused=True) == ["b1", "b2"]
     assert dict(server.last.url.params) == {"count": "2", "keep_paused": "true"}
     assert server.last.content == b""
@@ -314,21 +397,30 @@ async def test_branch_by_vm_and_by_commit_routes(vers, server):
 
 
 async def test_branch_partial_failure_carries_created_ids(vers, server):
-    partial = {"vms": [{"vm_id": "b1"}, {"vm_id": "b2"}], "error": "vCPU limit exceeded: org is using 4/4 vCPUs"}
+    partial = {
+        "vms": [{"vm_id": "b1"}, {"vm_id": "b2"}],
+        "error": "vCPU limit exceeded: org is using 4/4 vCPUs",
+    }
     server.on("POST", f"/api/v1/vm/branch/by_vm/{VM1}", httpx.Response(403, json=partial))
     with pytest.raises(QuotaExceeded) as info:
         await vers.branch_vm(VM1, 5)
     assert info.value.created_ids == ("b1", "b2")
     assert "vCPU limit exceeded" in info.value.message and "b1, b2" in info.value.message
 
-    server.on("POST", f"/api/v1/vm/branch/by_vm/{VM1}", httpx.Response(404, json={"vms": [], "error": "parent vm not found"}))
+    server.on(
+        "POST",
+        f"/api/v1/vm/branch/by_vm/{VM1}",
+        httpx.Response(404, json={"vms": [], "error": "parent vm not found"}),
+    )
     with pytest.raises(NotFound) as info:
         await vers.branch_vm(VM1)
     assert info.value.message == "parent vm not found" and info.value.created_ids == ()
 
 
 async def test_branch_success_status_with_error_field_is_not_silently_accepted(vers, server):
-    server.on("POST", f"/api/v1/vm/{VM1}/branch", httpx.Response(201, json={"vms": [{"vm_id": "b1"}], "error": "x"}))
+    server.on(
+        "POST", f"/api/v1/vm/{VM1}/branch", httpx.Response(201, json={"vms": [{"vm_id": "b1"}], "error": "x"})
+    )
     with pytest.raises(BadResponse) as info:
         await vers.branch(VM1, 2)
     assert info.value.created_ids == ("b1",)
@@ -342,7 +434,11 @@ async def test_branch_count_is_checked_before_sending(vers, server, count):
 
 
 async def test_commit_with_name_description_keep_paused(vers, server):
-    server.on("POST", f"/api/v1/vm/{VM1}/commit", httpx.Response(201, json={"commit_id": C1, "host_architecture": "x86_64"}))
+    server.on(
+        "POST",
+        f"/api/v1/vm/{VM1}/commit",
+        httpx.Response(201, json={"commit_id": C1, "host_architecture": "x86_64"}),
+    )
     assert await vers.commit(VM1, name="base", description="clean install", keep_paused=True) == C1
     assert server.body() == {"name": "base", "description": "clean install"}
     assert dict(server.last.url.params) == {"keep_paused": "true"}
@@ -368,7 +464,11 @@ async def test_restore_and_from_commit_variants(vers, server):
 
 
 async def test_from_commit_not_found(vers, server):
-    server.on("POST", "/api/v1/vm/from_commit", httpx.Response(404, json={"success": False, "error": "commit not found"}))
+    server.on(
+        "POST",
+        "/api/v1/vm/from_commit",
+        httpx.Response(404, json={"success": False, "error": "commit not found"}),
+    )
     with pytest.raises(NotFound, match="commit not found"):
         await vers.restore(C1)
 
@@ -377,8 +477,16 @@ async def test_from_commit_not_found(vers, server):
 
 
 def commit_json(i: int) -> dict:
-    return {"commit_id": f"c{i}", "name": f"commit {i}", "owner_id": "o1", "created_at": "2026-04-01T12:00:00Z",
-            "is_public": i % 2 == 0, "description": None, "parent_vm_id": VM1, "grandparent_commit_id": None}
+    return {
+        "commit_id": f"c{i}",
+        "name": f"commit {i}",
+        "owner_id": "o1",
+        "created_at": "2026-04-01T12:00:00Z",
+        "is_public": i % 2 == 0,
+        "description": None,
+        "parent_vm_id": VM1,
+        "grandparent_commit_id": None,
+    }
 
 
 async def test_list_commits_follows_pagination_until_total(vers, server):
@@ -387,21 +495,39 @@ async def test_list_commits_follows_pagination_until_total(vers, server):
     def page(request: httpx.Request) -> httpx.Response:
         limit = int(request.url.params["limit"])
         offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"commits": everything[offset:offset + limit], "total": 250,
-                                         "limit": limit, "offset": offset})
+        return httpx.Response(
+            200,
+            json={
+                "commits": everything[offset : offset + limit],
+                "total": 250,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
 
     server.on("GET", "/api/v1/commits", page)
     commits = await vers.list_commits()
     assert [c.id for c in commits] == [f"c{i}" for i in range(250)]
     assert [(r.url.params["limit"], r.url.params["offset"]) for r in server.requests] == [
-        ("100", "0"), ("100", "100"), ("100", "200")]
+        ("100", "0"),
+        ("100", "100"),
+        ("100", "200"),
+    ]
     first = commits[0]
-    assert isinstance(first, Commit) and first.provider == "prod" and first.parent_vm_id == VM1 and first.is_public
+    assert (
+        isinstance(first, Commit)
+        and first.provider == "prod"
+        and first.parent_vm_id == VM1
+        and first.is_public
+    )
 
 
 async def test_list_commits_stops_when_server_ignores_offset(vers, server):
-    server.on("GET", "/api/v1/commits",
-              httpx.Response(200, json={"commits": [commit_json(i) for i in range(100)], "total": 10_000}))
+    server.on(
+        "GET",
+        "/api/v1/commits",
+        httpx.Response(200, json={"commits": [commit_json(i) for i in range(100)], "total": 10_000}),
+    )
     assert len(await vers.list_commits()) == 100
     assert len(server.requests) == 2
 
@@ -411,21 +537,45 @@ async def test_list_commits_on_a_server_without_the_route_is_empty(vers, server)
 
 
 async def test_commit_parents_uses_id_field(vers, server):
-    chain = [{"id": "c2", "name": "n2", "parent_vm_id": VM2, "grandparent_commit_id": "c1", "is_public": False,
-              "owner_id": "o1", "created_at": "2026-04-02T00:00:00Z", "description": "d"},
-             {"id": "c1", "name": "n1", "parent_vm_id": VM1, "grandparent_commit_id": None, "is_public": False,
-              "owner_id": "o1", "created_at": "2026-04-01T00:00:00Z", "description": None}]
+    chain = [
+        {
+            "id": "c2",
+            "name": "n2",
+            "parent_vm_id": VM2,
+            "grandparent_commit_id": "c1",
+            "is_public": False,
+            "owner_id": "o1",
+            "created_at": "2026-04-02T00:00:00Z",
+            "description": "d",
+        },
+        {
+            "id": "c1",
+            "name": "n1",
+            "parent_vm_id": VM1,
+            "grandparent_commit_id": None,
+            "is_public": False,
+            "owner_id": "o1",
+            "created_at": "2026-04-01T00:00:00Z",
+            "description": None,
+        },
+    ]
     server.on("GET", "/api/v1/vm/commits/c2/parents", httpx.Response(200, json=chain))
     parents = await vers.commit_parents("c2")
-    assert [(c.id, c.parent_vm_id, c.grandparent_commit_id) for c in parents] == [("c2", VM2, "c1"), ("c1", VM1, None)]
+    assert [(c.id, c.parent_vm_id, c.grandparent_commit_id) for c in parents] == [
+        ("c2", VM2, "c1"),
+        ("c1", VM1, None),
+    ]
 
 
 async def test_delete_commit_conflict(vers, server):
     server.on("DELETE", "/api/v1/commits/c1", httpx.Response(204))
     await vers.delete_commit("c1")
     assert_common_headers(server.last, mutating=True)
-    server.on("DELETE", "/api/v1/commits/c2",
-              httpx.Response(409, json={"success": False, "error": "commit still has 1 active VM(s)"}))
+    server.on(
+        "DELETE",
+        "/api/v1/commits/c2",
+        httpx.Response(409, json={"success": False, "error": "commit still has 1 active VM(s)"}),
+    )
     with pytest.raises(Conflict, match="still has 1 active"):
         await vers.delete_commit("c2")
 
@@ -435,7 +585,11 @@ async def test_delete_commit_conflict(vers, server):
 
 async def test_ssh_key(vers, server):
     pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n"
-    server.on("GET", f"/api/v1/vm/{VM1}/ssh_key", httpx.Response(200, json={"ssh_private_key": pem, "ssh_port": 2201}))
+    server.on(
+        "GET",
+        f"/api/v1/vm/{VM1}/ssh_key",
+        httpx.Response(200, json={"ssh_private_key": pem, "ssh_port": 2201}),
+    )
     key = await vers.ssh_key(VM1)
     assert key == SshKey(private_key_pem=pem, port=2201)
     assert "BEGIN" not in repr(key)
@@ -445,25 +599,42 @@ def test_ssh_endpoint_for_vers_derives_the_vm_domain():
     provider = VersProvider("p", "https://api.staging.vers.sh", KEY)
     endpoint = provider.ssh_endpoint(VM1)
     assert (endpoint.host, endpoint.port, endpoint.server_name) == (
-        f"{VM1}.vm.staging.vers.sh", 443, f"{VM1}.vm.staging.vers.sh")
+        f"{VM1}.vm.staging.vers.sh",
+        443,
+        f"{VM1}.vm.staging.vers.sh",
+    )
     assert derive_vm_domain("https://api.vers.sh/api/v1") == "vm.vers.sh"
     assert derive_vm_domain("http://127.0.0.1:9000") == "vm.localhost"
     assert derive_vm_domain("https://vers.example.org") == "vm.vers.example.org"
 
 
 def test_ssh_endpoint_for_the_local_engine():
-    provider = VersProvider("local", "http://127.0.0.1:9000", "t" * 40, ssh_address=("127.0.0.1", 2222),
-                            ca_path="/state/ca.pem", memory_snapshots=False)
+    provider = VersProvider(
+        "local",
+        "http://127.0.0.1:9000",
+        "t" * 40,
+        ssh_address=("127.0.0.1", 2222),
+        ca_path="/state/ca.pem",
+        memory_snapshots=False,
+    )
     endpoint = provider.ssh_endpoint(VM1)
     assert (endpoint.host, endpoint.port, endpoint.server_name, endpoint.ca_path) == (
-        "127.0.0.1", 2222, f"{VM1}.vm.localhost", "/state/ca.pem")
+        "127.0.0.1",
+        2222,
+        f"{VM1}.vm.localhost",
+        "/state/ca.pem",
+    )
     assert provider.capabilities.memory_snapshots is False
     assert VersProvider.capabilities.memory_snapshots is True
     assert provider.capabilities.can_branch and provider.capabilities.has_ssh
 
 
 async def test_exec(vers, server):
-    server.on("POST", f"/api/v1/vm/{VM1}/exec", httpx.Response(200, json={"exit_code": 3, "stdout": "hi\n", "stderr": "e"}))
+    server.on(
+        "POST",
+        f"/api/v1/vm/{VM1}/exec",
+        httpx.Response(200, json={"exit_code": 3, "stdout": "hi\n", "stderr": "e"}),
+    )
     result = await vers.exec(VM1, ["bash", "-c", "echo hi; exit 3"], timeout_secs=5)
     assert result == ExecResult(exit_code=3, stdout="hi\n", stderr="e")
     assert server.body() == {"command": ["bash", "-c", "echo hi; exit 3"], "timeout_secs": 5}
@@ -476,29 +647,72 @@ async def test_exec(vers, server):
 
 
 async def test_list_images_from_rootfs_route(vers, server):
-    server.on("GET", "/api/rootfs", httpx.Response(200, json={"rootfs": [
-        {"name": "default", "size_bytes": 1234, "in_use": 2, "created_at": "2026-04-01T00:00:00Z"}, "alpine"]}))
+    server.on(
+        "GET",
+        "/api/rootfs",
+        httpx.Response(
+            200,
+            json={
+                "rootfs": [
+                    {
+                        "name": "default",
+                        "size_bytes": 1234,
+                        "in_use": 2,
+                        "created_at": "2026-04-01T00:00:00Z",
+                    },
+                    "alpine",
+                ]
+            },
+        ),
+    )
     images = await vers.list_images()
-    assert images[0] == Image(name="default", size_bytes=1234, in_use=2,
-                              created_at=datetime(2026, 4, 1, tzinfo=UTC))
+    assert images[0] == Image(
+        name="default", size_bytes=1234, in_use=2, created_at=datetime(2026, 4, 1, tzinfo=UTC)
+    )
     assert images[1] == Image(name="alpine")
     assert_common_headers(server.last, mutating=False)
 
 
 async def test_list_images_cluster_era_names(vers, server):
-    server.on("GET", "/api/rootfs", httpx.Response(200, json={"data": {"rootfs_names": ["a", "b"]},
-                                                              "operation_id": "o", "duration_ns": 1}))
+    server.on(
+        "GET",
+        "/api/rootfs",
+        httpx.Response(
+            200, json={"data": {"rootfs_names": ["a", "b"]}, "operation_id": "o", "duration_ns": 1}
+        ),
+    )
     assert [i.name for i in await vers.list_images()] == ["a", "b"]
 
 
 async def test_list_images_falls_back_to_v1_images(vers, server):
-    server.on("GET", "/api/v1/images", httpx.Response(200, json={"images": [
-        {"base_image_id": "i1", "image_name": "ubuntu", "owner_id": "o", "is_public": False, "size_mib": 2,
-         "source_type": "docker", "created_at": "2026-04-01T00:00:00Z", "description": None}],
-        "total": 1, "limit": 100, "offset": 0}))
+    server.on(
+        "GET",
+        "/api/v1/images",
+        httpx.Response(
+            200,
+            json={
+                "images": [
+                    {
+                        "base_image_id": "i1",
+                        "image_name": "ubuntu",
+                        "owner_id": "o",
+                        "is_public": False,
+                        "size_mib": 2,
+                        "source_type": "docker",
+                        "created_at": "2026-04-01T00:00:00Z",
+                        "description": None,
+                    }
+                ],
+                "total": 1,
+                "limit": 100,
+                "offset": 0,
+            },
+        ),
+    )
     images = await vers.list_images()
-    assert images == [Image(name="ubuntu", size_bytes=2 * 1024 * 1024,
-                            created_at=datetime(2026, 4, 1, tzinfo=UTC))]
+    assert images == [
+        Image(name="ubuntu", size_bytes=2 * 1024 * 1024, created_at=datetime(2026, 4, 1, tzinfo=UTC))
+    ]
     assert [r.url.path for r in server.requests] == ["/api/rootfs", "/api/v1/images"]
 
 
@@ -536,7 +750,9 @@ async def test_delete_image(vers, server):
     server.on("DELETE", "/api/rootfs/alpine", httpx.Response(204))
     await vers.delete_image("alpine")
     assert_common_headers(server.last, mutating=True)
-    server.on("DELETE", "/api/rootfs/default", httpx.Response(409, json={"success": False, "error": "image in use"}))
+    server.on(
+        "DELETE", "/api/rootfs/default", httpx.Response(409, json={"success": False, "error": "image in use"})
+    )
     with pytest.raises(Conflict, match="image in use"):
         await vers.delete_image("default")
 
@@ -553,9 +769,11 @@ async def test_health(vers, server):
 
 
 async def test_retried_create_reuses_its_idempotency_key(vers, server):
-    answers = [httpx.Response(503, content=b"503 Service unavailable"),
-               httpx.Response(429, headers={"Retry-After": "1"}),
-               httpx.Response(201, json={"vm_id": VM1})]
+    answers = [
+        httpx.Response(503, content=b"503 Service unavailable"),
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.Response(201, json={"vm_id": VM1}),
+    ]
     server.on("POST", "/api/v1/vm/new_root", lambda r: answers.pop(0))
     assert await vers.create_vm(VmConfig()) == VM1
     keys = {r.headers["x-idempotency-key"] for r in server.requests}
@@ -645,7 +863,9 @@ async def engine_url(tmp_path: Path):
     engine = Engine(tmp_path / "state")
     await engine.start()
     token = "e2e-" + "x" * 40
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, token), host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(engine, token), host="127.0.0.1", port=0, log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -669,7 +889,9 @@ async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Pat
         made = await local.exec(vm_id, ["bash", "-c", "echo kept > /root/f && cat /root/f"])
         assert made == ExecResult(exit_code=0, stdout="kept\n", stderr="")
         commit_id = await local.commit(vm_id, name="e2e", description="first")
-        assert [(c.id, c.name, c.parent_vm_id) for c in await local.list_commits()] == [(commit_id, "e2e", vm_id)]
+        assert [(c.id, c.name, c.parent_vm_id) for c in await local.list_commits()] == [
+            (commit_id, "e2e", vm_id)
+        ]
         assert [c.id for c in await local.commit_parents(commit_id)] == [commit_id]
         branched = await local.branch(vm_id, 2)
         restored = await local.restore(commit_id)
@@ -740,7 +962,9 @@ async def test_a_retried_create_and_branch_happen_once_on_the_local_engine(engin
     local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep)
     try:
         vm_id = await local.create_vm(VmConfig(), wait_boot=True)
-        assert [vm.id for vm in await local.list_vms()] == [vm_id], "the lost first answer did not create twice"
+        assert [vm.id for vm in await local.list_vms()] == [vm_id], (
+            "the lost first answer did not create twice"
+        )
         lossy.lost.clear()
         children = await local.branch(vm_id, 2)
         assert len(children) == 2

@@ -19,22 +19,45 @@ BACKGROUND_TIMEOUT_S = 60.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="run the local VM engine (Vers-compatible API on 127.0.0.1)",
-                                   description="Run the local VM engine: a Vers-compatible API on 127.0.0.1 "
-                                               "and an SSH-over-TLS gateway into its sandboxed VMs.")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where VMs, commits and the token live (default: <user data dir>/vmtui/engine)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the local VM engine (Vers-compatible API on 127.0.0.1)",
+        description="Run the local VM engine: a Vers-compatible API on 127.0.0.1 "
+        "and an SSH-over-TLS gateway into its sandboxed VMs.",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where VMs, commits and the token live (default: <user data dir>/vmtui/engine)",
+    )
     parser.add_argument("--port", type=int, default=0, help="API port (0 = any free port)")
     parser.add_argument("--ssh-port", type=int, default=0, help="SSH gateway port (0 = any free port)")
-    parser.add_argument("--listen", metavar="ADDR", default=None,
-                        help="address to bind instead of 127.0.0.1 (non-loopback exposes the API)")
-    parser.add_argument("--background", action="store_true",
-                        help="detach, wait until it answers, print the ready line and exit")
-    parser.add_argument("--rate-limit", type=float, default=50.0, metavar="REQ_PER_S",
-                        help="requests per second per client (default 50)")
+    parser.add_argument(
+        "--listen",
+        metavar="ADDR",
+        default=None,
+        help="address to bind instead of 127.0.0.1 (non-loopback exposes the API)",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="detach, wait until it answers, print the ready line and exit",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=50.0,
+        metavar="REQ_PER_S",
+        help="requests per second per client (default 50)",
+    )
     parser.add_argument("--burst", type=int, default=100, help="rate-limit burst size (default 100)")
-    parser.add_argument("--print-token", metavar="EMAIL", default=None,
-                        help="print a token for the local Swiftor API for EMAIL and exit")
+    parser.add_argument(
+        "--print-token",
+        metavar="EMAIL",
+        default=None,
+        help="print a token for the local Swiftor API for EMAIL and exit",
+    )
     parser.set_defaults(func=run)
 
 
@@ -45,15 +68,22 @@ def run(args: argparse.Namespace) -> int:
     state_dir = (args.state_dir or paths.engine_state_dir()).expanduser().absolute()
     if args.print_token is not None:
         return _print_token(state_dir, args.print_token)
-    options = ServeOptions(state_dir=state_dir, host=args.listen or "127.0.0.1", port=args.port,
-                           ssh_port=args.ssh_port, listen_explicit=args.listen is not None,
-                           rate=args.rate_limit, burst=args.burst)
+    options = ServeOptions(
+        state_dir=state_dir,
+        host=args.listen or "127.0.0.1",
+        port=args.port,
+        ssh_port=args.ssh_port,
+        listen_explicit=args.listen is not None,
+        rate=args.rate_limit,
+        burst=args.burst,
+    )
     try:
         options.check()
         if args.background:
             return _start_background(options)
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         run_foreground(options)
     except ServeError as exc:
         print(f"vmtui serve: {exc}", file=sys.stderr)
@@ -80,16 +110,35 @@ def _start_background(options: ServeOptions) -> int:
 
     with state_lock(options.state_dir):
         pass
-    argv = [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(options.state_dir),
-            "--port", str(options.port), "--ssh-port", str(options.ssh_port),
-            "--rate-limit", str(options.rate), "--burst", str(options.burst)]
+    argv = [
+        sys.executable,
+        "-m",
+        "vmtui",
+        "serve",
+        "--state-dir",
+        str(options.state_dir),
+        "--port",
+        str(options.port),
+        "--ssh-port",
+        str(options.ssh_port),
+        "--rate-limit",
+        str(options.rate),
+        "--burst",
+        str(options.burst),
+    ]
     if options.listen_explicit:
         argv += ["--listen", options.host]
     log_path = options.state_dir / LOG_FILE
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "ab") as log_file:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
-                                 start_new_session=True, close_fds=True)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            start_new_session=True,
+            close_fds=True,
+        )
     assert child.stdout is not None
     deadline = time.monotonic() + BACKGROUND_TIMEOUT_S
     buffer = b""
@@ -109,8 +158,10 @@ def _start_background(options: ServeOptions) -> int:
             break
     if child.poll() is None:
         child.terminate()
-    print(f"vmtui serve: the background daemon did not become ready; see {log_path}:\n"
-          + _tail(log_path), file=sys.stderr)
+    print(
+        f"vmtui serve: the background daemon did not become ready; see {log_path}:\n" + _tail(log_path),
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -141,7 +141,7 @@ def _break_cycles(
         key: tuple[NodeKind, str] | None = start
         while key is not None and key not in done:
             if key in on_path:
-                cycle = path[path.index(key):]
+                cycle = path[path.index(key) :]
                 cut = min(cycle)
                 del parent_of[cut]
                 nodes[cut].cycle_broken = True

@@ -78,7 +78,11 @@ class Capabilities(BaseModel):
         if getattr(self, flag, False):
             return None
         what = flag.removeprefix("can_").removeprefix("has_").replace("_", "/")
-        return f"{provider_kind} VMs cannot {what}" if flag.startswith("can_") else f"{provider_kind} has no {what}"
+        return (
+            f"{provider_kind} VMs cannot {what}"
+            if flag.startswith("can_")
+            else f"{provider_kind} has no {what}"
+        )
 
 
 class VmSpecs(BaseModel):

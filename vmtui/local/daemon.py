@@ -65,8 +65,10 @@ class ServeOptions:
         except ValueError:
             raise ServeError(f"--listen needs an IP address, not {self.host!r}") from None
         if not address.is_loopback and not self.listen_explicit:
-            raise ServeError(f"refusing to listen on {self.host}: pass --listen {self.host} to expose the API "
-                             "beyond this machine")
+            raise ServeError(
+                f"refusing to listen on {self.host}: pass --listen {self.host} to expose the API "
+                "beyond this machine"
+            )
         for name, port in (("--port", self.port), ("--ssh-port", self.ssh_port)):
             if not 0 <= port <= 65535:
                 raise ServeError(f"{name} must be between 0 and 65535")
@@ -134,8 +136,10 @@ def read_endpoint(state_dir: Path) -> dict[str, Any] | None:
 
 def ready_line(endpoint: dict[str, Any]) -> str:
     ssh = f"{endpoint['ssh_host']}:{endpoint['ssh_port']}" if endpoint.get("ssh_port") else "-"
-    return (f"{READY_PREFIX}api={endpoint['api_url']} ssh={ssh} token-file={endpoint['token_file']} "
-            f"ca={endpoint.get('ca_path') or '-'}")
+    return (
+        f"{READY_PREFIX}api={endpoint['api_url']} ssh={ssh} token-file={endpoint['token_file']} "
+        f"ca={endpoint.get('ca_path') or '-'}"
+    )
 
 
 class _Server(uvicorn.Server):
@@ -180,8 +184,9 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     swiftor_secret = jwt_tokens.load_or_create_secret(state_dir)
     sock = _bind(options.host, options.port)
     if not ipaddress.ip_address(options.host).is_loopback:
-        log.warning("the API listens on %s: reachable beyond this machine (bearer token still required)",
-                    options.host)
+        log.warning(
+            "the API listens on %s: reachable beyond this machine (bearer token still required)", options.host
+        )
     engine = Engine(state_dir)
     server: _Server | None = None
     serving: asyncio.Task[None] | None = None
@@ -197,8 +202,11 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         except (sqlite3.Error, OSError) as exc:
             raise ServeError(f"cannot open the engine state in {state_dir}: {exc}") from exc
         app = create_app(engine, token, rate=options.rate, burst=options.burst, swiftor_secret=swiftor_secret)
-        server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                        timeout_graceful_shutdown=5))
+        server = _Server(
+            uvicorn.Config(
+                app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
+            )
+        )
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if serving.done():
@@ -239,11 +247,13 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
 async def _start_gateway(engine: Engine, options: ServeOptions) -> sshd.Gateway:
     """The SSH-over-TLS gateway into the engine's VMs."""
     try:
-        gateway = await sshd.start_gateway(engine, options.state_dir, options.host, options.ssh_port,
-                                           options.domain)
+        gateway = await sshd.start_gateway(
+            engine, options.state_dir, options.host, options.ssh_port, options.domain
+        )
     except OSError as exc:
-        raise ServeError(f"cannot start the SSH gateway on {options.host}:{options.ssh_port}: "
-                         f"{exc.strerror or exc}") from exc
+        raise ServeError(
+            f"cannot start the SSH gateway on {options.host}:{options.ssh_port}: {exc.strerror or exc}"
+        ) from exc
     engine.ssh_port = gateway.port
     return gateway
 

@@ -147,8 +147,9 @@ class Engine:
             raise NotFound("commit not found")
         return commit
 
-    def list_commits(self, *, owner: str | None = None, limit: int = 50,
-                     offset: int = 0) -> tuple[list[CommitRecord], int]:
+    def list_commits(
+        self, *, owner: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[CommitRecord], int]:
         return self.db.list_commits(owner=owner, limit=limit, offset=offset)
 
     def commit_parents(self, commit_id: str, owner: str | None = None) -> list[CommitRecord]:
@@ -194,26 +195,51 @@ class Engine:
 
     # -- VM lifecycle -------------------------------------------------------------------------
 
-    async def create_vm(self, *, image: str = DEFAULT_IMAGE, vcpu_count: int = 1, mem_size_mib: int = 512,
-                        fs_size_mib: int = 1024, labels: dict[str, str] | None = None,
-                        env: dict[str, str] | None = None, start: bool = True, owner: str | None = None,
-                        wait_boot: bool = True) -> VmRecord:
+    async def create_vm(
+        self,
+        *,
+        image: str = DEFAULT_IMAGE,
+        vcpu_count: int = 1,
+        mem_size_mib: int = 512,
+        fs_size_mib: int = 1024,
+        labels: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        start: bool = True,
+        owner: str | None = None,
+        wait_boot: bool = True,
+    ) -> VmRecord:
         """Create a VM on an image. `start=False` leaves it `stopped`; `wait_boot=False` returns
         at once with the VM `booting` while it boots in the background."""
         self._image_spec_path(image)
-        vm = self._new_vm_record(owner=owner, image=image, labels=labels or {}, env=self._env_for(owner, env),
-                                 vcpu_count=vcpu_count, mem_size_mib=mem_size_mib, fs_size_mib=fs_size_mib)
+        vm = self._new_vm_record(
+            owner=owner,
+            image=image,
+            labels=labels or {},
+            env=self._env_for(owner, env),
+            vcpu_count=vcpu_count,
+            mem_size_mib=mem_size_mib,
+            fs_size_mib=fs_size_mib,
+        )
         return await self._launch(vm, start=start, wait_boot=wait_boot)
 
-    async def from_commit(self, commit_id: str, *, owner: str | None = None,
-                          env: dict[str, str] | None = None) -> VmRecord:
+    async def from_commit(
+        self, commit_id: str, *, owner: str | None = None, env: dict[str, str] | None = None
+    ) -> VmRecord:
         """Start a fresh VM on a commit's filesystem (memory is not captured: it boots fresh)."""
         commit = self.get_commit(commit_id, owner)
-        return await self._launch(self._vm_from_commit(commit, owner, self._env_for(owner, env)), start=True,
-                                  wait_boot=True)
+        return await self._launch(
+            self._vm_from_commit(commit, owner, self._env_for(owner, env)), start=True, wait_boot=True
+        )
 
-    async def branch(self, source_id: str, count: int = 1, *, keep_paused: bool = False,
-                     owner: str | None = None, source_kind: str = "any") -> list[VmRecord]:
+    async def branch(
+        self,
+        source_id: str,
+        count: int = 1,
+        *,
+        keep_paused: bool = False,
+        owner: str | None = None,
+        source_kind: str = "any",
+    ) -> list[VmRecord]:
         """Start `count` VMs from a VM (committing it first) or from a commit.
 
         `source_kind` is "vm", "commit", or "any" (look the id up as a VM, then as a commit)."""
@@ -230,8 +256,11 @@ class Engine:
 
         async def launch() -> VmRecord:
             async with gate:
-                return await self._launch(self._vm_from_commit(commit, owner, self._env_for(owner, None)),
-                                          start=True, wait_boot=True)
+                return await self._launch(
+                    self._vm_from_commit(commit, owner, self._env_for(owner, None)),
+                    start=True,
+                    wait_boot=True,
+                )
 
         self._launching[commit.id] += count  # the commit must not be deleted under the waiting launches
         try:
@@ -248,9 +277,16 @@ class Engine:
             raise failure
         raise BranchFailed(created, failure) from failure
 
-    async def commit_vm(self, vm_id: str, *, name: str | None = None, description: str | None = None,
-                        keep_paused: bool = False, commit_id: str | None = None,
-                        owner: str | None = None) -> CommitRecord:
+    async def commit_vm(
+        self,
+        vm_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        keep_paused: bool = False,
+        commit_id: str | None = None,
+        owner: str | None = None,
+    ) -> CommitRecord:
         """Capture the VM's filesystem as an immutable commit. The VM is frozen while its
         writable layer is copied and resumed afterwards unless `keep_paused` (or it was paused)."""
         self.get_vm(vm_id, owner)
@@ -280,10 +316,14 @@ class Engine:
                 raise
             self.db.update_vm(vm_id, state="paused" if sandbox.paused else "running")
             commit = CommitRecord(
-                id=new_id, owner=owner, description=description or None,
+                id=new_id,
+                owner=owner,
+                description=description or None,
                 name=name or f"commit: of_vm={vm_id} timestamp={utc_now()}",
-                parent_vm_id=vm_id, grandparent_commit_id=vm.parent_commit_id,
-                layers=[new_id, *vm.layers], image=vm.image,
+                parent_vm_id=vm_id,
+                grandparent_commit_id=vm.parent_commit_id,
+                layers=[new_id, *vm.layers],
+                image=vm.image,
             )
             self.db.insert_commit(commit)
             self._pending_layers.discard(new_id)
@@ -303,7 +343,9 @@ class Engine:
                     await sandbox.resume()
             self.db.update_vm(vm_id, state="paused" if paused else "running")
 
-    async def start_vm(self, vm_id: str, env: dict[str, str] | None = None, *, owner: str | None = None) -> None:
+    async def start_vm(
+        self, vm_id: str, env: dict[str, str] | None = None, *, owner: str | None = None
+    ) -> None:
         """Boot a stopped VM from its writable layer (with new environment variables if given)."""
         vm = self.get_vm(vm_id, owner)
         async with self._lock(vm_id):
@@ -352,8 +394,9 @@ class Engine:
                     self._sandboxes[vm.id] = sandbox
                 self.db.update_vm(vm.id, phase="ready")
                 raise
-            self.db.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
-                              ssh_private_key="", env={})
+            self.db.update_vm(
+                vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None, ssh_private_key="", env={}
+            )
             await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm.id), True)
         self._locks.pop(vm_id, None)
         await self._collect_layers()
@@ -363,24 +406,41 @@ class Engine:
         self.get_vm(vm_id, owner)
         self.db.update_vm(vm_id, labels=labels)
 
-    async def exec(self, vm_id: str, argv: list[str], *, env: dict[str, str] | None = None,
-                   cwd: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
-                   owner: str | None = None) -> tuple[int, bytes, bytes]:
+    async def exec(
+        self,
+        vm_id: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        owner: str | None = None,
+    ) -> tuple[int, bytes, bytes]:
         """Run a command inside the VM and collect (exit code, stdout, stderr). A command still
         running after `timeout` seconds is killed (ProviderError 408)."""
         output: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         code = -1
-        async for kind, data in self.exec_stream(vm_id, argv, env=env, cwd=cwd, stdin=stdin, timeout=timeout,
-                                                 owner=owner):
+        async for kind, data in self.exec_stream(
+            vm_id, argv, env=env, cwd=cwd, stdin=stdin, timeout=timeout, owner=owner
+        ):
             if isinstance(data, int):
                 code = data
             else:
                 output[kind].append(data)
         return code, b"".join(output["stdout"]), b"".join(output["stderr"])
 
-    async def exec_stream(self, vm_id: str, argv: list[str], *, env: dict[str, str] | None = None,
-                          cwd: str | None = None, stdin: bytes | None = None, timeout: float | None = None,
-                          owner: str | None = None) -> AsyncIterator[tuple[str, bytes | int]]:
+    async def exec_stream(
+        self,
+        vm_id: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        owner: str | None = None,
+    ) -> AsyncIterator[tuple[str, bytes | int]]:
         """Run a command inside the VM and yield its output as it comes: ("stdout"|"stderr", data)
         chunks, then ("exit", code). Past `timeout` seconds the command is killed and
         ProviderError(408) raised; closing the iterator early kills it too."""
@@ -390,7 +450,8 @@ class Engine:
         proc = await asyncio.create_subprocess_exec(
             *sandbox.enter_argv(argv, env=env, **where),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
@@ -406,7 +467,10 @@ class Engine:
             proc.stdin.close()
 
         assert proc.stdout is not None and proc.stderr is not None
-        workers = [asyncio.create_task(pump("stdout", proc.stdout)), asyncio.create_task(pump("stderr", proc.stderr))]
+        workers = [
+            asyncio.create_task(pump("stdout", proc.stdout)),
+            asyncio.create_task(pump("stderr", proc.stderr)),
+        ]
         if stdin is not None:
             workers.append(asyncio.create_task(feed()))
         done = asyncio.gather(*workers)
@@ -443,13 +507,23 @@ class Engine:
             raise NotFound(f"cannot read {path}: {_last_line(err)}")
         return out
 
-    async def write_file(self, vm_id: str, path: str, content: bytes, *, mode: int = 0o644,
-                         create_dirs: bool = False, owner: str | None = None) -> None:
+    async def write_file(
+        self,
+        vm_id: str,
+        path: str,
+        content: bytes,
+        *,
+        mode: int = 0o644,
+        create_dirs: bool = False,
+        owner: str | None = None,
+    ) -> None:
         """Write an absolute path inside the VM (with the VM's own shell tools), then set its mode."""
         _check_vm_path(path)
         if not 0 <= mode <= 0o7777:
             raise BadRequest(f"mode must be between 0 and 0o7777, not {mode}")
-        script = 'set -e; if [ "$2" = 1 ]; then mkdir -p -- "$(dirname -- "$1")"; fi; cat > "$1"; chmod "$3" "$1"'
+        script = (
+            'set -e; if [ "$2" = 1 ]; then mkdir -p -- "$(dirname -- "$1")"; fi; cat > "$1"; chmod "$3" "$1"'
+        )
         argv = ["sh", "-c", script, "sh", path, "1" if create_dirs else "0", format(mode, "o")]
         code, _, err = await self.exec(vm_id, argv, stdin=content, owner=owner)
         if code != 0:
@@ -464,8 +538,10 @@ class Engine:
     def set_env_vars(self, values: dict[str, str], *, replace: bool = False) -> dict[str, str]:
         for key, value in values.items():
             if not ENV_KEY_RE.match(key):
-                raise BadRequest(f"invalid variable name {key[:64]!r}: use letters, digits and '_', "
-                                 "not starting with a digit, at most 256 characters")
+                raise BadRequest(
+                    f"invalid variable name {key[:64]!r}: use letters, digits and '_', "
+                    "not starting with a digit, at most 256 characters"
+                )
             if len(value) > ENV_VALUE_MAX:
                 raise BadRequest(f"value of {key} is longer than {ENV_VALUE_MAX} characters")
         self.db.set_env_vars(values, replace=replace)
@@ -485,8 +561,15 @@ class Engine:
         self.db.delete_commit(commit_id)
         await self._collect_layers()
 
-    def update_commit(self, commit_id: str, *, is_public: bool, name: str | None = None,
-                      description: str | None = None, owner: str | None = None) -> CommitRecord:
+    def update_commit(
+        self,
+        commit_id: str,
+        *,
+        is_public: bool,
+        name: str | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+    ) -> CommitRecord:
         self.get_commit(commit_id, owner)
         changes: dict[str, object] = {"is_public": is_public}
         if name:
@@ -500,8 +583,12 @@ class Engine:
 
     def list_images(self) -> list[ImageRecord]:
         """The built-in default image first, then uploaded ones by name."""
-        default = ImageRecord(name=DEFAULT_IMAGE, path=str(self._default_image or ""),
-                              size_bytes=self._default_image_size, created_at="")
+        default = ImageRecord(
+            name=DEFAULT_IMAGE,
+            path=str(self._default_image or ""),
+            size_bytes=self._default_image_size,
+            created_at="",
+        )
         return [default, *self.db.list_images()]
 
     def image_usage(self, name: str) -> tuple[int, int]:
@@ -572,10 +659,14 @@ class Engine:
 
     def _spec(self, vm: VmRecord) -> SandboxSpec:
         return SandboxSpec(
-            vm_id=vm.id, vm_dir=self._vm_dir(vm.id),
+            vm_id=vm.id,
+            vm_dir=self._vm_dir(vm.id),
             layers=[self.state_dir / "layers" / layer for layer in vm.layers],
-            image=self._image_spec_path(vm.image), hostname=f"vm-{vm.id[:8]}", env=dict(vm.env),
-            vcpu_count=vm.vcpu_count, mem_size_mib=vm.mem_size_mib,
+            image=self._image_spec_path(vm.image),
+            hostname=f"vm-{vm.id[:8]}",
+            env=dict(vm.env),
+            vcpu_count=vm.vcpu_count,
+            mem_size_mib=vm.mem_size_mib,
         )
 
     def _new_vm_record(self, **fields: Any) -> VmRecord:
@@ -589,8 +680,14 @@ class Engine:
         )
 
     def _vm_from_commit(self, commit: CommitRecord, owner: str | None, env: dict[str, str]) -> VmRecord:
-        return self._new_vm_record(owner=owner, image=commit.image, layers=list(commit.layers), env=env,
-                                   parent_commit_id=commit.id, grandparent_vm_id=commit.parent_vm_id)
+        return self._new_vm_record(
+            owner=owner,
+            image=commit.image,
+            layers=list(commit.layers),
+            env=env,
+            parent_commit_id=commit.id,
+            grandparent_vm_id=commit.parent_vm_id,
+        )
 
     async def _launch(self, vm: VmRecord, *, start: bool, wait_boot: bool) -> VmRecord:
         """Insert the row as `creating`, make the VM's dir, boot. A failure removes every trace.
@@ -713,14 +810,17 @@ class Engine:
                 try:
                     await asyncio.to_thread(Sandbox.cleanup_stale, path)
                 except SandboxError as exc:
-                    log.warning("cannot clean up leftovers of %s (kept for the next start): %s", path.name, exc)
+                    log.warning(
+                        "cannot clean up leftovers of %s (kept for the next start): %s", path.name, exc
+                    )
                     continue
                 await asyncio.to_thread(shutil.rmtree, path, True)
         for vm in known.values():
             if vm.phase == "deleting":
                 log.info("finishing the interrupted delete of vm %s", vm.id)
-                store.update_vm(vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None,
-                                ssh_private_key="", env={})
+                store.update_vm(
+                    vm.id, phase="deleted", deleted_at=utc_now(), init_pid=None, ssh_private_key="", env={}
+                )
         await self._collect_layers(sweep_partial=True)
         limit = asyncio.Semaphore(_RECOVERY_PARALLELISM)
 
@@ -728,8 +828,13 @@ class Engine:
             async with limit:
                 await self._revive(vm)
 
-        await asyncio.gather(*(revive(vm) for vm in known.values()
-                               if vm.phase == "ready" and vm.state in ("booting", "running", "paused")))
+        await asyncio.gather(
+            *(
+                revive(vm)
+                for vm in known.values()
+                if vm.phase == "ready" and vm.state in ("booting", "running", "paused")
+            )
+        )
 
     async def _revive(self, vm: VmRecord) -> None:
         spec = self._spec(vm)
@@ -788,6 +893,6 @@ def _last_line(err: bytes) -> str:
 
 def _check_image_name(name: str) -> None:
     if not IMAGE_NAME_RE.match(name):
-        raise BadRequest("invalid image name: use 1-64 letters, digits, '.', '_' or '-', not starting with "
-                         "'.', '_' or '-'")
-
+        raise BadRequest(
+            "invalid image name: use 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
+        )

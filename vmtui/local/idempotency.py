@@ -88,8 +88,9 @@ class IdempotencyMiddleware:
                     chunks.clear()
                 keep = size <= MAX_STORED_BYTES and status < 500 and status not in _NOT_KEPT
                 if not message.get("more_body", False) and keep:
-                    self.store.put_response(key, where, StoredResponse(status, b"".join(chunks),
-                                                                       content_type, time.time()))
+                    self.store.put_response(
+                        key, where, StoredResponse(status, b"".join(chunks), content_type, time.time())
+                    )
             await send(message)
 
         await self.app(scope, receive, capture)

@@ -22,8 +22,14 @@ class RateLimiter:
     a flood of distinct client addresses cannot grow memory without bound.
     """
 
-    def __init__(self, rate: float = 50.0, burst: int = 100, *, max_clients: int = 1024,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rate: float = 50.0,
+        burst: int = 100,
+        *,
+        max_clients: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if rate <= 0 or burst < 1:
             raise ValueError("rate limit needs rate > 0 and burst >= 1")
         self.rate = rate

@@ -225,9 +225,13 @@ class Sandbox:
         try:
             if copy.returncode != 0:
                 if b"No space left on device" in err:
-                    raise StorageFull(f"cannot capture VM {self.spec.vm_id}: no space left on device for the new layer")
+                    raise StorageFull(
+                        f"cannot capture VM {self.spec.vm_id}: no space left on device for the new layer"
+                    )
                 last = err.decode(errors="replace").strip().splitlines()[-1:] or ["cp failed"]
-                raise SandboxError(f"cannot capture VM {self.spec.vm_id}: {_without_paths(last[0], tmp, self.spec.vm_dir)}")
+                raise SandboxError(
+                    f"cannot capture VM {self.spec.vm_id}: {_without_paths(last[0], tmp, self.spec.vm_dir)}"
+                )
             await asyncio.to_thread(images.sync_tree, tmp)
             os.rename(tmp, dest)
             images.fsync_dir(dest.parent)

@@ -48,14 +48,29 @@ KERNELS = {"default.bin"}
 MAX_OFFSET = 2**63 - 1
 """Largest offset SQLite can take; larger ones are refused as bad requests instead of failing inside."""
 CAPABILITIES = {
-    "can_create": True, "can_delete": True, "can_branch": True, "can_commit": True, "can_restore": True,
-    "can_pause": True, "can_start_stop": False, "has_ssh": True, "has_exec": True, "has_images": True,
-    "has_secrets": False, "has_networking": False, "memory_snapshots": False,
+    "can_create": True,
+    "can_delete": True,
+    "can_branch": True,
+    "can_commit": True,
+    "can_restore": True,
+    "can_pause": True,
+    "can_start_stop": False,
+    "has_ssh": True,
+    "has_exec": True,
+    "has_images": True,
+    "has_secrets": False,
+    "has_networking": False,
+    "memory_snapshots": False,
 }
 """What this engine can do; `memory_snapshots` is false because commits capture the filesystem only."""
 
 _STATUS_OF: dict[type[ProviderError], int] = {
-    BadRequest: 400, QuotaExceeded: 403, NotFound: 404, Conflict: 409, Unsupported: 501, Unavailable: 503,
+    BadRequest: 400,
+    QuotaExceeded: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unsupported: 501,
+    Unavailable: 503,
 }
 
 
@@ -150,39 +165,68 @@ class ExecIn(_Body):
 
 
 def _vm_out(engine: Engine, vm: VmRecord) -> dict[str, Any]:
-    return {"vm_id": vm.id, "owner_id": engine.owner_id, "created_at": vm.created_at,
-            "state": engine.vm_state(vm), "labels": vm.labels}
+    return {
+        "vm_id": vm.id,
+        "owner_id": engine.owner_id,
+        "created_at": vm.created_at,
+        "state": engine.vm_state(vm),
+        "labels": vm.labels,
+    }
 
 
 def _metadata_out(engine: Engine, vm: VmRecord) -> dict[str, Any]:
     return {
-        "vm_id": vm.id, "owner_id": engine.owner_id, "created_at": vm.created_at, "deleted_at": vm.deleted_at,
-        "state": engine.vm_state(vm), "ip": None, "parent_commit_id": vm.parent_commit_id,
-        "grandparent_vm_id": vm.grandparent_vm_id, "image_name": vm.image, "vcpu_count": vm.vcpu_count,
-        "mem_size_mib": vm.mem_size_mib, "fs_size_mib": vm.fs_size_mib, "labels": vm.labels,
+        "vm_id": vm.id,
+        "owner_id": engine.owner_id,
+        "created_at": vm.created_at,
+        "deleted_at": vm.deleted_at,
+        "state": engine.vm_state(vm),
+        "ip": None,
+        "parent_commit_id": vm.parent_commit_id,
+        "grandparent_vm_id": vm.grandparent_vm_id,
+        "image_name": vm.image,
+        "vcpu_count": vm.vcpu_count,
+        "mem_size_mib": vm.mem_size_mib,
+        "fs_size_mib": vm.fs_size_mib,
+        "labels": vm.labels,
         "enforced_limits": engine.enforced_limits(vm.id),
     }
 
 
 def _commit_out(engine: Engine, commit: CommitRecord, id_field: str = "commit_id") -> dict[str, Any]:
     return {
-        id_field: commit.id, "name": commit.name, "owner_id": engine.owner_id, "created_at": commit.created_at,
-        "is_public": commit.is_public, "description": commit.description, "parent_vm_id": commit.parent_vm_id,
+        id_field: commit.id,
+        "name": commit.name,
+        "owner_id": engine.owner_id,
+        "created_at": commit.created_at,
+        "is_public": commit.is_public,
+        "description": commit.description,
+        "parent_vm_id": commit.parent_vm_id,
         "grandparent_commit_id": commit.grandparent_commit_id,
     }
 
 
 def _image_out(engine: Engine, image: ImageRecord) -> dict[str, Any]:
     vms, commits = engine.image_usage(image.name)
-    return {"name": image.name, "size_bytes": image.size_bytes, "in_use": vms + commits,
-            "created_at": image.created_at or None}
+    return {
+        "name": image.name,
+        "size_bytes": image.size_bytes,
+        "in_use": vms + commits,
+        "created_at": image.created_at or None,
+    }
 
 
 def _base_image_out(engine: Engine, image: ImageRecord) -> dict[str, Any]:
-    return {"base_image_id": image.name, "image_name": image.name, "owner_id": engine.owner_id,
-            "is_public": image.name == DEFAULT_IMAGE, "size_mib": image.size_bytes // 2**20,
-            "source_type": "builtin" if image.name == DEFAULT_IMAGE else "upload",
-            "created_at": image.created_at or None, "description": None}
+    return {
+        "base_image_id": image.name,
+        "image_name": image.name,
+        "owner_id": engine.owner_id,
+        "is_public": image.name == DEFAULT_IMAGE,
+        "size_mib": image.size_bytes // 2**20,
+        "source_type": "builtin" if image.name == DEFAULT_IMAGE else "upload",
+        "created_at": image.created_at or None,
+        "description": None,
+    }
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -263,11 +307,13 @@ class _InternalErrors:
 # -- the app ------------------------------------------------------------------------------------
 
 
-def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 100,
-               swiftor_secret: str | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, token: str, *, rate: float = 50.0, burst: int = 100, swiftor_secret: str | None = None
+) -> FastAPI:
     """The HTTP app over a started (or soon started) engine. `token` is the bearer token."""
-    app = FastAPI(title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None,
-                  redoc_url=None)
+    app = FastAPI(
+        title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None, redoc_url=None
+    )
     _install_error_handlers(app)
     app.include_router(_vers_router(engine), prefix=API_PREFIX)
     rootfs = _rootfs_router(engine)
@@ -276,8 +322,12 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "capabilities": CAPABILITIES,
-                "vms": len(engine.list_vms()) if engine.store is not None else 0}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "capabilities": CAPABILITIES,
+            "vms": len(engine.list_vms()) if engine.store is not None else 0,
+        }
 
     open_prefixes: tuple[str, ...] = ()
     if swiftor_secret:
@@ -285,7 +335,9 @@ def create_app(engine: Engine, token: str, *, rate: float = 50.0, burst: int = 1
         open_prefixes = ("/swiftor/",)
     app.add_middleware(_InternalErrors, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
     app.add_middleware(IdempotencyMiddleware, store=engine.db)
-    app.add_middleware(_AccessGate, token=token, limiter=RateLimiter(rate, burst), open_prefixes=open_prefixes)
+    app.add_middleware(
+        _AccessGate, token=token, limiter=RateLimiter(rate, burst), open_prefixes=open_prefixes
+    )
     if swiftor_secret:
         app.middleware("http")(swiftor_api.swiftor_host_proxy(engine))
     return app
@@ -303,8 +355,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         else:
             log.error("branch failed after %d VM(s)", len(exc.created), exc_info=exc.error)
             status, message = 500, "internal error"
-        return JSONResponse({"vms": [{"vm_id": vm.id} for vm in exc.created], "error": message},
-                            status_code=status)
+        return JSONResponse(
+            {"vms": [{"vm_id": vm.id} for vm in exc.created], "error": message}, status_code=status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> PlainTextResponse:
@@ -328,21 +381,25 @@ def _validation_response(errors: Any) -> PlainTextResponse:
     if first.get("type") == "json_invalid":
         return PlainTextResponse(f"Failed to parse the request body as JSON: {first['msg']}", status_code=400)
     if source == "body" and not where and isinstance(first.get("input"), (bytes, str)):
-        return PlainTextResponse("Failed to parse the request body as JSON: expected a JSON object",
-                                 status_code=400)
+        return PlainTextResponse(
+            "Failed to parse the request body as JSON: expected a JSON object", status_code=400
+        )
     if source == "body" and first.get("type") == "missing" and not where:
-        return PlainTextResponse("Failed to parse the request body as JSON: EOF while parsing a value",
-                                 status_code=400)
+        return PlainTextResponse(
+            "Failed to parse the request body as JSON: EOF while parsing a value", status_code=400
+        )
     if source in ("query", "path"):
         return PlainTextResponse(f"Failed to deserialize query string: {detail}", status_code=400)
     if first.get("type") == "value_error" and not where:
         return PlainTextResponse(f"Failed to parse the request body as JSON: {first['msg']}", status_code=400)
-    return PlainTextResponse(f"Failed to deserialize the JSON body into the target type: {detail}",
-                             status_code=422)
+    return PlainTextResponse(
+        f"Failed to deserialize the JSON body into the target type: {detail}", status_code=422
+    )
 
 
-async def _ndjson_events(first: tuple[str, bytes | int], rest: AsyncIterator[tuple[str, bytes | int]],
-                         exec_id: str | None) -> AsyncIterator[bytes]:
+async def _ndjson_events(
+    first: tuple[str, bytes | int], rest: AsyncIterator[tuple[str, bytes | int]], exec_id: str | None
+) -> AsyncIterator[bytes]:
     """Exec output as the Vers NDJSON stream: `chunk` events, then `exit` (or `error`)."""
     cursor = 0
 
@@ -352,8 +409,13 @@ async def _ndjson_events(first: tuple[str, bytes | int], rest: AsyncIterator[tup
         if isinstance(data, int):
             line: dict[str, Any] = {"type": "exit", "exec_id": exec_id, "cursor": cursor, "exit_code": data}
         else:
-            line = {"type": "chunk", "exec_id": exec_id, "cursor": cursor, "stream": kind,
-                    "data_b64": base64.b64encode(data).decode()}
+            line = {
+                "type": "chunk",
+                "exec_id": exec_id,
+                "cursor": cursor,
+                "stream": kind,
+                "data_b64": base64.b64encode(data).decode(),
+            }
         return json.dumps(line).encode() + b"\n"
 
     try:
@@ -381,9 +443,12 @@ def _vers_router(engine: Engine) -> APIRouter:
         if config.kernel_name is not None and config.kernel_name not in KERNELS:
             raise NotFound(f"kernel not found: {config.kernel_name}")
         vm = await engine.create_vm(
-            image=config.image_name or DEFAULT_IMAGE, vcpu_count=config.vcpu_count or 1,
-            mem_size_mib=config.mem_size_mib or 512, fs_size_mib=config.fs_size_mib or 1024,
-            labels=config.labels or {}, wait_boot=wait_boot,
+            image=config.image_name or DEFAULT_IMAGE,
+            vcpu_count=config.vcpu_count or 1,
+            mem_size_mib=config.mem_size_mib or 512,
+            fs_size_mib=config.fs_size_mib or 1024,
+            labels=config.labels or {},
+            wait_boot=wait_boot,
         )
         return {"vm_id": vm.id}
 
@@ -395,14 +460,16 @@ def _vers_router(engine: Engine) -> APIRouter:
         return {"vm_id": vm.id}
 
     @router.post("/vm/branch/by_vm/{vm_id}", status_code=201)
-    async def branch_by_vm(vm_id: str, count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1,
-                           keep_paused: bool = False) -> dict[str, Any]:
+    async def branch_by_vm(
+        vm_id: str, count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1, keep_paused: bool = False
+    ) -> dict[str, Any]:
         vms = await engine.branch(vm_id, count, keep_paused=keep_paused, source_kind="vm")
         return {"vms": [{"vm_id": vm.id} for vm in vms]}
 
     @router.post("/vm/branch/by_commit/{commit_id}", status_code=201)
-    async def branch_by_commit(commit_id: str,
-                               count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1) -> dict[str, Any]:
+    async def branch_by_commit(
+        commit_id: str, count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1
+    ) -> dict[str, Any]:
         vms = await engine.branch(commit_id, count, source_kind="commit")
         return {"vms": [{"vm_id": vm.id} for vm in vms]}
 
@@ -435,18 +502,24 @@ def _vers_router(engine: Engine) -> APIRouter:
         return Response(status_code=200)
 
     @router.post("/vm/{vm_or_commit_id}/branch", status_code=201)
-    async def branch(vm_or_commit_id: str, count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1,
-                     keep_paused: bool = False) -> dict[str, Any]:
+    async def branch(
+        vm_or_commit_id: str, count: Annotated[int, Query(ge=0, le=BRANCH_MAX)] = 1, keep_paused: bool = False
+    ) -> dict[str, Any]:
         vms = await engine.branch(vm_or_commit_id, count, keep_paused=keep_paused)
         return {"vms": [{"vm_id": vm.id} for vm in vms]}
 
     @router.post("/vm/{vm_id}/commit", status_code=201)
-    async def commit(vm_id: str, body: Annotated[CommitIn | None, Body()] = None,
-                     keep_paused: bool = False) -> dict[str, str]:
+    async def commit(
+        vm_id: str, body: Annotated[CommitIn | None, Body()] = None, keep_paused: bool = False
+    ) -> dict[str, str]:
         body = body or CommitIn()
-        record = await engine.commit_vm(vm_id, name=(body.name or "").strip() or None,
-                                        description=(body.description or "").strip() or None,
-                                        keep_paused=keep_paused, commit_id=body.commit_id)
+        record = await engine.commit_vm(
+            vm_id,
+            name=(body.name or "").strip() or None,
+            description=(body.description or "").strip() or None,
+            keep_paused=keep_paused,
+            commit_id=body.commit_id,
+        )
         return {"commit_id": record.id}
 
     @router.get("/vm/{vm_id}/ssh_key")
@@ -456,12 +529,18 @@ def _vers_router(engine: Engine) -> APIRouter:
     @router.post("/vm/{vm_id}/exec")
     async def exec_command(vm_id: str, body: ExecIn) -> dict[str, Any]:
         code, out, err = await engine.exec(
-            vm_id, body.command, env=body.env, cwd=body.working_dir,
+            vm_id,
+            body.command,
+            env=body.env,
+            cwd=body.working_dir,
             stdin=body.stdin.encode() if body.stdin is not None else None,
             timeout=float(body.timeout_secs) if body.timeout_secs else None,
         )
-        result: dict[str, Any] = {"exit_code": code, "stdout": out.decode("utf-8", "replace"),
-                                  "stderr": err.decode("utf-8", "replace")}
+        result: dict[str, Any] = {
+            "exit_code": code,
+            "stdout": out.decode("utf-8", "replace"),
+            "stderr": err.decode("utf-8", "replace"),
+        }
         if body.exec_id:
             result["exec_id"] = body.exec_id
         return result
@@ -469,12 +548,17 @@ def _vers_router(engine: Engine) -> APIRouter:
     @router.post("/vm/{vm_id}/exec/stream")
     async def exec_stream(vm_id: str, body: ExecIn) -> StreamingResponse:
         events = engine.exec_stream(
-            vm_id, body.command, env=body.env, cwd=body.working_dir,
+            vm_id,
+            body.command,
+            env=body.env,
+            cwd=body.working_dir,
             stdin=body.stdin.encode() if body.stdin is not None else None,
             timeout=float(body.timeout_secs) if body.timeout_secs else None,
         )
         first = await anext(events)  # errors before any output (VM paused, gone...) keep their status
-        return StreamingResponse(_ndjson_events(first, events, body.exec_id), media_type="application/x-ndjson")
+        return StreamingResponse(
+            _ndjson_events(first, events, body.exec_id), media_type="application/x-ndjson"
+        )
 
     @router.get("/vm/{vm_id}/files")
     async def read_file(vm_id: str, path: str) -> dict[str, str]:
@@ -483,21 +567,29 @@ def _vers_router(engine: Engine) -> APIRouter:
 
     @router.put("/vm/{vm_id}/files")
     async def write_file(vm_id: str, body: FileIn) -> Response:
-        await engine.write_file(vm_id, body.path, base64.b64decode(body.content_b64), mode=body.mode,
-                                create_dirs=body.create_dirs)
+        await engine.write_file(
+            vm_id, body.path, base64.b64decode(body.content_b64), mode=body.mode, create_dirs=body.create_dirs
+        )
         return Response(status_code=200)
 
     @router.get("/commits")
-    async def list_commits(limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                           offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+    async def list_commits(
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> dict[str, Any]:
         commits, total = engine.list_commits(limit=limit, offset=offset)
-        return {"commits": [_commit_out(engine, c) for c in commits], "total": total, "limit": limit,
-                "offset": offset}
+        return {
+            "commits": [_commit_out(engine, c) for c in commits],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
 
     @router.patch("/commits/{commit_id}")
     async def update_commit(commit_id: str, body: CommitPatchIn) -> dict[str, Any]:
-        record = engine.update_commit(commit_id, is_public=body.is_public, name=body.name,
-                                      description=body.description)
+        record = engine.update_commit(
+            commit_id, is_public=body.is_public, name=body.name, description=body.description
+        )
         return _commit_out(engine, record)
 
     @router.delete("/commits/{commit_id}", status_code=204)
@@ -519,17 +611,27 @@ def _vers_router(engine: Engine) -> APIRouter:
         return Response(status_code=204)
 
     @router.get("/images")
-    async def list_images(limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+    async def list_images(
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> dict[str, Any]:
         every = engine.list_images()
-        page = every[offset:offset + limit]
-        return {"images": [_base_image_out(engine, image) for image in page], "total": len(every),
-                "limit": limit, "offset": offset}
+        page = every[offset : offset + limit]
+        return {
+            "images": [_base_image_out(engine, image) for image in page],
+            "total": len(every),
+            "limit": limit,
+            "offset": offset,
+        }
 
     @router.get("/system/version")
     async def version() -> dict[str, Any]:
-        return {"executable_name": "vmtui-serve", "workspace_version": __version__, "git_hash": "",
-                "capabilities": CAPABILITIES}
+        return {
+            "executable_name": "vmtui-serve",
+            "workspace_version": __version__,
+            "git_hash": "",
+            "capabilities": CAPABILITIES,
+        }
 
     return router
 
@@ -541,8 +643,10 @@ def _rootfs_router(engine: Engine) -> APIRouter:
     @router.get("/rootfs")
     async def list_rootfs() -> dict[str, Any]:
         every = engine.list_images()
-        return {"rootfs_names": [image.name for image in every],
-                "images": [_image_out(engine, image) for image in every]}
+        return {
+            "rootfs_names": [image.name for image in every],
+            "images": [_image_out(engine, image) for image in every],
+        }
 
     @router.put("/rootfs/{name}", status_code=201)
     async def upload_rootfs(name: str, request: Request) -> dict[str, Any]:
@@ -555,4 +659,3 @@ def _rootfs_router(engine: Engine) -> APIRouter:
         return {"rootfs_name": name}
 
     return router
-

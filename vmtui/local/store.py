@@ -164,8 +164,9 @@ class Store:
             return None
         return vm
 
-    def list_vms(self, *, owner: str | None = None, all_owners: bool = False,
-                 phases: tuple[str, ...] = ("ready",)) -> list[VmRecord]:
+    def list_vms(
+        self, *, owner: str | None = None, all_owners: bool = False, phases: tuple[str, ...] = ("ready",)
+    ) -> list[VmRecord]:
         """VMs in the given phases, oldest first; by default only the Vers API's own (owner NULL)."""
         query = f"SELECT * FROM vms WHERE phase IN ({','.join('?' * len(phases))})"
         params: list[Any] = list(phases)
@@ -202,11 +203,14 @@ class Store:
             row = self._db.execute("SELECT * FROM commits WHERE id=?", (commit_id,)).fetchone()
         return _record(CommitRecord, row) if row else None
 
-    def list_commits(self, *, owner: str | None = None, limit: int = 50,
-                     offset: int = 0) -> tuple[list[CommitRecord], int]:
+    def list_commits(
+        self, *, owner: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[CommitRecord], int]:
         """One page of commits, newest first, and the total count."""
         with self._lock:
-            total = self._db.execute("SELECT COUNT(*) AS n FROM commits WHERE owner IS ?", (owner,)).fetchone()
+            total = self._db.execute(
+                "SELECT COUNT(*) AS n FROM commits WHERE owner IS ?", (owner,)
+            ).fetchone()
             rows = self._db.execute(
                 "SELECT * FROM commits WHERE owner IS ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
                 (owner, limit, offset),
@@ -270,8 +274,9 @@ class Store:
             try:
                 if replace:
                     self._db.execute("DELETE FROM env_vars")
-                self._db.executemany("INSERT OR REPLACE INTO env_vars(key, value) VALUES (?, ?)",
-                                     list(values.items()))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO env_vars(key, value) VALUES (?, ?)", list(values.items())
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -312,7 +317,8 @@ class Store:
         columns = ",".join(values)
         with self._lock:
             self._db.execute(
-                f"INSERT INTO {table}({columns}) VALUES ({','.join('?' * len(values))})", list(values.values())
+                f"INSERT INTO {table}({columns}) VALUES ({','.join('?' * len(values))})",
+                list(values.values()),
             )
 
     def _update(self, table: str, row_id: str, changes: dict[str, Any]) -> None:

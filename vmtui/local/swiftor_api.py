@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import h11
 from fastapi import APIRouter, Depends, Request, Response
@@ -226,6 +226,9 @@ def _vm_out(vm: SwiftorVm, state: str) -> dict[str, Any]:
     }
 
 
+_BEARER = HTTPBearer(auto_error=False)
+
+
 # -- the router -------------------------------------------------------------------------------
 
 
@@ -233,9 +236,10 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
     """The Swiftor VM API over `engine`; tokens are verified with `secret`."""
     ctx = _Context(engine)
     router = APIRouter(route_class=_SwiftorRoute)
-    bearer = HTTPBearer(auto_error=False)
 
-    async def current_user(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    async def current_user(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> str:
         if credentials is None:
             raise SwiftorFailure(missing_auth_status, "Not authenticated")
         try:

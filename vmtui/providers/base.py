@@ -57,7 +57,12 @@ class Provider:
         raise self._unsupported("branch")
 
     async def commit(
-        self, vm_id: str, *, name: str | None = None, description: str | None = None, keep_paused: bool = False
+        self,
+        vm_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        keep_paused: bool = False,
     ) -> str:
         raise self._unsupported("commit")
 

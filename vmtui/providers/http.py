@@ -207,7 +207,9 @@ def decode_json(response: httpx.Response) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise BadResponse(f"malformed JSON ({snippet(str(exc), 80)}): {_preview(raw)}", status=response.status_code) from None
+        raise BadResponse(
+            f"malformed JSON ({snippet(str(exc), 80)}): {_preview(raw)}", status=response.status_code
+        ) from None
 
 
 def _preview(raw: bytes) -> str:
@@ -221,7 +223,9 @@ def validate(adapter: TypeAdapter[T], data: Any, what: str) -> T:
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise BadResponse(snippet(f"unexpected {what} response: {where}: {first.get('msg', 'invalid')}")) from None
+        raise BadResponse(
+            snippet(f"unexpected {what} response: {where}: {first.get('msg', 'invalid')}")
+        ) from None
     except RecursionError:
         raise BadResponse(f"unexpected {what} response: nested too deeply") from None
 
@@ -244,7 +248,9 @@ def make_verify(verify: bool | str) -> bool | ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=verify)
     except (OSError, ssl.SSLError) as exc:
-        raise BadRequest(snippet(f"cannot use CA bundle {verify}: {getattr(exc, 'strerror', None) or exc}")) from None
+        raise BadRequest(
+            snippet(f"cannot use CA bundle {verify}: {getattr(exc, 'strerror', None) or exc}")
+        ) from None
 
 
 class HttpClient:

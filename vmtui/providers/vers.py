@@ -88,7 +88,9 @@ class WireVm(_Wire):
     def _specs(self) -> VmSpecs:
         if self.vcpu_count is None and self.mem_size_mib is None and self.fs_size_mib is None:
             return _NO_SPECS  # the current API never sends specs: share one frozen instance (10k-VM lists)
-        return VmSpecs(vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib)
+        return VmSpecs(
+            vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib
+        )
 
 
 class WireVmId(_Wire):
@@ -136,21 +138,27 @@ class WireCommit(_Wire):
 class WireImage(_Wire):
     """A rootfs of the local engine / cluster-era API, or a BaseImageInfo of `/api/v1/images`."""
 
-    name: str = Field(min_length=1, validation_alias=AliasChoices("name", "image_name", "rootfs_name", "rootfs_id"))
+    name: str = Field(
+        min_length=1, validation_alias=AliasChoices("name", "image_name", "rootfs_name", "rootfs_id")
+    )
     size_bytes: int | None = Field(default=None, ge=0)
     size_mib: int | None = Field(default=None, ge=0)
     in_use: int = Field(default=0, validation_alias=AliasChoices("in_use", "vm_count", "used_by"))
     created_at: datetime | None = None
 
     def to_image(self) -> Image:
-        size = self.size_bytes if self.size_bytes is not None else (
-            self.size_mib * 1024 * 1024 if self.size_mib is not None else None
+        size = (
+            self.size_bytes
+            if self.size_bytes is not None
+            else (self.size_mib * 1024 * 1024 if self.size_mib is not None else None)
         )
         return Image(name=self.name, size_bytes=size, in_use=max(self.in_use, 0), created_at=self.created_at)
 
 
 class WireSshKey(_Wire):
-    ssh_private_key: str = Field(min_length=1, validation_alias=AliasChoices("ssh_private_key", "private_key"))
+    ssh_private_key: str = Field(
+        min_length=1, validation_alias=AliasChoices("ssh_private_key", "private_key")
+    )
     ssh_port: int | None = None
 
 
@@ -365,7 +373,9 @@ class VersProvider(Provider):
         if meta is None:
             return vm
         update: dict[str, object] = {
-            "ip": meta.ip, "parent_commit_id": meta.parent_commit_id, "grandparent_vm_id": meta.grandparent_vm_id
+            "ip": meta.ip,
+            "parent_commit_id": meta.parent_commit_id,
+            "grandparent_vm_id": meta.grandparent_vm_id,
         }
         if meta.image_name is not None:
             update["image"] = meta.image_name
@@ -389,7 +399,9 @@ class VersProvider(Provider):
 
     async def get_vm(self, vm_id: str) -> Vm:
         """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only."""
-        status, meta = await asyncio.gather(self.status(vm_id), self._metadata_wire(vm_id), return_exceptions=True)
+        status, meta = await asyncio.gather(
+            self.status(vm_id), self._metadata_wire(vm_id), return_exceptions=True
+        )
         if isinstance(meta, BaseException):
             raise meta
         if isinstance(status, Conflict):
@@ -421,19 +433,25 @@ class VersProvider(Provider):
         await self._set_state(vm_id, "Running")
 
     async def _set_state(self, vm_id: str, state: str) -> None:
-        await self.http.send("PATCH", f"{API}/vm/{_segment(vm_id, 'VM id')}/state", json_body={"state": state})
+        await self.http.send(
+            "PATCH", f"{API}/vm/{_segment(vm_id, 'VM id')}/state", json_body={"state": state}
+        )
 
     # --- branch, commit, restore ------------------------------------------------------------------------
 
     async def branch(self, source_id: str, count: int = 1, *, keep_paused: bool = False) -> list[str]:
         """`POST /vm/{vm_or_commit_id}/branch?count=N`: the server decides whether the id is a VM or a commit."""
-        return await self._branch(f"{API}/vm/{_segment(source_id, 'VM or commit id')}/branch", count, keep_paused)
+        return await self._branch(
+            f"{API}/vm/{_segment(source_id, 'VM or commit id')}/branch", count, keep_paused
+        )
 
     async def branch_vm(self, vm_id: str, count: int = 1, *, keep_paused: bool = False) -> list[str]:
         return await self._branch(f"{API}/vm/branch/by_vm/{_segment(vm_id, 'VM id')}", count, keep_paused)
 
     async def branch_commit(self, commit_id: str, count: int = 1) -> list[str]:
-        return await self._branch(f"{API}/vm/branch/by_commit/{_segment(commit_id, 'commit id')}", count, False)
+        return await self._branch(
+            f"{API}/vm/branch/by_commit/{_segment(commit_id, 'commit id')}", count, False
+        )
 
     async def _branch(self, path: str, count: int, keep_paused: bool) -> list[str]:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 255:
@@ -453,7 +471,12 @@ class VersProvider(Provider):
         return ids
 
     async def commit(
-        self, vm_id: str, *, name: str | None = None, description: str | None = None, keep_paused: bool = False
+        self,
+        vm_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        keep_paused: bool = False,
     ) -> str:
         """`POST /vm/{id}/commit`; returns the commit id."""
         fields = {k: v for k, v in (("name", name), ("description", description)) if v}
@@ -519,7 +542,11 @@ class VersProvider(Provider):
             seen.update(id_of(item) for item in fresh)
             items.extend(fresh)
             offset += len(page)
-            if not fresh or (total is not None and offset >= total) or (total is None and len(page) < PAGE_SIZE):
+            if (
+                not fresh
+                or (total is not None and offset >= total)
+                or (total is None and len(page) < PAGE_SIZE)
+            ):
                 break
         return items
 
@@ -535,7 +562,11 @@ class VersProvider(Provider):
         server_name = f"{_segment(vm_id, 'VM id')}.{self.vm_domain}"
         host, port = self.ssh_address or (server_name, 443)
         return SshEndpoint(
-            host=host, port=port, server_name=server_name, ca_path=self.ca_path, insecure_tls=self.insecure_tls
+            host=host,
+            port=port,
+            server_name=server_name,
+            ca_path=self.ca_path,
+            insecure_tls=self.insecure_tls,
         )
 
     async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
@@ -596,7 +627,9 @@ class VersProvider(Provider):
             except OSError as exc:
                 raise BadRequest(snippet(f"cannot read {path}: {exc.strerror or exc}")) from None
             if done != total or grew:
-                raise BadRequest(snippet(f"{path} changed while uploading; the upload was aborted, try again"))
+                raise BadRequest(
+                    snippet(f"{path} changed while uploading; the upload was aborted, try again")
+                )
 
         try:
             await self.http.send(
@@ -608,7 +641,9 @@ class VersProvider(Provider):
             )
         except ProviderError as exc:
             if exc.status in _MISSING_ROUTE:
-                raise Unsupported("this Vers server has no rootfs upload (PUT /api/rootfs)", status=exc.status) from None
+                raise Unsupported(
+                    "this Vers server has no rootfs upload (PUT /api/rootfs)", status=exc.status
+                ) from None
             raise
 
     async def delete_image(self, name: str) -> None:
@@ -637,4 +672,3 @@ def _image_list(body: Any) -> Any:
             if key in body:
                 return body[key]
     return body
-

@@ -38,9 +38,14 @@ def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
     try:
         data = json.loads((state_dir / ENDPOINT_FILE).read_text())
         token = Path(data["token_file"]).read_text().strip()
-        return LocalEndpoint(api_url=str(data["api_url"]).rstrip("/"), token=token,
-                             ssh_host=data.get("ssh_host") or "127.0.0.1", ssh_port=data.get("ssh_port"),
-                             ca_path=data.get("ca_path"), domain=data.get("domain") or "localhost")
+        return LocalEndpoint(
+            api_url=str(data["api_url"]).rstrip("/"),
+            token=token,
+            ssh_host=data.get("ssh_host") or "127.0.0.1",
+            ssh_port=data.get("ssh_port"),
+            ca_path=data.get("ca_path"),
+            domain=data.get("domain") or "localhost",
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -52,8 +57,10 @@ def is_healthy(endpoint: LocalEndpoint) -> bool:
             health = client.get(f"{endpoint.api_url}/health")
             if health.status_code != 200 or health.json().get("status") != "ok":
                 return False
-            probe = client.get(f"{endpoint.api_url}/api/v1/system/version",
-                               headers={"Authorization": f"Bearer {endpoint.token}"})
+            probe = client.get(
+                f"{endpoint.api_url}/api/v1/system/version",
+                headers={"Authorization": f"Bearer {endpoint.token}"},
+            )
             return probe.status_code == 200
     except (httpx.HTTPError, ValueError):
         return False
@@ -69,19 +76,25 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
     if endpoint is not None and is_healthy(endpoint):
         return endpoint
     if not start:
-        raise Unavailable(f"no local engine is running for {state_dir}; start one with "
-                          f"`vmtui serve --state-dir {state_dir}`")
+        raise Unavailable(
+            f"no local engine is running for {state_dir}; start one with "
+            f"`vmtui serve --state-dir {state_dir}`"
+        )
     argv = [sys.executable, "-m", "vmtui", "serve", "--background", "--state-dir", str(state_dir)]
     deadline = time.monotonic() + timeout
     try:
-        result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
-        raise Unavailable(f"the local engine did not start within {timeout:.0f} s; "
-                          f"see {state_dir / 'serve.log'}") from None
+        raise Unavailable(
+            f"the local engine did not start within {timeout:.0f} s; see {state_dir / 'serve.log'}"
+        ) from None
     problem = result.stderr.strip() or (
-        "it started but does not answer its health check" if result.returncode == 0
-        else f"vmtui serve exited with code {result.returncode}")
+        "it started but does not answer its health check"
+        if result.returncode == 0
+        else f"vmtui serve exited with code {result.returncode}"
+    )
     # Exit 1 may mean another client started the daemon a moment ago: wait for it to answer.
     while True:
         endpoint = read_endpoint(state_dir)
@@ -98,11 +111,20 @@ def local_swiftor_token(state_dir: Path, email: str, *, timeout: float = 20) -> 
     (`vmtui serve --print-token`), so its signing secret never leaves the engine. Blocking.
 
     Raises `Unavailable` with the command's own message when it cannot."""
-    argv = [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir.expanduser().absolute()),
-            "--print-token", email]
+    argv = [
+        sys.executable,
+        "-m",
+        "vmtui",
+        "serve",
+        "--state-dir",
+        str(state_dir.expanduser().absolute()),
+        "--print-token",
+        email,
+    ]
     try:
-        result = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         raise Unavailable(f"no Swiftor token for {email} within {timeout:.0f} s") from None
     token = result.stdout.strip()

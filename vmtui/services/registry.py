@@ -70,8 +70,10 @@ class Registry:
                 timeout=timeout,
             )
         if profile.token is None:
-            raise AuthError(f"profile '{name}' has no token (from your Swiftor session; for the local "
-                            "engine use a local-swiftor profile)")
+            raise AuthError(
+                f"profile '{name}' has no token (from your Swiftor session; for the local "
+                "engine use a local-swiftor profile)"
+            )
         return SwiftorProvider(
             name,
             profile.url or "",
@@ -106,7 +108,9 @@ class Registry:
             timeout=timeout,
         )
 
-    async def _open_local(self, name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
+    async def _open_local(
+        self, name: str, profile: Profile, status: StatusCallback, timeout: float
+    ) -> Provider:
         endpoint = await self._local_endpoint(name, profile, status)
         ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
         return VersProvider(

@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 COLS, ROWS = 80, 24
 
-CURSES_APP = r'''
+CURSES_APP = r"""
 import curses, time
 def main(scr):
     curses.start_color(); curses.use_default_colors()
@@ -31,14 +31,18 @@ def main(scr):
     scr.refresh(); scr.getch()
 curses.wrapper(main)
 print("curses app done")
-'''
+"""
 
 SCENARIOS: dict[str, list[str]] = {
     "bash_colors": [
-        (r"printf '\033[1mbold\033[0m \033[2mdim\033[0m \033[3mitalic\033[0m \033[4munder\033[0m"
-         r" \033[7mrev\033[0m \033[9mstrike\033[0m\n'"),
-        (r"printf '\033[31mred\033[0m \033[92mbright\033[0m \033[38;5;208mindexed\033[0m"
-         r" \033[38;2;10;20;30;48;2;200;100;50mtruecolor\033[0m\n'"),
+        (
+            r"printf '\033[1mbold\033[0m \033[2mdim\033[0m \033[3mitalic\033[0m \033[4munder\033[0m"
+            r" \033[7mrev\033[0m \033[9mstrike\033[0m\n'"
+        ),
+        (
+            r"printf '\033[31mred\033[0m \033[92mbright\033[0m \033[38;5;208mindexed\033[0m"
+            r" \033[38;2;10;20;30;48;2;200;100;50mtruecolor\033[0m\n'"
+        ),
         r"printf 'wide: \xe6\xbc\xa2\xe5\xad\x97 end\n'",
         "seq 1 40",
         "echo done-bash",

@@ -212,4 +212,6 @@ class ImagesScreen(ModalScreen[None]):
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
         image = next((i for i in self.images if i.name == event.row_key.value), None)
         if image is not None:
-            self._status(f"{image.name}: {format_size(image.size_bytes)}, used by {image.in_use} VM(s) or commit(s)")
+            self._status(
+                f"{image.name}: {format_size(image.size_bytes)}, used by {image.in_use} VM(s) or commit(s)"
+            )

@@ -32,8 +32,12 @@ def _style(pen: avt.Pen) -> CellStyle:
     if pen.is_default():
         return DEFAULT_STYLE
     flags = (
-        (BOLD if pen.bold else 0) | (FAINT if pen.faint else 0) | (ITALIC if pen.italic else 0)
-        | (UNDERLINE if pen.underline else 0) | (BLINK if pen.blink else 0) | (INVERSE if pen.inverse else 0)
+        (BOLD if pen.bold else 0)
+        | (FAINT if pen.faint else 0)
+        | (ITALIC if pen.italic else 0)
+        | (UNDERLINE if pen.underline else 0)
+        | (BLINK if pen.blink else 0)
+        | (INVERSE if pen.inverse else 0)
         | (STRIKE if pen.strikethrough else 0)
     )
     return CellStyle(_color(pen.foreground), _color(pen.background), flags)
@@ -164,7 +168,7 @@ def line_runs(line: avt.Line) -> list[Run]:
     text = repr(line)
     if not (text.startswith(_REPR_PREFIX) and text.endswith(_REPR_SUFFIX)):
         return cell_runs(line)
-    body = text[len(_REPR_PREFIX):-len(_REPR_SUFFIX)]
+    body = text[len(_REPR_PREFIX) : -len(_REPR_SUFFIX)]
     if body.count("\\") != body.count(_SGR_ESCAPE):
         return cell_runs(line)
     if body.endswith(_WRAP_MARK):  # the dump marks a soft-wrapped line; unless that is the last cell's text

@@ -119,7 +119,7 @@ class TerminalEmulator:
         replies: list[bytes] = []
         start = 0
         for event in self.scanner.scan(text):
-            self._feed_engine(text[start:event.end], result)
+            self._feed_engine(text[start : event.end], result)
             start = event.end
             self.scanner.apply(event)
             reply = self._handle(event, result)

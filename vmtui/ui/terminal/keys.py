@@ -14,8 +14,18 @@ SS3 = "\x1bO"
 _CURSOR_FINALS = {"up": "A", "down": "B", "right": "C", "left": "D", "home": "H", "end": "F"}
 # Keys sent as CSI <number> ~.
 _TILDE_NUMBERS = {
-    "insert": 2, "delete": 3, "pageup": 5, "pagedown": 6,
-    "f5": 15, "f6": 17, "f7": 18, "f8": 19, "f9": 20, "f10": 21, "f11": 23, "f12": 24,
+    "insert": 2,
+    "delete": 3,
+    "pageup": 5,
+    "pagedown": 6,
+    "f5": 15,
+    "f6": 17,
+    "f7": 18,
+    "f8": 19,
+    "f9": 20,
+    "f10": 21,
+    "f11": 23,
+    "f12": 24,
 }
 # F1-F4 are SS3 P..S unmodified, CSI 1;<mod> P..S modified.
 _PF_FINALS = {"f1": "P", "f2": "Q", "f3": "R", "f4": "S"}
@@ -25,18 +35,59 @@ _MODIFIER_BITS = {"shift": _SHIFT, "alt": _ALT, "meta": _ALT, "ctrl": _CTRL}
 
 # Textual's names for punctuation keys, used to resolve ``ctrl+<punctuation>`` and ``alt+<punctuation>``.
 _PUNCTUATION = {
-    "left_square_bracket": "[", "right_square_bracket": "]", "backslash": "\\", "circumflex_accent": "^",
-    "underscore": "_", "minus": "-", "at": "@", "slash": "/", "question_mark": "?", "full_stop": ".",
-    "comma": ",", "semicolon": ";", "colon": ":", "apostrophe": "'", "quotation_mark": '"',
-    "grave_accent": "`", "tilde": "~", "exclamation_mark": "!", "number_sign": "#", "dollar_sign": "$",
-    "percent_sign": "%", "ampersand": "&", "asterisk": "*", "left_parenthesis": "(",
-    "right_parenthesis": ")", "plus": "+", "equals_sign": "=", "less_than_sign": "<",
-    "greater_than_sign": ">", "vertical_line": "|", "left_curly_bracket": "{", "right_curly_bracket": "}",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "backslash": "\\",
+    "circumflex_accent": "^",
+    "underscore": "_",
+    "minus": "-",
+    "at": "@",
+    "slash": "/",
+    "question_mark": "?",
+    "full_stop": ".",
+    "comma": ",",
+    "semicolon": ";",
+    "colon": ":",
+    "apostrophe": "'",
+    "quotation_mark": '"',
+    "grave_accent": "`",
+    "tilde": "~",
+    "exclamation_mark": "!",
+    "number_sign": "#",
+    "dollar_sign": "$",
+    "percent_sign": "%",
+    "ampersand": "&",
+    "asterisk": "*",
+    "left_parenthesis": "(",
+    "right_parenthesis": ")",
+    "plus": "+",
+    "equals_sign": "=",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "vertical_line": "|",
+    "left_curly_bracket": "{",
+    "right_curly_bracket": "}",
 }
 # ctrl+<char> for the non-letter characters that have a C0 control code.
-_CTRL_SPECIAL = {"@": "\x00", " ": "\x00", "2": "\x00", "[": "\x1b", "3": "\x1b", "\\": "\x1c", "4": "\x1c",
-                 "]": "\x1d", "5": "\x1d", "^": "\x1e", "6": "\x1e", "_": "\x1f", "-": "\x1f", "7": "\x1f",
-                 "/": "\x1f", "?": "\x7f", "8": "\x7f"}
+_CTRL_SPECIAL = {
+    "@": "\x00",
+    " ": "\x00",
+    "2": "\x00",
+    "[": "\x1b",
+    "3": "\x1b",
+    "\\": "\x1c",
+    "4": "\x1c",
+    "]": "\x1d",
+    "5": "\x1d",
+    "^": "\x1e",
+    "6": "\x1e",
+    "_": "\x1f",
+    "-": "\x1f",
+    "7": "\x1f",
+    "/": "\x1f",
+    "?": "\x7f",
+    "8": "\x7f",
+}
 
 
 def split_key(key: str) -> tuple[int, str]:

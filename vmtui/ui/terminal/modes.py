@@ -64,8 +64,15 @@ class CursorShape(Enum):
     BAR = "bar"
 
 
-_SHAPES = {0: CursorShape.BLOCK, 1: CursorShape.BLOCK, 2: CursorShape.BLOCK, 3: CursorShape.UNDERLINE,
-           4: CursorShape.UNDERLINE, 5: CursorShape.BAR, 6: CursorShape.BAR}
+_SHAPES = {
+    0: CursorShape.BLOCK,
+    1: CursorShape.BLOCK,
+    2: CursorShape.BLOCK,
+    3: CursorShape.UNDERLINE,
+    4: CursorShape.UNDERLINE,
+    5: CursorShape.BAR,
+    6: CursorShape.BAR,
+}
 
 
 class EventKind(Enum):
@@ -186,7 +193,7 @@ class ModeScanner:
             return ""
         osc_start = buffer.rfind(ESC + "]", max(0, len(buffer) - _MAX_CARRY))
         if osc_start >= 0:
-            body = buffer[osc_start + 2:]
+            body = buffer[osc_start + 2 :]
             terminated = "\x07" in body or ESC + "\\" in body
             if not terminated and ESC not in body[:-1]:
                 return buffer[osc_start:]

@@ -35,9 +35,15 @@ class PtyTransport:
         self.resume_reading()
 
     @classmethod
-    async def spawn(cls, sink: TerminalSink, cols: int, rows: int, argv: Sequence[str],
-                    env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
-                    ) -> PtyTransport:
+    async def spawn(
+        cls,
+        sink: TerminalSink,
+        cols: int,
+        rows: int,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> PtyTransport:
         """Start `argv` as a session leader with the PTY as its controlling terminal, sized cols x rows.
 
         util-linux `setsid --ctty` does the setsid + TIOCSCTTY dance, so no Python code runs between fork and
@@ -49,7 +55,12 @@ class PtyTransport:
         child_env.setdefault("TERM", "xterm-256color")
         try:
             process = subprocess.Popen(  # noqa: ASYNC220 - fork+exec only, it does not wait
-                ["setsid", "--ctty", *argv], stdin=slave, stdout=slave, stderr=slave, env=child_env, cwd=cwd,
+                ["setsid", "--ctty", *argv],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=child_env,
+                cwd=cwd,
                 close_fds=True,
             )
         except OSError:

@@ -25,8 +25,17 @@ from vmtui.ui.terminal.screen_model import (
 )
 
 _DECCKM = 1 << 5  # pyte stores private modes shifted by 5 bits
-_BASE_COLORS = {"black": 0, "red": 1, "green": 2, "brown": 3, "yellow": 3, "blue": 4, "magenta": 5,
-                "cyan": 6, "white": 7}
+_BASE_COLORS = {
+    "black": 0,
+    "red": 1,
+    "green": 2,
+    "brown": 3,
+    "yellow": 3,
+    "blue": 4,
+    "magenta": 5,
+    "cyan": 6,
+    "white": 7,
+}
 
 
 def _color(name: str) -> Color:
@@ -46,8 +55,12 @@ def _color(name: str) -> Color:
 
 def _style(char: Char) -> CellStyle:
     flags = (
-        (BOLD if char.bold else 0) | (ITALIC if char.italics else 0) | (UNDERLINE if char.underscore else 0)
-        | (BLINK if char.blink else 0) | (INVERSE if char.reverse else 0) | (STRIKE if char.strikethrough else 0)
+        (BOLD if char.bold else 0)
+        | (ITALIC if char.italics else 0)
+        | (UNDERLINE if char.underscore else 0)
+        | (BLINK if char.blink else 0)
+        | (INVERSE if char.reverse else 0)
+        | (STRIKE if char.strikethrough else 0)
     )
     if not flags and char.fg == "default" and char.bg == "default":
         return DEFAULT_STYLE

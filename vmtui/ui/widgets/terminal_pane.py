@@ -71,8 +71,22 @@ _CURSOR_STYLES = {
     CursorShape.UNDERLINE: Style(underline=True),
     CursorShape.BAR: Style(underline2=True, bold=True),  # a cell grid cannot draw a bar; keep it distinct
 }
-_SCROLL_MODE_KEYS = {"up", "down", "pageup", "pagedown", "home", "end", "escape", "q", "slash", "n", "N",
-                     "v", "y", "enter"}
+_SCROLL_MODE_KEYS = {
+    "up",
+    "down",
+    "pageup",
+    "pagedown",
+    "home",
+    "end",
+    "escape",
+    "q",
+    "slash",
+    "n",
+    "N",
+    "v",
+    "y",
+    "enter",
+}
 
 
 def _rich_color(color: Color) -> RichColor | None:
@@ -86,10 +100,15 @@ def _rich_color(color: Color) -> RichColor | None:
 def _rich_style(style: CellStyle) -> Style:
     flags = style.flags
     return Style(
-        color=_rich_color(style.fg), bgcolor=_rich_color(style.bg),
-        bold=bool(flags & BOLD) or None, dim=bool(flags & FAINT) or None, italic=bool(flags & ITALIC) or None,
-        underline=bool(flags & UNDERLINE) or None, blink=bool(flags & BLINK) or None,
-        reverse=bool(flags & INVERSE) or None, strike=bool(flags & STRIKE) or None,
+        color=_rich_color(style.fg),
+        bgcolor=_rich_color(style.bg),
+        bold=bool(flags & BOLD) or None,
+        dim=bool(flags & FAINT) or None,
+        italic=bool(flags & ITALIC) or None,
+        underline=bool(flags & UNDERLINE) or None,
+        blink=bool(flags & BLINK) or None,
+        reverse=bool(flags & INVERSE) or None,
+        strike=bool(flags & STRIKE) or None,
     )
 
 
@@ -100,8 +119,10 @@ def _overlay(strip: Strip, start: int, end: int, style: Style) -> Strip:
     if start >= end:
         return strip
     before, middle, after = strip.divide([start, end, width])
-    lit = Strip([Segment(text, (seg_style or Style()) + style, control)
-                 for text, seg_style, control in middle], middle.cell_length)
+    lit = Strip(
+        [Segment(text, (seg_style or Style()) + style, control) for text, seg_style, control in middle],
+        middle.cell_length,
+    )
     return Strip.join([before, lit, after])
 
 
@@ -148,10 +169,21 @@ class TerminalPane(Widget, can_focus=True):
         text-style: bold;
     }
     """
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"terminal-pane--selection", "terminal-pane--match", "terminal-pane--prompt"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "terminal-pane--selection",
+        "terminal-pane--match",
+        "terminal-pane--prompt",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(LEAVE_KEY, "leave", "Leave terminal", key_display="ctrl+]", priority=True, id="terminal.leave",
-                tooltip="Move focus out of the terminal; every other key goes to the remote program."),
+        Binding(
+            LEAVE_KEY,
+            "leave",
+            "Leave terminal",
+            key_display="ctrl+]",
+            priority=True,
+            id="terminal.leave",
+            tooltip="Move focus out of the terminal; every other key goes to the remote program.",
+        ),
     ]
 
     class TitleChanged(Message):
@@ -178,8 +210,15 @@ class TerminalPane(Widget, can_focus=True):
         def control(self) -> TerminalPane:
             return self.pane
 
-    def __init__(self, *, scrollback: int = 5000, emulator: str | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        scrollback: int = 5000,
+        emulator: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._scrollback_limit = scrollback
         self._emulator_name = emulator
@@ -310,8 +349,10 @@ class TerminalPane(Widget, can_focus=True):
             self.post_message(self.TitleChanged(self, result.title))
         if result.scrolled_lines and self.history_offset:
             # keep the scrolled-back view on the same lines while new output arrives
-            self.history_offset = min(self.history_offset + result.scrolled_lines,
-                                     self.emulator.scrollback_length if self.emulator else 0)
+            self.history_offset = min(
+                self.history_offset + result.scrolled_lines,
+                self.emulator.scrollback_length if self.emulator else 0,
+            )
             self._full_repaint = True
         if result.screen_switched:
             self.history_offset = 0
@@ -371,8 +412,11 @@ class TerminalPane(Widget, can_focus=True):
         top = self._top_line()
         first_screen_line = emulator.scrollback_length
         width = self.size.width
-        regions = [Region(0, first_screen_line + row - top, width, 1) for row in sorted(dirty)
-                   if 0 <= first_screen_line + row - top < self.size.height]
+        regions = [
+            Region(0, first_screen_line + row - top, width, 1)
+            for row in sorted(dirty)
+            if 0 <= first_screen_line + row - top < self.size.height
+        ]
         if regions:
             self.refresh(*regions)
 
@@ -412,7 +456,9 @@ class TerminalPane(Widget, can_focus=True):
         emulator = self.emulator
         if self._search_prompt is not None and y == self.size.height - 1:
             prompt_style = self.get_component_rich_style("terminal-pane--prompt")
-            return Strip([Segment("/" + self._search_prompt, prompt_style)]).adjust_cell_length(width, prompt_style)
+            return Strip([Segment("/" + self._search_prompt, prompt_style)]).adjust_cell_length(
+                width, prompt_style
+            )
         if emulator is None:
             return Strip.blank(width, base)
         index = self._top_line() + y
@@ -428,7 +474,11 @@ class TerminalPane(Widget, can_focus=True):
             key = ("row", row, version, width)
         strip = self._strips.get(key)
         if strip is None:
-            runs = emulator.scrollback_runs(index) if index < scrollback else emulator.row_runs(index - scrollback)
+            runs = (
+                emulator.scrollback_runs(index)
+                if index < scrollback
+                else emulator.row_runs(index - scrollback)
+            )
             strip = self._build_strip(runs, width, base)
             self._strips[key] = strip
         strip = self._decorate(strip, index, absolute)
@@ -465,16 +515,24 @@ class TerminalPane(Widget, can_focus=True):
         width = strip.cell_length
         span = self._selection_span(absolute, width)
         if span is not None:
-            strip = _overlay(strip, span[0], span[1], self.get_component_rich_style("terminal-pane--selection"))
+            strip = _overlay(
+                strip, span[0], span[1], self.get_component_rich_style("terminal-pane--selection")
+            )
         if self._match is not None and self._match[0] == absolute:
-            strip = _overlay(strip, self._match[1], self._match[2],
-                             self.get_component_rich_style("terminal-pane--match"))
+            strip = _overlay(
+                strip, self._match[1], self._match[2], self.get_component_rich_style("terminal-pane--match")
+            )
         if self._copy_line == absolute and span is None:
             strip = _overlay(strip, 0, width, Style(underline=True))
         row = index - emulator.scrollback_length
         cursor = emulator.cursor
-        if (row == cursor.row and cursor.visible and self.has_focus and not self.scroll_mode
-                and self.closed_reason is None):
+        if (
+            row == cursor.row
+            and cursor.visible
+            and self.has_focus
+            and not self.scroll_mode
+            and self.closed_reason is None
+        ):
             col = min(cursor.col, width - 1)
             strip = _overlay(strip, col, col + 1, _CURSOR_STYLES[emulator.scanner.cursor_shape])
         return strip
@@ -485,8 +543,9 @@ class TerminalPane(Widget, can_focus=True):
         if cols < 1 or rows < 1:
             return
         if self.emulator is None:
-            self.emulator = TerminalEmulator(cols, rows, scrollback=self._scrollback_limit,
-                                             backend=self._emulator_name)
+            self.emulator = TerminalEmulator(
+                cols, rows, scrollback=self._scrollback_limit, backend=self._emulator_name
+            )
             self._row_versions = [next(self._versions) for _ in range(rows)]
             if self._backlog:
                 self.call_later(self._parse_backlog)
@@ -606,7 +665,9 @@ class TerminalPane(Widget, can_focus=True):
         if self.emulator is None:
             return
         if self._copy_line is None or not self._line_visible(self._copy_line):
-            last = min(self._top_line() + self.size.height, self.emulator.scrollback_length + self.emulator.rows)
+            last = min(
+                self._top_line() + self.size.height, self.emulator.scrollback_length + self.emulator.rows
+            )
             self._copy_line = self._absolute(last - 1)
         self.refresh()
 
@@ -625,7 +686,9 @@ class TerminalPane(Widget, can_focus=True):
         if key in moves:
             self._move_copy_line(moves[key])
         elif key == "home":
-            self.scroll_history(self.emulator.scrollback_length if self.emulator else 0, stay_in_scroll_mode=True)
+            self.scroll_history(
+                self.emulator.scrollback_length if self.emulator else 0, stay_in_scroll_mode=True
+            )
             self._copy_line = self._absolute(0)
         elif key in ("end", "escape", "q"):
             self.leave_scroll_mode()
@@ -659,7 +722,9 @@ class TerminalPane(Widget, can_focus=True):
         if index < top:
             self.scroll_history(self.history_offset + (top - index), stay_in_scroll_mode=True)
         elif index >= top + self.size.height:
-            self.scroll_history(self.history_offset - (index - top - self.size.height + 1), stay_in_scroll_mode=True)
+            self.scroll_history(
+                self.history_offset - (index - top - self.size.height + 1), stay_in_scroll_mode=True
+            )
 
     def _prompt_key(self, event: events.Key) -> None:
         assert self._search_prompt is not None
@@ -767,11 +832,17 @@ class TerminalPane(Widget, can_focus=True):
     # -- mouse ------------------------------------------------------------------------------------------
     def _mouse_reporting(self, event: events.MouseEvent) -> bool:
         """The remote program wants mouse events (shift forces local selection, as in xterm)."""
-        return (self.emulator is not None and self.emulator.scanner.mouse_tracking and not event.shift
-                and self.transport is not None and not self.scroll_mode)
+        return (
+            self.emulator is not None
+            and self.emulator.scanner.mouse_tracking
+            and not event.shift
+            and self.transport is not None
+            and not self.scroll_mode
+        )
 
-    def _report_mouse(self, event: events.MouseEvent, button: int, release: bool = False,
-                      motion: bool = False) -> None:
+    def _report_mouse(
+        self, event: events.MouseEvent, button: int, release: bool = False, motion: bool = False
+    ) -> None:
         emulator = self.emulator
         assert emulator is not None
         offset = event.get_content_offset(self)
@@ -812,7 +883,9 @@ class TerminalPane(Widget, can_focus=True):
         if self._mouse_reporting(event):
             emulator = self.emulator
             assert emulator is not None
-            if self._mouse_buttons_down and (emulator.mode(Mode.MOUSE_DRAG) or emulator.mode(Mode.MOUSE_MOTION)):
+            if self._mouse_buttons_down and (
+                emulator.mode(Mode.MOUSE_DRAG) or emulator.mode(Mode.MOUSE_MOTION)
+            ):
                 self._report_mouse(event, min(self._mouse_buttons_down) - 1, motion=True)
             elif emulator.mode(Mode.MOUSE_MOTION):
                 self._report_mouse(event, 3, motion=True)

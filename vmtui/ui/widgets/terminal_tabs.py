@@ -37,8 +37,9 @@ class TerminalSession(Vertical):
     TerminalSession .ended-banner Button { margin-left: 1; min-width: 12; }
     """
 
-    def __init__(self, title: str, factory: TransportFactory, *, scrollback: int, emulator: str | None,
-                 id: str) -> None:
+    def __init__(
+        self, title: str, factory: TransportFactory, *, scrollback: int, emulator: str | None, id: str
+    ) -> None:
         super().__init__(id=id)
         self.title = title
         self.factory = factory
@@ -95,8 +96,15 @@ class TerminalTabs(Widget):
         Binding("x", "close_session", "Close session", id="terminal.close"),
     ]
 
-    def __init__(self, *, scrollback: int = 5000, emulator: str | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        scrollback: int = 5000,
+        emulator: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.scrollback = scrollback
         self.emulator = emulator
@@ -121,8 +129,13 @@ class TerminalTabs(Widget):
     async def open_session(self, title: str, factory: TransportFactory) -> TerminalPane:
         """Add a tab running a new session from `factory` (called with the pane's real size); focus it."""
         number = next(self._ids)
-        session = TerminalSession(title, factory, scrollback=self.scrollback, emulator=self.emulator,
-                                  id=f"terminal-session-{number}")
+        session = TerminalSession(
+            title,
+            factory,
+            scrollback=self.scrollback,
+            emulator=self.emulator,
+            id=f"terminal-session-{number}",
+        )
         tab_id = f"terminal-tab-{number}"
         await self._tabbed.add_pane(TabPane(title, session, id=tab_id))
         self._tabbed.active = tab_id
