@@ -56,6 +56,7 @@ from vmtui.core.errors import (
     RateLimited,
     Unavailable,
 )
+from vmtui.core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -378,8 +379,7 @@ class HttpClient:
     def _redact(self, text: str) -> str:
         if self._token is None:
             return text
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text, [self._token.get_secret_value()])
 
 
 def _query_value(value: str | int | bool) -> str:
