@@ -45,7 +45,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 screenshots: $(TEST_STAMP)
-	$(BIN)/python -m vmtui.ui.screenshots screenshots
+	$(BIN)/python -m tools.screenshots screenshots
 
 clean:
 	rm -rf $(VENV) dist build
