@@ -73,14 +73,13 @@ class VmDisk:
             loop_fd, device = _attach_loop(image_fd)
         finally:
             os.close(image_fd)
+        target = str(self.mount_point)
         try:  # the loop stays open until mounted: autoclear would detach it at the last close
-            nshelper.mount(
-                device,
-                str(self.mount_point),
-                "ext4",
-                nshelper.MS_NOSUID | nshelper.MS_NODEV,
-                MOUNT_OPTIONS,
-            )
+            # A private bind below the disk: on a host whose / is shared (systemd), the disk's mount
+            # would otherwise propagate into other mount namespaces and keep it alive after delete.
+            nshelper.mount(target, target, None, nshelper.MS_BIND)
+            nshelper.mount(None, target, None, nshelper.MS_PRIVATE)
+            nshelper.mount(device, target, "ext4", nshelper.MS_NOSUID | nshelper.MS_NODEV, MOUNT_OPTIONS)
         except OSError as exc:
             raise DiskError(f"cannot mount the VM's disk: {exc.strerror or exc}") from exc
         finally:
@@ -157,7 +156,9 @@ def _attach_loop(image_fd: int) -> tuple[int, str]:
 
 
 def _sparse_copy(source: Path, dest: Path) -> None:
-    """Copy only the data extents of `source` (holes stay holes), then fsync."""
+    """Copy only the data extents of `source` (holes stay holes). No fsync of its own: the ext4 on
+    top flushes the loop device (an fsync of this file) at its first journal commit, and a VM whose
+    create did not complete is discarded at the next start anyway."""
     src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
     try:
         dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -176,7 +177,6 @@ def _sparse_copy(source: Path, dest: Path) -> None:
                 while data < hole:
                     data += os.copy_file_range(src, dst, hole - data, data, data)
                 offset = hole
-            os.fsync(dst)
         finally:
             os.close(dst)
     finally:
