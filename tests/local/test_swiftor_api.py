@@ -26,7 +26,7 @@ from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import InvalidToken, issue_token, load_or_create_secret, verify_token
 from vmtui.local.server import create_app
 from vmtui.local.sshd import start_gateway
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
+from vmtui.local.swiftor_api import swiftor_app, swiftor_host_proxy
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshSession
@@ -71,7 +71,7 @@ async def engine(tmp_path) -> AsyncIterator[Engine]:
 
 def make_app(engine: Engine) -> FastAPI:
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
+    app.mount("/swiftor", swiftor_app(engine, SECRET))
     app.middleware("http")(swiftor_host_proxy(engine))
     return app
 

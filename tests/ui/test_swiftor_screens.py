@@ -22,7 +22,7 @@ from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
 from vmtui.core.models import Vm, VmState
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
+from vmtui.local.swiftor_api import swiftor_app, swiftor_host_proxy
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.screens import networking
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -523,7 +523,7 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
     engine = Engine(tmp_path / "engine")
     await engine.start()
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
+    app.mount("/swiftor", swiftor_app(engine, SECRET))
     app.middleware("http")(swiftor_host_proxy(engine))
     provider = SwiftorProvider(
         "local",

@@ -58,6 +58,8 @@ class ServeOptions:
     rate: float = 50.0
     burst: int = 100
     domain: str = "localhost"
+    max_upload_mib: int = 4096
+    """Largest rootfs upload; bigger ones are answered 413 while streaming (nothing kept)."""
 
     def check(self) -> None:
         try:
@@ -74,6 +76,8 @@ class ServeOptions:
                 raise ServeError(f"{name} must be between 0 and 65535")
         if self.rate <= 0 or self.burst < 1:
             raise ServeError("the rate limit needs a positive rate and a burst of at least 1")
+        if self.max_upload_mib < 1:
+            raise ServeError("--max-upload-mib must be at least 1")
 
 
 def private_write(path: Path, data: str) -> None:
@@ -187,7 +191,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         log.warning(
             "the API listens on %s: reachable beyond this machine (bearer token still required)", options.host
         )
-    engine = Engine(state_dir)
+    engine = Engine(state_dir, max_upload_bytes=options.max_upload_mib * 1024 * 1024)
     server: _Server | None = None
     serving: asyncio.Task[None] | None = None
     gateway = None

@@ -9,20 +9,22 @@ that are not JSON or not the expected shape, 201 for creates.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import logging
-import math
-import traceback
+import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 
 from vmtui import __version__
 from vmtui.core.errors import (
@@ -35,6 +37,14 @@ from vmtui.core.errors import (
     Unsupported,
 )
 from vmtui.local import swiftor_api
+from vmtui.local.api.guards import (
+    AccessGate,
+    Authenticator,
+    BodyLimit,
+    Caller,
+    InternalErrors,
+    Rejection,
+)
 from vmtui.local.engine import BRANCH_MAX, DEFAULT_IMAGE, BranchFailed, Engine
 from vmtui.local.idempotency import IdempotencyMiddleware
 from vmtui.local.ratelimit import RateLimiter
@@ -43,7 +53,12 @@ from vmtui.local.store import CommitRecord, ImageRecord, VmRecord
 log = logging.getLogger("vmtui.local.server")
 
 API_PREFIX = "/api/v1"
-PUBLIC_PATHS = {"/health"}
+SWIFTOR_PREFIX = "/swiftor"
+PUBLIC_PATHS = frozenset({"/health"})
+JSON_BODY_LIMIT = 1024 * 1024
+FILE_BODY_LIMIT = 16 * 1024 * 1024
+"""A file written through `PUT /vm/{id}/files` travels base64 in JSON: about 12 MB of content."""
+_ROOTFS_UPLOAD = re.compile(r"^/api(/v1)?/rootfs/[^/]+$")
 KERNELS = {"default.bin"}
 MAX_OFFSET = 2**63 - 1
 """Largest offset SQLite can take; larger ones are refused as bad requests instead of failing inside."""
@@ -233,77 +248,6 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
 
 
-# -- access control -----------------------------------------------------------------------------
-
-_Scope = MutableMapping[str, Any]
-_Asgi = Callable[[_Scope, Any, Any], Awaitable[None]]
-
-
-class _AccessGate:
-    """Rate limit every request per client address, then demand the bearer token on every path
-    but the public ones. Pure ASGI, so upload bodies stream through untouched."""
-
-    def __init__(self, app: _Asgi, token: str, limiter: RateLimiter, open_prefixes: tuple[str, ...]):
-        self.app = app
-        self._expected = f"Bearer {token}".encode()
-        self._limiter = limiter
-        self._open_prefixes = open_prefixes
-
-    async def __call__(self, scope: _Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = (scope.get("client") or ("local", 0))[0]
-        wait = self._limiter.acquire(client)
-        if wait is not None:
-            retry = str(max(1, math.ceil(wait)))
-            await _error(429, "rate limit exceeded", {"Retry-After": retry})(scope, receive, send)
-            return
-        path = scope["path"]
-        if path in PUBLIC_PATHS or path.startswith(self._open_prefixes) or self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        await _error(401, "Missing or invalid Authorization header")(scope, receive, send)
-
-    def _authorized(self, scope: _Scope) -> bool:
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                return hmac.compare_digest(value, self._expected)
-        return False
-
-
-class _InternalErrors:
-    """Turn an unexpected exception into 500 `{"success": false, "error": "internal error"}` and
-    one log line: the frames, then the message with the engine's secrets blanked out (exception
-    messages may quote anything). Nothing propagates, so no server logs the raw message."""
-
-    def __init__(self, app: _Asgi, secrets: list[str]):
-        self.app = app
-        self._secrets = [secret for secret in secrets if secret]
-
-    async def __call__(self, scope: _Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watch(message: MutableMapping[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer 500
-            message = f"{type(exc).__name__}: {exc}"
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("internal error on %s %s\n%s%s", scope["method"], scope["path"], frames, message)
-            if not started:
-                await _error(500, "internal error")(scope, receive, send)
-
-
 # -- the app ------------------------------------------------------------------------------------
 
 
@@ -329,18 +273,72 @@ def create_app(
             "vms": len(engine.list_vms()) if engine.store is not None else 0,
         }
 
-    open_prefixes: tuple[str, ...] = ()
+    delegated: tuple[str, ...] = ()
     if swiftor_secret:
-        app.include_router(swiftor_api.swiftor_router(engine, swiftor_secret), prefix="/swiftor")
-        open_prefixes = ("/swiftor/",)
-    app.add_middleware(_InternalErrors, secrets=[token, *([swiftor_secret] if swiftor_secret else [])])
-    app.add_middleware(IdempotencyMiddleware, store=engine.db)
+        swiftor = swiftor_api.swiftor_app(engine, swiftor_secret)
+        mount = Mount(SWIFTOR_PREFIX, app=swiftor)
+        # Every path under the prefix is Swiftor's, also one with an encoded newline in it.
+        mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+        app.router.routes.append(mount)
+        delegated = (SWIFTOR_PREFIX + "/",)
+        app.openapi = lambda: _merged_openapi(app, swiftor)  # type: ignore[method-assign]
     app.add_middleware(
-        _AccessGate, token=token, limiter=RateLimiter(rate, burst), open_prefixes=open_prefixes
+        InternalErrors, secrets=[token, *([swiftor_secret] if swiftor_secret else [])], error=_error
+    )
+    app.add_middleware(IdempotencyMiddleware, store=engine.db, error=_error)
+    app.add_middleware(BodyLimit, limit_for=lambda scope: _body_limit(engine, scope, delegated), error=_error)
+    app.add_middleware(
+        AccessGate,
+        authenticate=token_authenticator(token),
+        error=_error,
+        limiter=RateLimiter(rate, burst),
+        public=PUBLIC_PATHS,
+        delegated=delegated,
     )
     if swiftor_secret:
         app.middleware("http")(swiftor_api.swiftor_host_proxy(engine))
     return app
+
+
+def token_authenticator(token: str) -> Authenticator:
+    """`Authorization: Bearer <token>`, compared in constant time; the caller's identity is a hash of
+    the token (so a rotated token never sees records kept for the old one)."""
+    expected = f"Bearer {token}".encode()
+    caller = Caller(identity="token:" + hashlib.sha256(token.encode()).hexdigest()[:32])
+
+    def authenticate(headers: dict[bytes, bytes]) -> Caller | Rejection:
+        if hmac.compare_digest(headers.get(b"authorization", b""), expected):
+            return caller
+        return Rejection(401, "Missing or invalid Authorization header")
+
+    return authenticate
+
+
+def _body_limit(engine: Engine, scope: MutableMapping[str, Any], delegated: tuple[str, ...]) -> int | None:
+    """Bytes a request body may have: rootfs uploads up to the engine's upload cap (streamed to
+    disk), file writes FILE_BODY_LIMIT, every other body JSON_BODY_LIMIT; a mounted app sets its own."""
+    path: str = scope["path"]
+    if delegated and path.startswith(delegated):
+        return None
+    if scope["method"] == "PUT" and _ROOTFS_UPLOAD.match(path):
+        return engine.max_upload_bytes
+    if scope["method"] == "PUT" and path.startswith(API_PREFIX + "/vm/") and path.endswith("/files"):
+        return FILE_BODY_LIMIT
+    return JSON_BODY_LIMIT
+
+
+def _merged_openapi(app: FastAPI, swiftor: FastAPI) -> dict[str, Any]:
+    """One schema for clients and fuzzers: the engine's own routes plus the mounted Swiftor app's."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        sub = swiftor.openapi()
+        for path, operations in sub.get("paths", {}).items():
+            schema.setdefault("paths", {})[SWIFTOR_PREFIX + path] = operations
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, component in sub.get("components", {}).get("schemas", {}).items():
+            components.setdefault(name, component)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -31,20 +31,30 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import h11
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, SecretStr
 from starlette.exceptions import HTTPException
 
+from vmtui import __version__
 from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, QuotaExceeded, Unavailable
 from vmtui.core.swiftor_plans import distribution_problem, normalise_plan, plan_for
+from vmtui.local.api.guards import (
+    AccessGate,
+    Authenticator,
+    BodyLimit,
+    Caller,
+    InternalErrors,
+    Rejection,
+    caller_of,
+)
 from vmtui.local.engine import DEFAULT_IMAGE, Engine
+from vmtui.local.idempotency import IdempotencyMiddleware
 from vmtui.local.jwt_tokens import InvalidToken, verify_token
 from vmtui.local.sandbox import SandboxError
 from vmtui.local.swiftor_store import FILE_NAME, Mapping, SwiftorStore, SwiftorVm
@@ -55,6 +65,7 @@ DESKTOP_PORT = 3000
 """Where a Swiftor (linuxserver webtop) desktop listens inside its VM."""
 CONFIG_DIR = "/config"
 EXEC_TIMEOUT = 300
+JSON_BODY_LIMIT = 1024 * 1024
 LIVE_STATES = ("booting", "running", "paused")
 MAX_PROXY_BODY = 64 * 1024 * 1024
 PROXY_TIMEOUT = 60.0
@@ -189,12 +200,16 @@ class _Context:
         self.engine = engine
         self.domain = domain
         self._store: SwiftorStore | None = None
+        self._start_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def store(self) -> SwiftorStore:
         if self._store is None:
             self._store = SwiftorStore(Path(self.engine.state_dir) / FILE_NAME)
         return self._store
+
+    def start_lock(self, email: str) -> asyncio.Lock:
+        return self._start_locks.setdefault(email, asyncio.Lock())
 
     def owned_vm(self, vmid: str, email: str) -> SwiftorVm:
         vm = self.store.get_vm(vmid, email)
@@ -226,28 +241,51 @@ def _vm_out(vm: SwiftorVm, state: str) -> dict[str, Any]:
     }
 
 
-_BEARER = HTTPBearer(auto_error=False)
-
-
 # -- the router -------------------------------------------------------------------------------
 
 
-def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 403) -> APIRouter:
-    """The Swiftor VM API over `engine`; tokens are verified with `secret`."""
+def swiftor_app(engine: Engine, secret: str) -> FastAPI:
+    """The Swiftor VM API over `engine` as an app of its own (the engine mounts it at `/swiftor`).
+
+    Its guards authenticate the JWT (verified with `secret`) from the headers before any body is
+    read, bound every body to JSON_BODY_LIMIT, and key idempotency records by the user."""
+    app = FastAPI(title="vmtui local engine (Swiftor)", version=__version__, docs_url=None, redoc_url=None)
+    app.include_router(swiftor_router(engine))
+    app.add_middleware(InternalErrors, secrets=[secret], error=_detail)
+    app.add_middleware(IdempotencyMiddleware, store=engine.db, error=_detail)
+    app.add_middleware(BodyLimit, limit_for=lambda _scope: JSON_BODY_LIMIT, error=_detail)
+    app.add_middleware(AccessGate, authenticate=jwt_authenticator(secret), error=_detail)
+    return app
+
+
+def jwt_authenticator(secret: str) -> Authenticator:
+    """`Authorization: Bearer <JWT>`: missing (or not a bearer) → 403 "Not authenticated" (FastAPI's
+    classic answer), a token that does not verify → 401."""
+
+    def authenticate(headers: dict[bytes, bytes]) -> Caller | Rejection:
+        scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not credentials:
+            return Rejection(403, "Not authenticated")
+        try:
+            user = verify_token(secret, credentials)
+        except InvalidToken as exc:
+            return Rejection(401, str(exc))
+        return Caller(identity=owner_of(user.email), email=user.email, plan=user.plan)
+
+    return authenticate
+
+
+def swiftor_router(engine: Engine) -> APIRouter:
+    """The Swiftor routes; `swiftor_app` puts the authentication in front of them."""
     ctx = _Context(engine)
     router = APIRouter(route_class=_SwiftorRoute)
 
-    async def current_user(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> str:
-        if credentials is None:
-            raise SwiftorFailure(missing_auth_status, "Not authenticated")
-        try:
-            user = verify_token(secret, credentials.credentials)
-        except InvalidToken as exc:
-            raise SwiftorFailure(401, str(exc)) from None
-        ctx.store.ensure_user(user.email, normalise_plan(user.plan) if user.plan else None)
-        return user.email
+    async def current_user(request: Request) -> str:
+        caller = caller_of(request.scope)
+        if caller is None or caller.email is None:
+            raise SwiftorFailure(403, "Not authenticated")
+        ctx.store.ensure_user(caller.email, normalise_plan(caller.plan) if caller.plan else None)
+        return caller.email
 
     @router.get("/init")
     async def account(email: str = Depends(current_user)) -> dict[str, Any]:
@@ -303,21 +341,23 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
     @router.get("/vms/start/{vmid}")
     async def start_vm(vmid: str, email: str = Depends(current_user)) -> dict[str, Any]:
         vm = ctx.owned_vm(vmid, email)
-        problem = plan_for(ctx.store.user_plan(email)).violation(vm.cpu, vm.ram_gb, vm.persistent)
+        plan = plan_for(ctx.store.user_plan(email))
+        problem = plan.violation(vm.cpu, vm.ram_gb, vm.persistent)
         if problem:
             raise SwiftorFailure(400, problem)
         owner = owner_of(email)
-        state = ctx.engine_state(vm)
-        if state not in LIVE_STATES:
-            if state == "dead":
-                await engine.stop_vm(vmid, owner=owner)
-            await engine.start_vm(vmid, env=ctx.store.secrets(vmid), owner=owner)
-            try:
-                await _prepare_storage(engine, vm)
-            except BaseException:
-                await engine.stop_vm(vmid, owner=owner)  # never run on a /config it must not see
-                raise
-            log.info("swiftor: started vm %s", vmid)
+        async with ctx.start_lock(email):  # two starts at once must not both pass the count
+            state = ctx.engine_state(vm)
+            if state not in LIVE_STATES:
+                running = [
+                    other
+                    for other in engine.list_vms(owner=owner)
+                    if other.id != vmid and engine.vm_state(other) in LIVE_STATES
+                ]
+                problem = plan.running_violation(len(running))
+                if problem:
+                    raise SwiftorFailure(400, problem)
+                await _start(engine, ctx, vm)
         return {"message": "VM started", "vm": _vm_out(vm, ctx.engine_state(vm))}
 
     @router.get("/vms/stop/{vmid}")
@@ -416,6 +456,19 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
         return {"message": "Mapping deleted", "vmid": vmid, "name": name}
 
     return router
+
+
+async def _start(engine: Engine, ctx: _Context, vm: SwiftorVm) -> None:
+    owner = owner_of(vm.email)
+    if ctx.engine_state(vm) == "dead":
+        await engine.stop_vm(vm.id, owner=owner)
+    await engine.start_vm(vm.id, env=ctx.store.secrets(vm.id), owner=owner)
+    try:
+        await _prepare_storage(engine, vm)
+    except BaseException:
+        await engine.stop_vm(vm.id, owner=owner)  # never run on a /config it must not see
+        raise
+    log.info("swiftor: started vm %s", vm.id)
 
 
 async def _prepare_storage(engine: Engine, vm: SwiftorVm) -> None:
