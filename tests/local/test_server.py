@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 from vmtui.local.ratelimit import RateLimiter
-from vmtui.local.server import create_app
 
 TOKEN = "test-token-" + "x" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tests.reliability.conftest import serve  # noqa: F401  (the real-daemon fixture)
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
-from vmtui.local.server import create_app
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, overlayfs, cgroups)")
 

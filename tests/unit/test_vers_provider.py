@@ -857,8 +857,8 @@ async def engine_url(tmp_path: Path):
         pytest.skip("needs root (sandboxes use namespaces and overlayfs)")
     import uvicorn
 
+    from vmtui.local.api.app import create_app
     from vmtui.local.engine import Engine
-    from vmtui.local.server import create_app
 
     engine = Engine(tmp_path / "state")
     await engine.start()

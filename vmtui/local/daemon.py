@@ -31,8 +31,8 @@ import uvicorn
 
 from vmtui import __version__
 from vmtui.local import jwt_tokens, sshd
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
-from vmtui.local.server import create_app
 
 log = logging.getLogger("vmtui.local.daemon")
 
