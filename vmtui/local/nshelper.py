@@ -11,6 +11,8 @@ read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, 
 prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
 to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
 and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
+Mount targets inside the VM's root are opened without following symlinks and mounted through
+/proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
 `enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
 and its root, changes to the working directory (resolved inside the VM), then forks the command
