@@ -11,6 +11,7 @@ RULES = {
     "vmtui.providers": ["textual", "asyncssh", "fastapi", "vmtui.services", "vmtui.ui", "vmtui.local"],
     "vmtui.services": ["textual", "fastapi", "vmtui.ui", "vmtui.local"],
     "vmtui.local": ["textual", "vmtui.ui", "vmtui.services", "vmtui.providers"],
+    "vmtui.terminal": ["textual", "asyncssh", "vmtui.providers", "vmtui.services", "vmtui.ui", "vmtui.local"],
 }
 
 

@@ -12,7 +12,7 @@ import subprocess
 import termios
 from collections.abc import Mapping, Sequence
 
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 
 _READ_SIZE = 65536
 
