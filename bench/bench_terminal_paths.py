@@ -4,8 +4,8 @@ is painted.
 
 Rows, each with baselines measured in the same run on the same bytes:
 - PTY: pane vs the raw `avt` feed (the emulator alone) and vs `cat` on a PTY read by a bare loop;
-- SSH (root only: a real sandboxed VM): pane vs the raw `avt` feed and vs a bare asyncssh read loop on a
-  shell over the same gateway;
+- SSH (root only: a real sandboxed VM of a `vmtui serve` engine in its own process, temp state dir): pane
+  vs the raw `avt` feed and vs a bare asyncssh read loop on a shell over the same gateway;
 - keystroke-to-echo p50/p99 in one tab (a PTY running `cat`, the tty echoes) while another tab floods
   through a PTY, vs the same with no flood.
 Each figure is the median of `REPEAT` runs (the machine is shared; medians tame the noise).
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import pty
+import signal
 import statistics
 import struct
 import subprocess
@@ -152,29 +154,30 @@ def _echo_rows(path: Path) -> list[dict]:
 
 
 # -- SSH into a local-engine VM --------------------------------------------------------------------------
-async def _ssh_rows(workdir: Path, data: bytes, megabytes: float) -> list[dict]:
-    from bench.bench_ssh import _OneVm
-    from vmtui.local.sandbox import Sandbox, SandboxSpec
-    from vmtui.local.sshd import start_gateway
+async def _ssh_rows(state: Path, data: bytes, megabytes: float) -> list[dict]:
+    """`vmtui serve` runs in its own process (as users run it); the VM is a real sandbox."""
+    from vmtui.core.models import VmConfig
+    from vmtui.providers.vers import VersProvider
     from vmtui.services.known_hosts import TofuKnownHosts
+    from vmtui.services.local_daemon import ensure_daemon
     from vmtui.services.ssh import SshSession
 
-    spec = SandboxSpec(
-        vm_id=f"bench-term-{os.getpid()}",
-        vm_dir=workdir / "vm",
-        layers=[],
-        image=None,
-        hostname="bench",
-        env={},
+    endpoint = await asyncio.to_thread(ensure_daemon, state, timeout=60)
+    provider = VersProvider(
+        "local",
+        endpoint.api_url,
+        endpoint.token,
+        vm_domain=f"vm.{endpoint.domain}",
+        ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
+        ca_path=endpoint.ca_path,
+        memory_snapshots=False,
     )
-    sandbox = await Sandbox.boot(spec)
-    vm = _OneVm(sandbox)
-    vm.gateway = await start_gateway(vm, workdir / "engine")
-    known_hosts = TofuKnownHosts(workdir / "known_hosts")
+    known_hosts = TofuKnownHosts(state / "known_hosts")
     command = b"exec cat /root/flood.txt\r"
+    vm_id = ""
 
     def session() -> SshSession:
-        return SshSession(vm, spec.vm_id, known_hosts=known_hosts)
+        return SshSession(provider, vm_id, known_hosts=known_hosts)
 
     async def bare_loop_seconds() -> float:
         async with session() as ssh:
@@ -196,28 +199,39 @@ async def _ssh_rows(workdir: Path, data: bytes, megabytes: float) -> list[dict]:
             await pilot.pause()
             pane = app.query_one(TerminalPane)
             pane.connect(ssh_transport_factory(session))
-            await _until(lambda: pane.transport is not None, timeout=30)
+            await _until(lambda: pane.transport is not None, timeout=60)
             await asyncio.sleep(0.5)  # the prompt
             started = time.perf_counter()
             pane.send(command)
-            await _until(lambda: _on_screen(pane, SENTINEL), timeout=600)
+            await _until(lambda: _on_screen(pane, SENTINEL), timeout=900)
             elapsed = time.perf_counter() - started
             pane.close()
             return elapsed
 
     try:
+        vm_id = await provider.create_vm(VmConfig(), wait_boot=True)
         async with session() as ssh:
             await ssh.connection.run("cat > /root/flood.txt", input=data, encoding=None, check=True)
         pane = statistics.median([megabytes / await pane_seconds() for _ in range(REPEAT)])
         bare = statistics.median([megabytes / await bare_loop_seconds() for _ in range(REPEAT)])
     finally:
-        await vm.gateway.close()
-        await sandbox.destroy()
+        if vm_id:
+            await provider.delete_vm(vm_id)
+        await provider.aclose()
+        _stop_engine(state)
     raw = megabytes / _median_of(lambda: _raw_avt_seconds(data))
     return [
         _row(f"SSH cat {FLOOD_MB} MB in a VM: pane vs raw avt feed", pane, "MB/s", raw),
         _row(f"SSH cat {FLOOD_MB} MB in a VM: pane vs bare asyncssh read loop", pane, "MB/s", bare),
     ]
+
+
+def _stop_engine(state: Path) -> None:
+    pid = json.loads((state / "endpoint.json").read_text())["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _row(name: str, value: float, unit: str, baseline: float) -> dict:
@@ -233,7 +247,7 @@ def run() -> list[dict]:
         rows = _pty_rows(path, megabytes, data)
         rows += _echo_rows(path)
         if os.geteuid() == 0:
-            rows += asyncio.run(_ssh_rows(Path(workdir), data, megabytes))
+            rows += asyncio.run(_ssh_rows(Path(workdir) / "engine", data, megabytes))
     return rows
 
 

@@ -25,7 +25,7 @@ PARSE_CHUNK = 16384
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 MAX_FPS = 60
-FLOOD_FPS = 30  # while output floods in, paint less often and parse more
+FLOOD_FPS = 15  # while output floods in, paint less often and parse more (a full frame costs 3-13 ms)
 FLOOD_BYTES = 16384  # parsed since the last paint: more than a full-screen redraw, so a flood
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 

@@ -82,6 +82,7 @@ class SshTerminalTransport:
         try:
             while True:
                 await self._may_read.wait()
+                # everything asyncssh buffered while the loop was busy, up to 64 KiB: one feed, not one per packet
                 chunk = await self._shell.read()
                 if not chunk:
                     break
