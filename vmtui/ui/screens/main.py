@@ -34,6 +34,7 @@ from vmtui.services.filter import FilterError, VmFilter, parse_filter
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.poller import Poller, PollResult
 from vmtui.services.ssh import SshSession
+from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.format import clean, format_age
 from vmtui.ui.messages import FleetUpdated, ProfileConnecting
@@ -49,7 +50,6 @@ from vmtui.ui.screens.networking import DESKTOP_PORT, NetworkingScreen
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
-from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
