@@ -22,7 +22,7 @@ from vmtui.services.actions import Actions
 from vmtui.services.poller import Poller, PollResult
 from vmtui.services.registry import Opener
 
-StatusReport = Callable[[str, str | None, str | None], None]
+StatusReport = Callable[[str, str | None, str | None], object]
 """Called with (profile, status, error) while a profile is being opened."""
 
 
@@ -44,7 +44,7 @@ class FleetSupervisor:
         poll: PollSettings,
         *,
         shown: Iterable[str] | None = None,
-        on_result: Callable[[PollResult], None] = lambda result: None,
+        on_result: Callable[[PollResult], object] = lambda result: None,
         on_status: StatusReport = lambda profile, status, error: None,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -121,10 +121,14 @@ class FleetSupervisor:
 
     async def _open(self, name: str) -> Provider:
         """Open a profile, retrying with backoff; each failure is reported, none is raised."""
+
+        def report(status: str) -> None:
+            self.on_status(name, status, None)
+
         wait = 1.0
         while True:
             try:
-                return await self.openers[name](lambda status: self.on_status(name, status, None))
+                return await self.openers[name](report)
             except ProviderError as exc:
                 self.on_status(name, None, f"cannot open: {exc}")
             except Exception as exc:  # noqa: BLE001 - e.g. an OSError starting the engine: show it, keep trying

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.dom import DOMNode
 
 from vmtui.services.availability import Needs, Requirement
@@ -308,7 +308,7 @@ REGISTRY: tuple[UiAction, ...] = (
 BY_ID: dict[str, UiAction] = {action.id: action for action in REGISTRY}
 
 
-def bindings(scope: Scope, registry: Iterable[UiAction] = REGISTRY) -> list[Binding]:
+def bindings(scope: Scope, registry: Iterable[UiAction] = REGISTRY) -> list[BindingType]:
     """The key bindings of one scope, in registry order (the footer's order)."""
     return [action.binding() for action in registry if action.scope is scope and action.key]
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from rich.text import Text
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Vm, VmState
@@ -57,7 +58,13 @@ class ActionHost(Protocol):
     def run_worker(self, work: Awaitable[None], *, group: str, exit_on_error: bool) -> object: ...
 
     def notify(
-        self, message: str, *, title: str = "", severity: str = "information", **kwargs: object
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
     ) -> None: ...
 
     def open_filter(self) -> None: ...
@@ -296,7 +303,7 @@ def show_help(host: ActionHost) -> None:
     host.show_help()
 
 
-def leave(host: ActionHost) -> Awaitable[None]:
+def leave(host: ActionHost) -> Awaitable[bool]:
     return host.app.run_action("leave")
 
 

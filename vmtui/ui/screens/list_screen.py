@@ -139,7 +139,7 @@ class ListScreen(ModalScreen[None], Generic[ItemT]):
 
     # ------------------------------------------------------------------ changes
 
-    def confirm(self, question: ConfirmScreen, then: Callable[[], None]) -> None:
+    def confirm(self, question: ConfirmScreen, then: Callable[[], object]) -> None:
         self.app.push_screen(question, lambda yes: then() if yes else None)
 
     @work(group="list-change", exit_on_error=False)

@@ -50,7 +50,7 @@ PANES = (
 class MainScreen(Screen[None]):
     COMMANDS: ClassVar[set] = {VmCommands}
     BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.SCREEN)
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]  # noqa: RUF012 - typed by Textual
 
     def __init__(
         self,

@@ -5,7 +5,6 @@ before anything is sent; on OK it creates the VM through `Actions.create_desktop
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
 
 from pydantic import SecretStr
 from rich.text import Text
@@ -35,7 +34,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     OK_LABEL = "Create"
     DIALOG_CLASSES = "dialog -wide"  # two fields per row
     SENDING_TEXT = "Creating the VM…"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]  # noqa: RUF012 - typed by Textual
     DEFAULT_CSS = """
     SwiftorCreateScreen .field-pair { height: auto; }
     SwiftorCreateScreen .field-pair > Vertical { width: 1fr; height: auto; }

@@ -11,8 +11,8 @@ from vmtui.ui.format import clean, format_age
 
 
 class Banner(Static):
-    def __init__(self, *, now: Callable[[], float], ascii_only: bool = False, **kwargs: str) -> None:
-        super().__init__("", **kwargs)
+    def __init__(self, *, now: Callable[[], float], ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__("", id=id)
         self.now = now
         self.mark = "!" if ascii_only else "⚠"
         self._text: str | None = None

@@ -39,8 +39,8 @@ class FilterBar(Vertical):
     class Done(Message):
         """Enter, or the filter was cleared: the keyboard goes back to the list."""
 
-    def __init__(self, **kwargs: str) -> None:
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
+        super().__init__()
         self.vm_filter = VmFilter()
 
     def compose(self) -> ComposeResult:
