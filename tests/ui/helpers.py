@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests.ui.demo_provider import DEMO_NOW
+from tools.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 from vmtui.config import PollSettings
 from vmtui.providers.base import Provider
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
-from vmtui.ui.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 
 FIXED_NOW = DEMO_NOW.timestamp()
 

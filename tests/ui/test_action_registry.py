@@ -9,11 +9,11 @@ from textual.command import CommandList, CommandPalette
 
 from tests.ui.demo_provider import demo_provider
 from tests.ui.helpers import FIXED_NOW, opener, record_notes, settle, text_of
+from tools.keytable import markdown_table
 from vmtui.config import PollSettings
 from vmtui.services.availability import Needs, Requirement
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bindings
 from vmtui.ui.app import VmTuiApp
-from vmtui.ui.keytable import markdown_table
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.help import HelpScreen
 

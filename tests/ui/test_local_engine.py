@@ -17,7 +17,7 @@ from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")]
+pytestmark = pytest.mark.root
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from vmtui.core.models import (
     VmSpecs,
     VmState,
 )
+from vmtui.core.redact import redact
 from vmtui.core.swiftor_plans import Plan, distribution_problem, plan_for
 from vmtui.providers.base import Provider
 from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
@@ -122,8 +123,9 @@ def _detail_message(detail: object) -> str | None:
         return "invalid request: " + "; ".join(parts) if parts else None
     if isinstance(detail, dict):
         for key in ("message", "msg", "error"):
-            if isinstance(detail.get(key), str):
-                return detail[key]
+            value = detail.get(key)
+            if isinstance(value, str):
+                return value
     return None
 
 
@@ -193,8 +195,7 @@ class SwiftorProvider(Provider):
     # -- transport -------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text, [self._token.get_secret_value()])
 
     async def _send(self, method: str, path: str, *, json_body: object | None = None) -> None:
         await self._http.send(method, path, json_body=json_body, headers=_HEADERS)
