@@ -19,6 +19,7 @@ from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean
+from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
@@ -43,6 +44,7 @@ class ActionHost(Protocol):
     fleet: FleetSupervisor
     panes: PaneFocus
     options: AppOptions
+    new_vm: NewVmWait
 
     @property
     def app(self) -> App[None]: ...
@@ -115,11 +117,16 @@ async def _finish(
 
 
 def _select_new(host: ActionHost, profile: str) -> OnDone:
-    """Put the cursor on the VM an action made (now, or when the next poll lists it)."""
+    """Put the cursor on the VM an action makes (now, or when the next poll lists it). Until then
+    keys that act on the selected VM wait for the new one (`expect_new_vm`) instead of hitting the old."""
+    host.new_vm.expected += 1
 
     def select(outcome: Outcome | None) -> None:
         if outcome is not None and outcome.ids:
             host.select_when_listed(profile, outcome.ids[0])
+        elif dropped := host.new_vm.failed():
+            names = ", ".join(dropped)
+            host.notify(f"Not run: {names} (no new VM was made)", severity="warning", markup=False)
 
     return select
 
