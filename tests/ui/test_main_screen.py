@@ -530,7 +530,7 @@ async def test_s_and_4_put_focus_inside_the_terminal():
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.focused, TerminalPane)
-        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("ctrl+right_square_bracket", "escape")
         await pilot.press("1")
         assert app.focused.id == "vm-table"
         await pilot.press("4")
@@ -551,7 +551,7 @@ async def test_shift_s_maximises_the_terminal_and_focuses_it():
         app.main_screen.table.select(("local", "vm-8c1d77e4"))
         await pilot.press("1", "s")
         await pilot.pause()
-        await pilot.press("ctrl+right_square_bracket", "1", "S")
+        await pilot.press("ctrl+right_square_bracket", "escape", "1", "S")
         assert app.main_screen.maximized is area
         assert isinstance(app.focused, TerminalPane)
         await pilot.pause()
@@ -760,7 +760,7 @@ async def test_an_open_terminal_gets_room_even_in_80x24():
         area = app.main_screen.query_one("#terminal-area")
         assert isinstance(app.focused, TerminalPane)
         assert area.outer_size.height >= 15  # was 4 rows: tabs and border left no line for the shell
-        await pilot.press("ctrl+right_square_bracket", "1")
+        await pilot.press("ctrl+right_square_bracket", "escape", "1")
         await pilot.pause()
         assert area.outer_size.height == 8  # still visible while the list has the keyboard
         assert app.main_screen.query_one("#vm-table").size.height >= 3

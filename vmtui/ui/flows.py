@@ -33,6 +33,7 @@ from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.widgets.terminal_area import TerminalArea
 
 OnDone = Callable[[Outcome | None], None]
 
@@ -73,7 +74,8 @@ class ActionHost(Protocol):
 
     def clear_filter(self) -> None: ...
 
-    async def open_terminal(self, vm: Vm, resume_paused: bool) -> None: ...
+    @property
+    def terminal(self) -> TerminalArea: ...
 
     def show_help(self) -> None: ...
 
@@ -252,17 +254,24 @@ def delete(host: ActionHost) -> None:
     host.app.push_screen(ConfirmDeleteScreen(vm, dependent), confirmed)
 
 
-def ssh(host: ActionHost) -> None:
+def ssh(host: ActionHost, *, another: bool = False) -> None:
+    """Focus the VM's terminal tab, or open one (`another`: a further tab even if one is open)."""
     vm = host.selected_vm()
     if vm is None:
         return
+
+    def open_terminal(resume_paused: bool) -> None:
+        provider = host.actions.providers[vm.provider]
+        terminal = host.terminal
+        host.app.call_later(terminal.open_session, provider, vm, host.options, resume_paused, another=another)
+
     if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
-        host.app.call_later(host.open_terminal, vm, False)
+        open_terminal(False)
         return
 
     def resume(yes: bool | None) -> None:
         if yes:
-            host.app.call_later(host.open_terminal, vm, True)
+            open_terminal(True)
 
     question = ConfirmScreen(
         f"Resume VM {clean(vm.display_name, 60)}?",
@@ -272,6 +281,23 @@ def ssh(host: ActionHost) -> None:
         danger=False,
     )
     host.app.push_screen(question, resume)
+
+
+def ssh_another(host: ActionHost) -> None:
+    ssh(host, another=True)
+
+
+def terminal_command(command: str) -> Callable[[ActionHost], Awaitable[None]]:
+    """A palette entry running a tab command on the open terminals (`TerminalTabs.run_command`)."""
+
+    async def run(host: ActionHost) -> None:
+        tabs = host.terminal.tabs
+        if tabs is None or not tabs.sessions:
+            host.notify("No terminal open (s opens one)", severity="warning", timeout=3)
+            return
+        await tabs.run_command(command)
+
+    return run
 
 
 def secrets(host: ActionHost) -> None:

@@ -221,13 +221,9 @@ class MainScreen(Screen[None]):
     def unavailable(self, action_id: str) -> str | None:
         """Why a registry action can't run for the current selection, or None."""
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
-        requirement = self.registry[action_id].requires
+        requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
-            requirement,
-            selection,
-            self.actions.providers,
-            self.actions.pending,
-            read_only=self.options.read_only,
+            requires, selection, providers, self.actions.pending, read_only=self.options.read_only
         )
 
     def unavailable_reasons(self) -> dict[str, str]:
@@ -249,7 +245,7 @@ class MainScreen(Screen[None]):
             return
         if self.refuse(action_id):
             return
-        result = self.registry[action_id].flow(self)
+        result = action.flow(self)
         if inspect.isawaitable(result):
             await result
 
@@ -279,9 +275,9 @@ class MainScreen(Screen[None]):
         if self.app.screen is self:
             self.app.push_screen(HelpScreen(self, self.unavailable_reasons()))
 
-    async def open_terminal(self, vm: Vm, resume_paused: bool) -> None:
-        provider = self.actions.providers[vm.provider]
-        await self.query_one(TerminalArea).open_session(provider, vm, self.options, resume_paused)
+    @property
+    def terminal(self) -> TerminalArea:
+        return self.query_one(TerminalArea)
 
     # ---------------------------------------------------------------- filter
 

@@ -36,11 +36,21 @@ class TerminalArea(Container):
         tabs = next(iter(self.query(TerminalTabs)), None)
         return tabs is not None and tabs.focus_active()
 
+    @property
+    def tabs(self) -> TerminalTabs | None:
+        return next(iter(self.query(TerminalTabs)), None)
+
     async def open_session(
-        self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool
+        self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool, *, another: bool = False
     ) -> None:
-        """Open an SSH session on `vm` as a new tab and focus it."""
-        tabs = next(iter(self.query(TerminalTabs)), None)
+        """Focus the tab already open on `vm`, or (none yet, or `another`) open a session as a new tab."""
+        tabs = self.tabs
+        existing = tabs.session_of(vm.key) if tabs is not None and not another else None
+        if tabs is not None and existing is not None:
+            tabs.activate(existing)
+            if existing.ended:
+                tabs.reconnect(existing)
+            return
         if tabs is None:
             await self.query("#terminal-hint").remove()
             tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
@@ -56,5 +66,5 @@ class TerminalArea(Container):
                 keepalive_interval=options.ssh_keepalive,
             )
 
-        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
+        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session), vm.key)
         self.focus_terminal()
