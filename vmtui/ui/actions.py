@@ -242,7 +242,7 @@ REGISTRY: tuple[UiAction, ...] = (
         "list.filter",
         "slash",
         "Filter",
-        "Filter: text, state:running, label:k=v, provider:x, ! negates",
+        "Filter: text is a substring, ~text fuzzy, re:regex; state:running, label:k=v, provider:x; ! negates",
         lambda host: host.open_filter(),
         palette="list: filter",
     ),

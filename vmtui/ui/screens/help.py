@@ -21,7 +21,9 @@ class HelpScreen(ModalScreen[None]):
         Binding(
             "question_mark", "app.pop_screen", "Close", show=False, id="help.close", tooltip="Close the help"
         ),
+        Binding("q", "app.run('app.quit')", "Quit", id="help.quit", tooltip="Leave vmtui, as everywhere"),
     ]
+    """A modal screen hides the app's bindings, so `q` is repeated here (the help says it works everywhere)."""
 
     def __init__(self, underneath: Screen, reasons: dict[str, str] | None = None) -> None:
         super().__init__()

@@ -160,11 +160,13 @@ class MainScreen(Screen[None]):
         self.new_vm.made((profile, vm_id))
         self._apply_fleets()
 
-    def _update_empty_hint(self) -> None:
-        table = self.table
+    def _update_empty_hint(self) -> None:  # and the active filter, with its count, on the border
+        table, vm_filter = self.table, self.table.filter
         self.query_one(EmptyHint).explain(
             rows=table.row_count, vms=len(table.vms), listed=bool(self.fleet.fleets())
         )
+        shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
+        self.query_one("#list-pane").border_subtitle = shown if vm_filter.active else ""
 
     def refresh_status(self) -> None:
         fleet = self.fleet

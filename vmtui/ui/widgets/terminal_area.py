@@ -25,7 +25,7 @@ class TerminalArea(Container):
         yield Static(
             Text(
                 "No terminal open. Press s on a running VM to open an SSH terminal here "
-                "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>",
+                "(ctrl+] then Esc leaves it); from a shell: vmtui ssh <vm-id>",
                 style="dim italic",
             ),
             id="terminal-hint",

@@ -1,0 +1,52 @@
+"""Issue 15's smaller items: zooming Details (bug 10), q inside help (bug 12), the visible filter."""
+
+from __future__ import annotations
+
+from tests.ui.demo_provider import demo_provider
+from tests.ui.helpers import make_app, settle
+from vmtui.ui.actions import BY_ID
+from vmtui.ui.screens.help import HelpScreen
+
+SIZE = (140, 40)
+
+
+async def test_3_then_z_zooms_the_details():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3", "z")
+        assert app.main_screen.maximized is app.main_screen.query_one("#details")
+        await pilot.press("z")
+        assert app.main_screen.maximized is None
+
+
+async def test_q_inside_help_quits_as_the_help_says():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_the_active_filter_shows_on_the_list_with_its_count():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        pane = app.main_screen.query_one("#list-pane")
+        assert not pane.border_subtitle
+        await pilot.press("slash", *"state:running", "enter")
+        await pilot.pause()
+        shown = app.main_screen.table.row_count
+        assert pane.border_subtitle == f"filter: state:running ({shown} of 5; Esc clears)"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not pane.border_subtitle
+
+
+def test_filter_help_states_the_grammar():
+    assert "substring" in BY_ID["list.filter"].help and "~text fuzzy" in BY_ID["list.filter"].help
+    assert "re:regex" in BY_ID["list.filter"].help
