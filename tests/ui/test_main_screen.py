@@ -210,7 +210,7 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         await pilot.click("#ok")
         await pilot.pause()
         assert isinstance(app.screen, CreateVmScreen)
-        assert "greater than or equal to 1" in text_of(form.query_one("#vcpu-error"))
+        assert "must be between 1 and 64 vCPUs" in text_of(form.query_one("#vcpu-error"))
         assert "a whole number" in text_of(form.query_one("#memory-error"))
         assert "label 'broken' is not key=value" in text_of(form.query_one("#labels-error"))
         assert form.query_one("#vcpu", Input).has_class("-invalid")

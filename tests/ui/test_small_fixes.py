@@ -50,3 +50,25 @@ async def test_the_active_filter_shows_on_the_list_with_its_count():
 def test_filter_help_states_the_grammar():
     assert "substring" in BY_ID["list.filter"].help and "~text fuzzy" in BY_ID["list.filter"].help
     assert "re:regex" in BY_ID["list.filter"].help
+
+
+async def test_create_form_says_what_range_is_allowed():
+    from tests.ui.helpers import text_of
+    from vmtui.ui.screens.create_vm import CreateVmScreen
+
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, CreateVmScreen)
+        form.query_one("#vcpu").value = "999999"
+        form.query_one("#memory").value = "-512"
+        await pilot.pause()
+        await pilot.click("#ok")
+        await pilot.pause()
+        assert text_of(form.query_one("#vcpu-error")).strip() == "must be between 1 and 64 vCPUs"
+        assert text_of(form.query_one("#memory-error")).strip() == "must be between 64 and 1,048,576 MiB"
+        assert not [c for c in provider.calls if c[0] == "create_vm"]
