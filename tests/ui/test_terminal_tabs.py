@@ -184,3 +184,20 @@ async def test_a_title_in_use_gets_a_number() -> None:
         await pilot.pause()
         assert tab_labels(app) == ["web", "web (2)"]
         assert app.tabs.session_of("a").title == "web"
+
+
+async def test_a_tab_whose_vm_was_deleted_says_so() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.tabs.open_session("web", app.factory("one"), owner="a")
+        await pilot.pause()
+        await app.tabs.open_session("db", app.factory("two"), owner="b")
+        await wait_for(pilot, lambda: "one" in app.transports and "two" in app.transports)
+        app.transports["one"][0].sink.closed("shell exited with status -1")
+        await settle(pilot)
+        app.tabs.keep_owners({"b"})  # the poll lists only b: a was deleted
+        await pilot.pause()
+        web, db = app.tabs.sessions
+        assert "Session ended: the VM was deleted" in str(web.query_one(".ended-reason").render())
+        assert not db.ended and db.owner_gone is False

@@ -33,6 +33,7 @@ from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
 
 OnDone = Callable[[Outcome | None], None]
@@ -78,8 +79,6 @@ class ActionHost(Protocol):
     def terminal(self) -> TerminalArea: ...
 
     def show_help(self) -> None: ...
-
-    def lineage_has_focus(self) -> bool: ...
 
 
 def start(
@@ -314,7 +313,9 @@ def networking(host: ActionHost) -> None:
 
 def yank(host: ActionHost) -> None:
     commit_ = host.selected_commit()
-    item = commit_ if commit_ is not None and host.lineage_has_focus() else host.selected_vm()
+    item = (
+        commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
+    )
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)

@@ -152,6 +152,7 @@ class MainScreen(Screen[None]):
                 for action_id in self.new_vm.selected():
                     self.call_later(self.action_run, action_id)
             self.lineage.set_fleets(fleets)
+            self.terminal.keep_owners(self.table.vms)
             self._show_details()
             self.refresh_status()
             self._update_empty_hint()
@@ -198,9 +199,6 @@ class MainScreen(Screen[None]):
             self._show_details(message.item)
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
-
-    def lineage_has_focus(self) -> bool:
-        return self.lineage.has_focus
 
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -39,6 +41,11 @@ class TerminalArea(Container):
     @property
     def tabs(self) -> TerminalTabs | None:
         return next(iter(self.query(TerminalTabs)), None)
+
+    def keep_owners(self, listed: Collection[object]) -> None:
+        """Tabs whose VM is no longer listed say so (`TerminalTabs.keep_owners`)."""
+        if self.tabs is not None:
+            self.tabs.keep_owners(listed)
 
     async def open_session(
         self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool, *, another: bool = False

@@ -11,6 +11,7 @@ left/right switch sessions, ``r`` reconnects and ``x`` closes the session of the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from itertools import count
 from typing import ClassVar
 
@@ -52,8 +53,11 @@ class TerminalSession(Vertical):
         self.title = title
         self.owner = owner
         """What the session is for (the VM's key), so a second `s` on the VM finds this tab."""
+        self.owner_gone = False
+        """The VM is no longer listed (deleted): an ended session says so instead of a raw exit status."""
         self.factory = factory
         self.remote_title = ""
+        self.reason = ""
         self._scrollback = scrollback
         self._emulator = emulator
 
@@ -78,7 +82,18 @@ class TerminalSession(Vertical):
     @on(TerminalPane.Closed)
     def show_ended(self, event: TerminalPane.Closed) -> None:
         self.add_class("-ended")
-        self.query_one(".ended-reason", Static).update(f"Session ended: {event.reason}")
+        self.reason = event.reason
+        self._show_reason()
+
+    def _show_reason(self) -> None:
+        reason = "the VM was deleted" if self.owner_gone else self.reason
+        self.query_one(".ended-reason", Static).update(f"Session ended: {reason}")
+
+    def mark_owner_gone(self) -> None:
+        if not self.owner_gone:
+            self.owner_gone = True
+            if self.ended:
+                self._show_reason()
 
     def reconnect(self) -> None:
         """Open a new session in the same pane (its screen and scrollback stay)."""
@@ -153,6 +168,12 @@ class TerminalTabs(Widget):
         self._tabbed.active = tab_id
         session.pane.focus()
         return session.pane
+
+    def keep_owners(self, listed: Collection[object]) -> None:
+        """Sessions whose VM is not in `listed` any more say so when (or once) they end."""
+        for session in self.sessions:
+            if session.owner is not None and session.owner not in listed:
+                session.mark_owner_gone()
 
     def session_of(self, owner: object) -> TerminalSession | None:
         """The first session opened for `owner` (a VM's key), if any."""
