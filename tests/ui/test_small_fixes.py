@@ -72,3 +72,19 @@ async def test_create_form_says_what_range_is_allowed():
         assert text_of(form.query_one("#vcpu-error")).strip() == "must be between 1 and 64 vCPUs"
         assert text_of(form.query_one("#memory-error")).strip() == "must be between 64 and 1,048,576 MiB"
         assert not [c for c in provider.calls if c[0] == "create_vm"]
+
+
+async def test_a_destructive_confirmation_ignores_y_and_keeps_cancel_focused():
+    from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
+
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDeleteScreen) and app.focused.id == "cancel"
+        await pilot.press("y", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDeleteScreen)
+        assert not [c for c in provider.calls if c[0] == "delete_vm"]
