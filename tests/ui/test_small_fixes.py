@@ -88,3 +88,30 @@ async def test_a_destructive_confirmation_ignores_y_and_keeps_cancel_focused():
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDeleteScreen)
         assert not [c for c in provider.calls if c[0] == "delete_vm"]
+
+
+async def memory_transport(sink, cols, rows):
+    from tests.ui.terminal_helpers import MemoryTransport
+
+    return MemoryTransport(sink, cols, rows)
+
+
+async def test_q_with_open_shells_asks_first():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        screen.table.select(("local", "vm-8c1d77e4"))
+        await pilot.press("s")  # the demo VM has no SSH: this session ends at once, and does not count
+        await pilot.pause()
+        tabs = screen.terminal.tabs
+        for name in ("one", "two"):
+            await tabs.open_session(name, memory_transport)
+            await pilot.pause()
+        await pilot.press("ctrl+right_square_bracket", "escape", "q")
+        await pilot.pause()
+        assert app.is_running
+        assert any("2 shells open: press q again" in message for _, message, _ in app.notes)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -65,12 +65,16 @@ class VmTuiApp(App[None]):
             await result
 
     async def action_leave(self) -> None:
-        """Quit; with actions in flight, only on a second press (their results would be lost)."""
-        if self.actions.pending and not self._quit_armed:
+        """Quit; with actions in flight or shells open, only on a second press (they would be lost)."""
+        tabs = self.main_screen.terminal.tabs if self.main_screen.is_attached else None
+        shells = sum(not session.ended for session in tabs.sessions) if tabs is not None else 0
+        losses = []
+        if self.actions.pending:
+            losses.append(f"{len(self.actions.pending)} action(s) still running")
+        if shells:
+            losses.append(f"{shells} shell{'s' if shells != 1 else ''} open")
+        if losses and not self._quit_armed:
             self._quit_armed = True
-            self.notify(
-                f"{len(self.actions.pending)} action(s) still running; press q again to quit anyway",
-                severity="warning",
-            )
+            self.notify(f"{'; '.join(losses)}: press q again to quit anyway", severity="warning")
             return
         self.exit()
