@@ -400,15 +400,19 @@ def _current_origin() -> _Origin:
 
 
 def _read_origin(path: Path | None, env: Mapping[str, str]) -> _Origin:
+    named = path is None and bool(env.get(paths.CONFIG_FILE_ENV))
     path = paths.config_file(env) if path is None else path
-    text, data = _read_toml(path)
+    text, data = _read_toml(path, required=named)
     return _Origin(path=path, text=text, data=data, env=env)
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+def _read_toml(path: Path, *, required: bool = False) -> tuple[str, dict[str, Any]]:
+    """The file's text and data; a missing default file is empty, a file the user named must exist."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if required:
+            raise ConfigError(f"no such file (named by {paths.CONFIG_FILE_ENV})", path=path) from None
         return "", {}
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
