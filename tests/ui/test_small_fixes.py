@@ -115,3 +115,17 @@ async def test_q_with_open_shells_asks_first():
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_read_only_shows_a_badge_and_ascii_status_is_ascii():
+    from tests.ui.helpers import text_of
+    from vmtui.ui.widgets.status_bar import StatusBar
+
+    app = make_app(demo_provider(), read_only=True, ascii=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash", *"web", "enter")
+        await pilot.pause()
+        shown = text_of(app.main_screen.query_one(StatusBar))
+        assert shown.startswith(" READ-ONLY ")
+        assert "filter: web" in shown and shown.isascii()

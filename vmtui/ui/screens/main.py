@@ -91,7 +91,9 @@ class MainScreen(Screen[None]):
                 yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
                 yield VmDetails(now=options.now, id="details", classes="pane")
         yield TerminalArea(id="terminal-area", classes="pane")
-        yield StatusBar(now=options.now, ascii_only=options.ascii, id="status-bar")
+        yield StatusBar(
+            now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
+        )
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
