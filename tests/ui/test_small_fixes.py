@@ -129,3 +129,19 @@ async def test_read_only_shows_a_badge_and_ascii_status_is_ascii():
         shown = text_of(app.main_screen.query_one(StatusBar))
         assert shown.startswith(" READ-ONLY ")
         assert "filter: web" in shown and shown.isascii()
+
+
+async def test_a_keymap_that_steals_a_key_or_names_an_unknown_id_is_warned_about():
+    app = make_app(demo_provider(), keymap={"vm.pause": "P", "vm.nonsense": "k"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        warnings = [message for title, message, _ in app.notes if title == "Config"]
+        assert "keymap: 'vm.pause = P' takes P from vm.power, which loses its key" in warnings
+        assert "keymap: no action has the id 'vm.nonsense'" in warnings
+
+
+async def test_a_clean_keymap_gives_no_warning():
+    app = make_app(demo_provider(), keymap={"vm.pause": "P", "vm.power": "ctrl+o", "list.sort": "f2"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert not [message for title, message, _ in app.notes if title == "Config"]

@@ -14,8 +14,15 @@ from vmtui.paths import styles_dir
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
+from vmtui.ui.keymap_check import keymap_problems
 from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.help import HelpScreen
+from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+from vmtui.ui.widgets.vm_table import VmTable
 
 
 class VmTuiApp(App[None]):
@@ -51,6 +58,9 @@ class VmTuiApp(App[None]):
         else:
             self.notify(f"Unknown theme '{self.options.theme}', using {self.theme}", severity="warning")
         if self.options.keymap:
+            owners = (VmTable, TerminalPane, TerminalTabs, ImagesScreen, HelpScreen, ConfirmScreen)
+            for problem in keymap_problems(self.options.keymap, owners):
+                self.notify(problem, title="Config", severity="warning", timeout=10, markup=False)
             self.set_keymap(self.options.keymap)
         self.push_screen(self.main_screen)
 
