@@ -8,6 +8,7 @@ from textual.binding import Binding
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_table import VmTable
 
 SOURCES: tuple[tuple[str, type], ...] = (
@@ -15,6 +16,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("VM list", VmTable),
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
+    ("terminal", TerminalPane),
 )
 
 
