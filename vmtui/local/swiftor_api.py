@@ -303,7 +303,7 @@ def swiftor_router(engine: Engine, secret: str, *, missing_auth_status: int = 40
     @router.get("/vms/start/{vmid}")
     async def start_vm(vmid: str, email: str = Depends(current_user)) -> dict[str, Any]:
         vm = ctx.owned_vm(vmid, email)
-        problem = plan_for(ctx.store.user_plan(email)).violation(vm.cpu, vm.ram_gb, vm.persistent)
+        problem = plan_for(ctx.store.user_plan(email)).violation(vm.cpu, vm.ram_gb)
         if problem:
             raise SwiftorFailure(400, problem)
         owner = owner_of(email)

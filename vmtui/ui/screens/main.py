@@ -25,7 +25,8 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Fleet, Vm, VmState
+from vmtui.core.models import Commit, Fleet, Vm
+from vmtui.core.swiftor_plans import routes_of
 from vmtui.paths import state_dir
 from vmtui.providers.base import Provider
 from vmtui.providers.swiftor import SwiftorProvider
@@ -45,7 +46,7 @@ from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
-from vmtui.ui.screens.networking import DESKTOP_PORT, NetworkingScreen
+from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
@@ -455,9 +456,10 @@ class MainScreen(Screen[None]):
             error = str(result.error)
         reach: list[tuple[str, str]] = []
         if isinstance(item, Vm) and isinstance(provider, SwiftorProvider):
-            reach = [
-                ("desktop", provider.desktop_url(item.id)),
-                ("default port", f"{DESKTOP_PORT} (desktop, inside the VM)"),
+            reach = [("url", provider.desktop_url(item.id))]
+            reach += [
+                (f"serves {route.path}", f"port {route.port} ({route.service}) inside the VM")
+                for route in routes_of(item.image)
             ]
         details.show(
             item,
@@ -755,7 +757,7 @@ class MainScreen(Screen[None]):
         vm = self.selected_vm()
         if self._refuse("pause") or vm is None:
             return
-        resume = vm.state is VmState.PAUSED
+        resume = vm.state.is_paused
         self._start(
             vm.key,
             "resuming" if resume else "pausing",
@@ -796,7 +798,7 @@ class MainScreen(Screen[None]):
         vm = self.selected_vm()
         if self._refuse("ssh") or vm is None:
             return
-        if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
+        if not vm.state.is_paused:  # a booting VM is waited for by the session itself
             self.call_later(self._open_terminal, vm, False)
             return
 
@@ -807,7 +809,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(
             ConfirmScreen(
                 f"Resume VM {clean(vm.display_name, 60)}?",
-                Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
+                Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
                 Text("A terminal needs the VM running. Resume it, then open the terminal?"),
                 confirm_label="Resume",
                 danger=False,

@@ -23,18 +23,17 @@ from textual.widgets import DataTable, Footer, Label, Static
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
+from vmtui.core.swiftor_plans import Route, routes_of
 from vmtui.providers.swiftor import PortMapping, SwiftorProvider
 from vmtui.ui.format import clean, safe
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-DESKTOP_PORT = 3000
-"""Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
 URL_WIDTH = 76
 """Fits `https://{name}-{uuid}.swiftor.io` for names up to 20 characters; `y` copies any URL whole."""
-DESKTOP_ROW = "\0desktop"
-"""Row key of the built-in desktop entry (no mapping name can contain NUL)."""
+ROUTE_ROW = "\0route"
+"""Row-key prefix of the image's built-in routes (no mapping name can contain NUL)."""
 
 
 def open_in_browser(url: str) -> bool:
@@ -126,7 +125,7 @@ class NetworkingScreen(ModalScreen[None]):
             yield Label(Text(f"Networking of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
             yield Static(
                 Text(
-                    f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)\n"
+                    f"{self.vm.image or 'The image'} serves {self._routes_text()} at {self.desktop_url}\n"
                     "Each mapping serves one more port of the VM at its own URL."
                 ),
                 id="desktop-url",
@@ -139,6 +138,18 @@ class NetworkingScreen(ModalScreen[None]):
     @property
     def desktop_url(self) -> str:
         return self.provider.desktop_url(self.vm.id)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """What the VM's image serves at its own URL (seed 003's distribution table)."""
+        return routes_of(self.vm.image)
+
+    def _routes_text(self) -> str:
+        parts = [f"{r.path} (port {r.port}, {r.service})" for r in self.routes]
+        return ", ".join(parts) or "its default port"
+
+    def _route_url(self, path: str) -> str:
+        return self.desktop_url if path == "/" else self.desktop_url + path
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -165,12 +176,15 @@ class NetworkingScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
-        table.add_row(
-            Text("desktop", style="italic"),
-            str(DESKTOP_PORT),
-            safe(self.desktop_url, limit=200),
-            key=DESKTOP_ROW,
-        )
+        for service, port, path in [(r.service, str(r.port), r.path) for r in self.routes] or [
+            ("VM URL", "-", "/")  # an image the seed does not list: its ports are unknown
+        ]:
+            table.add_row(
+                Text(service, style="italic"),
+                port,
+                safe(self._route_url(path), limit=200),
+                key=ROUTE_ROW + path,
+            )
         for mapping in sorted(self.mappings, key=lambda m: m.name):
             table.add_row(
                 safe(mapping.name, limit=63),
@@ -193,8 +207,8 @@ class NetworkingScreen(ModalScreen[None]):
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        if key == DESKTOP_ROW:
-            return key, self.desktop_url
+        if key is not None and key.startswith(ROUTE_ROW):
+            return key, self._route_url(key.removeprefix(ROUTE_ROW))
         mapping = next((m for m in self.mappings if m.name == key), None)
         return (key, self._url(mapping)) if mapping is not None else None
 
@@ -243,8 +257,10 @@ class NetworkingScreen(ModalScreen[None]):
         if selected is None:
             return
         name, url = selected
-        if name == DESKTOP_ROW:
-            self.notify("The desktop URL is built in; only mappings can be removed.", severity="warning")
+        if name.startswith(ROUTE_ROW):
+            self.notify(
+                "The image's own routes are built in; only mappings can be removed.", severity="warning"
+            )
             return
 
         def confirmed(yes: bool | None) -> None:
