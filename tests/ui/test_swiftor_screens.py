@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import webbrowser
 from collections.abc import AsyncIterator
 
@@ -550,7 +549,7 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
         await engine.close()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the local engine runs as root in CI")
+@pytest.mark.root
 async def test_screens_against_the_local_engine(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     async with engine_provider(tmp_path) as provider:

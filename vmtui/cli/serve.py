@@ -107,16 +107,12 @@ def _start_background(options: ServeOptions) -> int:
     """Start this command again detached (own session, logs to serve.log), wait for its ready
     line and print it. A daemon already holding the state dir is reported before forking."""
     from vmtui.local.daemon import LOG_FILE, READY_PREFIX, state_lock
+    from vmtui.services.local_daemon import serve_argv
 
     with state_lock(options.state_dir):
         pass
-    argv = [
-        sys.executable,
-        "-m",
-        "vmtui",
-        "serve",
-        "--state-dir",
-        str(options.state_dir),
+    argv = serve_argv(
+        options.state_dir,
         "--port",
         str(options.port),
         "--ssh-port",
@@ -125,7 +121,7 @@ def _start_background(options: ServeOptions) -> int:
         str(options.rate),
         "--burst",
         str(options.burst),
-    ]
+    )
     if options.listen_explicit:
         argv += ["--listen", options.host]
     log_path = options.state_dir / LOG_FILE

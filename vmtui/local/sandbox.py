@@ -280,8 +280,8 @@ class Sandbox:
             cgroup.remove()
         _unmount_under(vm_dir)
         (vm_dir / "run" / "sandbox.json").unlink(missing_ok=True)
-        for leftover in (vm_dir / "run").glob("env-*.json"):
-            leftover.unlink(missing_ok=True)
+        for env_file in (vm_dir / "run").glob("env-*.json"):
+            env_file.unlink(missing_ok=True)
 
     # -- running things inside -------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ _REFUSED_VALUE = (400, 422)
 PAUSE_WORDS = ("Sleeping", "Paused")
 """Today's pause state (vers-sdk 1.20.0 `VmUpdateStateEnum`), then the seed's."""
 
-W = TypeVar("W", bound=BaseModel)
+W = TypeVar("W")
 _NO_SPECS = VmSpecs()
 
 
