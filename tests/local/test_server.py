@@ -333,7 +333,7 @@ async def test_vm_lifecycle_commit_branch_pause_delete(api):
         assert seen["stdout"].split()[0] == digest
         meta = (await api.get(f"{V1}/vm/{child}/metadata")).json()
         assert meta["parent_commit_id"] == commit_id and meta["grandparent_vm_id"] == vm_id
-        assert set(meta["enforced_limits"]) <= {"cpu", "memory", "pids", "freeze"}
+        assert set(meta["enforced_limits"]) <= {"cpu", "memory", "pids", "freeze", "disk"}
 
     # Later changes in the parent never reach a branch, nor the reverse.
     await _sh(api, vm_id, "echo parent > /root/data")
