@@ -158,7 +158,9 @@ class Catalog:
     # -- repositories and their tags ----------------------------------------------------------------
 
     def create_repo(self, name: str, description: str | None) -> Repository:
-        repo = Repository(str(uuid.uuid4()), check_name(name, "repository name"), description, False, utc_now())
+        repo = Repository(
+            str(uuid.uuid4()), check_name(name, "repository name"), description, False, utc_now()
+        )
         self._write(
             "INSERT INTO repositories VALUES (?,?,?,?,?)",
             (repo.repo_id, repo.name, repo.description, int(repo.is_public), repo.created_at),
