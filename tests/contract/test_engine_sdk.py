@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,9 +27,9 @@ from vers_sdk.models import (
     ReadFileVmParams,
     VmLogsParams,
 )
+from vmtui.local.api.app import create_app
 
 from tests.contract.strict import strict
-from vmtui.local.api.app import create_app
 from vmtui.local.catalog import ORG_NAME
 from vmtui.local.engine import Engine
 
@@ -95,7 +96,11 @@ async def test_vm_lifecycle_states_labels_and_metadata(client):
         await client.update_vm_state(vm_id, {"state": "Hibernating"})
 
     await client.upsert_vm_labels(vm_id, {"labels": {"tier": "db", "owner": "ana"}})
-    assert strict(sdk.VM, await client.vm_status(vm_id)).labels == {"team": "red", "tier": "db", "owner": "ana"}
+    assert strict(sdk.VM, await client.vm_status(vm_id)).labels == {
+        "team": "red",
+        "tier": "db",
+        "owner": "ana",
+    }
     with pytest.raises(BadRequestError) as missing:
         await client.upsert_vm_labels(vm_id, {})
     assert missing.value.body["success"] is False and "labels" in missing.value.error_message
@@ -121,7 +126,9 @@ async def test_files_exec_stream_attach_and_logs(client):
     await client.write_file_vm(
         vm_id, {"path": "/root/hello.txt", "content_b64": base64.b64encode(b"hi\n").decode(), "mode": 0o600}
     )
-    read = strict(sdk.VmReadFileResponse, await client.read_file_vm(vm_id, ReadFileVmParams("/root/hello.txt")))
+    read = strict(
+        sdk.VmReadFileResponse, await client.read_file_vm(vm_id, ReadFileVmParams("/root/hello.txt"))
+    )
     assert base64.b64decode(read.content_b64) == b"hi\n"
     done = strict(
         sdk.VmExecResponse,
@@ -140,9 +147,12 @@ async def test_files_exec_stream_attach_and_logs(client):
 
     replay = await ndjson(client, f"/api/v1/vm/{vm_id}/exec/stream/attach", {"exec_id": "s-1", "cursor": 1})
     assert replay == events[1:]
-    assert await ndjson(
-        client, f"/api/v1/vm/{vm_id}/exec/stream/attach", {"exec_id": "s-1", "from_latest": True}
-    ) == []
+    assert (
+        await ndjson(
+            client, f"/api/v1/vm/{vm_id}/exec/stream/attach", {"exec_id": "s-1", "from_latest": True}
+        )
+        == []
+    )
     with pytest.raises(NotFoundError):
         await client._request("POST", f"/api/v1/vm/{vm_id}/exec/stream/attach", None, json={"exec_id": "no"})
 
@@ -155,7 +165,7 @@ async def test_files_exec_stream_attach_and_logs(client):
 
 def _has_cap_sys_resource() -> bool:
     """An online ext4 grow needs CAP_SYS_RESOURCE (some containers drop it even for root)."""
-    status = open("/proc/self/status").read()
+    status = Path("/proc/self/status").read_text()
     effective = int(status.split("CapEff:")[1].split()[0], 16)
     return bool(effective >> 24 & 1)
 
@@ -204,7 +214,9 @@ async def test_commits_tags_branches_and_restores(client):
     [public] = strict(sdk.ListCommitsResponse, await client.list_public_commits()).commits
     assert public.commit_id == named
 
-    created = strict(sdk.CreateTagResponse, await client.create_tag({"tag_name": "stable", "commit_id": commit}))
+    created = strict(
+        sdk.CreateTagResponse, await client.create_tag({"tag_name": "stable", "commit_id": commit})
+    )
     assert (created.tag_name, created.commit_id) == ("stable", commit)
     with pytest.raises(ConflictError):
         await client.create_tag({"tag_name": "stable", "commit_id": commit})
@@ -233,42 +245,60 @@ async def test_commits_tags_branches_and_restores(client):
     for child in (*by_tag.vms, from_tag, *by_vm.vms, *auto.vms, *by_commit.vms):
         await client.delete_vm(child.vm_id)
     await client.delete_commit(commit)
-    assert [c.commit_id for c in strict(sdk.ListCommitsResponse, await client.list_commits()).commits] == [named]
+    assert [c.commit_id for c in strict(sdk.ListCommitsResponse, await client.list_commits()).commits] == [
+        named
+    ]
 
 
 async def test_repositories_tags_refs_public_listing_and_fork(client):
     vm_id = await new_vm(client)
     commit = strict(sdk.VmCommitResponse, await client.commit_vm(vm_id, {"name": "app"})).commit_id
-    repo = strict(sdk.CreateRepositoryResponse, await client.create_repository({"name": "app", "description": "d"}))
+    repo = strict(
+        sdk.CreateRepositoryResponse, await client.create_repository({"name": "app", "description": "d"})
+    )
     assert repo.name == "app"
     info = strict(sdk.RepositoryInfo, await client.get_repository("app"))
     assert (info.repo_id, info.is_public, info.description) == (repo.repo_id, False, "d")
-    assert [r.name for r in strict(sdk.ListRepositoriesResponse, await client.list_repositories()).repositories] == [
-        "app"
-    ]
-    tag = strict(sdk.CreateRepoTagResponse, await client.create_repo_tag("app", {"tag_name": "v1", "commit_id": commit}))
+    assert [
+        r.name for r in strict(sdk.ListRepositoriesResponse, await client.list_repositories()).repositories
+    ] == ["app"]
+    tag = strict(
+        sdk.CreateRepoTagResponse,
+        await client.create_repo_tag("app", {"tag_name": "v1", "commit_id": commit}),
+    )
     assert (tag.reference, tag.commit_id) == ("app:v1", commit)
     listed = strict(sdk.ListRepoTagsResponse, await client.list_repo_tags("app"))
     assert listed.repository == "app" and [t.reference for t in listed.tags] == ["app:v1"]
     await client.update_repo_tag("app", "v1", {"description": "first"})
     assert strict(sdk.RepoTagInfo, await client.get_repo_tag("app", "v1")).description == "first"
 
-    by_ref = strict(sdk.NewVmsResponse, await client.branch_by_ref("app", "v1", params=BranchByRefParams(count=1)))
+    by_ref = strict(
+        sdk.NewVmsResponse, await client.branch_by_ref("app", "v1", params=BranchByRefParams(count=1))
+    )
     from_ref = strict(sdk.NewVmResponse, await client.restore_from_commit({"ref": "app:v1"}))
     for child in (*by_ref.vms, from_ref):
         assert (await client.get_vm_metadata(child.vm_id))["parent_commit_id"] == commit
         await client.delete_vm(child.vm_id)
 
-    assert strict(sdk.ListPublicRepositoriesResponse, await client.list_public_repositories()).repositories == []
+    assert (
+        strict(sdk.ListPublicRepositoriesResponse, await client.list_public_repositories()).repositories == []
+    )
     with pytest.raises(NotFoundError):
         await client.get_public_repository(ORG_NAME, "app")
     await client.set_repository_visibility("app", {"is_public": True})
-    [public] = strict(sdk.ListPublicRepositoriesResponse, await client.list_public_repositories()).repositories
+    [public] = strict(
+        sdk.ListPublicRepositoriesResponse, await client.list_public_repositories()
+    ).repositories
     assert (public.full_name, public.org_name) == (f"{ORG_NAME}/app", ORG_NAME)
-    assert strict(sdk.PublicRepositoryInfo, await client.get_public_repository(ORG_NAME, "app")).repo_id == repo.repo_id
+    assert (
+        strict(sdk.PublicRepositoryInfo, await client.get_public_repository(ORG_NAME, "app")).repo_id
+        == repo.repo_id
+    )
     public_tags = strict(sdk.ListRepoTagsResponse, await client.list_public_repo_tags(ORG_NAME, "app"))
     assert [t.tag_name for t in public_tags.tags] == ["v1"]
-    assert strict(sdk.RepoTagInfo, await client.get_public_repo_tag(ORG_NAME, "app", "v1")).commit_id == commit
+    assert (
+        strict(sdk.RepoTagInfo, await client.get_public_repo_tag(ORG_NAME, "app", "v1")).commit_id == commit
+    )
 
     fork = strict(
         sdk.ForkRepositoryResponse,
@@ -339,20 +369,27 @@ async def test_env_vars_domains_whoami_key_and_version(client):
     }
     await client.delete_env_var("A")
     assert strict(sdk.EnvVarsResponse, await client.list_env_vars()).vars == {"B": "2"}
-    assert strict(sdk.EnvVarsResponse, await client.set_env_vars({"vars": {"C": "3"}, "replace": True})).vars == {
-        "C": "3"
-    }
+    assert strict(
+        sdk.EnvVarsResponse, await client.set_env_vars({"vars": {"C": "3"}, "replace": True})
+    ).vars == {"C": "3"}
 
     vm_id = await new_vm(client)
-    domain = strict(sdk.DomainResponse, await client.create_domain({"domain": "App.Example.test", "vm_id": vm_id}))
+    domain = strict(
+        sdk.DomainResponse, await client.create_domain({"domain": "App.Example.test", "vm_id": vm_id})
+    )
     assert (domain.domain, domain.vm_id) == ("app.example.test", vm_id)
     assert strict(sdk.DomainResponse, await client.get_domain(domain.domain_id)) == domain
-    assert strict(list[sdk.DomainResponse], await client.list_domains(ListDomainsParams(vm_id=vm_id))) == [domain]
+    assert strict(list[sdk.DomainResponse], await client.list_domains(ListDomainsParams(vm_id=vm_id))) == [
+        domain
+    ]
     with pytest.raises(ConflictError):
         await client.create_domain({"domain": "app.example.test", "vm_id": vm_id})
     with pytest.raises(BadRequestError):
         await client.create_domain({"domain": "not a domain", "vm_id": vm_id})
-    assert strict(sdk.DeleteDomainResponse, await client.delete_domain(domain.domain_id)).domain_id == domain.domain_id
+    assert (
+        strict(sdk.DeleteDomainResponse, await client.delete_domain(domain.domain_id)).domain_id
+        == domain.domain_id
+    )
     assert strict(list[sdk.DomainResponse], await client.list_domains()) == []
 
     me = strict(sdk.WhoamiResponse, await client.whoami_handler())
