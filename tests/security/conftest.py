@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 
-from tests.local.conftest import pytest_runtest_setup  # noqa: F401  (skips `root` tests when not root)
 from vmtui.local.engine import Engine
 from vmtui.local.server import create_app
 

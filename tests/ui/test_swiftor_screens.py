@@ -19,9 +19,10 @@ from tests.ui.helpers import make_app, wait_actions
 from tests.ui.helpers import settle as settle_main
 from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
 from vmtui.core.models import Vm, VmState
+from vmtui.local.api.host_proxy import HostProxy
+from vmtui.local.api.swiftor import SwiftorContext, swiftor_app
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.screens import networking
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -530,8 +531,9 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
     engine = Engine(tmp_path / "engine")
     await engine.start()
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
-    app.middleware("http")(swiftor_host_proxy(engine))
+    context = SwiftorContext(engine)
+    app.mount("/swiftor", swiftor_app(context, SECRET))
+    app.add_middleware(HostProxy, context=context)
     provider = SwiftorProvider(
         "local",
         "http://127.0.0.1:8123/swiftor",
