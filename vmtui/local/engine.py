@@ -63,6 +63,9 @@ _RECOVERY_PARALLELISM = 4
 _KILL_GRACE_SECONDS = 5.0
 _EARLY_BOOT_FAILURE_SECONDS = 0.05
 """How long a non-waiting create watches its boot: checks of the host fail well within this."""
+VM_ADDRESS = "127.0.0.1"
+"""What the API reports as a VM's `ip`: its only interface is the loopback of its own network namespace
+(VMs have no network; SSH, exec and mapped ports reach it through that namespace)."""
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
 FS_SIZE_MIN_MIB = 16
@@ -103,6 +106,7 @@ class Engine:
         self._boot_tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._owner_id = ""
+        self._created_at = ""
         self._default_image: Path | None = None
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
@@ -122,6 +126,7 @@ class Engine:
         self.store = Store(self.state_dir / "engine.db")
         self._catalog = Catalog(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
+        self._created_at = self.store.created_at()
         await self._build_default_image()
         await self._recover()
         self._reserve.refill()
@@ -142,6 +147,11 @@ class Engine:
     @property
     def owner_id(self) -> str:
         return self._owner_id
+
+    @property
+    def created_at(self) -> str:
+        """When the state dir was first started (the built-in image and the account date from it)."""
+        return self._created_at
 
     @property
     def db(self) -> Store:
@@ -670,7 +680,7 @@ class Engine:
             name=DEFAULT_IMAGE,
             path=str(self._default_image or ""),
             size_bytes=self._default_image_size,
-            created_at="",
+            created_at=self._created_at,
         )
         return [default, *self.db.list_images()]
 
