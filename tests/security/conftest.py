@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest_asyncio
-from vmtui.local.server import create_app
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 
 TOKEN = "security-token-" + "x" * 32
