@@ -13,6 +13,8 @@ from vmtui.core.errors import BadRequest, NotFound
 from vmtui.core.models import VmState
 from vmtui.providers.vers import VersProvider
 from vmtui.services.actions import Actions
+from vmtui.services.availability import Selection, unavailable
+from vmtui.ui.actions import BY_ID
 
 KEY = "k" * 40
 
@@ -87,8 +89,9 @@ async def test_a_paused_or_sleeping_vm_can_be_resumed_branched_committed_and_ent
     vm = await provider.get_vm(vm_id)
     assert vm.state is (VmState.SLEEPING if isinstance(server, TodayVers) else VmState.PAUSED)
     actions = Actions({"vers": provider})
-    for action in ("pause", "branch", "commit", "ssh"):
-        assert actions.unavailable(action, "vers", vm) is None, action
+    selection = Selection("vers", vm=vm)
+    for action in ("vm.pause", "vm.branch", "vm.commit", "vm.ssh"):
+        assert unavailable(BY_ID[action].requires, selection, actions.providers, {}) is None, action
     outcome = await actions.toggle_pause(vm)
     assert outcome.message == f"Resumed {vm_id}" and server.vms[vm_id].state == "running"
 

@@ -103,7 +103,7 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
         assert error_of(app, "password") == "a password is needed"
         await fill(pilot, ram="5")
         assert (
-            error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 4 GB allowed"
+            error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 2 GB allowed"
         )
         app.screen.query_one("#ok", Button).press()
         await settle(pilot)
