@@ -2,7 +2,7 @@
 `GET /images/{name}/status`, `DELETE /images/images/{base_image_id}`, `POST /images/create`.
 
 An image's `base_image_id` is its name (names are unique per engine). Uploads take the rootfs tarball
-as the body (`application/x-tar`, `?image_name=`) and import it before answering, so every job is
+as the body (its bytes, `?image_name=NAME`) and import it before answering, so every job is
 `completed` when its answer arrives. `POST /images/create` builds from a registry reference or a bucket
 object, which a local engine without network cannot reach: it answers 400 naming the upload instead.
 """
@@ -45,7 +45,7 @@ async def list_images(engine: EngineDep, limit: Limit = 50, offset: Offset = 0) 
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )
