@@ -180,6 +180,9 @@ async def test_disk_resize_grows_the_live_disk_or_changes_nothing(client):
     before = await disk_kib()
     with pytest.raises(BadRequestError):
         await client.resize_vm_disk(vm_id, {"fs_size_mib": 32})  # only ever larger
+    with pytest.raises(BadRequestError) as too_big:
+        await client.resize_vm_disk(vm_id, {"fs_size_mib": 16_000_000})  # more than the host has
+    assert "larger than the host's disk" in too_big.value.error_message
     if _has_cap_sys_resource():
         await client.resize_vm_disk(vm_id, {"fs_size_mib": 192})
         assert await disk_kib() > before + 100 * 1024

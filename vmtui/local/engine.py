@@ -405,6 +405,9 @@ class Engine:
         vm = self.get_vm(vm_id, owner)
         if fs_size_mib <= vm.fs_size_mib:
             raise BadRequest(f"fs_size_mib must be larger than the current {vm.fs_size_mib} MiB")
+        host_mib = shutil.disk_usage(self.state_dir).total // 2**20
+        if fs_size_mib > host_mib:
+            raise BadRequest(f"fs_size_mib {fs_size_mib} is larger than the host's disk ({host_mib} MiB)")
         async with self._lock(vm_id):
             await self._wait_booted(vm_id)
             vm = self.get_vm(vm_id, owner)
