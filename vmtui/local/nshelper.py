@@ -4,18 +4,24 @@
     python -I -S nshelper.py enter CONFIG_JSON -- ARGV...
     python -I -S nshelper.py socket CONFIG_JSON    (the socket goes back over the fd CONFIG names)
 
-`init` is launched by `Sandbox.boot`. The launcher process unshares a pid namespace and forks the
-VM's init (pid 1 inside), which unshares mount/uts/ipc/net/cgroup namespaces, mounts the overlay
-root, /dev (tmpfs with host device nodes bound in, a private devpts), /proc (sensitive files masked
-read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, brings `lo` up,
-prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
+`init` is launched by `Sandbox.boot`. The launcher process creates the VM's user namespace (its ids
+0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and forks the VM's init (pid
+1 inside), which unshares mount/uts/ipc/net/cgroup namespaces (owned by the host's user namespace,
+so the VM's root has no capability over them), mounts every layer as an idmapped mount of the VM's
+user namespace (files keep host ids on disk and belong to the VM's ids inside), the overlay root
+(created as the VM's root: `_act_as`), /dev (tmpfs with host device nodes bound in, a private
+devpts), /proc (sensitive files masked or read-only), /sys (read-only) and /run, pivots into the
+root, sets the hostname, brings `lo` up, joins the VM's user namespace as its root, prints
+`ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
 to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
 and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
 
 `enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
-and its root, changes to the working directory (resolved inside the VM), then forks the command
-with only the VM's environment and a reduced capability bounding set (no CAP_SYS_ADMIN, no
-mknod, no module loading...), so root in a VM cannot undo the isolation. It forwards signals to
+(the user namespace last, becoming the VM's root) and its root, changes to the working directory
+(resolved inside the VM), then forks the command with only the VM's environment, a reduced
+capability bounding set (no CAP_SYS_ADMIN, no mknod, no module loading...), no_new_privs and the
+seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the
+isolation. From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards signals to
 the command's process group and exits with the command's status (128+N when killed by signal N).
 SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
 
@@ -247,11 +253,10 @@ def _loopback_up() -> None:
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
 
 
-def _set_identity(hostname: str) -> None:
-    """The VM's hostname, in the kernel and in /etc (hosts keeps the VM's own edits: only a missing
-    line for the hostname is added), and a root account when the image has no /etc/passwd."""
-    name = hostname.encode()
-    _check(_libc.sethostname(name, len(name)), "sethostname")
+def _write_identity_files(hostname: str) -> None:
+    """The VM's hostname in /etc (hosts keeps the VM's own edits: only a missing line for the
+    hostname is added), and a root account when the image has no /etc/passwd. Run as the VM's root:
+    these paths are the VM's to point anywhere."""
     if not os.path.isdir("/etc"):
         return
     with open("/etc/hostname", "w") as f:
@@ -306,7 +311,8 @@ def _setup_vm(cfg: dict, userns_fd: int | None) -> None:
     mount("tmpfs", f"{root}/run", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=755,size=64m{owner}")
     os.chdir(root)
     _pivot_root()
-    _set_identity(cfg["hostname"])
+    name = cfg["hostname"].encode()
+    _check(_libc.sethostname(name, len(name)), "sethostname")
     _loopback_up()
 
 
@@ -405,17 +411,18 @@ def _init_child(cfg: dict, status_fd: int, userns_fd: int | None) -> None:
     _catch_init_signals()
     try:
         _setup_vm(cfg, userns_fd)
+        try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("-1000")
+        except OSError:  # not allowed without root
+            pass
+        if userns_fd is not None:
+            _become_vm_root(userns_fd)
+        _write_identity_files(cfg["hostname"])
     except Exception as exc:  # noqa: BLE001  (anything: report it on the status line, never a traceback)
         os.write(status_fd, f"error: {exc}\n".encode())
         os._exit(1)
     _libc.prctl(PR_SET_NAME, b"init", 0, 0, 0)  # `ps -e` in the VM shows init, not python3
-    try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("-1000")
-    except OSError:  # not allowed without root
-        pass
-    if userns_fd is not None:
-        _become_vm_root(userns_fd)
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 2):
         os.dup2(null, fd)
