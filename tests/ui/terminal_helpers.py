@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
-from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
+from vmtui.terminal.transport import TerminalSink, TransportFactory
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 
@@ -94,3 +96,18 @@ async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 10.0)
         if pane.settled:
             return
     raise AssertionError("the terminal pane never settled")
+
+
+def process_running(*argv: str) -> bool:
+    """True while some process on this host (VMs' included: their pid namespaces are below ours)
+    runs exactly `argv`. Tests use unusual arguments (`sleep 30.17`) so a match is theirs."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    if cmdline.read() == wanted:
+                        return True
+            except OSError:
+                continue
+    return False

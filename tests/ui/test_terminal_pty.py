@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.terminal_helpers import TerminalApp, screen_lines
-from vmtui.ui.terminal.pty_transport import PtyTransport
-from vmtui.ui.terminal.transport import TerminalSink
+from tests.ui.terminal_helpers import TerminalApp, process_running, screen_lines
+from vmtui.terminal.pty_transport import PtyTransport
+from vmtui.terminal.transport import TerminalSink
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,11 +59,11 @@ async def test_echo_size_ctrl_c_and_resize(tmp_path: Path, emulator: str) -> Non
         await wait_for(pilot, shows(pilot, "hi-42"))
         await type_line(pilot, "stty size")
         await wait_for(pilot, shows(pilot, "17 60"))  # the pane's real size from the first byte on
-        await type_line(pilot, "sleep 30")
-        await pilot.pause(0.3)
+        await type_line(pilot, "sleep 30.11")
+        await wait_for(pilot, lambda: process_running("sleep", "30.11"))  # ^C must reach sleep, not bash
         await pilot.press("ctrl+c")
         await type_line(pilot, "echo status=$?")
-        await wait_for(pilot, shows(pilot, "status=130"), timeout=5)
+        await wait_for(pilot, shows(pilot, "status=130"))
         await pilot.resize_terminal(80, 25)
         await wait_for(pilot, lambda: app.pane.emulator.size == (80, 22))  # debounced, then sent to the PTY
         await type_line(pilot, "stty size")

@@ -13,11 +13,12 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Container
 
+from tests.ui.terminal_helpers import process_running
 from tests.ui.test_terminal_pty import shows, type_line, wait_for
 from tests.unit.test_ssh_client import VM_ID, FakeProvider, backend, gateway, known_hosts  # noqa: F401 (fixtures)
 from vmtui.core.models import VmState
 from vmtui.services.ssh import SshSession
-from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 
 pytestmark = pytest.mark.timeout(90)
@@ -43,8 +44,8 @@ async def test_shell_over_ssh_tls_echo_ctrl_c_resize_and_exit(gateway, backend, 
         await type_line(pilot, "stty size; echo ssh-$((40+2))")
         await wait_for(pilot, shows(pilot, "ssh-42"))
         assert shows(pilot, f"{pane.size.height} {pane.size.width}")()
-        await type_line(pilot, "sleep 30")
-        await pilot.pause(0.3)
+        await type_line(pilot, "sleep 30.13")
+        await wait_for(pilot, lambda: process_running("sleep", "30.13"))  # ^C must reach sleep, not bash
         await pilot.press("ctrl+c")
         await type_line(pilot, "echo status=$?")
         await wait_for(pilot, shows(pilot, "status=130"))

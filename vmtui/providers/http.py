@@ -56,6 +56,7 @@ from vmtui.core.errors import (
     RateLimited,
     Unavailable,
 )
+from vmtui.core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ class HttpClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.retry.max_retry_after)
-        ceiling = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * (2.0**attempt))
         return self._random() * ceiling
 
     def _status_error(self, response: httpx.Response, retry_after: float | None) -> ProviderError:
@@ -378,8 +379,7 @@ class HttpClient:
     def _redact(self, text: str) -> str:
         if self._token is None:
             return text
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text, [self._token.get_secret_value()])
 
 
 def _query_value(value: str | int | bool) -> str:

@@ -42,7 +42,7 @@ LONG_TIMEOUT = 130.0
 UPLOAD_CHUNK = 256 * 1024
 _MISSING_ROUTE = (404, 405)
 
-W = TypeVar("W", bound=BaseModel)
+W = TypeVar("W")
 _NO_SPECS = VmSpecs()
 
 

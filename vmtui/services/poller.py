@@ -42,7 +42,7 @@ class Poller:
     def __init__(
         self,
         provider: Provider,
-        on_result: Callable[[PollResult], None],
+        on_result: Callable[[PollResult], object],
         *,
         fast: float = 0.5,
         slow: float = 4.0,
@@ -75,7 +75,7 @@ class Poller:
     def next_interval(self) -> float:
         """Seconds to wait before the next fetch, from the state the last fetch left."""
         if self.last.failures:
-            base = min(self.max_backoff, max(self.fast, 1.0) * 2 ** (self.last.failures - 1))
+            base = min(self.max_backoff, max(self.fast, 1.0) * 2.0 ** (self.last.failures - 1))
             return base * (0.75 + 0.5 * self._rng())
         fleet = self.last.fleet
         transitional = fleet is not None and any(vm.state.is_transitional for vm in fleet.vms)
