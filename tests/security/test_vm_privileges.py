@@ -79,7 +79,7 @@ async def test_vm_root_cannot_use_host_capabilities(boot_vm):
     for name, command in checks.items():
         status, _, _ = await sandbox.exec(["sh", "-c", command])
         assert status != 0, f"{name}: {command!r} succeeded inside the VM"
-    # Owning files still works inside: the VM's root owns its own tree.
+    # Inside, the VM's root still owns its tree and its network's ports.
     status, out, err = await sandbox.exec(
         [
             "sh",
@@ -90,6 +90,8 @@ async def test_vm_root_cannot_use_host_capabilities(boot_vm):
     assert status == 0, err
     assert out.decode().splitlines()[0] == "1000:1000"
     assert " 0 0 " in out.decode().splitlines()[1], "the image's files belong to the VM's root"
+    bind_80 = "import socket; socket.socket().bind(('127.0.0.1', 80)); print('bound')"
+    assert await _python(sandbox, bind_80) == "bound\n", "the VM's root binds low ports in its own network"
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64's")
