@@ -346,7 +346,8 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProviderError)
     async def engine_error(_request: Request, exc: ProviderError) -> JSONResponse:
-        return _error(_status_of(exc), exc.message)
+        retry = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after else None
+        return _error(_status_of(exc), exc.message, retry)
 
     @app.exception_handler(BranchFailed)
     async def branch_failed(_request: Request, exc: BranchFailed) -> JSONResponse:
