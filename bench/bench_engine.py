@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 from vmtui.local.sandbox import Sandbox
-from vmtui.local.server import create_app
 from vmtui.local.vmdisk import VmDisk
 
 TOKEN = "bench-" + "t" * 40
