@@ -228,7 +228,7 @@ def jwt_authenticator(secret: str) -> Authenticator:
 # -- dependencies -----------------------------------------------------------------------------
 
 
-def _context(request: Request) -> SwiftorContext:
+async def _context(request: Request) -> SwiftorContext:  # async: no threadpool hop for a lookup
     context: SwiftorContext = request.app.state.swiftor
     return context
 
