@@ -208,13 +208,20 @@ def fleet_rows(count: int, rate: float = RATE) -> list[dict[str, Any]]:
     expect_lineage = count - max(1, count // 10)
     with fake_server(count, rate) as server:
         bare_first, bare_all = asyncio.run(_measure_bare(server.url))
-    with tempfile.TemporaryDirectory(prefix="vmtui-bench-fleet-") as home:
-        os.environ["XDG_CACHE_HOME"] = os.environ["XDG_STATE_HOME"] = home
-        with fake_server(count, rate) as server:
-            app = asyncio.run(_measure_app(server.url, count, expect_lineage))
-            first_stats = server.stats()
-            asyncio.run(_measure_app(server.url, count, expect_lineage))
-            second_stats = server.stats()
+    before = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-fleet-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache  # a cold lineage cache for the first start
+        try:
+            with fake_server(count, rate) as server:
+                app = asyncio.run(_measure_app(server.url, count, expect_lineage))
+                first_stats = server.stats()
+                asyncio.run(_measure_app(server.url, count, expect_lineage))
+                second_stats = server.stats()
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
     floor = count / rate
     share_429 = 100 * first_stats.get("429", 0) / max(1, first_stats.get("requests", 0))
     return [

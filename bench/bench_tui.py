@@ -332,6 +332,12 @@ def cold_start_rows(count: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ 2./3. polls, idle, 1% snapshot (mock Vers)
 
 
+def _lineage_complete(app: VmTuiApp) -> bool:
+    """The background lineage stream has fetched and published every VM's lineage."""
+    result = app.main_screen.results.get(PROFILE)
+    return result is not None and result.fleet is not None and result.lineage is None
+
+
 async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:
     """CPU of one poll applied by the UI: the poller's fetch and parse, the diff, the next frame."""
     screen = app.main_screen
@@ -349,7 +355,9 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     screen = app.main_screen
     provider = screen.pollers[PROFILE].provider
     changed = api.change_states(round_no)
-    vms = await provider.list_vms_with_lineage()
+    enrichment = screen.pollers[PROFILE].enrichment
+    vms = await provider.list_vms()
+    vms = enrichment.apply(vms) if enrichment is not None else vms
     fleet = Fleet(
         provider=PROFILE, vms=tuple(vms), commits=tuple(await provider.list_commits()), fetched_at=time.time()
     )
@@ -372,6 +380,7 @@ async def _measure_app(count: int, with_apply: bool, idle_seconds: float) -> dic
     app = _app({PROFILE: provider_opener(api.provider)})
     async with app.run_test(headless=True, size=SIZE) as pilot:
         await _until(lambda: app.main_screen.table.row_count == count, 300, f"{count} VMs listed")
+        await _until(lambda: _lineage_complete(app), 300, f"lineage of {count} VMs")
         await pilot.pause()
         if api.metadata_requests != count:
             raise RuntimeError(f"{api.metadata_requests} metadata requests for {count} VMs")
@@ -472,6 +481,8 @@ async def _hold(kind: str, count: int) -> None:
         app = BareTableApp(count)
     async with app.run_test(headless=True, size=SIZE) as pilot:
         await _until(lambda: _row_count(app) == count, 300, f"{count} rows held")
+        if isinstance(app, VmTuiApp):
+            await _until(lambda: _lineage_complete(app), 300, f"lineage of {count} VMs held")
         await pilot.pause()
         if isinstance(app, VmTuiApp):
             await app.main_screen.pollers[PROFILE].provider.aclose()
@@ -522,7 +533,23 @@ def run(
     rss_vms: int = RSS_VMS,
     idle_seconds: float = IDLE_SECONDS,
 ) -> list[dict[str, Any]]:
-    """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part)."""
+    """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part).
+    The lineage cache goes to a temporary directory: each run starts cold."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            return _run(engine_vms, vm_counts, rss_vms, idle_seconds)
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
+
+
+def _run(
+    engine_vms: int, vm_counts: tuple[int, ...], rss_vms: int, idle_seconds: float
+) -> list[dict[str, Any]]:
     rows = cold_start_rows(engine_vms) if engine_vms else []
     for count in vm_counts:
         rows += fleet_rows(count, with_apply=count == max(vm_counts), idle_seconds=idle_seconds)

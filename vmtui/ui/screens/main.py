@@ -32,6 +32,7 @@ from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.services.actions import ACTIONS, Actions, Outcome, PendingKey, Target, dependants
 from vmtui.services.filter import FilterError, VmFilter, parse_filter
 from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.lineage_fetch import LineageEnrichment
 from vmtui.services.poller import Poller, PollResult
 from vmtui.services.ssh import SshSession
 from vmtui.ui.commands import VmCommands
@@ -287,7 +288,7 @@ class MainScreen(Screen[None]):
             fast=poll.fast,
             slow=poll.slow,
             max_backoff=poll.max_backoff,
-            timeout=poll.timeout,
+            enrichment=LineageEnrichment.for_provider(provider),
             busy=lambda: self.actions.busy(name),
             wall_clock=self.vmtui.options.now,
         )
@@ -348,9 +349,22 @@ class MainScreen(Screen[None]):
         result = message.result
         if result.provider not in self.shown:
             return  # a late result of a profile just hidden
+        previous = self.results.get(result.provider)
         self.results[result.provider] = result
         self.connecting.pop(result.provider, None)
+        old, new = previous.fleet if previous else None, result.fleet
+        if old is not None and new is not None and old.vms is new.vms and old.commits is new.commits:
+            self._refresh_status()  # unchanged: the poller handed on the same tuples
+            return
         self._apply_fleets()
+        self._prioritize_lineage()
+
+    def _prioritize_lineage(self) -> None:
+        """The lineage stream fetches the selected VM first, then the rows on screen."""
+        wanted = [key for key in (self.table.selected_key, *self.table.visible_keys()) if key is not None]
+        for name, poller in self.pollers.items():
+            if poller.enrichment is not None and not poller.enrichment.complete:
+                poller.enrichment.prioritize([vm_id for profile, vm_id in wanted if profile == name])
 
     def _apply_fleets(self) -> None:
         fleets = self.fleets()
@@ -421,6 +435,7 @@ class MainScreen(Screen[None]):
     def _vm_highlighted(self, message: VmTable.VmHighlighted) -> None:
         self.lineage.mark_here(message.key)
         self._show_details()
+        self._prioritize_lineage()
 
     @on(LineageTree.ItemHighlighted)
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:

@@ -1,0 +1,70 @@
+"""How fast a background stream may send requests to a platform that rate-limits (429 + Retry-After).
+
+The rate adapts like TCP congestion control: it doubles every second of successes until the first 429
+(slow start), then grows by `step` requests/s for every second of successes (additive increase) and
+halves on a 429 (multiplicative decrease). A 429 also pauses every request until its `Retry-After` has
+passed. Requests already in flight when the rate was cut count as one signal, not one cut each, so a
+burst of 429s from one overshoot does not collapse the rate. The clock and sleep are injectable: tests
+run on virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class RequestBudget:
+    def __init__(
+        self,
+        *,
+        rate: float = 10.0,
+        min_rate: float = 0.5,
+        max_rate: float = 1000.0,
+        step: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.rate = rate
+        """Requests per second allowed now."""
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.step = step
+        self.slow_start = True
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = clock()
+        self._paused_until = 0.0
+        self._sent = 0
+        self._cut_at = -1
+        """Sequence number of the first request sent after the last cut."""
+        self.rate_limited_count = 0
+
+    async def acquire(self) -> int:
+        """Wait for this request's slot; returns its sequence number (pass it to `rate_limited`)."""
+        while True:
+            now = self._clock()
+            slot = max(now, self._next_slot, self._paused_until)
+            if slot <= now:
+                self._next_slot = now + 1 / self.rate
+                self._sent += 1
+                return self._sent
+            await self._sleep(slot - now)
+
+    def succeeded(self) -> None:
+        if self.slow_start:
+            self.rate = min(self.max_rate, self.rate + 1)
+        else:
+            self.rate = min(self.max_rate, self.rate + self.step / self.rate)
+
+    def rate_limited(self, sequence: int, retry_after: float | None) -> None:
+        """A 429 for request `sequence`: pause until Retry-After, and halve the rate once per overshoot."""
+        self.rate_limited_count += 1
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 1 / self.rate))
+        if sequence <= self._cut_at:
+            return  # sent before the last cut took effect: the same overshoot
+        self.slow_start = False
+        self.rate = max(self.min_rate, self.rate / 2)
+        self._cut_at = self._sent
