@@ -40,7 +40,7 @@ class LineageEnrichment:
         *,
         cache: LineageCache | None = None,
         budget: RequestBudget | None = None,
-        concurrency: int = 16,
+        concurrency: int = 32,
         publish_interval: float = 0.5,
         save_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

@@ -39,20 +39,33 @@ class RequestBudget:
         self._sent = 0
         self._cut_at = -1
         """Sequence number of the first request sent after the last cut."""
+        self._lock = asyncio.Lock()
+        self._throttled = False
+        """Some request had to wait for its slot since the last growth."""
         self.rate_limited_count = 0
 
     async def acquire(self) -> int:
-        """Wait for this request's slot; returns its sequence number (pass it to `rate_limited`)."""
-        while True:
-            now = self._clock()
-            slot = max(now, self._next_slot, self._paused_until)
-            if slot <= now:
-                self._next_slot = now + 1 / self.rate
-                self._sent += 1
-                return self._sent
-            await self._sleep(slot - now)
+        """Wait for this request's slot; returns its sequence number (pass it to `rate_limited`).
+
+        Waiters queue on a lock, so only the first one sleeps towards the next slot, computed from
+        the rate and pause as they are when it gets there (no herd of waiters racing for one slot)."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                slot = max(now, self._next_slot, self._paused_until)
+                if slot <= now:
+                    self._next_slot = now + 1 / self.rate
+                    self._sent += 1
+                    return self._sent
+                self._throttled = True
+                await self._sleep(slot - now)
 
     def succeeded(self) -> None:
+        """One request answered: grow the rate, but only while the rate is what holds requests back
+        (a rate nobody uses would grow without bound and then overshoot all at once)."""
+        if not self._throttled:
+            return
+        self._throttled = False
         if self.slow_start:
             self.rate = min(self.max_rate, self.rate + 1)
         else:
