@@ -11,7 +11,7 @@ from vmtui.core.errors import NotFound, RateLimited
 from vmtui.core.models import Vm, VmState
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_cache import Lineage, LineageCache
-from vmtui.services.lineage_fetch import LineageEnrichment
+from vmtui.services.lineage_fetch import MAX_ATTEMPTS, LineageEnrichment
 from vmtui.services.poller import Poller
 from vmtui.services.request_budget import RequestBudget
 
@@ -311,3 +311,18 @@ async def test_unchanged_poll_hands_on_the_same_tuples():
         assert again.fleet.vms is first.fleet.vms and again.fleet.commits is first.fleet.commits
     finally:
         await provider.aclose()
+
+
+async def test_a_failing_fetch_is_retried_a_few_times_and_never_stops_the_stream():
+    asked: list[str] = []
+
+    async def fetch(vm_id: str) -> Vm:
+        asked.append(vm_id)
+        if vm_id == "v0":
+            raise RuntimeError("client closed")  # not even a ProviderError
+        return Vm(provider="p", id=vm_id, state=VmState.RUNNING, parent_commit_id=parent_of(vm_id))
+
+    enrichment = make(fetch)
+    enrichment.apply(vms(4))
+    await drain(enrichment)
+    assert asked.count("v0") == MAX_ATTEMPTS and enrichment.progress == (3, 4)

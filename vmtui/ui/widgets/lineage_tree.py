@@ -9,7 +9,8 @@ Tree nodes are keyed, so expansion and the cursor survive refreshes.
 
 A big lineage (more than `SYNC_LIMIT` VMs and commits) is rebuilt without blocking the UI: its shapes
 are computed in a thread and the tree is patched in slices of `SLICE` nodes with the event loop served
-in between; a newer fleet cancels a rebuild still running, so the tree fills in as lineage arrives.
+in between; fleets arriving meanwhile are applied by the next round, so the tree fills in as lineage
+arrives and no work is thrown away.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class LineageTree(Tree[NodeId]):
         self._colours: dict[str, str] = {}
         self._last_structure: tuple | None = None
         self._cursor_before: NodeId | None = None
+        self._rebuilding = False
 
     def on_mount(self) -> None:
         self._colours = self.app.get_css_variables()
@@ -174,13 +176,23 @@ class LineageTree(Tree[NodeId]):
         self._last_structure = structure
         if sum(len(f.vms) + len(f.commits) for f in self._fleets.values()) <= SYNC_LIMIT:
             self._apply_shapes(_shapes(self._fleets))
-        else:
-            self._rebuild_in_background(dict(self._fleets))
+        elif not self._rebuilding:
+            self._rebuilding = True
+            self._rebuild_in_background()
 
-    @work(exclusive=True, group="lineage-tree", exit_on_error=False)
-    async def _rebuild_in_background(self, fleets: dict[str, Fleet]) -> None:
-        shapes = await asyncio.to_thread(_shapes, fleets)
-        await self._apply_shapes_sliced(shapes)
+    @work(group="lineage-tree", exit_on_error=False)
+    async def _rebuild_in_background(self) -> None:
+        """Rebuild from the newest fleets until a rebuild started from them has finished (a newer fleet
+        during a rebuild is picked up after it, never by throwing the work away)."""
+        try:
+            while True:
+                structure = self._last_structure
+                shapes = await asyncio.to_thread(_shapes, dict(self._fleets))
+                await self._apply_shapes_sliced(shapes)
+                if self._last_structure is structure:  # no new shape arrived meanwhile
+                    return
+        finally:
+            self._rebuilding = False
 
     async def _apply_shapes_sliced(self, shapes: list[Shape]) -> None:
         await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE))
