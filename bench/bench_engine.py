@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
-from vmtui.local.server import create_app
 
 TOKEN = "bench-" + "t" * 40
 V1 = "/api/v1"

@@ -3,6 +3,8 @@
 Every test gets its own HOME and XDG base directories under pytest's temporary root, and runs
 without the VMTUI_* and VERS_* variables of the surrounding shell. The fake HOME is returned by
 the `isolated_home` fixture for tests that want to put files there (e.g. `~/.versrc`).
+
+Tests marked `root` (real sandboxes: namespaces, overlayfs, cgroups) are skipped when not run as root.
 """
 
 import os
@@ -17,6 +19,15 @@ _XDG_DIRS = {
     "XDG_STATE_HOME": ".local/state",
     "XDG_CACHE_HOME": ".cache",
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root (Linux namespaces, overlayfs, cgroups)")
+    for item in items:
+        if item.get_closest_marker("root"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

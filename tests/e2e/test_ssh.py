@@ -29,7 +29,6 @@ from vmtui.services.ssh import SshError, SshSession
 
 pytestmark = [
     pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
     pytest.mark.asyncio(loop_scope="module"),
 ]
 

@@ -6,15 +6,9 @@ import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from vmtui.local.sandbox import Sandbox, SandboxSpec
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("root") and os.geteuid() != 0:
-        pytest.skip("needs root (namespaces, overlayfs, cgroups)")
 
 
 def make_spec(base: Path, name: str, **overrides: object) -> SandboxSpec:

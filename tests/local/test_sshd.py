@@ -35,7 +35,6 @@ from vmtui.services.ssh import SshError, SshSession
 pytestmark = [
     pytest.mark.root,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="sandboxed VMs need root"),
 ]
 
 VM_A = f"aaaaaaaa-{os.getpid()}"  # unique per run: VM ids name cgroups

@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.local.conftest import pytest_runtest_setup  # noqa: F401  (skips `root` tests when not root)
 from vmtui.local.sandbox import Sandbox
 
 READY = re.compile(r"^vmtui serve ready api=(http://\S+) ssh=(\S+) token-file=(\S+) ca=(\S+)$")

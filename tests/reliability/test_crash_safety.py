@@ -324,7 +324,7 @@ def test_a_vm_whose_delete_was_interrupted_is_gone_or_intact(serve, tmp_path: Pa
             client, vm_id, f"mkdir /root/many && cd /root/many && seq 1 {many_files} | xargs touch && sync"
         )
         assert made["exit_code"] == 0, made
-        many = daemon.state_dir / "vms" / vm_id / "upper" / "root" / "root" / "many"
+        many = daemon.state_dir / "vms" / vm_id / "disk" / "upper" / "root" / "root" / "many"
         assert len(os.listdir(many)) == many_files
 
         def removal_started() -> bool:

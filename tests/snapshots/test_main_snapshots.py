@@ -1,7 +1,7 @@
 """SVG snapshots of every main state of the TUI, drawn over the in-memory demo provider.
 
 Deterministic: demo provider data, a pinned clock, steady input cursors, fixed terminal sizes.
-(The README screenshots come from the real engine instead: `python -m vmtui.ui.screenshots DIR`.)
+(The README screenshots come from the real engine instead: `python -m tools.screenshots DIR`.)
 Update only after reading the report: `pytest tests/snapshots --snapshot-update`.
 """
 
@@ -17,9 +17,9 @@ from textual.widgets import Input
 
 from tests.ui.demo_provider import DemoProvider, demo_provider
 from tests.ui.helpers import make_app, poll_now, settle
+from tools.screenshots import steady_cursors
 from vmtui.core.errors import Unavailable
 from vmtui.ui.app import VmTuiApp
-from vmtui.ui.screenshots import steady_cursors
 
 Step = Callable[[Pilot, VmTuiApp], Awaitable[None]]
 

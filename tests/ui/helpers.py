@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.ui.demo_provider import DEMO_NOW
+from tools.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 from vmtui.providers.base import Provider
 from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
-from vmtui.ui.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 
 FIXED_NOW = DEMO_NOW.timestamp()
 

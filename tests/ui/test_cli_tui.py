@@ -24,7 +24,7 @@ def test_tui_help_lists_the_flags():
 
 
 def test_key_table_is_generated_from_the_live_bindings():
-    from vmtui.ui.keytable import markdown_table
+    from tools.keytable import markdown_table
 
     table = markdown_table()
     assert "| `b` | Branch — Branch the selected VM into N new VMs | main screen | `vm.branch` |" in table

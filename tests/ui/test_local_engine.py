@@ -16,7 +16,7 @@ from vmtui.core.models import VmState
 from vmtui.services.registry import Registry
 from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")]
+pytestmark = pytest.mark.root
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_details import VmDetails
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")]
+pytestmark = pytest.mark.root
 
 SIZE = (120, 36)
 engine_settings = test_local_engine.engine_settings

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import webbrowser
 from collections.abc import AsyncIterator
 
@@ -20,9 +19,10 @@ from tests.ui.helpers import make_app, wait_actions
 from tests.ui.helpers import settle as settle_main
 from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
 from vmtui.core.models import Vm, VmState
+from vmtui.local.api.host_proxy import HostProxy
+from vmtui.local.api.swiftor import SwiftorContext, swiftor_app
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.screens import networking
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -523,8 +523,9 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
     engine = Engine(tmp_path / "engine")
     await engine.start()
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
-    app.middleware("http")(swiftor_host_proxy(engine))
+    context = SwiftorContext(engine)
+    app.mount("/swiftor", swiftor_app(context, SECRET))
+    app.add_middleware(HostProxy, context=context)
     provider = SwiftorProvider(
         "local",
         "http://127.0.0.1:8123/swiftor",
@@ -542,7 +543,7 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
         await engine.close()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the local engine runs as root in CI")
+@pytest.mark.root
 async def test_screens_against_the_local_engine(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     async with engine_provider(tmp_path) as provider:

@@ -46,7 +46,6 @@ def test_peak_rss_grows_with_the_table():
 
 
 @pytest.mark.root
-@pytest.mark.skipif(os.geteuid() != 0, reason="the local engine needs root")
 def test_cold_start_on_the_real_engine_cleans_up(monkeypatch):
     monkeypatch.setattr(bench_tui, "RATE_REFILL_SECONDS", 0)
     stop = bench_tui._stop_daemon

@@ -59,7 +59,6 @@ async def test_missing_key_and_disabled_profile_are_clear_errors(registry):
 
 
 @pytest.mark.root
-@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the local engine needs root")
 async def test_local_swiftor_profile_drives_the_engines_swiftor_api(tmp_path):
     import json
     import os

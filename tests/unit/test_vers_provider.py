@@ -851,14 +851,10 @@ def test_unusable_ca_bundle_is_a_clear_error(tmp_path: Path):
 @pytest.fixture
 async def engine_url(tmp_path: Path):
     """`vmtui serve`'s app (real sandboxes) under uvicorn on an ephemeral loopback port."""
-    import os
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root (sandboxes use namespaces and overlayfs)")
     import uvicorn
 
+    from vmtui.local.api.app import create_app
     from vmtui.local.engine import Engine
-    from vmtui.local.server import create_app
 
     engine = Engine(tmp_path / "state")
     await engine.start()

@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--burst", type=int, default=100, help="rate-limit burst size (default 100)")
     parser.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=4096,
+        metavar="MIB",
+        help="largest rootfs tarball accepted by PUT /api/rootfs/<name> (default 4096; larger: 413)",
+    )
+    parser.add_argument(
         "--print-token",
         metavar="EMAIL",
         default=None,
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         listen_explicit=args.listen is not None,
         rate=args.rate_limit,
         burst=args.burst,
+        max_upload_mib=args.max_upload_mib,
     )
     try:
         options.check()
@@ -107,16 +115,12 @@ def _start_background(options: ServeOptions) -> int:
     """Start this command again detached (own session, logs to serve.log), wait for its ready
     line and print it. A daemon already holding the state dir is reported before forking."""
     from vmtui.local.daemon import LOG_FILE, READY_PREFIX, state_lock
+    from vmtui.services.local_daemon import serve_argv
 
     with state_lock(options.state_dir):
         pass
-    argv = [
-        sys.executable,
-        "-m",
-        "vmtui",
-        "serve",
-        "--state-dir",
-        str(options.state_dir),
+    argv = serve_argv(
+        options.state_dir,
         "--port",
         str(options.port),
         "--ssh-port",
@@ -125,7 +129,9 @@ def _start_background(options: ServeOptions) -> int:
         str(options.rate),
         "--burst",
         str(options.burst),
-    ]
+        "--max-upload-mib",
+        str(options.max_upload_mib),
+    )
     if options.listen_explicit:
         argv += ["--listen", options.host]
     log_path = options.state_dir / LOG_FILE

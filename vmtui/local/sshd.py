@@ -71,7 +71,9 @@ class VmSandbox(Protocol):
     """What the gateway needs from one running VM (implemented by `vmtui.local.sandbox.Sandbox`)."""
 
     init_pid: int
-    cgroup: VmCgroupFiles
+
+    @property
+    def cgroup(self) -> VmCgroupFiles: ...
 
     @property
     def paused(self) -> bool: ...

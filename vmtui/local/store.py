@@ -80,12 +80,13 @@ class ImageRecord:
 
 @dataclass
 class StoredResponse:
-    """A response kept for an idempotency key."""
+    """A response kept for an idempotency key, with the hash of the request body it answered."""
 
     status: int
     body: bytes
     content_type: str | None
     created_at: float
+    body_hash: str = ""
 
 
 _JSON_FIELDS = {"labels", "layers", "env"}
@@ -107,9 +108,10 @@ CREATE TABLE IF NOT EXISTS commits (
 CREATE TABLE IF NOT EXISTS images (
     name TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER NOT NULL, created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency (
+DROP TABLE IF EXISTS idempotency;
+CREATE TABLE IF NOT EXISTS idempotent_responses (
     key TEXT NOT NULL, scope TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
-    content_type TEXT, created_at REAL NOT NULL, PRIMARY KEY (key, scope)
+    content_type TEXT, created_at REAL NOT NULL, body_hash TEXT NOT NULL, PRIMARY KEY (key, scope)
 );
 CREATE TABLE IF NOT EXISTS env_vars (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS vms_parent_commit ON vms(parent_commit_id);
@@ -291,24 +293,35 @@ class Store:
     def get_response(self, key: str, scope: str, *, max_age: float) -> StoredResponse | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT status, body, content_type, created_at FROM idempotency WHERE key=? AND scope=?",
+                "SELECT status, body, content_type, created_at, body_hash FROM idempotent_responses"
+                " WHERE key=? AND scope=?",
                 (key, scope),
             ).fetchone()
         if row is None or row["created_at"] < time.time() - max_age:
             return None
-        return StoredResponse(row["status"], bytes(row["body"]), row["content_type"], row["created_at"])
+        return StoredResponse(
+            row["status"], bytes(row["body"]), row["content_type"], row["created_at"], row["body_hash"]
+        )
 
     def put_response(self, key: str, scope: str, response: StoredResponse) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO idempotency(key, scope, status, body, content_type, created_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (key, scope, response.status, response.body, response.content_type, response.created_at),
+                "INSERT OR REPLACE INTO idempotent_responses"
+                "(key, scope, status, body, content_type, created_at, body_hash) VALUES (?,?,?,?,?,?,?)",
+                (
+                    key,
+                    scope,
+                    response.status,
+                    response.body,
+                    response.content_type,
+                    response.created_at,
+                    response.body_hash,
+                ),
             )
 
     def purge_responses(self, *, older_than: float) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM idempotency WHERE created_at < ?", (older_than,))
+            self._db.execute("DELETE FROM idempotent_responses WHERE created_at < ?", (older_than,))
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -368,7 +368,7 @@ class HttpClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.retry.max_retry_after)
-        ceiling = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * (2.0**attempt))
         return self._random() * ceiling
 
     def _status_error(self, response: httpx.Response, retry_after: float | None) -> ProviderError:

@@ -124,8 +124,9 @@ def _detail_message(detail: object) -> str | None:
         return "invalid request: " + "; ".join(parts) if parts else None
     if isinstance(detail, dict):
         for key in ("message", "msg", "error"):
-            if isinstance(detail.get(key), str):
-                return detail[key]
+            value = detail.get(key)
+            if isinstance(value, str):
+                return value
     return None
 
 

@@ -50,7 +50,7 @@ UPLOAD_CHUNK = 256 * 1024
 _MISSING_ROUTE = (404, 405)
 _NOT_MODIFIED = frozenset({304})
 
-W = TypeVar("W", bound=BaseModel)
+W = TypeVar("W")
 _NO_SPECS = VmSpecs()
 
 

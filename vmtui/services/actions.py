@@ -94,7 +94,7 @@ class Actions:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
-        self.providers = providers
+        self.providers: dict[str, Provider] = dict(providers)  # profiles are added as they open
         self.on_change = on_change
         self.pending: dict[PendingKey, str] = {}
         self._sleep = sleep

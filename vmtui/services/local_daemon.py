@@ -50,6 +50,11 @@ def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
         return None
 
 
+def serve_argv(state_dir: Path, *options: str) -> list[str]:
+    """The command line of `vmtui serve` for `state_dir`, run by this interpreter."""
+    return [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir), *options]
+
+
 def is_healthy(endpoint: LocalEndpoint) -> bool:
     """True when the daemon answers its health check and accepts the token."""
     try:
@@ -80,7 +85,7 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
             f"no local engine is running for {state_dir}; start one with "
             f"`vmtui serve --state-dir {state_dir}`"
         )
-    argv = [sys.executable, "-m", "vmtui", "serve", "--background", "--state-dir", str(state_dir)]
+    argv = serve_argv(state_dir, "--background")
     deadline = time.monotonic() + timeout
     try:
         result = subprocess.run(
@@ -111,16 +116,7 @@ def local_swiftor_token(state_dir: Path, email: str, *, timeout: float = 20) -> 
     (`vmtui serve --print-token`), so its signing secret never leaves the engine. Blocking.
 
     Raises `Unavailable` with the command's own message when it cannot."""
-    argv = [
-        sys.executable,
-        "-m",
-        "vmtui",
-        "serve",
-        "--state-dir",
-        str(state_dir.expanduser().absolute()),
-        "--print-token",
-        email,
-    ]
+    argv = serve_argv(state_dir.expanduser().absolute(), "--print-token", email)
     try:
         result = subprocess.run(
             argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL

@@ -107,6 +107,7 @@ class TreeDownload:
         try:
             async with self.sftp.open(remote, "rb") as source:
                 while chunk := await source.read(CHUNK):
+                    assert isinstance(chunk, bytes)  # opened "rb"
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view) :]

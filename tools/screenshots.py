@@ -1,4 +1,4 @@
-"""`python -m vmtui.ui.screenshots DIR`: the README screenshots, drawn by the real app on a real engine.
+"""`python -m tools.screenshots DIR`: the README screenshots, drawn by the real app on a real engine.
 
 It starts `vmtui serve` for a temporary state dir, builds a small fleet through the engine's API
 (`web` and `db` roots, a commit of `web` branched into two VMs, `db` paused), drives the app with
@@ -254,7 +254,7 @@ def _private_environment(work: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m vmtui.ui.screenshots DIR", file=sys.stderr)
+        print("usage: python -m tools.screenshots DIR", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
         print(

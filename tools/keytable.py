@@ -1,4 +1,4 @@
-"""`python -m vmtui.ui.keytable`: the key binding table (Markdown) generated from the bindings
+"""`python -m tools.keytable`: the key binding table (Markdown) generated from the bindings
 themselves, for the README; ids are what `[ui] keymap` in the config file remaps."""
 
 from __future__ import annotations
