@@ -11,7 +11,7 @@ import httpx
 import pytest_asyncio
 
 from vmtui.local.engine import Engine
-from vmtui.local.server import create_app
+from vmtui.local.api.app import create_app
 
 TOKEN = "security-token-" + "x" * 32
 V1 = "/api/v1"
