@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 
-from vmtui.local.engine import Engine
 from vmtui.local.api.app import create_app
+from vmtui.local.engine import Engine
 
 TOKEN = "security-token-" + "x" * 32
 V1 = "/api/v1"
