@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,21 @@ class MockVersApi:
         return VersProvider(
             PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle)
         )
+
+
+@contextmanager
+def cold_lineage_cache() -> Iterator[None]:
+    """A fresh, empty lineage cache (XDG_CACHE_HOME, inherited by subprocesses) for one measurement."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
 
 
 def provider_opener(make: Callable[[], Provider]) -> Callable[[Callable[[str], None]], Any]:
@@ -430,7 +446,8 @@ async def _measure_bare(count: int, with_apply: bool, idle_seconds: float) -> di
 
 
 def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS) -> list[dict[str, Any]]:
-    app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
+    with cold_lineage_cache():
+        app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
     bare = asyncio.run(_measure_bare(count, with_apply, idle_seconds))
     rows = [
         _row(
@@ -503,14 +520,15 @@ def peak_rss_kib() -> float:
 
 def peak_rss_mb(kind: str, count: int) -> float:
     """Peak RSS (MB) of a fresh interpreter holding `count` rows in the app or the bare table."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    with cold_lineage_cache():
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     if result.returncode != 0:
         raise RuntimeError(f"peak-rss {kind} failed: {result.stderr.strip().splitlines()[-1:]}")
     return float(result.stdout.strip().splitlines()[-1])
@@ -533,23 +551,7 @@ def run(
     rss_vms: int = RSS_VMS,
     idle_seconds: float = IDLE_SECONDS,
 ) -> list[dict[str, Any]]:
-    """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part).
-    The lineage cache goes to a temporary directory: each run starts cold."""
-    before = os.environ.get("XDG_CACHE_HOME")
-    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
-        os.environ["XDG_CACHE_HOME"] = cache
-        try:
-            return _run(engine_vms, vm_counts, rss_vms, idle_seconds)
-        finally:
-            if before is None:
-                del os.environ["XDG_CACHE_HOME"]
-            else:
-                os.environ["XDG_CACHE_HOME"] = before
-
-
-def _run(
-    engine_vms: int, vm_counts: tuple[int, ...], rss_vms: int, idle_seconds: float
-) -> list[dict[str, Any]]:
+    """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part)."""
     rows = cold_start_rows(engine_vms) if engine_vms else []
     for count in vm_counts:
         rows += fleet_rows(count, with_apply=count == max(vm_counts), idle_seconds=idle_seconds)
