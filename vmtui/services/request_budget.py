@@ -15,6 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 
+CATCH_UP = 0.1
+"""Seconds of slots a late waiter may still use at once: a busy event loop wakes sleepers late, and
+without catching up the rate would be capped by how often the loop turns."""
+
+
 class RequestBudget:
     def __init__(
         self,
@@ -48,13 +53,15 @@ class RequestBudget:
         """Wait for this request's slot; returns its sequence number (pass it to `rate_limited`).
 
         Waiters queue on a lock, so only the first one sleeps towards the next slot, computed from
-        the rate and pause as they are when it gets there (no herd of waiters racing for one slot)."""
+        the rate and pause as they are when it gets there (no herd of waiters racing for one slot).
+        Slots follow each other at 1/rate from the previous one, so waiters woken late by a busy loop
+        catch up on up to `CATCH_UP` seconds of them at once."""
         async with self._lock:
             while True:
                 now = self._clock()
-                slot = max(now, self._next_slot, self._paused_until)
+                slot = max(self._next_slot, now - CATCH_UP, self._paused_until)
                 if slot <= now:
-                    self._next_slot = now + 1 / self.rate
+                    self._next_slot = slot + 1 / self.rate
                     self._sent += 1
                     return self._sent
                 self._throttled = True
