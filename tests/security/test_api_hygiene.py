@@ -289,3 +289,38 @@ async def test_core_plan_runs_one_vm_at_once_even_when_starts_race(engine):
             f"/swiftor/vms/start/{other_user.json()['vm']['id']}", headers=swiftor(BOB)
         )
         assert bob_start.status_code == 200  # the cap is per user
+
+
+async def test_a_keyed_request_cut_off_mid_body_never_runs(tmp_path):
+    from vmtui.local.api.errors import vers_error
+    from vmtui.local.api.guards import CALLER_KEY, Caller
+    from vmtui.local.idempotency import IdempotencyMiddleware
+    from vmtui.local.store import Store
+
+    ran: list[bytes] = []
+
+    async def app(scope, receive, send):
+        message = await receive()
+        ran.append(message.get("body", b""))
+
+    messages = [
+        {"type": "http.request", "body": b'{"vars": {"A": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(_message):
+        raise AssertionError("nobody is left to answer")
+
+    scope = {
+        "type": "http",
+        "method": "PUT",
+        "path": "/api/v1/env_vars",
+        "query_string": b"",
+        "headers": [(b"x-idempotency-key", b"k")],
+        CALLER_KEY: Caller("token:test"),
+    }
+    await IdempotencyMiddleware(app, Store(tmp_path / "db"), error=vers_error)(scope, receive, send)
+    assert ran == []

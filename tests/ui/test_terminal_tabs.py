@@ -7,7 +7,7 @@ from textual.containers import Container
 from textual.widgets import TabbedContent
 
 from tests.ui.terminal_helpers import MemoryTransport, screen_lines, settle
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DESKTOP_PORT = 3000
+"""Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
+
 
 @dataclass(frozen=True)
 class Plan:

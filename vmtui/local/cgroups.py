@@ -32,8 +32,12 @@ def vm_pid_budget() -> tuple[int, int]:
 
 
 def _read_int(path: str) -> int:
-    with open(path) as f:
-        return int(f.read())
+    """A kernel limit; Linux's default pid_max (32768) where there is no procfs to read it from."""
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 32768
 
 
 class VmCgroup:

@@ -112,12 +112,12 @@ class Engine:
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
         self._reserve = StateReserve(self.state_dir, self._reserve_bytes)
-        self._reserve.give_back()
+        self._room.give_back()
         self.store = Store(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
         await self._build_default_image()
         await self._recover()
-        self._reserve.refill()
+        self._room.refill()
 
     async def close(self) -> None:
         """Stop serving. Running VMs keep running; a later `start()` adopts them."""

@@ -45,6 +45,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         chunks, complete = await _read_body(receive, MAX_HASHED_BODY)
+        if chunks is None:
+            return  # the client went away mid-body: nothing to run, nobody to answer
         replay_receive = _replaying(chunks, complete, receive)
         if not complete:
             await self.app(scope, replay_receive, send)
@@ -120,14 +122,15 @@ def _idempotency_key(scope: Scope) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool]:
-    """The request body's chunks, up to about `limit` bytes; True when that was all of it."""
+async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes] | None, bool]:
+    """The request body's chunks, up to about `limit` bytes, and True when that was all of it;
+    None when the client disconnected before sending all of it."""
     chunks: list[bytes] = []
     size = 0
     while size <= limit:
         message = await receive()
         if message["type"] != "http.request":
-            return chunks, True
+            return None, False
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)

@@ -11,6 +11,8 @@ read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, 
 prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
 to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
 and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
+Mount targets inside the VM's root are opened without following symlinks and mounted through
+/proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
 `enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
 and its root, changes to the working directory (resolved inside the VM), then forks the command
@@ -76,10 +78,10 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")  # files: /dev/null bound over them
 HIDDEN_DIRS = ("proc/acpi", "proc/scsi", "proc/asound", "sys/firmware", "sys/devices/virtual/powercap")
-OVERLAY_OPTIONS_MAX = 4000
+OVERLAY_OPTIONS_MAX = 4000  # the kernel copies mount options into one page
 MOUNT_POINTS = {"dev": 0o755, "proc": 0o555, "sys": 0o555, "run": 0o755, "tmp": 0o1777}
 """Directories right under every VM's root that the engine mounts onto or creates (name -> mode of a
-new one); `usr` and `host_binds` names too when the image uses the host's."""  # the kernel copies mount options into one page
+new one); `usr` and `host_binds` names too when the image uses the host's."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

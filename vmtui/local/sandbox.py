@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -225,7 +226,8 @@ class Sandbox:
         if dest.exists():
             raise SandboxError(f"layer {dest.name} already exists")
         disk = self.spec.vm_dir / "disk"
-        if (self.spec.vm_dir / "disk.img").exists() and not os.path.ismount(disk):  # out of reach
+        out_of_reach = (self.spec.vm_dir / "disk.img").exists() and not os.path.ismount(disk)
+        if out_of_reach or not (disk / "upper").is_dir():  # or booted by a daemon before disk quotas
             raise SandboxError(f"the disk of VM {self.spec.vm_id} is not mounted here; stop and start it")
         tmp = dest.parent / f".{dest.name}.partial-{os.urandom(4).hex()}"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -458,6 +460,7 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
     if spec.disk_mib is not None and not rootless():
         templates = spec.disk_templates or vm_dir.parent / ".disk-templates"
         VmDisk(vm_dir, spec.disk_mib, templates).attach()
+    _move_legacy_layer(vm_dir)
     for rel in ("disk/upper/root", "disk/upper/usr", "disk/work/root", "disk/work/usr", "mnt", "run"):
         (vm_dir / rel).mkdir(parents=True, exist_ok=True)
     image_dir = spec.image
@@ -496,6 +499,29 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
         "host_binds": list(image.host_binds),
         "rootless": rootless(),
     }
+
+
+def _move_legacy_layer(vm_dir: Path) -> None:
+    """A VM made before disk quotas kept its writable layer in vm_dir/upper: move it onto its disk
+    (across file systems with cp -a, which keeps overlayfs whiteouts and xattrs), so upgrading loses
+    nothing."""
+    legacy, upper = vm_dir / "upper", vm_dir / "disk" / "upper"
+    if not legacy.is_dir() or upper.exists():
+        return
+    shutil.rmtree(vm_dir / "work", ignore_errors=True)
+    if not os.path.ismount(vm_dir / "disk"):
+        os.rename(legacy, upper)
+        return
+    tmp = upper.with_name(".upper.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    copy = subprocess.run(
+        ["cp", "-a", "-T", str(legacy), str(tmp)], check=False, capture_output=True, text=True
+    )
+    if copy.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"cannot move the writable layer onto the VM's disk: {copy.stderr.strip()}")
+    os.rename(tmp, upper)
+    shutil.rmtree(legacy)
 
 
 async def _start_launcher(launcher: asyncio.subprocess.Process, config: dict) -> str:

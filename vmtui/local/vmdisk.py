@@ -63,7 +63,7 @@ class VmDisk:
 
     def attach(self) -> None:
         """Make the image on first use (from the template) and mount it unless it already is."""
-        self.mount_point.mkdir(exist_ok=True)
+        self.mount_point.mkdir(parents=True, exist_ok=True)
         if self.mounted:
             return
         if not self.image.exists():

@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-
 CATCH_UP = 0.1
 """Seconds of slots a late waiter may still use at once: a busy event loop wakes sleepers late, and
 without catching up the rate would be capped by how often the loop turns."""
