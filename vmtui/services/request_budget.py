@@ -23,7 +23,7 @@ class RequestBudget:
     def __init__(
         self,
         *,
-        rate: float = 10.0,
+        rate: float = 20.0,
         min_rate: float = 0.5,
         max_rate: float = 1000.0,
         step: float = 10.0,

@@ -29,7 +29,7 @@ from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.ui.format import STATE_COLOURS, clean, short_id, state_glyph, theme_style
 
-SYNC_LIMIT = 2_000
+SYNC_LIMIT = 500
 """Up to this many VMs and commits the tree is rebuilt at once; beyond, in the background."""
 SLICE = 500
 """Tree nodes patched between two turns of the event loop during a background rebuild."""
