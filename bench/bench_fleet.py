@@ -174,7 +174,7 @@ async def _measure_app(url: str, count: int, expect_lineage: int) -> dict[str, f
     figures: dict[str, float | None] = {"first": None, "findable": None, "lineage": None}
 
     def lineage_done() -> bool:
-        result = app.main_screen.results.get(PROFILE) if app.main_screen.is_attached else None
+        result = app.main_screen.fleet.results.get(PROFILE) if app.main_screen.is_attached else None
         fleet = result.fleet if result is not None else None
         return (
             fleet is not None and sum(vm.parent_commit_id is not None for vm in fleet.vms) >= expect_lineage
@@ -188,7 +188,7 @@ async def _measure_app(url: str, count: int, expect_lineage: int) -> dict[str, f
             figures["findable"] = time.perf_counter() - started
         if await _until(lineage_done, GIVE_UP - (time.perf_counter() - started)):
             figures["lineage"] = time.perf_counter() - started
-        for poller in app.main_screen.pollers.values():
+        for poller in app.main_screen.fleet.pollers.values():
             await poller.provider.aclose()
     return figures
 

@@ -352,7 +352,7 @@ def cold_start_rows(count: int) -> list[dict[str, Any]]:
 
 def _lineage_complete(app: VmTuiApp) -> bool:
     """The background lineage stream has fetched and published every VM's lineage."""
-    result = app.main_screen.results.get(PROFILE)
+    result = app.main_screen.fleet.results.get(PROFILE)
     return result is not None and result.fleet is not None and result.lineage is None
 
 
@@ -373,7 +373,7 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     screen = app.main_screen
     provider = screen.fleet.pollers[PROFILE].provider
     changed = api.change_states(round_no)
-    enrichment = screen.pollers[PROFILE].enrichment
+    enrichment = screen.fleet.pollers[PROFILE].enrichment
     vms = await provider.list_vms()
     vms = enrichment.apply(vms) if enrichment is not None else vms
     fleet = Fleet(
