@@ -13,8 +13,9 @@ Layout of a state dir::
 
 Capacity: each VM's writable layer lives on its own disk of `fs_size_mib` (vmdisk.py); below a
 free-space reserve the engine refuses new VMs, commits and uploads with a 507 (diskspace.py); and at
-most `max_running_vms` VMs of `pids_per_vm` processes run at once, so that together they stay below
-the host's pid_max and threads-max (a start beyond that is a 429).
+most `max_running_vms` VMs of at most `pids_per_vm` processes run at once, all of them together held
+below the host's pid_max and threads-max by their parent cgroup (cgroups.vm_pid_budget; a start
+beyond the cap is a 429 with Retry-After).
 
 A commit stacks: its layer chain is its own captured layer followed by the chain of the commit
 the VM started from, so a VM started from a commit sees exactly the files at commit time.
@@ -69,6 +70,8 @@ VM_ADDRESS = "127.0.0.1"
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
 FS_SIZE_MIN_MIB = 16
+CAPACITY_RETRY_SECONDS = 2.0
+"""Retry-After of a start refused because the engine runs as many VMs as the host's pids allow."""
 
 
 class BranchFailed(Exception):
@@ -94,7 +97,7 @@ class Engine:
         self.max_upload_bytes = max_upload_bytes
         self._reserve_bytes = reserve_bytes
         self._reserve: StateReserve | None = None
-        self.pids_per_vm, self.max_running_vms = vm_pid_budget()
+        self.pids_per_vm, self.max_running_vms, _ = vm_pid_budget()
         self._booting: set[str] = set()
         self.ssh_port: int | None = None
         """Set by the daemon once the SSH gateway listens; reported by `GET /vm/{id}/ssh_key`."""
@@ -856,10 +859,10 @@ class Engine:
         running = sum(1 for sandbox in self._sandboxes.values() if sandbox.running) + len(self._booting)
         if running >= self.max_running_vms:
             raise ProviderError(
-                f"this engine already runs {running} VMs, the most this host allows "
-                f"({self.pids_per_vm} processes each within its pid_max and threads-max); "
-                "stop or delete a VM first",
+                f"this engine already runs {running} VMs, the most the host's pid_max and threads-max "
+                "allow; stop or delete a VM first",
                 status=429,
+                retry_after=CAPACITY_RETRY_SECONDS,
             )
 
     async def _discard(self, vm_id: str) -> None:

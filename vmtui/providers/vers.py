@@ -13,6 +13,7 @@ into core models at this boundary. Transport, retries and error mapping live in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,13 @@ from vmtui.core.models import (
     VmState,
 )
 from vmtui.providers.base import ProgressCallback, Provider
-from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
+from vmtui.providers.http import (
+    HttpClient,
+    RetryPolicy,
+    error_for_status,
+    snippet,
+    validate,
+)
 
 API = "/api/v1"
 PAGE_SIZE = 100
@@ -49,6 +56,7 @@ _MISSING_ROUTE = (404, 405)
 _REFUSED_VALUE = (400, 422)
 PAUSE_WORDS = ("Sleeping", "Paused")
 """Today's pause state (vers-sdk 1.20.0 `VmUpdateStateEnum`), then the seed's."""
+_NOT_MODIFIED = frozenset({304})
 
 W = TypeVar("W")
 _NO_SPECS = VmSpecs()
@@ -305,6 +313,9 @@ class VersProvider(Provider):
         self._metadata: dict[str, WireVm] = {}
         self._parsed: dict[str, tuple[Any, Vm]] = {}
         self._merged: dict[str, tuple[Vm, WireVm | None, Vm]] = {}
+        self._last_list: list[Vm] | None = None
+        self._list_digest = b""
+        self._list_etag: str | None = None
 
     def __repr__(self) -> str:
         return f"VersProvider({self.name!r}, {self.http.base_url!r})"
@@ -318,19 +329,39 @@ class VersProvider(Provider):
     # --- VMs -------------------------------------------------------------------------------------------
 
     async def list_vms(self) -> list[Vm]:
-        """`GET /vm` (vers-sdk 1.20.0), falling back (once, then remembered) to the seed's `GET /vms`."""
+        """`GET /vm` (vers-sdk 1.20.0), falling back (once, then remembered) to the seed's `GET /vms`.
+
+        Unchanged costs nothing: the request carries `If-None-Match` when the server gave an `ETag`, and
+        a 304 or a body with the same bytes as the last one returns the previous list object itself
+        (callers compare by identity to skip their own work; they must not mutate it)."""
         try:
-            body = await self._json("GET", self._vms_route)
+            response = await self._list_response()
         except ProviderError as exc:
             if exc.status not in _MISSING_ROUTE or self._vms_route.endswith("/vms"):
                 raise
             self._vms_route = f"{API}/vms"
-            body = await self._json("GET", self._vms_route)
+            response = await self._list_response()
+        digest = hashlib.blake2b(response.content, digest_size=16).digest()
+        if self._last_list is not None and (response.status_code == 304 or digest == self._list_digest):
+            return self._last_list
+        body = _unwrap(self.http.decode(response))
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
         if not isinstance(body, list):
             return [wire.to_vm(self.name) for wire in validate(_VMS, body, "VM list")]  # raises BadResponse
-        return self._parse_vm_list(body)
+        self._last_list = self._parse_vm_list(body)
+        self._list_digest = digest
+        self._list_etag = response.headers.get("etag")
+        return self._last_list
+
+    async def _list_response(self) -> httpx.Response:
+        etag = self._list_etag if self._last_list is not None else None
+        return await self.http.send(
+            "GET",
+            self._vms_route,
+            headers={"If-None-Match": etag} if etag else None,
+            accept=_NOT_MODIFIED,
+        )
 
     def _parse_vm_list(self, items: list[Any]) -> list[Vm]:
         """Validate and convert each item, reusing the previous call's `Vm` for an item whose JSON is
@@ -407,13 +438,15 @@ class VersProvider(Provider):
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/status")
         return validate(_VM, body, "VM status").to_vm(self.name)
 
-    async def _metadata_wire(self, vm_id: str) -> WireVm:
-        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata")
+    async def _metadata_wire(self, vm_id: str, retries: int | None = None) -> WireVm:
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata", retries=retries)
         return validate(_VM, body, "VM metadata")
 
-    async def metadata(self, vm_id: str) -> Vm:
-        """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels)."""
-        return (await self._metadata_wire(vm_id)).to_vm(self.name)
+    async def metadata(self, vm_id: str, *, retries: int | None = None) -> Vm:
+        """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels).
+
+        `retries=0` leaves a 429 to the caller (the lineage stream paces itself with its own budget)."""
+        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name)
 
     async def get_vm(self, vm_id: str) -> Vm:
         """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only,
