@@ -57,6 +57,7 @@ async def provider(daemon):
         ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
         ca_path=endpoint.ca_path,
         memory_snapshots=False,
+        timeout=60,
     )
     created: list[str] = []
     vers.created = created  # type: ignore[attr-defined]

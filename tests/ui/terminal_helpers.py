@@ -86,7 +86,7 @@ def screen_lines(pane: TerminalPane) -> list[str]:
     return [pane.render_line(y).text.rstrip() for y in range(pane.size.height)]
 
 
-async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 10.0) -> None:
+async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 60.0) -> None:
     """Wait until the pane has parsed and painted everything fed so far (no fixed sleeps: CI can be slow)."""
     pane = pane or pilot.app.query_one(TerminalPane)
     for _ in range(int(timeout / 0.01)):
