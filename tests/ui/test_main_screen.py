@@ -8,7 +8,7 @@ from functools import partial
 from textual.widgets import Button, Input
 
 from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
-from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions, wait_until
 from vmtui.core.errors import Conflict, Unavailable
 from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
@@ -344,9 +344,12 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
 
     provider = demo_provider()
     attempts = []
+    retry = asyncio.Event()  # the retry waits for the test, so the failure banner can be read first
 
     async def flaky_open(status):
         attempts.append(1)
+        if len(attempts) > 1:
+            await retry.wait()
         status("starting the local engine…")
         if len(attempts) == 1:
             raise Unavailable("the local engine did not start within 20 s; see serve.log")
@@ -354,13 +357,11 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
 
     app = VmTuiApp({"local": flaky_open}, AppOptions(poll=PollOptions(fast=60, slow=60, max_backoff=60)))
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.01)
-            if app.main_screen.query_one("#banner").has_class("-visible"):
-                break
+        await wait_until(pilot, lambda: app.main_screen.query_one("#banner").has_class("-visible"))
         assert "cannot open: the local engine did not start within 20 s" in text_of(
             app.main_screen.query_one("#banner")
         )
+        retry.set()
         await settle(pilot, app)  # the retry (after 1 s) opens it
         assert len(attempts) == 2 and app.main_screen.table.row_count == 5
         assert not app.main_screen.query_one("#banner").has_class("-visible")
@@ -562,10 +563,7 @@ async def test_s_on_a_paused_vm_asks_to_resume_first():
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("tab", "enter")  # Resume
-        for _ in range(50):
-            if ("resume_vm", ("vm-a90b2f6d",)) in provider.calls:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(pilot, lambda: ("resume_vm", ("vm-a90b2f6d",)) in provider.calls)
         assert app.main_screen.query(TerminalTabs)
         assert ("resume_vm", ("vm-a90b2f6d",)) in provider.calls
 
