@@ -33,6 +33,7 @@ from vmtui import __version__
 from vmtui.local import jwt_tokens, sshd
 from vmtui.local.engine import Engine
 from vmtui.local.server import create_app
+from vmtui.paths import write_private
 
 log = logging.getLogger("vmtui.local.daemon")
 
@@ -76,17 +77,6 @@ class ServeOptions:
             raise ServeError("the rate limit needs a positive rate and a burst of at least 1")
 
 
-def private_write(path: Path, data: str) -> None:
-    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def load_or_create_token(state_dir: Path) -> str:
     """The API bearer token from `<state_dir>/token`, created (0600) on first start."""
     path = state_dir / TOKEN_FILE
@@ -96,7 +86,7 @@ def load_or_create_token(state_dir: Path) -> str:
             return token
         log.warning("%s is too short to be a token; making a new one", path)
     token = secrets.token_urlsafe(32)
-    private_write(path, token + "\n")
+    write_private(path, token + "\n")
     return token
 
 
@@ -225,7 +215,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
             "pid": os.getpid(),
             "version": __version__,
         }
-        private_write(endpoint_path, json.dumps(endpoint, indent=2) + "\n")
+        write_private(endpoint_path, json.dumps(endpoint, indent=2) + "\n")
         print(ready_line(endpoint), file=out, flush=True)
         log.info("serving state dir %s", state_dir)
         await asyncio.wait([serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
