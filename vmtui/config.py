@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -369,9 +370,7 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
 
 def redacted_dump(settings: Settings) -> str:
     """The settings as TOML text; a set secret shows as `********`, an unset one is left out."""
-    lines: list[str] = []
-    _dump_table(settings, (), lines)
-    return "\n".join(lines).strip() + "\n"
+    return tomli_w.dumps(_plain(settings))
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -606,36 +605,17 @@ def _settings_source_error(exc: SettingsError) -> ConfigError:
 # --- dumping -----------------------------------------------------------------------------------
 
 
-def _dump_table(model: BaseModel | Mapping[str, Any], prefix: tuple[str, ...], lines: list[str]) -> None:
-    items = (
-        [(name, getattr(model, name)) for name in type(model).model_fields]
-        if isinstance(model, BaseModel)
-        else list(model.items())
-    )
-    items = [(name, value) for name, value in items if value is not None and value != {}]
-    tables = [(name, value) for name, value in items if isinstance(value, BaseModel | Mapping)]
-    if prefix and len(tables) < len(items):
-        lines.append("")
-        lines.append("[" + ".".join(_toml_key(part) for part in prefix) + "]")
-    for name, value in items:
-        if isinstance(value, BaseModel | Mapping):
-            continue
-        lines.append(f"{_toml_key(name)} = {_toml_value(value)}")
-    for name, value in tables:
-        _dump_table(value, (*prefix, name), lines)
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
-def _toml_value(value: Any) -> str:
+def _plain(value: Any) -> Any:
+    """`value` as TOML-ready data: models and mappings as tables without unset (None or empty) entries,
+    secrets as `REDACTED`, paths and other objects as their text."""
     if isinstance(value, SecretStr):
-        return json.dumps(REDACTED)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+        return REDACTED
+    if isinstance(value, BaseModel):
+        value = {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None and v != {}}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return json.dumps(str(value))
+        return [_plain(item) for item in value]
+    if isinstance(value, bool | int | float):
+        return value
+    return str(value)
