@@ -56,13 +56,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
+    TomlConfigSettingsSource,
 )
 
 from vmtui import paths
@@ -236,7 +236,6 @@ class _Origin:
 
     path: Path
     text: str
-    data: dict[str, Any]
     env: Mapping[str, str]
     implicit: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Field location -> the outside source (VERS_API_KEY, ~/.versrc, ...) that supplied it."""
@@ -251,20 +250,6 @@ class _EnvMappingSource(EnvSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]):
         super().__init__(settings_cls)
         self.env_vars = {name.lower(): value for name, value in env.items()}
-
-
-class _TomlDataSource(PydanticBaseSettingsSource):
-    """The already-parsed TOML file. Unknown keys are passed on so validation rejects them."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
 
 
 class Settings(BaseSettings):
@@ -309,7 +294,9 @@ class Settings(BaseSettings):
         return (
             init_settings,
             _EnvMappingSource(settings_cls, origin.env),
-            _TomlDataSource(settings_cls, origin.data),
+            # pydantic-settings' own TOML source; `_read_origin` already read the same file once to
+            # turn a broken one into a ConfigError with its line and column.
+            TomlConfigSettingsSource(settings_cls, toml_file=origin.path),
         )
 
     @model_validator(mode="before")
@@ -400,15 +387,15 @@ def _current_origin() -> _Origin:
 
 def _read_origin(path: Path | None, env: Mapping[str, str]) -> _Origin:
     path = paths.config_file(env) if path is None else path
-    text, data = _read_toml(path)
-    return _Origin(path=path, text=text, data=data, env=env)
+    return _Origin(path=path, text=_read_toml(path), env=env)
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+def _read_toml(path: Path) -> str:
+    """The file's text once it is known to be valid TOML (the settings source parses it again)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return "", {}
+        return ""
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
     try:
@@ -417,12 +404,13 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError("not valid UTF-8 text", path=path, line=line) from None
     try:
-        return text, tomllib.loads(text)
+        tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         problem, line, column = _split_toml_message(str(exc))
         raise ConfigError(f"invalid TOML: {problem}", path=path, line=line, column=column) from None
     except RecursionError:
         raise ConfigError("invalid TOML: nested too deeply", path=path) from None
+    return text
 
 
 def _split_toml_message(message: str) -> tuple[str, int | None, int | None]:
