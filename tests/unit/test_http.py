@@ -357,7 +357,7 @@ def test_parse_retry_after_http_date():
 def test_snippet_bounds_and_escapes():
     assert snippet("a\nb\x9bc") == "a\\x0ab\\x9bc"
     long = snippet("y" * 500)
-    assert len(long) == 201 and long.endswith("…")
+    assert len(long) == 200 and long.endswith("…")
 
 
 async def test_streamed_body_is_recreated_for_each_attempt():
