@@ -1,6 +1,6 @@
 """Local engine latencies as an API client sees them (in-process ASGI, real sandboxes): create,
-exec, commit, branch (count 1 and 8), from_commit, delete, and commit time against the size of the
-VM's writable layer (1, 10, 100 MB written since boot).
+exec, commit, branch (count 1 and 8), from_commit, delete, attaching a VM disk (the quota part of
+create), and commit time against the size of the VM's writable layer (1, 10, 100 MB written since boot).
 
 Baselines, measured in the same run, are the floors the engine cannot beat: starting a bare set of
 namespaces with util-linux `unshare` (VM lifecycle steps), starting `true` on the host (exec), and
@@ -21,8 +21,10 @@ from pathlib import Path
 
 import httpx
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
-from vmtui.local.server import create_app
+from vmtui.local.sandbox import Sandbox
+from vmtui.local.vmdisk import VmDisk
 
 TOKEN = "bench-" + "t" * 40
 V1 = "/api/v1"
@@ -46,6 +48,22 @@ async def _run(*argv: str) -> None:
 
 async def _bare_namespaces() -> None:
     await _run("unshare", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "--mount-proc", "true")
+
+
+async def _disk_attach_ms(state_dir: Path) -> float:
+    """Median time to attach one VM disk of the default size (template copy, loop, mount), as create
+    does; each disk is removed again outside the timing."""
+    templates = state_dir / "disk-templates"
+    times = []
+    for i in range(REPEATS):
+        vm_dir = state_dir / "tmp" / f"bench-disk-{i}"
+        vm_dir.mkdir(parents=True)
+        started = time.perf_counter()
+        await asyncio.to_thread(VmDisk(vm_dir, 1024, templates).attach)
+        times.append((time.perf_counter() - started) * 1000)
+        await asyncio.to_thread(Sandbox.cleanup_stale, vm_dir)
+        await asyncio.to_thread(shutil.rmtree, vm_dir)
+    return statistics.median(times)
 
 
 def _copy_and_sync(source: Path, dest: Path) -> None:
@@ -95,6 +113,8 @@ async def _measure(state_dir: Path) -> list[dict]:
 
         try:
             row("create VM (wait_boot)", await _median_ms(create))
+            if os.geteuid() == 0:
+                row("VM disk attach (part of create)", await _disk_attach_ms(state_dir))
             source = made[0]
             row(
                 "exec `true` (vs host spawn)",

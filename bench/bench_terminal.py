@@ -22,7 +22,7 @@ import avt
 from textual import events
 from textual.app import App, ComposeResult
 
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 COLS, ROWS = 120, 40
@@ -151,7 +151,7 @@ async def _frame_ms(emulator: str, frames: int = 30) -> float:
         await _until(lambda: _on_screen(pane, SENTINEL), timeout=60)
         samples = []
         for _ in range(frames):
-            pane._strips.clear()  # a frame where every row changed
+            pane._cache.clear()  # a frame where every row changed
             started = time.perf_counter()
             for y in range(ROWS):
                 pane.render_line(y)

@@ -39,13 +39,15 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from vmtui.config import PollSettings
 from vmtui.core.models import Fleet, VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.providers.vers import VersProvider
 from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon
 from vmtui.services.poller import PollResult
-from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.app import VmTuiApp
 from vmtui.ui.messages import FleetUpdated
+from vmtui.ui.options import AppOptions
 
 PROFILE = "bench"
 SIZE = (120, 40)
@@ -58,7 +60,7 @@ IDLE_SECONDS = 4.5
 """Window of the idle measurement: with the default 4 s slow poll it holds about one (unchanged) poll."""
 CHANGED_SHARE = 0.01
 COMMITS = 100
-HOLD = PollOptions(fast=3600, slow=3600, max_backoff=3600, timeout=120)
+HOLD = PollSettings(fast=3600, slow=3600, max_backoff=3600, timeout=120)
 """Polling parked after the first fetch, so the bench drives each poll itself."""
 RATE_REFILL_SECONDS = 2.5
 """The engine's request budget (50/s, burst 100) refills after creating the VMs, as after a quiet moment."""
@@ -208,7 +210,7 @@ def _row(name: str, value: float | None, unit: str, baseline: float | None) -> d
     return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio}
 
 
-def _app(openers: dict, poll: PollOptions = HOLD) -> VmTuiApp:
+def _app(openers: dict, poll: PollSettings = HOLD) -> VmTuiApp:
     return VmTuiApp(openers, AppOptions(active_profile=next(iter(openers)), poll=poll))
 
 
@@ -296,7 +298,7 @@ async def _cold_start_app(state_dir: Path, count: int) -> float:
     async with app.run_test(headless=True, size=SIZE):
         await _until(lambda: app.main_screen.table.row_count >= count, 60, f"{count} rows from the engine")
         elapsed = time.perf_counter() - started
-        await app.main_screen.pollers[PROFILE].provider.aclose()
+        await app.main_screen.fleet.pollers[PROFILE].provider.aclose()
     return elapsed
 
 
@@ -335,10 +337,10 @@ def cold_start_rows(count: int) -> list[dict[str, Any]]:
 async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:
     """CPU of one poll applied by the UI: the poller's fetch and parse, the diff, the next frame."""
     screen = app.main_screen
-    poller = screen.pollers[PROFILE]
+    poller = screen.fleet.pollers[PROFILE]
     cpu = time.process_time()
     result = await poller.tick()
-    await _until(lambda: screen.results.get(PROFILE) is result, 60, "poll applied")
+    await _until(lambda: screen.fleet.results.get(PROFILE) is result, 60, "poll applied")
     await pilot.pause()
     return (time.process_time() - cpu) * 1000
 
@@ -347,7 +349,7 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     """A 1%-changed snapshot handed to the screen: wall ms until its keyed diff is applied (the screen's
     handler ran), and CPU ms including the next frame. The fetch is done before, untimed."""
     screen = app.main_screen
-    provider = screen.pollers[PROFILE].provider
+    provider = screen.fleet.pollers[PROFILE].provider
     changed = api.change_states(round_no)
     vms = await provider.list_vms_with_lineage()
     fleet = Fleet(
@@ -356,7 +358,7 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     result = PollResult(PROFILE, fleet)
     cpu, started = time.process_time(), time.perf_counter()
     screen.post_message(FleetUpdated(result))
-    await _until(lambda: screen.results.get(PROFILE) is result, 60, "snapshot applied", poll=0)
+    await _until(lambda: screen.fleet.results.get(PROFILE) is result, 60, "snapshot applied", poll=0)
     wall = time.perf_counter() - started
     await pilot.pause()
     cpu = time.process_time() - cpu
@@ -380,12 +382,12 @@ async def _measure_app(count: int, with_apply: bool, idle_seconds: float) -> dic
             applied = [await _apply(app, pilot, api, round_no) for round_no in range(ROUNDS)]
             figures["apply"] = statistics.median(wall for wall, _ in applied)
             figures["apply_cpu"] = statistics.median(cpu for _, cpu in applied)
-        poller = app.main_screen.pollers[PROFILE]
-        defaults = PollOptions()
+        poller = app.main_screen.fleet.pollers[PROFILE]
+        defaults = PollSettings()
         poller.fast, poller.slow = defaults.fast, defaults.slow
-        ticks, shown = poller.ticks, app.main_screen.results.get(PROFILE)
+        ticks, shown = poller.ticks, app.main_screen.fleet.results.get(PROFILE)
         poller.wake()  # the parked wait ends; from now on it polls every 4 s, as the app does by default
-        await _until(lambda: app.main_screen.results.get(PROFILE) is not shown, 60, "default polling")
+        await _until(lambda: app.main_screen.fleet.results.get(PROFILE) is not shown, 60, "default polling")
         await pilot.pause()
         figures["idle"] = await _cpu_percent_idle(idle_seconds)
         figures["idle_polls"] = poller.ticks - ticks - 1
@@ -474,7 +476,7 @@ async def _hold(kind: str, count: int) -> None:
         await _until(lambda: _row_count(app) == count, 300, f"{count} rows held")
         await pilot.pause()
         if isinstance(app, VmTuiApp):
-            await app.main_screen.pollers[PROFILE].provider.aclose()
+            await app.main_screen.fleet.pollers[PROFILE].provider.aclose()
 
 
 def peak_rss_kib() -> float:

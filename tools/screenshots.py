@@ -21,13 +21,14 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from vmtui.config import Settings, load_settings
+from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
 from vmtui.services.registry import Registry
-from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.app import VmTuiApp
+from vmtui.ui.options import AppOptions
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 PROFILE = "local"
@@ -37,18 +38,18 @@ WAIT_S = 60.0
 
 async def settle(pilot: Pilot, app: VmTuiApp, timeout: float = 60.0) -> None:
     """Wait until every profile delivered a poll result and no action is in flight."""
-    main = app.main_screen
+    fleet = app.main_screen.fleet
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.01)
-        if len(main.results) == len(main.shown) and not app.actions.pending:
+        if len(fleet.results) == len(fleet.shown) and not app.actions.pending:
             break
     await pilot.pause()
 
 
 async def poll_now(pilot: Pilot, app: VmTuiApp) -> None:
     """Run one poll of every profile and let the UI apply it."""
-    for poller in app.main_screen.pollers.values():
+    for poller in app.main_screen.fleet.pollers.values():
         await poller.tick()
     await pilot.pause()
     await pilot.pause()
@@ -119,7 +120,7 @@ class ScreenshotSession:
     # ------------------------------------------------------------------ scenes
 
     def app(self, **options: object) -> VmTuiApp:
-        poll = PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)  # the scenes poll explicitly
+        poll = PollSettings(fast=30, slow=30, max_backoff=30, timeout=30)  # the scenes poll explicitly
         return VmTuiApp(Registry(self.settings).openers([PROFILE]), AppOptions(poll=poll, **options))  # type: ignore[arg-type]
 
     async def shoot(self, pilot: Pilot, app: VmTuiApp, name: str) -> None:

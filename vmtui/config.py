@@ -401,8 +401,9 @@ def _read_toml(path: Path) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError("not valid UTF-8 text", path=path, line=line) from None
+        raise ConfigError(
+            "not valid UTF-8 text", path=path, line=raw.count(b"\n", 0, exc.start) + 1
+        ) from None
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -132,7 +132,10 @@ async def test_paused_vm_is_resumed_when_the_caller_agrees(tmp_path, provider, p
 
 def cli(state: Path, home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     config = home / "config.toml"
-    config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n')
+    config.write_text(
+        f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n'
+        f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\nemail = "cli@example.com"\n'
+    )
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
@@ -177,6 +180,73 @@ async def test_cli_ssh_command_and_cp_both_ways(tmp_path, daemon, parent_vm):
 
     missing = await asyncio.to_thread(cli, state, tmp_path, "ssh", "no-such-vm", "--", "true")
     assert missing.returncode == 255 and b"no VM named 'no-such-vm'" in missing.stderr
+
+
+async def test_cli_cp_copies_a_tree_keeping_links_as_links(tmp_path, daemon, provider, parent_vm):
+    """`vmtui cp VM:/etc ./dir` copies every entry (it stopped at the first absolute link before), and
+    a tree with absolute, relative and dangling links, a FIFO and a set-uid file arrives as rsync -a
+    would bring it: links as links (never followed), the FIFO skipped and named, set-uid dropped."""
+    state, _endpoint = daemon
+    setup = (
+        "mkdir -p /root/tree/sub && echo data > /root/tree/sub/file && chmod 4755 /root/tree/sub/file"
+        " && ln -s /etc/passwd /root/tree/abs && ln -s sub/file /root/tree/rel"
+        " && ln -s /nonexistent /root/tree/dangling && mkfifo /root/tree/fifo"
+        " && find /etc | wc -l"
+    )
+    made = await provider.exec(parent_vm, ["/bin/sh", "-c", setup])
+    assert made.exit_code == 0, made.stderr
+    etc_entries = int(made.stdout.strip())
+
+    etc = await asyncio.to_thread(cli, state, tmp_path, "cp", f"{parent_vm}:/etc", str(tmp_path / "etc-copy"))
+    assert etc.returncode == 0, etc.stderr
+    copied = 1 + sum(len(dirs) + len(files) for _root, dirs, files in os.walk(tmp_path / "etc-copy"))
+    assert copied == etc_entries
+
+    (tmp_path / "into").mkdir()
+    tree = await asyncio.to_thread(
+        cli, state, tmp_path, "cp", f"{parent_vm}:/root/tree", str(tmp_path / "into")
+    )
+    assert tree.returncode == 0, tree.stderr
+    assert b"skipped 1 special file" in tree.stderr and b"/root/tree/fifo" in tree.stderr
+    root = tmp_path / "into" / "tree"
+    assert os.readlink(root / "abs") == "/etc/passwd"
+    assert os.readlink(root / "rel") == "sub/file" and (root / "rel").read_text() == "data\n"
+    assert os.readlink(root / "dangling") == "/nonexistent"
+    assert not (root / "fifo").exists()
+    assert (root / "sub" / "file").stat().st_mode & 0o7777 == 0o755
+
+
+async def test_cli_reaches_local_swiftor_vms_like_the_tui(tmp_path, daemon):
+    """The TUI opens shells on local-swiftor VMs; `vmtui ssh` and `vmtui cp` follow the same rule
+    (the provider's has_ssh), so they work there too."""
+    from pydantic import SecretStr
+
+    from vmtui.providers.swiftor import SwiftorProvider
+    from vmtui.services.local_daemon import local_swiftor_token
+
+    state, endpoint = daemon
+    swiftor = SwiftorProvider(
+        "desk",
+        f"{endpoint.api_url}/swiftor",
+        local_swiftor_token(state, "cli@example.com"),
+        local_engine=True,
+    )
+    vm = await swiftor.create_desktop("cli-desk", "US", "debian", "kde", 1, 1, SecretStr("pw"))
+    try:
+        await swiftor.start_vm(vm.id)
+        run = await asyncio.to_thread(
+            cli, state, tmp_path, "ssh", "--profile", "desk", vm.id, "--", "echo hi"
+        )
+        assert (run.returncode, run.stdout) == (0, b"hi\n"), run.stderr
+        source = tmp_path / "f.txt"
+        source.write_text("over sftp\n")
+        up = await asyncio.to_thread(
+            cli, state, tmp_path, "cp", "--profile", "desk", str(source), f"{vm.id}:/root/f"
+        )
+        assert up.returncode == 0, up.stderr
+    finally:
+        await swiftor.delete_vm(vm.id)
+        await swiftor.aclose()
 
 
 def _spawn_on_pty(

@@ -105,7 +105,7 @@ async def test_writes_land_in_the_vm_not_on_the_host(vms):
     await sh(one, f"echo data > /root/{name} && echo data > /etc/{name} && echo data > /usr/local/bin/{name}")
     for host_path in (Path("/root") / name, Path("/etc") / name, Path("/usr/local/bin") / name):
         assert not host_path.exists()
-    upper = one.spec.vm_dir / "upper"
+    upper = one.spec.vm_dir / "disk/upper"
     assert (upper / "root/root" / name).read_text() == "data\n"
     assert (upper / "root/etc" / name).read_text() == "data\n"
     assert (upper / "usr/local/bin" / name).read_text() == "data\n"
@@ -273,7 +273,7 @@ async def _advanced(counter: Path, before: str) -> None:
 
 
 async def _check_pause(sandbox: Sandbox) -> None:
-    counter = sandbox.spec.vm_dir / "upper/root/tmp/counter"
+    counter = sandbox.spec.vm_dir / "disk/upper/root/tmp/counter"
     await sh(
         sandbox,
         "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/counter; "
@@ -474,7 +474,7 @@ async def test_bad_specs_are_refused_clearly(tmp_path):
     with pytest.raises(SandboxError, match="invalid hostname"):
         await Sandbox.boot(make_spec(tmp_path, "badhost", hostname="a b"))
     (tmp_path / "blocked").mkdir()
-    (tmp_path / "blocked" / "upper").write_text("a file where a directory must be")
+    (tmp_path / "blocked" / "disk").write_text("a file where a directory must be")
     with pytest.raises(SandboxError, match="cannot prepare"):
         await Sandbox.boot(make_spec(tmp_path, "blocked"))
 

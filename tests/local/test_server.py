@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 from vmtui.local.ratelimit import RateLimiter
-from vmtui.local.server import create_app
 
 TOKEN = "test-token-" + "x" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -106,8 +106,9 @@ def test_rate_limiter_refills_over_time():
 
 async def test_idempotency_replays_kept_answers_only(tmp_path):
     from fastapi import FastAPI
-    from fastapi.responses import PlainTextResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
 
+    from vmtui.local.api.guards import CALLER_KEY, Caller
     from vmtui.local.idempotency import MAX_STORED_BYTES, IdempotencyMiddleware
     from vmtui.local.store import Store
 
@@ -129,7 +130,14 @@ async def test_idempotency_replays_kept_answers_only(tmp_path):
         calls["big"] += 1
         return PlainTextResponse("x" * (MAX_STORED_BYTES + 1))
 
-    app = IdempotencyMiddleware(inner, Store(tmp_path / "db"))
+    middleware = IdempotencyMiddleware(
+        inner, Store(tmp_path / "db"), error=lambda status, message: JSONResponse({"e": message}, status)
+    )
+
+    async def app(scope, receive, send):
+        scope[CALLER_KEY] = Caller("token:test")
+        await middleware(scope, receive, send)
+
     async with _client(app) as client:
         for path in ("/ok", "/fail", "/big"):
             for _ in range(2):
@@ -334,7 +342,7 @@ async def test_vm_lifecycle_commit_branch_pause_delete(api):
         assert seen["stdout"].split()[0] == digest
         meta = (await api.get(f"{V1}/vm/{child}/metadata")).json()
         assert meta["parent_commit_id"] == commit_id and meta["grandparent_vm_id"] == vm_id
-        assert set(meta["enforced_limits"]) <= {"cpu", "memory", "pids", "freeze"}
+        assert set(meta["enforced_limits"]) <= {"cpu", "memory", "pids", "freeze", "disk"}
 
     # Later changes in the parent never reach a branch, nor the reverse.
     await _sh(api, vm_id, "echo parent > /root/data")

@@ -23,11 +23,12 @@ from pydantic import SecretStr
 
 from vmtui.core.errors import AuthError, BadRequest, NotFound, QuotaExceeded, Unsupported
 from vmtui.core.models import VmState
+from vmtui.local.api.app import create_app
+from vmtui.local.api.host_proxy import HostProxy
+from vmtui.local.api.swiftor import SwiftorContext, swiftor_app
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import InvalidToken, issue_token, load_or_create_secret, verify_token
-from vmtui.local.server import create_app
 from vmtui.local.sshd import start_gateway
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshSession
@@ -72,8 +73,9 @@ async def engine(tmp_path) -> AsyncIterator[Engine]:
 
 def make_app(engine: Engine) -> FastAPI:
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
-    app.middleware("http")(swiftor_host_proxy(engine))
+    context = SwiftorContext(engine)
+    app.mount("/swiftor", swiftor_app(context, SECRET))
+    app.add_middleware(HostProxy, context=context)
     return app
 
 

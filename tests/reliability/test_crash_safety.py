@@ -198,7 +198,8 @@ def _reconcile(
     # Nothing left behind by what the restart dropped.
     dropped = (ids_before_restart | known.seen_vm_ids) - set(vms)
     assert live_processes_of(dropped) == {}, "processes of dropped VMs survive the restart"
-    assert mounts_mentioning(state_dir) == set()
+    disks = {str((state_dir / "vms" / vm_id / "disk").resolve()) for vm_id in vms}
+    assert mounts_mentioning(state_dir) <= disks, "mounts other than listed VMs' disks"
 
     fresh = [commit_id for commit_id in known.commits if commit_id not in known.checked_commits]
     older = sorted(known.checked_commits)
@@ -296,8 +297,10 @@ def test_a_vm_frozen_by_an_interrupted_commit_runs_after_restart(serve, tmp_path
             pending = pool.submit(client.post, f"{API}/vm/{vm_id}/commit")
             assert wait_for(lambda: vm_frozen(vm_id)), "the commit never froze the VM"
             daemon.kill9()
-            with pytest.raises(httpx.HTTPError):
+            try:  # the VM's files go with its disk image (one unlink): the delete may finish first
                 pending.result(timeout=120)
+            except httpx.HTTPError:
+                pass
     daemon.start()
     with daemon.client() as client:
         status = client.get(f"{API}/vm/{vm_id}/status").json()
@@ -324,7 +327,7 @@ def test_a_vm_whose_delete_was_interrupted_is_gone_or_intact(serve, tmp_path: Pa
             client, vm_id, f"mkdir /root/many && cd /root/many && seq 1 {many_files} | xargs touch && sync"
         )
         assert made["exit_code"] == 0, made
-        many = daemon.state_dir / "vms" / vm_id / "upper" / "root" / "root" / "many"
+        many = daemon.state_dir / "vms" / vm_id / "disk" / "upper" / "root" / "root" / "many"
         assert len(os.listdir(many)) == many_files
 
         def removal_started() -> bool:
@@ -337,8 +340,10 @@ def test_a_vm_whose_delete_was_interrupted_is_gone_or_intact(serve, tmp_path: Pa
             pending = pool.submit(client.delete, f"{API}/vm/{vm_id}")
             assert wait_for(removal_started), "the delete never started removing files"
             daemon.kill9()
-            with pytest.raises(httpx.HTTPError):
+            try:  # the VM's files go with its disk image (one unlink): the delete may finish first
                 pending.result(timeout=120)
+            except httpx.HTTPError:
+                pass
     daemon.start()
     with daemon.client() as client:
         vms, _ = _listed(client)

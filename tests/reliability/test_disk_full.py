@@ -94,3 +94,48 @@ def test_commit_on_a_full_disk_fails_and_damages_nothing(small_state: Path, serv
             assert client.delete(f"{API}/vm/{vm['vm_id']}").status_code == 200
     assert daemon.stop() == 0
     assert mounts_mentioning(small_state / "vms") == set()
+
+
+def _fill_host_side(path: Path) -> None:
+    """Fill the file system of `path` from the host (not through the engine) until nothing is left."""
+    chunk = b"\0" * (1024 * 1024)
+    with open(path, "wb", buffering=0) as handle:
+        for size in (len(chunk), 4096, 512):
+            try:
+                while True:
+                    handle.write(chunk[:size])
+            except OSError:
+                continue
+
+
+def test_a_full_state_disk_keeps_status_list_exec_and_delete_working(small_state: Path, serve) -> None:
+    daemon = serve(small_state)
+    with daemon.client() as client:
+        vm_ids = [
+            client.post(f"{API}/vm/new_root?wait_boot=true", json={"vm_config": {}}).json()["vm_id"]
+            for _ in range(2)
+        ]
+        filler = small_state / "filled-by-someone-else"
+        _fill_host_side(filler)
+        assert _free_bytes(small_state) < 64 * 1024
+
+        refused = client.post(f"{API}/vm/new_root?wait_boot=true", json={"vm_config": {}})
+        assert refused.status_code == 507, refused.text
+        assert "no space left" in refused.json()["error"].lower()
+        commit = client.post(f"{API}/vm/{vm_ids[0]}/commit")
+        assert commit.status_code == 507, commit.text
+
+        assert {vm["vm_id"] for vm in client.get(f"{API}/vms").json()} == set(vm_ids)
+        assert client.get(f"{API}/vm/{vm_ids[1]}/status").json()["state"] == "running"
+        assert exec_in(client, vm_ids[1], "echo still-works")["stdout"] == "still-works\n"
+        deleted = client.delete(f"{API}/vm/{vm_ids[0]}")
+        assert deleted.status_code == 200, deleted.text
+        assert [vm["vm_id"] for vm in client.get(f"{API}/vms").json()] == [vm_ids[1]]
+
+        filler.unlink()
+        again = client.post(f"{API}/vm/new_root?wait_boot=true", json={"vm_config": {}})
+        assert again.status_code == 201, again.text
+        for vm in client.get(f"{API}/vms").json():
+            assert client.delete(f"{API}/vm/{vm['vm_id']}").status_code == 200
+    assert daemon.stop() == 0
+    assert mounts_mentioning(small_state / "vms") == set()

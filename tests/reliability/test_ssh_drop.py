@@ -15,7 +15,7 @@ from tests.reliability.conftest import API
 from vmtui.providers.vers import VersProvider
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshSession
-from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.terminal.ssh_transport import ssh_transport_factory
 
 pytestmark = pytest.mark.root
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
+from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost, actions_for, desk
 from vmtui.core.models import Vm, VmState
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.networking import NetworkingScreen
@@ -32,7 +32,7 @@ async def settle(pilot) -> None:
 
 def test_create_form_with_inline_errors(snap_compare) -> None:
     fake = FakeSwiftor(plan="core")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
 
     async def type_values(pilot) -> None:
         await settle(pilot)
@@ -65,7 +65,7 @@ def test_secrets_with_one_value_revealed(snap_compare) -> None:
         "DATABASE_URL": "postgres://db/app",
         "VM_PASSWORD": "hunter22",
     }
-    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretsScreen(actions_for(fake.provider()), vm))
 
     async def reveal_second(pilot) -> None:
         await settle(pilot)
@@ -82,11 +82,11 @@ def test_networking_with_mappings(snap_compare) -> None:
         {"name": "api", "port": 8000, "url": f"https://api-{VM_ID}.swiftor.io"},
         {"name": "docs", "port": 5001},
     ]
-    app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: NetworkingScreen(actions_for(fake.provider()), vm))
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
 
 def test_create_form_one_field_per_row_in_80x24(snap_compare) -> None:
     fake = FakeSwiftor(plan="hacker")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 
 from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import MemoryTransport
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 RECORDINGS = Path(__file__).parent.parent / "data" / "recordings"

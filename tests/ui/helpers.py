@@ -6,8 +6,10 @@ import time
 
 from tests.ui.demo_provider import DEMO_NOW
 from tools.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
+from vmtui.config import PollSettings
 from vmtui.providers.base import Provider
-from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.app import VmTuiApp
+from vmtui.ui.options import AppOptions
 
 FIXED_NOW = DEMO_NOW.timestamp()
 
@@ -22,7 +24,7 @@ def opener(provider: Provider):
 def make_app(*providers: Provider, **options) -> VmTuiApp:
     """A VmTuiApp over ready providers. Polling is slow (60 s) so tests drive it explicitly."""
     options.setdefault("now", lambda: FIXED_NOW)
-    options.setdefault("poll", PollOptions(fast=60, slow=60, max_backoff=60, timeout=5))
+    options.setdefault("poll", PollSettings(fast=60, slow=60, max_backoff=60, timeout=5))
     options.setdefault("active_profile", providers[0].name)
     return record_notes(VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options)))
 

@@ -14,8 +14,19 @@ from textual.screen import Screen
 
 from vmtui.paths import styles_dir
 from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.services.actions import Actions
 
 VM_ID = "1aa62e52-e61c-4ae3-9ac2-c9cb1f46d25f"
+
+
+def actions_for(provider: SwiftorProvider) -> Actions:
+    """The Actions service over one provider, as the app builds it once the profile is open."""
+    return Actions({provider.name: provider})
+
+
+def desk(provider: SwiftorProvider) -> tuple[Actions, str]:
+    """SwiftorCreateScreen's arguments for one provider."""
+    return actions_for(provider), provider.name
 
 
 @dataclass

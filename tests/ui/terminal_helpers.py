@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
-from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
+from vmtui.terminal.transport import TerminalSink, TransportFactory
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 

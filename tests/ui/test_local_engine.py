@@ -11,10 +11,11 @@ import pytest
 from textual.widgets import Input
 
 from tests.ui.helpers import poll_now, record_notes, settle, wait_actions
-from vmtui.config import load_settings
+from vmtui.config import PollSettings, load_settings
 from vmtui.core.models import VmState
 from vmtui.services.registry import Registry
-from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.app import VmTuiApp
+from vmtui.ui.options import AppOptions
 
 pytestmark = pytest.mark.root
 
@@ -70,11 +71,11 @@ async def wait_for(pilot, app, predicate, timeout=120.0):
 async def test_create_branch_commit_pause_with_keys(engine_settings):
     openers = Registry(engine_settings).openers(["local"])
     app = record_notes(
-        VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)))
+        VmTuiApp(openers, AppOptions(poll=PollSettings(fast=30, slow=30, max_backoff=30, timeout=30)))
     )
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
-        assert app.main_screen.results["local"].stale is False
+        assert app.main_screen.fleet.results["local"].stale is False
         assert app.main_screen.table.row_count == 0
 
         await pilot.press("n")  # new root VM with the defaults, waiting for boot
@@ -105,7 +106,9 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await wait_for(
             pilot,
             app,
-            lambda: any(c.name == "from the tui" for c in app.main_screen.results["local"].fleet.commits),
+            lambda: any(
+                c.name == "from the tui" for c in app.main_screen.fleet.results["local"].fleet.commits
+            ),
         )
 
         await pilot.press("p")

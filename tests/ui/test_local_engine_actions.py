@@ -19,12 +19,14 @@ from textual.widgets import Button, DataTable, Input, ProgressBar
 from tests.ui import test_local_engine
 from tests.ui.helpers import record_notes, settle, text_of, wait_actions, wait_until
 from tests.ui.test_local_engine import states, wait_for
+from vmtui.config import PollSettings
 from vmtui.core.errors import NotFound
 from vmtui.core.lineage import NodeKind
 from vmtui.core.models import Commit, VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.services.registry import Registry
-from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+from vmtui.ui.app import VmTuiApp
+from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.images import ImagesScreen, UploadScreen
@@ -47,7 +49,7 @@ async def open_engine(settings) -> Provider:
 def make_app(settings) -> VmTuiApp:
     openers = Registry(settings).openers(["local"])
     return record_notes(
-        VmTuiApp(openers, AppOptions(poll=PollOptions(fast=30, slow=30, max_backoff=30, timeout=30)))
+        VmTuiApp(openers, AppOptions(poll=PollSettings(fast=30, slow=30, max_backoff=30, timeout=30)))
     )
 
 
@@ -93,8 +95,8 @@ async def test_r_on_a_commit_in_the_tree_starts_a_vm_with_the_committed_file(eng
             assert app.screen.focused is app.screen.query_one("#name", Input)
             await pilot.press(*"snap1", "enter")
             await wait_actions(pilot, app)
-            await wait_for(pilot, app, lambda: bool(app.main_screen.results["local"].fleet.commits))
-            (commit,) = app.main_screen.results["local"].fleet.commits
+            await wait_for(pilot, app, lambda: bool(app.main_screen.fleet.results["local"].fleet.commits))
+            (commit,) = app.main_screen.fleet.results["local"].fleet.commits
             assert commit.name == "snap1" and commit.parent_vm_id == source
             after = await engine.exec(source, ["sh", "-c", "echo too-late > /root/after-commit"])
             assert after.exit_code == 0, after.stderr
@@ -287,7 +289,7 @@ async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(e
         app = make_app(engine_settings)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
-            await wait_for(pilot, app, lambda: bool(app.main_screen.results["local"].fleet.commits))
+            await wait_for(pilot, app, lambda: bool(app.main_screen.fleet.results["local"].fleet.commits))
             await select_commit_in_tree(pilot, app)
             assert app.main_screen.lineage.selected_item().id == commit_id
 
@@ -302,7 +304,7 @@ async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(e
             assert not app.main_screen.actions.pending  # the badge is gone
 
             assert app.is_running
-            await wait_for(pilot, app, lambda: not app.main_screen.results["local"].fleet.commits)
+            await wait_for(pilot, app, lambda: not app.main_screen.fleet.results["local"].fleet.commits)
             assert states(app) == {source: VmState.RUNNING}  # the app still polls and shows the engine
         assert [vm.id for vm in await engine.list_vms()] == [source]
     finally:

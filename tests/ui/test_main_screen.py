@@ -14,6 +14,7 @@ from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateVmScreen
+from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.status_bar import StatusBar
 
 SIZE = (120, 36)
@@ -287,9 +288,9 @@ async def test_missing_capabilities_disable_actions_with_the_reason():
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        assert app.main_screen.unavailable("branch") == "swiftor VMs cannot branch"
-        assert app.main_screen.check_action("branch", ()) is None
-        assert app.main_screen.check_action("pause", ()) is True
+        assert app.main_screen.unavailable("vm.branch") == "swiftor VMs cannot branch"
+        assert app.main_screen.check_action("run", ("vm.branch",)) is None
+        assert app.main_screen.check_action("run", ("vm.pause",)) is True
         await pilot.press("b")
         assert not [c for c in provider.calls if c[0] == "branch"]
         await pilot.press("question_mark")
@@ -302,7 +303,7 @@ async def test_read_only_mode_disables_mutations():
     app = make_app(demo_provider(), read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        assert app.main_screen.unavailable("delete") == "read-only mode"
+        assert app.main_screen.unavailable("vm.delete") == "read-only mode"
         await pilot.press("D")
         assert app.screen is app.main_screen
 
@@ -340,31 +341,32 @@ async def test_hostile_values_are_sanitised():
 
 
 async def test_a_profile_that_cannot_open_shows_why_and_retries():
-    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+    from vmtui.config import PollSettings
+    from vmtui.ui.app import VmTuiApp
+    from vmtui.ui.options import AppOptions
 
     provider = demo_provider()
     attempts = []
-    retry = asyncio.Event()  # the retry waits for the test, so the failure banner can be read first
+    engine_up = asyncio.Event()
 
     async def flaky_open(status):
         attempts.append(1)
-        if len(attempts) > 1:
-            await retry.wait()
         status("starting the local engine…")
-        if len(attempts) == 1:
+        if not engine_up.is_set():
             raise Unavailable("the local engine did not start within 20 s; see serve.log")
         return provider
 
-    app = VmTuiApp({"local": flaky_open}, AppOptions(poll=PollOptions(fast=60, slow=60, max_backoff=60)))
+    app = VmTuiApp({"local": flaky_open}, AppOptions(poll=PollSettings(fast=60, slow=60, max_backoff=60)))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.main_screen.query_one("#banner").has_class("-visible"))
-        assert "cannot open: the local engine did not start within 20 s" in text_of(
-            app.main_screen.query_one("#banner")
-        )
-        retry.set()
-        await settle(pilot, app)  # the retry (after 1 s) opens it
-        assert len(attempts) == 2 and app.main_screen.table.row_count == 5
-        assert not app.main_screen.query_one("#banner").has_class("-visible")
+        banner = app.main_screen.query_one("#banner")
+        await wait_until(pilot, lambda: banner.has_class("-visible"))
+        assert "cannot open: the local engine did not start within 20 s" in text_of(banner)
+        engine_up.set()
+        await wait_until(
+            pilot, lambda: app.main_screen.table.row_count == 5
+        )  # a retry (1 s, 2 s, …) opens it
+        assert len(attempts) >= 2
+        await wait_until(pilot, lambda: not banner.has_class("-visible"))
 
 
 async def test_sort_by_key_and_header_click_keeps_the_cursor_vm():
@@ -410,13 +412,18 @@ async def test_quit_with_actions_in_flight_asks_for_a_second_press():
 
 async def test_profiles_are_shown_and_hidden_from_the_palette():
     from tests.ui.helpers import opener, record_notes
-    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+    from vmtui.config import PollSettings
+    from vmtui.ui.app import VmTuiApp
+    from vmtui.ui.options import AppOptions
 
     local, other = demo_provider("local"), DemoProvider("other", vms=[Vm(provider="other", id="o1")])
     app = record_notes(
         VmTuiApp(
             {"local": opener(local), "other": opener(other)},
-            AppOptions(now=lambda: DEMO_NOW.timestamp(), poll=PollOptions(60, 60, 60, 5)),
+            AppOptions(
+                now=lambda: DEMO_NOW.timestamp(),
+                poll=PollSettings(fast=60, slow=60, max_backoff=60, timeout=5),
+            ),
             shown=["local"],
         )
     )
@@ -431,7 +438,7 @@ async def test_profiles_are_shown_and_hidden_from_the_palette():
         await pilot.press("ctrl+p")
         await pilot.press(*"hide local", "enter")
         await pilot.pause()
-        assert app.main_screen.shown == ["other"]
+        assert app.main_screen.fleet.shown == ["other"]
         assert [vm.id for vm in app.main_screen.table.vms.values()] == ["o1"]
         assert app.main_screen.default_profile() == "other"
 
@@ -449,7 +456,7 @@ async def test_swiftor_profile_opens_its_own_screens_and_greys_out_branching():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert app.main_screen.table.row_count == 1
-        assert app.main_screen.unavailable("branch") == f"{provider.kind} VMs cannot branch"
+        assert app.main_screen.unavailable("vm.branch") == f"{provider.kind} VMs cannot branch"
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, SecretsScreen)
@@ -592,7 +599,7 @@ async def test_power_key_stops_and_starts_where_the_provider_can():
     app = make_app(demo_provider())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        assert app.main_screen.unavailable("power") == "demo VMs cannot start/stop"
+        assert app.main_screen.unavailable("vm.power") == "demo VMs cannot start/stop"
 
 
 async def test_deleting_a_swiftor_vm_asks_to_type_its_label():
@@ -759,8 +766,8 @@ async def test_the_once_a_second_status_refresh_repaints_only_on_a_change(monkey
         monkeypatch.setattr(status, "update", lambda *a, **k: updates.append("status"))
         monkeypatch.setattr(banner, "update", lambda *a, **k: updates.append("banner"))
         for _ in range(3):
-            screen._refresh_status()
+            screen.refresh_status()
         assert updates == []  # same data, same (pinned) clock: nothing to repaint
-        screen.vm_filter = parse_filter("state:running")
-        screen._refresh_status()
+        screen.query_one(FilterBar).vm_filter = parse_filter("state:running")
+        screen.refresh_status()
         assert updates == ["status"]

@@ -17,11 +17,12 @@ from textual.widgets import Button, DataTable, Input, Select
 
 from tests.ui.helpers import make_app, wait_actions
 from tests.ui.helpers import settle as settle_main
-from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost
+from tests.ui.swiftor_fake import VM_ID, FakeSwiftor, ScreenHost, actions_for, desk
 from vmtui.core.models import Vm, VmState
+from vmtui.local.api.host_proxy import HostProxy
+from vmtui.local.api.swiftor import SwiftorContext, swiftor_app
 from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
-from vmtui.local.swiftor_api import swiftor_host_proxy, swiftor_router
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.ui.screens import networking
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -75,7 +76,7 @@ def error_of(app, name: str) -> str:
 
 async def test_create_form_blocks_bad_values_inline_without_any_request():
     fake = FakeSwiftor(plan="core")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "Your plan: core, up to 2 vCPU, 4 GB RAM" in screen_text(app)
@@ -104,7 +105,7 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
 
 async def test_create_form_flags_nothing_at_open_and_a_keyboard_choice_at_once():
     fake = FakeSwiftor(plan="core")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.focused.id == "label"
@@ -121,7 +122,7 @@ async def test_create_form_flags_nothing_at_open_and_a_keyboard_choice_at_once()
 
 async def test_create_form_scrolls_to_its_buttons_in_a_small_terminal():
     fake = FakeSwiftor()
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.screen.has_class("-narrow")
@@ -135,7 +136,7 @@ async def test_create_form_scrolls_to_its_buttons_in_a_small_terminal():
 
 async def test_create_form_sends_the_typed_request_and_returns_it():
     fake = FakeSwiftor(plan="pro_monthly")  # engineer: 8 vCPU, 16 GB, persistent storage
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         choose(app, region="US", distribution="debian", desktop="kde", storage="persistent")
@@ -173,7 +174,7 @@ async def test_create_form_sends_the_typed_request_and_returns_it():
 async def test_create_form_shows_a_server_refusal_and_keeps_every_value():
     fake = FakeSwiftor()
     fake.add_vm("taken", "11111111-2222-4333-8444-555555555555")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         choose(app, distribution="alpine", desktop=None)
@@ -210,7 +211,7 @@ async def test_create_form_waits_for_the_answer_once_sent():
     provider = SwiftorProvider(
         "swiftor", "https://api.swiftor.io", "t", transport=httpx.MockTransport(slow_create)
     )
-    app = ScreenHost(lambda: SwiftorCreateScreen(provider))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(provider)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await fill(pilot, label="slow", password="pw")
@@ -233,7 +234,7 @@ async def test_create_form_waits_for_the_answer_once_sent():
 async def test_create_form_without_a_plan_leaves_limits_to_the_server():
     fake = FakeSwiftor()
     fake.refuse[("GET", "/init")] = (404, "User not found")
-    app = ScreenHost(lambda: SwiftorCreateScreen(fake.provider()))
+    app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "Plan unknown (404: User not found)" in screen_text(app)
@@ -284,7 +285,7 @@ async def test_secret_values_are_masked_and_reveal_shows_exactly_one():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     fake.secrets[VM_ID] = {"API_TOKEN": PLANTED, "DB_PASSWORD": OTHER, "VM_PASSWORD": "pw-zz-1234"}
-    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretsScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = screen_text(app)
@@ -314,7 +315,7 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     fake.secrets[VM_ID] = {"VM_PASSWORD": "pw"}
-    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretsScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
@@ -334,7 +335,7 @@ async def test_secrets_add_edit_delete_with_inline_key_validation():
         assert isinstance(app.screen, SecretsScreen)
         assert fake.secrets[VM_ID] == {"VM_PASSWORD": "pw", "API_TOKEN": PLANTED}
         table = app.screen.query_one(DataTable)
-        assert table.row_count == 2 and app.screen._selected() == "API_TOKEN"  # the new one is highlighted
+        assert table.row_count == 2 and app.screen.selected_key() == "API_TOKEN"  # the new one is highlighted
         assert PLANTED not in screen_text(app)
         assert ("Secrets", "Saved API_TOKEN; it applies at the VM's next start") in app.notes
         assert all(PLANTED not in title + message for title, message in app.notes)
@@ -374,7 +375,7 @@ async def test_a_refused_secret_keeps_the_form_and_its_value():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     fake.refuse[("POST", "/vms/secrets")] = (404, "VM not found")
-    app = ScreenHost(lambda: SecretFormScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretFormScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press(*"TOKEN", "tab", *PLANTED, "enter")
@@ -396,14 +397,14 @@ async def test_server_given_names_are_shown_literally_never_as_markup():
     vm = swiftor_vm(fake, label)
     fake.secrets[VM_ID] = {"K": "v"}
     for screen in (
-        lambda: SecretFormScreen(fake.provider(), vm),
-        lambda: MappingFormScreen(fake.provider(), vm),
+        lambda: SecretFormScreen(actions_for(fake.provider()), vm),
+        lambda: MappingFormScreen(actions_for(fake.provider()), vm),
     ):
         app = ScreenHost(screen)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert label in screen_text(app)
-    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretsScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("d")
@@ -415,7 +416,7 @@ async def test_secrets_show_the_servers_error():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     fake.refuse[("GET", "/vms/secrets")] = (401, "Invalid token")
-    app = ScreenHost(lambda: SecretsScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: SecretsScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "Cannot list secrets: 401: Invalid token" in screen_text(app)
@@ -429,7 +430,7 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
     monkeypatch.setattr(networking, "open_in_browser", lambda url: opened.append(url) or True)
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
-    app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: NetworkingScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         desktop = f"https://{VM_ID}.swiftor.io"
@@ -495,7 +496,7 @@ async def test_networking_duplicate_is_refused_in_the_form_and_desktop_cannot_be
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     fake.networking[VM_ID] = [{"name": "web", "port": 80}]
-    app = ScreenHost(lambda: NetworkingScreen(fake.provider(), vm))
+    app = ScreenHost(lambda: NetworkingScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert f"https://web-{VM_ID}.swiftor.io" in screen_text(app)  # URL built when the server gives none
@@ -522,8 +523,9 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
     engine = Engine(tmp_path / "engine")
     await engine.start()
     app = FastAPI()
-    app.include_router(swiftor_router(engine, SECRET), prefix="/swiftor")
-    app.middleware("http")(swiftor_host_proxy(engine))
+    context = SwiftorContext(engine)
+    app.mount("/swiftor", swiftor_app(context, SECRET))
+    app.add_middleware(HostProxy, context=context)
     provider = SwiftorProvider(
         "local",
         "http://127.0.0.1:8123/swiftor",
@@ -545,7 +547,7 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
 async def test_screens_against_the_local_engine(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     async with engine_provider(tmp_path) as provider:
-        app = ScreenHost(lambda: SwiftorCreateScreen(provider))
+        app = ScreenHost(lambda: SwiftorCreateScreen(*desk(provider)))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert "Your plan: hacker, up to 4 vCPU, 8 GB RAM, persistent storage" in screen_text(app)
@@ -558,7 +560,7 @@ async def test_screens_against_the_local_engine(tmp_path, caplog):
             vm = app.shown.created_vm
         assert isinstance(app.result, DesktopRequest) and vm.label == "ui-e2e" and vm.specs.persistent_storage
 
-        app = ScreenHost(lambda: SecretsScreen(provider, vm))
+        app = ScreenHost(lambda: SecretsScreen(actions_for(provider), vm))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert "VM_PASSWORD" in screen_text(app) and PLANTED not in screen_text(app)
@@ -566,7 +568,7 @@ async def test_screens_against_the_local_engine(tmp_path, caplog):
             await pilot.pause()
             assert PLANTED in screen_text(app)
 
-        app = ScreenHost(lambda: NetworkingScreen(provider, vm))
+        app = ScreenHost(lambda: NetworkingScreen(actions_for(provider), vm))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert f"http://{vm.id}.localhost:8123" in screen_text(app)
@@ -610,13 +612,13 @@ async def test_screens_open_over_the_main_screen_for_a_polled_swiftor_vm():
         await settle_main(pilot, app)
         vm = app.main_screen.table.selected_vm
         assert vm is not None and vm.label == "polled-desk" and vm.provider_kind == "swiftor"
-        app.push_screen(SecretsScreen(provider, vm))
+        app.push_screen(SecretsScreen(app.actions, vm))
         await wait_actions(pilot, app)
         assert "API_TOKEN" in screen_text(app) and PLANTED not in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.main_screen
-        app.push_screen(NetworkingScreen(provider, vm))
+        app.push_screen(NetworkingScreen(app.actions, vm))
         await wait_actions(pilot, app)
         assert f"https://{VM_ID}.swiftor.io" in screen_text(app)
         await pilot.press("escape")
@@ -628,9 +630,9 @@ async def test_dialog_sizes_come_from_the_stylesheet_not_inline_styles():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
     screens = (
-        (lambda: SwiftorCreateScreen(fake.provider()), "#dialog", 104),
-        (lambda: SecretsScreen(fake.provider(), vm), "#secrets-dialog", 100),
-        (lambda: NetworkingScreen(fake.provider(), vm), "#networking-dialog", 110),
+        (lambda: SwiftorCreateScreen(*desk(fake.provider())), "#dialog", 104),
+        (lambda: SecretsScreen(actions_for(fake.provider()), vm), "#secrets-dialog", 100),
+        (lambda: NetworkingScreen(actions_for(fake.provider()), vm), "#networking-dialog", 110),
     )
     for factory, selector, width in screens:
         app = ScreenHost(factory)

@@ -25,7 +25,7 @@ APP = """
 import sys
 from textual.app import App
 from textual.widgets import Footer, Input
-from vmtui.ui.terminal.pty_transport import PtyTransport
+from vmtui.terminal.pty_transport import PtyTransport
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 
 HOME = sys.argv[1]

@@ -8,8 +8,10 @@ from textual.message import Message
 
 from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import TerminalApp, screen_lines, settle
-from vmtui.ui.widgets import terminal_pane
-from vmtui.ui.widgets.terminal_pane import HIGH_WATER, TerminalPane
+from vmtui.terminal import pipeline
+from vmtui.terminal.pipeline import HIGH_WATER
+from vmtui.ui.widgets import terminal_display
+from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 SIZE = (60, 20)
 
@@ -132,7 +134,7 @@ async def test_paste_is_bracketed_only_when_the_remote_asks(emulator: str) -> No
 
 
 async def test_resize_is_debounced_and_carries_the_pane_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(terminal_pane, "RESIZE_DEBOUNCE", 3.0)  # wide margin: a busy machine is slow
+    monkeypatch.setattr(terminal_display, "RESIZE_DEBOUNCE", 0.5)  # wide margin: CI machines can be slow
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -201,11 +203,11 @@ async def test_scrollback_keyboard_scrolling_and_search(emulator: str) -> None:
         await pilot.press("slash", "l", "i", "n", "e", "space", "3", "enter")
         assert app.pane.scroll_mode
         assert "line 39" in screen_lines(app.pane) and "line 68" not in screen_lines(app.pane)
-        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 39"
+        assert app.pane.view.line_text(app.pane.view.match[0]) == "line 39"
         await pilot.press("n")
-        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 38"
+        assert app.pane.view.line_text(app.pane.view.match[0]) == "line 38"
         await pilot.press("N")
-        assert app.pane.emulator.line_text(app.pane._index(app.pane._match[0])) == "line 39"
+        assert app.pane.view.line_text(app.pane.view.match[0]) == "line 39"
         await pilot.press("escape")
         assert app.pane.history_offset == 0 and not app.pane.scroll_mode
         assert screen_lines(app.pane)[0] == "line 84"
@@ -303,7 +305,7 @@ async def test_connection_failure_is_reported_as_closed() -> None:
 async def test_synchronized_output_holds_the_screen_until_the_frame_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(terminal_pane, "SYNC_OUTPUT_TIMEOUT", 600.0)  # the frame's end comes first
+    monkeypatch.setattr(pipeline, "SYNC_OUTPUT_TIMEOUT", 5.0)
     app = TerminalApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

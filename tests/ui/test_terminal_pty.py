@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.ui.terminal_helpers import TerminalApp, screen_lines
-from vmtui.ui.terminal.pty_transport import PtyTransport
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.pty_transport import PtyTransport
+from vmtui.terminal.transport import TerminalSink
 
 
 def bash_factory(home: Path):

@@ -16,7 +16,7 @@ from tests.ui.test_terminal_pty import shows, type_line, wait_for
 from tests.unit.test_ssh_client import VM_ID, FakeProvider, backend, gateway, known_hosts  # noqa: F401 (fixtures)
 from vmtui.core.models import VmState
 from vmtui.services.ssh import SshSession
-from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 
 pytestmark = pytest.mark.timeout(90)

@@ -8,7 +8,7 @@ from textual.widgets import TabbedContent
 
 from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import MemoryTransport, screen_lines, settle
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 

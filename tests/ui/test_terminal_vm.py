@@ -16,7 +16,7 @@ from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import start_gateway
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshSession
-from vmtui.ui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 
 pytestmark = [

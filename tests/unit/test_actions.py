@@ -1,7 +1,7 @@
 import pytest
 
 from tests.ui.demo_provider import DemoProvider, demo_provider
-from vmtui.core.errors import Conflict, NotFound, ProviderError
+from vmtui.core.errors import Conflict, NotFound, ProviderError, Unsupported
 from vmtui.core.models import Capabilities, Vm, VmConfig, VmState
 from vmtui.services.actions import Actions, dependants, parse_labels
 
@@ -9,7 +9,7 @@ from vmtui.services.actions import Actions, dependants, parse_labels
 def make(provider=None):
     provider = provider or demo_provider()
     changes: list[dict] = []
-    actions = Actions({provider.name: provider}, lambda: changes.append(dict(actions.pending)))
+    actions = Actions({provider.name: provider}, lambda key: changes.append(dict(actions.pending)))
     return actions, provider, changes
 
 
@@ -38,23 +38,6 @@ async def test_busy_is_per_profile():
     actions, _, _ = make()
     actions.mark(("local", "vm-x"), "branching")
     assert actions.busy("local") and actions.busy() and not actions.busy("other")
-
-
-async def test_unavailable_explains_capability_state_and_in_flight():
-    class Limited(DemoProvider):
-        kind = "swiftor"
-        capabilities = Capabilities(can_pause=True)
-
-    running = Vm(provider="cloud", id="a", state=VmState.RUNNING)
-    dead = Vm(provider="cloud", id="b", state=VmState.DEAD)
-    actions = Actions({"cloud": Limited("cloud", vms=[running, dead])})
-    assert actions.unavailable("branch", "cloud", running) == "swiftor VMs cannot branch"
-    assert actions.unavailable("images", "cloud") == "swiftor has no images"
-    assert actions.unavailable("pause", "cloud", running) is None
-    assert actions.unavailable("pause", "cloud", dead) == "VM is dead"
-    actions.mark(running.key, "pausing")
-    assert actions.unavailable("pause", "cloud", running) == "pausing already in progress"
-    assert actions.unavailable("create", "nowhere") == "profile 'nowhere' is not active"
 
 
 async def test_branch_many_reports_each_new_vm_until_booted():
@@ -158,7 +141,6 @@ class PowerProvider(DemoProvider):
 async def test_start_stop_stops_a_live_vm_and_starts_a_stopped_one():
     provider = PowerProvider("local", vms=[Vm(provider="local", id="d1", state=VmState.RUNNING)])
     actions, _, changes = make(provider)
-    assert actions.unavailable("start_stop", "local", provider.vms["d1"]) is None
     outcome = await actions.start_stop(provider.vms["d1"])
     assert outcome.message == "Stopped d1" and provider.vms["d1"].state is VmState.STOPPED
     assert changes == [{("local", "d1"): "stopping"}, {}]
@@ -167,9 +149,38 @@ async def test_start_stop_stops_a_live_vm_and_starts_a_stopped_one():
     assert [call[0] for call in provider.calls] == ["stop_vm", "start_vm"]
 
 
-def test_start_stop_is_unavailable_without_the_capability():
+async def test_swiftor_extras_go_through_actions_with_badge_and_kept_error():
+    from pydantic import SecretStr
+
+    from tests.ui.swiftor_fake import VM_ID, FakeSwiftor
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk")
+    provider = fake.provider()
+    changes: list[dict] = []
+    actions = Actions({"swiftor": provider}, lambda key: changes.append(dict(actions.pending)))
+    vm = Vm(provider="swiftor", provider_kind="swiftor", id=VM_ID, state=VmState.STOPPED)
+
+    outcome = await actions.set_secret(vm, "API_TOKEN", SecretStr("s3cr3t"))
+    assert outcome.message == "Saved API_TOKEN; it applies at the VM's next start"
+    assert changes == [{vm.key: "saving secret"}, {}]  # the row's badge, then gone
+    assert "s3cr3t" not in outcome.message and fake.secrets[VM_ID]["API_TOKEN"] == "s3cr3t"
+
+    with pytest.raises(NotFound):
+        await actions.delete_secret(vm, "NOT_THERE")
+    assert actions.errors[vm.key] == "404: Secret not found: NOT_THERE"  # kept for the details pane
+    await actions.add_mapping(vm, "web", 8080)
+    assert vm.key not in actions.errors  # a success clears it
+    assert [m.name for m in await actions.list_mappings(vm)] == ["web"]
+    assert actions.mappings_api(vm).desktop_url(VM_ID).startswith("https://")
+
+
+async def test_extras_a_provider_lacks_are_unsupported_not_attribute_errors():
     actions, provider, _ = make()
-    assert (
-        actions.unavailable("start_stop", "local", provider.vms["vm-8c1d77e4"])
-        == "demo VMs cannot start/stop"
-    )
+    vm = next(iter(provider.vms.values()))
+    with pytest.raises(Unsupported, match="demo has no secrets"):
+        await actions.list_secrets(vm)
+    with pytest.raises(Unsupported, match="demo has no networking"):
+        await actions.list_mappings(vm)
+    with pytest.raises(Unsupported, match="demo has no desktops"):
+        await actions.account_plan("local")

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import avt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vmtui.ui.terminal.avt_backend import cell_runs, line_runs, sgr_style
-from vmtui.ui.terminal.emulator import (
+from vmtui.terminal import emulator
+from vmtui.terminal.emulator import (
     PRIMARY_DA_REPLY,
     SECONDARY_DA_REPLY,
     TerminalEmulator,
     default_backend_name,
 )
-from vmtui.ui.terminal.modes import CursorShape, Mode
-from vmtui.ui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle
+from vmtui.terminal.modes import CursorShape, Mode
+from vmtui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle
 
+try:  # pyavt is an optional platform dependency (x86_64 wheels, Python < 3.14)
+    import avt
+
+    from vmtui.terminal.avt_backend import cell_runs, line_runs, sgr_style
+except ImportError:
+    avt = None
+
+needs_avt = pytest.mark.skipif(avt is None, reason="pyavt has no wheel for this platform or Python")
 RECORDINGS = Path(__file__).parent.parent / "data" / "recordings"
-BACKENDS = ["avt", "pyte"]
+INSTALLED_BACKENDS = ["pyte"] if avt is None else ["avt", "pyte"]
+BACKENDS = [pytest.param("avt", marks=needs_avt), "pyte"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -261,14 +269,26 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VMTUI_TERMINAL_EMULATOR", "pyte")
     assert default_backend_name() == "pyte"
     assert TerminalEmulator(10, 2).backend_name == "pyte"
-    monkeypatch.setenv("VMTUI_TERMINAL_EMULATOR", "avt")
-    assert TerminalEmulator(10, 2).backend_name == "avt"
-    monkeypatch.delenv("VMTUI_TERMINAL_EMULATOR")
-    assert default_backend_name() == "avt"  # the wheel is installed here
     with pytest.raises(ValueError, match="unknown terminal emulator"):
         TerminalEmulator(10, 2, backend="vt100")
     with pytest.raises(ValueError, match="at least 1x1"):
         TerminalEmulator(0, 2)
+
+
+@needs_avt
+def test_avt_is_the_default_where_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VMTUI_TERMINAL_EMULATOR", raising=False)
+    assert default_backend_name() == "avt"
+    monkeypatch.setenv("VMTUI_TERMINAL_EMULATOR", "avt")
+    assert TerminalEmulator(10, 2).backend_name == "avt"
+
+
+def test_without_avt_pyte_is_the_default_and_asking_for_avt_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emulator, "AvtBackend", None)
+    monkeypatch.delenv("VMTUI_TERMINAL_EMULATOR", raising=False)
+    assert default_backend_name() == "pyte"
+    with pytest.raises(RuntimeError, match="pyavt"):
+        TerminalEmulator(10, 2, backend="avt")
 
 
 # -- avt fast path: runs parsed from the native SGR dump equal the cell-by-cell walk -------------------
@@ -303,6 +323,7 @@ _TEXT = st.text(
 _PIECE = st.one_of(_TEXT, _SGR.map(lambda p: f"\x1b[{p}m"), st.just("\r\n"), st.just("\x1b[2;5H"))
 
 
+@needs_avt
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_PIECE, max_size=40))
 def test_avt_line_runs_match_the_cell_walk(pieces: list[str]) -> None:
@@ -322,6 +343,7 @@ def merged(runs: list) -> list:
     return out
 
 
+@needs_avt
 def test_sgr_style_parsing() -> None:
     assert sgr_style("0") == CellStyle()
     assert sgr_style("0;1;38:5:208;44") == CellStyle(208, 4, BOLD)
@@ -362,7 +384,7 @@ _CONTROL = st.sampled_from(
 )
 def test_any_chunking_gives_the_same_replies_modes_and_title(pieces: list[str], sizes: list[int]) -> None:
     data = "".join(pieces).encode()
-    for backend in BACKENDS:
+    for backend in INSTALLED_BACKENDS:
         whole = make(backend, cols=30, rows=5)
         whole_reply = whole.feed(data).reply
         split = make(backend, cols=30, rows=5)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from vmtui.core.models import Vm, VmState
@@ -23,7 +25,11 @@ def test_empty_filter_matches_everything_and_is_inactive():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("wbsrv", ["vm-web-1"]),  # fuzzy: letters in order
+        ("wbsrv", []),  # plain text is a substring, not fuzzy
+        ("~wbsrv", ["vm-web-1"]),  # ~ opts into fuzzy: letters in order
+        ("WEB", ["vm-web-1"]),  # case-insensitive
+        ("re:^vm-(web|ci)-", ["vm-web-1", "vm-ci-3"]),
+        ("!re:-[12]$", ["vm-ci-3"]),
         ("state:running", ["vm-web-1"]),
         ("state:running,paused", ["vm-web-1", "vm-db-2"]),
         ("!state:dead", ["vm-web-1", "vm-db-2"]),
@@ -50,10 +56,14 @@ def test_filter_terms(text, expected):
         ("label:=x", "label: needs a key"),
         ("!", "'!' must be followed"),
         ('"open', "unbalanced quotes"),
+        ("[(*\\", "a trailing \\ escapes nothing"),
+        ("re:[(", "bad regular expression '[(': "),
+        ("re:", "re: needs a pattern"),
+        ("~", "'~' must be followed by text"),
     ],
 )
 def test_bad_filters_explain_themselves(text, message):
-    with pytest.raises(FilterError, match=message.replace("(", r"\(")):
+    with pytest.raises(FilterError, match=re.escape(message)):
         parse_filter(text)
 
 
@@ -61,3 +71,9 @@ def test_fuzzy_match_is_ordered_and_case_insensitive():
     assert fuzzy_match("ABC", "xaxbxc")
     assert not fuzzy_match("cba", "abc")
     assert fuzzy_match("", "anything")
+
+
+def test_hex_ids_match_as_substrings_not_scattered_letters():
+    vms = [Vm(provider="local", id=i, state=VmState.RUNNING) for i in ("86a17f", "8f6b1c7d", "a8617e")]
+    flt = parse_filter("8617")
+    assert [vm.id for vm in vms if flt.matches(vm)] == ["a8617e"]

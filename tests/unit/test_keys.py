@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.ui.terminal.keys import encode_key, split_key
+from vmtui.terminal.keys import encode_key, split_key
 
 
 @pytest.mark.parametrize(

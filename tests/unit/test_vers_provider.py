@@ -853,8 +853,8 @@ async def engine_url(tmp_path: Path):
     """`vmtui serve`'s app (real sandboxes) under uvicorn on an ephemeral loopback port."""
     import uvicorn
 
+    from vmtui.local.api.app import create_app
     from vmtui.local.engine import Engine
-    from vmtui.local.server import create_app
 
     engine = Engine(tmp_path / "state")
     await engine.start()

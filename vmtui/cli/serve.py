@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--burst", type=int, default=100, help="rate-limit burst size (default 100)")
     parser.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=4096,
+        metavar="MIB",
+        help="largest rootfs tarball accepted by PUT /api/rootfs/<name> (default 4096; larger: 413)",
+    )
+    parser.add_argument(
         "--print-token",
         metavar="EMAIL",
         default=None,
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         listen_explicit=args.listen is not None,
         rate=args.rate_limit,
         burst=args.burst,
+        max_upload_mib=args.max_upload_mib,
     )
     try:
         options.check()
@@ -121,6 +129,8 @@ def _start_background(options: ServeOptions) -> int:
         str(options.rate),
         "--burst",
         str(options.burst),
+        "--max-upload-mib",
+        str(options.max_upload_mib),
     )
     if options.listen_explicit:
         argv += ["--listen", options.host]

@@ -23,7 +23,7 @@ from pathlib import Path
 import asyncssh
 
 from vmtui import paths
-from vmtui.config import ConfigError, ProfileKind, Settings, load_settings
+from vmtui.config import ConfigError, Settings, load_settings
 from vmtui.core.errors import NotFound, ProviderError
 from vmtui.core.models import Vm
 from vmtui.providers.base import Provider
@@ -35,7 +35,7 @@ KNOWN_HOSTS_FILE = "known_hosts"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ssh = subparsers.add_parser("ssh", help="open a shell in a VM, or run a command there")
-    ssh.add_argument("vm", help="VM id, unique id prefix or label")
+    ssh.add_argument("vm", nargs="?", help="VM id, unique id prefix or label")
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --) instead of a shell")
     _common_options(ssh)
     ssh.set_defaults(func=run_ssh)
@@ -53,6 +53,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_ssh(args: argparse.Namespace) -> int:
+    if args.vm is None:  # argparse would name the optional command as required too
+        print("vmtui ssh: name a VM: vmtui ssh <vm> [-- command...]", file=sys.stderr)
+        return 2
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command and not sys.stdin.isatty():
         print("vmtui ssh: an interactive shell needs a terminal; pass a command after --", file=sys.stderr)
@@ -73,8 +76,14 @@ def run_cp(args: argparse.Namespace) -> int:
     async def copy(session: SshSession) -> int:
         if source_vm is None:
             await session.put(source, dest)
-        else:
-            await session.get(source, dest)
+            return 0
+        stats = await session.get(source, dest)
+        if stats.skipped:
+            shown = ", ".join(stats.skipped[:3]) + (", …" if len(stats.skipped) > 3 else "")
+            print(
+                f"vmtui cp: skipped {len(stats.skipped)} special file(s) (devices, sockets, FIFOs): {shown}",
+                file=sys.stderr,
+            )
         return 0
 
     return _run("cp", args, copy)
@@ -123,38 +132,16 @@ async def _with_session(
 
 
 async def _provider_for(settings: Settings, profile_name: str | None) -> Provider:
-    """A provider for the profile: the local engine (started in the background if needed) or Vers."""
-    from vmtui.providers.vers import VersProvider  # imported here: every `vmtui` run builds this parser
+    """The profile's provider, built as the TUI builds it (the local engine is started if needed);
+    whether its VMs take SSH is the provider's capability, the one rule the TUI follows too."""
+    from vmtui.services.registry import Registry  # imported here: every `vmtui` run builds this parser
 
     name, profile = settings.profile(profile_name)
-    if profile.kind is ProfileKind.LOCAL:
-        from vmtui.services.local_daemon import ensure_daemon
-
-        assert profile.state_dir is not None
-        endpoint = await asyncio.to_thread(ensure_daemon, profile.state_dir)
-        if endpoint.ssh_port is None:
-            raise SshError("the local engine runs without its SSH gateway; restart it with `vmtui serve`")
-        return VersProvider(
-            name,
-            endpoint.api_url,
-            endpoint.token,
-            vm_domain=f"vm.{endpoint.domain}",
-            ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
-            ca_path=endpoint.ca_path,
-            memory_snapshots=False,
-        )
-    if profile.kind is ProfileKind.VERS:
-        assert profile.url is not None
-        api_key = profile.api_key.get_secret_value() if profile.api_key else None
-        return VersProvider(
-            name,
-            profile.url,
-            api_key,
-            verify=not profile.insecure_tls,
-            vm_domain=profile.vm_domain,
-            insecure_tls=profile.insecure_tls,
-        )
-    raise SshError(f"profile {name!r} is a {profile.kind} profile: its VMs are not reachable over SSH")
+    provider = await Registry(settings).open(name, profile, lambda _status: None, settings.poll.timeout)
+    if not provider.capabilities.has_ssh:
+        await provider.aclose()
+        raise SshError(f"profile {name!r} ({profile.kind}) offers no SSH to its VMs")
+    return provider
 
 
 async def _find_vm(provider: Provider, name: str) -> Vm:

@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vmtui.services.registry import Registry
-    from vmtui.ui.app import AppOptions, PollOptions, VmTuiApp
+    from vmtui.ui.app import VmTuiApp
+    from vmtui.ui.options import AppOptions
 
     try:
         settings = load_settings()
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         ascii=settings.ui.ascii if args.ascii is None else True,
         theme=args.theme or settings.ui.theme,
         keymap=dict(settings.ui.keymap),
-        poll=PollOptions(**settings.poll.model_dump()),
+        poll=settings.poll,
         read_only=args.read_only,
         scrollback=settings.ui.scrollback,
         ssh_keepalive=settings.ssh.keepalive_interval,

@@ -6,9 +6,10 @@ Wire formats live in the providers; they convert to these models at their bounda
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class VmState(enum.StrEnum):
@@ -205,3 +206,28 @@ class SshEndpoint(BaseModel):
     ca_path: str | None = None
     """CA bundle to verify the TLS certificate with; None means the system store."""
     insecure_tls: bool = False
+
+
+class PortMapping(BaseModel):
+    """A networking mapping: `name` subdomain → `port` inside the VM, served at `url`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vmid: str
+    name: str
+    port: int = Field(ge=1, le=65535)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class DesktopRequest:
+    """A validated request for a new desktop VM (Swiftor's create form)."""
+
+    label: str
+    region: str
+    distribution: str
+    desktop: str | None
+    cpu: int
+    ram_gb: int
+    password: SecretStr = field(repr=False)
+    storage_type: str = "ephemeral"

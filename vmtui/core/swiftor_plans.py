@@ -4,18 +4,23 @@ Shared by the Swiftor provider (to validate the create form before sending it) a
 engine's Swiftor API (to enforce the limits on start), which must not import each other.
 
 Swiftor publishes no CPU/RAM/storage numbers for its plans (see research/swiftor-api.md §6), so the
-table below is this project's own and is what the local engine enforces:
+table below is this project's own and is what the local engine enforces. The Swiftor docs name
+"Concurrent VMs" among the limits enforced at start without giving numbers; the running-VM counts
+here are this project's choice (one for the entry plan, more as the plan's CPU budget grows):
 
-| plan     | vCPU | RAM (GB) | persistent storage |
-|----------|------|----------|--------------------|
-| core     | 2    | 4        | no (ephemeral only)|
-| hacker   | 4    | 8        | yes                |
-| engineer | 8    | 16       | yes                |
+| plan     | vCPU | RAM (GB) | persistent storage  | VMs running at once |
+|----------|------|----------|---------------------|---------------------|
+| core     | 2    | 4        | no (ephemeral only) | 1                   |
+| hacker   | 4    | 8        | yes                 | 3                   |
+| engineer | 8    | 16       | yes                 | 5                   |
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+DESKTOP_PORT = 3000
+"""Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Plan:
     max_cpu: int
     max_ram_gb: int
     persistent_storage: bool
+    max_running: int
 
     def violation(self, cpu: int, ram_gb: int, persistent: bool) -> str | None:
         """Why a VM with these specs does not fit this plan, or None when it fits."""
@@ -38,11 +44,20 @@ class Plan:
             return None
         return f"VM exceeds the {self.name} plan limit: " + "; ".join(problems)
 
+    def running_violation(self, running: int) -> str | None:
+        """Why one more VM may not start while `running` others run, or None when it may."""
+        if running < self.max_running:
+            return None
+        return (
+            f"the {self.name} plan allows {self.max_running} VM(s) running at once and {running} "
+            "already run; stop one first"
+        )
+
 
 PLANS: dict[str, Plan] = {
-    "core": Plan("core", max_cpu=2, max_ram_gb=4, persistent_storage=False),
-    "hacker": Plan("hacker", max_cpu=4, max_ram_gb=8, persistent_storage=True),
-    "engineer": Plan("engineer", max_cpu=8, max_ram_gb=16, persistent_storage=True),
+    "core": Plan("core", max_cpu=2, max_ram_gb=4, persistent_storage=False, max_running=1),
+    "hacker": Plan("hacker", max_cpu=4, max_ram_gb=8, persistent_storage=True, max_running=3),
+    "engineer": Plan("engineer", max_cpu=8, max_ram_gb=16, persistent_storage=True, max_running=5),
 }
 
 DEFAULT_PLAN = "core"

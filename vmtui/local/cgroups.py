@@ -16,6 +16,28 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("freezer", "memory", "cpu", "pids")
 CPU_PERIOD_US = 100_000
+PIDS_PER_VM = 512
+HOST_PIDS_RESERVE_MIN = 4096
+HOST_PIDS_RESERVE_FRACTION = 4
+"""A quarter of the host's pids (at least HOST_PIDS_RESERVE_MIN) stays for the host itself."""
+
+
+def vm_pid_budget() -> tuple[int, int]:
+    """(pids per VM, VMs running at once) so that all VMs together stay below the host's `pid_max`
+    and `threads-max` (pids.max counts threads) with a reserve for the host's own processes."""
+    limit = min(_read_int("/proc/sys/kernel/pid_max"), _read_int("/proc/sys/kernel/threads-max"))
+    budget = limit - max(HOST_PIDS_RESERVE_MIN, limit // HOST_PIDS_RESERVE_FRACTION)
+    per_vm = PIDS_PER_VM if budget >= 4 * PIDS_PER_VM else max(64, budget // 4)
+    return per_vm, max(1, budget // per_vm)
+
+
+def _read_int(path: str) -> int:
+    """A kernel limit; Linux's default pid_max (32768) where there is no procfs to read it from."""
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 32768
 
 
 class VmCgroup:

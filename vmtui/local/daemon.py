@@ -31,8 +31,8 @@ import uvicorn
 
 from vmtui import __version__
 from vmtui.local import jwt_tokens, sshd
+from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
-from vmtui.local.server import create_app
 from vmtui.paths import write_private
 
 log = logging.getLogger("vmtui.local.daemon")
@@ -59,6 +59,8 @@ class ServeOptions:
     rate: float = 50.0
     burst: int = 100
     domain: str = "localhost"
+    max_upload_mib: int = 4096
+    """Largest rootfs upload; bigger ones are answered 413 while streaming (nothing kept)."""
 
     def check(self) -> None:
         try:
@@ -75,6 +77,8 @@ class ServeOptions:
                 raise ServeError(f"{name} must be between 0 and 65535")
         if self.rate <= 0 or self.burst < 1:
             raise ServeError("the rate limit needs a positive rate and a burst of at least 1")
+        if self.max_upload_mib < 1:
+            raise ServeError("--max-upload-mib must be at least 1")
 
 
 def load_or_create_token(state_dir: Path) -> str:
@@ -140,9 +144,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The API's listening socket. Created with IPPROTO_TCP (not protocol 0): asyncio sets TCP_NODELAY
+    only on accepted sockets whose protocol says TCP, and without it every keep-alive answer waits
+    ~40 ms for Nagle to meet the client's delayed ACK."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -172,12 +179,12 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     state_dir = options.state_dir
     token = load_or_create_token(state_dir)
     swiftor_secret = jwt_tokens.load_or_create_secret(state_dir)
-    sock = _bind(options.host, options.port)
+    sock = listen_socket(options.host, options.port)
     if not ipaddress.ip_address(options.host).is_loopback:
         log.warning(
             "the API listens on %s: reachable beyond this machine (bearer token still required)", options.host
         )
-    engine = Engine(state_dir)
+    engine = Engine(state_dir, max_upload_bytes=options.max_upload_mib * 1024 * 1024)
     server: _Server | None = None
     serving: asyncio.Task[None] | None = None
     gateway = None

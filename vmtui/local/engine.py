@@ -8,6 +8,13 @@ Layout of a state dir::
     images/default/      the default image, built once from the host at first start
     images/<name>/       uploaded root filesystems
     tmp/                 scratch space, emptied at every start
+    disk-templates/      one empty ext4 image per VM disk size, copied for each new VM
+    reserve.ballast      preallocated room given back when the disk fills up (see diskspace.py)
+
+Capacity: each VM's writable layer lives on its own disk of `fs_size_mib` (vmdisk.py); below a
+free-space reserve the engine refuses new VMs, commits and uploads with a 507 (diskspace.py); and at
+most `max_running_vms` VMs of `pids_per_vm` processes run at once, so that together they stay below
+the host's pid_max and threads-max (a start beyond that is a 429).
 
 A commit stacks: its layer chain is its own captured layer followed by the chain of the commit
 the VM started from, so a VM started from a commit sees exactly the files at commit time.
@@ -35,6 +42,8 @@ import asyncssh
 
 from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, Unavailable
 from vmtui.local import images
+from vmtui.local.cgroups import vm_pid_budget
+from vmtui.local.diskspace import NoSpace, StateReserve
 from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
 from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
 
@@ -53,6 +62,7 @@ _EARLY_BOOT_FAILURE_SECONDS = 0.05
 """How long a non-waiting create watches its boot: checks of the host fail well within this."""
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
+FS_SIZE_MIN_MIB = 16
 
 
 class BranchFailed(Exception):
@@ -67,9 +77,19 @@ class BranchFailed(Exception):
 class Engine:
     """Owns the sandboxes of one state dir. Create with `Engine(state_dir)`, then `await start()`."""
 
-    def __init__(self, state_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES):
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        reserve_bytes: int | None = None,
+    ):
         self.state_dir = state_dir
         self.max_upload_bytes = max_upload_bytes
+        self._reserve_bytes = reserve_bytes
+        self._reserve: StateReserve | None = None
+        self.pids_per_vm, self.max_running_vms = vm_pid_budget()
+        self._booting: set[str] = set()
         self.ssh_port: int | None = None
         """Set by the daemon once the SSH gateway listens; reported by `GET /vm/{id}/ssh_key`."""
         self.store: Store | None = None
@@ -91,10 +111,13 @@ class Engine:
         for sub in ("vms", "layers", "images", "tmp"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
+        self._reserve = StateReserve(self.state_dir, self._reserve_bytes)
+        self._room.give_back()
         self.store = Store(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
         await self._build_default_image()
         await self._recover()
+        self._room.refill()
 
     async def close(self) -> None:
         """Stop serving. Running VMs keep running; a later `start()` adopts them."""
@@ -139,7 +162,7 @@ class Engine:
         """Which resource limits ("cpu", "memory", "pids", "freeze") the host really applies to a
         live VM; None when the VM has no sandbox now. Limits not listed are recorded, not enforced."""
         sandbox = self._sandboxes.get(vm_id)
-        return sorted(sandbox.cgroup.enforced) if sandbox is not None else None
+        return sorted(sandbox.enforced) if sandbox is not None else None
 
     def get_commit(self, commit_id: str, owner: str | None = None) -> CommitRecord:
         commit = self.db.get_commit(commit_id)
@@ -211,6 +234,8 @@ class Engine:
         """Create a VM on an image. `start=False` leaves it `stopped`; `wait_boot=False` returns
         at once with the VM `booting` while it boots in the background."""
         self._image_spec_path(image)
+        if fs_size_mib < FS_SIZE_MIN_MIB:
+            raise BadRequest(f"fs_size_mib must be at least {FS_SIZE_MIN_MIB}")
         vm = self._new_vm_record(
             owner=owner,
             image=image,
@@ -300,6 +325,8 @@ class Engine:
             await self._wait_booted(vm_id)
             vm = self.get_vm(vm_id, owner)
             sandbox = self._live_sandbox(vm)
+            layer_size = await asyncio.to_thread(images.image_size, self._vm_dir(vm_id) / "disk" / "upper")
+            self._require_room(layer_size, "commit this VM")
             was_paused = sandbox.paused
             self._pending_layers.add(new_id)
             try:
@@ -365,6 +392,7 @@ class Engine:
         self.get_vm(vm_id, owner)
         async with self._lock(vm_id):
             await self._wait_booted(vm_id)
+            self._room.give_back()
             sandbox = self._sandboxes.pop(vm_id, None)
             if sandbox is not None:
                 with _sandbox_errors():
@@ -379,6 +407,7 @@ class Engine:
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
             vm = self.get_vm(vm_id, owner)
+            self._room.give_back()  # the writes below must fit even when something filled the disk
             # Recorded first: a crash while the directory is half removed must finish the delete on
             # restart, never boot the remains again.
             self.db.update_vm(vm.id, phase="deleting")
@@ -400,6 +429,7 @@ class Engine:
             await asyncio.to_thread(shutil.rmtree, self._vm_dir(vm.id), True)
         self._locks.pop(vm_id, None)
         await self._collect_layers()
+        self._room.refill()
         log.info("deleted vm %s", vm_id)
 
     async def set_labels(self, vm_id: str, labels: dict[str, str], *, owner: str | None = None) -> None:
@@ -667,6 +697,9 @@ class Engine:
             env=dict(vm.env),
             vcpu_count=vm.vcpu_count,
             mem_size_mib=vm.mem_size_mib,
+            pids_max=self.pids_per_vm,
+            disk_mib=vm.fs_size_mib,
+            disk_templates=self.state_dir / "disk-templates",
         )
 
     def _new_vm_record(self, **fields: Any) -> VmRecord:
@@ -694,6 +727,7 @@ class Engine:
 
         Without `wait_boot` the boot goes on in the background, but a boot that fails at once
         (sandboxes cannot run on this host) is still this call's error, not a dead VM."""
+        self._require_room(0, "create a VM")
         vm.state = "booting" if start else "stopped"
         self.db.insert_vm(vm)
         self._vm_dir(vm.id).mkdir(parents=True)
@@ -728,12 +762,39 @@ class Engine:
             self._boot_tasks.pop(vm.id, None)
 
     async def _boot(self, vm: VmRecord) -> None:
+        self._require_capacity()
+        self._booting.add(vm.id)
         try:
             sandbox = await Sandbox.boot(self._spec(vm))
         except SandboxError as exc:
             raise Unavailable(f"cannot start a sandbox here: {exc}") from exc
+        finally:
+            self._booting.discard(vm.id)
         self._sandboxes[vm.id] = sandbox
         self.db.update_vm(vm.id, state="running", init_pid=sandbox.init_pid)
+
+    @property
+    def _room(self) -> StateReserve:
+        if self._reserve is None:
+            raise Unavailable("engine is not started")
+        return self._reserve
+
+    def _require_room(self, needed: int, what: str) -> None:
+        try:
+            self._room.require(needed, what)
+        except NoSpace as exc:
+            raise ProviderError(str(exc), status=507) from exc
+
+    def _require_capacity(self) -> None:
+        """429 when one more running VM would take the VMs' pids past the host's budget."""
+        running = sum(1 for sandbox in self._sandboxes.values() if sandbox.running) + len(self._booting)
+        if running >= self.max_running_vms:
+            raise ProviderError(
+                f"this engine already runs {running} VMs, the most this host allows "
+                f"({self.pids_per_vm} processes each within its pid_max and threads-max); "
+                "stop or delete a VM first",
+                status=429,
+            )
 
     async def _discard(self, vm_id: str) -> None:
         sandbox = self._sandboxes.pop(vm_id, None)
@@ -777,6 +838,7 @@ class Engine:
                 received += len(chunk)
                 if received > self.max_upload_bytes:
                     raise BadRequest(f"upload larger than {self.max_upload_bytes} bytes", status=413)
+                self._require_room(len(chunk), "store this upload")
                 await asyncio.to_thread(out.write, chunk)
         finally:
             out.close()

@@ -30,8 +30,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmtui.local import nshelper
+
 IMAGE_FORMAT = 1
 DEFAULT_MAX_IMAGE_BYTES = 8 * 1024**3
+ENGINE_MOUNT_POINTS = frozenset({*nshelper.MOUNT_POINTS, "usr"})
+"""Top-level names where the sandbox mounts (or creates) directories: an uploaded image must hold a
+directory or nothing there (boot replaces anything else too, see nshelper._mount_point)."""
 USR_MERGE_NAMES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -95,8 +100,13 @@ def import_rootfs_tarball(tar_path: Path, dest: Path, *, max_bytes: int = DEFAUL
 
     Rejects absolute member names, `..`, device nodes, members reached through a symlink, non-directory
     members that repeat a name (extraction would write through the first one, e.g. a symlink), hard links
-    to anything but an earlier regular file, relative symlinks pointing outside the tree, and
-    archives whose content exceeds `max_bytes`. Returns the size of the extracted tree in bytes.
+    to anything but an earlier regular file, relative symlinks pointing outside the tree, anything but a
+    directory where the engine mounts (`ENGINE_MOUNT_POINTS`), and archives whose content exceeds
+    `max_bytes`. Returns the size of the extracted tree in bytes.
+
+    Absolute symlinks are kept (rootfs trees need them, e.g. /etc/localtime): they resolve inside the VM,
+    and no host process follows them. Setuid/setgid bits and owners are kept too (the image's own `su`
+    or `sudo` need them): they act only inside the VM, and the state dir (0700) is closed to host users.
     """
     try:
         with tarfile.open(tar_path, "r:*") as tar:
@@ -307,6 +317,11 @@ def _validated_members(members: list[tarfile.TarInfo], max_bytes: int) -> list[t
         if path in seen and not (seen[path] and member.isdir()):
             raise ImageError(f"duplicate member (would write through what the first one made): {member.name}")
         seen[path] = member.isdir()
+        if path in ENGINE_MOUNT_POINTS and not member.isdir():
+            raise ImageError(
+                f"image entry '{path}' is {_kind(member)}; the engine mounts a filesystem there, "
+                "so it must be a directory"
+            )
         if member.issym():
             target = member.linkname
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
@@ -323,6 +338,14 @@ def _validated_members(members: list[tarfile.TarInfo], max_bytes: int) -> list[t
                 raise ImageError(f"the image is larger than the limit of {max_bytes} bytes")
         kept.append(member)
     return kept
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "a symlink"
+    if member.islnk():
+        return "a hard link"
+    return "a fifo" if member.isfifo() else "a file"
 
 
 def _member_path(member: tarfile.TarInfo) -> str:

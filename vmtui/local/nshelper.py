@@ -11,6 +11,8 @@ read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, 
 prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
 to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
 and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
+Mount targets inside the VM's root are opened without following symlinks and mounted through
+/proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
 `enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
 and its root, changes to the working directory (resolved inside the VM), then forks the command
@@ -37,6 +39,7 @@ import os
 import platform
 import signal
 import socket
+import stat
 import struct
 import sys
 import termios
@@ -76,6 +79,9 @@ PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")  # files: /dev/null bound over them
 HIDDEN_DIRS = ("proc/acpi", "proc/scsi", "proc/asound", "sys/firmware", "sys/devices/virtual/powercap")
 OVERLAY_OPTIONS_MAX = 4000  # the kernel copies mount options into one page
+MOUNT_POINTS = {"dev": 0o755, "proc": 0o555, "sys": 0o555, "run": 0o755, "tmp": 0o1777}
+"""Directories right under every VM's root that the engine mounts onto or creates (name -> mode of a
+new one); `usr` and `host_binds` names too when the image uses the host's."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -149,9 +155,31 @@ def _read_only_bind(source: str, target: str, flags: int = 0) -> None:
     mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
-def _mount_dev(root: str, rootless: bool) -> None:
-    dev = f"{root}/dev"
-    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
+def _mount_point(root_fd: int, name: str, mode: int) -> int:
+    """An fd of the directory `name` right under the VM's root, to mount onto through /proc/self/fd.
+
+    Never follows a symlink: an image or a VM's own writable layer (committed, then booted) may hold
+    a symlink or a file where the engine mounts, and a mount through it would land on the host. Such
+    an entry is replaced by a new directory (in the VM's writable layer); a missing one is created."""
+    try:
+        if not stat.S_ISDIR(os.stat(name, dir_fd=root_fd, follow_symlinks=False).st_mode):
+            os.unlink(name, dir_fd=root_fd)
+            raise FileNotFoundError(name)
+    except FileNotFoundError:
+        os.mkdir(name, mode, dir_fd=root_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+        os.fchmod(fd, mode)
+        return fd
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+
+
+def _fd_path(fd: int) -> str:
+    """A mount target naming exactly the directory behind `fd` (resolved by the kernel, not by path)."""
+    return f"/proc/self/fd/{fd}"
+
+
+def _populate_dev(dev: str, rootless: bool) -> None:
+    """Device nodes, devpts, shm and the fd links in the VM's fresh /dev tmpfs."""
     for name in DEVICES:
         open(f"{dev}/{name}", "w").close()
         mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
@@ -172,9 +200,8 @@ def _mount_dev(root: str, rootless: bool) -> None:
     os.symlink("/proc/self/fd", f"{dev}/fd")
 
 
-def _mount_proc(root: str) -> None:
-    proc = f"{root}/proc"
-    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def _restrict_proc(proc: str) -> None:
+    """Sensitive files of the VM's fresh procfs: read-only or masked."""
     for name in PROC_READ_ONLY:
         if os.path.exists(f"{proc}/{name}"):
             _read_only_bind(f"{proc}/{name}", f"{proc}/{name}", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -226,22 +253,27 @@ def _setup_vm(cfg: dict) -> None:
     os.chdir(cfg["vm_dir"])  # lower dirs are short relative symlinks: keeps options under one page
     root, rootless = "mnt", cfg["rootless"]
     _overlay(root, cfg["root"]["lower"], cfg["root"]["upper"], cfg["root"]["work"], rootless)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    points = {name: _mount_point(root_fd, name, mode) for name, mode in MOUNT_POINTS.items()}
     if cfg["usr"] is not None:
-        _overlay(f"{root}/usr", cfg["usr"]["lower"], cfg["usr"]["upper"], cfg["usr"]["work"], rootless)
+        points["usr"] = _mount_point(root_fd, "usr", 0o755)
+        _overlay(
+            _fd_path(points["usr"]), cfg["usr"]["lower"], cfg["usr"]["upper"], cfg["usr"]["work"], rootless
+        )
     for name in cfg["host_binds"]:
-        os.makedirs(f"{root}/{name}", exist_ok=True)
-        _read_only_bind(f"/{name}", f"{root}/{name}")
-    for name, mode in (("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("run", 0o755), ("tmp", 0o1777)):
-        if not os.path.isdir(f"{root}/{name}"):
-            os.mkdir(f"{root}/{name}")
-            os.chmod(f"{root}/{name}", mode)
-    _mount_dev(root, rootless)
-    _mount_proc(root)
-    mount("sysfs", f"{root}/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        points[name] = _mount_point(root_fd, name, 0o755)
+        _read_only_bind(f"/{name}", _fd_path(points[name]))
+    mount("tmpfs", _fd_path(points["dev"]), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
+    _populate_dev(f"{root}/dev", rootless)
+    mount("proc", _fd_path(points["proc"]), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _restrict_proc(f"{root}/proc")
+    mount("sysfs", _fd_path(points["sys"]), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for rel in HIDDEN_DIRS:  # host hardware details (firmware tables, DMI...) stay out of sight
         if os.path.isdir(f"{root}/{rel}"):
             mount("tmpfs", f"{root}/{rel}", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
-    mount("tmpfs", f"{root}/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    mount("tmpfs", _fd_path(points["run"]), "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    for fd in (*points.values(), root_fd):
+        os.close(fd)
     os.chdir(root)
     _pivot_root()
     _set_identity(cfg["hostname"])

@@ -2,8 +2,10 @@
 
 A VM directory (`SandboxSpec.vm_dir`) holds:
 
-    upper/root, upper/usr   the writable layer (overlayfs upper dirs), kept across stop/boot
-    work/root, work/usr     overlayfs work dirs
+    disk.img, disk/         the VM's disk (`SandboxSpec.disk_mib`, see vmdisk.py): a sparse ext4 image
+                            mounted at disk/ (a plain directory when the VM has no quota)
+    disk/upper/root, disk/upper/usr   the writable layer (overlayfs upper dirs), kept across stop/boot
+    disk/work/root, disk/work/usr     overlayfs work dirs
     lower/0, lower/1 ...    short symlinks to the spec's layers (and lower/image to the image's
                             rootfs), rebuilt at each boot, so long commit chains fit the one-page
                             limit of mount options and odd characters in paths never reach them
@@ -25,6 +27,7 @@ namespace; see nshelper.py for what runs inside.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import json
 import os
@@ -32,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +45,7 @@ from pathlib import Path
 
 from vmtui.local import images, nshelper
 from vmtui.local.cgroups import VmCgroup
+from vmtui.local.vmdisk import DiskError, VmDisk
 
 HELPER = str(Path(nshelper.__file__).resolve())
 PYTHON = [sys.executable, "-I", "-S"]
@@ -48,6 +53,7 @@ VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 BOOT_TIMEOUT = 30.0
 STOP_GRACE = 3.0
+ENV_FILE_DIR = Path("/dev/shm")
 STOPPED_STATES = ("T", "t", "Z", "X", None)  # stopped, traced, dead or gone
 BASE_ENV = {
     "PATH": images.DEFAULT_PATH,
@@ -70,7 +76,8 @@ class StorageFull(SandboxError):
 class SandboxSpec:
     """What to run: `layers` are immutable layer dirs (see module docstring), NEWEST FIRST, stacked
     over `image` (None = the default host-derived image, built in vm_dir/image); `env` applies to
-    every command started in the VM; cpu/memory/pids limits are best effort (see `Sandbox.cgroup`)."""
+    every command started in the VM; cpu/memory/pids limits are best effort (see `Sandbox.cgroup`);
+    `disk_mib` bounds the writable layer (None: no quota; rootless VMs never have one)."""
 
     vm_id: str
     vm_dir: Path
@@ -81,6 +88,9 @@ class SandboxSpec:
     vcpu_count: int = 1
     mem_size_mib: int = 512
     pids_max: int = 4096
+    disk_mib: int | None = None
+    disk_templates: Path | None = None
+    """Where empty disk images of each size are kept (default: `.disk-templates` beside vm_dir)."""
 
 
 class Sandbox:
@@ -113,7 +123,7 @@ class Sandbox:
             raise SandboxError(f"VM {spec.vm_id} is already running")
         try:
             config = await asyncio.to_thread(_prepare_vm_dir, spec)
-        except OSError as exc:
+        except (OSError, DiskError) as exc:
             raise SandboxError(f"cannot prepare the directory of VM {spec.vm_id}: {exc}") from exc
         cgroup = VmCgroup.create(
             spec.vm_id, vcpu_count=spec.vcpu_count, mem_size_mib=spec.mem_size_mib, pids_max=spec.pids_max
@@ -172,6 +182,12 @@ class Sandbox:
         return cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup, None)
 
     @property
+    def enforced(self) -> frozenset[str]:
+        """The limits the host really applies: the cgroup's, and "disk" when the VM has its own disk."""
+        has_disk = os.path.ismount(self.spec.vm_dir / "disk")
+        return self.cgroup.enforced | ({"disk"} if has_disk else set())
+
+    @property
     def running(self) -> bool:
         return nshelper.process_start_time(self.init_pid) == self._init_start
 
@@ -209,6 +225,10 @@ class Sandbox:
         """Copy the writable layer to a new immutable layer at `dest` (atomic). Pause the VM around it."""
         if dest.exists():
             raise SandboxError(f"layer {dest.name} already exists")
+        disk = self.spec.vm_dir / "disk"
+        out_of_reach = (self.spec.vm_dir / "disk.img").exists() and not os.path.ismount(disk)
+        if out_of_reach or not (disk / "upper").is_dir():  # or booted by a daemon before disk quotas
+            raise SandboxError(f"the disk of VM {self.spec.vm_id} is not mounted here; stop and start it")
         tmp = dest.parent / f".{dest.name}.partial-{os.urandom(4).hex()}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         copy = await asyncio.create_subprocess_exec(
@@ -216,7 +236,7 @@ class Sandbox:
             "-a",
             "--reflink=auto",
             "-T",
-            str(self.spec.vm_dir / "upper"),
+            str(self.spec.vm_dir / "disk" / "upper"),
             str(tmp),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -280,8 +300,10 @@ class Sandbox:
             cgroup.remove()
         _unmount_under(vm_dir)
         (vm_dir / "run" / "sandbox.json").unlink(missing_ok=True)
-        for env_file in (vm_dir / "run").glob("env-*.json"):
-            env_file.unlink(missing_ok=True)
+        for leftover in (vm_dir / "run").glob("env-*.json"):
+            leftover.unlink(missing_ok=True)
+        if _env_dir(vm_dir) != vm_dir / "run":
+            shutil.rmtree(_env_dir(vm_dir), ignore_errors=True)
 
     # -- running things inside -------------------------------------------------------------------
 
@@ -435,7 +457,11 @@ def _check_spec(spec: SandboxSpec) -> None:
 def _prepare_vm_dir(spec: SandboxSpec) -> dict:
     """Create the VM's directories and return the init config (see nshelper._setup_vm)."""
     vm_dir = spec.vm_dir
-    for rel in ("upper/root", "upper/usr", "work/root", "work/usr", "mnt", "run"):
+    if spec.disk_mib is not None and not rootless():
+        templates = spec.disk_templates or vm_dir.parent / ".disk-templates"
+        VmDisk(vm_dir, spec.disk_mib, templates).attach()
+    _move_legacy_layer(vm_dir)
+    for rel in ("disk/upper/root", "disk/upper/usr", "disk/work/root", "disk/work/usr", "mnt", "run"):
         (vm_dir / rel).mkdir(parents=True, exist_ok=True)
     image_dir = spec.image
     if image_dir is None:
@@ -460,15 +486,42 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
         "hostname": spec.hostname,
         "root": {
             "lower": [f"{n}/root" for n in names] + ["lower/image"],
-            "upper": "upper/root",
-            "work": "work/root",
+            "upper": "disk/upper/root",
+            "work": "disk/work/root",
         },
-        "usr": {"lower": [f"{n}/usr" for n in names] + ["/usr"], "upper": "upper/usr", "work": "work/usr"}
+        "usr": {
+            "lower": [f"{n}/usr" for n in names] + ["/usr"],
+            "upper": "disk/upper/usr",
+            "work": "disk/work/usr",
+        }
         if image.host_usr
         else None,
         "host_binds": list(image.host_binds),
         "rootless": rootless(),
     }
+
+
+def _move_legacy_layer(vm_dir: Path) -> None:
+    """A VM made before disk quotas kept its writable layer in vm_dir/upper: move it onto its disk
+    (across file systems with cp -a, which keeps overlayfs whiteouts and xattrs), so upgrading loses
+    nothing."""
+    legacy, upper = vm_dir / "upper", vm_dir / "disk" / "upper"
+    if not legacy.is_dir() or upper.exists():
+        return
+    shutil.rmtree(vm_dir / "work", ignore_errors=True)
+    if not os.path.ismount(vm_dir / "disk"):
+        os.rename(legacy, upper)
+        return
+    tmp = upper.with_name(".upper.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    copy = subprocess.run(
+        ["cp", "-a", "-T", str(legacy), str(tmp)], check=False, capture_output=True, text=True
+    )
+    if copy.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"cannot move the writable layer onto the VM's disk: {copy.stderr.strip()}")
+    os.rename(tmp, upper)
+    shutil.rmtree(legacy)
 
 
 async def _start_launcher(launcher: asyncio.subprocess.Process, config: dict) -> str:
@@ -614,13 +667,22 @@ def _write_marker(vm_dir: Path, data: dict) -> None:
 
 def _write_env_file(vm_dir: Path, env: dict[str, str]) -> str:
     """Hand the VM's environment (which may hold secrets) to the helper through a 0600 file it reads
-    and deletes at once, never through its command line, which every host user can read in `ps`."""
-    run_dir = vm_dir / "run"
+    and deletes at once, never through its command line, which every host user can read in `ps`.
+    The file goes to memory (/dev/shm) when there is one: exec must work with the state disk full."""
+    run_dir = _env_dir(vm_dir)
     run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, path = tempfile.mkstemp(prefix="env-", suffix=".json", dir=run_dir)
     with os.fdopen(fd, "w") as handle:
         json.dump(env, handle)
     return path
+
+
+def _env_dir(vm_dir: Path) -> Path:
+    """Where the VM's env files go: a private folder of this VM in /dev/shm, else its run/ folder."""
+    if not ENV_FILE_DIR.is_dir():
+        return vm_dir / "run"
+    key = hashlib.sha256(str(vm_dir.resolve()).encode()).hexdigest()[:16]
+    return ENV_FILE_DIR / f"vmtui-env-{key}"
 
 
 def _without_paths(message: str, layer: Path, vm_dir: Path) -> str:

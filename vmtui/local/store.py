@@ -4,7 +4,9 @@ Rows describe VMs, commits, images and idempotency records; the bulky data (laye
 image trees) lives in directories next to it. Callers insert a commit row only after its layer
 directory was renamed into place, so a listed commit is always complete.
 
-All methods are synchronous and short; the engine calls them from its event loop thread.
+All methods are synchronous, short and thread-safe: the engine calls them from its event loop, the
+API runs its writes (which fsync) in worker threads. Reads go through a second connection so that,
+WAL letting readers and the writer work at once, a read on the loop never waits for a write's fsync.
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ class ImageRecord:
 
 @dataclass
 class StoredResponse:
-    """A response kept for an idempotency key."""
+    """A response kept for an idempotency key, with the hash of the request body it answered."""
 
     status: int
     body: bytes
     content_type: str | None
     created_at: float
+    body_hash: str = ""
 
 
 _JSON_FIELDS = {"labels", "layers", "env"}
@@ -107,9 +110,10 @@ CREATE TABLE IF NOT EXISTS commits (
 CREATE TABLE IF NOT EXISTS images (
     name TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER NOT NULL, created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency (
+DROP TABLE IF EXISTS idempotency;
+CREATE TABLE IF NOT EXISTS idempotent_responses (
     key TEXT NOT NULL, scope TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
-    content_type TEXT, created_at REAL NOT NULL, PRIMARY KEY (key, scope)
+    content_type TEXT, created_at REAL NOT NULL, body_hash TEXT NOT NULL, PRIMARY KEY (key, scope)
 );
 CREATE TABLE IF NOT EXISTS env_vars (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS vms_parent_commit ON vms(parent_commit_id);
@@ -131,10 +135,25 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._reader.row_factory = sqlite3.Row
+        self._reader.execute("PRAGMA busy_timeout=5000")
 
     def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()
+
+    def _rows(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        """A read, on the reader connection (each statement sees every committed write)."""
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
+
+    def _row(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -157,8 +176,7 @@ class Store:
         self._update("vms", vm_id, changes)
 
     def get_vm(self, vm_id: str, *, include_deleted: bool = False) -> VmRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM vms WHERE id=?", (vm_id,)).fetchone()
+        row = self._row("SELECT * FROM vms WHERE id=?", (vm_id,))
         vm = _record(VmRecord, row) if row else None
         if vm is None or (vm.phase == "deleted" and not include_deleted):
             return None
@@ -173,17 +191,15 @@ class Store:
         if not all_owners:
             query += " AND owner IS ?"
             params.append(owner)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_at, id", params).fetchall()
+        rows = self._rows(query + " ORDER BY created_at, id", params)
         return [_record(VmRecord, row) for row in rows]
 
     def count_vms_on_commit(self, commit_id: str) -> int:
         """Live VMs started directly from this commit (Vers' definition of a commit in use)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) AS n FROM vms WHERE parent_commit_id=? AND phase != 'deleted'", (commit_id,)
-            ).fetchone()
-        return int(row["n"])
+        row = self._row(
+            "SELECT COUNT(*) AS n FROM vms WHERE parent_commit_id=? AND phase != 'deleted'", (commit_id,)
+        )
+        return int(row["n"]) if row else 0
 
     def purge_vm(self, vm_id: str) -> None:
         """Forget a VM that never finished being created."""
@@ -199,22 +215,25 @@ class Store:
         self._update("commits", commit_id, changes)
 
     def get_commit(self, commit_id: str) -> CommitRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM commits WHERE id=?", (commit_id,)).fetchone()
+        row = self._row("SELECT * FROM commits WHERE id=?", (commit_id,))
         return _record(CommitRecord, row) if row else None
 
     def list_commits(
         self, *, owner: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[CommitRecord], int]:
         """One page of commits, newest first, and the total count."""
-        with self._lock:
-            total = self._db.execute(
-                "SELECT COUNT(*) AS n FROM commits WHERE owner IS ?", (owner,)
-            ).fetchone()
-            rows = self._db.execute(
-                "SELECT * FROM commits WHERE owner IS ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                (owner, limit, offset),
-            ).fetchall()
+        with self._read_lock:  # one read transaction: the page and its total agree
+            self._reader.execute("BEGIN")
+            try:
+                total = self._reader.execute(
+                    "SELECT COUNT(*) AS n FROM commits WHERE owner IS ?", (owner,)
+                ).fetchone()
+                rows = self._reader.execute(
+                    "SELECT * FROM commits WHERE owner IS ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                    (owner, limit, offset),
+                ).fetchall()
+            finally:
+                self._reader.execute("COMMIT")
         return [_record(CommitRecord, row) for row in rows], int(total["n"])
 
     def delete_commit(self, commit_id: str) -> None:
@@ -238,13 +257,11 @@ class Store:
             )
 
     def get_image(self, name: str) -> ImageRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM images WHERE name=?", (name,)).fetchone()
+        row = self._row("SELECT * FROM images WHERE name=?", (name,))
         return _record(ImageRecord, row) if row else None
 
     def list_images(self) -> list[ImageRecord]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM images ORDER BY name").fetchall()
+        rows = self._rows("SELECT * FROM images ORDER BY name")
         return [_record(ImageRecord, row) for row in rows]
 
     def delete_image(self, name: str) -> None:
@@ -263,8 +280,7 @@ class Store:
     # -- account environment variables (Vers `/env_vars`) -----------------------------------
 
     def env_vars(self) -> dict[str, str]:
-        with self._lock:
-            rows = self._db.execute("SELECT key, value FROM env_vars ORDER BY key").fetchall()
+        rows = self._rows("SELECT key, value FROM env_vars ORDER BY key")
         return {row["key"]: row["value"] for row in rows}
 
     def set_env_vars(self, values: dict[str, str], *, replace: bool) -> None:
@@ -289,26 +305,36 @@ class Store:
     # -- idempotency --------------------------------------------------------------------------
 
     def get_response(self, key: str, scope: str, *, max_age: float) -> StoredResponse | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT status, body, content_type, created_at FROM idempotency WHERE key=? AND scope=?",
-                (key, scope),
-            ).fetchone()
+        row = self._row(
+            "SELECT status, body, content_type, created_at, body_hash FROM idempotent_responses"
+            " WHERE key=? AND scope=?",
+            (key, scope),
+        )
         if row is None or row["created_at"] < time.time() - max_age:
             return None
-        return StoredResponse(row["status"], bytes(row["body"]), row["content_type"], row["created_at"])
+        return StoredResponse(
+            row["status"], bytes(row["body"]), row["content_type"], row["created_at"], row["body_hash"]
+        )
 
     def put_response(self, key: str, scope: str, response: StoredResponse) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO idempotency(key, scope, status, body, content_type, created_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (key, scope, response.status, response.body, response.content_type, response.created_at),
+                "INSERT OR REPLACE INTO idempotent_responses"
+                "(key, scope, status, body, content_type, created_at, body_hash) VALUES (?,?,?,?,?,?,?)",
+                (
+                    key,
+                    scope,
+                    response.status,
+                    response.body,
+                    response.content_type,
+                    response.created_at,
+                    response.body_hash,
+                ),
             )
 
     def purge_responses(self, *, older_than: float) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM idempotency WHERE created_at < ?", (older_than,))
+            self._db.execute("DELETE FROM idempotent_responses WHERE created_at < ?", (older_than,))
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -1,16 +1,32 @@
-"""The Provider interface every platform client implements.
+"""The Provider interface every platform client implements, and the capability protocols of the
+extras only some platforms have.
 
 Each action a platform cannot do raises `Unsupported`; `capabilities` says so up front so the
-UI can grey the action out with a reason instead of trying it.
+UI can grey the action out with a reason instead of trying it. Extras (secrets, port mappings,
+desktops) are protocols: callers ask `isinstance(provider, SecretsApi)`, never a provider's class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pydantic import SecretStr
 
 from vmtui.core.errors import Unsupported
-from vmtui.core.models import Capabilities, Commit, ExecResult, Image, SshEndpoint, SshKey, Vm, VmConfig
+from vmtui.core.models import (
+    Capabilities,
+    Commit,
+    ExecResult,
+    Image,
+    PortMapping,
+    SshEndpoint,
+    SshKey,
+    Vm,
+    VmConfig,
+)
+from vmtui.core.swiftor_plans import Plan
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes_done, bytes_total) during uploads."""
@@ -92,3 +108,49 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class SecretsApi(Protocol):
+    """Environment secrets per VM, applied at the VM's next start."""
+
+    async def list_secrets(self, vmid: str) -> dict[str, SecretStr]: ...
+
+    async def set_secret(self, vmid: str, key: str, value: SecretStr | str) -> None: ...
+
+    async def delete_secret(self, vmid: str, key: str) -> None: ...
+
+
+@runtime_checkable
+class PortMappingsApi(Protocol):
+    """Public URLs for ports inside a VM, beside the VM's own desktop URL."""
+
+    async def list_mappings(self, vmid: str) -> list[PortMapping]: ...
+
+    async def add_mapping(self, vmid: str, name: str, port: int) -> PortMapping: ...
+
+    async def delete_mapping(self, vmid: str, name: str) -> None: ...
+
+    def desktop_url(self, vm_id: str) -> str: ...
+
+    def mapping_url(self, mapping: PortMapping) -> str: ...
+
+
+@runtime_checkable
+class DesktopsApi(Protocol):
+    """Desktop VMs made from a distribution and a plan (instead of `create_vm`); deleting one also
+    deletes its storage, secrets and mappings."""
+
+    async def account_plan(self) -> Plan: ...
+
+    async def create_desktop(
+        self,
+        label: str,
+        region: str,
+        distribution: str,
+        desktop: str | None,
+        cpu: int,
+        ram_gb: int,
+        password: SecretStr,
+        storage_type: str = "ephemeral",
+    ) -> Vm: ...

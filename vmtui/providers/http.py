@@ -55,6 +55,7 @@ from vmtui.core.errors import (
     RateLimited,
     Unavailable,
 )
+from vmtui.core.redact import redact
 from vmtui.core.text import one_line
 
 log = logging.getLogger(__name__)
@@ -363,8 +364,7 @@ class HttpClient:
     def _redact(self, text: str) -> str:
         if self._token is None:
             return text
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text, [self._token.get_secret_value()])
 
 
 def _query_value(value: str | int | bool) -> str:

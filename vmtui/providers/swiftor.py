@@ -25,7 +25,18 @@ from vmtui.core.errors import (
     QuotaExceeded,
     Unsupported,
 )
-from vmtui.core.models import Capabilities, ExecResult, SshEndpoint, SshKey, Vm, VmConfig, VmSpecs, VmState
+from vmtui.core.models import (
+    Capabilities,
+    ExecResult,
+    PortMapping,
+    SshEndpoint,
+    SshKey,
+    Vm,
+    VmConfig,
+    VmSpecs,
+    VmState,
+)
+from vmtui.core.redact import redact
 from vmtui.core.swiftor_plans import Plan, distribution_problem, plan_for
 from vmtui.providers.base import Provider
 from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
@@ -62,17 +73,6 @@ class _WireVm(BaseModel):
     os: _Os = Field(default_factory=_Os)
     specs: _Specs = Field(default_factory=_Specs)
     enabled: bool = False
-
-
-class PortMapping(BaseModel):
-    """A networking mapping: `name` subdomain → `port` inside the VM, served at `url`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    vmid: str
-    name: str
-    port: int = Field(ge=1, le=65535)
-    url: str | None = None
 
 
 class _WireSshKey(BaseModel):
@@ -195,8 +195,7 @@ class SwiftorProvider(Provider):
     # -- transport -------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        return redact(text, [self._token.get_secret_value()])
 
     async def _send(self, method: str, path: str, *, json_body: object | None = None) -> None:
         await self._http.send(method, path, json_body=json_body, headers=_HEADERS)

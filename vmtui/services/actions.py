@@ -9,56 +9,24 @@ the provider's typed errors (`vmtui.core.errors`) carrying the server's own mess
 from __future__ import annotations
 
 import asyncio
-import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.lineage import LineageNode, NodeKind, build_lineage
-from vmtui.core.models import Commit, Image, Vm, VmConfig, VmState
-from vmtui.providers.base import ProgressCallback, Provider
+from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, VmConfig, VmState
+from vmtui.core.swiftor_plans import Plan
+from vmtui.providers.base import DesktopsApi, PortMappingsApi, ProgressCallback, Provider, SecretsApi
 
 PendingKey = tuple[str, str]
 """(profile, VM id) of a row with an action in flight; (profile, "") for profile-wide actions."""
 
 BranchProgress = Callable[[str, VmState], None]
 """Called with (new VM id, its state) while the VMs of a multi-branch boot."""
-
-
-class Target(enum.StrEnum):
-    PROFILE = "profile"
-    VM = "vm"
-    COMMIT = "commit"
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    name: str
-    title: str
-    capability: str
-    target: Target
-
-
-ACTIONS: dict[str, ActionSpec] = {
-    spec.name: spec
-    for spec in (
-        ActionSpec("create", "New root VM", "can_create", Target.PROFILE),
-        ActionSpec("branch", "Branch VM", "can_branch", Target.VM),
-        ActionSpec("commit", "Commit VM", "can_commit", Target.VM),
-        ActionSpec("restore", "New VM from commit", "can_restore", Target.COMMIT),
-        ActionSpec("pause", "Pause / resume VM", "can_pause", Target.VM),
-        ActionSpec("start_stop", "Power: start / stop VM", "can_start_stop", Target.VM),
-        ActionSpec("delete", "Delete VM", "can_delete", Target.VM),
-        ActionSpec("images", "Images", "has_images", Target.PROFILE),
-        ActionSpec("ssh", "Terminal (SSH)", "has_ssh", Target.VM),
-        ActionSpec("secrets", "Secrets", "has_secrets", Target.VM),
-        ActionSpec("networking", "Port mappings", "has_networking", Target.VM),
-    )
-}
-
-_NEEDS_LIVE = {"branch", "commit", "pause", "ssh"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +48,11 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
+def _describe(error: Exception) -> str:
+    """A failure as the details pane shows it: a provider's own message, or the type of a bug."""
+    return str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
+
+
 def dependants(vms: Iterable[Vm], commits: Iterable[Commit], vm: Vm) -> list[LineageNode]:
     """Commits taken from `vm` and everything started from them, nearest first."""
     lineage = build_lineage(vms, commits)
@@ -89,14 +62,16 @@ def dependants(vms: Iterable[Vm], commits: Iterable[Commit], vm: Vm) -> list[Lin
 class Actions:
     def __init__(
         self,
-        providers: Mapping[str, Provider],
-        on_change: Callable[[], None] = lambda: None,
+        providers: dict[str, Provider],
+        on_change: Callable[[PendingKey], None] = lambda key: None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.providers: dict[str, Provider] = dict(providers)  # profiles are added as they open
         self.on_change = on_change
         self.pending: dict[PendingKey, str] = {}
+        self.errors: dict[PendingKey, str] = {}
+        """The last failure of an action on each target, until one succeeds (the details pane shows it)."""
         self._sleep = sleep
 
     def provider(self, profile: str) -> Provider:
@@ -108,37 +83,59 @@ class Actions:
     def busy(self, profile: str | None = None) -> bool:
         return any(profile is None or key[0] == profile for key in self.pending)
 
-    def unavailable(self, action: str, profile: str, vm: Vm | None = None) -> str | None:
-        """Why `action` can't run now (capability, VM state, action in flight), or None."""
-        spec = ACTIONS[action]
-        provider = self.providers.get(profile)
-        if provider is None:
-            return f"profile '{profile}' is not active"
-        reason = provider.capabilities.reason_missing(spec.capability, provider.kind)
-        if reason:
-            return reason
-        if vm is not None and spec.target is Target.VM:
-            busy = self.pending.get(vm.key)
-            if busy:
-                return f"{busy} already in progress"
-            if action in _NEEDS_LIVE and not vm.state.is_live:
-                return f"VM is {vm.state.value}"
-        return None
-
     @asynccontextmanager
     async def _track(self, key: PendingKey, verb: str) -> AsyncIterator[None]:
+        """`key` is pending while the block runs; its failure is kept in `errors`, a success clears it."""
         self.pending[key] = verb
-        self.on_change()
+        self.on_change(key)
         try:
             yield
+        except Exception as exc:
+            self.errors[key] = _describe(exc)
+            raise
+        else:
+            self.errors.pop(key, None)
         finally:
             self.pending.pop(key, None)
-            self.on_change()
+            self.on_change(key)
 
     def mark(self, key: PendingKey, verb: str) -> None:
         """Show a badge before the worker starts (same frame as the key press)."""
         self.pending[key] = verb
-        self.on_change()
+        self.on_change(key)
+
+    async def attempt(self, key: PendingKey, run: Callable[[], Awaitable[Outcome]]) -> Outcome:
+        """Run an action marked on `key`: its failure is kept in `errors` (and raised), a success
+        clears the error; either way the mark goes."""
+        try:
+            outcome = await run()
+        except Exception as exc:
+            self.errors[key] = _describe(exc)
+            raise
+        finally:
+            if self.pending.pop(key, None) is not None:
+                self.on_change(key)
+        self.errors.pop(key, None)
+        return outcome
+
+    def desktops_api(self, profile: str) -> DesktopsApi:
+        provider = self.provider(profile)
+        if isinstance(provider, DesktopsApi):
+            return provider
+        raise Unsupported(f"{provider.kind} has no desktops")
+
+    def secrets_api(self, vm: Vm) -> SecretsApi:
+        provider = self.provider(vm.provider)
+        if isinstance(provider, SecretsApi):
+            return provider
+        raise Unsupported(f"{provider.kind} has no secrets")
+
+    def mappings_api(self, vm: Vm) -> PortMappingsApi:
+        """The provider's port mappings (also for its URLs, which cost no request)."""
+        provider = self.provider(vm.provider)
+        if isinstance(provider, PortMappingsApi):
+            return provider
+        raise Unsupported(f"{provider.kind} has no networking")
 
     async def create(self, profile: str, config: VmConfig, *, wait_boot: bool = False) -> Outcome:
         async with self._track((profile, ""), "creating"):
@@ -228,3 +225,47 @@ class Actions:
         async with self._track((profile, ""), "deleting image"):
             await self.provider(profile).delete_image(name)
         return Outcome(f"Deleted image {name}", (name,))
+
+    async def create_desktop(self, profile: str, request: DesktopRequest) -> Vm:
+        """The new desktop VM (stored stopped)."""
+        async with self._track((profile, ""), "creating"):
+            vm = await self.desktops_api(profile).create_desktop(
+                request.label,
+                request.region,
+                request.distribution,
+                request.desktop,
+                request.cpu,
+                request.ram_gb,
+                request.password,
+                request.storage_type,
+            )
+        return vm
+
+    async def account_plan(self, profile: str) -> Plan:
+        return await self.desktops_api(profile).account_plan()
+
+    async def list_secrets(self, vm: Vm) -> dict[str, SecretStr]:
+        return await self.secrets_api(vm).list_secrets(vm.id)
+
+    async def set_secret(self, vm: Vm, key: str, value: SecretStr) -> Outcome:
+        async with self._track(vm.key, "saving secret"):
+            await self.secrets_api(vm).set_secret(vm.id, key, value)
+        return Outcome(f"Saved {key}; it applies at the VM's next start", (key,))
+
+    async def delete_secret(self, vm: Vm, key: str) -> Outcome:
+        async with self._track(vm.key, "deleting secret"):
+            await self.secrets_api(vm).delete_secret(vm.id, key)
+        return Outcome(f"Deleted {key}; the VM keeps it until its next start", (key,))
+
+    async def list_mappings(self, vm: Vm) -> list[PortMapping]:
+        return await self.mappings_api(vm).list_mappings(vm.id)
+
+    async def add_mapping(self, vm: Vm, name: str, port: int) -> Outcome:
+        async with self._track(vm.key, "mapping port"):
+            await self.mappings_api(vm).add_mapping(vm.id, name, port)
+        return Outcome(f"Mapped {name} to port {port}", (name,))
+
+    async def delete_mapping(self, vm: Vm, name: str) -> Outcome:
+        async with self._track(vm.key, "removing mapping"):
+            await self.mappings_api(vm).delete_mapping(vm.id, name)
+        return Outcome(f"Removed {name}", (name,))

@@ -2,7 +2,10 @@
 
 Grammar: whitespace-separated terms, all of which must match (AND). Double quotes group words.
 
-- `text`          fuzzy match (letters in order, case-insensitive) against id, name, labels, image, provider
+- `text`          substring (case-insensitive) of id, name, labels (`k=v`), image or provider; a
+                  substring because ids are hex: a fuzzy `8617` matched three unrelated VMs
+- `~text`         fuzzy match instead (letters in order), opt-in
+- `re:pattern`    regular expression (case-insensitive search) instead
 - `state:running` VM state; several states with commas (`state:running,paused`)
 - `label:k=v`     label `k` equals `v`; `label:k` means "has label k"
 - `provider:name` profile the VM came from
@@ -12,13 +15,14 @@ Grammar: whitespace-separated terms, all of which must match (AND). Double quote
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vmtui.core.models import Vm, VmState
 
-FIELDS = ("state", "label", "provider", "parent")
+FIELDS = ("state", "label", "provider", "parent", "re")
 
 
 class FilterError(ValueError):
@@ -59,8 +63,10 @@ def parse_filter(text: str) -> VmFilter:
     """Parse the filter text; raises FilterError with a user-facing message on bad input."""
     try:
         words = shlex.split(text)
-    except ValueError as exc:
-        raise FilterError(f"unbalanced quotes in filter: {exc}") from None
+    except ValueError:
+        if text.count('"') % 2 or text.count("'") % 2:
+            raise FilterError("unbalanced quotes: close the \" or ' (quotes group words)") from None
+        raise FilterError(r"a trailing \ escapes nothing: write \\ for a backslash") from None
     return VmFilter(text=text.strip(), terms=tuple(_parse_term(word) for word in words))
 
 
@@ -76,9 +82,11 @@ def _parse_term(word: str) -> Predicate:
 
 
 def _parse_positive(body: str) -> Predicate:
+    if body.startswith("~"):
+        return _text_term(body[1:], fuzzy_match)
     name, sep, value = body.partition(":")
     if not sep or not name.isidentifier():
-        return _text_term(body)
+        return _text_term(body, _contains)
     name = name.lower()
     if name == "state":
         return _state_term(value)
@@ -86,18 +94,35 @@ def _parse_positive(body: str) -> Predicate:
         return _label_term(value)
     if name == "provider":
         return lambda vm: vm.provider.lower() == value.lower()
+    if name == "re":
+        return _regex_term(value)
     if name == "parent":
         return lambda vm: (vm.parent_commit_id or "").startswith(value)
     raise FilterError(f"unknown filter field '{name}:' (use {', '.join(f + ':' for f in FIELDS)})")
 
 
-def _text_term(needle: str) -> Predicate:
-    def match(vm: Vm) -> bool:
-        haystacks = [vm.id, vm.display_name, vm.provider, vm.image or ""]
-        haystacks += [f"{k}={v}" for k, v in vm.labels.items()]
-        return any(fuzzy_match(needle, hay) for hay in haystacks)
+def _contains(needle: str, haystack: str) -> bool:
+    return needle.lower() in haystack.lower()
 
-    return match
+
+def _haystacks(vm: Vm) -> list[str]:
+    return [vm.id, vm.display_name, vm.provider, vm.image or "", *(f"{k}={v}" for k, v in vm.labels.items())]
+
+
+def _text_term(needle: str, match: Callable[[str, str], bool]) -> Predicate:
+    if not needle:
+        raise FilterError("'~' must be followed by text, e.g. ~wbsrv")
+    return lambda vm: any(match(needle, hay) for hay in _haystacks(vm))
+
+
+def _regex_term(pattern: str) -> Predicate:
+    if not pattern:
+        raise FilterError("re: needs a pattern, e.g. re:^web-[0-9]+$")
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise FilterError(f"bad regular expression {pattern!r}: {exc.msg}") from None
+    return lambda vm: any(compiled.search(hay) for hay in _haystacks(vm))
 
 
 def _state_term(value: str) -> Predicate:

@@ -42,7 +42,7 @@ class Poller:
     def __init__(
         self,
         provider: Provider,
-        on_result: Callable[[PollResult], None],
+        on_result: Callable[[PollResult], object],
         *,
         fast: float = 0.5,
         slow: float = 4.0,

@@ -15,6 +15,7 @@ off for parity with the official CLI. Host keys are trusted on first use per VM 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import signal
 import ssl
@@ -28,6 +29,7 @@ import asyncssh
 from vmtui.core.errors import ProviderError, Unsupported
 from vmtui.core.models import ExecResult, SshEndpoint, SshKey, Vm, VmState
 from vmtui.services.known_hosts import HostKeyChanged, TofuKnownHosts
+from vmtui.services.sftp_tree import TreeCopyStats, TreeDownload, UnsafeName
 
 SSH_USER = "root"
 READ_CHUNK = 64 * 1024
@@ -311,24 +313,30 @@ class SshSession:
         )
 
     async def put(self, local: Path | str, remote: str) -> None:
-        """Copy a local file (or directory, recursively) to `remote` on the VM over SFTP."""
+        """Copy a local file (or directory, recursively; links stay links) to `remote` on the VM."""
         if not Path(local).exists():
             raise SshError(f"no such local file: {local}")
-        await self._sftp_copy("put", str(local), remote)
+        async with self._sftp(f"put {local} -> {remote}") as sftp:
+            await sftp.put(str(local), remote, recurse=True, preserve=True)
 
-    async def get(self, remote: str, local: Path | str) -> None:
-        """Copy `remote` on the VM (file or directory) to a local path over SFTP."""
-        await self._sftp_copy("get", remote, str(local))
+    async def get(self, remote: str, local: Path | str) -> TreeCopyStats:
+        """Copy `remote` on the VM (file, link or directory tree) to a local path, as `rsync -a` would
+        (links stay links, nothing is written through one; see `sftp_tree`)."""
+        async with self._sftp(f"get {remote} -> {local}") as sftp:
+            try:
+                return await TreeDownload(sftp).run(remote, local)
+            except UnsafeName as exc:
+                raise SshError(str(exc)) from None
+            except OSError as exc:
+                raise SshError(f"get {remote} -> {local}: {exc.strerror}: {exc.filename}") from None
 
-    async def _sftp_copy(self, direction: str, source: str, dest: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _sftp(self, what: str) -> AsyncIterator[asyncssh.SFTPClient]:
         try:
             async with self.connection.start_sftp_client() as sftp:
-                copy = sftp.put if direction == "put" else sftp.get
-                await copy(source, dest, recurse=True, preserve=True)
+                yield sftp
         except asyncssh.SFTPError as exc:
-            raise SshError(
-                f"{direction} {source} -> {dest} on VM {self.vm_id} failed: {exc.reason}"
-            ) from None
+            raise SshError(f"{what} on VM {self.vm_id} failed: {exc.reason}") from None
         except asyncssh.ChannelOpenError as exc:
             raise SshError(f"cannot start SFTP on VM {self.vm_id}: {exc.reason}") from None
 

@@ -1,44 +1,21 @@
-"""VmTuiApp: the thin shell. It holds options and the Actions service, applies theme and keymap,
-and shows the MainScreen, which owns the panes, the polling and the actions."""
+"""VmTuiApp: the thin shell. It holds the options and the Actions service, applies theme and keymap,
+and shows the MainScreen, which composes the panes and routes messages."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import inspect
 from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.theme import BUILTIN_THEMES
 
 from vmtui.paths import styles_dir
-from vmtui.services.actions import Actions
-from vmtui.ui.screens.main import MainScreen, Opener
-
-
-@dataclass(frozen=True)
-class PollOptions:
-    fast: float = 0.5
-    slow: float = 4.0
-    max_backoff: float = 30.0
-    timeout: float = 10.0
-
-
-@dataclass
-class AppOptions:
-    """Everything the UI needs from the settings, explicit so tests and screenshots can pin it."""
-
-    active_profile: str = "local"
-    ascii: bool = False
-    theme: str = "textual-dark"
-    keymap: dict[str, str] = field(default_factory=dict)
-    poll: PollOptions = field(default_factory=PollOptions)
-    read_only: bool = False
-    scrollback: int = 10_000
-    ssh_keepalive: int = 10
-    now: Callable[[], float] = time.time
-    """Wall clock for ages; tests pin it."""
+from vmtui.services.actions import Actions, PendingKey
+from vmtui.services.registry import Opener
+from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
+from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.main import MainScreen
 
 
 class VmTuiApp(App[None]):
@@ -48,30 +25,23 @@ class VmTuiApp(App[None]):
     COMMANDS: ClassVar[set] = set()
     """No separate system provider: the main screen's provider lists app commands too, in one
     stable order."""
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "leave", "Quit", id="app.quit", tooltip="Leave vmtui (VMs keep running)"),
-        Binding(
-            "ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_now", tooltip="Leave vmtui"
-        ),
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, from the live bindings"),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "Palette",
-            id="app.palette",
-            tooltip="Every action for the selection, searchable",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(Scope.APP)
 
     def __init__(
-        self, openers: dict[str, Opener], options: AppOptions | None = None, *, shown: list[str] | None = None
+        self,
+        openers: dict[str, Opener],
+        options: AppOptions | None = None,
+        *,
+        shown: list[str] | None = None,
+        registry: tuple[UiAction, ...] = REGISTRY,
     ) -> None:
         self.options = options or AppOptions()
         self.CSS_PATH = [str(styles_dir() / "vmtui.tcss")]
         super().__init__()
+        bind_registry(self, Scope.APP, registry)
         self.openers = openers
         self.actions = Actions({}, self._pending_changed)
-        self.main_screen = MainScreen(self.actions, openers, shown)
+        self.main_screen = MainScreen(self.actions, openers, self.options, shown, registry)
         self._quit_armed = False
 
     def on_mount(self) -> None:
@@ -84,9 +54,15 @@ class VmTuiApp(App[None]):
             self.set_keymap(self.options.keymap)
         self.push_screen(self.main_screen)
 
-    def _pending_changed(self) -> None:
+    def _pending_changed(self, key: PendingKey) -> None:
         if self.main_screen.is_attached:
-            self.main_screen.pending_changed()
+            self.main_screen.pending_changed(key)
+
+    async def action_run(self, action_id: str) -> None:
+        """An app-wide key of the registry (it works over dialogs too)."""
+        result = self.main_screen.registry[action_id].flow(self.main_screen)
+        if inspect.isawaitable(result):
+            await result
 
     async def action_leave(self) -> None:
         """Quit; with actions in flight, only on a second press (their results would be lost)."""
@@ -98,7 +74,3 @@ class VmTuiApp(App[None]):
             )
             return
         self.exit()
-
-    def action_help(self) -> None:
-        if self.screen is self.main_screen:
-            self.main_screen.action_help()

@@ -1,85 +1,84 @@
-"""Command palette (ctrl+p): every action for the current selection, built from live state.
+"""Command palette (ctrl+p): every registry action for the current selection, then the profiles.
 
-Unavailable actions are listed too, with the reason in their help line, and do nothing but
-explain themselves when chosen.
+Unavailable actions are listed too, with the reason in their help line, and do nothing but explain
+themselves when chosen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from vmtui.core.models import Commit, Vm
+from vmtui.services.availability import Needs
+from vmtui.services.fleet import FleetSupervisor
+from vmtui.ui.actions import UiAction, palette_entries
 from vmtui.ui.format import clean
 
-if TYPE_CHECKING:
-    from vmtui.ui.screens.main import MainScreen
 
-# (area: title, screen action, help)
-_COMMANDS = (
-    ("vm: new root VM", "new_vm", "Create a VM from an image"),
-    ("vm: branch", "branch", "Branch the selected VM into new VMs"),
-    ("vm: commit", "commit", "Snapshot the selected VM"),
-    ("vm: pause / resume", "pause", "Pause a running VM or resume a paused one"),
-    ("vm: power: start / stop", "power", "Start a stopped VM or stop a running one (Swiftor)"),
-    ("vm: delete", "delete", "Delete the selected VM (asks first)"),
-    ("vm: open terminal (ssh)", "ssh", "SSH into the selected VM in the terminal pane"),
-    ("vm: secrets", "secrets", "Environment secrets of the selected VM (Swiftor)"),
-    ("vm: port mappings", "networking", "Public port mappings of the selected VM (Swiftor)"),
-    ("vm: copy id", "yank", "Copy the selected id to the clipboard"),
-    ("commit: new VM from commit", "restore", "Start a VM from the commit selected in the tree"),
-    ("list: filter", "filter", "Filter the VM list"),
-    ("list: clear filter", "clear_filter", "Show every VM again"),
-    ("app: refresh now", "refresh", "Poll every profile now"),
-    ("app: images", "images", "List, upload and delete root filesystem images"),
-    ("app: help (keys)", "help", "Every key binding"),
-    ("view: zoom focused pane", "zoom", "Maximise or restore the focused pane"),
-    ("view: maximise terminal", "zoom_terminal", "Maximise the terminal pane and focus it"),
-)
+class PaletteHost(Protocol):
+    """What the palette needs from the screen it is opened on."""
+
+    fleet: FleetSupervisor
+    registry: dict[str, UiAction]
+
+    def selected_vm(self) -> Vm | None: ...
+
+    def selected_commit(self) -> Commit | None: ...
+
+    def unavailable(self, action_id: str) -> str | None: ...
+
+    def refuse(self, action_id: str) -> bool: ...
+
+    async def action_run(self, action_id: str) -> None: ...
+
+    def default_profile(self) -> str: ...
+
+    def show_profile(self, name: str) -> None: ...
+
+    def hide_profile(self, name: str) -> None: ...
+
+    def set_default_profile(self, name: str) -> None: ...
 
 
 class VmCommands(Provider):
     @property
-    def main(self) -> MainScreen:
+    def host(self) -> PaletteHost:
         return self.screen  # type: ignore[return-value]
 
     def _entries(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
-        main = self.main
-        vm = main.selected_vm()
-        commit = main.selected_commit()
-        subject = f" {clean(vm.display_name, 40)}" if vm else ""
-        for title, action, help_text in _COMMANDS:
-            reason = main.unavailable(action)
-            label = title
-            if title.startswith("vm: ") and action not in ("new_vm",) and subject:
-                label = f"{title}{subject}"
-            elif action == "restore" and commit is not None:
-                label = f"{title} {clean(commit.name or commit.id, 40)}"
+        host = self.host
+        vm = host.selected_vm()
+        commit = host.selected_commit()
+        for action in palette_entries(host.registry.values()):
+            label = action.palette or ""
+            if action.requires.needs is Needs.COMMIT and commit is not None:
+                label = f"{label} {clean(commit.name or commit.id, 40)}"
+            elif action.requires.needs in (Needs.VM, Needs.SELECTION) and vm is not None:
+                label = f"{label} {clean(vm.display_name, 40)}"
+            reason = host.unavailable(action.id)
             if reason:
-                yield (
-                    f"{label}  (unavailable)",
-                    f"Unavailable: {reason}",
-                    partial(main.notify, reason, title="Not available", severity="warning"),
-                )
+                yield f"{label}  (unavailable)", f"Unavailable: {reason}", partial(host.refuse, action.id)
             else:
-                yield (label, help_text, getattr(main, f"action_{action}"))
-        for name in main.openers:
+                yield label, action.help, partial(host.action_run, action.id)
+        yield from self._profiles()
+
+    def _profiles(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        host = self.host
+        fleet = host.fleet
+        active = host.default_profile()
+        for name in fleet.openers:
             label = clean(name, 40)
-            if name not in main.shown:
-                yield (f"profile: show {label}", main.profile_summary(name), partial(main.show_profile, name))
+            summary = fleet.summary(name, active)
+            if name not in fleet.shown:
+                yield f"profile: show {label}", summary, partial(host.show_profile, name)
                 continue
-            yield (
-                f"profile: use {label}",
-                main.profile_summary(name),
-                partial(main.set_default_profile, name),
-            )
-            if len(main.shown) > 1:
-                yield (f"profile: hide {label}", "Stop listing its VMs", partial(main.hide_profile, name))
-        yield ("app: change theme", "Pick a theme (light and dark ones)", main.app.action_change_theme)
-        yield ("app: save screenshot", "Save an SVG of the screen", main.app.action_screenshot)
-        yield ("app: quit", "Leave vmtui; VMs keep running", main.app.exit)
+            yield f"profile: use {label}", summary, partial(host.set_default_profile, name)
+            if len(fleet.shown) > 1:
+                yield f"profile: hide {label}", "Stop listing its VMs", partial(host.hide_profile, name)
 
     async def discover(self) -> Hits:
         for label, help_text, command in self._entries():

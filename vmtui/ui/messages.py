@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.message import Message
 
 from vmtui.services.poller import PollResult
 
 
+@dataclass
 class FleetUpdated(Message):
     """A poll result for one profile. A newer one replaces an older one still queued, so a busy UI
     only ever applies the latest state."""
 
-    def __init__(self, result: PollResult) -> None:
-        super().__init__()
-        self.result = result
+    result: PollResult
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FleetUpdated) and message.result.provider == self.result.provider
 
 
+@dataclass
 class ProfileConnecting(Message):
     """A profile is being opened (e.g. the local engine is starting), or failed to open."""
 
-    def __init__(self, profile: str, status: str | None, error: str | None = None) -> None:
-        super().__init__()
-        self.profile = profile
-        self.status = status
-        self.error = error
+    profile: str
+    status: str | None
+    error: str | None = None

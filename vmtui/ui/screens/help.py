@@ -49,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
             description = Text(binding.description)
             if binding.tooltip:
                 description.append(f" — {binding.tooltip}", style="dim")
-            reason = self.reasons.get(binding.action)
+            reason = self.reasons.get(ident)
             if not active.enabled:
                 description.stylize("dim")
                 description.append(

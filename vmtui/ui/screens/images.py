@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -10,9 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Image
@@ -20,6 +19,7 @@ from vmtui.services.actions import Actions
 from vmtui.ui.format import clean, format_size, safe
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.form import FormScreen
+from vmtui.ui.screens.list_screen import ListScreen, Row, close_binding, reload_binding
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -69,79 +69,56 @@ def _default_name(path: Path) -> str:
     return name
 
 
-class ImagesScreen(ModalScreen[None]):
+class ImagesScreen(ListScreen[Image]):
+    KIND = "images"
+    TITLE = "Images"
+    WHAT = "images"
+    COLUMNS = (
+        ("Name", "name", 30),
+        ("Size", "size", 12),
+        ("Used by", "in_use", 9),
+        ("Created", "created", None),
+    )
+    SHOW_PALETTE_KEY = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="images.close", tooltip="Back to the VM list"),
+        close_binding(KIND),
         Binding("u", "upload", "Upload", id="images.upload", tooltip="Upload a rootfs tarball from a path"),
         Binding(
             "D", "delete", "Delete", id="images.delete", tooltip="Delete the image (refused while in use)"
         ),
-        Binding("ctrl+r", "reload", "Refresh", id="images.refresh", tooltip="Reload the image list"),
+        reload_binding(KIND, "image list"),
     ]
 
     def __init__(self, actions: Actions, profile: str, *, read_only: bool = False) -> None:
-        super().__init__()
-        self.actions = actions
+        super().__init__(actions)
         self.profile = profile
         self.read_only = read_only
-        self.images: list[Image] = []
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="images-dialog", classes="dialog"):
-            yield Label(Text(f"Images on {clean(self.profile, 40)}"), classes="dialog-title")
-            yield DataTable(cursor_type="row", id="images-table")
-            yield ProgressBar(total=100, show_eta=False, id="upload-progress")
-            yield Static("", id="images-status")
-        yield Footer(show_command_palette=False)
+    def heading(self) -> Text:
+        return Text(f"Images on {clean(self.profile, 40)}")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("Name", key="name", width=30)
-        table.add_column("Size", key="size", width=12)
-        table.add_column("Used by", key="in_use", width=9)
-        table.add_column("Created", key="created")
-        table.focus()
-        self.action_reload()
+    def below(self) -> ComposeResult:
+        yield ProgressBar(total=100, show_eta=False, id="upload-progress")
+
+    async def fetch(self) -> list[Image]:
+        return sorted(await self.actions.list_images(self.profile), key=lambda i: i.name)
+
+    def rows(self, items: list[Image]) -> Iterable[Row]:
+        for image in items:
+            created = f"{image.created_at:%Y-%m-%d %H:%M}" if image.created_at else "-"
+            cells = (safe(image.name, limit=60), format_size(image.size_bytes), str(image.in_use), created)
+            yield image.name, cells
+
+    def loaded(self) -> str:
+        return f"{len(self.items)} image(s)"
+
+    def load_failed(self, error: ProviderError) -> None:
+        self.status(f"Cannot list images: {error}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("upload", "delete") and self.read_only:
             return None
         return True
-
-    def _status(self, text: str) -> None:
-        self.query_one("#images-status", Static).update(Text(clean(text, 300)))
-
-    def action_reload(self) -> None:
-        self._load()
-
-    @work(group="images", exclusive=True, exit_on_error=False)
-    async def _load(self) -> None:
-        try:
-            self.images = await self.actions.list_images(self.profile)
-        except ProviderError as exc:
-            self._status(f"Cannot list images: {exc}")
-            return
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
-        table.clear()
-        for image in sorted(self.images, key=lambda i: i.name):
-            created = f"{image.created_at:%Y-%m-%d %H:%M}" if image.created_at else "-"
-            table.add_row(
-                safe(image.name, limit=60),
-                format_size(image.size_bytes),
-                str(image.in_use),
-                created,
-                key=image.name,
-            )
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
-        self._status(f"{len(self.images)} image(s)")
-
-    def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def action_upload(self) -> None:
         def start(request: UploadRequest | None) -> None:
@@ -155,7 +132,7 @@ class ImagesScreen(ModalScreen[None]):
         bar = self.query_one("#upload-progress", ProgressBar)
         bar.add_class("-visible")
         bar.update(total=max(1, request.path.stat().st_size), progress=0)
-        self._status(f"Uploading {request.path} as {request.name}…")
+        self.status(f"Uploading {request.path} as {request.name}…")
 
         def progress(done: int, total: int) -> None:
             bar.update(total=max(1, total), progress=done)
@@ -163,18 +140,18 @@ class ImagesScreen(ModalScreen[None]):
         try:
             outcome = await self.actions.upload_image(self.profile, request.name, request.path, progress)
         except ProviderError as exc:
-            self._status(f"Upload failed: {exc}")
+            self.status(f"Upload failed: {exc}")
             self.notify(clean(exc, 300), title="Upload failed", severity="error", markup=False)
         else:
-            self._status(outcome.message)
+            self.status(outcome.message)
             self.notify(clean(outcome.message, 300), title="Images", markup=False)
         finally:
             bar.remove_class("-visible")
-        self._load()
+        self.load()
 
     def action_delete(self) -> None:
-        name = self._selected()
-        image = next((i for i in self.images if i.name == name), None)
+        name = self.selected_key()
+        image = next((i for i in self.items if i.name == name), None)
         if image is None:
             return
         use = (
@@ -187,31 +164,19 @@ class ImagesScreen(ModalScreen[None]):
             Text(f"{clean(self.profile, 30)} · {format_size(image.size_bytes)}", style="bold"),
             Text(f"It is {use}. VMs cannot be created from it afterwards."),
         )
-        self.app.push_screen(question, lambda confirmed: self._delete(image.name) if confirmed else None)
-
-    @work(group="images-delete", exit_on_error=False)
-    async def _delete(self, name: str) -> None:
-        self._status(f"Deleting {name}…")
-        try:
-            outcome = await self.actions.delete_image(self.profile, name)
-        except ProviderError as exc:
-            self._status(f"Not deleted: {exc}")
-            self.notify(
-                clean(exc, 300),
-                title=f"Cannot delete {clean(name, 40)}",
-                severity="error",
-                timeout=8,
-                markup=False,
-            )
-            return
-        self._status(outcome.message)
-        self.notify(clean(outcome.message, 300), title="Images", markup=False)
-        self._load()
+        self.confirm(
+            question,
+            lambda: self.change(
+                lambda: self.actions.delete_image(self.profile, image.name),
+                f"Cannot delete {clean(image.name, 40)}",
+                "Not deleted",
+            ),
+        )
 
     @on(DataTable.RowHighlighted)
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
-        image = next((i for i in self.images if i.name == event.row_key.value), None)
+        image = next((i for i in self.items if i.name == event.row_key.value), None)
         if image is not None:
-            self._status(
+            self.status(
                 f"{image.name}: {format_size(image.size_bytes)}, used by {image.in_use} VM(s) or commit(s)"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import webbrowser
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,20 +18,17 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import Static
 
-from vmtui.core.errors import ProviderError
-from vmtui.core.models import Vm
-from vmtui.providers.swiftor import PortMapping, SwiftorProvider
+from vmtui.core.models import PortMapping, Vm
+from vmtui.core.swiftor_plans import DESKTOP_PORT
+from vmtui.services.actions import Actions
 from vmtui.ui.format import clean, safe
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.list_screen import ListScreen, Row, close_binding, reload_binding
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-DESKTOP_PORT = 3000
-"""Where a Swiftor desktop (linuxserver webtop) listens inside the VM; served at the VM's own URL."""
 URL_WIDTH = 76
 """Fits `https://{name}-{uuid}.swiftor.io` for names up to 20 characters; `y` copies any URL whole."""
 DESKTOP_ROW = "\0desktop"
@@ -62,9 +60,9 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
     OK_LABEL = "Add"
     SENDING_TEXT = "Adding the mapping…"
 
-    def __init__(self, provider: SwiftorProvider, vm: Vm) -> None:
+    def __init__(self, actions: Actions, vm: Vm) -> None:
         super().__init__()
-        self.provider = provider
+        self.actions = actions
         self.vm = vm
         self.TITLE_TEXT = f"Map a port of {clean(vm.display_name, 40)}"
 
@@ -82,7 +80,7 @@ class MappingFormScreen(SendingFormScreen[MappingRequest]):
         return MappingRequest(name, port) if ok and name and raw_port else None
 
     async def send(self, request: MappingRequest) -> None:
-        await self.provider.add_mapping(self.vm.id, request.name, request.port)
+        await self.actions.add_mapping(self.vm, request.name, request.port)
 
 
 def _name_error(name: str) -> str | None:
@@ -93,9 +91,13 @@ def _name_error(name: str) -> str | None:
     return None
 
 
-class NetworkingScreen(ModalScreen[None]):
+class NetworkingScreen(ListScreen[PortMapping]):
+    KIND = "networking"
+    TITLE = "Networking"
+    WHAT = "mappings"
+    COLUMNS = (("Name", "name", 16), ("Port", "port", 5), ("URL", "url", URL_WIDTH))
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="networking.close", tooltip="Back to the VM list"),
+        close_binding(KIND),
         Binding("a", "add", "Add", id="networking.add", tooltip="Map a port of the VM to a public URL"),
         Binding(
             "d",
@@ -108,95 +110,58 @@ class NetworkingScreen(ModalScreen[None]):
             "y", "copy", "Copy URL", id="networking.copy", tooltip="Copy the highlighted URL to the clipboard"
         ),
         Binding("o", "open", "Open", id="networking.open", tooltip="Open the highlighted URL in the browser"),
-        Binding("ctrl+r", "reload", "Refresh", id="networking.refresh", tooltip="Reload the mappings"),
+        reload_binding(KIND, "mappings"),
     ]
-    DEFAULT_CSS = """
-    NetworkingScreen #networking-table { height: 1fr; }
-    NetworkingScreen #networking-status { height: auto; color: $text-muted; }
-    """
 
-    def __init__(self, provider: SwiftorProvider, vm: Vm) -> None:
-        super().__init__()
-        self.provider = provider
+    def __init__(self, actions: Actions, vm: Vm) -> None:
+        super().__init__(actions)
         self.vm = vm
-        self.mappings: list[PortMapping] = []
+        self.urls = actions.mappings_api(vm)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="networking-dialog", classes="dialog"):
-            yield Label(Text(f"Networking of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
-            yield Static(
-                Text(
-                    f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)\n"
-                    "Each mapping serves one more port of the VM at its own URL."
-                ),
-                id="desktop-url",
-                classes="dialog-hint",
-            )
-            yield DataTable(cursor_type="row", id="networking-table")
-            yield Static("Loading…", id="networking-status")
-        yield Footer()
+    def heading(self) -> Text:
+        return Text(f"Networking of {clean(self.vm.display_name, 60)}")
+
+    def hints(self) -> ComposeResult:
+        yield Static(
+            Text(
+                f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)\n"
+                "Each mapping serves one more port of the VM at its own URL."
+            ),
+            id="desktop-url",
+            classes="dialog-hint",
+        )
 
     @property
     def desktop_url(self) -> str:
-        return self.provider.desktop_url(self.vm.id)
+        return self.urls.desktop_url(self.vm.id)
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("Name", key="name", width=16)
-        table.add_column("Port", key="port", width=5)
-        table.add_column("URL", key="url", width=URL_WIDTH)
-        table.focus()
-        self.action_reload()
+    async def fetch(self) -> list[PortMapping]:
+        return sorted(await self.actions.list_mappings(self.vm), key=lambda m: m.name)
 
-    def _status(self, text: str) -> None:
-        self.query_one("#networking-status", Static).update(Text(clean(text, 300)))
-
-    def action_reload(self) -> None:
-        self._load()
-
-    @work(group="networking-load", exclusive=True, exit_on_error=False)
-    async def _load(self, select: str | None = None) -> None:
-        try:
-            self.mappings = await self.provider.list_mappings(self.vm.id)
-        except ProviderError as exc:
-            self._status(f"Cannot list mappings: {exc}")
-            self.notify(clean(exc, 300), title="Networking", severity="error", markup=False)
-            return
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
-        table.clear()
-        table.add_row(
-            Text("desktop", style="italic"),
-            str(DESKTOP_PORT),
-            safe(self.desktop_url, limit=200),
-            key=DESKTOP_ROW,
+    def rows(self, items: list[PortMapping]) -> Iterable[Row]:
+        yield (
+            DESKTOP_ROW,
+            (Text("desktop", style="italic"), str(DESKTOP_PORT), safe(self.desktop_url, limit=200)),
         )
-        for mapping in sorted(self.mappings, key=lambda m: m.name):
-            table.add_row(
-                safe(mapping.name, limit=63),
-                str(mapping.port),
-                safe(self._url(mapping), limit=200),
-                key=mapping.name,
+        for mapping in items:
+            yield (
+                mapping.name,
+                (safe(mapping.name, limit=63), str(mapping.port), safe(self._url(mapping), limit=200)),
             )
-        names = {m.name for m in self.mappings}
-        table.move_cursor(
-            row=table.get_row_index(select) if select in names else min(keep, table.row_count - 1)
-        )
-        self._status(f"{len(self.mappings)} mapping(s)")
+
+    def loaded(self) -> str:
+        return f"{len(self.items)} mapping(s)"
 
     def _url(self, mapping: PortMapping) -> str:
-        return mapping.url or self.provider.mapping_url(mapping)
+        return mapping.url or self.urls.mapping_url(mapping)
 
     def _selected(self) -> tuple[str, str] | None:
         """(row key, URL) of the highlighted row."""
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = self.selected_key()
         if key == DESKTOP_ROW:
             return key, self.desktop_url
-        mapping = next((m for m in self.mappings if m.name == key), None)
-        return (key, self._url(mapping)) if mapping is not None else None
+        mapping = next((m for m in self.items if m.name == key), None)
+        return (key, self._url(mapping)) if key is not None and mapping is not None else None
 
     # ------------------------------------------------------------------ URLs
 
@@ -229,14 +194,11 @@ class NetworkingScreen(ModalScreen[None]):
     def action_add(self) -> None:
         def added(request: MappingRequest | None) -> None:
             if request is not None:
-                self.notify(
-                    f"Mapped {clean(request.name, 63)} to port {request.port}",
-                    title="Networking",
-                    markup=False,
-                )
-                self._load(request.name)
+                message = f"Mapped {clean(request.name, 63)} to port {request.port}"
+                self.notify(message, title="Networking", markup=False)
+                self.load(request.name)
 
-        self.app.push_screen(MappingFormScreen(self.provider, self.vm), added)
+        self.app.push_screen(MappingFormScreen(self.actions, self.vm), added)
 
     def action_delete(self) -> None:
         selected = self._selected()
@@ -246,28 +208,17 @@ class NetworkingScreen(ModalScreen[None]):
         if name == DESKTOP_ROW:
             self.notify("The desktop URL is built in; only mappings can be removed.", severity="warning")
             return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._delete(name)
-
         question = ConfirmScreen(
             "Remove this port mapping?",  # a title is markup: server-given names go in the Text below
             Text(f"{clean(self.vm.display_name, 60)} · {clean(name, 63)}", style="bold"),
             Text(f"{clean(url, 200)} stops serving."),
             confirm_label="Remove",
         )
-        self.app.push_screen(question, confirmed)
-
-    @work(group="networking-delete", exit_on_error=False)
-    async def _delete(self, name: str) -> None:
-        try:
-            await self.provider.delete_mapping(self.vm.id, name)
-        except ProviderError as exc:
-            self._status(f"{name} not removed: {exc}")
-            self.notify(
-                clean(exc, 300), title=f"Cannot remove {clean(name, 40)}", severity="error", markup=False
-            )
-            return
-        self.notify(f"Removed {clean(name, 63)}", title="Networking", markup=False)
-        self._load()
+        self.confirm(
+            question,
+            lambda: self.change(
+                lambda: self.actions.delete_mapping(self.vm, name),
+                f"Cannot remove {clean(name, 40)}",
+                f"{name} not removed",
+            ),
+        )

@@ -8,23 +8,22 @@ status line: only keys are. Changes apply at the VM's next start.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pydantic import SecretStr
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Static
 
-from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
-from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.services.actions import Actions
 from vmtui.ui.format import clean, safe
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.list_screen import ListScreen, Row, close_binding, reload_binding
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -46,9 +45,9 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
     OK_LABEL = "Save"
     SENDING_TEXT = "Saving…"
 
-    def __init__(self, provider: SwiftorProvider, vm: Vm, key: str | None = None) -> None:
+    def __init__(self, actions: Actions, vm: Vm, key: str | None = None) -> None:
         super().__init__()
-        self.provider = provider
+        self.actions = actions
         self.vm = vm
         self.fixed_key = key
         name = clean(vm.display_name, 40)
@@ -78,7 +77,7 @@ class SecretFormScreen(SendingFormScreen[SecretEntry]):
         return SecretEntry(key, SecretStr(value)) if ok and key else None
 
     async def send(self, request: SecretEntry) -> None:
-        await self.provider.set_secret(self.vm.id, request.key, request.value)
+        await self.actions.set_secret(self.vm, request.key, request.value)
 
 
 def _key_error(key: str) -> str | None:
@@ -95,9 +94,13 @@ def _value_error(value: str) -> str | None:
     return "no NUL characters" if "\x00" in value else None
 
 
-class SecretsScreen(ModalScreen[None]):
+class SecretsScreen(ListScreen[str]):
+    KIND = "secrets"
+    TITLE = "Secrets"
+    WHAT = "secrets"
+    COLUMNS = (("Key", "key", 40), ("Value", "value", None))
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="secrets.close", tooltip="Back to the VM list"),
+        close_binding(KIND),
         Binding(
             "v",
             "reveal",
@@ -110,80 +113,44 @@ class SecretsScreen(ModalScreen[None]):
         Binding(
             "d", "delete", "Delete", id="secrets.delete", tooltip="Delete the highlighted secret (asks first)"
         ),
-        Binding("ctrl+r", "reload", "Refresh", id="secrets.refresh", tooltip="Reload the secrets"),
+        reload_binding(KIND, "secrets"),
     ]
-    DEFAULT_CSS = """
-    SecretsScreen #secrets-table { height: 1fr; }
-    SecretsScreen #secrets-status { height: auto; color: $text-muted; }
-    """
 
-    def __init__(self, provider: SwiftorProvider, vm: Vm) -> None:
-        super().__init__()
-        self.provider = provider
+    def __init__(self, actions: Actions, vm: Vm) -> None:
+        super().__init__(actions)
         self.vm = vm
         self.secrets: dict[str, SecretStr] = {}
         self.revealed: str | None = None
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="secrets-dialog", classes="dialog"):
-            yield Label(Text(f"Secrets of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
-            yield Static(
-                "Environment variables of every process in the VM. Changes apply at the VM's next start.",
-                classes="dialog-hint",
-            )
-            yield DataTable(cursor_type="row", id="secrets-table")
-            yield Static("Loading…", id="secrets-status")
-        yield Footer()
+    def heading(self) -> Text:
+        return Text(f"Secrets of {clean(self.vm.display_name, 60)}")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("Key", key="key", width=40)
-        table.add_column("Value", key="value")
-        table.focus()
-        self.action_reload()
+    def hints(self) -> ComposeResult:
+        yield Static(
+            "Environment variables of every process in the VM. Changes apply at the VM's next start.",
+            classes="dialog-hint",
+        )
 
-    # ------------------------------------------------------------------ data
-
-    def _status(self, text: str) -> None:
-        self.query_one("#secrets-status", Static).update(Text(clean(text, 300)))
-
-    def action_reload(self) -> None:
-        self._load()
-
-    @work(group="secrets-load", exclusive=True, exit_on_error=False)
-    async def _load(self, select: str | None = None) -> None:
-        try:
-            self.secrets = await self.provider.list_secrets(self.vm.id)
-        except ProviderError as exc:
-            self._status(f"Cannot list secrets: {exc}")
-            self.notify(clean(exc, 300), title="Secrets", severity="error", markup=False)
-            return
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
+    async def fetch(self) -> list[str]:
+        self.secrets = await self.actions.list_secrets(self.vm)
         self.revealed = None
-        table.clear()
-        for key in sorted(self.secrets):
-            table.add_row(safe(key, limit=60), MASK, key=key)
-        if table.row_count:
-            row = table.get_row_index(select) if select in self.secrets else min(keep, table.row_count - 1)
-            table.move_cursor(row=row)
-        self._status(f"{len(self.secrets)} secret(s); v reveals the highlighted one")
+        return sorted(self.secrets)
 
-    def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    def rows(self, items: list[str]) -> Iterable[Row]:
+        return ((key, (safe(key, limit=60), MASK)) for key in items)
+
+    def loaded(self) -> str:
+        return f"{len(self.items)} secret(s); v reveals the highlighted one"
 
     # ------------------------------------------------------------------ reveal
 
     def _mask(self) -> None:
         if self.revealed is not None and self.revealed in self.secrets:
-            self.query_one(DataTable).update_cell(self.revealed, "value", MASK)
+            self.table.update_cell(self.revealed, "value", MASK)
         self.revealed = None
 
     def action_reveal(self) -> None:
-        key = self._selected()
+        key = self.selected_key()
         if key is None:
             return
         if self.revealed == key:
@@ -191,7 +158,7 @@ class SecretsScreen(ModalScreen[None]):
             return
         self._mask()
         value = self.secrets[key].get_secret_value()
-        self.query_one(DataTable).update_cell(key, "value", safe(value, limit=200), update_width=True)
+        self.table.update_cell(key, "value", safe(value, limit=200), update_width=True)
         self.revealed = key
 
     @on(DataTable.RowHighlighted)
@@ -208,50 +175,34 @@ class SecretsScreen(ModalScreen[None]):
     def _open_form(self, key: str | None) -> None:
         def saved(entry: SecretEntry | None) -> None:
             if entry is not None:
-                self.notify(
-                    f"Saved {clean(entry.key, 60)}; it applies at the VM's next start",
-                    title="Secrets",
-                    markup=False,
-                )
-                self._load(entry.key)
+                message = f"Saved {clean(entry.key, 60)}; it applies at the VM's next start"
+                self.notify(message, title="Secrets", markup=False)
+                self.load(entry.key)
 
-        self.app.push_screen(SecretFormScreen(self.provider, self.vm, key), saved)
+        self.app.push_screen(SecretFormScreen(self.actions, self.vm, key), saved)
 
     def action_add(self) -> None:
         self._open_form(None)
 
     def action_edit(self) -> None:
-        key = self._selected()
+        key = self.selected_key()
         if key is not None:
             self._open_form(key)
 
     def action_delete(self) -> None:
-        key = self._selected()
+        key = self.selected_key()
         if key is None:
             return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._delete(key)
-
         question = ConfirmScreen(
             "Delete this secret?",  # a title is markup: server-given names go in the Text below
             Text(f"{clean(self.vm.display_name, 60)} · {clean(key, 60)}", style="bold"),
             Text("The VM loses this environment variable at its next start."),
         )
-        self.app.push_screen(question, confirmed)
-
-    @work(group="secrets-delete", exit_on_error=False)
-    async def _delete(self, key: str) -> None:
-        try:
-            await self.provider.delete_secret(self.vm.id, key)
-        except ProviderError as exc:
-            self._status(f"{key} not deleted: {exc}")
-            self.notify(
-                clean(exc, 300), title=f"Cannot delete {clean(key, 40)}", severity="error", markup=False
-            )
-            return
-        self.notify(
-            f"Deleted {clean(key, 60)}; the VM keeps it until its next start", title="Secrets", markup=False
+        self.confirm(
+            question,
+            lambda: self.change(
+                lambda: self.actions.delete_secret(self.vm, key),
+                f"Cannot delete {clean(key, 40)}",
+                f"{key} not deleted",
+            ),
         )
-        self._load()

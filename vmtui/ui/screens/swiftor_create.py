@@ -1,24 +1,22 @@
 """The create form of a Swiftor desktop VM: label, region, distribution, desktop, cpu, ram,
 password and storage type, checked inline against the distribution rules and the account's plan
-before anything is sent; on OK it calls `SwiftorProvider.create_desktop`."""
+before anything is sent; on OK it creates the VM through `Actions.create_desktop`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.events import Resize
 from textual.widgets import Input, Label, Select, Static
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Vm
+from vmtui.core.models import DesktopRequest, Vm
 from vmtui.core.swiftor_plans import DESKTOPS, DISTRIBUTIONS, Plan, distribution_problem
-from vmtui.providers.swiftor import SwiftorProvider
+from vmtui.services.actions import Actions
 from vmtui.ui.format import clean
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
 
@@ -30,26 +28,13 @@ MAX_LABEL = 64
 MAX_PASSWORD = 256
 
 
-@dataclass(frozen=True)
-class DesktopRequest:
-    """A validated create request, in `SwiftorProvider.create_desktop`'s terms."""
-
-    label: str
-    region: str
-    distribution: str
-    desktop: str | None
-    cpu: int
-    ram_gb: int
-    password: SecretStr = field(repr=False)
-    storage_type: str = "ephemeral"
-
-
 class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     """Dismisses with the request once Swiftor created the VM (stopped); `created_vm` is that VM."""
 
     OK_LABEL = "Create"
     DIALOG_CLASSES = "dialog -wide"  # two fields per row
     SENDING_TEXT = "Creating the VM…"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]  # noqa: RUF012 - typed by Textual
     DEFAULT_CSS = """
     SwiftorCreateScreen .field-pair { height: auto; }
     SwiftorCreateScreen .field-pair > Vertical { width: 1fr; height: auto; }
@@ -57,12 +42,13 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     SwiftorCreateScreen Select.-invalid > SelectCurrent { border: tall $error; }
     """
 
-    def __init__(self, provider: SwiftorProvider) -> None:
+    def __init__(self, actions: Actions, profile: str) -> None:
         super().__init__()
-        self.provider = provider
+        self.actions = actions
+        self.profile = profile
         self.plan: Plan | None = None
         self.created_vm: Vm | None = None
-        self.TITLE_TEXT = f"New Swiftor desktop on {clean(provider.name, 40)}"
+        self.TITLE_TEXT = f"New Swiftor desktop on {clean(profile, 40)}"
 
     # ------------------------------------------------------------------ layout
 
@@ -117,14 +103,11 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     def on_mount(self) -> None:
         self._load_plan()
 
-    def on_resize(self, event: Resize) -> None:
-        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
-
     @work(group="swiftor-plan", exit_on_error=False)
     async def _load_plan(self) -> None:
         hint = self.query_one("#plan", Static)
         try:
-            self.plan = await self.provider.account_plan()
+            self.plan = await self.actions.account_plan(self.profile)
         except ProviderError as exc:
             hint.update(
                 Text(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
@@ -197,16 +180,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
     # ------------------------------------------------------------------ sending
 
     async def send(self, request: DesktopRequest) -> None:
-        self.created_vm = await self.provider.create_desktop(
-            request.label,
-            request.region,
-            request.distribution,
-            request.desktop,
-            request.cpu,
-            request.ram_gb,
-            request.password,
-            request.storage_type,
-        )
+        self.created_vm = await self.actions.create_desktop(self.profile, request)
 
 
 def _whole_number(raw: str) -> tuple[int, str | None]:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from vmtui.ui.terminal.transport import TransportFactory
+from vmtui.terminal.transport import TransportFactory
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 _MAX_TITLE = 40

@@ -13,6 +13,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vmtui.core.models import Capabilities, Commit, Vm
+from vmtui.core.swiftor_plans import DESKTOP_PORT
+from vmtui.providers.base import PortMappingsApi
+from vmtui.services.actions import Actions
+from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean, format_age
 
 _CAPABILITY_FLAGS = (
@@ -40,6 +44,34 @@ class VmDetails(VerticalScroll):
 
     def compose(self):
         yield self._body
+
+    def show_for(self, item: Vm | Commit | None, actions: Actions, fleet: FleetSupervisor) -> None:
+        """Show `item` with what its provider can do, an action in flight and the last error about it."""
+        if item is None:
+            self.show(None)
+            return
+        provider = actions.providers.get(item.provider)
+        errors = actions.errors
+        error = (
+            errors.get(item.key) or errors.get((item.provider, "")) or fleet.open_errors.get(item.provider)
+        )
+        result = fleet.results.get(item.provider)
+        if error is None and result is not None and result.error is not None:
+            error = str(result.error)
+        reach: list[tuple[str, str]] = []
+        if isinstance(item, Vm) and isinstance(provider, PortMappingsApi):
+            reach = [
+                ("desktop", provider.desktop_url(item.id)),
+                ("default port", f"{DESKTOP_PORT} (desktop, inside the VM)"),
+            ]
+        self.show(
+            item,
+            capabilities=provider.capabilities if provider else None,
+            provider_kind=provider.kind if provider else "",
+            pending=actions.pending.get(item.key) if isinstance(item, Vm) else None,
+            last_error=error,
+            reach=reach,
+        )
 
     def show(
         self,

@@ -10,11 +10,37 @@ import signal
 import struct
 import subprocess
 import termios
+import time
 from collections.abc import Mapping, Sequence
 
-from vmtui.ui.terminal.transport import TerminalSink
+from vmtui.terminal.transport import TerminalSink
 
-_READ_SIZE = 65536
+READ_BATCH = 64 * 1024  # read at most this much per wakeup...
+READ_TIME = 0.002  # ...and for at most this long, so a flood cannot keep the event loop from keys
+
+
+def read_available(fd: int, limit: int = READ_BATCH, seconds: float = READ_TIME) -> tuple[bytes, bool]:
+    """What a non-blocking `fd` holds, up to `limit` bytes and `seconds` of reading, and whether it ended.
+
+    A PTY read returns at most one tty buffer (~4 KB): reading once per wakeup would cost a round of feed,
+    parse and repaint scheduling per 4 KB."""
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.perf_counter() + seconds
+    while size < limit:
+        try:
+            data = os.read(fd, limit - size)
+        except BlockingIOError:
+            break
+        except OSError:  # EIO: the child side is gone
+            data = b""
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+        if time.perf_counter() > deadline:
+            break
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
 
 
 def _set_size(fd: int, cols: int, rows: int) -> None:
@@ -119,14 +145,10 @@ class PtyTransport:
         self._finish("closed")
 
     def _on_readable(self) -> None:
-        try:
-            data = os.read(self._fd, _READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: the child side is gone
-            data = b""
+        data, ended = read_available(self._fd)
         if data:
             self._sink.feed(data)
+        if not ended or self._closed:
             return
         self.pause_reading()
         exited = self._loop.run_in_executor(None, self._process.wait)

@@ -14,11 +14,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from vmtui.ui.terminal.modes import ALT_SCREEN_MODES, EventKind, Mode, ModeScanner, ScanEvent
-from vmtui.ui.terminal.screen_model import Cursor, EmulatorBackend, Run
+from vmtui.terminal.modes import ALT_SCREEN_MODES, EventKind, Mode, ModeScanner, ScanEvent
+from vmtui.terminal.screen_model import Cursor, EmulatorBackend, Run
 
 try:
-    from vmtui.ui.terminal.avt_backend import AvtBackend
+    from vmtui.terminal.avt_backend import AvtBackend
 except ImportError:  # no pyavt wheel for this platform / Python
     AvtBackend = None  # type: ignore[assignment,misc]
 
@@ -37,7 +37,7 @@ def create_backend(name: str, cols: int, rows: int) -> EmulatorBackend:
             raise RuntimeError("the avt terminal emulator (PyPI 'pyavt') is not installed")
         return AvtBackend(cols, rows)
     if name == "pyte":
-        from vmtui.ui.terminal.pyte_backend import PyteBackend
+        from vmtui.terminal.pyte_backend import PyteBackend
 
         return PyteBackend(cols, rows)
     raise ValueError(f"unknown terminal emulator {name!r} (expected 'avt' or 'pyte')")

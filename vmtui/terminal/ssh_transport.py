@@ -1,13 +1,47 @@
-"""Adapter from the SSH service (`SshSession` / `SshShell`) to the widget's `TerminalTransport`."""
+"""Adapter from an SSH shell (`vmtui.services.ssh.SshSession` / `SshShell`) to a `TerminalTransport`.
+
+The shell and session are described by the protocols below, so this layer does not import the services
+(nor asyncssh); their errors are `ProviderError`s whose `message` is safe to show."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Protocol
 
-from vmtui.services.ssh import SshError, SshSession, SshShell
-from vmtui.ui.terminal.transport import TerminalSink, TransportFactory
+from vmtui.core.errors import ProviderError
+from vmtui.terminal.transport import TerminalSink, TransportFactory
+
+
+class SshShell(Protocol):
+    """An interactive remote shell on a PTY (`vmtui.services.ssh.SshShell`)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    async def read(self) -> bytes:
+        """The next chunk of output; b"" once the remote side closed."""
+
+    async def wait(self) -> int | None:
+        """Wait for the shell to end; its exit status."""
+
+
+class SshSession(Protocol):
+    """One SSH connection to one VM (`vmtui.services.ssh.SshSession`)."""
+
+    vm_id: str
+
+    async def connect(self) -> object: ...
+
+    async def open_shell(self, cols: int, rows: int) -> SshShell: ...
+
+    async def close(self) -> None: ...
 
 
 class SshTerminalTransport:
@@ -48,6 +82,7 @@ class SshTerminalTransport:
         try:
             while True:
                 await self._may_read.wait()
+                # everything asyncssh buffered while the loop was busy, up to 64 KiB: one feed, not one per packet
                 chunk = await self._shell.read()
                 if not chunk:
                     break
@@ -56,7 +91,7 @@ class SshTerminalTransport:
             reason = "shell ended" if status is None else f"shell exited with status {status}"
         except asyncio.CancelledError:
             reason = "closed"
-        except SshError as error:
+        except ProviderError as error:
             reason = error.message
         except Exception as error:  # noqa: BLE001 - keepalive timeout and the like: the user sees why
             reason = f"connection lost: {error}"

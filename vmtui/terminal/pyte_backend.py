@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyte
 from pyte.screens import Char, StaticDefaultDict
 
-from vmtui.ui.terminal.screen_model import (
+from vmtui.terminal.screen_model import (
     BLINK,
     BOLD,
     DEFAULT_STYLE,
@@ -105,7 +105,7 @@ class _Screen(pyte.Screen):
                 lines, (x, y) = self._saved_primary
                 for row, cells in lines.items():
                     if row < self.lines:
-                        line = StaticDefaultDict(self.default_char)
+                        line: StaticDefaultDict[int, Char] = StaticDefaultDict(self.default_char)
                         line.update({x: c for x, c in cells.items() if x < self.columns})
                         self.buffer[row] = line
                 self.cursor.x, self.cursor.y = min(x, self.columns - 1), min(y, self.lines - 1)

@@ -1,0 +1,257 @@
+"""The terminal pane fed the way users feed it: `cat` on a real PTY, and `cat` inside a local-engine VM
+through SSH over the engine's TLS gateway. Headless 120x40 app; the clock stops when the sentinel line
+is painted.
+
+Rows, each with baselines measured in the same run on the same bytes:
+- PTY: pane vs the raw `avt` feed (the emulator alone) and vs `cat` on a PTY read by a bare loop;
+- SSH (root only: a real sandboxed VM of a `vmtui serve` engine in its own process, temp state dir): pane
+  vs the raw `avt` feed and vs a bare asyncssh read loop on a shell over the same gateway;
+- keystroke-to-echo p50/p99 in one tab (a PTY running `cat`, the tty echoes) while another tab floods
+  through a PTY, vs the same with no flood.
+Each figure is the median of `REPEAT` runs (the machine is shared; medians tame the noise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import pty
+import signal
+import statistics
+import struct
+import subprocess
+import tempfile
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import events
+
+from bench.bench_terminal import (
+    COLS,
+    ROWS,
+    SENTINEL,
+    TYPING_GAP,
+    BenchApp,
+    _on_screen,
+    _percentile,
+    _raw_avt_seconds,
+    _until,
+    coloured_output,
+)
+from vmtui.terminal.pty_transport import PtyTransport
+from vmtui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.terminal.transport import TerminalSink, TerminalTransport, TransportFactory
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+
+FLOOD_MB = 50
+REPEAT = 3
+ECHO_KEYS = 80
+
+
+def _median_of(measure: Callable[[], float], repeat: int = REPEAT) -> float:
+    return statistics.median(measure() for _ in range(repeat))
+
+
+# -- PTY ----------------------------------------------------------------------------------------------
+def _bare_pty_seconds(path: Path) -> float:
+    """`cat path` on a PTY, read by a plain blocking loop until the child side closes."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    started = time.perf_counter()
+    process = subprocess.Popen(["cat", str(path)], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        while True:
+            try:
+                if not os.read(master, 65536):
+                    break
+            except OSError:  # EIO once cat exited and its side closed
+                break
+    finally:
+        os.close(master)
+        process.wait()
+    return time.perf_counter() - started
+
+
+def _pty(argv: list[str]) -> TransportFactory:
+    async def spawn(sink: TerminalSink, cols: int, rows: int) -> TerminalTransport:
+        return await PtyTransport.spawn(sink, cols, rows, argv)
+
+    return spawn
+
+
+async def _pty_pane_seconds(path: Path) -> float:
+    """Seconds from connecting a pane to `cat path` on a PTY until the sentinel is painted."""
+    app = BenchApp()
+    async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TerminalPane)
+        started = time.perf_counter()
+        pane.connect(_pty(["cat", str(path)]))
+        await _until(lambda: _on_screen(pane, SENTINEL), timeout=600)
+        return time.perf_counter() - started
+
+
+def _pty_rows(path: Path, megabytes: float, data: bytes) -> list[dict]:
+    pane = megabytes / _median_of(lambda: asyncio.run(_pty_pane_seconds(path)))
+    raw = megabytes / _median_of(lambda: _raw_avt_seconds(data))
+    bare = megabytes / _median_of(lambda: _bare_pty_seconds(path))
+    return [
+        _row(f"PTY cat {FLOOD_MB} MB: pane vs raw avt feed", pane, "MB/s", raw),
+        _row(f"PTY cat {FLOOD_MB} MB: pane vs bare PTY read loop", pane, "MB/s", bare),
+    ]
+
+
+# -- keystroke echo while another tab floods ------------------------------------------------------------
+async def _echo_latencies_ms(flood_path: Path | None) -> list[float]:
+    app = BenchApp(panes=2)
+    async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
+        await pilot.pause()
+        typing, flooding = app.query(TerminalPane)
+        typing.connect(_pty(["cat"]))  # canonical mode: the tty echoes every key at once
+        if flood_path is not None:
+            flooding.connect(_pty(["sh", "-c", f"while :; do cat {flood_path}; done"]))
+        typing.focus()
+        await _until(lambda: typing.transport is not None, timeout=10)
+        await pilot.pause(0.5)
+        emulator = typing.emulator
+        assert emulator is not None
+        samples = []
+        for i in range(ECHO_KEYS):
+            character = "abcdefghijklmnopqrstuvwxyz"[i % 26]
+            marker = emulator.cursor.col
+            started = time.perf_counter()
+            app.post_message(events.Key(character, character))
+            await _until(lambda marker=marker: emulator.cursor.col != marker and typing.settled, 10, 0.0005)
+            samples.append((time.perf_counter() - started) * 1000)
+            if emulator.cursor.col > COLS - 5:
+                app.post_message(events.Key("enter", "\r"))
+                await _until(lambda: emulator.cursor.col == 0 and typing.settled, timeout=10)
+            await asyncio.sleep(TYPING_GAP)
+        if flood_path is not None:
+            assert flooding.emulator is not None and flooding.emulator.total_scrolled > 0, "no flood"
+        typing.close()
+        flooding.close()
+        return samples
+
+
+def _echo_rows(path: Path) -> list[dict]:
+    idle = asyncio.run(_echo_latencies_ms(None))
+    flooded = asyncio.run(_echo_latencies_ms(path))
+    return [
+        _row(
+            f"PTY key-to-echo {label} while another tab floods a PTY (vs no flood)",
+            _percentile(flooded, fraction),
+            "ms",
+            _percentile(idle, fraction),
+        )
+        for label, fraction in (("p50", 0.5), ("p99", 0.99))
+    ]
+
+
+# -- SSH into a local-engine VM --------------------------------------------------------------------------
+async def _ssh_rows(state: Path, data: bytes, megabytes: float) -> list[dict]:
+    """`vmtui serve` runs in its own process (as users run it); the VM is a real sandbox."""
+    from vmtui.core.models import VmConfig
+    from vmtui.providers.vers import VersProvider
+    from vmtui.services.known_hosts import TofuKnownHosts
+    from vmtui.services.local_daemon import ensure_daemon
+    from vmtui.services.ssh import SshSession
+
+    endpoint = await asyncio.to_thread(ensure_daemon, state, timeout=60)
+    provider = VersProvider(
+        "local",
+        endpoint.api_url,
+        endpoint.token,
+        vm_domain=f"vm.{endpoint.domain}",
+        ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
+        ca_path=endpoint.ca_path,
+        memory_snapshots=False,
+    )
+    known_hosts = TofuKnownHosts(state / "known_hosts")
+    command = b"exec cat /root/flood.txt\r"
+    vm_id = ""
+
+    def session() -> SshSession:
+        return SshSession(provider, vm_id, known_hosts=known_hosts)
+
+    async def bare_loop_seconds() -> float:
+        async with session() as ssh:
+            shell = await ssh.open_shell(COLS, ROWS)
+            await asyncio.sleep(0.5)  # the prompt
+            started = time.perf_counter()
+            shell.write(command)
+            tail = b""
+            while SENTINEL.encode() not in tail:
+                chunk = await shell.read()
+                if not chunk:
+                    raise RuntimeError("the shell ended before the sentinel")
+                tail = tail[-64:] + chunk
+            return time.perf_counter() - started
+
+    async def pane_seconds() -> float:
+        app = BenchApp()
+        async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
+            await pilot.pause()
+            pane = app.query_one(TerminalPane)
+            pane.connect(ssh_transport_factory(session))
+            await _until(lambda: pane.transport is not None, timeout=60)
+            await asyncio.sleep(0.5)  # the prompt
+            started = time.perf_counter()
+            pane.send(command)
+            await _until(lambda: _on_screen(pane, SENTINEL), timeout=900)
+            elapsed = time.perf_counter() - started
+            pane.close()
+            return elapsed
+
+    try:
+        vm_id = await provider.create_vm(VmConfig(), wait_boot=True)
+        async with session() as ssh:
+            await ssh.connection.run("cat > /root/flood.txt", input=data, encoding=None, check=True)
+        pane = statistics.median([megabytes / await pane_seconds() for _ in range(REPEAT)])
+        bare = statistics.median([megabytes / await bare_loop_seconds() for _ in range(REPEAT)])
+    finally:
+        if vm_id:
+            await provider.delete_vm(vm_id)
+        await provider.aclose()
+        _stop_engine(state)
+    raw = megabytes / _median_of(lambda: _raw_avt_seconds(data))
+    return [
+        _row(f"SSH cat {FLOOD_MB} MB in a VM: pane vs raw avt feed", pane, "MB/s", raw),
+        _row(f"SSH cat {FLOOD_MB} MB in a VM: pane vs bare asyncssh read loop", pane, "MB/s", bare),
+    ]
+
+
+def _stop_engine(state: Path) -> None:
+    pid = json.loads((state / "endpoint.json").read_text())["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _row(name: str, value: float, unit: str, baseline: float) -> dict:
+    return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": value / baseline}
+
+
+def run() -> list[dict]:
+    data = coloured_output(FLOOD_MB)
+    megabytes = len(data) / 1e6
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "flood.txt"
+        path.write_bytes(data)
+        rows = _pty_rows(path, megabytes, data)
+        rows += _echo_rows(path)
+        if os.geteuid() == 0:
+            rows += asyncio.run(_ssh_rows(Path(workdir) / "engine", data, megabytes))
+    return rows
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TEXTUAL_FPS", "60")
+    for row in run():
+        print(row)

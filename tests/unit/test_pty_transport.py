@@ -1,0 +1,79 @@
+"""PtyTransport: a wakeup drains what the PTY holds (bounded by READ_BATCH) into one feed, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from vmtui.terminal import pty_transport
+from vmtui.terminal.pty_transport import READ_BATCH, PtyTransport, read_available
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.feeds: list[bytes] = []
+        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def feed(self, data: bytes) -> None:
+        self.feeds.append(data)
+
+    def closed(self, reason: str) -> None:
+        self.ended.set_result(reason)
+
+
+class PtyReads:
+    """Stands in for `os` in pty_transport: `read` returns one queued piece per call, like a PTY (~4 KB)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.calls = 0
+
+    def read(self, fd: int, size: int) -> bytes:
+        self.calls += 1
+        if not self.pieces:
+            raise BlockingIOError
+        piece = self.pieces.pop(0)
+        if len(piece) > size:
+            self.pieces.insert(0, piece[size:])
+        return piece[:size]
+
+
+def test_a_wakeup_drains_every_waiting_tty_buffer_into_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = PtyReads([bytes([65 + i]) * 4095 for i in range(5)])
+    monkeypatch.setattr(pty_transport, "os", reads)
+    data, ended = read_available(fd=3)
+    assert data == b"".join(bytes([65 + i]) * 4095 for i in range(5)) and not ended
+    assert reads.calls == 6  # five pieces, then "would block"
+
+
+def test_a_wakeup_reads_at_most_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = PtyReads([b"z" * 4095] * 40)
+    monkeypatch.setattr(pty_transport, "os", reads)
+    data, ended = read_available(fd=3)
+    assert len(data) == READ_BATCH and not ended
+    assert len(b"".join(reads.pieces)) == 40 * 4095 - READ_BATCH  # left for the next wakeup
+
+
+def test_the_end_of_output_is_reported_after_the_last_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pty_transport, "os", PtyReads([b"bye", b""]))
+    assert read_available(fd=3) == (b"bye", True)
+
+
+async def test_a_flood_through_a_real_pty_arrives_whole_in_order_in_bounded_feeds(tmp_path: Path) -> None:
+    size = 3 * READ_BATCH
+    script = f"head -c {size} /dev/zero | tr '\\0' y; exec sleep 60"
+    sink = Sink()
+    transport = await PtyTransport.spawn(sink, 80, 24, ["sh", "-c", script])
+    try:
+        async with asyncio.timeout(30):
+            while sum(map(len, sink.feeds)) < size:
+                await asyncio.sleep(0.01)
+        assert b"".join(sink.feeds) == b"y" * size
+        assert max(map(len, sink.feeds)) <= READ_BATCH
+    finally:
+        transport.close()
+    await sink.ended

@@ -1,0 +1,328 @@
+"""Request bodies and response models of the Vers-compatible API (and `/api/rootfs`).
+
+The response models make `/openapi.json` a real schema; their fields are exactly the wire shapes
+of `docs/research/vers-api.md` (unknown request fields are ignored, as the Vers server does).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vmtui.local.engine import DEFAULT_IMAGE, Engine
+from vmtui.local.store import CommitRecord, ImageRecord, VmRecord
+
+# -- request bodies -----------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class VmConfigIn(_Body):
+    vcpu_count: int | None = Field(default=None, ge=1, le=64)
+    mem_size_mib: int | None = Field(default=None, ge=16, le=1_048_576)
+    fs_size_mib: int | None = Field(default=None, ge=16, le=16_777_216)
+    kernel_name: str | None = None
+    image_name: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class NewRootIn(_Body):
+    vm_config: VmConfigIn
+
+
+class StateIn(_Body):
+    state: Literal["Paused", "Running"]
+
+
+class LabelsIn(_Body):
+    labels: dict[str, str] | None
+
+
+class CommitIn(_Body):
+    commit_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+
+    @field_validator("commit_id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        if value:
+            return str(uuid.UUID(value))
+        return None
+
+
+class FromCommitIn(_Body):
+    commit_id: str | None = None
+    tag_name: str | None = None
+    ref: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FromCommitIn:
+        given = [name for name in ("commit_id", "tag_name", "ref") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("expected exactly one of commit_id, tag_name, ref")
+        return self
+
+
+class FileIn(_Body):
+    path: str
+    content_b64: str
+    mode: int = 0o644
+    create_dirs: bool = False
+
+    @field_validator("content_b64")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        base64.b64decode(value, validate=True)
+        return value
+
+
+class EnvVarsIn(_Body):
+    vars: dict[str, str]
+    replace: bool = False
+
+
+class CommitPatchIn(_Body):
+    is_public: bool
+    name: str | None = None
+    description: str | None = None
+
+
+class ExecIn(_Body):
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] | None = None
+    working_dir: str | None = None
+    stdin: str | None = None
+    timeout_secs: int | None = Field(default=None, ge=0)
+    exec_id: str | None = None
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+class VmOut(BaseModel):
+    vm_id: str
+    owner_id: str
+    created_at: str
+    state: str
+    labels: dict[str, str]
+
+    @classmethod
+    def of(cls, engine: Engine, vm: VmRecord) -> VmOut:
+        return cls(
+            vm_id=vm.id,
+            owner_id=engine.owner_id,
+            created_at=vm.created_at,
+            state=engine.vm_state(vm),
+            labels=vm.labels,
+        )
+
+
+class VmMetadataOut(VmOut):
+    deleted_at: str | None
+    ip: str | None = None
+    parent_commit_id: str | None
+    grandparent_vm_id: str | None
+    image_name: str
+    vcpu_count: int
+    mem_size_mib: int
+    fs_size_mib: int
+    enforced_limits: list[str] | None = Field(
+        description="limits the host really applies to the live VM; null when it has no sandbox now"
+    )
+
+    @classmethod
+    def of(cls, engine: Engine, vm: VmRecord) -> VmMetadataOut:
+        return cls(
+            **VmOut.of(engine, vm).model_dump(),
+            deleted_at=vm.deleted_at,
+            parent_commit_id=vm.parent_commit_id,
+            grandparent_vm_id=vm.grandparent_vm_id,
+            image_name=vm.image,
+            vcpu_count=vm.vcpu_count,
+            mem_size_mib=vm.mem_size_mib,
+            fs_size_mib=vm.fs_size_mib,
+            enforced_limits=engine.enforced_limits(vm.id),
+        )
+
+
+class VmIdOut(BaseModel):
+    vm_id: str
+
+
+class VmsOut(BaseModel):
+    vms: list[VmIdOut]
+
+    @classmethod
+    def of(cls, vms: list[VmRecord]) -> VmsOut:
+        return cls(vms=[VmIdOut(vm_id=vm.id) for vm in vms])
+
+
+class CommitIdOut(BaseModel):
+    commit_id: str
+
+
+class _CommitFields(BaseModel):
+    name: str
+    owner_id: str
+    created_at: str
+    is_public: bool
+    description: str | None
+    parent_vm_id: str | None
+    grandparent_commit_id: str | None
+
+    @staticmethod
+    def fields_of(engine: Engine, commit: CommitRecord) -> dict[str, object]:
+        return {
+            "name": commit.name,
+            "owner_id": engine.owner_id,
+            "created_at": commit.created_at,
+            "is_public": commit.is_public,
+            "description": commit.description,
+            "parent_vm_id": commit.parent_vm_id,
+            "grandparent_commit_id": commit.grandparent_commit_id,
+        }
+
+
+class CommitOut(_CommitFields):
+    commit_id: str
+
+    @classmethod
+    def of(cls, engine: Engine, commit: CommitRecord) -> CommitOut:
+        return cls(commit_id=commit.id, **cls.fields_of(engine, commit))  # type: ignore[arg-type]
+
+
+class CommitParentOut(_CommitFields):
+    """A commit in a lineage listing, where Vers names its id `id`."""
+
+    id: str
+
+    @classmethod
+    def of(cls, engine: Engine, commit: CommitRecord) -> CommitParentOut:
+        return cls(id=commit.id, **cls.fields_of(engine, commit))  # type: ignore[arg-type]
+
+
+class CommitsPage(BaseModel):
+    commits: list[CommitOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SshKeyOut(BaseModel):
+    ssh_private_key: str
+    ssh_port: int
+
+
+class ExecOut(BaseModel):
+    exit_code: int
+    stdout: str
+    stderr: str
+    exec_id: str | None = Field(default=None, description="echoed when the request named one")
+
+
+class FileContentOut(BaseModel):
+    content_b64: str
+
+
+class EnvVarsOut(BaseModel):
+    vars: dict[str, str]
+
+
+class BaseImageOut(BaseModel):
+    base_image_id: str
+    image_name: str
+    owner_id: str
+    is_public: bool
+    size_mib: int
+    source_type: Literal["builtin", "upload"]
+    created_at: str | None
+    description: str | None = None
+
+    @classmethod
+    def of(cls, engine: Engine, image: ImageRecord) -> BaseImageOut:
+        builtin = image.name == DEFAULT_IMAGE
+        return cls(
+            base_image_id=image.name,
+            image_name=image.name,
+            owner_id=engine.owner_id,
+            is_public=builtin,
+            size_mib=image.size_bytes // 2**20,
+            source_type="builtin" if builtin else "upload",
+            created_at=image.created_at or None,
+        )
+
+
+class ImagesPage(BaseModel):
+    images: list[BaseImageOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Capabilities(BaseModel):
+    """What this engine can do; `memory_snapshots` is false because commits capture the filesystem only."""
+
+    can_create: bool = True
+    can_delete: bool = True
+    can_branch: bool = True
+    can_commit: bool = True
+    can_restore: bool = True
+    can_pause: bool = True
+    can_start_stop: bool = False
+    has_ssh: bool = True
+    has_exec: bool = True
+    has_images: bool = True
+    has_secrets: bool = False
+    has_networking: bool = False
+    memory_snapshots: bool = False
+
+
+class VersionOut(BaseModel):
+    executable_name: str
+    workspace_version: str
+    git_hash: str
+    capabilities: Capabilities
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    capabilities: Capabilities
+    vms: int
+
+
+class RootfsImageOut(BaseModel):
+    name: str
+    size_bytes: int
+    in_use: int = Field(description="VMs and commits built on the image")
+    created_at: str | None
+
+    @classmethod
+    def of(cls, engine: Engine, image: ImageRecord) -> RootfsImageOut:
+        vms, commits = engine.image_usage(image.name)
+        return cls(
+            name=image.name,
+            size_bytes=image.size_bytes,
+            in_use=vms + commits,
+            created_at=image.created_at or None,
+        )
+
+
+class RootfsListOut(BaseModel):
+    rootfs_names: list[str]
+    images: list[RootfsImageOut]
+
+
+class RootfsUploadedOut(BaseModel):
+    rootfs_name: str
+    size_bytes: int
+
+
+class RootfsNameOut(BaseModel):
+    rootfs_name: str

@@ -1,0 +1,90 @@
+"""Why an action cannot run now: a pure function of the selection, the providers and what is in flight.
+
+The UI's action registry gives each action a `Requirement`; greyed-out keys, the help screen and the
+palette all ask `unavailable` and show the same reason.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vmtui.core.models import Commit, Vm
+from vmtui.providers.base import Provider
+from vmtui.services.actions import PendingKey
+
+
+class Needs(enum.StrEnum):
+    NOTHING = "nothing"
+    PROFILE = "profile"
+    """An open profile: the one new VMs and images use."""
+    VM = "vm"
+    COMMIT = "commit"
+    SELECTION = "selection"
+    """A VM or a commit, whichever is selected."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    needs: Needs = Needs.NOTHING
+    capability: str | None = None
+    """The `Capabilities` flag the provider must have."""
+    live: bool = False
+    """The VM must be running (or booting)."""
+    writes: bool = False
+    """Changes something, so read-only mode refuses it."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    profile: str
+    """The profile that profile-wide actions (new VM, images) use."""
+    vm: Vm | None = None
+    commit: Commit | None = None
+
+
+def unavailable(
+    requirement: Requirement,
+    selection: Selection,
+    providers: Mapping[str, Provider],
+    pending: Mapping[PendingKey, str],
+    *,
+    read_only: bool = False,
+) -> str | None:
+    """Why an action with `requirement` can't run for `selection` now, or None when it can."""
+    needs = requirement.needs
+    if needs is Needs.NOTHING:
+        return None
+    if needs is Needs.SELECTION:
+        return None if selection.vm or selection.commit else "nothing selected"
+    if read_only and requirement.writes:
+        return "read-only mode"
+    if needs is Needs.PROFILE:
+        return _provider_reason(requirement, selection.profile, providers)
+    if needs is Needs.COMMIT:
+        commit = selection.commit
+        if commit is None:
+            return "select a commit in the tree (2)"
+        return _provider_reason(requirement, commit.provider, providers)
+    vm = selection.vm
+    if vm is None:
+        return "no VM selected"
+    reason = _provider_reason(requirement, vm.provider, providers)
+    if reason:
+        return reason
+    busy = pending.get(vm.key)
+    if busy:
+        return f"{busy} already in progress"
+    if requirement.live and not vm.state.is_live:
+        return f"VM is {vm.state.value}"
+    return None
+
+
+def _provider_reason(requirement: Requirement, profile: str, providers: Mapping[str, Provider]) -> str | None:
+    provider = providers.get(profile)
+    if provider is None:
+        return f"profile '{profile}' is not active"
+    if requirement.capability is None:
+        return None
+    return provider.capabilities.reason_missing(requirement.capability, provider.kind)

@@ -1,0 +1,326 @@
+"""The one table of user actions: each is described here once, with the flow that carries it out.
+
+Key bindings (main screen and app), the footer, the help screen, the command palette, the keymap ids
+(`[ui] keymap`, README's key table) and the "unavailable because…" reasons are all generated from
+`REGISTRY`. Adding an action is one entry plus its flow (`vmtui.ui.flows`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingsMap, BindingType
+from textual.dom import DOMNode
+
+from vmtui.services.availability import Needs, Requirement
+from vmtui.ui import flows
+from vmtui.ui.flows import ActionHost
+
+NO_REQUIREMENT = Requirement()
+
+PALETTE_AREAS = ("vm", "commit", "list", "app", "view")
+"""The palette lists its entries grouped by the area before the colon, in this order."""
+
+
+class Scope(enum.Enum):
+    SCREEN = "screen"
+    """Bound on the main screen."""
+    APP = "app"
+    """Bound on the app: works over dialogs too."""
+
+
+@dataclass(frozen=True)
+class UiAction:
+    id: str
+    """Stable name: the binding id that `[ui] keymap` remaps, and what the code refers to."""
+    key: str | None
+    """Default key(s); None for palette-only actions."""
+    label: str
+    """Short name in the footer and the help screen."""
+    help: str
+    """One sentence, the same in the help screen, the palette and the README."""
+    flow: Callable[[ActionHost], object]
+    """Carries the action out (may return an awaitable)."""
+    palette: str | None = None
+    """The palette's "area: what" title; None keeps it out of the palette."""
+    requires: Requirement = NO_REQUIREMENT
+    show: bool = True
+    """Listed in the footer."""
+    scope: Scope = Scope.SCREEN
+    priority: bool = False
+    binding_action: str | None = None
+    """A Textual action the key runs directly instead of `run('<id>')` (Textual's own palette)."""
+
+    @property
+    def area(self) -> str:
+        return (self.palette or "").partition(":")[0]
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key or "",
+            self.binding_action or f"run({self.id!r})",
+            self.label,
+            show=self.show,
+            id=self.id,
+            tooltip=self.help,
+            priority=self.priority,
+        )
+
+
+def _vm(capability: str, *, live: bool = False, writes: bool = True) -> Requirement:
+    return Requirement(Needs.VM, capability, live=live, writes=writes)
+
+
+REGISTRY: tuple[UiAction, ...] = (
+    UiAction(
+        "pane.next", "tab", "Next pane", "Focus the next pane", lambda host: host.panes.step(1), show=False
+    ),
+    UiAction(
+        "pane.previous",
+        "shift+tab",
+        "Previous pane",
+        "Focus the previous pane",
+        lambda host: host.panes.step(-1),
+        show=False,
+    ),
+    UiAction("pane.vms", "1", "VMs", "Focus the VM list", lambda host: host.panes.goto(0), show=False),
+    UiAction(
+        "pane.lineage", "2", "Lineage", "Focus the lineage tree", lambda host: host.panes.goto(1), show=False
+    ),
+    UiAction(
+        "pane.details", "3", "Details", "Focus the details", lambda host: host.panes.goto(2), show=False
+    ),
+    UiAction(
+        "pane.terminal", "4", "Terminal", "Focus the terminal", lambda host: host.panes.goto(3), show=False
+    ),
+    UiAction(
+        "pane.zoom",
+        "z",
+        "Zoom",
+        "Maximise the focused pane (again to restore)",
+        lambda host: host.panes.zoom(),
+        palette="view: zoom focused pane",
+        show=False,
+    ),
+    UiAction(
+        "pane.zoom_terminal",
+        "S",
+        "Max terminal",
+        "Maximise the terminal pane and focus it (again to restore)",
+        lambda host: host.panes.zoom_terminal(),
+        palette="view: maximise terminal",
+        show=False,
+    ),
+    UiAction(
+        "vm.new",
+        "n",
+        "New",
+        "Create a new root VM",
+        flows.new_vm,
+        palette="vm: new root VM",
+        requires=Requirement(Needs.PROFILE, "can_create", writes=True),
+    ),
+    UiAction(
+        "vm.branch",
+        "b",
+        "Branch",
+        "Branch the selected VM into N new VMs",
+        flows.branch,
+        palette="vm: branch",
+        requires=_vm("can_branch", live=True),
+    ),
+    UiAction(
+        "vm.commit",
+        "c",
+        "Commit",
+        "Commit the selected VM (snapshot)",
+        flows.commit,
+        palette="vm: commit",
+        requires=_vm("can_commit", live=True),
+    ),
+    UiAction(
+        "commit.restore",
+        "r",
+        "From commit",
+        "Start a new VM from the commit selected in the tree",
+        flows.restore,
+        palette="commit: new VM from commit",
+        requires=Requirement(Needs.COMMIT, "can_restore", writes=True),
+    ),
+    UiAction(
+        "vm.pause",
+        "p",
+        "Pause/resume",
+        "Pause a running VM, resume a paused one",
+        flows.pause,
+        palette="vm: pause / resume",
+        requires=_vm("can_pause", live=True),
+    ),
+    UiAction(
+        "vm.power",
+        "P",
+        "Power",
+        "Start a stopped VM, stop a running one",
+        flows.power,
+        palette="vm: power: start / stop",
+        requires=_vm("can_start_stop"),
+    ),
+    UiAction(
+        "vm.delete",
+        "D",
+        "Delete",
+        "Delete the selected VM (asks first)",
+        flows.delete,
+        palette="vm: delete",
+        requires=_vm("can_delete"),
+    ),
+    UiAction(
+        "vm.ssh",
+        "s",
+        "Terminal",
+        "Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)",
+        flows.ssh,
+        palette="vm: open terminal (ssh)",
+        requires=_vm("has_ssh", live=True, writes=False),
+    ),
+    UiAction(
+        "vm.secrets",
+        "e",
+        "Secrets",
+        "Environment secrets of the selected VM (Swiftor)",
+        flows.secrets,
+        palette="vm: secrets",
+        requires=_vm("has_secrets"),
+        show=False,
+    ),
+    UiAction(
+        "vm.networking",
+        "w",
+        "Ports",
+        "Port mappings of the selected VM (Swiftor)",
+        flows.networking,
+        palette="vm: port mappings",
+        requires=_vm("has_networking"),
+        show=False,
+    ),
+    UiAction(
+        "vm.yank",
+        "y",
+        "Copy id",
+        "Copy the selected id to the clipboard (OSC 52)",
+        flows.yank,
+        palette="vm: copy id",
+        requires=Requirement(Needs.SELECTION),
+        show=False,
+    ),
+    UiAction(
+        "list.filter",
+        "slash",
+        "Filter",
+        "Filter: text, state:running, label:k=v, provider:x, ! negates",
+        lambda host: host.open_filter(),
+        palette="list: filter",
+    ),
+    UiAction(
+        "list.clear_filter",
+        "escape",
+        "Clear filter",
+        "Remove the filter",
+        lambda host: host.clear_filter(),
+        palette="list: clear filter",
+        show=False,
+    ),
+    UiAction(
+        "app.refresh",
+        "ctrl+r",
+        "Refresh",
+        "Poll every profile now",
+        flows.refresh,
+        palette="app: refresh now",
+        show=False,
+    ),
+    UiAction(
+        "app.images",
+        "i",
+        "Images",
+        "Root filesystem images: list, upload, delete",
+        flows.images,
+        palette="app: images",
+        requires=Requirement(Needs.PROFILE, "has_images"),
+    ),
+    UiAction(
+        "app.quit",
+        "q",
+        "Quit",
+        "Leave vmtui (VMs keep running)",
+        flows.leave,
+        palette="app: quit",
+        scope=Scope.APP,
+    ),
+    UiAction(
+        "app.quit_now",
+        "ctrl+c",
+        "Quit",
+        "Leave vmtui",
+        flows.quit_now,
+        show=False,
+        scope=Scope.APP,
+        priority=True,
+    ),
+    UiAction(
+        "app.help",
+        "question_mark",
+        "Help",
+        "Every key, from the live bindings",
+        flows.show_help,
+        palette="app: help (keys)",
+        scope=Scope.APP,
+    ),
+    UiAction(
+        "app.palette",
+        "ctrl+p",
+        "Palette",
+        "Every action for the selection, searchable",
+        flows.palette,
+        scope=Scope.APP,
+        binding_action="command_palette",
+    ),
+    UiAction(
+        "app.theme",
+        None,
+        "Theme",
+        "Pick a theme (light and dark ones)",
+        flows.change_theme,
+        palette="app: change theme",
+    ),
+    UiAction(
+        "app.screenshot",
+        None,
+        "Screenshot",
+        "Save an SVG of the screen",
+        flows.screenshot,
+        palette="app: save screenshot",
+    ),
+)
+
+BY_ID: dict[str, UiAction] = {action.id: action for action in REGISTRY}
+
+
+def bindings(scope: Scope, registry: Iterable[UiAction] = REGISTRY) -> list[BindingType]:
+    """The key bindings of one scope, in registry order (the footer's order)."""
+    return [action.binding() for action in registry if action.scope is scope and action.key]
+
+
+def palette_entries(registry: Iterable[UiAction] = REGISTRY) -> list[UiAction]:
+    """The palette's actions, grouped by area (`PALETTE_AREAS`), registry order within an area."""
+    listed = [action for action in registry if action.palette]
+    return sorted(listed, key=lambda action: PALETTE_AREAS.index(action.area))
+
+
+def bind_registry(node: DOMNode, scope: Scope, registry: tuple[UiAction, ...]) -> None:
+    """Give `node` the keys of `registry` when it is not the default one (whose keys the class
+    BINDINGS already hold): how a test adds an action."""
+    if registry is not REGISTRY:
+        node._bindings = BindingsMap.merge([node._bindings, BindingsMap(bindings(scope, registry))])

@@ -1,0 +1,323 @@
+"""What each registry action does: open its dialog, then run the change through `Actions` in a worker.
+
+A flow gets the screen it runs on as an `ActionHost`. The row shows a badge in the same frame as the
+key press (`start`), the result ends in a notification, and a failure is kept for the details pane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from rich.text import Text
+from textual.app import App
+from textual.notifications import SeverityLevel
+
+from vmtui.core.errors import ProviderError
+from vmtui.core.models import Commit, Vm, VmState
+from vmtui.providers.base import DesktopsApi
+from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
+from vmtui.services.fleet import FleetSupervisor
+from vmtui.ui.format import clean
+from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.branch import BranchScreen
+from vmtui.ui.screens.commit import CommitRequest, CommitScreen
+from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
+from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
+from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.networking import NetworkingScreen
+from vmtui.ui.screens.pane_focus import PaneFocus
+from vmtui.ui.screens.progress import ProgressScreen
+from vmtui.ui.screens.secrets import SecretsScreen
+from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+
+OnDone = Callable[[Outcome | None], None]
+
+
+class ActionHost(Protocol):
+    """What a flow needs from the screen it runs on (the main screen)."""
+
+    actions: Actions
+    fleet: FleetSupervisor
+    panes: PaneFocus
+    options: AppOptions
+
+    @property
+    def app(self) -> App[None]: ...
+
+    def selected_vm(self) -> Vm | None: ...
+
+    def selected_commit(self) -> Commit | None: ...
+
+    def default_profile(self) -> str: ...
+
+    def select_when_listed(self, profile: str, vm_id: str) -> None: ...
+
+    def run_worker(self, work: Awaitable[None], *, group: str, exit_on_error: bool) -> object: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+    def open_filter(self) -> None: ...
+
+    def clear_filter(self) -> None: ...
+
+    async def open_terminal(self, vm: Vm, resume_paused: bool) -> None: ...
+
+    def show_help(self) -> None: ...
+
+    def lineage_has_focus(self) -> bool: ...
+
+
+def start(
+    host: ActionHost,
+    key: PendingKey,
+    verb: str,
+    title: str,
+    run: Callable[[], Awaitable[Outcome]],
+    on_done: OnDone | None = None,
+) -> None:
+    """Badge now (same frame), then run the action as a worker and notify the result."""
+    host.actions.mark(key, verb)
+    host.run_worker(_finish(host, key, title, run, on_done), group="actions", exit_on_error=False)
+
+
+async def _finish(
+    host: ActionHost,
+    key: PendingKey,
+    title: str,
+    run: Callable[[], Awaitable[Outcome]],
+    on_done: OnDone | None,
+) -> None:
+    outcome: Outcome | None = None
+    try:
+        outcome = await host.actions.attempt(key, run)
+    except ProviderError as exc:
+        host.notify(clean(exc, 500), title=f"{title} failed", severity="error", timeout=8, markup=False)
+    except Exception:  # noqa: BLE001 - a bug must surface as a message, not kill the app or vanish
+        error = host.actions.errors[key]
+        host.notify(
+            clean(error, 500), title=f"{title} failed unexpectedly", severity="error", timeout=8, markup=False
+        )
+    else:
+        host.notify(clean(outcome.message, 500), title=title, markup=False)
+    if on_done is not None:
+        on_done(outcome)
+
+
+def _select_new(host: ActionHost, profile: str) -> OnDone:
+    """Put the cursor on the VM an action made (now, or when the next poll lists it)."""
+
+    def select(outcome: Outcome | None) -> None:
+        if outcome is not None and outcome.ids:
+            host.select_when_listed(profile, outcome.ids[0])
+
+    return select
+
+
+# ---------------------------------------------------------------------- VM actions
+
+
+def new_vm(host: ActionHost) -> None:
+    profile = host.default_profile()
+    provider = host.actions.providers[profile]
+    if isinstance(provider, DesktopsApi):  # desktops have their own form, which sends itself
+
+        def requested(sent: object) -> None:
+            if sent is not None:
+                host.notify("Desktop VM requested; it appears in the list as it starts", title="New VM")
+
+        host.app.push_screen(SwiftorCreateScreen(host.actions, profile), requested)
+        return
+    loader = (lambda: host.actions.list_images(profile)) if provider.capabilities.has_images else None
+
+    def create(request: CreateRequest | None) -> None:
+        if request is not None:
+            start(
+                host,
+                (profile, ""),
+                "creating",
+                "New VM",
+                lambda: host.actions.create(profile, request.config, wait_boot=request.wait_boot),
+                _select_new(host, profile),
+            )
+
+    host.app.push_screen(CreateVmScreen(profile, loader), create)
+
+
+def branch(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+
+    def chosen(count: int | None) -> None:
+        if count is None:
+            return
+        if count == 1:
+            start(host, vm.key, "branching", "Branch", lambda: host.actions.branch(vm, 1))
+            return
+        title = f"Branching {clean(vm.display_name, 50)} into {count} VMs"
+        progress = ProgressScreen(title, count, ascii_only=host.options.ascii)
+        host.app.push_screen(progress)
+        start(
+            host,
+            vm.key,
+            "branching",
+            "Branch",
+            lambda: host.actions.branch(vm, count, progress.update_vm),
+            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+        )
+
+    host.app.push_screen(BranchScreen(vm), chosen)
+
+
+def commit(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+
+    def chosen(request: CommitRequest | None) -> None:
+        if request is not None:
+            start(
+                host,
+                vm.key,
+                "committing",
+                "Commit",
+                lambda: host.actions.commit(vm, name=request.name, description=request.description),
+            )
+
+    host.app.push_screen(CommitScreen(vm), chosen)
+
+
+def restore(host: ActionHost) -> None:
+    chosen = host.selected_commit()
+    if chosen is not None:
+        run = host.actions.restore
+        start(
+            host,
+            chosen.key,
+            "starting",
+            "New VM from commit",
+            lambda: run(chosen),
+            _select_new(host, chosen.provider),
+        )
+
+
+def pause(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        resume = vm.state is VmState.PAUSED
+        verb, title = ("resuming", "Resume") if resume else ("pausing", "Pause")
+        start(host, vm.key, verb, title, lambda: host.actions.toggle_pause(vm))
+
+
+def power(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        verb, title = ("stopping", "Stop") if vm.state.is_live else ("starting", "Start")
+        start(host, vm.key, verb, title, lambda: host.actions.start_stop(vm))
+
+
+def delete(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            start(host, vm.key, "deleting", "Delete", lambda: host.actions.delete(vm))
+
+    if isinstance(host.actions.providers.get(vm.provider), DesktopsApi):
+        # irreversible (storage, secrets, mappings go too): type the label to confirm
+        host.app.push_screen(ConfirmTypedDeleteScreen.for_vm(vm), confirmed)
+        return
+    fleet = host.fleet.fleet(vm.provider)
+    dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
+    host.app.push_screen(ConfirmDeleteScreen(vm, dependent), confirmed)
+
+
+def ssh(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+    if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
+        host.app.call_later(host.open_terminal, vm, False)
+        return
+
+    def resume(yes: bool | None) -> None:
+        if yes:
+            host.app.call_later(host.open_terminal, vm, True)
+
+    question = ConfirmScreen(
+        f"Resume VM {clean(vm.display_name, 60)}?",
+        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
+        Text("A terminal needs the VM running. Resume it, then open the terminal?"),
+        confirm_label="Resume",
+        danger=False,
+    )
+    host.app.push_screen(question, resume)
+
+
+def secrets(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(SecretsScreen(host.actions, vm))
+
+
+def networking(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(NetworkingScreen(host.actions, vm))
+
+
+def yank(host: ActionHost) -> None:
+    commit_ = host.selected_commit()
+    item = commit_ if commit_ is not None and host.lineage_has_focus() else host.selected_vm()
+    if item is not None:
+        host.app.copy_to_clipboard(item.id)
+        host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
+
+
+# ---------------------------------------------------------------------- app and view
+
+
+def images(host: ActionHost) -> None:
+    host.app.push_screen(ImagesScreen(host.actions, host.default_profile(), read_only=host.options.read_only))
+
+
+def refresh(host: ActionHost) -> None:
+    host.fleet.wake()
+    host.notify("Refreshing…", timeout=1)
+
+
+def show_help(host: ActionHost) -> None:
+    host.show_help()
+
+
+def leave(host: ActionHost) -> Awaitable[bool]:
+    return host.app.run_action("leave")
+
+
+def quit_now(host: ActionHost) -> None:
+    host.app.exit()
+
+
+def palette(host: ActionHost) -> None:
+    host.app.action_command_palette()
+
+
+def change_theme(host: ActionHost) -> None:
+    host.app.action_change_theme()
+
+
+def screenshot(host: ActionHost) -> None:
+    host.app.action_screenshot()

@@ -1,0 +1,26 @@
+"""AppOptions: everything the UI takes from the settings, built once and handed to the app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vmtui.config import PollSettings
+
+
+@dataclass
+class AppOptions:
+    """Explicit, so tests and screenshots can pin every value."""
+
+    active_profile: str = "local"
+    """The profile new VMs and the images screen use (the palette changes it)."""
+    ascii: bool = False
+    theme: str = "textual-dark"
+    keymap: dict[str, str] = field(default_factory=dict)
+    poll: PollSettings = field(default_factory=PollSettings)
+    read_only: bool = False
+    scrollback: int = 10_000
+    ssh_keepalive: int = 10
+    now: Callable[[], float] = time.time
+    """Wall clock for ages; tests pin it."""

@@ -1,1 +1,0 @@
-"""The embedded terminal: emulator adapter, key encoding, mode scanner and transports."""

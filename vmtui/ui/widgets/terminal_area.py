@@ -1,0 +1,60 @@
+"""The terminal pane's frame: a hint until the first SSH session, then the tabs of open sessions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widgets import Static
+
+from vmtui.core.models import Vm
+from vmtui.paths import state_dir
+from vmtui.providers.base import Provider
+from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.ssh import SshSession
+from vmtui.terminal.ssh_transport import ssh_transport_factory
+from vmtui.ui.format import clean
+from vmtui.ui.options import AppOptions
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+
+
+class TerminalArea(Container):
+    can_focus = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(
+                "No terminal open. Press s on a running VM to open an SSH terminal here "
+                "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>",
+                style="dim italic",
+            ),
+            id="terminal-hint",
+        )
+
+    def focus_terminal(self) -> bool:
+        """Put keyboard focus inside the active terminal (so typing reaches the shell); False if none."""
+        tabs = next(iter(self.query(TerminalTabs)), None)
+        return tabs is not None and tabs.focus_active()
+
+    async def open_session(
+        self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool
+    ) -> None:
+        """Open an SSH session on `vm` as a new tab and focus it."""
+        tabs = next(iter(self.query(TerminalTabs)), None)
+        if tabs is None:
+            await self.query("#terminal-hint").remove()
+            tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
+            await self.mount(tabs)
+            self.add_class("-open")
+
+        def make_session() -> SshSession:
+            return SshSession(
+                provider,
+                vm.id,
+                known_hosts=TofuKnownHosts(state_dir() / "known_hosts"),
+                resume_paused=resume_paused,
+                keepalive_interval=options.ssh_keepalive,
+            )
+
+        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
+        self.focus_terminal()
