@@ -91,6 +91,18 @@ async def test_into_an_existing_directory_like_cp_r(tmp_path, vm_tree):
     assert (into / "etc" / "sub" / "conf").read_text() == "conf\n"
 
 
+async def test_a_named_link_is_followed_inside_the_vm(tmp_path, vm_tree):
+    os.symlink("etc", vm_tree / "etc-link")  # like /bin -> usr/bin
+    await _download(vm_tree, "/etc-link", tmp_path / "copy")
+    assert (
+        not (tmp_path / "copy").is_symlink() and (tmp_path / "copy" / "sub" / "conf").read_text() == "conf\n"
+    )
+    os.symlink("/no/such/target", vm_tree / "dangling")
+    with pytest.raises(asyncssh.SFTPNoSuchFile):  # followed by the server: nothing to copy, no link made
+        await _download(vm_tree, "/dangling", tmp_path / "stolen")
+    assert not os.path.lexists(tmp_path / "stolen")
+
+
 class _LinkThenFile(_VmLikeServer):
     """Lists `victim` twice: first as a link to a host file, then as a regular file with content."""
 

@@ -40,8 +40,9 @@ class TreeCopyStats:
 
 
 class TreeDownload:
-    """One download of `remote` (file, link or directory) to `local`, with `cp -r` placement:
-    into `local` when it is an existing directory, else as `local`."""
+    """One download of `remote` (file or directory; a link named here is followed inside the VM) to
+    `local`, with `cp -r` placement: into `local` when it is an existing directory, else as `local`.
+    Links inside a copied tree stay links."""
 
     def __init__(self, sftp: asyncssh.SFTPClient):
         self.sftp = sftp
@@ -49,7 +50,7 @@ class TreeDownload:
 
     async def run(self, remote: str, local: Path | str) -> TreeCopyStats:
         source = os.fsencode(remote)
-        attrs = await self.sftp.lstat(source)
+        attrs = await self.sftp.stat(source)  # a named link is followed (in the VM), as scp and cp -H do
         target = Path(local)
         if target.is_dir():
             parent, name = target, posixpath.basename(source.rstrip(b"/")) or b"root"
