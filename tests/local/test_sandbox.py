@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyseccomp
 import pytest
 import pytest_asyncio
 
@@ -544,7 +545,10 @@ def test_without_root_vms_run_in_a_user_namespace(tmp_path):
             text=True,
             timeout=120,
             check=False,
-            env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+            env={
+                "PYTHONPATH": f"{repo}{os.pathsep}{Path(pyseccomp.__file__).parent}",
+                "PATH": "/usr/bin:/bin",
+            },
         )
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)

@@ -183,7 +183,7 @@ async def test_wrong_types_and_bad_queries_are_client_errors(api):
     assert both.status_code == 400 and "exactly one" in both.text
     assert (await api.post(f"{V1}/vm/from_commit", json={})).status_code == 400
     tag = await api.post(f"{V1}/vm/from_commit", json={"tag_name": "v1"})
-    assert (tag.status_code, tag.json()) == (404, {"success": False, "error": "tag not found"})
+    assert (tag.status_code, tag.json()) == (404, {"success": False, "error": "tag not found: v1"})
 
 
 async def test_unknown_objects_are_404_json(api):
@@ -775,9 +775,15 @@ async def test_bad_input_never_causes_a_server_error(engine, api, monkeypatch, r
 async def test_labels_commit_updates_and_commit_pages(api):
     vm_id = await _new_vm(api, labels={"a": "1"})
     assert (await api.patch(f"{V1}/vm/{vm_id}/label", json={"labels": {"b": "2"}})).status_code == 200
-    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "2"}
-    assert (await api.patch(f"{V1}/vm/{vm_id}/label", json={"labels": None})).status_code == 200  # no-op
-    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "2"}
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"a": "1", "b": "2"}  # upsert
+    for missing in ({"labels": None}, {}):
+        refused = await api.patch(f"{V1}/vm/{vm_id}/label", json=missing)
+        assert refused.status_code == 400 and "labels" in refused.json()["error"]
+    assert (await api.put(f"{V1}/vm/{vm_id}/labels", json={"labels": {"b": "3"}})).status_code == 200
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {"b": "3"}  # replaced
+    assert (await api.delete(f"{V1}/vm/{vm_id}/label/b")).status_code == 200
+    assert (await api.get(f"{V1}/vm/{vm_id}/status")).json()["labels"] == {}
+    assert (await api.delete(f"{V1}/vm/{vm_id}/label/b")).status_code == 404
 
     made = [
         (await api.post(f"{V1}/vm/{vm_id}/commit", json={"name": f"c{n}"})).json()["commit_id"]

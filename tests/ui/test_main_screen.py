@@ -629,18 +629,19 @@ async def test_deleting_a_swiftor_vm_asks_to_type_its_label():
         assert not any(path.startswith("/vms/delete") for _, path in fake.writes)
 
 
-async def test_details_of_a_swiftor_vm_show_desktop_url_port_and_storage():
+async def test_details_of_a_swiftor_vm_show_its_url_the_ports_its_image_serves_and_storage():
     from tests.ui.swiftor_fake import VM_ID, FakeSwiftor
 
     fake = FakeSwiftor()
-    fake.add_vm("desk", enabled=True)
+    fake.add_vm("desk", enabled=True)["os"] = {"distribution": "minecraft", "desktop": None}
     app = make_app(fake.provider())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         body = text_of(app.main_screen.query_one("#details-body"))
         lines = [" ".join(line.split()) for line in body.splitlines()]
-        assert f"desktop https://{VM_ID}.swiftor.io" in lines
-        assert "default port 3000 (desktop, inside the VM)" in lines
+        assert f"url https://{VM_ID}.swiftor.io" in lines
+        assert "serves / port 8443 (Web UI) inside the VM" in lines  # seed 003: MineOS web UI
+        assert "serves /minecraft port 25565 (Minecraft) inside the VM" in lines
         assert "storage ephemeral" in lines
 
 

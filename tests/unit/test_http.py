@@ -180,6 +180,14 @@ async def test_connect_errors_are_retried_for_keyed_requests_with_the_same_key()
     assert len(script.requests) == 3
 
 
+async def test_a_dropped_keep_alive_is_retried_for_keyed_posts_with_the_same_key():
+    script = Script(httpx.ReadError("reset"), httpx.RemoteProtocolError("closed"), ok_json({"vm_id": "v"}))
+    response = await make_client(script).send("POST", "/x", json_body={})
+    assert response.status_code == 200
+    assert len(script.requests) == 3
+    assert len({r.headers["x-idempotency-key"] for r in script.requests}) == 1
+
+
 async def test_read_timeout_retried_for_get_but_not_for_post():
     script = Script(httpx.ReadTimeout("slow"), ok_json())
     assert (await make_client(script).send("GET", "/x")).status_code == 200

@@ -5,7 +5,7 @@ import httpx
 from vmtui.core.models import VmState
 from vmtui.providers.vers import VersProvider
 
-LIST = "/api/v1/vms"
+LIST = "/api/v1/vm"
 
 
 class ListServer:

@@ -41,6 +41,7 @@ ENDPOINT_FILE = "endpoint.json"
 LOCK_FILE = "lock"
 LOG_FILE = "serve.log"
 READY_PREFIX = "vmtui serve ready "
+KEEP_ALIVE_S = 30
 
 
 class ServeError(Exception):
@@ -211,7 +212,14 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         app = create_app(engine, token, rate=options.rate, burst=options.burst, swiftor_secret=swiftor_secret)
         server = _Server(
             uvicorn.Config(
-                app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
+                app,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+                # Longer than clients keep idle connections (httpx: 5 s), so a client never reuses a
+                # connection the engine is closing at that moment.
+                timeout_keep_alive=KEEP_ALIVE_S,
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[sock]))

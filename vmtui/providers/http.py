@@ -78,6 +78,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _QUOTA_WORDS = ("limit", "quota", "exceeded", "insufficient")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_DROPPED_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+"""The connection broke before an answer: no sign the request is still running there."""
 
 
 @dataclass(frozen=True)
@@ -335,8 +337,13 @@ class HttpClient:
                     timeout=request_timeout,
                 )
             except httpx.HTTPError as exc:
-                retryable = isinstance(exc, _CONNECT_ERRORS) or (
-                    method in SAFE_METHODS and isinstance(exc, httpx.TransportError)
+                # A dropped connection (say a keep-alive the server closed as we reused it) is
+                # retried when repeating is harmless: a safe method, or one with its idempotency key.
+                # A timed-out write is not repeated (it may still be running there).
+                retryable = (
+                    isinstance(exc, _CONNECT_ERRORS)
+                    or (method in SAFE_METHODS and isinstance(exc, httpx.TransportError))
+                    or (IDEMPOTENCY_HEADER in request_headers and isinstance(exc, _DROPPED_ERRORS))
                 )
                 if retryable and attempt < max_retries:
                     await self._sleep(self._backoff(attempt, None))
