@@ -5,7 +5,7 @@ import httpx
 from vmtui.core.models import VmState
 from vmtui.providers.vers import VersProvider
 
-LIST = "/api/v1/vm"
+LIST = "/api/v1/vm"  # vers-sdk 1.20.0 lists here first
 
 
 class ListServer:

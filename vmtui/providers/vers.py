@@ -53,10 +53,10 @@ LONG_TIMEOUT = 130.0
 """Commit, branch, boot-waiting create: the server's own request timeout is 120 s."""
 UPLOAD_CHUNK = 256 * 1024
 _MISSING_ROUTE = (404, 405)
-_NOT_MODIFIED = frozenset({304})
 _REFUSED_VALUE = (400, 422)
 PAUSE_WORDS = ("Sleeping", "Paused")
 """Today's pause state (vers-sdk 1.20.0 `VmUpdateStateEnum`), then the seed's."""
+_NOT_MODIFIED = frozenset({304})
 
 W = TypeVar("W")
 _NO_SPECS = VmSpecs()
