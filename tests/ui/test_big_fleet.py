@@ -21,7 +21,7 @@ class SlowMetadataVers:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if path == "/api/v1/vms":
+        if path in ("/api/v1/vm", "/api/v1/vms"):
             return httpx.Response(200, json=[{"vm_id": f"vm{i}", "state": "running"} for i in range(COUNT)])
         if path.endswith("/metadata"):
             await self.release.wait()
