@@ -190,7 +190,7 @@ class Actions:
         return Outcome(f"Started VM {vm_id} from commit {commit.id}", (vm_id,))
 
     async def toggle_pause(self, vm: Vm) -> Outcome:
-        resume = vm.state is VmState.PAUSED
+        resume = vm.state.is_paused
         async with self._track(vm.key, "resuming" if resume else "pausing"):
             provider = self.provider(vm.provider)
             await (provider.resume_vm(vm.id) if resume else provider.pause_vm(vm.id))

@@ -14,7 +14,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm, VmState
+from vmtui.core.models import Commit, Vm
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.fleet import FleetSupervisor
@@ -223,7 +223,7 @@ def restore(host: ActionHost) -> None:
 def pause(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
-        resume = vm.state is VmState.PAUSED
+        resume = vm.state.is_paused
         verb, title = ("resuming", "Resume") if resume else ("pausing", "Pause")
         start(host, vm.key, verb, title, lambda: host.actions.toggle_pause(vm))
 
@@ -264,7 +264,7 @@ def ssh(host: ActionHost, *, another: bool = False) -> None:
         terminal = host.terminal
         host.app.call_later(terminal.open_session, provider, vm, host.options, resume_paused, another=another)
 
-    if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
+    if not vm.state.is_paused:  # a booting VM is waited for by the session itself
         open_terminal(False)
         return
 
@@ -274,7 +274,7 @@ def ssh(host: ActionHost, *, another: bool = False) -> None:
 
     question = ConfirmScreen(
         f"Resume VM {clean(vm.display_name, 60)}?",
-        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
+        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
         Text("A terminal needs the VM running. Resume it, then open the terminal?"),
         confirm_label="Resume",
         danger=False,

@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from vmtui.local.engine import Engine
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    """`async` on purpose: FastAPI runs a plain `def` dependency in its threadpool, a thread hop on
+    every request for an attribute lookup."""
     engine: Engine = request.app.state.engine
     return engine
 

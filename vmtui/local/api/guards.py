@@ -113,9 +113,10 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuse bodies over `limit_for(scope)` bytes (None: no limit here): at once when Content-Length says so, else as soon
-    as the streamed bytes pass it (`BodyTooLarge` raised from `receive`, which the routes' HTTP
-    error handling renders as 413; answered here if it escapes before a response started)."""
+    """Refuse bodies over `limit_for(scope)` bytes (None: no limit here): at once when Content-Length
+    says so, else as soon as the streamed bytes pass it (`BodyTooLarge` raised from `receive`, which
+    the routes' HTTP error handling renders as 413; answered here if it escapes before a response
+    started)."""
 
     def __init__(self, app: Asgi, *, limit_for: Callable[[Scope], int | None], error: ErrorRenderer):
         self.app = app
@@ -128,11 +129,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = _headers(scope).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            status = 413 if declared.isdigit() else 400
-            await self._error(status, BodyTooLarge(limit).detail if status == 413 else "bad Content-Length")(
-                scope, receive, send
-            )
+        if declared is not None and not declared.isdigit():
+            await self._error(400, "bad Content-Length")(scope, receive, send)
+            return
+        if declared is not None and int(declared) > limit:
+            await self._error(413, BodyTooLarge(limit).detail)(scope, receive, send)
             return
         received = 0
         started = False
