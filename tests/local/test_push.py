@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from vers_sdk import models as sdk
 
+from tests.contract.strict import strict
 from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
+from vmtui.providers.vers import VersProvider
+from vmtui.services.lineage_fetch import LineageEnrichment
 
 TOKEN = "test-token-" + "p" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -66,3 +70,45 @@ async def test_the_list_etag_needs_authentication(engine):
         response = await anonymous.get(f"{V1}/vm", headers={"If-None-Match": "*"})
     assert response.status_code == 401
     assert "etag" not in response.headers
+
+
+@pytest.mark.root
+async def test_the_list_carries_the_lineage_metadata_gives_and_the_sdk_still_decodes_it(api):
+    root = (await api.post(f"{V1}/vm/new_root", json={"vm_config": {}}, params={"wait_boot": True})).json()
+    commit = (await api.post(f"{V1}/vm/{root['vm_id']}/commit", json={})).json()
+    branched = (await api.post(f"{V1}/vm/branch/by_commit/{commit['commit_id']}")).json()
+    child = branched["vms"][0]["vm_id"]
+    listed = {vm["vm_id"]: vm for vm in (await api.get(f"{V1}/vm")).json()}
+    for vm_id in (root["vm_id"], child):
+        meta = (await api.get(f"{V1}/vm/{vm_id}/metadata")).json()
+        for field in ("parent_commit_id", "grandparent_vm_id", "ip"):
+            assert listed[vm_id][field] == meta[field]
+    assert listed[child]["parent_commit_id"] == commit["commit_id"]
+    assert listed[child]["grandparent_vm_id"] == root["vm_id"]
+
+    decoded = strict(list[sdk.VM], list(listed.values()))
+    assert {vm.vm_id for vm in decoded} == {root["vm_id"], child}
+
+
+@pytest.mark.root
+async def test_the_provider_takes_lineage_from_the_engine_list_without_metadata_requests(engine):
+    root = await engine.create_vm(image="default", vcpu_count=1, mem_size_mib=256, fs_size_mib=64, labels={})
+    commit = await engine.commit_vm(root.id, name=None, description=None, keep_paused=False, commit_id=None)
+    [child] = await engine.branch(commit.id, 1, source_kind="commit")
+    transport = httpx.ASGITransport(app=create_app(engine, TOKEN))
+    provider = VersProvider("local", "http://engine.test", TOKEN, transport=transport)
+    fetched: list[str] = []
+
+    async def metadata(vm_id: str):
+        fetched.append(vm_id)
+        return await provider.metadata(vm_id, retries=0)
+
+    enrichment = LineageEnrichment(metadata, listed=provider.listed_lineage)
+    try:
+        vms = {vm.id: vm for vm in enrichment.apply(await provider.list_vms())}
+    finally:
+        await provider.aclose()
+    assert enrichment.complete and enrichment.progress == (2, 2)
+    assert vms[child.id].parent_commit_id == commit.id
+    assert vms[child.id].grandparent_vm_id == root.id
+    assert fetched == []

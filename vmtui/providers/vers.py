@@ -60,6 +60,8 @@ _NOT_MODIFIED = frozenset({304})
 
 W = TypeVar("W")
 _NO_SPECS = VmSpecs()
+_LINEAGE_FIELDS = frozenset({"parent_commit_id", "grandparent_vm_id"})
+"""List items carrying both keys (values may be null) need no metadata request for lineage."""
 
 
 class _Wire(BaseModel):
@@ -316,6 +318,7 @@ class VersProvider(Provider):
         self._last_list: list[Vm] | None = None
         self._list_digest = b""
         self._list_etag: str | None = None
+        self._listed_lineage: set[str] = set()
 
     def __repr__(self) -> str:
         return f"VersProvider({self.name!r}, {self.http.base_url!r})"
@@ -368,6 +371,7 @@ class VersProvider(Provider):
         unchanged: a repoll of 10,000 mostly unchanged VMs then costs little more than `json.loads`."""
         vms: list[Vm] = []
         parsed: dict[str, tuple[Any, Vm]] = {}
+        with_lineage: set[str] = set()
         for index, raw in enumerate(items):
             raw_id = raw.get("vm_id", raw.get("id")) if isinstance(raw, dict) else None
             known = self._parsed.get(raw_id) if isinstance(raw_id, str) else None
@@ -377,8 +381,15 @@ class VersProvider(Provider):
                 vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name)
             parsed[vm.id] = (raw, vm)
             vms.append(vm)
+            if _LINEAGE_FIELDS <= raw.keys():
+                with_lineage.add(vm.id)
         self._parsed = parsed
+        self._listed_lineage = with_lineage
         return vms
+
+    def listed_lineage(self, vm_id: str) -> bool:
+        """The last list gave this VM's lineage itself (the local engine does; Vers needs its metadata)."""
+        return vm_id in self._listed_lineage
 
     async def list_vms_with_lineage(self) -> list[Vm]:
         """`list_vms` with ip, parent_commit_id and grandparent_vm_id filled in from `/vm/{id}/metadata`.
