@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+
 import httpx
 import pytest
+import uvicorn
 from vers_sdk import models as sdk
 
 from tests.contract.strict import strict
+from vmtui.local.api import events as events_route
 from vmtui.local.api.app import create_app
+from vmtui.local.daemon import listen_socket
 from vmtui.local.engine import Engine
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_fetch import LineageEnrichment
+from vmtui.services.poller import Poller, PollResult
 
 TOKEN = "test-token-" + "p" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -112,3 +120,116 @@ async def test_the_provider_takes_lineage_from_the_engine_list_without_metadata_
     assert vms[child.id].parent_commit_id == commit.id
     assert vms[child.id].grandparent_vm_id == root.id
     assert fetched == []
+
+
+# -- the event stream, over a real loopback server (an in-process ASGI transport buffers bodies) ---
+
+
+@contextlib.asynccontextmanager
+async def served(engine):
+    sock = listen_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(engine, TOKEN), log_config=None, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        engine.changes.close()
+        server.should_exit = True
+        await serving
+        sock.close()
+
+
+async def read_events(lines, wanted, *, timeout: float = 60.0) -> list[dict]:
+    """Events from an SSE line stream until `wanted(events)` holds; comments come back as {"comment"}."""
+    events: list[dict] = []
+    async with asyncio.timeout(timeout):
+        async for line in lines:
+            if line.startswith(":"):
+                events.append({"comment": line[1:].strip()})
+            elif line.startswith("data:"):
+                events.append(json.loads(line[5:]))
+            if wanted(events):
+                return events
+    raise AssertionError(f"stream ended after {events}")
+
+
+@pytest.mark.root
+async def test_the_stream_pushes_an_event_for_each_api_change(engine, monkeypatch):
+    monkeypatch.setattr(events_route, "KEEPALIVE_SECONDS", 0.05)
+    async with (
+        served(engine) as url,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as client,
+        client.stream("GET", f"{V1}/events") as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        await read_events(lines, lambda seen: {"comment": "connected"} in seen)
+        created = await client.post(f"{V1}/vm/new_root", json={"vm_config": {}}, params={"wait_boot": True})
+        vm_id = created.json()["vm_id"]
+        await read_events(lines, lambda seen: {"kind": "vm", "id": vm_id, "change": "created"} in seen)
+        await client.patch(f"{V1}/vm/{vm_id}/label", json={"labels": {"team": "a"}})
+        await read_events(lines, lambda seen: {"kind": "vm", "id": vm_id, "change": "updated"} in seen)
+        commit = (await client.post(f"{V1}/vm/{vm_id}/commit", json={})).json()["commit_id"]
+        await read_events(lines, lambda seen: {"kind": "commit", "id": commit, "change": "created"} in seen)
+        await client.delete(f"{V1}/vm/{vm_id}")
+        await read_events(lines, lambda seen: {"kind": "vm", "id": vm_id, "change": "deleted"} in seen)
+        await read_events(lines, lambda seen: {"comment": "keep-alive"} in seen)
+
+
+@pytest.mark.root
+async def test_the_stream_hides_other_owners_vms(engine):
+    """A Swiftor user's VM is not the Vers caller's: none of its changes reach the stream."""
+    async with (
+        served(engine) as url,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as client,
+        client.stream("GET", f"{V1}/events") as stream,
+    ):
+        lines = stream.aiter_lines()
+        await read_events(lines, lambda seen: {"comment": "connected"} in seen)
+        other = await engine.create_vm(mem_size_mib=256, fs_size_mib=64, owner="swiftor:someone")
+        await engine.set_labels(other.id, {"x": "y"}, owner="swiftor:someone")
+        mine = await engine.create_vm(mem_size_mib=256, fs_size_mib=64)
+        seen = await read_events(
+            lines, lambda seen: {"kind": "vm", "id": mine.id, "change": "created"} in seen
+        )
+        assert not [event for event in seen if event.get("id") == other.id]
+
+
+async def test_the_stream_needs_authentication_and_ends_when_the_engine_stops(engine):
+    async with served(engine) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as anonymous:
+            assert (await anonymous.get(f"{V1}/events")).status_code == 401
+        async with (
+            httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as client,
+            client.stream("GET", f"{V1}/events") as stream,
+        ):
+            lines = stream.aiter_lines()
+            await read_events(lines, lambda seen: {"comment": "connected"} in seen)
+            engine.changes.close()
+            rest = [line async for line in lines]  # ends instead of hanging
+        assert all(not line or line.startswith(":") for line in rest)
+
+
+@pytest.mark.root
+async def test_the_tui_poller_follows_the_engine_stream_end_to_end(engine):
+    """The local profile's provider subscribes; a VM made meanwhile appears by push, not by a timed poll."""
+    async with served(engine) as url:
+        provider = VersProvider("local", url, TOKEN, memory_snapshots=False, event_stream=True)
+        results: list[PollResult] = []
+        poller = Poller(provider, results.append, fast=3600, slow=3600, pushed_interval=3600)
+        running = asyncio.create_task(poller.run())
+        try:
+            async with asyncio.timeout(60):
+                while not (results and results[-1].pushed):
+                    await asyncio.sleep(0.01)
+                vm = await engine.create_vm(mem_size_mib=256, fs_size_mib=64)
+                while not any(v.id == vm.id for v in (results[-1].fleet.vms if results[-1].fleet else ())):
+                    await asyncio.sleep(0.01)
+            assert results[-1].pushed
+        finally:
+            running.cancel()
+            await provider.aclose()
