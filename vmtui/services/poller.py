@@ -13,7 +13,7 @@ on again with it merged in. An unchanged poll hands on the previous `vms`/`commi
 so the UI can skip its diff by identity.
 
 A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled:
-while its stream is up each event wakes a poll (debounced, so a burst costs one), and the periodic
+while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic
 poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
@@ -99,6 +99,7 @@ class Poller:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._debounce: asyncio.TimerHandle | None = None
+        self._last_pushed_wake = float("-inf")
         self.last: PollResult = PollResult(provider.name, None)
         self.ticks = 0
         self._listed: list[Vm] | None = None
@@ -179,12 +180,20 @@ class Poller:
             await self._resubscribe_sleep(delay)
 
     def _wake_soon(self) -> None:
-        """A change was pushed: poll within `push_debounce` seconds (one poll for a burst of changes)."""
-        if self._debounce is None:
-            self._debounce = asyncio.get_running_loop().call_later(self.push_debounce, self._debounced_wake)
+        """A change was pushed: poll now, or, within `push_debounce` of the last pushed poll, once at the
+        end of that window (a burst of changes costs at most two polls)."""
+        if self._debounce is not None:
+            return  # a poll is due at the end of the window already
+        loop = asyncio.get_running_loop()
+        wait = self._last_pushed_wake + self.push_debounce - loop.time()
+        if wait <= 0:
+            self._debounced_wake()
+        else:
+            self._debounce = loop.call_later(wait, self._debounced_wake)
 
     def _debounced_wake(self) -> None:
         self._debounce = None
+        self._last_pushed_wake = asyncio.get_running_loop().time()
         self.wake()
 
     async def _wait(self, seconds: float) -> None:
