@@ -10,7 +10,8 @@ import hashlib
 import json
 import logging
 import stat
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -413,6 +414,18 @@ async def test_secrets_env_and_config_persistence(client, engine, persistent, ca
     assert "s3cr3t" not in caplog.text and "hunter22" not in caplog.text
 
 
+async def _until_answered(
+    send: Callable[[], Awaitable[httpx.Response]], ready: Callable[[httpx.Response], bool]
+) -> httpx.Response:
+    """`send()` again until `ready(answer)`: a server started in a VM needs a moment (long on a busy machine)."""
+    deadline = time.monotonic() + 120
+    while True:
+        answer = await send()
+        if ready(answer) or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(0.05)
+
+
 async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
@@ -446,7 +459,7 @@ HTTPServer(("127.0.0.1", 8001), Echo).serve_forever()
 async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
     server, task, port = await _serve(make_app(engine))
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/swiftor") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/swiftor", timeout=60) as http:
             vm = await create(http)
             vmid = vm["id"]
             headers = auth(ALICE)
@@ -462,11 +475,10 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
             )
             assert added.json()["subdomain"] == f"web-{vmid}.localhost"
             host = {"Host": f"web-{vmid}.localhost:{port}"}
-            for _ in range(100):
-                answer = await http.get(f"http://127.0.0.1:{port}/index.html", headers=host)
-                if answer.status_code == 200:
-                    break
-                await asyncio.sleep(0.05)
+            answer = await _until_answered(
+                lambda: http.get(f"http://127.0.0.1:{port}/index.html", headers=host),
+                lambda answer: answer.status_code == 200,
+            )
             assert answer.status_code == 200 and answer.text == "hello-from-vm\n"
             await _exec(engine, vmid, "head -c 3000000 /dev/urandom > /srv/big.bin")
             digest = (await _exec(engine, vmid, "sha256sum /srv/big.bin")).split()[0]
@@ -491,13 +503,10 @@ async def test_host_routed_proxy_reaches_http_server_in_vm(engine):
                 "/vms/networking", json={"vmid": vmid, "name": "echo", "internal_port": 8001}, headers=headers
             )
             echo_host = {"Host": f"echo-{vmid}.localhost:{port}"}
-            for _ in range(100):
-                echoed = await http.post(
-                    f"http://127.0.0.1:{port}/x?q=1", content=b"payload", headers=echo_host
-                )
-                if echoed.status_code != 502:
-                    break
-                await asyncio.sleep(0.05)
+            echoed = await _until_answered(
+                lambda: http.post(f"http://127.0.0.1:{port}/x?q=1", content=b"payload", headers=echo_host),
+                lambda answer: answer.status_code != 502,
+            )
             assert echoed.status_code == 201 and echoed.content == b"POST /x?q=1 payload"
             assert echoed.headers.get_list("set-cookie") == ["a=1", "b=2"]
             assert echoed.headers["x-seen-host"] == echo_host["Host"]
@@ -523,9 +532,10 @@ async def test_provider_end_to_end_against_local_api(engine, tmp_path):
         local_engine=True,
         ssh_address=("127.0.0.1", gateway.port),
         ca_path=str(gateway.ca_path),
+        timeout=60,
     )
-    bob = SwiftorProvider("bob", base, issue_token(SECRET, BOB))
-    stranger = SwiftorProvider("x", base, "wrong")
+    bob = SwiftorProvider("bob", base, issue_token(SECRET, BOB), timeout=60)
+    stranger = SwiftorProvider("x", base, "wrong", timeout=60)
     try:
         vm = await provider.create_desktop("e2e", "US", "debian", "kde", 2, 2, SecretStr("pw-123"))
         assert vm.state is VmState.STOPPED and vm.image == "debian-kde" and not vm.specs.persistent_storage
@@ -557,14 +567,11 @@ async def test_provider_end_to_end_against_local_api(engine, tmp_path):
             ("desktop", f"http://{vm.id}.localhost:{port}"),
             ("app", mapping.url),
         ]
-        async with httpx.AsyncClient() as http:
-            for _ in range(100):
-                page = await http.get(
-                    f"http://127.0.0.1:{port}/index.html", headers={"Host": mapping.url[7:]}
-                )
-                if page.status_code == 200:
-                    break
-                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(timeout=60) as http:
+            page = await _until_answered(
+                lambda: http.get(f"http://127.0.0.1:{port}/index.html", headers={"Host": mapping.url[7:]}),
+                lambda answer: answer.status_code == 200,
+            )
         assert page.text == "e2e-ok\n"
 
         await provider.stop_vm(vm.id)

@@ -8,7 +8,7 @@ from functools import partial
 from textual.widgets import Button, Input
 
 from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
-from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions, wait_until
 from vmtui.core.errors import Conflict, Unavailable
 from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
@@ -369,13 +369,6 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
         await wait_until(pilot, lambda: not banner.has_class("-visible"))
 
 
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    """Let the app run until `condition` holds (generous: the machine may be busy)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await pilot.pause(0.02)
-
-
 async def test_sort_by_key_and_header_click_keeps_the_cursor_vm():
     app = make_app(demo_provider())
     async with app.run_test(size=SIZE) as pilot:
@@ -577,10 +570,7 @@ async def test_s_on_a_paused_vm_asks_to_resume_first():
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("tab", "enter")  # Resume
-        for _ in range(50):
-            if ("resume_vm", ("vm-a90b2f6d",)) in provider.calls:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(pilot, lambda: ("resume_vm", ("vm-a90b2f6d",)) in provider.calls)
         assert app.main_screen.query(TerminalTabs)
         assert ("resume_vm", ("vm-a90b2f6d",)) in provider.calls
 

@@ -342,7 +342,7 @@ async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
                 await asyncio.sleep(0.05)
 
         with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
-            await asyncio.wait_for(serve_until_gone(), 10)  # a TimeoutError here would fail the test
+            await asyncio.wait_for(serve_until_gone(), 60)  # a TimeoutError here would fail the test
 
 
 @pytest.mark.parametrize(

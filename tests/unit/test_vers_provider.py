@@ -918,7 +918,9 @@ async def engine_url(tmp_path: Path):
 @pytest.mark.root
 async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Path):
     url, token = engine_url
-    local = VersProvider("local", url, token, memory_snapshots=False, ssh_address=("127.0.0.1", 1))
+    local = VersProvider(
+        "local", url, token, memory_snapshots=False, ssh_address=("127.0.0.1", 1), timeout=60
+    )
     try:
         assert (await local.health())["status"] == "ok"
         vm_id = await local.create_vm(VmConfig(labels={"name": "e2e"}), wait_boot=True)
@@ -964,7 +966,7 @@ async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Pat
             await local.status(vm_id)
         assert await local.list_vms() == []
 
-        wrong = VersProvider("local", url, "wrong-token-" + "y" * 30)
+        wrong = VersProvider("local", url, "wrong-token-" + "y" * 30, timeout=60)
         with pytest.raises(AuthError):
             await wrong.list_vms()
         await wrong.aclose()
@@ -996,7 +998,7 @@ class LosesFirstAnswer(httpx.AsyncBaseTransport):
 async def test_a_retried_create_and_branch_happen_once_on_the_local_engine(engine_url):
     url, token = engine_url
     lossy = LosesFirstAnswer()
-    local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep)
+    local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep, timeout=60)
     try:
         vm_id = await local.create_vm(VmConfig(), wait_boot=True)
         assert [vm.id for vm in await local.list_vms()] == [vm_id], (

@@ -34,7 +34,8 @@ import asyncssh
 
 from vmtui.core.errors import ProviderError
 from vmtui.local.sandbox import SandboxError
-from vmtui.local.tls import EngineTls, write_private_file
+from vmtui.local.tls import EngineTls
+from vmtui.paths import write_private
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     if path.exists():
         return asyncssh.read_private_key(path)
     key = asyncssh.generate_private_key("ssh-ed25519")
-    write_private_file(path, key.export_private_key())
+    write_private(path, key.export_private_key())
     return key
 
 

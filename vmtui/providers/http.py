@@ -35,7 +35,6 @@ import random as _random
 import re
 import ssl
 import time
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from vmtui.core.errors import (
     Unavailable,
 )
 from vmtui.core.redact import redact
+from vmtui.core.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ ErrorFactory = Callable[[int, str, Any, "float | None"], ProviderError]
 BodyFactory = Callable[[], AsyncIterator[bytes]]
 """Returns a fresh async byte stream for each attempt (a streamed body cannot be replayed)."""
 
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _QUOTA_WORDS = ("limit", "quota", "exceeded", "insufficient")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -92,22 +91,8 @@ class RetryPolicy:
 
 
 def snippet(text: str, limit: int = SNIPPET_LIMIT) -> str:
-    """At most `limit` characters of `text`, safe for one UI line: control and format characters
-    (escape sequences, bidi overrides, line separators) and lone surrogates are shown escaped."""
-    out: list[str] = []
-    length = 0
-    for char in text:
-        code = ord(char)
-        if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
-            piece = char
-        else:
-            piece = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-        if length + len(piece) > limit:
-            out.append("…")
-            break
-        out.append(piece)
-        length += len(piece)
-    return "".join(out)
+    """At most `limit` characters of `text`, safe for one UI line (unsafe characters shown escaped)."""
+    return one_line(text, limit)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

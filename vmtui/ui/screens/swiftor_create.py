@@ -181,12 +181,12 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
 
 
 def _option(distribution: Distribution) -> str:
-    """`code-server · VS Code in the browser · 8443`: what the image is and the ports it serves."""
+    """`emulatorjs (80, /manage 3000)`: the code and the ports its image serves."""
     ports = ", ".join(
         str(route.port) if route.path == "/" else f"{route.path} {route.port}"
         for route in distribution.routes
     )
-    return f"{distribution.code} · {distribution.description} · {ports}"
+    return f"{distribution.code} ({ports})"
 
 
 def _whole_number(raw: str) -> tuple[int, str | None]:
