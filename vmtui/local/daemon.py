@@ -238,6 +238,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        engine.changes.close()  # end the event streams, or uvicorn would wait for them
         if server is not None and serving is not None:
             server.should_exit = True
             await asyncio.gather(serving, return_exceptions=True)

@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import Mount
 
 from vmtui import __version__
-from vmtui.local.api import account, catalog, images, rootfs, vers
+from vmtui.local.api import account, catalog, events, images, rootfs, vers
 from vmtui.local.api.deps import EngineDep
 from vmtui.local.api.errors import install_error_handlers, vers_error
 from vmtui.local.api.guards import (
@@ -69,6 +69,7 @@ def create_app(
     install_error_handlers(app)
     app.state.key_id = account.key_id(token)
     app.include_router(vers.router, prefix=API_PREFIX)
+    app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(images.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
     app.include_router(account.router, prefix=API_PREFIX)
