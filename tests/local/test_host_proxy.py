@@ -74,6 +74,15 @@ async def test_mapping_relays_websockets_and_streams_responses(engine):
             )
             assert closed.text == "4321"  # the client's close frame reached the VM's server
 
+            # The desktop URL (KasmVNC's port 3000 for ubuntu) carries WebSockets the same way.
+            await _start_server(engine, vmid, 3000, owner)
+            desktop = f"{vmid}.localhost:{port}"
+            await _until_answered(
+                lambda: http.get(f"http://127.0.0.1:{port}/nope", headers={"Host": desktop}),
+                lambda answer: answer.status_code != 502,
+            )
+            await _echo_round_trip(port, desktop)
+
             async with connect(f"ws://{host}/", host="127.0.0.1", port=port) as ws:
                 await ws.send("close-me")
                 with pytest.raises(ConnectionClosed) as closing:

@@ -10,7 +10,9 @@ h11 frames one HTTP/1.1 exchange, whose response streams back chunk by chunk as 
 server-sent events); a WebSocket upgrade is relayed message by message (wsproto on the VM's side),
 close frames included. These URLs are public by design (the service in the VM decides who may use
 it), so nothing here authenticates; a body with a declared length streams through, one without is
-read up to MAX_PROXY_BODY, and a larger one is 413.
+read up to MAX_PROXY_BODY, and a larger one is 413. A response silent for PROXY_TIMEOUT between two
+chunks is cut (like nginx's proxy_read_timeout: event streams send keep-alives); a WebSocket has no
+idle limit.
 """
 
 from __future__ import annotations
