@@ -142,6 +142,25 @@ async def test_vers_domains_route_by_host_and_only_while_registered(engine):
         await task
 
 
+async def test_a_websocket_to_the_api_is_authenticated_like_any_request(engine):
+    """Host routing aside, a WebSocket handshake reaches the API's gate: 401 without the token."""
+    server, task, port = await _serve(create_app(engine, TOKEN))
+    try:
+        with pytest.raises(InvalidStatus) as anonymous:
+            async with connect(f"ws://127.0.0.1:{port}/api/v1/vms"):
+                pass
+        assert anonymous.value.response.status_code == 401
+        with pytest.raises(InvalidStatus) as authenticated:
+            async with connect(
+                f"ws://127.0.0.1:{port}/api/v1/vms", additional_headers={"Authorization": f"Bearer {TOKEN}"}
+            ):
+                pass
+        assert authenticated.value.response.status_code == 403  # past the gate; no route serves it
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def _start_release(engine: Engine, vmid: str, owner: str) -> None:
     code, _, err = await engine.exec(vmid, ["touch", "/tmp/release"], owner=owner, timeout=30)
     assert code == 0, err
