@@ -105,6 +105,13 @@ async def test_mapping_relays_websockets_and_streams_responses(engine):
                     pass
             assert refused.value.response.status_code == 404
             assert b"No mapping" in refused.value.response.body
+            dead = {"vmid": vmid, "name": "dead", "internal_port": 8009}
+            assert (await http.post("/vms/networking", json=dead, headers=auth(ALICE))).status_code == 200
+            with pytest.raises(InvalidStatus) as unanswered:
+                async with connect(f"ws://dead-{vmid}.localhost:{port}/", host="127.0.0.1", port=port):
+                    pass
+            assert unanswered.value.response.status_code == 502
+            assert b"nothing answers on port 8009" in unanswered.value.response.body
     finally:
         server.should_exit = True
         await task

@@ -96,19 +96,16 @@ class HostProxy:
         host = (Headers(scope=scope).get("host") or "").lower().rsplit(":", 1)[0]
         try:
             target = await self._target(host, scope["path"])
+            if target is None:
+                await self.app(scope, receive, send)
+                return
+            if scope["type"] == "websocket":
+                await self._relay_websocket(WebSocket(scope, receive, send), target)
+                return
+            response = await self._forward(Request(scope, receive), target)
         except SwiftorFailure as exc:
-            await _refuse(scope, receive, send, detail_response(exc.status, exc.detail))
-            return
-        if target is None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._relay_websocket(WebSocket(scope, receive, send), target)
-        else:
-            try:
-                response = await self._forward(Request(scope, receive), target)
-            except SwiftorFailure as exc:
-                response = detail_response(exc.status, exc.detail)
-            await response(scope, receive, send)
+            response = detail_response(exc.status, exc.detail)
+        await _answer(scope, receive, send, response)
 
     async def _target(self, host: str, path: str) -> _Target | None:
         """The VM and port `host` routes to; None for a host that is not a VM's (the API's own)."""
@@ -165,13 +162,9 @@ class HostProxy:
 
     async def _relay_websocket(self, client: WebSocket, target: _Target) -> None:
         """Open the same WebSocket to the VM; if it accepts, accept the client and relay messages both
-        ways until either side closes; if it refuses, pass its HTTP answer on."""
-        try:
-            reader, writer = await self._connect(target)
-        except SwiftorFailure as exc:
-            await _refuse(client.scope, client.receive, client.send, detail_response(exc.status, exc.detail))
-            return
-        upstream = _WebSocketUpstream(reader, writer)
+        ways until either side closes; if it refuses, pass its HTTP answer on. Raises SwiftorFailure
+        (before accepting) when the VM gives no WebSocket answer."""
+        upstream = _WebSocketUpstream(*await self._connect(target))
         try:
             try:
                 answer = await asyncio.wait_for(upstream.handshake(client.scope), PROXY_TIMEOUT)
@@ -183,10 +176,9 @@ class HostProxy:
                 asyncio.IncompleteReadError,
             ):
                 detail = f"the service on port {target.port} in the VM gave no valid WebSocket answer"
-                await _refuse(client.scope, client.receive, client.send, detail_response(502, detail))
-                return
+                raise SwiftorFailure(502, detail) from None
             if isinstance(answer, Response):
-                await _refuse(client.scope, client.receive, client.send, answer)
+                await _answer(client.scope, client.receive, client.send, answer)
                 return
             await client.accept(subprotocol=answer.subprotocol, headers=answer.extra_headers)
             await upstream.pump(client)
@@ -413,9 +405,9 @@ def _sendable(code: int, fallback: int) -> int:
     return {1005: 1000, 1006: fallback, 1015: fallback}.get(code, code)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
-    """Answer with `response`; a WebSocket handshake gets it as its HTTP answer where the server
-    supports that, else a plain refusal (403)."""
+async def _answer(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+    """Send `response`; a WebSocket handshake gets it as its HTTP answer where the server supports
+    that (uvicorn does), else a plain refusal (403)."""
     if scope["type"] == "http" or "websocket.http.response" in scope.get("extensions", {}):
         await response(scope, receive, send)
     else:
