@@ -72,7 +72,10 @@ class StatusBar(Static):
                 )
             else:
                 text.append(f"{dot} live", style=ok)
-                text.append(f"{mid}{format_age(result.age(self.now()))} ago", style="dim")
+                if result.pushed:  # changes arrive as they happen: the last poll's age means nothing
+                    text.append(f"{mid}push", style="dim")
+                else:
+                    text.append(f"{mid}{format_age(result.age(self.now()))} ago", style="dim")
             if result is not None and result.lineage is not None:
                 done, total = result.lineage
                 text.append(f"{mid}lineage {done:,}/{total:,}", style="dim")
