@@ -145,3 +145,22 @@ async def test_a_clean_keymap_gives_no_warning():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert not [message for title, message, _ in app.notes if title == "Config"]
+
+
+async def test_stopping_a_running_swiftor_desktop_asks_first():
+    from tests.ui.swiftor_fake import FakeSwiftor
+    from vmtui.ui.screens.confirm import ConfirmScreen
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk", enabled=True)
+    app = make_app(fake.provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("P")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.focused.id == "cancel"
+        assert "/config" in str(app.screen.body)
+        await pilot.press("enter")  # Cancel keeps it running
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not [path for _, path in fake.writes if "stop" in path]

@@ -229,10 +229,26 @@ def pause(host: ActionHost) -> None:
 
 
 def power(host: ActionHost) -> None:
+    """Start or stop; stopping a Swiftor desktop asks first (its ephemeral /config is lost)."""
     vm = host.selected_vm()
-    if vm is not None:
-        verb, title = ("stopping", "Stop") if vm.state.is_live else ("starting", "Start")
-        start(host, vm.key, verb, title, lambda: host.actions.start_stop(vm))
+    if vm is None:
+        return
+    verb, title = ("stopping", "Stop") if vm.state.is_live else ("starting", "Start")
+
+    def run(yes: bool | None = True) -> None:
+        if yes:
+            start(host, vm.key, verb, title, lambda: host.actions.start_stop(vm))
+
+    if not (vm.state.is_live and isinstance(host.actions.providers.get(vm.provider), DesktopsApi)):
+        run()
+        return
+    question = ConfirmScreen(
+        f"Stop VM {clean(vm.display_name, 60)}?",
+        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
+        Text("Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."),
+        confirm_label="Stop",
+    )
+    host.app.push_screen(question, run)
 
 
 def delete(host: ActionHost) -> None:
