@@ -186,6 +186,32 @@ class ScreenshotSession:
                 sent = True
         raise RuntimeError(f"the terminal pane never showed the shell's output; it shows:\n{text}")
 
+    @staticmethod
+    async def actions_done(pilot: Pilot, app: VmTuiApp) -> None:
+        """Wait for the actions started by keys (not the pollers: an empty list would mean every worker)."""
+        await pilot.pause()
+        running = [worker for worker in app.workers if worker.group == "actions"]
+        if running:
+            await app.workers.wait_for_complete(running)
+        await pilot.pause()
+
+    async def action_log_scene(self) -> None:
+        """Three changes made by keys, then `L` lists them."""
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            await pilot.press("c", *"nightly", "enter")
+            await self.actions_done(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["db"])):
+                raise RuntimeError("the VM list does not show the db VM")
+            for _ in range(2):  # resume db, then pause it again
+                await pilot.press("p")
+                await self.actions_done(pilot, app)
+                await poll_now(pilot, app)
+            await pilot.press("L")
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "action-log")
+
     async def variant_scenes(self) -> None:
         for name, size, options in (("narrow-80x24", (80, 24), {}), ("ascii", (120, 36), {"ascii": True})):
             app = self.app(**options)
@@ -203,6 +229,7 @@ class ScreenshotSession:
             finally:
                 await provider.aclose()
             await self.main_scenes()
+            await self.action_log_scene()
             await self.variant_scenes()
         finally:
             await self.tear_down()

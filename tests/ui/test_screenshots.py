@@ -22,6 +22,7 @@ EXPECTED = {
     "narrow-80x24": ("web",),
     "ascii": ("web",),
     "images": ("default",),
+    "action-log": ("commit", "resume", "pause", "vers"),
     "terminal": ("uname", "Linux", "bin", "usr"),
     "terminal-zoomed": ("Linux",),
 }
