@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Sparkline
 
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
@@ -195,11 +195,28 @@ class ScreenshotSession:
             await app.workers.wait_for_complete(running)
         await pilot.pause()
 
+    async def resources_scene(self, pilot: Pilot, app: VmTuiApp) -> None:
+        """The details pane scrolled to its graphs, once the selected VM's sparklines hold a few samples."""
+        memory = app.main_screen.query_one("#memory-graph", Sparkline)
+        deadline = time.monotonic() + WAIT_S
+        while len(memory.data or []) < 4:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the details pane's sparklines were never sampled")
+            await pilot.pause(0.5)
+        details = app.main_screen.query_one("#details")
+        await pilot.press("3")
+        details.scroll_end(animate=False)
+        await pilot.pause(0.3)
+        await self.shoot(pilot, app, "resources")
+        await pilot.press("1")
+        await pilot.pause()
+
     async def action_log_scene(self) -> None:
         """Three changes made by keys, then `L` lists them."""
         app = self.app()
         async with app.run_test(size=(120, 36)) as pilot:
             await self.ready(pilot, app)
+            await self.resources_scene(pilot, app)
             await pilot.press("c", *"nightly", "enter")
             await self.actions_done(pilot, app)
             if not app.main_screen.table.select((PROFILE, self.ids["db"])):

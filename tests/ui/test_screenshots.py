@@ -23,6 +23,7 @@ EXPECTED = {
     "ascii": ("web",),
     "images": ("default",),
     "action-log": ("commit", "resume", "pause", "vers"),
+    "resources": ("CPU", "memory", "MiB"),
     "terminal": ("uname", "Linux", "bin", "usr"),
     "terminal-zoomed": ("Linux",),
 }

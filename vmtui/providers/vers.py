@@ -27,6 +27,7 @@ from vmtui.core.models import (
     SshKey,
     Vm,
     VmConfig,
+    VmMetrics,
     VmSpecs,
     VmState,
 )
@@ -176,6 +177,7 @@ _COMMIT_ID = TypeAdapter(WireCommitId)
 _COMMITS = TypeAdapter(list[WireCommit])
 _IMAGES = TypeAdapter(list[str | WireImage])
 _SSH_KEY = TypeAdapter(WireSshKey)
+_METRICS = TypeAdapter(VmMetrics)
 _EXEC = TypeAdapter(WireExec)
 _TOTAL = TypeAdapter(int | None)
 _HEALTH = TypeAdapter(dict[str, Any])
@@ -262,6 +264,7 @@ class VersProvider(Provider):
         ca_path: str | None = None,
         insecure_tls: bool = False,
         memory_snapshots: bool = True,
+        metrics: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
@@ -281,8 +284,10 @@ class VersProvider(Provider):
         self.ssh_address = ssh_address
         self.ca_path = ca_path
         self.insecure_tls = insecure_tls
-        if not memory_snapshots:
-            self.capabilities = self.capabilities.model_copy(update={"memory_snapshots": False})
+        if not memory_snapshots or metrics:
+            self.capabilities = self.capabilities.model_copy(
+                update={"memory_snapshots": memory_snapshots, "has_metrics": metrics}
+            )
         self._vms_route = f"{API}/vms"
         self._metadata: dict[str, WireVm] = {}
         self._parsed: dict[str, tuple[Any, Vm]] = {}
@@ -556,6 +561,13 @@ class VersProvider(Provider):
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/ssh_key")
         wire = validate(_SSH_KEY, body, "SSH key")
         return SshKey(private_key_pem=wire.ssh_private_key, port=wire.ssh_port)
+
+    async def vm_metrics(self, vm_id: str) -> VmMetrics:
+        """The local engine's `/vm/{id}/metrics` (Vers itself has no such route: `metrics=False`)."""
+        if not self.capabilities.has_metrics:
+            raise self._unsupported("report CPU and memory use")
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metrics")
+        return validate(_METRICS, body, "VM metrics")
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
         """Vers: `<vm_id>.<vm_domain>:443`; local engine: `ssh_address` with the same SNI."""

@@ -121,5 +121,6 @@ class Registry:
             ssh_address=ssh,
             ca_path=endpoint.ca_path,
             memory_snapshots=False,
+            metrics=True,
             timeout=timeout,
         )
