@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,21 @@ class MockVersApi:
         return VersProvider(
             PROFILE, "https://api.vers.sh", "bench-key", transport=httpx.MockTransport(self.handle)
         )
+
+
+@contextmanager
+def cold_lineage_cache() -> Iterator[None]:
+    """A fresh, empty lineage cache (XDG_CACHE_HOME, inherited by subprocesses) for one measurement."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
 
 
 def provider_opener(make: Callable[[], Provider]) -> Callable[[Callable[[str], None]], Any]:
@@ -334,6 +350,12 @@ def cold_start_rows(count: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ 2./3. polls, idle, 1% snapshot (mock Vers)
 
 
+def _lineage_complete(app: VmTuiApp) -> bool:
+    """The background lineage stream has fetched and published every VM's lineage."""
+    result = app.main_screen.fleet.results.get(PROFILE)
+    return result is not None and result.fleet is not None and result.lineage is None
+
+
 async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:
     """CPU of one poll applied by the UI: the poller's fetch and parse, the diff, the next frame."""
     screen = app.main_screen
@@ -351,7 +373,9 @@ async def _apply(app: VmTuiApp, pilot: Pilot, api: MockVersApi, round_no: int) -
     screen = app.main_screen
     provider = screen.fleet.pollers[PROFILE].provider
     changed = api.change_states(round_no)
-    vms = await provider.list_vms_with_lineage()
+    enrichment = screen.fleet.pollers[PROFILE].enrichment
+    vms = await provider.list_vms()
+    vms = enrichment.apply(vms) if enrichment is not None else vms
     fleet = Fleet(
         provider=PROFILE, vms=tuple(vms), commits=tuple(await provider.list_commits()), fetched_at=time.time()
     )
@@ -374,6 +398,7 @@ async def _measure_app(count: int, with_apply: bool, idle_seconds: float) -> dic
     app = _app({PROFILE: provider_opener(api.provider)})
     async with app.run_test(headless=True, size=SIZE) as pilot:
         await _until(lambda: app.main_screen.table.row_count == count, 300, f"{count} VMs listed")
+        await _until(lambda: _lineage_complete(app), 300, f"lineage of {count} VMs")
         await pilot.pause()
         if api.metadata_requests != count:
             raise RuntimeError(f"{api.metadata_requests} metadata requests for {count} VMs")
@@ -423,7 +448,8 @@ async def _measure_bare(count: int, with_apply: bool, idle_seconds: float) -> di
 
 
 def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS) -> list[dict[str, Any]]:
-    app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
+    with cold_lineage_cache():
+        app = asyncio.run(_measure_app(count, with_apply, idle_seconds))
     bare = asyncio.run(_measure_bare(count, with_apply, idle_seconds))
     rows = [
         _row(
@@ -474,6 +500,8 @@ async def _hold(kind: str, count: int) -> None:
         app = BareTableApp(count)
     async with app.run_test(headless=True, size=SIZE) as pilot:
         await _until(lambda: _row_count(app) == count, 300, f"{count} rows held")
+        if isinstance(app, VmTuiApp):
+            await _until(lambda: _lineage_complete(app), 300, f"lineage of {count} VMs held")
         await pilot.pause()
         if isinstance(app, VmTuiApp):
             await app.main_screen.fleet.pollers[PROFILE].provider.aclose()
@@ -494,14 +522,15 @@ def peak_rss_kib() -> float:
 
 def peak_rss_mb(kind: str, count: int) -> float:
     """Peak RSS (MB) of a fresh interpreter holding `count` rows in the app or the bare table."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    with cold_lineage_cache():
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.bench_tui", "peak-rss", kind, str(count)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     if result.returncode != 0:
         raise RuntimeError(f"peak-rss {kind} failed: {result.stderr.strip().splitlines()[-1:]}")
     return float(result.stdout.strip().splitlines()[-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 
-async def read_until(shell, marker: bytes, timeout: float = 15) -> bytes:
+async def read_until(shell, marker: bytes, timeout: float = 120) -> bytes:
     """Output of an `SshShell` up to and including `marker`; fails if the shell closes first."""
     seen = b""
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -55,13 +56,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
+    TomlConfigSettingsSource,
 )
 
 from vmtui import paths
@@ -235,7 +236,6 @@ class _Origin:
 
     path: Path
     text: str
-    data: dict[str, Any]
     env: Mapping[str, str]
     implicit: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Field location -> the outside source (VERS_API_KEY, ~/.versrc, ...) that supplied it."""
@@ -250,20 +250,6 @@ class _EnvMappingSource(EnvSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]):
         super().__init__(settings_cls)
         self.env_vars = {name.lower(): value for name, value in env.items()}
-
-
-class _TomlDataSource(PydanticBaseSettingsSource):
-    """The already-parsed TOML file. Unknown keys are passed on so validation rejects them."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
 
 
 class Settings(BaseSettings):
@@ -308,7 +294,9 @@ class Settings(BaseSettings):
         return (
             init_settings,
             _EnvMappingSource(settings_cls, origin.env),
-            _TomlDataSource(settings_cls, origin.data),
+            # pydantic-settings' own TOML source; `_read_origin` already read the same file once to
+            # turn a broken one into a ConfigError with its line and column.
+            TomlConfigSettingsSource(settings_cls, toml_file=origin.path),
         )
 
     @model_validator(mode="before")
@@ -369,9 +357,7 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
 
 def redacted_dump(settings: Settings) -> str:
     """The settings as TOML text; a set secret shows as `********`, an unset one is left out."""
-    lines: list[str] = []
-    _dump_table(settings, (), lines)
-    return "\n".join(lines).strip() + "\n"
+    return tomli_w.dumps(_plain(settings))
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -401,29 +387,31 @@ def _current_origin() -> _Origin:
 
 def _read_origin(path: Path | None, env: Mapping[str, str]) -> _Origin:
     path = paths.config_file(env) if path is None else path
-    text, data = _read_toml(path)
-    return _Origin(path=path, text=text, data=data, env=env)
+    return _Origin(path=path, text=_read_toml(path), env=env)
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+def _read_toml(path: Path) -> str:
+    """The file's text once it is known to be valid TOML (the settings source parses it again)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return "", {}
+        return ""
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError("not valid UTF-8 text", path=path, line=line) from None
+        raise ConfigError(
+            "not valid UTF-8 text", path=path, line=raw.count(b"\n", 0, exc.start) + 1
+        ) from None
     try:
-        return text, tomllib.loads(text)
+        tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         problem, line, column = _split_toml_message(str(exc))
         raise ConfigError(f"invalid TOML: {problem}", path=path, line=line, column=column) from None
     except RecursionError:
         raise ConfigError("invalid TOML: nested too deeply", path=path) from None
+    return text
 
 
 def _split_toml_message(message: str) -> tuple[str, int | None, int | None]:
@@ -606,36 +594,17 @@ def _settings_source_error(exc: SettingsError) -> ConfigError:
 # --- dumping -----------------------------------------------------------------------------------
 
 
-def _dump_table(model: BaseModel | Mapping[str, Any], prefix: tuple[str, ...], lines: list[str]) -> None:
-    items = (
-        [(name, getattr(model, name)) for name in type(model).model_fields]
-        if isinstance(model, BaseModel)
-        else list(model.items())
-    )
-    items = [(name, value) for name, value in items if value is not None and value != {}]
-    tables = [(name, value) for name, value in items if isinstance(value, BaseModel | Mapping)]
-    if prefix and len(tables) < len(items):
-        lines.append("")
-        lines.append("[" + ".".join(_toml_key(part) for part in prefix) + "]")
-    for name, value in items:
-        if isinstance(value, BaseModel | Mapping):
-            continue
-        lines.append(f"{_toml_key(name)} = {_toml_value(value)}")
-    for name, value in tables:
-        _dump_table(value, (*prefix, name), lines)
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
-def _toml_value(value: Any) -> str:
+def _plain(value: Any) -> Any:
+    """`value` as TOML-ready data: models and mappings as tables without unset (None or empty) entries,
+    secrets as `REDACTED`, paths and other objects as their text."""
     if isinstance(value, SecretStr):
-        return json.dumps(REDACTED)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+        return REDACTED
+    if isinstance(value, BaseModel):
+        value = {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None and v != {}}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return json.dumps(str(value))
+        return [_plain(item) for item in value]
+    if isinstance(value, bool | int | float):
+        return value
+    return str(value)

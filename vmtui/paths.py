@@ -53,6 +53,11 @@ def state_dir() -> Path:
     return _private_dir(platformdirs.user_state_path(APP_NAME))
 
 
+def cache_dir() -> Path:
+    """The user cache directory (data that can be fetched again, e.g. VM lineage), `~/.cache/vmtui`."""
+    return _private_dir(platformdirs.user_cache_path(APP_NAME))
+
+
 def engine_state_dir() -> Path:
     """The default state directory of the local engine (`vmtui serve`)."""
     return _private_dir(data_dir() / "engine")

@@ -36,7 +36,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory) -> tuple[Path, LocalEndpoint]:
     state = tmp_path_factory.mktemp("engine")
-    endpoint = ensure_daemon(state, timeout=30)
+    endpoint = ensure_daemon(state, timeout=120)
     yield state, endpoint
     pid = json.loads((state / "endpoint.json").read_text())["pid"]
     os.kill(pid, signal.SIGTERM)
@@ -57,6 +57,7 @@ async def provider(daemon):
         ssh_address=(endpoint.ssh_host, endpoint.ssh_port),
         ca_path=endpoint.ca_path,
         memory_snapshots=False,
+        timeout=60,
     )
     created: list[str] = []
     vers.created = created  # type: ignore[attr-defined]
@@ -261,7 +262,7 @@ def _spawn_on_pty(
     return proc, master, slave
 
 
-def _read_until(master: int, marker: bytes, timeout: float = 20) -> bytes:
+def _read_until(master: int, marker: bytes, timeout: float = 120) -> bytes:
     seen = b""
     deadline = time.monotonic() + timeout
     while marker not in seen:
@@ -295,11 +296,14 @@ async def test_cli_interactive_session_in_a_terminal(tmp_path, daemon, parent_vm
         fcntl.ioctl(
             master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0)
         )  # the kernel sends SIGWINCH
-        await asyncio.sleep(0.5)
-        os.write(master, b"stty size\n")
-        await asyncio.to_thread(_read_until, master, b"40 120")
+        sizes = b""
+        deadline = time.monotonic() + 120
+        while b"40 120" not in sizes:  # the resize travels: SIGWINCH, the client, the SSH channel
+            assert time.monotonic() < deadline, sizes
+            os.write(master, b"stty size; echo size-$((6*7))\n")
+            sizes = await asyncio.to_thread(_read_until, master, b"size-42")
         os.write(master, b"exit 3\n")
-        assert await asyncio.to_thread(proc.wait, 20) == 3
+        assert await asyncio.to_thread(proc.wait, 120) == 3
         assert termios.tcgetattr(slave) == before  # raw mode undone
     finally:
         if proc.poll() is None:

@@ -73,13 +73,13 @@ async def test_api_store_writes_run_off_the_event_loop(engine, monkeypatch):
         assert (await http.delete("/api/v1/env_vars/A", headers=VERS)).status_code == 204
         body = {
             "config": {"vmlabel": "box", "region": {"code": "AU"}, "password": "pw"},
-            "os": {"distribution": {"code": "alpine"}, "cpu": 1, "ram": 1},
+            "os": {"distribution": {"code": "kali"}, "cpu": 1, "ram": 1},
         }
         vm = (await http.post("/swiftor/vms/create", json=body, headers=ALICE)).json()["vm"]["id"]
         secret = {"vmid": vm, "key": "K", "value": "v"}
         assert (await http.post("/swiftor/vms/secrets", json=secret, headers=ALICE)).is_success
         assert (await http.delete(f"/swiftor/vms/secrets/{vm}/K", headers=ALICE)).is_success
-        mapping = {"vmid": vm, "name": "web", "port": 8000}
+        mapping = {"vmid": vm, "name": "web", "internal_port": 8000}
         assert (await http.post("/swiftor/vms/networking", json=mapping, headers=ALICE)).is_success
         assert (await http.delete(f"/swiftor/vms/networking/{vm}/web", headers=ALICE)).is_success
         assert (await http.get(f"/swiftor/vms/delete/{vm}", headers=ALICE)).is_success

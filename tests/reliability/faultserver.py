@@ -3,6 +3,8 @@
 Raw asyncio rather than a framework, so it can also send what no framework would: a body shorter than
 its Content-Length, a connection closed without an answer, bytes that are not HTTP at all. Set
 `server.fault` to one of `FAULTS` (or None for healthy answers); `server.requests` counts what arrived.
+The `slow` fault never answers: it waits for the client to give up and counts that in `server.abandoned`
+(so a test proves the client's timeout without measuring time).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ HEALTHY_VMS = [
 @dataclass
 class FaultServer:
     fault: str | None = None
-    slow_seconds: float = 2.0
     retry_after: str = "7"
     requests: list[str] = field(default_factory=list)
+    abandoned: int = 0
     _server: asyncio.AbstractServer | None = None
 
     @property
@@ -52,13 +54,13 @@ class FaultServer:
             head = await reader.readuntil(b"\r\n\r\n")
             request_line = head.split(b"\r\n", 1)[0].decode()
             self.requests.append(request_line)
-            await self._answer(request_line.split()[1], writer)
+            await self._answer(request_line.split()[1], reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    async def _answer(self, target: str, writer: asyncio.StreamWriter) -> None:
+    async def _answer(self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         fault = self.fault
         if fault == "drop":
             return
@@ -66,7 +68,9 @@ class FaultServer:
             writer.write(b"SSH-2.0-surprise\r\n\r\n")
             return
         if fault == "slow":
-            await asyncio.sleep(self.slow_seconds)
+            await reader.read()  # until the client hangs up
+            self.abandoned += 1
+            return
         if fault == "429":
             self._send(
                 writer,

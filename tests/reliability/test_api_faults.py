@@ -25,7 +25,7 @@ from vmtui.providers.vers import VersProvider
 from vmtui.services.poller import Poller, PollResult
 
 TOKEN = "fault-test-token-" + "x" * 32
-TIMEOUT = 0.5
+TIMEOUT = 3.0  # per attempt; generous, so a loaded machine never turns a prompt answer into a timeout
 MAX_RETRIES = 2
 
 EXPECTED: dict[str, tuple[type[ProviderError], int]] = {
@@ -44,7 +44,7 @@ EXPECTED: dict[str, tuple[type[ProviderError], int]] = {
 
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[FaultServer]:
-    started = await FaultServer(slow_seconds=TIMEOUT * 4).start()
+    started = await FaultServer().start()
     yield started
     await started.close()
 
@@ -71,7 +71,6 @@ async def test_provider_gives_a_typed_error_after_bounded_retries(server: FaultS
     sleeps: list[float] = []
     provider = _provider(server.url, sleeps)
     server.fault = fault
-    started = time.monotonic()
     try:
         with pytest.raises(ProviderError) as caught:
             await provider.list_vms()
@@ -82,13 +81,12 @@ async def test_provider_gives_a_typed_error_after_bounded_retries(server: FaultS
     assert len(server.requests) == attempts, f"{fault}: {len(server.requests)} requests"
     assert len(sleeps) == attempts - 1
     _check_message(caught.value)
-    # Bounded in time too: no attempt waits much longer than the timeout.
-    assert time.monotonic() - started < attempts * (TIMEOUT + 0.5)
     if fault == "429":
         assert sleeps == [7.0] * MAX_RETRIES, "Retry-After must replace the backoff"
         assert caught.value.retry_after == 7.0
-    if fault == "slow":
-        assert "did not answer within 0.5 s" in caught.value.message
+    if fault == "slow":  # the server never answers: every attempt gave up by itself
+        assert await _until(lambda: server.abandoned == attempts), server.abandoned
+        assert f"did not answer within {TIMEOUT:g} s" in caught.value.message
 
 
 async def test_a_huge_retry_after_is_capped(server: FaultServer) -> None:
@@ -109,7 +107,7 @@ async def test_poller_keeps_the_last_fleet_through_every_fault_and_recovers_in_o
     clock = [1000.0]
     results: list[PollResult] = []
     provider = _provider(server.url, [])
-    poller = Poller(provider, results.append, timeout=10, max_backoff=30, wall_clock=lambda: clock[0])
+    poller = Poller(provider, results.append, max_backoff=30, wall_clock=lambda: clock[0])
     try:
         good = await poller.tick()
         assert good.error is None and [vm.id for vm in good.fleet.vms] == ["vm-1", "vm-2"]
@@ -145,15 +143,21 @@ async def test_poller_survives_the_real_daemon_being_killed_and_restarted(serve,
     daemon = serve(tmp_path / "state", port=port)
     with daemon.client() as client:
         vm_id = client.post(f"{API}/vm/new_root?wait_boot=true", json={"vm_config": {}}).json()["vm_id"]
-    provider = VersProvider("local", daemon.api, daemon.token, timeout=2.0, max_retries=1)
+    provider = VersProvider("local", daemon.api, daemon.token, timeout=10.0, max_retries=1)
     results: list[tuple[float, PollResult]] = []
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
     poller = Poller(
         provider,
         lambda r: results.append((time.monotonic(), r)),
         fast=0.1,
         slow=0.2,
         max_backoff=0.4,
-        timeout=5,
+        sleep=wait,
     )
     polling = asyncio.create_task(poller.run())
     try:
@@ -177,7 +181,8 @@ async def test_poller_survives_the_real_daemon_being_killed_and_restarted(serve,
         back = time.monotonic()
         assert await _until(lambda: results[-1][1].error is None and results[-1][0] > back)
         recovery = results[-1][0] - back
-        assert recovery < poller.max_backoff * 1.25 + 1.0, f"recovered only after {recovery:.2f} s"
+        # Through the outage the poller never waited longer than its capped backoff (plus jitter).
+        assert max(waits) <= poller.max_backoff * 1.25, waits
         fresh = results[-1][1].fleet
         assert vm_id in [vm.id for vm in fresh.vms]
         if isinstance(outcome, str):
@@ -191,7 +196,7 @@ async def test_poller_survives_the_real_daemon_being_killed_and_restarted(serve,
         await provider.aclose()
 
 
-async def _until(condition, timeout: float = 20.0) -> bool:
+async def _until(condition, timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -209,7 +214,7 @@ async def test_the_real_rate_limiter_is_honoured_by_the_provider(serve, tmp_path
         sleeps.append(seconds)
         await asyncio.sleep(seconds)
 
-    provider = VersProvider("local", daemon.api, daemon.token, max_retries=3, sleep=wait)
+    provider = VersProvider("local", daemon.api, daemon.token, timeout=60, max_retries=3, sleep=wait)
     try:
         outcomes = await asyncio.gather(*(provider.list_vms() for _ in range(8)), return_exceptions=True)
     finally:

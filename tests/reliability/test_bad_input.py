@@ -209,10 +209,10 @@ def test_hostile_labels_and_names_are_kept_exactly_or_refused_cleanly(serve, tmp
                 assert client.delete(f"{API}/vm/{created.json()['vm_id']}").status_code == 200
             else:
                 refused += 1
-            patched = client.patch(f"{API}/vm/{vm_id}/label", json={"labels": labels})
-            if _stored_or_refused(patched, "/vm/label"):
+            replaced = client.put(f"{API}/vm/{vm_id}/labels", json={"labels": labels})
+            if _stored_or_refused(replaced, "/vm/labels"):
                 shown = client.get(f"{API}/vm/{vm_id}/status").json()["labels"]
-                assert _same(shown, labels), f"patched labels were altered: {_short(shown)}"
+                assert _same(shown, labels), f"replaced labels were altered: {_short(shown)}"
             commit = client.post(f"{API}/vm/{vm_id}/commit", json={"name": value, "description": value})
             if _stored_or_refused(commit, "/vm/commit"):
                 listed = {c["commit_id"]: c for c in client.get(f"{API}/commits").json()["commits"]}

@@ -208,8 +208,8 @@ def test_planted_secrets_never_reach_the_log_or_error_texts(tmp_path) -> None:
             assert echoed.json()["stdout"].strip() == swiftor_secret  # the secret really is in use
             # Failures that carry the secrets in the request: none may echo them back.
             texts += [
-                httpx.get(f"{api}{API}/vms", headers={"Authorization": f"Bearer {token}x"}).text,
-                httpx.get(f"{api}{API}/vms", headers={"Authorization": f"Basic {token}"}).text,
+                httpx.get(f"{api}{API}/vms", headers={"Authorization": f"Bearer {token}x"}, timeout=60).text,
+                httpx.get(f"{api}{API}/vms", headers={"Authorization": f"Basic {token}"}, timeout=60).text,
                 swiftor.post("/vms/create", json={**body, "os": {"cpu": "many"}}).text,
                 swiftor.post(
                     "/vms/create",

@@ -50,7 +50,7 @@ def swiftor(email: str, plan: str | None = None) -> dict[str, str]:
 def create_body(label: str = "box") -> dict:
     return {
         "config": {"vmlabel": label, "region": {"code": "AU"}, "password": "hunter22"},
-        "os": {"distribution": {"code": "alpine"}, "desktop": None, "cpu": 1, "ram": 1},
+        "os": {"distribution": {"code": "kali"}, "desktop": None, "cpu": 1, "ram": 1},
     }
 
 

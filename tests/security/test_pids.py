@@ -9,7 +9,7 @@ import pytest
 
 from tests.security.conftest import V1, new_vm, sh
 from vmtui.core.errors import ProviderError
-from vmtui.local.cgroups import HOST_PIDS_RESERVE_MIN, vm_pid_budget
+from vmtui.local.cgroups import CGROUP_ROOT, HOST_PIDS_RESERVE_MIN, PIDS_PER_VM_SLOT, vm_pid_budget
 
 BOMB = """
 import os
@@ -31,10 +31,18 @@ def _host_limit() -> int:
 
 
 def test_all_vms_together_stay_below_the_hosts_pid_limits() -> None:
-    per_vm, vms = vm_pid_budget()
+    per_vm, vms, total = vm_pid_budget()
     limit = _host_limit()
-    assert per_vm * vms <= limit - max(HOST_PIDS_RESERVE_MIN, limit // 4)
-    assert per_vm >= 64 and vms >= 1
+    assert total <= limit - max(HOST_PIDS_RESERVE_MIN, limit // 4)
+    assert vms * PIDS_PER_VM_SLOT <= total and 64 <= per_vm <= total
+
+
+@pytest.mark.root
+async def test_the_vms_parent_cgroup_caps_the_pids_of_all_vms_together(api):
+    await new_vm(api)
+    parents = [CGROUP_ROOT / "pids" / "vmtui" / "pids.max", CGROUP_ROOT / "vmtui" / "pids.max"]
+    limits = [int(path.read_text()) for path in parents if path.exists()]
+    assert limits == [vm_pid_budget()[2]], "many VMs forking at once could exhaust the host's pids"
 
 
 @pytest.mark.root
@@ -60,6 +68,7 @@ async def test_starts_beyond_the_running_vm_cap_get_429(api, engine, monkeypatch
     refused = await api.post(f"{V1}/vm/new_root?wait_boot=true", json={"vm_config": {}})
     assert refused.status_code == 429, refused.text
     assert "stop or delete a VM" in refused.json()["error"]
+    assert float(refused.headers["retry-after"]) > 0, "a client cannot tell when to try again"
     assert len((await api.get(f"{V1}/vms")).json()) == 2, "the refused VM was kept"
 
     await engine.stop_vm(first)

@@ -17,7 +17,12 @@ SIZE = (120, 36)
 def vm_of(fake: FakeSwiftor) -> Vm:
     fake.add_vm("design-desk")
     return Vm(
-        provider="swiftor", provider_kind="swiftor", id=VM_ID, label="design-desk", state=VmState.RUNNING
+        provider="swiftor",
+        provider_kind="swiftor",
+        id=VM_ID,
+        label="design-desk",
+        state=VmState.RUNNING,
+        image="emulatorjs",  # seed 003: port 80, and /manage on 3000
     )
 
 
@@ -78,10 +83,10 @@ def test_secrets_with_one_value_revealed(snap_compare) -> None:
 def test_networking_with_mappings(snap_compare) -> None:
     fake = FakeSwiftor()
     vm = vm_of(fake)
-    fake.networking[VM_ID] = [
-        {"name": "api", "port": 8000, "url": f"https://api-{VM_ID}.swiftor.io"},
-        {"name": "docs", "port": 5001},
-    ]
+    fake.networking[VM_ID] = {
+        "api": {"subdomain": "api", "internal_port": 8000},
+        "docs": {"subdomain": "docs", "internal_port": 5001},
+    }
     app = ScreenHost(lambda: NetworkingScreen(actions_for(fake.provider()), vm))
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 

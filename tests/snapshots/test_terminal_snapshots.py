@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
+from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import MemoryTransport
 from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -43,9 +44,12 @@ def recording(name: str, snap: bool = False) -> bytes:
 
 
 async def settle(pilot) -> None:
-    await pilot.pause(0.2)
+    """Until the replay session is open and everything it fed is parsed and painted."""
+    await pilot.pause()
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    pane = pilot.app.query_one(TerminalPane)
+    await wait_until(pilot, lambda: pane.transport is not None and pane.emulator is not None and pane.settled)
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("emulator", ["avt", "pyte"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.ui.demo_provider import DEMO_NOW
 from tools.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 from vmtui.config import PollSettings
@@ -47,6 +49,15 @@ async def wait_actions(pilot, app: VmTuiApp) -> None:
     if busy:  # an empty list would mean "all workers", pollers included
         await app.workers.wait_for_complete(busy)
     await pilot.pause()
+
+
+async def wait_until(pilot, predicate, what: str = "the condition", timeout: float = 120.0) -> None:
+    """Let the app run until `predicate()` holds (no polling; for things the UI does on its own)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
 
 
 def text_of(widget) -> str:

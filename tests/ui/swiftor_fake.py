@@ -1,4 +1,4 @@
-"""A small stateful fake of Swiftor's wire API (research/swiftor-api.md) for httpx.MockTransport,
+"""A small stateful fake of Swiftor's wire API (seed 003, every body as it shows) for httpx.MockTransport,
 so the Swiftor screens can be driven against a real SwiftorProvider without a network."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class FakeSwiftor:
     plan: str = "core"
     vms: dict[str, dict] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
-    networking: dict[str, list[dict]] = field(default_factory=dict)
+    networking: dict[str, dict[str, dict]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     bodies: list[object] = field(default_factory=list)
     refuse: dict[tuple[str, str], tuple[int, object]] = field(default_factory=dict)
@@ -52,7 +52,7 @@ class FakeSwiftor:
         }
         self.vms[vm_id] = vm
         self.secrets.setdefault(vm_id, {})
-        self.networking.setdefault(vm_id, [])
+        self.networking.setdefault(vm_id, {})
         return vm
 
     def provider(self) -> SwiftorProvider:
@@ -129,7 +129,7 @@ class FakeSwiftor:
             },
         )
         self.secrets[vm_id]["VM_PASSWORD"] = config["password"]
-        return self._ok({"message": "VM created", "vm": vm})
+        return self._ok({"message": "VM created successfully", "vm": {**vm, "user_id": "alice-id"}})
 
     def _owned(self, vm_id: str) -> httpx.Response | None:
         return None if vm_id in self.vms else self._fail(404, "VM not found")
@@ -146,38 +146,36 @@ class FakeSwiftor:
         if missing := self._owned(body["vmid"]):
             return missing
         self.secrets[body["vmid"]][body["key"]] = body["value"]
-        return self._ok({"message": "Secret saved"})
+        return self._ok({"message": "Secret added successfully", "vmid": body["vmid"], "key": body["key"]})
 
     def _delete_secret(self, body: None, vm_id: str, key: str) -> httpx.Response:
         if missing := self._owned(vm_id):
             return missing
         if self.secrets[vm_id].pop(key, None) is None:
             return self._fail(404, f"Secret not found: {key}")
-        return self._ok({"message": "Secret deleted"})
+        return self._ok({"message": "Secret removed successfully", "vmid": vm_id, "key": key})
 
     def _add_mapping(self, body: dict) -> httpx.Response:
         if missing := self._owned(body["vmid"]):
             return missing
         mappings = self.networking[body["vmid"]]
-        if any(m["name"] == body["name"] for m in mappings):
+        if body["name"] in mappings:
             return self._fail(400, f"Mapping {body['name']!r} already exists on this VM")
-        mappings.append(
+        mappings[body["name"]] = {"subdomain": body["name"], "internal_port": body["internal_port"]}
+        return self._ok(
             {
-                "name": body["name"],
-                "port": body["port"],
-                "url": f"https://{body['name']}-{body['vmid']}.swiftor.io",
+                "message": "Subdomain mapping added successfully",
+                "subdomain": f"{body['name']}.{body['vmid']}.swiftor.io",
+                "internal_port": body["internal_port"],
             }
         )
-        return self._ok({"message": "Mapping added"})
 
     def _delete_mapping(self, body: None, vm_id: str, name: str) -> httpx.Response:
         if missing := self._owned(vm_id):
             return missing
-        before = len(self.networking[vm_id])
-        self.networking[vm_id] = [m for m in self.networking[vm_id] if m["name"] != name]
-        if len(self.networking[vm_id]) == before:
+        if self.networking[vm_id].pop(name, None) is None:
             return self._fail(404, f"Mapping not found: {name}")
-        return self._ok({"message": "Mapping deleted"})
+        return self._ok({"message": "Subdomain mapping removed successfully", "vmid": vm_id, "name": name})
 
 
 class ScreenHost(App[None]):

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.root
 def engine_settings(tmp_path):
     state_dir = tmp_path / "engine"
     config = tmp_path / "config.toml"
-    config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state_dir}"\n')
+    config.write_text(
+        f'active = "local"\n[poll]\ntimeout = 60\n'  # per request: generous, as a busy machine is slow
+        f'[profiles.local]\nkind = "local"\nstate_dir = "{state_dir}"\n'
+    )
     settings = load_settings(config)
     yield settings
     endpoint = state_dir / "endpoint.json"
@@ -56,7 +59,7 @@ def states(app) -> dict[str, VmState]:
     return {vm.id: vm.state for vm in app.main_screen.table.vms.values()}
 
 
-async def wait_for(pilot, app, predicate, timeout=60.0):
+async def wait_for(pilot, app, predicate, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await poll_now(pilot, app)
@@ -121,7 +124,7 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await pilot.press("s")  # SSH terminal in the terminal pane, over the engine's TLS gateway
         from vmtui.ui.widgets.terminal_pane import TerminalPane
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         typed = False
         while time.monotonic() < deadline:
             await pilot.pause(0.2)

@@ -17,7 +17,7 @@ import pytest
 from textual.widgets import Button, DataTable, Input, ProgressBar
 
 from tests.ui import test_local_engine
-from tests.ui.helpers import record_notes, settle, text_of, wait_actions
+from tests.ui.helpers import record_notes, settle, text_of, wait_actions, wait_until
 from tests.ui.test_local_engine import states, wait_for
 from vmtui.config import PollSettings
 from vmtui.core.errors import NotFound
@@ -78,16 +78,6 @@ async def select_commit_in_tree(pilot, app: VmTuiApp) -> None:
 def text_of_details(app: VmTuiApp) -> str:
     details = app.main_screen.query_one(VmDetails)
     return " ".join(text_of(static) for static in details.query("Static"))
-
-
-async def wait_until(pilot, predicate, what: str, timeout: float = 30.0) -> None:
-    """Let the app run until `predicate()` holds (no polling; for things the UI does on its own)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_r_on_a_commit_in_the_tree_starts_a_vm_with_the_committed_file(engine_settings):
@@ -322,7 +312,7 @@ async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(e
 
 
 async def wait_for_terminal_text(
-    pilot, app: VmTuiApp, wanted: str, command: str, timeout: float = 30.0
+    pilot, app: VmTuiApp, wanted: str, command: str, timeout: float = 120.0
 ) -> None:
     """Wait for the shell in the terminal pane; type `command` once it shows anything; wait for `wanted`."""
     area = app.main_screen.query_one("#terminal-area")

@@ -8,7 +8,7 @@ from functools import partial
 from textual.widgets import Button, Input
 
 from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
-from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions, wait_until
 from vmtui.core.errors import Conflict, Unavailable
 from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
@@ -369,13 +369,6 @@ async def test_a_profile_that_cannot_open_shows_why_and_retries():
         await wait_until(pilot, lambda: not banner.has_class("-visible"))
 
 
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    """Let the app run until `condition` holds (generous: the machine may be busy)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await pilot.pause(0.02)
-
-
 async def test_sort_by_key_and_header_click_keeps_the_cursor_vm():
     app = make_app(demo_provider())
     async with app.run_test(size=SIZE) as pilot:
@@ -577,10 +570,7 @@ async def test_s_on_a_paused_vm_asks_to_resume_first():
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("tab", "enter")  # Resume
-        for _ in range(50):
-            if ("resume_vm", ("vm-a90b2f6d",)) in provider.calls:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(pilot, lambda: ("resume_vm", ("vm-a90b2f6d",)) in provider.calls)
         assert app.main_screen.query(TerminalTabs)
         assert ("resume_vm", ("vm-a90b2f6d",)) in provider.calls
 
@@ -629,18 +619,19 @@ async def test_deleting_a_swiftor_vm_asks_to_type_its_label():
         assert not any(path.startswith("/vms/delete") for _, path in fake.writes)
 
 
-async def test_details_of_a_swiftor_vm_show_desktop_url_port_and_storage():
+async def test_details_of_a_swiftor_vm_show_its_url_the_ports_its_image_serves_and_storage():
     from tests.ui.swiftor_fake import VM_ID, FakeSwiftor
 
     fake = FakeSwiftor()
-    fake.add_vm("desk", enabled=True)
+    fake.add_vm("desk", enabled=True)["os"] = {"distribution": "minecraft", "desktop": None}
     app = make_app(fake.provider())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         body = text_of(app.main_screen.query_one("#details-body"))
         lines = [" ".join(line.split()) for line in body.splitlines()]
-        assert f"desktop https://{VM_ID}.swiftor.io" in lines
-        assert "default port 3000 (desktop, inside the VM)" in lines
+        assert f"url https://{VM_ID}.swiftor.io" in lines
+        assert "serves / port 8443 (Web UI) inside the VM" in lines  # seed 003: MineOS web UI
+        assert "serves /minecraft port 25565 (Minecraft) inside the VM" in lines
         assert "storage ephemeral" in lines
 
 

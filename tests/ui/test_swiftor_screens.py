@@ -49,7 +49,14 @@ async def settle(pilot) -> None:
 
 def swiftor_vm(fake: FakeSwiftor, label: str = "NewVM") -> Vm:
     fake.add_vm(label)
-    return Vm(provider="swiftor", provider_kind="swiftor", id=VM_ID, label=label, state=VmState.STOPPED)
+    return Vm(
+        provider="swiftor",
+        provider_kind="swiftor",
+        id=VM_ID,
+        label=label,
+        state=VmState.STOPPED,
+        image="ubuntu-xfce",
+    )
 
 
 async def fill(pilot, **values: str) -> None:
@@ -79,7 +86,7 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
     app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert "Your plan: core, up to 2 vCPU, 4 GB RAM" in screen_text(app)
+        assert "Your plan: core: up to 1 vCPU, 2 GB RAM, 2 GB storage, 1 running VM(s)" in screen_text(app)
         choose(app, distribution="fedora", desktop=None, storage="persistent")
         await fill(pilot, label="", cpu="3", ram="x", password="")
         app.screen.query_one("#password", Input).focus()
@@ -90,13 +97,13 @@ async def test_create_form_blocks_bad_values_inline_without_any_request():
         assert fake.writes == [], "nothing may be sent while a field is invalid"
         assert error_of(app, "label") == "a label is needed"
         assert "needs a desktop" in error_of(app, "desktop")
-        assert error_of(app, "cpu") == "VM exceeds the core plan limit: 3 vCPU requested, at most 2 allowed"
+        assert error_of(app, "cpu") == "VM exceeds the core plan limit: 3 vCPU requested, at most 1 allowed"
         assert error_of(app, "ram") == "a whole number, at least 1"
-        assert "persistent storage is not included" in error_of(app, "storage")
+        assert error_of(app, "storage") == "", "every plan has storage (seed 003): persistent is allowed"
         assert error_of(app, "password") == "a password is needed"
         await fill(pilot, ram="5")
         assert (
-            error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 4 GB allowed"
+            error_of(app, "ram") == "VM exceeds the core plan limit: 5 GB RAM requested, at most 2 GB allowed"
         )
         app.screen.query_one("#ok", Button).press()
         await settle(pilot)
@@ -109,14 +116,15 @@ async def test_create_form_flags_nothing_at_open_and_a_keyboard_choice_at_once()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.focused.id == "label"
-        assert all(not error_of(app, name) for name in ("label", "password", "cpu", "storage"))
-        app.screen.query_one("#storage", Select).focus()
-        await pilot.press("enter", "down", "enter")  # open the list, pick "persistent"
+        assert all(not error_of(app, name) for name in ("label", "password", "cpu", "ram", "desktop"))
+        choose(app, desktop=None)  # set by code: not flagged until the user chooses something
         await settle(pilot)
-        assert app.screen.query_one("#storage", Select).value == "persistent"
-        assert (
-            error_of(app, "storage") == "VM exceeds the core plan limit: persistent storage is not included"
-        )
+        assert not error_of(app, "desktop")
+        app.screen.query_one("#distribution", Select).focus()
+        await pilot.press("enter", "down", "enter")  # open the list, pick the next one: debian
+        await settle(pilot)
+        assert app.screen.query_one("#distribution", Select).value == "debian"
+        assert error_of(app, "desktop") == "distribution 'debian' needs a desktop (e.g. xfce or kde)"
         assert fake.writes == []
 
 
@@ -177,7 +185,7 @@ async def test_create_form_shows_a_server_refusal_and_keeps_every_value():
     app = ScreenHost(lambda: SwiftorCreateScreen(*desk(fake.provider())))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        choose(app, distribution="alpine", desktop=None)
+        choose(app, distribution="kali", desktop=None)
         await fill(pilot, label="taken", cpu="1", ram="2", password="pw-1")
         await pilot.click("#ok")
         await settle(pilot)
@@ -190,7 +198,7 @@ async def test_create_form_shows_a_server_refusal_and_keeps_every_value():
             for name in ("label", "cpu", "ram", "password")
         }
         assert values == {"label": "taken", "cpu": "1", "ram": "2", "password": "pw-1"}
-        assert app.screen.query_one("#distribution", Select).value == "alpine"
+        assert app.screen.query_one("#distribution", Select).value == "kali"
         assert not app.screen.query_one("#ok", Button).disabled
         await fill(pilot, label="fresh")
         await pilot.click("#ok")
@@ -434,7 +442,7 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         desktop = f"https://{VM_ID}.swiftor.io"
-        assert f"Desktop: {desktop} (port 3000 inside the VM)" in screen_text(app)
+        assert f"ubuntu-xfce serves / (port 3000, KasmVNC) at {desktop}" in screen_text(app)
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, MappingFormScreen)
@@ -452,7 +460,7 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
         await settle(pilot)
         url = f"https://myapp-{VM_ID}.swiftor.io"
         assert isinstance(app.screen, NetworkingScreen)
-        assert fake.networking[VM_ID] == [{"name": "myapp", "port": 5001, "url": url}]
+        assert fake.networking[VM_ID] == {"myapp": {"subdomain": "myapp", "internal_port": 5001}}
         text = screen_text(app)
         assert "myapp" in text and "5001" in text and url in text
         assert app.screen._selected() == ("myapp", url)
@@ -470,7 +478,7 @@ async def test_networking_add_lists_url_then_remove(monkeypatch):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#confirm")
         await settle(pilot)
-        assert fake.networking[VM_ID] == []
+        assert fake.networking[VM_ID] == {}
         assert url not in screen_text(app)
         assert app.screen.query_one(DataTable).row_count == 1  # the desktop stays
 
@@ -495,12 +503,12 @@ def test_open_in_browser_uses_only_graphical_browsers(monkeypatch):
 async def test_networking_duplicate_is_refused_in_the_form_and_desktop_cannot_be_removed():
     fake = FakeSwiftor()
     vm = swiftor_vm(fake)
-    fake.networking[VM_ID] = [{"name": "web", "port": 80}]
+    fake.networking[VM_ID] = {"web": {"subdomain": "web", "internal_port": 80}}
     app = ScreenHost(lambda: NetworkingScreen(actions_for(fake.provider()), vm))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert f"https://web-{VM_ID}.swiftor.io" in screen_text(app)  # URL built when the server gives none
-        await pilot.press("d")  # the desktop row is first
+        assert f"https://web-{VM_ID}.swiftor.io" in screen_text(app)
+        await pilot.press("d")  # the image's route (KasmVNC on 3000) is first
         await pilot.pause()
         assert isinstance(app.screen, NetworkingScreen) and fake.writes == []
         await pilot.press("a")
@@ -550,7 +558,9 @@ async def test_screens_against_the_local_engine(tmp_path, caplog):
         app = ScreenHost(lambda: SwiftorCreateScreen(*desk(provider)))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            assert "Your plan: hacker, up to 4 vCPU, 8 GB RAM, persistent storage" in screen_text(app)
+            assert "Your plan: hacker: up to 4 vCPU, 8 GB RAM, 30 GB storage, 3 running VM(s)" in screen_text(
+                app
+            )
             await fill(pilot, label="ui-e2e", cpu="5", ram="2", password=PLANTED)
             assert "at most 4 allowed" in error_of(app, "cpu")
             await fill(pilot, cpu="2")

@@ -6,6 +6,7 @@ import pytest
 from textual import events
 from textual.message import Message
 
+from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import TerminalApp, screen_lines, settle
 from vmtui.terminal import pipeline
 from vmtui.terminal.pipeline import HIGH_WATER
@@ -140,10 +141,7 @@ async def test_resize_is_debounced_and_carries_the_pane_size(monkeypatch: pytest
         await pilot.resize_terminal(70, 25)
         await pilot.resize_terminal(90, 30)
         assert app.transport.resizes == []  # still inside the debounce window
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app.transport.resizes:
-                break
+        await wait_until(pilot, lambda: app.transport.resizes)
         assert app.transport.resizes == [(90, 27)]  # one resize, with the final size
         assert app.pane.emulator.size == (90, 27) == (app.pane.size.width, app.pane.size.height)
 

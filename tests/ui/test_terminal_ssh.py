@@ -7,13 +7,11 @@ so this exercises TLS with SNI, SSH auth, the PTY, window-change and the widget 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Container
 
-from tests.ui.terminal_helpers import process_running
 from tests.ui.test_terminal_pty import shows, type_line, wait_for
 from tests.unit.test_ssh_client import VM_ID, FakeProvider, backend, gateway, known_hosts  # noqa: F401 (fixtures)
 from vmtui.core.models import VmState
@@ -44,8 +42,9 @@ async def test_shell_over_ssh_tls_echo_ctrl_c_resize_and_exit(gateway, backend, 
         await type_line(pilot, "stty size; echo ssh-$((40+2))")
         await wait_for(pilot, shows(pilot, "ssh-42"))
         assert shows(pilot, f"{pane.size.height} {pane.size.width}")()
-        await type_line(pilot, "sleep 30.13")
-        await wait_for(pilot, lambda: process_running("sleep", "30.13"))  # ^C must reach sleep, not bash
+        # The marker is printed by the foreground job itself: ctrl-C from then on interrupts it.
+        await type_line(pilot, "sh -c 'echo go-$((1+1)); exec sleep 3600'")
+        await wait_for(pilot, shows(pilot, "go-2"))
         await pilot.press("ctrl+c")
         await type_line(pilot, "echo status=$?")
         await wait_for(pilot, shows(pilot, "status=130"))
@@ -71,11 +70,8 @@ async def test_flood_over_ssh_is_shown_to_the_end_and_stays_responsive(gateway, 
         await wait_for(pilot, lambda: pane.transport is not None)
         line = r"\033[31mred\033[0m \033[1;32mgreen\033[0m \033[38;5;208mmore words to parse\033[0m"
         pane.send(f"yes $'{line}' | head -n 30000; echo flood-$((1+1))\r".encode())  # ~2 MB; typed elsewhere
-        started = time.monotonic()
-        await wait_for(pilot, shows(pilot, "flood-2"), timeout=60)
-        flood_seconds = time.monotonic() - started
+        await wait_for(pilot, shows(pilot, "flood-2"))  # its timeout is the stall detector
         assert shows(pilot, "red green more words to parse")()
-        assert flood_seconds < 60, flood_seconds  # a stall detector, generous for loaded CI machines
         await type_line(pilot, "echo still-here")
         await wait_for(pilot, shows(pilot, "still-here"))
 
@@ -100,12 +96,11 @@ async def test_ssh_transport_pause_stops_delivery_until_resumed(gateway, backend
     transport.write(b"stty -echo; echo ready-$((40+2))\n")  # markers the echoed command line cannot contain
     await until(lambda: b"ready-42" in sink.data)
     transport.pause_reading()
-    transport.write(b"seq 1 200000; echo end-$((6*7))\n")
-    await asyncio.sleep(0.5)
-    while_paused = len(sink.data)
-    await asyncio.sleep(0.5)
-    assert len(sink.data) == while_paused  # at most the read in flight lands after the pause
+    before = len(sink.data)
+    transport.write(b"seq 1 200000; echo end-$((6*7))\n")  # ~1.5 MB through the terminal
+    await asyncio.sleep(1.0)  # unpaused, it would all be here by now (a busy machine only delays it)
     assert b"end-42" not in sink.data
+    assert len(sink.data) - before < 200_000  # at most the read in flight landed after the pause
     transport.resume_reading()
     await until(lambda: b"end-42" in sink.data)
     assert b"\r\n200000\r\n" in sink.data
@@ -114,7 +109,7 @@ async def test_ssh_transport_pause_stops_delivery_until_resumed(gateway, backend
     assert sink.reason == "closed"
 
 
-async def until(condition, timeout: float = 20.0) -> None:
+async def until(condition, timeout: float = 120.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if condition():
             return

@@ -6,6 +6,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.widgets import TabbedContent
 
+from tests.ui.helpers import wait_until
 from tests.ui.terminal_helpers import MemoryTransport, screen_lines, settle
 from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -86,8 +87,8 @@ async def test_ended_session_shows_why_and_reconnects() -> None:
         assert "Session ended: shell exited with status 0" in str(session.query_one(".ended-reason").render())
         assert tab_labels(app) == ["vm-one (ended)"]
         await pilot.click(".reconnect")
-        await pilot.pause(0.2)
-        assert not session.ended and len(app.transports["one"]) == 2
+        await wait_until(pilot, lambda: len(app.transports["one"]) == 2)
+        assert not session.ended
         assert app.transports["one"][1].opened_size == (pane.size.width, pane.size.height)
         assert screen_lines(pane)[0] == "$ exit"  # the old screen stays, as in any terminal
         await pilot.press("l")
@@ -106,8 +107,7 @@ async def test_leave_chord_then_close_the_active_session() -> None:
         await pilot.press("ctrl+right_square_bracket")
         assert not isinstance(app.focused, TerminalPane)
         await pilot.press("x")  # now the tabs' close binding
-        await pilot.pause(0.1)
-        assert tab_labels(app) == ["vm-one"]
+        await wait_until(pilot, lambda: tab_labels(app) == ["vm-one"])
         assert app.transports["two"][0].closed
         assert app.tabs.focus_active()
         await pilot.pause()

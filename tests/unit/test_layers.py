@@ -3,7 +3,7 @@
 The rules are import-linter's contracts in pyproject.toml (`make lint` checks the static imports); this
 test checks what importing each layer really loads, which also catches imports made at run time."""
 
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
@@ -18,7 +18,7 @@ CONTRACTS = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contra
 
 def _package(contract: dict) -> str:
     (source,) = contract["source_modules"]
-    return source.removesuffix(".**")
+    return source
 
 
 def _submodules(package: str) -> list[str]:
@@ -49,8 +49,6 @@ def test_every_layer_has_a_contract():
 @pytest.mark.parametrize("contract", CONTRACTS, ids=[c["id"] for c in CONTRACTS])
 def test_layer_never_imports_forbidden(contract):
     package = _package(contract)
-    if importlib.util.find_spec(package) is None:
-        pytest.skip(f"{package} does not exist yet")
     code = (
         "import importlib, json, sys\n"
         f"for m in {_submodules(package)!r}: importlib.import_module(m)\n"

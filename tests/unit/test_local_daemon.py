@@ -78,7 +78,9 @@ def test_starts_once_then_finds_the_running_daemon(tmp_path):
         endpoint = results[0]
         assert endpoint.token == (state / "token").read_text().strip()
         response = httpx.get(
-            f"{endpoint.api_url}/api/v1/vms", headers={"Authorization": f"Bearer {endpoint.token}"}
+            f"{endpoint.api_url}/api/v1/vms",
+            headers={"Authorization": f"Bearer {endpoint.token}"},
+            timeout=60,
         )
         assert response.status_code == 200
         pid = json.loads((state / "endpoint.json").read_text())["pid"]

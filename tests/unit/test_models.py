@@ -57,3 +57,14 @@ def test_capability_reasons():
     assert caps.reason_missing("can_branch", "Vers") is None
     assert caps.reason_missing("can_pause", "Swiftor") == "Swiftor VMs cannot pause"
     assert caps.reason_missing("has_secrets", "Vers") == "Vers has no secrets"
+
+
+def test_one_line_escapes_or_replaces_unsafe_characters_and_cuts_to_the_limit():
+    from vmtui.core.text import one_line
+
+    hostile = "ok\x1b[31m\u202eevil\u2028\ud800\u200b"
+    assert one_line(hostile, 100) == "ok\\x1b[31m\\u202eevil\\u2028\\ud800\\u200b"
+    assert one_line(hostile, 100, placeholder="?") == "ok?[31m?evil???"
+    assert one_line("y" * 10, 10) == "y" * 10
+    assert one_line("y" * 11, 10) == "y" * 9 + "…"
+    assert one_line("a\x1bbc", 4) == "a…"  # an escape is never cut in half

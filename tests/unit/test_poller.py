@@ -116,14 +116,6 @@ async def test_non_network_errors_and_bugs_also_become_stale_results():
     assert "KeyError" in str(result.error)
 
 
-async def test_timeout_becomes_unavailable():
-    poller, _ = make([RUNNING])
-    poller.provider.delay = 1.0
-    poller.timeout = 0.05
-    result = await poller.tick()
-    assert isinstance(result.error, Unavailable) and "no answer within 0.05s" in result.error.message
-
-
 async def test_requests_never_overlap():
     poller, seen = make([RUNNING])
     poller.provider.delay = 0.02

@@ -67,7 +67,8 @@ async def test_local_swiftor_profile_drives_the_engines_swiftor_api(tmp_path):
     state = tmp_path / "engine"
     path = tmp_path / "config.toml"
     path.write_text(
-        f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\nemail = "ada@localhost"\n'
+        f'[poll]\ntimeout = 60\n[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{state}"\n'
+        'email = "ada@localhost"\n'
     )
     provider = await Registry(load_settings(path, env={})).opener("desk")(lambda _status: None)
     try:

@@ -15,7 +15,6 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import asyncssh
 import pytest
@@ -24,6 +23,7 @@ from tests.ssh_helpers import read_until
 from vmtui.cli.ssh import _find_vm, _split_remote
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
+from vmtui.local.sandbox import SFTP_SERVERS
 from vmtui.local.sshd import Gateway, start_gateway
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshError, SshSession, TlsTunnel
@@ -38,16 +38,31 @@ CLAIM_TTY_AND_EXEC = (
     "os.execvp(sys.argv[1], sys.argv[1:])"
 )
 
+SFTP_SERVER = next((p for p in SFTP_SERVERS if os.access(p, os.X_OK)), None)
+# The host's sftp-server in the "VM"'s home; killed when the "VM" (its init_pid) dies first.
+SFTP_UNTIL_VM_EXITS = (
+    "import os, select, signal, sys\n"
+    "vm = os.pidfd_open(int(sys.argv[1]))\n"
+    "child = os.fork()\n"
+    "if child == 0:\n"
+    "    os.chdir(sys.argv[2])\n"
+    "    os.execv(sys.argv[3], sys.argv[3:])\n"
+    "server = os.pidfd_open(child)\n"
+    "if vm in select.select([vm, server], [], [])[0]:\n"
+    "    os.kill(child, signal.SIGKILL)\n"
+    "sys.exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))\n"
+)
+needs_sftp_server = pytest.mark.skipif(SFTP_SERVER is None, reason="needs OpenSSH's sftp-server")
+
 
 class HostProcessSandbox:
     """Runs session processes on the host, in a scratch directory, with the requested environment."""
 
     paused = False
-    cgroup = SimpleNamespace(procs_files=[])  # no cgroup for host processes
 
     def __init__(self, home: Path, init_pid: int):
         self.home = home
-        self.init_pid = init_pid  # a process chrooted into `home`: SFTP is confined there
+        self.init_pid = init_pid  # the "VM": SFTP sessions end when it exits
 
     def enter_argv(
         self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
@@ -64,6 +79,10 @@ class HostProcessSandbox:
             *(f"{k}={v}" for k, v in variables.items()),
             *argv,
         ]
+
+    def sftp_argv(self) -> list[str]:
+        assert SFTP_SERVER is not None
+        return [sys.executable, "-c", SFTP_UNTIL_VM_EXITS, str(self.init_pid), str(self.home), SFTP_SERVER]
 
     async def open_tcp(self, port: int, host: str = "127.0.0.1"):
         return await asyncio.open_connection(host, port)
@@ -136,9 +155,7 @@ class FakeProvider:
 def backend(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    jailed = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys, time; os.chroot(sys.argv[1]); time.sleep(600)", str(home)]
-    )
+    jailed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     yield Backend(home, jailed.pid)
     jailed.kill()
     jailed.wait()
@@ -273,6 +290,7 @@ async def test_booting_vm_waited_for_and_dead_vm_refused(gateway, backend, known
         await session(FakeProvider(gateway, key, [VmState.STOPPED]), known_hosts).connect()
 
 
+@needs_sftp_server
 async def test_sftp_round_trip_and_local_forward(tmp_path, gateway, backend, known_hosts):
     provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
     payload = os.urandom(300_000)
@@ -287,9 +305,9 @@ async def test_sftp_round_trip_and_local_forward(tmp_path, gateway, backend, kno
     remote_port = server.sockets[0].getsockname()[1]
     try:
         async with session(provider, known_hosts) as ssh:
-            await ssh.put(tmp_path / "up.bin", "/copied.bin")
-            assert (backend.home / "copied.bin").read_bytes() == payload  # "/" is the jailed root
-            await ssh.get("/copied.bin", tmp_path / "down.bin")
+            await ssh.put(tmp_path / "up.bin", "copied.bin")
+            assert (backend.home / "copied.bin").read_bytes() == payload  # relative to the VM's home
+            await ssh.get("copied.bin", tmp_path / "down.bin")
             with pytest.raises(SshError, match="no such local file"):
                 await ssh.put(tmp_path / "missing", "x")
             listener = await ssh.forward_local(0, remote_port)
@@ -311,6 +329,7 @@ async def test_large_input_is_throttled_not_lost(gateway, backend, known_hosts):
     assert result.stdout.split()[0] == hashlib.sha256(payload).hexdigest()
 
 
+@needs_sftp_server
 async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
     provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
     async with session(provider, known_hosts) as ssh, ssh.connection.start_sftp_client() as sftp:
@@ -323,7 +342,7 @@ async def test_sftp_server_ends_with_the_vm(gateway, backend, known_hosts):
                 await asyncio.sleep(0.05)
 
         with pytest.raises((asyncssh.SFTPError, asyncssh.ConnectionLost, BrokenPipeError)):
-            await asyncio.wait_for(serve_until_gone(), 10)  # a TimeoutError here would fail the test
+            await asyncio.wait_for(serve_until_gone(), 60)  # a TimeoutError here would fail the test
 
 
 @pytest.mark.parametrize(

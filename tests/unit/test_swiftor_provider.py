@@ -138,11 +138,11 @@ async def test_create_desktop_sends_documented_body_and_returns_vm():
     }
 
 
-async def test_create_desktop_without_vm_in_answer_finds_it_by_label():
+async def test_create_desktop_answer_without_the_seeds_vm_is_a_bad_response():
     provider, rec = make({("POST", "/vms/create"): {"message": "ok"}, ("GET", "/vms"): {"vms": [DOC_VM]}})
-    vm = await provider.create_desktop("NewVM", "AU", "ubuntu", "xfce", 2, 4, SecretStr("pw"))
-    assert vm.id == VM_ID
-    assert [r.url.path for r in rec.requests] == ["/vms/create", "/vms"]
+    with pytest.raises(BadResponse, match="Swiftor create"):
+        await provider.create_desktop("NewVM", "AU", "ubuntu", "xfce", 2, 4, SecretStr("pw"))
+    assert [r.url.path for r in rec.requests] == ["/vms/create"]
 
 
 async def test_create_desktop_validates_webtop_desktop_before_sending():
@@ -197,11 +197,17 @@ async def test_secrets_list_shape_filters_by_vm():
 
 
 async def test_networking_routes_and_urls():
-    table = {"networking": {VM_ID: [{"name": "myapp", "port": 5001}], "b": [{"name": "z", "port": 1}]}}
+    table = {
+        "networking": {
+            VM_ID: {"myapp": {"subdomain": "myapp", "internal_port": 5001}},
+            "b": {"z": {"subdomain": "z", "internal_port": 1}},
+        }
+    }
+    added_answer = {"message": "ok", "subdomain": f"web.{VM_ID}.swiftor.io", "internal_port": 8080}
     provider, rec = make(
         {
             ("GET", "/vms/networking"): table,
-            ("POST", "/vms/networking"): {"message": "ok"},
+            ("POST", "/vms/networking"): added_answer,
             ("DELETE", f"/vms/networking/{VM_ID}/myapp"): {"message": "ok"},
             ("GET", "/vms"): {"vms": [DOC_VM]},
         }
@@ -211,8 +217,8 @@ async def test_networking_routes_and_urls():
         vmid=VM_ID, name="myapp", port=5001, url=f"https://myapp-{VM_ID}.swiftor.io"
     )
     added = await provider.add_mapping(VM_ID, "web", 8080)
-    assert json.loads(rec.requests[-1].content) == {"vmid": VM_ID, "name": "web", "port": 8080}
-    assert added.url == f"https://web-{VM_ID}.swiftor.io"
+    assert json.loads(rec.requests[-1].content) == {"vmid": VM_ID, "name": "web", "internal_port": 8080}
+    assert added.port == 8080 and added.url == f"https://web-{VM_ID}.swiftor.io"
     await provider.delete_mapping(VM_ID, "myapp")
     assert rec.requests[-1].method == "DELETE"
     vm = await provider.get_vm(VM_ID)
@@ -222,8 +228,8 @@ async def test_networking_routes_and_urls():
     ]
 
 
-async def test_server_given_mapping_url_wins_and_local_urls_use_engine_port():
-    table = {"networking": [{"vmid": "v1", "name": "app", "port": 80, "url": "http://app-v1.localhost:9999"}]}
+async def test_local_urls_use_the_engines_port():
+    table = {"networking": {"v1": {"app": {"subdomain": "app", "internal_port": 80}}}}
     recorder = Recorder({("GET", "/swiftor/vms/networking"): table})
     provider = SwiftorProvider(
         "local", "http://127.0.0.1:9999/swiftor", TOKEN, transport=httpx.MockTransport(recorder)
@@ -426,10 +432,18 @@ def test_capabilities_and_plans():
     assert not (caps.can_branch or caps.can_commit or caps.can_pause or caps.has_images)
     assert normalise_plan("pro_monthly") == "engineer" and normalise_plan("hacker_yearly") == "hacker"
     assert normalise_plan(None) == "core" and normalise_plan("Engineer") == "engineer"
-    assert PLANS["core"].violation(2, 4, False) is None
-    assert "at most 2" in PLANS["core"].violation(4, 4, False)
-    assert "persistent" in PLANS["core"].violation(1, 1, True)
-    assert PLANS["engineer"].violation(8, 16, True) is None
+    assert [(p.max_cpu, p.max_ram_gb, p.storage_gb) for p in PLANS.values()] == [
+        (1, 2, 2),
+        (4, 8, 30),
+        (8, 16, 150),
+    ]
+    assert PLANS["core"].violation(1, 2) is None
+    assert "at most 1 allowed" in PLANS["core"].violation(2, 2)
+    assert "at most 2 GB allowed" in PLANS["core"].violation(1, 3)
+    assert PLANS["engineer"].violation(8, 16) is None and "at most 16 GB" in PLANS["engineer"].violation(
+        8, 17
+    )
+    assert PLANS["core"].running_violation(0) is None and "1 VM(s)" in PLANS["core"].running_violation(1)
 
 
 # -- fuzz -----------------------------------------------------------------------------------

@@ -132,16 +132,16 @@ async def test_list_vms_maps_wire_to_core(vers, server):
     assert server.last.url.host == "api.vers.sh"
 
 
-async def test_list_vms_falls_back_to_get_vm_once_and_remembers(vers, server):
-    server.on("GET", "/api/v1/vms", httpx.Response(405, text="Method Not Allowed"))
-    server.on("GET", "/api/v1/vm", httpx.Response(200, json=[vm_json(VM1)]))
+async def test_list_vms_asks_get_vm_first_then_falls_back_to_the_seeds_vms_and_remembers(vers, server):
+    server.on("GET", "/api/v1/vm", httpx.Response(405, text="Method Not Allowed"))
+    server.on("GET", "/api/v1/vms", httpx.Response(200, json=[vm_json(VM1)]))
     assert [v.id for v in await vers.list_vms()] == [VM1]
     assert [v.id for v in await vers.list_vms()] == [VM1]
-    assert [r.url.path for r in server.requests] == ["/api/v1/vms", "/api/v1/vm", "/api/v1/vm"]
+    assert [r.url.path for r in server.requests] == ["/api/v1/vm", "/api/v1/vms", "/api/v1/vms"]
 
 
 async def test_list_vms_other_errors_do_not_fall_back(vers, server):
-    server.on("GET", "/api/v1/vms", httpx.Response(403, content=b"403 Forbidden"))
+    server.on("GET", "/api/v1/vm", httpx.Response(403, content=b"403 Forbidden"))
     with pytest.raises(AuthError, match="403 Forbidden"):
         await vers.list_vms()
     assert len(server.requests) == 1
@@ -343,10 +343,45 @@ async def test_delete_pause_resume(vers, server):
     assert server.last.method == "DELETE"
     assert_common_headers(server.last, mutating=True)
     await vers.pause_vm(VM1)
-    assert server.body() == {"state": "Paused"}
+    assert server.body() == {"state": "Sleeping"}
     assert_common_headers(server.last, mutating=True)
     await vers.resume_vm(VM1)
     assert server.body() == {"state": "Running"}
+
+
+async def test_pause_falls_back_to_the_seeds_paused_once_and_remembers(vers, server):
+    def state(request: httpx.Request) -> httpx.Response:
+        word = json.loads(request.content)["state"]
+        if word == "Sleeping":
+            return httpx.Response(422, json={"detail": [{"loc": ["body", "state"], "msg": "bad enum"}]})
+        return httpx.Response(200)
+
+    server.on("PATCH", f"/api/v1/vm/{VM1}/state", state)
+    await vers.pause_vm(VM1)
+    await vers.pause_vm(VM1)
+    assert [server.body(r) for r in server.requests] == [
+        {"state": "Sleeping"},
+        {"state": "Paused"},
+        {"state": "Paused"},
+    ]
+
+
+async def test_pause_other_refusals_are_not_retried_with_the_other_word(vers, server):
+    server.on(
+        "PATCH", f"/api/v1/vm/{VM1}/state", httpx.Response(409, json={"success": False, "error": "booting"})
+    )
+    with pytest.raises(Conflict, match="booting"):
+        await vers.pause_vm(VM1)
+    assert [server.body(r) for r in server.requests] == [{"state": "Sleeping"}]
+
+
+async def test_pause_refused_in_both_words_raises_the_servers_refusal(vers, server):
+    server.on(
+        "PATCH", f"/api/v1/vm/{VM1}/state", httpx.Response(400, json={"success": False, "error": "not now"})
+    )
+    with pytest.raises(BadRequest, match="not now"):
+        await vers.pause_vm(VM1)
+    assert [server.body(r) for r in server.requests] == [{"state": "Sleeping"}, {"state": "Paused"}]
 
 
 async def test_delete_of_foreign_vm_keeps_server_words(vers, server):
@@ -444,7 +479,7 @@ async def test_commit_with_name_description_keep_paused(vers, server):
     assert dict(server.last.url.params) == {"keep_paused": "true"}
     assert_common_headers(server.last, mutating=True)
     assert await vers.commit(VM1) == C1
-    assert server.last.content == b"" and dict(server.last.url.params) == {}
+    assert server.body() == {} and dict(server.last.url.params) == {}
 
 
 async def test_restore_and_from_commit_variants(vers, server):
@@ -711,9 +746,10 @@ async def test_list_images_falls_back_to_v1_images(vers, server):
     )
     images = await vers.list_images()
     assert images == [
-        Image(name="ubuntu", size_bytes=2 * 1024 * 1024, created_at=datetime(2026, 4, 1, tzinfo=UTC))
+        Image(name="ubuntu", id="i1", size_bytes=2 * 1024 * 1024, created_at=datetime(2026, 4, 1, tzinfo=UTC))
     ]
-    assert [r.url.path for r in server.requests] == ["/api/rootfs", "/api/v1/images"]
+    assert await vers.list_images() == images
+    assert [r.url.path for r in server.requests] == ["/api/rootfs", "/api/v1/images", "/api/v1/images"]
 
 
 async def test_upload_image_streams_the_file_with_progress(vers, server, tmp_path: Path):
@@ -747,8 +783,13 @@ async def test_upload_image_bad_input_and_missing_route(vers, server, tmp_path: 
 
 
 async def test_delete_image(vers, server):
+    server.on("GET", "/api/rootfs", httpx.Response(200, json={"rootfs_names": ["alpine", "default"]}))
     server.on("DELETE", "/api/rootfs/alpine", httpx.Response(204))
     await vers.delete_image("alpine")
+    assert [(r.method, r.url.path) for r in server.requests] == [
+        ("GET", "/api/rootfs"),
+        ("DELETE", "/api/rootfs/alpine"),
+    ]
     assert_common_headers(server.last, mutating=True)
     server.on(
         "DELETE", "/api/rootfs/default", httpx.Response(409, json={"success": False, "error": "image in use"})
@@ -877,7 +918,9 @@ async def engine_url(tmp_path: Path):
 @pytest.mark.root
 async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Path):
     url, token = engine_url
-    local = VersProvider("local", url, token, memory_snapshots=False, ssh_address=("127.0.0.1", 1))
+    local = VersProvider(
+        "local", url, token, memory_snapshots=False, ssh_address=("127.0.0.1", 1), timeout=60
+    )
     try:
         assert (await local.health())["status"] == "ok"
         vm_id = await local.create_vm(VmConfig(labels={"name": "e2e"}), wait_boot=True)
@@ -923,7 +966,7 @@ async def test_full_lifecycle_against_the_local_engine(engine_url, tmp_path: Pat
             await local.status(vm_id)
         assert await local.list_vms() == []
 
-        wrong = VersProvider("local", url, "wrong-token-" + "y" * 30)
+        wrong = VersProvider("local", url, "wrong-token-" + "y" * 30, timeout=60)
         with pytest.raises(AuthError):
             await wrong.list_vms()
         await wrong.aclose()
@@ -955,7 +998,7 @@ class LosesFirstAnswer(httpx.AsyncBaseTransport):
 async def test_a_retried_create_and_branch_happen_once_on_the_local_engine(engine_url):
     url, token = engine_url
     lossy = LosesFirstAnswer()
-    local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep)
+    local = VersProvider("local", url, token, transport=lossy, sleep=_no_sleep, timeout=60)
     try:
         vm_id = await local.create_vm(VmConfig(), wait_boot=True)
         assert [vm.id for vm in await local.list_vms()] == [vm_id], (

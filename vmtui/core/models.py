@@ -37,9 +37,14 @@ class VmState(enum.StrEnum):
         return self is VmState.BOOTING
 
     @property
+    def is_paused(self) -> bool:
+        """Paused (the seed's word) or sleeping (today's Vers): frozen, resumable, treated alike."""
+        return self in (VmState.PAUSED, VmState.SLEEPING)
+
+    @property
     def is_live(self) -> bool:
-        """A VM whose processes exist (it can be paused, committed or entered)."""
-        return self in (VmState.RUNNING, VmState.PAUSED, VmState.BOOTING)
+        """A VM whose processes exist (it can be paused or resumed, committed, branched or entered)."""
+        return self in (VmState.RUNNING, VmState.BOOTING) or self.is_paused
 
 
 _STATE_ALIASES: dict[str, VmState] = {
@@ -179,6 +184,8 @@ class Image(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
+    id: str | None = None
+    """Today's Vers `base_image_id` (its delete route takes the id); None where images go by name."""
     size_bytes: int | None = None
     in_use: int = 0
     created_at: datetime | None = None

@@ -18,19 +18,26 @@ V1_CONTROLLERS = ("freezer", "memory", "cpu", "cpuacct", "pids")
 LIMITS = frozenset({"memory", "cpu", "pids"})
 """The controllers that apply a limit (cpuacct only accounts)."""
 CPU_PERIOD_US = 100_000
-PIDS_PER_VM = 512
+PIDS_PER_VM = 1024
+PIDS_PER_VM_SLOT = 32
+"""The VM count cap reserves this many pids of the shared budget for every running VM."""
 HOST_PIDS_RESERVE_MIN = 4096
 HOST_PIDS_RESERVE_FRACTION = 4
 """A quarter of the host's pids (at least HOST_PIDS_RESERVE_MIN) stays for the host itself."""
 
 
-def vm_pid_budget() -> tuple[int, int]:
-    """(pids per VM, VMs running at once) so that all VMs together stay below the host's `pid_max`
-    and `threads-max` (pids.max counts threads) with a reserve for the host's own processes."""
+def vm_pid_budget() -> tuple[int, int, int]:
+    """(pids per VM, VMs running at once, pids of all VMs together).
+
+    All VMs together stay below the host's `pid_max` and `threads-max` (pids.max counts threads)
+    minus a reserve for the host's own processes: the shared parent cgroup (`vmtui`) gets that total
+    as its pids.max, so even many VMs forking at once cannot exhaust the host. Each VM gets
+    PIDS_PER_VM of it (one VM alone cannot take it all), and the VM count is capped so that each
+    running VM keeps at least PIDS_PER_VM_SLOT."""
     limit = min(_read_int("/proc/sys/kernel/pid_max"), _read_int("/proc/sys/kernel/threads-max"))
-    budget = limit - max(HOST_PIDS_RESERVE_MIN, limit // HOST_PIDS_RESERVE_FRACTION)
-    per_vm = PIDS_PER_VM if budget >= 4 * PIDS_PER_VM else max(64, budget // 4)
-    return per_vm, max(1, budget // per_vm)
+    total = limit - max(HOST_PIDS_RESERVE_MIN, limit // HOST_PIDS_RESERVE_FRACTION)
+    per_vm = PIDS_PER_VM if total >= 4 * PIDS_PER_VM else max(64, total // 4)
+    return per_vm, max(1, total // PIDS_PER_VM_SLOT), total
 
 
 def _read_int(path: str) -> int:
@@ -57,6 +64,7 @@ class VmCgroup:
         limits = {
             "memory": str(mem_size_mib * 1024 * 1024),
             "pids": str(pids_max),
+            "pids_total": str(vm_pid_budget()[2]),
             "cpu": str(vcpu_count * CPU_PERIOD_US),
         }
         if (CGROUP_ROOT / "cgroup.controllers").exists():
@@ -90,6 +98,8 @@ class VmCgroup:
                 enforced.add(controller)
         if "memory" in dirs:
             _write_optional(dirs["memory"] / "memory.memsw.limit_in_bytes", limits["memory"])
+        if "pids" in dirs:
+            _write_optional(dirs["pids"].parent / "pids.max", limits["pids_total"])
         return cls(1, dirs, frozenset(enforced))
 
     @classmethod
@@ -121,6 +131,8 @@ class VmCgroup:
                 pass
         if "memory" in enforced:
             _write_optional(path / "memory.swap.max", "0")
+        if "pids" in enforced:
+            _write_optional(parent / "pids.max", limits["pids_total"])
         return cls(2, {"unified": path}, frozenset(enforced))
 
     def to_json(self) -> dict:
@@ -211,7 +223,8 @@ class VmCgroup:
 
 
 def _write_optional(path: Path, value: str) -> None:
-    """Memory+swap limits: like a real VM, the memory size is all it gets, when the host accounts swap."""
+    """Limits applied when the host allows them: memory+swap (like a real VM, the memory size is all
+    it gets, when the host accounts swap) and the pids of all VMs together."""
     try:
         path.write_text(value)
     except OSError:

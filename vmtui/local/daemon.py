@@ -33,6 +33,7 @@ from vmtui import __version__
 from vmtui.local import jwt_tokens, sshd
 from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
+from vmtui.paths import write_private
 
 log = logging.getLogger("vmtui.local.daemon")
 
@@ -41,6 +42,7 @@ ENDPOINT_FILE = "endpoint.json"
 LOCK_FILE = "lock"
 LOG_FILE = "serve.log"
 READY_PREFIX = "vmtui serve ready "
+KEEP_ALIVE_S = 30
 
 
 class ServeError(Exception):
@@ -80,17 +82,6 @@ class ServeOptions:
             raise ServeError("--max-upload-mib must be at least 1")
 
 
-def private_write(path: Path, data: str) -> None:
-    """Atomically replace `path` with `data`, mode 0600 from the first byte."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def load_or_create_token(state_dir: Path) -> str:
     """The API bearer token from `<state_dir>/token`, created (0600) on first start."""
     path = state_dir / TOKEN_FILE
@@ -100,7 +91,7 @@ def load_or_create_token(state_dir: Path) -> str:
             return token
         log.warning("%s is too short to be a token; making a new one", path)
     token = secrets.token_urlsafe(32)
-    private_write(path, token + "\n")
+    write_private(path, token + "\n")
     return token
 
 
@@ -211,7 +202,14 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
         app = create_app(engine, token, rate=options.rate, burst=options.burst, swiftor_secret=swiftor_secret)
         server = _Server(
             uvicorn.Config(
-                app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
+                app,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+                # Longer than clients keep idle connections (httpx: 5 s), so a client never reuses a
+                # connection the engine is closing at that moment.
+                timeout_keep_alive=KEEP_ALIVE_S,
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[sock]))
@@ -232,7 +230,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
             "pid": os.getpid(),
             "version": __version__,
         }
-        private_write(endpoint_path, json.dumps(endpoint, indent=2) + "\n")
+        write_private(endpoint_path, json.dumps(endpoint, indent=2) + "\n")
         print(ready_line(endpoint), file=out, flush=True)
         log.info("serving state dir %s", state_dir)
         await asyncio.wait([serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)

@@ -13,8 +13,9 @@ Layout of a state dir::
 
 Capacity: each VM's writable layer lives on its own disk of `fs_size_mib` (vmdisk.py); below a
 free-space reserve the engine refuses new VMs, commits and uploads with a 507 (diskspace.py); and at
-most `max_running_vms` VMs of `pids_per_vm` processes run at once, so that together they stay below
-the host's pid_max and threads-max (a start beyond that is a 429).
+most `max_running_vms` VMs of at most `pids_per_vm` processes run at once, all of them together held
+below the host's pid_max and threads-max by their parent cgroup (cgroups.vm_pid_budget; a start
+beyond the cap is a 429 with Retry-After).
 
 A commit stacks: its layer chain is its own captured layer followed by the chain of the commit
 the VM started from, so a VM started from a commit sees exactly the files at commit time.
@@ -42,10 +43,13 @@ import asyncssh
 
 from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, Unavailable
 from vmtui.local import images
+from vmtui.local.catalog import Catalog
 from vmtui.local.cgroups import vm_pid_budget
 from vmtui.local.diskspace import NoSpace, StateReserve
+from vmtui.local.exec_journal import ExecJournal
 from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
 from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
+from vmtui.local.vmdisk import DiskError, VmDisk
 
 log = logging.getLogger("vmtui.local.engine")
 
@@ -60,9 +64,14 @@ _RECOVERY_PARALLELISM = 4
 _KILL_GRACE_SECONDS = 5.0
 _EARLY_BOOT_FAILURE_SECONDS = 0.05
 """How long a non-waiting create watches its boot: checks of the host fail well within this."""
+VM_ADDRESS = "127.0.0.1"
+"""What the API reports as a VM's `ip`: its only interface is the loopback of its own network namespace
+(VMs have no network; SSH, exec and mapped ports reach it through that namespace)."""
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
 FS_SIZE_MIN_MIB = 16
+CAPACITY_RETRY_SECONDS = 2.0
+"""Retry-After of a start refused because the engine runs as many VMs as the host's pids allow."""
 
 
 class BranchFailed(Exception):
@@ -88,15 +97,19 @@ class Engine:
         self.max_upload_bytes = max_upload_bytes
         self._reserve_bytes = reserve_bytes
         self._reserve: StateReserve | None = None
-        self.pids_per_vm, self.max_running_vms = vm_pid_budget()
+        self.pids_per_vm, self.max_running_vms, _ = vm_pid_budget()
         self._booting: set[str] = set()
         self.ssh_port: int | None = None
         """Set by the daemon once the SSH gateway listens; reported by `GET /vm/{id}/ssh_key`."""
         self.store: Store | None = None
+        self._catalog: Catalog | None = None
+        self.exec_journal = ExecJournal(state_dir / "exec_logs")
+        """Exec sessions that outlive their stream (attach by exec_id) and each VM's exec log."""
         self._sandboxes: dict[str, Sandbox] = {}
         self._boot_tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._owner_id = ""
+        self._created_at = ""
         self._default_image: Path | None = None
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
@@ -114,29 +127,47 @@ class Engine:
         self._reserve = StateReserve(self.state_dir, self._reserve_bytes)
         self._room.give_back()
         self.store = Store(self.state_dir / "engine.db")
+        self._catalog = Catalog(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
+        self._created_at = self.store.created_at()
         await self._build_default_image()
         await self._recover()
         self._room.refill()
 
     async def close(self) -> None:
         """Stop serving. Running VMs keep running; a later `start()` adopts them."""
+        await self.exec_journal.close()
         tasks = list(self._boot_tasks.values())
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
 
     @property
     def owner_id(self) -> str:
         return self._owner_id
 
     @property
+    def created_at(self) -> str:
+        """When the state dir was first started (the built-in image and the account date from it)."""
+        return self._created_at
+
+    @property
     def db(self) -> Store:
         if self.store is None:
             raise Unavailable("engine is not started")
         return self.store
+
+    @property
+    def catalog(self) -> Catalog:
+        """Commit tags, repositories and domains (today's Vers API)."""
+        if self._catalog is None:
+            raise Unavailable("engine is not started")
+        return self._catalog
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -377,6 +408,28 @@ class Engine:
                     await sandbox.resume()
             self.db.update_vm(vm_id, state="paused" if paused else "running")
 
+    async def resize_disk(self, vm_id: str, fs_size_mib: int, *, owner: str | None = None) -> None:
+        """Grow the VM's disk to `fs_size_mib` (strictly larger than now; `PATCH /vm/{id}/disk`), live
+        while the VM runs. A VM without a disk image (rootless engine: no quota) gets the new size
+        recorded only."""
+        vm = self.get_vm(vm_id, owner)
+        if fs_size_mib <= vm.fs_size_mib:
+            raise BadRequest(f"fs_size_mib must be larger than the current {vm.fs_size_mib} MiB")
+        host_mib = shutil.disk_usage(self.state_dir).total // 2**20
+        if fs_size_mib > host_mib:
+            raise BadRequest(f"fs_size_mib {fs_size_mib} is larger than the host's disk ({host_mib} MiB)")
+        async with self._lock(vm_id):
+            await self._wait_booted(vm_id)
+            vm = self.get_vm(vm_id, owner)
+            disk = VmDisk(self._vm_dir(vm.id), vm.fs_size_mib, self.state_dir / "disk-templates")
+            if disk.image.exists():
+                try:
+                    await asyncio.to_thread(disk.grow, fs_size_mib)
+                except DiskError as exc:
+                    raise Conflict(str(exc)) from exc
+            self.db.update_vm(vm_id, fs_size_mib=fs_size_mib)
+        log.info("vm %s disk grown to %d MiB", vm_id, fs_size_mib)
+
     async def start_vm(
         self, vm_id: str, env: dict[str, str] | None = None, *, owner: str | None = None
     ) -> None:
@@ -437,11 +490,27 @@ class Engine:
         self._locks.pop(vm_id, None)
         await self._collect_layers()
         self._room.refill()
+        self.catalog.forget_vm(vm_id)
+        self.exec_journal.forget_vm(vm_id)
         log.info("deleted vm %s", vm_id)
 
     async def set_labels(self, vm_id: str, labels: dict[str, str], *, owner: str | None = None) -> None:
+        """The VM's labels become exactly `labels` (`PUT /vm/{id}/labels`)."""
         self.get_vm(vm_id, owner)
         self.db.update_vm(vm_id, labels=labels)
+
+    async def upsert_labels(self, vm_id: str, labels: dict[str, str], *, owner: str | None = None) -> None:
+        """Add or overwrite `labels`, keep the others (`PATCH /vm/{id}/label`). Read and write have no
+        await between them, so concurrent upserts on the event loop cannot lose each other's labels."""
+        vm = self.get_vm(vm_id, owner)
+        self.db.update_vm(vm_id, labels={**vm.labels, **labels})
+
+    async def delete_label(self, vm_id: str, name: str, *, owner: str | None = None) -> None:
+        """Remove one label (`DELETE /vm/{id}/label/{name}`); NotFound when the VM has no such label."""
+        vm = self.get_vm(vm_id, owner)
+        if name not in vm.labels:
+            raise NotFound(f"label not found: {name}")
+        self.db.update_vm(vm_id, labels={k: v for k, v in vm.labels.items() if k != name})
 
     async def exec(
         self,
@@ -624,7 +693,7 @@ class Engine:
             name=DEFAULT_IMAGE,
             path=str(self._default_image or ""),
             size_bytes=self._default_image_size,
-            created_at="",
+            created_at=self._created_at,
         )
         return [default, *self.db.list_images()]
 
@@ -797,10 +866,10 @@ class Engine:
         running = sum(1 for sandbox in self._sandboxes.values() if sandbox.running) + len(self._booting)
         if running >= self.max_running_vms:
             raise ProviderError(
-                f"this engine already runs {running} VMs, the most this host allows "
-                f"({self.pids_per_vm} processes each within its pid_max and threads-max); "
-                "stop or delete a VM first",
+                f"this engine already runs {running} VMs, the most the host's pid_max and threads-max "
+                "allow; stop or delete a VM first",
                 status=429,
+                retry_after=CAPACITY_RETRY_SECONDS,
             )
 
     async def _discard(self, vm_id: str) -> None:

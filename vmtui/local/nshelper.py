@@ -4,20 +4,26 @@
     python -I -S nshelper.py enter CONFIG_JSON -- ARGV...
     python -I -S nshelper.py socket CONFIG_JSON    (the socket goes back over the fd CONFIG names)
 
-`init` is launched by `Sandbox.boot`. The launcher process unshares a pid namespace and forks the
-VM's init (pid 1 inside), which unshares mount/uts/ipc/net/cgroup namespaces, mounts the overlay
-root, /dev (tmpfs with host device nodes bound in, a private devpts), /proc (sensitive files masked
-read-only), /sys (read-only) and /run, pivots into the root, sets the hostname, brings `lo` up,
-prints `ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
+`init` is launched by `Sandbox.boot`. The launcher process creates the VM's user namespace (its ids
+0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and forks the VM's init (pid
+1 inside), which unshares mount/uts/ipc/net/cgroup namespaces (owned by the host's user namespace,
+so the VM's root has no capability over them), mounts every layer as an idmapped mount of the VM's
+user namespace (files keep host ids on disk and belong to the VM's ids inside), the overlay root
+(created as the VM's root: `_act_as`), /dev (tmpfs with host device nodes bound in, a private
+devpts), /proc (sensitive files masked or read-only), /sys (read-only) and /run, pivots into the
+root, sets the hostname, brings `lo` up, joins the VM's user namespace as its root, prints
+`ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
 to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
 and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
 Mount targets inside the VM's root are opened without following symlinks and mounted through
 /proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
 `enter` runs a command inside a running VM: it joins the VM's cgroups, enters all its namespaces
-and its root, changes to the working directory (resolved inside the VM), then forks the command
-with only the VM's environment and a reduced capability bounding set (no CAP_SYS_ADMIN, no
-mknod, no module loading...), so root in a VM cannot undo the isolation. It forwards signals to
+(the user namespace last, becoming the VM's root) and its root, changes to the working directory
+(resolved inside the VM), then forks the command with only the VM's environment, a reduced
+capability bounding set (no CAP_SYS_ADMIN, no mknod, no module loading...), no_new_privs and the
+seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the
+isolation. From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards signals to
 the command's process group and exits with the command's status (128+N when killed by signal N).
 SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
 
@@ -67,16 +73,32 @@ MNT_DETACH = 0x2
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
+PR_SET_SECCOMP = 22
+PR_SET_SECUREBITS = 28
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+SECBIT_NO_SETUID_FIXUP = 1 << 2
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_IDMAP = 0x00100000
+# The new mount API has one syscall table for every architecture (asm-generic numbers).
+SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
 _PIVOT_ROOT_SYSCALL = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
 # Capabilities a VM's processes keep (Docker's default set minus mknod); everything else, notably
 # CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH, CAP_SYS_MODULE, CAP_SYS_PTRACE and CAP_NET_ADMIN, is dropped.
 KEPT_CAPABILITIES = frozenset({0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31})
+TTY_GID = 5
 ENTER_SETUP_FAILED = 125
 TERM_GRACE_SECONDS = 2.0
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")  # files: /dev/null bound over them
+PROC_MASKED = ("kcore", "kallsyms", "keys", "timer_list", "sched_debug")  # files: /dev/null bound over them
 HIDDEN_DIRS = ("proc/acpi", "proc/scsi", "proc/asound", "sys/firmware", "sys/devices/virtual/powercap")
 OVERLAY_OPTIONS_MAX = 4000  # the kernel copies mount options into one page
 MOUNT_POINTS = {"dev": 0o755, "proc": 0o555, "sys": 0o555, "run": 0o755, "tmp": 0o1777}
@@ -155,6 +177,37 @@ def _read_only_bind(source: str, target: str, flags: int = 0) -> None:
     mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
+def _syscall(number: int, *args: object) -> int:
+    result = _libc.syscall(number, *args)
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    return result
+
+
+def _attach(source: str, target: str, userns_fd: int | None, read_only: bool) -> None:
+    """Make the host directory `source` appear at `target`. With `userns_fd` (a VM's user namespace)
+    it is an idmapped mount: host uid/gid N shows as the VM's N, so the VM's root owns its image and
+    layers while on disk every file keeps host ids (root stays 0), as in layers made before."""
+    if userns_fd is None:
+        if read_only:
+            _read_only_bind(source, target)
+        else:
+            mount(source, target, None, MS_BIND | MS_REC)
+        return
+    tree = _syscall(SYS_OPEN_TREE, AT_FDCWD, source.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+    try:
+        attrs = MOUNT_ATTR_IDMAP | (MOUNT_ATTR_RDONLY if read_only else 0)
+        mount_attr = ctypes.create_string_buffer(struct.pack("QQQQ", attrs, 0, 0, userns_fd))
+        try:
+            _syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH, mount_attr, len(mount_attr.raw))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot idmap {source}: {exc.strerror}") from None
+        _syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+    finally:
+        os.close(tree)
+
+
 def _mount_point(root_fd: int, name: str, mode: int) -> int:
     """An fd of the directory `name` right under the VM's root, to mount onto through /proc/self/fd.
 
@@ -178,13 +231,12 @@ def _fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def _populate_dev(dev: str, rootless: bool) -> None:
+def _populate_dev(dev: str, tty_group: str) -> None:
     """Device nodes, devpts, shm and the fd links in the VM's fresh /dev tmpfs."""
     for name in DEVICES:
         open(f"{dev}/{name}", "w").close()
         mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
     os.mkdir(f"{dev}/pts")
-    tty_group = "" if rootless else ",gid=5"  # only gid 0 is mapped in a rootless VM
     mount(
         "devpts",
         f"{dev}/pts",
@@ -228,11 +280,10 @@ def _loopback_up() -> None:
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
 
 
-def _set_identity(hostname: str) -> None:
-    """The VM's hostname, in the kernel and in /etc (hosts keeps the VM's own edits: only a missing
-    line for the hostname is added)."""
-    name = hostname.encode()
-    _check(_libc.sethostname(name, len(name)), "sethostname")
+def _write_identity_files(hostname: str) -> None:
+    """The VM's hostname in /etc (hosts keeps the VM's own edits: only a missing line for the
+    hostname is added), and a root account when the image has no /etc/passwd. Run as the VM's root:
+    these paths are the VM's to point anywhere."""
     if not os.path.isdir("/etc"):
         return
     with open("/etc/hostname", "w") as f:
@@ -245,12 +296,27 @@ def _set_identity(hostname: str) -> None:
     if hostname not in hosts.split():
         with open("/etc/hosts", "w") as f:
             f.write(f"{hosts.rstrip()}\n127.0.1.1\t{hostname}\n".lstrip())
+    for name, line in (("passwd", "root:x:0:0:root:/root:/bin/sh"), ("group", "root:x:0:")):
+        if not os.path.lexists(f"/etc/{name}"):  # tools such as sftp-server need a name for uid 0
+            with open(f"/etc/{name}", "w") as f:
+                f.write(f"{line}\n")
 
 
-def _setup_vm(cfg: dict) -> None:
+def _setup_vm(cfg: dict, userns_fd: int | None) -> None:
     unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    os.chdir(cfg["vm_dir"])  # lower dirs are short relative symlinks: keeps options under one page
+    ids = cfg["ids"]
+    if ids is not None:
+        # The VM's root is not the host's, so it cannot take ports below 1024 in a network
+        # namespace the host owns; in its own network that protection has no point.
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start", "w") as f:
+            f.write("0")
+        _act_as(ids["base"])
+    os.chdir(cfg["vm_dir"])  # layers are mounted on short relative paths: options fit in one page
+    for target, source in cfg["layers"]:
+        _attach(source, target, userns_fd, read_only=True)
+    # The writable layer (upper and work dirs, on the VM's disk) as one mount, as overlayfs wants.
+    _attach(cfg["writable"], "rw", userns_fd, read_only=False)
     root, rootless = "mnt", cfg["rootless"]
     _overlay(root, cfg["root"]["lower"], cfg["root"]["upper"], cfg["root"]["work"], rootless)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -262,22 +328,74 @@ def _setup_vm(cfg: dict) -> None:
         )
     for name in cfg["host_binds"]:
         points[name] = _mount_point(root_fd, name, 0o755)
-        _read_only_bind(f"/{name}", _fd_path(points[name]))
-    mount("tmpfs", _fd_path(points["dev"]), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
-    _populate_dev(f"{root}/dev", rootless)
+        _attach(f"/{name}", _fd_path(points[name]), userns_fd, read_only=True)
+    # tmpfs roots belong to the VM's root; only gid 0 is mapped in a rootless VM (no tty group there)
+    owner = "" if ids is None else f",uid={ids['base']},gid={ids['base']}"
+    mount("tmpfs", _fd_path(points["dev"]), "tmpfs", MS_NOSUID | MS_NOEXEC, f"mode=755,size=1m{owner}")
+    _populate_dev(f"{root}/dev", "" if ids is None else f",gid={ids['base'] + TTY_GID}")
     mount("proc", _fd_path(points["proc"]), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _restrict_proc(f"{root}/proc")
     mount("sysfs", _fd_path(points["sys"]), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for rel in HIDDEN_DIRS:  # host hardware details (firmware tables, DMI...) stay out of sight
         if os.path.isdir(f"{root}/{rel}"):
             mount("tmpfs", f"{root}/{rel}", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
-    mount("tmpfs", _fd_path(points["run"]), "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    mount("tmpfs", _fd_path(points["run"]), "tmpfs", MS_NOSUID | MS_NODEV, f"mode=755,size=64m{owner}")
     for fd in (*points.values(), root_fd):
         os.close(fd)
     os.chdir(root)
     _pivot_root()
-    _set_identity(cfg["hostname"])
+    name = cfg["hostname"].encode()
+    _check(_libc.sethostname(name, len(name)), "sethostname")
     _loopback_up()
+
+
+def _act_as(uid: int) -> None:
+    """Create files as host `uid` (the VM's root) while keeping every capability, so that what the
+    setup writes through idmapped mounts (and the overlay it mounts, which records its mounter) lands
+    on disk as the VM's root: host root itself has no identity inside those mounts."""
+    _check(_libc.prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0), "keep capabilities")
+    _libc.setfsgid(uid)
+    _libc.setfsuid(uid)
+
+
+def _vm_user_namespace(ids: dict) -> int:
+    """A new user namespace where 0..count-1 are host base..base+count-1; returns an fd to it.
+
+    A short-lived child creates it (a process cannot map ids beyond its own into a namespace it
+    joined itself) and the caller, host root in the parent namespace, writes its maps."""
+    ready_read, ready_write = os.pipe()
+    go_read, go_write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            unshare(CLONE_NEWUSER)
+            answer = b"1"
+        except OSError:
+            answer = b"0"
+        os.write(ready_write, answer)
+        os.read(go_read, 1)
+        os._exit(0)
+    try:
+        if os.read(ready_read, 1) != b"1":
+            raise OSError("cannot create the VM's user namespace")
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{child}/{name}", "w") as f:
+                f.write(f"0 {ids['base']} {ids['count']}")
+        return os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.write(go_write, b"1")
+        os.waitpid(child, 0)
+        for fd in (ready_read, ready_write, go_read, go_write):
+            os.close(fd)
+
+
+def _become_vm_root(userns_fd: int) -> None:
+    """Join the VM's user namespace as its root: from here on no capability reaches a host object."""
+    setns(userns_fd, CLONE_NEWUSER)
+    os.close(userns_fd)
+    os.setgroups([])
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
 
 
 INIT_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
@@ -321,20 +439,23 @@ def _reap_children() -> bool:
             return True
 
 
-def _init_child(cfg: dict, status_fd: int) -> None:
+def _init_child(cfg: dict, status_fd: int, userns_fd: int | None) -> None:
     host_pid = int(os.readlink("/proc/self"))  # the host's procfs is still mounted here
     _catch_init_signals()
     try:
-        _setup_vm(cfg)
+        _setup_vm(cfg, userns_fd)
+        try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("-1000")
+        except OSError:  # not allowed without root
+            pass
+        if userns_fd is not None:
+            _become_vm_root(userns_fd)
+        _write_identity_files(cfg["hostname"])
     except Exception as exc:  # noqa: BLE001  (anything: report it on the status line, never a traceback)
         os.write(status_fd, f"error: {exc}\n".encode())
         os._exit(1)
     _libc.prctl(PR_SET_NAME, b"init", 0, 0, 0)  # `ps -e` in the VM shows init, not python3
-    try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("-1000")
-    except OSError:  # not allowed without root
-        pass
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 2):
         os.dup2(null, fd)
@@ -358,16 +479,21 @@ def run_init() -> None:
     for procs in cfg["cgroup_procs"]:  # joined before forking, so all of the VM is inside
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
-    if cfg["rootless"]:
-        try:
+    userns_fd = None
+    try:
+        if cfg["rootless"]:
             _own_user_namespace()
-        except OSError as exc:
-            print(f"error: cannot create a user namespace (needed without root): {exc}", flush=True)
-            sys.exit(1)
+        else:
+            userns_fd = _vm_user_namespace(cfg["ids"])
+    except OSError as exc:
+        print(f"error: cannot create the VM's user namespace: {exc}", flush=True)
+        sys.exit(1)
     unshare(CLONE_NEWPID)
     child = os.fork()
     if child == 0:
-        _init_child(cfg, 1)
+        _init_child(cfg, 1, userns_fd)
+    if userns_fd is not None:
+        os.close(userns_fd)
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -400,13 +526,20 @@ def _enter_vm(cfg: dict) -> None:
                 f.write(str(os.getpid()))
     except OSError as exc:
         _fail(f"cannot join the VM's cgroup: {exc}")
+    # A rootless VM's namespaces belong to its user namespace: join that first. A VM of a root daemon
+    # has namespaces owned by the host and a user namespace that owns nothing: join it last, then
+    # become its root (host root has no identity in there).
+    names = ["cgroup", "ipc", "uts", "net", "pid", "mnt"]
+    names = ["user", *names] if cfg["rootless"] else [*names, "user"]
     try:
-        names = ["user"] if cfg["rootless"] else []
-        names += ["cgroup", "ipc", "uts", "net", "pid", "mnt"]
         namespaces = [os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY) for n in names]
         root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
         for fd in namespaces:
             setns(fd, 0)
+        if not cfg["rootless"]:
+            os.setgroups([])
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
         os.fchdir(root)
         os.chroot(".")
     except OSError as exc:
@@ -419,8 +552,35 @@ def _enter_vm(cfg: dict) -> None:
         _fail(f"cannot change to {cfg['cwd']}: {exc.strerror}")
 
 
-def _exec_command(argv: list[str], env: dict[str, str]) -> None:
-    """In the forked child: new session, no privileges beyond the kept set, then exec."""
+def _install_seccomp(program: bytes) -> None:
+    """no_new_privs, then the compiled seccomp filter (an array of struct sock_filter)."""
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(code))
+    _check(
+        _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "install seccomp filter"
+    )
+
+
+def _program(argv: list[str], cfg: dict, host_program: int | None) -> str | int:
+    """What to exec: the first of `cfg["programs"]` that is executable in the VM, else the host
+    program opened before entering (an fd, for fexecve), else argv[0] looked up in the VM's PATH."""
+    for path in cfg.get("programs", []):
+        if os.access(path, os.X_OK):
+            return path
+    if host_program is not None:
+        return host_program
+    if cfg.get("programs"):
+        _fail(f"{argv[0]}: not found in the VM", 127)
+    return argv[0]
+
+
+def _exec_command(argv: list[str], cfg: dict, host_program: int | None) -> None:
+    """In the forked child: new session, no privileges beyond the kept set, seccomp, then exec."""
     os.setsid()
     if os.isatty(0):
         try:  # job control and ^C for shells; without it the command still runs
@@ -435,8 +595,13 @@ def _exec_command(argv: list[str], env: dict[str, str]) -> None:
             _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+    program = _program(argv, cfg, host_program)
+    _install_seccomp(bytes.fromhex(cfg["seccomp"]))
+    env = cfg["env"]
     try:
-        os.execvpe(argv[0], argv, env)
+        if isinstance(program, int):
+            os.execve(program, argv, env)
+        os.execvpe(program, argv, env)
     except FileNotFoundError:
         _fail(f"{argv[0]}: command not found", 127)
     except OSError as exc:
@@ -446,11 +611,14 @@ def _exec_command(argv: list[str], env: dict[str, str]) -> None:
 def run_enter(cfg: dict, argv: list[str]) -> None:
     if not argv:
         _fail("no command given")
+    host_program = None
+    if cfg.get("host_program"):  # opened while the host's tree is still ours to read
+        host_program = os.open(cfg["host_program"], os.O_RDONLY | os.O_CLOEXEC)
     _enter_vm(cfg)
     child = os.fork()
     if child == 0:
         try:
-            _exec_command(argv, cfg["env"])
+            _exec_command(argv, cfg, host_program)
         except Exception as exc:  # noqa: BLE001  (the forked child must never return into the helper)
             _fail(f"cannot start {argv[0]}: {exc}")
 

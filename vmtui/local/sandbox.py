@@ -6,11 +6,14 @@ A VM directory (`SandboxSpec.vm_dir`) holds:
                             mounted at disk/ (a plain directory when the VM has no quota)
     disk/upper/root, disk/upper/usr   the writable layer (overlayfs upper dirs), kept across stop/boot
     disk/work/root, disk/work/usr     overlayfs work dirs
-    lower/0, lower/1 ...    short symlinks to the spec's layers (and lower/image to the image's
-                            rootfs), rebuilt at each boot, so long commit chains fit the one-page
-                            limit of mount options and odd characters in paths never reach them
+    lower/0, lower/1 ...    mount points for the spec's layers (lower/image for the image's rootfs,
+                            lower/hostusr for the host's /usr), rebuilt at each boot, so long commit
+                            chains fit the one-page limit of mount options and odd characters in
+                            paths never reach them
+    rw/                     mount point for disk/ as the VM sees it (idmapped: upper and work dirs)
     image/                  the default image, built on first boot when `spec.image` is None
-    mnt/                    the root's mount point (mounted only inside the VM's mount namespace)
+    mnt/                    the root's mount point (all these mounts exist only inside the VM's
+                            mount namespace)
     run/sandbox.json        marker: init pid + start time, pid namespace, cgroup (adopt/cleanup_stale)
 
 Layer format (what `capture` writes and `SandboxSpec.layers` lists): a directory with `root/` and
@@ -18,6 +21,11 @@ Layer format (what `capture` writes and `SandboxSpec.layers` lists): a directory
 directories carry `trusted.overlay.opaque=y`). `root/` stacks over the image's rootfs; `usr/` stacks
 over the host's /usr when the image uses it (default image) and is empty otherwise. Layers made by a
 daemon without root keep those marks in `user.overlay.*` xattrs and only stack in rootless VMs.
+
+VM root is not host root: with a root daemon, each VM gets a user namespace where its ids 0..65535
+are host ids VM_IDS_BASE.., and every layer is an idmapped mount, so files keep host ids on disk
+(layers stay portable) while the VM's root owns them. Its other namespaces belong to the host, so
+its capabilities reach nothing but its own files and processes. See nshelper.py and SECURITY.md.
 
 All mounts live in the VM's own mount namespace, so they vanish with its last process: stop() only
 has to kill processes. The processes themselves are found through the VM's cgroup and its pid
@@ -45,12 +53,24 @@ from pathlib import Path
 
 from vmtui.local import images, nshelper
 from vmtui.local.cgroups import VmCgroup
+from vmtui.local.seccomp_filter import vm_filter_bpf
 from vmtui.local.vmdisk import DiskError, VmDisk
 
 HELPER = str(Path(nshelper.__file__).resolve())
 PYTHON = [sys.executable, "-I", "-S"]
 VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+VM_IDS_BASE = 2_000_000_000
+"""Host uid/gid of a VM's root; a VM's ids 0..VM_IDS_COUNT-1 are host ids VM_IDS_BASE + N."""
+VM_IDS_COUNT = 65536
+SFTP_SERVERS = (
+    "/usr/lib/openssh/sftp-server",
+    "/usr/lib/sftp-server",
+    "/usr/libexec/openssh/sftp-server",
+    "/usr/libexec/sftp-server",
+    "/usr/lib/ssh/sftp-server",
+)
+"""Where OpenSSH's sftp-server lives (Debian, Alpine, Fedora, ...), in a VM or on the host."""
 BOOT_TIMEOUT = 30.0
 STOP_GRACE = 3.0
 ENV_FILE_DIR = Path("/dev/shm")
@@ -311,6 +331,26 @@ class Sandbox:
         self, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = "/root"
     ) -> list[str]:
         """argv (for asyncio.create_subprocess_exec) running `argv` inside the VM with the VM's env."""
+        return self._enter_argv(argv, env=env, cwd=cwd)
+
+    def sftp_argv(self) -> list[str]:
+        """argv serving SFTP on stdin/stdout entirely inside the VM, entered like a shell: the VM's own
+        sftp-server, else the host's binary (opened before entering, exec'd from that fd) running
+        with the VM's namespaces, cgroup, ids and filter. None of it runs with host privileges."""
+        host_server = next((path for path in SFTP_SERVERS if os.access(path, os.X_OK)), None)
+        return self._enter_argv(
+            ["sftp-server", "-d", "/root"], env=None, cwd="/", programs=SFTP_SERVERS, host_program=host_server
+        )
+
+    def _enter_argv(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None,
+        cwd: str,
+        programs: tuple[str, ...] = (),
+        host_program: str | None = None,
+    ) -> list[str]:
         full_env = {**BASE_ENV, "HOSTNAME": self.spec.hostname, **self.spec.env, **(env or {})}
         config = {
             "pid": self.init_pid,
@@ -319,6 +359,9 @@ class Sandbox:
             "env_file": _write_env_file(self.spec.vm_dir, full_env),
             "cgroup_procs": self.cgroup.procs_files,
             "rootless": rootless(),
+            "seccomp": vm_filter_bpf().hex(),
+            "programs": list(programs),
+            "host_program": host_program,
         }
         return [*PYTHON, HELPER, "enter", json.dumps(config), "--", *argv]
 
@@ -461,7 +504,7 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
         templates = spec.disk_templates or vm_dir.parent / ".disk-templates"
         VmDisk(vm_dir, spec.disk_mib, templates).attach()
     _move_legacy_layer(vm_dir)
-    for rel in ("disk/upper/root", "disk/upper/usr", "disk/work/root", "disk/work/usr", "mnt", "run"):
+    for rel in ("disk/upper/root", "disk/upper/usr", "disk/work/root", "disk/work/usr", "mnt", "run", "rw"):
         (vm_dir / rel).mkdir(parents=True, exist_ok=True)
     image_dir = spec.image
     if image_dir is None:
@@ -472,32 +515,39 @@ def _prepare_vm_dir(spec: SandboxSpec) -> dict:
         image = images.open_image(image_dir)
     except images.ImageError as exc:
         raise SandboxError(str(exc)) from exc
-    lower = vm_dir / "lower"
-    shutil.rmtree(lower, ignore_errors=True)
-    lower.mkdir()
-    os.symlink(image.rootfs.resolve(), lower / "image")  # relative, short, comma-free mount options
     for i, layer in enumerate(spec.layers):
         if not (layer / "root").is_dir() or not (layer / "usr").is_dir():
             raise SandboxError(f"layer {layer.name} is missing or incomplete")
-        os.symlink(layer.resolve(), lower / str(i))
     names = [f"lower/{i}" for i in range(len(spec.layers))]
+    layers = [(name, str(layer.resolve())) for name, layer in zip(names, spec.layers, strict=True)]
+    layers.append(("lower/image", str(image.rootfs.resolve())))
+    if image.host_usr:
+        layers.append(("lower/hostusr", "/usr"))
+    lower = vm_dir / "lower"  # mount points only: relative, short, comma-free mount options
+    shutil.rmtree(lower, ignore_errors=True)
+    lower.mkdir()
+    for name, _source in layers:
+        (vm_dir / name).mkdir()
     return {
         "vm_dir": str(vm_dir.resolve()),
         "hostname": spec.hostname,
+        "layers": layers,
+        "writable": "disk",
         "root": {
             "lower": [f"{n}/root" for n in names] + ["lower/image"],
-            "upper": "disk/upper/root",
-            "work": "disk/work/root",
+            "upper": "rw/upper/root",
+            "work": "rw/work/root",
         },
         "usr": {
-            "lower": [f"{n}/usr" for n in names] + ["/usr"],
-            "upper": "disk/upper/usr",
-            "work": "disk/work/usr",
+            "lower": [f"{n}/usr" for n in names] + ["lower/hostusr"],
+            "upper": "rw/upper/usr",
+            "work": "rw/work/usr",
         }
         if image.host_usr
         else None,
         "host_binds": list(image.host_binds),
         "rootless": rootless(),
+        "ids": None if rootless() else {"base": VM_IDS_BASE, "count": VM_IDS_COUNT},
     }
 
 

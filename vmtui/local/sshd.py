@@ -7,10 +7,10 @@ to the SSH connection it carries.
 
 Every session runs INSIDE the addressed VM (through `Sandbox.enter_argv`): interactive shells on a
 real PTY allocated from the VM's own devpts (size and every window-change honoured), `exec` with exit
-status and separate stderr, SFTP served by a helper process (`sftp_chroot.py`) that joins the VM's
-cgroup and mount namespace and chroots into its root (so symlinks resolve inside the VM, never on
-the host, and pausing the VM freezes it too), and `direct-tcpip` forwarding opened inside the VM's
-network namespace. One Ed25519 host key per engine (`<state_dir>/ssh_host_ed25519_key`, 0600).
+status and separate stderr, SFTP served by an `sftp-server` entered into the VM like a shell
+(`Sandbox.sftp_argv`: every namespace, the cgroup, the VM's ids, its capability set and seccomp
+filter; paths resolve inside the VM and pausing the VM freezes it too), and `direct-tcpip`
+forwarding opened inside the VM's network namespace. The gateway itself only relays bytes. One Ed25519 host key per engine (`<state_dir>/ssh_host_ed25519_key`, 0600).
 
 Refusals carry a reason the client can show: an unknown server name, a deleted or paused VM end the
 connection with that text as the disconnect reason; a wrong key is refused with an auth banner.
@@ -26,7 +26,6 @@ import re
 import signal
 import ssl
 import struct
-import sys
 import termios
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,15 +34,12 @@ import asyncssh
 
 from vmtui.core.errors import ProviderError
 from vmtui.local.sandbox import SandboxError
-from vmtui.local.tls import EngineTls, write_private_file
+from vmtui.local.tls import EngineTls
+from vmtui.paths import write_private
 
 log = logging.getLogger(__name__)
 
 SSH_USER = "root"
-SFTP_HELPER = (  # the daemon's own import path, so the helper imports what the daemon imports
-    "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep); "
-    "from vmtui.local.sftp_chroot import main; sys.exit(main(sys.argv[1:]))"
-)
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 READ_CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT = 1.0
@@ -60,20 +56,10 @@ _VM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _SHELL_SCRIPT = 'if [ -x /bin/bash ]; then exec /bin/bash "$@"; fi; exec /bin/sh "$@"'
 
 
-class VmCgroupFiles(Protocol):
-    @property
-    def procs_files(self) -> list[str]:
-        """The `cgroup.procs` files a process writes its pid to, to join the VM's cgroup(s)."""
-        ...
-
-
 class VmSandbox(Protocol):
     """What the gateway needs from one running VM (implemented by `vmtui.local.sandbox.Sandbox`)."""
 
     init_pid: int
-
-    @property
-    def cgroup(self) -> VmCgroupFiles: ...
 
     @property
     def paused(self) -> bool: ...
@@ -83,6 +69,10 @@ class VmSandbox(Protocol):
     ) -> list[str]:
         """argv running `argv` inside the VM. When its stdin is a tty, the command must make it its
         controlling terminal (setsid + TIOCSCTTY), so job control and ctrl-C work."""
+        ...
+
+    def sftp_argv(self) -> list[str]:
+        """argv serving SFTP on stdin/stdout inside the VM."""
         ...
 
     async def open_tcp(
@@ -124,7 +114,7 @@ def _load_or_create_host_key(path: Path) -> asyncssh.SSHKey:
     if path.exists():
         return asyncssh.read_private_key(path)
     key = asyncssh.generate_private_key("ssh-ed25519")
-    write_private_file(path, key.export_private_key())
+    write_private(path, key.export_private_key())
     return key
 
 
@@ -298,17 +288,7 @@ class _VmSession(asyncssh.SSHServerSession):
 
     def _argv(self) -> list[str]:
         if self._sftp:
-            cgroup = self._sandbox.cgroup.procs_files
-            import_path = os.pathsep.join(p for p in sys.path if p)
-            return [
-                sys.executable,
-                "-I",
-                "-c",
-                SFTP_HELPER,
-                import_path,
-                str(self._sandbox.init_pid),
-                *cgroup,
-            ]
+            return self._sandbox.sftp_argv()
         args = ["-l"] if self._command is None else ["-c", self._command]
         env = dict(self._env)
         if self._term:

@@ -167,6 +167,16 @@ class Store:
             self._db.execute("INSERT INTO meta(key, value) VALUES ('owner_id', ?)", (value,))
             return value
 
+    def created_at(self) -> str:
+        """When this state dir was first opened: the engine's account, org and API key date from it."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='created_at'").fetchone()
+            if row:
+                return str(row["value"])
+            value = utc_now()
+            self._db.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (value,))
+            return value
+
     # -- VMs ----------------------------------------------------------------------------------
 
     def insert_vm(self, vm: VmRecord) -> None:

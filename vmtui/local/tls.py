@@ -24,22 +24,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from vmtui.paths import write_private
+
 CA_LIFETIME = datetime.timedelta(days=3650)
 SERVER_LIFETIME = datetime.timedelta(days=397)
 RENEW_BEFORE = datetime.timedelta(days=30)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write `data` atomically to `path` with mode 0600 from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _now() -> datetime.datetime:
@@ -122,7 +111,7 @@ class EngineTls:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        write_private_file(self.ca_key_path, _pem_key(key))
+        write_private(self.ca_key_path, _pem_key(key))
         self.ca_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.cert_path.unlink(missing_ok=True)  # a new CA invalidates the old server certificate
         return key, cert
@@ -163,5 +152,5 @@ class EngineTls:
             )
             .sign(ca_key, hashes.SHA256())
         )
-        write_private_file(self.key_path, _pem_key(key))
-        write_private_file(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(self.key_path, _pem_key(key))
+        write_private(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))

@@ -28,6 +28,7 @@ from vmtui.local import nshelper
 
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A
+LOOP_SET_CAPACITY = 0x4C07
 LO_FLAGS_AUTOCLEAR = 4
 LOOP_MAJOR = 7
 LOOP_INFO64 = struct.Struct("=QQQQQIIII64s64s32sQQ")
@@ -84,6 +85,37 @@ class VmDisk:
             raise DiskError(f"cannot mount the VM's disk: {exc.strerror or exc}") from exc
         finally:
             os.close(loop_fd)
+
+    def grow(self, size_mib: int) -> None:
+        """Make the disk `size_mib` MiB (only ever larger): the sparse image grows, then its file system,
+        online while mounted (the loop device learns the new size first), offline otherwise. When the
+        file system cannot grow (an online resize needs CAP_SYS_RESOURCE), the image gets its old size
+        back and nothing has changed."""
+        if size_mib <= self.size_mib:
+            raise DiskError(f"the disk can only grow: it has {self.size_mib} MiB, {size_mib} MiB asked")
+        resize2fs = shutil.which("resize2fs") or shutil.which("resize2fs", path="/usr/sbin:/sbin")
+        if resize2fs is None:
+            raise DiskError("resize2fs (e2fsprogs) is needed to grow a VM's disk; install it")
+        device = _loop_device_of(self.image) if self.mounted else None
+        self._set_size(size_mib, device)
+        done = subprocess.run(
+            [resize2fs, "-f", device or str(self.image)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            self._set_size(self.size_mib, device)
+            reason = (done.stderr.strip().splitlines() or ["resize2fs failed"])[-1]
+            raise DiskError(f"cannot grow the disk to {size_mib} MiB: {reason}")
+        self.size_mib = size_mib
+
+    def _set_size(self, size_mib: int, device: str | None) -> None:
+        with open(self.image, "r+b") as handle:
+            handle.truncate(size_mib * 1024 * 1024)
+        if device is not None:
+            loop_fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                fcntl.ioctl(loop_fd, LOOP_SET_CAPACITY, 0)
+            finally:
+                os.close(loop_fd)
 
     def _copy_template(self) -> None:
         template = self._template()
@@ -153,6 +185,18 @@ def _attach_loop(image_fd: int) -> tuple[int, str]:
     finally:
         os.close(control)
     raise DiskError("no free loop device for the VM's disk")
+
+
+def _loop_device_of(image: Path) -> str | None:
+    """The loop device backed by `image`, from sysfs (None when none is)."""
+    wanted = str(image.resolve())
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        try:
+            if backing.read_text().strip() == wanted:
+                return f"/dev/{backing.parent.parent.name}"
+        except OSError:
+            continue
+    return None
 
 
 def _sparse_copy(source: Path, dest: Path) -> None:

@@ -35,7 +35,6 @@ import random as _random
 import re
 import ssl
 import time
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from vmtui.core.errors import (
     Unavailable,
 )
 from vmtui.core.redact import redact
+from vmtui.core.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,11 @@ ErrorFactory = Callable[[int, str, Any, "float | None"], ProviderError]
 BodyFactory = Callable[[], AsyncIterator[bytes]]
 """Returns a fresh async byte stream for each attempt (a streamed body cannot be replayed)."""
 
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _QUOTA_WORDS = ("limit", "quota", "exceeded", "insufficient")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_DROPPED_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+"""The connection broke before an answer: no sign the request is still running there."""
 
 
 @dataclass(frozen=True)
@@ -91,22 +92,8 @@ class RetryPolicy:
 
 
 def snippet(text: str, limit: int = SNIPPET_LIMIT) -> str:
-    """At most `limit` characters of `text`, safe for one UI line: control and format characters
-    (escape sequences, bidi overrides, line separators) and lone surrogates are shown escaped."""
-    out: list[str] = []
-    length = 0
-    for char in text:
-        code = ord(char)
-        if unicodedata.category(char) not in _UNSAFE_CATEGORIES:
-            piece = char
-        else:
-            piece = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-        if length + len(piece) > limit:
-            out.append("…")
-            break
-        out.append(piece)
-        length += len(piece)
-    return "".join(out)
+    """At most `limit` characters of `text`, safe for one UI line (unsafe characters shown escaped)."""
+    return one_line(text, limit)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -307,8 +294,13 @@ class HttpClient:
         body: BodyFactory | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        retries: int | None = None,
+        accept: frozenset[int] = frozenset(),
     ) -> httpx.Response:
-        """Send one request with retries; return the 2xx response or raise a `ProviderError`."""
+        """Send one request with retries; return the 2xx response or raise a `ProviderError`.
+
+        `retries` overrides the policy's count (0: a caller with its own request budget sees every 429);
+        `accept` names non-2xx statuses returned as they are (e.g. 304 to `If-None-Match`)."""
         method = method.upper()
         request_headers = dict(headers or {})
         if self._token is not None:
@@ -317,6 +309,7 @@ class HttpClient:
             request_headers[IDEMPOTENCY_HEADER] = str(uuid.uuid4())
         query = {k: _query_value(v) for k, v in (params or {}).items()}
         request_timeout = httpx.Timeout(timeout if timeout is not None else self.timeout)
+        max_retries = self.retry.max_retries if retries is None else retries
         attempt = 0
         while True:
             try:
@@ -330,21 +323,26 @@ class HttpClient:
                     timeout=request_timeout,
                 )
             except httpx.HTTPError as exc:
-                retryable = isinstance(exc, _CONNECT_ERRORS) or (
-                    method in SAFE_METHODS and isinstance(exc, httpx.TransportError)
+                # A dropped connection (say a keep-alive the server closed as we reused it) is
+                # retried when repeating is harmless: a safe method, or one with its idempotency key.
+                # A timed-out write is not repeated (it may still be running there).
+                retryable = (
+                    isinstance(exc, _CONNECT_ERRORS)
+                    or (method in SAFE_METHODS and isinstance(exc, httpx.TransportError))
+                    or (IDEMPOTENCY_HEADER in request_headers and isinstance(exc, _DROPPED_ERRORS))
                 )
-                if retryable and attempt < self.retry.max_retries:
+                if retryable and attempt < max_retries:
                     await self._sleep(self._backoff(attempt, None))
                     attempt += 1
                     continue
                 self._trace(method, path, query, json_body, body, None)
                 raise self._transport_error(exc, request_timeout) from None
             log.debug("%s %s -> %s (attempt %d)", method, path, response.status_code, attempt + 1)
-            if response.is_success:
+            if response.is_success or response.status_code in accept:
                 self._trace(method, path, query, json_body, body, response.status_code)
                 return response
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if response.status_code in self.retry.retry_statuses and attempt < self.retry.max_retries:
+            if response.status_code in self.retry.retry_statuses and attempt < max_retries:
                 await response.aclose()
                 await self._sleep(self._backoff(attempt, retry_after))
                 attempt += 1
@@ -373,8 +371,11 @@ class HttpClient:
         )
 
     async def send_json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """`send` then `decode_json` (with the token scrubbed from any snippet)."""
-        response = await self.send(method, path, **kwargs)
+        """`send` then `decode`."""
+        return self.decode(await self.send(method, path, **kwargs))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """`decode_json` with the token scrubbed from any snippet."""
         try:
             return decode_json(response)
         except BadResponse as exc:

@@ -1,8 +1,8 @@
 """Swiftor client (https://api.swiftor.io, or the local engine's `/swiftor` API).
 
-Contract: research/swiftor-api.md. HS256 JWT bearer auth, FastAPI errors `{"detail": ...}` (a
-string, or a 422 validation list), state changes over GET, no status endpoint: `enabled` is the
-only state (running or stopped).
+Contract: the Swiftor VM API document (docs/seeds/003), every request and response body to the
+letter. HS256 JWT bearer auth, FastAPI errors `{"detail": ...}` (a string, or a 422 validation list),
+state changes over GET, no status endpoint: `enabled` is the only state (running or stopped).
 """
 
 from __future__ import annotations
@@ -73,6 +73,36 @@ class _WireVm(BaseModel):
     os: _Os = Field(default_factory=_Os)
     specs: _Specs = Field(default_factory=_Specs)
     enabled: bool = False
+    user_id: str | None = None
+    """Only in create's answer."""
+
+
+class _WireMapping(BaseModel):
+    """One mapping of `GET /vms/networking`: `{"subdomain": <name>, "internal_port": <port>}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subdomain: str
+    internal_port: int = Field(ge=1, le=65535)
+
+
+class _WireMappingAdded(BaseModel):
+    """`POST /vms/networking`'s answer: `message`, `subdomain` (`name.vmid.swiftor.io` in the seed's
+    example, though its URLs are `name-vmid.swiftor.io`) and `internal_port`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: str
+    internal_port: int = Field(ge=1, le=65535)
+
+
+class _WireCreated(BaseModel):
+    """`POST /vms/create`'s answer: `{"message", "vm": {..., "user_id"}}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: str
+    vm: dict[str, Any]
 
 
 class _WireSshKey(BaseModel):
@@ -83,7 +113,9 @@ class _WireSshKey(BaseModel):
 _VM_ADAPTER = TypeAdapter(_WireVm)
 _SSH_KEY_ADAPTER = TypeAdapter(_WireSshKey)
 _EXEC_ADAPTER = TypeAdapter(ExecResult)
-_MAPPING_ADAPTER = TypeAdapter(PortMapping)
+_MAPPINGS_ADAPTER = TypeAdapter(dict[str, dict[str, _WireMapping]])
+_MAPPING_ADDED_ADAPTER = TypeAdapter(_WireMappingAdded)
+_CREATED_ADAPTER = TypeAdapter(_WireCreated)
 
 
 def _code(value: str | dict[str, Any] | None) -> str | None:
@@ -243,6 +275,7 @@ class SwiftorProvider(Provider):
             id=wire.id,
             state=VmState.RUNNING if wire.enabled else VmState.STOPPED,
             label=wire.vmlabel,
+            owner_id=wire.user_id,
             region=_code(wire.region),
             image=image,
             specs=VmSpecs(
@@ -284,7 +317,8 @@ class SwiftorProvider(Provider):
         password: SecretStr,
         storage_type: str = "ephemeral",
     ) -> Vm:
-        """`POST /vms/create`: the VM is stored stopped; the password becomes its VM_PASSWORD secret."""
+        """`POST /vms/create`: the VM is stored stopped (`enabled: false`); the password becomes its
+        VM_PASSWORD secret; `storage_type="persistent"` keeps `/config` across stop/start."""
         problem = distribution_problem(distribution, desktop)
         if problem:
             raise BadRequest(problem)
@@ -298,13 +332,7 @@ class SwiftorProvider(Provider):
             "os": {"distribution": {"code": distribution}, "desktop": desktop, "cpu": cpu, "ram": ram_gb},
         }
         answer = await self._send_json("POST", "/vms/create", json_body=body)
-        raw = answer.get("vm", answer) if isinstance(answer, dict) else answer
-        if isinstance(raw, dict) and "id" in raw:
-            return self._to_vm(raw)
-        matches = [vm for vm in await self.list_vms() if vm.label == label]
-        if len(matches) != 1:
-            raise BadResponse(f"Swiftor created {label!r} but did not say which VM it is")
-        return matches[0]
+        return self._to_vm(validate(_CREATED_ADAPTER, answer, "Swiftor create").vm)
 
     async def start_vm(self, vm_id: str) -> None:
         await self._send("GET", f"/vms/start/{_seg(vm_id)}")
@@ -390,29 +418,20 @@ class SwiftorProvider(Provider):
     # -- networking -------------------------------------------------------------------------
 
     async def list_mappings(self, vmid: str) -> list[PortMapping]:
+        """`GET /vms/networking` → `{"networking": {vmid: {name: {"subdomain", "internal_port"}}}}`."""
         raw = self._field(await self._send_json("GET", "/vms/networking"), "networking")
-        if isinstance(raw, dict):
-            items = raw.get(vmid, [])
-            if isinstance(items, dict):  # {name: port} form
-                items = [{"name": n, "port": p} for n, p in items.items()]
-        elif isinstance(raw, list):
-            items = [item for item in raw if isinstance(item, dict) and item.get("vmid") == vmid]
-        else:
-            raise BadResponse("Swiftor 'networking' is neither an object nor a list")
-        if not isinstance(items, list):
-            raise BadResponse("Swiftor mappings of a VM are not a list")
-        mappings = []
-        for item in items:
-            if not isinstance(item, dict):
-                raise BadResponse(f"unexpected mapping from Swiftor: {snippet(repr(item))}")
-            mapping = validate(_MAPPING_ADAPTER, {"vmid": vmid, **item}, "Swiftor networking")
-            mappings.append(
-                mapping if mapping.url else mapping.model_copy(update={"url": self.mapping_url(mapping)})
-            )
-        return mappings
+        per_vm = validate(_MAPPINGS_ADAPTER, raw, "Swiftor networking").get(vmid, {})
+        return [self._mapping(vmid, name, wire.internal_port) for name, wire in per_vm.items()]
 
     async def add_mapping(self, vmid: str, name: str, port: int) -> PortMapping:
-        await self._send("POST", "/vms/networking", json_body={"vmid": vmid, "name": name, "port": port})
+        """`POST /vms/networking` with `{"vmid", "name", "internal_port"}`."""
+        answer = await self._send_json(
+            "POST", "/vms/networking", json_body={"vmid": vmid, "name": name, "internal_port": port}
+        )
+        added = validate(_MAPPING_ADDED_ADAPTER, answer, "Swiftor networking")
+        return self._mapping(vmid, name, added.internal_port)
+
+    def _mapping(self, vmid: str, name: str, port: int) -> PortMapping:
         mapping = PortMapping(vmid=vmid, name=name, port=port)
         return mapping.model_copy(update={"url": self.mapping_url(mapping)})
 

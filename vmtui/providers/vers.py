@@ -1,5 +1,10 @@
 """Vers API client (api.vers.sh and the local engine `vmtui serve`, which speaks the same API).
 
+It speaks both contracts: the seed's (docs/seeds/000: `GET /vms`, `{"state": "Paused"}`, `/api/rootfs`)
+and today's (vers-sdk 1.20.0: `GET /vm`, `{"state": "Sleeping"}`, `/images`, label upsert/replace/delete).
+Where they differ it tries today's route or word first, falls back on the seed's when the server refuses
+it, and remembers the one that worked for this profile, so later calls cost one request.
+
 Wire models below mirror the API (current shapes plus the older ones: cluster-era `id`/`alias`/`ip_address`
 and the `{"data": ...}` envelope, a branch answering one `{"vm_id"}`, capitalised states); they are turned
 into core models at this boundary. Transport, retries and error mapping live in `providers/http.py`.
@@ -8,6 +13,7 @@ into core models at this boundary. Transport, retries and error mapping live in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +38,13 @@ from vmtui.core.models import (
     VmState,
 )
 from vmtui.providers.base import ProgressCallback, Provider
-from vmtui.providers.http import HttpClient, RetryPolicy, error_for_status, snippet, validate
+from vmtui.providers.http import (
+    HttpClient,
+    RetryPolicy,
+    error_for_status,
+    snippet,
+    validate,
+)
 
 API = "/api/v1"
 PAGE_SIZE = 100
@@ -42,6 +54,10 @@ LONG_TIMEOUT = 130.0
 """Commit, branch, boot-waiting create: the server's own request timeout is 120 s."""
 UPLOAD_CHUNK = 256 * 1024
 _MISSING_ROUTE = (404, 405)
+_REFUSED_VALUE = (400, 422)
+PAUSE_WORDS = ("Sleeping", "Paused")
+"""Today's pause state (vers-sdk 1.20.0 `VmUpdateStateEnum`), then the seed's."""
+_NOT_MODIFIED = frozenset({304})
 
 W = TypeVar("W")
 _NO_SPECS = VmSpecs()
@@ -142,6 +158,7 @@ class WireImage(_Wire):
     name: str = Field(
         min_length=1, validation_alias=AliasChoices("name", "image_name", "rootfs_name", "rootfs_id")
     )
+    base_image_id: str | None = None
     size_bytes: int | None = Field(default=None, ge=0)
     size_mib: int | None = Field(default=None, ge=0)
     in_use: int = Field(default=0, validation_alias=AliasChoices("in_use", "vm_count", "used_by"))
@@ -153,7 +170,13 @@ class WireImage(_Wire):
             if self.size_bytes is not None
             else (self.size_mib * 1024 * 1024 if self.size_mib is not None else None)
         )
-        return Image(name=self.name, size_bytes=size, in_use=max(self.in_use, 0), created_at=self.created_at)
+        return Image(
+            name=self.name,
+            id=self.base_image_id,
+            size_bytes=size,
+            in_use=max(self.in_use, 0),
+            created_at=self.created_at,
+        )
 
 
 class WireSshKey(_Wire):
@@ -288,10 +311,16 @@ class VersProvider(Provider):
             self.capabilities = self.capabilities.model_copy(
                 update={"memory_snapshots": memory_snapshots, "has_metrics": metrics}
             )
-        self._vms_route = f"{API}/vms"
+        self._vms_route = f"{API}/vm"
+        self._pause_word: str | None = None
+        self._images_route: str | None = None
+        self._image_ids: dict[str, str] = {}
         self._metadata: dict[str, WireVm] = {}
         self._parsed: dict[str, tuple[Any, Vm]] = {}
         self._merged: dict[str, tuple[Vm, WireVm | None, Vm]] = {}
+        self._last_list: list[Vm] | None = None
+        self._list_digest = b""
+        self._list_etag: str | None = None
 
     def __repr__(self) -> str:
         return f"VersProvider({self.name!r}, {self.http.base_url!r})"
@@ -305,19 +334,39 @@ class VersProvider(Provider):
     # --- VMs -------------------------------------------------------------------------------------------
 
     async def list_vms(self) -> list[Vm]:
-        """`GET /vms`, falling back (once, then remembered) to `GET /vm` on servers without it."""
+        """`GET /vm` (vers-sdk 1.20.0), falling back (once, then remembered) to the seed's `GET /vms`.
+
+        Unchanged costs nothing: the request carries `If-None-Match` when the server gave an `ETag`, and
+        a 304 or a body with the same bytes as the last one returns the previous list object itself
+        (callers compare by identity to skip their own work; they must not mutate it)."""
         try:
-            body = await self._json("GET", self._vms_route)
+            response = await self._list_response()
         except ProviderError as exc:
-            if exc.status not in _MISSING_ROUTE or self._vms_route.endswith("/vm"):
+            if exc.status not in _MISSING_ROUTE or self._vms_route.endswith("/vms"):
                 raise
-            self._vms_route = f"{API}/vm"
-            body = await self._json("GET", self._vms_route)
+            self._vms_route = f"{API}/vms"
+            response = await self._list_response()
+        digest = hashlib.blake2b(response.content, digest_size=16).digest()
+        if self._last_list is not None and (response.status_code == 304 or digest == self._list_digest):
+            return self._last_list
+        body = _unwrap(self.http.decode(response))
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
         if not isinstance(body, list):
             return [wire.to_vm(self.name) for wire in validate(_VMS, body, "VM list")]  # raises BadResponse
-        return self._parse_vm_list(body)
+        self._last_list = self._parse_vm_list(body)
+        self._list_digest = digest
+        self._list_etag = response.headers.get("etag")
+        return self._last_list
+
+    async def _list_response(self) -> httpx.Response:
+        etag = self._list_etag if self._last_list is not None else None
+        return await self.http.send(
+            "GET",
+            self._vms_route,
+            headers={"If-None-Match": etag} if etag else None,
+            accept=_NOT_MODIFIED,
+        )
 
     def _parse_vm_list(self, items: list[Any]) -> list[Vm]:
         """Validate and convert each item, reusing the previous call's `Vm` for an item whose JSON is
@@ -394,19 +443,24 @@ class VersProvider(Provider):
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/status")
         return validate(_VM, body, "VM status").to_vm(self.name)
 
-    async def _metadata_wire(self, vm_id: str) -> WireVm:
-        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata")
+    async def _metadata_wire(self, vm_id: str, retries: int | None = None) -> WireVm:
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata", retries=retries)
         return validate(_VM, body, "VM metadata")
 
-    async def metadata(self, vm_id: str) -> Vm:
-        """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels)."""
-        return (await self._metadata_wire(vm_id)).to_vm(self.name)
+    async def metadata(self, vm_id: str, *, retries: int | None = None) -> Vm:
+        """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels).
+
+        `retries=0` leaves a 429 to the caller (the lineage stream paces itself with its own budget)."""
+        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name)
 
     async def get_vm(self, vm_id: str) -> Vm:
-        """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only."""
+        """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only,
+        and a server without metadata (the seed's API) status only."""
         status, meta = await asyncio.gather(
             self.status(vm_id), self._metadata_wire(vm_id), return_exceptions=True
         )
+        if isinstance(meta, ProviderError) and meta.status in _MISSING_ROUTE and isinstance(status, Vm):
+            return status  # the seed's API has no metadata route
         if isinstance(meta, BaseException):
             raise meta
         if isinstance(status, Conflict):
@@ -432,14 +486,47 @@ class VersProvider(Provider):
         self._metadata.pop(vm_id, None)
 
     async def pause_vm(self, vm_id: str) -> None:
-        await self._set_state(vm_id, "Paused")
+        """`{"state": "Sleeping"}`, or the seed's `"Paused"` on a server that refuses it (remembered)."""
+        if self._pause_word is not None:
+            await self._set_state(vm_id, self._pause_word)
+            return
+        for word in PAUSE_WORDS:
+            try:
+                await self._set_state(vm_id, word)
+            except ProviderError as exc:
+                if exc.status not in _REFUSED_VALUE or word == PAUSE_WORDS[-1]:
+                    raise
+                continue
+            self._pause_word = word
+            return
 
     async def resume_vm(self, vm_id: str) -> None:
+        """`{"state": "Running"}`: the same word in both contracts, for a paused or a sleeping VM."""
         await self._set_state(vm_id, "Running")
 
     async def _set_state(self, vm_id: str, state: str) -> None:
         await self.http.send(
             "PATCH", f"{API}/vm/{_segment(vm_id, 'VM id')}/state", json_body={"state": state}
+        )
+
+    # --- labels (vers-sdk 1.20.0) -----------------------------------------------------------------------
+
+    async def upsert_labels(self, vm_id: str, labels: dict[str, str]) -> None:
+        """`PATCH /vm/{id}/label`: add or overwrite these labels, keep the others."""
+        await self.http.send(
+            "PATCH", f"{API}/vm/{_segment(vm_id, 'VM id')}/label", json_body={"labels": dict(labels)}
+        )
+
+    async def replace_labels(self, vm_id: str, labels: dict[str, str]) -> None:
+        """`PUT /vm/{id}/labels`: the VM's labels become exactly these (`{}` clears them)."""
+        await self.http.send(
+            "PUT", f"{API}/vm/{_segment(vm_id, 'VM id')}/labels", json_body={"labels": dict(labels)}
+        )
+
+    async def delete_label(self, vm_id: str, name: str) -> None:
+        """`DELETE /vm/{id}/label/{name}`: remove one label."""
+        await self.http.send(
+            "DELETE", f"{API}/vm/{_segment(vm_id, 'VM id')}/label/{_segment(name, 'label name')}"
         )
 
     # --- branch, commit, restore ------------------------------------------------------------------------
@@ -483,13 +570,14 @@ class VersProvider(Provider):
         description: str | None = None,
         keep_paused: bool = False,
     ) -> str:
-        """`POST /vm/{id}/commit`; returns the commit id."""
+        """`POST /vm/{id}/commit` with `{name, description}` (`{}` when both are empty: today's API
+        requires a body); returns the commit id."""
         fields = {k: v for k, v in (("name", name), ("description", description)) if v}
         body = await self._json(
             "POST",
             f"{API}/vm/{_segment(vm_id, 'VM id')}/commit",
             params={"keep_paused": True} if keep_paused else None,
-            json_body=fields or None,
+            json_body=fields,
             timeout=LONG_TIMEOUT,
         )
         return validate(_COMMIT_ID, body, "commit").commit_id
@@ -600,15 +688,32 @@ class VersProvider(Provider):
     # --- images -----------------------------------------------------------------------------------------
 
     async def list_images(self) -> list[Image]:
-        """`GET /api/rootfs` (local engine, older API), else the current paginated `GET /api/v1/images`."""
-        try:
-            body = await self._json("GET", "/api/rootfs")
-        except ProviderError as exc:
-            if exc.status not in _MISSING_ROUTE:
-                raise
-            wires = await self._paged(f"{API}/images", "images", _IMAGES, _image_name)
+        """The seed's `GET /api/rootfs` (local engine: it adds sizes and use counts), else today's paginated
+        `GET /api/v1/images`; the route that answered is remembered, so each later list is one request."""
+        if self._images_route is None:
+            try:
+                images = await self._list_rootfs()
+            except ProviderError as exc:
+                if exc.status not in _MISSING_ROUTE:
+                    raise
+                images = await self._list_base_images()
+                self._images_route = "images"
+            else:
+                self._images_route = "rootfs"
+        elif self._images_route == "rootfs":
+            images = await self._list_rootfs()
         else:
-            wires = validate(_IMAGES, _image_list(body), "image list")
+            images = await self._list_base_images()
+        self._image_ids = {image.name: image.id for image in images if image.id}
+        return images
+
+    async def _list_rootfs(self) -> list[Image]:
+        body = await self._json("GET", "/api/rootfs")
+        wires = validate(_IMAGES, _image_list(body), "image list")
+        return [Image(name=w) if isinstance(w, str) else w.to_image() for w in wires]
+
+    async def _list_base_images(self) -> list[Image]:
+        wires = await self._paged(f"{API}/images", "images", _IMAGES, _image_name)
         return [Image(name=w) if isinstance(w, str) else w.to_image() for w in wires]
 
     async def upload_image(self, name: str, tarball: Path, progress: ProgressCallback | None = None) -> None:
@@ -659,8 +764,19 @@ class VersProvider(Provider):
             raise
 
     async def delete_image(self, name: str) -> None:
-        """`DELETE /api/rootfs/{name}` (409 `Conflict` while VMs use it)."""
-        await self.http.send("DELETE", f"/api/rootfs/{_segment(name, 'image name')}")
+        """The seed's `DELETE /api/rootfs/{name}`, or today's `DELETE /api/v1/images/images/{base_image_id}`
+        with the id the last list gave for `name` (409 `Conflict` while VMs use it)."""
+        segment = _segment(name, "image name")
+        if self._images_route is None or (self._images_route == "images" and name not in self._image_ids):
+            await self.list_images()
+        if self._images_route == "rootfs":
+            await self.http.send("DELETE", f"/api/rootfs/{segment}")
+            return
+        image_id = self._image_ids.get(name)
+        if image_id is None:
+            raise NotFound(snippet(f"no image named {name!r} on this server"), status=404)
+        await self.http.send("DELETE", f"{API}/images/images/{_segment(image_id, 'image id')}")
+        self._image_ids.pop(name, None)
 
     # --- health -----------------------------------------------------------------------------------------
 

@@ -219,7 +219,7 @@ class Actions:
         return Outcome(f"Started VM {vm_id} from commit {commit.id}", (vm_id,))
 
     async def toggle_pause(self, vm: Vm) -> Outcome:
-        resume = vm.state is VmState.PAUSED
+        resume = vm.state.is_paused
         action, verb = ("resume", "resuming") if resume else ("pause", "pausing")
         async with self._track(vm.key, verb, action, vm.id, ("vers", action, vm.id)):
             provider = self.provider(vm.provider)

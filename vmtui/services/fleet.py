@@ -19,6 +19,7 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Fleet
 from vmtui.providers.base import Provider
 from vmtui.services.actions import Actions
+from vmtui.services.lineage_fetch import LineageEnrichment
 from vmtui.services.poller import Poller, PollResult
 from vmtui.services.registry import Opener
 
@@ -109,7 +110,7 @@ class FleetSupervisor:
             fast=self.poll.fast,
             slow=self.poll.slow,
             max_backoff=self.poll.max_backoff,
-            timeout=self.poll.timeout,
+            enrichment=LineageEnrichment.for_provider(provider),
             busy=lambda: self.actions.busy(name),
             wall_clock=self.wall_clock,
         )
@@ -135,6 +136,23 @@ class FleetSupervisor:
                 self.on_status(name, None, f"cannot open: {type(exc).__name__}: {exc}")
             await self._sleep(wait)
             wait = min(self.poll.max_backoff, wait * 2)
+
+    def prioritize_lineage(self, keys: Iterable[tuple[str, str]]) -> None:
+        """The lineage streams fetch these VMs next: the selection, then the rows on screen."""
+        wanted = list(keys)
+        for name, poller in self.pollers.items():
+            if poller.enrichment is not None and not poller.enrichment.complete:
+                poller.enrichment.prioritize([vm_id for profile, vm_id in wanted if profile == name])
+
+    @staticmethod
+    def unchanged(before: Fleet | None, after: Fleet | None) -> bool:
+        """The poller handed on the same VMs and commits (it reuses the tuples when nothing changed)."""
+        return (
+            before is not None
+            and after is not None
+            and before.vms is after.vms
+            and before.commits is after.commits
+        )
 
     def record(self, result: PollResult) -> bool:
         """Keep a poll result; False for a late result of a profile no longer shown."""

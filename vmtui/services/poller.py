@@ -5,6 +5,12 @@ fast while a VM is booting or an action is in flight, slow when all is quiet, an
 exponentially (with jitter) while the API fails. Fetches never overlap: `run()` sleeps only
 after a fetch finished, and `tick()` serialises on a lock. Tests drive `tick()` directly and
 inject the clocks, so they never sleep.
+
+A poll is one list request (plus the commits): nothing else may hold it back, so timeouts are the
+provider's per-request ones, never one for the whole fleet. Lineage that needs a request per VM comes
+from a `LineageEnrichment` running beside `run()`; each time it learns more, the last fleet is handed
+on again with it merged in. An unchanged poll hands on the previous `vms`/`commits` tuples themselves,
+so the UI can skip its diff by identity.
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from vmtui.core.errors import ProviderError, Unavailable, Unsupported
-from vmtui.core.models import Fleet
+from vmtui.core.errors import ProviderError, Unsupported
+from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.providers.base import Provider
+from vmtui.services.lineage_fetch import LineageEnrichment
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class PollResult:
     fleet: Fleet | None
     error: ProviderError | None = None
     failures: int = 0
+    lineage: tuple[int, int] | None = None
+    """(VMs whose lineage is known, VMs listed) while enrichment is still fetching, else None."""
 
     @property
     def stale(self) -> bool:
@@ -47,7 +56,7 @@ class Poller:
         fast: float = 0.5,
         slow: float = 4.0,
         max_backoff: float = 30.0,
-        timeout: float = 10.0,
+        enrichment: LineageEnrichment | None = None,
         busy: Callable[[], bool] = lambda: False,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -58,7 +67,9 @@ class Poller:
         self.fast = fast
         self.slow = slow
         self.max_backoff = max_backoff
-        self.timeout = timeout
+        self.enrichment = enrichment
+        if enrichment is not None:
+            enrichment.on_change = self._republish
         self.busy = busy
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -67,6 +78,10 @@ class Poller:
         self._wake = asyncio.Event()
         self.last: PollResult = PollResult(provider.name, None)
         self.ticks = 0
+        self._listed: list[Vm] | None = None
+        """The provider's last list, before enrichment (an unchanged list is the same object)."""
+        self._shown: list[Vm] | None = None
+        """The last list after enrichment, whose tuple the last fleet holds."""
 
     @property
     def name(self) -> str:
@@ -86,15 +101,13 @@ class Poller:
         async with self._lock:
             self.ticks += 1
             try:
-                fleet = await asyncio.wait_for(self._fetch(), self.timeout)
-            except TimeoutError:
-                result = self._failed(Unavailable(f"{self.name}: no answer within {self.timeout:g}s"))
+                fleet = await self._fetch()
             except ProviderError as exc:
                 result = self._failed(exc)
             except Exception as exc:  # noqa: BLE001 - a provider bug must not kill live updates; show it instead
                 result = self._failed(ProviderError(f"{type(exc).__name__}: {exc}"))
             else:
-                result = PollResult(self.name, fleet)
+                result = PollResult(self.name, fleet, lineage=self._lineage_progress())
             self.last = result
         self.on_result(result)
         return result
@@ -104,11 +117,17 @@ class Poller:
         self._wake.set()
 
     async def run(self) -> None:
-        """Poll until cancelled. Never raises on provider errors: they become stale results."""
-        while True:
-            self._wake.clear()  # a wake() during the fetch below still shortens the following wait
-            await self.tick()
-            await self._wait(self.next_interval())
+        """Poll until cancelled (enriching in the background). Never raises on provider errors: they
+        become stale results."""
+        enriching = asyncio.ensure_future(self.enrichment.run()) if self.enrichment is not None else None
+        try:
+            while True:
+                self._wake.clear()  # a wake() during the fetch below still shortens the following wait
+                await self.tick()
+                await self._wait(self.next_interval())
+        finally:
+            if enriching is not None:
+                enriching.cancel()
 
     async def _wait(self, seconds: float) -> None:
         if self._sleep is not None:
@@ -123,13 +142,44 @@ class Poller:
         return PollResult(self.name, self.last.fleet, error, self.last.failures + 1)
 
     async def _fetch(self) -> Fleet:
-        # Vers lists VMs without their parent links; its lineage-aware listing fills them in (cached).
-        list_vms = getattr(self.provider, "list_vms_with_lineage", self.provider.list_vms)
-        vms = await list_vms()
+        listed = await self.provider.list_vms()
+        self._listed = listed
         try:
-            commits = await self.provider.list_commits()
+            commits = tuple(await self.provider.list_commits())
         except Unsupported:
-            commits = []
-        return Fleet(
-            provider=self.name, vms=tuple(vms), commits=tuple(commits), fetched_at=self._wall_clock()
+            commits = ()
+        return self._fleet(listed, commits, self._wall_clock())
+
+    def _fleet(self, listed: list[Vm], commits: tuple[Commit, ...], fetched_at: float) -> Fleet:
+        """A fleet reusing the previous tuples where nothing changed (identity, not equality, for VMs).
+        Built without re-validation: its parts are validated models already, and validation would copy
+        the tuples."""
+        vms = self.enrichment.apply(listed) if self.enrichment is not None else listed
+        previous = self.last.fleet
+        unchanged = previous is not None and vms is self._shown
+        self._shown = vms
+        if previous is not None and commits == previous.commits:
+            commits = previous.commits
+        return Fleet.model_construct(
+            provider=self.name,
+            vms=previous.vms if unchanged and previous is not None else tuple(vms),
+            commits=commits,
+            fetched_at=fetched_at,
         )
+
+    def _lineage_progress(self) -> tuple[int, int] | None:
+        if self.enrichment is None or self.enrichment.complete:
+            return None
+        return self.enrichment.progress
+
+    def _republish(self) -> None:
+        """The enrichment learned more lineage: hand on the last fleet again with it merged in."""
+        fleet = self.last.fleet
+        if fleet is None or self._listed is None:
+            return
+        self.last = replace(
+            self.last,
+            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at),
+            lineage=self._lineage_progress(),
+        )
+        self.on_result(self.last)

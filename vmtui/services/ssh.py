@@ -247,7 +247,7 @@ class SshSession:
         return self
 
     async def _wait_until_running(self) -> None:
-        """Resume a paused VM if allowed, wait for a booting one, refuse the others clearly."""
+        """Resume a paused or sleeping VM if allowed, wait for a booting one, refuse the others clearly."""
         deadline = time.monotonic() + self.boot_timeout
         resumed = False
         while True:
@@ -257,12 +257,12 @@ class SshSession:
                 return  # the provider cannot tell: just try to connect
             if vm.state in (VmState.RUNNING, VmState.UNKNOWN):
                 return
-            if vm.state is VmState.PAUSED and not resumed:
+            if vm.state.is_paused and not resumed:
                 if not await self._may_resume(vm):
-                    raise SshError(f"VM {self.vm_id} is paused; resume it to connect")
+                    raise SshError(f"VM {self.vm_id} is {vm.state.value}; resume it to connect")
                 await self.provider.resume_vm(self.vm_id)
                 resumed = True
-            elif vm.state not in (VmState.BOOTING, VmState.PAUSED):
+            elif vm.state is not VmState.BOOTING and not vm.state.is_paused:
                 raise SshError(f"VM {self.vm_id} is {vm.state.value}; it cannot take SSH connections")
             if time.monotonic() >= deadline:
                 raise SshError(f"VM {self.vm_id} is still {vm.state.value} after {self.boot_timeout:.0f} s")

@@ -14,7 +14,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm, VmState
+from vmtui.core.models import Commit, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
@@ -217,7 +217,7 @@ def restore(host: ActionHost) -> None:
 def pause(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
-        resume = vm.state is VmState.PAUSED
+        resume = vm.state.is_paused
         verb, title = ("resuming", "Resume") if resume else ("pausing", "Pause")
         start(host, vm.key, verb, title, lambda: host.actions.toggle_pause(vm))
 
@@ -251,7 +251,7 @@ def ssh(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is None:
         return
-    if vm.state is not VmState.PAUSED:  # a booting VM is waited for by the session itself
+    if not vm.state.is_paused:  # a booting VM is waited for by the session itself
         host.app.call_later(host.open_terminal, vm, False)
         return
 
@@ -261,7 +261,7 @@ def ssh(host: ActionHost) -> None:
 
     question = ConfirmScreen(
         f"Resume VM {clean(vm.display_name, 60)}?",
-        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · paused", style="bold"),
+        Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
         Text("A terminal needs the VM running. Resume it, then open the terminal?"),
         confirm_label="Resume",
         danger=False,

@@ -7,8 +7,7 @@ import re
 from rich.text import Text
 
 from vmtui.core.models import VmState
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+from vmtui.core.text import one_line
 
 STATE_GLYPHS: dict[VmState, tuple[str, str]] = {
     VmState.RUNNING: ("●", "*"),
@@ -45,8 +44,7 @@ def theme_style(variables: dict[str, str], name: str) -> str:
 def clean(value: object, limit: int = 120) -> str:
     """Printable, single-line text: control characters and escape sequences become '�', long
     values are cut with an ellipsis."""
-    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", "" if value is None else str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line("" if value is None else str(value), limit, placeholder="\N{REPLACEMENT CHARACTER}")
 
 
 def safe(value: object, style: str = "", limit: int = 120) -> Text:

@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import Mount
 
 from vmtui import __version__
-from vmtui.local.api import rootfs, vers
+from vmtui.local.api import account, catalog, images, rootfs, vers
 from vmtui.local.api.deps import EngineDep
 from vmtui.local.api.errors import install_error_handlers, vers_error
 from vmtui.local.api.guards import (
@@ -44,6 +44,7 @@ JSON_BODY_LIMIT = 1024 * 1024
 FILE_BODY_LIMIT = 16 * 1024 * 1024
 """Bodies that carry data base64 in JSON (`PUT /vm/{id}/files`, exec `stdin`): about 12 MB of it."""
 _ROOTFS_UPLOAD = re.compile(r"^/api(/v1)?/rootfs/[^/]+$")
+_IMAGE_UPLOAD = "/api/v1/images/upload"
 _DATA_ROUTE = re.compile(r"^/api/v1/vm/[^/]+/(files|exec|exec/stream)$")
 
 
@@ -66,7 +67,11 @@ def create_app(
     )
     app.state.engine = engine
     install_error_handlers(app)
+    app.state.key_id = account.key_id(token)
     app.include_router(vers.router, prefix=API_PREFIX)
+    app.include_router(images.router, prefix=API_PREFIX)
+    app.include_router(catalog.router, prefix=API_PREFIX)
+    app.include_router(account.router, prefix=API_PREFIX)
     app.include_router(rootfs.router, prefix=API_PREFIX)
     app.include_router(rootfs.router, prefix="/api")
     app.add_api_route("/health", health, methods=["GET"])
@@ -122,7 +127,7 @@ def _body_limit(engine: Engine, scope: Scope, delegated: tuple[str, ...]) -> int
     path: str = scope["path"]
     if delegated and path.startswith(delegated):
         return None
-    if scope["method"] == "PUT" and _ROOTFS_UPLOAD.match(path):
+    if (scope["method"] == "PUT" and _ROOTFS_UPLOAD.match(path)) or path == _IMAGE_UPLOAD:
         return engine.max_upload_bytes
     if _DATA_ROUTE.match(path):
         return FILE_BODY_LIMIT

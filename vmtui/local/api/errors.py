@@ -7,6 +7,7 @@ are not JSON or not the expected shape, the way the Vers server's extractors ans
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,8 +39,8 @@ _STATUS_OF: dict[type[ProviderError], int] = {
 }
 
 
-def vers_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"success": False, "error": message}, status_code=status)
+def vers_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
 
 
 def status_of(exc: ProviderError) -> int:
@@ -49,7 +50,8 @@ def status_of(exc: ProviderError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProviderError)
     async def engine_error(_request: Request, exc: ProviderError) -> JSONResponse:
-        return vers_error(status_of(exc), exc.message)
+        retry = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after else None
+        return vers_error(status_of(exc), exc.message, retry)
 
     @app.exception_handler(BranchFailed)
     async def branch_failed(_request: Request, exc: BranchFailed) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Host-routed reverse proxy into Swiftor VMs (pure ASGI, in front of the engine's app).
 
-`{name}-{vmid}.<domain>` reaches the port of networking mapping `name`, `{vmid}.<domain>` the VM's
-desktop; every other host goes on to the app. The request travels over a connection the sandbox
+`{name}-{vmid}.<domain>` reaches the port of networking mapping `name`, `{vmid}.<domain>` the ports its
+distribution serves (seed 003: the default port, and an extra route's port for paths under it, e.g.
+`/manage` on 3000 for emulatorjs); every other host goes on to the app. The request travels over a connection the sandbox
 opens in the VM's own network namespace; h11 frames one HTTP/1.1 exchange. These URLs are public by
 design (the service in the VM decides who may use it), so nothing here authenticates; a body with a
 declared length streams through, one without is read up to MAX_PROXY_BODY, and a larger one is 413.
@@ -20,12 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from vmtui.core.errors import ProviderError
+from vmtui.core.swiftor_plans import DISTRIBUTIONS
 from vmtui.local.api.guards import Asgi, Receive, Scope, Send
 from vmtui.local.api.swiftor import SwiftorContext, SwiftorFailure, detail_response
 from vmtui.local.sandbox import SandboxError
 
-DESKTOP_PORT = 3000
-"""Where a Swiftor (linuxserver webtop) desktop listens inside its VM."""
 MAX_PROXY_BODY = 64 * 1024 * 1024
 PROXY_TIMEOUT = 60.0
 _NOT_RELAYED = frozenset(  # hop-by-hop headers, and the framing/host headers the relay sets itself
@@ -74,7 +74,7 @@ class HostProxy:
         if vm is None:
             raise SwiftorFailure(404, "VM not found")
         if name is None:
-            port = DESKTOP_PORT
+            port = _route_port(vm.distribution, request.url.path)
         else:
             mapping = await asyncio.to_thread(self.ctx.store.mapping, vmid, name)
             if mapping is None:
@@ -181,6 +181,17 @@ class _Relay:
 
     def close(self) -> None:
         self._writer.close()
+
+
+def _route_port(distribution: str, path: str) -> int:
+    """The port of the distribution's route whose path prefixes `path`, else its default port."""
+    known = DISTRIBUTIONS.get(distribution)
+    if known is None:
+        raise SwiftorFailure(404, f"distribution {distribution!r} serves no known port")
+    for route in known.extra_routes:
+        if path == route.path or path.startswith(route.path + "/"):
+            return route.port
+    return known.default.port
 
 
 async def _read_bounded(chunks: AsyncIterator[bytes]) -> bytes:

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vmtui.local.engine import DEFAULT_IMAGE, Engine
+from vmtui.local.catalog import ORG_NAME, Domain, Repository, Tag
+from vmtui.local.engine import DEFAULT_IMAGE, VM_ADDRESS, Engine
 from vmtui.local.store import CommitRecord, ImageRecord, VmRecord
 
 # -- request bodies -----------------------------------------------------------------------------
@@ -36,11 +37,71 @@ class NewRootIn(_Body):
 
 
 class StateIn(_Body):
-    state: Literal["Paused", "Running"]
+    state: Literal["Sleeping", "Paused", "Running"] = Field(
+        description="`Sleeping` (vers-sdk 1.20.0) and `Paused` (the API introduction) both pause the VM"
+    )
 
 
 class LabelsIn(_Body):
-    labels: dict[str, str] | None
+    labels: dict[str, str] | None = Field(
+        default=None, description="required: a body without it is a 400 (an empty map is explicit)"
+    )
+
+
+class DiskIn(_Body):
+    fs_size_mib: int = Field(ge=16, le=16_777_216, description="larger than the VM's current disk")
+
+
+class ExecAttachIn(_Body):
+    exec_id: str = Field(min_length=1)
+    cursor: int | None = Field(default=None, ge=0)
+    from_latest: bool = False
+
+
+class TagIn(_Body):
+    tag_name: str
+    commit_id: str
+    description: str | None = None
+
+
+class TagPatchIn(_Body):
+    """`description` absent: unchanged; `null`: cleared; text: set."""
+
+    commit_id: str | None = None
+    description: str | None = None
+
+
+class RepositoryIn(_Body):
+    name: str
+    description: str | None = None
+
+
+class VisibilityIn(_Body):
+    is_public: bool
+
+
+class ForkIn(_Body):
+    source_org: str
+    source_repo: str
+    source_tag: str
+    repo_name: str | None = None
+    tag_name: str | None = None
+
+
+class DomainIn(_Body):
+    domain: str
+    vm_id: str
+
+
+class ImageSourceIn(_Body):
+    type: str
+
+
+class CreateImageIn(_Body):
+    image_name: str
+    source: ImageSourceIn
+    description: str | None = None
+    size_mib: int | None = None
 
 
 class CommitIn(_Body):
@@ -125,7 +186,10 @@ class VmOut(BaseModel):
 
 class VmMetadataOut(VmOut):
     deleted_at: str | None
-    ip: str | None = None
+    ip: str = Field(
+        description="the VM's address inside its own network namespace: `127.0.0.1`, its only interface "
+        "(VMs have no network; the engine reaches their ports through the namespace)"
+    )
     parent_commit_id: str | None
     grandparent_vm_id: str | None
     image_name: str
@@ -141,6 +205,7 @@ class VmMetadataOut(VmOut):
         return cls(
             **VmOut.of(engine, vm).model_dump(),
             deleted_at=vm.deleted_at,
+            ip=VM_ADDRESS,
             parent_commit_id=vm.parent_commit_id,
             grandparent_vm_id=vm.grandparent_vm_id,
             image_name=vm.image,
@@ -253,7 +318,7 @@ class BaseImageOut(BaseModel):
     is_public: bool
     size_mib: int
     source_type: Literal["builtin", "upload"]
-    created_at: str | None
+    created_at: str
     description: str | None = None
 
     @classmethod
@@ -266,7 +331,7 @@ class BaseImageOut(BaseModel):
             is_public=builtin,
             size_mib=image.size_bytes // 2**20,
             source_type="builtin" if builtin else "upload",
-            created_at=image.created_at or None,
+            created_at=image.created_at,
         )
 
 
@@ -338,3 +403,178 @@ class RootfsUploadedOut(BaseModel):
 
 class RootfsNameOut(BaseModel):
     rootfs_name: str
+
+
+# -- today's Vers API: exec logs, tags, repositories, domains, images, account ---------------------
+
+
+class ExecLogEntryOut(BaseModel):
+    exec_id: str | None
+    stream: Literal["stdout", "stderr"]
+    data_b64: str
+    timestamp: str
+
+
+class ExecLogOut(BaseModel):
+    entries: list[ExecLogEntryOut]
+    next_offset: int
+    eof: bool
+
+
+class TagOut(BaseModel):
+    tag_id: str
+    tag_name: str
+    commit_id: str
+    description: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, tag: Tag) -> TagOut:
+        return cls(**vars(tag))
+
+
+class TagCreatedOut(BaseModel):
+    tag_id: str
+    tag_name: str
+    commit_id: str
+
+
+class TagsOut(BaseModel):
+    tags: list[TagOut]
+
+
+class RepoTagOut(TagOut):
+    reference: str = Field(description="`repo:tag`")
+
+    @classmethod
+    def in_repo(cls, repo: Repository, tag: Tag) -> RepoTagOut:
+        return cls(**vars(tag), reference=f"{repo.name}:{tag.tag_name}")
+
+
+class RepoTagCreatedOut(BaseModel):
+    tag_id: str
+    commit_id: str
+    reference: str
+
+
+class RepoTagsOut(BaseModel):
+    repository: str
+    tags: list[RepoTagOut]
+
+
+class RepositoryOut(BaseModel):
+    repo_id: str
+    name: str
+    description: str | None
+    is_public: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, repo: Repository) -> RepositoryOut:
+        return cls(**vars(repo))
+
+
+class RepositoryCreatedOut(BaseModel):
+    repo_id: str
+    name: str
+
+
+class RepositoriesOut(BaseModel):
+    repositories: list[RepositoryOut]
+
+
+class PublicRepositoryOut(BaseModel):
+    repo_id: str
+    name: str
+    org_name: str
+    full_name: str
+    description: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, repo: Repository) -> PublicRepositoryOut:
+        return cls(
+            repo_id=repo.repo_id,
+            name=repo.name,
+            org_name=ORG_NAME,
+            full_name=repo.full_name,
+            description=repo.description,
+            created_at=repo.created_at,
+        )
+
+
+class PublicRepositoriesOut(BaseModel):
+    repositories: list[PublicRepositoryOut]
+
+
+class ForkOut(BaseModel):
+    vm_id: str
+    commit_id: str
+    repo_name: str
+    tag_name: str
+    reference: str
+
+
+class DomainOut(BaseModel):
+    domain_id: str
+    domain: str
+    vm_id: str
+    created_at: str
+
+    @classmethod
+    def of(cls, domain: Domain) -> DomainOut:
+        return cls(**vars(domain))
+
+
+class DomainIdOut(BaseModel):
+    domain_id: str
+
+
+class ImageJobOut(BaseModel):
+    image_name: str
+    job_id: str
+    status: Literal["completed"] = Field(description="uploads are imported before the answer")
+
+
+class ImageStatusOut(BaseModel):
+    image_name: str
+    size_mib: int
+    status: Literal["completed"]
+    error_message: str | None = None
+
+
+class ImageDeletedOut(BaseModel):
+    base_image_id: str
+    deleted: bool
+
+
+class WhoamiUserOut(BaseModel):
+    id: str
+    email: str
+    user_name: str
+
+
+class WhoamiOrgOut(BaseModel):
+    id: str
+    name: str
+
+
+class WhoamiKeyOut(BaseModel):
+    id: str = Field(description="a hash of the key, never the key")
+    label: str
+    created_at: str
+    expires_at: str | None = None
+    max_memory_mib: int | None = None
+    max_vcpus: int | None = None
+
+
+class WhoamiOut(BaseModel):
+    user: WhoamiUserOut
+    org: WhoamiOrgOut
+    api_key: WhoamiKeyOut
+
+
+class KeyValidOut(BaseModel):
+    valid: bool
+    message: str

@@ -1,7 +1,8 @@
 """The Swiftor API of the local engine, a sub-application mounted at `/swiftor`, on the engine's own
 sandboxes.
 
-Contract: research/swiftor-api.md, local choices documented here:
+Contract: the Swiftor VM API document (docs/seeds/003), every body to the letter; local choices
+documented here:
 
 * Auth: `Authorization: Bearer <HS256 JWT>` signed with the engine's secret (`jwt_tokens`), checked
   from the headers before any body is read; the user is the `email` claim, registered on first
@@ -10,18 +11,19 @@ Contract: research/swiftor-api.md, local choices documented here:
 * Errors are always `{"detail": ...}`: a sentence, or for 422 FastAPI's validation list without the
   rejected inputs (a password must never echo). Unknown and foreign VMs are both 404. There is no 409
   on Swiftor: refused state changes and duplicates are 400.
-* Each VM is an engine VM owned by `swiftor:<email>`, created stopped. Distribution codes map to an
-  uploaded engine image named `<distribution>-<desktop>` or `<distribution>` when one exists, else
-  to the engine's default image. Plan limits (`core.swiftor_plans`: CPU, RAM, storage, and how many
-  VMs run at once) are checked at start. Start of a running VM and stop of a stopped one are 200
-  no-ops.
+* Each VM is an engine VM owned by `swiftor:<email>`, created stopped, with a disk of its plan's
+  storage (`core.swiftor_plans`). The seed's eleven distribution codes map to an uploaded engine
+  image named `<distribution>-<desktop>` or `<distribution>` when one exists, else to the engine's
+  default image; other codes are refused. Plan limits (CPU, RAM, and how many VMs run at once) are
+  checked at start. Start of a running VM and stop of a stopped one are 200 no-ops. `user_id` (in
+  create's answer) is a UUID derived from the user's email.
 * Secrets are the VM's environment (every process) from its next start; `VM_PASSWORD` is set from
   the create password. Values are returned only to the VM's owner and never logged.
 * `/config` is the VM's storage: with `storageType: "persistent"` it survives stop/start, otherwise it
   is emptied at every start.
-* Networking: mapping `name → port` serves `http://{name}-{vmid}.localhost:<engine port>` through
-  `host_proxy.HostProxy`; `http://{vmid}.localhost:<engine port>` is the VM's desktop (port 3000
-  inside, where webtop listens).
+* Networking: mapping `name → internal_port` serves `http://{name}-{vmid}.localhost:<engine port>`
+  through `host_proxy.HostProxy` (add's `subdomain` is that host name); `http://{vmid}.localhost:
+  <engine port>` is the VM's own URL (its distribution's default port, 3000 for desktops).
 * Shell access: `POST /vms/exec` (`{"vmid", "command": [argv] | "sh string", "timeout_secs"?}` →
   `{"exit_code", "stdout", "stderr"}`, from the legacy Swiftor backend) and the local extension
   `GET /vms/ssh_key/{vmid}` (`{"ssh_private_key", "ssh_port"}`) for the engine's SSH-over-TLS gateway.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,22 +64,22 @@ from vmtui.local.api.swiftor_schemas import (
     LIVE_STATES,
     AccountOut,
     CreateBody,
+    CreatedVmOut,
     ExecBody,
     MappingAddedOut,
     MappingBody,
     MappingDeletedOut,
     MappingOut,
     MappingsOut,
+    MessageOut,
     SecretBody,
     SecretChangedOut,
     SecretsOut,
     SwiftorExecOut,
     SwiftorSshKeyOut,
     SwiftorVmOut,
-    VmChangedOut,
-    VmDeletedOut,
+    VmCreatedOut,
     VmListOut,
-    VmMappingOut,
 )
 from vmtui.local.engine import DEFAULT_IMAGE, Engine
 from vmtui.local.idempotency import IdempotencyMiddleware
@@ -100,6 +103,11 @@ _STATUS_OF: dict[type[ProviderError], int] = {
 def owner_of(email: str) -> str:
     """The engine owner of a Swiftor user's VMs (keeps them out of the Vers API)."""
     return f"swiftor:{email}"
+
+
+def user_id_of(email: str) -> str:
+    """The `user_id` of create's answer: stable per user, not the email itself."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"swiftor-user:{email}"))
 
 
 class SwiftorFailure(Exception):
@@ -180,15 +188,6 @@ class SwiftorContext:
         names = {image.name for image in self.engine.list_images()}
         candidates = [f"{distribution}-{desktop}", distribution] if desktop else [distribution]
         return next((name for name in candidates if name in names), DEFAULT_IMAGE)
-
-    def url(self, request: Request, host: str) -> str:
-        port = request.url.port
-        return f"{request.url.scheme}://{host}.{self.domain}" + (f":{port}" if port else "")
-
-    def mapping_out(self, request: Request, mapping: Mapping) -> MappingOut:
-        return MappingOut(
-            name=mapping.name, port=mapping.port, url=self.url(request, f"{mapping.name}-{mapping.vmid}")
-        )
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -271,7 +270,7 @@ async def list_vms(ctx: ContextDep, email: UserDep) -> VmListOut:
 
 
 @router.post("/vms/create")
-async def create_vm(ctx: ContextDep, body: CreateBody, email: UserDep) -> VmChangedOut:
+async def create_vm(ctx: ContextDep, body: CreateBody, email: UserDep) -> VmCreatedOut:
     if "\x00" in body.config.password.get_secret_value():
         raise SwiftorFailure(400, "the password cannot contain NUL characters")
     distribution = body.os.distribution.code.lower()
@@ -280,10 +279,12 @@ async def create_vm(ctx: ContextDep, body: CreateBody, email: UserDep) -> VmChan
     if problem:
         raise SwiftorFailure(400, problem)
     engine = ctx.engine
+    plan = plan_for(await run_in_threadpool(ctx.store.user_plan, email))
     record = await engine.create_vm(
         image=ctx.image_for(distribution, desktop),
         vcpu_count=body.os.cpu,
         mem_size_mib=body.os.ram * 1024,
+        fs_size_mib=plan.storage_gb * 1024,
         labels={"name": body.config.vmlabel},
         start=False,
         owner=owner_of(email),
@@ -305,14 +306,18 @@ async def create_vm(ctx: ContextDep, body: CreateBody, email: UserDep) -> VmChan
         await engine.delete_vm(record.id, owner=owner_of(email))
         raise
     log.info("swiftor: created vm %s for %s", vm.id, email)
-    return VmChangedOut(message="VM created", vm=SwiftorVmOut.of(vm, "stopped"))
+    listed = SwiftorVmOut.of(vm, "stopped")
+    return VmCreatedOut(
+        message="VM created successfully",
+        vm=CreatedVmOut(**listed.model_dump(), user_id=user_id_of(email)),
+    )
 
 
 @router.get("/vms/start/{vmid}")
-async def start_vm(ctx: ContextDep, vmid: str, email: UserDep) -> VmChangedOut:
+async def start_vm(ctx: ContextDep, vmid: str, email: UserDep) -> MessageOut:
     vm = ctx.owned_vm(vmid, email)
     plan = plan_for(ctx.store.user_plan(email))
-    problem = plan.violation(vm.cpu, vm.ram_gb, vm.persistent)
+    problem = plan.violation(vm.cpu, vm.ram_gb)
     if problem:
         raise SwiftorFailure(400, problem)
     engine = ctx.engine
@@ -327,18 +332,18 @@ async def start_vm(ctx: ContextDep, vmid: str, email: UserDep) -> VmChangedOut:
             if problem:
                 raise SwiftorFailure(400, problem)
             await _start(ctx, vm)
-    return VmChangedOut(message="VM started", vm=SwiftorVmOut.of(vm, ctx.engine_state(vm)))
+    return MessageOut(message="VM start process initiated successfully in the background.")
 
 
 @router.get("/vms/stop/{vmid}")
-async def stop_vm(ctx: ContextDep, vmid: str, email: UserDep) -> VmChangedOut:
-    vm = ctx.owned_vm(vmid, email)
+async def stop_vm(ctx: ContextDep, vmid: str, email: UserDep) -> MessageOut:
+    ctx.owned_vm(vmid, email)
     await ctx.engine.stop_vm(vmid, owner=owner_of(email))
-    return VmChangedOut(message="VM stopped", vm=SwiftorVmOut.of(vm, ctx.engine_state(vm)))
+    return MessageOut(message="VM stopped successfully")
 
 
 @router.get("/vms/delete/{vmid}")
-async def delete_vm(ctx: ContextDep, vmid: str, email: UserDep) -> VmDeletedOut:
+async def delete_vm(ctx: ContextDep, vmid: str, email: UserDep) -> MessageOut:
     ctx.owned_vm(vmid, email)
     try:
         await ctx.engine.delete_vm(vmid, owner=owner_of(email))
@@ -346,7 +351,7 @@ async def delete_vm(ctx: ContextDep, vmid: str, email: UserDep) -> VmDeletedOut:
         log.warning("swiftor: vm %s was already gone from the engine", vmid)
     await run_in_threadpool(ctx.store.delete_vm, vmid)
     log.info("swiftor: deleted vm %s", vmid)
-    return VmDeletedOut(message="VM deleted", id=vmid)
+    return MessageOut(message="VM deleted successfully")
 
 
 @router.post("/vms/exec")
@@ -386,9 +391,7 @@ def set_secret(ctx: ContextDep, body: SecretBody, email: UserDep) -> SecretChang
     if "\x00" in value:
         raise SwiftorFailure(400, "a secret value cannot contain NUL characters")
     ctx.store.set_secret(body.vmid, body.key, value)
-    return SecretChangedOut(
-        message="Secret saved; it applies from the VM's next start", vmid=body.vmid, key=body.key
-    )
+    return SecretChangedOut(message="Secret added successfully", vmid=body.vmid, key=body.key)
 
 
 @router.delete("/vms/secrets/{vmid}/{key}")
@@ -396,25 +399,28 @@ def delete_secret(ctx: ContextDep, vmid: str, key: str, email: UserDep) -> Secre
     ctx.owned_vm(vmid, email)
     if not ctx.store.delete_secret(vmid, key):
         raise SwiftorFailure(404, f"Secret not found: {key}")
-    return SecretChangedOut(message="Secret deleted", vmid=vmid, key=key)
+    return SecretChangedOut(message="Secret removed successfully", vmid=vmid, key=key)
 
 
 @router.get("/vms/networking")
-def list_mappings(ctx: ContextDep, request: Request, email: UserDep, vmid: str | None = None) -> MappingsOut:
+def list_mappings(ctx: ContextDep, email: UserDep, vmid: str | None = None) -> MappingsOut:
     vms = [ctx.owned_vm(vmid, email)] if vmid else ctx.store.list_vms(email)
-    return MappingsOut(
-        networking={vm.id: [ctx.mapping_out(request, m) for m in ctx.store.mappings(vm.id)] for vm in vms}
-    )
+    return MappingsOut(networking={vm.id: _mappings_of(ctx.store.mappings(vm.id)) for vm in vms})
+
+
+def _mappings_of(mappings: list[Mapping]) -> dict[str, MappingOut]:
+    return {m.name: MappingOut(subdomain=m.name, internal_port=m.port) for m in mappings}
 
 
 @router.post("/vms/networking")
-def add_mapping(ctx: ContextDep, request: Request, body: MappingBody, email: UserDep) -> MappingAddedOut:
+def add_mapping(ctx: ContextDep, body: MappingBody, email: UserDep) -> MappingAddedOut:
     ctx.owned_vm(body.vmid, email)
-    if not ctx.store.add_mapping(body.vmid, body.name, body.port):
+    if not ctx.store.add_mapping(body.vmid, body.name, body.internal_port):
         raise SwiftorFailure(400, f"Mapping {body.name!r} already exists on this VM")
-    mapping = ctx.mapping_out(request, Mapping(body.vmid, body.name, body.port))
     return MappingAddedOut(
-        message="Mapping added", mapping=VmMappingOut(vmid=body.vmid, **mapping.model_dump())
+        message="Subdomain mapping added successfully",
+        subdomain=f"{body.name}-{body.vmid}.{ctx.domain}",
+        internal_port=body.internal_port,
     )
 
 
@@ -423,7 +429,7 @@ def delete_mapping(ctx: ContextDep, vmid: str, name: str, email: UserDep) -> Map
     ctx.owned_vm(vmid, email)
     if not ctx.store.delete_mapping(vmid, name):
         raise SwiftorFailure(404, f"Mapping not found: {name}")
-    return MappingDeletedOut(message="Mapping deleted", vmid=vmid, name=name)
+    return MappingDeletedOut(message="Subdomain mapping removed successfully", vmid=vmid, name=name)
 
 
 async def _start(ctx: SwiftorContext, vm: SwiftorVm) -> None:

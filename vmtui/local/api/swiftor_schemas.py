@@ -1,4 +1,4 @@
-"""Request bodies and response models of the local Swiftor API (`research/swiftor-api.md`)."""
+"""Request bodies and response models of the local Swiftor API: seed 003's bodies to the letter."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class ExecBody(BaseModel):
 class MappingBody(BaseModel):
     vmid: str = Field(min_length=1, max_length=64)
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    port: int = Field(ge=1, le=65535)
+    internal_port: int = Field(ge=1, le=65535)
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -92,18 +92,21 @@ class SwiftorVmOut(BaseModel):
         )
 
 
+class CreatedVmOut(SwiftorVmOut):
+    user_id: str
+
+
 class VmListOut(BaseModel):
     vms: list[SwiftorVmOut]
 
 
-class VmChangedOut(BaseModel):
+class VmCreatedOut(BaseModel):
     message: str
-    vm: SwiftorVmOut
+    vm: CreatedVmOut
 
 
-class VmDeletedOut(BaseModel):
+class MessageOut(BaseModel):
     message: str
-    id: str
 
 
 class SwiftorExecOut(BaseModel):
@@ -128,22 +131,18 @@ class SecretChangedOut(BaseModel):
 
 
 class MappingOut(BaseModel):
-    name: str
-    port: int
-    url: str
+    subdomain: str = Field(description="the chosen name")
+    internal_port: int
 
 
 class MappingsOut(BaseModel):
-    networking: dict[str, list[MappingOut]] = Field(description="VM id → its mappings")
-
-
-class VmMappingOut(MappingOut):
-    vmid: str
+    networking: dict[str, dict[str, MappingOut]] = Field(description="VM id → name → mapping")
 
 
 class MappingAddedOut(BaseModel):
     message: str
-    mapping: VmMappingOut
+    subdomain: str = Field(description="the host that serves it: `{name}-{vmid}.<domain>`")
+    internal_port: int
 
 
 class MappingDeletedOut(BaseModel):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
 
 from vmtui import __version__
-from vmtui.core.errors import NotFound, ProviderError
+from vmtui.core.errors import BadRequest, NotFound
 from vmtui.local.api.deps import EngineDep
 from vmtui.local.api.schemas import (
-    BaseImageOut,
     Capabilities,
     CommitIdOut,
     CommitIn,
@@ -23,14 +23,17 @@ from vmtui.local.api.schemas import (
     CommitParentOut,
     CommitPatchIn,
     CommitsPage,
+    DiskIn,
     EnvVarsIn,
     EnvVarsOut,
+    ExecAttachIn,
     ExecIn,
+    ExecLogEntryOut,
+    ExecLogOut,
     ExecOut,
     FileContentOut,
     FileIn,
     FromCommitIn,
-    ImagesPage,
     LabelsIn,
     NewRootIn,
     SshKeyOut,
@@ -79,9 +82,14 @@ async def new_root(engine: EngineDep, body: NewRootIn, wait_boot: bool = False) 
 
 @router.post("/vm/from_commit", status_code=201)
 async def from_commit(engine: EngineDep, body: FromCommitIn) -> VmIdOut:
-    if body.commit_id is None:
-        raise NotFound("tag not found")
-    vm = await engine.from_commit(body.commit_id)
+    """From a commit id, an org tag (`tag_name`) or a repository reference (`ref`: `repo:tag`)."""
+    if body.commit_id is not None:
+        commit_id = body.commit_id
+    elif body.tag_name is not None:
+        commit_id = engine.catalog.get_tag(body.tag_name).commit_id
+    else:
+        commit_id = engine.catalog.resolve_ref(body.ref or "")
+    vm = await engine.from_commit(commit_id)
     return VmIdOut(vm_id=vm.id)
 
 
@@ -92,6 +100,18 @@ async def branch_by_vm(engine: EngineDep, vm_id: str, count: Count = 1, keep_pau
 
 @router.post("/vm/branch/by_commit/{commit_id}", status_code=201)
 async def branch_by_commit(engine: EngineDep, commit_id: str, count: Count = 1) -> VmsOut:
+    return VmsOut.of(await engine.branch(commit_id, count, source_kind="commit"))
+
+
+@router.post("/vm/branch/by_tag/{tag_name}", status_code=201)
+async def branch_by_tag(engine: EngineDep, tag_name: str, count: Count = 1) -> VmsOut:
+    commit_id = engine.catalog.get_tag(tag_name).commit_id
+    return VmsOut.of(await engine.branch(commit_id, count, source_kind="commit"))
+
+
+@router.post("/vm/branch/by_ref/{repo_name}/{tag_name}", status_code=201)
+async def branch_by_ref(engine: EngineDep, repo_name: str, tag_name: str, count: Count = 1) -> VmsOut:
+    commit_id = engine.catalog.resolve_ref(f"{repo_name}:{tag_name}")
     return VmsOut.of(await engine.branch(commit_id, count, source_kind="commit"))
 
 
@@ -136,14 +156,41 @@ async def delete_vm(engine: EngineDep, vm_id: str) -> VmIdOut:
 
 @router.patch("/vm/{vm_id}/state", response_class=Response, responses={200: {"description": "done"}})
 async def set_state(engine: EngineDep, vm_id: str, body: StateIn) -> Response:
-    await engine.set_paused(vm_id, body.state == "Paused")
+    await engine.set_paused(vm_id, body.state != "Running")
     return Response(status_code=200)
 
 
 @router.patch("/vm/{vm_id}/label", response_class=Response, responses={200: {"description": "done"}})
-async def set_labels(engine: EngineDep, vm_id: str, body: LabelsIn) -> Response:
-    if body.labels is not None:
-        await engine.set_labels(vm_id, body.labels)
+async def upsert_labels(engine: EngineDep, vm_id: str, body: LabelsIn) -> Response:
+    """Add or overwrite these labels, keep the others."""
+    await engine.upsert_labels(vm_id, _required_labels(body))
+    return Response(status_code=200)
+
+
+@router.put("/vm/{vm_id}/labels", response_class=Response, responses={200: {"description": "done"}})
+async def replace_labels(engine: EngineDep, vm_id: str, body: LabelsIn) -> Response:
+    """The VM's labels become exactly these (`{}` clears them)."""
+    await engine.set_labels(vm_id, _required_labels(body))
+    return Response(status_code=200)
+
+
+@router.delete(
+    "/vm/{vm_id}/label/{label_name}", response_class=Response, responses={200: {"description": "done"}}
+)
+async def delete_label(engine: EngineDep, vm_id: str, label_name: str) -> Response:
+    await engine.delete_label(vm_id, label_name)
+    return Response(status_code=200)
+
+
+def _required_labels(body: LabelsIn) -> dict[str, str]:
+    if body.labels is None:
+        raise BadRequest("Failed to deserialize the JSON body: missing field `labels`")
+    return body.labels
+
+
+@router.patch("/vm/{vm_id}/disk", response_class=Response, responses={200: {"description": "grown"}})
+async def resize_disk(engine: EngineDep, vm_id: str, body: DiskIn) -> Response:
+    await engine.resize_disk(vm_id, body.fs_size_mib)
     return Response(status_code=200)
 
 
@@ -198,6 +245,8 @@ async def exec_command(engine: EngineDep, vm_id: str, body: ExecIn) -> ExecOut:
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "chunk events, then exit"}},
 )
 async def exec_stream(engine: EngineDep, vm_id: str, body: ExecIn) -> StreamingResponse:
+    """The command runs on if the stream breaks: re-attach with its `exec_id` (one is made up when the
+    request names none; every event carries it)."""
     events = engine.exec_stream(
         vm_id,
         body.command,
@@ -206,8 +255,40 @@ async def exec_stream(engine: EngineDep, vm_id: str, body: ExecIn) -> StreamingR
         stdin=body.stdin.encode() if body.stdin is not None else None,
         timeout=float(body.timeout_secs) if body.timeout_secs else None,
     )
-    first = await anext(events)  # errors before any output (VM paused, gone...) keep their status
-    return StreamingResponse(_ndjson_events(first, events, body.exec_id), media_type="application/x-ndjson")
+    exec_id = await engine.exec_journal.start(vm_id, body.exec_id or str(uuid.uuid4()), events)
+    return _ndjson(engine.exec_journal.follow(vm_id, exec_id))
+
+
+@router.post(
+    "/vm/{vm_id}/exec/stream/attach",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "events after the cursor"}},
+)
+async def exec_stream_attach(engine: EngineDep, vm_id: str, body: ExecAttachIn) -> StreamingResponse:
+    """The session's retained events after `cursor` (all when absent; only new ones with
+    `from_latest`), then live ones until it ends."""
+    engine.get_vm(vm_id)
+    events = engine.exec_journal.follow(vm_id, body.exec_id, cursor=body.cursor, from_latest=body.from_latest)
+    first = await anext(events, None)  # an unknown session is a 404, not an empty stream
+    return _ndjson(events, first)
+
+
+@router.get("/vm/{vm_id}/logs")
+def exec_logs(
+    engine: EngineDep,
+    vm_id: str,
+    offset: Offset = 0,
+    max_entries: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    stream: Literal["stdout", "stderr"] | None = None,
+) -> ExecLogOut:
+    """The VM's exec output (streamed sessions), from byte `offset` of its log."""
+    engine.get_vm(vm_id)
+    entries, next_offset, eof = engine.exec_journal.logs(
+        vm_id, offset=offset, max_entries=max_entries, stream=stream
+    )
+    return ExecLogOut(
+        entries=[ExecLogEntryOut(**entry) for entry in entries], next_offset=next_offset, eof=eof
+    )
 
 
 @router.get("/vm/{vm_id}/files")
@@ -263,18 +344,6 @@ def delete_env_var(engine: EngineDep, key: str) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/images")
-async def list_images(engine: EngineDep, limit: Limit = 50, offset: Offset = 0) -> ImagesPage:
-    every = engine.list_images()
-    page = every[offset : offset + limit]
-    return ImagesPage(
-        images=[BaseImageOut.of(engine, image) for image in page],
-        total=len(every),
-        limit=limit,
-        offset=offset,
-    )
-
-
 @router.get("/system/version")
 async def version() -> VersionOut:
     return VersionOut(
@@ -282,33 +351,11 @@ async def version() -> VersionOut:
     )
 
 
-async def _ndjson_events(
-    first: tuple[str, bytes | int], rest: AsyncIterator[tuple[str, bytes | int]], exec_id: str | None
-) -> AsyncIterator[bytes]:
-    """Exec output as the Vers NDJSON stream: `chunk` events, then `exit` (or `error`)."""
-    cursor = 0
+def _ndjson(events: AsyncIterator[dict[str, Any]], first: dict[str, Any] | None = None) -> StreamingResponse:
+    async def lines() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield json.dumps(first).encode() + b"\n"
+        async for event in events:
+            yield json.dumps(event).encode() + b"\n"
 
-    def event(kind: str, data: bytes | int) -> bytes:
-        nonlocal cursor
-        cursor += 1
-        if isinstance(data, int):
-            line: dict[str, Any] = {"type": "exit", "exec_id": exec_id, "cursor": cursor, "exit_code": data}
-        else:
-            line = {
-                "type": "chunk",
-                "exec_id": exec_id,
-                "cursor": cursor,
-                "stream": kind,
-                "data_b64": base64.b64encode(data).decode(),
-            }
-        return json.dumps(line).encode() + b"\n"
-
-    try:
-        yield event(*first)
-        async for kind, data in rest:
-            yield event(kind, data)
-    except ProviderError as exc:
-        code = "timeout" if exc.status == 408 else "exec_failed"
-        yield json.dumps({"type": "error", "code": code, "message": exc.message}).encode() + b"\n"
-    finally:
-        await rest.aclose()
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

@@ -139,8 +139,18 @@ class MainScreen(Screen[None]):
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
-        if self.fleet.record(message.result):
-            self._apply_fleets()
+        before = self.fleet.fleet(message.result.provider)
+        if not self.fleet.record(message.result):
+            return
+        if self.fleet.unchanged(before, message.result.fleet):
+            self.refresh_status()  # the data age and lineage progress; table and tree stay as they are
+            return
+        self._apply_fleets()
+        self._prioritize_lineage()
+
+    def _prioritize_lineage(self) -> None:
+        keys = (self.table.selected_key, *self.table.visible_keys())
+        self.fleet.prioritize_lineage(key for key in keys if key is not None)
 
     def _apply_fleets(self) -> None:
         fleets = self.fleet.fleets()
@@ -195,6 +205,7 @@ class MainScreen(Screen[None]):
     def _vm_highlighted(self, message: VmTable.VmHighlighted) -> None:
         self.lineage.mark_here(message.key)
         self._show_details()
+        self._prioritize_lineage()
 
     @on(LineageTree.ItemHighlighted)
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:

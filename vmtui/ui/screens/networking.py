@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from vmtui.core.models import PortMapping, Vm
-from vmtui.core.swiftor_plans import DESKTOP_PORT
+from vmtui.core.swiftor_plans import Route, routes_of
 from vmtui.services.actions import Actions
 from vmtui.ui.format import clean, safe
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -31,8 +31,8 @@ from vmtui.ui.screens.swiftor_form import SendingFormScreen
 NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 URL_WIDTH = 76
 """Fits `https://{name}-{uuid}.swiftor.io` for names up to 20 characters; `y` copies any URL whole."""
-DESKTOP_ROW = "\0desktop"
-"""Row key of the built-in desktop entry (no mapping name can contain NUL)."""
+ROUTE_ROW = "\0route"
+"""Row-key prefix of the image's built-in routes (no mapping name can contain NUL)."""
 
 
 def open_in_browser(url: str) -> bool:
@@ -124,7 +124,7 @@ class NetworkingScreen(ListScreen[PortMapping]):
     def hints(self) -> ComposeResult:
         yield Static(
             Text(
-                f"Desktop: {self.desktop_url} (port {DESKTOP_PORT} inside the VM)\n"
+                f"{self.vm.image or 'The image'} serves {self._routes_text()} at {self.desktop_url}\n"
                 "Each mapping serves one more port of the VM at its own URL."
             ),
             id="desktop-url",
@@ -135,14 +135,30 @@ class NetworkingScreen(ListScreen[PortMapping]):
     def desktop_url(self) -> str:
         return self.urls.desktop_url(self.vm.id)
 
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """What the VM's image serves at its own URL (seed 003's distribution table)."""
+        return routes_of(self.vm.image)
+
+    def _routes_text(self) -> str:
+        parts = [f"{r.path} (port {r.port}, {r.service})" for r in self.routes]
+        return ", ".join(parts) or "its default port"
+
+    def _route_url(self, path: str) -> str:
+        return self.desktop_url if path == "/" else self.desktop_url + path
+
     async def fetch(self) -> list[PortMapping]:
         return sorted(await self.actions.list_mappings(self.vm), key=lambda m: m.name)
 
     def rows(self, items: list[PortMapping]) -> Iterable[Row]:
-        yield (
-            DESKTOP_ROW,
-            (Text("desktop", style="italic"), str(DESKTOP_PORT), safe(self.desktop_url, limit=200)),
-        )
+        builtin = [(r.service, str(r.port), r.path) for r in self.routes] or [
+            ("VM URL", "-", "/")  # an image the seed does not list: its ports are unknown
+        ]
+        for service, port, path in builtin:
+            yield (
+                ROUTE_ROW + path,
+                (Text(service, style="italic"), port, safe(self._route_url(path), limit=200)),
+            )
         for mapping in items:
             yield (
                 mapping.name,
@@ -158,8 +174,8 @@ class NetworkingScreen(ListScreen[PortMapping]):
     def _selected(self) -> tuple[str, str] | None:
         """(row key, URL) of the highlighted row."""
         key = self.selected_key()
-        if key == DESKTOP_ROW:
-            return key, self.desktop_url
+        if key is not None and key.startswith(ROUTE_ROW):
+            return key, self._route_url(key.removeprefix(ROUTE_ROW))
         mapping = next((m for m in self.items if m.name == key), None)
         return (key, self._url(mapping)) if key is not None and mapping is not None else None
 
@@ -205,8 +221,10 @@ class NetworkingScreen(ListScreen[PortMapping]):
         if selected is None:
             return
         name, url = selected
-        if name == DESKTOP_ROW:
-            self.notify("The desktop URL is built in; only mappings can be removed.", severity="warning")
+        if name.startswith(ROUTE_ROW):
+            self.notify(
+                "The image's own routes are built in; only mappings can be removed.", severity="warning"
+            )
             return
         question = ConfirmScreen(
             "Remove this port mapping?",  # a title is markup: server-given names go in the Text below

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import DesktopRequest, Vm
-from vmtui.core.swiftor_plans import DESKTOPS, DISTRIBUTIONS, Plan, distribution_problem
+from vmtui.core.swiftor_plans import DESKTOPS, DISTRIBUTIONS, Distribution, Plan, distribution_problem
 from vmtui.services.actions import Actions
 from vmtui.ui.format import clean
 from vmtui.ui.screens.swiftor_form import SendingFormScreen
@@ -62,7 +62,10 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self._select(
-                    "distribution", "Distribution", [(name, name) for name in sorted(DISTRIBUTIONS)], "ubuntu"
+                    "distribution",
+                    "Distribution",
+                    [(_option(d), d.code) for d in DISTRIBUTIONS.values()],
+                    "ubuntu",
                 )
             with Vertical():
                 yield from self._select(
@@ -70,9 +73,9 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
                 )
         with Horizontal(classes="field-pair"):
             with Vertical():
-                yield from self.field("cpu", "vCPUs", "2")
+                yield from self.field("cpu", "vCPUs", "1")
             with Vertical():
-                yield from self.field("ram", "RAM (GB)", "4")
+                yield from self.field("ram", "RAM (GB)", "2")
         with Horizontal(classes="field-pair"):
             with Vertical():
                 yield from self.masked_field("password", "Password", placeholder="required")
@@ -113,11 +116,7 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
                 Text(f"Plan unknown ({clean(exc, 120)}); Swiftor checks the limits when the VM starts.")
             )
             return
-        storage = "persistent storage" if self.plan.persistent_storage else "ephemeral storage only"
-        hint.update(
-            f"Your plan: {self.plan.name}, up to {self.plan.max_cpu} vCPU, "
-            f"{self.plan.max_ram_gb} GB RAM, {storage}."
-        )
+        hint.update(f"Your plan: {self.plan.summary}.")
         for name, message in self._limit_errors().items():  # only these: the user may not have typed yet
             self.set_error(name, message)
 
@@ -154,16 +153,14 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
         return DesktopRequest(label, region, distribution, desktop, cpu, ram, SecretStr(password), storage)
 
     def _limit_errors(self) -> dict[str, str | None]:
-        """cpu, ram and storage: whole numbers within the plan (when the plan is known)."""
+        """cpu and ram: whole numbers within the plan (when the plan is known)."""
         cpu, cpu_error = _whole_number(self.value("cpu"))
         ram, ram_error = _whole_number(self.value("ram"))
-        persistent = self._choice("storage") == "persistent"
         if self.plan is None:
-            return {"cpu": cpu_error, "ram": ram_error, "storage": None}
+            return {"cpu": cpu_error, "ram": ram_error}
         return {
-            "cpu": cpu_error or self.plan.violation(cpu, 0, False),
-            "ram": ram_error or self.plan.violation(0, ram, False),
-            "storage": self.plan.violation(0, 0, persistent),
+            "cpu": cpu_error or self.plan.violation(cpu, 0),
+            "ram": ram_error or self.plan.violation(0, ram),
         }
 
     def set_error(self, name: str, message: str | None) -> bool:
@@ -181,6 +178,15 @@ class SwiftorCreateScreen(SendingFormScreen[DesktopRequest]):
 
     async def send(self, request: DesktopRequest) -> None:
         self.created_vm = await self.actions.create_desktop(self.profile, request)
+
+
+def _option(distribution: Distribution) -> str:
+    """`emulatorjs (80, /manage 3000)`: the code and the ports its image serves."""
+    ports = ", ".join(
+        str(route.port) if route.path == "/" else f"{route.path} {route.port}"
+        for route in distribution.routes
+    )
+    return f"{distribution.code} ({ports})"
 
 
 def _whole_number(raw: str) -> tuple[int, str | None]:

@@ -6,14 +6,21 @@ Layout rules, so deep histories stay readable:
 - a run longer than `CHAIN_KEEP` visible steps folds its middle into one "⋯ N more" node;
 - the selected VM is marked "you are here" and its path is expanded.
 Tree nodes are keyed, so expansion and the cursor survive refreshes.
+
+A big lineage (more than `SYNC_LIMIT` VMs and commits) is rebuilt without blocking the UI: its shapes
+are computed in a thread and the tree is patched in slices of `SLICE` nodes with the event loop served
+in between; fleets arriving meanwhile are applied by the next round, so the tree fills in as lineage
+arrives and no work is thrown away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual import work
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -22,6 +29,10 @@ from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.ui.format import STATE_COLOURS, clean, short_id, state_glyph, theme_style
 
+SYNC_LIMIT = 500
+"""Up to this many VMs and commits the tree is rebuilt at once; beyond, in the background."""
+SLICE = 500
+"""Tree nodes patched between two turns of the event loop during a background rebuild."""
 CHAIN_KEEP = 4
 """Steps of a linear run shown before its middle folds: the first one and the last ones."""
 
@@ -95,6 +106,8 @@ class LineageTree(Tree[NodeId]):
         self._fleets: dict[str, Fleet] = {}
         self._colours: dict[str, str] = {}
         self._last_structure: tuple | None = None
+        self._cursor_before: NodeId | None = None
+        self._rebuilding = False
 
     def on_mount(self) -> None:
         self._colours = self.app.get_css_variables()
@@ -161,17 +174,45 @@ class LineageTree(Tree[NodeId]):
             self._patch_items()
             return
         self._last_structure = structure
-        shapes: list[Shape] = []
-        several = len(self._fleets) > 1
-        for profile, fleet in self._fleets.items():
-            top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
-            shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
-        cursor = self.cursor_node.data if self.cursor_node is not None else None
-        previous, self.items = self.items, {}
+        if sum(len(f.vms) + len(f.commits) for f in self._fleets.values()) <= SYNC_LIMIT:
+            self._apply_shapes(_shapes(self._fleets))
+        elif not self._rebuilding:
+            self._rebuilding = True
+            self._rebuild_in_background()
+
+    @work(group="lineage-tree", exit_on_error=False)
+    async def _rebuild_in_background(self) -> None:
+        """Rebuild from the newest fleets until a rebuild started from them has finished (a newer fleet
+        during a rebuild is picked up after it, never by throwing the work away)."""
+        try:
+            while True:
+                structure = self._last_structure
+                shapes = await asyncio.to_thread(_shapes, dict(self._fleets))
+                await self._apply_shapes_sliced(shapes)
+                if self._last_structure is structure:  # no new shape arrived meanwhile
+                    return
+        finally:
+            self._rebuilding = False
+
+    async def _apply_shapes_sliced(self, shapes: list[Shape]) -> None:
+        await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE))
+        self._end_sync()
+
+    def _apply_shapes(self, shapes: list[Shape]) -> None:
+        previous = self._begin_sync()
         with self.app.batch_update():
             self._sync_children(self.root, shapes, previous)
-            if cursor in self._tree_index and self.cursor_node is not self._tree_index[cursor]:
-                self.move_cursor(self._tree_index[cursor])
+            self._end_sync()
+
+    def _begin_sync(self) -> dict[NodeId, Vm | Commit]:
+        self._cursor_before = self.cursor_node.data if self.cursor_node is not None else None
+        previous, self.items = self.items, {}
+        return previous
+
+    def _end_sync(self) -> None:
+        cursor = self._cursor_before
+        if cursor in self._tree_index and self.cursor_node is not self._tree_index[cursor]:
+            self.move_cursor(self._tree_index[cursor])
 
     def _patch_items(self) -> None:
         """Same shape as before: relabel only the VMs and commits whose data changed."""
@@ -189,32 +230,60 @@ class LineageTree(Tree[NodeId]):
         self, parent: TreeNode[NodeId], shapes: list[Shape], previous: dict[NodeId, Vm | Commit]
     ) -> None:
         """Make `parent`'s children match `shapes`, reusing (and relabelling only changed) nodes."""
+        self._drop_unwanted(parent, shapes)
+        for shape in shapes:
+            node = self._sync_node(parent, shape, previous)
+            self._sync_children(node, shape.children, previous)
+            self._expand_if_here(node, shape)
+
+    async def _sync_children_sliced(
+        self,
+        parent: TreeNode[NodeId],
+        shapes: list[Shape],
+        previous: dict[NodeId, Vm | Commit],
+        budget: _Budget,
+    ) -> None:
+        """`_sync_children`, handing the event loop a turn every `budget.size` nodes."""
+        self._drop_unwanted(parent, shapes)
+        for shape in shapes:
+            node = self._sync_node(parent, shape, previous)
+            if budget.spend():
+                await asyncio.sleep(0)
+            await self._sync_children_sliced(node, shape.children, previous, budget)
+            self._expand_if_here(node, shape)
+
+    def _drop_unwanted(self, parent: TreeNode[NodeId], shapes: list[Shape]) -> None:
         wanted = {s.node_id for s in shapes}
         for child in list(parent.children):
             if child.data not in wanted:
                 self._forget(child)
-        for shape in shapes:
-            if shape.item is not None:
-                self.items[shape.node_id] = shape.item
-            node = self._tree_index.get(shape.node_id)
-            if node is not None and node.parent is not parent:
-                self._forget(node)
-                node = None
-            if node is None:
-                label = self._node_label(shape)
-                node = parent.add(label, data=shape.node_id, expand=shape.folded == 0)
-                self._tree_index[shape.node_id] = node
+
+    def _sync_node(
+        self, parent: TreeNode[NodeId], shape: Shape, previous: dict[NodeId, Vm | Commit]
+    ) -> TreeNode[NodeId]:
+        if shape.item is not None:
+            self.items[shape.node_id] = shape.item
+        node = self._tree_index.get(shape.node_id)
+        if node is not None and node.parent is not parent:
+            self._forget(node)
+            node = None
+        if node is None:
+            label = self._node_label(shape)
+            node = parent.add(label, data=shape.node_id, expand=shape.folded == 0)
+            self._tree_index[shape.node_id] = node
+            self._labels[shape.node_id] = label
+        elif shape.item is None or previous.get(shape.node_id) is not shape.item:
+            label = self._node_label(shape)
+            if self._labels.get(shape.node_id) != label:
+                node.set_label(label)
                 self._labels[shape.node_id] = label
-            elif shape.item is None or previous.get(shape.node_id) is not shape.item:
-                label = self._node_label(shape)
-                if self._labels.get(shape.node_id) != label:
-                    node.set_label(label)
-                    self._labels[shape.node_id] = label
-            if node.allow_expand != bool(shape.children):
-                node.allow_expand = bool(shape.children)
-            self._sync_children(node, shape.children, previous)
-            if shape.folded and not node.is_expanded and self._contains_here(shape):
-                node.expand()
+        if node.allow_expand != bool(shape.children):
+            node.allow_expand = bool(shape.children)
+        return node
+
+    def _expand_if_here(self, node: TreeNode[NodeId], shape: Shape) -> None:
+        if shape.folded and not node.is_expanded and self._contains_here(shape):
+            node.expand()
 
     def _forget(self, node: TreeNode[NodeId]) -> None:
         for sub in [node, *_descendants(node)]:
@@ -261,6 +330,31 @@ class LineageTree(Tree[NodeId]):
         event.stop()
         node_id = event.node.data
         self.post_message(self.ItemHighlighted(node_id, self.items.get(node_id) if node_id else None))
+
+
+def _shapes(fleets: Mapping[str, Fleet]) -> list[Shape]:
+    """Top-level shapes of every profile (pure: runs in a thread for big fleets)."""
+    shapes: list[Shape] = []
+    several = len(fleets) > 1
+    for profile, fleet in fleets.items():
+        top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
+        shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
+    return shapes
+
+
+class _Budget:
+    """Counts nodes; says when a slice is used up."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.left = size
+
+    def spend(self) -> bool:
+        self.left -= 1
+        if self.left > 0:
+            return False
+        self.left = self.size
+        return True
 
 
 def _descendants(node: TreeNode[NodeId]) -> list[TreeNode[NodeId]]:

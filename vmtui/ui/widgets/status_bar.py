@@ -63,6 +63,9 @@ class StatusBar(Static):
             else:
                 text.append(f"{dot} live", style=ok)
                 text.append(f" · {format_age(result.age(self.now()))} ago", style="dim")
+            if result is not None and result.lineage is not None:
+                done, total = result.lineage
+                text.append(f" · lineage {done:,}/{total:,}", style="dim")
         if self.pending:
             verbs = ", ".join(sorted(set(self.pending.values())))
             text.append(f"  │  {len(self.pending)} in flight: {verbs}", style=warn)

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vmtui.core.models import Capabilities, Commit, Vm
-from vmtui.core.swiftor_plans import DESKTOP_PORT
+from vmtui.core.swiftor_plans import routes_of
 from vmtui.providers.base import PortMappingsApi
 from vmtui.services.actions import Actions
 from vmtui.services.fleet import FleetSupervisor
@@ -63,9 +63,10 @@ class VmDetails(VerticalScroll):
             error = str(result.error)
         reach: list[tuple[str, str]] = []
         if isinstance(item, Vm) and isinstance(provider, PortMappingsApi):
-            reach = [
-                ("desktop", provider.desktop_url(item.id)),
-                ("default port", f"{DESKTOP_PORT} (desktop, inside the VM)"),
+            reach = [("url", provider.desktop_url(item.id))]
+            reach += [
+                (f"serves {route.path}", f"port {route.port} ({route.service}) inside the VM")
+                for route in routes_of(item.image)
             ]
         self.show(
             item,

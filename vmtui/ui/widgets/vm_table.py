@@ -121,6 +121,12 @@ class VmTable(DataTable):
         key = self.selected_key
         return self.vms.get(key) if key else None
 
+    def visible_keys(self) -> list[RowId]:
+        """The rows on screen now, top to bottom (the lineage stream fetches these early)."""
+        first = int(self.scroll_y)
+        rows = self.ordered_rows[first : first + self.scrollable_content_region.height]
+        return [parse_row_key(str(row.key.value)) for row in rows]
+
     def select(self, key: RowId) -> bool:
         """Move the cursor to a VM's row; False when it is not shown (filtered out or gone)."""
         if key not in self._cells:

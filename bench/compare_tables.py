@@ -1,0 +1,137 @@
+"""Which table for 100,000 VMs: `python -m bench.compare_tables KIND [ROWS]`, KIND one of
+`datatable` (Textual's), `fastdatatable` (textual-fastdatatable, needs it installed: it is not a
+dependency) or `index` (a Line-API ScrollView drawing only the visible lines over a sorted index of
+row numbers). Prints wall ms for load to the first frame, sort by a column, filter to a substring
+(each including the next frame), and the peak RSS. One process per kind so the peaks don't mix.
+The figures and the decision are in bench/RESULTS.md."""
+
+import asyncio
+import resource
+import sys
+import time
+import uuid
+
+from rich.segment import Segment
+from textual.app import App
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import DataTable
+
+COLS = ("provider", "vm", "state", "age", "parent", "labels")
+NEEDLE = "t3"
+
+
+def make_rows(count: int) -> list[tuple[str, ...]]:
+    return [
+        (
+            "bench",
+            str(uuid.UUID(int=i * 7919 % count + 1)),
+            "running" if i % 4 else "paused",
+            f"{i % 90}d",
+            "-",
+            f"team=t{i % 7}",
+        )
+        for i in range(count)
+    ]
+
+
+class IndexTable(ScrollView):
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = rows
+        self.search = [" ".join(r) for r in rows]
+        self.order = list(range(len(rows)))
+        self.widths = (8, 38, 9, 5, 10, 12)
+        self.virtual_size = Size(sum(self.widths) + 6, len(self.order) + 1)
+
+    def _line(self, cells):
+        return " ".join(c[:w].ljust(w) for c, w in zip(cells, self.widths))
+
+    def render_line(self, y):
+        if y == 0:
+            return Strip([Segment(self._line(COLS))])
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self.order):
+            return Strip.blank(self.size.width)
+        return Strip([Segment(self._line(self.rows[self.order[index]]))])
+
+    def sort_by(self, column):
+        rows = self.rows
+        self.order.sort(key=lambda i: rows[i][column])
+        self.refresh()
+
+    def filter(self, needle):
+        search = self.search
+        self.order = [i for i in range(len(self.rows)) if needle in search[i]]
+        self.virtual_size = Size(self.virtual_size.width, len(self.order) + 1)
+        self.refresh()
+
+
+class Bench(App):
+    def __init__(self, kind, rows):
+        super().__init__()
+        self.kind = kind
+        self.rows = rows
+
+    def compose(self):
+        if self.kind == "datatable":
+            yield DataTable()
+        elif self.kind == "fastdatatable":
+            from textual_fastdatatable import DataTable as FDT
+
+            yield FDT(data=[COLS, *self.rows])
+        else:
+            yield IndexTable(self.rows)
+
+
+async def measure(kind, rows):
+    started = time.perf_counter()
+    app = Bench(kind, rows)
+    out = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.children[0]
+        if kind == "datatable":
+            table.add_columns(*COLS)
+            table.add_rows(rows)
+        await pilot.pause()
+        out["load+first frame"] = time.perf_counter() - started
+        t = time.perf_counter()
+        if kind == "datatable":
+            table.sort(table.ordered_columns[2].key)
+        elif kind == "fastdatatable":
+            table.sort(by=[("state", "ascending")])
+        else:
+            table.sort_by(2)
+        await pilot.pause()
+        out["sort"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if kind == "datatable":
+            kept = [r for r in rows if NEEDLE in " ".join(r)]
+            table.clear()
+            table.add_rows(kept)
+        elif kind == "fastdatatable":
+            import pyarrow.compute as pc
+            from textual_fastdatatable import ArrowBackend
+
+            data = table.backend.data
+            mask = pc.match_substring(data.column("labels"), NEEDLE)
+            table.backend = ArrowBackend(data.filter(mask))
+            table._update_count += 1
+            table.refresh()
+        else:
+            table.filter(NEEDLE)
+        await pilot.pause()
+        out["filter"] = time.perf_counter() - t
+    out["maxrss MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main(argv: list[str]) -> None:
+    kind, count = argv[0], int(argv[1]) if len(argv) > 1 else 100_000
+    figures = asyncio.run(measure(kind, make_rows(count)))
+    print(kind, {k: round(v if "MB" in k else v * 1000, 1) for k, v in figures.items()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

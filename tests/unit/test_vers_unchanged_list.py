@@ -1,0 +1,59 @@
+"""Unchanged costs nothing: the Vers list path with `ETag`/`If-None-Match` and with identical bytes."""
+
+import httpx
+
+from vmtui.core.models import VmState
+from vmtui.providers.vers import VersProvider
+
+LIST = "/api/v1/vm"  # vers-sdk 1.20.0 lists here first
+
+
+class ListServer:
+    """Answers the VM list; with `etag`, sends it and answers 304 to a matching `If-None-Match`."""
+
+    def __init__(self, etag: str | None):
+        self.etag = etag
+        self.state = "running"
+        self.seen_if_none_match: list[str | None] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == LIST
+        sent = request.headers.get("if-none-match")
+        self.seen_if_none_match.append(sent)
+        headers = {"etag": self.etag} if self.etag else {}
+        if self.etag and sent == self.etag:
+            return httpx.Response(304, headers=headers)
+        return httpx.Response(200, json=[{"vm_id": "vm-1", "state": self.state}], headers=headers)
+
+    def change(self) -> None:
+        self.state = "paused"
+        if self.etag:
+            self.etag = '"v2"'
+
+
+def provider(server: ListServer) -> VersProvider:
+    return VersProvider("p", "https://api.vers.sh", "key", transport=httpx.MockTransport(server))
+
+
+async def test_304_returns_the_previous_list_object_and_a_change_is_seen():
+    server = ListServer('"v1"')
+    vers = provider(server)
+    first = await vers.list_vms()
+    second = await vers.list_vms()
+    assert server.seen_if_none_match == [None, '"v1"']
+    assert second is first  # not re-parsed: callers skip their own work by identity
+    server.change()
+    third = await vers.list_vms()
+    assert third is not first and third[0].state is VmState.PAUSED
+    await vers.aclose()
+
+
+async def test_identical_bytes_without_etag_skip_the_parse():
+    server = ListServer(None)
+    vers = provider(server)
+    first = await vers.list_vms()
+    assert await vers.list_vms() is first
+    assert server.seen_if_none_match == [None, None]  # never invents a validator
+    server.change()
+    assert (await vers.list_vms())[0].state is VmState.PAUSED
+    await vers.aclose()
