@@ -386,15 +386,19 @@ def _current_origin() -> _Origin:
 
 
 def _read_origin(path: Path | None, env: Mapping[str, str]) -> _Origin:
+    named = path is None and bool(env.get(paths.CONFIG_FILE_ENV))
     path = paths.config_file(env) if path is None else path
-    return _Origin(path=path, text=_read_toml(path), env=env)
+    return _Origin(path=path, text=_read_toml(path, required=named), env=env)
 
 
-def _read_toml(path: Path) -> str:
-    """The file's text once it is known to be valid TOML (the settings source parses it again)."""
+def _read_toml(path: Path, *, required: bool = False) -> str:
+    """The file's text once it is known to be valid TOML (the settings source parses it again).
+    A missing default file is empty; a file the user named (`VMTUI_CONFIG_FILE`) must exist."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if required:
+            raise ConfigError(f"no such file (named by {paths.CONFIG_FILE_ENV})", path=path) from None
         return ""
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=path) from None

@@ -75,7 +75,7 @@ def make_app(engine: Engine) -> FastAPI:
     app = FastAPI()
     context = SwiftorContext(engine)
     app.mount("/swiftor", swiftor_app(context, SECRET))
-    app.add_middleware(HostProxy, context=context)
+    app.add_middleware(HostProxy, engine=engine, swiftor=context)
     return app
 
 
@@ -428,7 +428,7 @@ async def _until_answered(
 
 async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task, int]:
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="wsproto")
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -533,7 +533,7 @@ async def engine_provider(tmp_path) -> AsyncIterator[SwiftorProvider]:
     app = FastAPI()
     context = SwiftorContext(engine)
     app.mount("/swiftor", swiftor_app(context, SECRET))
-    app.add_middleware(HostProxy, context=context)
+    app.add_middleware(HostProxy, engine=engine, swiftor=context)
     provider = SwiftorProvider(
         "local",
         "http://127.0.0.1:8123/swiftor",

@@ -91,7 +91,7 @@ async def test_leave_chord_moves_focus_and_sends_nothing() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.focused is app.pane
-        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("ctrl+right_square_bracket", "escape")
         assert app.focused is not app.pane and app.focused.id == "other"
         assert app.transport.take() == b""
         await pilot.press("x")  # now typed into the input, not the terminal
@@ -184,7 +184,7 @@ async def test_focus_events_reported_when_enabled() -> None:
         await pilot.pause()
         app.transport.sink.feed(b"\x1b[?1004h")
         await pilot.pause()
-        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("ctrl+right_square_bracket", "escape")
         app.pane.focus()
         await pilot.pause()
         assert app.transport.take() == b"\x1b[O\x1b[I"
@@ -349,7 +349,7 @@ async def test_cursor_is_drawn_with_its_shape_and_hidden_on_request() -> None:
         await settle(pilot)
         assert not cursor_style().underline and not cursor_style().reverse
         app.transport.sink.feed(b"\x1b[?25h\x1b[2 q")
-        await pilot.press("ctrl+right_square_bracket")  # unfocused: no cursor drawn
+        await pilot.press("ctrl+right_square_bracket", "escape")  # unfocused: no cursor drawn
         assert not cursor_style().reverse
 
 
@@ -361,7 +361,9 @@ async def test_escape_reaches_the_remote_while_the_pane_is_maximized() -> None:
         await pilot.press("escape")
         assert app.transport.take() == b"\x1b"
         assert app.screen.maximized is app.pane
-        await pilot.press("ctrl+right_square_bracket")  # unfocused: Escape minimizes again, as Textual does
+        await pilot.press(
+            "ctrl+right_square_bracket", "escape"
+        )  # unfocused: Escape minimizes again, as Textual does
         app.screen.maximize(app.query_one("#other"))
         await pilot.press("escape")
         assert app.screen.maximized is None

@@ -104,7 +104,7 @@ async def test_leave_chord_then_close_the_active_session() -> None:
         await pilot.pause()
         await pilot.press("x")  # typed into the terminal
         assert app.transports["two"][0].take() == b"x"
-        await pilot.press("ctrl+right_square_bracket")
+        await pilot.press("ctrl+right_square_bracket", "escape")
         assert not isinstance(app.focused, TerminalPane)
         await pilot.press("x")  # now the tabs' close binding
         await wait_until(pilot, lambda: tab_labels(app) == ["vm-one"])
@@ -122,3 +122,82 @@ async def test_focus_active_without_sessions() -> None:
         await pilot.pause()
         assert app.tabs.focus_active() is False
         assert app.tabs.sessions == []
+
+
+async def test_prefix_keys_switch_close_and_leave_from_inside_the_terminal() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for name in ("one", "two", "three"):
+            await app.tabs.open_session(f"vm-{name}", app.factory(name))
+        await pilot.pause()
+        assert app.tabs.active_session.title == "vm-three"
+        await pilot.press("ctrl+right_square_bracket", "p")  # previous tab, focus stays in a terminal
+        assert app.tabs.active_session.title == "vm-two" and isinstance(app.focused, TerminalPane)
+        await pilot.press("ctrl+right_square_bracket", "1")
+        assert app.tabs.active_session.title == "vm-one"
+        await pilot.press("ctrl+right_square_bracket", "n", "k")
+        assert app.tabs.active_session.title == "vm-two"
+        assert app.transports["two"][0].take() == b"k"  # after the command, keys go to the shell again
+        assert app.transports["one"][0].take() == b""  # the prefixed keys reached no shell
+        await pilot.press("ctrl+right_square_bracket", "x")
+        await wait_for(pilot, lambda: len(app.tabs.sessions) == 2)
+        assert tab_labels(app) == ["vm-one", "vm-three"] and app.transports["two"][0].closed
+        assert isinstance(app.focused, TerminalPane)
+        await pilot.press("ctrl+right_square_bracket", "ctrl+right_square_bracket")
+        assert not isinstance(app.focused, TerminalPane)
+        assert all(transport.take() == b"" for transport, *_ in app.transports.values())
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met")
+
+
+async def test_ended_tabs_close_together_and_reconnect_by_prefix() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for name in ("one", "two", "three"):
+            await app.tabs.open_session(f"vm-{name}", app.factory(name))
+        await pilot.pause()
+        app.transports["one"][0].sink.closed("shell exited with status 0")
+        app.transports["three"][0].sink.closed("shell exited with status 0")
+        await settle(pilot)
+        await pilot.press("ctrl+right_square_bracket", "r")  # the active tab (three) reconnects
+        await wait_for(pilot, lambda: len(app.transports["three"]) == 2)
+        assert not app.tabs.active_session.ended
+        await pilot.press("ctrl+right_square_bracket", "X")
+        await wait_for(pilot, lambda: len(app.tabs.sessions) == 2)
+        assert tab_labels(app) == ["vm-two", "vm-three"]
+
+
+async def test_a_title_in_use_gets_a_number() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.tabs.open_session("web", app.factory("one"), owner="a")
+        await app.tabs.open_session("web", app.factory("two"), owner="a")
+        await pilot.pause()
+        assert tab_labels(app) == ["web", "web (2)"]
+        assert app.tabs.session_of("a").title == "web"
+
+
+async def test_a_tab_whose_vm_was_deleted_says_so() -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.tabs.open_session("web", app.factory("one"), owner="a")
+        await pilot.pause()
+        await app.tabs.open_session("db", app.factory("two"), owner="b")
+        await wait_for(pilot, lambda: "one" in app.transports and "two" in app.transports)
+        app.transports["one"][0].sink.closed("shell exited with status -1")
+        await settle(pilot)
+        app.tabs.keep_owners({"b"})  # the poll lists only b: a was deleted
+        await pilot.pause()
+        web, db = app.tabs.sessions
+        assert "Session ended: the VM was deleted" in str(web.query_one(".ended-reason").render())
+        assert not db.ended and db.owner_gone is False

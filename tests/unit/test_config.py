@@ -507,3 +507,12 @@ def test_settings_that_belong_to_other_kinds_are_refused(tmp_path: Path):
     assert "token only applies to swiftor profiles" in str(error)
     error = _error(_write(tmp_path, '[profiles.l]\nkind = "vers"\nemail = "a@b"\n'))
     assert "email only applies to local-swiftor profiles" in str(error)
+
+
+def test_a_config_file_named_by_the_environment_must_exist(tmp_path: Path):
+    missing = tmp_path / "nonexistent.toml"
+    env = {"VMTUI_CONFIG_FILE": str(missing), "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env)
+    assert "no such file (named by VMTUI_CONFIG_FILE)" in str(caught.value)
+    assert str(missing) in str(caught.value)

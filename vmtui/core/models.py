@@ -80,6 +80,8 @@ class Capabilities(BaseModel):
     has_metrics: bool = False
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
     memory_snapshots: bool = False
+    event_stream: bool = False
+    """The provider pushes changes (`events()`): the poller follows them instead of polling."""
 
     def reason_missing(self, flag: str, provider_kind: str) -> str | None:
         """Why an action is unavailable, or None when it is available."""

@@ -206,6 +206,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                ws="wsproto",  # the WebSocket library the host proxy relays with (a declared dependency)
                 timeout_graceful_shutdown=5,
                 # Longer than clients keep idle connections (httpx: 5 s), so a client never reuses a
                 # connection the engine is closing at that moment.
@@ -238,6 +239,7 @@ async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        engine.changes.close()  # end the event streams, or uvicorn would wait for them
         if server is not None and serving is not None:
             server.should_exit = True
             await asyncio.gather(serving, return_exceptions=True)

@@ -45,6 +45,7 @@ from vmtui.core.errors import BadRequest, Conflict, NotFound, ProviderError, Una
 from vmtui.local import images
 from vmtui.local.catalog import Catalog
 from vmtui.local.cgroups import vm_pid_budget
+from vmtui.local.changes import ChangeFeed
 from vmtui.local.diskspace import NoSpace, StateReserve
 from vmtui.local.exec_journal import ExecJournal
 from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
@@ -103,6 +104,8 @@ class Engine:
         """Set by the daemon once the SSH gateway listens; reported by `GET /vm/{id}/ssh_key`."""
         self.store: Store | None = None
         self._catalog: Catalog | None = None
+        self.changes = ChangeFeed()
+        """Every stored change of a VM or commit, for `GET /events` subscribers."""
         self.exec_journal = ExecJournal(state_dir / "exec_logs")
         """Exec sessions that outlive their stream (attach by exec_id) and each VM's exec log."""
         self._sandboxes: dict[str, Sandbox] = {}
@@ -127,6 +130,7 @@ class Engine:
         self._reserve = StateReserve(self.state_dir, self._reserve_bytes)
         self._room.give_back()
         self.store = Store(self.state_dir / "engine.db")
+        self.store.on_change = self.changes.publish
         self._catalog = Catalog(self.state_dir / "engine.db")
         self._owner_id = self.store.owner_id()
         self._created_at = self.store.created_at()
@@ -136,6 +140,7 @@ class Engine:
 
     async def close(self) -> None:
         """Stop serving. Running VMs keep running; a later `start()` adopts them."""
+        self.changes.close()
         await self.exec_journal.close()
         tasks = list(self._boot_tasks.values())
         if tasks:

@@ -17,10 +17,11 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def utc_now() -> str:
@@ -139,6 +140,8 @@ class Store:
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._reader.row_factory = sqlite3.Row
         self._reader.execute("PRAGMA busy_timeout=5000")
+        self.on_change: Callable[[str, str, Literal["created", "updated", "deleted"]], None] = _ignore
+        """Called with (table, row id, change) after each write of a row (the engine's change feed)."""
 
     def close(self) -> None:
         with self._read_lock:
@@ -215,6 +218,7 @@ class Store:
         """Forget a VM that never finished being created."""
         with self._lock:
             self._db.execute("DELETE FROM vms WHERE id=?", (vm_id,))
+        self.on_change("vms", vm_id, "deleted")
 
     # -- commits ------------------------------------------------------------------------------
 
@@ -249,6 +253,7 @@ class Store:
     def delete_commit(self, commit_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM commits WHERE id=?", (commit_id,))
+        self.on_change("commits", commit_id, "deleted")
 
     def referenced_layers(self) -> set[str]:
         """Every layer id some commit or not-deleted VM still stacks on."""
@@ -356,6 +361,7 @@ class Store:
                 f"INSERT INTO {table}({columns}) VALUES ({','.join('?' * len(values))})",
                 list(values.values()),
             )
+        self.on_change(table, str(values.get("id", "")), "created")
 
     def _update(self, table: str, row_id: str, changes: dict[str, Any]) -> None:
         if not changes:
@@ -364,6 +370,11 @@ class Store:
         params = [_encode(name, value) for name, value in changes.items()] + [row_id]
         with self._lock:
             self._db.execute(f"UPDATE {table} SET {sets} WHERE id=?", params)
+        self.on_change(table, row_id, "deleted" if changes.get("phase") == "deleted" else "updated")
+
+
+def _ignore(table: str, row_id: str, change: str) -> None:
+    pass
 
 
 def _encode(name: str, value: Any) -> Any:

@@ -8,7 +8,7 @@ desktops) are protocols: callers ask `isinstance(provider, SecretsApi)`, never a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -113,6 +113,14 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class EventStream(Protocol):
+    """Changes pushed by the platform (`capabilities.event_stream`): `{"kind": "connected"}` once the
+    stream is open, then one event per change; the stream ends or raises `ProviderError` when it drops."""
+
+    def events(self) -> AsyncIterator[dict[str, str]]: ...
 
 
 @runtime_checkable

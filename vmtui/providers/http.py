@@ -370,6 +370,23 @@ class HttpClient:
             auth_scheme=self._auth_scheme if self._token is not None else None,
         )
 
+    async def stream_lines(self, path: str, *, read_timeout: float) -> AsyncIterator[str]:
+        """`GET` a long-lived text response (an event stream) and yield its lines as they arrive. No
+        retries: when it ends or breaks (a `ProviderError`), the caller decides when to reconnect."""
+        headers = {"Accept": "text/event-stream"}
+        if self._token is not None:
+            headers["Authorization"] = f"{self._auth_scheme} {self._token.get_secret_value()}"
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        try:
+            async with self._client.stream("GET", path, headers=headers, timeout=timeout) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise self._status_error(response, parse_retry_after(response.headers.get("retry-after")))
+                async for line in response.aiter_lines():
+                    yield line
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, timeout) from None
+
     async def send_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`send` then `decode`."""
         return self.decode(await self.send(method, path, **kwargs))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +62,9 @@ _NOT_MODIFIED = frozenset({304})
 
 W = TypeVar("W")
 _NO_SPECS = VmSpecs()
+EVENT_READ_TIMEOUT = 45.0
+_LINEAGE_FIELDS = frozenset({"parent_commit_id", "grandparent_vm_id"})
+"""List items carrying both keys (values may be null) need no metadata request for lineage."""
 
 
 class _Wire(BaseModel):
@@ -288,6 +292,7 @@ class VersProvider(Provider):
         insecure_tls: bool = False,
         memory_snapshots: bool = True,
         metrics: bool = False,
+        event_stream: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
@@ -307,9 +312,13 @@ class VersProvider(Provider):
         self.ssh_address = ssh_address
         self.ca_path = ca_path
         self.insecure_tls = insecure_tls
-        if not memory_snapshots or metrics:
+        if not memory_snapshots or metrics or event_stream:
             self.capabilities = self.capabilities.model_copy(
-                update={"memory_snapshots": memory_snapshots, "has_metrics": metrics}
+                update={
+                    "memory_snapshots": memory_snapshots,
+                    "has_metrics": metrics,
+                    "event_stream": event_stream,
+                }
             )
         self._vms_route = f"{API}/vm"
         self._pause_word: str | None = None
@@ -321,6 +330,7 @@ class VersProvider(Provider):
         self._last_list: list[Vm] | None = None
         self._list_digest = b""
         self._list_etag: str | None = None
+        self._listed_lineage: set[str] = set()
 
     def __repr__(self) -> str:
         return f"VersProvider({self.name!r}, {self.http.base_url!r})"
@@ -373,6 +383,7 @@ class VersProvider(Provider):
         unchanged: a repoll of 10,000 mostly unchanged VMs then costs little more than `json.loads`."""
         vms: list[Vm] = []
         parsed: dict[str, tuple[Any, Vm]] = {}
+        with_lineage: set[str] = set()
         for index, raw in enumerate(items):
             raw_id = raw.get("vm_id", raw.get("id")) if isinstance(raw, dict) else None
             known = self._parsed.get(raw_id) if isinstance(raw_id, str) else None
@@ -382,8 +393,15 @@ class VersProvider(Provider):
                 vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name)
             parsed[vm.id] = (raw, vm)
             vms.append(vm)
+            if _LINEAGE_FIELDS <= raw.keys():
+                with_lineage.add(vm.id)
         self._parsed = parsed
+        self._listed_lineage = with_lineage
         return vms
+
+    def listed_lineage(self, vm_id: str) -> bool:
+        """The last list gave this VM's lineage itself (the local engine does; Vers needs its metadata)."""
+        return vm_id in self._listed_lineage
 
     async def list_vms_with_lineage(self) -> list[Vm]:
         """`list_vms` with ip, parent_commit_id and grandparent_vm_id filled in from `/vm/{id}/metadata`.
@@ -437,6 +455,23 @@ class VersProvider(Provider):
         if specs is not _NO_SPECS:
             update["specs"] = specs
         return vm.model_copy(update=update)
+
+    async def events(self) -> AsyncIterator[dict[str, str]]:
+        """The local engine's change stream (`GET /events`, Server-Sent Events): `{"kind": "connected"}`
+        once it is open, then one `{"kind", "id", "change"}` per change of a VM or commit. Ends or raises
+        a `ProviderError` when the stream drops; a stream silent for `EVENT_READ_TIMEOUT` (three missed
+        keep-alives) counts as dropped."""
+        data: list[str] = []
+        async for line in self.http.stream_lines(f"{API}/events", read_timeout=EVENT_READ_TIMEOUT):
+            if line.startswith(": connected"):
+                yield {"kind": "connected"}
+            elif line.startswith("data:"):
+                data.append(line.removeprefix("data:").strip())
+            elif not line and data:
+                event = json.loads("\n".join(data))
+                data.clear()
+                if isinstance(event, dict):
+                    yield {key: str(value) for key, value in event.items()}
 
     async def status(self, vm_id: str) -> Vm:
         """`GET /vm/{id}/status` (409 `Conflict` while the VM sleeps)."""

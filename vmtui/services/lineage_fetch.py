@@ -45,8 +45,11 @@ class LineageEnrichment:
         publish_interval: float = 0.5,
         save_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        listed: Callable[[str], bool] = lambda vm_id: False,
     ):
         self.fetch = fetch
+        self.listed = listed
+        """Whether the list itself gave a VM's lineage: such a VM is never fetched."""
         self.cache = cache
         self.budget = budget or RequestBudget(clock=clock)
         self.concurrency = concurrency
@@ -81,7 +84,9 @@ class LineageEnrichment:
         if not isinstance(provider, VersProvider):
             return None
         cache = LineageCache.for_profile(provider.name, provider.http.base_url)
-        return cls(lambda vm_id: provider.metadata(vm_id, retries=0), cache=cache)
+        return cls(
+            lambda vm_id: provider.metadata(vm_id, retries=0), cache=cache, listed=provider.listed_lineage
+        )
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -104,6 +109,11 @@ class LineageEnrichment:
         for vm in vms:
             listed.add(vm.id)
             lineage = self.known.get(vm.id)
+            if lineage is None and self.listed(vm.id):
+                self._pending.discard(vm.id)
+                done += 1
+                out.append(vm)
+                continue
             if lineage is None:
                 if (
                     vm.id not in self._pending

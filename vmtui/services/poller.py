@@ -11,11 +11,18 @@ provider's per-request ones, never one for the whole fleet. Lineage that needs a
 from a `LineageEnrichment` running beside `run()`; each time it learns more, the last fleet is handed
 on again with it merged in. An unchanged poll hands on the previous `vms`/`commits` tuples themselves,
 so the UI can skip its diff by identity.
+
+A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled:
+while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic
+poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
+whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
+on its usual interval again, and re-subscribes with exponential backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,8 +30,10 @@ from dataclasses import dataclass, replace
 
 from vmtui.core.errors import ProviderError, Unsupported
 from vmtui.core.models import Commit, Fleet, Vm
-from vmtui.providers.base import Provider
+from vmtui.providers.base import EventStream, Provider
 from vmtui.services.lineage_fetch import LineageEnrichment
+
+log = logging.getLogger("vmtui.services.poller")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class PollResult:
     failures: int = 0
     lineage: tuple[int, int] | None = None
     """(VMs whose lineage is known, VMs listed) while enrichment is still fetching, else None."""
+    pushed: bool = False
+    """The provider's event stream was up: this data is live by push, not by polling."""
 
     @property
     def stale(self) -> bool:
@@ -57,6 +68,9 @@ class Poller:
         slow: float = 4.0,
         max_backoff: float = 30.0,
         enrichment: LineageEnrichment | None = None,
+        pushed_interval: float = 60.0,
+        push_debounce: float = 0.05,
+        resubscribe_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         busy: Callable[[], bool] = lambda: False,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -70,12 +84,22 @@ class Poller:
         self.enrichment = enrichment
         if enrichment is not None:
             enrichment.on_change = self._republish
+        self.pushed_interval = pushed_interval
+        self.push_debounce = push_debounce
+        self._resubscribe_sleep = resubscribe_sleep
+        self.events = (
+            provider if provider.capabilities.event_stream and isinstance(provider, EventStream) else None
+        )
+        self.pushed = False
+        """The event stream is up (set while following it)."""
         self.busy = busy
         self._wall_clock = wall_clock
         self._sleep = sleep
         self._rng = rng
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._debounce: asyncio.TimerHandle | None = None
+        self._last_pushed_wake = float("-inf")
         self.last: PollResult = PollResult(provider.name, None)
         self.ticks = 0
         self._listed: list[Vm] | None = None
@@ -92,6 +116,8 @@ class Poller:
         if self.last.failures:
             base = min(self.max_backoff, max(self.fast, 1.0) * 2.0 ** (self.last.failures - 1))
             return base * (0.75 + 0.5 * self._rng())
+        if self.pushed:
+            return self.pushed_interval
         fleet = self.last.fleet
         transitional = fleet is not None and any(vm.state.is_transitional for vm in fleet.vms)
         return self.fast if transitional or self.busy() else self.slow
@@ -107,7 +133,7 @@ class Poller:
             except Exception as exc:  # noqa: BLE001 - a provider bug must not kill live updates; show it instead
                 result = self._failed(ProviderError(f"{type(exc).__name__}: {exc}"))
             else:
-                result = PollResult(self.name, fleet, lineage=self._lineage_progress())
+                result = PollResult(self.name, fleet, lineage=self._lineage_progress(), pushed=self.pushed)
             self.last = result
         self.on_result(result)
         return result
@@ -120,14 +146,55 @@ class Poller:
         """Poll until cancelled (enriching in the background). Never raises on provider errors: they
         become stale results."""
         enriching = asyncio.ensure_future(self.enrichment.run()) if self.enrichment is not None else None
+        following = asyncio.ensure_future(self.follow(self.events)) if self.events is not None else None
         try:
             while True:
                 self._wake.clear()  # a wake() during the fetch below still shortens the following wait
                 await self.tick()
                 await self._wait(self.next_interval())
         finally:
-            if enriching is not None:
-                enriching.cancel()
+            for task in (enriching, following):
+                if task is not None:
+                    task.cancel()
+            if self._debounce is not None:
+                self._debounce.cancel()
+
+    async def follow(self, source: EventStream) -> None:
+        """Follow the provider's event stream until cancelled, re-subscribing with backoff when it drops."""
+        drops = 0
+        while True:
+            try:
+                async for event in source.events():
+                    if event.get("kind") == "connected":
+                        self.pushed, drops = True, 0
+                        self.wake()  # re-list: what changed while the stream was down
+                    else:
+                        self._wake_soon()
+            except Exception as exc:  # noqa: BLE001 - a drop or a provider bug: poll meanwhile, re-subscribe below
+                log.info("event stream of %s dropped: %s", self.name, exc)
+            if self.pushed:
+                self.pushed = False
+                self.wake()  # poll at once, and on the usual interval from now on
+            drops += 1
+            delay = min(self.max_backoff, 2.0 ** (drops - 1)) * (0.75 + 0.5 * self._rng())
+            await self._resubscribe_sleep(delay)
+
+    def _wake_soon(self) -> None:
+        """A change was pushed: poll now, or, within `push_debounce` of the last pushed poll, once at the
+        end of that window (a burst of changes costs at most two polls)."""
+        if self._debounce is not None:
+            return  # a poll is due at the end of the window already
+        loop = asyncio.get_running_loop()
+        wait = self._last_pushed_wake + self.push_debounce - loop.time()
+        if wait <= 0:
+            self._debounced_wake()
+        else:
+            self._debounce = loop.call_later(wait, self._debounced_wake)
+
+    def _debounced_wake(self) -> None:
+        self._debounce = None
+        self._last_pushed_wake = asyncio.get_running_loop().time()
+        self.wake()
 
     async def _wait(self, seconds: float) -> None:
         if self._sleep is not None:

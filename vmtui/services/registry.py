@@ -122,5 +122,6 @@ class Registry:
             ca_path=endpoint.ca_path,
             memory_snapshots=False,
             metrics=True,
+            event_stream=True,
             timeout=timeout,
         )

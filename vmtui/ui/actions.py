@@ -17,10 +17,12 @@ from textual.dom import DOMNode
 from vmtui.services.availability import Needs, Requirement
 from vmtui.ui import flows
 from vmtui.ui.flows import ActionHost
+from vmtui.ui.widgets.terminal_keys import PREFIX_COMMANDS
 
 NO_REQUIREMENT = Requirement()
 
-PALETTE_AREAS = ("vm", "commit", "list", "app", "view")
+
+PALETTE_AREAS = ("vm", "commit", "terminal", "list", "app", "view")
 """The palette lists its entries grouped by the area before the colon, in this order."""
 
 
@@ -180,10 +182,31 @@ REGISTRY: tuple[UiAction, ...] = (
         "vm.ssh",
         "s",
         "Terminal",
-        "Open an SSH terminal to the selected VM in the terminal pane (ctrl+] leaves it)",
+        "Open an SSH terminal to the selected VM (its tab if one is open); ctrl+] then Esc leaves it",
         flows.ssh,
         palette="vm: open terminal (ssh)",
         requires=_vm("has_ssh", live=True, writes=False),
+    ),
+    UiAction(
+        "vm.ssh_another",
+        None,
+        "Another terminal",
+        "Open a further SSH terminal on the selected VM even if one is open (tab `name (2)`)",
+        flows.ssh_another,
+        palette="vm: open another terminal",
+        requires=_vm("has_ssh", live=True, writes=False),
+    ),
+    *(
+        UiAction(
+            f"terminal.{command}",
+            None,
+            text.capitalize(),
+            f"Terminal tabs: {text} (in the terminal: ctrl+] then {key})",
+            flows.terminal_command(command),
+            palette=f"terminal: {text}",
+            show=False,
+        )
+        for key, (command, text) in PREFIX_COMMANDS.items()
     ),
     UiAction(
         "vm.secrets",
@@ -219,7 +242,7 @@ REGISTRY: tuple[UiAction, ...] = (
         "list.filter",
         "slash",
         "Filter",
-        "Filter: text, state:running, label:k=v, provider:x, ! negates",
+        "Filter: text is a substring, ~text fuzzy, re:regex; state:running, label:k=v, provider:x; ! negates",
         lambda host: host.open_filter(),
         palette="list: filter",
     ),

@@ -15,8 +15,15 @@ from vmtui.services.action_log import ActionLog
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
+from vmtui.ui.keymap_check import keymap_problems
 from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.help import HelpScreen
+from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+from vmtui.ui.widgets.vm_table import VmTable
 
 
 class VmTuiApp(App[None]):
@@ -54,6 +61,9 @@ class VmTuiApp(App[None]):
         else:
             self.notify(f"Unknown theme '{self.options.theme}', using {self.theme}", severity="warning")
         if self.options.keymap:
+            owners = (VmTable, TerminalPane, TerminalTabs, ImagesScreen, HelpScreen, ConfirmScreen)
+            for problem in keymap_problems(self.options.keymap, owners):
+                self.notify(problem, title="Config", severity="warning", timeout=10, markup=False)
             self.set_keymap(self.options.keymap)
         self.push_screen(self.main_screen)
 
@@ -68,12 +78,16 @@ class VmTuiApp(App[None]):
             await result
 
     async def action_leave(self) -> None:
-        """Quit; with actions in flight, only on a second press (their results would be lost)."""
-        if self.actions.pending and not self._quit_armed:
+        """Quit; with actions in flight or shells open, only on a second press (they would be lost)."""
+        tabs = self.main_screen.terminal.tabs if self.main_screen.is_attached else None
+        shells = sum(not session.ended for session in tabs.sessions) if tabs is not None else 0
+        losses = []
+        if self.actions.pending:
+            losses.append(f"{len(self.actions.pending)} action(s) still running")
+        if shells:
+            losses.append(f"{shells} shell{'s' if shells != 1 else ''} open")
+        if losses and not self._quit_armed:
             self._quit_armed = True
-            self.notify(
-                f"{len(self.actions.pending)} action(s) still running; press q again to quit anyway",
-                severity="warning",
-            )
+            self.notify(f"{'; '.join(losses)}: press q again to quit anyway", severity="warning")
             return
         self.exit()

@@ -20,6 +20,7 @@ from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean
+from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
@@ -34,6 +35,8 @@ from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.widgets.lineage_tree import LineageTree
+from vmtui.ui.widgets.terminal_area import TerminalArea
 
 OnDone = Callable[[Outcome | None], None]
 
@@ -45,6 +48,7 @@ class ActionHost(Protocol):
     fleet: FleetSupervisor
     panes: PaneFocus
     options: AppOptions
+    new_vm: NewVmWait
 
     @property
     def app(self) -> App[None]: ...
@@ -73,11 +77,10 @@ class ActionHost(Protocol):
 
     def clear_filter(self) -> None: ...
 
-    async def open_terminal(self, vm: Vm, resume_paused: bool) -> None: ...
+    @property
+    def terminal(self) -> TerminalArea: ...
 
     def show_help(self) -> None: ...
-
-    def lineage_has_focus(self) -> bool: ...
 
 
 def start(
@@ -117,11 +120,16 @@ async def _finish(
 
 
 def _select_new(host: ActionHost, profile: str) -> OnDone:
-    """Put the cursor on the VM an action made (now, or when the next poll lists it)."""
+    """Put the cursor on the VM an action makes (now, or when the next poll lists it). Until then
+    keys that act on the selected VM wait for the new one (`expect_new_vm`) instead of hitting the old."""
+    host.new_vm.expected += 1
 
     def select(outcome: Outcome | None) -> None:
         if outcome is not None and outcome.ids:
             host.select_when_listed(profile, outcome.ids[0])
+        elif dropped := host.new_vm.failed():
+            names = ", ".join(dropped)
+            host.notify(f"Not run: {names} (no new VM was made)", severity="warning", markup=False)
 
     return select
 
@@ -247,17 +255,24 @@ def delete(host: ActionHost) -> None:
     host.app.push_screen(ConfirmDeleteScreen(vm, dependent), confirmed)
 
 
-def ssh(host: ActionHost) -> None:
+def ssh(host: ActionHost, *, another: bool = False) -> None:
+    """Focus the VM's terminal tab, or open one (`another`: a further tab even if one is open)."""
     vm = host.selected_vm()
     if vm is None:
         return
+
+    def open_terminal(resume_paused: bool) -> None:
+        provider = host.actions.providers[vm.provider]
+        terminal = host.terminal
+        host.app.call_later(terminal.open_session, provider, vm, host.options, resume_paused, another=another)
+
     if not vm.state.is_paused:  # a booting VM is waited for by the session itself
-        host.app.call_later(host.open_terminal, vm, False)
+        open_terminal(False)
         return
 
     def resume(yes: bool | None) -> None:
         if yes:
-            host.app.call_later(host.open_terminal, vm, True)
+            open_terminal(True)
 
     question = ConfirmScreen(
         f"Resume VM {clean(vm.display_name, 60)}?",
@@ -267,6 +282,23 @@ def ssh(host: ActionHost) -> None:
         danger=False,
     )
     host.app.push_screen(question, resume)
+
+
+def ssh_another(host: ActionHost) -> None:
+    ssh(host, another=True)
+
+
+def terminal_command(command: str) -> Callable[[ActionHost], Awaitable[None]]:
+    """A palette entry running a tab command on the open terminals (`TerminalTabs.run_command`)."""
+
+    async def run(host: ActionHost) -> None:
+        tabs = host.terminal.tabs
+        if tabs is None or not tabs.sessions:
+            host.notify("No terminal open (s opens one)", severity="warning", timeout=3)
+            return
+        await tabs.run_command(command)
+
+    return run
 
 
 def secrets(host: ActionHost) -> None:
@@ -283,7 +315,9 @@ def networking(host: ActionHost) -> None:
 
 def yank(host: ActionHost) -> None:
     commit_ = host.selected_commit()
-    item = commit_ if commit_ is not None and host.lineage_has_focus() else host.selected_vm()
+    item = (
+        commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
+    )
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)

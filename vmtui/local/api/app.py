@@ -1,7 +1,8 @@
 """The engine's HTTP app: the Vers-compatible API, `/api/rootfs`, and Swiftor mounted beside them.
 
 `create_app(engine, token)` builds it; it does not start or stop the engine (the daemon does, and
-tests drive it explicitly). Outermost first: the Swiftor host proxy (public VM URLs), then the guards
+tests drive it explicitly). Outermost first: the host proxy (public VM URLs: Swiftor mappings and
+Vers domains), then the guards
 (`guards.py`: rate limit, authentication before any body, body limits, per-caller idempotency,
 last-resort 500), then the routers; `/swiftor` is a sub-application with guards of its own.
 """
@@ -18,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import Mount
 
 from vmtui import __version__
-from vmtui.local.api import account, catalog, images, rootfs, vers
+from vmtui.local.api import account, catalog, events, images, rootfs, vers
 from vmtui.local.api.deps import EngineDep
 from vmtui.local.api.errors import install_error_handlers, vers_error
 from vmtui.local.api.guards import (
@@ -61,7 +62,7 @@ def create_app(
     engine: Engine, token: str, *, rate: float = 50.0, burst: int = 100, swiftor_secret: str | None = None
 ) -> FastAPI:
     """The HTTP app over a started (or soon started) engine. `token` is the bearer token; with a
-    `swiftor_secret` the Swiftor API is mounted at `/swiftor` and VM URLs are proxied."""
+    `swiftor_secret` the Swiftor API is mounted at `/swiftor` and its VM URLs are proxied too."""
     app = FastAPI(
         title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None, redoc_url=None
     )
@@ -69,6 +70,7 @@ def create_app(
     install_error_handlers(app)
     app.state.key_id = account.key_id(token)
     app.include_router(vers.router, prefix=API_PREFIX)
+    app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(images.router, prefix=API_PREFIX)
     app.include_router(catalog.router, prefix=API_PREFIX)
     app.include_router(account.router, prefix=API_PREFIX)
@@ -102,8 +104,7 @@ def create_app(
         public=PUBLIC_PATHS,
         delegated=delegated,
     )
-    if context is not None:
-        app.add_middleware(HostProxy, context=context)
+    app.add_middleware(HostProxy, engine=engine, swiftor=context)
     return app
 
 

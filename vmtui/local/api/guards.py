@@ -84,7 +84,7 @@ class AccessGate:
         self._delegated = delegated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # a WebSocket handshake is a request too
             await self.app(scope, receive, send)
             return
         if self._limiter is not None:

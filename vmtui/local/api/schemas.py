@@ -228,6 +228,24 @@ class VmMetricsOut(BaseModel):
     sampled_at: float = Field(description="engine clock (monotonic seconds) when read")
 
 
+class VmListItemOut(VmOut):
+    """A VM in `GET /vm`: Vers' list fields plus the lineage Vers gives only in `/vm/{id}/metadata`
+    (extra fields a Vers client ignores), so a client needs no metadata request per VM here."""
+
+    ip: str
+    parent_commit_id: str | None
+    grandparent_vm_id: str | None
+
+    @classmethod
+    def of(cls, engine: Engine, vm: VmRecord) -> VmListItemOut:
+        return cls(
+            **VmOut.of(engine, vm).model_dump(),
+            ip=VM_ADDRESS,
+            parent_commit_id=vm.parent_commit_id,
+            grandparent_vm_id=vm.grandparent_vm_id,
+        )
+
+
 class VmIdOut(BaseModel):
     vm_id: str
 

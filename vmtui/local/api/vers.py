@@ -9,12 +9,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter
 
 from vmtui import __version__
 from vmtui.core.errors import BadRequest, NotFound
 from vmtui.local.api.deps import EngineDep
+from vmtui.local.api.etag import NOT_MODIFIED, etagged
 from vmtui.local.api.schemas import (
     Capabilities,
     CommitIdOut,
@@ -40,6 +42,7 @@ from vmtui.local.api.schemas import (
     StateIn,
     VersionOut,
     VmIdOut,
+    VmListItemOut,
     VmMetadataOut,
     VmMetricsOut,
     VmOut,
@@ -54,14 +57,17 @@ MAX_OFFSET = 2**63 - 1
 Count = Annotated[int, Query(ge=0, le=BRANCH_MAX)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+_VM_LIST = TypeAdapter(list[VmListItemOut])
 
 router = APIRouter()
 
 
-@router.get("/vms")
-@router.get("/vm")
-async def list_vms(engine: EngineDep) -> list[VmOut]:
-    return [VmOut.of(engine, vm) for vm in engine.list_vms()]
+@router.get("/vms", response_model=list[VmListItemOut], responses=NOT_MODIFIED)
+@router.get("/vm", response_model=list[VmListItemOut], responses=NOT_MODIFIED)
+async def list_vms(engine: EngineDep, request: Request) -> Response:
+    """With each VM's lineage (no metadata request per VM needed); answers an `ETag`, and 304 to a
+    matching `If-None-Match`."""
+    return etagged(request, _VM_LIST.dump_json([VmListItemOut.of(engine, vm) for vm in engine.list_vms()]))
 
 
 @router.post("/vm/new_root", status_code=201)
@@ -305,12 +311,16 @@ async def write_file(engine: EngineDep, vm_id: str, body: FileIn) -> Response:
     return Response(status_code=200)
 
 
-@router.get("/commits")
-async def list_commits(engine: EngineDep, limit: Limit = 50, offset: Offset = 0) -> CommitsPage:
+@router.get("/commits", response_model=CommitsPage, responses=NOT_MODIFIED)
+async def list_commits(
+    engine: EngineDep, request: Request, limit: Limit = 50, offset: Offset = 0
+) -> Response:
+    """Answers an `ETag`; 304 to a matching `If-None-Match`."""
     commits, total = engine.list_commits(limit=limit, offset=offset)
-    return CommitsPage(
+    page = CommitsPage(
         commits=[CommitOut.of(engine, c) for c in commits], total=total, limit=limit, offset=offset
     )
+    return etagged(request, page.model_dump_json().encode())
 
 
 @router.patch("/commits/{commit_id}")

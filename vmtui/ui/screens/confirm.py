@@ -1,4 +1,8 @@
-"""A yes/no question (destructive unless told otherwise). Cancel has the focus; Escape cancels."""
+"""A yes/no question (destructive unless told otherwise).
+
+The focus matches the danger: a destructive question focuses Cancel (Enter changes nothing), a harmless
+one (resume before a shell) focuses its confirm button and also takes `y`. Escape and `n` cancel.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from textual.widgets import Button, Label, Static
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Change nothing")
+        Binding("escape,n", "cancel", "Cancel", id="dialog.cancel", tooltip="Change nothing"),
+        Binding("y", "confirm", "Yes", id="dialog.yes", tooltip="Confirm (harmless questions only)"),
     ]
 
     def __init__(
@@ -38,10 +43,13 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.confirm_label, id="confirm", variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        self.query_one("#cancel" if self.danger else "#confirm", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "confirm" and self.danger)
 
     @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
+    def action_confirm(self) -> None:
         self.dismiss(True)
 
     @on(Button.Pressed, "#cancel")

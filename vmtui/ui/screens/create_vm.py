@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pydantic import ValidationError
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -18,6 +17,7 @@ from vmtui.ui.format import clean, format_size
 from vmtui.ui.screens.form import FormScreen
 
 _NUMBER_FIELDS = {"vcpu": "vcpu_count", "memory": "mem_size_mib", "disk": "fs_size_mib"}
+_UNITS = {"vcpu_count": "vCPUs", "mem_size_mib": "MiB", "fs_size_mib": "MiB"}
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,11 @@ class CreateVmScreen(FormScreen[CreateRequest]):
         ok = True
         for name, attr in _NUMBER_FIELDS.items():
             raw = self.value(name)
-            if raw and not raw.isdecimal():
-                ok = self.set_error(name, "a whole number") and ok
+            try:
+                values[attr] = int(raw) if raw else None
+            except ValueError:
+                ok = self.set_error(name, "must be a whole number, like 2") and ok
                 continue
-            values[attr] = int(raw) if raw else None
             ok = self.set_error(name, self._range_error(attr, values[attr])) and ok
         try:
             values["labels"] = parse_labels(self.value("labels")) or None
@@ -86,8 +87,12 @@ class CreateVmScreen(FormScreen[CreateRequest]):
 
     @staticmethod
     def _range_error(attr: str, value: object) -> str | None:
-        try:
-            VmConfig(**{attr: value})
-        except ValidationError as exc:
-            return exc.errors()[0]["msg"].lower()
-        return None
+        """A sentence naming the allowed range (the model's own bounds), not pydantic's wording."""
+        if not isinstance(value, int):
+            return None
+        bounds = VmConfig.model_fields[attr].metadata
+        low = next(b.ge for b in bounds if hasattr(b, "ge"))
+        high = next(b.le for b in bounds if hasattr(b, "le"))
+        if low <= value <= high:
+            return None
+        return f"must be between {low:,} and {high:,} {_UNITS[attr]}"

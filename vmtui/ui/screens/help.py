@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+from vmtui.ui.widgets.terminal_keys import HELP_ROWS
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -19,7 +21,9 @@ class HelpScreen(ModalScreen[None]):
         Binding(
             "question_mark", "app.pop_screen", "Close", show=False, id="help.close", tooltip="Close the help"
         ),
+        Binding("q", "app.run('app.quit')", "Quit", id="help.quit", tooltip="Leave vmtui, as everywhere"),
     ]
+    """A modal screen hides the app's bindings, so `q` is repeated here (the help says it works everywhere)."""
 
     def __init__(self, underneath: Screen, reasons: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -31,6 +35,8 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():
                 yield Static(self._table(), id="help-table")
+                yield Label("Inside a terminal", classes="dialog-title")
+                yield Static(self._terminal_table(), id="help-terminal")
 
     def _table(self) -> Table:
         table = Table(box=None, expand=True, padding=(0, 1))
@@ -57,4 +63,14 @@ class HelpScreen(ModalScreen[None]):
                 )
             table.add_row(self.app.get_key_display(binding), description, ident)
         table.caption = "arrows, pgup/pgdn, home/end move within the focused pane"
+        return table
+
+    @staticmethod
+    def _terminal_table() -> Table:
+        """The terminal's own keys (`terminal_keys.HELP_ROWS`): every other key goes to the remote program."""
+        table = Table(box=None, expand=True, padding=(0, 1))
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action")
+        for key, text in HELP_ROWS:
+            table.add_row(key, text)
         return table

@@ -16,7 +16,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from vmtui.core.models import Commit, Vm
 from vmtui.services.actions import Actions, PendingKey
@@ -27,10 +27,12 @@ from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.format import clean
 from vmtui.ui.messages import FleetUpdated, ProfileConnecting
+from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.widgets.banner import Banner
+from vmtui.ui.widgets.empty_hint import EmptyHint
 from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
@@ -75,8 +77,7 @@ class MainScreen(Screen[None]):
             wall_clock=options.now,
         )
         self.panes = PaneFocus(self)
-        self._select_when_listed: PendingKey | None = None
-        """A VM just created here: the cursor moves to it as soon as a poll lists it."""
+        self.new_vm = NewVmWait()
 
     def compose(self) -> ComposeResult:
         options = self.options
@@ -85,12 +86,14 @@ class MainScreen(Screen[None]):
             with Vertical(id="list-pane", classes="pane"):
                 yield FilterBar()
                 yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
-                yield Static("", id="empty-hint")
+                yield EmptyHint("", id="empty-hint")
             with Vertical(id="side"):
                 yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
                 yield VmDetails(now=options.now, id="details", classes="pane")
         yield TerminalArea(id="terminal-area", classes="pane")
-        yield StatusBar(now=options.now, ascii_only=options.ascii, id="status-bar")
+        yield StatusBar(
+            now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
+        )
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -156,39 +159,35 @@ class MainScreen(Screen[None]):
         fleets = self.fleet.fleets()
         with self.app.batch_update():
             self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
-            if self._select_when_listed is not None and self.table.select(self._select_when_listed):
-                self._select_when_listed = None
+            awaited = self.new_vm.select_when_listed
+            if awaited is not None and self.table.select(awaited):
+                for action_id in self.new_vm.selected():
+                    self.call_later(self.action_run, action_id)
             self.lineage.set_fleets(fleets)
+            self.terminal.keep_owners(self.table.vms)
             self._show_details()
             self.refresh_status()
             self._update_empty_hint()
 
     def select_when_listed(self, profile: str, vm_id: str) -> None:
-        self._select_when_listed = (profile, vm_id)
+        self.new_vm.made((profile, vm_id))
         self._apply_fleets()
 
-    def _update_empty_hint(self) -> None:
-        """Say why the list is empty (no VMs yet, or none matching the filter) instead of a blank pane."""
-        hint = self.query_one("#empty-hint", Static)
-        text = ""
-        if self.table.row_count == 0 and self.fleet.fleets():
-            text = (
-                "No VM matches the filter (Esc clears it)."
-                if self.table.vms
-                else "No VMs yet. Press n to create one."
-            )
-        hint.update(text)
-        hint.set_class(bool(text), "-visible")
+    def _update_empty_hint(self) -> None:  # and the active filter, with its count, on the border
+        table, vm_filter = self.table, self.table.filter
+        self.query_one(EmptyHint).explain(
+            rows=table.row_count, vms=len(table.vms), listed=bool(self.fleet.fleets())
+        )
+        shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
+        self.query_one("#list-pane").border_subtitle = shown if vm_filter.active else ""
 
     def refresh_status(self) -> None:
         fleet = self.fleet
-        filter_text = self.query_one(FilterBar).vm_filter.text
-        status = self.query_one(StatusBar)
-        status.refresh_status(
+        self.query_one(StatusBar).refresh_status(
             connecting=fleet.connecting,
             results=fleet.results,
             pending=self.actions.pending,
-            filter_text=filter_text,
+            filter_text=self.query_one(FilterBar).vm_filter.text,
         )
         self.query_one(Banner).show_problems(fleet)
 
@@ -214,9 +213,6 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
-    def lineage_has_focus(self) -> bool:
-        return self.lineage.has_focus
-
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
@@ -238,13 +234,9 @@ class MainScreen(Screen[None]):
     def unavailable(self, action_id: str) -> str | None:
         """Why a registry action can't run for the current selection, or None."""
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
-        requirement = self.registry[action_id].requires
+        requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
-            requirement,
-            selection,
-            self.actions.providers,
-            self.actions.pending,
-            read_only=self.options.read_only,
+            requires, selection, providers, self.actions.pending, read_only=self.options.read_only
         )
 
     def unavailable_reasons(self) -> dict[str, str]:
@@ -259,15 +251,23 @@ class MainScreen(Screen[None]):
 
     async def action_run(self, action_id: str) -> None:
         """Carry out a registry action (a key, or a palette entry)."""
+        action = self.registry[action_id]
+        if self.new_vm.holds(action.requires.needs):
+            self.new_vm.queued.append(action_id)
+            self.notify(f"{action.label}: runs on the new VM once it is listed", timeout=3, markup=False)
+            return
         if self.refuse(action_id):
             return
-        result = self.registry[action_id].flow(self)
+        result = action.flow(self)
         if inspect.isawaitable(result):
             await result
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "run" and parameters:
-            return None if self.unavailable(str(parameters[0])) else True
+            action_id = str(parameters[0])
+            if self.new_vm.holds(self.registry[action_id].requires.needs):
+                return True  # waits for the new VM (`action_run`)
+            return None if self.unavailable(action_id) else True
         return True
 
     def on_key(self, event: Key) -> None:
@@ -288,9 +288,9 @@ class MainScreen(Screen[None]):
         if self.app.screen is self:
             self.app.push_screen(HelpScreen(self, self.unavailable_reasons()))
 
-    async def open_terminal(self, vm: Vm, resume_paused: bool) -> None:
-        provider = self.actions.providers[vm.provider]
-        await self.query_one(TerminalArea).open_session(provider, vm, self.options, resume_paused)
+    @property
+    def terminal(self) -> TerminalArea:
+        return self.query_one(TerminalArea)
 
     # ---------------------------------------------------------------- filter
 

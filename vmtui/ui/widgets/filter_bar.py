@@ -45,7 +45,7 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="filter: text  state:running  label:k=v  !negate",
+            placeholder="filter: text  ~fuzzy  re:regex  state:running  label:k=v  !negate",
             validators=[FilterSyntax()],
             validate_on=["changed"],
             id="filter-input",

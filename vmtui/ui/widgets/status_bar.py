@@ -1,4 +1,5 @@
-"""One line at the bottom: each profile's connection state and data age, and actions in flight."""
+"""One line at the bottom: a read-only badge, each profile's connection state and data age, actions in
+flight and the filter. With --ascii it draws ASCII only."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from vmtui.ui.format import clean, format_age, theme_style
 
 
 class StatusBar(Static):
-    def __init__(self, *, now: Callable[[], float], ascii_only: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *, now: Callable[[], float], ascii_only: bool = False, read_only: bool = False, **kwargs
+    ) -> None:
         super().__init__("", **kwargs)
         self.now = now
         self.ascii_only = ascii_only
+        self.read_only = read_only
         self.connecting: dict[str, str] = {}
         self.results: dict[str, PollResult] = {}
         self.pending: dict[tuple[str, str], str] = {}
@@ -38,37 +42,46 @@ class StatusBar(Static):
             self.update(status)
 
     def render_status(self) -> Text:
-        dot, cross = ("*", "x") if self.ascii_only else ("●", "✖")
+        dot, cross, bar, mid, more = ("*", "x", "  |  ", " - ", "...")
+        if not self.ascii_only:
+            dot, cross, bar, mid, more = ("●", "✖", "  │  ", " · ", "…")
         colours = self.app.get_css_variables()
         warn, error, ok, accent = (
             theme_style(colours, f"text-{n}") for n in ("warning", "error", "success", "accent")
         )
         text = Text()
-        for profile in sorted({*self.connecting, *self.results}):
-            if text:
-                text.append("  │  " if not self.ascii_only else "  |  ", style="dim")
+        if self.read_only:
+            text.append(" READ-ONLY ", style=f"bold reverse {warn}")
+            text.append(" ")
+        for index, profile in enumerate(sorted({*self.connecting, *self.results})):
+            if index:
+                text.append(bar, style="dim")
             text.append(clean(profile, 30), style="bold")
             text.append(" ")
             result = self.results.get(profile)
             if profile in self.connecting:
-                text.append(f"… {clean(self.connecting[profile], 80)}", style=warn)
+                text.append(f"{more} {clean(self.connecting[profile], 80)}", style=warn)
             elif result is None:
-                text.append("connecting…", style=warn)
+                text.append(f"connecting{more}", style=warn)
             elif result.stale:
                 age = result.age(self.now())
                 text.append(f"{cross} offline", style=error)
                 text.append(
-                    f" · data {format_age(age)} old" if age is not None else " · no data yet", style="dim"
+                    f"{mid}data {format_age(age)} old" if age is not None else f"{mid}no data yet",
+                    style="dim",
                 )
             else:
                 text.append(f"{dot} live", style=ok)
-                text.append(f" · {format_age(result.age(self.now()))} ago", style="dim")
+                if result.pushed:  # changes arrive as they happen: the last poll's age means nothing
+                    text.append(f"{mid}push", style="dim")
+                else:
+                    text.append(f"{mid}{format_age(result.age(self.now()))} ago", style="dim")
             if result is not None and result.lineage is not None:
                 done, total = result.lineage
-                text.append(f" · lineage {done:,}/{total:,}", style="dim")
+                text.append(f"{mid}lineage {done:,}/{total:,}", style="dim")
         if self.pending:
             verbs = ", ".join(sorted(set(self.pending.values())))
-            text.append(f"  │  {len(self.pending)} in flight: {verbs}", style=warn)
+            text.append(f"{bar}{len(self.pending)} in flight: {verbs}", style=warn)
         if self.filter_text:
-            text.append(f"  │  filter: {clean(self.filter_text, 60)}", style=accent)
+            text.append(f"{bar}filter: {clean(self.filter_text, 60)}", style=accent)
         return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -25,7 +27,7 @@ class TerminalArea(Container):
         yield Static(
             Text(
                 "No terminal open. Press s on a running VM to open an SSH terminal here "
-                "(ctrl+] leaves it); from a shell: vmtui ssh <vm-id>",
+                "(ctrl+] then Esc leaves it); from a shell: vmtui ssh <vm-id>",
                 style="dim italic",
             ),
             id="terminal-hint",
@@ -36,11 +38,26 @@ class TerminalArea(Container):
         tabs = next(iter(self.query(TerminalTabs)), None)
         return tabs is not None and tabs.focus_active()
 
+    @property
+    def tabs(self) -> TerminalTabs | None:
+        return next(iter(self.query(TerminalTabs)), None)
+
+    def keep_owners(self, listed: Collection[object]) -> None:
+        """Tabs whose VM is no longer listed say so (`TerminalTabs.keep_owners`)."""
+        if self.tabs is not None:
+            self.tabs.keep_owners(listed)
+
     async def open_session(
-        self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool
+        self, provider: Provider, vm: Vm, options: AppOptions, resume_paused: bool, *, another: bool = False
     ) -> None:
-        """Open an SSH session on `vm` as a new tab and focus it."""
-        tabs = next(iter(self.query(TerminalTabs)), None)
+        """Focus the tab already open on `vm`, or (none yet, or `another`) open a session as a new tab."""
+        tabs = self.tabs
+        existing = tabs.session_of(vm.key) if tabs is not None and not another else None
+        if tabs is not None and existing is not None:
+            tabs.activate(existing)
+            if existing.ended:
+                tabs.reconnect(existing)
+            return
         if tabs is None:
             await self.query("#terminal-hint").remove()
             tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
@@ -56,5 +73,5 @@ class TerminalArea(Container):
                 keepalive_interval=options.ssh_keepalive,
             )
 
-        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session))
+        await tabs.open_session(clean(vm.display_name, 30), ssh_transport_factory(make_session), vm.key)
         self.focus_terminal()

@@ -4,8 +4,8 @@ The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (backlog, pars
 repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and `encode_key`.
 This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
 
-Every key reaches the remote program, except the leave chord `LEAVE_KEY` (ctrl+]) and shift+PageUp/PageDown,
-which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
+Every key reaches the remote program, except the prefix `PREFIX_KEY` (ctrl+], tmux-like: the next key is a
+tab command or leaves, see `terminal_keys`) and shift+PageUp/PageDown, which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
 (`check_consume_key`), and Escape is not turned into "minimize" while it has focus. While scrolled back the
 pane is in scroll mode (see `ScrollbackView`); any key scroll mode does not use returns to the live screen
 and is sent. The mouse selects text (copied on release) unless the remote program asked for mouse reports;
@@ -28,8 +28,12 @@ from vmtui.terminal.mouse import MouseModifiers, MouseReporter
 from vmtui.terminal.scrollback_view import SCROLL_MODE_KEYS, KeyOutcome
 from vmtui.terminal.transport import TransportFactory
 from vmtui.ui.widgets.terminal_display import TerminalDisplay
+from vmtui.ui.widgets.terminal_keys import LEAVE_KEYS, PREFIX_DISPLAY, PREFIX_KEY, prefix_command
 
-LEAVE_KEY = "ctrl+right_square_bracket"
+PREFIX_HINT = (
+    f"{PREFIX_DISPLAY} then: n/p next/previous tab, 1-9 tab, x close, X close ended, r reconnect, Esc leave"
+)
+
 WHEEL_LINES = 3
 
 
@@ -58,13 +62,13 @@ class TerminalPane(TerminalDisplay, can_focus=True):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            LEAVE_KEY,
-            "leave",
-            "Leave terminal",
-            key_display="ctrl+]",
+            PREFIX_KEY,
+            "prefix",
+            "Tabs / leave",
+            key_display=PREFIX_DISPLAY,
             priority=True,
-            id="terminal.leave",
-            tooltip="Move focus out of the terminal; every other key goes to the remote program.",
+            id="terminal.prefix",
+            tooltip="Then n/p/1-9 switch tabs, x closes, r reconnects, Esc leaves; other keys go to the program.",
         ),
     ]
 
@@ -75,6 +79,19 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             super().__init__()
             self.pane = pane
             self.title = title
+
+        @property
+        def control(self) -> TerminalPane:
+            return self.pane
+
+    class TabCommand(Message):
+        """A tab command typed after the prefix (`terminal_keys.PREFIX_COMMANDS`, or "goto" tab `index`)."""
+
+        def __init__(self, pane: TerminalPane, command: str, index: int) -> None:
+            super().__init__()
+            self.pane = pane
+            self.command = command
+            self.index = index
 
         @property
         def control(self) -> TerminalPane:
@@ -106,6 +123,8 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._mouse: MouseReporter | None = None
         self._selecting_with_mouse = False
         self._escape_override = False
+        self.prefix_armed = False
+        """ctrl+] was pressed: the next key is a tab command (`terminal_keys`), not sent to the program."""
 
     # -- session lifecycle ------------------------------------------------------------------------------
     def connect(self, factory: TransportFactory) -> None:
@@ -164,7 +183,27 @@ class TerminalPane(TerminalDisplay, can_focus=True):
     # -- keyboard ---------------------------------------------------------------------------------------
     def check_consume_key(self, key: str, character: str | None) -> bool:
         """Every key but the leave chord belongs to the terminal: app/screen bindings must not take it."""
-        return key != LEAVE_KEY
+        return key != PREFIX_KEY
+
+    def action_prefix(self) -> None:
+        """ctrl+]: arm the prefix; pressed again, leave the terminal."""
+        if self.prefix_armed:
+            self.prefix_armed = False
+            self.action_leave()
+            return
+        self.prefix_armed = True
+        self.notify(PREFIX_HINT, timeout=3, markup=False)
+
+    def _prefixed_key(self, key: str) -> None:
+        """The key after the prefix: a tab command, a leave, or leave and let the panes have the key."""
+        self.prefix_armed = False
+        command = prefix_command(key)
+        if command is not None:
+            self.post_message(self.TabCommand(self, *command))
+            return
+        self.action_leave()
+        if key not in LEAVE_KEYS:
+            self.app.simulate_key(key)
 
     def action_leave(self) -> None:
         """Move focus out of the terminal."""
@@ -176,7 +215,9 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         event.stop()
         event.prevent_default()
         key, view = event.key, self.view
-        if view.search_prompt is not None:
+        if self.prefix_armed:
+            self._prefixed_key(key)
+        elif view.search_prompt is not None:
             self._view_changed(view.prompt_key(key, event.character, event.is_printable))
         elif key == "shift+pageup":
             view.page_up()

@@ -4,12 +4,14 @@
     await container.mount(tabs)
     pane = await tabs.open_session("vm-1234", ssh_transport_factory(make_session))
 
-Keys typed into a focused terminal all go to the remote program; ctrl+] leaves it (focus moves on to the tab
-bar), where left/right switch sessions, ``r`` reconnects and ``x`` closes the session of the active tab.
+Keys typed into a focused terminal all go to the remote program but the ctrl+] prefix: ctrl+] then n/p/1-9
+switch tabs, x closes, X closes the ended ones, r reconnects, Esc leaves (`terminal_keys`). On the tab bar
+left/right switch sessions, ``r`` reconnects and ``x`` closes the session of the active tab.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from itertools import count
 from typing import ClassVar
 
@@ -38,12 +40,24 @@ class TerminalSession(Vertical):
     """
 
     def __init__(
-        self, title: str, factory: TransportFactory, *, scrollback: int, emulator: str | None, id: str
+        self,
+        title: str,
+        factory: TransportFactory,
+        *,
+        scrollback: int,
+        emulator: str | None,
+        id: str,
+        owner: object = None,
     ) -> None:
         super().__init__(id=id)
         self.title = title
+        self.owner = owner
+        """What the session is for (the VM's key), so a second `s` on the VM finds this tab."""
+        self.owner_gone = False
+        """The VM is no longer listed (deleted): an ended session says so instead of a raw exit status."""
         self.factory = factory
         self.remote_title = ""
+        self.reason = ""
         self._scrollback = scrollback
         self._emulator = emulator
 
@@ -68,18 +82,24 @@ class TerminalSession(Vertical):
     @on(TerminalPane.Closed)
     def show_ended(self, event: TerminalPane.Closed) -> None:
         self.add_class("-ended")
-        self.query_one(".ended-reason", Static).update(f"Session ended: {event.reason}")
+        self.reason = event.reason
+        self._show_reason()
+
+    def _show_reason(self) -> None:
+        reason = "the VM was deleted" if self.owner_gone else self.reason
+        self.query_one(".ended-reason", Static).update(f"Session ended: {reason}")
+
+    def mark_owner_gone(self) -> None:
+        if not self.owner_gone:
+            self.owner_gone = True
+            if self.ended:
+                self._show_reason()
 
     def reconnect(self) -> None:
         """Open a new session in the same pane (its screen and scrollback stay)."""
         self.remove_class("-ended")
         self.pane.connect(self.factory)
         self.pane.focus()
-
-    @on(Button.Pressed, ".reconnect")
-    def _reconnect_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.reconnect()
 
 
 class TerminalTabs(Widget):
@@ -126,21 +146,89 @@ class TerminalTabs(Widget):
         active = self._tabbed.active_pane
         return active.query_one(TerminalSession) if active is not None else None
 
-    async def open_session(self, title: str, factory: TransportFactory) -> TerminalPane:
-        """Add a tab running a new session from `factory` (called with the pane's real size); focus it."""
+    async def open_session(self, title: str, factory: TransportFactory, owner: object = None) -> TerminalPane:
+        """Add a tab running a new session from `factory` (called with the pane's real size); focus it.
+        A title already in use gets a number: `web (2)`."""
         number = next(self._ids)
+        taken = {session.title for session in self.sessions}
+        unique, copy = title, 1
+        while unique in taken:
+            copy += 1
+            unique = f"{title} ({copy})"
         session = TerminalSession(
-            title,
+            unique,
             factory,
             scrollback=self.scrollback,
             emulator=self.emulator,
             id=f"terminal-session-{number}",
+            owner=owner,
         )
         tab_id = f"terminal-tab-{number}"
-        await self._tabbed.add_pane(TabPane(title, session, id=tab_id))
+        await self._tabbed.add_pane(TabPane(unique, session, id=tab_id))
         self._tabbed.active = tab_id
         session.pane.focus()
         return session.pane
+
+    def keep_owners(self, listed: Collection[object]) -> None:
+        """Sessions whose VM is not in `listed` any more say so when (or once) they end."""
+        for session in self.sessions:
+            if session.owner is not None and session.owner not in listed:
+                session.mark_owner_gone()
+
+    def session_of(self, owner: object) -> TerminalSession | None:
+        """The first session opened for `owner` (a VM's key), if any."""
+        return next((session for session in self.sessions if session.owner == owner), None)
+
+    def activate(self, session: TerminalSession) -> None:
+        tab = session.parent
+        if isinstance(tab, TabPane) and tab.id is not None:
+            self._tabbed.active = tab.id
+        session.pane.focus()
+
+    def step(self, delta: int) -> None:
+        """Activate the next (1) or previous (-1) tab, wrapping, and focus its terminal."""
+        sessions = self.sessions
+        active = self.active_session
+        if not sessions or active is None:
+            return
+        self.activate(sessions[(sessions.index(active) + delta) % len(sessions)])
+
+    def goto(self, index: int) -> None:
+        sessions = self.sessions
+        if 0 <= index < len(sessions):
+            self.activate(sessions[index])
+        else:
+            self.notify(f"No tab {index + 1} ({len(sessions)} open)", severity="warning", timeout=2)
+
+    async def close_ended(self) -> int:
+        """Close every tab whose session ended; how many."""
+        ended = [session for session in self.sessions if session.ended]
+        for session in ended:
+            await self.close_session(session)
+        self.focus_active()
+        return len(ended)
+
+    @on(TerminalPane.TabCommand)
+    async def _tab_command(self, event: TerminalPane.TabCommand) -> None:
+        event.stop()
+        await self.run_command(event.command, event.index)
+
+    async def run_command(self, command: str, index: int = 0) -> None:
+        """A tab command (`terminal_keys.PREFIX_COMMANDS`, or "goto" tab `index`)."""
+        if command == "next":
+            self.step(1)
+        elif command == "previous":
+            self.step(-1)
+        elif command == "goto":
+            self.goto(index)
+        elif command == "close":
+            await self.action_close_session()
+            self.focus_active()
+        elif command == "close_ended":
+            closed = await self.close_ended()
+            self.notify(f"Closed {closed} ended tab{'s' if closed != 1 else ''}", timeout=2)
+        elif command == "reconnect":
+            self.action_reconnect()
 
     def focus_active(self) -> bool:
         """Focus the terminal of the active tab; False when there is no session."""
@@ -160,7 +248,16 @@ class TerminalTabs(Widget):
     def action_reconnect(self) -> None:
         session = self.active_session
         if session is not None and session.ended:
-            session.reconnect()
+            self.reconnect(session)
+
+    def reconnect(self, session: TerminalSession) -> None:
+        session.reconnect()
+        self._relabel(session)
+
+    @on(Button.Pressed, ".reconnect")
+    def _reconnect_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.reconnect(event.button.query_ancestor(TerminalSession))
 
     async def action_close_session(self) -> None:
         session = self.active_session

@@ -37,6 +37,7 @@ _CAPABILITY_FLAGS = (
 
 class VmDetails(VerticalScroll):
     can_focus = True
+    ALLOW_MAXIMIZE = True  # a scroll container refuses by default: `3` then `z` did nothing (bug 10)
 
     def __init__(self, *, now, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -11,11 +11,12 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter
 from vmtui.ui.format import STATE_COLOURS, format_age, safe, short_id, state_glyph, theme_style
+from vmtui.ui.widgets.column_fit import ColumnSpec, fit_columns
 
 RowId = tuple[str, str]
 
@@ -38,18 +39,26 @@ def parse_row_key(value: str) -> RowId:
 class Column:
     key: str
     label: str
-    width: int | None
+    fit: ColumnSpec
     sort_value: Callable[[Vm], object]
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Profile", 8, lambda vm: vm.provider),
-    Column("name", "Name / id", 36, lambda vm: vm.display_name.lower()),
-    Column("state", "State", 13, lambda vm: vm.state.value),
-    Column("age", "Age", 4, lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0)),
-    Column("parent", "Parent", 10, lambda vm: vm.parent_commit_id or ""),
-    Column("labels", "Labels", None, lambda vm: sorted(vm.labels.items())),
+    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), lambda vm: vm.provider),
+    Column(
+        "name", "Name / id", ColumnSpec("name", 0, 12, 32, essential=True), lambda vm: vm.display_name.lower()
+    ),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state.value),
+    Column(
+        "age",
+        "Age",
+        ColumnSpec("age", 2, 4, 4, essential=True),
+        lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0),
+    ),
+    Column("parent", "Parent", ColumnSpec("parent", 4, 8, 10), lambda vm: vm.parent_commit_id or ""),
+    Column("labels", "Labels", ColumnSpec("labels", 5, 10, None), lambda vm: sorted(vm.labels.items())),
 )
+"""Hidden as the width shrinks: labels, then parent, then profile, then age (`column_fit`)."""
 
 
 class VmTable(DataTable):
@@ -57,6 +66,8 @@ class VmTable(DataTable):
     and keeps the cursor on the same VM."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First", show=False, id="list.first", tooltip="Go to the first row"),
+        Binding("end", "scroll_bottom", "Last", show=False, id="list.last", tooltip="Go to the last row"),
         Binding(
             "o",
             "cycle_sort",
@@ -97,9 +108,24 @@ class VmTable(DataTable):
 
     def on_mount(self) -> None:
         for column in COLUMNS:
-            self.add_column(column.label, key=column.key, width=column.width)
+            self.add_column(column.label, key=column.key, width=column.fit.min_width)
+        self.fit_columns()
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self._colours = self.app.get_css_variables()
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Size the columns to the width (hiding the least important ones): nothing scrolls sideways."""
+        widths = fit_columns([column.fit for column in COLUMNS], self.scrollable_content_region.width)
+        for column in COLUMNS:
+            shown = self.columns[ColumnKey(column.key)]
+            shown.auto_width = False
+            shown.width = widths[column.key]
+            shown.label = Text(column.label if widths[column.key] else "", no_wrap=True, overflow="crop")
+        self._require_update_dimensions = True
+        self.refresh()
 
     def _on_theme_changed(self, _theme: object) -> None:
         self._colours = self.app.get_css_variables()
@@ -211,7 +237,7 @@ class VmTable(DataTable):
                 style=f"bold {theme_style(self._colours, 'text-warning')}",
             )
         labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
-        return (
+        cells = (
             safe(vm.provider, limit=20),
             safe(vm.id if vm.display_name == vm.id else f"{vm.display_name} ({short_id(vm.id)})", limit=60),
             state,
@@ -219,6 +245,10 @@ class VmTable(DataTable):
             safe(short_id(vm.parent_commit_id) if vm.parent_commit_id else "-"),
             safe(labels, limit=200),
         )
+        for cell in cells:  # one line per row; a long value ends in an ellipsis ("~" with --ascii)
+            cell.no_wrap = True
+            cell.overflow = "crop" if self.ascii_only else "ellipsis"
+        return cells
 
     def _age_text(self, vm: Vm) -> str:
         return format_age(None if vm.created_at is None else self.now() - vm.created_at.timestamp())
