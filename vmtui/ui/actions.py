@@ -274,6 +274,15 @@ REGISTRY: tuple[UiAction, ...] = (
         requires=Requirement(Needs.PROFILE, "has_images"),
     ),
     UiAction(
+        "app.log",
+        "L",
+        "Log",
+        "Every change this session made; export as vers commands or curl lines",
+        flows.action_log,
+        palette="app: action log",
+        show=False,
+    ),
+    UiAction(
         "app.quit",
         "q",
         "Quit",

@@ -216,6 +216,18 @@ class VmMetadataOut(VmOut):
         )
 
 
+class VmMetricsOut(BaseModel):
+    """A VM's resource use now, from its cgroup (vmtui's own route; Vers has none). A client samples it
+    twice and divides the CPU time's growth by the wall time between the samples."""
+
+    vm_id: str
+    cpu_usage_usec: int | None = Field(description="CPU time used by the VM's processes since it started")
+    memory_current_bytes: int | None = Field(description="memory in use by the VM's processes")
+    memory_limit_bytes: int = Field(description="the VM's memory size")
+    vcpu_count: int
+    sampled_at: float = Field(description="engine clock (monotonic seconds) when read")
+
+
 class VmListItemOut(VmOut):
     """A VM in `GET /vm`: Vers' list fields plus the lineage Vers gives only in `/vm/{id}/metadata`
     (extra fields a Vers client ignores), so a client needs no metadata request per VM here."""
