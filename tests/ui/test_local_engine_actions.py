@@ -24,6 +24,8 @@ from vmtui.core.errors import NotFound
 from vmtui.core.lineage import NodeKind
 from vmtui.core.models import Commit, VmConfig, VmState
 from vmtui.providers.base import Provider
+from vmtui.providers.vers import VersProvider
+from vmtui.services import registry
 from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
@@ -281,7 +283,13 @@ async def test_images_screen_lists_uploads_and_deletes_with_the_servers_refusal(
         await engine.aclose()
 
 
-async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(engine_settings):
+async def test_a_server_error_reaches_a_notification_and_the_app_keeps_running(engine_settings, monkeypatch):
+    # The app must not learn of the deletion before `r`: a pushing engine would tell it at once (the
+    # push itself is tested in tests/local/test_push.py), so this app polls only.
+    def polled_only(*args, **kwargs) -> VersProvider:
+        return VersProvider(*args, **{**kwargs, "event_stream": False})
+
+    monkeypatch.setattr(registry, "VersProvider", polled_only)
     engine = await open_engine(engine_settings)
     try:
         source = await engine.create_vm(VmConfig(), wait_boot=True)
@@ -345,14 +353,14 @@ async def test_s_on_a_paused_vm_asks_to_resume_first_then_opens_the_terminal(eng
             dialog = app.screen
             assert isinstance(dialog, ConfirmScreen) and dialog.title_text.startswith("Resume VM ")
             assert vm_id in text_of(dialog.query_one("#confirm-subject"))
-            assert dialog.focused is dialog.query_one("#cancel", Button)
-            await pilot.press("enter")  # Cancel: no terminal, the VM stays paused
+            assert dialog.focused is dialog.query_one("#confirm", Button)  # not destructive: Enter resumes
+            await pilot.press("n")  # No: no terminal, the VM stays paused
             await wait_actions(pilot, app)
             assert isinstance(app.screen, MainScreen)
             assert not app.main_screen.query(TerminalPane)
             assert (await engine.status(vm_id)).state is VmState.PAUSED
 
-            await pilot.press("s", "tab", "enter")  # Resume
+            await pilot.press("s", "enter")  # Resume
             await wait_for_terminal_text(pilot, app, "vmtui-42", "echo vmtui-$((6*7))")
             assert (await engine.status(vm_id)).state is VmState.RUNNING
             await wait_for(pilot, app, lambda: states(app) == {vm_id: VmState.RUNNING})

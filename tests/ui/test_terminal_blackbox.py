@@ -1,7 +1,7 @@
 """Black box: a real Textual app with TerminalTabs (bash on a PTY) running inside tmux, driven by keys.
 
 This goes through Textual's real terminal driver and input parser (which Pilot bypasses): keys typed in
-tmux must reach the inner shell as the right bytes, vim must open and quit cleanly, ctrl+] must leave.
+tmux must reach the inner shell as the right bytes, vim must open and quit cleanly, ctrl+] Esc must leave.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def tmux(tmp_path: Path):
 
 
 def test_keys_vim_and_leave_chord_through_the_real_driver(tmux: Tmux) -> None:
-    tmux.wait_for(lambda screen: "ctrl+] Leave terminal" in screen and "$" in screen)
+    tmux.wait_for(lambda screen: "ctrl+] Tabs / leave" in screen and "$" in screen)
     tmux.type("echo hello-$((1+2))")
     tmux.wait_for(lambda screen: "\nhello-3\n" in screen)
     tmux.type("cat -v")
@@ -112,8 +112,8 @@ def test_keys_vim_and_leave_chord_through_the_real_driver(tmux: Tmux) -> None:
     tmux.type(":q!")
     screen = tmux.wait_for(lambda screen: "\n~" not in screen and "hello-3" in screen)
     assert "hello vim" not in screen
-    tmux("send-keys", "C-]")
-    tmux.wait_for(lambda screen: "Leave terminal" not in screen)  # the footer follows the focus
+    tmux("send-keys", "C-]", "Escape")  # ctrl+] is the tab prefix; then Esc leaves
+    tmux.wait_for(lambda screen: "Tabs / leave" not in screen)  # the footer follows the focus
     tmux("send-keys", "-l", "typed-outside")
     screen = tmux.wait_for(lambda screen: "typed-outside" in screen)
     assert "$ typed-outside" not in screen  # it went to the input, not to the shell

@@ -163,7 +163,7 @@ async def test_ended_tabs_close_together_and_reconnect_by_prefix() -> None:
         await pilot.pause()
         for name in ("one", "two", "three"):
             await app.tabs.open_session(f"vm-{name}", app.factory(name))
-        await pilot.pause()
+            await wait_for(pilot, lambda name=name: name in app.transports)  # connected while shown
         app.transports["one"][0].sink.closed("shell exited with status 0")
         app.transports["three"][0].sink.closed("shell exited with status 0")
         await settle(pilot)
