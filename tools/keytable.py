@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from vmtui.ui.app import VmTuiApp
+from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -16,6 +17,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("VM list", VmTable),
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
+    ("action log", ActionLogScreen),
     ("terminal", TerminalPane),
 )
 

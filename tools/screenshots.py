@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Sparkline
 
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
@@ -186,6 +186,49 @@ class ScreenshotSession:
                 sent = True
         raise RuntimeError(f"the terminal pane never showed the shell's output; it shows:\n{text}")
 
+    @staticmethod
+    async def actions_done(pilot: Pilot, app: VmTuiApp) -> None:
+        """Wait for the actions started by keys (not the pollers: an empty list would mean every worker)."""
+        await pilot.pause()
+        running = [worker for worker in app.workers if worker.group == "actions"]
+        if running:
+            await app.workers.wait_for_complete(running)
+        await pilot.pause()
+
+    async def resources_scene(self, pilot: Pilot, app: VmTuiApp) -> None:
+        """The details pane scrolled to its graphs, once the selected VM's sparklines hold a few samples."""
+        memory = app.main_screen.query_one("#memory-graph", Sparkline)
+        deadline = time.monotonic() + WAIT_S
+        while len(memory.data or []) < 4:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the details pane's sparklines were never sampled")
+            await pilot.pause(0.5)
+        details = app.main_screen.query_one("#details")
+        await pilot.press("3")
+        details.scroll_end(animate=False)
+        await pilot.pause(0.3)
+        await self.shoot(pilot, app, "resources")
+        await pilot.press("1")
+        await pilot.pause()
+
+    async def action_log_scene(self) -> None:
+        """Three changes made by keys, then `L` lists them."""
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            await self.resources_scene(pilot, app)
+            await pilot.press("c", *"nightly", "enter")
+            await self.actions_done(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["db"])):
+                raise RuntimeError("the VM list does not show the db VM")
+            for _ in range(2):  # resume db, then pause it again
+                await pilot.press("p")
+                await self.actions_done(pilot, app)
+                await poll_now(pilot, app)
+            await pilot.press("L")
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "action-log")
+
     async def variant_scenes(self) -> None:
         for name, size, options in (("narrow-80x24", (80, 24), {}), ("ascii", (120, 36), {"ascii": True})):
             app = self.app(**options)
@@ -203,6 +246,7 @@ class ScreenshotSession:
             finally:
                 await provider.aclose()
             await self.main_scenes()
+            await self.action_log_scene()
             await self.variant_scenes()
         finally:
             await self.tear_down()

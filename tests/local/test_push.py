@@ -89,7 +89,8 @@ async def test_the_list_carries_the_lineage_metadata_gives_and_the_sdk_still_dec
     listed = {vm["vm_id"]: vm for vm in (await api.get(f"{V1}/vm")).json()}
     for vm_id in (root["vm_id"], child):
         meta = (await api.get(f"{V1}/vm/{vm_id}/metadata")).json()
-        for field in ("parent_commit_id", "grandparent_vm_id", "ip"):
+        fields = ("parent_commit_id", "grandparent_vm_id", "ip", "image_name", "vcpu_count", "mem_size_mib")
+        for field in (*fields, "fs_size_mib"):
             assert listed[vm_id][field] == meta[field]
     assert listed[child]["parent_commit_id"] == commit["commit_id"]
     assert listed[child]["grandparent_vm_id"] == root["vm_id"]
@@ -120,6 +121,9 @@ async def test_the_provider_takes_lineage_from_the_engine_list_without_metadata_
     assert vms[child.id].parent_commit_id == commit.id
     assert vms[child.id].grandparent_vm_id == root.id
     assert fetched == []
+    specs = vms[root.id].specs  # the details pane's image and sizes need no metadata request either
+    assert vms[root.id].image == "default" and specs.vcpu_count == 1
+    assert specs.mem_size_mib is not None and specs.fs_size_mib is not None
 
 
 # -- the event stream, over a real loopback server (an in-process ASGI transport buffers bodies) ---

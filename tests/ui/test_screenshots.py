@@ -22,6 +22,8 @@ EXPECTED = {
     "narrow-80x24": ("web",),
     "ascii": ("web",),
     "images": ("default",),
+    "action-log": ("commit", "resume", "pause", "vers"),
+    "resources": ("CPU", "memory", "MiB"),
     "terminal": ("uname", "Linux", "bin", "usr"),
     "terminal-zoomed": ("Linux",),
 }

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vmtui import paths
     from vmtui.services.registry import Registry
     from vmtui.ui.app import VmTuiApp
     from vmtui.ui.options import AppOptions
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         scrollback=settings.ui.scrollback,
         ssh_keepalive=settings.ssh.keepalive_interval,
+        action_log_dir=paths.state_dir() / "action-log",
     )
     # every enabled profile can be added from the palette; the chosen ones are shown now
     openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))

@@ -77,6 +77,8 @@ class Capabilities(BaseModel):
     has_secrets: bool = False
     has_networking: bool = False
     has_images: bool = False
+    has_metrics: bool = False
+    """CPU and memory use per VM (`Provider.vm_metrics`)."""
     memory_snapshots: bool = False
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
@@ -163,6 +165,19 @@ class VmConfig(BaseModel):
     image_name: str | None = None
     kernel_name: str | None = None
     labels: dict[str, str] | None = None
+
+
+class VmMetrics(BaseModel):
+    """One reading of a VM's resource use; CPU is cumulative, so a rate needs two readings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cpu_usage_usec: int | None
+    memory_current_bytes: int | None
+    memory_limit_bytes: int
+    vcpu_count: int
+    sampled_at: float
+    """The server's monotonic clock, in seconds."""
 
 
 class Image(BaseModel):

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-V1_CONTROLLERS = ("freezer", "memory", "cpu", "pids")
+V1_CONTROLLERS = ("freezer", "memory", "cpu", "cpuacct", "pids")
+LIMITS = frozenset({"memory", "cpu", "pids"})
+"""The controllers that apply a limit (cpuacct only accounts)."""
 CPU_PERIOD_US = 100_000
 PIDS_PER_VM = 1024
 PIDS_PER_VM_SLOT = 32
@@ -78,6 +80,7 @@ class VmCgroup:
             "pids": [("pids.max", limits["pids"])],
             "cpu": [("cpu.cfs_period_us", str(CPU_PERIOD_US)), ("cpu.cfs_quota_us", limits["cpu"])],
             "freezer": [],
+            "cpuacct": [],
         }
         for controller in V1_CONTROLLERS:
             path = CGROUP_ROOT / controller / "vmtui" / vm_id
@@ -89,7 +92,10 @@ class VmCgroup:
                 _remove_dir(path)
                 continue
             dirs[controller] = path
-            enforced.add("freeze" if controller == "freezer" else controller)
+            if controller == "freezer":
+                enforced.add("freeze")
+            elif controller in LIMITS:
+                enforced.add(controller)
         if "memory" in dirs:
             _write_optional(dirs["memory"] / "memory.memsw.limit_in_bytes", limits["memory"])
         if "pids" in dirs:
@@ -198,6 +204,19 @@ class VmCgroup:
             except ProcessLookupError:
                 pass
 
+    def usage(self) -> tuple[int | None, int | None]:
+        """(CPU time used in microseconds, memory in use in bytes) of every process of the VM;
+        None for what this host does not account."""
+        if self.version == 1:
+            cpu_ns = _read_optional_int(self.dirs.get("cpuacct"), "cpuacct.usage")
+            cpu = cpu_ns // 1000 if cpu_ns is not None else None
+            return cpu, _read_optional_int(self.dirs.get("memory"), "memory.usage_in_bytes")
+        unified = self.dirs.get("unified")
+        stat = _read(unified / "cpu.stat") if unified is not None else ""
+        usage = [line.split()[1] for line in stat.splitlines() if line.startswith("usage_usec ")]
+        cpu = int(usage[0]) if usage and usage[0].isdigit() else None
+        return cpu, _read_optional_int(unified, "memory.current")
+
     def remove(self) -> None:
         for path in self.dirs.values():
             _remove_dir(path)
@@ -210,6 +229,11 @@ def _write_optional(path: Path, value: str) -> None:
         path.write_text(value)
     except OSError:
         pass
+
+
+def _read_optional_int(directory: Path | None, name: str) -> int | None:
+    text = _read(directory / name) if directory is not None else ""
+    return int(text) if text.isdigit() else None
 
 
 def _read(path: Path) -> str:

@@ -200,6 +200,13 @@ class Engine:
         sandbox = self._sandboxes.get(vm_id)
         return sorted(sandbox.enforced) if sandbox is not None else None
 
+    def vm_usage(self, vm_id: str, owner: str | None = None) -> tuple[int | None, int | None]:
+        """(CPU microseconds used, memory bytes in use) of a VM's cgroup; (None, None) when the VM
+        has no sandbox now (stopped, dead) or the host accounts neither."""
+        self.get_vm(vm_id, owner)
+        sandbox = self._sandboxes.get(vm_id)
+        return sandbox.cgroup.usage() if sandbox is not None else (None, None)
+
     def get_commit(self, commit_id: str, owner: str | None = None) -> CommitRecord:
         commit = self.db.get_commit(commit_id)
         if commit is None or commit.owner != owner:

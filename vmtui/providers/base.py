@@ -25,6 +25,7 @@ from vmtui.core.models import (
     SshKey,
     Vm,
     VmConfig,
+    VmMetrics,
 )
 from vmtui.core.swiftor_plans import Plan
 
@@ -56,6 +57,10 @@ class Provider:
 
     async def delete_vm(self, vm_id: str) -> None:
         raise self._unsupported("delete VMs")
+
+    async def vm_metrics(self, vm_id: str) -> VmMetrics:
+        """CPU time and memory in use now (when `capabilities.has_metrics`)."""
+        raise self._unsupported("report CPU and memory use")
 
     async def pause_vm(self, vm_id: str) -> None:
         raise self._unsupported("pause VMs")

@@ -44,6 +44,7 @@ import httpx
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from vmtui import __version__
+from vmtui.core import request_trace
 from vmtui.core.errors import (
     AuthError,
     BadRequest,
@@ -334,9 +335,11 @@ class HttpClient:
                     await self._sleep(self._backoff(attempt, None))
                     attempt += 1
                     continue
+                self._trace(method, path, query, json_body, body, None)
                 raise self._transport_error(exc, request_timeout) from None
             log.debug("%s %s -> %s (attempt %d)", method, path, response.status_code, attempt + 1)
             if response.is_success or response.status_code in accept:
+                self._trace(method, path, query, json_body, body, response.status_code)
                 return response
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if response.status_code in self.retry.retry_statuses and attempt < max_retries:
@@ -344,7 +347,28 @@ class HttpClient:
                 await self._sleep(self._backoff(attempt, retry_after))
                 attempt += 1
                 continue
+            self._trace(method, path, query, json_body, body, response.status_code)
             raise self._status_error(response, retry_after)
+
+    def _trace(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        json_body: Any,
+        body: BodyFactory | None,
+        status: int | None,
+    ) -> None:
+        """Keep the request in the action log's trace, if an action opened one."""
+        url = self._client.build_request(method, path, params=query or None).url
+        request_trace.record(
+            method,
+            str(url),
+            json_body=json_body,
+            streamed=body is not None,
+            status=status,
+            auth_scheme=self._auth_scheme if self._token is not None else None,
+        )
 
     async def stream_lines(self, path: str, *, read_timeout: float) -> AsyncIterator[str]:
         """`GET` a long-lived text response (an event stream) and yield its lines as they arrive. No

@@ -34,6 +34,7 @@ from vmtui.core.models import (
     SshKey,
     Vm,
     VmConfig,
+    VmMetrics,
     VmSpecs,
     VmState,
 )
@@ -203,6 +204,7 @@ _COMMIT_ID = TypeAdapter(WireCommitId)
 _COMMITS = TypeAdapter(list[WireCommit])
 _IMAGES = TypeAdapter(list[str | WireImage])
 _SSH_KEY = TypeAdapter(WireSshKey)
+_METRICS = TypeAdapter(VmMetrics)
 _EXEC = TypeAdapter(WireExec)
 _TOTAL = TypeAdapter(int | None)
 _HEALTH = TypeAdapter(dict[str, Any])
@@ -289,6 +291,7 @@ class VersProvider(Provider):
         ca_path: str | None = None,
         insecure_tls: bool = False,
         memory_snapshots: bool = True,
+        metrics: bool = False,
         event_stream: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -309,9 +312,13 @@ class VersProvider(Provider):
         self.ssh_address = ssh_address
         self.ca_path = ca_path
         self.insecure_tls = insecure_tls
-        if not memory_snapshots or event_stream:
+        if not memory_snapshots or metrics or event_stream:
             self.capabilities = self.capabilities.model_copy(
-                update={"memory_snapshots": memory_snapshots, "event_stream": event_stream}
+                update={
+                    "memory_snapshots": memory_snapshots,
+                    "has_metrics": metrics,
+                    "event_stream": event_stream,
+                }
             )
         self._vms_route = f"{API}/vm"
         self._pause_word: str | None = None
@@ -677,6 +684,13 @@ class VersProvider(Provider):
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/ssh_key")
         wire = validate(_SSH_KEY, body, "SSH key")
         return SshKey(private_key_pem=wire.ssh_private_key, port=wire.ssh_port)
+
+    async def vm_metrics(self, vm_id: str) -> VmMetrics:
+        """The local engine's `/vm/{id}/metrics` (Vers itself has no such route: `metrics=False`)."""
+        if not self.capabilities.has_metrics:
+            raise self._unsupported("report CPU and memory use")
+        body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metrics")
+        return validate(_METRICS, body, "VM metrics")
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
         """Vers: `<vm_id>.<vm_domain>:443`; local engine: `ssh_address` with the same SNI."""

@@ -16,11 +16,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from vmtui.core import request_trace
 from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.lineage import LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, VmConfig, VmState
 from vmtui.core.swiftor_plans import Plan
 from vmtui.providers.base import DesktopsApi, PortMappingsApi, ProgressCallback, Provider, SecretsApi
+from vmtui.services.action_log import ActionLog, describe
 
 PendingKey = tuple[str, str]
 """(profile, VM id) of a row with an action in flight; (profile, "") for profile-wide actions."""
@@ -48,15 +50,26 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
-def _describe(error: Exception) -> str:
-    """A failure as the details pane shows it: a provider's own message, or the type of a bug."""
-    return str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
-
-
 def dependants(vms: Iterable[Vm], commits: Iterable[Commit], vm: Vm) -> list[LineageNode]:
     """Commits taken from `vm` and everything started from them, nearest first."""
     lineage = build_lineage(vms, commits)
     return lineage.descendants(NodeKind.VM, vm.id)
+
+
+def _vers_run(config: VmConfig) -> tuple[str, ...]:
+    """`vers run` with the flags of the fields the form set."""
+    flags = (
+        ("--vcpu-count", config.vcpu_count),
+        ("--mem-size", config.mem_size_mib),
+        ("--fs-size-vm-mib", config.fs_size_mib),
+        ("--rootfs", config.image_name),
+        ("--kernel", config.kernel_name),
+    )
+    words = ["vers", "run"]
+    for flag, value in flags:
+        if value is not None:
+            words += [flag, str(value)]
+    return tuple(words)
 
 
 class Actions:
@@ -66,6 +79,7 @@ class Actions:
         on_change: Callable[[PendingKey], None] = lambda key: None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        log: ActionLog | None = None,
     ):
         self.providers: dict[str, Provider] = dict(providers)  # profiles are added as they open
         self.on_change = on_change
@@ -73,6 +87,8 @@ class Actions:
         self.errors: dict[PendingKey, str] = {}
         """The last failure of an action on each target, until one succeeds (the details pane shows it)."""
         self._sleep = sleep
+        self.log = log if log is not None else ActionLog()
+        """Every change made through this object (the action log screen)."""
 
     def provider(self, profile: str) -> Provider:
         try:
@@ -84,14 +100,19 @@ class Actions:
         return any(profile is None or key[0] == profile for key in self.pending)
 
     @asynccontextmanager
-    async def _track(self, key: PendingKey, verb: str) -> AsyncIterator[None]:
-        """`key` is pending while the block runs; its failure is kept in `errors`, a success clears it."""
+    async def _track(
+        self, key: PendingKey, verb: str, action: str, target: str, vers: tuple[str, ...] = ()
+    ) -> AsyncIterator[list[str]]:
+        """`key` is pending while the block runs; its failure is kept in `errors`, a success clears it.
+        The block is one entry in the action log (`action` on `target`, the `vers` CLI equivalent);
+        append the ids it made to the yielded list."""
         self.pending[key] = verb
         self.on_change(key)
         try:
-            yield
+            with self.log.change(key[0], action, target, vers) as made:
+                yield made
         except Exception as exc:
-            self.errors[key] = _describe(exc)
+            self.errors[key] = describe(exc)
             raise
         else:
             self.errors.pop(key, None)
@@ -110,7 +131,7 @@ class Actions:
         try:
             outcome = await run()
         except Exception as exc:
-            self.errors[key] = _describe(exc)
+            self.errors[key] = describe(exc)
             raise
         finally:
             if self.pending.pop(key, None) is not None:
@@ -138,18 +159,22 @@ class Actions:
         raise Unsupported(f"{provider.kind} has no networking")
 
     async def create(self, profile: str, config: VmConfig, *, wait_boot: bool = False) -> Outcome:
-        async with self._track((profile, ""), "creating"):
+        async with self._track((profile, ""), "creating", "create", profile, _vers_run(config)) as made:
             vm_id = await self.provider(profile).create_vm(config, wait_boot=wait_boot)
+            made.append(vm_id)
         return Outcome(f"Created VM {vm_id}", (vm_id,))
 
     async def branch(self, vm: Vm, count: int = 1, progress: BranchProgress | None = None) -> Outcome:
         if count < 1:
             raise ValueError("count must be at least 1")
-        async with self._track(vm.key, "branching"):
+        vers = ("vers", "branch", vm.id, "--count", str(count))
+        async with self._track(vm.key, "branching", "branch", vm.id, vers) as made:
             provider = self.provider(vm.provider)
             ids = await provider.branch(vm.id, count)
+            made.extend(ids)
             if progress is not None:
-                await self._watch_boot(provider, ids, progress)
+                with request_trace.paused():
+                    await self._watch_boot(provider, ids, progress)
         listed = ", ".join(ids) if ids else "none"
         return Outcome(
             f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids)
@@ -178,20 +203,25 @@ class Actions:
             waited += 0.5
 
     async def commit(self, vm: Vm, *, name: str | None = None, description: str | None = None) -> Outcome:
-        async with self._track(vm.key, "committing"):
+        vers = ("vers", "commit", "create", vm.id)
+        async with self._track(vm.key, "committing", "commit", vm.id, vers) as made:
             commit_id = await self.provider(vm.provider).commit(
                 vm.id, name=name or None, description=description or None
             )
+            made.append(commit_id)
         return Outcome(f"Committed {vm.id} as {commit_id}", (commit_id,))
 
     async def restore(self, commit: Commit) -> Outcome:
-        async with self._track((commit.provider, commit.id), "starting"):
+        vers = ("vers", "run-commit", commit.id)
+        async with self._track((commit.provider, commit.id), "starting", "restore", commit.id, vers) as made:
             vm_id = await self.provider(commit.provider).restore(commit.id)
+            made.append(vm_id)
         return Outcome(f"Started VM {vm_id} from commit {commit.id}", (vm_id,))
 
     async def toggle_pause(self, vm: Vm) -> Outcome:
         resume = vm.state.is_paused
-        async with self._track(vm.key, "resuming" if resume else "pausing"):
+        action, verb = ("resume", "resuming") if resume else ("pause", "pausing")
+        async with self._track(vm.key, verb, action, vm.id, ("vers", action, vm.id)):
             provider = self.provider(vm.provider)
             await (provider.resume_vm(vm.id) if resume else provider.pause_vm(vm.id))
         return Outcome(f"{'Resumed' if resume else 'Paused'} {vm.id}", (vm.id,))
@@ -199,13 +229,15 @@ class Actions:
     async def start_stop(self, vm: Vm) -> Outcome:
         """Stop a live VM, start any other (a stopped Swiftor desktop)."""
         stop = vm.state.is_live
-        async with self._track(vm.key, "stopping" if stop else "starting"):
+        async with self._track(
+            vm.key, "stopping" if stop else "starting", "stop" if stop else "start", vm.id
+        ):
             provider = self.provider(vm.provider)
             await (provider.stop_vm(vm.id) if stop else provider.start_vm(vm.id))
         return Outcome(f"{'Stopped' if stop else 'Started'} {vm.id}", (vm.id,))
 
     async def delete(self, vm: Vm) -> Outcome:
-        async with self._track(vm.key, "deleting"):
+        async with self._track(vm.key, "deleting", "delete", vm.id, ("vers", "delete", vm.id)):
             await self.provider(vm.provider).delete_vm(vm.id)
         return Outcome(f"Deleted {vm.id}", (vm.id,))
 
@@ -215,20 +247,20 @@ class Actions:
     async def upload_image(
         self, profile: str, name: str, tarball: Path, progress: ProgressCallback | None = None
     ) -> Outcome:
-        async with self._track((profile, ""), "uploading"):
+        async with self._track((profile, ""), "uploading", "upload image", name):
             if not tarball.is_file():
                 raise ProviderError(f"{tarball} is not a readable file")
             await self.provider(profile).upload_image(name, tarball, progress)
         return Outcome(f"Uploaded image {name}", (name,))
 
     async def delete_image(self, profile: str, name: str) -> Outcome:
-        async with self._track((profile, ""), "deleting image"):
+        async with self._track((profile, ""), "deleting image", "delete image", name):
             await self.provider(profile).delete_image(name)
         return Outcome(f"Deleted image {name}", (name,))
 
     async def create_desktop(self, profile: str, request: DesktopRequest) -> Vm:
         """The new desktop VM (stored stopped)."""
-        async with self._track((profile, ""), "creating"):
+        async with self._track((profile, ""), "creating", "create desktop", request.label) as made:
             vm = await self.desktops_api(profile).create_desktop(
                 request.label,
                 request.region,
@@ -239,6 +271,7 @@ class Actions:
                 request.password,
                 request.storage_type,
             )
+            made.append(vm.id)
         return vm
 
     async def account_plan(self, profile: str) -> Plan:
@@ -248,12 +281,12 @@ class Actions:
         return await self.secrets_api(vm).list_secrets(vm.id)
 
     async def set_secret(self, vm: Vm, key: str, value: SecretStr) -> Outcome:
-        async with self._track(vm.key, "saving secret"):
+        async with self._track(vm.key, "saving secret", "set secret", f"{vm.id} {key}"):
             await self.secrets_api(vm).set_secret(vm.id, key, value)
         return Outcome(f"Saved {key}; it applies at the VM's next start", (key,))
 
     async def delete_secret(self, vm: Vm, key: str) -> Outcome:
-        async with self._track(vm.key, "deleting secret"):
+        async with self._track(vm.key, "deleting secret", "delete secret", f"{vm.id} {key}"):
             await self.secrets_api(vm).delete_secret(vm.id, key)
         return Outcome(f"Deleted {key}; the VM keeps it until its next start", (key,))
 
@@ -261,11 +294,11 @@ class Actions:
         return await self.mappings_api(vm).list_mappings(vm.id)
 
     async def add_mapping(self, vm: Vm, name: str, port: int) -> Outcome:
-        async with self._track(vm.key, "mapping port"):
+        async with self._track(vm.key, "mapping port", "map port", f"{vm.id} {name}:{port}"):
             await self.mappings_api(vm).add_mapping(vm.id, name, port)
         return Outcome(f"Mapped {name} to port {port}", (name,))
 
     async def delete_mapping(self, vm: Vm, name: str) -> Outcome:
-        async with self._track(vm.key, "removing mapping"):
+        async with self._track(vm.key, "removing mapping", "unmap port", f"{vm.id} {name}"):
             await self.mappings_api(vm).delete_mapping(vm.id, name)
         return Outcome(f"Removed {name}", (name,))

@@ -121,6 +121,7 @@ class Registry:
             ssh_address=ssh,
             ca_path=endpoint.ca_path,
             memory_snapshots=False,
+            metrics=True,
             event_stream=True,
             timeout=timeout,
         )

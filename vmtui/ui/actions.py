@@ -286,6 +286,15 @@ REGISTRY: tuple[UiAction, ...] = (
         footer_rank=12,
     ),
     UiAction(
+        "app.log",
+        "L",
+        "Log",
+        "Every change this session made; export as vers commands or curl lines",
+        flows.action_log,
+        palette="app: action log",
+        show=False,
+    ),
+    UiAction(
         "app.quit",
         "q",
         "Quit",

@@ -11,6 +11,7 @@ from textual.binding import BindingType
 from textual.theme import BUILTIN_THEMES
 
 from vmtui.paths import styles_dir
+from vmtui.services.action_log import ActionLog
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
@@ -47,7 +48,9 @@ class VmTuiApp(App[None]):
         super().__init__()
         bind_registry(self, Scope.APP, registry)
         self.openers = openers
-        self.actions = Actions({}, self._pending_changed)
+        self.actions = Actions(
+            {}, self._pending_changed, log=ActionLog(directory=self.options.action_log_dir)
+        )
         self.main_screen = MainScreen(self.actions, openers, self.options, shown, registry)
         self._quit_armed = False
 

@@ -15,12 +15,14 @@ from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Vm
+from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -342,6 +344,11 @@ def yank(host: ActionHost) -> None:
 
 def images(host: ActionHost) -> None:
     host.app.push_screen(ImagesScreen(host.actions, host.default_profile(), read_only=host.options.read_only))
+
+
+def action_log(host: ActionHost) -> None:
+    export_dir = host.options.action_log_dir or state_dir() / "action-log"
+    host.app.push_screen(ActionLogScreen(host.actions.log, export_dir))
 
 
 def refresh(host: ActionHost) -> None:

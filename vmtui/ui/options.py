@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vmtui.config import PollSettings
 
@@ -22,5 +23,7 @@ class AppOptions:
     read_only: bool = False
     scrollback: int = 10_000
     ssh_keepalive: int = 10
+    action_log_dir: Path | None = None
+    """Where each session's action log is kept (and exported); None keeps it in memory only."""
     now: Callable[[], float] = time.time
     """Wall clock for ages; tests pin it."""

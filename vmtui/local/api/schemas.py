@@ -216,13 +216,29 @@ class VmMetadataOut(VmOut):
         )
 
 
+class VmMetricsOut(BaseModel):
+    """A VM's resource use now, from its cgroup (vmtui's own route; Vers has none). A client samples it
+    twice and divides the CPU time's growth by the wall time between the samples."""
+
+    vm_id: str
+    cpu_usage_usec: int | None = Field(description="CPU time used by the VM's processes since it started")
+    memory_current_bytes: int | None = Field(description="memory in use by the VM's processes")
+    memory_limit_bytes: int = Field(description="the VM's memory size")
+    vcpu_count: int
+    sampled_at: float = Field(description="engine clock (monotonic seconds) when read")
+
+
 class VmListItemOut(VmOut):
-    """A VM in `GET /vm`: Vers' list fields plus the lineage Vers gives only in `/vm/{id}/metadata`
-    (extra fields a Vers client ignores), so a client needs no metadata request per VM here."""
+    """A VM in `GET /vm`: Vers' list fields plus what Vers gives only in `/vm/{id}/metadata` (lineage,
+    image and size; extra fields a Vers client ignores), so a client needs no metadata request per VM."""
 
     ip: str
     parent_commit_id: str | None
     grandparent_vm_id: str | None
+    image_name: str
+    vcpu_count: int
+    mem_size_mib: int
+    fs_size_mib: int
 
     @classmethod
     def of(cls, engine: Engine, vm: VmRecord) -> VmListItemOut:
@@ -231,6 +247,10 @@ class VmListItemOut(VmOut):
             ip=VM_ADDRESS,
             parent_commit_id=vm.parent_commit_id,
             grandparent_vm_id=vm.grandparent_vm_id,
+            image_name=vm.image,
+            vcpu_count=vm.vcpu_count,
+            mem_size_mib=vm.mem_size_mib,
+            fs_size_mib=vm.fs_size_mib,
         )
 
 

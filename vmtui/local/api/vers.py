@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -43,6 +44,7 @@ from vmtui.local.api.schemas import (
     VmIdOut,
     VmListItemOut,
     VmMetadataOut,
+    VmMetricsOut,
     VmOut,
     VmsOut,
 )
@@ -132,6 +134,24 @@ async def vm_status(engine: EngineDep, vm_id: str) -> VmOut:
 @router.get("/vm/{vm_id}/metadata")
 async def vm_metadata(engine: EngineDep, vm_id: str) -> VmMetadataOut:
     return VmMetadataOut.of(engine, engine.get_vm(vm_id))
+
+
+# -- resource metrics (vmtui's own route: the TUI's CPU and memory sparklines) ------------------
+
+
+@router.get("/vm/{vm_id}/metrics")
+async def vm_metrics(engine: EngineDep, vm_id: str) -> VmMetricsOut:
+    """CPU time and memory in use from the VM's cgroup; nulls when the VM is not running."""
+    vm = engine.get_vm(vm_id)
+    cpu, memory = engine.vm_usage(vm_id)
+    return VmMetricsOut(
+        vm_id=vm_id,
+        cpu_usage_usec=cpu,
+        memory_current_bytes=memory,
+        memory_limit_bytes=vm.mem_size_mib * 1024 * 1024,
+        vcpu_count=vm.vcpu_count,
+        sampled_at=time.monotonic(),
+    )
 
 
 @router.delete("/vm/{vm_id}")

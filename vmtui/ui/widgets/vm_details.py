@@ -18,6 +18,7 @@ from vmtui.providers.base import PortMappingsApi
 from vmtui.services.actions import Actions
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean, format_age
+from vmtui.ui.widgets.resource_graphs import ResourceGraphs
 
 _CAPABILITY_FLAGS = (
     "can_branch",
@@ -45,13 +46,15 @@ class VmDetails(VerticalScroll):
 
     def compose(self):
         yield self._body
+        yield ResourceGraphs(id="resource-graphs")
 
     def show_for(self, item: Vm | Commit | None, actions: Actions, fleet: FleetSupervisor) -> None:
         """Show `item` with what its provider can do, an action in flight and the last error about it."""
+        provider = actions.providers.get(item.provider) if item is not None else None
+        self.query_one(ResourceGraphs).watch_vm(item if isinstance(item, Vm) else None, provider)
         if item is None:
             self.show(None)
             return
-        provider = actions.providers.get(item.provider)
         errors = actions.errors
         error = (
             errors.get(item.key) or errors.get((item.provider, "")) or fleet.open_errors.get(item.provider)
