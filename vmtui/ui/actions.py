@@ -50,6 +50,8 @@ class UiAction:
     requires: Requirement = NO_REQUIREMENT
     show: bool = True
     """Listed in the footer."""
+    footer_rank: int = 50
+    """Which hints a narrow footer keeps: the lowest ranks first (Help is 0, always kept)."""
     scope: Scope = Scope.SCREEN
     priority: bool = False
     binding_action: str | None = None
@@ -123,6 +125,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.new_vm,
         palette="vm: new root VM",
         requires=Requirement(Needs.PROFILE, "can_create", writes=True),
+        footer_rank=2,
     ),
     UiAction(
         "vm.branch",
@@ -132,6 +135,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.branch,
         palette="vm: branch",
         requires=_vm("can_branch", live=True),
+        footer_rank=5,
     ),
     UiAction(
         "vm.commit",
@@ -141,6 +145,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.commit,
         palette="vm: commit",
         requires=_vm("can_commit", live=True),
+        footer_rank=6,
     ),
     UiAction(
         "commit.restore",
@@ -150,6 +155,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.restore,
         palette="commit: new VM from commit",
         requires=Requirement(Needs.COMMIT, "can_restore", writes=True),
+        footer_rank=10,
     ),
     UiAction(
         "vm.pause",
@@ -159,6 +165,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.pause,
         palette="vm: pause / resume",
         requires=_vm("can_pause", live=True),
+        footer_rank=7,
     ),
     UiAction(
         "vm.power",
@@ -168,6 +175,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.power,
         palette="vm: power: start / stop",
         requires=_vm("can_start_stop"),
+        footer_rank=8,
     ),
     UiAction(
         "vm.delete",
@@ -177,6 +185,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.delete,
         palette="vm: delete",
         requires=_vm("can_delete"),
+        footer_rank=9,
     ),
     UiAction(
         "vm.ssh",
@@ -186,6 +195,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.ssh,
         palette="vm: open terminal (ssh)",
         requires=_vm("has_ssh", live=True, writes=False),
+        footer_rank=3,
     ),
     UiAction(
         "vm.ssh_another",
@@ -245,6 +255,7 @@ REGISTRY: tuple[UiAction, ...] = (
         "Filter: text is a substring, ~text fuzzy, re:regex; state:running, label:k=v, provider:x; ! negates",
         lambda host: host.open_filter(),
         palette="list: filter",
+        footer_rank=4,
     ),
     UiAction(
         "list.clear_filter",
@@ -272,6 +283,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.images,
         palette="app: images",
         requires=Requirement(Needs.PROFILE, "has_images"),
+        footer_rank=12,
     ),
     UiAction(
         "app.log",
@@ -290,6 +302,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.leave,
         palette="app: quit",
         scope=Scope.APP,
+        footer_rank=1,
     ),
     UiAction(
         "app.quit_now",
@@ -309,6 +322,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.show_help,
         palette="app: help (keys)",
         scope=Scope.APP,
+        footer_rank=0,
     ),
     UiAction(
         "app.palette",
@@ -318,6 +332,7 @@ REGISTRY: tuple[UiAction, ...] = (
         flows.palette,
         scope=Scope.APP,
         binding_action="command_palette",
+        footer_rank=11,
     ),
     UiAction(
         "app.theme",

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -34,7 +34,7 @@ class FormScreen(ModalScreen[ResultT | None], Generic[ResultT]):
     _edited: set[str]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes=self.DIALOG_CLASSES):
+        with VerticalScroll(id="dialog", classes=self.DIALOG_CLASSES):
             yield Label(Text(self.TITLE_TEXT), id="dialog-title", classes="dialog-title")
             yield from self.fields()
             with Horizontal(classes="dialog-buttons"):

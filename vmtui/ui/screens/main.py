@@ -16,7 +16,6 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from vmtui.core.models import Commit, Vm
 from vmtui.services.actions import Actions, PendingKey
@@ -34,6 +33,7 @@ from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.widgets.banner import Banner
 from vmtui.ui.widgets.empty_hint import EmptyHint
 from vmtui.ui.widgets.filter_bar import FilterBar
+from vmtui.ui.widgets.fitting_footer import FittingFooter
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_area import TerminalArea
@@ -94,7 +94,7 @@ class MainScreen(Screen[None]):
         yield StatusBar(
             now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
         )
-        yield Footer(show_command_palette=False)
+        yield FittingFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         for pane_id, title in PANES:

@@ -48,7 +48,6 @@ class SendingFormScreen(FormScreen[RequestT]):
             yield widget
 
     def on_mount(self) -> None:
-        self.query_one("#dialog").styles.overflow_y = "auto"  # a long form scrolls in a small terminal
         self.query_one("#dialog").mount(
             Static("", id="send-status"), before=self.query_one(".dialog-buttons")
         )
