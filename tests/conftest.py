@@ -5,12 +5,16 @@ without the VMTUI_* and VERS_* variables of the surrounding shell. The fake HOME
 the `isolated_home` fixture for tests that want to put files there (e.g. `~/.versrc`).
 
 Tests marked `root` (real sandboxes: namespaces, overlayfs, cgroups) are skipped when not run as root.
+`engine` is a started local engine in a temporary state dir, for tests that drive it in-process.
 """
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from vmtui.local.engine import Engine
 
 _VERS_VARIABLES = ("VERS_API_KEY", "VERS_BASE_URL", "VERS_URL")
 _XDG_DIRS = {
@@ -56,3 +60,14 @@ def no_vm_outlives_the_session(tmp_path_factory: pytest.TempPathFactory):
         Sandbox.cleanup_stale(marker.parent.parent)
     if leftovers:
         print(f"\nconftest: stopped {len(leftovers)} VM(s) that tests left running")
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """A started local engine in a temporary state dir; its VMs are deleted and it is closed after."""
+    engine = Engine(tmp_path / "state")
+    await engine.start()
+    yield engine
+    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
+        await engine.delete_vm(vm.id, owner=vm.owner)
+    await engine.close()

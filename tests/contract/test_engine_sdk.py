@@ -31,21 +31,10 @@ from vers_sdk.models import (
 from tests.contract.strict import strict
 from vmtui.local.api.app import create_app
 from vmtui.local.catalog import ORG_NAME
-from vmtui.local.engine import Engine
 
 pytestmark = pytest.mark.root
 
 TOKEN = "sdk-token-" + "s" * 32
-
-
-@pytest.fixture
-async def engine(tmp_path):
-    engine = Engine(tmp_path / "state")
-    await engine.start()
-    yield engine
-    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
-        await engine.delete_vm(vm.id, owner=vm.owner)
-    await engine.close()
 
 
 @pytest.fixture

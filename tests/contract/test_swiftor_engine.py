@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from vmtui.core.models import VmState
 from vmtui.core.swiftor_plans import DISTRIBUTIONS
 from vmtui.local.api.app import create_app
-from vmtui.local.engine import Engine
 from vmtui.local.jwt_tokens import issue_token
 from vmtui.providers.swiftor import SwiftorProvider
 
@@ -38,16 +37,6 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return [shape(item) for item in value[:1]]
     return type(value).__name__
-
-
-@pytest.fixture
-async def engine(tmp_path):
-    engine = Engine(tmp_path / "state")
-    await engine.start()
-    yield engine
-    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
-        await engine.delete_vm(vm.id, owner=vm.owner)
-    await engine.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from tests.contract.strict import strict
 from vmtui.local.api import events as events_route
 from vmtui.local.api.app import create_app
 from vmtui.local.daemon import listen_socket
-from vmtui.local.engine import Engine
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_fetch import LineageEnrichment
 from vmtui.services.poller import Poller, PollResult
@@ -23,16 +22,6 @@ from vmtui.services.poller import Poller, PollResult
 TOKEN = "test-token-" + "p" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 V1 = "/api/v1"
-
-
-@pytest.fixture
-async def engine(tmp_path):
-    engine = Engine(tmp_path / "state")
-    await engine.start()
-    yield engine
-    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
-        await engine.delete_vm(vm.id, owner=vm.owner)
-    await engine.close()
 
 
 @pytest.fixture

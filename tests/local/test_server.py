@@ -23,16 +23,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 V1 = "/api/v1"
 
 
-@pytest.fixture
-async def engine(tmp_path):
-    engine = Engine(tmp_path / "state")
-    await engine.start()
-    yield engine
-    for vm in engine.db.list_vms(all_owners=True, phases=("ready",)):
-        await engine.delete_vm(vm.id, owner=vm.owner)
-    await engine.close()
-
-
 def _client(app, **headers: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://engine.test", headers=headers, timeout=60)
