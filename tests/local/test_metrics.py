@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.local.test_server import V1, _client, _new_vm, _sh, api, engine  # noqa: F401 - fixtures
+from tests.local.test_server import V1, _client, _new_vm, _sh, api  # noqa: F401 - fixtures
 from vmtui.local.api.app import create_app
 
 pytestmark = pytest.mark.root
