@@ -148,7 +148,14 @@ class Tunnels:
 
     async def open(self, provider: SshProvider, vm_id: str, vm_name: str, ports: PortSpec) -> Tunnel:
         """Open a tunnel and wait until it listens (raises why it could not)."""
-        tunnel = Tunnel(provider, vm_id, vm_name, ports, self.known_hosts, on_change=self.on_change)
+        tunnel = Tunnel(
+            provider,
+            vm_id,
+            vm_name,
+            ports,
+            self.known_hosts,
+            on_change=lambda changed: self.on_change(changed),
+        )
         tunnel.start()
         try:
             await tunnel.wait_up()
