@@ -4,6 +4,10 @@ pointed at it, over loopback."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.e2e.test_ssh import daemon, provider  # noqa: F401  (module-scoped fixtures)
+from tests.e2e.test_ssh import cli, daemon, provider  # noqa: F401  (module-scoped fixtures)
 from vmtui.core.models import ExecEvent, VmConfig
 from vmtui.services.broadcast import Broadcast, group_results
 from vmtui.services.exec_runs import ExecRuns
@@ -132,3 +136,68 @@ async def test_a_tunnel_fetches_from_the_vm_and_comes_back_after_a_drop(provider
     assert tunnel.state is TunnelState.CLOSED and tunnels.open_tunnels == []
     with pytest.raises(OSError):
         await asyncio.to_thread(fetch, port)
+
+
+async def test_cli_exec_streams_output_and_exits_with_the_commands_code(tmp_path, daemon, vms):  # noqa: F811
+    state, _endpoint = daemon
+    run = await asyncio.to_thread(
+        cli, state, tmp_path, "exec", "ops-b", "--", "echo out;", "echo err >&2;", "exit 6"
+    )
+    assert (run.returncode, run.stdout, run.stderr) == (6, b"out\n", b"err\n")
+
+    run = await asyncio.to_thread(cli, state, tmp_path, "exec", "--json", vms[1].id[:8], "--", "printf", "hi")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"vm_id": vms[1].id, "exit_code": 0, "stdout": "hi", "stderr": ""}
+
+    run = await asyncio.to_thread(cli, state, tmp_path, "exec", "-t", "1", "ops-b", "--", "sleep", "30")
+    assert run.returncode != 0
+
+    run = await asyncio.to_thread(cli, state, tmp_path, "exec", "no-such-vm", "--", "true")
+    assert run.returncode == 255 and b"no VM named 'no-such-vm'" in run.stderr
+
+
+async def test_cli_tunnel_forwards_until_ctrl_c(tmp_path, daemon, provider, vms):  # noqa: F811
+    state, _endpoint = daemon
+    serve = f"mkdir -p /srv && echo hi-from-cli > /srv/hello.txt; {SERVE}"
+    assert (await provider.exec(vms[2].id, ["sh", "-c", serve])).exit_code == 0
+    config = tmp_path / "config.toml"
+    config.write_text(f'active = "local"\n[profiles.local]\nkind = "local"\nstate_dir = "{state}"\n')
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VMTUI_CONFIG_FILE": str(config),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "vmtui",
+        "tunnel",
+        "ops-c",
+        f"0:{HTTP_PORT}",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line.startswith(b"Forwarding 127.0.0.1:"), line
+        port = int(line.split(b"127.0.0.1:")[1].split()[0])
+        body = b""
+        deadline = time.monotonic() + 60
+        while body != b"hi-from-cli\n":
+            assert time.monotonic() < deadline, "nothing answered through the CLI tunnel"
+            try:
+                body = await asyncio.to_thread(fetch, port)
+            except OSError:
+                await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        with pytest.raises(OSError):
+            await asyncio.to_thread(fetch, port)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
