@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.request
@@ -99,6 +100,20 @@ async def test_broadcast_over_three_vms_groups_identical_output(provider, vms): 
     ]
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The addresses something listens on at TCP `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(
+                    socket.inet_ntoa(bytes.fromhex(address)[::-1]) if len(address) == 8 else f"v6:{address}"
+                )
+    return found
+
+
 def fetch(port: int) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=30) as response:
         return response.read()
@@ -124,12 +139,14 @@ async def test_a_tunnel_fetches_from_the_vm_and_comes_back_after_a_drop(provider
         except OSError:
             await asyncio.sleep(0.2)
     port = tunnel.local_port
+    assert listening_addresses(port) == {"127.0.0.1"}, "a tunnel listens on loopback only"
 
     assert tunnel.session is not None
     tunnel.session.connection.abort()  # the connection drops under the tunnel
     await wait_until(lambda: TunnelState.RECONNECTING in changes, "the tunnel to notice the drop")
     await wait_until(lambda: tunnel.state is TunnelState.UP, "the tunnel to reconnect")
     assert tunnel.local_port == port and tunnel.reconnects == 1
+    assert listening_addresses(port) == {"127.0.0.1"}
     assert await asyncio.to_thread(fetch, port) == b"hi-from-vm\n"
 
     await tunnels.close_all()
