@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.console import Group
-from rich.rule import Rule
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,25 +26,27 @@ from vmtui.ui.screens.exec_runs import shell_command
 
 SHOWN_NAMES = 12
 """VM names listed in a group's heading before "and N more"."""
+NAME_WIDTH = 20
+"""A VM's name in headings (ids are cut, as in the VM list)."""
 
 
 def render_groups(groups: list[OutputGroup]) -> Group:
-    """Each group: a rule naming its VMs and outcomes, then the output they share."""
-    parts: list[Rule | Text] = []
+    """Each group: a heading naming its VMs and outcomes, then the output they share."""
+    parts: list[Text] = []
     for group in groups:
         results = group.results
         names = ", ".join(_outcome(result) for result in results[:SHOWN_NAMES])
         more = f" and {len(results) - SHOWN_NAMES} more" if len(results) > SHOWN_NAMES else ""
         count = f"{len(results)} VM{'s' if len(results) != 1 else ''}"
         style = "bold red" if group.failed else "bold green"
-        parts.append(Rule(Text(f" {count}: {names}{more} ", style), align="left", style=style))
+        parts.append(Text(f"── {count}: {names}{more}", style))
         lines = clean_lines(group.output) or ["(no output)"]
-        parts.append(Text("\n".join(lines)))
+        parts.append(Text("\n".join(lines) + "\n"))
     return Group(*parts)
 
 
 def _outcome(result: VmResult) -> str:
-    name = clean(result.vm.display_name, 30)
+    name = clean(result.vm.display_name, NAME_WIDTH)
     return name if not result.failed else f"{name} [{clean(result.outcome, 60)}]"
 
 
@@ -54,7 +55,6 @@ class BroadcastScreen(ModalScreen[None]):
         Binding("escape", "app.pop_screen", "Back", id="broadcast.close", tooltip="Back to the VM list"),
     ]
     DEFAULT_CSS = """
-    BroadcastScreen #broadcast-dialog { width: 120; height: 90%; }
     BroadcastScreen #broadcast-results { height: 1fr; border: round $foreground 30%; }
     BroadcastScreen #broadcast-status { height: auto; color: $text-muted; }
     """
@@ -66,7 +66,7 @@ class BroadcastScreen(ModalScreen[None]):
         self.results: list[VmResult] = []
 
     def compose(self) -> ComposeResult:
-        names = ", ".join(clean(vm.display_name, 30) for vm in self.targets[:6])
+        names = ", ".join(clean(vm.display_name, NAME_WIDTH) for vm in self.targets[:6])
         more = f" and {len(self.targets) - 6} more" if len(self.targets) > 6 else ""
         with Vertical(id="broadcast-dialog", classes="dialog"):
             yield Label(

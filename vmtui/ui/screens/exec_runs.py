@@ -41,7 +41,6 @@ class ExecScreen(ModalScreen[None]):
         Binding("l", "logs", "Logs", id="exec.logs", tooltip="The run's output from the VM's exec log"),
     ]
     DEFAULT_CSS = """
-    ExecScreen #exec-dialog { width: 120; height: 90%; }
     ExecScreen #exec-runs { height: 8; }
     ExecScreen #exec-output { height: 1fr; border: round $foreground 30%; }
     ExecScreen #exec-status { height: auto; color: $text-muted; }
@@ -146,8 +145,8 @@ class ExecScreen(ModalScreen[None]):
         rows = [
             (
                 run.exec_id,
-                clean(run.vm_name, 20),
-                clean(" ".join(run.command[2:] if run.command[:2] == ("sh", "-c") else run.command), 50),
+                clean(run.vm_name, 16),
+                clean(" ".join(run.command[2:] if run.command[:2] == ("sh", "-c") else run.command), 56),
                 run.status,
                 format_age(now - run.started),
                 run.failed,

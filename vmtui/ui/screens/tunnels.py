@@ -42,7 +42,6 @@ class TunnelsScreen(ModalScreen[None]):
         ),
     ]
     DEFAULT_CSS = """
-    TunnelsScreen #tunnels-dialog { width: 110; height: 70%; }
     TunnelsScreen #tunnels-table { height: 1fr; }
     TunnelsScreen #tunnels-status { height: auto; color: $text-muted; }
     """
@@ -67,11 +66,11 @@ class TunnelsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for label, key, width in (
-            ("Local", "local", 22),
-            ("VM", "vm", 24),
-            ("Remote", "remote", 8),
-            ("State", "state", 13),
-            ("Note", "note", None),
+            ("Local", "local", 16),
+            ("VM", "vm", 20),
+            ("Remote", "remote", 6),
+            ("State", "state", 12),
+            ("Note", "note", 30),
         ):
             table.add_column(label, key=key, width=width)
         self.tunnels.on_change = lambda _tunnel: self.call_later(self._fill)
@@ -94,10 +93,10 @@ class TunnelsScreen(ModalScreen[None]):
                 note = f"reconnected {tunnel.reconnects}×" + (f"; {note}" if note else "")
             table.add_row(
                 f"127.0.0.1:{tunnel.local_port}",
-                clean(tunnel.vm_name, 24),
+                clean(tunnel.vm_name, 20),
                 str(tunnel.ports.remote),
                 Text(tunnel.state.value, STATE_STYLES[tunnel.state]),
-                clean(note, 60),
+                clean(note, 30),
                 key=str(index),
             )
         if table.row_count:
