@@ -254,7 +254,7 @@ REGISTRY: tuple[UiAction, ...] = (
         "Broadcast",
         "Run one command on the marked VMs (else the selected one); identical outputs grouped",
         flows.broadcast,
-        palette="vm: broadcast exec to marked VMs",
+        palette="vm: broadcast exec",
         requires=_vm("has_exec", live=True),
         show=False,
     ),
