@@ -55,6 +55,11 @@ async def test_x_runs_a_command_streams_its_output_keeps_the_exit_and_re_attache
             [run] = app.main_screen.exec_runs.runs
             assert run.exit_code == 3 and run.vm_id == vm_id
 
+            # hostile output: a clipboard write (OSC 52), a screen clear, a bell; shown inert
+            await pilot.press(*r"printf '\033]52;c;cHduZWQ=\007\033[2Jevil\a\n'", "enter")
+            await wait_until(pilot, lambda: "evil" in log_text(screen), "the hostile output")
+            assert not any(char in log_text(screen) for char in "\x1b\x07"), repr(log_text(screen))
+
             await pilot.press(*"echo first; cat /tmp/gate; echo last", "enter")
             await wait_until(pilot, lambda: log_text(screen) == "first", "the first line")
             await pilot.press("tab", "d")  # the runs table, then detach: the command runs on
@@ -72,8 +77,9 @@ async def test_x_runs_a_command_streams_its_output_keeps_the_exit_and_re_attache
             assert isinstance(app.screen, MainScreen)
             await pilot.press("x")  # runs are kept across openings
             table = app.screen.query_one(DataTable)
-            assert table.row_count == 2
-            assert [text_of_cell(table, row, "status") for row in range(2)] == ["exit 0", "exit 3"]
+            assert table.row_count == 3
+            statuses = [text_of_cell(table, row, "status") for row in range(3)]
+            assert statuses == ["exit 0", "exit 0", "exit 3"]
     finally:
         await engine.aclose()
 

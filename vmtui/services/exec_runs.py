@@ -1,7 +1,7 @@
 """Commands run on VMs without a shell (the API's exec), kept while the app runs. No Textual.
 
-`ExecRuns.start` streams one command's output into an `ExecRun` (output in order, exit code kept) and
-calls `on_change` as it grows. A stream that breaks while the command runs is re-attached from the
+`ExecRuns.start` streams one command's output into an `ExecRun` (output in order, exit code kept), which
+the UI reads as it grows. A stream that breaks while the command runs is re-attached from the
 last cursor it saw, where the provider can (`exec_attach`); `detach` stops following (the command runs
 on) and `attach` follows it again.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from vmtui.core.errors import ProviderError, Unavailable, Unsupported
@@ -78,11 +78,8 @@ class ExecRun:
 class ExecRuns:
     """The session's exec runs, newest first."""
 
-    def __init__(
-        self, providers: Mapping[str, Provider], on_change: Callable[[ExecRun], None] = lambda _run: None
-    ):
+    def __init__(self, providers: Mapping[str, Provider]):
         self.providers = providers
-        self.on_change = on_change
         self.runs: list[ExecRun] = []
 
     def start(self, vm: Vm, command: list[str], *, timeout_secs: int | None = None) -> ExecRun:
@@ -99,8 +96,7 @@ class ExecRuns:
         """Follow a detached run again: what it wrote since, then live output."""
         if run.finished or run.following:
             return
-        provider = self.providers[run.profile]
-        self._follow(run, provider.exec_attach(run.vm_id, run.exec_id, cursor=run.cursor))
+        self._follow(run, self._attached(run))
 
     def detach(self, run: ExecRun) -> None:
         """Stop following; the command runs on in the VM."""
@@ -129,17 +125,14 @@ class ExecRuns:
     def _follow(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
         run.following = True
         run.task = asyncio.create_task(self._pump(run, events), name=f"exec-{run.exec_id}")
-        self.on_change(run)
 
     async def _pump(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
-        provider = self.providers[run.profile]
         tries = 0
         try:
             while True:
                 try:
                     async for event in events:
                         run.apply(event)
-                        self.on_change(run)
                     if not run.finished:
                         run.error = "the stream ended without an exit code"
                     return
@@ -148,7 +141,7 @@ class ExecRuns:
                     if run.cursor is None or tries > REATTACH_TRIES:
                         run.error = f"stream lost: {exc.message}"
                         return
-                    events = provider.exec_attach(run.vm_id, run.exec_id, cursor=run.cursor)
+                    events = self._attached(run)
                 except Unsupported as exc:
                     run.error = exc.message
                     return
@@ -160,7 +153,12 @@ class ExecRuns:
             if close is not None:
                 await close()
             run.following = False
-            self.on_change(run)
+
+    async def _attached(self, run: ExecRun) -> AsyncIterator[ExecEvent]:
+        """The run's events after its cursor; a provider that cannot re-attach says so while iterating."""
+        provider = self.providers[run.profile]
+        async for event in provider.exec_attach(run.vm_id, run.exec_id, cursor=run.cursor):
+            yield event
 
     def _forget_old(self) -> None:
         finished = [run for run in self.runs if run.finished]

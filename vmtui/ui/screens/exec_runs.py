@@ -50,9 +50,10 @@ class ExecScreen(ModalScreen[None]):
         super().__init__()
         self.runs = runs
         self.vm = vm
-        self.shown: tuple[str, int] | None = None
-        """(exec id, output length) the output pane shows, to repaint only on change."""
-        self.dirty = True
+        self.shown: tuple[str, int, str] | None = None
+        """(exec id, output length, status) the panel shows: it repaints only when that changes."""
+        self.log_of: str | None = None
+        """The run whose VM exec log is shown (`l`) instead of its live output, until another is selected."""
         self.rows: list[tuple[str, str, str, str, str, bool]] = []
 
     def compose(self) -> ComposeResult:
@@ -75,30 +76,18 @@ class ExecScreen(ModalScreen[None]):
             ("Age", "age", 6),
         ):
             table.add_column(label, key=key, width=width)
-        self.runs.on_change = self._changed
         self.set_interval(REFRESH_SECONDS, self._repaint)
         self._repaint()
         self.query_one(Input).focus()
-
-    def on_unmount(self) -> None:
-        self.runs.on_change = lambda _run: None
-
-    def _changed(self, _run: ExecRun) -> None:
-        self.dirty = True
 
     @on(Input.Submitted, "#exec-command")
     def _run(self, event: Input.Submitted) -> None:
         line = event.value.strip()
         if not line:
             return
-        try:
-            run = self.runs.start(self.vm, shell_command(line))
-        except ProviderError as exc:
-            self.status(f"Cannot run: {exc}")
-            return
+        run = self.runs.start(self.vm, shell_command(line))
         event.input.value = ""
         self.selected = run
-        self.dirty = True
         self._repaint()
 
     # ---------------------------------------------------------------- what is shown
@@ -117,26 +106,19 @@ class ExecScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(run.exec_id))
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self) -> None:
-        self.dirty = True
-
     def _repaint(self) -> None:
         self._fill_table()
-        if not self.dirty:
-            return
-        self.dirty = False
         run = self.selected
+        now = None if run is None else (run.exec_id, len(run.output), run.status)
+        if now == self.shown or (run is not None and run.exec_id == self.log_of):
+            return
+        self.shown, self.log_of = now, None
         log = self.query_one(Log)
+        log.clear()
         if run is None:
-            log.clear()
-            self.shown = None
             self.status("No runs yet: type a command and press Enter")
             return
-        if self.shown != (run.exec_id, len(run.output)):
-            self.shown = (run.exec_id, len(run.output))
-            log.clear()
-            log.write_lines(clean_lines(run.text()))
+        log.write_lines(clean_lines(run.text()))
         self.status(self._describe(run))
 
     def _fill_table(self) -> None:
@@ -184,10 +166,7 @@ class ExecScreen(ModalScreen[None]):
         if run is None or run.finished or run.following:
             self.status("Select a detached run to re-attach")
             return
-        try:
-            self.runs.attach(run)
-        except ProviderError as exc:
-            self.status(f"Cannot re-attach: {exc}")
+        self.runs.attach(run)
 
     def action_detach(self) -> None:
         run = self.selected
@@ -208,5 +187,5 @@ class ExecScreen(ModalScreen[None]):
         log = self.query_one(Log)
         log.clear()
         log.write_lines(clean_lines(text))
-        self.shown = (run.exec_id, -1)  # the next change of this run repaints its live output
+        self.log_of = run.exec_id
         self.status(f"{run.vm_name}: the VM's exec log of this run ({len(text)} characters)")
