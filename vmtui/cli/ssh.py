@@ -74,10 +74,7 @@ def run_cp(args: argparse.Namespace) -> int:
     args.vm = source_vm or dest_vm
 
     async def copy(session: SshSession) -> int:
-        if source_vm is None:
-            await session.put(source, dest)
-            return 0
-        stats = await session.get(source, dest)
+        stats = await (session.put(source, dest) if source_vm is None else session.get(source, dest))
         if stats.skipped:
             shown = ", ".join(stats.skipped[:3]) + (", …" if len(stats.skipped) > 3 else "")
             print(
