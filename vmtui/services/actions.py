@@ -343,6 +343,10 @@ class Actions:
             return Outcome(f"Labels of {vm.id} are now: {shown or 'none'}", (vm.id,))
         return Outcome(f"Labelled {vm.id}: {shown}", (vm.id,))
 
+    async def vm_labels(self, vm: Vm) -> dict[str, str]:
+        """The VM's labels as the server has them now (the listed row may be a poll behind)."""
+        return (await self.provider(vm.provider).get_vm(vm.id)).labels
+
     async def delete_label(self, vm: Vm, name: str) -> Outcome:
         async with self._track(vm.key, "unlabelling", "remove label", f"{vm.id} {name}"):
             await self.labels_api(vm).delete_label(vm.id, name)

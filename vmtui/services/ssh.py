@@ -201,6 +201,10 @@ class SshSession:
         await self.close()
 
     @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    @property
     def connection(self) -> asyncssh.SSHClientConnection:
         if self._conn is None:
             raise SshError(f"not connected to VM {self.vm_id}")
