@@ -1,5 +1,5 @@
-"""Environment variables of a Vers account (`/env_vars`): every VM started afterwards gets them in
-`/etc/environment`. Keys with masked values, as Swiftor secrets are (`masked_values`)."""
+"""Environment variables of a Vers account (`/env_vars`): every VM started afterwards gets them (Vers
+writes them into `/etc/environment` at boot). Keys with masked values, as Swiftor secrets are (`masked_values`)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class EnvVarsScreen(MaskedValuesScreen):
 
     def hints(self) -> ComposeResult:
         yield Static(
-            "Written into /etc/environment of every VM of this account when it starts.", classes="dialog-hint"
+            "In the environment of every VM of this account started from now on.", classes="dialog-hint"
         )
 
     async def fetch_values(self) -> dict[str, SecretStr]:
