@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from vers_sdk import models as sdk
 
 from tests.contract.fakes import OWNER, SEED_000, FakeVers, SeedVers, TodayVers
@@ -258,3 +259,14 @@ def test_todays_fake_answers_decode_strictly_into_the_sdk_models():
     images = strict(sdk.ListBaseImagesResponse, get("/images"))
     assert [i.image_name for i in images.images] == ["default"] and images.total == 1
     assert strict(sdk.VmSshKeyResponse, get(f"/vm/{vm_id}/ssh_key")).ssh_port == 443
+
+
+async def test_an_env_var_value_never_reaches_the_action_log_or_its_curl_export():
+    server = TodayVers()
+    actions = Actions({"vers": provider_for(server)})
+    outcome = await actions.set_env_var("vers", "TOKEN", SecretStr("s3cret-value"))
+    assert server.env_vars == {"TOKEN": "s3cret-value"} and "s3cret-value" not in outcome.message
+    (entry,) = actions.log.entries
+    assert entry.requests and entry.requests[0].method == "PUT"
+    assert "s3cret-value" not in repr(entry) and "s3cret-value" not in entry.to_json()
+    await actions.providers["vers"].aclose()
