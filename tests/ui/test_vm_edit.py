@@ -4,6 +4,7 @@ sees and on the engine's own state, read through a second provider on the same e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -16,6 +17,7 @@ from tests.ui.test_local_engine import states, wait_for
 from tests.ui.test_local_engine_actions import SIZE, make_app, open_engine
 from vmtui.cli.ssh import _find_vm
 from vmtui.core.models import VmConfig, VmState
+from vmtui.services.sftp_tree import TreeCopyStats
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarFormScreen, EnvVarsScreen
 from vmtui.ui.screens.files import FilesScreen, LocalPathScreen
@@ -241,7 +243,25 @@ async def test_f_browses_downloads_a_tree_with_links_and_uploads_a_file(
             await pilot.press("enter")
             await until_screen(pilot, app, FilesScreen)
             await wait_until(pilot, lambda: "up.txt" in files.entries, "the uploaded file listed")
+
+            async def endless_get(remote, local, progress):  # a copy that only ends when cancelled
+                progress(TreeCopyStats(files=1, bytes=2048))
+                await asyncio.Event().wait()
+
+            files.session.get = endless_get
+            table.move_cursor(row=table.get_row_index("up.txt"))
+            await pilot.press("g")
+            await until_screen(pilot, app, LocalPathScreen)
+            await pilot.press("enter")
+            await until_screen(pilot, app, FilesScreen)
+            await wait_until(pilot, lambda: "2.0 KiB" in status_text(files, "#files-status"), "the progress")
+            await pilot.press("escape")  # refused while a copy runs
+            assert app.screen is files and "x cancels it first" in status_text(files, "#files-status")
+            await pilot.press("x")
+            await wait_until(pilot, lambda: files.transfer is None, "the cancelled copy")
+            assert "Cancelled" in status_text(files, "#files-status")
             await pilot.press("escape")
+            await until_screen(pilot, app, type(app.main_screen))
         copied = await engine.exec(vm_id, ["cat", "/root/up.txt"])
         assert (copied.exit_code, copied.stdout) == (0, "uploaded from the TUI\n")
     finally:
