@@ -112,7 +112,7 @@ class FilesScreen(ModalScreen[None]):
         self.last_copy: TreeCopyStats | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="files-dialog", classes="dialog -wide"):
+        with Vertical(id="files-dialog", classes="dialog"):
             yield Label(Text(f"Files of {clean(self.vm.display_name, 60)}"), classes="dialog-title")
             yield Static("", id="files-path", classes="dialog-hint")
             yield DataTable(cursor_type="row", id="files-table")

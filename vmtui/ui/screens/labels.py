@@ -133,11 +133,12 @@ class RenameScreen(SendingFormScreen[str]):
 
     def validate(self) -> str | None:
         name = self.value("name")
-        return name if self.set_error("name", text_error(name, MAX_VALUE)) else None
+        unnamed = not name and NAME_LABEL not in self.vm.labels
+        message = self.needed(name, "a name") if unnamed else text_error(name, MAX_VALUE)
+        return name if self.set_error("name", message) and (name or not unnamed) else None
 
     async def send(self, request: str) -> None:
-        if request or NAME_LABEL in self.vm.labels:
-            await self.actions.rename(self.vm, request)
+        await self.actions.rename(self.vm, request)
 
 
 class LabelsScreen(ListScreen[str]):
