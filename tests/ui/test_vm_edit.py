@@ -60,6 +60,8 @@ async def test_f2_renames_and_l_sets_replaces_and_removes_labels(engine_settings
 
             await pilot.press("f2")
             await until_screen(pilot, app, RenameScreen)
+            await pilot.press("enter")  # nothing to rename to, no name label to remove: refused inline
+            assert "a name is needed" in status_text(app.screen, "#name-error")
             await pilot.press(*"web-1", "enter")
             await until_screen(pilot, app, type(app.main_screen))
             assert (await engine.get_vm(vm_id)).labels == {"team": "red", "name": "web-1"}
