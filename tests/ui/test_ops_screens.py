@@ -173,7 +173,9 @@ async def test_f_opens_a_tunnel_fetches_through_it_survives_a_drop_and_closes(en
             await wait_until(pilot, lambda: "reconnected 1×" in text_of_cell(table, 0, "note"), "the note")
             assert await fetch_when_ready(tunnel.local_port) == b"hi-through-tunnel\n"
 
-            await pilot.press("escape", "F")  # the tunnel outlives the screen
+            await pilot.press("escape", "q")  # the tunnel outlives the screen; quitting asks first
+            assert app.is_running and any("1 tunnel open: press q again" in m for _, m, _ in app.notes)
+            await pilot.press("F")
             screen = app.screen
             assert screen.query_one(DataTable).row_count == 1
             await pilot.press("tab", "d")
