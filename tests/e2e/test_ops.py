@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from tests.e2e.test_ssh import cli, daemon, provider  # noqa: F401  (module-scoped fixtures)
 from vmtui.core.models import ExecEvent, VmConfig
+from vmtui.services.action_log import ActionLog
 from vmtui.services.broadcast import Broadcast, group_results
 from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -69,7 +70,8 @@ async def test_exec_stream_attach_and_logs_on_the_real_engine(provider, vms):  #
 
 
 async def test_exec_runs_keep_output_and_exit_and_re_attach_after_detach(provider, vms):  # noqa: F811
-    runs = ExecRuns({"local": provider})
+    log = ActionLog()
+    runs = ExecRuns({"local": provider}, log)
     vm = vms[1]
     await provider.exec(vm.id, ["mkfifo", "/tmp/runs-fifo"])
     run = runs.start(vm, ["sh", "-c", "echo before; cat /tmp/runs-fifo; echo after; exit 3"])
@@ -82,6 +84,11 @@ async def test_exec_runs_keep_output_and_exit_and_re_attach_after_detach(provide
     await wait_until(lambda: run.finished, "the run to end")
     assert run.text() == "before\nmiddle\nafter\n" and run.exit_code == 3 and run.failed
     assert await runs.logs(run) == "before\nmiddle\nafter\n"
+    [entry] = log.entries  # logged when it was detached: left running, with its streamed request
+    assert (entry.action, entry.target, entry.result) == ("exec", vm.id, "detached")
+    [request] = entry.requests
+    assert (request.method, request.status) == ("POST", 200)
+    assert request.url.endswith(f"/api/v1/vm/{vm.id}/exec/stream") and "echo before" in request.body
     await runs.close()
 
 

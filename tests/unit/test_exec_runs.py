@@ -9,6 +9,7 @@ from vmtui.core.errors import Unavailable, Unsupported
 from vmtui.core.models import ExecEvent, Vm, VmState
 from vmtui.providers.base import Provider
 from vmtui.services import exec_runs
+from vmtui.services.action_log import ActionLog, vers_script
 from vmtui.services.exec_runs import ExecRuns
 
 VM = Vm(provider="p", id="vm-1", state=VmState.RUNNING, labels={"name": "web"})
@@ -53,18 +54,24 @@ async def wait_finished(run) -> None:
 
 async def test_a_broken_stream_is_re_attached_from_its_cursor_and_nothing_is_lost_or_doubled():
     provider = BreakingStream()
-    runs = ExecRuns({"p": provider})
+    log = ActionLog()
+    runs = ExecRuns({"p": provider}, log)
     run = runs.start(VM, ["sh", "-c", "echo one; echo two"])
     await wait_finished(run)
     assert provider.attached_from == [1]
     assert (run.text(), run.exit_code, run.error, run.status) == ("one\ntwo\n", 0, None, "exit 0")
+    [entry] = log.entries  # one change, logged once it ended (not when the stream broke)
+    assert (entry.action, entry.target, entry.result) == ("exec", "vm-1", "ok")
+    assert "vers exec vm-1 'echo one; echo two'" in vers_script(log.entries)
 
 
 async def test_a_broken_stream_that_cannot_be_re_attached_ends_with_the_reason():
-    runs = ExecRuns({"p": BreakingStream(can_attach=False)})
+    log = ActionLog()
+    runs = ExecRuns({"p": BreakingStream(can_attach=False)}, log)
     run = runs.start(VM, ["true"])
     await wait_finished(run)
     assert run.failed and run.error == "p cannot re-attach to commands" and run.text() == "one\n"
+    assert [entry.result for entry in log.entries] == ["p cannot re-attach to commands"]
 
 
 async def test_only_the_newest_finished_runs_are_kept(monkeypatch):

@@ -390,6 +390,7 @@ class HttpClient:
             async with self._client.stream(
                 method, path, json=json_body, headers=headers, timeout=timeout
             ) as response:
+                self._trace(method, path, {}, json_body, None, response.status_code)
                 if not response.is_success:
                     await response.aread()
                     raise self._status_error(response, parse_retry_after(response.headers.get("retry-after")))

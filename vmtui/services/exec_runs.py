@@ -14,9 +14,11 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from vmtui.core import request_trace
 from vmtui.core.errors import ProviderError, Unavailable, Unsupported
 from vmtui.core.models import ExecEvent, Vm
 from vmtui.providers.base import Provider
+from vmtui.services.action_log import OK, ActionLog
 
 RUNS_KEPT = 50
 """Finished runs listed (oldest dropped first); running ones are always kept."""
@@ -78,8 +80,10 @@ class ExecRun:
 class ExecRuns:
     """The session's exec runs, newest first."""
 
-    def __init__(self, providers: Mapping[str, Provider]):
+    def __init__(self, providers: Mapping[str, Provider], log: ActionLog | None = None):
         self.providers = providers
+        self.log = log
+        """Where each started run is kept as a change (`exec`), with its request, once it stops."""
         self.runs: list[ExecRun] = []
 
     def start(self, vm: Vm, command: list[str], *, timeout_secs: int | None = None) -> ExecRun:
@@ -89,7 +93,7 @@ class ExecRuns:
         self._forget_old()
         provider = self.providers[vm.provider]
         events = provider.exec_stream(vm.id, list(command), exec_id=run.exec_id, timeout_secs=timeout_secs)
-        self._follow(run, events)
+        self._follow(run, events, logged=True)
         return run
 
     def attach(self, run: ExecRun) -> None:
@@ -122,11 +126,26 @@ class ExecRuns:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _follow(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
+    def _follow(self, run: ExecRun, events: AsyncIterator[ExecEvent], *, logged: bool = False) -> None:
         run.following = True
-        run.task = asyncio.create_task(self._pump(run, events), name=f"exec-{run.exec_id}")
+        pump = self._pump(run, events, logged)
+        run.task = asyncio.create_task(pump, name=f"exec-{run.exec_id}")
 
-    async def _pump(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
+    async def _pump(self, run: ExecRun, events: AsyncIterator[ExecEvent], logged: bool) -> None:
+        """Apply `events` to the run, re-attaching after a broken stream. `logged`: the action log gets
+        one entry when following stops (the command as `vers exec`, its requests, and `ok`, the exit
+        code, the error, or that it was left running)."""
+        with request_trace.tracing() as requests:
+            try:
+                await self._apply(run, events)
+            finally:
+                if logged and self.log is not None:
+                    result = OK if run.exit_code == 0 else (run.error or run.status)
+                    words = run.command[2:] if run.command[:2] == ("sh", "-c") else run.command
+                    vers = ("vers", "exec", run.vm_id, *words)
+                    self.log.append(run.profile, "exec", run.vm_id, result, vers, (), requests)
+
+    async def _apply(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
         tries = 0
         try:
             while True:

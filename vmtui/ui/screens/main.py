@@ -82,7 +82,7 @@ class MainScreen(Screen[None]):
         )
         self.panes = PaneFocus(self)
         self.new_vm = NewVmWait()
-        self.exec_runs = ExecRuns(actions.providers)
+        self.exec_runs = ExecRuns(actions.providers, actions.log)
         self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
 
     def compose(self) -> ComposeResult:
