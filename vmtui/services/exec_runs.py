@@ -9,6 +9,7 @@ on) and `attach` follows it again.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -59,6 +60,15 @@ class ExecRun:
     @property
     def failed(self) -> bool:
         return self.error is not None or (self.exit_code is not None and self.exit_code != 0)
+
+    @property
+    def line(self) -> str:
+        """The command as typed: `sh -c LINE` shows as LINE."""
+        return (
+            self.command[2]
+            if self.command[:2] == ("sh", "-c") and len(self.command) == 3
+            else shlex.join(self.command)
+        )
 
     def text(self) -> str:
         return self.output.decode("utf-8", "replace")
@@ -141,8 +151,7 @@ class ExecRuns:
             finally:
                 if logged and self.log is not None:
                     result = OK if run.exit_code == 0 else (run.error or run.status)
-                    words = run.command[2:] if run.command[:2] == ("sh", "-c") else run.command
-                    vers = ("vers", "exec", run.vm_id, *words)
+                    vers = ("vers", "exec", run.vm_id, run.line)
                     self.log.append(run.profile, "exec", run.vm_id, result, vers, (), requests)
 
     async def _apply(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:
