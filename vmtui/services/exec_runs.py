@@ -12,7 +12,7 @@ import asyncio
 import shlex
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vmtui.core import request_trace
@@ -26,6 +26,13 @@ RUNS_KEPT = 50
 OUTPUT_KEPT = 1024 * 1024
 """Output bytes kept per run (the oldest are dropped first)."""
 REATTACH_TRIES = 5
+
+
+def shell_line(command: Sequence[str]) -> str:
+    """The command as typed: `sh -c LINE` shows as LINE, anything else shell-quoted."""
+    if len(command) == 3 and tuple(command[:2]) == ("sh", "-c"):
+        return command[2]
+    return shlex.join(command)
 
 
 @dataclass
@@ -63,12 +70,7 @@ class ExecRun:
 
     @property
     def line(self) -> str:
-        """The command as typed: `sh -c LINE` shows as LINE."""
-        return (
-            self.command[2]
-            if self.command[:2] == ("sh", "-c") and len(self.command) == 3
-            else shlex.join(self.command)
-        )
+        return shell_line(self.command)
 
     def text(self) -> str:
         return self.output.decode("utf-8", "replace")
