@@ -188,6 +188,7 @@ class MainScreen(Screen[None]):
             results=fleet.results,
             pending=self.actions.pending,
             filter_text=self.query_one(FilterBar).vm_filter.text,
+            marked=len(self.table.marked),
         )
         self.query_one(Banner).show_problems(fleet)
 
@@ -205,6 +206,11 @@ class MainScreen(Screen[None]):
         self.lineage.mark_here(message.key)
         self._show_details()
         self._prioritize_lineage()
+
+    @on(VmTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.refresh_status()
+        self.refresh_bindings()
 
     @on(LineageTree.ItemHighlighted)
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:
