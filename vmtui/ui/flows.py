@@ -6,7 +6,10 @@ key press (`start`), the result ends in a notification, and a failure is kept fo
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.text import Text
@@ -26,6 +29,7 @@ from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
@@ -37,8 +41,10 @@ from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
+from vmtui.ui.widgets.vm_table import VmTable
 
 OnDone = Callable[[Outcome | None], None]
+Flow = Callable[["ActionHost"], object]
 
 
 class ActionHost(Protocol):
@@ -81,6 +87,11 @@ class ActionHost(Protocol):
     def terminal(self) -> TerminalArea: ...
 
     def show_help(self) -> None: ...
+
+    @property
+    def table(self) -> VmTable: ...
+
+    def unavailable_for(self, action_id: str, vm: Vm) -> str | None: ...
 
 
 def start(
@@ -132,6 +143,115 @@ def _select_new(host: ActionHost, profile: str) -> OnDone:
             host.notify(f"Not run: {names} (no new VM was made)", severity="warning", markup=False)
 
     return select
+
+
+# ---------------------------------------------------------------------- marked VMs
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """An action that also runs on every marked VM (after one confirmation naming them all)."""
+
+    title: str
+    verb: Callable[[Vm], str]
+    """The row's badge while it runs."""
+    run: Callable[[Actions, Vm], Awaitable[Outcome]]
+    danger: bool
+    """Cancel is focused and `y` does nothing."""
+
+
+BULK: dict[str, BulkAction] = {
+    "vm.delete": BulkAction("Delete", lambda vm: "deleting", lambda actions, vm: actions.delete(vm), True),
+    "vm.pause": BulkAction(
+        "Pause/resume",
+        lambda vm: "resuming" if vm.state.is_paused else "pausing",
+        lambda actions, vm: actions.toggle_pause(vm),
+        False,
+    ),
+    "vm.commit": BulkAction("Commit", lambda vm: "committing", lambda actions, vm: actions.commit(vm), False),
+    "vm.power": BulkAction(
+        "Start/stop",
+        lambda vm: "stopping" if vm.state.is_live else "starting",
+        lambda actions, vm: actions.start_stop(vm),
+        True,
+    ),
+}
+"""By registry action id."""
+
+BULK_CONCURRENCY = 4
+"""VMs acted on at once: a platform's rate limit sees a few requests, not one per marked VM."""
+
+LISTED_FAILURES = 5
+
+
+def over_marks(action_id: str) -> Callable[[Flow], Flow]:
+    """With VMs marked, the action runs on all of them (`bulk`) instead of the selected one."""
+
+    def wrap(flow: Flow) -> Flow:
+        @functools.wraps(flow)
+        def run(host: ActionHost) -> object:
+            if host.table.marked_vms:
+                return bulk(host, action_id)
+            return flow(host)
+
+        return run
+
+    return wrap
+
+
+def bulk(host: ActionHost, action_id: str) -> None:
+    """Confirm once, naming every marked VM it acts on and every one it skips (and why), then run."""
+    action = BULK[action_id]
+    reasons = {vm.key: host.unavailable_for(action_id, vm) for vm in host.table.marked_vms}
+    targets = [vm for vm in host.table.marked_vms if not reasons[vm.key]]
+    skipped = [(vm, reason) for vm in host.table.marked_vms if (reason := reasons[vm.key])]
+
+    def confirmed(yes: bool | None) -> None:
+        if yes and targets:
+            for vm in targets:
+                host.actions.mark(vm.key, action.verb(vm))
+            host.run_worker(_run_bulk(host, action, targets), group="actions", exit_on_error=False)
+
+    host.app.push_screen(ConfirmBulkScreen(action.title, targets, skipped, danger=action.danger), confirmed)
+
+
+async def _run_bulk(host: ActionHost, action: BulkAction, targets: list[Vm]) -> None:
+    """Run on each VM (a few at a time) and report all of them in one notification."""
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def one(vm: Vm) -> str | None:
+        async with gate:
+            try:
+                await host.actions.attempt(vm.key, lambda: action.run(host.actions, vm))
+            except Exception:  # noqa: BLE001 - each failure is named in the summary, none stops the rest
+                return host.actions.errors.get(vm.key, "failed")
+        return None
+
+    errors = await asyncio.gather(*(one(vm) for vm in targets))
+    failed = [(vm, error) for vm, error in zip(targets, errors, strict=True) if error]
+    message = f"{len(targets) - len(failed)} of {len(targets)} done"
+    for vm, error in failed[:LISTED_FAILURES]:
+        message += f"\n{clean(vm.display_name, 40)}: {clean(error, 120)}"
+    if len(failed) > LISTED_FAILURES:
+        message += f"\n… and {len(failed) - LISTED_FAILURES} more failed"
+    title = f"{action.title}: {len(failed)} failed" if failed else action.title
+    host.notify(message, title=title, severity="error" if failed else "information", timeout=8, markup=False)
+
+
+def toggle_mark(host: ActionHost) -> None:
+    host.table.toggle_mark()
+
+
+def mark_all(host: ActionHost) -> None:
+    host.table.mark_all()
+
+
+def mark_none(host: ActionHost) -> None:
+    host.table.mark_none()
+
+
+def invert_marks(host: ActionHost) -> None:
+    host.table.invert_marks()
 
 
 # ---------------------------------------------------------------------- VM actions
@@ -190,6 +310,7 @@ def branch(host: ActionHost) -> None:
     host.app.push_screen(BranchScreen(vm), chosen)
 
 
+@over_marks("vm.commit")
 def commit(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is None:
@@ -222,6 +343,7 @@ def restore(host: ActionHost) -> None:
         )
 
 
+@over_marks("vm.pause")
 def pause(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
@@ -230,6 +352,7 @@ def pause(host: ActionHost) -> None:
         start(host, vm.key, verb, title, lambda: host.actions.toggle_pause(vm))
 
 
+@over_marks("vm.power")
 def power(host: ActionHost) -> None:
     """Start or stop; stopping a Swiftor desktop asks first (its ephemeral /config is lost)."""
     vm = host.selected_vm()
@@ -253,6 +376,7 @@ def power(host: ActionHost) -> None:
     host.app.push_screen(question, run)
 
 
+@over_marks("vm.delete")
 def delete(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is None:

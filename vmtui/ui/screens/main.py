@@ -24,6 +24,7 @@ from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
+from vmtui.ui.flows import BULK
 from vmtui.ui.format import clean
 from vmtui.ui.messages import FleetUpdated, ProfileConnecting
 from vmtui.ui.new_vm_wait import NewVmWait
@@ -238,8 +239,19 @@ class MainScreen(Screen[None]):
     # ---------------------------------------------------------------- actions
 
     def unavailable(self, action_id: str) -> str | None:
-        """Why a registry action can't run for the current selection, or None."""
+        """Why a registry action can't run for the current selection (or the marked VMs), or None."""
+        marked = self.table.marked_vms if action_id in BULK else []
+        if marked:
+            reasons = [self.unavailable_for(action_id, vm) for vm in marked]
+            return f"no marked VM can: {reasons[0]}" if all(reasons) else None
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
+        return self._unavailable(action_id, selection)
+
+    def unavailable_for(self, action_id: str, vm: Vm) -> str | None:
+        """Why a registry action can't run on `vm`, or None."""
+        return self._unavailable(action_id, Selection(self.default_profile(), vm))
+
+    def _unavailable(self, action_id: str, selection: Selection) -> str | None:
         requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
             requires, selection, providers, self.actions.pending, read_only=self.options.read_only

@@ -52,7 +52,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "age",
         "Age",
-        ColumnSpec("age", 2, 4, 4, essential=True),
+        ColumnSpec("age", 2, 5, 5, essential=True),
         lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0),
         "A",
     ),
@@ -436,10 +436,12 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         arrows = ("^", "v") if self.ascii_only else ("▲", "▼")
         text = Text(" " * MARK_WIDTH, no_wrap=True, end="")
         for column in COLUMNS:
-            label = column.label
-            if column.key == self.sort_column:
-                label = f"{label} {arrows[self.sort_reverse]}"
-            self._append_cell(text, Text(label), self._widths.get(column.key, 0))
+            width = self._widths.get(column.key, 0)
+            label = Text(column.label)
+            if column.key == self.sort_column:  # the arrow stays visible however narrow the column
+                label.truncate(max(width - 2, 0), overflow="crop" if self.ascii_only else "ellipsis")
+                label.append(f" {arrows[self.sort_reverse]}")
+            self._append_cell(text, label, width)
         return text
 
     def _row_text(self, key: RowId) -> Text:
