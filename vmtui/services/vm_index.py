@@ -66,7 +66,7 @@ class VmIndex:
     def apply(self, vms: Iterable[Vm]) -> set[RowId]:
         """Take a new snapshot of every VM. Returns the keys whose VM is new or changed (an unchanged
         VM is the same object or an equal one); gone VMs leave the index."""
-        new = {vm.key: vm for vm in vms}
+        new = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
         old = self.vms
         changed = {key for key, vm in new.items() if (before := old.get(key)) is not vm and before != vm}
         gone = [key for key in old if key not in new]

@@ -190,7 +190,7 @@ def over_marks(action_id: str) -> Callable[[Flow], Flow]:
     def wrap(flow: Flow) -> Flow:
         @functools.wraps(flow)
         def run(host: ActionHost) -> object:
-            if host.table.marked_vms:
+            if host.table.marked:
                 return bulk(host, action_id)
             return flow(host)
 
@@ -202,9 +202,10 @@ def over_marks(action_id: str) -> Callable[[Flow], Flow]:
 def bulk(host: ActionHost, action_id: str) -> None:
     """Confirm once, naming every marked VM it acts on and every one it skips (and why), then run."""
     action = BULK[action_id]
-    reasons = {vm.key: host.unavailable_for(action_id, vm) for vm in host.table.marked_vms}
-    targets = [vm for vm in host.table.marked_vms if not reasons[vm.key]]
-    skipped = [(vm, reason) for vm in host.table.marked_vms if (reason := reasons[vm.key])]
+    marked = host.table.marked_vms
+    reasons = {vm.key: host.unavailable_for(action_id, vm) for vm in marked}
+    targets = [vm for vm in marked if not reasons[vm.key]]
+    skipped = [(vm, reason) for vm in marked if (reason := reasons[vm.key])]
 
     def confirmed(yes: bool | None) -> None:
         if yes and targets:

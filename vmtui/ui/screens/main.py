@@ -240,10 +240,14 @@ class MainScreen(Screen[None]):
 
     def unavailable(self, action_id: str) -> str | None:
         """Why a registry action can't run for the current selection (or the marked VMs), or None."""
-        marked = self.table.marked_vms if action_id in BULK else []
-        if marked:
-            reasons = [self.unavailable_for(action_id, vm) for vm in marked]
-            return f"no marked VM can: {reasons[0]}" if all(reasons) else None
+        if action_id in BULK and self.table.marked:
+            first_reason = None
+            for key in self.table.marked:  # available as soon as one marked VM can
+                reason = self.unavailable_for(action_id, self.table.vms[key])
+                if reason is None:
+                    return None
+                first_reason = first_reason or reason
+            return f"no marked VM can: {first_reason}"
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
         return self._unavailable(action_id, selection)
 

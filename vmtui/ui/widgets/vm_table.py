@@ -197,9 +197,18 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     @property
     def marked_vms(self) -> list[Vm]:
-        """The marked VMs still listed, in the table's order where shown."""
-        listed = [self.vms[key] for key in self.marked if key in self.vms]
-        return sorted(listed, key=lambda vm: (self.index.position(vm.key) is None, vm.key))
+        """The marked VMs in the table's order (those the filter hides last)."""
+        shown: list[tuple[int, Vm]] = []
+        hidden: list[Vm] = []
+        for key in self.marked:
+            position = self.index.position(key)
+            if position is None:
+                hidden.append(self.vms[key])
+            else:
+                shown.append((position, self.vms[key]))
+        return [vm for _, vm in sorted(shown, key=lambda item: item[0])] + sorted(
+            hidden, key=lambda vm: vm.key
+        )
 
     def row_keys(self) -> list[RowId]:
         """Every shown key, top to bottom."""
