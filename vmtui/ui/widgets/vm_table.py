@@ -61,9 +61,6 @@ COLUMNS: tuple[Column, ...] = (
 )
 """Hidden as the width shrinks: labels, then parent, then profile, then age (`column_fit`)."""
 
-MARK_WIDTH = 2
-"""The mark column: a glyph on marked rows and a space."""
-
 STRIP_CACHE = 1024
 """Rendered rows kept: a few screens' worth."""
 
@@ -367,7 +364,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.move_cursor(row)
 
     def _column_at(self, x: int) -> str | None:
-        right = MARK_WIDTH
+        right = 0
         for column in COLUMNS:
             width = self._widths.get(column.key, 0)
             if width:
@@ -406,7 +403,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         width = self.scrollable_content_region.width
         if width != self._fitted_for:
             self._fitted_for = width
-            self._widths = fit_columns([column.fit for column in COLUMNS], width - MARK_WIDTH)
+            self._widths = fit_columns([column.fit for column in COLUMNS], width)
             self._redraw()
 
     def _on_theme_changed(self, _theme: object) -> None:
@@ -443,7 +440,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _header_text(self) -> Text:
         arrows = ("^", "v") if self.ascii_only else ("▲", "▼")
-        text = Text(" " * MARK_WIDTH, no_wrap=True, end="")
+        text = Text(no_wrap=True, end="")
         for column in COLUMNS:
             width = self._widths.get(column.key, 0)
             label = Text(column.label)
@@ -454,10 +451,13 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         return text
 
     def _row_text(self, key: RowId) -> Text:
-        mark = ("*" if self.ascii_only else "●") if key in self.marked else " "
-        text = Text(mark.ljust(MARK_WIDTH), no_wrap=True, end="")
+        """The row's cells; a marked row shows its mark in the first cell's left padding."""
+        text = Text(no_wrap=True, end="")
         for column, cell in zip(COLUMNS, self._cells_for(key), strict=True):
             self._append_cell(text, cell, self._widths.get(column.key, 0))
+        if key in self.marked and text:
+            mark = Text("*" if self.ascii_only else "●", style="bold")
+            text = Text.assemble(mark, text[1:], no_wrap=True, end="")
         return text
 
     def _append_cell(self, line: Text, cell: Text, width: int) -> None:
