@@ -153,3 +153,28 @@ async def test_bulk_actions_are_refused_in_read_only_mode():
         await pilot.pause()
         assert app.screen is app.main_screen
         assert ("Not available", "no marked VM can: read-only mode", "warning") in app.notes
+
+
+async def test_bulk_delete_skips_desktops_and_bulk_stop_warns_about_their_config():
+    from tests.ui.swiftor_fake import FakeSwiftor
+
+    fake = FakeSwiftor()
+    fake.add_vm("desk", enabled=True)
+    app = make_app(fake.provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+a", "D")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmBulkScreen) and dialog.targets == []
+        assert [reason for _, reason in dialog.skipped] == [
+            "a desktop is deleted on its own (D asks for its label)"
+        ]
+        await pilot.press("tab", "enter")  # confirming nothing deletes nothing
+        await wait_actions(pilot, app)
+        assert not any(path.startswith("/vms/delete") for _, path in fake.writes)
+        await pilot.press("P")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmBulkScreen) and app.screen.targets
+        assert "loses its ephemeral /config" in text_of(app.screen.query_one("#confirm-body"))
+        assert app.focused is app.screen.query_one("#cancel", Button)

@@ -158,10 +158,36 @@ class BulkAction:
     run: Callable[[Actions, Vm], Awaitable[Outcome]]
     danger: bool
     """Cancel is focused and `y` does nothing."""
+    note: Callable[[ActionHost, list[Vm]], str] = lambda host, targets: ""
+    """A warning for these targets, shown above their names."""
+    refuse: Callable[[ActionHost, Vm], str | None] = lambda host, vm: None
+    """Why a VM the action could run on is still left out of a bulk run (skipped and named)."""
+
+
+DESKTOP_STOP_NOTE = "Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."
+
+
+def _desktop_stop_note(host: ActionHost, targets: list[Vm]) -> str:
+    providers = host.actions.providers
+    stops = any(vm.state.is_live and isinstance(providers.get(vm.provider), DesktopsApi) for vm in targets)
+    return DESKTOP_STOP_NOTE if stops else ""
+
+
+def _desktop_delete(host: ActionHost, vm: Vm) -> str | None:
+    """A desktop's delete asks for its label (`ConfirmTypedDeleteScreen`): never one click for many."""
+    if isinstance(host.actions.providers.get(vm.provider), DesktopsApi):
+        return "a desktop is deleted on its own (D asks for its label)"
+    return None
 
 
 BULK: dict[str, BulkAction] = {
-    "vm.delete": BulkAction("Delete", lambda vm: "deleting", lambda actions, vm: actions.delete(vm), True),
+    "vm.delete": BulkAction(
+        "Delete",
+        lambda vm: "deleting",
+        lambda actions, vm: actions.delete(vm),
+        True,
+        refuse=_desktop_delete,
+    ),
     "vm.pause": BulkAction(
         "Pause/resume",
         lambda vm: "resuming" if vm.state.is_paused else "pausing",
@@ -174,6 +200,7 @@ BULK: dict[str, BulkAction] = {
         lambda vm: "stopping" if vm.state.is_live else "starting",
         lambda actions, vm: actions.start_stop(vm),
         True,
+        _desktop_stop_note,
     ),
 }
 """By registry action id."""
@@ -203,7 +230,7 @@ def bulk(host: ActionHost, action_id: str) -> None:
     """Confirm once, naming every marked VM it acts on and every one it skips (and why), then run."""
     action = BULK[action_id]
     marked = host.table.marked_vms
-    reasons = {vm.key: host.unavailable_for(action_id, vm) for vm in marked}
+    reasons = {vm.key: host.unavailable_for(action_id, vm) or action.refuse(host, vm) for vm in marked}
     targets = [vm for vm in marked if not reasons[vm.key]]
     skipped = [(vm, reason) for vm in marked if (reason := reasons[vm.key])]
 
@@ -213,7 +240,10 @@ def bulk(host: ActionHost, action_id: str) -> None:
                 host.actions.mark(vm.key, action.verb(vm))
             host.run_worker(_run_bulk(host, action, targets), group="actions", exit_on_error=False)
 
-    host.app.push_screen(ConfirmBulkScreen(action.title, targets, skipped, danger=action.danger), confirmed)
+    question = ConfirmBulkScreen(
+        action.title, targets, skipped, note=action.note(host, targets), danger=action.danger
+    )
+    host.app.push_screen(question, confirmed)
 
 
 async def _run_bulk(host: ActionHost, action: BulkAction, targets: list[Vm]) -> None:
@@ -371,7 +401,7 @@ def power(host: ActionHost) -> None:
     question = ConfirmScreen(
         f"Stop VM {clean(vm.display_name, 60)}?",
         Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
-        Text("Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."),
+        Text(DESKTOP_STOP_NOTE),
         confirm_label="Stop",
     )
     host.app.push_screen(question, run)

@@ -12,13 +12,19 @@ from vmtui.ui.screens.confirm import ConfirmScreen
 
 class ConfirmBulkScreen(ConfirmScreen):
     def __init__(
-        self, title: str, targets: list[Vm], skipped: list[tuple[Vm, str]], *, danger: bool = True
+        self,
+        title: str,
+        targets: list[Vm],
+        skipped: list[tuple[Vm, str]],
+        *,
+        note: str = "",
+        danger: bool = True,
     ) -> None:
         count = len(targets)
         super().__init__(
             f"{title}: {count} marked VM{'s' if count != 1 else ''}?",
             Text(_summary(count, len(skipped)), style="bold"),
-            bulk_text(targets, skipped),
+            bulk_text(targets, skipped, note),
             confirm_label=f"{title} {count}",
             danger=danger,
         )
@@ -38,8 +44,10 @@ def _vm_line(vm: Vm) -> str:
     return f"  {name}  {clean(vm.provider, 16)} · {vm.state.value}\n"
 
 
-def bulk_text(targets: list[Vm], skipped: list[tuple[Vm, str]]) -> Text:
+def bulk_text(targets: list[Vm], skipped: list[tuple[Vm, str]], note: str = "") -> Text:
     text = Text()
+    if note:
+        text.append(f"{note}\n", style="bold")
     for vm in targets:
         text.append(_vm_line(vm))
     if skipped:
