@@ -36,9 +36,10 @@ class VmIndex:
         """Shown keys, ascending by (sort value, key) whatever the direction (`key_at` reverses)."""
         self._by_key: list[RowId] = []
         """Every key, sorted: a stable sort by value over it gives the (value, key) order."""
-        self._passes: dict[RowId, bool] = {}
-        self._search: dict[RowId, str] = {}
-        """Each VM's text for the filter's substring terms (`search_text`), made once per change."""
+        self._passes: dict[RowId, bool] | None = None
+        """Whether each VM passes the filter; None while no filter is set (every VM does)."""
+        self._search: dict[RowId, str] | None = None
+        """Each VM's `search_text`, from the first filter on (kept up to date after)."""
         self._values_by_column: dict[str, dict[RowId, Any]] = {sort_column: {}}
         """The sort value of each VM, for each column sorted by so far: sorting by it again is cheap."""
 
@@ -51,7 +52,7 @@ class VmIndex:
 
     def position(self, key: RowId) -> int | None:
         """Where `key` is shown, or None when it is filtered out or gone (a bisect: O(log n))."""
-        if not self._passes.get(key):
+        if not self._shows(key):
             return None
         index = bisect_left(self.order, self._rank(key), key=self._rank)
         if index >= len(self.order) or self.order[index] != key:
@@ -73,40 +74,39 @@ class VmIndex:
         if not changed and not gone:
             self.vms = new
             return changed
+        many = len(changed) + len(gone) > RESORT_SHARE * max(len(new), 1)
+        if not many:  # out of the order while the ranks are still the old ones, then back in
+            moved = {key for key in (*gone, *changed) if self._shows(key)}
+            if moved:
+                self.order = [key for key in self.order if key not in moved]
+            if gone:
+                dropped = set(gone)
+                self._by_key = [key for key in self._by_key if key not in dropped]
         added = [key for key in changed if key not in old]
-        if len(changed) + len(gone) > RESORT_SHARE * max(len(new), 1):
-            self.vms = new
-            for key in gone:
-                self._forget(key)
-            for key in changed:
-                self._measure(key)
-            self._by_key = sorted(new)
-            self._rebuild()
-            return changed
-        moved = {key for key in (*gone, *changed) if self._passes.get(key)}
-        if moved:  # out of the order while the ranks are still the old ones, then back in
-            self.order = [key for key in self.order if key not in moved]
-        if gone:
-            dropped = set(gone)
-            self._by_key = [key for key in self._by_key if key not in dropped]
         self.vms = new
         for key in gone:
             self._forget(key)
+        self._measure(changed)
+        if many:
+            self._by_key = sorted(new)
+            self._rebuild()
+            return changed
         for key in added:
             insort(self._by_key, key)
         for key in changed:
-            self._measure(key)
-            if self._passes[key]:
+            if self._shows(key):
                 insort(self.order, key, key=self._rank)
         return changed
 
     def set_filter(self, vm_filter: VmFilter) -> None:
         self.filter = vm_filter
         if vm_filter.active:
+            if self._search is None:
+                self._search = {key: search_text(vm) for key, vm in self.vms.items()}
             matches, search = vm_filter.matches, self._search
             self._passes = {key: matches(vm, search[key]) for key, vm in self.vms.items()}
         else:
-            self._passes = dict.fromkeys(self.vms, True)
+            self._passes = None
         self._rebuild()
 
     def sort_by(self, column: str, reverse: bool) -> None:
@@ -118,23 +118,36 @@ class VmIndex:
             self._rebuild()
         self.sort_reverse = reverse
 
+    def _shows(self, key: RowId) -> bool:
+        if self._passes is None:
+            return key in self.vms
+        return self._passes.get(key, False)
+
     def _rank(self, key: RowId) -> tuple[Any, RowId]:
         return (self._values_by_column[self.sort_column][key], key)
 
-    def _measure(self, key: RowId) -> None:
-        vm = self.vms[key]
+    def _measure(self, keys: set[RowId]) -> None:
+        """Sort values, search text and filter result of new and changed VMs."""
+        vms = self.vms
         for column, values in self._values_by_column.items():
-            values[key] = self.sort_values[column](vm)
-        self._search[key] = search = search_text(vm)
-        self._passes[key] = self.filter.matches(vm, search)
+            value = self.sort_values[column]
+            values.update({key: value(vms[key]) for key in keys})
+        if self._search is not None:
+            self._search.update({key: search_text(vms[key]) for key in keys})
+        if self._passes is not None and self._search is not None:
+            matches, search = self.filter.matches, self._search
+            self._passes.update({key: matches(vms[key], search[key]) for key in keys})
 
     def _forget(self, key: RowId) -> None:
         for values in self._values_by_column.values():
             values.pop(key, None)
-        self._search.pop(key, None)
-        self._passes.pop(key, None)
+        if self._search is not None:
+            self._search.pop(key, None)
+        if self._passes is not None:
+            self._passes.pop(key, None)
 
     def _rebuild(self) -> None:
-        passes = self._passes
         values = self._values_by_column[self.sort_column]
-        self.order = sorted((key for key in self._by_key if passes[key]), key=values.__getitem__)
+        passes = self._passes
+        shown = self._by_key if passes is None else [key for key in self._by_key if passes[key]]
+        self.order = sorted(shown, key=values.__getitem__)

@@ -48,7 +48,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda vm: vm.display_name.lower(),
         "N",
     ),
-    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state.value, "T"),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state, "T"),
     Column(
         "age",
         "Age",
