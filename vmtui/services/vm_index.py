@@ -8,8 +8,10 @@ cached, so a snapshot that changes 1 % of the rows recomputes 1 % and moves only
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from vmtui.core.models import Vm
@@ -23,6 +25,19 @@ SortValue = Callable[[Vm], Any]
 
 RESORT_SHARE = 0.05
 """When more than this share of the rows changed, one full sort beats moving each changed row."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a bulk step builds ~n containers without cycles: a collection in
+    the middle would walk every VM object held (about a third of the time at 100,000 VMs)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class VmIndex:
@@ -67,9 +82,17 @@ class VmIndex:
     def apply(self, vms: Iterable[Vm]) -> set[RowId]:
         """Take a new snapshot of every VM. Returns the keys whose VM is new or changed (an unchanged
         VM is the same object or an equal one); gone VMs leave the index."""
+        with collector_paused():
+            return self._apply(vms)
+
+    def _apply(self, vms: Iterable[Vm]) -> set[RowId]:
         new = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
         old = self.vms
-        changed = {key for key, vm in new.items() if (before := old.get(key)) is not vm and before != vm}
+        changed = {
+            key
+            for key, vm in new.items()
+            if (before := old.get(key)) is not vm and (before is None or before != vm)
+        }
         gone = [key for key in old if key not in new]
         if not changed and not gone:
             self.vms = new
@@ -99,6 +122,10 @@ class VmIndex:
         return changed
 
     def set_filter(self, vm_filter: VmFilter) -> None:
+        with collector_paused():
+            self._set_filter(vm_filter)
+
+    def _set_filter(self, vm_filter: VmFilter) -> None:
         self.filter = vm_filter
         if vm_filter.active:
             if self._search is None:
@@ -110,6 +137,10 @@ class VmIndex:
         self._rebuild()
 
     def sort_by(self, column: str, reverse: bool) -> None:
+        with collector_paused():
+            self._sort_by(column, reverse)
+
+    def _sort_by(self, column: str, reverse: bool) -> None:
         if column != self.sort_column:
             self.sort_column = column
             if column not in self._values_by_column:
