@@ -719,7 +719,7 @@ async def test_create_form_runs_the_base_mount_handler_once(monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert calls == ["CreateVmScreen"]
-        assert app.focused.id == "vcpu"
+        assert app.focused.id == "name"  # the first field
 
 
 async def test_a_disabled_action_key_says_why_without_a_server_call():

@@ -14,7 +14,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm
+from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
@@ -138,9 +138,14 @@ def _select_new(host: ActionHost, profile: str) -> OnDone:
 
 
 def new_vm(host: ActionHost) -> None:
-    profile = host.default_profile()
-    provider = host.actions.providers[profile]
-    if isinstance(provider, DesktopsApi):  # desktops have their own form, which sends itself
+    """The form of the selected row's profile (else the default one); it offers every shown profile
+    that makes root VMs. Desktop profiles have their own form, which sends itself."""
+    providers = host.actions.providers
+    vm = host.selected_vm()
+    row = providers.get(vm.provider) if vm is not None else None
+    profile = vm.provider if vm is not None and row is not None and row.capabilities.can_create else None
+    profile = profile or host.default_profile()
+    if isinstance(providers[profile], DesktopsApi):
 
         def requested(sent: object) -> None:
             if sent is not None:
@@ -148,20 +153,30 @@ def new_vm(host: ActionHost) -> None:
 
         host.app.push_screen(SwiftorCreateScreen(host.actions, profile), requested)
         return
-    loader = (lambda: host.actions.list_images(profile)) if provider.capabilities.has_images else None
+    choices = [
+        name
+        for name in host.fleet.shown
+        if (provider := providers.get(name)) is not None
+        and not isinstance(provider, DesktopsApi)
+        and provider.capabilities.can_create
+    ]
+
+    def load_images(name: str) -> Awaitable[list[Image]] | None:
+        return host.actions.list_images(name) if providers[name].capabilities.has_images else None
 
     def create(request: CreateRequest | None) -> None:
         if request is not None:
+            target = request.profile
             start(
                 host,
-                (profile, ""),
+                (target, ""),
                 "creating",
                 "New VM",
-                lambda: host.actions.create(profile, request.config, wait_boot=request.wait_boot),
-                _select_new(host, profile),
+                lambda: host.actions.create(target, request.config, wait_boot=request.wait_boot),
+                _select_new(host, target),
             )
 
-    host.app.push_screen(CreateVmScreen(profile, loader), create)
+    host.app.push_screen(CreateVmScreen(profile, load_images, choices), create)
 
 
 def branch(host: ActionHost) -> None:
