@@ -199,7 +199,9 @@ def branch(host: ActionHost) -> None:
             "branching",
             "Branch",
             lambda: host.actions.branch(vm, count, progress.update_vm),
-            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+            lambda outcome: progress.finish(
+                outcome.message if outcome else "failed", succeeded=outcome is not None
+            ),
         )
 
     host.app.push_screen(BranchScreen(vm), chosen)
