@@ -18,6 +18,8 @@ import httpx
 from vmtui.core.errors import Unavailable
 
 ENDPOINT_FILE = "endpoint.json"
+LOG_FILE = "serve.log"
+"""Where a background engine writes its log, in its state dir."""
 HEALTH_TIMEOUT_S = 2.0
 
 
@@ -93,7 +95,7 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
         )
     except subprocess.TimeoutExpired:
         raise Unavailable(
-            f"the local engine did not start within {timeout:.0f} s; see {state_dir / 'serve.log'}"
+            f"the local engine did not start within {timeout:.0f} s; see {state_dir / LOG_FILE}"
         ) from None
     problem = result.stderr.strip() or (
         "it started but does not answer its health check"

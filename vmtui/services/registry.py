@@ -17,7 +17,7 @@ from vmtui.core.errors import AuthError, ProviderError
 from vmtui.providers.base import Provider
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.providers.vers import VersProvider
-from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, local_swiftor_token
+from vmtui.services.local_daemon import LOG_FILE, LocalEndpoint, ensure_daemon, local_swiftor_token
 
 StatusCallback = Callable[[str], None]
 Opener = Callable[[StatusCallback], Awaitable[Provider]]
@@ -39,6 +39,15 @@ class Registry:
 
     def enabled_profiles(self) -> list[str]:
         return [name for name, profile in self.settings.profiles.items() if profile.enabled]
+
+    def engine_logs(self, names: Iterable[str]) -> dict[str, Path]:
+        """The log file of the local engine behind each of `names` that has one."""
+        logs = {}
+        for name in names:
+            profile = self.settings.profiles[name]
+            if profile.kind in (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR) and profile.state_dir:
+                logs[name] = Path(profile.state_dir).expanduser().absolute() / LOG_FILE
+        return logs
 
     def openers(self, names: Iterable[str]) -> dict[str, Opener]:
         return {name: self.opener(name) for name in names}

@@ -29,7 +29,9 @@ from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
@@ -346,17 +348,35 @@ def networking(host: ActionHost) -> None:
         host.app.push_screen(NetworkingScreen(host.actions, vm))
 
 
-def yank(host: ActionHost) -> None:
+def _focused_item(host: ActionHost) -> Vm | Commit | None:
+    """The commit when the tree has one selected (and focus), else the selected VM."""
     commit_ = host.selected_commit()
-    item = (
+    return (
         commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
     )
+
+
+def yank(host: ActionHost) -> None:
+    item = _focused_item(host)
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
 
 
 # ---------------------------------------------------------------------- app and view
+
+
+def describe(host: ActionHost) -> None:
+    item = _focused_item(host)
+    if item is not None:
+        host.app.push_screen(DescribeScreen(item))
+
+
+def logs(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    vm_name = vm.display_name if vm is not None else None
+    host.app.push_screen(LogsScreen(profile, host.options.engine_logs.get(profile), vm_name))
 
 
 def images(host: ActionHost) -> None:

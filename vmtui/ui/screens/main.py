@@ -213,6 +213,12 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
+    @on(VmTable.RowSelected)
+    @on(LineageTree.NodeSelected)
+    async def _enter_on_item(self) -> None:
+        """Enter on a row or a tree item (the widget's own Enter) describes it."""
+        await self.action_run("view.describe")
+
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()

@@ -94,6 +94,7 @@ class LineageTree(Tree[NodeId]):
     def __init__(self, *, ascii_only: bool = False, **kwargs) -> None:
         super().__init__("lineage", **kwargs)
         self.show_root = False
+        self.auto_expand = False  # Enter describes the item (MainScreen); Space folds
         self.guide_depth = 3
         self.ascii_only = ascii_only
         if ascii_only:
