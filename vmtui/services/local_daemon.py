@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,8 @@ class LocalEndpoint:
     ssh_port: int | None = None
     ca_path: str | None = None
     domain: str = "localhost"
+    started: bool = False
+    """`ensure_daemon` started this engine (rather than finding it running)."""
 
 
 def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
@@ -106,7 +108,7 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
     while True:
         endpoint = read_endpoint(state_dir)
         if endpoint is not None and is_healthy(endpoint):
-            return endpoint
+            return replace(endpoint, started=result.returncode == 0)
         if time.monotonic() >= deadline or result.returncode == 0:
             break
         time.sleep(0.2)

@@ -25,7 +25,7 @@ from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.format import clean
-from vmtui.ui.messages import FleetUpdated, ProfileConnecting
+from vmtui.ui.messages import FleetUpdated, ProfileConnecting, ProfileNotice
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.help import HelpScreen
@@ -74,6 +74,7 @@ class MainScreen(Screen[None]):
             shown=shown,
             on_result=lambda result: self.post_message(FleetUpdated(result)),
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
+            on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
             wall_clock=options.now,
         )
         self.panes = PaneFocus(self)
@@ -140,11 +141,20 @@ class MainScreen(Screen[None]):
         if self.fleet.record_status(message.profile, message.status, message.error):
             self.refresh_status()
 
+    @on(ProfileNotice)
+    def _profile_notice(self, message: ProfileNotice) -> None:
+        self.notify(
+            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
+        )
+
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
         before = self.fleet.fleet(message.result.provider)
+        was_offline = self.fleet.offline()
         if not self.fleet.record(message.result):
             return
+        if self.fleet.offline() != was_offline:
+            self.refresh_bindings()  # grey (or restore) the keys that need the platform
         if self.fleet.unchanged(before, message.result.fleet):
             self.refresh_status()  # the data age and lineage progress; table and tree stay as they are
             return
@@ -242,7 +252,12 @@ class MainScreen(Screen[None]):
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
         requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
-            requires, selection, providers, self.actions.pending, read_only=self.options.read_only
+            requires,
+            selection,
+            providers,
+            self.actions.pending,
+            read_only=self.options.read_only,
+            offline=self.fleet.offline(),
         )
 
     def unavailable_reasons(self) -> dict[str, str]:
