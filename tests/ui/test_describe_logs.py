@@ -99,3 +99,14 @@ async def test_logs_of_a_profile_without_a_local_engine_say_not_available():
         await pilot.press("l")
         view = app.screen
         await wait_until(pilot, lambda: view.text.startswith("Not available"), "the explanation")
+
+
+async def test_a_click_in_the_tree_selects_without_opening_the_describe_view():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2")
+        lineage = app.main_screen.lineage
+        await pilot.click(lineage, offset=(lineage.region.width // 2, lineage.cursor_line))
+        await pilot.pause()
+        assert app.screen is app.main_screen  # only Enter describes

@@ -224,9 +224,8 @@ class MainScreen(Screen[None]):
                 self.table.select(message.item.key)
 
     @on(VmTable.RowSelected)
-    @on(LineageTree.NodeSelected)
-    async def _enter_on_item(self) -> None:
-        """Enter on a row or a tree item (the widget's own Enter) describes it."""
+    async def _enter_on_row(self) -> None:
+        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
         await self.action_run("view.describe")
 
     def selected_vm(self) -> Vm | None:
