@@ -21,9 +21,12 @@ from vmtui.ui.ascii_filter import AsciiFilter
 from vmtui.ui.keymap_check import keymap_problems
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.screens.text_view import TextViewScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_table import VmTable
@@ -69,7 +72,17 @@ class VmTuiApp(App[None]):
         else:
             self.notify(f"Unknown theme '{self.options.theme}', using {self.theme}", severity="warning")
         if self.options.keymap:
-            owners = (VmTable, TerminalPane, TerminalTabs, ImagesScreen, HelpScreen, ConfirmScreen)
+            owners = (
+                VmTable,
+                TerminalPane,
+                TerminalTabs,
+                ImagesScreen,
+                HelpScreen,
+                ConfirmScreen,
+                DescribeScreen,
+                LogsScreen,
+                TextViewScreen,
+            )
             for problem in keymap_problems(self.options.keymap, owners):
                 self.notify(problem, title="Config", severity="warning", timeout=10, markup=False)
             self.set_keymap(self.options.keymap)
