@@ -1,5 +1,5 @@
 """Enter describes the selected VM (or the commit selected in the tree) as YAML/JSON, copyable;
-`l` shows the local engine's log and says a VM console is not available."""
+`ctrl+l` shows the local engine's log and says a VM console is not available."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ async def test_logs_show_the_end_of_the_engine_log_and_no_console(tmp_path):
     app = make_app(demo_provider(), engine_logs={"local": log})
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        await pilot.press("l")
+        await pilot.press("ctrl+l")
         view = app.screen
         assert isinstance(view, LogsScreen)
         await wait_until(pilot, lambda: "engine ready" in view.text, "the log to be read")
@@ -96,7 +96,7 @@ async def test_logs_of_a_profile_without_a_local_engine_say_not_available():
     app = make_app(demo_provider())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        await pilot.press("l")
+        await pilot.press("ctrl+l")
         view = app.screen
         await wait_until(pilot, lambda: view.text.startswith("Not available"), "the explanation")
 

@@ -25,6 +25,7 @@ from vmtui.services.local_daemon import (
     local_swiftor_token,
     read_endpoint,
 )
+from vmtui.services.vers_aliases import load_vers_aliases
 
 StatusCallback = Callable[[str], None]
 Opener = Callable[[StatusCallback], Awaitable[Provider]]
@@ -117,6 +118,7 @@ class Registry:
                 insecure_tls=profile.insecure_tls,
                 vm_domain=profile.vm_domain,
                 timeout=timeout,
+                aliases=load_vers_aliases(),
             )
         if profile.token is None:
             raise AuthError(
@@ -171,4 +173,5 @@ class Registry:
             metrics=True,
             event_stream=True,
             timeout=timeout,
+            aliases=load_vers_aliases(),
         )

@@ -1,4 +1,4 @@
-"""`l`: the logs there are for the selected row's profile: the local engine's own log (the tail of
+"""`ctrl+l`: the logs there are for the selected row's profile: the local engine's own log (the tail of
 `serve.log`, `r` reloads). No platform here keeps a VM's console output, and the view says so."""
 
 from __future__ import annotations
