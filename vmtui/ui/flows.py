@@ -17,7 +17,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm
+from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
@@ -33,11 +33,13 @@ from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
@@ -293,9 +295,14 @@ def invert_marks(host: ActionHost) -> None:
 
 
 def new_vm(host: ActionHost) -> None:
-    profile = host.default_profile()
-    provider = host.actions.providers[profile]
-    if isinstance(provider, DesktopsApi):  # desktops have their own form, which sends itself
+    """The form of the selected row's profile (else the default one); it offers every shown profile
+    that makes root VMs. Desktop profiles have their own form, which sends itself."""
+    providers = host.actions.providers
+    vm = host.selected_vm()
+    row = providers.get(vm.provider) if vm is not None else None
+    profile = vm.provider if vm is not None and row is not None and row.capabilities.can_create else None
+    profile = profile or host.default_profile()
+    if isinstance(providers[profile], DesktopsApi):
 
         def requested(sent: object) -> None:
             if sent is not None:
@@ -303,20 +310,30 @@ def new_vm(host: ActionHost) -> None:
 
         host.app.push_screen(SwiftorCreateScreen(host.actions, profile), requested)
         return
-    loader = (lambda: host.actions.list_images(profile)) if provider.capabilities.has_images else None
+    choices = [
+        name
+        for name in host.fleet.shown
+        if (provider := providers.get(name)) is not None
+        and not isinstance(provider, DesktopsApi)
+        and provider.capabilities.can_create
+    ]
+
+    def load_images(name: str) -> Awaitable[list[Image]] | None:
+        return host.actions.list_images(name) if providers[name].capabilities.has_images else None
 
     def create(request: CreateRequest | None) -> None:
         if request is not None:
+            target = request.profile
             start(
                 host,
-                (profile, ""),
+                (target, ""),
                 "creating",
                 "New VM",
-                lambda: host.actions.create(profile, request.config, wait_boot=request.wait_boot),
-                _select_new(host, profile),
+                lambda: host.actions.create(target, request.config, wait_boot=request.wait_boot),
+                _select_new(host, target),
             )
 
-    host.app.push_screen(CreateVmScreen(profile, loader), create)
+    host.app.push_screen(CreateVmScreen(profile, load_images, choices), create)
 
 
 def branch(host: ActionHost) -> None:
@@ -339,7 +356,9 @@ def branch(host: ActionHost) -> None:
             "branching",
             "Branch",
             lambda: host.actions.branch(vm, count, progress.update_vm),
-            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+            lambda outcome: progress.finish(
+                outcome.message if outcome else "failed", succeeded=outcome is not None
+            ),
         )
 
     host.app.push_screen(BranchScreen(vm), chosen)
@@ -535,17 +554,35 @@ def env_vars(host: ActionHost) -> None:
     host.app.push_screen(EnvVarsScreen(host.actions, host.default_profile()))
 
 
-def yank(host: ActionHost) -> None:
+def _focused_item(host: ActionHost) -> Vm | Commit | None:
+    """The commit when the tree has one selected (and focus), else the selected VM."""
     commit_ = host.selected_commit()
-    item = (
+    return (
         commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
     )
+
+
+def yank(host: ActionHost) -> None:
+    item = _focused_item(host)
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
 
 
 # ---------------------------------------------------------------------- app and view
+
+
+def describe(host: ActionHost) -> None:
+    item = _focused_item(host)
+    if item is not None:
+        host.app.push_screen(DescribeScreen(item))
+
+
+def logs(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    vm_name = vm.display_name if vm is not None else None
+    host.app.push_screen(LogsScreen(profile, host.options.engine_logs.get(profile), vm_name))
 
 
 def images(host: ActionHost) -> None:

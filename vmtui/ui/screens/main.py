@@ -26,7 +26,7 @@ from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.flows import BULK
 from vmtui.ui.format import clean
-from vmtui.ui.messages import FleetUpdated, ProfileConnecting
+from vmtui.ui.messages import FleetUpdated, ProfileConnecting, ProfileNotice
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.help import HelpScreen
@@ -75,6 +75,7 @@ class MainScreen(Screen[None]):
             shown=shown,
             on_result=lambda result: self.post_message(FleetUpdated(result)),
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
+            on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
             wall_clock=options.now,
         )
         self.panes = PaneFocus(self)
@@ -141,11 +142,20 @@ class MainScreen(Screen[None]):
         if self.fleet.record_status(message.profile, message.status, message.error):
             self.refresh_status()
 
+    @on(ProfileNotice)
+    def _profile_notice(self, message: ProfileNotice) -> None:
+        self.notify(
+            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
+        )
+
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
         before = self.fleet.fleet(message.result.provider)
+        was_offline = self.fleet.offline()
         if not self.fleet.record(message.result):
             return
+        if self.fleet.offline() != was_offline:
+            self.refresh_bindings()  # grey (or restore) the keys that need the platform
         if self.fleet.unchanged(before, message.result.fleet):
             self.refresh_status()  # the data age and lineage progress; table and tree stay as they are
             return
@@ -220,6 +230,11 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
+    @on(VmTable.RowSelected)
+    async def _enter_on_row(self) -> None:
+        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
+        await self.action_run("view.describe")
+
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
@@ -258,7 +273,12 @@ class MainScreen(Screen[None]):
     def _unavailable(self, action_id: str, selection: Selection) -> str | None:
         requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
-            requires, selection, providers, self.actions.pending, read_only=self.options.read_only
+            requires,
+            selection,
+            providers,
+            self.actions.pending,
+            read_only=self.options.read_only,
+            offline=self.fleet.offline(),
         )
 
     def unavailable_reasons(self) -> dict[str, str]:
