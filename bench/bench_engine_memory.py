@@ -1,14 +1,16 @@
 """Host memory of idle local VMs: create 10, then 100, then 1,000 idle VMs on a real engine and
 measure, per VM, the host's used memory (MemTotal - MemAvailable, before and after), the summed PSS
-of the engine's process and every process of its VMs, and the processes each VM keeps; also the
-time to create them (8 at a time) and `GET /vms` at that size.
+of the engine's process and every process of its VMs, the memory charged to each VM's cgroup (its
+processes and the kernel memory they allocated: namespaces, mounts, page tables) and the processes
+each VM keeps; also the time to create them (8 at a time) and `GET /vms` at that size.
 
 Baselines, measured in the same run: the same number of bare namespace sets started with
 util-linux `unshare` (mount, pid, uts, ipc, net) running catatonit, the floor of a VM made of
-namespaces and an init (memory and start time), and `GET /health` (a request that does no work)
-for the list. A size is skipped when MemAvailable could not hold it (estimated from the cost per
+namespaces and an init (memory and start time), and `GET /health` on the engine before it has
+VMs (a request that does almost no work; with VMs it counts them) for the list. A size is skipped when MemAvailable could not hold it (estimated from the cost per
 VM measured so far), so the benchmark never pushes a shared machine into swap or the OOM killer.
-Used memory is host-wide: other work on the machine adds noise, the PSS rows do not have it.
+Used memory is host-wide: other work on the machine adds noise, the PSS and cgroup rows do not
+have it.
 
 `python bench/bench_engine_memory.py [SIZES...]` runs it alone; with PYTHONPATH pointing at
 another checkout it measures that checkout's engine (as the "before" figures in RESULTS.md).
@@ -154,6 +156,7 @@ async def _measure(state_dir: Path, sizes: tuple[int, ...]) -> list[dict]:
                     raise RuntimeError(f"create: {response.status_code} {response.text}")
 
         try:
+            empty_list_ms = await _median_ms(api, "/health")
             await _settle()
             used_before, pss_before = _used_mib(), _pss_mib({os.getpid()})
             per_vm_guess = FIRST_GUESS_MIB
@@ -176,6 +179,8 @@ async def _measure(state_dir: Path, sizes: tuple[int, ...]) -> list[dict]:
                 vm_pids = set().union(*(s.processes() for s in sandboxes))
                 used = (_used_mib() - used_before) / size
                 pss = (_pss_mib({os.getpid()} | vm_pids) - pss_before) / size
+                charged = [s.cgroup.usage()[1] for s in sandboxes]
+                cgroup_mib = sum(c or 0 for c in charged) / size / 2**20 if all(charged) else None
                 per_vm_guess = max(used, pss, 1.0)
                 listed = await api.get(f"{V1}/vms")
                 assert len(listed.json()) == size, "GET /vms does not list every VM"
@@ -190,6 +195,11 @@ async def _measure(state_dir: Path, sizes: tuple[int, ...]) -> list[dict]:
                         bare_pss,
                     ),
                     _row(f"processes per idle VM, {size} VMs", len(vm_pids) / size, "procs", None),
+                    *(
+                        [_row(f"memory charged to each VM's cgroup, {size} VMs", cgroup_mib, "MiB", None)]
+                        if cgroup_mib is not None
+                        else []
+                    ),
                     _row(
                         f"create {size} idle VMs, per VM, {PARALLEL} at a time (vs bare)",
                         create_ms,
@@ -197,10 +207,10 @@ async def _measure(state_dir: Path, sizes: tuple[int, ...]) -> list[dict]:
                         bare_start_ms,
                     ),
                     _row(
-                        f"GET /vms with {size} VMs, median (vs GET /health)",
+                        f"GET /vms with {size} VMs, median (vs GET /health, no VMs)",
                         await _median_ms(api, f"{V1}/vms"),
                         "ms",
-                        await _median_ms(api, "/health"),
+                        empty_list_ms,
                     ),
                 ]
         finally:
