@@ -5,21 +5,22 @@
     python -I -S nshelper.py socket CONFIG_JSON    (the socket goes back over the fd CONFIG names)
 
 `init` is launched by `Sandbox.boot`. The launcher process creates the VM's user namespace (its ids
-0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and clones the VM's init (pid
-1 inside) as a sibling, a child of the daemon (CLONE_PARENT), prints `init <its host pid>` and exits: no process of the engine
-stays beside a running VM. The init unshares mount/uts/ipc/net/cgroup namespaces (owned by the host's
-user namespace, so the VM's root has no capability over them), mounts every layer as an idmapped
-mount of the VM's user namespace (files keep host ids on disk and belong to the VM's ids inside), the
-overlay root (created as the VM's root: `_act_as`), /dev (tmpfs with host device nodes bound in, a
-private devpts), /proc (sensitive files masked or read-only), /sys (read-only) and /run, pivots into
-the root, sets the hostname, brings `lo` up, joins the VM's user namespace as its root, prints
-`ready` on stdout and execs `cfg["init"]`: catatonit in pause mode (`-P`), a
-static C init of under 1 MB that runs no program, reaps every orphan and exits on SIGTERM or SIGINT,
-after which the kernel kills the rest of the VM and drops every mount with the mount namespace
-(`Sandbox.stop` first gives the VM's programs a SIGTERM and a grace period). The init binary is
-opened before the pivot and run from that fd: it need not exist in the VM's image. On a setup
-failure the init prints `error: <reason>`; the line is on a close-on-exec fd, so the daemon reads
-until end of file and the last line tells whether the init runs.
+0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and clones the VM's init
+(pid 1 inside) as a sibling, a child of the daemon (CLONE_PARENT), prints `init <its host pid>` and
+exits: no process of the engine stays beside a running VM. The init unshares
+mount/uts/ipc/net/cgroup namespaces (owned by the host's user namespace, so the VM's root has no
+capability over them), mounts every layer as an idmapped mount of the VM's user namespace (files
+keep host ids on disk and belong to the VM's ids inside), the overlay root (created as the VM's
+root: `_act_as`), /dev (tmpfs with host device nodes bound in, a private devpts), /proc (sensitive
+files masked or read-only), /sys (read-only) and /run, pivots into the root, sets the hostname,
+brings `lo` up, joins the VM's user namespace as its root, prints `ready` on stdout and execs
+`cfg["init"]`: catatonit in pause mode (`-P`), a static C init of under 1 MB that runs no program,
+reaps every orphan and exits on SIGTERM or SIGINT, after which the kernel kills the rest of the VM
+and drops every mount with the mount namespace (`Sandbox.stop` first gives the VM's programs a
+SIGTERM and a grace period). The init binary is opened before the pivot and run from that fd: it
+need not exist in the VM's image. On a setup failure the init prints `error: <reason>`; the line is
+on a close-on-exec fd, so the daemon reads until end of file and the last line tells whether the
+init runs.
 Mount targets inside the VM's root are opened without following symlinks and mounted through
 /proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
@@ -27,10 +28,10 @@ Mount targets inside the VM's root are opened without following symlinks and mou
 (the user namespace last, becoming the VM's root) and its root, changes to the working directory
 (resolved inside the VM), then forks the command with only the VM's environment, a reduced
 capability bounding set (no CAP_SYS_ADMIN, no mknod, no module loading...), no_new_privs and the
-seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the
-isolation. From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards signals to
-the command's process group and exits with the command's status (128+N when killed by signal N).
-SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
+seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the isolation.
+From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards
+signals to the command's process group and exits with the command's status (128+N when killed by
+signal N). SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
 
 Without root (`"rootless": true`), the launcher first creates a user namespace mapping the caller's
 uid/gid to root, and every helper joins it before the VM's other namespaces; overlayfs then keeps
