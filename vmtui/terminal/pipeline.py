@@ -118,6 +118,8 @@ class OutputPipeline:
             del self._backlog[:PARSE_CHUNK]
             self._parsed_since_paint += len(chunk)
             self._apply(emulator.feed(chunk), emulator)
+            if self.transport is not None and not self._reading_paused:
+                self.transport.read_pending()  # keep the source flowing while this slice parses
             if time.perf_counter() > deadline:
                 break
         if self._reading_paused and len(self._backlog) < LOW_WATER and self.transport is not None:

@@ -135,6 +135,10 @@ class PtyTransport:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
 
+    def read_pending(self) -> None:
+        if self._reading:
+            self._on_readable()
+
     def close(self) -> None:
         if self._closed:
             return
