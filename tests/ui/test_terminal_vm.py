@@ -81,7 +81,13 @@ async def test_exec_seq_in_a_vm_is_painted_to_the_last_line_after_the_channel_cl
         pane = await app.query_one(TerminalTabs).open_session("vm", vm_factory)
         await wait_for(pilot, lambda: pane.transport is not None, timeout=30)
         await type_line(pilot, f"exec seq 1 {lines}")
-        await wait_for(pilot, lambda: app.query_one(TerminalSession).ended and pane.settled)
+        session = app.query_one(TerminalSession)
+
+        def painted_after_the_end() -> bool:  # the ended banner shrinks the pane: wait for that resize too
+            resized = pane.emulator.size == (pane.size.width, pane.size.height)
+            return session.ended and resized and pane.settled
+
+        await wait_for(pilot, painted_after_the_end)
         assert pane.closed_reason == "shell exited with status 0"
         painted = [line for line in screen_lines(pane) if line]
         assert painted[-2:] == [str(lines - 1), str(lines)], painted
