@@ -21,7 +21,8 @@ READ_TIME = 0.002  # ...and for at most this long, so a flood cannot keep the ev
 
 def unread_bytes(fd: int) -> int:
     """What the tty holds for reading now (FIONREAD); unlike a read, this never waits."""
-    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    (count,) = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))
+    return int(count)
 
 
 def read_available(
