@@ -7,11 +7,10 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncssh
 import pytest
 import pytest_asyncio
 
-from tests.local.test_sshd import Backend, Provider
+from tests.ssh_helpers import GatewayBackend, GatewayProvider
 from tests.ui.terminal_helpers import screen_lines
 from tests.ui.test_terminal_pty import shows, type_line, wait_for
 from tests.ui.test_terminal_ssh import SshApp
@@ -33,15 +32,14 @@ pytestmark = [
 async def vm_factory(tmp_path: Path) -> AsyncIterator[TransportFactory]:
     """Opens SSH shells into a fresh sandboxed VM whose hostname is `vm-terminal`."""
     vm_id = f"7e57ab1e-{os.getpid()}"
-    backend = Backend()
+    backend = GatewayBackend()
     spec = SandboxSpec(
         vm_id=vm_id, vm_dir=tmp_path / vm_id, layers=[], image=None, hostname="vm-terminal", env={}
     )
-    backend.sandboxes[vm_id] = await Sandbox.boot(spec)
-    backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
+    backend.add(await Sandbox.boot(spec))
     gateway = await start_gateway(backend, tmp_path / "engine", "127.0.0.1", 0)
     try:
-        provider = Provider(gateway, backend.keys[vm_id])
+        provider = GatewayProvider(gateway, backend.keys[vm_id])
         known_hosts = TofuKnownHosts(tmp_path / "known_hosts")
         yield ssh_transport_factory(lambda: SshSession(provider, vm_id, known_hosts=known_hosts))
     finally:
