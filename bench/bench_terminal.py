@@ -72,9 +72,6 @@ class FloodTransport:
     def pause_reading(self) -> None:
         self._paused = True
 
-    def read_pending(self) -> None:
-        """Chunks arrive through the event loop, as an SSH channel's do."""
-
     def resume_reading(self) -> None:
         if self._paused:
             self._paused = False

@@ -36,9 +36,6 @@ class MemoryTransport:
         self.resumes += 1
         self.paused = False
 
-    def read_pending(self) -> None:
-        """Output is pushed by the test (`sink.feed`), never waiting here."""
-
     def close(self) -> None:
         self.closed = True
         self.sink.closed("closed by user")

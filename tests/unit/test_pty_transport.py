@@ -60,11 +60,6 @@ def test_a_wakeup_drains_every_waiting_tty_buffer_into_one_chunk(monkeypatch: py
     assert reads.calls == 5, "no read that finds the tty empty (it would wait for the kernel's worker)"
 
 
-def test_between_wakeups_only_what_fionread_reports_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads = use_pty_reads(monkeypatch, [])
-    assert read_available(fd=3, woken=False) == (b"", False) and reads.calls == 0
-
-
 def test_a_wakeup_reads_at_most_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     reads = use_pty_reads(monkeypatch, [b"z" * 4095] * 40)
     data, ended = read_available(fd=3)

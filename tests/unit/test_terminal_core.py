@@ -50,8 +50,6 @@ class Transport:
         self.paused = False
         self.pauses = 0
         self.written = b""
-        self.sink: OutputPipeline | None = None
-        self.ready: list[bytes] = []  # output a `read_pending` would find without waiting
 
     def write(self, data: bytes) -> None:
         self.written += data
@@ -64,10 +62,6 @@ class Transport:
     def resume_reading(self) -> None:
         self.paused = False
 
-    def read_pending(self) -> None:
-        if self.ready and self.sink is not None:
-            self.sink.feed(self.ready.pop(0))
-
     def close(self) -> None: ...
 
 
@@ -75,7 +69,6 @@ def make_pipeline(cols: int = 40, rows: int = 10) -> tuple[OutputPipeline, Host,
     host, transport = Host(), Transport()
     output = OutputPipeline(host)
     output.transport = transport
-    transport.sink = output
     output.attach(TerminalEmulator(cols, rows, scrollback=100))
     return output, host, transport
 
@@ -87,22 +80,6 @@ def test_a_flood_pauses_the_transport_above_high_water_and_resumes_below_low_wat
     host.run_all()
     assert not transport.paused and transport.pauses == 1
     assert output.backlog_size == 0 and output.settled
-
-
-def test_a_parse_slice_pulls_ready_output_after_each_chunk_unless_paused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pipeline, "PARSE_BUDGET", 0)  # one chunk per slice
-    output, host, transport = make_pipeline()
-    chunk = b"a" * pipeline.PARSE_CHUNK
-    transport.ready = [chunk, chunk, chunk]
-    output.feed(chunk * 2)
-    host.soon.pop(0)()
-    assert len(transport.ready) == 2 and output.backlog_size == len(chunk) * 2, "one chunk parsed, one pulled"
-    output.feed(b"c" * HIGH_WATER)
-    assert transport.paused
-    host.soon.pop(0)()
-    assert len(transport.ready) == 2, "a paused transport is not read"
 
 
 def test_an_echo_after_a_quiet_period_is_parsed_and_painted_without_queueing(

@@ -21,7 +21,7 @@ from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import Mode
 from vmtui.terminal.transport import TerminalTransport
 
-PARSE_BUDGET = 0.010
+PARSE_BUDGET = 0.005  # a key waits behind up to one slice of a flooding pane per event-queue hop
 PARSE_CHUNK = 16384
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
@@ -131,15 +131,13 @@ class OutputPipeline:
             self._host.call_soon(self._parse_backlog)  # queued behind pending input events
 
     def _parse_slice(self, emulator: TerminalEmulator) -> None:
-        """Parse the backlog for at most `PARSE_BUDGET`, reading what the transport has ready meanwhile."""
+        """Parse the backlog for at most `PARSE_BUDGET` (output arriving meanwhile joins it)."""
         deadline = time.perf_counter() + PARSE_BUDGET
         while self._backlog:
             chunk = bytes(self._backlog[:PARSE_CHUNK])
             del self._backlog[:PARSE_CHUNK]
             self._parsed_since_paint += len(chunk)
             self._apply(emulator.feed(chunk), emulator)
-            if self.transport is not None and not self._reading_paused:
-                self.transport.read_pending()  # keep the source flowing while this slice parses
             if time.perf_counter() > deadline:
                 break
 

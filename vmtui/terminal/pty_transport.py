@@ -25,24 +25,19 @@ def unread_bytes(fd: int) -> int:
     return int(count)
 
 
-def read_available(
-    fd: int, limit: int = READ_BATCH, seconds: float = READ_TIME, *, woken: bool = True
-) -> tuple[bytes, bool]:
+def read_available(fd: int, limit: int = READ_BATCH, seconds: float = READ_TIME) -> tuple[bytes, bool]:
     """What a non-blocking PTY `fd` holds, up to `limit` bytes and `seconds` of reading, and whether it ended.
 
     A PTY read returns at most one tty buffer (~4 KB): reading once per wakeup would cost a round of feed,
     parse and repaint scheduling per 4 KB. A read that finds the tty empty waits for the kernel worker that
-    moves the writer's output into it (milliseconds each on a loaded machine), so only the first read after
-    a wakeup (`woken`: the poller said it would not block) is made blind, the others only for what
-    FIONREAD reports."""
+    moves the writer's output into it (milliseconds each on a loaded machine), so only the first read (the
+    one the poller said would not block) is made blind, the others only for what FIONREAD reports."""
     chunks: list[bytes] = []
     size = 0
     deadline = time.perf_counter() + seconds
-    blind = woken
     while size < limit:
-        if not blind and unread_bytes(fd) == 0:
+        if chunks and unread_bytes(fd) == 0:
             break
-        blind = False
         try:
             data = os.read(fd, limit - size)
         except BlockingIOError:
@@ -150,10 +145,6 @@ class PtyTransport:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
 
-    def read_pending(self) -> None:
-        if self._reading:
-            self._read(woken=False)
-
     def close(self) -> None:
         if self._closed:
             return
@@ -164,10 +155,7 @@ class PtyTransport:
         self._finish("closed")
 
     def _on_readable(self) -> None:
-        self._read(woken=True)
-
-    def _read(self, woken: bool) -> None:
-        data, ended = read_available(self._fd, woken=woken)
+        data, ended = read_available(self._fd)
         if data:
             self._sink.feed(data)
         if not ended or self._closed:

@@ -72,10 +72,6 @@ class SshTerminalTransport:
         self._shell.resume_reading()
         self._may_read.set()
 
-    def read_pending(self) -> None:
-        """Nothing to do: asyncssh reads the socket on every loop turn, and the SSH window lets the remote
-        side keep sending while the pane parses."""
-
     def close(self) -> None:
         if not self._closing:
             self._closing = True

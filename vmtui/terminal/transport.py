@@ -20,10 +20,6 @@ class TerminalTransport(Protocol):
 
     def resume_reading(self) -> None: ...
 
-    def read_pending(self) -> None:
-        """Deliver, now, output that can be read without waiting (the pipeline calls this between parse
-        chunks, so a program flooding a PTY is not blocked on a full buffer while the pane parses)."""
-
     def close(self) -> None:
         """End the session; the transport reports `closed()` to its sink when it is gone."""
 
