@@ -194,7 +194,6 @@ async def _ssh_rows(state: Path, data: bytes, megabytes: float) -> list[dict]:
         memory_snapshots=False,
     )
     known_hosts = TofuKnownHosts(state / "known_hosts")
-    # not `exec cat`: when cat exits while the client is behind, the last output can be lost at channel close
     command = b"cat /root/flood.txt\r"
     vm_id = ""
 

@@ -21,7 +21,7 @@ from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import Mode
 from vmtui.terminal.transport import TerminalTransport
 
-PARSE_BUDGET = 0.005  # a key waits behind up to one slice of a flooding pane per event-queue hop
+PARSE_BUDGET = 0.010
 PARSE_CHUNK = 16384
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
