@@ -21,12 +21,15 @@ from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
+from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
+from vmtui.services.tunnels import Tunnels
 from vmtui.ui.format import clean
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
+from vmtui.ui.screens.broadcast import BroadcastScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
@@ -36,6 +39,7 @@ from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
+from vmtui.ui.screens.exec_runs import ExecScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
@@ -45,6 +49,7 @@ from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.screens.tunnels import TunnelsScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
 from vmtui.ui.widgets.vm_table import VmTable
@@ -61,6 +66,8 @@ class ActionHost(Protocol):
     panes: PaneFocus
     options: AppOptions
     new_vm: NewVmWait
+    exec_runs: ExecRuns
+    tunnels: Tunnels
 
     @property
     def app(self) -> App[None]: ...
@@ -68,6 +75,8 @@ class ActionHost(Protocol):
     def selected_vm(self) -> Vm | None: ...
 
     def selected_commit(self) -> Commit | None: ...
+
+    def broadcast_targets(self) -> list[Vm]: ...
 
     def default_profile(self) -> str: ...
 
@@ -505,6 +514,22 @@ def networking(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
         host.app.push_screen(NetworkingScreen(host.actions, vm))
+
+
+def exec_command(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(ExecScreen(host.exec_runs, vm))
+
+
+def broadcast(host: ActionHost) -> None:
+    targets = host.broadcast_targets()
+    if targets:
+        host.app.push_screen(BroadcastScreen(host.actions.providers, targets))
+
+
+def tunnels(host: ActionHost) -> None:
+    host.app.push_screen(TunnelsScreen(host.tunnels, host.actions.providers, host.selected_vm()))
 
 
 def labels(host: ActionHost) -> None:

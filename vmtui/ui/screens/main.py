@@ -18,10 +18,14 @@ from textual.events import Key
 from textual.screen import Screen
 
 from vmtui.core.models import Commit, Vm
+from vmtui.paths import state_dir
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.availability import Selection, unavailable
+from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
+from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.registry import Opener
+from vmtui.services.tunnels import Tunnels
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.flows import BULK
@@ -80,6 +84,8 @@ class MainScreen(Screen[None]):
         )
         self.panes = PaneFocus(self)
         self.new_vm = NewVmWait()
+        self.exec_runs = ExecRuns(actions.providers, actions.log)
+        self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
 
     def compose(self) -> ComposeResult:
         options = self.options
@@ -97,6 +103,10 @@ class MainScreen(Screen[None]):
             now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
         )
         yield FittingFooter(show_command_palette=False)
+
+    async def on_unmount(self) -> None:
+        await self.exec_runs.close()
+        await self.tunnels.close_all()
 
     def on_mount(self) -> None:
         for pane_id, title in PANES:
@@ -241,6 +251,12 @@ class MainScreen(Screen[None]):
             if isinstance(item, Vm):
                 return item
         return self.table.selected_vm
+
+    def broadcast_targets(self) -> list[Vm]:
+        """The VMs marked in the list (Space) when the table marks any, else the selected VM."""
+        marked = self.table.marked_vms() if hasattr(self.table, "marked_vms") else []
+        selected = self.selected_vm()
+        return marked or ([selected] if selected is not None else [])
 
     def selected_commit(self) -> Commit | None:
         item = self.lineage.selected_item()
