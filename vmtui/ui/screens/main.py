@@ -249,9 +249,8 @@ class MainScreen(Screen[None]):
 
     def broadcast_targets(self) -> list[Vm]:
         """The VMs marked in the list (Space) when the table marks any, else the selected VM."""
-        marked = self.table.marked_vms() if hasattr(self.table, "marked_vms") else []
         selected = self.selected_vm()
-        return marked or ([selected] if selected is not None else [])
+        return self.table.marked_vms or ([selected] if selected is not None else [])
 
     def selected_commit(self) -> Commit | None:
         item = self.lineage.selected_item()
