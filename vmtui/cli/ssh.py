@@ -3,7 +3,7 @@
 `vmtui ssh` without a command opens a full-screen session in the current terminal (raw mode, resized
 on SIGWINCH, the terminal restored on exit); with a command it runs it and exits with its status.
 `vmtui cp` copies over SFTP; the VM side is written `<vm>:<path>` (either side, not both).
-A VM is named by id, unique id prefix or label. The profile is the active one unless `--profile`.
+A VM is named by id, unique id prefix, label or vers-cli alias (`~/.vers/aliases.json`). The profile is the active one unless `--profile`.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import asyncssh
 
 from vmtui import paths
 from vmtui.config import ConfigError, Settings, load_settings
-from vmtui.core.errors import NotFound, ProviderError
+from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.models import Vm
 from vmtui.providers.base import Provider
 from vmtui.services.known_hosts import TofuKnownHosts
-from vmtui.services.ssh import SshError, SshSession
+from vmtui.services.ssh import SshSession
 
 KNOWN_HOSTS_FILE = "known_hosts"
 
@@ -74,10 +74,7 @@ def run_cp(args: argparse.Namespace) -> int:
     args.vm = source_vm or dest_vm
 
     async def copy(session: SshSession) -> int:
-        if source_vm is None:
-            await session.put(source, dest)
-            return 0
-        stats = await session.get(source, dest)
+        stats = await (session.put(source, dest) if source_vm is None else session.get(source, dest))
         if stats.skipped:
             shown = ", ".join(stats.skipped[:3]) + (", …" if len(stats.skipped) > 3 else "")
             print(
@@ -114,9 +111,9 @@ def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Await
 async def _with_session(
     settings: Settings, args: argparse.Namespace, work: Callable[[SshSession], Awaitable[int]]
 ) -> int:
-    provider = await _provider_for(settings, args.profile)
+    provider = await provider_for(settings, args.profile)
     try:
-        vm = await _find_vm(provider, args.vm)
+        vm = await find_vm(provider, args.vm)
         session = SshSession(
             provider,
             vm.id,
@@ -131,24 +128,28 @@ async def _with_session(
         await provider.aclose()
 
 
-async def _provider_for(settings: Settings, profile_name: str | None) -> Provider:
+async def provider_for(
+    settings: Settings, profile_name: str | None, capability: str = "has_ssh", offers: str = "SSH to its VMs"
+) -> Provider:
     """The profile's provider, built as the TUI builds it (the local engine is started if needed);
-    whether its VMs take SSH is the provider's capability, the one rule the TUI follows too."""
+    whether its VMs take SSH (or exec: `capability`) is the provider's capability, the one rule the TUI
+    follows too."""
     from vmtui.services.registry import Registry  # imported here: every `vmtui` run builds this parser
 
     name, profile = settings.profile(profile_name)
     provider = await Registry(settings).open(name, profile, lambda _status: None, settings.poll.timeout)
-    if not provider.capabilities.has_ssh:
+    if not getattr(provider.capabilities, capability):
         await provider.aclose()
-        raise SshError(f"profile {name!r} ({profile.kind}) offers no SSH to its VMs")
+        raise Unsupported(f"profile {name!r} ({profile.kind}) offers no {offers}")
     return provider
 
 
-async def _find_vm(provider: Provider, name: str) -> Vm:
-    """The VM with this id, else the only one whose id starts with it or whose label is it."""
+async def find_vm(provider: Provider, name: str) -> Vm:
+    """The VM with this id, else the only one whose id starts with it or whose label or vers-cli
+    alias is it."""
     vms = await provider.list_vms()
     exact = [vm for vm in vms if vm.id == name]
-    matches = exact or [vm for vm in vms if vm.id.startswith(name) or vm.display_name == name]
+    matches = exact or [vm for vm in vms if vm.id.startswith(name) or name in (vm.display_name, vm.alias)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -79,6 +80,12 @@ class Capabilities(BaseModel):
     has_images: bool = False
     has_metrics: bool = False
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
+    has_labels: bool = False
+    """Labels editable after creation (`LabelsApi`); the `name` label is the display name."""
+    can_resize: bool = False
+    """A VM's disk can grow (`DiskApi`)."""
+    has_environment: bool = False
+    """Account-wide environment variables every new VM gets (`EnvVarsApi`)."""
     memory_snapshots: bool = False
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
@@ -117,6 +124,8 @@ class Vm(BaseModel):
     owner_id: str | None = None
     created_at: datetime | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    alias: str | None = None
+    """The user's local name for the VM (vers-cli's `~/.vers/aliases.json`), after its `name` label."""
     parent_commit_id: str | None = None
     grandparent_vm_id: str | None = None
     ip: str | None = None
@@ -131,7 +140,7 @@ class Vm(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.label or self.labels.get("name") or self.id
+        return self.label or self.labels.get("name") or self.alias or self.id
 
 
 class Commit(BaseModel):
@@ -206,6 +215,41 @@ class ExecResult(BaseModel):
     exit_code: int
     stdout: str = ""
     stderr: str = ""
+
+
+class ExecEvent(BaseModel):
+    """One event of a streamed exec: an output `chunk`, the `exit`, or an `error` the server reports
+    instead of an exit (`code` and `message`). `cursor` orders them; re-attaching resumes after one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["chunk", "exit", "error"]
+    exec_id: str | None = None
+    cursor: int | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    data: bytes = b""
+    exit_code: int | None = None
+    code: str = ""
+    message: str = ""
+
+
+class ExecLogEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    exec_id: str | None
+    stream: Literal["stdout", "stderr"]
+    data: bytes
+    timestamp: str
+
+
+class ExecLogPage(BaseModel):
+    """Part of a VM's exec log; read on from `next_offset` until `eof`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entries: tuple[ExecLogEntry, ...]
+    next_offset: int
+    eof: bool
 
 
 class Fleet(BaseModel):

@@ -13,21 +13,25 @@ into core models at this boundary. Transport, retries and error mapping live in 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
 from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, ProviderError, Unsupported
 from vmtui.core.models import (
     Capabilities,
     Commit,
+    ExecEvent,
+    ExecLogEntry,
+    ExecLogPage,
     ExecResult,
     Image,
     SshEndpoint,
@@ -89,7 +93,8 @@ class WireVm(_Wire):
     image_name: str | None = None
     """Not in the current Vers API; the local engine and the cluster-era API report it."""
 
-    def to_vm(self, provider: str) -> Vm:
+    def to_vm(self, provider: str, aliases: Mapping[str, str]) -> Vm:
+        """`aliases`: the user's local names by VM id (vers-cli's alias file)."""
         return Vm(
             provider=provider,
             provider_kind="vers",
@@ -99,6 +104,7 @@ class WireVm(_Wire):
             owner_id=self.owner_id,
             created_at=self.created_at,
             labels=self.labels or {},
+            alias=aliases.get(self.vm_id),
             parent_commit_id=self.parent_commit_id,
             grandparent_vm_id=self.grandparent_vm_id,
             ip=self.ip,
@@ -196,6 +202,30 @@ class WireExec(_Wire):
     stderr: str = ""
 
 
+class WireExecEvent(_Wire):
+    type: Literal["chunk", "exit", "error"]
+    exec_id: str | None = None
+    cursor: int | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    data_b64: str | None = None
+    exit_code: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class WireExecLogEntry(_Wire):
+    exec_id: str | None = None
+    stream: Literal["stdout", "stderr"]
+    data_b64: str
+    timestamp: str = ""
+
+
+class WireExecLog(_Wire):
+    entries: list[WireExecLogEntry]
+    next_offset: int
+    eof: bool
+
+
 _VMS = TypeAdapter(list[WireVm])
 _VM = TypeAdapter(WireVm)
 _VM_ID = TypeAdapter(WireVmId)
@@ -206,8 +236,11 @@ _IMAGES = TypeAdapter(list[str | WireImage])
 _SSH_KEY = TypeAdapter(WireSshKey)
 _METRICS = TypeAdapter(VmMetrics)
 _EXEC = TypeAdapter(WireExec)
+_EXEC_EVENT = TypeAdapter(WireExecEvent)
+_EXEC_LOG = TypeAdapter(WireExecLog)
 _TOTAL = TypeAdapter(int | None)
 _HEALTH = TypeAdapter(dict[str, Any])
+_ENV_VARS = TypeAdapter(dict[str, str])
 
 
 def vers_error(status: int, message: str, body: Any, retry_after: float | None) -> ProviderError:
@@ -274,6 +307,9 @@ class VersProvider(Provider):
         has_ssh=True,
         has_exec=True,
         has_images=True,
+        has_labels=True,
+        can_resize=True,
+        has_environment=True,
         memory_snapshots=True,
     )
 
@@ -295,8 +331,11 @@ class VersProvider(Provider):
         event_stream: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        aliases: Mapping[str, str] | None = None,
     ):
         super().__init__(name)
+        self.aliases: Mapping[str, str] = aliases or {}
+        """The user's local names by VM id (vers-cli's alias file), shown when a VM has no name label."""
         root = _api_root(base_url)
         self.http = HttpClient(
             root,
@@ -322,6 +361,8 @@ class VersProvider(Provider):
             )
         self._vms_route = f"{API}/vm"
         self._pause_word: str | None = None
+        self._exec_streams: bool | None = None
+        """Whether the server has `/exec/stream` (None: not known yet)."""
         self._images_route: str | None = None
         self._image_ids: dict[str, str] = {}
         self._metadata: dict[str, WireVm] = {}
@@ -363,7 +404,9 @@ class VersProvider(Provider):
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
         if not isinstance(body, list):
-            return [wire.to_vm(self.name) for wire in validate(_VMS, body, "VM list")]  # raises BadResponse
+            return [
+                wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
+            ]  # raises BadResponse
         self._last_list = self._parse_vm_list(body)
         self._list_digest = digest
         self._list_etag = response.headers.get("etag")
@@ -390,7 +433,7 @@ class VersProvider(Provider):
             if known is not None and known[0] == raw:
                 vm = known[1]
             else:
-                vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name)
+                vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name, self.aliases)
             parsed[vm.id] = (raw, vm)
             vms.append(vm)
             if _LINEAGE_FIELDS <= raw.keys():
@@ -476,7 +519,7 @@ class VersProvider(Provider):
     async def status(self, vm_id: str) -> Vm:
         """`GET /vm/{id}/status` (409 `Conflict` while the VM sleeps)."""
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/status")
-        return validate(_VM, body, "VM status").to_vm(self.name)
+        return validate(_VM, body, "VM status").to_vm(self.name, self.aliases)
 
     async def _metadata_wire(self, vm_id: str, retries: int | None = None) -> WireVm:
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata", retries=retries)
@@ -486,7 +529,7 @@ class VersProvider(Provider):
         """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels).
 
         `retries=0` leaves a 429 to the caller (the lineage stream paces itself with its own budget)."""
-        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name)
+        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name, self.aliases)
 
     async def get_vm(self, vm_id: str) -> Vm:
         """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only,
@@ -499,7 +542,7 @@ class VersProvider(Provider):
         if isinstance(meta, BaseException):
             raise meta
         if isinstance(status, Conflict):
-            return meta.to_vm(self.name)
+            return meta.to_vm(self.name, self.aliases)
         if isinstance(status, BaseException):
             raise status
         return self._with_metadata(status, meta)
@@ -563,6 +606,48 @@ class VersProvider(Provider):
         await self.http.send(
             "DELETE", f"{API}/vm/{_segment(vm_id, 'VM id')}/label/{_segment(name, 'label name')}"
         )
+
+    # --- disk and environment (vers-sdk 1.20.0) ----------------------------------------------------------
+
+    async def resize_disk(self, vm_id: str, fs_size_mib: int) -> None:
+        """`PATCH /vm/{id}/disk`: grow the VM's disk to `fs_size_mib` (the server refuses shrinking)."""
+        if isinstance(fs_size_mib, bool) or not isinstance(fs_size_mib, int) or fs_size_mib < 1:
+            raise BadRequest("the new disk size must be a whole number of MiB")
+        try:
+            await self.http.send(
+                "PATCH",
+                f"{API}/vm/{_segment(vm_id, 'VM id')}/disk",
+                json_body={"fs_size_mib": fs_size_mib},
+                timeout=LONG_TIMEOUT,
+            )
+        except ProviderError as exc:
+            if exc.status == 405:
+                raise Unsupported("this Vers server cannot resize disks", status=exc.status) from None
+            raise
+
+    async def list_env_vars(self) -> dict[str, SecretStr]:
+        """`GET /env_vars`: the account's variables, values hidden in reprs."""
+        try:
+            body = await self._json("GET", f"{API}/env_vars")
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                raise Unsupported(
+                    "this Vers server has no environment variables", status=exc.status
+                ) from None
+            raise
+        if not isinstance(body, dict):
+            raise BadResponse("unexpected env_vars response: not an object")
+        values = validate(_ENV_VARS, body.get("vars"), "env_vars")
+        return {key: SecretStr(value) for key, value in values.items()}
+
+    async def set_env_var(self, key: str, value: SecretStr | str) -> None:
+        """`PUT /env_vars` with one variable, keeping the others (`replace: false`)."""
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        await self.http.send("PUT", f"{API}/env_vars", json_body={"vars": {key: plain}, "replace": False})
+
+    async def delete_env_var(self, key: str) -> None:
+        """`DELETE /env_vars/{key}` (404 when there is no such variable)."""
+        await self.http.send("DELETE", f"{API}/env_vars/{_segment(key, 'variable name')}")
 
     # --- branch, commit, restore ------------------------------------------------------------------------
 
@@ -720,6 +805,103 @@ class VersProvider(Provider):
         wire = validate(_EXEC, body, "exec")
         return ExecResult(exit_code=wire.exit_code, stdout=wire.stdout, stderr=wire.stderr)
 
+    async def exec_stream(
+        self,
+        vm_id: str,
+        command: list[str],
+        *,
+        exec_id: str | None = None,
+        timeout_secs: int | None = None,
+    ) -> AsyncIterator[ExecEvent]:
+        """`POST /vm/{id}/exec/stream`: output chunks as the command writes them, then its exit (or an
+        error event). The command runs on if the stream breaks: `exec_attach` with its `exec_id`. A server
+        without the stream route (404/405) gets the synchronous `/exec`, replayed as chunks and an exit."""
+        if not command or not all(isinstance(part, str) for part in command):
+            raise BadRequest("command must be a non-empty list of strings")
+        payload: dict[str, Any] = {"command": list(command)}
+        if exec_id:
+            payload["exec_id"] = exec_id
+        if timeout_secs:
+            payload["timeout_secs"] = timeout_secs
+        if self._exec_streams is not False:
+            try:
+                async for event in self._ndjson(f"{API}/vm/{_segment(vm_id, 'VM id')}/exec/stream", payload):
+                    self._exec_streams = True
+                    yield event
+                return
+            except ProviderError as exc:
+                if self._exec_streams or exc.status not in _MISSING_ROUTE:
+                    raise
+        async for event in super().exec_stream(vm_id, command, exec_id=exec_id, timeout_secs=timeout_secs):
+            self._exec_streams = False  # the stream route is missing, not the VM: sync exec answered
+            yield event
+
+    async def exec_attach(
+        self, vm_id: str, exec_id: str, *, cursor: int | None = None, from_latest: bool = False
+    ) -> AsyncIterator[ExecEvent]:
+        """`POST /vm/{id}/exec/stream/attach`: a streamed exec's events after `cursor` (its whole
+        retained backlog when None; only new ones with `from_latest`), then live ones until it ends."""
+        if self._exec_streams is False:
+            raise self._unsupported("re-attach to commands (this server has no exec stream)")
+        payload: dict[str, Any] = {"exec_id": _segment(exec_id, "exec id")}
+        if cursor is not None:
+            payload["cursor"] = cursor
+        if from_latest:
+            payload["from_latest"] = True
+        async for event in self._ndjson(f"{API}/vm/{_segment(vm_id, 'VM id')}/exec/stream/attach", payload):
+            yield event
+
+    async def exec_logs(
+        self, vm_id: str, *, offset: int = 0, max_entries: int = 1000, stream: str | None = None
+    ) -> ExecLogPage:
+        """`GET /vm/{id}/logs`: the VM's exec output log from byte `offset`."""
+        params: dict[str, str | int | bool] = {"offset": offset, "max_entries": max_entries}
+        if stream is not None:
+            params["stream"] = stream
+        try:
+            body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/logs", params=params)
+        except ProviderError as exc:
+            if exc.status == 405:
+                raise self._unsupported("show exec logs (no /logs route)") from None
+            raise
+        wire = validate(_EXEC_LOG, body, "exec log")
+        return ExecLogPage(
+            entries=tuple(
+                ExecLogEntry(
+                    exec_id=entry.exec_id,
+                    stream=entry.stream,
+                    data=_b64(entry.data_b64),
+                    timestamp=entry.timestamp,
+                )
+                for entry in wire.entries
+            ),
+            next_offset=wire.next_offset,
+            eof=wire.eof,
+        )
+
+    async def _ndjson(self, path: str, payload: dict[str, Any]) -> AsyncIterator[ExecEvent]:
+        lines = self.http.stream_lines(
+            path, read_timeout=None, method="POST", json_body=payload, accept="application/x-ndjson"
+        )
+        async for line in lines:
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                raise BadResponse(f"exec stream sent a line that is not JSON: {snippet(line)}") from None
+            wire = validate(_EXEC_EVENT, raw, "exec stream event")
+            yield ExecEvent(
+                kind=wire.type,
+                exec_id=wire.exec_id,
+                cursor=wire.cursor,
+                stream=wire.stream,
+                data=_b64(wire.data_b64) if wire.data_b64 else b"",
+                exit_code=wire.exit_code,
+                code=wire.code or "",
+                message=wire.message or "",
+            )
+
     # --- images -----------------------------------------------------------------------------------------
 
     async def list_images(self) -> list[Image]:
@@ -822,6 +1004,13 @@ class VersProvider(Provider):
         except NotFound:
             body = await self._json("GET", "/api/health")
         return validate(_HEALTH, body, "health")
+
+
+def _b64(data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:
+        raise BadResponse(f"exec output is not valid base64: {snippet(data)}") from None
 
 
 def _image_name(image: str | WireImage) -> str:
