@@ -303,7 +303,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def mark_all(self) -> None:
         """Mark every shown row (the filter's result)."""
-        self.marked |= set(self.index.order)
+        self.marked |= set(self.index.keys())
         self._marks_changed()
 
     def mark_none(self) -> None:
@@ -312,7 +312,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def invert_marks(self) -> None:
         """Marked shown rows lose their mark, the other shown rows get one."""
-        self.marked ^= set(self.index.order)
+        self.marked ^= set(self.index.keys())
         self._marks_changed()
 
     def _marks_changed(self) -> None:
