@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -35,12 +36,13 @@ class Column:
     label: str
     fit: ColumnSpec
     sort_value: Callable[[Vm], object]
+    """Computed once per VM change (attrgetter where it can: a C call, not a Python one)."""
     sort_key: str
     """Shift+letter sorting by this column (again: reversed), as in k9s."""
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), lambda vm: vm.provider, "R"),
+    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), attrgetter("provider"), "R"),
     Column(
         "name",
         "Name / id",
@@ -48,7 +50,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda vm: vm.display_name.lower(),
         "N",
     ),
-    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state, "T"),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), attrgetter("state"), "T"),
     Column(
         "age",
         "Age",
