@@ -213,10 +213,6 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Every shown key, top to bottom."""
         return self.index.keys()
 
-    def row_index(self, key: RowId) -> int | None:
-        """The row showing `key`, or None when it is filtered out or gone."""
-        return self.index.position(key)
-
     def cells(self, key: RowId) -> tuple[Text, ...]:
         """The cells drawn for a listed VM's row, one per column."""
         return self._cells_for(key)
