@@ -232,7 +232,7 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         assert app.main_screen.table.selected_vm.id == created.id  # the cursor follows the new VM
 
 
-async def test_branch_many_shows_per_vm_progress():
+async def test_branch_many_shows_per_vm_progress_then_one_notification():
     provider = demo_provider()
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
@@ -242,11 +242,9 @@ async def test_branch_many_shows_per_vm_progress():
         await pilot.press("enter")
         await wait_actions(pilot, app)
         await pilot.pause()
-        progress = app.screen
-        lines = text_of(progress.query_one("#progress-lines"))
-        assert "3/3 ready" in lines and "Branched vm-8c1d77e4 into 3 VMs" in lines
-        assert len(progress.states) == 3
-        await pilot.press("escape")
+        assert app.screen is app.main_screen  # all ready: the progress dialog closed itself
+        ((_, message, _),) = [n for n in app.notes if n[0] == "Branch"]
+        assert message.startswith("Branched vm-8c1d77e4 into 3 VMs: ") and message.count("vm-") == 4
         await poll_now(pilot, app)
         assert app.main_screen.table.row_count == 8
 
@@ -716,7 +714,7 @@ async def test_create_form_runs_the_base_mount_handler_once(monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert calls == ["CreateVmScreen"]
-        assert app.focused.id == "vcpu"
+        assert app.focused.id == "name"  # the first field
 
 
 async def test_a_disabled_action_key_says_why_without_a_server_call():

@@ -17,32 +17,39 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm
+from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
+from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
+from vmtui.services.tunnels import Tunnels
 from vmtui.ui.format import clean
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
+from vmtui.ui.screens.broadcast import BroadcastScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
+from vmtui.ui.screens.exec_runs import ExecScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.screens.tunnels import TunnelsScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
 from vmtui.ui.widgets.vm_table import VmTable
@@ -59,6 +66,8 @@ class ActionHost(Protocol):
     panes: PaneFocus
     options: AppOptions
     new_vm: NewVmWait
+    exec_runs: ExecRuns
+    tunnels: Tunnels
 
     @property
     def app(self) -> App[None]: ...
@@ -66,6 +75,8 @@ class ActionHost(Protocol):
     def selected_vm(self) -> Vm | None: ...
 
     def selected_commit(self) -> Commit | None: ...
+
+    def broadcast_targets(self) -> list[Vm]: ...
 
     def default_profile(self) -> str: ...
 
@@ -293,9 +304,14 @@ def invert_marks(host: ActionHost) -> None:
 
 
 def new_vm(host: ActionHost) -> None:
-    profile = host.default_profile()
-    provider = host.actions.providers[profile]
-    if isinstance(provider, DesktopsApi):  # desktops have their own form, which sends itself
+    """The form of the selected row's profile (else the default one); it offers every shown profile
+    that makes root VMs. Desktop profiles have their own form, which sends itself."""
+    providers = host.actions.providers
+    vm = host.selected_vm()
+    row = providers.get(vm.provider) if vm is not None else None
+    profile = vm.provider if vm is not None and row is not None and row.capabilities.can_create else None
+    profile = profile or host.default_profile()
+    if isinstance(providers[profile], DesktopsApi):
 
         def requested(sent: object) -> None:
             if sent is not None:
@@ -303,20 +319,30 @@ def new_vm(host: ActionHost) -> None:
 
         host.app.push_screen(SwiftorCreateScreen(host.actions, profile), requested)
         return
-    loader = (lambda: host.actions.list_images(profile)) if provider.capabilities.has_images else None
+    choices = [
+        name
+        for name in host.fleet.shown
+        if (provider := providers.get(name)) is not None
+        and not isinstance(provider, DesktopsApi)
+        and provider.capabilities.can_create
+    ]
+
+    def load_images(name: str) -> Awaitable[list[Image]] | None:
+        return host.actions.list_images(name) if providers[name].capabilities.has_images else None
 
     def create(request: CreateRequest | None) -> None:
         if request is not None:
+            target = request.profile
             start(
                 host,
-                (profile, ""),
+                (target, ""),
                 "creating",
                 "New VM",
-                lambda: host.actions.create(profile, request.config, wait_boot=request.wait_boot),
-                _select_new(host, profile),
+                lambda: host.actions.create(target, request.config, wait_boot=request.wait_boot),
+                _select_new(host, target),
             )
 
-    host.app.push_screen(CreateVmScreen(profile, loader), create)
+    host.app.push_screen(CreateVmScreen(profile, load_images, choices), create)
 
 
 def branch(host: ActionHost) -> None:
@@ -339,7 +365,9 @@ def branch(host: ActionHost) -> None:
             "branching",
             "Branch",
             lambda: host.actions.branch(vm, count, progress.update_vm),
-            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+            lambda outcome: progress.finish(
+                outcome.message if outcome else "failed", succeeded=outcome is not None
+            ),
         )
 
     host.app.push_screen(BranchScreen(vm), chosen)
@@ -488,6 +516,22 @@ def networking(host: ActionHost) -> None:
         host.app.push_screen(NetworkingScreen(host.actions, vm))
 
 
+def exec_command(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(ExecScreen(host.exec_runs, vm))
+
+
+def broadcast(host: ActionHost) -> None:
+    targets = host.broadcast_targets()
+    if targets:
+        host.app.push_screen(BroadcastScreen(host.actions.providers, targets))
+
+
+def tunnels(host: ActionHost) -> None:
+    host.app.push_screen(TunnelsScreen(host.tunnels, host.actions.providers, host.selected_vm()))
+
+
 def labels(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
@@ -535,17 +579,35 @@ def env_vars(host: ActionHost) -> None:
     host.app.push_screen(EnvVarsScreen(host.actions, host.default_profile()))
 
 
-def yank(host: ActionHost) -> None:
+def _focused_item(host: ActionHost) -> Vm | Commit | None:
+    """The commit when the tree has one selected (and focus), else the selected VM."""
     commit_ = host.selected_commit()
-    item = (
+    return (
         commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
     )
+
+
+def yank(host: ActionHost) -> None:
+    item = _focused_item(host)
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
 
 
 # ---------------------------------------------------------------------- app and view
+
+
+def describe(host: ActionHost) -> None:
+    item = _focused_item(host)
+    if item is not None:
+        host.app.push_screen(DescribeScreen(item))
+
+
+def logs(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    vm_name = vm.display_name if vm is not None else None
+    host.app.push_screen(LogsScreen(profile, host.options.engine_logs.get(profile), vm_name))
 
 
 def images(host: ActionHost) -> None:
