@@ -136,6 +136,13 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.key = key
 
+    class RowSelected(Message):
+        """A click on the row under the cursor (Enter is the screen's key): the screen describes it."""
+
+        def __init__(self, key: RowId) -> None:
+            super().__init__()
+            self.key = key
+
     class MarksChanged(Message):
         """The set of marked VMs changed (the status bar counts them)."""
 
@@ -358,7 +365,11 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self.sort_by(column)
             return
         row = round(self.scroll_y) + offset.y - 1
-        if row < self.row_count:
+        if row >= self.row_count:
+            return
+        if row == self.cursor_row:
+            self.post_message(self.RowSelected(self.index.key_at(row)))
+        else:
             self.move_cursor(row)
 
     def _column_at(self, x: int) -> str | None:
