@@ -100,9 +100,10 @@ async def test_broadcast_over_three_vms_groups_outputs_with_failures_first(engin
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
             await wait_for(pilot, app, lambda: set(states(app)) == set(ids))
-            for vm_id in ids:  # Space marks the targets in the list
+            for vm_id in ids:  # the list marks VMs with Space
                 await select_row(pilot, app, vm_id)
                 await pilot.press("space")
+            await select_row(pilot, app, ids[0])
             await pilot.press("X")
             screen = app.screen
             assert isinstance(screen, BroadcastScreen) and len(screen.targets) == 3

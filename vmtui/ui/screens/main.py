@@ -240,6 +240,11 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
+    @on(VmTable.RowSelected)
+    async def _enter_on_row(self) -> None:
+        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
+        await self.action_run("view.describe")
+
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
@@ -249,8 +254,9 @@ class MainScreen(Screen[None]):
 
     def broadcast_targets(self) -> list[Vm]:
         """The VMs marked in the list (Space) when the table marks any, else the selected VM."""
+        marked = self.table.marked_vms
         selected = self.selected_vm()
-        return self.table.marked_vms or ([selected] if selected is not None else [])
+        return marked or ([selected] if selected is not None else [])
 
     def selected_commit(self) -> Commit | None:
         item = self.lineage.selected_item()
