@@ -143,9 +143,8 @@ class MainScreen(Screen[None]):
 
     @on(ProfileNotice)
     def _profile_notice(self, message: ProfileNotice) -> None:
-        self.notify(
-            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
-        )
+        title = f"Profile {clean(message.profile, 40)}"
+        self.notify(message.text, title=title, severity="warning", timeout=15, markup=False)
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
