@@ -114,6 +114,9 @@ SCENES: tuple[Scene, ...] = (
     Scene("describe", keys=("down", "enter")),
     Scene("ascii", options={"ascii": True}),
     Scene("light", options={"theme": "textual-light"}),
+    Scene("marked-sorted", keys=("N", "space", "down", "space")),
+    Scene("bulk-delete-80x24", size=(80, 24), keys=("ctrl+a", "D")),
+    Scene("bulk-delete-200x60", size=(200, 60), keys=("ctrl+a", "D")),
 )
 
 

@@ -105,7 +105,7 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         children = [vm for vm in app.main_screen.table.vms.values() if vm.id != root_id]
         assert all(vm.parent_commit_id for vm in children)  # lineage comes through the real API
 
-        app.main_screen.table.move_cursor(row=app.main_screen.table.get_row_index(f"local\0{root_id}"))
+        app.main_screen.table.select(("local", root_id))
         await pilot.pause()
         await pilot.press("c")
         app.screen.query_one("#name", Input).value = "from the tui"
@@ -122,7 +122,7 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await pilot.press("p")
         await wait_actions(pilot, app)
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.PAUSED)
-        assert "paused" in app.main_screen.table.get_row(f"local\0{root_id}")[2].plain
+        assert "paused" in app.main_screen.table.cells(("local", root_id))[2].plain
         await pilot.press("p")
         await wait_actions(pilot, app)
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.RUNNING)

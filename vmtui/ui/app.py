@@ -99,7 +99,7 @@ class VmTuiApp(App[None]):
             await result
 
     async def action_leave(self) -> None:
-        """Quit; with actions in flight or shells open, only on a second press (they would be lost)."""
+        """Quit; with actions in flight, shells or tunnels open, only on a second press (they would be lost)."""
         tabs = self.main_screen.terminal.tabs if self.main_screen.is_attached else None
         shells = sum(not session.ended for session in tabs.sessions) if tabs is not None else 0
         losses = []
@@ -107,6 +107,9 @@ class VmTuiApp(App[None]):
             losses.append(f"{len(self.actions.pending)} action(s) still running")
         if shells:
             losses.append(f"{shells} shell{'s' if shells != 1 else ''} open")
+        tunnels = len(self.main_screen.tunnels.open_tunnels)
+        if tunnels:
+            losses.append(f"{tunnels} tunnel{'s' if tunnels != 1 else ''} open")
         if losses and not self._quit_armed:
             self._quit_armed = True
             self.notify(f"{'; '.join(losses)}: press q again to quit anyway", severity="warning")
