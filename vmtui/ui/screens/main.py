@@ -239,11 +239,6 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
-    @on(VmTable.RowSelected)
-    async def _enter_on_row(self) -> None:
-        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
-        await self.action_run("view.describe")
-
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
