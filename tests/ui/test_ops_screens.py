@@ -100,13 +100,9 @@ async def test_broadcast_over_three_vms_groups_outputs_with_failures_first(engin
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
             await wait_for(pilot, app, lambda: set(states(app)) == set(ids))
-            main = app.main_screen
-            if hasattr(main.table, "marked_vms"):  # the list marks VMs with Space
-                for vm_id in ids:
-                    await select_row(pilot, app, vm_id)
-                    await pilot.press("space")
-            else:
-                main.broadcast_targets = lambda: [main.table.vms[("local", vm_id)] for vm_id in ids]
+            for vm_id in ids:  # the list marks VMs with Space
+                await select_row(pilot, app, vm_id)
+                await pilot.press("space")
             await select_row(pilot, app, ids[0])
             await pilot.press("X")
             screen = app.screen

@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual.widgets import Button
 
 from tests.ui.demo_provider import demo_provider
-from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions, wait_until
 from vmtui.core.errors import Conflict
 from vmtui.core.models import VmState
 from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
@@ -178,3 +178,17 @@ async def test_bulk_delete_skips_desktops_and_bulk_stop_warns_about_their_config
         assert isinstance(app.screen, ConfirmBulkScreen) and app.screen.targets
         assert "loses its ephemeral /config" in text_of(app.screen.query_one("#confirm-body"))
         assert app.focused is app.screen.query_one("#cancel", Button)
+
+
+async def test_a_click_moves_the_cursor_and_a_click_on_the_cursor_row_describes_it():
+    from vmtui.ui.screens.describe import DescribeScreen
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.click("#vm-table", offset=(10, 3))  # the third row (the header is line 0)
+        await pilot.pause()
+        assert app.main_screen.table.selected_vm.id == NEWEST_FIRST[2]
+        assert app.screen is app.main_screen
+        await pilot.click("#vm-table", offset=(10, 3))
+        await wait_until(pilot, lambda: isinstance(app.screen, DescribeScreen), "the describe view")

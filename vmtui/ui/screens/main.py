@@ -248,7 +248,7 @@ class MainScreen(Screen[None]):
 
     def broadcast_targets(self) -> list[Vm]:
         """The VMs marked in the list (Space) when the table marks any, else the selected VM."""
-        marked = self.table.marked_vms() if hasattr(self.table, "marked_vms") else []
+        marked = self.table.marked_vms
         selected = self.selected_vm()
         return marked or ([selected] if selected is not None else [])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -35,12 +36,13 @@ class Column:
     label: str
     fit: ColumnSpec
     sort_value: Callable[[Vm], object]
+    """Computed once per VM change (attrgetter where it can: a C call, not a Python one)."""
     sort_key: str
     """Shift+letter sorting by this column (again: reversed), as in k9s."""
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), lambda vm: vm.provider, "R"),
+    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), attrgetter("provider"), "R"),
     Column(
         "name",
         "Name / id",
@@ -48,7 +50,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda vm: vm.display_name.lower(),
         "N",
     ),
-    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state, "T"),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), attrgetter("state"), "T"),
     Column(
         "age",
         "Age",
@@ -134,6 +136,13 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.key = key
 
+    class RowSelected(Message):
+        """A click on the row under the cursor (Enter is the screen's key): the screen describes it."""
+
+        def __init__(self, key: RowId) -> None:
+            super().__init__()
+            self.key = key
+
     class MarksChanged(Message):
         """The set of marked VMs changed (the status bar counts them)."""
 
@@ -210,10 +219,6 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
     def row_keys(self) -> list[RowId]:
         """Every shown key, top to bottom."""
         return self.index.keys()
-
-    def row_index(self, key: RowId) -> int | None:
-        """The row showing `key`, or None when it is filtered out or gone."""
-        return self.index.position(key)
 
     def cells(self, key: RowId) -> tuple[Text, ...]:
         """The cells drawn for a listed VM's row, one per column."""
@@ -303,7 +308,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def mark_all(self) -> None:
         """Mark every shown row (the filter's result)."""
-        self.marked |= set(self.index.order)
+        self.marked |= set(self.index.keys())
         self._marks_changed()
 
     def mark_none(self) -> None:
@@ -312,7 +317,7 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def invert_marks(self) -> None:
         """Marked shown rows lose their mark, the other shown rows get one."""
-        self.marked ^= set(self.index.order)
+        self.marked ^= set(self.index.keys())
         self._marks_changed()
 
     def _marks_changed(self) -> None:
@@ -360,7 +365,11 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self.sort_by(column)
             return
         row = round(self.scroll_y) + offset.y - 1
-        if row < self.row_count:
+        if row >= self.row_count:
+            return
+        if row == self.cursor_row:
+            self.post_message(self.RowSelected(self.index.key_at(row)))
+        else:
             self.move_cursor(row)
 
     def _column_at(self, x: int) -> str | None:
