@@ -239,6 +239,11 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
+    @on(VmTable.RowSelected)
+    async def _click_on_selected_row(self) -> None:
+        """A click on the row under the cursor describes it, as Enter does."""
+        await self.action_run("view.describe")
+
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
