@@ -154,9 +154,8 @@ class MainScreen(Screen[None]):
 
     @on(ProfileNotice)
     def _profile_notice(self, message: ProfileNotice) -> None:
-        self.notify(
-            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
-        )
+        title = f"Profile {clean(message.profile, 40)}"
+        self.notify(message.text, title=title, severity="warning", timeout=15, markup=False)
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
@@ -241,8 +240,8 @@ class MainScreen(Screen[None]):
                 self.table.select(message.item.key)
 
     @on(VmTable.RowSelected)
-    async def _enter_on_row(self) -> None:
-        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
+    async def _click_on_selected_row(self) -> None:
+        """A click on the row under the cursor describes it, as Enter does."""
         await self.action_run("view.describe")
 
     def selected_vm(self) -> Vm | None:
