@@ -80,6 +80,8 @@ class Capabilities(BaseModel):
     has_metrics: bool = False
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
     memory_snapshots: bool = False
+    has_tags: bool = False
+    """Commit tags: names that point at commits, moved and deleted (`CommitTagsApi`)."""
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
 
@@ -152,6 +154,19 @@ class Commit(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.id)
+
+
+class CommitTag(BaseModel):
+    """A name pointing at one commit (a Vers org commit tag); moving it repoints the name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    name: str
+    commit_id: str
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class VmConfig(BaseModel):
