@@ -9,6 +9,7 @@ from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.screens.tags import TagsScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_table import VmTable
 
@@ -17,6 +18,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("VM list", VmTable),
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
+    ("tags screen", TagsScreen),
     ("action log", ActionLogScreen),
     ("terminal", TerminalPane),
 )

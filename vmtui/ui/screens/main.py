@@ -214,10 +214,14 @@ class MainScreen(Screen[None]):
                 self.table.select(message.item.key)
 
     def selected_vm(self) -> Vm | None:
+        """The VM under the tree's cursor when the tree has focus (None on a commit: the commit is the
+        selection then), else the list's."""
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
             if isinstance(item, Vm):
                 return item
+            if isinstance(item, Commit):
+                return None
         return self.table.selected_vm
 
     def selected_commit(self) -> Commit | None:
