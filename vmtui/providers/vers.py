@@ -739,7 +739,7 @@ class VersProvider(Provider):
             return await self.http.send(method, path, json_body=json_body)
         except ProviderError as exc:
             if exc.status == 405 or (exc.status == 404 and method == "GET"):
-                raise Unsupported("this Vers server has no commit tags", status=exc.status) from None
+                raise Unsupported("this Vers server has no commit tags") from None
             raise
 
     async def _paged(
