@@ -103,6 +103,8 @@ SCENES: tuple[Scene, ...] = (
     Scene("images", keys=("i",)),
     Scene("tree-commit", before=_select_commit),
     Scene("narrow-80x24", size=(80, 24)),
+    Scene("graph-80x24", size=(80, 24), keys=("G",)),
+    Scene("tags", keys=("T",)),
     Scene("ascii", options={"ascii": True}),
     Scene("light", options={"theme": "textual-light"}),
 )

@@ -231,6 +231,7 @@ class Fleet(BaseModel):
     provider: str
     vms: tuple[Vm, ...] = ()
     commits: tuple[Commit, ...] = ()
+    tags: tuple[CommitTag, ...] = ()
     fetched_at: float = 0.0
 
 

@@ -146,12 +146,13 @@ class FleetSupervisor:
 
     @staticmethod
     def unchanged(before: Fleet | None, after: Fleet | None) -> bool:
-        """The poller handed on the same VMs and commits (it reuses the tuples when nothing changed)."""
+        """The poller handed on the same VMs, commits and tags (it reuses the tuples when nothing changed)."""
         return (
             before is not None
             and after is not None
             and before.vms is after.vms
             and before.commits is after.commits
+            and before.tags is after.tags
         )
 
     def record(self, result: PollResult) -> bool:

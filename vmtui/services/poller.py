@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from vmtui.core.errors import ProviderError, Unsupported
-from vmtui.core.models import Commit, Fleet, Vm
-from vmtui.providers.base import EventStream, Provider
+from vmtui.core.models import Commit, CommitTag, Fleet, Vm
+from vmtui.providers.base import CommitTagsApi, EventStream, Provider
 from vmtui.services.lineage_fetch import LineageEnrichment
 
 log = logging.getLogger("vmtui.services.poller")
@@ -106,6 +106,10 @@ class Poller:
         """The provider's last list, before enrichment (an unchanged list is the same object)."""
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
+        self.tags = (
+            provider if provider.capabilities.has_tags and isinstance(provider, CommitTagsApi) else None
+        )
+        """Where commit tags are listed (one request per poll while there are commits); None without tags."""
 
     @property
     def name(self) -> str:
@@ -215,9 +219,29 @@ class Poller:
             commits = tuple(await self.provider.list_commits())
         except Unsupported:
             commits = ()
-        return self._fleet(listed, commits, self._wall_clock())
+        return self._fleet(listed, commits, self._wall_clock(), await self._fetch_tags(commits))
 
-    def _fleet(self, listed: list[Vm], commits: tuple[Commit, ...], fetched_at: float) -> Fleet:
+    async def _fetch_tags(self, commits: tuple[Commit, ...]) -> tuple[CommitTag, ...]:
+        """The tags shown on commits; a server without tags is not asked again, and a failed tag list
+        keeps the last one rather than failing the poll (tags only decorate the tree)."""
+        if self.tags is None or not commits:
+            return ()
+        try:
+            return tuple(await self.tags.list_tags())
+        except Unsupported:
+            self.tags = None
+            return ()
+        except ProviderError as exc:
+            log.info("%s: commit tags not listed: %s", self.name, exc)
+            return self.last.fleet.tags if self.last.fleet is not None else ()
+
+    def _fleet(
+        self,
+        listed: list[Vm],
+        commits: tuple[Commit, ...],
+        fetched_at: float,
+        tags: tuple[CommitTag, ...] = (),
+    ) -> Fleet:
         """A fleet reusing the previous tuples where nothing changed (identity, not equality, for VMs).
         Built without re-validation: its parts are validated models already, and validation would copy
         the tuples."""
@@ -227,10 +251,13 @@ class Poller:
         self._shown = vms
         if previous is not None and commits == previous.commits:
             commits = previous.commits
+        if previous is not None and tags == previous.tags:
+            tags = previous.tags
         return Fleet.model_construct(
             provider=self.name,
             vms=previous.vms if unchanged and previous is not None else tuple(vms),
             commits=commits,
+            tags=tags,
             fetched_at=fetched_at,
         )
 
@@ -246,7 +273,7 @@ class Poller:
             return
         self.last = replace(
             self.last,
-            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at),
+            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at, fleet.tags),
             lineage=self._lineage_progress(),
         )
         self.on_result(self.last)

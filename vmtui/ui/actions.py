@@ -122,6 +122,15 @@ REGISTRY: tuple[UiAction, ...] = (
         show=False,
     ),
     UiAction(
+        "view.graph",
+        "G",
+        "Graph",
+        "The lineage as a branch graph in time order (space folds, Enter selects)",
+        flows.lineage_graph,
+        palette="view: branch graph in time",
+        show=False,
+    ),
+    UiAction(
         "vm.new",
         "n",
         "New",

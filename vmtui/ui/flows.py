@@ -31,6 +31,7 @@ from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
@@ -62,6 +63,8 @@ class ActionHost(Protocol):
     def default_profile(self) -> str: ...
 
     def select_when_listed(self, profile: str, vm_id: str) -> None: ...
+
+    def select_item(self, item: Vm | Commit) -> None: ...
 
     def run_worker(self, work: Awaitable[None], *, group: str, exit_on_error: bool) -> object: ...
 
@@ -475,6 +478,22 @@ def images(host: ActionHost) -> None:
 def action_log(host: ActionHost) -> None:
     export_dir = host.options.action_log_dir or state_dir() / "action-log"
     host.app.push_screen(ActionLogScreen(host.actions.log, export_dir))
+
+
+def lineage_graph(host: ActionHost) -> None:
+    """The branch graph on a time axis of the selected VM's profile; Enter selects a node back here."""
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    fleet = host.fleet.fleet(profile)
+    if fleet is None:
+        host.notify("No data yet for this profile", severity="warning", timeout=3, markup=False)
+        return
+
+    here = vm.key if vm is not None else None
+    screen = LineageGraphScreen(
+        fleet, here=here, now=host.options.now, ascii_only=host.options.ascii, on_chosen=host.select_item
+    )
+    host.app.push_screen(screen)
 
 
 def refresh(host: ActionHost) -> None:

@@ -88,7 +88,9 @@ class MainScreen(Screen[None]):
                 yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
                 yield EmptyHint("", id="empty-hint")
             with Vertical(id="side"):
-                yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
+                yield LineageTree(
+                    ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane"
+                )
                 yield VmDetails(now=options.now, id="details", classes="pane")
         yield TerminalArea(id="terminal-area", classes="pane")
         yield StatusBar(
@@ -168,6 +170,14 @@ class MainScreen(Screen[None]):
             self._show_details()
             self.refresh_status()
             self._update_empty_hint()
+
+    def select_item(self, item: Vm | Commit) -> None:
+        """Put the cursor on a VM (in the list) or a commit (in the tree, focused)."""
+        if isinstance(item, Vm):
+            self.table.select(item.key)
+            self.table.focus()
+        elif self.lineage.reveal((item.provider, "commit", item.id)):
+            self.lineage.focus()
 
     def select_when_listed(self, profile: str, vm_id: str) -> None:
         self.new_vm.made((profile, vm_id))

@@ -1,0 +1,61 @@
+"""`G`: the branch graph on a time axis — rows newest first with lanes, you-are-here on the selected VM,
+keys to move, space to fold, Enter back to the main screen with the node selected there."""
+
+from __future__ import annotations
+
+from tests.ui.demo_provider import demo_provider
+from tests.ui.helpers import make_app, settle, text_of
+from vmtui.core.models import Commit
+from vmtui.ui.screens.lineage_graph import LineageGraphScreen
+from vmtui.ui.screens.main import MainScreen
+
+
+def row_texts(screen: LineageGraphScreen) -> list[str]:
+    graph = screen.graph
+    return [str(graph.get_option_at_index(i).prompt) for i in range(graph.option_count)]
+
+
+async def test_graph_in_time_order_folds_and_selects_a_commit_back_on_the_main_screen():
+    app = make_app(demo_provider())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        here = app.main_screen.table.selected_vm
+        await pilot.press("G")
+        screen = app.screen
+        assert isinstance(screen, LineageGraphScreen)
+        items = screen.items()
+        stamps = [item.created_at for item in items]
+        assert stamps == sorted(stamps, reverse=True) and len(items) == 7  # every VM and commit, newest first
+        rows = row_texts(screen)
+        [marked] = [row for row in rows if "you are here" in row]
+        assert here.id in marked and screen.highlighted_node().item == here  # the cursor starts there
+        toolchain = next(row for row in rows if "c-5b0e3d12" in row)
+        assert toolchain.startswith("◆─┘") and "[stable]" in toolchain and "3h" in toolchain  # a join
+        assert all(len(row) <= 78 for row in rows)
+
+        index = next(i for i, item in enumerate(items) if item.id == "c-91aa04be")
+        await pilot.press("home", *["down"] * index, "space")
+        folded = next(row for row in row_texts(screen) if "c-91aa04be" in row)
+        assert "(+1 folded)" in folded and len(screen.items()) == 6  # its one VM (experiment) is hidden
+        assert screen.highlighted_node().id == "c-91aa04be"  # the cursor stays on it
+        await pilot.press("space")
+        assert len(screen.items()) == 7
+
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        chosen = app.main_screen.lineage.selected_item()
+        assert isinstance(chosen, Commit) and chosen.id == "c-91aa04be" and app.main_screen.lineage.has_focus
+        assert "c-91aa04be" in text_of(app.main_screen.query_one("#details-body"))
+
+
+async def test_graph_is_ascii_under_ascii_and_escape_goes_back():
+    app = make_app(demo_provider(), ascii=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("G")
+        rows = row_texts(app.screen)
+        assert all(row.isascii() for row in rows), rows
+        assert any(row.startswith("o-'") for row in rows) and any("<- you are here" in row for row in rows)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
