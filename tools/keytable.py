@@ -8,6 +8,7 @@ from textual.binding import Binding
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.screens.tags import TagsScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -19,6 +20,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
     ("tags screen", TagsScreen),
+    ("branch graph", LineageGraphScreen),
     ("action log", ActionLogScreen),
     ("terminal", TerminalPane),
 )

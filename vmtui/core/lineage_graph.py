@@ -89,8 +89,7 @@ def graph_rows(
         for other in joining[1:]:
             lanes[other] = None
         parent = node.parent
-        drawn_below = parent is not None and order.get(parent.key, -1) > index
-        lanes[lane] = parent.key if drawn_below else None
+        lanes[lane] = parent.key if parent is not None and order.get(parent.key, -1) > index else None
         while lanes and lanes[-1] is None:
             lanes.pop()
     return rows
