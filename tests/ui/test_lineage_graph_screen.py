@@ -1,11 +1,15 @@
 """`G`: the branch graph on a time axis — rows newest first with lanes, you-are-here on the selected VM,
-keys to move, space to fold, Enter back to the main screen with the node selected there."""
+keys to move, space to fold, Enter back to the main screen with the node selected there. And the tree's
+"N more commits" node, which fetches the next page."""
 
 from __future__ import annotations
 
-from tests.ui.demo_provider import demo_provider
-from tests.ui.helpers import make_app, settle, text_of
+from datetime import timedelta
+
+from tests.ui.demo_provider import DEMO_NOW, demo_provider
+from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
 from vmtui.core.models import Commit
+from vmtui.services.poller import COMMIT_PAGE
 from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.main import MainScreen
 
@@ -59,3 +63,34 @@ async def test_graph_is_ascii_under_ascii_and_escape_goes_back():
         assert any(row.startswith("o-'") for row in rows) and any("<- you are here" in row for row in rows)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_tree_loads_more_commits_page_by_page_from_its_last_node():
+    provider = demo_provider()
+    for n in range(2 * COMMIT_PAGE + 50):
+        commit_id = f"c-bulk{n:04}"
+        provider.commits[commit_id] = Commit(
+            provider="local",
+            id=commit_id,
+            parent_vm_id="vm-17c0ffee",
+            created_at=DEMO_NOW - timedelta(hours=n),
+        )
+    total = len(provider.commits)
+    app = make_app(provider)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        tree = app.main_screen.lineage
+        fleet = app.main_screen.fleet.fleet("local")
+        assert (len(fleet.commits), fleet.commits_total) == (COMMIT_PAGE, total)
+        more = tree._tree_index[("local", "more")]
+        assert f"{total - COMMIT_PAGE} more commits" in str(more.label)
+
+        await pilot.press("2")
+        tree.move_cursor(more)
+        await pilot.press("enter")
+        await wait_actions(pilot, app)
+        await poll_now(pilot, app)
+        fleet = app.main_screen.fleet.fleet("local")
+        assert len(fleet.commits) == 2 * COMMIT_PAGE
+        assert f"{total - 2 * COMMIT_PAGE} more commits" in str(tree._tree_index[("local", "more")].label)
+        assert ("", "Loading the next page of commits…", "information") in app.notes

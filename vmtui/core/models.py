@@ -232,6 +232,8 @@ class Fleet(BaseModel):
     vms: tuple[Vm, ...] = ()
     commits: tuple[Commit, ...] = ()
     tags: tuple[CommitTag, ...] = ()
+    commits_total: int = 0
+    """Commits the platform has: more than `commits` while only the first pages are fetched."""
     fetched_at: float = 0.0
 
 

@@ -50,6 +50,11 @@ class Provider:
     async def list_commits(self) -> list[Commit]:
         return []
 
+    async def commits_page(self, offset: int, limit: int) -> tuple[list[Commit], int]:
+        """One page of the commits (newest first where the platform orders them) and how many there are."""
+        commits = await self.list_commits()
+        return commits[offset : offset + limit], len(commits)
+
     async def get_vm(self, vm_id: str) -> Vm:
         raise self._unsupported("show one VM")
 

@@ -684,6 +684,24 @@ class VersProvider(Provider):
             raise
         return [wire.to_commit(self.name) for wire in wires]
 
+    async def commits_page(self, offset: int, limit: int = PAGE_SIZE) -> tuple[list[Commit], int]:
+        """One page of `GET /commits` and the total. A server without the route has none; an
+        unpaginated (older) answer is every commit."""
+        try:
+            body = await self._json("GET", f"{API}/commits", params={"limit": limit, "offset": offset})
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                return [], 0
+            raise
+        if isinstance(body, list):
+            every = [wire.to_commit(self.name) for wire in validate(_COMMITS, body, "commits")]
+            return every[offset : offset + limit], len(every)
+        if not isinstance(body, dict):
+            raise BadResponse("unexpected commits response: not an object")
+        page = [wire.to_commit(self.name) for wire in validate(_COMMITS, body.get("commits"), "commits")]
+        total = validate(_TOTAL, body.get("total"), "commits")
+        return page, total if total is not None else offset + len(page)
+
     async def commit_parents(self, commit_id: str) -> list[Commit]:
         """`GET /vm/commits/{id}/parents`: the commit and its ancestors up to the root."""
         body = await self._json("GET", f"{API}/vm/commits/{_segment(commit_id, 'commit id')}/parents")

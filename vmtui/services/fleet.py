@@ -153,6 +153,7 @@ class FleetSupervisor:
             and before.vms is after.vms
             and before.commits is after.commits
             and before.tags is after.tags
+            and before.commits_total == after.commits_total
         )
 
     def record(self, result: PollResult) -> bool:
@@ -178,6 +179,12 @@ class FleetSupervisor:
     def fleet(self, profile: str) -> Fleet | None:
         result = self.results.get(profile)
         return result.fleet if result else None
+
+    def more_commits(self, profile: str) -> None:
+        """Fetch the next page of a profile's commits too, from now on."""
+        poller = self.pollers.get(profile)
+        if poller is not None:
+            poller.want_more_commits()
 
     def wake(self, profile: str | None = None) -> None:
         """Poll now: one profile, or every one."""

@@ -34,6 +34,8 @@ from vmtui.providers.base import CommitTagsApi, EventStream, Provider
 from vmtui.services.lineage_fetch import LineageEnrichment
 
 log = logging.getLogger("vmtui.services.poller")
+COMMIT_PAGE = 100
+"""Commits per page; a poll fetches the first page (newest first) plus the pages the user asked for."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Poller:
         """The provider's last list, before enrichment (an unchanged list is the same object)."""
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
+        self.commit_pages = 1
+        """Pages of commits each poll fetches (`want_more_commits` adds one)."""
         self.tags = (
             provider if provider.capabilities.has_tags and isinstance(provider, CommitTagsApi) else None
         )
@@ -216,10 +220,28 @@ class Poller:
         listed = await self.provider.list_vms()
         self._listed = listed
         try:
-            commits = tuple(await self.provider.list_commits())
+            commits, total = await self._fetch_commits()
         except Unsupported:
-            commits = ()
-        return self._fleet(listed, commits, self._wall_clock(), await self._fetch_tags(commits))
+            commits, total = (), 0
+        tags = await self._fetch_tags(commits)
+        return self._fleet(listed, commits, self._wall_clock(), tags, total)
+
+    async def _fetch_commits(self) -> tuple[tuple[Commit, ...], int]:
+        """The first `commit_pages` pages of commits (newest first) and how many there are in all: a
+        platform with 10,000 commits costs one request per poll until the user asks for more."""
+        commits: dict[str, Commit] = {}
+        total = 0
+        for page in range(self.commit_pages):
+            batch, total = await self.provider.commits_page(page * COMMIT_PAGE, COMMIT_PAGE)
+            commits.update((commit.id, commit) for commit in batch)
+            if len(batch) < COMMIT_PAGE or (page + 1) * COMMIT_PAGE >= total:
+                break
+        return tuple(commits.values()), max(total, len(commits))
+
+    def want_more_commits(self) -> None:
+        """Fetch one more page of commits from the next poll on (which starts now)."""
+        self.commit_pages += 1
+        self.wake()
 
     async def _fetch_tags(self, commits: tuple[Commit, ...]) -> tuple[CommitTag, ...]:
         """The tags shown on commits; a server without tags is not asked again, and a failed tag list
@@ -241,6 +263,7 @@ class Poller:
         commits: tuple[Commit, ...],
         fetched_at: float,
         tags: tuple[CommitTag, ...] = (),
+        commits_total: int = 0,
     ) -> Fleet:
         """A fleet reusing the previous tuples where nothing changed (identity, not equality, for VMs).
         Built without re-validation: its parts are validated models already, and validation would copy
@@ -258,6 +281,7 @@ class Poller:
             vms=previous.vms if unchanged and previous is not None else tuple(vms),
             commits=commits,
             tags=tags,
+            commits_total=max(commits_total, len(commits)),
             fetched_at=fetched_at,
         )
 
@@ -273,7 +297,7 @@ class Poller:
             return
         self.last = replace(
             self.last,
-            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at, fleet.tags),
+            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at, fleet.tags, fleet.commits_total),
             lineage=self._lineage_progress(),
         )
         self.on_result(self.last)

@@ -216,6 +216,11 @@ class MainScreen(Screen[None]):
         self._show_details()
         self._prioritize_lineage()
 
+    @on(LineageTree.LoadMore)
+    def _load_more_commits(self, message: LineageTree.LoadMore) -> None:
+        self.fleet.more_commits(message.profile)
+        self.notify("Loading the next page of commits…", timeout=2, markup=False)
+
     @on(LineageTree.ItemHighlighted)
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:
         if self.lineage.has_focus:

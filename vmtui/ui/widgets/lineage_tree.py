@@ -42,7 +42,9 @@ AGE_REFRESH = 60.0
 
 NodeId = tuple[str, ...]
 """(profile, kind, id) for VMs and commits, (profile, "fold", first hidden id) for folds,
-(profile,) for a profile's root when several profiles are shown."""
+(profile,) for a profile's root when several profiles are shown, (profile, "more") for the node that
+loads more commits."""
+MORE = "more"
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Shape:
     children: list[Shape] = field(default_factory=list)
     folded: int = 0
     profile: str = ""
+    more: int = 0
+    """On the "more commits" node: how many commits are not fetched yet."""
 
 
 def _node_id(profile: str, node: LineageNode) -> NodeId:
@@ -89,6 +93,13 @@ def _shape_branch(profile: str, start: LineageNode) -> Shape:
 
 
 class LineageTree(Tree[NodeId]):
+    class LoadMore(Message):
+        """Enter on "N more commits": fetch the next page of that profile's commits."""
+
+        def __init__(self, profile: str) -> None:
+            super().__init__()
+            self.profile = profile
+
     class ItemHighlighted(Message):
         def __init__(self, node_id: NodeId | None, item: Vm | Commit | None) -> None:
             super().__init__()
@@ -195,6 +206,7 @@ class LineageTree(Tree[NodeId]):
                 profile,
                 tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
                 tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits),
+                fleet.commits_total,
             )
             for profile, fleet in self._fleets.items()
         )
@@ -336,6 +348,9 @@ class LineageTree(Tree[NodeId]):
 
     def _node_label(self, shape: Shape) -> Text:
         item = shape.item
+        if shape.more:
+            dots = "..." if self.ascii_only else "⋯"
+            return Text(f"{dots} {shape.more:,} more commits: Enter loads the next page", style="italic dim")
         if item is None and shape.folded:
             return Text(f"{'...' if self.ascii_only else '⋯'} {shape.folded} more steps", style="italic dim")
         if item is None:
@@ -366,6 +381,12 @@ class LineageTree(Tree[NodeId]):
             label.append("  public", style=theme_style(self._colours, "warning"))
         return label
 
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        node_id = event.node.data
+        if node_id is not None and node_id[1:] == (MORE,):
+            event.stop()
+            self.post_message(self.LoadMore(node_id[0]))
+
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
         node_id = event.node.data
@@ -378,6 +399,10 @@ def _shapes(fleets: Mapping[str, Fleet]) -> list[Shape]:
     several = len(fleets) > 1
     for profile, fleet in fleets.items():
         top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
+        if fleet.commits_total > len(fleet.commits):
+            top.append(
+                Shape((profile, MORE), None, profile=profile, more=fleet.commits_total - len(fleet.commits))
+            )
         shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
     return shapes
 
