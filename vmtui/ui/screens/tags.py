@@ -50,25 +50,16 @@ class TagFormScreen(FormScreen[TagRequest]):
             yield from self.field("description", "Description (optional)")
 
     def validate(self) -> TagRequest | None:
-        ok = True
-        name = self.moving or self.value("name")
-        if self.moving is None:
-            bad_name = None if TAG_NAME.fullmatch(name) else "1–64 letters, digits, '.', '_' or '-'"
-            ok = self.set_error("name", bad_name)
-            description = self.value("description")
-            bad = len(description) > MAX_DESCRIPTION or any(ord(ch) < 32 for ch in description)
-            ok = (
-                self.set_error(
-                    "description", f"at most {MAX_DESCRIPTION} printable characters" if bad else None
-                )
-                and ok
-            )
         commit_id = self.value("commit")
-        ok = (
-            self.set_error("commit", None if commit_id and "/" not in commit_id else "a commit id is needed")
-            and ok
-        )
-        description = self.value("description") if self.moving is None else ""
+        ok = self.set_error("commit", None if commit_id else "a commit id is needed")
+        if self.moving is not None:
+            return TagRequest(self.moving, commit_id) if ok else None
+        name, description = self.value("name"), self.value("description")
+        bad_name = None if TAG_NAME.fullmatch(name) else "1–64 letters, digits, '.', '_' or '-'"
+        unprintable = len(description) > MAX_DESCRIPTION or any(ord(ch) < 32 for ch in description)
+        bad_description = f"at most {MAX_DESCRIPTION} printable characters" if unprintable else None
+        ok = self.set_error("name", bad_name) and ok
+        ok = self.set_error("description", bad_description) and ok
         return TagRequest(name, commit_id, description) if ok else None
 
 
