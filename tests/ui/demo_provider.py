@@ -73,6 +73,15 @@ class DemoProvider(Provider):
     async def list_commits(self) -> list[Commit]:
         return list(self.commits.values())
 
+    async def commit_parents(self, commit_id: str) -> list[Commit]:
+        self._enter("commit_parents", commit_id)
+        chain = []
+        while commit_id in self.commits:
+            chain.append(self.commits[commit_id])
+            parent_vm = self.vms.get(self.commits[commit_id].parent_vm_id or "")
+            commit_id = parent_vm.parent_commit_id or "" if parent_vm else ""
+        return chain
+
     async def list_tags(self) -> list[CommitTag]:
         return list(self.tags.values())
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from tests.ui.demo_provider import DEMO_NOW, demo_provider
 from tests.ui.helpers import make_app, poll_now, settle, text_of, wait_actions
+from vmtui.core.lineage import NodeKind, build_lineage
 from vmtui.core.models import Commit
 from vmtui.services.poller import COMMIT_PAGE
 from vmtui.ui.screens.lineage_graph import LineageGraphScreen
@@ -94,3 +95,23 @@ async def test_the_tree_loads_more_commits_page_by_page_from_its_last_node():
         assert len(fleet.commits) == 2 * COMMIT_PAGE
         assert f"{total - 2 * COMMIT_PAGE} more commits" in str(tree._tree_index[("local", "more")].label)
         assert ("", "Loading the next page of commits…", "information") in app.notes
+
+
+async def test_selecting_a_vm_whose_commit_is_on_an_unfetched_page_looks_that_commit_up():
+    provider = demo_provider()
+    old = provider.commits.pop("c-91aa04be")  # the parent of `experiment`, now behind 100 newer commits
+    for n in range(COMMIT_PAGE):
+        commit_id = f"c-bulk{n:04}"
+        provider.commits[commit_id] = Commit(provider="local", id=commit_id, parent_vm_id="vm-17c0ffee")
+    provider.commits[old.id] = old
+    app = make_app(provider)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        tree = app.main_screen.lineage
+        assert app.main_screen.table.selected_vm.id == "vm-d4e6f801"  # experiment: selected at start
+        await wait_actions(pilot, app)
+        assert [c for c in provider.calls if c[0] == "commit_parents"] == [("commit_parents", (old.id,))]
+        assert ("local", "commit", old.id) in tree._tree_index
+        fleet = app.main_screen.fleet.fleet("local")
+        lineage = build_lineage(fleet.vms, fleet.commits)
+        assert lineage.find(NodeKind.VM, "vm-d4e6f801").parent.id == old.id  # the path is whole

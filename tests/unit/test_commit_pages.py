@@ -57,3 +57,32 @@ async def test_a_short_list_is_one_page_and_no_commits_need_no_tags():
     fleet = (await poller.tick()).fleet
     assert ([c.id for c in fleet.commits], fleet.commits_total, commit_requests(today)) == (["c1"], 1, 1)
     await provider.aclose()
+
+
+async def test_the_selected_vms_commit_is_looked_up_by_id_when_its_page_is_not_fetched():
+    server = TodayVers()
+    root = server.add_vm()
+    for n in range(3 * COMMIT_PAGE):
+        server.commits[f"c{n:05}"] = root
+    old = "c00299"  # on the third page
+    child = server.add_vm()
+    server.vms[child].parent_commit_id = old
+    provider = provider_for(server)
+    seen = []
+    poller = Poller(provider, seen.append)
+    fleet = (await poller.tick()).fleet
+    assert old not in {c.id for c in fleet.commits}
+
+    await poller.look_up_commit(old)
+    assert old in {c.id for c in seen[-1].fleet.commits}  # handed on at once
+    await poller.look_up_commit(old)  # known now: no second request
+    parents = [p for _, p in server.paths if p.endswith("/parents")]
+    assert parents == [f"/api/v1/vm/commits/{old}/parents"]
+    fleet = (await poller.tick()).fleet
+    assert old in {c.id for c in fleet.commits} and len(fleet.commits) == COMMIT_PAGE + 1
+
+    poller.want_more_commits()
+    poller.want_more_commits()
+    fleet = (await poller.tick()).fleet  # now on a fetched page: the looked-up copy is dropped
+    assert len(fleet.commits) == 3 * COMMIT_PAGE  # each once
+    await provider.aclose()

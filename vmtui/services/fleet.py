@@ -186,6 +186,12 @@ class FleetSupervisor:
         if poller is not None:
             poller.want_more_commits()
 
+    async def look_up_commit(self, profile: str, commit_id: str) -> None:
+        """Fetch one commit not on a fetched page (the selected VM's parent) into the profile's fleet."""
+        poller = self.pollers.get(profile)
+        if poller is not None:
+            await poller.look_up_commit(commit_id)
+
     def wake(self, profile: str | None = None) -> None:
         """Poll now: one profile, or every one."""
         for name, poller in self.pollers.items():

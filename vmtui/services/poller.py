@@ -110,6 +110,8 @@ class Poller:
         """The last list after enrichment, whose tuple the last fleet holds."""
         self.commit_pages = 1
         """Pages of commits each poll fetches (`want_more_commits` adds one)."""
+        self._looked_up: dict[str, Commit] = {}
+        """Commits fetched by id (`look_up_commit`) until a fetched page holds them."""
         self.tags = (
             provider if provider.capabilities.has_tags and isinstance(provider, CommitTagsApi) else None
         )
@@ -236,7 +238,31 @@ class Poller:
             commits.update((commit.id, commit) for commit in batch)
             if len(batch) < COMMIT_PAGE or (page + 1) * COMMIT_PAGE >= total:
                 break
-        return tuple(commits.values()), max(total, len(commits))
+        for commit_id in [c for c in self._looked_up if c in commits]:  # paged now: fresher there
+            del self._looked_up[commit_id]
+        return (*commits.values(), *self._looked_up.values()), max(total, len(commits))
+
+    async def look_up_commit(self, commit_id: str) -> None:
+        """Fetch a commit (and its ancestors, one request) that a shown VM was started from but whose
+        page is not fetched, so the selected VM's path in the tree is whole without every page."""
+        fleet = self.last.fleet
+        if commit_id in self._looked_up or fleet is None or any(c.id == commit_id for c in fleet.commits):
+            return
+        try:
+            chain = await self.provider.commit_parents(commit_id)
+        except ProviderError as exc:
+            log.info("%s: commit %s not looked up: %s", self.name, commit_id, exc)
+            return
+        known = {c.id for c in fleet.commits}
+        self._looked_up.update((c.id, c) for c in chain if c.id not in known)
+        fleet = self.last.fleet  # a poll may have finished meanwhile
+        if fleet is not None and self._listed is not None:
+            merged = (*fleet.commits, *(c for c in chain if c.id not in known))
+            self.last = replace(
+                self.last,
+                fleet=self._fleet(self._listed, merged, fleet.fetched_at, fleet.tags, fleet.commits_total),
+            )
+            self.on_result(self.last)
 
     def want_more_commits(self) -> None:
         """Fetch one more page of commits from the next poll on (which starts now)."""

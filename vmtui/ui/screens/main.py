@@ -215,6 +215,18 @@ class MainScreen(Screen[None]):
         self.lineage.mark_here(message.key)
         self._show_details()
         self._prioritize_lineage()
+        self._look_up_parent_commit(self.table.selected_vm)
+
+    def _look_up_parent_commit(self, vm: Vm | None) -> None:
+        """The selected VM's parent commit, when it is on a commit page not fetched yet (selection first)."""
+        fleet = self.fleet.fleet(vm.provider) if vm is not None else None
+        if vm is None or fleet is None or not vm.parent_commit_id:
+            return
+        if len(fleet.commits) < fleet.commits_total and all(
+            c.id != vm.parent_commit_id for c in fleet.commits
+        ):
+            work = self.fleet.look_up_commit(vm.provider, vm.parent_commit_id)
+            self.run_worker(work, group="commit-lookup", exit_on_error=False)
 
     @on(LineageTree.LoadMore)
     def _load_more_commits(self, message: LineageTree.LoadMore) -> None:
