@@ -7,7 +7,9 @@ from textual.binding import Binding
 
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
+from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.labels import LabelsScreen
 from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.screens.tags import TagsScreen
@@ -22,6 +24,8 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("tags screen", TagsScreen),
     ("branch graph", LineageGraphScreen),
     ("action log", ActionLogScreen),
+    ("labels screen", LabelsScreen),
+    ("files screen", FilesScreen),
     ("terminal", TerminalPane),
 )
 

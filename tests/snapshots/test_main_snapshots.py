@@ -103,7 +103,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("images", keys=("i",)),
     Scene("tree-commit", before=_select_commit),
     Scene("narrow-80x24", size=(80, 24)),
-    Scene("graph-80x24", size=(80, 24), keys=("G",)),
+    Scene("graph-80x24", size=(80, 24), keys=("g",)),
     Scene("tags", keys=("T",)),
     Scene("ascii", options={"ascii": True}),
     Scene("light", options={"theme": "textual-light"}),

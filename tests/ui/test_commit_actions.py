@@ -53,7 +53,7 @@ async def test_edit_publish_history_branch_and_delete_a_commit_from_the_tree(eng
             await wait_for(pilot, app, lambda: commit_id in commits_of(app))
             await select_commit_in_tree(pilot, app)
 
-            await pilot.press("E")  # edit: the form shows the current name
+            await pilot.press("M")  # edit: the form shows the current name
             assert pilot.app.screen.query_one("#name", Input).value == "base"
             await fill(pilot, "name", "bad\x07name")
             await pilot.press("enter")

@@ -1,4 +1,4 @@
-"""`G`: the branch graph on a time axis — rows newest first with lanes, you-are-here on the selected VM,
+"""`g`: the branch graph on a time axis — rows newest first with lanes, you-are-here on the selected VM,
 keys to move, space to fold, Enter back to the main screen with the node selected there. And the tree's
 "N more commits" node, which fetches the next page."""
 
@@ -25,7 +25,7 @@ async def test_graph_in_time_order_folds_and_selects_a_commit_back_on_the_main_s
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
         here = app.main_screen.table.selected_vm
-        await pilot.press("G")
+        await pilot.press("g")
         screen = app.screen
         assert isinstance(screen, LineageGraphScreen)
         items = screen.items()
@@ -58,7 +58,7 @@ async def test_graph_is_ascii_under_ascii_and_escape_goes_back():
     app = make_app(demo_provider(), ascii=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        await pilot.press("G")
+        await pilot.press("g")
         rows = row_texts(app.screen)
         assert all(row.isascii() for row in rows), rows
         assert any(row.startswith("o-'") for row in rows) and any("<- you are here" in row for row in rows)

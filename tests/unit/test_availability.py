@@ -67,3 +67,22 @@ def test_a_target_is_the_vm_or_else_the_commit_with_the_commits_own_reasons():
     with_vm = Selection("cloud", vm=RUNNING, commit=commit)  # the VM wins when there is one
     assert unavailable(branch, with_vm, local, {}) == "swiftor VMs cannot branch"
     assert unavailable(branch, Selection("local"), local, {}) == "no VM selected"
+
+
+def test_labels_disk_files_and_environment_are_greyed_with_a_reason_where_missing():
+    from vmtui.ui.actions import BY_ID
+
+    on_running = Selection("cloud", vm=RUNNING)
+    reasons = {
+        action: reason(BY_ID[action].requires, on_running)
+        for action in ("vm.rename", "vm.labels", "vm.resize", "vm.files", "app.env")
+    }
+    assert reasons == {
+        "vm.rename": "swiftor has no labels",
+        "vm.labels": "swiftor has no labels",
+        "vm.resize": "swiftor VMs cannot resize",
+        "vm.files": "swiftor has no ssh",
+        "app.env": "swiftor has no environment",
+    }
+    assert reason(BY_ID["vm.rename"].requires, on_running, read_only=True) == "read-only mode"
+    assert reason(BY_ID["vm.files"].requires, Selection("cloud", vm=DEAD)) == "swiftor has no ssh"

@@ -1,4 +1,4 @@
-"""`G`: the lineage as a branch graph on a time axis (newest first), lanes like `git log --graph`.
+"""`g`: the lineage as a branch graph on a time axis (newest first), lanes like `git log --graph`.
 
 Up/down move through VMs and commits, space folds or unfolds what descends from the highlighted one,
 Enter goes back to the main screen with it selected (a VM in the list, a commit in the tree), so every

@@ -160,7 +160,7 @@ class VmDetails(VerticalScroll):
             (
                 "keys",
                 Text(
-                    "r new VM · b N VMs · E edit · U publish · H history · D delete · T tags", style="italic"
+                    "r new VM · b N VMs · M edit · U publish · H history · D delete · T tags", style="italic"
                 ),
             ),
         ]
