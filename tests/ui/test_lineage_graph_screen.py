@@ -1,6 +1,6 @@
 """`g`: the branch graph on a time axis — rows newest first with lanes, you-are-here on the selected VM,
 keys to move, space to fold, Enter back to the main screen with the node selected there. And the tree's
-"N more commits" node, which fetches the next page."""
+"N more commits" node, which fetches the next page, and the tags shown on commits."""
 
 from __future__ import annotations
 
@@ -115,3 +115,20 @@ async def test_selecting_a_vm_whose_commit_is_on_an_unfetched_page_looks_that_co
         fleet = app.main_screen.fleet.fleet("local")
         lineage = build_lineage(fleet.vms, fleet.commits)
         assert lineage.find(NodeKind.VM, "vm-d4e6f801").parent.id == old.id  # the path is whole
+
+
+async def test_tags_show_on_their_commits_in_the_tree_and_follow_a_move():
+    provider = demo_provider()
+    app = make_app(provider)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        tree = app.main_screen.lineage
+
+        def label(commit_id: str) -> str:
+            return str(tree._tree_index[("local", "commit", commit_id)].label)
+
+        assert "[stable]" in label("c-5b0e3d12") and "[" not in label("c-91aa04be")
+        await provider.move_tag("stable", "c-91aa04be")
+        await provider.create_tag("v1", "c-91aa04be")
+        await poll_now(pilot, app)
+        assert "[" not in label("c-5b0e3d12") and "[stable, v1]" in label("c-91aa04be")
