@@ -142,8 +142,9 @@ class LineageGraphScreen(ModalScreen[None]):
             if tags:
                 text.append(f" [{clean(', '.join(tags), 40)}]", style="bold")
         else:
-            text.append(clean(short_id(item.display_name, 24), 30))
-            if item.display_name != item.id:
+            named = item.display_name != item.id
+            text.append(clean(short_id(item.display_name, 24 if named else 8), 30))
+            if named:
                 text.append(f" {clean(short_id(item.id), 20)}", style="dim")
         text.append(f" {age}", style="dim")
         if isinstance(item, Vm) and item.key == self.here:
