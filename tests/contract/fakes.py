@@ -303,8 +303,8 @@ class TodayVers(FakeVers):
         return httpx.Response(204)
 
     def _commit_parents(self, request: httpx.Request, body: Any, commit_id: str) -> httpx.Response:
-        chain = []
-        while commit_id in self.commits:
+        chain: list[dict[str, Any]] = []
+        while commit_id in self.commits and all(c["id"] != commit_id for c in chain):
             chain.append(self.commit_json(commit_id, "id"))
             vm = self.vms.get(self.commits[commit_id])
             commit_id = vm.parent_commit_id if vm else ""

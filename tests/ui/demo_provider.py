@@ -75,8 +75,8 @@ class DemoProvider(Provider):
 
     async def commit_parents(self, commit_id: str) -> list[Commit]:
         self._enter("commit_parents", commit_id)
-        chain = []
-        while commit_id in self.commits:
+        chain: list[Commit] = []
+        while commit_id in self.commits and all(c.id != commit_id for c in chain):
             chain.append(self.commits[commit_id])
             parent_vm = self.vms.get(self.commits[commit_id].parent_vm_id or "")
             commit_id = parent_vm.parent_commit_id or "" if parent_vm else ""

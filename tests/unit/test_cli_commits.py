@@ -52,6 +52,9 @@ def test_publish_unpublish_and_delete_by_prefix_with_vers_exit_codes(today, caps
     vm_id = today.add_vm()
     today.commits["c-aaaa"] = vm_id
     today.commits["c-bbbb"] = vm_id
+    assert run(capsys, "commit", "publish", "c-aaaa") == (0, "published commit c-aaaa\n", "")
+    assert ("GET", "/api/v1/commits") not in today.paths  # a whole id costs no listing
+    assert run(capsys, "commit", "unpublish", "c-a") == (0, "unpublished commit c-aaaa\n", "")  # a prefix
     assert run(capsys, "commit", "publish", "c-a") == (0, "published commit c-aaaa\n", "")
     assert today.commit_meta["c-aaaa"]["is_public"] is True
     code, out, _ = run(capsys, "commit", "unpublish", "c-aaaa", "--json")
@@ -61,7 +64,8 @@ def test_publish_unpublish_and_delete_by_prefix_with_vers_exit_codes(today, caps
     assert code == 5 and "matches 2 commits" in err and set(today.commits) == {"c-aaaa", "c-bbbb"}
     code, _, err = run(capsys, "commit", "delete", "nope")
     assert code == 3 and err == "vmtui commit delete: no commit named 'nope' in profile 'vers'\n"
-    today.vms[vm_id].parent_commit_id = "c-bbbb"  # a VM started from it: the server refuses
+    started = today.add_vm()
+    today.vms[started].parent_commit_id = "c-bbbb"  # a VM started from it: the server refuses
     code, out, err = run(capsys, "commit", "delete", "c-aaaa", "c-bbbb")
     assert code == 4 and out == "deleted commit c-aaaa\n"
     assert "in use" in err and "deleted before it: c-aaaa" in err and set(today.commits) == {"c-bbbb"}

@@ -16,7 +16,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from vmtui.config import ConfigError, load_settings
-from vmtui.core.errors import AuthError, BadRequest, Conflict, NotFound, ProviderError, Unavailable
+from vmtui.core.errors import (
+    AuthError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    ProviderError,
+    Unavailable,
+    Unsupported,
+)
 from vmtui.core.models import Commit
 from vmtui.core.text import one_line
 from vmtui.providers.base import CommitTagsApi, Provider
@@ -111,7 +119,14 @@ async def _with_provider(settings, args: argparse.Namespace, work: Work) -> None
 
 
 async def _find_commit(provider: Provider, ref: str) -> Commit:
-    """The commit with this id, else the only one whose id starts with it or whose name is it."""
+    """The commit with this id (one request), else the only one whose id starts with it or whose name
+    is it (the whole list)."""
+    try:
+        exact = await provider.commit_parents(ref)
+    except (NotFound, BadRequest, Unsupported):
+        exact = []
+    if exact and exact[0].id == ref:
+        return exact[0]
     commits = await provider.list_commits()
     matches = [c for c in commits if c.id == ref] or [
         c for c in commits if c.id.startswith(ref) or c.name == ref
