@@ -21,9 +21,11 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -105,6 +107,18 @@ class LineageTree(Tree[NodeId]):
             super().__init__()
             self.node_id = node_id
             self.item = item
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "enter_node",
+            "Describe",
+            show=False,
+            tooltip="Describe the item (Space or a click folds it)",
+        )
+    ]
+    """Enter describes, as on a row of the VM list (on "N more commits" it loads them); Tree's own Enter
+    would only fold."""
 
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__("lineage", **kwargs)
@@ -380,6 +394,14 @@ class LineageTree(Tree[NodeId]):
         if commit.is_public:
             label.append("  public", style=theme_style(self._colours, "warning"))
         return label
+
+    async def action_enter_node(self) -> None:
+        """Enter: on "N more commits" load the next page, elsewhere describe the item."""
+        node = self.cursor_node
+        if node is not None and node.data is not None and node.data[1:] == (MORE,):
+            self.post_message(self.LoadMore(node.data[0]))
+        else:
+            await self.run_action("screen.run('view.describe')")
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         node_id = event.node.data
