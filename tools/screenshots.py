@@ -25,7 +25,7 @@ from textual.widgets import Input, Sparkline
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import VmConfig, VmState
-from vmtui.providers.base import Provider
+from vmtui.providers.base import CommitTagsApi, Provider
 from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
 from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
@@ -81,11 +81,13 @@ class ScreenshotSession:
     # ------------------------------------------------------------------ engine and fleet
 
     async def build_fleet(self, provider: Provider) -> None:
-        """web -> commit -> two branches; db paused. Waits until no VM is still booting."""
+        """web -> commit (tagged `stable`) -> two branches; db paused. Waits until no VM is still booting."""
         web = await provider.create_vm(VmConfig(labels={"name": "web", "tier": "frontend"}), wait_boot=True)
         db = await provider.create_vm(VmConfig(labels={"name": "db", "tier": "storage"}), wait_boot=True)
         commit = await provider.commit(web, name="web configured")
         await provider.branch(commit, 2)
+        if isinstance(provider, CommitTagsApi):
+            await provider.create_tag("stable", commit, "the configured web server")
         await provider.pause_vm(db)
         self.ids = {"web": web, "db": db}
         deadline = time.monotonic() + WAIT_S
@@ -148,6 +150,8 @@ class ScreenshotSession:
                 ("create", "n"),
                 ("delete-confirm", "D"),
                 ("images", "i"),
+                ("graph", "g"),
+                ("tags", "T"),
             ):
                 await pilot.press(key)
                 await pilot.pause(0.3)
