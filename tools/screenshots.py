@@ -244,12 +244,9 @@ class ScreenshotSession:
             await pilot.press("escape")
             main = app.main_screen
             running = [vm for vm in main.table.vms.values() if vm.state is VmState.RUNNING]
-            if hasattr(main.table, "marked_vms"):  # Space marks rows in the list
-                for vm in running:
-                    main.table.select(vm.key)
-                    await pilot.press("space")
-            else:
-                main.broadcast_targets = lambda: running  # type: ignore[method-assign]
+            for vm in running:  # Space marks the targets in the list
+                main.table.select(vm.key)
+                await pilot.press("space")
             main.table.select((PROFILE, self.ids["web"]))
             command = 'cat /etc/app-version 2>/dev/null || { echo "no /etc/app-version"; exit 1; }'
             await pilot.press("X", *command, "enter")

@@ -3,8 +3,8 @@
 Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive (a
 small chunk after a quiet period, such as an echo, is parsed and painted at once, without a trip through
 the event queue); only dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while
-output floods in), at once after a quiet period; when unparsed output piles up past `HIGH_WATER` bytes the transport is paused until
-the backlog drains below `LOW_WATER`. While the program holds a synchronized update (mode 2026) the
+output floods in), at once after a quiet period; when unparsed output piles up past `HIGH_WATER` bytes
+the transport is paused until the backlog drains below `LOW_WATER`. While the program holds a synchronized update (mode 2026) the
 screen is not painted, for at most `SYNC_OUTPUT_TIMEOUT`.
 
 The pipeline knows no UI toolkit: its `PipelineHost` schedules callbacks and paints.

@@ -525,7 +525,7 @@ def exec_command(host: ActionHost) -> None:
 def broadcast(host: ActionHost) -> None:
     targets = host.broadcast_targets()
     if targets:
-        host.app.push_screen(BroadcastScreen(host.actions.providers, targets))
+        host.app.push_screen(BroadcastScreen(host.actions.providers, targets, host.actions.log))
 
 
 def tunnels(host: ActionHost) -> None:
