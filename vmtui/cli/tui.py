@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         action_log_dir=paths.state_dir() / "action-log",
     )
     # every enabled profile can be added from the palette; the chosen ones are shown now
-    openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    profiles = list(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    options.engine_logs = registry.engine_logs(profiles)
+    openers = registry.openers(profiles)
     VmTuiApp(openers, options, shown=names).run()
     return 0
