@@ -108,3 +108,42 @@ def test_env_vars_merge_replace_and_delete(tmp_path):
     assert store.env_vars() == {"C": "4"}
     assert store.delete_env_var("C") and not store.delete_env_var("C")
     assert store.env_vars() == {}
+
+
+def test_the_engines_vm_list_is_kept_only_while_the_vm_table_is_unchanged(tmp_path):
+    from vmtui.local.engine import Engine
+
+    engine = Engine(tmp_path)
+    engine.store = Store(tmp_path / "engine.db")
+
+    def add(vm_id: str) -> None:
+        engine.db.insert_vm(
+            VmRecord(
+                id=vm_id,
+                state="stopped",
+                phase="ready",
+                image="default",
+                ssh_private_key="k",
+                ssh_public_key="p",
+            )
+        )
+
+    add("a")
+    first = engine.list_vms()
+    assert [vm.id for vm in first] == ["a"]
+    assert engine.list_vms()[0] is first[0]  # unchanged table: nothing is read again
+
+    add("b")
+    assert [vm.id for vm in engine.list_vms()] == ["a", "b"]
+    engine.db.update_vm("a", labels={"name": "web"})
+    assert engine.list_vms()[0].labels == {"name": "web"}
+    engine.db.update_vm("b", phase="deleted")
+    assert [vm.id for vm in engine.list_vms()] == ["a"]
+    engine.db.purge_vm("a")
+    assert engine.list_vms() == []
+
+    engine.store = Store(
+        tmp_path / "other.db"
+    )  # a new store (engine restarted) is never answered from the old
+    add("c")
+    assert [vm.id for vm in engine.list_vms()] == ["c"]

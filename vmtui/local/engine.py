@@ -116,9 +116,11 @@ class Engine:
         self._default_image: Path | None = None
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
+        """Layers being captured or not yet recorded: the layer collector must leave them alone."""
         self._launching: collections.Counter[str] = collections.Counter()
         """Commits with branch VMs still waiting to start."""
-        """Layers being captured or not yet recorded: the layer collector must leave them alone."""
+        self._listed: dict[str | None, tuple[Store, int, list[VmRecord]]] = {}
+        """Per owner: the last VM list and the store and table generation it was read at."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -177,8 +179,15 @@ class Engine:
     # -- queries ------------------------------------------------------------------------------
 
     def list_vms(self, owner: str | None = None) -> list[VmRecord]:
-        """Listed VMs of one owner (None = the Vers API's own VMs), oldest first."""
-        return self.db.list_vms(owner=owner)
+        """Listed VMs of one owner (None = the Vers API's own VMs), oldest first. Kept between calls
+        while the VM table is unchanged, so polling a big fleet reads no rows; do not modify them."""
+        store = self.db
+        generation = store.vms_generation  # read first: a write during the read makes the next call reread
+        kept = self._listed.get(owner)
+        if kept is None or kept[0] is not store or kept[1] != generation:
+            kept = (store, generation, store.list_vms(owner=owner))
+            self._listed[owner] = kept
+        return list(kept[2])
 
     def get_vm(self, vm_id: str, owner: str | None = None) -> VmRecord:
         vm = self.db.get_vm(vm_id)

@@ -142,6 +142,8 @@ class Store:
         self._reader.execute("PRAGMA busy_timeout=5000")
         self.on_change: Callable[[str, str, Literal["created", "updated", "deleted"]], None] = _ignore
         """Called with (table, row id, change) after each write of a row (the engine's change feed)."""
+        self.vms_generation = 0
+        """Counts writes to the VM table: a reader may keep what it listed while this is unchanged."""
 
     def close(self) -> None:
         with self._read_lock:
@@ -218,6 +220,7 @@ class Store:
         """Forget a VM that never finished being created."""
         with self._lock:
             self._db.execute("DELETE FROM vms WHERE id=?", (vm_id,))
+            self.vms_generation += 1
         self.on_change("vms", vm_id, "deleted")
 
     # -- commits ------------------------------------------------------------------------------
@@ -361,6 +364,8 @@ class Store:
                 f"INSERT INTO {table}({columns}) VALUES ({','.join('?' * len(values))})",
                 list(values.values()),
             )
+            if table == "vms":
+                self.vms_generation += 1
         self.on_change(table, str(values.get("id", "")), "created")
 
     def _update(self, table: str, row_id: str, changes: dict[str, Any]) -> None:
@@ -370,6 +375,8 @@ class Store:
         params = [_encode(name, value) for name, value in changes.items()] + [row_id]
         with self._lock:
             self._db.execute(f"UPDATE {table} SET {sets} WHERE id=?", params)
+            if table == "vms":
+                self.vms_generation += 1
         self.on_change(table, row_id, "deleted" if changes.get("phase") == "deleted" else "updated")
 
 

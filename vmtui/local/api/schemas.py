@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -175,13 +175,18 @@ class VmOut(BaseModel):
 
     @classmethod
     def of(cls, engine: Engine, vm: VmRecord) -> VmOut:
-        return cls(
-            vm_id=vm.id,
-            owner_id=engine.owner_id,
-            created_at=vm.created_at,
-            state=engine.vm_state(vm),
-            labels=vm.labels,
-        )
+        return cls(**cls.base_fields(engine, vm))
+
+    @staticmethod
+    def base_fields(engine: Engine, vm: VmRecord) -> dict[str, Any]:
+        """The fields every VM answer starts with (built once, not dumped from a model and re-checked)."""
+        return {
+            "vm_id": vm.id,
+            "owner_id": engine.owner_id,
+            "created_at": vm.created_at,
+            "state": engine.vm_state(vm),
+            "labels": vm.labels,
+        }
 
 
 class VmMetadataOut(VmOut):
@@ -203,7 +208,7 @@ class VmMetadataOut(VmOut):
     @classmethod
     def of(cls, engine: Engine, vm: VmRecord) -> VmMetadataOut:
         return cls(
-            **VmOut.of(engine, vm).model_dump(),
+            **VmOut.base_fields(engine, vm),
             deleted_at=vm.deleted_at,
             ip=VM_ADDRESS,
             parent_commit_id=vm.parent_commit_id,
@@ -243,7 +248,7 @@ class VmListItemOut(VmOut):
     @classmethod
     def of(cls, engine: Engine, vm: VmRecord) -> VmListItemOut:
         return cls(
-            **VmOut.of(engine, vm).model_dump(),
+            **VmOut.base_fields(engine, vm),
             ip=VM_ADDRESS,
             parent_commit_id=vm.parent_commit_id,
             grandparent_vm_id=vm.grandparent_vm_id,
