@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -79,6 +80,8 @@ class Capabilities(BaseModel):
     has_images: bool = False
     has_metrics: bool = False
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
+    has_file_diff: bool = False
+    """The platform compares file trees itself (`FileDiffApi`); others need temporary branches."""
     memory_snapshots: bool = False
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
@@ -178,6 +181,41 @@ class VmMetrics(BaseModel):
     vcpu_count: int
     sampled_at: float
     """The server's monotonic clock, in seconds."""
+
+
+class FileChange(BaseModel):
+    """One path that differs between two file trees (sizes of regular files only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    change: Literal["added", "removed", "changed"]
+    kind: Literal["file", "dir", "symlink", "other"]
+    size_before: int | None = None
+    size_after: int | None = None
+
+
+class FileDiff(BaseModel):
+    """What changed from `before` (a commit; None: the image) to `after` (a commit or a VM)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    before: str | None
+    after: str
+    changes: list[FileChange]
+    truncated: bool = False
+
+
+class FileTexts(BaseModel):
+    """Both sides of one file for a text diff; None where it does not exist. `binary`: either side is
+    not text (or too large), so neither is given."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: str | None = None
+    after: str | None = None
+    binary: bool = False
 
 
 class Image(BaseModel):

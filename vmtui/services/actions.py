@@ -23,6 +23,7 @@ from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, Vm
 from vmtui.core.swiftor_plans import Plan
 from vmtui.providers.base import DesktopsApi, PortMappingsApi, ProgressCallback, Provider, SecretsApi
 from vmtui.services.action_log import ActionLog, describe
+from vmtui.services.file_diff import FileDiffer
 
 PendingKey = tuple[str, str]
 """(profile, VM id) of a row with an action in flight; (profile, "") for profile-wide actions."""
@@ -89,12 +90,19 @@ class Actions:
         self._sleep = sleep
         self.log = log if log is not None else ActionLog()
         """Every change made through this object (the action log screen)."""
+        self._differs: dict[str, FileDiffer] = {}
 
     def provider(self, profile: str) -> Provider:
         try:
             return self.providers[profile]
         except KeyError:
             raise NotFound(f"no profile named '{profile}' is active") from None
+
+    def file_differ(self, profile: str) -> FileDiffer:
+        """One per profile, so its cost estimate remembers the previous run."""
+        if profile not in self._differs:
+            self._differs[profile] = FileDiffer(profile, self.provider(profile), self.log, sleep=self._sleep)
+        return self._differs[profile]
 
     def busy(self, profile: str | None = None) -> bool:
         return any(profile is None or key[0] == profile for key in self.pending)

@@ -123,5 +123,6 @@ class Registry:
             memory_snapshots=False,
             metrics=True,
             event_stream=True,
+            file_diff=True,
             timeout=timeout,
         )
