@@ -106,21 +106,25 @@ class FileDiffer:
         self._sleep = sleep
         self._clock = clock
         self._last_seconds: float | None = None
+        self.base: str | None = None
+        """A commit the user marked to compare the next selection with."""
 
     def cost(self, request: DiffRequest) -> DiffCost:
-        if self._native():
+        if self.native:
             return DiffCost(0, None)
         return DiffCost(1 if request.after_is_vm else 2, self._last_seconds)
 
     async def run(self, request: DiffRequest, progress: Progress) -> DiffResult:
-        if self._native():
+        if self.native:
             return await self._run_native(request, progress)
         started = self._clock()
         result = await self._run_branches(request, progress)
         self._last_seconds = self._clock() - started
         return result
 
-    def _native(self) -> bool:
+    @property
+    def native(self) -> bool:
+        """The platform compares files itself (no temporary VMs)."""
         return self.provider.capabilities.has_file_diff and isinstance(self.provider, FileDiffApi)
 
     async def _run_native(self, request: DiffRequest, progress: Progress) -> DiffResult:

@@ -18,6 +18,7 @@ from vmtui.core.models import Commit, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
+from vmtui.services.file_diff import DiffRequest
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.ui.format import clean
 from vmtui.ui.new_vm_wait import NewVmWait
@@ -29,6 +30,7 @@ from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
@@ -337,6 +339,51 @@ def yank(host: ActionHost) -> None:
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
+
+
+def diff(host: ActionHost) -> None:
+    """Files changed: from the commit marked as diff base (else the parent commit) to the commit
+    selected in the tree, or the selected VM. Asks first when it costs temporary VMs."""
+    commit_ = host.selected_commit() if isinstance(host.app.focused, LineageTree) else None
+    vm = host.selected_vm()
+    if commit_ is not None:
+        differ = host.actions.file_differ(commit_.provider)
+        request = DiffRequest(differ.base or commit_.grandparent_commit_id, commit_.id)
+    elif vm is not None:
+        differ = host.actions.file_differ(vm.provider)
+        request = DiffRequest(differ.base or vm.parent_commit_id, vm.id, after_is_vm=True)
+    else:
+        return
+    differ.base = None
+    if request.before is None and not (request.after_is_vm and differ.native):
+        host.notify(
+            "Nothing to compare with: mark a commit as diff base first", severity="warning", markup=False
+        )
+        return
+    cost = differ.cost(request)
+
+    def go(yes: bool | None = True) -> None:
+        if yes:
+            host.app.push_screen(FileDiffScreen(differ, request))
+
+    if cost.temporary_vms == 0:
+        go()
+        return
+    question = ConfirmScreen(
+        "Compare files?",
+        Text(clean(request.title, 200), style="bold"),
+        Text(cost.describe()),
+        confirm_label="Compare",
+        danger=False,
+    )
+    host.app.push_screen(question, go)
+
+
+def mark_diff_base(host: ActionHost) -> None:
+    commit_ = host.selected_commit()
+    if commit_ is not None:
+        host.actions.file_differ(commit_.provider).base = commit_.id
+        host.notify(f"d now compares {clean(commit_.id, 80)} with what you select", timeout=3, markup=False)
 
 
 # ---------------------------------------------------------------------- app and view
