@@ -394,6 +394,19 @@ async def test_branch_from_a_vm_commits_it_and_count_zero_is_empty(api):
 
 
 @pytest.mark.root
+async def test_branches_and_restores_keep_the_source_vms_sizes_after_it_is_deleted(api):
+    vm_id = await _new_vm(api, vcpu_count=2, mem_size_mib=384, fs_size_mib=96)
+    commit_id = (await api.post(f"{V1}/vm/{vm_id}/commit", json={})).json()["commit_id"]
+    assert (await api.delete(f"{V1}/vm/{vm_id}")).status_code == 200
+
+    branched = (await api.post(f"{V1}/vm/branch/by_commit/{commit_id}")).json()["vms"][0]["vm_id"]
+    restored = (await api.post(f"{V1}/vm/from_commit", json={"commit_id": commit_id})).json()["vm_id"]
+    for child in (branched, restored):
+        meta = (await api.get(f"{V1}/vm/{child}/metadata")).json()
+        assert (meta["vcpu_count"], meta["mem_size_mib"], meta["fs_size_mib"]) == (2, 384, 96)
+
+
+@pytest.mark.root
 async def test_idempotent_create_acts_once(engine, api):
     headers = {"X-Idempotency-Key": "create-once"}
     body = {"vm_config": {"labels": {"n": "1"}}}

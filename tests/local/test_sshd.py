@@ -24,9 +24,8 @@ import asyncssh
 import pytest
 import pytest_asyncio
 
-from tests.ssh_helpers import read_until
-from vmtui.core.errors import NotFound, Unsupported
-from vmtui.core.models import SshEndpoint, SshKey, Vm
+from tests.ssh_helpers import GatewayBackend, GatewayProvider, read_until
+from vmtui.core.models import SshEndpoint
 from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import HOST_KEY_FILE, Gateway, start_gateway
 from vmtui.local.tls import EngineTls
@@ -42,53 +41,10 @@ VM_A = f"aaaaaaaa-{os.getpid()}"  # unique per run: VM ids name cgroups
 VM_B = f"bbbbbbbb-{os.getpid()}"
 
 
-class Backend:
-    """The engine side of the gateway: real sandboxes and one key pair per VM."""
-
-    def __init__(self) -> None:
-        self.sandboxes: dict[str, Sandbox] = {}
-        self.keys: dict[str, asyncssh.SSHKey] = {}
-
-    async def sandbox_for(self, vm_id: str) -> Sandbox:
-        if vm_id not in self.sandboxes:
-            raise NotFound("vm not found")
-        return self.sandboxes[vm_id]
-
-    def ssh_public_key(self, vm_id: str) -> str:
-        if vm_id not in self.keys:
-            raise NotFound("vm not found")
-        return self.keys[vm_id].export_public_key().decode()
-
-
-class Provider:
-    """The client side: what SshSession asks a provider for."""
-
-    def __init__(self, gateway: Gateway, key: asyncssh.SSHKey):
-        self.gateway = gateway
-        self.key = key
-
-    async def ssh_key(self, vm_id: str) -> SshKey:
-        return SshKey(private_key_pem=self.key.export_private_key().decode())
-
-    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-        return SshEndpoint(
-            host="127.0.0.1",
-            port=self.gateway.port,
-            server_name=self.gateway.server_name(vm_id),
-            ca_path=str(self.gateway.ca_path),
-        )
-
-    async def get_vm(self, vm_id: str) -> Vm:
-        raise Unsupported("the gateway tests check VM state on the server side")
-
-    async def resume_vm(self, vm_id: str) -> None:
-        raise Unsupported("not here")
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def vms(tmp_path_factory):
     root = tmp_path_factory.mktemp("vms")
-    backend = Backend()
+    backend = GatewayBackend()
     for vm_id in (VM_A, VM_B):
         spec = SandboxSpec(
             vm_id=vm_id,
@@ -98,8 +54,7 @@ async def vms(tmp_path_factory):
             hostname=f"vm-{vm_id[:4]}",
             env={"GREETING": "hello from the VM"},
         )
-        backend.sandboxes[vm_id] = await Sandbox.boot(spec)
-        backend.keys[vm_id] = asyncssh.generate_private_key("ssh-ed25519")
+        backend.add(await Sandbox.boot(spec))
     yield backend
     for sandbox in backend.sandboxes.values():
         await sandbox.destroy()
@@ -119,12 +74,12 @@ def known_hosts(tmp_path):
 
 def connect(
     gateway: Gateway,
-    vms: Backend,
+    vms: GatewayBackend,
     vm_id: str,
     known_hosts: TofuKnownHosts,
     key: asyncssh.SSHKey | None = None,
 ) -> SshSession:
-    return SshSession(Provider(gateway, key or vms.keys[vm_id]), vm_id, known_hosts=known_hosts)
+    return SshSession(GatewayProvider(gateway, key or vms.keys[vm_id]), vm_id, known_hosts=known_hosts)
 
 
 async def test_pty_shell_runs_inside_the_vm(gateway, vms, known_hosts):
@@ -228,7 +183,7 @@ async def test_unknown_and_foreign_server_names_refused(gateway, vms, known_host
     with pytest.raises(SshError, match="vm not found"):
         await connect(gateway, vms, "cccccccc-404", known_hosts, key=vms.keys[VM_A]).connect()
 
-    class ForeignName(Provider):
+    class ForeignName(GatewayProvider):
         def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
             return SshEndpoint(
                 host="127.0.0.1",

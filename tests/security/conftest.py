@@ -9,13 +9,11 @@ import tarfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import asyncssh
 import httpx
 import pytest
 import pytest_asyncio
 
-from vmtui.core.errors import NotFound, Unsupported
-from vmtui.core.models import SshEndpoint, SshKey, Vm
+from tests.ssh_helpers import GatewayBackend, GatewayProvider
 from vmtui.local.api.app import create_app
 from vmtui.local.engine import Engine
 from vmtui.local.sandbox import Sandbox, SandboxSpec
@@ -114,57 +112,10 @@ async def boot_vm(tmp_path: Path) -> AsyncIterator[Callable]:
         await sandbox.destroy()
 
 
-class Backend:
-    """The engine side of the gateway: booted sandboxes and one key pair per VM."""
-
-    def __init__(self) -> None:
-        self.sandboxes: dict[str, Sandbox] = {}
-        self.keys: dict[str, asyncssh.SSHKey] = {}
-
-    def add(self, sandbox: Sandbox) -> None:
-        self.sandboxes[sandbox.spec.vm_id] = sandbox
-        self.keys[sandbox.spec.vm_id] = asyncssh.generate_private_key("ssh-ed25519")
-
-    async def sandbox_for(self, vm_id: str) -> Sandbox:
-        if vm_id not in self.sandboxes:
-            raise NotFound("vm not found")
-        return self.sandboxes[vm_id]
-
-    def ssh_public_key(self, vm_id: str) -> str:
-        if vm_id not in self.keys:
-            raise NotFound("vm not found")
-        return self.keys[vm_id].export_public_key().decode()
-
-
-class Provider:
-    """The client side: what SshSession asks a provider for."""
-
-    def __init__(self, gateway: Gateway, backend: Backend):
-        self.gateway = gateway
-        self.backend = backend
-
-    async def ssh_key(self, vm_id: str) -> SshKey:
-        return SshKey(private_key_pem=self.backend.keys[vm_id].export_private_key().decode())
-
-    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-        return SshEndpoint(
-            host="127.0.0.1",
-            port=self.gateway.port,
-            server_name=self.gateway.server_name(vm_id),
-            ca_path=str(self.gateway.ca_path),
-        )
-
-    async def get_vm(self, vm_id: str) -> Vm:
-        raise Unsupported("the gateway tests check VM state on the server side")
-
-    async def resume_vm(self, vm_id: str) -> None:
-        raise Unsupported("not here")
-
-
 class GatewayFixture:
     """A running gateway and the VMs it serves."""
 
-    def __init__(self, gateway: Gateway, backend: Backend, known_hosts: TofuKnownHosts):
+    def __init__(self, gateway: Gateway, backend: GatewayBackend, known_hosts: TofuKnownHosts):
         self.gateway = gateway
         self.backend = backend
         self.known_hosts = known_hosts
@@ -173,14 +124,14 @@ class GatewayFixture:
         """An SshSession (use as `async with`) to `sandbox`, registered with the gateway on first use."""
         if sandbox.spec.vm_id not in self.backend.keys:
             self.backend.add(sandbox)
-        provider = Provider(self.gateway, self.backend)
+        provider = GatewayProvider(self.gateway, self.backend.keys[sandbox.spec.vm_id])
         return SshSession(provider, sandbox.spec.vm_id, known_hosts=self.known_hosts)
 
 
 @pytest_asyncio.fixture
 async def ssh_gateway(tmp_path: Path) -> AsyncIterator[GatewayFixture]:
     """The real SSH-over-TLS gateway; `ssh_gateway.connect(sandbox)` opens an SshSession to a VM."""
-    backend = Backend()
+    backend = GatewayBackend()
     gateway = await start_gateway(backend, tmp_path / "engine", "127.0.0.1", 0)
     try:
         yield GatewayFixture(gateway, backend, TofuKnownHosts(tmp_path / "known_hosts"))

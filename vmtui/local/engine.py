@@ -830,6 +830,18 @@ class Engine:
         )
 
     def _vm_from_commit(self, commit: CommitRecord, owner: str | None, env: dict[str, str]) -> VmRecord:
+        """A VM on the commit's filesystem with the sizes of the VM it was committed from (as a
+        branch on Vers keeps its parent's vCPUs, memory and disk), even if that VM is deleted."""
+        source = self.db.get_vm(commit.parent_vm_id, include_deleted=True) if commit.parent_vm_id else None
+        sizes = (
+            {
+                "vcpu_count": source.vcpu_count,
+                "mem_size_mib": source.mem_size_mib,
+                "fs_size_mib": source.fs_size_mib,
+            }
+            if source is not None
+            else {}
+        )
         return self._new_vm_record(
             owner=owner,
             image=commit.image,
@@ -837,6 +849,7 @@ class Engine:
             env=env,
             parent_commit_id=commit.id,
             grandparent_vm_id=commit.parent_vm_id,
+            **sizes,
         )
 
     async def _launch(self, vm: VmRecord, *, start: bool, wait_boot: bool) -> VmRecord:
