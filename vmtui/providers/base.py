@@ -126,6 +126,13 @@ class EventStream(Protocol):
 
 
 @runtime_checkable
+class LabelsApi(Protocol):
+    """Labels set on a VM after it was made."""
+
+    async def replace_labels(self, vm_id: str, labels: dict[str, str]) -> None: ...
+
+
+@runtime_checkable
 class FileDiffApi(Protocol):
     """Files added, removed and changed between two commits, or a VM and the commit it started from,
     computed by the platform (when `capabilities.has_file_diff`)."""

@@ -23,6 +23,7 @@ from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, Vm
 from vmtui.core.swiftor_plans import Plan
 from vmtui.providers.base import DesktopsApi, PortMappingsApi, ProgressCallback, Provider, SecretsApi
 from vmtui.services.action_log import ActionLog, describe
+from vmtui.services.checkpoints import Checkpoints, checkpoint_info, checkpoint_title, checkpoints
 from vmtui.services.file_diff import FileDiffer
 
 PendingKey = tuple[str, str]
@@ -81,6 +82,7 @@ class Actions:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         log: ActionLog | None = None,
+        checkpoint_keep: int = 5,
     ):
         self.providers: dict[str, Provider] = dict(providers)  # profiles are added as they open
         self.on_change = on_change
@@ -91,6 +93,7 @@ class Actions:
         self.log = log if log is not None else ActionLog()
         """Every change made through this object (the action log screen)."""
         self._differs: dict[str, FileDiffer] = {}
+        self.checkpoint_keep = checkpoint_keep
 
     def provider(self, profile: str) -> Provider:
         try:
@@ -244,10 +247,39 @@ class Actions:
             await (provider.stop_vm(vm.id) if stop else provider.start_vm(vm.id))
         return Outcome(f"{'Stopped' if stop else 'Started'} {vm.id}", (vm.id,))
 
-    async def delete(self, vm: Vm) -> Outcome:
+    async def delete(self, vm: Vm, *, checkpoint: bool = False) -> Outcome:
+        """Delete `vm`; with `checkpoint`, commit it first (a failed commit stops the delete) and
+        prune old checkpoints after."""
+        keeper = Checkpoints(self.provider(vm.provider), self.checkpoint_keep)
+        taken = ""
+        if checkpoint:
+            vers = ("vers", "commit", "create", vm.id)
+            async with self._track(vm.key, "checkpointing", "checkpoint", vm.id, vers) as made:
+                taken = await keeper.take(vm)
+                made.append(taken)
         async with self._track(vm.key, "deleting", "delete", vm.id, ("vers", "delete", vm.id)):
-            await self.provider(vm.provider).delete_vm(vm.id)
-        return Outcome(f"Deleted {vm.id}", (vm.id,))
+            await keeper.provider.delete_vm(vm.id)
+        if not taken:
+            return Outcome(f"Deleted {vm.id}", (vm.id,))
+        async with self._track((vm.provider, ""), "pruning", "prune checkpoints", vm.provider) as made:
+            made.extend(await keeper.prune())
+        return Outcome(f"Deleted {vm.id}; checkpoint {taken} kept (u restores it)", (vm.id, taken))
+
+    async def undo(self, profile: str) -> Outcome:
+        """A new VM from the newest checkpoint of `profile`, with the labels its VM had."""
+        keeper = Checkpoints(self.provider(profile), self.checkpoint_keep)
+        newest = checkpoints(await keeper.provider.list_commits())
+        if not newest:
+            raise NotFound("no checkpoint to restore: delete takes one (config `checkpoint`)")
+        commit = newest[0]
+        vers = ("vers", "run-commit", commit.id)
+        async with self._track(
+            (profile, commit.id), "restoring", "restore checkpoint", commit.id, vers
+        ) as made:
+            vm_id = await keeper.restore(commit)
+            made.append(vm_id)
+        what = checkpoint_title(checkpoint_info(commit))
+        return Outcome(f"Restored {what} as VM {vm_id}", (vm_id,))
 
     async def list_images(self, profile: str) -> list[Image]:
         return await self.provider(profile).list_images()

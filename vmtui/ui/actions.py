@@ -239,6 +239,16 @@ REGISTRY: tuple[UiAction, ...] = (
         show=False,
     ),
     UiAction(
+        "vm.undo",
+        "u",
+        "Undo delete",
+        "Restore the newest checkpoint (taken before a delete) as a new VM with the same labels",
+        flows.undo,
+        palette="vm: undo delete (restore newest checkpoint)",
+        requires=Requirement(Needs.PROFILE, "can_restore", writes=True),
+        show=False,
+    ),
+    UiAction(
         "vm.diff",
         "d",
         "Diff",

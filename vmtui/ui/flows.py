@@ -249,7 +249,14 @@ def power(host: ActionHost) -> None:
     question = ConfirmScreen(
         f"Stop VM {clean(vm.display_name, 60)}?",
         Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
-        Text("Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."),
+        Text(
+            "Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."
+            + (
+                ""
+                if host.options.checkpoint == "never"
+                else " Swiftor cannot commit, so no checkpoint is taken."
+            )
+        ),
         confirm_label="Stop",
     )
     host.app.push_screen(question, run)
@@ -264,13 +271,39 @@ def delete(host: ActionHost) -> None:
         if yes:
             start(host, vm.key, "deleting", "Delete", lambda: host.actions.delete(vm))
 
+    def confirmed_with_choice(yes: bool | None) -> None:
+        if yes:
+            checkpoint = question.take_checkpoint
+            start(host, vm.key, "deleting", "Delete", lambda: host.actions.delete(vm, checkpoint=checkpoint))
+
     if isinstance(host.actions.providers.get(vm.provider), DesktopsApi):
         # irreversible (storage, secrets, mappings go too): type the label to confirm
         host.app.push_screen(ConfirmTypedDeleteScreen.for_vm(vm), confirmed)
         return
     fleet = host.fleet.fleet(vm.provider)
     dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
-    host.app.push_screen(ConfirmDeleteScreen(vm, dependent), confirmed)
+    question = ConfirmDeleteScreen(vm, dependent, _checkpoint_policy(host, vm))
+    host.app.push_screen(question, confirmed_with_choice)
+
+
+def _checkpoint_policy(host: ActionHost, vm: Vm) -> str:
+    """The configured policy where a checkpoint can be taken (a running VM that can be committed)."""
+    capabilities = host.actions.provider(vm.provider).capabilities
+    can = capabilities.can_commit and capabilities.can_restore and vm.state.is_live
+    return host.options.checkpoint if can else "never"
+
+
+def undo(host: ActionHost) -> None:
+    """`u`: a new VM from the newest checkpoint of the active profile (same labels as before)."""
+    profile = host.default_profile()
+    start(
+        host,
+        (profile, ""),
+        "restoring",
+        "Undo",
+        lambda: host.actions.undo(profile),
+        _select_new(host, profile),
+    )
 
 
 def ssh(host: ActionHost, *, another: bool = False) -> None:

@@ -1,8 +1,11 @@
-"""Confirm a VM delete: names the VM and everything descending from it (Cancel focused)."""
+"""Confirm a VM delete: names the VM and everything descending from it (Cancel focused), and says
+whether a checkpoint commit is taken first (`checkpoint = "ask"`: a checkbox, on by default)."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Checkbox
 
 from vmtui.core.lineage import LineageNode, NodeKind
 from vmtui.core.models import Commit, Vm
@@ -13,14 +16,30 @@ MAX_LISTED = 50
 
 
 class ConfirmDeleteScreen(ConfirmScreen):
-    def __init__(self, vm: Vm, dependants: list[LineageNode]) -> None:
+    def __init__(self, vm: Vm, dependants: list[LineageNode], checkpoint: str = "never") -> None:
+        """`checkpoint`: "always" (said), "ask" (a checkbox), "never" (nothing said)."""
+        body = dependants_text(dependants)
+        if checkpoint == "always":
+            body.append("\nA checkpoint commit is taken first: u restores the VM.", style="italic")
         super().__init__(
             f"Delete VM {clean(vm.display_name, 60)}?",
             Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
-            dependants_text(dependants),
+            body,
         )
         self.vm = vm
         self.dependants = dependants
+        self.checkpoint = checkpoint
+        self.take_checkpoint = checkpoint in ("always", "ask")
+        """What the user chose (read once the screen is dismissed with True)."""
+
+    def on_mount(self) -> None:
+        if self.checkpoint == "ask":
+            box = Checkbox("Checkpoint first (u restores the VM)", True, id="checkpoint-first")
+            self.query_one("#confirm-box", VerticalScroll).mount(box)
+        super().on_mount()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.take_checkpoint = event.value
 
 
 def dependants_text(dependants: list[LineageNode]) -> Text:
