@@ -94,6 +94,8 @@ class Actions:
         """Every change made through this object (the action log screen)."""
         self._differs: dict[str, FileDiffer] = {}
         self.checkpoint_keep = checkpoint_keep
+        self.scratch: set[PendingKey] = set()
+        """Scratch VMs of this session: deleted when their terminal tab closes."""
 
     def provider(self, profile: str) -> Provider:
         try:
@@ -264,6 +266,33 @@ class Actions:
         async with self._track((vm.provider, ""), "pruning", "prune checkpoints", vm.provider) as made:
             made.extend(await keeper.prune())
         return Outcome(f"Deleted {vm.id}; checkpoint {taken} kept (u restores it)", (vm.id, taken))
+
+    async def scratch_copy(self, source: Vm | Commit) -> Outcome:
+        """A scratch VM branched from a VM or started from a commit (`scratch` holds it)."""
+        profile = source.provider
+        vers = ("vers", "branch", source.id)
+        async with self._track(source.key, "branching", "scratch copy", source.id, vers) as made:
+            provider = self.provider(profile)
+            if isinstance(source, Commit):
+                ids = [await provider.restore(source.id)]
+            else:
+                ids = await provider.branch(source.id, 1)
+            made.extend(ids)
+        if not ids:
+            raise ProviderError(f"branching {source.id} made no VM")
+        self.scratch.add((profile, ids[0]))
+        return Outcome(f"Scratch VM {ids[0]} from {source.id}; closing its tab deletes it", (ids[0],))
+
+    async def scratch_commits(self, key: PendingKey) -> list[Commit]:
+        """Commits taken from a scratch VM (its deletion asks first when there are any)."""
+        return [c for c in await self.provider(key[0]).list_commits() if c.parent_vm_id == key[1]]
+
+    async def discard_scratch(self, key: PendingKey) -> Outcome:
+        profile, vm_id = key
+        async with self._track(key, "deleting", "delete scratch", vm_id, ("vers", "delete", vm_id)):
+            await self.provider(profile).delete_vm(vm_id)
+        self.scratch.discard(key)
+        return Outcome(f"Deleted scratch VM {vm_id}", (vm_id,))
 
     async def undo(self, profile: str) -> Outcome:
         """A new VM from the newest checkpoint of `profile`, with the labels its VM had."""

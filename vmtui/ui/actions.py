@@ -239,6 +239,16 @@ REGISTRY: tuple[UiAction, ...] = (
         show=False,
     ),
     UiAction(
+        "vm.scratch",
+        "t",
+        "Scratch",
+        "Throwaway copy of the selected VM (or tree commit) in a terminal tab; closing the tab deletes it",
+        flows.scratch,
+        palette="vm: scratch copy in a terminal",
+        requires=Requirement(Needs.SELECTION, "can_branch", writes=True),
+        show=False,
+    ),
+    UiAction(
         "vm.undo",
         "u",
         "Undo delete",

@@ -412,6 +412,65 @@ def diff(host: ActionHost) -> None:
     host.app.push_screen(question, go)
 
 
+def scratch(host: ActionHost) -> None:
+    """A throwaway copy of the selected VM (or of the commit selected in the tree) with a terminal tab
+    on it; closing the tab deletes the copy (`scratch_closed`)."""
+    commit_ = host.selected_commit() if isinstance(host.app.focused, LineageTree) else None
+    source = commit_ if commit_ is not None else host.selected_vm()
+    if source is None:
+        return
+    profile = source.provider
+
+    def opened(outcome: Outcome | None) -> None:
+        if outcome is not None and outcome.ids:
+            host.run_worker(
+                _open_scratch(host, profile, outcome.ids[0]), group="scratch", exit_on_error=False
+            )
+
+    start(host, source.key, "branching", "Scratch VM", lambda: host.actions.scratch_copy(source), opened)
+
+
+async def _open_scratch(host: ActionHost, profile: str, vm_id: str) -> None:
+    provider = host.actions.provider(profile)
+    try:
+        vm = await provider.get_vm(vm_id)
+    except ProviderError as exc:
+        host.notify(clean(exc, 300), title="Scratch VM", severity="error", markup=False)
+        return
+    host.select_when_listed(profile, vm_id)
+    await host.terminal.open_session(provider, vm, host.options, False, another=True)
+
+
+def scratch_closed(host: ActionHost, key: PendingKey) -> None:
+    """The tab of a scratch VM closed: delete the VM, asking first if it was committed to."""
+    if key not in host.actions.scratch:
+        return
+
+    def discard(yes: bool | None = True) -> None:
+        if yes:
+            start(host, key, "deleting", "Scratch VM", lambda: host.actions.discard_scratch(key))
+        else:
+            host.actions.scratch.discard(key)  # kept: an ordinary VM from now on
+
+    async def check() -> None:
+        try:
+            commits = await host.actions.scratch_commits(key)
+        except ProviderError as exc:
+            host.notify(clean(exc, 300), title="Scratch VM kept", severity="warning", markup=False)
+            return
+        if not commits:
+            discard()
+            return
+        question = ConfirmScreen(
+            f"Delete scratch VM {clean(key[1], 60)}?",
+            Text(f"{clean(key[0], 30)} · {clean(key[1], 80)}", style="bold"),
+            Text(f"It was committed to ({len(commits)} commit(s)); the commits stay. Delete the VM?"),
+        )
+        host.app.push_screen(question, discard)
+
+    host.run_worker(check(), group="scratch", exit_on_error=False)
+
+
 def mark_diff_base(host: ActionHost) -> None:
     commit_ = host.selected_commit()
     if commit_ is not None:

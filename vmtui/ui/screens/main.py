@@ -22,6 +22,7 @@ from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.availability import Selection, unavailable
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.registry import Opener
+from vmtui.ui import flows
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.format import clean
@@ -37,6 +38,7 @@ from vmtui.ui.widgets.fitting_footer import FittingFooter
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_area import TerminalArea
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
 from vmtui.ui.widgets.vm_table import VmTable
 
@@ -305,6 +307,11 @@ class MainScreen(Screen[None]):
         self.table.set_filter(message.vm_filter)
         self._update_empty_hint()
         self.refresh_status()
+
+    @on(TerminalTabs.TabClosed)
+    def _tab_closed(self, message: TerminalTabs.TabClosed) -> None:
+        if isinstance(message.owner, tuple):
+            flows.scratch_closed(self, message.owner)
 
     @on(FilterBar.Done)
     def _filter_done(self) -> None:
