@@ -7,6 +7,7 @@ from textual.binding import Binding
 
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
+from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -18,6 +19,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
     ("action log", ActionLogScreen),
+    ("file diff", FileDiffScreen),
     ("terminal", TerminalPane),
 )
 
