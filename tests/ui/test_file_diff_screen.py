@@ -13,7 +13,7 @@ from tests.ui import test_local_engine
 from tests.ui.helpers import settle, text_of, wait_until
 from tests.ui.test_local_engine import states, wait_for
 from tests.ui.test_local_engine_actions import SIZE, make_app, open_engine, select_row
-from vmtui.core.models import VmConfig, VmState
+from vmtui.core.models import Commit, VmConfig, VmState
 from vmtui.providers.vers import VersProvider
 from vmtui.services import registry
 from vmtui.services.file_diff import DiffRequest
@@ -115,5 +115,48 @@ async def test_without_a_diff_route_d_shows_the_cost_then_deletes_its_vm(engine_
             assert screen_differ.cost(screen.request).seconds is not None
         vms = {vm.id for vm in await engine.list_vms()}
         assert child in vms and len(vms) == 2  # the source and the child; the temporary VM is gone
+    finally:
+        await engine.aclose()
+
+
+async def _select_in_tree(pilot, app, commit_id: str) -> None:
+    await pilot.press("2", "home")
+    tree = app.main_screen.lineage
+    for _ in range(20):
+        item = tree.selected_item()
+        if isinstance(item, Commit) and item.id == commit_id:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"commit {commit_id} is not in the tree")
+
+
+async def test_a_marked_base_makes_d_compare_two_commits(engine_settings):
+    engine = await open_engine(engine_settings)
+    try:
+        vm_id = await engine.create_vm(VmConfig(), wait_boot=True)
+        assert (await engine.exec(vm_id, ["sh", "-c", "echo 1 > /root/v"])).exit_code == 0
+        first = await engine.commit(vm_id, name="first")
+        assert (await engine.exec(vm_id, ["sh", "-c", "echo 2 > /root/v; echo n > /root/new"])).exit_code == 0
+        second = await engine.commit(vm_id, name="second")
+        app = make_app(engine_settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            await wait_for(pilot, app, lambda: len(app.main_screen.fleet.results["local"].fleet.commits) == 2)
+            await _select_in_tree(pilot, app, second)
+            await pilot.press("d")  # a commit of a root VM has no parent commit
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen)
+            assert any("mark a commit as diff base" in m for _, m, _ in app.notes), app.notes
+
+            await _select_in_tree(pilot, app, first)
+            await app.main_screen.action_run("commit.diff_base")
+            await _select_in_tree(pilot, app, second)
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(app.screen, FileDiffScreen), "the diff screen")
+            screen = app.screen
+            assert (screen.request.before, screen.request.after) == (first, second)
+            view = await _open_text(pilot, screen, "/root/v")
+            assert (view.code_original, view.code_modified) == ("1\n", "2\n")
+            assert any(row.startswith("A file") and row.endswith("/root/new") for row in _rows(screen))
     finally:
         await engine.aclose()

@@ -384,6 +384,14 @@ def diff(host: ActionHost) -> None:
         request = DiffRequest(differ.base or commit_.grandparent_commit_id, commit_.id)
     elif vm is not None:
         differ = host.actions.file_differ(vm.provider)
+        if differ.native and differ.base not in (None, vm.parent_commit_id):
+            host.notify(
+                "Here a VM is compared with its parent commit only: select a commit in the tree (2) "
+                "to compare it with the marked base",
+                severity="warning",
+                markup=False,
+            )
+            return
         request = DiffRequest(differ.base or vm.parent_commit_id, vm.id, after_is_vm=True)
     else:
         return
