@@ -26,7 +26,7 @@ EXPECTED = {
     "resources": ("CPU", "memory", "MiB"),
     "terminal": ("uname", "Linux", "bin", "usr"),
     "terminal-zoomed": ("Linux",),
-    "file-diff": ("/srv/app/config.toml", "workers = 8", "cache.db"),
+    "file-diff": ("/srv/app/config.toml", "workers", "debug", "cache.db"),
 }
 
 
