@@ -8,7 +8,9 @@ from textual.binding import Binding
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.file_diff import FileDiffScreen
+from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.labels import LabelsScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_table import VmTable
@@ -20,6 +22,8 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("images screen", ImagesScreen),
     ("action log", ActionLogScreen),
     ("file diff", FileDiffScreen),
+    ("labels screen", LabelsScreen),
+    ("files screen", FilesScreen),
     ("terminal", TerminalPane),
 )
 

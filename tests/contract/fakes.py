@@ -33,6 +33,7 @@ class FakeVm:
     state: str = "running"
     labels: dict[str, str] = field(default_factory=dict)
     parent_commit_id: str | None = None
+    fs_size_mib: int = 1024
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FakeVers:
         self.commits: dict[str, str] = {}
         """commit id -> VM it was taken from."""
         self.images: dict[str, FakeImage] = {}
+        self.env_vars: dict[str, str] = {}
         self.requests: list[tuple[str, str, Any]] = []
 
     # --- setup and inspection ------------------------------------------------------------------------
@@ -231,6 +233,10 @@ class TodayVers(FakeVers):
             ("PATCH", f"{v1}/vm/([^/]+)/label", self._upsert_labels),
             ("PUT", f"{v1}/vm/([^/]+)/labels", self._replace_labels),
             ("DELETE", f"{v1}/vm/([^/]+)/label/([^/]+)", self._delete_label),
+            ("PATCH", f"{v1}/vm/([^/]+)/disk", self._resize_disk),
+            ("GET", f"{v1}/env_vars", self._list_env_vars),
+            ("PUT", f"{v1}/env_vars", self._set_env_vars),
+            ("DELETE", f"{v1}/env_vars/([^/]+)", self._delete_env_var),
             ("GET", f"{v1}/images", self._list_images),
             ("DELETE", f"{v1}/images/images/([^/]+)", self._delete_image),
             *super().routes(),
@@ -294,6 +300,33 @@ class TodayVers(FakeVers):
         if vm.labels.pop(name, None) is None:
             return _error(404, f"label {name} not found")
         return httpx.Response(200, json={})
+
+    def _resize_disk(self, request: httpx.Request, body: Any, vm_id: str) -> httpx.Response:
+        vm = self._vm(vm_id)
+        if isinstance(vm, httpx.Response):
+            return vm
+        size = body.get("fs_size_mib") if isinstance(body, dict) else None
+        if not isinstance(size, int) or size <= vm.fs_size_mib:
+            return _error(400, f"fs_size_mib must be larger than the current {vm.fs_size_mib} MiB")
+        vm.fs_size_mib = size
+        return httpx.Response(200)
+
+    def _list_env_vars(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return httpx.Response(200, json={"vars": dict(self.env_vars)})
+
+    def _set_env_vars(self, request: httpx.Request, body: Any) -> httpx.Response:
+        values = body.get("vars") if isinstance(body, dict) else None
+        if not isinstance(values, dict):
+            return _error(400, "Failed to deserialize the JSON body: missing field `vars`")
+        if body.get("replace"):
+            self.env_vars.clear()
+        self.env_vars.update(values)
+        return httpx.Response(200, json={"vars": dict(self.env_vars)})
+
+    def _delete_env_var(self, request: httpx.Request, body: Any, key: str) -> httpx.Response:
+        if self.env_vars.pop(key, None) is None:
+            return _error(404, f"env var not found: {key}")
+        return httpx.Response(204)
 
     def _commit(self, request: httpx.Request, body: Any, vm_id: str) -> httpx.Response:
         if not isinstance(body, dict):

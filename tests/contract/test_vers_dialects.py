@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from vers_sdk import models as sdk
 
 from tests.contract.fakes import OWNER, SEED_000, FakeVers, SeedVers, TodayVers
 from tests.contract.strict import strict
-from vmtui.core.errors import BadRequest, NotFound
+from vmtui.core.errors import BadRequest, NotFound, Unsupported
 from vmtui.core.models import VmState
 from vmtui.providers.vers import VersProvider
 from vmtui.services.actions import Actions
@@ -197,6 +198,49 @@ async def test_labels_on_the_seeds_api_fail_clearly():
     await provider.aclose()
 
 
+async def test_disk_resize_grows_on_todays_api_and_shows_the_servers_refusal():
+    server = TodayVers()
+    provider = provider_for(server)
+    vm_id = server.add_vm()
+    await provider.resize_disk(vm_id, 2048)
+    assert server.vms[vm_id].fs_size_mib == 2048
+    assert server.requests[-1] == ("PATCH", f"/api/v1/vm/{vm_id}/disk", {"fs_size_mib": 2048})
+    with pytest.raises(BadRequest, match="larger than the current 2048 MiB"):
+        await provider.resize_disk(vm_id, 1024)
+    assert server.vms[vm_id].fs_size_mib == 2048
+    with pytest.raises(BadRequest):
+        await provider.resize_disk(vm_id, 0)
+    await provider.aclose()
+
+
+async def test_env_vars_list_set_delete_on_todays_api_values_stay_hidden():
+    server = TodayVers()
+    provider = provider_for(server)
+    server.env_vars["KEEP"] = "kept"
+    await provider.set_env_var("TOKEN", "s3cret-value")
+    assert server.env_vars == {"KEEP": "kept", "TOKEN": "s3cret-value"}
+    assert server.requests[-1][2] == {"vars": {"TOKEN": "s3cret-value"}, "replace": False}
+    listed = await provider.list_env_vars()
+    assert {k: v.get_secret_value() for k, v in listed.items()} == server.env_vars
+    assert "s3cret-value" not in repr(listed)
+    await provider.delete_env_var("TOKEN")
+    assert server.env_vars == {"KEEP": "kept"}
+    with pytest.raises(NotFound):
+        await provider.delete_env_var("TOKEN")
+    await provider.aclose()
+
+
+async def test_disk_and_env_vars_on_the_seeds_api_fail_clearly():
+    server = SeedVers()
+    provider = provider_for(server)
+    vm_id = server.add_vm()
+    with pytest.raises(Unsupported, match="no environment variables"):
+        await provider.list_env_vars()
+    with pytest.raises(NotFound, match="no route"):
+        await provider.resize_disk(vm_id, 4096)
+    await provider.aclose()
+
+
 def test_todays_fake_answers_decode_strictly_into_the_sdk_models():
     """The fake is only evidence if it speaks today's shapes: check it against vers-sdk's models."""
     server = TodayVers()
@@ -215,3 +259,14 @@ def test_todays_fake_answers_decode_strictly_into_the_sdk_models():
     images = strict(sdk.ListBaseImagesResponse, get("/images"))
     assert [i.image_name for i in images.images] == ["default"] and images.total == 1
     assert strict(sdk.VmSshKeyResponse, get(f"/vm/{vm_id}/ssh_key")).ssh_port == 443
+
+
+async def test_an_env_var_value_never_reaches_the_action_log_or_its_curl_export():
+    server = TodayVers()
+    actions = Actions({"vers": provider_for(server)})
+    outcome = await actions.set_env_var("vers", "TOKEN", SecretStr("s3cret-value"))
+    assert server.env_vars == {"TOKEN": "s3cret-value"} and "s3cret-value" not in outcome.message
+    (entry,) = actions.log.entries
+    assert entry.requests and entry.requests[0].method == "PUT"
+    assert "s3cret-value" not in repr(entry) and "s3cret-value" not in entry.to_json()
+    await actions.providers["vers"].aclose()

@@ -54,3 +54,22 @@ def test_missing_selection_and_read_only_mode():
     assert reason(Requirement(Needs.SELECTION), Selection("cloud")) == "nothing selected"
     assert reason(Requirement(Needs.SELECTION), Selection("cloud", commit=commit)) is None
     assert reason(Requirement(), Selection("nowhere")) is None
+
+
+def test_labels_disk_files_and_environment_are_greyed_with_a_reason_where_missing():
+    from vmtui.ui.actions import BY_ID
+
+    on_running = Selection("cloud", vm=RUNNING)
+    reasons = {
+        action: reason(BY_ID[action].requires, on_running)
+        for action in ("vm.rename", "vm.labels", "vm.resize", "vm.files", "app.env")
+    }
+    assert reasons == {
+        "vm.rename": "swiftor has no labels",
+        "vm.labels": "swiftor has no labels",
+        "vm.resize": "swiftor VMs cannot resize",
+        "vm.files": "swiftor has no ssh",
+        "app.env": "swiftor has no environment",
+    }
+    assert reason(BY_ID["vm.rename"].requires, on_running, read_only=True) == "read-only mode"
+    assert reason(BY_ID["vm.files"].requires, Selection("cloud", vm=DEAD)) == "swiftor has no ssh"

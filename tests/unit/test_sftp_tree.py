@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from vmtui.services.sftp_tree import TreeDownload, UnsafeName
+from vmtui.services.sftp_tree import TreeDownload, TreeUpload, UnsafeName, list_directory
 
 
 class _NoAuth(asyncssh.SSHServer):
@@ -36,7 +36,7 @@ async def _serve(root: Path, server_class: type[asyncssh.SFTPServer]) -> asyncss
     )
 
 
-async def _download(root: Path, remote: str, local: Path, server_class=_VmLikeServer) -> object:
+async def _with_sftp(root: Path, work, server_class=_VmLikeServer) -> object:
     server = await _serve(root, server_class)
     try:
         port = server.sockets[0].getsockname()[1]
@@ -44,10 +44,14 @@ async def _download(root: Path, remote: str, local: Path, server_class=_VmLikeSe
             asyncssh.connect("127.0.0.1", port, known_hosts=None, username="root") as conn,
             conn.start_sftp_client() as sftp,
         ):
-            return await TreeDownload(sftp).run(remote, local)
+            return await work(sftp)
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _download(root: Path, remote: str, local: Path, server_class=_VmLikeServer) -> object:
+    return await _with_sftp(root, lambda sftp: TreeDownload(sftp).run(remote, local), server_class)
 
 
 @pytest.fixture
@@ -143,3 +147,46 @@ async def test_a_name_with_a_slash_is_refused(tmp_path):
     with pytest.raises(UnsafeName, match="unusable file name"):
         await _download(tmp_path / "vm", "/d", tmp_path / "copy", _SlashName)
     assert not (tmp_path / "escape").exists()
+
+
+async def test_an_upload_keeps_links_drops_set_uid_reports_progress_and_replaces_a_link_in_the_way(
+    tmp_path, vm_tree
+):
+    seen: list[int] = []
+    vm = tmp_path / "vm"
+    (vm / "srv").mkdir()
+    host_file = tmp_path / "host-file"
+    host_file.write_text("host data\n")
+    os.symlink(host_file, vm / "srv" / "conf")  # a VM-side link where the upload puts a file
+
+    await _with_sftp(
+        vm, lambda sftp: TreeUpload(sftp, lambda stats: seen.append(stats.bytes)).run(vm / "etc", "/srv")
+    )
+    stats = await _with_sftp(vm, lambda sftp: TreeUpload(sftp).run(vm / "etc" / "sub" / "conf", "/srv/conf"))
+    up = vm / "srv" / "etc"
+    assert os.readlink(up / "relative") == "sub/conf" and os.readlink(up / "escaping") == "../../outside"
+    assert (up / "absolute").is_symlink()  # (asyncssh's chroot rewrites an absolute target server-side)
+    assert (up / "sub" / "conf").read_text() == "conf\n"
+    assert (up / "sub" / "conf").stat().st_mtime == 1_000_000
+    assert stat.S_IMODE((up / "sub" / "suid").stat().st_mode) == 0o755
+    assert not (up / "pipe").exists()
+    assert not (vm / "srv" / "conf").is_symlink() and (vm / "srv" / "conf").read_text() == "conf\n"
+    assert host_file.read_text() == "host data\n"
+    assert seen and seen[-1] == len("conf\n") + len("x") + len("ro\n")
+    assert (stats.files, stats.bytes) == (1, len("conf\n"))
+
+
+async def test_a_listing_shows_directories_first_with_modes_sizes_and_link_targets(vm_tree):
+    entries = await _with_sftp(vm_tree, lambda sftp: list_directory(sftp, "/etc"))
+    assert [entry.name for entry in entries] == [
+        "sub",
+        "absolute",
+        "escaping",
+        "pipe",
+        "readonly",
+        "relative",
+    ]
+    by_name = {entry.name: entry for entry in entries}
+    assert by_name["sub"].is_dir and by_name["relative"].is_link
+    assert (by_name["relative"].link_target, by_name["absolute"].link_target) == ("sub/conf", "/etc/shadow")
+    assert by_name["readonly"].size == 3 and stat.S_IMODE(by_name["readonly"].mode) == 0o444

@@ -3,7 +3,7 @@
 `vmtui ssh` without a command opens a full-screen session in the current terminal (raw mode, resized
 on SIGWINCH, the terminal restored on exit); with a command it runs it and exits with its status.
 `vmtui cp` copies over SFTP; the VM side is written `<vm>:<path>` (either side, not both).
-A VM is named by id, unique id prefix or label. The profile is the active one unless `--profile`.
+A VM is named by id, unique id prefix, label or vers-cli alias (`~/.vers/aliases.json`). The profile is the active one unless `--profile`.
 """
 
 from __future__ import annotations
@@ -74,10 +74,7 @@ def run_cp(args: argparse.Namespace) -> int:
     args.vm = source_vm or dest_vm
 
     async def copy(session: SshSession) -> int:
-        if source_vm is None:
-            await session.put(source, dest)
-            return 0
-        stats = await session.get(source, dest)
+        stats = await (session.put(source, dest) if source_vm is None else session.get(source, dest))
         if stats.skipped:
             shown = ", ".join(stats.skipped[:3]) + (", …" if len(stats.skipped) > 3 else "")
             print(
@@ -145,10 +142,11 @@ async def _provider_for(settings: Settings, profile_name: str | None) -> Provide
 
 
 async def _find_vm(provider: Provider, name: str) -> Vm:
-    """The VM with this id, else the only one whose id starts with it or whose label is it."""
+    """The VM with this id, else the only one whose id starts with it or whose label or vers-cli
+    alias is it."""
     vms = await provider.list_vms()
     exact = [vm for vm in vms if vm.id == name]
-    matches = exact or [vm for vm in vms if vm.id.startswith(name) or vm.display_name == name]
+    matches = exact or [vm for vm in vms if vm.id.startswith(name) or name in (vm.display_name, vm.alias)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -82,6 +82,12 @@ class Capabilities(BaseModel):
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
     has_file_diff: bool = False
     """The platform compares file trees itself (`FileDiffApi`); others need temporary branches."""
+    has_labels: bool = False
+    """Labels editable after creation (`LabelsApi`); the `name` label is the display name."""
+    can_resize: bool = False
+    """A VM's disk can grow (`DiskApi`)."""
+    has_environment: bool = False
+    """Account-wide environment variables every new VM gets (`EnvVarsApi`)."""
     memory_snapshots: bool = False
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
@@ -120,6 +126,8 @@ class Vm(BaseModel):
     owner_id: str | None = None
     created_at: datetime | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    alias: str | None = None
+    """The user's local name for the VM (vers-cli's `~/.vers/aliases.json`), after its `name` label."""
     parent_commit_id: str | None = None
     grandparent_vm_id: str | None = None
     ip: str | None = None
@@ -134,7 +142,7 @@ class Vm(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.label or self.labels.get("name") or self.id
+        return self.label or self.labels.get("name") or self.alias or self.id
 
 
 class Commit(BaseModel):

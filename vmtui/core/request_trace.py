@@ -18,7 +18,8 @@ from vmtui.core.redact import MASK
 
 STREAMED = "<binary upload>"
 
-SECRET_FIELDS = frozenset({"value", "password", "token", "secret", "api_key", "private_key"})
+SECRET_FIELDS = frozenset({"value", "password", "token", "secret", "api_key", "private_key", "vars"})
+"""Keys whose whole value is masked (`vars`: the env-var map of `PUT /env_vars`)."""
 """JSON body fields whose value is masked (a Swiftor secret's value, a desktop password)."""
 
 

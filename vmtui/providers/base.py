@@ -126,13 +126,6 @@ class EventStream(Protocol):
 
 
 @runtime_checkable
-class LabelsApi(Protocol):
-    """Labels set on a VM after it was made."""
-
-    async def replace_labels(self, vm_id: str, labels: dict[str, str]) -> None: ...
-
-
-@runtime_checkable
 class FileDiffApi(Protocol):
     """Files added, removed and changed between two commits, or a VM and the commit it started from,
     computed by the platform (when `capabilities.has_file_diff`)."""
@@ -155,6 +148,35 @@ class SecretsApi(Protocol):
     async def set_secret(self, vmid: str, key: str, value: SecretStr | str) -> None: ...
 
     async def delete_secret(self, vmid: str, key: str) -> None: ...
+
+
+@runtime_checkable
+class LabelsApi(Protocol):
+    """A VM's labels after creation: add or overwrite some, replace them all, remove one."""
+
+    async def upsert_labels(self, vm_id: str, labels: dict[str, str]) -> None: ...
+
+    async def replace_labels(self, vm_id: str, labels: dict[str, str]) -> None: ...
+
+    async def delete_label(self, vm_id: str, name: str) -> None: ...
+
+
+@runtime_checkable
+class DiskApi(Protocol):
+    """Growing a VM's disk (never shrinking it)."""
+
+    async def resize_disk(self, vm_id: str, fs_size_mib: int) -> None: ...
+
+
+@runtime_checkable
+class EnvVarsApi(Protocol):
+    """Environment variables of the account, written into every VM at its boot."""
+
+    async def list_env_vars(self) -> dict[str, SecretStr]: ...
+
+    async def set_env_var(self, key: str, value: SecretStr | str) -> None: ...
+
+    async def delete_env_var(self, key: str) -> None: ...
 
 
 @runtime_checkable

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
 from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, ProviderError, Unsupported
 from vmtui.core.models import (
@@ -91,7 +91,8 @@ class WireVm(_Wire):
     image_name: str | None = None
     """Not in the current Vers API; the local engine and the cluster-era API report it."""
 
-    def to_vm(self, provider: str) -> Vm:
+    def to_vm(self, provider: str, aliases: Mapping[str, str]) -> Vm:
+        """`aliases`: the user's local names by VM id (vers-cli's alias file)."""
         return Vm(
             provider=provider,
             provider_kind="vers",
@@ -101,6 +102,7 @@ class WireVm(_Wire):
             owner_id=self.owner_id,
             created_at=self.created_at,
             labels=self.labels or {},
+            alias=aliases.get(self.vm_id),
             parent_commit_id=self.parent_commit_id,
             grandparent_vm_id=self.grandparent_vm_id,
             ip=self.ip,
@@ -212,6 +214,7 @@ _FILE_DIFF = TypeAdapter(FileDiff)
 _FILE_TEXTS = TypeAdapter(FileTexts)
 _TOTAL = TypeAdapter(int | None)
 _HEALTH = TypeAdapter(dict[str, Any])
+_ENV_VARS = TypeAdapter(dict[str, str])
 
 
 def vers_error(status: int, message: str, body: Any, retry_after: float | None) -> ProviderError:
@@ -278,6 +281,9 @@ class VersProvider(Provider):
         has_ssh=True,
         has_exec=True,
         has_images=True,
+        has_labels=True,
+        can_resize=True,
+        has_environment=True,
         memory_snapshots=True,
     )
 
@@ -300,8 +306,11 @@ class VersProvider(Provider):
         file_diff: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        aliases: Mapping[str, str] | None = None,
     ):
         super().__init__(name)
+        self.aliases: Mapping[str, str] = aliases or {}
+        """The user's local names by VM id (vers-cli's alias file), shown when a VM has no name label."""
         root = _api_root(base_url)
         self.http = HttpClient(
             root,
@@ -369,7 +378,9 @@ class VersProvider(Provider):
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
         if not isinstance(body, list):
-            return [wire.to_vm(self.name) for wire in validate(_VMS, body, "VM list")]  # raises BadResponse
+            return [
+                wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
+            ]  # raises BadResponse
         self._last_list = self._parse_vm_list(body)
         self._list_digest = digest
         self._list_etag = response.headers.get("etag")
@@ -396,7 +407,7 @@ class VersProvider(Provider):
             if known is not None and known[0] == raw:
                 vm = known[1]
             else:
-                vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name)
+                vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name, self.aliases)
             parsed[vm.id] = (raw, vm)
             vms.append(vm)
             if _LINEAGE_FIELDS <= raw.keys():
@@ -482,7 +493,7 @@ class VersProvider(Provider):
     async def status(self, vm_id: str) -> Vm:
         """`GET /vm/{id}/status` (409 `Conflict` while the VM sleeps)."""
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/status")
-        return validate(_VM, body, "VM status").to_vm(self.name)
+        return validate(_VM, body, "VM status").to_vm(self.name, self.aliases)
 
     async def _metadata_wire(self, vm_id: str, retries: int | None = None) -> WireVm:
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metadata", retries=retries)
@@ -492,7 +503,7 @@ class VersProvider(Provider):
         """`GET /vm/{id}/metadata`: state, ip, parent_commit_id, grandparent_vm_id (no labels).
 
         `retries=0` leaves a 429 to the caller (the lineage stream paces itself with its own budget)."""
-        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name)
+        return (await self._metadata_wire(vm_id, retries)).to_vm(self.name, self.aliases)
 
     async def get_vm(self, vm_id: str) -> Vm:
         """Status (labels, live state) merged with metadata (ip, lineage); a sleeping VM gets metadata only,
@@ -505,7 +516,7 @@ class VersProvider(Provider):
         if isinstance(meta, BaseException):
             raise meta
         if isinstance(status, Conflict):
-            return meta.to_vm(self.name)
+            return meta.to_vm(self.name, self.aliases)
         if isinstance(status, BaseException):
             raise status
         return self._with_metadata(status, meta)
@@ -569,6 +580,48 @@ class VersProvider(Provider):
         await self.http.send(
             "DELETE", f"{API}/vm/{_segment(vm_id, 'VM id')}/label/{_segment(name, 'label name')}"
         )
+
+    # --- disk and environment (vers-sdk 1.20.0) ----------------------------------------------------------
+
+    async def resize_disk(self, vm_id: str, fs_size_mib: int) -> None:
+        """`PATCH /vm/{id}/disk`: grow the VM's disk to `fs_size_mib` (the server refuses shrinking)."""
+        if isinstance(fs_size_mib, bool) or not isinstance(fs_size_mib, int) or fs_size_mib < 1:
+            raise BadRequest("the new disk size must be a whole number of MiB")
+        try:
+            await self.http.send(
+                "PATCH",
+                f"{API}/vm/{_segment(vm_id, 'VM id')}/disk",
+                json_body={"fs_size_mib": fs_size_mib},
+                timeout=LONG_TIMEOUT,
+            )
+        except ProviderError as exc:
+            if exc.status == 405:
+                raise Unsupported("this Vers server cannot resize disks", status=exc.status) from None
+            raise
+
+    async def list_env_vars(self) -> dict[str, SecretStr]:
+        """`GET /env_vars`: the account's variables, values hidden in reprs."""
+        try:
+            body = await self._json("GET", f"{API}/env_vars")
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                raise Unsupported(
+                    "this Vers server has no environment variables", status=exc.status
+                ) from None
+            raise
+        if not isinstance(body, dict):
+            raise BadResponse("unexpected env_vars response: not an object")
+        values = validate(_ENV_VARS, body.get("vars"), "env_vars")
+        return {key: SecretStr(value) for key, value in values.items()}
+
+    async def set_env_var(self, key: str, value: SecretStr | str) -> None:
+        """`PUT /env_vars` with one variable, keeping the others (`replace: false`)."""
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        await self.http.send("PUT", f"{API}/env_vars", json_body={"vars": {key: plain}, "replace": False})
+
+    async def delete_env_var(self, key: str) -> None:
+        """`DELETE /env_vars/{key}` (404 when there is no such variable)."""
+        await self.http.send("DELETE", f"{API}/env_vars/{_segment(key, 'variable name')}")
 
     # --- branch, commit, restore ------------------------------------------------------------------------
 

@@ -21,7 +21,16 @@ from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.lineage import LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, VmConfig, VmState
 from vmtui.core.swiftor_plans import Plan
-from vmtui.providers.base import DesktopsApi, PortMappingsApi, ProgressCallback, Provider, SecretsApi
+from vmtui.providers.base import (
+    DesktopsApi,
+    DiskApi,
+    EnvVarsApi,
+    LabelsApi,
+    PortMappingsApi,
+    ProgressCallback,
+    Provider,
+    SecretsApi,
+)
 from vmtui.services.action_log import ActionLog, describe
 from vmtui.services.checkpoints import Checkpoints, checkpoint_info, checkpoint_title, checkpoints
 from vmtui.services.file_diff import FileDiffer
@@ -170,6 +179,24 @@ class Actions:
         if isinstance(provider, PortMappingsApi):
             return provider
         raise Unsupported(f"{provider.kind} has no networking")
+
+    def labels_api(self, vm: Vm) -> LabelsApi:
+        provider = self.provider(vm.provider)
+        if isinstance(provider, LabelsApi) and provider.capabilities.has_labels:
+            return provider
+        raise Unsupported(f"{provider.kind} cannot edit labels")
+
+    def disk_api(self, vm: Vm) -> DiskApi:
+        provider = self.provider(vm.provider)
+        if isinstance(provider, DiskApi) and provider.capabilities.can_resize:
+            return provider
+        raise Unsupported(f"{provider.kind} cannot resize disks")
+
+    def env_vars_api(self, profile: str) -> EnvVarsApi:
+        provider = self.provider(profile)
+        if isinstance(provider, EnvVarsApi) and provider.capabilities.has_environment:
+            return provider
+        raise Unsupported(f"{provider.kind} has no environment variables")
 
     async def create(self, profile: str, config: VmConfig, *, wait_boot: bool = False) -> Outcome:
         async with self._track((profile, ""), "creating", "create", profile, _vers_run(config)) as made:
@@ -371,3 +398,56 @@ class Actions:
         async with self._track(vm.key, "removing mapping", "unmap port", f"{vm.id} {name}"):
             await self.mappings_api(vm).delete_mapping(vm.id, name)
         return Outcome(f"Removed {name}", (name,))
+
+    # ------------------------------------------------------------------ labels, disk, environment
+
+    async def set_labels(self, vm: Vm, labels: dict[str, str], *, replace: bool = False) -> Outcome:
+        """Add or overwrite `labels` (keeping the others), or with `replace` make them the only ones."""
+        verb, action = ("replacing labels", "replace labels") if replace else ("labelling", "set labels")
+        shown = ",".join(f"{k}={v}" for k, v in labels.items())
+        async with self._track(vm.key, verb, action, f"{vm.id} {shown}"):
+            api = self.labels_api(vm)
+            await (api.replace_labels(vm.id, labels) if replace else api.upsert_labels(vm.id, labels))
+        if replace:
+            return Outcome(f"Labels of {vm.id} are now: {shown or 'none'}", (vm.id,))
+        return Outcome(f"Labelled {vm.id}: {shown}", (vm.id,))
+
+    async def vm_labels(self, vm: Vm) -> dict[str, str]:
+        """The VM's labels as the server has them now (the listed row may be a poll behind)."""
+        return (await self.provider(vm.provider).get_vm(vm.id)).labels
+
+    async def delete_label(self, vm: Vm, name: str) -> Outcome:
+        async with self._track(vm.key, "unlabelling", "remove label", f"{vm.id} {name}"):
+            await self.labels_api(vm).delete_label(vm.id, name)
+        return Outcome(f"Removed label {name} from {vm.id}", (vm.id,))
+
+    async def rename(self, vm: Vm, name: str) -> Outcome:
+        """The `name` label is the display name: set it, or remove it when `name` is empty."""
+        if not name:
+            return await self.delete_label(vm, "name")
+        async with self._track(vm.key, "renaming", "rename", f"{vm.id} {name}"):
+            await self.labels_api(vm).upsert_labels(vm.id, {"name": name})
+        return Outcome(f"Renamed {vm.id} to {name}", (vm.id,))
+
+    async def resize_disk(self, vm: Vm, fs_size_mib: int) -> Outcome:
+        vers = ("vers", "resize", vm.id, "--size", str(fs_size_mib))
+        async with self._track(vm.key, "resizing", "resize disk", f"{vm.id} {fs_size_mib} MiB", vers):
+            await self.disk_api(vm).resize_disk(vm.id, fs_size_mib)
+        return Outcome(f"Disk of {vm.id} grown to {fs_size_mib} MiB", (vm.id,))
+
+    async def list_env_vars(self, profile: str) -> dict[str, SecretStr]:
+        return await self.env_vars_api(profile).list_env_vars()
+
+    async def set_env_var(self, profile: str, key: str, value: SecretStr) -> Outcome:
+        """Only the key goes into the log and the message; the value never does."""
+        async with self._track(
+            (profile, ""), "saving variable", "set env var", key, ("vers", "env", "set", key)
+        ):
+            await self.env_vars_api(profile).set_env_var(key, value)
+        return Outcome(f"Saved {key}; VMs started from now on get it", (key,))
+
+    async def delete_env_var(self, profile: str, key: str) -> Outcome:
+        vers = ("vers", "env", "delete", key)
+        async with self._track((profile, ""), "deleting variable", "delete env var", key, vers):
+            await self.env_vars_api(profile).delete_env_var(key)
+        return Outcome(f"Deleted {key}; VMs started from now on do not get it", (key,))

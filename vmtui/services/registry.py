@@ -18,6 +18,7 @@ from vmtui.providers.base import Provider
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.providers.vers import VersProvider
 from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, local_swiftor_token
+from vmtui.services.vers_aliases import load_vers_aliases
 
 StatusCallback = Callable[[str], None]
 Opener = Callable[[StatusCallback], Awaitable[Provider]]
@@ -68,6 +69,7 @@ class Registry:
                 insecure_tls=profile.insecure_tls,
                 vm_domain=profile.vm_domain,
                 timeout=timeout,
+                aliases=load_vers_aliases(),
             )
         if profile.token is None:
             raise AuthError(
@@ -125,4 +127,5 @@ class Registry:
             event_stream=True,
             file_diff=True,
             timeout=timeout,
+            aliases=load_vers_aliases(),
         )

@@ -1,4 +1,5 @@
-"""Download a file or tree from a VM over SFTP the way `rsync -a` would: symlinks stay symlinks.
+"""Copy a file or tree between a VM and this machine over SFTP the way `rsync -a` would (symlinks stay
+symlinks), and list a VM directory. `vmtui cp` and the TUI's files screen both go through these.
 
 asyncssh's own recursive `get` refuses any symlink whose target is absolute or leaves the download,
 so copying a VM's `/etc` stopped at its first link. Keeping links as links is safe only if nothing is
@@ -8,14 +9,20 @@ directory descriptor, files are opened with `O_NOFOLLOW`, and a name that is alr
 unlinked before anything else takes its place. Set-uid/set-gid bits are dropped (a root-owned
 set-uid copy of VM-supplied code would hand the VM a way back into the host); devices, sockets and
 FIFOs are skipped and counted, as `rsync -a` without `-D` does.
+
+Uploads only read the user's own files; what they write lands inside the VM, whose SFTP server runs
+confined there. Both directions report progress after every chunk, and stop at the next chunk when the
+task running them is cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import posixpath
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,14 +46,58 @@ class TreeCopyStats:
     skipped: list[str] = field(default_factory=list)
 
 
+CopyProgress = Callable[[TreeCopyStats], None]
+"""Called with the running totals after each chunk and each entry copied."""
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """One name in a VM directory listing (the entry itself: a link is not followed)."""
+
+    name: str
+    mode: int
+    size: int
+    mtime: int | None = None
+    link_target: str | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_link(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+
+async def list_directory(sftp: asyncssh.SFTPClient, path: str) -> list[RemoteEntry]:
+    """The entries of `path` on the VM (without `.` and `..`), directories first, then by name."""
+    entries: list[RemoteEntry] = []
+    async for item in sftp.scandir(path):
+        name = item.filename
+        assert isinstance(name, str)  # a str path lists str names
+        if name in (".", ".."):
+            continue
+        attrs = item.attrs
+        mode = attrs.permissions or 0
+        target = None
+        if stat.S_ISLNK(mode):
+            try:
+                target = await sftp.readlink(posixpath.join(path, name))
+            except asyncssh.SFTPError:
+                target = "?"
+        entries.append(RemoteEntry(name, mode, attrs.size or 0, attrs.mtime, target))
+    return sorted(entries, key=lambda entry: (not entry.is_dir, entry.name))
+
+
 class TreeDownload:
     """One download of `remote` (file or directory; a link named here is followed inside the VM) to
     `local`, with `cp -r` placement: into `local` when it is an existing directory, else as `local`.
     Links inside a copied tree stay links."""
 
-    def __init__(self, sftp: asyncssh.SFTPClient):
+    def __init__(self, sftp: asyncssh.SFTPClient, progress: CopyProgress | None = None):
         self.sftp = sftp
         self.stats = TreeCopyStats()
+        self.progress = progress or (lambda _stats: None)
 
     async def run(self, remote: str, local: Path | str) -> TreeCopyStats:
         source = os.fsencode(remote)
@@ -113,6 +164,7 @@ class TreeDownload:
                     while view:
                         view = view[os.write(fd, view) :]
                     self.stats.bytes += len(chunk)
+                    self.progress(self.stats)
             os.chmod(fd, _safe_mode(attrs))
         finally:
             os.close(fd)
@@ -123,6 +175,73 @@ class TreeDownload:
     def _set_times(parent_fd: int, name: bytes, attrs: asyncssh.SFTPAttrs) -> None:
         if attrs.atime is not None and attrs.mtime is not None:
             os.utime(name, (attrs.atime, attrs.mtime), dir_fd=parent_fd, follow_symlinks=False)
+
+
+class TreeUpload:
+    """One upload of `local` (file or directory; a link named here is followed, as `cp -H` does) to
+    `remote` on the VM, with `cp -r` placement: into `remote` when it is an existing directory, else as
+    `remote`. Links inside an uploaded tree stay links; set-uid/set-gid bits are dropped."""
+
+    def __init__(self, sftp: asyncssh.SFTPClient, progress: CopyProgress | None = None):
+        self.sftp = sftp
+        self.stats = TreeCopyStats()
+        self.progress = progress or (lambda _stats: None)
+
+    async def run(self, local: Path | str, remote: str) -> TreeCopyStats:
+        source = Path(local)
+        info = source.stat()
+        target = remote
+        if await self.sftp.isdir(remote):
+            target = posixpath.join(remote, source.resolve().name or "root")
+        await self._copy(source, target, info)
+        return self.stats
+
+    async def _copy(self, path: Path, remote: str, info: os.stat_result) -> None:
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            if not await self.sftp.isdir(remote):
+                await self._remove(remote)
+                await self.sftp.mkdir(remote)
+            for child in sorted(os.scandir(path), key=lambda entry: entry.name):
+                await self._copy(
+                    Path(child.path), posixpath.join(remote, child.name), child.stat(follow_symlinks=False)
+                )
+            await self._finish(remote, info)
+            self.stats.directories += 1
+        elif stat.S_ISLNK(mode):
+            await self._remove(remote)
+            await self.sftp.symlink(os.readlink(path), remote)
+            self.stats.symlinks += 1
+        elif stat.S_ISREG(mode):
+            await self._copy_file(path, remote, info)
+        else:
+            self.stats.skipped.append(str(path))
+
+    async def _copy_file(self, path: Path, remote: str, info: os.stat_result) -> None:
+        if await self.sftp.islink(remote):
+            await self.sftp.remove(remote)  # replace a link, never write through it
+        with path.open("rb") as source:
+            async with self.sftp.open(remote, "wb") as target:
+                while chunk := await asyncio.to_thread(source.read, CHUNK):
+                    await target.write(chunk)
+                    self.stats.bytes += len(chunk)
+                    self.progress(self.stats)
+        await self._finish(remote, info)
+        self.stats.files += 1
+
+    async def _finish(self, remote: str, info: os.stat_result) -> None:
+        await self.sftp.chmod(remote, stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+        await self.sftp.utime(remote, (int(info.st_atime), int(info.st_mtime)))
+
+    async def _remove(self, remote: str) -> None:
+        """Clear a non-directory at `remote` (a link or file in the way of what replaces it)."""
+        try:
+            attrs = await self.sftp.lstat(remote)
+        except asyncssh.SFTPNoSuchFile:
+            return
+        if stat.S_ISDIR(attrs.permissions or 0):
+            raise IsADirectoryError(errno.EISDIR, "a directory is in the way", remote)
+        await self.sftp.remove(remote)
 
 
 def _open_no_follow(parent_fd: int, name: bytes) -> int:

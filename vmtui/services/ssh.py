@@ -29,7 +29,15 @@ import asyncssh
 from vmtui.core.errors import ProviderError, Unsupported
 from vmtui.core.models import ExecResult, SshEndpoint, SshKey, Vm, VmState
 from vmtui.services.known_hosts import HostKeyChanged, TofuKnownHosts
-from vmtui.services.sftp_tree import TreeCopyStats, TreeDownload, UnsafeName
+from vmtui.services.sftp_tree import (
+    CopyProgress,
+    RemoteEntry,
+    TreeCopyStats,
+    TreeDownload,
+    TreeUpload,
+    UnsafeName,
+    list_directory,
+)
 
 SSH_USER = "root"
 READ_CHUNK = 64 * 1024
@@ -193,6 +201,10 @@ class SshSession:
         await self.close()
 
     @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    @property
     def connection(self) -> asyncssh.SSHClientConnection:
         if self._conn is None:
             raise SshError(f"not connected to VM {self.vm_id}")
@@ -312,23 +324,37 @@ class SshSession:
             stderr=_text(result.stderr),
         )
 
-    async def put(self, local: Path | str, remote: str) -> None:
+    async def put(
+        self, local: Path | str, remote: str, progress: CopyProgress | None = None
+    ) -> TreeCopyStats:
         """Copy a local file (or directory, recursively; links stay links) to `remote` on the VM."""
         if not Path(local).exists():
             raise SshError(f"no such local file: {local}")
         async with self._sftp(f"put {local} -> {remote}") as sftp:
-            await sftp.put(str(local), remote, recurse=True, preserve=True)
+            try:
+                return await TreeUpload(sftp, progress).run(local, remote)
+            except OSError as exc:
+                raise SshError(f"put {local} -> {remote}: {exc.strerror}: {exc.filename}") from None
 
-    async def get(self, remote: str, local: Path | str) -> TreeCopyStats:
+    async def get(
+        self, remote: str, local: Path | str, progress: CopyProgress | None = None
+    ) -> TreeCopyStats:
         """Copy `remote` on the VM (file, link or directory tree) to a local path, as `rsync -a` would
         (links stay links, nothing is written through one; see `sftp_tree`)."""
         async with self._sftp(f"get {remote} -> {local}") as sftp:
             try:
-                return await TreeDownload(sftp).run(remote, local)
+                return await TreeDownload(sftp, progress).run(remote, local)
             except UnsafeName as exc:
                 raise SshError(str(exc)) from None
             except OSError as exc:
                 raise SshError(f"get {remote} -> {local}: {exc.strerror}: {exc.filename}") from None
+
+    async def list_directory(self, path: str) -> tuple[str, list[RemoteEntry]]:
+        """The absolute form of `path` on the VM (`.` is the login directory) and its entries."""
+        async with self._sftp(f"list {path}") as sftp:
+            absolute = await sftp.realpath(path)
+            assert isinstance(absolute, str)  # a str path resolves to str
+            return absolute, await list_directory(sftp, absolute)
 
     @contextlib.asynccontextmanager
     async def _sftp(self, what: str) -> AsyncIterator[asyncssh.SFTPClient]:

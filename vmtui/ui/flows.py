@@ -30,8 +30,12 @@ from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.disk import ResizeDiskScreen
+from vmtui.ui.screens.env_vars import EnvVarsScreen
 from vmtui.ui.screens.file_diff import FileDiffScreen
+from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
@@ -362,6 +366,53 @@ def networking(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
         host.app.push_screen(NetworkingScreen(host.actions, vm))
+
+
+def labels(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(LabelsScreen(host.actions, vm))
+
+
+def rename(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+
+    def renamed(name: str | None) -> None:
+        if name is not None:
+            shown = f"now {clean(name, 60)}" if name else "its name label removed"
+            host.notify(f"{clean(vm.id, 60)}: {shown}", title="Rename", markup=False)
+
+    host.app.push_screen(RenameScreen(host.actions, vm), renamed)
+
+
+def resize_disk(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is None:
+        return
+
+    def grown(size: int | None) -> None:
+        if size is not None:
+            host.notify(
+                f"Disk of {clean(vm.display_name, 60)} grown to {size} MiB", title="Disk", markup=False
+            )
+
+    host.app.push_screen(ResizeDiskScreen(host.actions, vm), grown)
+
+
+def files(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        provider = host.actions.providers[vm.provider]
+        options = host.options
+        host.app.push_screen(
+            FilesScreen(provider, vm, read_only=options.read_only, keepalive=options.ssh_keepalive)
+        )
+
+
+def env_vars(host: ActionHost) -> None:
+    host.app.push_screen(EnvVarsScreen(host.actions, host.default_profile()))
 
 
 def yank(host: ActionHost) -> None:
