@@ -3,7 +3,9 @@ read from the layer chains on the host, never following what a VM planted there.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 
 import pytest
 
@@ -169,3 +171,31 @@ def test_a_walk_leaves_no_fd_open(tmp_path):
     )
     assert len(diff.changes()) == 600
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+async def test_a_commit_deleted_while_its_diff_runs_keeps_its_layer_until_the_diff_ends(engine):
+    vm = await engine.create_vm(
+        image="default", vcpu_count=1, mem_size_mib=256, fs_size_mib=256, labels={}, wait_boot=True
+    )
+    await engine.exec(vm.id, ["sh", "-c", "echo a > /root/a"])
+    first = await engine.commit_vm(vm.id)
+    await engine.exec(vm.id, ["sh", "-c", "echo b > /root/b"])
+    second = await engine.commit_vm(vm.id)
+    await engine.delete_vm(vm.id)
+    diff = engine.commit_diff(first.id, second.id)
+    started, release = threading.Event(), threading.Event()
+
+    def held_changes() -> list[layer_diff.Change]:
+        started.set()
+        release.wait(120)
+        return diff.changes()
+
+    running = asyncio.create_task(engine.in_diff_thread(diff, held_changes))
+    await asyncio.to_thread(started.wait, 120)
+    await engine.delete_commit(second.id)  # collects the layers nobody references
+    assert (engine.state_dir / "layers" / second.id).is_dir()
+    release.set()
+    assert "/root/b" in {c.path for c in await running}
+
+    await engine.delete_commit(first.id)
+    assert not (engine.state_dir / "layers" / second.id).exists()

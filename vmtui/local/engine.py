@@ -121,6 +121,8 @@ class Engine:
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
         self._diffs = asyncio.Semaphore(DIFF_PARALLELISM)
+        self._diff_layers: collections.Counter[str] = collections.Counter()
+        """Layers a diff is reading: the layer collector leaves them alone."""
         self._launching: collections.Counter[str] = collections.Counter()
         """Commits with branch VMs still waiting to start."""
         """Layers being captured or not yet recorded: the layer collector must leave them alone."""
@@ -713,10 +715,17 @@ class Engine:
             self._chain(vm.image, vm.layers), self._chain(vm.image, vm.layers, top=disk / "upper")
         )
 
-    async def in_diff_thread(self, work: Callable[[], T]) -> T:
-        """Run one diff's blocking walk off the event loop, at most DIFF_PARALLELISM at once."""
-        async with self._diffs:
-            return await asyncio.to_thread(work)
+    async def in_diff_thread(self, diff: LayerDiff, work: Callable[[], T]) -> T:
+        """Run a blocking step of `diff` off the event loop, at most DIFF_PARALLELISM at once; its
+        layers stay on disk meanwhile, even if their commits are deleted."""
+        layers = diff.layer_names()
+        self._diff_layers.update(layers)
+        try:
+            async with self._diffs:
+                return await asyncio.to_thread(work)
+        finally:
+            self._diff_layers.subtract(layers)
+            self._diff_layers = +self._diff_layers  # drop the zero counts
 
     def _chain(self, image_name: str, layers: list[str], *, top: Path | None = None) -> Chain:
         image_dir = self._image_spec_path(image_name)
@@ -978,7 +987,7 @@ class Engine:
     async def _collect_layers(self, *, sweep_partial: bool = False) -> None:
         """Remove layer dirs that no commit or live VM stacks on any more. Captures in progress
         (pending ids, hidden `.partial` dirs) are only swept at start, when none can be running."""
-        keep = self.db.referenced_layers() | self._pending_layers
+        keep = self.db.referenced_layers() | self._pending_layers | set(self._diff_layers)
         for path in (self.state_dir / "layers").iterdir():
             if path.name not in keep and (sweep_partial or not path.name.startswith(".")):
                 await asyncio.to_thread(shutil.rmtree, path, True)

@@ -102,6 +102,10 @@ class LayerDiff:
         self.after = after
         self.truncated = False
 
+    def layer_names(self) -> set[str]:
+        """The directory names of the layers both chains read (commit ids, and `upper` for a VM)."""
+        return {s.path.parent.name for chain in (self.before, self.after) for s in chain.root if s.is_layer}
+
     def changes(self) -> list[Change]:
         found: list[Change] = []
         for prefix, before, after in (

@@ -168,7 +168,7 @@ async def diff_commits(engine: EngineDep, commit_id: str, other_commit_id: str) 
     (no VM runs)."""
     diff = engine.commit_diff(commit_id, other_commit_id)
     return FileDiffOut.of(
-        commit_id, other_commit_id, await engine.in_diff_thread(diff.changes), diff.truncated
+        commit_id, other_commit_id, await engine.in_diff_thread(diff, diff.changes), diff.truncated
     )
 
 
@@ -184,7 +184,7 @@ async def diff_vm(engine: EngineDep, vm_id: str) -> FileDiffOut:
     """Files the VM added, removed and changed since the commit it started from (or its image)."""
     diff = engine.vm_diff(vm_id)
     parent = engine.get_vm(vm_id).parent_commit_id
-    return FileDiffOut.of(parent, vm_id, await engine.in_diff_thread(diff.changes), diff.truncated)
+    return FileDiffOut.of(parent, vm_id, await engine.in_diff_thread(diff, diff.changes), diff.truncated)
 
 
 @router.get("/vm/{vm_id}/diff/text")
@@ -194,7 +194,7 @@ async def diff_vm_text(engine: EngineDep, vm_id: str, path: DiffPath) -> FileTex
 
 async def _text_diff(engine: Engine, diff: LayerDiff, path: str) -> FileTextDiffOut:
     try:
-        pair = await engine.in_diff_thread(lambda: diff.text(path))
+        pair = await engine.in_diff_thread(diff, lambda: diff.text(path))
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return FileTextDiffOut(path=path, before=pair.before, after=pair.after, binary=pair.binary)
