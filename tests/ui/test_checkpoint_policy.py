@@ -1,4 +1,5 @@
-"""What the delete and stop questions say about checkpoints, per provider and `checkpoint` policy."""
+"""What the delete and stop questions say about checkpoints, per provider and `checkpoint` policy;
+what read-only mode refuses of the history actions."""
 
 from __future__ import annotations
 
@@ -43,3 +44,12 @@ async def test_the_delete_question_offers_or_announces_the_checkpoint(policy, bo
         ) is said
         assert app.screen.take_checkpoint is True
         await pilot.press("escape")
+
+
+async def test_read_only_mode_refuses_scratch_vms_and_undo():
+    app = make_app(demo_provider(), read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.main_screen.unavailable("vm.scratch") == "read-only mode"
+        assert app.main_screen.unavailable("vm.undo") == "read-only mode"
+        assert app.main_screen.unavailable("vm.diff") is None  # reading only, where no VM is needed

@@ -245,7 +245,7 @@ REGISTRY: tuple[UiAction, ...] = (
         "Throwaway copy of the selected VM (or tree commit) in a terminal tab; closing the tab deletes it",
         flows.scratch,
         palette="vm: scratch copy in a terminal",
-        requires=Requirement(Needs.SELECTION, "can_branch", writes=True),
+        requires=_vm("can_branch"),
         show=False,
     ),
     UiAction(

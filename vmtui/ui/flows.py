@@ -453,6 +453,11 @@ def diff(host: ActionHost) -> None:
         )
         return
     cost = differ.cost(request)
+    if cost.temporary_vms and host.options.read_only:
+        host.notify(
+            "read-only mode: comparing files here needs temporary VMs", severity="warning", markup=False
+        )
+        return
 
     def go(yes: bool | None = True) -> None:
         if yes:
