@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import stat
 from collections.abc import Iterator
@@ -249,37 +250,43 @@ def _same(old: Entry, new: Entry, parts: Parts) -> bool:
 
 
 def _walk(source: Source, under: Parts, budget: int) -> Iterator[tuple[Parts, bool]]:
-    """(path, is an opaque directory) of every entry below `under` in one tree, never through a symlink;
-    at most `budget` of them, none deeper than MAX_DEPTH."""
+    """(path, is an opaque directory) of the entries below `under` in one tree, depth first, never
+    through a symlink: at most `budget` of them (read lazily, so a huge directory costs no more),
+    none deeper than MAX_DEPTH."""
     if budget <= 0:
         return
     with _opened_dir(source.path, under) as top:
         if top is None:
             return
-        count = 0
-        for dirpath, dirnames, filenames, dirfd in os.fwalk(b".", dir_fd=top, follow_symlinks=False):
-            base = under + tuple(p for p in dirpath.split(b"/")[1:])
-            if len(base) >= MAX_DEPTH:
-                dirnames.clear()
+        entries = _entries(source, top, under)
+        try:
+            yield from itertools.islice(entries, budget)
+        finally:
+            entries.close()  # closes the directory fds it holds
+
+
+def _entries(source: Source, dirfd: int, base: Parts) -> Iterator[tuple[Parts, bool]]:
+    with os.scandir(dirfd) as listing:
+        for entry in listing:
+            parts = (*base, os.fsencode(entry.name))
+            if not entry.is_dir(follow_symlinks=False):
+                yield parts, False
                 continue
-            for name in filenames:
-                yield base + (name,), False
-            for name in dirnames:
-                yield base + (name,), source.is_layer and _is_opaque(dirfd, name)
-            count += len(filenames) + len(dirnames)
-            if count >= budget:
-                return
+            try:
+                child = os.open(entry.name, _DIR_FLAGS, dir_fd=dirfd)
+            except OSError:  # replaced by a non-directory meanwhile
+                yield parts, False
+                continue
+            try:
+                yield parts, source.is_layer and _opaque(child)
+                if len(parts) < MAX_DEPTH:
+                    yield from _entries(source, child, parts)
+            finally:
+                os.close(child)
 
 
-def _is_opaque(dirfd: int, name: bytes) -> bool:
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=dirfd)
-    except OSError:
-        return False
-    try:
-        return any(_xattr(fd, attr) == b"y" for attr in _OPAQUE_XATTRS)
-    finally:
-        os.close(fd)
+def _opaque(dirfd: int) -> bool:
+    return any(_xattr(dirfd, attr) == b"y" for attr in _OPAQUE_XATTRS)
 
 
 def _xattr(fd: int, name: str) -> bytes | None:
@@ -441,9 +448,7 @@ class _TreeCursor:
                 except OSError as exc:
                     if exc.errno != errno.ENOENT:
                         self._blocked_at = len(self._stack)
-            opaque = (
-                fd is not None and self.source.is_layer and any(_xattr(fd, a) == b"y" for a in _OPAQUE_XATTRS)
-            )
+            opaque = fd is not None and self.source.is_layer and _opaque(fd)
             self._stack.append((name, fd, hides or opaque))
         return self._blocked_at >= 0
 
