@@ -3,6 +3,8 @@ a platform without one (Vers) needs, run against the same engine with that route
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -109,5 +111,23 @@ async def test_a_failing_step_still_deletes_the_temporary_vms(provider_for):
 
     with pytest.raises(Exception, match="listing files"):
         await differ.run(DiffRequest(first, second, under="/no/such/dir"), lambda _: None)
+
+    assert [vm.id for vm in await provider.list_vms()] == [vm_id]
+
+
+async def test_leaving_mid_run_still_deletes_the_temporary_vms(provider_for):
+    """Escape on the diff screen cancels its worker: the branches made so far still go."""
+    provider = provider_for(file_diff=False)
+    vm_id, first, second = await _two_commits(provider)
+    differ = FileDiffer("local", provider, ActionLog())
+    running: asyncio.Task | None = None
+
+    def progress(step: str) -> None:
+        if step.startswith("Listing files") and running is not None:
+            running.cancel()
+
+    running = asyncio.create_task(differ.run(DiffRequest(first, second, under="/srv"), progress))
+    with pytest.raises(asyncio.CancelledError):
+        await running
 
     assert [vm.id for vm in await provider.list_vms()] == [vm_id]
