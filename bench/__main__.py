@@ -39,9 +39,11 @@ class ModuleResult:
 
 
 def discover(directory: Path, only: list[str] | None = None) -> list[str]:
-    """Names (without .py) of the `bench_*.py` modules in `directory`, sorted, filtered by `only`."""
+    """Names (without .py) of the `bench_*.py` modules in `directory`, sorted, filtered by `only` (a word
+    may spell `_` as `-`: `terminal-paths`)."""
     names = sorted(path.stem for path in directory.glob("bench_*.py"))
-    return [name for name in names if not only or any(word in name for word in only)]
+    words = [word.replace("-", "_") for word in only or ()]
+    return [name for name in names if not words or any(word in name for word in words)]
 
 
 def run_module(package: str, name: str) -> ModuleResult:

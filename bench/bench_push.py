@@ -43,7 +43,7 @@ def _provider(endpoint: LocalEndpoint, *, push: bool) -> VersProvider:
 def _shown_state(app: VmTuiApp, vm_id: str) -> str:
     table = app.main_screen.table
     try:
-        return str(table.get_row(f"{PROFILE}\0{vm_id}")[2].plain)
+        return str(table.cells((PROFILE, vm_id))[2].plain)
     except Exception:  # noqa: BLE001 - the row is not there yet
         return ""
 

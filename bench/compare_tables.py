@@ -1,15 +1,17 @@
 """Which table for 100,000 VMs: `python -m bench.compare_tables KIND [ROWS]`, KIND one of
 `datatable` (Textual's), `fastdatatable` (textual-fastdatatable, needs it installed: it is not a
-dependency) or `index` (a Line-API ScrollView drawing only the visible lines over a sorted index of
-row numbers). Prints wall ms for load to the first frame, sort by a column, filter to a substring
-(each including the next frame), and the peak RSS. One process per kind so the peaks don't mix.
-The figures and the decision are in bench/RESULTS.md."""
+dependency), `index` (the prototype: a Line-API ScrollView drawing only the visible lines over a
+sorted index of row numbers) or `vmtable` (vmtui's VM table built on that decision, fed `Vm` objects).
+Prints wall ms for load to the first frame, sort by a column, filter to a substring (each including
+the next frame), for `vmtable` also a snapshot with 1% of the VMs changed, and the peak RSS. One
+process per kind so the peaks don't mix. The figures and the decision are in bench/RESULTS.md."""
 
 import asyncio
 import resource
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 
 from rich.segment import Segment
 from textual.app import App
@@ -18,7 +20,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import DataTable
 
+from vmtui.core.models import Vm, VmState
+from vmtui.services.filter import parse_filter
+from vmtui.ui.widgets.vm_table import VmTable
+
 COLS = ("provider", "vm", "state", "age", "parent", "labels")
+NOW = 1_790_000_000.0
 NEEDLE = "t3"
 
 
@@ -68,6 +75,30 @@ class IndexTable(ScrollView):
         self.refresh()
 
 
+def make_vms(rows: list[tuple[str, ...]]) -> list[Vm]:
+    """The same rows as VMs (the age column becomes a creation time)."""
+    return [
+        Vm(
+            provider=row[0],
+            id=row[1],
+            state=VmState(row[2]),
+            created_at=datetime.fromtimestamp(NOW - 86_400 * int(row[3][:-1]), UTC),
+            labels=dict([row[5].split("=")]),
+        )
+        for row in rows
+    ]
+
+
+def changed_share(vms: list[Vm], share: float = 0.01) -> list[Vm]:
+    """`vms` with every 1/share-th VM's state flipped (new objects, as a poll brings)."""
+    step = round(1 / share)
+    flipped = {VmState.RUNNING: VmState.PAUSED, VmState.PAUSED: VmState.RUNNING}
+    return [
+        vm.model_copy(update={"state": flipped[vm.state]}) if index % step == 0 else vm
+        for index, vm in enumerate(vms)
+    ]
+
+
 class Bench(App):
     def __init__(self, kind, rows):
         super().__init__()
@@ -77,6 +108,8 @@ class Bench(App):
     def compose(self):
         if self.kind == "datatable":
             yield DataTable()
+        elif self.kind == "vmtable":
+            yield VmTable(now=lambda: NOW)
         elif self.kind == "fastdatatable":
             from textual_fastdatatable import DataTable as FDT
 
@@ -94,11 +127,24 @@ async def measure(kind, rows):
         if kind == "datatable":
             table.add_columns(*COLS)
             table.add_rows(rows)
+        elif kind == "vmtable":
+            vms = make_vms(rows)
+            started = time.perf_counter()  # from the VMs handed over, as the screen does
+            table.set_fleet(vms)
         await pilot.pause()
         out["load+first frame"] = time.perf_counter() - started
+        if kind == "vmtable":
+            changed = changed_share(vms)
+            t = time.perf_counter()
+            table.set_fleet(changed)
+            out["apply 1%-changed snapshot"] = time.perf_counter() - t
+            await pilot.pause()
+            out["apply 1%-changed snapshot+frame"] = time.perf_counter() - t
         t = time.perf_counter()
         if kind == "datatable":
             table.sort(table.ordered_columns[2].key)
+        elif kind == "vmtable":
+            table.sort_by("state")
         elif kind == "fastdatatable":
             table.sort(by=[("state", "ascending")])
         else:
@@ -106,7 +152,9 @@ async def measure(kind, rows):
         await pilot.pause()
         out["sort"] = time.perf_counter() - t
         t = time.perf_counter()
-        if kind == "datatable":
+        if kind == "vmtable":
+            table.set_filter(parse_filter(NEEDLE))
+        elif kind == "datatable":
             kept = [r for r in rows if NEEDLE in " ".join(r)]
             table.clear()
             table.add_rows(kept)
@@ -123,6 +171,11 @@ async def measure(kind, rows):
             table.filter(NEEDLE)
         await pilot.pause()
         out["filter"] = time.perf_counter() - t
+        if kind == "vmtable":  # the search text is made by the first filter; later ones reuse it
+            t = time.perf_counter()
+            table.set_filter(parse_filter("t5"))
+            await pilot.pause()
+            out["filter again"] = time.perf_counter() - t
     out["maxrss MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

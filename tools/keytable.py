@@ -7,11 +7,14 @@ from textual.binding import Binding
 
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.screens.text_view import TextViewScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_table import VmTable
 
@@ -24,6 +27,9 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("file diff", FileDiffScreen),
     ("labels screen", LabelsScreen),
     ("files screen", FilesScreen),
+    ("describe, logs", TextViewScreen),
+    ("describe", DescribeScreen),
+    ("logs", LogsScreen),
     ("terminal", TerminalPane),
 )
 

@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -270,6 +271,51 @@ class ScreenshotSession:
             await pilot.pause(0.5)
             await self.shoot(pilot, app, "file-diff")
 
+    async def ops_scenes(self) -> None:
+        """`x` exec with its output, `X` broadcast over the running VMs (grouped), `F` one tunnel up."""
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            await pilot.press("x", *"echo v2 > /etc/app-version; uname -sr; ls /", "enter")
+            await self._wait(
+                pilot, lambda: all(run.finished for run in app.main_screen.exec_runs.runs), "exec"
+            )
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "exec")
+            await pilot.press("escape")
+            main = app.main_screen
+            running = [vm for vm in main.table.vms.values() if vm.state is VmState.RUNNING]
+            if hasattr(main.table, "marked_vms"):  # Space marks rows in the list
+                for vm in running:
+                    main.table.select(vm.key)
+                    await pilot.press("space")
+            else:
+                main.broadcast_targets = lambda: running  # type: ignore[method-assign]
+            main.table.select((PROFILE, self.ids["web"]))
+            command = 'cat /etc/app-version 2>/dev/null || { echo "no /etc/app-version"; exit 1; }'
+            await pilot.press("X", *command, "enter")
+            await self._wait(
+                pilot,
+                lambda: "distinct output" in str(app.screen.query_one("#broadcast-status").render()),
+                "broadcast",
+            )
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "broadcast")
+            await pilot.press("escape")
+            await pilot.press("F", *"0:22", "enter")
+            await self._wait(pilot, lambda: bool(main.tunnels.open_tunnels), "the tunnel")
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "tunnels")
+            await main.tunnels.close_all()
+
+    @staticmethod
+    async def _wait(pilot: Pilot, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not done():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app never showed {what}")
+            await pilot.pause(0.1)
+
     async def variant_scenes(self) -> None:
         for name, size, options in (("narrow-80x24", (80, 24), {}), ("ascii", (120, 36), {"ascii": True})):
             app = self.app(**options)
@@ -289,6 +335,7 @@ class ScreenshotSession:
             await self.main_scenes()
             await self.action_log_scene()
             await self.file_diff_scene()
+            await self.ops_scenes()
             await self.variant_scenes()
         finally:
             await self.tear_down()

@@ -24,7 +24,7 @@ async def test_p_pauses_and_resumes_on_either_contract(server_class):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         table = app.main_screen.table
-        assert server.PAUSED_STATE in table.get_row(f"vers\0{frozen}")[2].plain
+        assert server.PAUSED_STATE in table.cells(("vers", frozen))[2].plain
 
         table.select(("vers", frozen))
         await pilot.press("p")
@@ -39,8 +39,8 @@ async def test_p_pauses_and_resumes_on_either_contract(server_class):
         patches = [body for method, _, body in server.requests if method == "PATCH"]
         assert patches[-1] == {"state": server.PAUSE_WORD}
         await poll_now(pilot, app)
-        assert server.PAUSED_STATE in table.get_row(f"vers\0{running}")[2].plain
-        assert "running" in table.get_row(f"vers\0{frozen}")[2].plain
+        assert server.PAUSED_STATE in table.cells(("vers", running))[2].plain
+        assert "running" in table.cells(("vers", frozen))[2].plain
 
 
 async def test_s_on_a_sleeping_vm_offers_to_resume_it():

@@ -93,9 +93,9 @@ async def test_ps_shows_only_the_vms_processes(vms):
     await sh(two, "cp /usr/bin/sleep /tmp/othermarker && /tmp/othermarker 30 >/dev/null 2>&1 &")
     listing = await sh(one, "ps -e -o pid=,comm=")
     pids = {int(line.split()[0]): line.split()[1] for line in listing.splitlines()}
-    assert pids.get(1) == "init", listing
+    assert pids.get(1) == "catatonit", listing
     # only what this module's tests start in VM one (whatever their order), nothing of the host or VM two
-    assert set(pids.values()) <= {"init", "sh", "ps", "python3", "sleep"}, listing
+    assert set(pids.values()) <= {"catatonit", "sh", "ps", "python3", "sleep"}, listing
     assert "othermarker" in await sh(two, "ps -e -o comm=")
 
 
@@ -367,6 +367,75 @@ async def test_stop_then_boot_keeps_the_writable_layer(tmp_path):
         assert "10.1.2.3 mine" in hosts and f"127.0.1.1\t{spec.hostname}" in hosts  # edits survive
     finally:
         await sandbox.destroy()
+
+
+ORPHAN_A_ZOMBIE = """
+import os, time
+child = os.fork()
+if child == 0:
+    os._exit(0)
+while open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+print(child)  # exits without waiting for it: the zombie goes to the VM's pid 1
+"""
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+async def test_an_idle_vm_is_one_small_init_process(boot_vm):
+    """No Python stays beside a VM: its only process is catatonit, pid 1, a child of the daemon."""
+    sandbox = await boot_vm("idle")
+    assert sandbox.processes() == {sandbox.init_pid}  # the launcher is gone from the VM's cgroup
+    assert Path(os.readlink(f"/proc/{sandbox.init_pid}/exe")).name == "catatonit"
+    assert int(Path(f"/proc/{sandbox.init_pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    assert _rss_kib(sandbox.init_pid) < 3 * 1024
+    assert (await sh(sandbox, "cat /proc/1/comm")).strip() == "catatonit"
+
+
+async def test_the_init_reaps_orphaned_zombies(boot_vm):
+    sandbox = await boot_vm("reaper")
+    code, out, err = await sandbox.exec(["python3", "-c", ORPHAN_A_ZOMBIE])
+    assert code == 0, err
+    zombie = out.decode().strip()
+    assert zombie.isdigit()
+
+    async def reaped() -> None:
+        code, _, _ = await sandbox.exec(["test", "-e", f"/proc/{zombie}"])
+        assert code != 0, f"orphaned zombie {zombie} was not reaped by the VM's init"
+
+    await eventually(reaped, timeout=60)
+
+
+async def test_stop_lets_programs_exit_cleanly_first(tmp_path):
+    spec = make_spec(tmp_path, "graceful")
+    sandbox = await Sandbox.boot(spec)
+    try:
+        await sh(
+            sandbox,
+            'sh -c \'trap "echo bye > /root/bye; exit 0" TERM; touch /root/trapped; '
+            "while :; do sleep 0.05; done' >/dev/null 2>&1 &",
+        )
+        await eventually(lambda: sh(sandbox, "test -e /root/trapped"))
+        await sandbox.stop()
+        sandbox = await Sandbox.boot(spec)
+        assert await sh(sandbox, "cat /root/bye") == "bye\n"
+    finally:
+        await sandbox.destroy()
+
+
+async def test_a_dead_init_leaves_no_zombie(boot_vm):
+    """The daemon is the init's parent: it reaps an init that died (here: killed from the host)."""
+    sandbox = await boot_vm("killed")
+    init_pid = sandbox.init_pid
+    os.kill(init_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while sandbox.running:
+        assert time.monotonic() < deadline, "the init did not die"
+        await asyncio.sleep(0.02)
+    assert not Path(f"/proc/{init_pid}").exists()
 
 
 async def test_destroy_leaves_no_mounts_processes_or_cgroups(tmp_path):

@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from tests.ssh_helpers import GatewayBackend, GatewayProvider, read_until
 from vmtui.core.models import SshEndpoint
+from vmtui.local import sshd
 from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import HOST_KEY_FILE, Gateway, start_gateway
 from vmtui.local.tls import EngineTls
@@ -245,6 +246,7 @@ from pathlib import Path
 import asyncssh
 from vmtui.core.errors import Unsupported
 from vmtui.core.models import SshEndpoint, SshKey
+from vmtui.local import sshd
 from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import start_gateway
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -336,3 +338,32 @@ async def test_gateway_without_root(tmp_path):
     assert report["exec"] == ["0", "rootless"]
     assert report["inside"] == report["sent"] == report["back"]
     assert "/dev/pts/" in report["tty"]
+
+
+async def test_pty_output_survives_a_client_far_behind_at_exit(gateway, vms, known_hosts, monkeypatch):
+    """`exec cat` on a PTY exits long before a slow client has read its output (most of it still queued
+    in the gateway): the gateway relays every byte before it closes the channel."""
+    monkeypatch.setattr(sshd, "DRAIN_AFTER_EXIT", 0.1)  # a lagging client must not depend on this grace
+    sandbox = vms.sandboxes[VM_A]
+    lines = 50_000  # 450 KB: more than the client's window, less than the gateway buffers
+    await sandbox.exec(["sh", "-c", f"rm -f /root/started; seq -f %08g 1 {lines} > /root/lag.txt"])
+    async with connect(gateway, vms, VM_A, known_hosts) as ssh:
+        process = await ssh.connection.create_process(
+            "touch /root/started; exec cat /root/lag.txt", term_type="xterm", encoding=None, window=64 * 1024
+        )
+        process.channel.pause_reading()  # the client falls behind: its window fills, the gateway queues
+
+        async def cat_exited() -> bool:
+            started = (await sandbox.exec(["test", "-e", "/root/started"]))[0] == 0
+            running = b"cat /root/lag.txt" in (await sandbox.exec(["ps", "-e", "-o", "args="]))[1]
+            return started and not running
+
+        while not await cat_exited():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)  # well past the patched grace: output still queued must not be dropped
+        process.channel.resume_reading()
+        output = await asyncio.wait_for(process.stdout.read(), 60)
+        await asyncio.wait_for(process.wait_closed(), 60)
+    assert output.count(b"\r\n") == lines, len(output)
+    assert output.endswith(f"{lines:08d}\r\n".encode())
+    assert process.exit_status == 0

@@ -159,3 +159,27 @@ print(libc.ptrace(16, 1, 0, 0), ctypes.get_errno())  # PTRACE_ATTACH to the VM's
     seen, attach = out.splitlines()
     assert seen == "unseen"
     assert attach.split()[0] == "-1", "a VM process may trace the VM's init"
+
+
+INIT_BINARY_PROBE = """
+import os
+for flags in (os.O_RDONLY, os.O_WRONLY, os.O_RDWR):
+    try:
+        os.close(os.open("/proc/1/exe", flags))
+        print("opened", flags)
+    except OSError as exc:
+        print("refused", flags, exc.errno)
+"""
+
+
+async def test_vm_root_cannot_reach_the_host_binary_of_its_init(boot_vm):
+    """The VM's init runs the host's catatonit through an fd: /proc/1/exe leads to that host file,
+    which VM root must neither open (to read it, or to overwrite it as in runc's CVE-2019-5736) nor
+    change."""
+    sandbox = await boot_vm("initexe")
+    binary = Path(os.readlink(f"/proc/{sandbox.init_pid}/exe"))
+    before = binary.read_bytes()
+    out = await _python(sandbox, INIT_BINARY_PROBE)
+    assert "opened" not in out, out
+    assert len(out.splitlines()) == 3
+    assert binary.read_bytes() == before

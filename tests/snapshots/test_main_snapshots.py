@@ -32,9 +32,11 @@ class Scene:
     provider: Callable[[], DemoProvider] = demo_provider
     keys: tuple[str, ...] = ()
     before: Step | None = None
+    also_shown: tuple[str, ...] = ()
+    """Further demo profiles shown beside the first."""
 
     def app(self) -> VmTuiApp:
-        return make_app(self.provider(), **self.options)
+        return make_app(self.provider(), *(demo_provider(name) for name in self.also_shown), **self.options)
 
     async def run(self, pilot: Pilot, app: VmTuiApp) -> None:
         """Bring `app` into the scene's state (snap_compare's run_before)."""
@@ -103,8 +105,18 @@ SCENES: tuple[Scene, ...] = (
     Scene("images", keys=("i",)),
     Scene("tree-commit", before=_select_commit),
     Scene("narrow-80x24", size=(80, 24)),
+    Scene("main-200x60", size=(200, 60)),
+    Scene("create-80x24", size=(80, 24), keys=("n",)),
+    Scene("create-200x60", size=(200, 60), keys=("n",)),
+    Scene("create-two-profiles", also_shown=("other",), keys=("n",)),
+    Scene("help-80x24", size=(80, 24), keys=("question_mark",)),
+    Scene("help-200x60", size=(200, 60), keys=("question_mark",)),
+    Scene("describe", keys=("down", "enter")),
     Scene("ascii", options={"ascii": True}),
     Scene("light", options={"theme": "textual-light"}),
+    Scene("marked-sorted", keys=("N", "space", "down", "space")),
+    Scene("bulk-delete-80x24", size=(80, 24), keys=("ctrl+a", "D")),
+    Scene("bulk-delete-200x60", size=(200, 60), keys=("ctrl+a", "D")),
 )
 
 

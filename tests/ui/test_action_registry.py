@@ -23,7 +23,7 @@ HELP = "Do the fake thing to the selected VM"
 def app_with_fake_action(ran: list[str], **options) -> VmTuiApp:
     fake = UiAction(
         "vm.fake",
-        "x",
+        "j",
         "Fake it",
         HELP,
         lambda host: ran.append(host.selected_vm().id),
@@ -62,11 +62,11 @@ async def test_a_new_registry_entry_is_bound_shown_helped_and_in_the_palette():
     async with app.run_test(size=(200, 36)) as pilot:
         await settle(pilot, app)
         screen = app.main_screen
-        assert screen.active_bindings["x"].binding.id == "vm.fake"
-        assert ("x", "Fake it") in footer_keys(app)
+        assert screen.active_bindings["j"].binding.id == "vm.fake"
+        assert ("j", "Fake it") in footer_keys(app)
 
         selected = screen.selected_vm().id
-        await pilot.press("x")
+        await pilot.press("j")
         await pilot.pause()
         assert ran == [selected]
 
@@ -91,7 +91,7 @@ async def test_a_new_registry_entry_says_why_it_is_unavailable_everywhere():
         assert app.main_screen.table.select(("local", "vm-17c0ffee"))  # dead: "needs a live VM" refuses it
         await pilot.pause()
         assert app.main_screen.unavailable("vm.fake") == "VM is dead"
-        await pilot.press("x")
+        await pilot.press("j")
         await pilot.pause()
         assert ran == [] and ("Not available", "VM is dead", "warning") in app.notes
 
@@ -110,7 +110,7 @@ async def test_the_keymap_remaps_a_registry_entry_by_its_id():
     async with app.run_test(size=(200, 36)) as pilot:
         await settle(pilot, app)
         assert ("X", "Fake it") in footer_keys(app)
-        await pilot.press("x")
+        await pilot.press("j")
         await pilot.press("X")
         await pilot.pause()
         assert ran == [app.main_screen.selected_vm().id]

@@ -12,9 +12,13 @@ from vmtui.ui.screens.form import FormScreen
 SIZE = (80, 24)
 
 
-@pytest.mark.parametrize("key", ["n", "b", "c"])
-async def test_tab_through_a_form_keeps_the_focused_field_on_screen(key):
-    app = make_app(demo_provider())
+@pytest.mark.parametrize(
+    ("key", "profiles"),
+    [("n", 1), ("n", 2), ("b", 1), ("c", 1)],
+    ids=["new", "new-2-profiles", "branch", "commit"],
+)
+async def test_tab_through_a_form_keeps_the_focused_field_on_screen(key, profiles):
+    app = make_app(*(demo_provider(name) for name in ("local", "other")[:profiles]))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press(key)

@@ -92,7 +92,7 @@ async def test_refresh_keeps_expansion_cursor_and_marks_you_are_here():
         assert ("local", "vm", "vm-new") in [c.data for c in commit_node.children]
         await pilot.press("1")
         for vm_id in ("vm-a90b2f6d", "vm-d4e6f801"):
-            app.main_screen.table.move_cursor(row=app.main_screen.table.get_row_index(f"local\0{vm_id}"))
+            app.main_screen.table.select(("local", vm_id))
             await pilot.pause()
         label = tree._tree_index[("local", "vm", "vm-d4e6f801")].label.plain
         assert "you are here" in label
@@ -109,7 +109,7 @@ async def test_folded_chain_opens_when_the_selected_vm_is_inside():
         fold = tree._tree_index[("p", "fold", "c0")]
         assert not fold.is_expanded and "more steps" in fold.label.plain
         table = app.main_screen.table
-        table.move_cursor(row=table.get_row_index("p\0vm3"))
+        table.select(("p", "vm3"))
         await pilot.pause()
         assert fold.is_expanded
 

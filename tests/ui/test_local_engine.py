@@ -89,15 +89,23 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
 
         await pilot.press("b")  # branch into 2
         app.screen.query_one("#count", Input).value = "2"
+        pushed = []
+        push_screen = app.push_screen
+        app.push_screen = lambda screen, *args, **kwargs: (
+            pushed.append(screen),
+            push_screen(screen, *args, **kwargs),
+        )[1]
         await pilot.press("enter")
         await wait_actions(pilot, app)
-        assert len(app.screen.states) == 2 and all(s is VmState.RUNNING for s in app.screen.states.values())
-        await pilot.press("escape")
+        app.push_screen = push_screen
+        (progress,) = pushed
+        assert len(progress.states) == 2 and all(s is VmState.RUNNING for s in progress.states.values())
+        assert app.screen is app.main_screen  # all ready: the progress dialog closed itself
         await wait_for(pilot, app, lambda: len(states(app)) == 3)
         children = [vm for vm in app.main_screen.table.vms.values() if vm.id != root_id]
         assert all(vm.parent_commit_id for vm in children)  # lineage comes through the real API
 
-        app.main_screen.table.move_cursor(row=app.main_screen.table.get_row_index(f"local\0{root_id}"))
+        app.main_screen.table.select(("local", root_id))
         await pilot.pause()
         await pilot.press("c")
         app.screen.query_one("#name", Input).value = "from the tui"
@@ -114,7 +122,7 @@ async def test_create_branch_commit_pause_with_keys(engine_settings):
         await pilot.press("p")
         await wait_actions(pilot, app)
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.PAUSED)
-        assert "paused" in app.main_screen.table.get_row(f"local\0{root_id}")[2].plain
+        assert "paused" in app.main_screen.table.cells(("local", root_id))[2].plain
         await pilot.press("p")
         await wait_actions(pilot, app)
         await wait_for(pilot, app, lambda: states(app)[root_id] is VmState.RUNNING)

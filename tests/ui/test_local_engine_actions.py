@@ -155,7 +155,7 @@ async def test_D_names_the_dependants_cancel_is_focused_then_confirm_deletes(eng
             await wait_actions(pilot, app)
             assert ("Delete", f"Deleted {parent}", "information") in app.notes
             await wait_for(pilot, app, lambda: set(states(app)) == {child})
-            assert f"local\0{parent}" not in [key.value for key in app.main_screen.table.rows]
+            assert ("local", parent) not in app.main_screen.table.row_keys()
             tree_items = app.main_screen.lineage.items
             assert ("local", NodeKind.VM.value, child) in tree_items  # the branch stays in the lineage
             assert ("local", NodeKind.VM.value, parent) not in tree_items

@@ -22,10 +22,7 @@ SIZE = (120, 36)
 
 def row_ids(app) -> list[str]:
     table = app.main_screen.table
-    return [
-        table.vms[(str(k.value).split("\0")[0], str(k.value).split("\0")[1])].id
-        for k in (table.coordinate_to_cell_key((row, 0)).row_key for row in range(table.row_count))
-    ]
+    return [table.vms[key].id for key in table.row_keys()]
 
 
 async def test_rows_are_keyed_and_sorted_newest_first():
@@ -96,7 +93,7 @@ async def test_new_snapshot_keeps_cursor_on_the_same_vm_and_patches_in_place():
         table = app.main_screen.table
         await pilot.press("down", "down")
         assert table.selected_vm.id == "vm-8c1d77e4"
-        row_objects = dict(table.rows)
+        drawn = {key: table.cells(key) for key in table.row_keys()}
         # a new, newest VM sorts above the cursor; another VM disappears; one changes state
         provider.vms["vm-new"] = Vm(provider="local", id="vm-new", state=VmState.BOOTING, created_at=DEMO_NOW)
         del provider.vms["vm-17c0ffee"]
@@ -106,9 +103,9 @@ async def test_new_snapshot_keeps_cursor_on_the_same_vm_and_patches_in_place():
         await poll_now(pilot, app)
         assert table.selected_vm.id == "vm-8c1d77e4"
         assert table.row_count == 5 and "vm-new" in row_ids(app) and "vm-17c0ffee" not in row_ids(app)
-        kept = [k for k in table.rows if k in row_objects]
-        assert len(kept) == 4  # surviving rows are the same row objects: patched, not refilled
-        assert "running" in table.get_row("local\0vm-a90b2f6d")[2].plain
+        kept = [key for key in table.row_keys() if drawn.get(key) is table.cells(key)]
+        assert len(kept) == 3  # unchanged rows keep their drawn cells: patched, not redrawn
+        assert "running" in table.cells(("local", "vm-a90b2f6d"))[2].plain
 
 
 async def test_unreachable_api_keeps_last_data_marked_stale_then_recovers():
@@ -145,12 +142,12 @@ async def test_action_shows_badge_at_once_then_notifies_result():
         await pilot.press("down", "down")  # ci-runner-a, running
         await pilot.press("p")
         table = app.main_screen.table
-        assert "pausing" in table.get_row("local\0vm-8c1d77e4")[2].plain  # same frame as the key
+        assert "pausing" in table.cells(("local", "vm-8c1d77e4"))[2].plain  # same frame as the key
         assert "1 in flight: pausing" in app.main_screen.query_one(StatusBar).render_status().plain
         gate.set()
         await wait_actions(pilot, app)
         await poll_now(pilot, app)
-        assert "paused" in table.get_row("local\0vm-8c1d77e4")[2].plain
+        assert "paused" in table.cells(("local", "vm-8c1d77e4"))[2].plain
         assert ("Pause", "Paused vm-8c1d77e4", "information") in app.notes
 
 
@@ -166,7 +163,7 @@ async def test_server_error_message_reaches_the_notification_and_details():
         await pilot.pause()
         assert ("Commit failed", "409: VM is sleeping; wake it first", "error") in app.notes
         assert "wake it first" in text_of(app.main_screen.query_one("#details-body"))
-        assert "committing" not in app.main_screen.table.get_row("local\0vm-8c1d77e4")[2].plain
+        assert "committing" not in app.main_screen.table.cells(("local", "vm-8c1d77e4"))[2].plain
 
 
 async def test_delete_confirm_focuses_cancel_and_names_dependants():
@@ -235,7 +232,7 @@ async def test_create_form_flags_invalid_values_inline_without_sending():
         assert app.main_screen.table.selected_vm.id == created.id  # the cursor follows the new VM
 
 
-async def test_branch_many_shows_per_vm_progress():
+async def test_branch_many_shows_per_vm_progress_then_one_notification():
     provider = demo_provider()
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
@@ -245,11 +242,9 @@ async def test_branch_many_shows_per_vm_progress():
         await pilot.press("enter")
         await wait_actions(pilot, app)
         await pilot.pause()
-        progress = app.screen
-        lines = text_of(progress.query_one("#progress-lines"))
-        assert "3/3 ready" in lines and "Branched vm-8c1d77e4 into 3 VMs" in lines
-        assert len(progress.states) == 3
-        await pilot.press("escape")
+        assert app.screen is app.main_screen  # all ready: the progress dialog closed itself
+        ((_, message, _),) = [n for n in app.notes if n[0] == "Branch"]
+        assert message.startswith("Branched vm-8c1d77e4 into 3 VMs: ") and message.count("vm-") == 4
         await poll_now(pilot, app)
         assert app.main_screen.table.row_count == 8
 
@@ -332,7 +327,7 @@ async def test_hostile_values_are_sanitised():
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        cells = app.main_screen.table.get_row("local\0vm-evil")
+        cells = app.main_screen.table.cells(("local", "vm-evil"))
         rendered = "".join(c.plain for c in cells)
         assert "\x1b" not in rendered and "\x07" not in rendered and "\r" not in rendered
         assert len(cells[1].plain) <= 60
@@ -591,7 +586,7 @@ async def test_power_key_stops_and_starts_where_the_provider_can():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press("P")
-        assert "stopping" in app.main_screen.table.get_row("desk\0d1")[2].plain
+        assert "stopping" in app.main_screen.table.cells(("desk", "d1"))[2].plain
         gate.set()
         await wait_actions(pilot, app)
         assert provider.vms["d1"].state is VmState.STOPPED
@@ -719,7 +714,7 @@ async def test_create_form_runs_the_base_mount_handler_once(monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert calls == ["CreateVmScreen"]
-        assert app.focused.id == "vcpu"
+        assert app.focused.id == "name"  # the first field
 
 
 async def test_a_disabled_action_key_says_why_without_a_server_call():

@@ -95,3 +95,20 @@ async def test_shell_exit_closes_the_session(tmp_path: Path) -> None:
         await type_line(pilot, "exit 3")
         await wait_for(pilot, lambda: app.pane.closed_reason is not None)
         assert app.pane.closed_reason == "process exited with status 3"
+
+
+async def test_a_flood_that_ends_with_its_program_is_painted_to_the_last_line(tmp_path: Path) -> None:
+    lines = 300_000  # ~2 MB: many times the PTY's buffers and the pane's flow-control high water
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+    async def open_seq(sink: TerminalSink, cols: int, rows: int) -> PtyTransport:
+        return await PtyTransport.spawn(sink, cols, rows, ["sh", "-c", f"exec seq 1 {lines}"], env=env)
+
+    app = TerminalApp(factory=open_seq)
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.pane
+        await wait_for(pilot, lambda: pane.closed_reason is not None and pane.settled)
+        rows = pane.emulator.rows
+        assert pane.closed_reason == "process exited with status 0"
+        assert screen_lines(pane)[: rows - 1] == [str(n) for n in range(lines - rows + 2, lines + 1)]
+        assert pane.emulator.total_scrolled == lines - (rows - 1), "every line went through the screen"

@@ -15,7 +15,7 @@ from tests.ui import test_local_engine
 from tests.ui.helpers import settle, text_of, wait_until
 from tests.ui.test_local_engine import states, wait_for
 from tests.ui.test_local_engine_actions import SIZE, make_app, open_engine
-from vmtui.cli.ssh import _find_vm
+from vmtui.cli.ssh import find_vm
 from vmtui.core.models import VmConfig, VmState
 from vmtui.services.sftp_tree import TreeCopyStats
 from vmtui.ui.screens.disk import ResizeDiskScreen
@@ -285,7 +285,7 @@ async def test_a_vers_cli_alias_is_the_display_name_and_names_the_vm_for_vmtui_s
             assert app.main_screen.table.vms[("local", vm_id)].display_name == "my-box"
         aliased = await open_engine(engine_settings)
         try:
-            assert (await _find_vm(aliased, "my-box")).id == vm_id
+            assert (await find_vm(aliased, "my-box")).id == vm_id
         finally:
             await aliased.aclose()
     finally:

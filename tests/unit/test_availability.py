@@ -56,6 +56,17 @@ def test_missing_selection_and_read_only_mode():
     assert reason(Requirement(), Selection("nowhere")) is None
 
 
+def test_exec_broadcast_and_tunnels_are_greyed_where_the_provider_has_no_exec_or_ssh():
+    from vmtui.ui.actions import BY_ID
+
+    on_running = Selection("cloud", vm=RUNNING)
+    assert reason(BY_ID["vm.exec"].requires, on_running) == "swiftor has no exec"
+    assert reason(BY_ID["vm.broadcast"].requires, on_running) == "swiftor has no exec"
+    assert reason(BY_ID["vm.tunnels"].requires, on_running) == "swiftor has no ssh"
+    assert reason(BY_ID["vm.exec"].requires, on_running, read_only=True) == "read-only mode"
+    assert reason(BY_ID["vm.tunnels"].requires, on_running, read_only=True) == "swiftor has no ssh"
+
+
 def test_labels_disk_files_and_environment_are_greyed_with_a_reason_where_missing():
     from vmtui.ui.actions import BY_ID
 

@@ -60,6 +60,9 @@ def test_names_select_modules(bench_package: Path, capsys: pytest.CaptureFixture
     (bench_package / "bench_broken.py").write_text(BROKEN)
     assert main(["good"], directory=bench_package, package="fakebench") == 0
     assert "broken" not in capsys.readouterr().out
+    (bench_package / "bench_good_too.py").write_text(GOOD.replace("fast thing", "second module"))
+    assert main(["good-too"], directory=bench_package, package="fakebench") == 0
+    assert "second module" in (out := capsys.readouterr().out) and "fast thing" not in out
     assert main(["nothing"], directory=bench_package, package="fakebench") == 1
     assert "no bench_*.py modules match nothing" in capsys.readouterr().err
 

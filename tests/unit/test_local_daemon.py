@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -85,7 +86,8 @@ def test_starts_once_then_finds_the_running_daemon(tmp_path):
         assert response.status_code == 200
         pid = json.loads((state / "endpoint.json").read_text())["pid"]
         again = ensure_daemon(state, start=False)
-        assert again == endpoint
+        assert sorted(endpoint.started for endpoint in results) == [False, True]  # one started it
+        assert again == replace(endpoint, started=False)  # found running, not started
         assert json.loads((state / "endpoint.json").read_text())["pid"] == pid
     finally:
         _stop(state)

@@ -26,11 +26,15 @@ class Sink:
 
 
 class PtyReads:
-    """Stands in for `os` in pty_transport: `read` returns one queued piece per call, like a PTY (~4 KB)."""
+    """Stands in for `os` in pty_transport: `read` returns one queued piece per call, like a PTY (~4 KB);
+    `unread` is what FIONREAD would report (the next piece)."""
 
     def __init__(self, pieces: list[bytes]) -> None:
         self.pieces = pieces
         self.calls = 0
+
+    def unread(self, fd: int) -> int:
+        return len(self.pieces[0]) if self.pieces else 0
 
     def read(self, fd: int, size: int) -> bytes:
         self.calls += 1
@@ -42,25 +46,31 @@ class PtyReads:
         return piece[:size]
 
 
-def test_a_wakeup_drains_every_waiting_tty_buffer_into_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads = PtyReads([bytes([65 + i]) * 4095 for i in range(5)])
+def use_pty_reads(monkeypatch: pytest.MonkeyPatch, pieces: list[bytes]) -> PtyReads:
+    reads = PtyReads(pieces)
     monkeypatch.setattr(pty_transport, "os", reads)
+    monkeypatch.setattr(pty_transport, "unread_bytes", reads.unread)
+    return reads
+
+
+def test_a_wakeup_drains_every_waiting_tty_buffer_into_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = use_pty_reads(monkeypatch, [bytes([65 + i]) * 4095 for i in range(5)])
     data, ended = read_available(fd=3)
     assert data == b"".join(bytes([65 + i]) * 4095 for i in range(5)) and not ended
-    assert reads.calls == 6  # five pieces, then "would block"
+    assert reads.calls == 5, "no read that finds the tty empty (it would wait for the kernel's worker)"
 
 
 def test_a_wakeup_reads_at_most_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads = PtyReads([b"z" * 4095] * 40)
-    monkeypatch.setattr(pty_transport, "os", reads)
+    reads = use_pty_reads(monkeypatch, [b"z" * 4095] * 40)
     data, ended = read_available(fd=3)
     assert len(data) == READ_BATCH and not ended
     assert len(b"".join(reads.pieces)) == 40 * 4095 - READ_BATCH  # left for the next wakeup
 
 
 def test_the_end_of_output_is_reported_after_the_last_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pty_transport, "os", PtyReads([b"bye", b""]))
-    assert read_available(fd=3) == (b"bye", True)
+    use_pty_reads(monkeypatch, [b"bye", b""])
+    assert read_available(fd=3) == (b"bye", False)
+    assert read_available(fd=3) == (b"", True)  # the poller wakes again for the hangup
 
 
 async def test_a_flood_through_a_real_pty_arrives_whole_in_order_in_bounded_feeds(tmp_path: Path) -> None:

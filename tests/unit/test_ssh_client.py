@@ -20,7 +20,7 @@ import asyncssh
 import pytest
 
 from tests.ssh_helpers import read_until
-from vmtui.cli.ssh import _find_vm, _split_remote
+from vmtui.cli.ssh import _split_remote, find_vm
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sandbox import SFTP_SERVERS
@@ -371,13 +371,13 @@ async def test_vm_found_by_id_prefix_or_label():
                 Vm(provider="test", id="xyz-333", label="abc-111-old"),
             ]
 
-    assert (await _find_vm(Listing(), "abc-111")).id == "abc-111"  # exact id wins over a label
-    assert (await _find_vm(Listing(), "web")).id == "abc-111"
-    assert (await _find_vm(Listing(), "abd")).id == "abd-222"
+    assert (await find_vm(Listing(), "abc-111")).id == "abc-111"  # exact id wins over a label
+    assert (await find_vm(Listing(), "web")).id == "abc-111"
+    assert (await find_vm(Listing(), "abd")).id == "abd-222"
     with pytest.raises(NotFound, match="matches 2 VMs"):
-        await _find_vm(Listing(), "ab")
+        await find_vm(Listing(), "ab")
     with pytest.raises(NotFound, match="no VM named 'nope'"):
-        await _find_vm(Listing(), "nope")
+        await find_vm(Listing(), "nope")
 
 
 async def test_connection_without_sni_refused_with_reason(gateway, backend, known_hosts):

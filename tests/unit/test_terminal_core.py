@@ -82,6 +82,29 @@ def test_a_flood_pauses_the_transport_above_high_water_and_resumes_below_low_wat
     assert output.backlog_size == 0 and output.settled
 
 
+def test_an_echo_after_a_quiet_period_is_parsed_and_painted_without_queueing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline, "MAX_FPS", 1e9)  # the previous paint's frame slot is over at once
+    output, host, _ = make_pipeline()
+    output.feed(b"$ ")
+    host.run_all()
+    host.painted.clear()
+    output.feed(b"x")
+    assert output.emulator.screen_text()[0] == "$ x" and host.painted == [{0}]
+    assert host.soon == [] and host.later == [] and output.settled
+
+
+def test_a_big_chunk_is_parsed_in_queued_slices() -> None:
+    output, host, _ = make_pipeline()
+    output.feed(b"y" * (pipeline.PARSE_CHUNK + 1))
+    assert output.backlog_size == pipeline.PARSE_CHUNK + 1 and len(host.soon) == 1
+    output.feed(b"z")
+    assert len(host.soon) == 1, "output arriving meanwhile joins the queued slice"
+    host.run_all()
+    assert output.settled and output.emulator.total_scrolled > 0
+
+
 def test_output_before_the_size_is_known_is_parsed_once_attached() -> None:
     host = Host()
     output = OutputPipeline(host)

@@ -24,11 +24,11 @@ import asyncssh
 
 from vmtui import paths
 from vmtui.config import ConfigError, Settings, load_settings
-from vmtui.core.errors import NotFound, ProviderError
+from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.models import Vm
 from vmtui.providers.base import Provider
 from vmtui.services.known_hosts import TofuKnownHosts
-from vmtui.services.ssh import SshError, SshSession
+from vmtui.services.ssh import SshSession
 
 KNOWN_HOSTS_FILE = "known_hosts"
 
@@ -111,9 +111,9 @@ def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Await
 async def _with_session(
     settings: Settings, args: argparse.Namespace, work: Callable[[SshSession], Awaitable[int]]
 ) -> int:
-    provider = await _provider_for(settings, args.profile)
+    provider = await provider_for(settings, args.profile)
     try:
-        vm = await _find_vm(provider, args.vm)
+        vm = await find_vm(provider, args.vm)
         session = SshSession(
             provider,
             vm.id,
@@ -128,20 +128,23 @@ async def _with_session(
         await provider.aclose()
 
 
-async def _provider_for(settings: Settings, profile_name: str | None) -> Provider:
+async def provider_for(
+    settings: Settings, profile_name: str | None, capability: str = "has_ssh", offers: str = "SSH to its VMs"
+) -> Provider:
     """The profile's provider, built as the TUI builds it (the local engine is started if needed);
-    whether its VMs take SSH is the provider's capability, the one rule the TUI follows too."""
+    whether its VMs take SSH (or exec: `capability`) is the provider's capability, the one rule the TUI
+    follows too."""
     from vmtui.services.registry import Registry  # imported here: every `vmtui` run builds this parser
 
     name, profile = settings.profile(profile_name)
     provider = await Registry(settings).open(name, profile, lambda _status: None, settings.poll.timeout)
-    if not provider.capabilities.has_ssh:
+    if not getattr(provider.capabilities, capability):
         await provider.aclose()
-        raise SshError(f"profile {name!r} ({profile.kind}) offers no SSH to its VMs")
+        raise Unsupported(f"profile {name!r} ({profile.kind}) offers no {offers}")
     return provider
 
 
-async def _find_vm(provider: Provider, name: str) -> Vm:
+async def find_vm(provider: Provider, name: str) -> Vm:
     """The VM with this id, else the only one whose id starts with it or whose label or vers-cli
     alias is it."""
     vms = await provider.list_vms()

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_keep=settings.ui.checkpoint_keep,
     )
     # every enabled profile can be added from the palette; the chosen ones are shown now
-    openers = registry.openers(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    profiles = list(dict.fromkeys([*names, *registry.enabled_profiles()]))
+    options.engine_logs = registry.engine_logs(profiles)
+    openers = registry.openers(profiles)
     VmTuiApp(openers, options, shown=names).run()
     return 0

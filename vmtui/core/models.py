@@ -254,6 +254,41 @@ class ExecResult(BaseModel):
     stderr: str = ""
 
 
+class ExecEvent(BaseModel):
+    """One event of a streamed exec: an output `chunk`, the `exit`, or an `error` the server reports
+    instead of an exit (`code` and `message`). `cursor` orders them; re-attaching resumes after one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["chunk", "exit", "error"]
+    exec_id: str | None = None
+    cursor: int | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    data: bytes = b""
+    exit_code: int | None = None
+    code: str = ""
+    message: str = ""
+
+
+class ExecLogEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    exec_id: str | None
+    stream: Literal["stdout", "stderr"]
+    data: bytes
+    timestamp: str
+
+
+class ExecLogPage(BaseModel):
+    """Part of a VM's exec log; read on from `next_offset` until `eof`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entries: tuple[ExecLogEntry, ...]
+    next_offset: int
+    eof: bool
+
+
 class Fleet(BaseModel):
     """One provider's state at one moment, as the poller hands it to the UI."""
 

@@ -5,16 +5,22 @@
     python -I -S nshelper.py socket CONFIG_JSON    (the socket goes back over the fd CONFIG names)
 
 `init` is launched by `Sandbox.boot`. The launcher process creates the VM's user namespace (its ids
-0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and forks the VM's init (pid
-1 inside), which unshares mount/uts/ipc/net/cgroup namespaces (owned by the host's user namespace,
-so the VM's root has no capability over them), mounts every layer as an idmapped mount of the VM's
-user namespace (files keep host ids on disk and belong to the VM's ids inside), the overlay root
-(created as the VM's root: `_act_as`), /dev (tmpfs with host device nodes bound in, a private
-devpts), /proc (sensitive files masked or read-only), /sys (read-only) and /run, pivots into the
-root, sets the hostname, brings `lo` up, joins the VM's user namespace as its root, prints
-`ready <host pid of init>` on stdout and then only reaps zombies. On SIGTERM it sends SIGTERM
-to every process of the VM, waits up to a second and exits, which makes the kernel kill the rest
-and drop every mount with the mount namespace. On a setup failure it prints `error: <reason>`.
+0..count-1 are host ids base.., `cfg["ids"]`), unshares a pid namespace and clones the VM's init
+(pid 1 inside) as a sibling, a child of the daemon (CLONE_PARENT), prints `init <its host pid>` and
+exits: no process of the engine stays beside a running VM. The init unshares
+mount/uts/ipc/net/cgroup namespaces (owned by the host's user namespace, so the VM's root has no
+capability over them), mounts every layer as an idmapped mount of the VM's user namespace (files
+keep host ids on disk and belong to the VM's ids inside), the overlay root (created as the VM's
+root: `_act_as`), /dev (tmpfs with host device nodes bound in, a private devpts), /proc (sensitive
+files masked or read-only), /sys (read-only) and /run, pivots into the root, sets the hostname,
+brings `lo` up, joins the VM's user namespace as its root, prints `ready` on stdout and execs
+`cfg["init"]`: catatonit in pause mode (`-P`), a static C init of under 1 MB that runs no program,
+reaps every orphan and exits on SIGTERM or SIGINT, after which the kernel kills the rest of the VM
+and drops every mount with the mount namespace (`Sandbox.stop` first gives the VM's programs a
+SIGTERM and a grace period). The init binary is opened before the pivot and run from that fd: it
+need not exist in the VM's image. On a setup failure the init prints `error: <reason>`; the line is
+on a close-on-exec fd, so the daemon reads until end of file and the last line tells whether the
+init runs.
 Mount targets inside the VM's root are opened without following symlinks and mounted through
 /proc/self/fd (see `_mount_point`): the root's layers may be VM-written.
 
@@ -22,10 +28,10 @@ Mount targets inside the VM's root are opened without following symlinks and mou
 (the user namespace last, becoming the VM's root) and its root, changes to the working directory
 (resolved inside the VM), then forks the command with only the VM's environment, a reduced
 capability bounding set (no CAP_SYS_ADMIN, no mknod, no module loading...), no_new_privs and the
-seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the
-isolation. From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards signals to
-the command's process group and exits with the command's status (128+N when killed by signal N).
-SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
+seccomp filter the daemon compiled (`seccomp_filter.py`), so root in a VM cannot undo the isolation.
+From the moment it has entered, the helper holds nothing but the VM's privileges. It forwards
+signals to the command's process group and exits with the command's status (128+N when killed by
+signal N). SIGTERM is forwarded, and escalated to SIGKILL of the whole group after a grace period.
 
 Without root (`"rootless": true`), the launcher first creates a user namespace mapping the caller's
 uid/gid to root, and every helper joins it before the VM's other namespaces; overlayfs then keeps
@@ -49,7 +55,6 @@ import stat
 import struct
 import sys
 import termios
-import time
 import warnings  # noqa: F401  (os.execvpe imports it lazily, which fails once inside the VM root)
 
 CLONE_NEWNS = 0x00020000
@@ -71,7 +76,6 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_SECCOMP = 22
 PR_SET_SECUREBITS = 28
@@ -134,7 +138,7 @@ def umount(target: str, flags: int = 0) -> None:
     _check(_libc.umount2(target.encode(), flags), f"umount {target}")
 
 
-def _stat_fields(pid: int) -> list[bytes]:
+def stat_fields(pid: int) -> list[bytes]:
     """Fields of /proc/PID/stat after the command name (state first), or [] if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -145,7 +149,7 @@ def _stat_fields(pid: int) -> list[bytes]:
 
 def process_start_time(pid: int) -> int | None:
     """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if not fields or fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
@@ -153,7 +157,7 @@ def process_start_time(pid: int) -> int | None:
 
 def process_state(pid: int) -> str | None:
     """The state letter of a process (R, S, T for stopped, Z...), None if there is none."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return fields[0].decode() if fields else None
 
 
@@ -399,50 +403,27 @@ def _become_vm_root(userns_fd: int) -> None:
 
 
 INIT_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+"""Blocked from the init's first instruction: a signal sent before the init binary runs stays
+pending across exec and is read by it, instead of killing the half-made init or being lost."""
+INIT_ARGV = ["catatonit", "-P"]
+CLONE_PARENT = 0x00008000
+SYS_CLONE3 = 435  # the same number on every architecture
+CLONE_ARGS_SIZE = 64  # struct clone_args up to `tls` (CLONE_ARGS_SIZE_VER0)
 
 
-def _catch_init_signals() -> None:
-    """Block and handle the signals init waits for: the kernel drops signals a namespace's init has
-    no handler for, so this must be done before anyone learns that the VM is ready."""
-    for sig in INIT_SIGNALS:
-        signal.signal(sig, lambda *_: None)
+def _clone_sibling() -> int:
+    """fork(), but the child's parent is our parent (CLONE_PARENT): the daemon itself reaps the VM's
+    init, so this launcher can exit. 0 in the child, its pid in the caller."""
+    args = ctypes.create_string_buffer(struct.pack("8Q", CLONE_PARENT, 0, 0, 0, 0, 0, 0, 0), CLONE_ARGS_SIZE)
+    return _syscall(SYS_CLONE3, args, ctypes.c_size_t(CLONE_ARGS_SIZE))
+
+
+def _init_child(cfg: dict, userns_fd: int | None) -> None:
+    """The VM's pid 1: set up the VM, report `ready`, become the init binary. Never returns."""
     signal.pthread_sigmask(signal.SIG_BLOCK, INIT_SIGNALS)
-
-
-def _reap_forever() -> None:
-    """pid 1's loop: reap every orphan; on SIGTERM/SIGINT/SIGHUP terminate the VM's processes and exit."""
-    while True:
-        info = signal.sigwaitinfo(INIT_SIGNALS)
-        _reap_children()
-        if info.si_signo != signal.SIGCHLD:
-            break
+    status_fd = os.dup(1)  # close-on-exec: end of file tells the daemon that the init runs
     try:
-        os.kill(-1, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        if not _reap_children():
-            break
-        time.sleep(0.02)
-    os._exit(0)
-
-
-def _reap_children() -> bool:
-    """Reap every exited child; True while some children are still running."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return False
-        if pid == 0:
-            return True
-
-
-def _init_child(cfg: dict, status_fd: int, userns_fd: int | None) -> None:
-    host_pid = int(os.readlink("/proc/self"))  # the host's procfs is still mounted here
-    _catch_init_signals()
-    try:
+        init_fd = os.open(cfg["init"], os.O_RDONLY | os.O_CLOEXEC)  # before the host's tree is gone
         _setup_vm(cfg, userns_fd)
         try:  # when the VM exceeds its memory limit, the OOM killer takes its programs, never its init
             with open("/proc/self/oom_score_adj", "w") as f:
@@ -455,14 +436,16 @@ def _init_child(cfg: dict, status_fd: int, userns_fd: int | None) -> None:
     except Exception as exc:  # noqa: BLE001  (anything: report it on the status line, never a traceback)
         os.write(status_fd, f"error: {exc}\n".encode())
         os._exit(1)
-    _libc.prctl(PR_SET_NAME, b"init", 0, 0, 0)  # `ps -e` in the VM shows init, not python3
     null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 2):
+    for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.write(status_fd, f"ready {host_pid}\n".encode())
-    os.dup2(null, status_fd)
     os.close(null)
-    _reap_forever()
+    os.write(status_fd, b"ready\n")
+    try:
+        os.execve(init_fd, INIT_ARGV, {})
+    except OSError as exc:
+        os.write(status_fd, f"error: cannot start the VM's init: {exc.strerror}\n".encode())
+    os._exit(1)
 
 
 def _own_user_namespace() -> None:
@@ -476,7 +459,7 @@ def _own_user_namespace() -> None:
 
 def run_init() -> None:
     cfg = json.loads(sys.stdin.read())
-    for procs in cfg["cgroup_procs"]:  # joined before forking, so all of the VM is inside
+    for procs in cfg["cgroup_procs"]:  # joined before cloning, so all of the VM is inside
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
     userns_fd = None
@@ -485,22 +468,14 @@ def run_init() -> None:
             _own_user_namespace()
         else:
             userns_fd = _vm_user_namespace(cfg["ids"])
+        unshare(CLONE_NEWPID)
+        child = _clone_sibling()
     except OSError as exc:
-        print(f"error: cannot create the VM's user namespace: {exc}", flush=True)
+        print(f"error: cannot create the VM's namespaces: {exc}", flush=True)
         sys.exit(1)
-    unshare(CLONE_NEWPID)
-    child = os.fork()
     if child == 0:
-        _init_child(cfg, 1, userns_fd)
-    if userns_fd is not None:
-        os.close(userns_fd)
-    null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda signo, _frame: os.kill(child, signal.SIGTERM))
-    _, status = os.waitpid(child, 0)
-    sys.exit(_exit_code(status))
+        _init_child(cfg, userns_fd)
+    print(f"init {child}", flush=True)
 
 
 # -- enter -----------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ its capabilities reach nothing but its own files and processes. See nshelper.py 
 
 All mounts live in the VM's own mount namespace, so they vanish with its last process: stop() only
 has to kill processes. The processes themselves are found through the VM's cgroup and its pid
-namespace; see nshelper.py for what runs inside.
+namespace; see nshelper.py for what runs inside. An idle VM is one process, its init (catatonit,
+a static C program): the Python launcher exits once the init runs, and the init is a child of the
+daemon, which reaps it when it dies (`_reap`; after a daemon restart, the host's init does).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from vmtui.local.seccomp_filter import vm_filter_bpf
 from vmtui.local.vmdisk import DiskError, VmDisk
 
 HELPER = str(Path(nshelper.__file__).resolve())
+INIT_PROGRAMS = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/local/bin/catatonit")
+"""Where Debian's (and other distributions') catatonit package puts the VMs' init."""
 PYTHON = [sys.executable, "-I", "-S"]
 VM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
@@ -73,6 +77,9 @@ SFTP_SERVERS = (
 """Where OpenSSH's sftp-server lives (Debian, Alpine, Fedora, ...), in a VM or on the host."""
 BOOT_TIMEOUT = 30.0
 STOP_GRACE = 3.0
+TERM_GRACE = 1.0
+"""How long stop() lets the VM's programs exit after SIGTERM before its init goes (and the kernel
+kills what is left)."""
 ENV_FILE_DIR = Path("/dev/shm")
 STOPPED_STATES = ("T", "t", "Z", "X", None)  # stopped, traced, dead or gone
 BASE_ENV = {
@@ -123,14 +130,12 @@ class Sandbox:
         init_start: int,
         pidns: str,
         cgroup: VmCgroup,
-        launcher: asyncio.subprocess.Process | None,
     ):
         self.spec = spec
         self.init_pid = init_pid
         self._init_start = init_start
         self._pidns = pidns
         self.cgroup = cgroup
-        self._launcher = launcher
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -138,6 +143,7 @@ class Sandbox:
     async def boot(cls, spec: SandboxSpec) -> Sandbox:
         """Mount the VM's root and start its init in new namespaces; returns once it runs."""
         _check_spec(spec)
+        init_program = _init_program()
         marker = _read_marker(spec.vm_dir)
         if marker.get("init_pid") and nshelper.process_start_time(marker["init_pid"]) == marker["init_start"]:
             raise SandboxError(f"VM {spec.vm_id} is already running")
@@ -150,6 +156,7 @@ class Sandbox:
         )
         _write_marker(spec.vm_dir, {"vm_id": spec.vm_id, "cgroup": cgroup.to_json()})
         config["cgroup_procs"] = cgroup.procs_files
+        config["init"] = init_program
         launcher = await asyncio.create_subprocess_exec(
             *PYTHON,
             HELPER,
@@ -162,20 +169,22 @@ class Sandbox:
             # must not reach a root process on the host); spec.env applies to commands in the VM.
             env=BASE_ENV,
         )
+        report = _LauncherReport()
         try:
-            status = await asyncio.wait_for(_start_launcher(launcher, config), BOOT_TIMEOUT)
+            await asyncio.wait_for(report.collect(launcher, config), BOOT_TIMEOUT)
         except (TimeoutError, OSError) as exc:
-            status = f"error: no answer from the VM's init ({exc or 'timed out'})"
+            report.status = f"error: no answer from the VM's init ({exc or 'timed out'})"
         except BaseException:  # cancelled: leave nothing running behind
-            await _abort_boot(launcher, cgroup)
+            await _abort_boot(launcher, cgroup, report.init_pid)
             raise
-        if not status.startswith("ready "):
-            await _abort_boot(launcher, cgroup)
-            reason = status.removeprefix("error: ") or f"init exited with code {launcher.returncode}"
+        if report.status != "ready" or report.init_pid is None:
+            await _abort_boot(launcher, cgroup, report.init_pid)
+            reason = report.status.removeprefix("error: ") or f"init exited with code {launcher.returncode}"
             raise SandboxError(f"cannot boot VM {spec.vm_id}: {reason}")
-        init_pid = int(status.split()[1])
+        init_pid = report.init_pid
         init_start = nshelper.process_start_time(init_pid)
         if init_start is None:
+            _reap(init_pid, None)
             raise SandboxError(f"the init of VM {spec.vm_id} died right after booting")
         pidns = os.readlink(f"/proc/{init_pid}/ns/pid")
         _write_marker(
@@ -188,7 +197,7 @@ class Sandbox:
                 "pidns": pidns,
             },
         )
-        return cls(spec, init_pid, init_start, pidns, cgroup, launcher)
+        return cls(spec, init_pid, init_start, pidns, cgroup)
 
     @classmethod
     def adopt(cls, spec: SandboxSpec, init_pid: int) -> Sandbox | None:
@@ -199,7 +208,7 @@ class Sandbox:
         if nshelper.process_start_time(init_pid) != marker["init_start"]:
             return None
         cgroup = VmCgroup.from_json(marker["cgroup"])
-        return cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup, None)
+        return cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup)
 
     @property
     def enforced(self) -> frozenset[str]:
@@ -209,7 +218,10 @@ class Sandbox:
 
     @property
     def running(self) -> bool:
-        return nshelper.process_start_time(self.init_pid) == self._init_start
+        if nshelper.process_start_time(self.init_pid) == self._init_start:
+            return True
+        _reap(self.init_pid, self._init_start)
+        return False
 
     @property
     def paused(self) -> bool:
@@ -280,16 +292,18 @@ class Sandbox:
             raise
 
     async def stop(self) -> None:
-        """Terminate every process (SIGTERM, then SIGKILL); the writable layer stays for the next boot."""
+        """Terminate every process (SIGTERM, then SIGKILL); the writable layer stays for the next boot.
+
+        The VM's programs get SIGTERM and `TERM_GRACE` seconds to exit; then its init gets SIGTERM
+        and exits, and the kernel kills whatever is left in the pid namespace."""
         if self.running:
             if self.paused:
                 await self.resume()
+            await self._terminate_programs()
             _signal(self.init_pid, signal.SIGTERM)
             if not await self._wait_init_exit(STOP_GRACE):
                 _signal(self.init_pid, signal.SIGKILL)
                 await self._wait_init_exit(STOP_GRACE)
-        if self._launcher is not None:
-            await self._launcher.wait()
         await asyncio.to_thread(Sandbox.cleanup_stale, self.spec.vm_dir)
 
     async def destroy(self) -> None:
@@ -312,6 +326,8 @@ class Sandbox:
                 while nshelper.process_start_time(pid) == marker["init_start"]:
                     _raise_after(deadline, f"the init of {vm_dir.name} refuses to die")
                     time.sleep(0.01)
+            if pid:
+                _reap(pid, marker["init_start"])
             while remaining := cgroup.pids():  # helpers outside the pid namespace (enter, launcher)
                 for leftover in remaining:
                     _signal(leftover, signal.SIGKILL)
@@ -465,6 +481,16 @@ class Sandbox:
         if not self.running:
             raise SandboxError(f"VM {self.spec.vm_id} is not running")
 
+    async def _terminate_programs(self) -> None:
+        """SIGTERM to every process of the VM but its init; wait up to TERM_GRACE for them to exit."""
+        programs = self.processes() - {self.init_pid}
+        for pid in programs:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + TERM_GRACE
+        while programs and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            programs = {pid for pid in programs if nshelper.process_start_time(pid) is not None}
+
     async def _wait_init_exit(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while self.running:
@@ -477,6 +503,27 @@ class Sandbox:
 def rootless() -> bool:
     """Without root, VMs run in a user namespace of their own (see nshelper.py for what that limits)."""
     return os.geteuid() != 0
+
+
+def _init_program() -> str:
+    """The VMs' init binary (catatonit), or a clear error naming the package that provides it."""
+    for path in INIT_PROGRAMS:
+        if os.access(path, os.X_OK):
+            return path
+    raise SandboxError("VMs need catatonit as their init: install it (Debian: apt-get install catatonit)")
+
+
+def _reap(pid: int, start: int | None) -> None:
+    """Collect the exit status of a dead VM init that is the daemon's child (see nshelper.py), so it
+    leaves no zombie behind. Only a zombie with the init's start time (any, when `start` is None) is
+    waited for: its pid may belong to another process by now. An init adopted from an earlier daemon
+    is not our child; the host's init reaps it."""
+    fields = nshelper.stat_fields(pid)
+    if fields[:1] == [b"Z"] and (start is None or int(fields[19]) == start):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 def _check_spec(spec: SandboxSpec) -> None:
@@ -574,18 +621,44 @@ def _move_legacy_layer(vm_dir: Path) -> None:
     shutil.rmtree(legacy)
 
 
-async def _start_launcher(launcher: asyncio.subprocess.Process, config: dict) -> str:
-    assert launcher.stdin is not None and launcher.stdout is not None
-    launcher.stdin.write(json.dumps(config).encode())
-    await launcher.stdin.drain()
-    launcher.stdin.close()
-    return (await launcher.stdout.readline()).decode(errors="replace").strip()
+class _LauncherReport:
+    """What `nshelper.py init` and the VM's init print while it boots: `init PID` (the init's host
+    pid, from the launcher) and the init's status, `ready` or `error: ...`. The pid is known as soon
+    as the init exists, so a failed or cancelled boot can kill and reap it."""
+
+    def __init__(self) -> None:
+        self.init_pid: int | None = None
+        self.status = ""
+
+    async def collect(self, launcher: asyncio.subprocess.Process, config: dict) -> None:
+        """Hand the launcher its config and read until end of file (the init binary runs, or died)."""
+        assert launcher.stdin is not None and launcher.stdout is not None
+        launcher.stdin.write(json.dumps(config).encode())
+        await launcher.stdin.drain()
+        launcher.stdin.close()
+        while line := (await launcher.stdout.readline()).decode(errors="replace"):
+            word, _, rest = line.strip().partition(" ")
+            if word == "init" and rest.isdigit():
+                self.init_pid = int(rest)
+            elif line.strip():
+                self.status = line.strip()
+        await launcher.wait()
 
 
-async def _abort_boot(launcher: asyncio.subprocess.Process, cgroup: VmCgroup) -> None:
+async def _abort_boot(launcher: asyncio.subprocess.Process, cgroup: VmCgroup, init_pid: int | None) -> None:
     await _kill_process(launcher)
     cgroup.kill_all()
+    if init_pid is not None:  # our child until reaped here, so the pid is still the init's
+        _signal(init_pid, signal.SIGKILL)
+        await asyncio.to_thread(_wait_child, init_pid)
     cgroup.remove()
+
+
+def _wait_child(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 async def _kill_process(proc: asyncio.subprocess.Process) -> None:

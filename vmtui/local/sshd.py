@@ -19,6 +19,7 @@ connection with that text as the disconnect reason; a wrong key is refused with 
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
@@ -43,7 +44,8 @@ SSH_USER = "root"
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 READ_CHUNK = 64 * 1024
 DRAIN_AFTER_EXIT = 1.0
-"""Seconds to keep relaying output after the process exited (e.g. a background job holding the pty)."""
+"""After the process exited, stop relaying once no output was read for this long while the client kept up
+(a background job holding the pty open); output queued for a slow client is always relayed."""
 
 ACCEPTED_ENV = frozenset({"LANG", "COLORTERM"})
 """Client variables a session takes (plus LC_*); everything else the VM's own environment decides."""
@@ -195,6 +197,8 @@ class _VmSession(asyncssh.SSHServerSession):
         self._eof = False
         self._writable = asyncio.Event()
         self._writable.set()
+        self._last_output = 0.0
+        """Event-loop time the last output was read (the drain after exit stops once it is old)."""
         self._task: asyncio.Task[None] | None = None
 
     # asyncssh callbacks -------------------------------------------------------------------------
@@ -310,9 +314,7 @@ class _VmSession(asyncssh.SSHServerSession):
         assert self._proc is not None
         pumps = [asyncio.ensure_future(self._pump(reader, stderr)) for reader, stderr in outputs]
         status = await self._proc.wait()  # the parent owns the fds, so this returns at exit, not at EOF
-        _done, pending = await asyncio.wait(pumps, timeout=DRAIN_AFTER_EXIT)
-        for task in pending:
-            task.cancel()
+        await self._drain(pumps)
         self._close_streams()
         if self._chan is None:
             return
@@ -359,7 +361,7 @@ class _VmSession(asyncssh.SSHServerSession):
     async def _open_reader(self, fd: int) -> asyncio.StreamReader:
         reader = asyncio.StreamReader(limit=READ_CHUNK * 4)
         transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
+            lambda: _OutputProtocol(reader), os.fdopen(fd, "rb", 0)
         )
         self._transports.append(transport)
         return reader
@@ -372,7 +374,20 @@ class _VmSession(asyncssh.SSHServerSession):
         self._transports.append(transport)
         return asyncio.StreamWriter(transport, protocol, None, loop)
 
+    async def _drain(self, pumps: list[asyncio.Future[None]]) -> None:
+        """Relay what the exited process left until EOF, or until output stopped while the client kept up."""
+        loop = asyncio.get_running_loop()
+        pending = set(pumps)
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=DRAIN_AFTER_EXIT)
+            quiet = loop.time() - self._last_output >= DRAIN_AFTER_EXIT
+            if pending and quiet and self._writable.is_set():
+                break
+        for task in pending:
+            task.cancel()
+
     async def _pump(self, reader: asyncio.StreamReader, stderr: bool) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 data = await reader.read(READ_CHUNK)
@@ -380,6 +395,7 @@ class _VmSession(asyncssh.SSHServerSession):
                 return
             if not data or self._chan is None:
                 return
+            self._last_output = loop.time()
             if stderr:
                 self._chan.write_stderr(data)
             else:
@@ -391,6 +407,14 @@ class _VmSession(asyncssh.SSHServerSession):
             transport.close()
         self._transports.clear()
         self._pty_master = None
+
+
+class _OutputProtocol(asyncio.StreamReaderProtocol):
+    """Reads a session's output. EIO from a pty master (every slave fd closed) is its end of output: as an
+    error, `StreamReader.read` would raise it before returning what is still buffered, losing the end."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(None if isinstance(exc, OSError) and exc.errno == errno.EIO else exc)
 
 
 class _TcpRelay(asyncssh.SSHTCPSession):

@@ -18,6 +18,8 @@ from vmtui.core.errors import Unsupported
 from vmtui.core.models import (
     Capabilities,
     Commit,
+    ExecEvent,
+    ExecLogPage,
     ExecResult,
     FileDiff,
     FileTexts,
@@ -103,6 +105,34 @@ class Provider:
 
     async def exec(self, vm_id: str, command: list[str], *, timeout_secs: int | None = None) -> ExecResult:
         raise self._unsupported("run commands")
+
+    async def exec_stream(
+        self,
+        vm_id: str,
+        command: list[str],
+        *,
+        exec_id: str | None = None,
+        timeout_secs: int | None = None,
+    ) -> AsyncIterator[ExecEvent]:
+        """Output chunks as the command writes them, then its exit. By default the synchronous `exec`,
+        replayed as chunks and an exit once it ends (and no re-attaching)."""
+        result = await self.exec(vm_id, command, timeout_secs=timeout_secs)
+        for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+            if text:
+                yield ExecEvent(kind="chunk", exec_id=exec_id, stream=stream, data=text.encode())
+        yield ExecEvent(kind="exit", exec_id=exec_id, exit_code=result.exit_code)
+
+    def exec_attach(
+        self, vm_id: str, exec_id: str, *, cursor: int | None = None, from_latest: bool = False
+    ) -> AsyncIterator[ExecEvent]:
+        """A streamed exec's events after `cursor`, then live ones until it ends."""
+        raise self._unsupported("re-attach to commands")
+
+    async def exec_logs(
+        self, vm_id: str, *, offset: int = 0, max_entries: int = 1000, stream: str | None = None
+    ) -> ExecLogPage:
+        """The VM's exec output log from byte `offset`."""
+        raise self._unsupported("show exec logs")
 
     async def list_images(self) -> list[Image]:
         raise self._unsupported("list images")

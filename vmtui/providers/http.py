@@ -370,15 +370,27 @@ class HttpClient:
             auth_scheme=self._auth_scheme if self._token is not None else None,
         )
 
-    async def stream_lines(self, path: str, *, read_timeout: float) -> AsyncIterator[str]:
-        """`GET` a long-lived text response (an event stream) and yield its lines as they arrive. No
-        retries: when it ends or breaks (a `ProviderError`), the caller decides when to reconnect."""
-        headers = {"Accept": "text/event-stream"}
+    async def stream_lines(
+        self,
+        path: str,
+        *,
+        read_timeout: float | None,
+        method: str = "GET",
+        json_body: Any = None,
+        accept: str = "text/event-stream",
+    ) -> AsyncIterator[str]:
+        """Send one request for a long-lived text response (an event stream, NDJSON) and yield its lines
+        as they arrive (`read_timeout` None: wait for output as long as it takes). No retries: when it
+        ends or breaks (a `ProviderError`), the caller decides when to reconnect or re-attach."""
+        headers = {"Accept": accept}
         if self._token is not None:
             headers["Authorization"] = f"{self._auth_scheme} {self._token.get_secret_value()}"
         timeout = httpx.Timeout(self.timeout, read=read_timeout)
         try:
-            async with self._client.stream("GET", path, headers=headers, timeout=timeout) as response:
+            async with self._client.stream(
+                method, path, json=json_body, headers=headers, timeout=timeout
+            ) as response:
+                self._trace(method, path, {}, json_body, None, response.status_code)
                 if not response.is_success:
                     await response.aread()
                     raise self._status_error(response, parse_retry_after(response.headers.get("retry-after")))

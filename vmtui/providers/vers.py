@@ -13,12 +13,13 @@ into core models at this boundary. Transport, retries and error mapping live in 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +29,9 @@ from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, Provi
 from vmtui.core.models import (
     Capabilities,
     Commit,
+    ExecEvent,
+    ExecLogEntry,
+    ExecLogPage,
     ExecResult,
     FileDiff,
     FileTexts,
@@ -200,6 +204,30 @@ class WireExec(_Wire):
     stderr: str = ""
 
 
+class WireExecEvent(_Wire):
+    type: Literal["chunk", "exit", "error"]
+    exec_id: str | None = None
+    cursor: int | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    data_b64: str | None = None
+    exit_code: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class WireExecLogEntry(_Wire):
+    exec_id: str | None = None
+    stream: Literal["stdout", "stderr"]
+    data_b64: str
+    timestamp: str = ""
+
+
+class WireExecLog(_Wire):
+    entries: list[WireExecLogEntry]
+    next_offset: int
+    eof: bool
+
+
 _VMS = TypeAdapter(list[WireVm])
 _VM = TypeAdapter(WireVm)
 _VM_ID = TypeAdapter(WireVmId)
@@ -212,6 +240,8 @@ _METRICS = TypeAdapter(VmMetrics)
 _EXEC = TypeAdapter(WireExec)
 _FILE_DIFF = TypeAdapter(FileDiff)
 _FILE_TEXTS = TypeAdapter(FileTexts)
+_EXEC_EVENT = TypeAdapter(WireExecEvent)
+_EXEC_LOG = TypeAdapter(WireExecLog)
 _TOTAL = TypeAdapter(int | None)
 _HEALTH = TypeAdapter(dict[str, Any])
 _ENV_VARS = TypeAdapter(dict[str, str])
@@ -337,6 +367,8 @@ class VersProvider(Provider):
             )
         self._vms_route = f"{API}/vm"
         self._pause_word: str | None = None
+        self._exec_streams: bool | None = None
+        """Whether the server has `/exec/stream` (None: not known yet)."""
         self._images_route: str | None = None
         self._image_ids: dict[str, str] = {}
         self._metadata: dict[str, WireVm] = {}
@@ -804,6 +836,103 @@ class VersProvider(Provider):
         wire = validate(_EXEC, body, "exec")
         return ExecResult(exit_code=wire.exit_code, stdout=wire.stdout, stderr=wire.stderr)
 
+    async def exec_stream(
+        self,
+        vm_id: str,
+        command: list[str],
+        *,
+        exec_id: str | None = None,
+        timeout_secs: int | None = None,
+    ) -> AsyncIterator[ExecEvent]:
+        """`POST /vm/{id}/exec/stream`: output chunks as the command writes them, then its exit (or an
+        error event). The command runs on if the stream breaks: `exec_attach` with its `exec_id`. A server
+        without the stream route (404/405) gets the synchronous `/exec`, replayed as chunks and an exit."""
+        if not command or not all(isinstance(part, str) for part in command):
+            raise BadRequest("command must be a non-empty list of strings")
+        payload: dict[str, Any] = {"command": list(command)}
+        if exec_id:
+            payload["exec_id"] = exec_id
+        if timeout_secs:
+            payload["timeout_secs"] = timeout_secs
+        if self._exec_streams is not False:
+            try:
+                async for event in self._ndjson(f"{API}/vm/{_segment(vm_id, 'VM id')}/exec/stream", payload):
+                    self._exec_streams = True
+                    yield event
+                return
+            except ProviderError as exc:
+                if self._exec_streams or exc.status not in _MISSING_ROUTE:
+                    raise
+        async for event in super().exec_stream(vm_id, command, exec_id=exec_id, timeout_secs=timeout_secs):
+            self._exec_streams = False  # the stream route is missing, not the VM: sync exec answered
+            yield event
+
+    async def exec_attach(
+        self, vm_id: str, exec_id: str, *, cursor: int | None = None, from_latest: bool = False
+    ) -> AsyncIterator[ExecEvent]:
+        """`POST /vm/{id}/exec/stream/attach`: a streamed exec's events after `cursor` (its whole
+        retained backlog when None; only new ones with `from_latest`), then live ones until it ends."""
+        if self._exec_streams is False:
+            raise self._unsupported("re-attach to commands (this server has no exec stream)")
+        payload: dict[str, Any] = {"exec_id": _segment(exec_id, "exec id")}
+        if cursor is not None:
+            payload["cursor"] = cursor
+        if from_latest:
+            payload["from_latest"] = True
+        async for event in self._ndjson(f"{API}/vm/{_segment(vm_id, 'VM id')}/exec/stream/attach", payload):
+            yield event
+
+    async def exec_logs(
+        self, vm_id: str, *, offset: int = 0, max_entries: int = 1000, stream: str | None = None
+    ) -> ExecLogPage:
+        """`GET /vm/{id}/logs`: the VM's exec output log from byte `offset`."""
+        params: dict[str, str | int | bool] = {"offset": offset, "max_entries": max_entries}
+        if stream is not None:
+            params["stream"] = stream
+        try:
+            body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/logs", params=params)
+        except ProviderError as exc:
+            if exc.status == 405:
+                raise self._unsupported("show exec logs (no /logs route)") from None
+            raise
+        wire = validate(_EXEC_LOG, body, "exec log")
+        return ExecLogPage(
+            entries=tuple(
+                ExecLogEntry(
+                    exec_id=entry.exec_id,
+                    stream=entry.stream,
+                    data=_b64(entry.data_b64),
+                    timestamp=entry.timestamp,
+                )
+                for entry in wire.entries
+            ),
+            next_offset=wire.next_offset,
+            eof=wire.eof,
+        )
+
+    async def _ndjson(self, path: str, payload: dict[str, Any]) -> AsyncIterator[ExecEvent]:
+        lines = self.http.stream_lines(
+            path, read_timeout=None, method="POST", json_body=payload, accept="application/x-ndjson"
+        )
+        async for line in lines:
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                raise BadResponse(f"exec stream sent a line that is not JSON: {snippet(line)}") from None
+            wire = validate(_EXEC_EVENT, raw, "exec stream event")
+            yield ExecEvent(
+                kind=wire.type,
+                exec_id=wire.exec_id,
+                cursor=wire.cursor,
+                stream=wire.stream,
+                data=_b64(wire.data_b64) if wire.data_b64 else b"",
+                exit_code=wire.exit_code,
+                code=wire.code or "",
+                message=wire.message or "",
+            )
+
     # --- images -----------------------------------------------------------------------------------------
 
     async def list_images(self) -> list[Image]:
@@ -906,6 +1035,13 @@ class VersProvider(Provider):
         except NotFound:
             body = await self._json("GET", "/api/health")
         return validate(_HEALTH, body, "health")
+
+
+def _b64(data: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:
+        raise BadResponse(f"exec output is not valid base64: {snippet(data)}") from None
 
 
 def _image_name(image: str | WireImage) -> str:

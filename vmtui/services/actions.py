@@ -215,7 +215,9 @@ class Actions:
             if progress is not None:
                 with request_trace.paused():
                     await self._watch_boot(provider, ids, progress)
-        listed = ", ".join(ids) if ids else "none"
+        listed = ", ".join(ids[:3]) if ids else "none"
+        if len(ids) > 3:  # a notification stays short: the list and the log have every id
+            listed += f" and {len(ids) - 3} more"
         return Outcome(
             f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids)
         )

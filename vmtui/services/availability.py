@@ -7,7 +7,7 @@ palette all ask `unavailable` and show the same reason.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from vmtui.core.models import Commit, Vm
@@ -51,8 +51,10 @@ def unavailable(
     pending: Mapping[PendingKey, str],
     *,
     read_only: bool = False,
+    offline: Collection[str] = (),
 ) -> str | None:
-    """Why an action with `requirement` can't run for `selection` now, or None when it can."""
+    """Why an action with `requirement` can't run for `selection` now, or None when it can.
+    `offline`: profiles whose platform does not answer now (their actions would only fail)."""
     needs = requirement.needs
     if needs is Needs.NOTHING:
         return None
@@ -61,16 +63,16 @@ def unavailable(
     if read_only and requirement.writes:
         return "read-only mode"
     if needs is Needs.PROFILE:
-        return _provider_reason(requirement, selection.profile, providers)
+        return _provider_reason(requirement, selection.profile, providers, offline)
     if needs is Needs.COMMIT:
         commit = selection.commit
         if commit is None:
             return "select a commit in the tree (2)"
-        return _provider_reason(requirement, commit.provider, providers)
+        return _provider_reason(requirement, commit.provider, providers, offline)
     vm = selection.vm
     if vm is None:
         return "no VM selected"
-    reason = _provider_reason(requirement, vm.provider, providers)
+    reason = _provider_reason(requirement, vm.provider, providers, offline)
     if reason:
         return reason
     busy = pending.get(vm.key)
@@ -81,10 +83,14 @@ def unavailable(
     return None
 
 
-def _provider_reason(requirement: Requirement, profile: str, providers: Mapping[str, Provider]) -> str | None:
+def _provider_reason(
+    requirement: Requirement, profile: str, providers: Mapping[str, Provider], offline: Collection[str]
+) -> str | None:
     provider = providers.get(profile)
     if provider is None:
         return f"profile '{profile}' is not active"
+    if profile in offline:
+        return f"profile '{profile}' is offline"
     if requirement.capability is None:
         return None
     return provider.capabilities.reason_missing(requirement.capability, provider.kind)

@@ -21,7 +21,7 @@ from vmtui.providers.base import Provider
 from vmtui.services.actions import Actions
 from vmtui.services.lineage_fetch import LineageEnrichment
 from vmtui.services.poller import Poller, PollResult
-from vmtui.services.registry import Opener
+from vmtui.services.registry import Opener, ProfileOpener
 
 StatusReport = Callable[[str, str | None, str | None], object]
 """Called with (profile, status, error) while a profile is being opened."""
@@ -47,6 +47,7 @@ class FleetSupervisor:
         shown: Iterable[str] | None = None,
         on_result: Callable[[PollResult], object] = lambda result: None,
         on_status: StatusReport = lambda profile, status, error: None,
+        on_notice: Callable[[str, str], object] = lambda profile, text: None,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -57,6 +58,8 @@ class FleetSupervisor:
         self.shown: list[str] = [name for name in (shown or openers) if name in openers]
         self.on_result = on_result
         self.on_status = on_status
+        self.on_notice = on_notice
+        """Told (profile, sentence) what the supervisor did on its own, e.g. restart the local engine."""
         self.wall_clock = wall_clock
         self._sleep = sleep
         self.pollers: dict[str, Poller] = {}
@@ -101,12 +104,30 @@ class FleetSupervisor:
         return True
 
     async def supervise(self, name: str) -> None:
-        """Open the profile (starting the local engine if needed), then poll it until cancelled."""
-        provider = await self._open(name)
+        """Open the profile (starting the local engine if needed), then poll it until cancelled. A
+        local engine this UI started is started again when it dies, and the user is told."""
+        restarted = False
+        while True:
+            provider = await self._open(name)
+            if restarted:
+                self.on_notice(name, "The local engine had stopped; vmtui started it again")
+            restarted = await self._poll(name, provider)
+            await provider.aclose()
+            self.on_status(name, "the local engine stopped; starting it again…", None)
+
+    async def _poll(self, name: str, provider: Provider) -> bool:
+        """Poll until cancelled; True (poller stopped) when the engine this UI started has died."""
+        failed = asyncio.Event()
+
+        def on_result(result: PollResult) -> None:
+            if result.stale:
+                failed.set()
+            self.on_result(result)
+
         self.actions.providers[name] = provider
         poller = Poller(
             provider,
-            self.on_result,
+            on_result,
             fast=self.poll.fast,
             slow=self.poll.slow,
             max_backoff=self.poll.max_backoff,
@@ -118,7 +139,19 @@ class FleetSupervisor:
         self.connecting.pop(name, None)
         self.open_errors.pop(name, None)
         self.actions.errors.pop((name, ""), None)
-        await poller.run()
+        opener = self.openers[name]
+        if not isinstance(opener, ProfileOpener):
+            await poller.run()
+            return False
+        running = asyncio.ensure_future(poller.run())
+        try:
+            while True:
+                await failed.wait()
+                failed.clear()
+                if await opener.engine_stopped():
+                    return True
+        finally:
+            running.cancel()
 
     async def _open(self, name: str) -> Provider:
         """Open a profile, retrying with backoff; each failure is reported, none is raised."""
@@ -170,6 +203,10 @@ class FleetSupervisor:
         if error:
             self.open_errors[name] = error
         return True
+
+    def offline(self) -> frozenset[str]:
+        """The shown profiles whose last poll failed: their platform does not answer now."""
+        return frozenset(name for name, result in self.results.items() if result.stale)
 
     def fleets(self) -> list[Fleet]:
         return [r.fleet for r in self.results.values() if r.fleet is not None]

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,8 @@ import httpx
 from vmtui.core.errors import Unavailable
 
 ENDPOINT_FILE = "endpoint.json"
+LOG_FILE = "serve.log"
+"""Where a background engine writes its log, in its state dir."""
 HEALTH_TIMEOUT_S = 2.0
 
 
@@ -31,6 +33,8 @@ class LocalEndpoint:
     ssh_port: int | None = None
     ca_path: str | None = None
     domain: str = "localhost"
+    started: bool = False
+    """`ensure_daemon` started this engine (rather than finding it running)."""
 
 
 def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
@@ -93,7 +97,7 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
         )
     except subprocess.TimeoutExpired:
         raise Unavailable(
-            f"the local engine did not start within {timeout:.0f} s; see {state_dir / 'serve.log'}"
+            f"the local engine did not start within {timeout:.0f} s; see {state_dir / LOG_FILE}"
         ) from None
     problem = result.stderr.strip() or (
         "it started but does not answer its health check"
@@ -104,7 +108,7 @@ def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -
     while True:
         endpoint = read_endpoint(state_dir)
         if endpoint is not None and is_healthy(endpoint):
-            return endpoint
+            return replace(endpoint, started=result.returncode == 0)
         if time.monotonic() >= deadline or result.returncode == 0:
             break
         time.sleep(0.2)

@@ -17,11 +17,46 @@ from vmtui.core.errors import AuthError, ProviderError
 from vmtui.providers.base import Provider
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.providers.vers import VersProvider
-from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, local_swiftor_token
+from vmtui.services.local_daemon import (
+    LOG_FILE,
+    LocalEndpoint,
+    ensure_daemon,
+    is_healthy,
+    local_swiftor_token,
+    read_endpoint,
+)
 from vmtui.services.vers_aliases import load_vers_aliases
 
 StatusCallback = Callable[[str], None]
 Opener = Callable[[StatusCallback], Awaitable[Provider]]
+
+
+class ProfileOpener:
+    """The `Opener` of a configured profile. For a local profile it remembers whether it started the
+    engine, so the UI can start that engine again if it dies (`engine_stopped`); an engine the user
+    started is theirs to restart."""
+
+    def __init__(self, registry: Registry, name: str) -> None:
+        self.registry = registry
+        self.name = name
+        self.started_engine = False
+
+    async def __call__(self, status: StatusCallback) -> Provider:
+        _, profile = self.registry.settings.profile(self.name)
+        timeout = self.registry.settings.poll.timeout
+        if profile.kind in (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR):
+            endpoint = await self.registry.local_endpoint(self.name, profile, status)
+            self.started_engine = endpoint.started
+            return await self.registry.open(self.name, profile, status, timeout, endpoint=endpoint)
+        return await self.registry.open(self.name, profile, status, timeout)
+
+    async def engine_stopped(self) -> bool:
+        """True when this opener started the local engine and it no longer answers its health check."""
+        if not self.started_engine:
+            return False
+        _, profile = self.registry.settings.profile(self.name)
+        endpoint = read_endpoint(Path(profile.state_dir or "").expanduser().absolute())
+        return endpoint is None or not await asyncio.to_thread(is_healthy, endpoint)
 
 
 class Registry:
@@ -41,23 +76,37 @@ class Registry:
     def enabled_profiles(self) -> list[str]:
         return [name for name, profile in self.settings.profiles.items() if profile.enabled]
 
+    def engine_logs(self, names: Iterable[str]) -> dict[str, Path]:
+        """The log file of the local engine behind each of `names` that has one."""
+        logs = {}
+        for name in names:
+            profile = self.settings.profiles[name]
+            if profile.kind in (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR) and profile.state_dir:
+                logs[name] = Path(profile.state_dir).expanduser().absolute() / LOG_FILE
+        return logs
+
     def openers(self, names: Iterable[str]) -> dict[str, Opener]:
         return {name: self.opener(name) for name in names}
 
-    def opener(self, name: str) -> Opener:
-        _, profile = self.settings.profile(name)
-        timeout = self.settings.poll.timeout
+    def opener(self, name: str) -> ProfileOpener:
+        self.settings.profile(name)  # an unknown or disabled name fails now, not when opened
+        return ProfileOpener(self, name)
 
-        async def open_profile(status: StatusCallback) -> Provider:
-            return await self.open(name, profile, status, timeout)
-
-        return open_profile
-
-    async def open(self, name: str, profile: Profile, status: StatusCallback, timeout: float) -> Provider:
-        if profile.kind is ProfileKind.LOCAL:
-            return await self._open_local(name, profile, status, timeout)
-        if profile.kind is ProfileKind.LOCAL_SWIFTOR:
-            return await self._open_local_swiftor(name, profile, status, timeout)
+    async def open(
+        self,
+        name: str,
+        profile: Profile,
+        status: StatusCallback,
+        timeout: float,
+        *,
+        endpoint: LocalEndpoint | None = None,
+    ) -> Provider:
+        """A provider for the profile; a local one uses `endpoint` when given (else finds or starts it)."""
+        if profile.kind in (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR):
+            endpoint = endpoint or await self.local_endpoint(name, profile, status)
+            if profile.kind is ProfileKind.LOCAL:
+                return self._open_local(name, endpoint, timeout)
+            return await self._open_local_swiftor(name, profile, endpoint, timeout)
         if profile.kind is ProfileKind.VERS:
             if profile.api_key is None:
                 raise AuthError(f"profile '{name}' has no api_key (set it in the config or VERS_API_KEY)")
@@ -86,17 +135,17 @@ class Registry:
         )
 
     @staticmethod
-    async def _local_endpoint(name: str, profile: Profile, status: StatusCallback) -> LocalEndpoint:
+    async def local_endpoint(name: str, profile: Profile, status: StatusCallback) -> LocalEndpoint:
         state_dir = Path(profile.state_dir) if profile.state_dir else None
         if state_dir is None:
             raise ProviderError(f"profile '{name}' has no state_dir")
         status(f"starting the local engine ({state_dir})…")
         return await asyncio.to_thread(ensure_daemon, state_dir)
 
+    @staticmethod
     async def _open_local_swiftor(
-        self, name: str, profile: Profile, status: StatusCallback, timeout: float
+        name: str, profile: Profile, endpoint: LocalEndpoint, timeout: float
     ) -> Provider:
-        endpoint = await self._local_endpoint(name, profile, status)
         email = profile.email or "local@localhost"
         token = await asyncio.to_thread(local_swiftor_token, Path(profile.state_dir or ""), email)
         return SwiftorProvider(
@@ -110,10 +159,8 @@ class Registry:
             timeout=timeout,
         )
 
-    async def _open_local(
-        self, name: str, profile: Profile, status: StatusCallback, timeout: float
-    ) -> Provider:
-        endpoint = await self._local_endpoint(name, profile, status)
+    @staticmethod
+    def _open_local(name: str, endpoint: LocalEndpoint, timeout: float) -> Provider:
         ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
         return VersProvider(
             name,

@@ -1,9 +1,10 @@
 """The output pipeline of a terminal pane: transport bytes -> backlog -> emulator -> paint requests.
 
-Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive; only
-dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floods in), at once
-after a quiet period; when unparsed output piles up past `HIGH_WATER` bytes the transport is paused until
-the backlog drains below `LOW_WATER`. While the program holds a synchronized update (mode 2026) the
+Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive (a
+small chunk after a quiet period, such as an echo, is parsed and painted at once, without a trip through
+the event queue); only dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while
+output floods in), at once after a quiet period; when unparsed output piles up past `HIGH_WATER` bytes
+the transport is paused until the backlog drains below `LOW_WATER`. While the program holds a synchronized update (mode 2026) the
 screen is not painted, for at most `SYNC_OUTPUT_TIMEOUT`.
 
 The pipeline knows no UI toolkit: its `PipelineHost` schedules callbacks and paints.
@@ -55,6 +56,7 @@ class OutputPipeline:
         self.transport: TerminalTransport | None = None
         self._backlog = bytearray()
         self._parse_scheduled = False
+        self._parsing = False
         self._reading_paused = False
         self._dirty_rows: set[int] = set()
         self._full_repaint = False
@@ -98,7 +100,11 @@ class OutputPipeline:
         if len(self._backlog) > HIGH_WATER and not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
-        if not self._parse_scheduled:
+        if self._parsing or self._parse_scheduled:
+            return  # the running or the queued slice takes it
+        if len(self._backlog) <= PARSE_CHUNK:
+            self._parse_backlog()  # a small chunk after a quiet period (an echo): no trip through the queue
+        else:
             self._parse_scheduled = True
             self._host.call_soon(self._parse_backlog)
 
@@ -112,6 +118,20 @@ class OutputPipeline:
         emulator = self.emulator
         if emulator is None:
             return  # parsed once the first size is known
+        self._parsing = True
+        try:
+            self._parse_slice(emulator)
+        finally:
+            self._parsing = False
+        if self._reading_paused and len(self._backlog) < LOW_WATER and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if self._backlog and not self._parse_scheduled:
+            self._parse_scheduled = True
+            self._host.call_soon(self._parse_backlog)  # queued behind pending input events
+
+    def _parse_slice(self, emulator: TerminalEmulator) -> None:
+        """Parse the backlog for at most `PARSE_BUDGET` (output arriving meanwhile joins it)."""
         deadline = time.perf_counter() + PARSE_BUDGET
         while self._backlog:
             chunk = bytes(self._backlog[:PARSE_CHUNK])
@@ -120,12 +140,6 @@ class OutputPipeline:
             self._apply(emulator.feed(chunk), emulator)
             if time.perf_counter() > deadline:
                 break
-        if self._reading_paused and len(self._backlog) < LOW_WATER and self.transport is not None:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        if self._backlog and not self._parse_scheduled:
-            self._parse_scheduled = True
-            self._host.call_soon(self._parse_backlog)  # queued behind pending input events
 
     def _apply(self, result: FeedResult, emulator: TerminalEmulator) -> None:
         if result.reply and self.transport is not None:
@@ -157,8 +171,10 @@ class OutputPipeline:
         delay = self._last_paint + frame - time.monotonic()
         if delay > 0:
             self._host.call_in(delay, self._repaint)
-        else:
+        elif flooding:
             self._host.call_soon(self._repaint)
+        else:
+            self._repaint()
 
     def _repaint(self) -> None:
         self._repaint_pending = False

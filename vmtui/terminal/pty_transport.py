@@ -19,15 +19,25 @@ READ_BATCH = 64 * 1024  # read at most this much per wakeup...
 READ_TIME = 0.002  # ...and for at most this long, so a flood cannot keep the event loop from keys
 
 
+def unread_bytes(fd: int) -> int:
+    """What the tty holds for reading now (FIONREAD); unlike a read, this never waits."""
+    (count,) = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))
+    return int(count)
+
+
 def read_available(fd: int, limit: int = READ_BATCH, seconds: float = READ_TIME) -> tuple[bytes, bool]:
-    """What a non-blocking `fd` holds, up to `limit` bytes and `seconds` of reading, and whether it ended.
+    """What a non-blocking PTY `fd` holds, up to `limit` bytes and `seconds` of reading, and whether it ended.
 
     A PTY read returns at most one tty buffer (~4 KB): reading once per wakeup would cost a round of feed,
-    parse and repaint scheduling per 4 KB."""
+    parse and repaint scheduling per 4 KB. A read that finds the tty empty waits for the kernel worker that
+    moves the writer's output into it (milliseconds each on a loaded machine), so only the first read (the
+    one the poller said would not block) is made blind, the others only for what FIONREAD reports."""
     chunks: list[bytes] = []
     size = 0
     deadline = time.perf_counter() + seconds
     while size < limit:
+        if chunks and unread_bytes(fd) == 0:
+            break
         try:
             data = os.read(fd, limit - size)
         except BlockingIOError:

@@ -4,10 +4,12 @@ and shows the MainScreen, which composes the panes and routes messages."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
+from textual.filter import LineFilter
 from textual.theme import BUILTIN_THEMES
 
 from vmtui.paths import styles_dir
@@ -15,12 +17,16 @@ from vmtui.services.action_log import ActionLog
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
+from vmtui.ui.ascii_filter import AsciiFilter
 from vmtui.ui.keymap_check import keymap_problems
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.screens.images import ImagesScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.screens.text_view import TextViewScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_table import VmTable
@@ -56,6 +62,11 @@ class VmTuiApp(App[None]):
         )
         self.main_screen = MainScreen(self.actions, openers, self.options, shown, registry)
         self._quit_armed = False
+        self._ascii_filter = [AsciiFilter()] if self.options.ascii else []
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """`--ascii` adds the filter that keeps every drawn character ASCII (`vmtui.ui.ascii_filter`)."""
+        return [*super().get_line_filters(), *self._ascii_filter]
 
     def on_mount(self) -> None:
         self.set_class(self.options.ascii, "-ascii")
@@ -64,7 +75,17 @@ class VmTuiApp(App[None]):
         else:
             self.notify(f"Unknown theme '{self.options.theme}', using {self.theme}", severity="warning")
         if self.options.keymap:
-            owners = (VmTable, TerminalPane, TerminalTabs, ImagesScreen, HelpScreen, ConfirmScreen)
+            owners = (
+                VmTable,
+                TerminalPane,
+                TerminalTabs,
+                ImagesScreen,
+                HelpScreen,
+                ConfirmScreen,
+                DescribeScreen,
+                LogsScreen,
+                TextViewScreen,
+            )
             for problem in keymap_problems(self.options.keymap, owners):
                 self.notify(problem, title="Config", severity="warning", timeout=10, markup=False)
             self.set_keymap(self.options.keymap)
@@ -81,7 +102,7 @@ class VmTuiApp(App[None]):
             await result
 
     async def action_leave(self) -> None:
-        """Quit; with actions in flight or shells open, only on a second press (they would be lost)."""
+        """Quit; with actions in flight, shells or tunnels open, only on a second press (they would be lost)."""
         tabs = self.main_screen.terminal.tabs if self.main_screen.is_attached else None
         shells = sum(not session.ended for session in tabs.sessions) if tabs is not None else 0
         losses = []
@@ -89,6 +110,9 @@ class VmTuiApp(App[None]):
             losses.append(f"{len(self.actions.pending)} action(s) still running")
         if shells:
             losses.append(f"{shells} shell{'s' if shells != 1 else ''} open")
+        tunnels = len(self.main_screen.tunnels.open_tunnels)
+        if tunnels:
+            losses.append(f"{tunnels} tunnel{'s' if tunnels != 1 else ''} open")
         if losses and not self._quit_armed:
             self._quit_armed = True
             self.notify(f"{'; '.join(losses)}: press q again to quit anyway", severity="warning")

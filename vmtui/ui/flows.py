@@ -6,7 +6,10 @@ key press (`start`), the result ends in a notification, and a failure is kept fo
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.text import Text
@@ -14,37 +17,47 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from vmtui.core.errors import ProviderError
-from vmtui.core.models import Commit, Vm
+from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
+from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.file_diff import DiffRequest
 from vmtui.services.fleet import FleetSupervisor
+from vmtui.services.tunnels import Tunnels
 from vmtui.ui.format import clean
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
+from vmtui.ui.screens.broadcast import BroadcastScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.confirm_typed_delete import ConfirmTypedDeleteScreen
 from vmtui.ui.screens.create_vm import CreateRequest, CreateVmScreen
+from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
+from vmtui.ui.screens.exec_runs import ExecScreen
 from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
+from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.screens.tunnels import TunnelsScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
+from vmtui.ui.widgets.vm_table import VmTable
 
 OnDone = Callable[[Outcome | None], None]
+Flow = Callable[["ActionHost"], object]
 
 
 class ActionHost(Protocol):
@@ -55,6 +68,8 @@ class ActionHost(Protocol):
     panes: PaneFocus
     options: AppOptions
     new_vm: NewVmWait
+    exec_runs: ExecRuns
+    tunnels: Tunnels
 
     @property
     def app(self) -> App[None]: ...
@@ -62,6 +77,8 @@ class ActionHost(Protocol):
     def selected_vm(self) -> Vm | None: ...
 
     def selected_commit(self) -> Commit | None: ...
+
+    def broadcast_targets(self) -> list[Vm]: ...
 
     def default_profile(self) -> str: ...
 
@@ -87,6 +104,11 @@ class ActionHost(Protocol):
     def terminal(self) -> TerminalArea: ...
 
     def show_help(self) -> None: ...
+
+    @property
+    def table(self) -> VmTable: ...
+
+    def unavailable_for(self, action_id: str, vm: Vm) -> str | None: ...
 
 
 def start(
@@ -140,13 +162,158 @@ def _select_new(host: ActionHost, profile: str) -> OnDone:
     return select
 
 
+# ---------------------------------------------------------------------- marked VMs
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """An action that also runs on every marked VM (after one confirmation naming them all)."""
+
+    title: str
+    verb: Callable[[Vm], str]
+    """The row's badge while it runs."""
+    run: Callable[[Actions, Vm], Awaitable[Outcome]]
+    danger: bool
+    """Cancel is focused and `y` does nothing."""
+    note: Callable[[ActionHost, list[Vm]], str] = lambda host, targets: ""
+    """A warning for these targets, shown above their names."""
+    refuse: Callable[[ActionHost, Vm], str | None] = lambda host, vm: None
+    """Why a VM the action could run on is still left out of a bulk run (skipped and named)."""
+
+
+DESKTOP_STOP_NOTE = "Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."
+
+
+def _desktop_stop_note(host: ActionHost, targets: list[Vm]) -> str:
+    providers = host.actions.providers
+    stops = any(vm.state.is_live and isinstance(providers.get(vm.provider), DesktopsApi) for vm in targets)
+    return DESKTOP_STOP_NOTE if stops else ""
+
+
+def _desktop_delete(host: ActionHost, vm: Vm) -> str | None:
+    """A desktop's delete asks for its label (`ConfirmTypedDeleteScreen`): never one click for many."""
+    if isinstance(host.actions.providers.get(vm.provider), DesktopsApi):
+        return "a desktop is deleted on its own (D asks for its label)"
+    return None
+
+
+BULK: dict[str, BulkAction] = {
+    "vm.delete": BulkAction(
+        "Delete",
+        lambda vm: "deleting",
+        lambda actions, vm: actions.delete(vm),
+        True,
+        refuse=_desktop_delete,
+    ),
+    "vm.pause": BulkAction(
+        "Pause/resume",
+        lambda vm: "resuming" if vm.state.is_paused else "pausing",
+        lambda actions, vm: actions.toggle_pause(vm),
+        False,
+    ),
+    "vm.commit": BulkAction("Commit", lambda vm: "committing", lambda actions, vm: actions.commit(vm), False),
+    "vm.power": BulkAction(
+        "Start/stop",
+        lambda vm: "stopping" if vm.state.is_live else "starting",
+        lambda actions, vm: actions.start_stop(vm),
+        True,
+        _desktop_stop_note,
+    ),
+}
+"""By registry action id."""
+
+BULK_CONCURRENCY = 4
+"""VMs acted on at once: a platform's rate limit sees a few requests, not one per marked VM."""
+
+LISTED_FAILURES = 5
+
+
+def over_marks(action_id: str) -> Callable[[Flow], Flow]:
+    """With VMs marked, the action runs on all of them (`bulk`) instead of the selected one."""
+
+    def wrap(flow: Flow) -> Flow:
+        @functools.wraps(flow)
+        def run(host: ActionHost) -> object:
+            if host.table.marked:
+                return bulk(host, action_id)
+            return flow(host)
+
+        return run
+
+    return wrap
+
+
+def bulk(host: ActionHost, action_id: str) -> None:
+    """Confirm once, naming every marked VM it acts on and every one it skips (and why), then run."""
+    action = BULK[action_id]
+    marked = host.table.marked_vms
+    reasons = {vm.key: host.unavailable_for(action_id, vm) or action.refuse(host, vm) for vm in marked}
+    targets = [vm for vm in marked if not reasons[vm.key]]
+    skipped = [(vm, reason) for vm in marked if (reason := reasons[vm.key])]
+
+    def confirmed(yes: bool | None) -> None:
+        if yes and targets:
+            for vm in targets:
+                host.actions.mark(vm.key, action.verb(vm))
+            host.run_worker(_run_bulk(host, action, targets), group="actions", exit_on_error=False)
+
+    question = ConfirmBulkScreen(
+        action.title, targets, skipped, note=action.note(host, targets), danger=action.danger
+    )
+    host.app.push_screen(question, confirmed)
+
+
+async def _run_bulk(host: ActionHost, action: BulkAction, targets: list[Vm]) -> None:
+    """Run on each VM (a few at a time) and report all of them in one notification."""
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def one(vm: Vm) -> str | None:
+        async with gate:
+            try:
+                await host.actions.attempt(vm.key, lambda: action.run(host.actions, vm))
+            except Exception:  # noqa: BLE001 - each failure is named in the summary, none stops the rest
+                return host.actions.errors.get(vm.key, "failed")
+        return None
+
+    errors = await asyncio.gather(*(one(vm) for vm in targets))
+    failed = [(vm, error) for vm, error in zip(targets, errors, strict=True) if error]
+    message = f"{len(targets) - len(failed)} of {len(targets)} done"
+    for vm, error in failed[:LISTED_FAILURES]:
+        message += f"\n{clean(vm.display_name, 40)}: {clean(error, 120)}"
+    if len(failed) > LISTED_FAILURES:
+        message += f"\n… and {len(failed) - LISTED_FAILURES} more failed"
+    title = f"{action.title}: {len(failed)} failed" if failed else action.title
+    host.notify(message, title=title, severity="error" if failed else "information", timeout=8, markup=False)
+
+
+def toggle_mark(host: ActionHost) -> None:
+    host.table.toggle_mark()
+
+
+def mark_all(host: ActionHost) -> None:
+    host.table.mark_all()
+
+
+def mark_none(host: ActionHost) -> None:
+    host.table.mark_none()
+
+
+def invert_marks(host: ActionHost) -> None:
+    host.table.invert_marks()
+
+
 # ---------------------------------------------------------------------- VM actions
 
 
 def new_vm(host: ActionHost) -> None:
-    profile = host.default_profile()
-    provider = host.actions.providers[profile]
-    if isinstance(provider, DesktopsApi):  # desktops have their own form, which sends itself
+    """The form of the selected row's profile (else the default one); it offers every shown profile
+    that makes root VMs. Desktop profiles have their own form, which sends itself."""
+    providers = host.actions.providers
+    vm = host.selected_vm()
+    row = providers.get(vm.provider) if vm is not None else None
+    profile = vm.provider if vm is not None and row is not None and row.capabilities.can_create else None
+    profile = profile or host.default_profile()
+    if isinstance(providers[profile], DesktopsApi):
 
         def requested(sent: object) -> None:
             if sent is not None:
@@ -154,20 +321,30 @@ def new_vm(host: ActionHost) -> None:
 
         host.app.push_screen(SwiftorCreateScreen(host.actions, profile), requested)
         return
-    loader = (lambda: host.actions.list_images(profile)) if provider.capabilities.has_images else None
+    choices = [
+        name
+        for name in host.fleet.shown
+        if (provider := providers.get(name)) is not None
+        and not isinstance(provider, DesktopsApi)
+        and provider.capabilities.can_create
+    ]
+
+    def load_images(name: str) -> Awaitable[list[Image]] | None:
+        return host.actions.list_images(name) if providers[name].capabilities.has_images else None
 
     def create(request: CreateRequest | None) -> None:
         if request is not None:
+            target = request.profile
             start(
                 host,
-                (profile, ""),
+                (target, ""),
                 "creating",
                 "New VM",
-                lambda: host.actions.create(profile, request.config, wait_boot=request.wait_boot),
-                _select_new(host, profile),
+                lambda: host.actions.create(target, request.config, wait_boot=request.wait_boot),
+                _select_new(host, target),
             )
 
-    host.app.push_screen(CreateVmScreen(profile, loader), create)
+    host.app.push_screen(CreateVmScreen(profile, load_images, choices), create)
 
 
 def branch(host: ActionHost) -> None:
@@ -190,12 +367,15 @@ def branch(host: ActionHost) -> None:
             "branching",
             "Branch",
             lambda: host.actions.branch(vm, count, progress.update_vm),
-            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+            lambda outcome: progress.finish(
+                outcome.message if outcome else "failed", succeeded=outcome is not None
+            ),
         )
 
     host.app.push_screen(BranchScreen(vm), chosen)
 
 
+@over_marks("vm.commit")
 def commit(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is None:
@@ -228,6 +408,7 @@ def restore(host: ActionHost) -> None:
         )
 
 
+@over_marks("vm.pause")
 def pause(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
@@ -236,6 +417,7 @@ def pause(host: ActionHost) -> None:
         start(host, vm.key, verb, title, lambda: host.actions.toggle_pause(vm))
 
 
+@over_marks("vm.power")
 def power(host: ActionHost) -> None:
     """Start or stop; stopping a Swiftor desktop asks first (its ephemeral /config is lost)."""
     vm = host.selected_vm()
@@ -254,7 +436,7 @@ def power(host: ActionHost) -> None:
         f"Stop VM {clean(vm.display_name, 60)}?",
         Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
         Text(
-            "Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."
+            DESKTOP_STOP_NOTE
             + (
                 ""
                 if host.options.checkpoint == "never"
@@ -266,6 +448,7 @@ def power(host: ActionHost) -> None:
     host.app.push_screen(question, run)
 
 
+@over_marks("vm.delete")
 def delete(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is None:
@@ -368,6 +551,22 @@ def networking(host: ActionHost) -> None:
         host.app.push_screen(NetworkingScreen(host.actions, vm))
 
 
+def exec_command(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    if vm is not None:
+        host.app.push_screen(ExecScreen(host.exec_runs, vm))
+
+
+def broadcast(host: ActionHost) -> None:
+    targets = host.broadcast_targets()
+    if targets:
+        host.app.push_screen(BroadcastScreen(host.actions.providers, targets))
+
+
+def tunnels(host: ActionHost) -> None:
+    host.app.push_screen(TunnelsScreen(host.tunnels, host.actions.providers, host.selected_vm()))
+
+
 def labels(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
@@ -415,11 +614,16 @@ def env_vars(host: ActionHost) -> None:
     host.app.push_screen(EnvVarsScreen(host.actions, host.default_profile()))
 
 
-def yank(host: ActionHost) -> None:
+def _focused_item(host: ActionHost) -> Vm | Commit | None:
+    """The commit when the tree has one selected (and focus), else the selected VM."""
     commit_ = host.selected_commit()
-    item = (
+    return (
         commit_ if commit_ is not None and isinstance(host.app.focused, LineageTree) else host.selected_vm()
     )
+
+
+def yank(host: ActionHost) -> None:
+    item = _focused_item(host)
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
@@ -543,6 +747,19 @@ def mark_diff_base(host: ActionHost) -> None:
 
 
 # ---------------------------------------------------------------------- app and view
+
+
+def describe(host: ActionHost) -> None:
+    item = _focused_item(host)
+    if item is not None:
+        host.app.push_screen(DescribeScreen(item))
+
+
+def logs(host: ActionHost) -> None:
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    vm_name = vm.display_name if vm is not None else None
+    host.app.push_screen(LogsScreen(profile, host.options.engine_logs.get(profile), vm_name))
 
 
 def images(host: ActionHost) -> None:

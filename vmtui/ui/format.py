@@ -84,3 +84,8 @@ def format_size(size: int | None) -> str:
 def short_id(value: str, keep: int = 8) -> str:
     """Long ids (UUIDs) shortened for narrow columns; the full id stays in details and `y`."""
     return value if len(value) <= keep + 4 else value[:keep] + "…"
+
+
+def clean_lines(text: str, limit: int = 2000) -> list[str]:
+    """Command output as safe display lines (each cleaned like `clean`; tabs become spaces)."""
+    return [clean(line.expandtabs(), limit) for line in text.splitlines()]

@@ -27,3 +27,11 @@ class ProfileConnecting(Message):
     profile: str
     status: str | None
     error: str | None = None
+
+
+@dataclass
+class ProfileNotice(Message):
+    """Something the fleet supervisor did on its own for a profile (e.g. restarted the local engine)."""
+
+    profile: str
+    text: str

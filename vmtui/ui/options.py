@@ -29,5 +29,7 @@ class AppOptions:
     checkpoint_keep: int = 5
     action_log_dir: Path | None = None
     """Where each session's action log is kept (and exported); None keeps it in memory only."""
+    engine_logs: dict[str, Path] = field(default_factory=dict)
+    """Profile -> the log file of its local engine (the logs view); remote profiles have none."""
     now: Callable[[], float] = time.time
     """Wall clock for ages; tests pin it."""

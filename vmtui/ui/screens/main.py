@@ -18,15 +18,20 @@ from textual.events import Key
 from textual.screen import Screen
 
 from vmtui.core.models import Commit, Vm
+from vmtui.paths import state_dir
 from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.availability import Selection, unavailable
+from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
+from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.registry import Opener
+from vmtui.services.tunnels import Tunnels
 from vmtui.ui import flows
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
+from vmtui.ui.flows import BULK
 from vmtui.ui.format import clean
-from vmtui.ui.messages import FleetUpdated, ProfileConnecting
+from vmtui.ui.messages import FleetUpdated, ProfileConnecting, ProfileNotice
 from vmtui.ui.new_vm_wait import NewVmWait
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.help import HelpScreen
@@ -76,10 +81,13 @@ class MainScreen(Screen[None]):
             shown=shown,
             on_result=lambda result: self.post_message(FleetUpdated(result)),
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
+            on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
             wall_clock=options.now,
         )
         self.panes = PaneFocus(self)
         self.new_vm = NewVmWait()
+        self.exec_runs = ExecRuns(actions.providers, actions.log)
+        self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
 
     def compose(self) -> ComposeResult:
         options = self.options
@@ -97,6 +105,10 @@ class MainScreen(Screen[None]):
             now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
         )
         yield FittingFooter(show_command_palette=False)
+
+    async def on_unmount(self) -> None:
+        await self.exec_runs.close()
+        await self.tunnels.close_all()
 
     def on_mount(self) -> None:
         for pane_id, title in PANES:
@@ -142,11 +154,20 @@ class MainScreen(Screen[None]):
         if self.fleet.record_status(message.profile, message.status, message.error):
             self.refresh_status()
 
+    @on(ProfileNotice)
+    def _profile_notice(self, message: ProfileNotice) -> None:
+        self.notify(
+            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
+        )
+
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
         before = self.fleet.fleet(message.result.provider)
+        was_offline = self.fleet.offline()
         if not self.fleet.record(message.result):
             return
+        if self.fleet.offline() != was_offline:
+            self.refresh_bindings()  # grey (or restore) the keys that need the platform
         if self.fleet.unchanged(before, message.result.fleet):
             self.refresh_status()  # the data age and lineage progress; table and tree stay as they are
             return
@@ -190,6 +211,7 @@ class MainScreen(Screen[None]):
             results=fleet.results,
             pending=self.actions.pending,
             filter_text=self.query_one(FilterBar).vm_filter.text,
+            marked=len(self.table.marked),
         )
         self.query_one(Banner).show_problems(fleet)
 
@@ -208,6 +230,11 @@ class MainScreen(Screen[None]):
         self._show_details()
         self._prioritize_lineage()
 
+    @on(VmTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.refresh_status()
+        self.refresh_bindings()
+
     @on(LineageTree.ItemHighlighted)
     def _tree_highlighted(self, message: LineageTree.ItemHighlighted) -> None:
         if self.lineage.has_focus:
@@ -215,12 +242,23 @@ class MainScreen(Screen[None]):
             if isinstance(message.item, Vm):
                 self.table.select(message.item.key)
 
+    @on(VmTable.RowSelected)
+    async def _enter_on_row(self) -> None:
+        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
+        await self.action_run("view.describe")
+
     def selected_vm(self) -> Vm | None:
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
             if isinstance(item, Vm):
                 return item
         return self.table.selected_vm
+
+    def broadcast_targets(self) -> list[Vm]:
+        """The VMs marked in the list (Space) when the table marks any, else the selected VM."""
+        marked = self.table.marked_vms
+        selected = self.selected_vm()
+        return marked or ([selected] if selected is not None else [])
 
     def selected_commit(self) -> Commit | None:
         item = self.lineage.selected_item()
@@ -234,11 +272,31 @@ class MainScreen(Screen[None]):
     # ---------------------------------------------------------------- actions
 
     def unavailable(self, action_id: str) -> str | None:
-        """Why a registry action can't run for the current selection, or None."""
+        """Why a registry action can't run for the current selection (or the marked VMs), or None."""
+        if action_id in BULK and self.table.marked:
+            first_reason = None
+            for key in self.table.marked:  # available as soon as one marked VM can
+                reason = self.unavailable_for(action_id, self.table.vms[key])
+                if reason is None:
+                    return None
+                first_reason = first_reason or reason
+            return f"no marked VM can: {first_reason}"
         selection = Selection(self.default_profile(), self.selected_vm(), self.selected_commit())
+        return self._unavailable(action_id, selection)
+
+    def unavailable_for(self, action_id: str, vm: Vm) -> str | None:
+        """Why a registry action can't run on `vm`, or None."""
+        return self._unavailable(action_id, Selection(self.default_profile(), vm))
+
+    def _unavailable(self, action_id: str, selection: Selection) -> str | None:
         requires, providers = self.registry[action_id].requires, self.actions.providers
         return unavailable(
-            requires, selection, providers, self.actions.pending, read_only=self.options.read_only
+            requires,
+            selection,
+            providers,
+            self.actions.pending,
+            read_only=self.options.read_only,
+            offline=self.fleet.offline(),
         )
 
     def unavailable_reasons(self) -> dict[str, str]:

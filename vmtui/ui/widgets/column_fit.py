@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 CELL_PADDING = 2
-"""DataTable pads each cell by one on both sides; a hidden column still costs this much."""
+"""The VM table pads each cell by one on both sides; the fit also counts this for hidden columns."""
 
 
 @dataclass(frozen=True)

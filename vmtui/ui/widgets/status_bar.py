@@ -24,6 +24,7 @@ class StatusBar(Static):
         self.results: dict[str, PollResult] = {}
         self.pending: dict[tuple[str, str], str] = {}
         self.filter_text = ""
+        self.marked = 0
         self._shown: Text | None = None
 
     def refresh_status(
@@ -33,9 +34,11 @@ class StatusBar(Static):
         results: Mapping[str, PollResult],
         pending: Mapping[tuple[str, str], str],
         filter_text: str,
+        marked: int = 0,
     ) -> None:
         self.connecting, self.results, self.pending = dict(connecting), dict(results), dict(pending)
         self.filter_text = filter_text
+        self.marked = marked
         status = self.render_status()
         if status != self._shown:  # called every second for the data age: repaint only on a change
             self._shown = status
@@ -82,6 +85,8 @@ class StatusBar(Static):
         if self.pending:
             verbs = ", ".join(sorted(set(self.pending.values())))
             text.append(f"{bar}{len(self.pending)} in flight: {verbs}", style=warn)
+        if self.marked:
+            text.append(f"{bar}{self.marked:,} selected", style=f"bold {accent}")
         if self.filter_text:
             text.append(f"{bar}filter: {clean(self.filter_text, 60)}", style=accent)
         return text

@@ -1,38 +1,33 @@
-"""The VM list: a DataTable patched in place from each snapshot (keyed diff, never clear-and-refill)."""
+"""The VM list: a Line-API table drawing only the visible lines over a sorted index of rows.
+
+`VmIndex` (services) keeps which VMs pass the filter in sort order; this widget renders the header
+and the rows on screen from it (`render_line`), so 100,000 VMs cost what a screenful costs. The
+cursor follows its VM through snapshots, sorts and filters; marked rows (Space) survive snapshots.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter
+from vmtui.services.vm_index import RowId, VmIndex
 from vmtui.ui.format import STATE_COLOURS, format_age, safe, short_id, state_glyph, theme_style
 from vmtui.ui.widgets.column_fit import ColumnSpec, fit_columns
-
-RowId = tuple[str, str]
-
-MANY_REMOVALS = 16
-REBUILD_COST = 500_000
-"""Above (removed rows x current rows) this, re-adding the kept rows beats removing one by one."""
-
-
-def row_key(key: RowId) -> str:
-    """DataTable row key for (profile, VM id); NUL cannot appear in either part after cleaning."""
-    return f"{key[0]}\0{key[1]}"
-
-
-def parse_row_key(value: str) -> RowId:
-    profile, _, vm_id = value.partition("\0")
-    return (profile, vm_id)
 
 
 @dataclass(frozen=True)
@@ -41,31 +36,70 @@ class Column:
     label: str
     fit: ColumnSpec
     sort_value: Callable[[Vm], object]
+    """Computed once per VM change (attrgetter where it can: a C call, not a Python one)."""
+    sort_key: str
+    """Shift+letter sorting by this column (again: reversed), as in k9s."""
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), lambda vm: vm.provider),
+    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), attrgetter("provider"), "R"),
     Column(
-        "name", "Name / id", ColumnSpec("name", 0, 12, 32, essential=True), lambda vm: vm.display_name.lower()
+        "name",
+        "Name / id",
+        ColumnSpec("name", 0, 12, 32, essential=True),
+        lambda vm: vm.display_name.lower(),
+        "N",
     ),
-    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), lambda vm: vm.state.value),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), attrgetter("state"), "T"),
     Column(
         "age",
         "Age",
-        ColumnSpec("age", 2, 4, 4, essential=True),
+        ColumnSpec("age", 2, 5, 5, essential=True),
         lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0),
+        "A",
     ),
-    Column("parent", "Parent", ColumnSpec("parent", 4, 8, 10), lambda vm: vm.parent_commit_id or ""),
-    Column("labels", "Labels", ColumnSpec("labels", 5, 10, None), lambda vm: sorted(vm.labels.items())),
+    Column("parent", "Parent", ColumnSpec("parent", 4, 8, 10), lambda vm: vm.parent_commit_id or "", "C"),
+    Column("labels", "Labels", ColumnSpec("labels", 5, 10, None), lambda vm: sorted(vm.labels.items()), "B"),
 )
 """Hidden as the width shrinks: labels, then parent, then profile, then age (`column_fit`)."""
 
+STRIP_CACHE = 1024
+"""Rendered rows kept: a few screens' worth."""
 
-class VmTable(DataTable):
-    """Rows keyed by (profile, VM id). `apply()` adds, updates only changed cells, drops gone rows,
-    and keeps the cursor on the same VM."""
+
+class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
+    """Rows keyed by (profile, VM id). `set_fleet()` takes a snapshot: only new and changed rows are
+    re-measured and re-drawn, and the cursor stays on the same VM."""
+
+    DEFAULT_CSS = """
+    VmTable {
+        width: 1fr;
+        height: 1fr;
+        overflow-x: hidden;
+        background: $surface;
+        color: $foreground;
+        &:focus { background-tint: $foreground 5%; }
+        & > .vm-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .vm-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .vm-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .vm-table--marked { color: $text-accent; text-style: bold; }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"vm-table--header", "vm-table--cursor", "vm-table--marked"}
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "scroll_top", "First", show=False, id="list.first", tooltip="Go to the first row"),
         Binding("end", "scroll_bottom", "Last", show=False, id="list.last", tooltip="Go to the last row"),
         Binding(
@@ -84,6 +118,17 @@ class VmTable(DataTable):
             id="list.sort_reverse",
             tooltip="Reverse the sort order",
         ),
+        *(
+            Binding(
+                column.sort_key,
+                f"sort_column({column.key!r})",
+                f"Sort: {column.label}",
+                show=False,
+                id=f"list.sort_{column.key}",
+                tooltip=f"Sort by {column.label} (again: reverse)",
+            )
+            for column in COLUMNS
+        ),
     ]
 
     class VmHighlighted(Message):
@@ -91,153 +136,369 @@ class VmTable(DataTable):
             super().__init__()
             self.key = key
 
+    class RowSelected(Message):
+        """A click on the row under the cursor (Enter is the screen's key): the screen describes it."""
+
+        def __init__(self, key: RowId) -> None:
+            super().__init__()
+            self.key = key
+
+    class MarksChanged(Message):
+        """The set of marked VMs changed (the status bar counts them)."""
+
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float], **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.ascii_only = ascii_only
         self.now = now
-        self.vms: dict[RowId, Vm] = {}
+        self.index = VmIndex({column.key: column.sort_value for column in COLUMNS}, "age")
         self.pending: dict[RowId, str] = {}
-        self.filter = VmFilter()
-        self.sort_column = "age"
-        self.sort_reverse = False
-        self._cells: dict[RowId, tuple[Text, ...]] = {}
-        self._drawn: dict[RowId, tuple[Vm, str | None, str]] = {}
-        """What each row's cells were drawn from (VM object, badge, age text): unchanged rows are skipped."""
+        self.marked: set[RowId] = set()
+        self.cursor_row = 0
+        self._cells: dict[RowId, tuple[tuple[Vm, str | None, str], tuple[Text, ...]]] = {}
+        """Each drawn row's cells and what they were drawn from (VM, badge, age text)."""
+        self._strips: LRUCache[tuple[RowId, bool], Strip] = LRUCache(STRIP_CACHE)
+        """Rendered rows (with the cursor or not) of the current look: cleared by any change."""
+        self._widths: dict[str, int] = {}
+        self._fitted_for = -1
         self._colours: dict[str, str] = {}
         self._announced: RowId | None = None
 
     def on_mount(self) -> None:
-        for column in COLUMNS:
-            self.add_column(column.label, key=column.key, width=column.fit.min_width)
-        self.fit_columns()
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self._colours = self.app.get_css_variables()
+        self._resized()
 
-    def on_resize(self) -> None:
-        self.fit_columns()
+    # ------------------------------------------------------------------ state the screen reads
 
-    def fit_columns(self) -> None:
-        """Size the columns to the width (hiding the least important ones): nothing scrolls sideways."""
-        widths = fit_columns([column.fit for column in COLUMNS], self.scrollable_content_region.width)
-        for column in COLUMNS:
-            shown = self.columns[ColumnKey(column.key)]
-            shown.auto_width = False
-            shown.width = widths[column.key]
-            shown.label = Text(column.label if widths[column.key] else "", no_wrap=True, overflow="crop")
-        self._require_update_dimensions = True
-        self.refresh()
+    @property
+    def vms(self) -> dict[RowId, Vm]:
+        return self.index.vms
 
-    def _on_theme_changed(self, _theme: object) -> None:
-        self._colours = self.app.get_css_variables()
-        self._drawn.clear()
-        self.refresh_rows()
+    @property
+    def filter(self) -> VmFilter:
+        return self.index.filter
+
+    @property
+    def sort_column(self) -> str:
+        return self.index.sort_column
+
+    @property
+    def sort_reverse(self) -> bool:
+        return self.index.sort_reverse
+
+    @property
+    def row_count(self) -> int:
+        return len(self.index)
 
     @property
     def selected_key(self) -> RowId | None:
         if not self.row_count:
             return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:  # cursor outside the table while rows change
-            return None
-        return parse_row_key(key.value) if key.value is not None else None
+        return self.index.key_at(min(self.cursor_row, self.row_count - 1))
 
     @property
     def selected_vm(self) -> Vm | None:
         key = self.selected_key
         return self.vms.get(key) if key else None
 
+    @property
+    def marked_vms(self) -> list[Vm]:
+        """The marked VMs in the table's order (those the filter hides last)."""
+        shown: list[tuple[int, Vm]] = []
+        hidden: list[Vm] = []
+        for key in self.marked:
+            position = self.index.position(key)
+            if position is None:
+                hidden.append(self.vms[key])
+            else:
+                shown.append((position, self.vms[key]))
+        return [vm for _, vm in sorted(shown, key=lambda item: item[0])] + sorted(
+            hidden, key=lambda vm: vm.key
+        )
+
+    def row_keys(self) -> list[RowId]:
+        """Every shown key, top to bottom."""
+        return self.index.keys()
+
+    def cells(self, key: RowId) -> tuple[Text, ...]:
+        """The cells drawn for a listed VM's row, one per column."""
+        return self._cells_for(key)
+
     def visible_keys(self) -> list[RowId]:
         """The rows on screen now, top to bottom (the lineage stream fetches these early)."""
-        first = int(self.scroll_y)
-        rows = self.ordered_rows[first : first + self.scrollable_content_region.height]
-        return [parse_row_key(str(row.key.value)) for row in rows]
+        first = round(self.scroll_y)
+        return self.index.keys(first, first + self._page_height())
 
-    def select(self, key: RowId) -> bool:
-        """Move the cursor to a VM's row; False when it is not shown (filtered out or gone)."""
-        if key not in self._cells:
-            return False
-        self._restore_cursor(key)
-        return True
+    # ------------------------------------------------------------------ changes
 
     def set_fleet(self, vms: Iterable[Vm]) -> None:
-        self.vms = {vm.key: vm for vm in vms}
-        self.refresh_rows()
+        keep = self.selected_key
+        changed = self.index.apply(vms)
+        gone = [key for key in self._cells if key not in self.index.vms]
+        for key in gone:
+            del self._cells[key]
+        if self.marked - self.index.vms.keys():
+            self.marked &= self.index.vms.keys()
+            self.post_message(self.MarksChanged())
+        if changed or gone:
+            self._rows_changed(keep)
+        else:
+            self._redraw()  # ages move on
 
     def set_filter(self, vm_filter: VmFilter) -> None:
-        self.filter = vm_filter
-        self.refresh_rows()
+        keep = self.selected_key
+        self.index.set_filter(vm_filter)
+        self._rows_changed(keep)
 
     def set_pending(self, pending: dict[RowId, str]) -> None:
         self.pending = dict(pending)
-        self.refresh_rows()
+        self._redraw()
 
-    def refresh_rows(self) -> None:
-        """Bring the table to `self.vms` (filtered) by patching only what differs.
-
-        Rows are added, updated cell by cell, or removed. DataTable.remove_row costs O(rows), so
-        when very many rows go at once (a narrowing filter) the table is emptied and the remaining
-        rows re-added from their cached cells instead."""
+    def sort_by(self, column_key: str, reverse: bool | None = None) -> None:
         keep = self.selected_key
-        wanted = {key: vm for key, vm in self.vms.items() if self.filter.matches(vm)}
-        gone = [key for key in self._cells if key not in wanted]
-        added = False
-        with self.app.batch_update():
-            if len(gone) > MANY_REMOVALS and len(gone) * len(self._cells) > REBUILD_COST:
-                self.clear()
-                in_table: dict[RowId, tuple[Text, ...]] = {}
-            else:
-                for key in gone:
-                    self.remove_row(row_key(key))
-                in_table = self._cells
-            for key in gone:
-                del self._cells[key]
-                self._drawn.pop(key, None)
-            for key, vm in wanted.items():
-                source = (vm, self.pending.get(key), self._age_text(vm))
-                drawn = self._drawn.get(key)
-                unchanged = drawn is not None and drawn[0] is vm and drawn[1:] == source[1:]
-                cells = self._cells[key] if unchanged else self._render_cells(vm)
-                shown = in_table.get(key)
-                if shown is None:
-                    self.add_row(*cells, key=row_key(key))
-                    added = True
-                elif not unchanged:
-                    for column, old, new in zip(COLUMNS, shown, cells, strict=True):
-                        if old != new:
-                            self.update_cell(row_key(key), column.key, new)
-                self._cells[key] = cells
-                self._drawn[key] = source
-            if added:
-                self._sort_rows()
-            self._restore_cursor(keep)
+        if reverse is None:
+            reverse = not self.sort_reverse if column_key == self.sort_column else False
+        self.index.sort_by(column_key, reverse)
+        self._rows_changed(keep)
+
+    def select(self, key: RowId) -> bool:
+        """Move the cursor to a VM's row; False when it is not shown (filtered out or gone)."""
+        position = self.index.position(key)
+        if position is None:
+            return False
+        self.move_cursor(position)
+        return True
+
+    def move_cursor(self, row: int) -> None:
+        self.cursor_row = max(0, min(row, self.row_count - 1))
+        self._scroll_to_cursor()
+        self.refresh()
         self._announce()
 
+    def _rows_changed(self, keep: RowId | None) -> None:
+        self.virtual_size = Size(0, self.row_count + 1)
+        position = self.index.position(keep) if keep is not None else None
+        if position is not None:
+            self.cursor_row = position
+        self.cursor_row = max(0, min(self.cursor_row, self.row_count - 1))
+        self._scroll_to_cursor()
+        self._redraw()
+        self._announce()
+
+    def _redraw(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
     def _announce(self) -> None:
-        """Tell the screen when the VM under the cursor changed without a cursor move (rows sorted,
-        added or removed around it)."""
+        """Tell the screen when the VM under the cursor changed (a move, or rows sorted, added or
+        removed around it)."""
         key = self.selected_key
         if key != self._announced:
             self._announced = key
             self.post_message(self.VmHighlighted(key))
 
-    def _restore_cursor(self, key: RowId | None) -> None:
-        if key is not None and key in self._cells:
-            index = self.get_row_index(row_key(key))
-            if index != self.cursor_row:
-                self.move_cursor(row=index, animate=False)
+    # ------------------------------------------------------------------ marks
 
-    def _render_cells(self, vm: Vm) -> tuple[Text, ...]:
+    def toggle_mark(self) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.marked ^= {key}
+            self._marks_changed()
+            self.move_cursor(self.cursor_row + 1)
+
+    def mark_all(self) -> None:
+        """Mark every shown row (the filter's result)."""
+        self.marked |= set(self.index.keys())
+        self._marks_changed()
+
+    def mark_none(self) -> None:
+        self.marked.clear()
+        self._marks_changed()
+
+    def invert_marks(self) -> None:
+        """Marked shown rows lose their mark, the other shown rows get one."""
+        self.marked ^= set(self.index.keys())
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
+        self._redraw()
+        self.post_message(self.MarksChanged())
+
+    # ------------------------------------------------------------------ keys and mouse
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - self._page_height())
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + self._page_height())
+
+    def action_scroll_top(self) -> None:
+        self.move_cursor(0)
+
+    def action_scroll_bottom(self) -> None:
+        self.move_cursor(self.row_count - 1)
+
+    def action_cycle_sort(self) -> None:
+        keys = [column.key for column in COLUMNS]
+        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)], reverse=False)
+        self.notify(f"Sorted by {self.sort_column}", timeout=1.5)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
+
+    def action_sort_column(self, column_key: str) -> None:
+        self.sort_by(column_key)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x)
+            if column is not None:
+                self.sort_by(column)
+            return
+        row = round(self.scroll_y) + offset.y - 1
+        if row >= self.row_count:
+            return
+        if row == self.cursor_row:
+            self.post_message(self.RowSelected(self.index.key_at(row)))
+        else:
+            self.move_cursor(row)
+
+    def _column_at(self, x: int) -> str | None:
+        right = 0
+        for column in COLUMNS:
+            width = self._widths.get(column.key, 0)
+            if width:
+                right += width + 2
+                if x < right:
+                    return column.key
+        return None
+
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        top, height = round(self.scroll_y), self._page_height()
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + height:
+            self.scroll_to(y=self.cursor_row - height + 1, animate=False, immediate=True)
+
+    # ------------------------------------------------------------------ drawing
+
+    def on_resize(self) -> None:
+        self._resized()
+
+    def on_focus(self) -> None:
+        self._redraw()  # the cursor's colour follows the focus
+
+    def on_blur(self) -> None:
+        self._redraw()
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(0, self.row_count + 1)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Size the columns to the width (hiding the least important ones): nothing scrolls sideways."""
+        width = self.scrollable_content_region.width
+        if width != self._fitted_for:
+            self._fitted_for = width
+            self._widths = fit_columns([column.fit for column in COLUMNS], width)
+            self._redraw()
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._colours = self.app.get_css_variables()
+        self._cells.clear()
+        self._redraw()
+
+    def render_line(self, y: int) -> Strip:
+        self._fit()
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_rich_style("vm-table--header")
+            return self._strip(self._header_text(), width, base + header)
+        row = round(self.scroll_y) + y - 1
+        if row >= self.row_count:
+            return Strip([Segment(" " * width, base)], width)
+        key = self.index.key_at(row)
+        cursor = row == self.cursor_row
+        strip = self._strips.get((key, cursor))
+        if strip is None:
+            style = base
+            if key in self.marked:
+                style += self.get_component_rich_style("vm-table--marked")
+            if cursor:
+                style += self.get_component_rich_style("vm-table--cursor")
+            strip = self._strip(self._row_text(key), width, style)
+            self._strips[(key, cursor)] = strip
+        return strip
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        segments = list(text.render(self.app.console))
+        return Strip(segments).extend_cell_length(width).crop(0, width).apply_style(style)
+
+    def _header_text(self) -> Text:
+        arrows = ("^", "v") if self.ascii_only else ("▲", "▼")
+        text = Text(no_wrap=True, end="")
+        for column in COLUMNS:
+            width = self._widths.get(column.key, 0)
+            label = Text(column.label)
+            if column.key == self.sort_column:  # the arrow stays visible however narrow the column
+                label.truncate(max(width - 2, 0), overflow="crop" if self.ascii_only else "ellipsis")
+                label.append(f" {arrows[self.sort_reverse]}")
+            self._append_cell(text, label, width)
+        return text
+
+    def _row_text(self, key: RowId) -> Text:
+        """The row's cells; a marked row shows its mark in the first cell's left padding."""
+        text = Text(no_wrap=True, end="")
+        for column, cell in zip(COLUMNS, self._cells_for(key), strict=True):
+            self._append_cell(text, cell, self._widths.get(column.key, 0))
+        if key in self.marked and text:
+            mark = Text("*" if self.ascii_only else "●", style="bold")
+            text = Text.assemble(mark, text[1:], no_wrap=True, end="")
+        return text
+
+    def _append_cell(self, line: Text, cell: Text, width: int) -> None:
+        """One cell padded by a space each side; a long value ends in an ellipsis (is cut with --ascii)."""
+        if not width:
+            return
+        shown = cell.copy()
+        shown.truncate(width, overflow="crop" if self.ascii_only else "ellipsis", pad=True)
+        line.append(" ")
+        line.append_text(shown)
+        line.append(" ")
+
+    def _cells_for(self, key: RowId) -> tuple[Text, ...]:
+        vm = self.vms[key]
+        source = (vm, self.pending.get(key), self._age_text(vm))
+        drawn = self._cells.get(key)
+        if drawn is not None and drawn[0] == source:  # the same VM object, or an equal one
+            return drawn[1]
+        cells = self._render_cells(vm, source[1])
+        self._cells[key] = (source, cells)
+        return cells
+
+    def _render_cells(self, vm: Vm, badge: str | None) -> tuple[Text, ...]:
         colour = theme_style(self._colours, STATE_COLOURS[vm.state])
-        state = Text(f"{state_glyph(vm.state, self.ascii_only)} {vm.state.value}", style=colour, no_wrap=True)
-        badge = self.pending.get(vm.key)
+        state = Text(f"{state_glyph(vm.state, self.ascii_only)} {vm.state.value}", style=colour)
         if badge:
             state = Text(
                 f"{'..' if self.ascii_only else '⟳'} {badge}",
                 style=f"bold {theme_style(self._colours, 'text-warning')}",
             )
         labels = ", ".join(f"{k}={v}" for k, v in sorted(vm.labels.items()))
-        cells = (
+        return (
             safe(vm.provider, limit=20),
             safe(vm.id if vm.display_name == vm.id else f"{vm.display_name} ({short_id(vm.id)})", limit=60),
             state,
@@ -245,50 +506,6 @@ class VmTable(DataTable):
             safe(short_id(vm.parent_commit_id) if vm.parent_commit_id else "-"),
             safe(labels, limit=200),
         )
-        for cell in cells:  # one line per row; a long value ends in an ellipsis ("~" with --ascii)
-            cell.no_wrap = True
-            cell.overflow = "crop" if self.ascii_only else "ellipsis"
-        return cells
 
     def _age_text(self, vm: Vm) -> str:
         return format_age(None if vm.created_at is None else self.now() - vm.created_at.timestamp())
-
-    def _sort_rows(self) -> None:
-        """Order rows by the sort column's VM value. DataTable.sort only hands the key function the
-        cell values, so the row keys are paired up in the same order (sorted() calls the key once per
-        row, in input order)."""
-        column = next(c for c in COLUMNS if c.key == self.sort_column)
-        row_keys = iter(list(self.rows))
-
-        def vm_order(_cells: object) -> tuple[object, RowId]:
-            key = parse_row_key(str(next(row_keys).value))
-            return (column.sort_value(self.vms[key]), key)
-
-        self.sort(key=vm_order, reverse=self.sort_reverse)
-
-    def sort_by(self, column_key: str, reverse: bool | None = None) -> None:
-        keep = self.selected_key
-        if reverse is None:
-            reverse = not self.sort_reverse if column_key == self.sort_column else False
-        self.sort_column, self.sort_reverse = column_key, reverse
-        self._sort_rows()
-        self._restore_cursor(keep)
-        self._announce()
-
-    def action_cycle_sort(self) -> None:
-        keys = [c.key for c in COLUMNS]
-        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)], reverse=False)
-        self.notify(f"Sorted by {self.sort_column}", timeout=1.5)
-
-    def action_reverse_sort(self) -> None:
-        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
-
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(str(event.column_key.value))
-
-    @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        self._announce()

@@ -1,0 +1,105 @@
+"""The VM list's row index: the shown keys always equal a plain filter-then-sort of the snapshot,
+whatever the sequence of snapshots, filters and sorts (checked against that reference)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vmtui.core.models import Vm, VmState
+from vmtui.services.filter import parse_filter
+from vmtui.services.vm_index import VmIndex
+from vmtui.ui.widgets.vm_table import COLUMNS
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+SORT_VALUES = {column.key: column.sort_value for column in COLUMNS}
+
+
+def vm(number: int, *, state: VmState = VmState.RUNNING, age: int = 0, team: str = "a") -> Vm:
+    return Vm(
+        provider="p" if number % 3 else "q",
+        id=f"vm-{number:05d}",
+        state=state,
+        created_at=BASE + timedelta(seconds=age),
+        labels={"team": team, "name": f"n{number % 17}"},
+    )
+
+
+def reference(vms: list[Vm], filter_text: str, column: str, reverse: bool) -> list[tuple[str, str]]:
+    vm_filter = parse_filter(filter_text)
+    shown = [v for v in vms if vm_filter.matches(v)]
+    ranked = sorted(shown, key=lambda v: (SORT_VALUES[column](v), v.key))
+    return [v.key for v in (reversed(ranked) if reverse else ranked)]
+
+
+def random_fleet(rng: random.Random, size: int) -> list[Vm]:
+    states = list(VmState)
+    return [
+        vm(n, state=rng.choice(states), age=rng.randrange(50), team=rng.choice("abc")) for n in range(size)
+    ]
+
+
+def test_empty_index_shows_nothing():
+    index = VmIndex(SORT_VALUES, "age")
+    assert len(index) == 0 and index.keys() == [] and index.position(("p", "x")) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_snapshots_filters_and_sorts_match_the_reference(seed):
+    rng = random.Random(seed)
+    index = VmIndex(SORT_VALUES, "age")
+    fleet = random_fleet(rng, 300)
+    filter_text, column, reverse = "", "age", False
+    index.apply(fleet)
+    for _ in range(40):
+        step = rng.randrange(4)
+        if step == 0:  # a snapshot: a few VMs change, go or arrive (the small path)
+            fleet = [v for v in fleet if rng.random() > 0.01]
+            for i in rng.sample(range(len(fleet)), 3):
+                fleet[i] = fleet[i].model_copy(update={"state": rng.choice(list(VmState))})
+            fleet += [vm(1000 + rng.randrange(5000), age=rng.randrange(50)) for _ in range(2)]
+            fleet = list({v.key: v for v in fleet}.values())
+            index.apply(fleet)
+        elif step == 1:  # many change at once (the full re-sort path)
+            fleet = random_fleet(rng, rng.randrange(100, 300))
+            index.apply(fleet)
+        elif step == 2:
+            filter_text = rng.choice(["", "state:running", "team=b", "n1", "!state:dead", "~v0"])
+            index.set_filter(parse_filter(filter_text))
+        else:
+            column, reverse = rng.choice(list(SORT_VALUES)), rng.random() < 0.5
+            index.sort_by(column, reverse)
+        expected = reference(fleet, filter_text, column, reverse)
+        assert index.keys() == expected
+        for position, key in enumerate(expected):
+            assert index.position(key) == position
+
+
+def test_apply_reports_new_and_changed_keys_only():
+    index = VmIndex(SORT_VALUES, "age")
+    fleet = [vm(n, age=n) for n in range(10)]
+    assert index.apply(fleet) == {v.key for v in fleet}
+    same_values = [v.model_copy() for v in fleet]  # new objects, equal values: nothing to redraw
+    assert index.apply(same_values) == set()
+    changed = [*same_values[:9], same_values[9].model_copy(update={"state": VmState.PAUSED})]
+    assert index.apply(changed) == {changed[9].key}
+    assert index.apply(changed[1:]) == set() and index.position(changed[0].key) is None
+
+
+def test_filtered_out_and_gone_keys_have_no_position():
+    index = VmIndex(SORT_VALUES, "name")
+    fleet = [vm(1, state=VmState.PAUSED), vm(2)]
+    index.apply(fleet)
+    index.set_filter(parse_filter("state:paused"))
+    assert index.keys() == [fleet[0].key] and index.position(fleet[1].key) is None
+
+
+def test_substring_terms_never_match_across_two_fields():
+    index = VmIndex(SORT_VALUES, "age")
+    index.apply([vm(1)])  # id vm-00001, provider p, labels team=a and name=n1
+    index.set_filter(parse_filter("00001p"))  # the end of the id joined with the provider
+    assert index.keys() == []
+    index.set_filter(parse_filter("00001"))
+    assert len(index) == 1

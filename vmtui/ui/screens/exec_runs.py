@@ -1,0 +1,191 @@
+"""ExecScreen: run a command on the selected VM without a shell and watch its output stream in.
+
+The command line runs as `sh -c LINE` through the API's exec (no PTY, no SSH). Runs stay in the app's
+`ExecRuns` after the screen closes, so reopening it lists recent and running ones; `a` re-attaches to a
+detached run, `d` detaches (the command runs on), `l` shows the run's output from the VM's exec log
+(where the provider has one).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Label, Log, Static
+
+from vmtui.core.errors import ProviderError
+from vmtui.core.models import Vm
+from vmtui.services.exec_runs import ExecRun, ExecRuns
+from vmtui.ui.format import clean, clean_lines, format_age
+
+REFRESH_SECONDS = 0.1
+"""Output and statuses repaint at most this often, however fast a command writes."""
+
+
+def shell_command(line: str) -> list[str]:
+    """What a typed line runs as: `sh -c LINE` (vers-cli runs `bash -c`; not every image has bash)."""
+    return ["sh", "-c", line]
+
+
+class ExecScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="exec.close", tooltip="Back (runs keep going)"),
+        Binding("a", "attach", "Attach", id="exec.attach", tooltip="Follow a detached run again"),
+        Binding("d", "detach", "Detach", id="exec.detach", tooltip="Stop following; the command runs on"),
+        Binding("l", "logs", "Logs", id="exec.logs", tooltip="The run's output from the VM's exec log"),
+    ]
+    DEFAULT_CSS = """
+    ExecScreen #exec-runs { height: 8; }
+    ExecScreen #exec-output { height: 1fr; border: round $foreground 30%; }
+    ExecScreen #exec-status { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, runs: ExecRuns, vm: Vm) -> None:
+        super().__init__()
+        self.runs = runs
+        self.vm = vm
+        self.shown: tuple[str, int, str] | None = None
+        """(exec id, output length, status) the panel shows: it repaints only when that changes."""
+        self.log_of: str | None = None
+        """The run whose VM exec log is shown (`l`) instead of its live output, until another is selected."""
+        self.rows: list[tuple[str, str, str, str, str, bool]] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="exec-dialog", classes="dialog"):
+            yield Label(
+                Text(f"Run on {clean(self.vm.display_name, 60)} (no shell, exec API)"), classes="dialog-title"
+            )
+            yield Input(placeholder="command, run as sh -c …; Enter runs it", id="exec-command")
+            yield DataTable(cursor_type="row", id="exec-runs")
+            yield Log(id="exec-output", max_lines=10_000, auto_scroll=True)
+            yield Static("", id="exec-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key, width in (
+            ("VM", "vm", 20),
+            ("Command", "command", 50),
+            ("Status", "status", 12),
+            ("Age", "age", 6),
+        ):
+            table.add_column(label, key=key, width=width)
+        self.set_interval(REFRESH_SECONDS, self._repaint)
+        self._repaint()
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#exec-command")
+    def _run(self, event: Input.Submitted) -> None:
+        line = event.value.strip()
+        if not line:
+            return
+        run = self.runs.start(self.vm, shell_command(line))
+        event.input.value = ""
+        self.selected = run
+        self._repaint()
+
+    # ---------------------------------------------------------------- what is shown
+
+    @property
+    def selected(self) -> ExecRun | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((run for run in self.runs.runs if run.exec_id == key), None)
+
+    @selected.setter
+    def selected(self, run: ExecRun) -> None:
+        self._fill_table()
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(run.exec_id))
+
+    def _repaint(self) -> None:
+        self._fill_table()
+        run = self.selected
+        now = None if run is None else (run.exec_id, len(run.output), run.status)
+        if now == self.shown or (run is not None and run.exec_id == self.log_of):
+            return
+        self.shown, self.log_of = now, None
+        log = self.query_one(Log)
+        log.clear()
+        if run is None:
+            self.status("No runs yet: type a command and press Enter")
+            return
+        log.write_lines(clean_lines(run.text()))
+        self.status(self._describe(run))
+
+    def _fill_table(self) -> None:
+        """The runs, one row each; rebuilt only when a row changed (ages move once a second)."""
+        now = time.time()
+        rows = [
+            (
+                run.exec_id,
+                clean(run.vm_name, 16),
+                clean(" ".join(run.command[2:] if run.command[:2] == ("sh", "-c") else run.command), 56),
+                run.status,
+                format_age(now - run.started),
+                run.failed,
+            )
+            for run in self.runs.runs
+        ]
+        if rows == self.rows:
+            return
+        self.rows = rows
+        table = self.query_one(DataTable)
+        keep = self.selected.exec_id if self.selected else None
+        table.clear()
+        for exec_id, vm_name, command, status, age, failed in rows:
+            table.add_row(vm_name, command, Text(status, "bold red" if failed else ""), age, key=exec_id)
+        if keep is not None:
+            table.move_cursor(row=table.get_row_index(keep))
+
+    @staticmethod
+    def _describe(run: ExecRun) -> str:
+        if run.error is not None:
+            return f"{run.vm_name}: {run.error}"
+        if run.exit_code is not None:
+            return f"{run.vm_name}: exited with code {run.exit_code}"
+        if run.following:
+            return f"{run.vm_name}: running… (d detaches; the command runs on)"
+        return f"{run.vm_name}: detached (a re-attaches)"
+
+    def status(self, text: str) -> None:
+        self.query_one("#exec-status", Static).update(Text(clean(text, 300)))
+
+    # ---------------------------------------------------------------- keys
+
+    def action_attach(self) -> None:
+        run = self.selected
+        if run is None or run.finished or run.following:
+            self.status("Select a detached run to re-attach")
+            return
+        self.runs.attach(run)
+
+    def action_detach(self) -> None:
+        run = self.selected
+        if run is not None and run.following:
+            self.runs.detach(run)
+
+    @work(group="exec-logs", exclusive=True, exit_on_error=False)
+    async def action_logs(self) -> None:
+        run = self.selected
+        if run is None:
+            return
+        self.status("Reading the VM's exec log…")
+        try:
+            text = await self.runs.logs(run)
+        except ProviderError as exc:
+            self.status(f"No exec log: {exc}")
+            return
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines(clean_lines(text))
+        self.log_of = run.exec_id
+        self.status(f"{run.vm_name}: the VM's exec log of this run ({len(text)} characters)")
