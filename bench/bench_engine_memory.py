@@ -4,13 +4,13 @@ of the engine's process and every process of its VMs, the memory charged to each
 processes and the kernel memory they allocated: namespaces, mounts, page tables) and the processes
 each VM keeps; also the time to create them (8 at a time) and `GET /vms` at that size.
 
-Baselines, measured in the same run: the same number of bare namespace sets started with
-util-linux `unshare` (mount, pid, uts, ipc, net) running catatonit, the floor of a VM made of
-namespaces and an init (memory and start time), and `GET /health` on the engine before it has
-VMs (a request that does almost no work; with VMs it counts them) for the list. A size is skipped when MemAvailable could not hold it (estimated from the cost per
-VM measured so far), so the benchmark never pushes a shared machine into swap or the OOM killer.
-Used memory is host-wide: other work on the machine adds noise, the PSS and cgroup rows do not
-have it.
+Baselines, measured in the same run: 100 bare namespace sets started with util-linux `unshare`
+(mount, pid, uts, ipc, net) running catatonit, the floor of a VM made of namespaces and an init
+(memory and start time, per set), and `GET /health` on the engine before it has VMs (a request that
+does almost no work; with VMs it counts them) for the list. A size is skipped when MemAvailable
+could not hold it (estimated from the PSS and cgroup memory per VM measured so far), so the
+benchmark never pushes a shared machine into swap or the OOM killer. Used memory is host-wide: other
+work on the machine adds noise, the PSS and cgroup rows do not have it.
 
 `python bench/bench_engine_memory.py [SIZES...]` runs it alone; with PYTHONPATH pointing at
 another checkout it measures that checkout's engine (as the "before" figures in RESULTS.md).
@@ -181,7 +181,7 @@ async def _measure(state_dir: Path, sizes: tuple[int, ...]) -> list[dict]:
                 pss = (_pss_mib({os.getpid()} | vm_pids) - pss_before) / size
                 charged = [s.cgroup.usage()[1] for s in sandboxes]
                 cgroup_mib = sum(c or 0 for c in charged) / size / 2**20 if all(charged) else None
-                per_vm_guess = max(used, pss, 1.0)
+                per_vm_guess = max(pss + (cgroup_mib or 0), 1.0)  # host-wide `used` is too noisy
                 listed = await api.get(f"{V1}/vms")
                 assert len(listed.json()) == size, "GET /vms does not list every VM"
                 rows += [

@@ -12,8 +12,10 @@ from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen
+from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.screens.tags import TagsScreen
 from vmtui.ui.screens.text_view import TextViewScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 from vmtui.ui.widgets.vm_table import VmTable
@@ -23,6 +25,8 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("VM list", VmTable),
     ("everywhere", VmTuiApp),
     ("images screen", ImagesScreen),
+    ("tags screen", TagsScreen),
+    ("branch graph", LineageGraphScreen),
     ("action log", ActionLogScreen),
     ("file diff", FileDiffScreen),
     ("labels screen", LabelsScreen),

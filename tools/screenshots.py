@@ -26,7 +26,7 @@ from textual_diff_view import DiffView
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import VmConfig, VmState
-from vmtui.providers.base import Provider
+from vmtui.providers.base import CommitTagsApi, Provider
 from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
 from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
@@ -90,13 +90,15 @@ class ScreenshotSession:
     # ------------------------------------------------------------------ engine and fleet
 
     async def build_fleet(self, provider: Provider) -> None:
-        """web -> commit -> two branches; db paused. Waits until no VM is still booting."""
+        """web -> commit (tagged `stable`) -> two branches; db paused. Waits until no VM is still booting."""
         web = await provider.create_vm(VmConfig(labels={"name": "web", "tier": "frontend"}), wait_boot=True)
         db = await provider.create_vm(VmConfig(labels={"name": "db", "tier": "storage"}), wait_boot=True)
         await self._sh(provider, web, APP_CONFIG)
         commit = await provider.commit(web, name="web configured")
         branches = await provider.branch(commit, 2)
         await self._sh(provider, branches[0], APP_CHANGE)
+        if isinstance(provider, CommitTagsApi):
+            await provider.create_tag("stable", commit, "the configured web server")
         await provider.pause_vm(db)
         self.ids = {"web": web, "db": db, "branch": branches[0]}
         deadline = time.monotonic() + WAIT_S
@@ -165,6 +167,8 @@ class ScreenshotSession:
                 ("create", "n"),
                 ("delete-confirm", "D"),
                 ("images", "i"),
+                ("graph", "g"),
+                ("tags", "T"),
             ):
                 await pilot.press(key)
                 await pilot.pause(0.3)
@@ -285,12 +289,9 @@ class ScreenshotSession:
             await pilot.press("escape")
             main = app.main_screen
             running = [vm for vm in main.table.vms.values() if vm.state is VmState.RUNNING]
-            if hasattr(main.table, "marked_vms"):  # Space marks rows in the list
-                for vm in running:
-                    main.table.select(vm.key)
-                    await pilot.press("space")
-            else:
-                main.broadcast_targets = lambda: running  # type: ignore[method-assign]
+            for vm in running:  # Space marks the targets in the list
+                main.table.select(vm.key)
+                await pilot.press("space")
             main.table.select((PROFILE, self.ids["web"]))
             command = 'cat /etc/app-version 2>/dev/null || { echo "no /etc/app-version"; exit 1; }'
             await pilot.press("X", *command, "enter")

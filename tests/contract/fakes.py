@@ -225,6 +225,13 @@ class TodayVers(FakeVers):
     PAUSE_WORD, PAUSED_STATE = "Sleeping", "sleeping"
     IP_PREFIX = "fd00:fe11:deed::"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.commit_meta: dict[str, dict[str, Any]] = {}
+        """commit id -> name, description, is_public."""
+        self.tags: dict[str, dict[str, Any]] = {}
+        """tag name -> TagInfo."""
+
     def routes(self) -> list[tuple[str, str, Handler]]:
         v1 = re.escape(self.PREFIX)
         return [
@@ -239,8 +246,108 @@ class TodayVers(FakeVers):
             ("DELETE", f"{v1}/env_vars/([^/]+)", self._delete_env_var),
             ("GET", f"{v1}/images", self._list_images),
             ("DELETE", f"{v1}/images/images/([^/]+)", self._delete_image),
+            ("GET", f"{v1}/commits", self._list_commits),
+            ("PATCH", f"{v1}/commits/([^/]+)", self._update_commit),
+            ("DELETE", f"{v1}/commits/([^/]+)", self._delete_commit),
+            ("GET", f"{v1}/vm/commits/([^/]+)/parents", self._commit_parents),
+            ("POST", f"{v1}/vm/branch/by_commit/([^/]+)", self._branch_by_commit),
+            ("POST", f"{v1}/vm/branch/by_tag/([^/]+)", self._branch_by_tag),
+            ("GET", f"{v1}/commit_tags", self._list_tags),
+            ("POST", f"{v1}/commit_tags", self._create_tag),
+            ("PATCH", f"{v1}/commit_tags/([^/]+)", self._update_tag),
+            ("DELETE", f"{v1}/commit_tags/([^/]+)", self._delete_tag),
             *super().routes(),
         ]
+
+    # --- commits and tags ----------------------------------------------------------------------------
+
+    def commit_json(self, commit_id: str, id_key: str = "commit_id") -> dict[str, Any]:
+        meta = self.commit_meta.setdefault(commit_id, {"name": "", "description": None, "is_public": False})
+        parent_vm = self.commits[commit_id]
+        vm = self.vms.get(parent_vm)
+        return {
+            id_key: commit_id,
+            "owner_id": OWNER,
+            "created_at": CREATED,
+            "parent_vm_id": parent_vm,
+            "grandparent_commit_id": vm.parent_commit_id if vm else None,
+            **meta,
+        }
+
+    def _list_commits(self, request: httpx.Request, body: Any) -> httpx.Response:
+        limit = int(request.url.params.get("limit", "50"))
+        offset = int(request.url.params.get("offset", "0"))
+        every = list(self.commits)
+        page = [self.commit_json(c) for c in every[offset : offset + limit]]
+        return httpx.Response(
+            200, json={"commits": page, "total": len(every), "limit": limit, "offset": offset}
+        )
+
+    def _update_commit(self, request: httpx.Request, body: Any, commit_id: str) -> httpx.Response:
+        if commit_id not in self.commits:
+            return _error(404, "commit not found")
+        if not isinstance(body, dict) or not isinstance(body.get("is_public"), bool):
+            return _error(422, "Failed to deserialize the JSON body: missing field `is_public`")
+        self.commit_json(commit_id)
+        self.commit_meta[commit_id].update(
+            {k: body[k] for k in ("is_public", "name", "description") if k in body}
+        )
+        return httpx.Response(200, json=self.commit_json(commit_id))
+
+    def _delete_commit(self, request: httpx.Request, body: Any, commit_id: str) -> httpx.Response:
+        if commit_id not in self.commits:
+            return _error(404, "commit not found")
+        if any(vm.parent_commit_id == commit_id for vm in self.vms.values()):
+            return _error(409, "commit is in use by VMs")
+        del self.commits[commit_id]
+        return httpx.Response(204)
+
+    def _commit_parents(self, request: httpx.Request, body: Any, commit_id: str) -> httpx.Response:
+        chain: list[dict[str, Any]] = []
+        while commit_id in self.commits and all(c["id"] != commit_id for c in chain):
+            chain.append(self.commit_json(commit_id, "id"))
+            vm = self.vms.get(self.commits[commit_id])
+            commit_id = vm.parent_commit_id if vm else ""
+        return httpx.Response(200, json=chain) if chain else _error(404, "commit not found")
+
+    def _branch_by_commit(self, request: httpx.Request, body: Any, commit_id: str) -> httpx.Response:
+        if commit_id not in self.commits:
+            return _error(404, "commit not found")
+        return self._branch(request, body, commit_id)
+
+    def _branch_by_tag(self, request: httpx.Request, body: Any, name: str) -> httpx.Response:
+        tag = self.tags.get(name)
+        return self._branch(request, body, tag["commit_id"]) if tag else _error(404, "tag not found")
+
+    def _list_tags(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return httpx.Response(200, json={"tags": list(self.tags.values())})
+
+    def _create_tag(self, request: httpx.Request, body: Any) -> httpx.Response:
+        name, commit_id = body.get("tag_name"), body.get("commit_id")
+        if commit_id not in self.commits:
+            return _error(404, "commit not found")
+        if name in self.tags:
+            return _error(409, f"tag {name} exists")
+        self.tags[name] = {
+            "tag_id": str(uuid.uuid4()),
+            "tag_name": name,
+            "commit_id": commit_id,
+            "description": body.get("description"),
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        }
+        return httpx.Response(201, json={k: self.tags[name][k] for k in ("tag_id", "tag_name", "commit_id")})
+
+    def _update_tag(self, request: httpx.Request, body: Any, name: str) -> httpx.Response:
+        if name not in self.tags:
+            return _error(404, "tag not found")
+        if "commit_id" in body and body["commit_id"] not in self.commits:
+            return _error(404, "commit not found")
+        self.tags[name].update({k: body[k] for k in ("commit_id", "description") if k in body})
+        return httpx.Response(200, json=self.tags[name])
+
+    def _delete_tag(self, request: httpx.Request, body: Any, name: str) -> httpx.Response:
+        return httpx.Response(204) if self.tags.pop(name, None) else _error(404, "tag not found")
 
     def _list(self, request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(200, json=[self.vm_json(vm) for vm in self.vms.values()])

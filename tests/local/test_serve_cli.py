@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import select
 import signal
 import stat
@@ -194,3 +195,27 @@ def test_a_busy_port_is_a_clear_error_in_both_modes(tmp_path):
         assert ssh_busy.returncode == 1
         assert f"cannot start the SSH gateway on 127.0.0.1:{port}" in ssh_busy.stderr, ssh_busy.stderr
         assert not (tmp_path / "state" / "endpoint.json").exists()
+
+
+def test_the_daemon_lifts_its_open_file_limit_for_a_pidfd_per_vm(tmp_path):
+    """Started with a soft limit of 256 open files, the daemon runs with its hard limit: it holds a
+    pidfd per running VM, and 1,000 VMs must not run it out of file descriptors."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        pytest.skip("the hard limit on open files is too low to see it lifted")
+    proc = subprocess.Popen(  # util-linux prlimit sets the limits, then execs the daemon (same pid)
+        ["prlimit", f"--nofile=256:{hard}", *_serve_argv(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert READY.match(_read_line(proc, timeout=90))
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        soft_now = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open files"))
+        assert int(soft_now) == hard
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        proc.stderr.close()

@@ -105,6 +105,8 @@ SCENES: tuple[Scene, ...] = (
     Scene("images", keys=("i",)),
     Scene("tree-commit", before=_select_commit),
     Scene("narrow-80x24", size=(80, 24)),
+    Scene("graph-80x24", size=(80, 24), keys=("g",)),
+    Scene("tags", keys=("T",)),
     Scene("main-200x60", size=(200, 60)),
     Scene("create-80x24", size=(80, 24), keys=("n",)),
     Scene("create-200x60", size=(200, 60), keys=("n",)),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vmtui.core.errors import Conflict, NotFound, ProviderError
-from vmtui.core.models import Capabilities, Commit, Image, Vm, VmConfig, VmSpecs, VmState
+from vmtui.core.models import Capabilities, Commit, CommitTag, Image, Vm, VmConfig, VmSpecs, VmState
 from vmtui.providers.base import ProgressCallback, Provider
 
 DEMO_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -20,7 +20,13 @@ DEMO_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 class DemoProvider(Provider):
     kind = "demo"
     capabilities = Capabilities(
-        can_branch=True, can_commit=True, can_restore=True, can_pause=True, has_ssh=True, has_images=True
+        can_branch=True,
+        can_commit=True,
+        can_restore=True,
+        can_pause=True,
+        has_ssh=True,
+        has_images=True,
+        has_tags=True,
     )
 
     def __init__(
@@ -30,11 +36,13 @@ class DemoProvider(Provider):
         vms: list[Vm] | None = None,
         commits: list[Commit] | None = None,
         images: list[Image] | None = None,
+        tags: list[CommitTag] | None = None,
     ):
         super().__init__(name)
         self.vms: dict[str, Vm] = {vm.id: vm for vm in vms or []}
         self.commits: dict[str, Commit] = {c.id: c for c in commits or []}
         self.images: dict[str, Image] = {i.name: i for i in images or [Image(name="default", size_bytes=0)]}
+        self.tags: dict[str, CommitTag] = {t.name: t for t in tags or []}
         self.fail: dict[str, ProviderError] = {}
         self.calls: list[tuple[str, tuple]] = []
         self._serial = 0
@@ -64,6 +72,39 @@ class DemoProvider(Provider):
 
     async def list_commits(self) -> list[Commit]:
         return list(self.commits.values())
+
+    async def commit_parents(self, commit_id: str) -> list[Commit]:
+        self._enter("commit_parents", commit_id)
+        chain: list[Commit] = []
+        while commit_id in self.commits and all(c.id != commit_id for c in chain):
+            chain.append(self.commits[commit_id])
+            parent_vm = self.vms.get(self.commits[commit_id].parent_vm_id or "")
+            commit_id = parent_vm.parent_commit_id or "" if parent_vm else ""
+        return chain
+
+    async def list_tags(self) -> list[CommitTag]:
+        return list(self.tags.values())
+
+    async def create_tag(self, name: str, commit_id: str, description: str | None = None) -> None:
+        self._enter("create_tag", name, commit_id, description)
+        tag = CommitTag(provider=self.name, name=name, commit_id=commit_id, description=description)
+        self.tags[name] = tag
+
+    async def move_tag(self, name: str, commit_id: str) -> None:
+        self._enter("move_tag", name, commit_id)
+        self.tags[name] = self.tags[name].model_copy(update={"commit_id": commit_id})
+
+    async def delete_tag(self, name: str) -> None:
+        self._enter("delete_tag", name)
+        del self.tags[name]
+
+    async def branch_tag(self, name: str, count: int = 1) -> list[str]:
+        self._enter("branch_tag", name, count)
+        return [await self._start_from(self.tags[name].commit_id) for _ in range(count)]
+
+    async def branch_commit(self, commit_id: str, count: int = 1) -> list[str]:
+        self._enter("branch_commit", commit_id, count)
+        return [await self._start_from(commit_id) for _ in range(count)]
 
     async def get_vm(self, vm_id: str) -> Vm:
         self._enter("get_vm", vm_id)
@@ -275,4 +316,5 @@ def demo_provider(name: str = "local") -> DemoProvider:
         Image(name="alpine", size_bytes=3_407_872, created_at=at(4000)),
         Image(name="debian-12", size_bytes=52_428_800, created_at=at(3000)),
     ]
-    return DemoProvider(name, vms=vms, commits=commits, images=images)
+    tags = [CommitTag(provider=name, name="stable", commit_id="c-5b0e3d12", created_at=at(100))]
+    return DemoProvider(name, vms=vms, commits=commits, images=images, tags=tags)

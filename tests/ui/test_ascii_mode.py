@@ -54,6 +54,6 @@ def test_glyphs_keep_their_width_and_read_as_what_they_were():
     assert to_ascii("┌─┬─┐│╰╯") == "+-+-+|++"
     assert to_ascii("▼ ▲ ▶ ◀") == "v ^ > <"
     assert to_ascii("▔▁▊▎") == "    "
-    assert to_ascii("… — ·") == ". - ."
+    assert to_ascii("… — ·") == "~ - ."  # "~" marks a cut value, as the VM list does
     assert ascii_glyph("漢") == "??"  # two cells stay two cells
     assert to_ascii("plain text") == "plain text"

@@ -27,5 +27,8 @@ def test_key_table_is_generated_from_the_live_bindings():
     from tools.keytable import markdown_table
 
     table = markdown_table()
-    assert "| `b` | Branch — Branch the selected VM into N new VMs | main screen | `vm.branch` |" in table
+    assert (
+        "| `b` | Branch — Branch the selected VM (or the commit in the tree) into N new VMs | main screen | `vm.branch` |"
+        in table
+    )
     assert "`ctrl+p`" in table and "`app.palette`" in table and "`images.upload`" in table

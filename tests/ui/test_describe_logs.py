@@ -110,3 +110,18 @@ async def test_a_click_in_the_tree_selects_without_opening_the_describe_view():
         await pilot.click(lineage, offset=(lineage.region.width // 2, lineage.cursor_line))
         await pilot.pause()
         assert app.screen is app.main_screen  # only Enter describes
+
+
+async def test_a_click_on_the_selected_row_describes_it_and_a_click_elsewhere_only_moves():
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.main_screen.table
+        selected = table.selected_vm
+        row_y = table.region.y + 1  # under the header: the first row, where the cursor is
+        await pilot.click(offset=(table.region.x + 20, row_y + 1))  # the second row: moves only
+        await pilot.pause()
+        assert app.screen is app.main_screen and table.selected_vm != selected
+        await pilot.click(offset=(table.region.x + 20, row_y + 1))  # the cursor row now: describes
+        await pilot.pause()
+        assert isinstance(app.screen, DescribeScreen) and app.screen.item == table.selected_vm

@@ -141,7 +141,7 @@ async def test_a_keymap_that_steals_a_key_or_names_an_unknown_id_is_warned_about
 
 
 async def test_a_clean_keymap_gives_no_warning():
-    app = make_app(demo_provider(), keymap={"vm.pause": "P", "vm.power": "ctrl+o", "list.sort": "f2"})
+    app = make_app(demo_provider(), keymap={"vm.pause": "P", "vm.power": "ctrl+o", "list.sort": "f3"})
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert not [message for title, message, _ in app.notes if title == "Config"]

@@ -56,6 +56,19 @@ def test_missing_selection_and_read_only_mode():
     assert reason(Requirement(), Selection("nowhere")) is None
 
 
+def test_a_target_is_the_vm_or_else_the_commit_with_the_commits_own_reasons():
+    branch = Requirement(Needs.TARGET, "can_branch", live=True, writes=True)
+    commit = Commit(provider="local", id="c1")
+    local = {"local": DemoProvider("local"), **PROVIDERS}
+    on_commit = Selection("local", commit=commit)
+    assert unavailable(branch, on_commit, local, {}) is None  # no liveness asked of a commit
+    assert unavailable(branch, on_commit, local, {commit.key: "branching"}) == "branching already in progress"
+    assert unavailable(branch, on_commit, local, {}, read_only=True) == "read-only mode"
+    with_vm = Selection("cloud", vm=RUNNING, commit=commit)  # the VM wins when there is one
+    assert unavailable(branch, with_vm, local, {}) == "swiftor VMs cannot branch"
+    assert unavailable(branch, Selection("local"), local, {}) == "no VM selected"
+
+
 def test_exec_broadcast_and_tunnels_are_greyed_where_the_provider_has_no_exec_or_ssh():
     from vmtui.ui.actions import BY_ID
 

@@ -9,6 +9,7 @@ import pytest
 from vmtui.core.errors import Unavailable
 from vmtui.core.models import ExecResult, Vm, VmState
 from vmtui.providers.base import Provider
+from vmtui.services.action_log import ActionLog
 from vmtui.services.broadcast import Broadcast, VmResult, group_results
 
 
@@ -48,7 +49,8 @@ async def test_one_result_per_vm_in_target_order_with_exit_codes_and_errors():
         }
     )
     heard: list[str] = []
-    results = await Broadcast({"p": provider}).run(
+    log = ActionLog()
+    results = await Broadcast({"p": provider}, log=log).run(
         [vm("a"), vm("b"), vm("c")], ["uname"], on_result=lambda r: heard.append(r.vm.id)
     )
     assert [(r.vm.id, r.exit_code, r.output) for r in results] == [
@@ -58,6 +60,12 @@ async def test_one_result_per_vm_in_target_order_with_exit_codes_and_errors():
     ]
     assert results[2].failed and "gone away" in results[2].outcome
     assert sorted(heard) == ["a", "b", "c"]
+    logged = sorted((entry.target, entry.result, entry.vers) for entry in log.entries)
+    assert logged == [
+        ("a", "ok", ("vers", "exec", "a", "uname")),
+        ("b", "exit 2", ("vers", "exec", "b", "uname")),
+        ("c", results[2].outcome, ("vers", "exec", "c", "uname")),
+    ]
 
 
 async def test_the_fan_out_never_runs_more_than_the_bound_at_once():

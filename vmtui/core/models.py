@@ -89,6 +89,8 @@ class Capabilities(BaseModel):
     has_environment: bool = False
     """Account-wide environment variables every new VM gets (`EnvVarsApi`)."""
     memory_snapshots: bool = False
+    has_tags: bool = False
+    """Commit tags: names that point at commits, moved and deleted (`CommitTagsApi`)."""
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
 
@@ -163,6 +165,19 @@ class Commit(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.id)
+
+
+class CommitTag(BaseModel):
+    """A name pointing at one commit (a Vers org commit tag); moving it repoints the name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    name: str
+    commit_id: str
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class VmConfig(BaseModel):
@@ -297,6 +312,9 @@ class Fleet(BaseModel):
     provider: str
     vms: tuple[Vm, ...] = ()
     commits: tuple[Commit, ...] = ()
+    tags: tuple[CommitTag, ...] = ()
+    commits_total: int = 0
+    """Commits the platform has: more than `commits` while only the first pages are fetched."""
     fetched_at: float = 0.0
 
 

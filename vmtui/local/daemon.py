@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -174,9 +175,19 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def raise_open_file_limit() -> None:
+    """Lift the soft limit on open files to the hard one: the engine holds a pidfd per running VM
+    (see sandbox.py), and a soft limit of 1024 (systemd's default) would stop it near 1,000 VMs.
+    VMs inherit it, as they could raise it themselves (containers commonly run with the same)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def serve(options: ServeOptions, out: TextIO = sys.stdout) -> None:
     """Run until SIGTERM/SIGINT. Call inside `state_lock(options.state_dir)`."""
     options.check()
+    raise_open_file_limit()
     state_dir = options.state_dir
     token = load_or_create_token(state_dir)
     swiftor_secret = jwt_tokens.load_or_create_secret(state_dir)

@@ -42,6 +42,7 @@ import ipaddress
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -50,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +138,7 @@ class Sandbox:
         self._init_start = init_start
         self._pidns = pidns
         self.cgroup = cgroup
+        self._init_exit = _exit_watch(self, init_pid)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -208,7 +211,12 @@ class Sandbox:
         if nshelper.process_start_time(init_pid) != marker["init_start"]:
             return None
         cgroup = VmCgroup.from_json(marker["cgroup"])
-        return cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup)
+        try:
+            sandbox = cls(spec, init_pid, marker["init_start"], marker["pidns"], cgroup)
+        except ProcessLookupError:
+            return None
+        # checked again with the pidfd open: the pid may have been reused in between
+        return sandbox if nshelper.process_start_time(init_pid) == marker["init_start"] else None
 
     @property
     def enforced(self) -> frozenset[str]:
@@ -218,7 +226,7 @@ class Sandbox:
 
     @property
     def running(self) -> bool:
-        if nshelper.process_start_time(self.init_pid) == self._init_start:
+        if not self._init_exit.poll(0):  # ~1 µs, against ~30 µs to read /proc/PID/stat
             return True
         _reap(self.init_pid, self._init_start)
         return False
@@ -511,6 +519,16 @@ def _init_program() -> str:
         if os.access(path, os.X_OK):
             return path
     raise SandboxError("VMs need catatonit as their init: install it (Debian: apt-get install catatonit)")
+
+
+def _exit_watch(owner: object, pid: int) -> select.poll:
+    """A poll object that reports the process `pid` as readable once it has exited: a pidfd, which
+    keeps naming that process even if its pid is reused, closed when `owner` is garbage."""
+    pidfd = os.pidfd_open(pid)
+    weakref.finalize(owner, os.close, pidfd)
+    watch = select.poll()
+    watch.register(pidfd, select.POLLIN)
+    return watch
 
 
 def _reap(pid: int, start: int | None) -> None:

@@ -18,6 +18,7 @@ from vmtui.core.errors import Unsupported
 from vmtui.core.models import (
     Capabilities,
     Commit,
+    CommitTag,
     ExecEvent,
     ExecLogPage,
     ExecResult,
@@ -52,6 +53,11 @@ class Provider:
 
     async def list_commits(self) -> list[Commit]:
         return []
+
+    async def commits_page(self, offset: int, limit: int) -> tuple[list[Commit], int]:
+        """One page of the commits (newest first where the platform orders them) and how many there are."""
+        commits = await self.list_commits()
+        return commits[offset : offset + limit], len(commits)
 
     async def get_vm(self, vm_id: str) -> Vm:
         raise self._unsupported("show one VM")
@@ -96,6 +102,20 @@ class Provider:
 
     async def delete_commit(self, commit_id: str) -> None:
         raise self._unsupported("delete commits")
+
+    async def update_commit(
+        self, commit_id: str, *, is_public: bool, name: str | None = None, description: str | None = None
+    ) -> Commit:
+        """Publish or unpublish a commit and set its name and description."""
+        raise self._unsupported("edit commits")
+
+    async def commit_parents(self, commit_id: str) -> list[Commit]:
+        """The commit and its ancestors, nearest first."""
+        raise self._unsupported("show commit history")
+
+    async def branch_commit(self, commit_id: str, count: int = 1) -> list[str]:
+        """`count` new VMs started from a commit."""
+        raise self._unsupported("branch from commits")
 
     async def ssh_key(self, vm_id: str) -> SshKey:
         raise self._unsupported("open SSH sessions")
@@ -167,6 +187,21 @@ class FileDiffApi(Protocol):
     async def diff_commits_text(self, before_id: str, after_id: str, path: str) -> FileTexts: ...
 
     async def diff_vm_text(self, vm_id: str, path: str) -> FileTexts: ...
+
+
+@runtime_checkable
+class CommitTagsApi(Protocol):
+    """Names pointing at commits (`capabilities.has_tags`): list, create, move, delete; VMs from a tag."""
+
+    async def list_tags(self) -> list[CommitTag]: ...
+
+    async def create_tag(self, name: str, commit_id: str, description: str | None = None) -> None: ...
+
+    async def move_tag(self, name: str, commit_id: str) -> None: ...
+
+    async def delete_tag(self, name: str) -> None: ...
+
+    async def branch_tag(self, name: str, count: int = 1) -> list[str]: ...
 
 
 @runtime_checkable

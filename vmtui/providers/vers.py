@@ -29,6 +29,7 @@ from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, Provi
 from vmtui.core.models import (
     Capabilities,
     Commit,
+    CommitTag,
     ExecEvent,
     ExecLogEntry,
     ExecLogPage,
@@ -164,6 +165,30 @@ class WireCommit(_Wire):
         )
 
 
+class WireTag(_Wire):
+    """TagInfo of `GET /commit_tags` (vers-sdk 1.20.0)."""
+
+    tag_name: str = Field(min_length=1)
+    commit_id: str = Field(min_length=1)
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def to_tag(self, provider: str) -> CommitTag:
+        return CommitTag(
+            provider=provider,
+            name=self.tag_name,
+            commit_id=self.commit_id,
+            description=self.description,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+class WireTags(_Wire):
+    tags: list[WireTag]
+
+
 class WireImage(_Wire):
     """A rootfs of the local engine / cluster-era API, or a BaseImageInfo of `/api/v1/images`."""
 
@@ -234,6 +259,8 @@ _VM_ID = TypeAdapter(WireVmId)
 _BRANCH = TypeAdapter(WireBranch)
 _COMMIT_ID = TypeAdapter(WireCommitId)
 _COMMITS = TypeAdapter(list[WireCommit])
+_COMMIT = TypeAdapter(WireCommit)
+_TAGS = TypeAdapter(WireTags)
 _IMAGES = TypeAdapter(list[str | WireImage])
 _SSH_KEY = TypeAdapter(WireSshKey)
 _METRICS = TypeAdapter(VmMetrics)
@@ -311,6 +338,7 @@ class VersProvider(Provider):
         has_ssh=True,
         has_exec=True,
         has_images=True,
+        has_tags=True,
         has_labels=True,
         can_resize=True,
         has_environment=True,
@@ -370,6 +398,8 @@ class VersProvider(Provider):
         self._exec_streams: bool | None = None
         """Whether the server has `/exec/stream` (None: not known yet)."""
         self._images_route: str | None = None
+        self._branch_commit_by_id = False
+        """True once the server refused `/vm/branch/by_commit` (the seed's API): branch via `/vm/{id}/branch`."""
         self._image_ids: dict[str, str] = {}
         self._metadata: dict[str, WireVm] = {}
         self._parsed: dict[str, tuple[Any, Vm]] = {}
@@ -667,9 +697,21 @@ class VersProvider(Provider):
         return await self._branch(f"{API}/vm/branch/by_vm/{_segment(vm_id, 'VM id')}", count, keep_paused)
 
     async def branch_commit(self, commit_id: str, count: int = 1) -> list[str]:
-        return await self._branch(
-            f"{API}/vm/branch/by_commit/{_segment(commit_id, 'commit id')}", count, False
-        )
+        """`POST /vm/branch/by_commit/{id}`; a server without that route (the seed's) gets the generic
+        `/vm/{id}/branch`, which takes a commit id too (remembered)."""
+        segment = _segment(commit_id, "commit id")
+        if not self._branch_commit_by_id:
+            try:
+                return await self._branch(f"{API}/vm/branch/by_commit/{segment}", count, False)
+            except ProviderError as exc:
+                if exc.status not in _MISSING_ROUTE:
+                    raise
+                self._branch_commit_by_id = True
+        return await self._branch(f"{API}/vm/{segment}/branch", count, False)
+
+    async def branch_tag(self, name: str, count: int = 1) -> list[str]:
+        """`POST /vm/branch/by_tag/{tag}`: `count` new VMs from the commit the tag points at."""
+        return await self._branch(f"{API}/vm/branch/by_tag/{_segment(name, 'tag name')}", count, False)
 
     async def _branch(self, path: str, count: int, keep_paused: bool) -> list[str]:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 255:
@@ -733,6 +775,24 @@ class VersProvider(Provider):
             raise
         return [wire.to_commit(self.name) for wire in wires]
 
+    async def commits_page(self, offset: int, limit: int = PAGE_SIZE) -> tuple[list[Commit], int]:
+        """One page of `GET /commits` and the total. A server without the route has none; an
+        unpaginated (older) answer is every commit."""
+        try:
+            body = await self._json("GET", f"{API}/commits", params={"limit": limit, "offset": offset})
+        except ProviderError as exc:
+            if exc.status in _MISSING_ROUTE:
+                return [], 0
+            raise
+        if isinstance(body, list):
+            every = [wire.to_commit(self.name) for wire in validate(_COMMITS, body, "commits")]
+            return every[offset : offset + limit], len(every)
+        if not isinstance(body, dict):
+            raise BadResponse("unexpected commits response: not an object")
+        page = [wire.to_commit(self.name) for wire in validate(_COMMITS, body.get("commits"), "commits")]
+        total = validate(_TOTAL, body.get("total"), "commits")
+        return page, total if total is not None else offset + len(page)
+
     async def commit_parents(self, commit_id: str) -> list[Commit]:
         """`GET /vm/commits/{id}/parents`: the commit and its ancestors up to the root."""
         body = await self._json("GET", f"{API}/vm/commits/{_segment(commit_id, 'commit id')}/parents")
@@ -741,6 +801,55 @@ class VersProvider(Provider):
     async def delete_commit(self, commit_id: str) -> None:
         """`DELETE /commits/{id}` (409 `Conflict` while VMs still use it)."""
         await self.http.send("DELETE", f"{API}/commits/{_segment(commit_id, 'commit id')}")
+
+    async def update_commit(
+        self, commit_id: str, *, is_public: bool, name: str | None = None, description: str | None = None
+    ) -> Commit:
+        """`PATCH /commits/{id}` with `is_public` (required) and the name and description when given."""
+        fields: dict[str, Any] = {"is_public": bool(is_public)}
+        fields.update({k: v for k, v in (("name", name), ("description", description)) if v is not None})
+        body = await self._json(
+            "PATCH", f"{API}/commits/{_segment(commit_id, 'commit id')}", json_body=fields
+        )
+        return validate(_COMMIT, body, "commit").to_commit(self.name)
+
+    # --- commit tags (vers-sdk 1.20.0) ------------------------------------------------------------------
+
+    async def list_tags(self) -> list[CommitTag]:
+        """`GET /commit_tags`: every tag of the organisation."""
+        body = _unwrap(self.http.decode(await self._tags_call("GET", f"{API}/commit_tags")))
+        return [wire.to_tag(self.name) for wire in validate(_TAGS, body, "commit tags").tags]
+
+    async def create_tag(self, name: str, commit_id: str, description: str | None = None) -> None:
+        """`POST /commit_tags` (409 `Conflict` when the name is taken)."""
+        _segment(name, "tag name")  # refuses empty names and ids before any request
+        _segment(commit_id, "commit id")
+        fields = {"tag_name": name, "commit_id": commit_id}
+        if description:
+            fields["description"] = description
+        await self._tags_call("POST", f"{API}/commit_tags", fields)
+
+    async def move_tag(self, name: str, commit_id: str) -> None:
+        """`PATCH /commit_tags/{tag}` with the new commit (the description is left as it is)."""
+        _segment(commit_id, "commit id")
+        await self._tags_call(
+            "PATCH", f"{API}/commit_tags/{_segment(name, 'tag name')}", {"commit_id": commit_id}
+        )
+
+    async def delete_tag(self, name: str) -> None:
+        """`DELETE /commit_tags/{tag}`; the commit stays."""
+        await self._tags_call("DELETE", f"{API}/commit_tags/{_segment(name, 'tag name')}")
+
+    async def _tags_call(
+        self, method: str, path: str, json_body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """One tag request; a server without tag routes (the seed's API) is `Unsupported`, not a 404."""
+        try:
+            return await self.http.send(method, path, json_body=json_body)
+        except ProviderError as exc:
+            if exc.status == 405 or (exc.status == 404 and method == "GET"):
+                raise Unsupported("this Vers server has no commit tags") from None
+            raise
 
     async def _paged(
         self, path: str, key: str, adapter: TypeAdapter[list[W]], id_of: Callable[[W], Hashable]

@@ -19,9 +19,19 @@ from pydantic import SecretStr
 from vmtui.core import request_trace
 from vmtui.core.errors import NotFound, ProviderError, Unsupported
 from vmtui.core.lineage import LineageNode, NodeKind, build_lineage
-from vmtui.core.models import Commit, DesktopRequest, Image, PortMapping, Vm, VmConfig, VmState
+from vmtui.core.models import (
+    Commit,
+    CommitTag,
+    DesktopRequest,
+    Image,
+    PortMapping,
+    Vm,
+    VmConfig,
+    VmState,
+)
 from vmtui.core.swiftor_plans import Plan
 from vmtui.providers.base import (
+    CommitTagsApi,
     DesktopsApi,
     DiskApi,
     EnvVarsApi,
@@ -61,10 +71,15 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
-def dependants(vms: Iterable[Vm], commits: Iterable[Commit], vm: Vm) -> list[LineageNode]:
-    """Commits taken from `vm` and everything started from them, nearest first."""
+def dependants(vms: Iterable[Vm], commits: Iterable[Commit], item: Vm | Commit) -> list[LineageNode]:
+    """What descends from a VM (its commits and everything started from them) or from a commit (the VMs
+    started from it, their commits, ...), nearest first."""
     lineage = build_lineage(vms, commits)
-    return lineage.descendants(NodeKind.VM, vm.id)
+    return lineage.descendants(NodeKind.VM if isinstance(item, Vm) else NodeKind.COMMIT, item.id)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 def _vers_run(config: VmConfig) -> tuple[str, ...]:
@@ -167,6 +182,12 @@ class Actions:
             return provider
         raise Unsupported(f"{provider.kind} has no desktops")
 
+    def tags_api(self, profile: str) -> CommitTagsApi:
+        provider = self.provider(profile)
+        if isinstance(provider, CommitTagsApi) and provider.capabilities.has_tags:
+            return provider
+        raise Unsupported(f"{provider.kind} has no commit tags")
+
     def secrets_api(self, vm: Vm) -> SecretsApi:
         provider = self.provider(vm.provider)
         if isinstance(provider, SecretsApi):
@@ -259,6 +280,81 @@ class Actions:
             vm_id = await self.provider(commit.provider).restore(commit.id)
             made.append(vm_id)
         return Outcome(f"Started VM {vm_id} from commit {commit.id}", (vm_id,))
+
+    async def branch_commit(
+        self, commit: Commit, count: int = 1, progress: BranchProgress | None = None
+    ) -> Outcome:
+        """`count` new VMs started from `commit` (`r` with a count, `b` on a commit)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        vers = ("vers", "branch", commit.id, "--count", str(count))
+        async with self._track(commit.key, "branching", "branch commit", commit.id, vers) as made:
+            provider = self.provider(commit.provider)
+            ids = await provider.branch_commit(commit.id, count)
+            made.extend(ids)
+            if progress is not None:
+                with request_trace.paused():
+                    await self._watch_boot(provider, ids, progress)
+        listed = ", ".join(ids) if ids else "none"
+        return Outcome(f"Started {_plural(len(ids), 'VM')} from commit {commit.id}: {listed}", tuple(ids))
+
+    async def delete_commit(self, commit: Commit) -> Outcome:
+        vers = ("vers", "commit", "delete", commit.id)
+        async with self._track(commit.key, "deleting", "delete commit", commit.id, vers):
+            await self.provider(commit.provider).delete_commit(commit.id)
+        return Outcome(f"Deleted commit {commit.id}", (commit.id,))
+
+    async def publish_commit(self, commit: Commit, public: bool) -> Outcome:
+        """Make a commit public (anyone may start VMs from it) or private again."""
+        verb = "publish" if public else "unpublish"
+        vers = ("vers", "commit", verb, commit.id)
+        async with self._track(commit.key, f"{verb}ing", f"{verb} commit", commit.id, vers):
+            await self.provider(commit.provider).update_commit(
+                commit.id, is_public=public, name=commit.name, description=commit.description
+            )
+        return Outcome(f"{verb.capitalize()}ed commit {commit.id}", (commit.id,))
+
+    async def edit_commit(self, commit: Commit, *, name: str, description: str) -> Outcome:
+        """Set a commit's name and description (its visibility is kept)."""
+        async with self._track(commit.key, "saving", "edit commit", commit.id):
+            await self.provider(commit.provider).update_commit(
+                commit.id, is_public=commit.is_public, name=name, description=description
+            )
+        return Outcome(f"Saved commit {commit.id}", (commit.id,))
+
+    async def commit_history(self, commit: Commit) -> list[Commit]:
+        """The commit and its ancestors up to the root, nearest first (`vers commit history`)."""
+        return await self.provider(commit.provider).commit_parents(commit.id)
+
+    async def list_tags(self, profile: str) -> list[CommitTag]:
+        return await self.tags_api(profile).list_tags()
+
+    async def create_tag(self, profile: str, name: str, commit_id: str, description: str = "") -> Outcome:
+        vers = ("vers", "tag", "create", name, commit_id)
+        async with self._track((profile, commit_id), "tagging", "create tag", f"{name} {commit_id}", vers):
+            await self.tags_api(profile).create_tag(name, commit_id, description or None)
+        return Outcome(f"Tagged commit {commit_id} as {name}", (name,))
+
+    async def move_tag(self, profile: str, name: str, commit_id: str) -> Outcome:
+        vers = ("vers", "tag", "update", name, "--commit", commit_id)
+        async with self._track((profile, commit_id), "tagging", "move tag", f"{name} {commit_id}", vers):
+            await self.tags_api(profile).move_tag(name, commit_id)
+        return Outcome(f"Moved tag {name} to commit {commit_id}", (name,))
+
+    async def delete_tag(self, profile: str, name: str) -> Outcome:
+        vers = ("vers", "tag", "delete", name)
+        async with self._track((profile, ""), "deleting tag", "delete tag", name, vers):
+            await self.tags_api(profile).delete_tag(name)
+        return Outcome(f"Deleted tag {name} (its commit stays)", (name,))
+
+    async def branch_tag(self, profile: str, name: str, count: int = 1) -> Outcome:
+        """`count` new VMs from the commit a tag points at."""
+        vers = ("vers", "branch", name, "--count", str(count))
+        async with self._track((profile, ""), "branching", "branch tag", name, vers) as made:
+            ids = await self.tags_api(profile).branch_tag(name, count)
+            made.extend(ids)
+        listed = ", ".join(ids) if ids else "none"
+        return Outcome(f"Started {_plural(len(ids), 'VM')} from tag {name}: {listed}", tuple(ids))
 
     async def toggle_pause(self, vm: Vm) -> Outcome:
         resume = vm.state.is_paused

@@ -23,6 +23,8 @@ class Needs(enum.StrEnum):
     COMMIT = "commit"
     SELECTION = "selection"
     """A VM or a commit, whichever is selected."""
+    TARGET = "target"
+    """The selected VM or, when no VM is the selection (the tree's cursor is on a commit), the commit."""
 
 
 @dataclass(frozen=True)
@@ -64,23 +66,30 @@ def unavailable(
         return "read-only mode"
     if needs is Needs.PROFILE:
         return _provider_reason(requirement, selection.profile, providers, offline)
-    if needs is Needs.COMMIT:
+    if needs is Needs.COMMIT or (needs is Needs.TARGET and selection.vm is None and selection.commit):
         commit = selection.commit
         if commit is None:
             return "select a commit in the tree (2)"
-        return _provider_reason(requirement, commit.provider, providers, offline)
+        return _provider_reason(requirement, commit.provider, providers, offline) or _busy(
+            pending, commit.key
+        )
     vm = selection.vm
     if vm is None:
         return "no VM selected"
     reason = _provider_reason(requirement, vm.provider, providers, offline)
     if reason:
         return reason
-    busy = pending.get(vm.key)
+    busy = _busy(pending, vm.key)
     if busy:
-        return f"{busy} already in progress"
+        return busy
     if requirement.live and not vm.state.is_live:
         return f"VM is {vm.state.value}"
     return None
+
+
+def _busy(pending: Mapping[PendingKey, str], key: PendingKey) -> str | None:
+    verb = pending.get(key)
+    return f"{verb} already in progress" if verb else None
 
 
 def _provider_reason(

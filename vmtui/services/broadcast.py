@@ -12,9 +12,12 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from vmtui.core import request_trace
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
 from vmtui.providers.base import Provider
+from vmtui.services.action_log import OK, ActionLog
+from vmtui.services.exec_runs import shell_line
 
 DEFAULT_CONCURRENCY = 8
 
@@ -52,11 +55,19 @@ class OutputGroup:
 class Broadcast:
     """Runs one command on many VMs through their providers' exec."""
 
-    def __init__(self, providers: Mapping[str, Provider], *, concurrency: int = DEFAULT_CONCURRENCY):
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        log: ActionLog | None = None,
+    ):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.providers = providers
         self.concurrency = concurrency
+        self.log = log
+        """Each VM's run is one `exec` change there, with its request and result."""
 
     async def run(
         self,
@@ -71,7 +82,12 @@ class Broadcast:
 
         async def one(vm: Vm) -> VmResult:
             async with gate:
-                result = await self._run_one(vm, command, timeout_secs)
+                with request_trace.tracing() as requests:
+                    result = await self._run_one(vm, command, timeout_secs)
+            if self.log is not None:
+                outcome = OK if not result.failed else result.outcome
+                vers = ("vers", "exec", vm.id, shell_line(command))
+                self.log.append(vm.provider, "exec", vm.id, outcome, vers, (), requests)
             on_result(result)
             return result
 

@@ -9,9 +9,10 @@ on) and `attach` follows it again.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vmtui.core import request_trace
@@ -25,6 +26,13 @@ RUNS_KEPT = 50
 OUTPUT_KEPT = 1024 * 1024
 """Output bytes kept per run (the oldest are dropped first)."""
 REATTACH_TRIES = 5
+
+
+def shell_line(command: Sequence[str]) -> str:
+    """The command as typed: `sh -c LINE` shows as LINE, anything else shell-quoted."""
+    if len(command) == 3 and tuple(command[:2]) == ("sh", "-c"):
+        return command[2]
+    return shlex.join(command)
 
 
 @dataclass
@@ -59,6 +67,10 @@ class ExecRun:
     @property
     def failed(self) -> bool:
         return self.error is not None or (self.exit_code is not None and self.exit_code != 0)
+
+    @property
+    def line(self) -> str:
+        return shell_line(self.command)
 
     def text(self) -> str:
         return self.output.decode("utf-8", "replace")
@@ -141,8 +153,7 @@ class ExecRuns:
             finally:
                 if logged and self.log is not None:
                     result = OK if run.exit_code == 0 else (run.error or run.status)
-                    words = run.command[2:] if run.command[:2] == ("sh", "-c") else run.command
-                    vers = ("vers", "exec", run.vm_id, *words)
+                    vers = ("vers", "exec", run.vm_id, run.line)
                     self.log.append(run.profile, "exec", run.vm_id, result, vers, (), requests)
 
     async def _apply(self, run: ExecRun, events: AsyncIterator[ExecEvent]) -> None:

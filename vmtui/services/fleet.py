@@ -179,12 +179,14 @@ class FleetSupervisor:
 
     @staticmethod
     def unchanged(before: Fleet | None, after: Fleet | None) -> bool:
-        """The poller handed on the same VMs and commits (it reuses the tuples when nothing changed)."""
+        """The poller handed on the same VMs, commits and tags (it reuses the tuples when nothing changed)."""
         return (
             before is not None
             and after is not None
             and before.vms is after.vms
             and before.commits is after.commits
+            and before.tags is after.tags
+            and before.commits_total == after.commits_total
         )
 
     def record(self, result: PollResult) -> bool:
@@ -214,6 +216,18 @@ class FleetSupervisor:
     def fleet(self, profile: str) -> Fleet | None:
         result = self.results.get(profile)
         return result.fleet if result else None
+
+    def more_commits(self, profile: str) -> None:
+        """Fetch the next page of a profile's commits too, from now on."""
+        poller = self.pollers.get(profile)
+        if poller is not None:
+            poller.want_more_commits()
+
+    async def look_up_commit(self, profile: str, commit_id: str) -> None:
+        """Fetch one commit not on a fetched page (the selected VM's parent) into the profile's fleet."""
+        poller = self.pollers.get(profile)
+        if poller is not None:
+            await poller.look_up_commit(commit_id)
 
     def wake(self, profile: str | None = None) -> None:
         """Poll now: one profile, or every one."""

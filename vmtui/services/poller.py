@@ -29,11 +29,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from vmtui.core.errors import ProviderError, Unsupported
-from vmtui.core.models import Commit, Fleet, Vm
-from vmtui.providers.base import EventStream, Provider
+from vmtui.core.models import Commit, CommitTag, Fleet, Vm
+from vmtui.providers.base import CommitTagsApi, EventStream, Provider
 from vmtui.services.lineage_fetch import LineageEnrichment
 
 log = logging.getLogger("vmtui.services.poller")
+COMMIT_PAGE = 100
+"""Commits per page; a poll fetches the first page (newest first) plus the pages the user asked for."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,14 @@ class Poller:
         """The provider's last list, before enrichment (an unchanged list is the same object)."""
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
+        self.commit_pages = 1
+        """Pages of commits each poll fetches (`want_more_commits` adds one)."""
+        self._looked_up: dict[str, Commit] = {}
+        """Commits fetched by id (`look_up_commit`) until a fetched page holds them."""
+        self.tags = (
+            provider if provider.capabilities.has_tags and isinstance(provider, CommitTagsApi) else None
+        )
+        """Where commit tags are listed (one request per poll while there are commits); None without tags."""
 
     @property
     def name(self) -> str:
@@ -212,12 +222,75 @@ class Poller:
         listed = await self.provider.list_vms()
         self._listed = listed
         try:
-            commits = tuple(await self.provider.list_commits())
+            commits, total = await self._fetch_commits()
         except Unsupported:
-            commits = ()
-        return self._fleet(listed, commits, self._wall_clock())
+            commits, total = (), 0
+        tags = await self._fetch_tags(commits)
+        return self._fleet(listed, commits, self._wall_clock(), tags, total)
 
-    def _fleet(self, listed: list[Vm], commits: tuple[Commit, ...], fetched_at: float) -> Fleet:
+    async def _fetch_commits(self) -> tuple[tuple[Commit, ...], int]:
+        """The first `commit_pages` pages of commits (newest first) and how many there are in all: a
+        platform with 10,000 commits costs one request per poll until the user asks for more."""
+        commits: dict[str, Commit] = {}
+        total = 0
+        for page in range(self.commit_pages):
+            batch, total = await self.provider.commits_page(page * COMMIT_PAGE, COMMIT_PAGE)
+            commits.update((commit.id, commit) for commit in batch)
+            if len(batch) < COMMIT_PAGE or (page + 1) * COMMIT_PAGE >= total:
+                break
+        for commit_id in [c for c in self._looked_up if c in commits]:  # paged now: fresher there
+            del self._looked_up[commit_id]
+        return (*commits.values(), *self._looked_up.values()), max(total, len(commits))
+
+    async def look_up_commit(self, commit_id: str) -> None:
+        """Fetch a commit (and its ancestors, one request) that a shown VM was started from but whose
+        page is not fetched, so the selected VM's path in the tree is whole without every page."""
+        fleet = self.last.fleet
+        if commit_id in self._looked_up or fleet is None or any(c.id == commit_id for c in fleet.commits):
+            return
+        try:
+            chain = await self.provider.commit_parents(commit_id)
+        except ProviderError as exc:
+            log.info("%s: commit %s not looked up: %s", self.name, commit_id, exc)
+            return
+        known = {c.id for c in fleet.commits}
+        self._looked_up.update((c.id, c) for c in chain if c.id not in known)
+        fleet = self.last.fleet  # a poll may have finished meanwhile
+        if fleet is not None and self._listed is not None:
+            merged = (*fleet.commits, *(c for c in chain if c.id not in known))
+            self.last = replace(
+                self.last,
+                fleet=self._fleet(self._listed, merged, fleet.fetched_at, fleet.tags, fleet.commits_total),
+            )
+            self.on_result(self.last)
+
+    def want_more_commits(self) -> None:
+        """Fetch one more page of commits from the next poll on (which starts now)."""
+        self.commit_pages += 1
+        self.wake()
+
+    async def _fetch_tags(self, commits: tuple[Commit, ...]) -> tuple[CommitTag, ...]:
+        """The tags shown on commits; a server without tags is not asked again, and a failed tag list
+        keeps the last one rather than failing the poll (tags only decorate the tree)."""
+        if self.tags is None or not commits:
+            return ()
+        try:
+            return tuple(await self.tags.list_tags())
+        except Unsupported:
+            self.tags = None
+            return ()
+        except ProviderError as exc:
+            log.info("%s: commit tags not listed: %s", self.name, exc)
+            return self.last.fleet.tags if self.last.fleet is not None else ()
+
+    def _fleet(
+        self,
+        listed: list[Vm],
+        commits: tuple[Commit, ...],
+        fetched_at: float,
+        tags: tuple[CommitTag, ...] = (),
+        commits_total: int = 0,
+    ) -> Fleet:
         """A fleet reusing the previous tuples where nothing changed (identity, not equality, for VMs).
         Built without re-validation: its parts are validated models already, and validation would copy
         the tuples."""
@@ -227,10 +300,14 @@ class Poller:
         self._shown = vms
         if previous is not None and commits == previous.commits:
             commits = previous.commits
+        if previous is not None and tags == previous.tags:
+            tags = previous.tags
         return Fleet.model_construct(
             provider=self.name,
             vms=previous.vms if unchanged and previous is not None else tuple(vms),
             commits=commits,
+            tags=tags,
+            commits_total=max(commits_total, len(commits)),
             fetched_at=fetched_at,
         )
 
@@ -246,7 +323,7 @@ class Poller:
             return
         self.last = replace(
             self.last,
-            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at),
+            fleet=self._fleet(self._listed, fleet.commits, fleet.fetched_at, fleet.tags, fleet.commits_total),
             lineage=self._lineage_progress(),
         )
         self.on_result(self.last)

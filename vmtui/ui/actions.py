@@ -77,6 +77,10 @@ def _vm(capability: str, *, live: bool = False, writes: bool = True) -> Requirem
     return Requirement(Needs.VM, capability, live=live, writes=writes)
 
 
+def _commit(capability: str) -> Requirement:
+    return Requirement(Needs.COMMIT, capability, writes=True)
+
+
 REGISTRY: tuple[UiAction, ...] = (
     UiAction(
         "pane.next", "tab", "Next pane", "Focus the next pane", lambda host: host.panes.step(1), show=False
@@ -118,6 +122,15 @@ REGISTRY: tuple[UiAction, ...] = (
         show=False,
     ),
     UiAction(
+        "view.graph",
+        "g",
+        "Graph",
+        "The lineage as a branch graph in time order (space folds, Enter selects)",
+        flows.lineage_graph,
+        palette="view: branch graph in time",
+        show=False,
+    ),
+    UiAction(
         "vm.new",
         "n",
         "New",
@@ -131,10 +144,10 @@ REGISTRY: tuple[UiAction, ...] = (
         "vm.branch",
         "b",
         "Branch",
-        "Branch the selected VM into N new VMs",
+        "Branch the selected VM (or the commit in the tree) into N new VMs",
         flows.branch,
         palette="vm: branch",
-        requires=_vm("can_branch", live=True),
+        requires=Requirement(Needs.TARGET, "can_branch", live=True, writes=True),
         footer_rank=5,
     ),
     UiAction(
@@ -156,6 +169,56 @@ REGISTRY: tuple[UiAction, ...] = (
         palette="commit: new VM from commit",
         requires=Requirement(Needs.COMMIT, "can_restore", writes=True),
         footer_rank=10,
+    ),
+    UiAction(
+        "commit.branch",
+        "R",
+        "VMs from commit",
+        "Start N new VMs from the commit selected in the tree",
+        flows.vms_from_commit,
+        palette="commit: N new VMs from commit",
+        requires=_commit("can_restore"),
+        show=False,
+    ),
+    UiAction(
+        "commit.publish",
+        "U",
+        "Publish",
+        "Publish the commit selected in the tree, or unpublish a public one",
+        flows.publish_commit,
+        palette="commit: publish / unpublish",
+        requires=_commit("can_commit"),
+        show=False,
+    ),
+    UiAction(
+        "commit.edit",
+        "M",
+        "Edit commit",
+        "Edit the name and description of the commit selected in the tree",
+        flows.edit_commit,
+        palette="commit: edit name and description",
+        requires=_commit("can_commit"),
+        show=False,
+    ),
+    UiAction(
+        "commit.history",
+        "H",
+        "History",
+        "The ancestry of the commit selected in the tree, up to the root",
+        flows.commit_history,
+        palette="commit: history (ancestry)",
+        requires=Requirement(Needs.COMMIT, "can_commit"),
+        show=False,
+    ),
+    UiAction(
+        "app.tags",
+        "T",
+        "Tags",
+        "Commit tags: list, create, move, delete, start VMs from one",
+        flows.tags,
+        palette="app: commit tags",
+        requires=Requirement(Needs.PROFILE, "has_tags"),
+        show=False,
     ),
     UiAction(
         "vm.pause",
@@ -181,10 +244,10 @@ REGISTRY: tuple[UiAction, ...] = (
         "vm.delete",
         "D",
         "Delete",
-        "Delete the selected VM, or every marked VM (asks first, naming them all)",
+        "Delete the selected VM, every marked VM, or the commit in the tree (asks first, naming what depends on it)",
         flows.delete,
         palette="vm: delete",
-        requires=_vm("can_delete"),
+        requires=Requirement(Needs.TARGET, "can_delete", writes=True),
         footer_rank=9,
     ),
     UiAction(

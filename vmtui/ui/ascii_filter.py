@@ -3,8 +3,9 @@
 Our widgets pick ASCII glyphs themselves where meaning matters (state marks, tree guides, badges).
 Textual's own widgets (inputs, buttons, checkboxes, selects, scrollbars, toasts, the palette) draw
 Unicode borders and arrows that no style switches off; this filter translates whatever is left, cell
-for cell, so the layout is unchanged: box lines become `-`, `|` and `+`, bars and half blocks become
-blanks (their colour still draws them), arrows become `^ v < >`, anything else unknown becomes `?`.
+for cell, so the layout is unchanged: box lines become `-`, `|` and `+`, `…` (a cut value) becomes `~`,
+bars and half blocks become blanks (their colour still draws them), arrows become `^ v < >`, anything
+else unknown becomes `?`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from textual.color import Color
 from textual.filter import LineFilter
 
 _NAMED = {
-    "…": ".",
-    "⋯": ".",
+    "…": "~",
+    "⋯": "~",
     "—": "-",
     "–": "-",
     "‐": "-",

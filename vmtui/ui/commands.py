@@ -55,9 +55,10 @@ class VmCommands(Provider):
         commit = host.selected_commit()
         for action in palette_entries(host.registry.values()):
             label = action.palette or ""
-            if action.requires.needs is Needs.COMMIT and commit is not None:
+            needs = action.requires.needs
+            if commit is not None and (needs is Needs.COMMIT or (needs is Needs.TARGET and vm is None)):
                 label = f"{label} {clean(commit.name or commit.id, 40)}"
-            elif action.requires.needs in (Needs.VM, Needs.SELECTION) and vm is not None:
+            elif needs in (Needs.VM, Needs.SELECTION, Needs.TARGET) and vm is not None:
                 label = f"{label} {clean(vm.display_name, 40)}"
             reason = host.unavailable(action.id)
             if reason:

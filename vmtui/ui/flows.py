@@ -32,6 +32,7 @@ from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.branch import BranchScreen
 from vmtui.ui.screens.broadcast import BroadcastScreen
 from vmtui.ui.screens.commit import CommitRequest, CommitScreen
+from vmtui.ui.screens.commit_history import CommitHistoryScreen
 from vmtui.ui.screens.confirm import ConfirmScreen
 from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
@@ -45,12 +46,14 @@ from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
+from vmtui.ui.screens.lineage_graph import LineageGraphScreen
 from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.networking import NetworkingScreen
 from vmtui.ui.screens.pane_focus import PaneFocus
 from vmtui.ui.screens.progress import ProgressScreen
 from vmtui.ui.screens.secrets import SecretsScreen
 from vmtui.ui.screens.swiftor_create import SwiftorCreateScreen
+from vmtui.ui.screens.tags import TagsScreen
 from vmtui.ui.screens.tunnels import TunnelsScreen
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.terminal_area import TerminalArea
@@ -83,6 +86,8 @@ class ActionHost(Protocol):
     def default_profile(self) -> str: ...
 
     def select_when_listed(self, profile: str, vm_id: str) -> None: ...
+
+    def select_item(self, item: Vm | Commit) -> None: ...
 
     def run_worker(self, work: Awaitable[None], *, group: str, exit_on_error: bool) -> object: ...
 
@@ -348,8 +353,12 @@ def new_vm(host: ActionHost) -> None:
 
 
 def branch(host: ActionHost) -> None:
+    """`b`: N new VMs from the selected VM, or from the commit under the tree's cursor."""
     vm = host.selected_vm()
     if vm is None:
+        commit_ = host.selected_commit()
+        if commit_ is not None:
+            vms_from_commit(host)
         return
 
     def chosen(count: int | None) -> None:
@@ -408,6 +417,124 @@ def restore(host: ActionHost) -> None:
         )
 
 
+def vms_from_commit(host: ActionHost) -> None:
+    """Ask how many, then start that many VMs from the selected commit (branch by commit)."""
+    chosen = host.selected_commit()
+    if chosen is None:
+        return
+
+    def counted(count: int | None) -> None:
+        if count is None:
+            return
+        name = clean(chosen.name or chosen.id, 50)
+        progress = ProgressScreen(
+            f"Starting {count} VM(s) from commit {name}", count, ascii_only=host.options.ascii
+        )
+        host.app.push_screen(progress)
+        start(
+            host,
+            chosen.key,
+            "branching",
+            "New VMs from commit",
+            lambda: host.actions.branch_commit(chosen, count, progress.update_vm),
+            lambda outcome: progress.finish(outcome.message if outcome else "failed"),
+        )
+
+    host.app.push_screen(BranchScreen(chosen), counted)
+
+
+def delete_commit(host: ActionHost) -> None:
+    """Delete the selected commit after naming what was started from it."""
+    chosen = host.selected_commit()
+    if chosen is None:
+        return
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            start(host, chosen.key, "deleting", "Delete commit", lambda: host.actions.delete_commit(chosen))
+
+    fleet = host.fleet.fleet(chosen.provider)
+    dependent = dependants(fleet.vms, fleet.commits, chosen) if fleet else []
+    host.app.push_screen(ConfirmDeleteScreen(chosen, dependent), confirmed)
+
+
+def publish_commit(host: ActionHost) -> None:
+    """Publish a private commit, unpublish a public one (asks first: publishing shares it)."""
+    chosen = host.selected_commit()
+    if chosen is None:
+        return
+    public = not chosen.is_public
+    title = "Publish" if public else "Unpublish"
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            start(
+                host,
+                chosen.key,
+                f"{title.lower()}ing",
+                f"{title} commit",
+                lambda: host.actions.publish_commit(chosen, public),
+            )
+
+    effect = (
+        "Anyone can then start VMs from it (it is listed among public commits)."
+        if public
+        else "Only your organisation can start VMs from it again."
+    )
+    question = ConfirmScreen(
+        f"{title} commit {clean(chosen.name or chosen.id, 60)}?",
+        Text(f"{clean(chosen.provider, 30)} · {clean(chosen.id, 80)}", style="bold"),
+        Text(effect),
+        confirm_label=title,
+        danger=public,
+    )
+    host.app.push_screen(question, confirmed)
+
+
+def edit_commit(host: ActionHost) -> None:
+    chosen = host.selected_commit()
+    if chosen is None:
+        return
+
+    def edited(request: CommitRequest | None) -> None:
+        if request is not None:
+            start(
+                host,
+                chosen.key,
+                "saving",
+                "Edit commit",
+                lambda: host.actions.edit_commit(chosen, name=request.name, description=request.description),
+            )
+
+    host.app.push_screen(CommitScreen(chosen), edited)
+
+
+def commit_history(host: ActionHost) -> None:
+    chosen = host.selected_commit()
+    if chosen is not None:
+        host.app.push_screen(CommitHistoryScreen(host.actions, chosen, host.options.now))
+
+
+def tags(host: ActionHost) -> None:
+    chosen = host.selected_commit()
+    profile = chosen.provider if chosen is not None else host.default_profile()
+
+    def select_new(ids: tuple[str, ...]) -> None:
+        if ids:
+            host.select_when_listed(profile, ids[0])
+
+    host.app.push_screen(
+        TagsScreen(
+            host.actions,
+            profile,
+            host.options.now,
+            commit_id=chosen.id if chosen is not None else "",
+            read_only=host.options.read_only,
+            on_new_vms=select_new,
+        )
+    )
+
+
 @over_marks("vm.pause")
 def pause(host: ActionHost) -> None:
     vm = host.selected_vm()
@@ -450,8 +577,10 @@ def power(host: ActionHost) -> None:
 
 @over_marks("vm.delete")
 def delete(host: ActionHost) -> None:
+    """`D`: the selected VM, or the commit under the tree's cursor."""
     vm = host.selected_vm()
     if vm is None:
+        delete_commit(host)
         return
 
     def confirmed(yes: bool | None) -> None:
@@ -560,7 +689,7 @@ def exec_command(host: ActionHost) -> None:
 def broadcast(host: ActionHost) -> None:
     targets = host.broadcast_targets()
     if targets:
-        host.app.push_screen(BroadcastScreen(host.actions.providers, targets))
+        host.app.push_screen(BroadcastScreen(host.actions.providers, targets, host.actions.log))
 
 
 def tunnels(host: ActionHost) -> None:
@@ -769,6 +898,22 @@ def images(host: ActionHost) -> None:
 def action_log(host: ActionHost) -> None:
     export_dir = host.options.action_log_dir or state_dir() / "action-log"
     host.app.push_screen(ActionLogScreen(host.actions.log, export_dir))
+
+
+def lineage_graph(host: ActionHost) -> None:
+    """The branch graph on a time axis of the selected VM's profile; Enter selects a node back here."""
+    vm = host.selected_vm()
+    profile = vm.provider if vm is not None else host.default_profile()
+    fleet = host.fleet.fleet(profile)
+    if fleet is None:
+        host.notify("No data yet for this profile", severity="warning", timeout=3, markup=False)
+        return
+
+    here = vm.key if vm is not None else None
+    screen = LineageGraphScreen(
+        fleet, here=here, now=host.options.now, ascii_only=host.options.ascii, on_chosen=host.select_item
+    )
+    host.app.push_screen(screen)
 
 
 def refresh(host: ActionHost) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from vmtui.services.actions import PendingKey
 from vmtui.services.availability import Needs
 
-WAITS_FOR_NEW_VM = (Needs.VM, Needs.SELECTION)
+WAITS_FOR_NEW_VM = (Needs.VM, Needs.SELECTION, Needs.TARGET)
 
 
 class NewVmWait:

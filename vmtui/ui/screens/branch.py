@@ -1,10 +1,10 @@
-"""Ask how many VMs to branch from the selected one."""
+"""Ask how many VMs to branch from the selected VM, commit or tag."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 
-from vmtui.core.models import Vm
+from vmtui.core.models import Commit, Vm
 from vmtui.ui.format import clean
 from vmtui.ui.screens.form import FormScreen
 
@@ -14,10 +14,14 @@ MAX_BRANCHES = 64
 class BranchScreen(FormScreen[int]):
     OK_LABEL = "Branch"
 
-    def __init__(self, vm: Vm) -> None:
+    def __init__(self, source: Vm | Commit | str) -> None:
         super().__init__()
-        self.vm = vm
-        self.TITLE_TEXT = f"Branch {clean(vm.display_name, 60)}"
+        if isinstance(source, Vm):
+            self.TITLE_TEXT = f"Branch {clean(source.display_name, 60)}"
+        elif isinstance(source, Commit):
+            self.TITLE_TEXT = f"New VMs from commit {clean(source.name or source.id, 60)}"
+        else:
+            self.TITLE_TEXT = f"New VMs from tag {clean(source, 60)}"
 
     def fields(self) -> ComposeResult:
         yield from self.field("count", f"How many new VMs (1–{MAX_BRANCHES})", "1")

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from vmtui.core.models import Vm
 from vmtui.providers.base import Provider
+from vmtui.services.action_log import ActionLog
 from vmtui.services.broadcast import Broadcast, OutputGroup, VmResult, group_results
 from vmtui.ui.format import clean, clean_lines
 from vmtui.ui.screens.exec_runs import shell_command
@@ -59,9 +60,11 @@ class BroadcastScreen(ModalScreen[None]):
     BroadcastScreen #broadcast-status { height: auto; color: $text-muted; }
     """
 
-    def __init__(self, providers: Mapping[str, Provider], targets: list[Vm]) -> None:
+    def __init__(
+        self, providers: Mapping[str, Provider], targets: list[Vm], log: ActionLog | None = None
+    ) -> None:
         super().__init__()
-        self.broadcast = Broadcast(providers)
+        self.broadcast = Broadcast(providers, log=log)
         self.targets = targets
         self.results: list[VmResult] = []
 

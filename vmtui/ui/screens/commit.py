@@ -1,4 +1,4 @@
-"""Ask for the name and description of a new commit of the selected VM."""
+"""Ask for the name and description of a new commit of the selected VM, or new ones for a commit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 
-from vmtui.core.models import Vm
+from vmtui.core.models import Commit, Vm
 from vmtui.ui.format import clean
 from vmtui.ui.screens.form import FormScreen
 
@@ -22,13 +22,21 @@ class CommitRequest:
 class CommitScreen(FormScreen[CommitRequest]):
     OK_LABEL = "Commit"
 
-    def __init__(self, vm: Vm) -> None:
+    def __init__(self, item: Vm | Commit) -> None:
+        """A VM: name a new commit of it; a commit: edit its name and description."""
         super().__init__()
-        self.TITLE_TEXT = f"Commit {clean(vm.display_name, 60)}"
+        self.item = item
+        if isinstance(item, Vm):
+            self.TITLE_TEXT = f"Commit {clean(item.display_name, 60)}"
+        else:
+            self.TITLE_TEXT = f"Edit commit {clean(item.name or item.id, 60)}"
+            self.OK_LABEL = "Save"
 
     def fields(self) -> ComposeResult:
-        yield from self.field("name", "Name (optional)", placeholder="e.g. deps installed")
-        yield from self.field("description", "Description (optional)")
+        commit = self.item if isinstance(self.item, Commit) else None
+        name, description = (commit.name or "", commit.description or "") if commit else ("", "")
+        yield from self.field("name", "Name (optional)", name, placeholder="e.g. deps installed")
+        yield from self.field("description", "Description (optional)", description)
 
     def validate(self) -> CommitRequest | None:
         ok = True

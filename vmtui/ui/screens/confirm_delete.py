@@ -16,17 +16,21 @@ MAX_LISTED = 50
 
 
 class ConfirmDeleteScreen(ConfirmScreen):
-    def __init__(self, vm: Vm, dependants: list[LineageNode], checkpoint: str = "never") -> None:
-        """`checkpoint`: "always" (said), "ask" (a checkbox), "never" (nothing said)."""
-        body = dependants_text(dependants)
+    def __init__(self, item: Vm | Commit, dependants: list[LineageNode], checkpoint: str = "never") -> None:
+        """`checkpoint` (a VM's delete): "always" (said), "ask" (a checkbox), "never" (nothing said)."""
+        if isinstance(item, Vm):
+            title = f"Delete VM {clean(item.display_name, 60)}?"
+            detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)} · {item.state.value}"
+        else:
+            title = f"Delete commit {clean(item.name or item.id, 60)}?"
+            detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)}" + (
+                " · public" if item.is_public else ""
+            )
+        body = dependants_text(item, dependants)
         if checkpoint == "always":
             body.append("\nA checkpoint commit is taken first: u restores the VM.", style="italic")
-        super().__init__(
-            f"Delete VM {clean(vm.display_name, 60)}?",
-            Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
-            body,
-        )
-        self.vm = vm
+        super().__init__(title, Text(detail, style="bold"), body)
+        self.item = item
         self.dependants = dependants
         self.checkpoint = checkpoint
         self.take_checkpoint = checkpoint in ("always", "ask")
@@ -42,14 +46,22 @@ class ConfirmDeleteScreen(ConfirmScreen):
         self.take_checkpoint = event.value
 
 
-def dependants_text(dependants: list[LineageNode]) -> Text:
+def dependants_text(item: Vm | Commit, dependants: list[LineageNode]) -> Text:
     if not dependants:
-        return Text("Nothing depends on it. Its processes and disk are removed for good.")
+        gone = "Its processes and disk are" if isinstance(item, Vm) else "Its snapshot is"
+        return Text(f"Nothing depends on it. {gone} removed for good.")
     commits = sum(1 for n in dependants if n.kind is NodeKind.COMMIT)
-    text = Text(
-        f"Depends on it: {commits} commit(s), {len(dependants) - commits} VM(s). They are kept, "
-        "but their lineage will show this VM as missing.\n"
-    )
+    vms = len(dependants) - commits
+    if isinstance(item, Vm):
+        head = f"Depends on it: {commits} commit(s), {vms} VM(s). They are kept, but their lineage will show "
+        head += "this VM as missing.\n"
+    else:
+        started = sum(
+            1 for n in dependants if n.kind is NodeKind.VM and n.parent is not None and n.parent.id == item.id
+        )
+        head = f"Depends on it: {vms} VM(s) ({started} started from it), {commits} commit(s). "
+        head += "The platform refuses while VMs started from it exist; delete those first.\n"
+    text = Text(head)
     for node in dependants[:MAX_LISTED]:
         item = node.item
         if isinstance(item, Commit):

@@ -70,10 +70,10 @@ class ExecScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for label, key, width in (
-            ("VM", "vm", 20),
-            ("Command", "command", 50),
-            ("Status", "status", 12),
-            ("Age", "age", 6),
+            ("VM", "vm", 16),
+            ("Command", "command", 56),
+            ("Status", "status", 10),
+            ("Age", "age", 5),
         ):
             table.add_column(label, key=key, width=width)
         self.set_interval(REFRESH_SECONDS, self._repaint)
@@ -128,7 +128,7 @@ class ExecScreen(ModalScreen[None]):
             (
                 run.exec_id,
                 clean(run.vm_name, 16),
-                clean(" ".join(run.command[2:] if run.command[:2] == ("sh", "-c") else run.command), 56),
+                clean(run.line, 56),
                 run.status,
                 format_age(now - run.started),
                 run.failed,

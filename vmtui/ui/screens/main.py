@@ -98,7 +98,9 @@ class MainScreen(Screen[None]):
                 yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
                 yield EmptyHint("", id="empty-hint")
             with Vertical(id="side"):
-                yield LineageTree(ascii_only=options.ascii, id="lineage-tree", classes="pane")
+                yield LineageTree(
+                    ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane"
+                )
                 yield VmDetails(now=options.now, id="details", classes="pane")
         yield TerminalArea(id="terminal-area", classes="pane")
         yield StatusBar(
@@ -156,9 +158,8 @@ class MainScreen(Screen[None]):
 
     @on(ProfileNotice)
     def _profile_notice(self, message: ProfileNotice) -> None:
-        self.notify(
-            message.text, title=f"Profile {clean(message.profile, 40)}", severity="warning", markup=False
-        )
+        title = f"Profile {clean(message.profile, 40)}"
+        self.notify(message.text, title=title, severity="warning", timeout=15, markup=False)
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
@@ -191,6 +192,14 @@ class MainScreen(Screen[None]):
             self._show_details()
             self.refresh_status()
             self._update_empty_hint()
+
+    def select_item(self, item: Vm | Commit) -> None:
+        """Put the cursor on a VM (in the list) or a commit (in the tree, focused)."""
+        if isinstance(item, Vm):
+            self.table.select(item.key)
+            self.table.focus()
+        elif self.lineage.reveal((item.provider, "commit", item.id)):
+            self.lineage.focus()
 
     def select_when_listed(self, profile: str, vm_id: str) -> None:
         self.new_vm.made((profile, vm_id))
@@ -229,6 +238,23 @@ class MainScreen(Screen[None]):
         self.lineage.mark_here(message.key)
         self._show_details()
         self._prioritize_lineage()
+        self._look_up_parent_commit(self.table.selected_vm)
+
+    def _look_up_parent_commit(self, vm: Vm | None) -> None:
+        """The selected VM's parent commit, when it is on a commit page not fetched yet (selection first)."""
+        fleet = self.fleet.fleet(vm.provider) if vm is not None else None
+        if vm is None or fleet is None or not vm.parent_commit_id:
+            return
+        if len(fleet.commits) < fleet.commits_total and all(
+            c.id != vm.parent_commit_id for c in fleet.commits
+        ):
+            work = self.fleet.look_up_commit(vm.provider, vm.parent_commit_id)
+            self.run_worker(work, group="commit-lookup", exit_on_error=False)
+
+    @on(LineageTree.LoadMore)
+    def _load_more_commits(self, message: LineageTree.LoadMore) -> None:
+        self.fleet.more_commits(message.profile)
+        self.notify("Loading the next page of commits…", timeout=2, markup=False)
 
     @on(VmTable.MarksChanged)
     def _marks_changed(self) -> None:
@@ -243,15 +269,19 @@ class MainScreen(Screen[None]):
                 self.table.select(message.item.key)
 
     @on(VmTable.RowSelected)
-    async def _enter_on_row(self) -> None:
-        """Enter on a row (the table's own Enter, or a click on the selected row) describes it."""
+    async def _click_on_selected_row(self) -> None:
+        """A click on the row under the cursor describes it, as Enter does."""
         await self.action_run("view.describe")
 
     def selected_vm(self) -> Vm | None:
+        """The VM under the tree's cursor when the tree has focus (None on a commit: the commit is the
+        selection then), else the list's."""
         if self.lineage.has_focus:
             item = self.lineage.selected_item()
             if isinstance(item, Vm):
                 return item
+            if isinstance(item, Commit):
+                return None
         return self.table.selected_vm
 
     def broadcast_targets(self) -> list[Vm]:

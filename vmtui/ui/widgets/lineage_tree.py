@@ -4,7 +4,9 @@ Layout rules, so deep histories stay readable:
 - a linear run (each node has exactly one child) is drawn as siblings under the run's first node
   instead of one indentation level per step; only real branch points nest;
 - a run longer than `CHAIN_KEEP` visible steps folds its middle into one "⋯ N more" node;
-- the selected VM is marked "you are here" and its path is expanded.
+- the selected VM is marked "you are here" and its path is expanded;
+- a commit shows its name, its age, the tags pointing at it and whether it is public (ages are redrawn
+  every `AGE_REFRESH` seconds, only where the text changed).
 Tree nodes are keyed, so expansion and the cursor survive refreshes.
 
 A big lineage (more than `SYNC_LIMIT` VMs and commits) is rebuilt without blocking the UI: its shapes
@@ -16,7 +18,8 @@ arrives and no work is thrown away.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -30,18 +33,21 @@ from textual.widgets.tree import TreeNode
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.services.checkpoints import checkpoint_info, checkpoint_title, is_checkpoint
-from vmtui.ui.format import STATE_COLOURS, clean, short_id, state_glyph, theme_style
+from vmtui.ui.format import STATE_COLOURS, clean, format_age, short_id, state_glyph, theme_style
 
 SYNC_LIMIT = 500
 """Up to this many VMs and commits the tree is rebuilt at once; beyond, in the background."""
 SLICE = 500
 """Tree nodes patched between two turns of the event loop during a background rebuild."""
 CHAIN_KEEP = 4
+AGE_REFRESH = 60.0
 """Steps of a linear run shown before its middle folds: the first one and the last ones."""
 
 NodeId = tuple[str, ...]
 """(profile, kind, id) for VMs and commits, (profile, "fold", first hidden id) for folds,
-(profile,) for a profile's root when several profiles are shown."""
+(profile,) for a profile's root when several profiles are shown, (profile, "more") for the node that
+loads more commits."""
+MORE = "more"
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Shape:
     children: list[Shape] = field(default_factory=list)
     folded: int = 0
     profile: str = ""
+    more: int = 0
+    """On the "more commits" node: how many commits are not fetched yet."""
 
 
 def _node_id(profile: str, node: LineageNode) -> NodeId:
@@ -88,6 +96,13 @@ def _shape_branch(profile: str, start: LineageNode) -> Shape:
 
 
 class LineageTree(Tree[NodeId]):
+    class LoadMore(Message):
+        """Enter on "N more commits": fetch the next page of that profile's commits."""
+
+        def __init__(self, profile: str) -> None:
+            super().__init__()
+            self.profile = profile
+
     class ItemHighlighted(Message):
         def __init__(self, node_id: NodeId | None, item: Vm | Commit | None) -> None:
             super().__init__()
@@ -97,16 +112,20 @@ class LineageTree(Tree[NodeId]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
-            "screen.run('view.describe')",
+            "enter_node",
             "Describe",
             show=False,
             tooltip="Describe the item (Space or a click folds it)",
         )
     ]
-    """Enter describes, as on a row of the VM list; Tree's own Enter would only fold."""
+    """Enter describes, as on a row of the VM list (on "N more commits" it loads them); Tree's own Enter
+    would only fold."""
 
-    def __init__(self, *, ascii_only: bool = False, **kwargs) -> None:
+    def __init__(self, *, ascii_only: bool = False, now: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__("lineage", **kwargs)
+        self.now = now
+        self.tag_names: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(profile, commit id) → the names of the tags pointing at it."""
         self.show_root = False
         self.guide_depth = 3
         self.ascii_only = ascii_only
@@ -126,6 +145,11 @@ class LineageTree(Tree[NodeId]):
     def on_mount(self) -> None:
         self._colours = self.app.get_css_variables()
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.set_interval(AGE_REFRESH, self._relabel_commits)
+
+    def _relabel_commits(self) -> None:
+        for node_id in [n for n in self._tree_index if n[1:2] == (NodeKind.COMMIT.value,)]:
+            self._relabel(node_id)
 
     def _on_theme_changed(self, _theme: object) -> None:
         self._colours = self.app.get_css_variables()
@@ -134,7 +158,20 @@ class LineageTree(Tree[NodeId]):
 
     def set_fleets(self, fleets: Iterable[Fleet]) -> None:
         self._fleets = {fleet.provider: fleet for fleet in fleets}
+        tag_names: dict[tuple[str, str], tuple[str, ...]] = {}
+        for fleet in self._fleets.values():
+            for tag in sorted(fleet.tags, key=lambda t: t.name):
+                key = (fleet.provider, tag.commit_id)
+                tag_names[key] = (*tag_names.get(key, ()), tag.name)
+        retagged = {
+            key
+            for key in tag_names.keys() | self.tag_names.keys()
+            if tag_names.get(key) != self.tag_names.get(key)
+        }
+        self.tag_names = tag_names
         self._reconcile()
+        for profile, commit_id in retagged:
+            self._relabel((profile, NodeKind.COMMIT.value, commit_id))
 
     def mark_here(self, vm_key: tuple[str, str] | None) -> None:
         """Mark the VM selected in the list and reveal it, without stealing the cursor when focused.
@@ -145,17 +182,23 @@ class LineageTree(Tree[NodeId]):
         for key in (previous, vm_key):
             if key is not None:
                 self._relabel((key[0], NodeKind.VM.value, key[1]))
-        node = self._tree_index.get((vm_key[0], NodeKind.VM.value, vm_key[1])) if vm_key else None
+        if vm_key is not None:
+            self.reveal((vm_key[0], NodeKind.VM.value, vm_key[1]), move_cursor=not self.has_focus)
+
+    def reveal(self, node_id: NodeId, *, move_cursor: bool = True) -> bool:
+        """Expand the path to a node and scroll to it (and put the cursor on it); False if not shown."""
+        node = self._tree_index.get(node_id)
         if node is None:
-            return
+            return False
         parent = node.parent
         while parent is not None:
             if not parent.is_expanded:  # expand() rebuilds every tree line, even when already open
                 parent.expand()
             parent = parent.parent
-        if not self.has_focus:
+        if move_cursor:
             self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
+        return True
 
     def selected_item(self) -> Vm | Commit | None:
         node = self.cursor_node
@@ -178,6 +221,7 @@ class LineageTree(Tree[NodeId]):
                 profile,
                 tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
                 tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits),
+                fleet.commits_total,
             )
             for profile, fleet in self._fleets.items()
         )
@@ -319,6 +363,9 @@ class LineageTree(Tree[NodeId]):
 
     def _node_label(self, shape: Shape) -> Text:
         item = shape.item
+        if shape.more:
+            dots = "..." if self.ascii_only else "⋯"
+            return Text(f"{dots} {shape.more:,} more commits: Enter loads the next page", style="italic dim")
         if item is None and shape.folded:
             return Text(f"{'...' if self.ascii_only else '⋯'} {shape.folded} more steps", style="italic dim")
         if item is None:
@@ -331,13 +378,7 @@ class LineageTree(Tree[NodeId]):
             label.append(f"  {clean(checkpoint_title(checkpoint_info(item)), 80)} (u)", style="italic")
             return label
         if isinstance(item, Commit):
-            label = Text(
-                f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary")
-            )
-            label.append(clean(short_id(item.id), 40))
-            if item.name:
-                label.append(f"  {clean(item.name, 60)}", style="italic")
-            return label
+            return self._commit_label(item)
         colour = theme_style(self._colours, STATE_COLOURS[item.state])
         label = Text(f"{state_glyph(item.state, self.ascii_only)} ", style=colour)
         label.append(clean(short_id(item.display_name, 30), 40))
@@ -346,6 +387,35 @@ class LineageTree(Tree[NodeId]):
         if self.here == item.key:
             label.append("  <- you are here" if self.ascii_only else "  ◀ you are here", style="bold reverse")
         return label
+
+    def _commit_label(self, commit: Commit) -> Text:
+        """`◆ id  name  3h  [tag, tag]  public`."""
+        label = Text(f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary"))
+        label.append(clean(short_id(commit.id), 40))
+        if commit.name:
+            label.append(f"  {clean(commit.name, 60)}", style="italic")
+        if commit.created_at is not None:
+            label.append(f"  {format_age(self.now() - commit.created_at.timestamp())}", style="dim")
+        tags = self.tag_names.get((commit.provider, commit.id))
+        if tags:
+            label.append(f"  [{clean(', '.join(tags), 60)}]", style=theme_style(self._colours, "accent"))
+        if commit.is_public:
+            label.append("  public", style=theme_style(self._colours, "warning"))
+        return label
+
+    async def action_enter_node(self) -> None:
+        """Enter: on "N more commits" load the next page, elsewhere describe the item."""
+        node = self.cursor_node
+        if node is not None and node.data is not None and node.data[1:] == (MORE,):
+            self.post_message(self.LoadMore(node.data[0]))
+        else:
+            await self.run_action("screen.run('view.describe')")
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        node_id = event.node.data
+        if node_id is not None and node_id[1:] == (MORE,):
+            event.stop()
+            self.post_message(self.LoadMore(node_id[0]))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
@@ -359,6 +429,10 @@ def _shapes(fleets: Mapping[str, Fleet]) -> list[Shape]:
     several = len(fleets) > 1
     for profile, fleet in fleets.items():
         top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
+        if fleet.commits_total > len(fleet.commits):
+            top.append(
+                Shape((profile, MORE), None, profile=profile, more=fleet.commits_total - len(fleet.commits))
+            )
         shapes.extend([Shape((profile,), None, top, profile=profile)] if several else top)
     return shapes
 

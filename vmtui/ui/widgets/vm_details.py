@@ -157,7 +157,12 @@ class VmDetails(VerticalScroll):
             ("parent commit", commit.grandparent_commit_id or "-"),
             ("public", "yes" if commit.is_public else "no"),
             ("owner", commit.owner_id or "-"),
-            ("start a VM", Text("press r", style="italic")),
+            (
+                "keys",
+                Text(
+                    "r new VM · b N VMs · M edit · U publish · H history · D delete · T tags", style="italic"
+                ),
+            ),
         ]
 
     def _capabilities(self, capabilities: Capabilities) -> Text:
