@@ -8,6 +8,7 @@ from textual.binding import Binding
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.screens.action_log import ActionLogScreen
 from vmtui.ui.screens.describe import DescribeScreen
+from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen
@@ -27,6 +28,7 @@ SOURCES: tuple[tuple[str, type], ...] = (
     ("tags screen", TagsScreen),
     ("branch graph", LineageGraphScreen),
     ("action log", ActionLogScreen),
+    ("file diff", FileDiffScreen),
     ("labels screen", LabelsScreen),
     ("files screen", FilesScreen),
     ("describe, logs", TextViewScreen),

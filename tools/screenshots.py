@@ -21,6 +21,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Sparkline
+from textual_diff_view import DiffView
 
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
@@ -30,10 +31,18 @@ from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
 from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
+from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 PROFILE = "local"
 SHELL_COMMAND = "uname -a; ls /"
+APP_CONFIG = (
+    "mkdir -p /srv/app && printf 'port = 8080\\nworkers = 4\\nlog = \"info\"\\n' > /srv/app/config.toml"
+)
+APP_CHANGE = (
+    "printf 'port = 8080\\nworkers = 8\\nlog = \"debug\"\\ncache = true\\n' > /srv/app/config.toml"
+    " && head -c 4096 /dev/urandom > /srv/app/cache.db && rm /etc/motd 2>/dev/null; true"
+)
 WAIT_S = 60.0
 
 
@@ -84,17 +93,25 @@ class ScreenshotSession:
         """web -> commit (tagged `stable`) -> two branches; db paused. Waits until no VM is still booting."""
         web = await provider.create_vm(VmConfig(labels={"name": "web", "tier": "frontend"}), wait_boot=True)
         db = await provider.create_vm(VmConfig(labels={"name": "db", "tier": "storage"}), wait_boot=True)
+        await self._sh(provider, web, APP_CONFIG)
         commit = await provider.commit(web, name="web configured")
-        await provider.branch(commit, 2)
+        branches = await provider.branch(commit, 2)
+        await self._sh(provider, branches[0], APP_CHANGE)
         if isinstance(provider, CommitTagsApi):
             await provider.create_tag("stable", commit, "the configured web server")
         await provider.pause_vm(db)
-        self.ids = {"web": web, "db": db}
+        self.ids = {"web": web, "db": db, "branch": branches[0]}
         deadline = time.monotonic() + WAIT_S
         while any(vm.state is VmState.BOOTING for vm in await provider.list_vms()):
             if time.monotonic() > deadline:
                 raise RuntimeError("the branched VMs did not finish booting")
             await asyncio.sleep(0.2)
+
+    @staticmethod
+    async def _sh(provider: Provider, vm_id: str, script: str) -> None:
+        result = await provider.exec(vm_id, ["sh", "-c", script])
+        if result.exit_code != 0:
+            raise RuntimeError(f"setting up the fleet failed: {result.stderr.strip()[-200:]}")
 
     async def tear_down(self) -> None:
         """Delete every VM of the engine, stop it, and fail if one of its VMs' processes survived."""
@@ -234,6 +251,30 @@ class ScreenshotSession:
             await pilot.pause(0.3)
             await self.shoot(pilot, app, "action-log")
 
+    async def file_diff_scene(self) -> None:
+        """`d` on the branch that changed the app's config since the commit it started from."""
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["branch"])):
+                raise RuntimeError("the VM list does not show the branch")
+            await pilot.pause()
+            await pilot.press("d")
+            deadline = time.monotonic() + WAIT_S
+            while not isinstance(app.screen, FileDiffScreen) or app.screen.result is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the file diff never showed")
+                await pilot.pause(0.2)
+            screen = app.screen
+            rows = [str(screen.table.get_row_at(n)[-1]) for n in range(screen.table.row_count)]
+            screen.table.move_cursor(row=rows.index("/srv/app/config.toml"))
+            while not screen.query(DiffView):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the text diff never showed")
+                await pilot.pause(0.2)
+            await pilot.pause(0.5)
+            await self.shoot(pilot, app, "file-diff")
+
     async def ops_scenes(self) -> None:
         """`x` exec with its output, `X` broadcast over the running VMs (grouped), `F` one tunnel up."""
         app = self.app()
@@ -294,6 +335,7 @@ class ScreenshotSession:
                 await provider.aclose()
             await self.main_scenes()
             await self.action_log_scene()
+            await self.file_diff_scene()
             await self.ops_scenes()
             await self.variant_scenes()
         finally:

@@ -41,7 +41,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import tomli_w
@@ -208,6 +208,10 @@ class UiSettings(BaseModel):
     """Lines of terminal scrollback kept per session."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> key(s), overriding the defaults."""
+    checkpoint: Literal["always", "ask", "never"] = "ask"
+    """Commit a VM (a `vmtui.checkpoint` commit) before deleting it, so `u` can restore it."""
+    checkpoint_keep: int = Field(default=5, ge=1, le=1000)
+    """Checkpoints kept per profile; older ones are deleted after each new one."""
 
 
 class SshSettings(BaseModel):

@@ -758,6 +758,9 @@ _ROUTES = [
     ("PUT", f"{V1}/env_vars"),
     ("POST", f"{V1}/vm/{{id}}/branch?count=2"),
     ("GET", f"{V1}/vm/{{id}}/files"),
+    ("GET", f"{V1}/vm/{{id}}/diff"),
+    ("GET", f"{V1}/vm/{{id}}/diff/text?path=/etc/x"),
+    ("GET", f"{V1}/vm/commits/{{id}}/diff/{{id}}/text?path=../x"),
 ]
 
 

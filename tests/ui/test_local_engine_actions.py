@@ -48,11 +48,10 @@ async def open_engine(settings) -> Provider:
     return await Registry(settings).opener("local")(lambda _status: None)
 
 
-def make_app(settings) -> VmTuiApp:
+def make_app(settings, **options) -> VmTuiApp:
     openers = Registry(settings).openers(["local"])
-    return record_notes(
-        VmTuiApp(openers, AppOptions(poll=PollSettings(fast=30, slow=30, max_backoff=30, timeout=30)))
-    )
+    poll = PollSettings(fast=30, slow=30, max_backoff=30, timeout=30)
+    return record_notes(VmTuiApp(openers, AppOptions(poll=poll, **options)))
 
 
 async def select_row(pilot, app: VmTuiApp, vm_id: str) -> None:
@@ -130,7 +129,7 @@ async def test_D_names_the_dependants_cancel_is_focused_then_confirm_deletes(eng
     try:
         parent = await engine.create_vm(VmConfig(), wait_boot=True)
         (child,) = await engine.branch_vm(parent, 1)
-        app = make_app(engine_settings)
+        app = make_app(engine_settings, checkpoint="never")  # checkpoints: tests/ui/test_checkpoints.py
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
             await wait_for(pilot, app, lambda: set(states(app)) == {parent, child})

@@ -26,6 +26,7 @@ EXPECTED = {
     "resources": ("CPU", "memory", "MiB"),
     "terminal": ("uname", "Linux", "bin", "usr"),
     "terminal-zoomed": ("Linux",),
+    "file-diff": ("/srv/app/config.toml", "workers", "debug", "cache.db"),
     "exec": ("app-version", "exit 0", "usr"),
     "broadcast": ("2 VMs", "exit 1", "no /etc/app-version", "1 VM: web", "v2", "2 failed"),
     "tunnels": ("127.0.0.1:", "web", "up", "Forwarding"),

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         scrollback=settings.ui.scrollback,
         ssh_keepalive=settings.ssh.keepalive_interval,
         action_log_dir=paths.state_dir() / "action-log",
+        checkpoint=settings.ui.checkpoint,
+        checkpoint_keep=settings.ui.checkpoint_keep,
     )
     # every enabled profile can be added from the palette; the chosen ones are shown now
     profiles = list(dict.fromkeys([*names, *registry.enabled_profiles()]))

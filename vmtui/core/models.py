@@ -80,6 +80,8 @@ class Capabilities(BaseModel):
     has_images: bool = False
     has_metrics: bool = False
     """CPU and memory use per VM (`Provider.vm_metrics`)."""
+    has_file_diff: bool = False
+    """The platform compares file trees itself (`FileDiffApi`); others need temporary branches."""
     has_labels: bool = False
     """Labels editable after creation (`LabelsApi`); the `name` label is the display name."""
     can_resize: bool = False
@@ -202,6 +204,41 @@ class VmMetrics(BaseModel):
     vcpu_count: int
     sampled_at: float
     """The server's monotonic clock, in seconds."""
+
+
+class FileChange(BaseModel):
+    """One path that differs between two file trees (sizes of regular files only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    change: Literal["added", "removed", "changed"]
+    kind: Literal["file", "dir", "symlink", "other"]
+    size_before: int | None = None
+    size_after: int | None = None
+
+
+class FileDiff(BaseModel):
+    """What changed from `before` (a commit; None: the image) to `after` (a commit or a VM)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    before: str | None
+    after: str
+    changes: list[FileChange]
+    truncated: bool = False
+
+
+class FileTexts(BaseModel):
+    """Both sides of one file for a text diff; None where it does not exist. `binary`: either side is
+    not text (or too large), so neither is given."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: str | None = None
+    after: str | None = None
+    binary: bool = False
 
 
 class Image(BaseModel):

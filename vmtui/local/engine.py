@@ -35,9 +35,9 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -48,6 +48,7 @@ from vmtui.local.cgroups import vm_pid_budget
 from vmtui.local.changes import ChangeFeed
 from vmtui.local.diskspace import NoSpace, StateReserve
 from vmtui.local.exec_journal import ExecJournal
+from vmtui.local.layer_diff import Chain, LayerDiff
 from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
 from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
 from vmtui.local.vmdisk import DiskError, VmDisk
@@ -71,7 +72,10 @@ VM_ADDRESS = "127.0.0.1"
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 ENV_VALUE_MAX = 8192
 FS_SIZE_MIN_MIB = 16
+DIFF_PARALLELISM = 2
+"""File diffs computed at once (each walks layers in a thread and holds up to MAX_ENTRIES paths)."""
 CAPACITY_RETRY_SECONDS = 2.0
+T = TypeVar("T")
 """Retry-After of a start refused because the engine runs as many VMs as the host's pids allow."""
 
 
@@ -117,6 +121,9 @@ class Engine:
         self._default_image_size = 0
         self._pending_layers: set[str] = set()
         """Layers being captured or not yet recorded: the layer collector must leave them alone."""
+        self._diffs = asyncio.Semaphore(DIFF_PARALLELISM)
+        self._diff_layers: collections.Counter[str] = collections.Counter()
+        """Layers a diff is reading: the layer collector leaves them alone."""
         self._launching: collections.Counter[str] = collections.Counter()
         """Commits with branch VMs still waiting to start."""
         self._listed: dict[str | None, tuple[Store, int, list[VmRecord]]] = {}
@@ -699,6 +706,44 @@ class Engine:
         self.db.update_commit(commit_id, **changes)
         return self.get_commit(commit_id, owner)
 
+    # -- file diffs (vmtui's own routes) --------------------------------------------------------
+
+    def commit_diff(self, before_id: str, after_id: str, *, owner: str | None = None) -> LayerDiff:
+        """What changed in the files from commit `before_id` to commit `after_id`."""
+        before, after = self.get_commit(before_id, owner), self.get_commit(after_id, owner)
+        return LayerDiff(self._chain(before.image, before.layers), self._chain(after.image, after.layers))
+
+    def vm_diff(self, vm_id: str, *, owner: str | None = None) -> LayerDiff:
+        """What changed in a VM's files since the commit it started from (or since its image)."""
+        vm = self.get_vm(vm_id, owner)
+        disk = self._vm_dir(vm_id) / "disk"
+        unmounted = (self._vm_dir(vm_id) / "disk.img").exists() and not os.path.ismount(disk)
+        if vm.phase != "ready" or unmounted or not (disk / "upper").is_dir():
+            raise Conflict(f"the files of VM {vm_id} are not readable now; start it to compare them")
+        return LayerDiff(
+            self._chain(vm.image, vm.layers), self._chain(vm.image, vm.layers, top=disk / "upper")
+        )
+
+    async def in_diff_thread(self, diff: LayerDiff, work: Callable[[], T]) -> T:
+        """Run a blocking step of `diff` off the event loop, at most DIFF_PARALLELISM at once; its
+        layers stay on disk meanwhile, even if their commits are deleted."""
+        layers = diff.layer_names()
+        self._diff_layers.update(layers)
+        try:
+            async with self._diffs:
+                return await asyncio.to_thread(work)
+        finally:
+            self._diff_layers.subtract(layers)
+            self._diff_layers = +self._diff_layers  # drop the zero counts
+
+    def _chain(self, image_name: str, layers: list[str], *, top: Path | None = None) -> Chain:
+        image_dir = self._image_spec_path(image_name)
+        if image_dir is None:
+            raise Unavailable("the default image is not built yet")
+        image = images.open_image(image_dir)
+        dirs = [self.state_dir / "layers" / layer for layer in layers]
+        return Chain.of([top, *dirs] if top is not None else dirs, image.rootfs, image.host_usr)
+
     # -- images -------------------------------------------------------------------------------
 
     def list_images(self) -> list[ImageRecord]:
@@ -951,7 +996,7 @@ class Engine:
     async def _collect_layers(self, *, sweep_partial: bool = False) -> None:
         """Remove layer dirs that no commit or live VM stacks on any more. Captures in progress
         (pending ids, hidden `.partial` dirs) are only swept at start, when none can be running."""
-        keep = self.db.referenced_layers() | self._pending_layers
+        keep = self.db.referenced_layers() | self._pending_layers | set(self._diff_layers)
         for path in (self.state_dir / "layers").iterdir():
             if path.name not in keep and (sweep_partial or not path.name.startswith(".")):
                 await asyncio.to_thread(shutil.rmtree, path, True)

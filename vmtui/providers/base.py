@@ -22,6 +22,8 @@ from vmtui.core.models import (
     ExecEvent,
     ExecLogPage,
     ExecResult,
+    FileDiff,
+    FileTexts,
     Image,
     PortMapping,
     SshEndpoint,
@@ -171,6 +173,20 @@ class EventStream(Protocol):
     stream is open, then one event per change; the stream ends or raises `ProviderError` when it drops."""
 
     def events(self) -> AsyncIterator[dict[str, str]]: ...
+
+
+@runtime_checkable
+class FileDiffApi(Protocol):
+    """Files added, removed and changed between two commits, or a VM and the commit it started from,
+    computed by the platform (when `capabilities.has_file_diff`)."""
+
+    async def diff_commits(self, before_id: str, after_id: str) -> FileDiff: ...
+
+    async def diff_vm(self, vm_id: str) -> FileDiff: ...
+
+    async def diff_commits_text(self, before_id: str, after_id: str, path: str) -> FileTexts: ...
+
+    async def diff_vm_text(self, vm_id: str, path: str) -> FileTexts: ...
 
 
 @runtime_checkable

@@ -34,6 +34,8 @@ from vmtui.core.models import (
     ExecLogEntry,
     ExecLogPage,
     ExecResult,
+    FileDiff,
+    FileTexts,
     Image,
     SshEndpoint,
     SshKey,
@@ -263,6 +265,8 @@ _IMAGES = TypeAdapter(list[str | WireImage])
 _SSH_KEY = TypeAdapter(WireSshKey)
 _METRICS = TypeAdapter(VmMetrics)
 _EXEC = TypeAdapter(WireExec)
+_FILE_DIFF = TypeAdapter(FileDiff)
+_FILE_TEXTS = TypeAdapter(FileTexts)
 _EXEC_EVENT = TypeAdapter(WireExecEvent)
 _EXEC_LOG = TypeAdapter(WireExecLog)
 _TOTAL = TypeAdapter(int | None)
@@ -357,6 +361,7 @@ class VersProvider(Provider):
         memory_snapshots: bool = True,
         metrics: bool = False,
         event_stream: bool = False,
+        file_diff: bool = False,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         aliases: Mapping[str, str] | None = None,
@@ -379,12 +384,13 @@ class VersProvider(Provider):
         self.ssh_address = ssh_address
         self.ca_path = ca_path
         self.insecure_tls = insecure_tls
-        if not memory_snapshots or metrics or event_stream:
+        if not memory_snapshots or metrics or event_stream or file_diff:
             self.capabilities = self.capabilities.model_copy(
                 update={
                     "memory_snapshots": memory_snapshots,
                     "has_metrics": metrics,
                     "event_stream": event_stream,
+                    "has_file_diff": file_diff,
                 }
             )
         self._vms_route = f"{API}/vm"
@@ -885,6 +891,31 @@ class VersProvider(Provider):
             raise self._unsupported("report CPU and memory use")
         body = await self._json("GET", f"{API}/vm/{_segment(vm_id, 'VM id')}/metrics")
         return validate(_METRICS, body, "VM metrics")
+
+    async def diff_commits(self, before_id: str, after_id: str) -> FileDiff:
+        """The local engine's `/vm/commits/{a}/diff/{b}` (Vers has none: `file_diff=False`)."""
+        before, after = _segment(before_id, "commit id"), _segment(after_id, "commit id")
+        return await self._file_diff(f"{API}/vm/commits/{before}/diff/{after}")
+
+    async def diff_vm(self, vm_id: str) -> FileDiff:
+        return await self._file_diff(f"{API}/vm/{_segment(vm_id, 'VM id')}/diff")
+
+    async def diff_commits_text(self, before_id: str, after_id: str, path: str) -> FileTexts:
+        before, after = _segment(before_id, "commit id"), _segment(after_id, "commit id")
+        return await self._file_texts(f"{API}/vm/commits/{before}/diff/{after}/text", path)
+
+    async def diff_vm_text(self, vm_id: str, path: str) -> FileTexts:
+        return await self._file_texts(f"{API}/vm/{_segment(vm_id, 'VM id')}/diff/text", path)
+
+    async def _file_diff(self, route: str) -> FileDiff:
+        if not self.capabilities.has_file_diff:
+            raise self._unsupported("compare files itself")
+        return validate(_FILE_DIFF, await self._json("GET", route, timeout=LONG_TIMEOUT), "file diff")
+
+    async def _file_texts(self, route: str, path: str) -> FileTexts:
+        if not self.capabilities.has_file_diff:
+            raise self._unsupported("compare files itself")
+        return validate(_FILE_TEXTS, await self._json("GET", route, params={"path": path}), "file texts")
 
     def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
         """Vers: `<vm_id>.<vm_domain>:443`; local engine: `ssh_address` with the same SNI."""

@@ -42,6 +42,8 @@ from vmtui.providers.base import (
     SecretsApi,
 )
 from vmtui.services.action_log import ActionLog, describe
+from vmtui.services.checkpoints import Checkpoints, checkpoint_info, checkpoint_title, checkpoints
+from vmtui.services.file_diff import FileDiffer
 
 PendingKey = tuple[str, str]
 """(profile, VM id) of a row with an action in flight; (profile, "") for profile-wide actions."""
@@ -104,6 +106,7 @@ class Actions:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         log: ActionLog | None = None,
+        checkpoint_keep: int = 5,
     ):
         self.providers: dict[str, Provider] = dict(providers)  # profiles are added as they open
         self.on_change = on_change
@@ -113,12 +116,22 @@ class Actions:
         self._sleep = sleep
         self.log = log if log is not None else ActionLog()
         """Every change made through this object (the action log screen)."""
+        self._differs: dict[str, FileDiffer] = {}
+        self.checkpoint_keep = checkpoint_keep
+        self.scratch: set[PendingKey] = set()
+        """Scratch VMs of this session: deleted when their terminal tab closes."""
 
     def provider(self, profile: str) -> Provider:
         try:
             return self.providers[profile]
         except KeyError:
             raise NotFound(f"no profile named '{profile}' is active") from None
+
+    def file_differ(self, profile: str) -> FileDiffer:
+        """One per profile, so its cost estimate remembers the previous run."""
+        if profile not in self._differs:
+            self._differs[profile] = FileDiffer(profile, self.provider(profile), self.log, sleep=self._sleep)
+        return self._differs[profile]
 
     def busy(self, profile: str | None = None) -> bool:
         return any(profile is None or key[0] == profile for key in self.pending)
@@ -361,10 +374,66 @@ class Actions:
             await (provider.stop_vm(vm.id) if stop else provider.start_vm(vm.id))
         return Outcome(f"{'Stopped' if stop else 'Started'} {vm.id}", (vm.id,))
 
-    async def delete(self, vm: Vm) -> Outcome:
+    async def delete(self, vm: Vm, *, checkpoint: bool = False) -> Outcome:
+        """Delete `vm`; with `checkpoint`, commit it first (a failed commit stops the delete) and
+        prune old checkpoints after."""
+        keeper = Checkpoints(self.provider(vm.provider), self.checkpoint_keep)
+        taken = ""
+        if checkpoint:
+            vers = ("vers", "commit", "create", vm.id)
+            async with self._track(vm.key, "checkpointing", "checkpoint", vm.id, vers) as made:
+                taken = await keeper.take(vm)
+                made.append(taken)
         async with self._track(vm.key, "deleting", "delete", vm.id, ("vers", "delete", vm.id)):
-            await self.provider(vm.provider).delete_vm(vm.id)
-        return Outcome(f"Deleted {vm.id}", (vm.id,))
+            await keeper.provider.delete_vm(vm.id)
+        if not taken:
+            return Outcome(f"Deleted {vm.id}", (vm.id,))
+        async with self._track((vm.provider, ""), "pruning", "prune checkpoints", vm.provider) as made:
+            made.extend(await keeper.prune())
+        return Outcome(f"Deleted {vm.id}; checkpoint {taken} kept (u restores it)", (vm.id, taken))
+
+    async def scratch_copy(self, source: Vm | Commit) -> Outcome:
+        """A scratch VM branched from a VM or started from a commit (`scratch` holds it)."""
+        profile = source.provider
+        vers = ("vers", "branch", source.id)
+        async with self._track(source.key, "branching", "scratch copy", source.id, vers) as made:
+            provider = self.provider(profile)
+            if isinstance(source, Commit):
+                ids = [await provider.restore(source.id)]
+            else:
+                ids = await provider.branch(source.id, 1)
+            made.extend(ids)
+        if not ids:
+            raise ProviderError(f"branching {source.id} made no VM")
+        self.scratch.add((profile, ids[0]))
+        return Outcome(f"Scratch VM {ids[0]} from {source.id}; closing its tab deletes it", (ids[0],))
+
+    async def scratch_commits(self, key: PendingKey) -> list[Commit]:
+        """Commits taken from a scratch VM (its deletion asks first when there are any)."""
+        return [c for c in await self.provider(key[0]).list_commits() if c.parent_vm_id == key[1]]
+
+    async def discard_scratch(self, key: PendingKey) -> Outcome:
+        profile, vm_id = key
+        async with self._track(key, "deleting", "delete scratch", vm_id, ("vers", "delete", vm_id)):
+            await self.provider(profile).delete_vm(vm_id)
+        self.scratch.discard(key)
+        return Outcome(f"Deleted scratch VM {vm_id}", (vm_id,))
+
+    async def undo(self, profile: str) -> Outcome:
+        """A new VM from the newest checkpoint of `profile`, with the labels its VM had."""
+        keeper = Checkpoints(self.provider(profile), self.checkpoint_keep)
+        newest = checkpoints(await keeper.provider.list_commits())
+        if not newest:
+            raise NotFound("no checkpoint to restore: delete takes one (config `checkpoint`)")
+        commit = newest[0]
+        vers = ("vers", "run-commit", commit.id)
+        async with self._track(
+            (profile, commit.id), "restoring", "restore checkpoint", commit.id, vers
+        ) as made:
+            vm_id = await keeper.restore(commit)
+            made.append(vm_id)
+        what = checkpoint_title(checkpoint_info(commit))
+        return Outcome(f"Restored {what} as VM {vm_id}", (vm_id,))
 
     async def list_images(self, profile: str) -> list[Image]:
         return await self.provider(profile).list_images()

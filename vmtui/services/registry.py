@@ -172,6 +172,7 @@ class Registry:
             memory_snapshots=False,
             metrics=True,
             event_stream=True,
+            file_diff=True,
             timeout=timeout,
             aliases=load_vers_aliases(),
         )

@@ -55,7 +55,10 @@ class VmTuiApp(App[None]):
         bind_registry(self, Scope.APP, registry)
         self.openers = openers
         self.actions = Actions(
-            {}, self._pending_changed, log=ActionLog(directory=self.options.action_log_dir)
+            {},
+            self._pending_changed,
+            log=ActionLog(directory=self.options.action_log_dir),
+            checkpoint_keep=self.options.checkpoint_keep,
         )
         self.main_screen = MainScreen(self.actions, openers, self.options, shown, registry)
         self._quit_armed = False

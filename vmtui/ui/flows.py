@@ -22,6 +22,7 @@ from vmtui.paths import state_dir
 from vmtui.providers.base import DesktopsApi
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.exec_runs import ExecRuns
+from vmtui.services.file_diff import DiffRequest
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.tunnels import Tunnels
 from vmtui.ui.format import clean
@@ -41,6 +42,7 @@ from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
 from vmtui.ui.screens.exec_runs import ExecScreen
+from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
@@ -560,7 +562,14 @@ def power(host: ActionHost) -> None:
     question = ConfirmScreen(
         f"Stop VM {clean(vm.display_name, 60)}?",
         Text(f"{clean(vm.provider, 30)} · {clean(vm.id, 80)} · {vm.state.value}", style="bold"),
-        Text(DESKTOP_STOP_NOTE),
+        Text(
+            DESKTOP_STOP_NOTE
+            + (
+                ""
+                if host.options.checkpoint == "never"
+                else " Swiftor cannot commit, so no checkpoint is taken."
+            )
+        ),
         confirm_label="Stop",
     )
     host.app.push_screen(question, run)
@@ -578,13 +587,39 @@ def delete(host: ActionHost) -> None:
         if yes:
             start(host, vm.key, "deleting", "Delete", lambda: host.actions.delete(vm))
 
+    def confirmed_with_choice(yes: bool | None) -> None:
+        if yes:
+            checkpoint = question.take_checkpoint
+            start(host, vm.key, "deleting", "Delete", lambda: host.actions.delete(vm, checkpoint=checkpoint))
+
     if isinstance(host.actions.providers.get(vm.provider), DesktopsApi):
         # irreversible (storage, secrets, mappings go too): type the label to confirm
         host.app.push_screen(ConfirmTypedDeleteScreen.for_vm(vm), confirmed)
         return
     fleet = host.fleet.fleet(vm.provider)
     dependent = dependants(fleet.vms, fleet.commits, vm) if fleet else []
-    host.app.push_screen(ConfirmDeleteScreen(vm, dependent), confirmed)
+    question = ConfirmDeleteScreen(vm, dependent, _checkpoint_policy(host, vm))
+    host.app.push_screen(question, confirmed_with_choice)
+
+
+def _checkpoint_policy(host: ActionHost, vm: Vm) -> str:
+    """The configured policy where a checkpoint can be taken (a running VM that can be committed)."""
+    capabilities = host.actions.provider(vm.provider).capabilities
+    can = capabilities.can_commit and capabilities.can_restore and vm.state.is_live
+    return host.options.checkpoint if can else "never"
+
+
+def undo(host: ActionHost) -> None:
+    """`u`: a new VM from the newest checkpoint of the active profile (same labels as before)."""
+    profile = host.default_profile()
+    start(
+        host,
+        (profile, ""),
+        "restoring",
+        "Undo",
+        lambda: host.actions.undo(profile),
+        _select_new(host, profile),
+    )
 
 
 def ssh(host: ActionHost, *, another: bool = False) -> None:
@@ -721,6 +756,123 @@ def yank(host: ActionHost) -> None:
     if item is not None:
         host.app.copy_to_clipboard(item.id)
         host.notify(f"Copied {clean(item.id, 80)}", timeout=2, markup=False)
+
+
+def diff(host: ActionHost) -> None:
+    """Files changed: from the commit marked as diff base (else the parent commit) to the commit
+    selected in the tree, or the selected VM. Asks first when it costs temporary VMs."""
+    commit_ = host.selected_commit() if isinstance(host.app.focused, LineageTree) else None
+    vm = host.selected_vm()
+    if commit_ is not None:
+        differ = host.actions.file_differ(commit_.provider)
+        request = DiffRequest(differ.base or commit_.grandparent_commit_id, commit_.id)
+    elif vm is not None:
+        differ = host.actions.file_differ(vm.provider)
+        if differ.native and differ.base not in (None, vm.parent_commit_id):
+            host.notify(
+                "Here a VM is compared with its parent commit only: select a commit in the tree (2) "
+                "to compare it with the marked base",
+                severity="warning",
+                markup=False,
+            )
+            return
+        request = DiffRequest(differ.base or vm.parent_commit_id, vm.id, after_is_vm=True)
+    else:
+        return
+    differ.base = None
+    if request.before is None and not (request.after_is_vm and differ.native):
+        host.notify(
+            "Nothing to compare with: mark a commit as diff base first", severity="warning", markup=False
+        )
+        return
+    cost = differ.cost(request)
+    if cost.temporary_vms and host.options.read_only:
+        host.notify(
+            "read-only mode: comparing files here needs temporary VMs", severity="warning", markup=False
+        )
+        return
+
+    def go(yes: bool | None = True) -> None:
+        if yes:
+            host.app.push_screen(FileDiffScreen(differ, request))
+
+    if cost.temporary_vms == 0:
+        go()
+        return
+    question = ConfirmScreen(
+        "Compare files?",
+        Text(clean(request.title, 200), style="bold"),
+        Text(cost.describe()),
+        confirm_label="Compare",
+        danger=False,
+    )
+    host.app.push_screen(question, go)
+
+
+def scratch(host: ActionHost) -> None:
+    """A throwaway copy of the selected VM (or of the commit selected in the tree) with a terminal tab
+    on it; closing the tab deletes the copy (`scratch_closed`)."""
+    commit_ = host.selected_commit() if isinstance(host.app.focused, LineageTree) else None
+    source = commit_ if commit_ is not None else host.selected_vm()
+    if source is None:
+        return
+    profile = source.provider
+
+    def opened(outcome: Outcome | None) -> None:
+        if outcome is not None and outcome.ids:
+            host.run_worker(
+                _open_scratch(host, profile, outcome.ids[0]), group="scratch", exit_on_error=False
+            )
+
+    start(host, source.key, "branching", "Scratch VM", lambda: host.actions.scratch_copy(source), opened)
+
+
+async def _open_scratch(host: ActionHost, profile: str, vm_id: str) -> None:
+    provider = host.actions.provider(profile)
+    try:
+        vm = await provider.get_vm(vm_id)
+    except ProviderError as exc:
+        host.notify(clean(exc, 300), title="Scratch VM", severity="error", markup=False)
+        return
+    host.select_when_listed(profile, vm_id)
+    await host.terminal.open_session(provider, vm, host.options, False, another=True)
+
+
+def scratch_closed(host: ActionHost, key: PendingKey) -> None:
+    """The tab of a scratch VM closed: delete the VM, asking first if it was committed to."""
+    if key not in host.actions.scratch:
+        return
+
+    def discard(yes: bool | None = True) -> None:
+        if yes:
+            start(host, key, "deleting", "Scratch VM", lambda: host.actions.discard_scratch(key))
+        else:
+            host.actions.scratch.discard(key)  # kept: an ordinary VM from now on
+
+    async def check() -> None:
+        try:
+            commits = await host.actions.scratch_commits(key)
+        except ProviderError as exc:
+            host.notify(clean(exc, 300), title="Scratch VM kept", severity="warning", markup=False)
+            return
+        if not commits:
+            discard()
+            return
+        question = ConfirmScreen(
+            f"Delete scratch VM {clean(key[1], 60)}?",
+            Text(f"{clean(key[0], 30)} · {clean(key[1], 80)}", style="bold"),
+            Text(f"It was committed to ({len(commits)} commit(s)); the commits stay. Delete the VM?"),
+        )
+        host.app.push_screen(question, discard)
+
+    host.run_worker(check(), group="scratch", exit_on_error=False)
+
+
+def mark_diff_base(host: ActionHost) -> None:
+    commit_ = host.selected_commit()
+    if commit_ is not None:
+        host.actions.file_differ(commit_.provider).base = commit_.id
+        host.notify(f"d now compares {clean(commit_.id, 80)} with what you select", timeout=3, markup=False)
 
 
 # ---------------------------------------------------------------------- app and view

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmtui.config import PollSettings
+from vmtui.services.checkpoints import CheckpointPolicy
 
 
 @dataclass
@@ -23,6 +24,9 @@ class AppOptions:
     read_only: bool = False
     scrollback: int = 10_000
     ssh_keepalive: int = 10
+    checkpoint: CheckpointPolicy = "ask"
+    """Before a delete: always / ask (a checkbox in the question) / never take a checkpoint commit."""
+    checkpoint_keep: int = 5
     action_log_dir: Path | None = None
     """Where each session's action log is kept (and exported); None keeps it in memory only."""
     engine_logs: dict[str, Path] = field(default_factory=dict)

@@ -7,11 +7,13 @@ of `docs/research/vers-api.md` (unknown request fields are ignored, as the Vers 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vmtui.local import layer_diff
 from vmtui.local.catalog import ORG_NAME, Domain, Repository, Tag
 from vmtui.local.engine import DEFAULT_IMAGE, VM_ADDRESS, Engine
 from vmtui.local.store import CommitRecord, ImageRecord, VmRecord
@@ -231,6 +233,48 @@ class VmMetricsOut(BaseModel):
     memory_limit_bytes: int = Field(description="the VM's memory size")
     vcpu_count: int
     sampled_at: float = Field(description="engine clock (monotonic seconds) when read")
+
+
+class FileChangeOut(BaseModel):
+    path: str = Field(description="absolute path; bytes that are not UTF-8 appear as \\xNN escapes")
+    change: Literal["added", "removed", "changed"]
+    kind: Literal["file", "dir", "symlink", "other"] = Field(
+        description="what the path is now (before, if removed)"
+    )
+    size_before: int | None = Field(description="bytes of a regular file before, else null")
+    size_after: int | None = Field(description="bytes of a regular file after, else null")
+
+
+class FileDiffOut(BaseModel):
+    """What changed in the files between two commits, or a VM and the commit it started from (vmtui's
+    own routes; Vers has none)."""
+
+    before: str | None = Field(description="the commit compared against (null: the VM's image)")
+    after: str = Field(description="the commit or VM compared")
+    changes: list[FileChangeOut]
+    truncated: bool = Field(description=f"true when more than {layer_diff.MAX_ENTRIES} paths were looked at")
+
+    @classmethod
+    def of(
+        cls, before: str | None, after: str, changes: list[layer_diff.Change], truncated: bool
+    ) -> FileDiffOut:
+        return cls(
+            before=before,
+            after=after,
+            changes=[FileChangeOut(**dataclasses.asdict(c)) for c in changes],
+            truncated=truncated,
+        )
+
+
+class FileTextDiffOut(BaseModel):
+    """Both sides of one file for a text diff."""
+
+    path: str
+    before: str | None = Field(description="the text before (null: no such file)")
+    after: str | None = Field(description="the text after (null: no such file)")
+    binary: bool = Field(
+        description=f"either side is not UTF-8 text, not a regular file or over {layer_diff.TEXT_MAX_BYTES} bytes"
+    )
 
 
 class VmListItemOut(VmOut):

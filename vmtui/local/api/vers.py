@@ -34,7 +34,9 @@ from vmtui.local.api.schemas import (
     ExecLogOut,
     ExecOut,
     FileContentOut,
+    FileDiffOut,
     FileIn,
+    FileTextDiffOut,
     FromCommitIn,
     LabelsIn,
     NewRootIn,
@@ -48,7 +50,8 @@ from vmtui.local.api.schemas import (
     VmOut,
     VmsOut,
 )
-from vmtui.local.engine import BRANCH_MAX, DEFAULT_IMAGE
+from vmtui.local.engine import BRANCH_MAX, DEFAULT_IMAGE, Engine
+from vmtui.local.layer_diff import LayerDiff
 
 KERNELS = {"default.bin"}
 MAX_OFFSET = 2**63 - 1
@@ -152,6 +155,49 @@ async def vm_metrics(engine: EngineDep, vm_id: str) -> VmMetricsOut:
         vcpu_count=vm.vcpu_count,
         sampled_at=time.monotonic(),
     )
+
+
+# -- file diffs (vmtui's own routes: the TUI's diff screen) ------------------------------------
+
+DiffPath = Annotated[str, Query(min_length=1, max_length=4096, description="absolute path in the VM")]
+
+
+@router.get("/vm/commits/{commit_id}/diff/{other_commit_id}")
+async def diff_commits(engine: EngineDep, commit_id: str, other_commit_id: str) -> FileDiffOut:
+    """Files added, removed and changed from `commit_id` to `other_commit_id`, read from the layers
+    (no VM runs)."""
+    diff = engine.commit_diff(commit_id, other_commit_id)
+    return FileDiffOut.of(
+        commit_id, other_commit_id, await engine.in_diff_thread(diff, diff.changes), diff.truncated
+    )
+
+
+@router.get("/vm/commits/{commit_id}/diff/{other_commit_id}/text")
+async def diff_commits_text(
+    engine: EngineDep, commit_id: str, other_commit_id: str, path: DiffPath
+) -> FileTextDiffOut:
+    return await _text_diff(engine, engine.commit_diff(commit_id, other_commit_id), path)
+
+
+@router.get("/vm/{vm_id}/diff")
+async def diff_vm(engine: EngineDep, vm_id: str) -> FileDiffOut:
+    """Files the VM added, removed and changed since the commit it started from (or its image)."""
+    diff = engine.vm_diff(vm_id)
+    parent = engine.get_vm(vm_id).parent_commit_id
+    return FileDiffOut.of(parent, vm_id, await engine.in_diff_thread(diff, diff.changes), diff.truncated)
+
+
+@router.get("/vm/{vm_id}/diff/text")
+async def diff_vm_text(engine: EngineDep, vm_id: str, path: DiffPath) -> FileTextDiffOut:
+    return await _text_diff(engine, engine.vm_diff(vm_id), path)
+
+
+async def _text_diff(engine: Engine, diff: LayerDiff, path: str) -> FileTextDiffOut:
+    try:
+        pair = await engine.in_diff_thread(diff, lambda: diff.text(path))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return FileTextDiffOut(path=path, before=pair.before, after=pair.after, binary=pair.binary)
 
 
 @router.delete("/vm/{vm_id}")

@@ -1,8 +1,11 @@
-"""Confirm a VM delete: names the VM and everything descending from it (Cancel focused)."""
+"""Confirm a VM delete: names the VM and everything descending from it (Cancel focused), and says
+whether a checkpoint commit is taken first (`checkpoint = "ask"`: a checkbox, on by default)."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Checkbox
 
 from vmtui.core.lineage import LineageNode, NodeKind
 from vmtui.core.models import Commit, Vm
@@ -13,7 +16,8 @@ MAX_LISTED = 50
 
 
 class ConfirmDeleteScreen(ConfirmScreen):
-    def __init__(self, item: Vm | Commit, dependants: list[LineageNode]) -> None:
+    def __init__(self, item: Vm | Commit, dependants: list[LineageNode], checkpoint: str = "never") -> None:
+        """`checkpoint` (a VM's delete): "always" (said), "ask" (a checkbox), "never" (nothing said)."""
         if isinstance(item, Vm):
             title = f"Delete VM {clean(item.display_name, 60)}?"
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)} · {item.state.value}"
@@ -22,9 +26,24 @@ class ConfirmDeleteScreen(ConfirmScreen):
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)}" + (
                 " · public" if item.is_public else ""
             )
-        super().__init__(title, Text(detail, style="bold"), dependants_text(item, dependants))
+        body = dependants_text(item, dependants)
+        if checkpoint == "always":
+            body.append("\nA checkpoint commit is taken first: u restores the VM.", style="italic")
+        super().__init__(title, Text(detail, style="bold"), body)
         self.item = item
         self.dependants = dependants
+        self.checkpoint = checkpoint
+        self.take_checkpoint = checkpoint in ("always", "ask")
+        """What the user chose (read once the screen is dismissed with True)."""
+
+    def on_mount(self) -> None:
+        if self.checkpoint == "ask":
+            box = Checkbox("Checkpoint first (u restores the VM)", True, id="checkpoint-first")
+            self.query_one("#confirm-box", VerticalScroll).mount(box)
+        super().on_mount()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.take_checkpoint = event.value
 
 
 def dependants_text(item: Vm | Commit, dependants: list[LineageNode]) -> Text:

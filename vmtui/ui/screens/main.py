@@ -26,6 +26,7 @@ from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.registry import Opener
 from vmtui.services.tunnels import Tunnels
+from vmtui.ui import flows
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.commands import VmCommands
 from vmtui.ui.flows import BULK
@@ -42,6 +43,7 @@ from vmtui.ui.widgets.fitting_footer import FittingFooter
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_area import TerminalArea
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
 from vmtui.ui.widgets.vm_table import VmTable
 
@@ -393,6 +395,11 @@ class MainScreen(Screen[None]):
         self.table.set_filter(message.vm_filter)
         self._update_empty_hint()
         self.refresh_status()
+
+    @on(TerminalTabs.TabClosed)
+    def _tab_closed(self, message: TerminalTabs.TabClosed) -> None:
+        if isinstance(message.owner, tuple):
+            flows.scratch_closed(self, message.owner)
 
     @on(FilterBar.Done)
     def _filter_done(self) -> None:

@@ -32,6 +32,7 @@ from textual.widgets.tree import TreeNode
 
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
+from vmtui.services.checkpoints import checkpoint_info, checkpoint_title, is_checkpoint
 from vmtui.ui.format import STATE_COLOURS, clean, format_age, short_id, state_glyph, theme_style
 
 SYNC_LIMIT = 500
@@ -369,6 +370,13 @@ class LineageTree(Tree[NodeId]):
             return Text(f"{'...' if self.ascii_only else '⋯'} {shape.folded} more steps", style="italic dim")
         if item is None:
             return Text(clean(shape.profile, 40), style="bold")
+        if isinstance(item, Commit) and is_checkpoint(item):
+            label = Text(
+                f"{'u' if self.ascii_only else '↶'} ", style=theme_style(self._colours, "text-warning")
+            )
+            label.append(clean(short_id(item.id), 40))
+            label.append(f"  {clean(checkpoint_title(checkpoint_info(item)), 80)} (u)", style="italic")
+            return label
         if isinstance(item, Commit):
             return self._commit_label(item)
         colour = theme_style(self._colours, STATE_COLOURS[item.state])

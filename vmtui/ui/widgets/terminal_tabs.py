@@ -19,6 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
@@ -129,6 +130,13 @@ class TerminalTabs(Widget):
         self.scrollback = scrollback
         self.emulator = emulator
         self._ids = count(1)
+
+    class TabClosed(Message):
+        """A tab was closed; `owner` is what it was opened for (the VM's key)."""
+
+        def __init__(self, owner: object) -> None:
+            super().__init__()
+            self.owner = owner
 
     def compose(self) -> ComposeResult:
         yield TabbedContent()
@@ -244,6 +252,7 @@ class TerminalTabs(Widget):
         tab = session.parent
         if isinstance(tab, TabPane) and tab.id is not None:
             await self._tabbed.remove_pane(tab.id)
+        self.post_message(self.TabClosed(session.owner))
 
     def action_reconnect(self) -> None:
         session = self.active_session
