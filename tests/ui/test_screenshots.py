@@ -30,6 +30,8 @@ EXPECTED = {
     "exec": ("app-version", "exit 0", "usr"),
     "broadcast": ("2 VMs", "exit 1", "no /etc/app-version", "1 VM: web", "v2", "2 failed"),
     "tunnels": ("127.0.0.1:", "web", "up", "Forwarding"),
+    "graph": ("you are here", "web"),
+    "tags": ("stable",),
 }
 
 
