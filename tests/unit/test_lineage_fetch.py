@@ -141,6 +141,27 @@ async def test_429_storm_honours_retry_after_and_keeps_429s_rare():
     assert time.now <= 1.3 * count / rate  # virtual seconds: the budget uses most of what is allowed
 
 
+async def test_a_rate_limited_vm_is_asked_again_after_the_priorities_change():
+    """The UI re-prioritizes on every scroll and poll: a VM answered 429 must not drop out of the stream."""
+    time = VirtualTime()
+    answered_429: set[str] = set()
+    enrichment: LineageEnrichment
+
+    async def fetch(vm_id: str) -> Vm:
+        if vm_id == "v0" and vm_id not in answered_429:
+            answered_429.add(vm_id)
+            # the user scrolls while the stream waits out Retry-After (after this 429 is handled)
+            asyncio.get_running_loop().call_soon(enrichment.prioritize, ["v3"])
+            raise RateLimited("slow down", status=429, retry_after=1.0)
+        return Vm(provider="p", id=vm_id, state=VmState.RUNNING, parent_commit_id=parent_of(vm_id))
+
+    enrichment = make(fetch, time, concurrency=1)
+    enrichment.apply(vms(5))  # v0 is first in list order: taken from the queue, not as a priority
+    await drain(enrichment)
+    assert answered_429 == {"v0"}
+    assert enrichment.progress == (5, 5) and enrichment.known["v0"].parent_commit_id == parent_of("v0")
+
+
 async def test_rate_is_cut_once_per_overshoot_and_grows_back_additively():
     time = VirtualTime()
     budget = RequestBudget(rate=64.0, step=10.0, clock=time.clock, sleep=time.sleep)

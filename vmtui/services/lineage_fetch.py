@@ -218,9 +218,12 @@ class LineageEnrichment:
                 self._publish()
 
     def _requeue(self, vm_id: str) -> None:
+        """Ask again, next in line: it was chosen before the others still waiting. It goes back into the
+        queue too, since a later `prioritize` replaces the urgent ids and must not lose it."""
         if vm_id in self._listed:
             self._pending.add(vm_id)
-            self._urgent.append(vm_id)  # next in line: it was chosen before the others still waiting
+            self._urgent.append(vm_id)
+            self._queue.appendleft(vm_id)
             self._work.set()
 
     def _learn(self, vm_id: str, lineage: Lineage) -> None:
