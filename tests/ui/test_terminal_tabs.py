@@ -36,6 +36,13 @@ class TabsApp(App):
     def tabs(self) -> TerminalTabs:
         return self.query_one(TerminalTabs)
 
+    async def open(self, pilot, label: str, name: str, **options) -> TerminalPane:
+        """Open a session and wait until it has connected its transport (its connect runs in a worker)."""
+        connected = len(self.transports.get(name, []))
+        pane = await self.tabs.open_session(label, self.factory(name), **options)
+        await wait_until(pilot, lambda: len(self.transports.get(name, [])) > connected, f"{name} connected")
+        return pane
+
 
 def tab_labels(app: TabsApp) -> list[str]:
     tabbed = app.query_one(TabbedContent)
@@ -46,9 +53,9 @@ async def test_sessions_open_as_tabs_with_their_own_transport() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        first = await app.tabs.open_session("vm-one", app.factory("one"))
+        first = await app.open(pilot, "vm-one", "one")
         await pilot.pause()
-        second = await app.tabs.open_session("vm-two", app.factory("two"))
+        second = await app.open(pilot, "vm-two", "two")
         await pilot.pause()
         assert tab_labels(app) == ["vm-one", "vm-two"]
         assert app.focused is second
@@ -65,7 +72,7 @@ async def test_remote_title_shows_in_the_tab() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await app.tabs.open_session("vm-one", app.factory("one"))
+        await app.open(pilot, "vm-one", "one")
         await pilot.pause()
         app.transports["one"][0].sink.feed(b"\x1b]0;root@vm: /srv\x07")
         await settle(pilot)
@@ -76,7 +83,7 @@ async def test_ended_session_shows_why_and_reconnects() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        pane = await app.tabs.open_session("vm-one", app.factory("one"))
+        pane = await app.open(pilot, "vm-one", "one")
         await pilot.pause()
         first = app.transports["one"][0]
         first.sink.feed(b"$ exit\r\n")
@@ -99,8 +106,8 @@ async def test_leave_chord_then_close_the_active_session() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await app.tabs.open_session("vm-one", app.factory("one"))
-        await app.tabs.open_session("vm-two", app.factory("two"))
+        await app.open(pilot, "vm-one", "one")
+        await app.open(pilot, "vm-two", "two")
         await pilot.pause()
         await pilot.press("x")  # typed into the terminal
         assert app.transports["two"][0].take() == b"x"
@@ -129,7 +136,7 @@ async def test_prefix_keys_switch_close_and_leave_from_inside_the_terminal() -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         for name in ("one", "two", "three"):
-            await app.tabs.open_session(f"vm-{name}", app.factory(name))
+            await app.open(pilot, f"vm-{name}", name)
         await pilot.pause()
         assert app.tabs.active_session.title == "vm-three"
         await pilot.press("ctrl+right_square_bracket", "p")  # previous tab, focus stays in a terminal
@@ -162,7 +169,7 @@ async def test_ended_tabs_close_together_and_reconnect_by_prefix() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         for name in ("one", "two", "three"):
-            await app.tabs.open_session(f"vm-{name}", app.factory(name))
+            await app.open(pilot, f"vm-{name}", name)
             await wait_for(pilot, lambda name=name: name in app.transports)  # connected while shown
         app.transports["one"][0].sink.closed("shell exited with status 0")
         app.transports["three"][0].sink.closed("shell exited with status 0")
@@ -179,8 +186,8 @@ async def test_a_title_in_use_gets_a_number() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await app.tabs.open_session("web", app.factory("one"), owner="a")
-        await app.tabs.open_session("web", app.factory("two"), owner="a")
+        await app.open(pilot, "web", "one", owner="a")
+        await app.open(pilot, "web", "two", owner="a")
         await pilot.pause()
         assert tab_labels(app) == ["web", "web (2)"]
         assert app.tabs.session_of("a").title == "web"
@@ -190,9 +197,9 @@ async def test_a_tab_whose_vm_was_deleted_says_so() -> None:
     app = TabsApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await app.tabs.open_session("web", app.factory("one"), owner="a")
+        await app.open(pilot, "web", "one", owner="a")
         await pilot.pause()
-        await app.tabs.open_session("db", app.factory("two"), owner="b")
+        await app.open(pilot, "db", "two", owner="b")
         await wait_for(pilot, lambda: "one" in app.transports and "two" in app.transports)
         app.transports["one"][0].sink.closed("shell exited with status -1")
         await settle(pilot)
