@@ -78,6 +78,12 @@ def dependants(vms: Iterable[Vm], commits: Iterable[Commit], item: Vm | Commit) 
     return lineage.descendants(NodeKind.VM if isinstance(item, Vm) else NodeKind.COMMIT, item.id)
 
 
+def _few(ids: list[str]) -> str:
+    """At most three ids, then "and N more": a notification stays short (the list and log have all)."""
+    listed = ", ".join(ids[:3]) if ids else "none"
+    return listed + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
@@ -236,11 +242,8 @@ class Actions:
             if progress is not None:
                 with request_trace.paused():
                     await self._watch_boot(provider, ids, progress)
-        listed = ", ".join(ids[:3]) if ids else "none"
-        if len(ids) > 3:  # a notification stays short: the list and the log have every id
-            listed += f" and {len(ids) - 3} more"
         return Outcome(
-            f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {listed}", tuple(ids)
+            f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {_few(ids)}", tuple(ids)
         )
 
     async def _watch_boot(
@@ -295,8 +298,7 @@ class Actions:
             if progress is not None:
                 with request_trace.paused():
                     await self._watch_boot(provider, ids, progress)
-        listed = ", ".join(ids) if ids else "none"
-        return Outcome(f"Started {_plural(len(ids), 'VM')} from commit {commit.id}: {listed}", tuple(ids))
+        return Outcome(f"Started {_plural(len(ids), 'VM')} from commit {commit.id}: {_few(ids)}", tuple(ids))
 
     async def delete_commit(self, commit: Commit) -> Outcome:
         vers = ("vers", "commit", "delete", commit.id)
