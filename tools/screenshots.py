@@ -21,18 +21,16 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Sparkline
-from textual.widgets.tree import TreeNode
 from textual_diff_view import DiffView
 
 from vmtui.config import PollSettings, Settings, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import VmConfig, VmState
-from vmtui.providers.base import CommitTagsApi, LabelsApi, Provider
+from vmtui.providers.base import CommitTagsApi, Provider
 from vmtui.services.local_daemon import ENDPOINT_FILE, ensure_daemon
 from vmtui.services.registry import Registry
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
-from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.file_diff import FileDiffScreen
 from vmtui.ui.widgets.terminal_pane import TerminalPane
 
@@ -103,7 +101,7 @@ class ScreenshotSession:
         if isinstance(provider, CommitTagsApi):
             await provider.create_tag("stable", commit, "the configured web server")
         await provider.pause_vm(db)
-        self.ids = {"web": web, "db": db, "branch": branches[0], "spare": branches[1]}
+        self.ids = {"web": web, "db": db, "branch": branches[0], "spare": branches[1], "commit": commit}
         deadline = time.monotonic() + WAIT_S
         while any(vm.state is VmState.BOOTING for vm in await provider.list_vms()):
             if time.monotonic() > deadline:
@@ -312,6 +310,32 @@ class ScreenshotSession:
             await self.shoot(pilot, app, "tunnels")
             await main.tunnels.close_all()
 
+    async def commits_scene(self) -> None:
+        """The lineage pane zoomed: a published commit with its tag, a newer commit on a branch, and
+        the checkpoint a delete by keys took (an undo node)."""
+        provider = await self.open_provider()
+        try:
+            await provider.commit(self.ids["branch"], name="release 2")
+            await provider.update_commit(self.ids["commit"], is_public=True, name="web configured")
+        finally:
+            await provider.aclose()
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["spare"])):
+                raise RuntimeError("the VM list does not show the spare branch")
+            await pilot.press("D")
+            await pilot.pause(0.3)
+            app.screen.query_one("#confirm").focus()  # "Checkpoint first" is ticked by default
+            await pilot.press("enter")
+            await self.actions_done(pilot, app)
+            await poll_now(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["branch"])):
+                raise RuntimeError("the VM list does not show the branch")
+            await pilot.press("2", "z")
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "commits")
+
     @staticmethod
     async def _wait(pilot: Pilot, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + WAIT_S
@@ -320,36 +344,11 @@ class ScreenshotSession:
                 raise RuntimeError(f"the app never showed {what}")
             await pilot.pause(0.1)
 
-    async def undo_and_scratch_scenes(self) -> None:
-        """`D` on the spare branch takes a checkpoint first, shown as an undo node in the tree; `t` on
-        `web` opens a scratch copy of it in a terminal tab. Last: both change the fleet."""
-        provider = await self.open_provider()
-        try:
-            if isinstance(provider, LabelsApi):  # names the checkpoint ("checkpoint of trial")
-                await provider.upsert_labels(self.ids["spare"], {"name": "trial"})
-        finally:
-            await provider.aclose()
+    async def scratch_scene(self) -> None:
+        """`t` on `web` opens a scratch copy of it in a terminal tab, whose shell shows web's files."""
         app = self.app()
         async with app.run_test(size=(120, 36)) as pilot:
             await self.ready(pilot, app)
-            main = app.main_screen
-            if not main.table.select((PROFILE, self.ids["spare"])):
-                raise RuntimeError("the VM list does not show the spare branch")
-            await pilot.press("D")
-            await self._wait(
-                pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the delete question"
-            )
-            app.screen.query_one("#confirm").focus()  # the checkpoint box is ticked ("ask")
-            await pilot.press("enter")
-            await self.actions_done(pilot, app)
-            await poll_now(pilot, app)
-            await self._wait(pilot, lambda: _checkpoint_node(app) is not None, "the undo node")
-            await pilot.press("2")
-            main.lineage.move_cursor(_checkpoint_node(app))
-            await pilot.pause(0.3)
-            await self.shoot(pilot, app, "checkpoint")
-            await pilot.press("1")
-            main.table.select((PROFILE, self.ids["web"]))
             await pilot.press("t")
             await self.actions_done(pilot, app)
             await self._shell_output(pilot, app, typed=SCRATCH_COMMAND, expect=("workers = 4",))
@@ -375,22 +374,12 @@ class ScreenshotSession:
             await self.action_log_scene()
             await self.file_diff_scene()
             await self.ops_scenes()
+            await self.commits_scene()
             await self.variant_scenes()
-            await self.undo_and_scratch_scenes()
+            await self.scratch_scene()  # last: it adds a VM to the fleet
         finally:
             await self.tear_down()
         return self.written
-
-
-def _checkpoint_node(app: VmTuiApp) -> TreeNode | None:
-    """The lineage tree's undo node (a checkpoint commit, drawn with `↶`), if it shows one."""
-    nodes = [app.main_screen.lineage.root]
-    while nodes:
-        node = nodes.pop()
-        if "↶" in str(node.label):
-            return node
-        nodes.extend(node.children)
-    return None
 
 
 def _alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ and old checkpoints are pruned to `checkpoint_keep`."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Checkbox
 
 from tests.ui import test_local_engine
 from tests.ui.helpers import settle, wait_actions
@@ -13,6 +14,7 @@ from tests.ui.test_local_engine_actions import SIZE, make_app, open_engine, sele
 from vmtui.core.models import VmConfig, VmState
 from vmtui.services.checkpoints import CHECKPOINT_NAME, checkpoints
 from vmtui.ui.app import VmTuiApp
+from vmtui.ui.screens.confirm_bulk import ConfirmBulkScreen
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 
 pytestmark = pytest.mark.root
@@ -106,5 +108,53 @@ async def test_unticked_or_never_takes_no_checkpoint_and_old_ones_are_pruned(eng
             await pilot.press("enter")
             await wait_actions(pilot, never)
         assert len(checkpoints(await engine.list_commits())) == 2
+    finally:
+        await engine.aclose()
+
+
+async def test_bulk_delete_checkpoints_every_running_vm_and_keeps_them_all(engine_settings):
+    engine = await open_engine(engine_settings)
+    try:
+        made = [
+            await engine.create_vm(VmConfig(labels={"name": f"bulk{n}"}), wait_boot=True) for n in range(3)
+        ]
+        app = make_app(engine_settings, checkpoint_keep=1)  # fewer than the bulk delete takes
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            await wait_for(pilot, app, lambda: set(states(app)) == set(made))
+            await pilot.press("ctrl+a", "D")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmBulkScreen)
+            assert app.screen.query_one("#checkpoint-first", Checkbox).value  # "ask" (default): ticked
+            app.screen.query_one("#confirm").focus()
+            await pilot.press("enter")
+            await wait_actions(pilot, app)
+            await wait_for(pilot, app, lambda: not states(app))
+            kept = checkpoints(await engine.list_commits())
+            assert {c.parent_vm_id for c in kept} == set(made)  # none pruned by the run that took them
+
+            await pilot.press("u")
+            await wait_actions(pilot, app)
+            await wait_for(pilot, app, lambda: len(states(app)) == 1)
+            (restored,) = states(app)
+        assert (await engine.get_vm(restored)).parent_commit_id == kept[0].id  # the newest
+
+        unticked = [await engine.create_vm(VmConfig(), wait_boot=True) for _ in range(2)]
+        again = make_app(engine_settings)
+        async with again.run_test(size=SIZE) as pilot:
+            await settle(pilot, again)
+            await wait_for(pilot, again, lambda: set(unticked) <= set(states(again)))
+            await select_row(pilot, again, unticked[0])
+            await pilot.press("space")
+            await select_row(pilot, again, unticked[1])
+            await pilot.press("space", "D")
+            await pilot.pause()
+            again.screen.query_one("#checkpoint-first", Checkbox).toggle()
+            await pilot.pause()
+            again.screen.query_one("#confirm").focus()
+            await pilot.press("enter")
+            await wait_actions(pilot, again)
+            await wait_for(pilot, again, lambda: not set(unticked) & set(states(again)))
+        assert {c.parent_vm_id for c in checkpoints(await engine.list_commits())} == set(made)
     finally:
         await engine.aclose()

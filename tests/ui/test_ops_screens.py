@@ -26,7 +26,8 @@ HTTP_PORT = 8080
 
 
 def log_text(screen) -> str:
-    return "\n".join(screen.query_one(Log).lines)
+    """The output panel's text; the empty line a final newline leaves open is not part of it."""
+    return "\n".join(screen.query_one(Log).lines).removesuffix("\n")
 
 
 def status_of(screen, widget_id: str) -> str:

@@ -32,7 +32,7 @@ EXPECTED = {
     "tunnels": ("127.0.0.1:", "web", "up", "Forwarding"),
     "graph": ("you are here", "web"),
     "tags": ("stable",),
-    "checkpoint": ("↶", "checkpoint of trial"),
+    "commits": ("↶", "web configured", "release 2", "public"),
     "scratch": ("workers = 4", "web"),
 }
 

@@ -376,9 +376,9 @@ class Actions:
             await (provider.stop_vm(vm.id) if stop else provider.start_vm(vm.id))
         return Outcome(f"{'Stopped' if stop else 'Started'} {vm.id}", (vm.id,))
 
-    async def delete(self, vm: Vm, *, checkpoint: bool = False) -> Outcome:
-        """Delete `vm`; with `checkpoint`, commit it first (a failed commit stops the delete) and
-        prune old checkpoints after."""
+    async def delete(self, vm: Vm, *, checkpoint: bool = False, prune: bool = True) -> Outcome:
+        """Delete `vm`; with `checkpoint`, commit it first (a failed commit stops the delete) and, with
+        `prune`, prune old checkpoints after (a bulk delete prunes once, at the end)."""
         keeper = Checkpoints(self.provider(vm.provider), self.checkpoint_keep)
         taken = ""
         if checkpoint:
@@ -390,9 +390,17 @@ class Actions:
             await keeper.provider.delete_vm(vm.id)
         if not taken:
             return Outcome(f"Deleted {vm.id}", (vm.id,))
-        async with self._track((vm.provider, ""), "pruning", "prune checkpoints", vm.provider) as made:
-            made.extend(await keeper.prune())
+        if prune:
+            await self.prune_checkpoints(vm.provider)
         return Outcome(f"Deleted {vm.id}; checkpoint {taken} kept (u restores it)", (vm.id, taken))
+
+    async def prune_checkpoints(self, profile: str, *, keep_at_least: int = 0) -> list[str]:
+        """Delete the oldest checkpoints of `profile` beyond the configured count, or beyond
+        `keep_at_least` when that is more (a bulk delete keeps every checkpoint it took)."""
+        keeper = Checkpoints(self.provider(profile), max(self.checkpoint_keep, keep_at_least))
+        async with self._track((profile, ""), "pruning", "prune checkpoints", profile) as made:
+            made.extend(await keeper.prune())
+        return made
 
     async def scratch_copy(self, source: Vm | Commit) -> Outcome:
         """A scratch VM branched from a VM or started from a commit (`scratch` holds it)."""

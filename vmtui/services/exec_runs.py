@@ -46,6 +46,8 @@ class ExecRun:
     exec_id: str
     started: float = field(default_factory=time.time)
     output: bytearray = field(default_factory=bytearray)
+    received: int = 0
+    """Bytes of output ever received (`output` keeps the last OUTPUT_KEPT of them)."""
     exit_code: int | None = None
     error: str | None = None
     cursor: int | None = None
@@ -82,6 +84,7 @@ class ExecRun:
             self.exec_id = event.exec_id
         if event.kind == "chunk":
             self.output += event.data
+            self.received += len(event.data)
             del self.output[: max(0, len(self.output) - OUTPUT_KEPT)]
         elif event.kind == "exit":
             self.exit_code = event.exit_code

@@ -7,6 +7,7 @@ key press (`start`), the result ends in a notification, and a failure is kept fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -177,13 +178,16 @@ class BulkAction:
     title: str
     verb: Callable[[Vm], str]
     """The row's badge while it runs."""
-    run: Callable[[Actions, Vm], Awaitable[Outcome]]
+    run: Callable[[Actions, Vm, bool], Awaitable[Outcome]]
+    """Runs the action on one VM; the flag says to checkpoint it first (only `checkpoints` actions)."""
     danger: bool
     """Cancel is focused and `y` does nothing."""
     note: Callable[[ActionHost, list[Vm]], str] = lambda host, targets: ""
     """A warning for these targets, shown above their names."""
     refuse: Callable[[ActionHost, Vm], str | None] = lambda host, vm: None
     """Why a VM the action could run on is still left out of a bulk run (skipped and named)."""
+    checkpoints: bool = False
+    """Destroys VMs: each running VM may be checkpointed first (`[ui] checkpoint`), as a single delete."""
 
 
 DESKTOP_STOP_NOTE = "Stopping a desktop loses its ephemeral /config (settings not on persistent storage)."
@@ -206,21 +210,24 @@ BULK: dict[str, BulkAction] = {
     "vm.delete": BulkAction(
         "Delete",
         lambda vm: "deleting",
-        lambda actions, vm: actions.delete(vm),
+        lambda actions, vm, checkpoint: actions.delete(vm, checkpoint=checkpoint, prune=False),
         True,
         refuse=_desktop_delete,
+        checkpoints=True,
     ),
     "vm.pause": BulkAction(
         "Pause/resume",
         lambda vm: "resuming" if vm.state.is_paused else "pausing",
-        lambda actions, vm: actions.toggle_pause(vm),
+        lambda actions, vm, _: actions.toggle_pause(vm),
         False,
     ),
-    "vm.commit": BulkAction("Commit", lambda vm: "committing", lambda actions, vm: actions.commit(vm), False),
+    "vm.commit": BulkAction(
+        "Commit", lambda vm: "committing", lambda actions, vm, _: actions.commit(vm), False
+    ),
     "vm.power": BulkAction(
         "Start/stop",
         lambda vm: "stopping" if vm.state.is_live else "starting",
-        lambda actions, vm: actions.start_stop(vm),
+        lambda actions, vm, _: actions.start_stop(vm),
         True,
         _desktop_stop_note,
     ),
@@ -256,31 +263,45 @@ def bulk(host: ActionHost, action_id: str) -> None:
     targets = [vm for vm in marked if not reasons[vm.key]]
     skipped = [(vm, reason) for vm in marked if (reason := reasons[vm.key])]
 
+    checkpointable = [vm for vm in targets if action.checkpoints and _checkpoint_policy(host, vm) != "never"]
+
     def confirmed(yes: bool | None) -> None:
         if yes and targets:
             for vm in targets:
                 host.actions.mark(vm.key, action.verb(vm))
-            host.run_worker(_run_bulk(host, action, targets), group="actions", exit_on_error=False)
+            chosen = checkpointable if question.take_checkpoint else []
+            host.run_worker(_run_bulk(host, action, targets, chosen), group="actions", exit_on_error=False)
 
     question = ConfirmBulkScreen(
-        action.title, targets, skipped, note=action.note(host, targets), danger=action.danger
+        action.title,
+        targets,
+        skipped,
+        note=action.note(host, targets),
+        danger=action.danger,
+        checkpoint=host.options.checkpoint if checkpointable else "never",
     )
     host.app.push_screen(question, confirmed)
 
 
-async def _run_bulk(host: ActionHost, action: BulkAction, targets: list[Vm]) -> None:
-    """Run on each VM (a few at a time) and report all of them in one notification."""
+async def _run_bulk(host: ActionHost, action: BulkAction, targets: list[Vm], checkpointed: list[Vm]) -> None:
+    """Run on each VM (a few at a time) and report all of them in one notification. Checkpoints are
+    pruned once at the end, keeping at least every one this run took."""
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
+    checkpoint = {vm.key for vm in checkpointed}
 
     async def one(vm: Vm) -> str | None:
         async with gate:
             try:
-                await host.actions.attempt(vm.key, lambda: action.run(host.actions, vm))
+                await host.actions.attempt(vm.key, lambda: action.run(host.actions, vm, vm.key in checkpoint))
             except Exception:  # noqa: BLE001 - each failure is named in the summary, none stops the rest
                 return host.actions.errors.get(vm.key, "failed")
         return None
 
     errors = await asyncio.gather(*(one(vm) for vm in targets))
+    for profile in sorted({vm.provider for vm in checkpointed}):
+        taken = sum(1 for vm in checkpointed if vm.provider == profile)
+        with contextlib.suppress(ProviderError):  # a failed prune is in the action log; the next one retries
+            await host.actions.prune_checkpoints(profile, keep_at_least=taken)
     failed = [(vm, error) for vm, error in zip(targets, errors, strict=True) if error]
     message = f"{len(targets) - len(failed)} of {len(targets)} done"
     for vm, error in failed[:LISTED_FAILURES]:

@@ -1,5 +1,6 @@
 """One confirmation for an action on every marked VM: names each VM it acts on, and each one it skips
-with the reason (scrolls when the list is long; Cancel focused when the action destroys)."""
+with the reason (scrolls when the list is long; Cancel focused when the action destroys). A bulk delete
+may checkpoint each running VM first, as a single delete does."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from rich.text import Text
 
 from vmtui.core.models import Vm
 from vmtui.ui.format import clean, short_id
-from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.confirm_checkpoint import ConfirmWithCheckpointScreen
 
 
-class ConfirmBulkScreen(ConfirmScreen):
+class ConfirmBulkScreen(ConfirmWithCheckpointScreen):
     def __init__(
         self,
         title: str,
@@ -19,13 +20,18 @@ class ConfirmBulkScreen(ConfirmScreen):
         *,
         note: str = "",
         danger: bool = True,
+        checkpoint: str = "never",
     ) -> None:
+        """`checkpoint`: the policy for the running VMs among `targets` (see ConfirmWithCheckpointScreen)."""
         count = len(targets)
         super().__init__(
             f"{title}: {count} marked VM{'s' if count != 1 else ''}?",
             Text(_summary(count, len(skipped)), style="bold"),
             bulk_text(targets, skipped, note),
             confirm_label=f"{title} {count}",
+            checkpoint=checkpoint,
+            checkpoint_label="Checkpoint each running VM first (kept; u restores the newest)",
+            always_note="A checkpoint commit of each running VM is taken first (all are kept).",
             danger=danger,
         )
         self.targets = targets

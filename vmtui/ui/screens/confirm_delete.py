@@ -4,18 +4,16 @@ whether a checkpoint commit is taken first (`checkpoint = "ask"`: a checkbox, on
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Checkbox
 
 from vmtui.core.lineage import LineageNode, NodeKind
 from vmtui.core.models import Commit, Vm
 from vmtui.ui.format import clean
-from vmtui.ui.screens.confirm import ConfirmScreen
+from vmtui.ui.screens.confirm_checkpoint import ConfirmWithCheckpointScreen
 
 MAX_LISTED = 50
 
 
-class ConfirmDeleteScreen(ConfirmScreen):
+class ConfirmDeleteScreen(ConfirmWithCheckpointScreen):
     def __init__(self, item: Vm | Commit, dependants: list[LineageNode], checkpoint: str = "never") -> None:
         """`checkpoint` (a VM's delete): "always" (said), "ask" (a checkbox), "never" (nothing said)."""
         if isinstance(item, Vm):
@@ -27,23 +25,9 @@ class ConfirmDeleteScreen(ConfirmScreen):
                 " · public" if item.is_public else ""
             )
         body = dependants_text(item, dependants)
-        if checkpoint == "always":
-            body.append("\nA checkpoint commit is taken first: u restores the VM.", style="italic")
-        super().__init__(title, Text(detail, style="bold"), body)
+        super().__init__(title, Text(detail, style="bold"), body, checkpoint=checkpoint)
         self.item = item
         self.dependants = dependants
-        self.checkpoint = checkpoint
-        self.take_checkpoint = checkpoint in ("always", "ask")
-        """What the user chose (read once the screen is dismissed with True)."""
-
-    def on_mount(self) -> None:
-        if self.checkpoint == "ask":
-            box = Checkbox("Checkpoint first (u restores the VM)", True, id="checkpoint-first")
-            self.query_one("#confirm-box", VerticalScroll).mount(box)
-        super().on_mount()
-
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
-        self.take_checkpoint = event.value
 
 
 def dependants_text(item: Vm | Commit, dependants: list[LineageNode]) -> Text:

@@ -8,6 +8,7 @@ detached run, `d` detaches (the command runs on), `l` shows the run's output fro
 
 from __future__ import annotations
 
+import codecs
 import time
 from typing import ClassVar
 
@@ -26,6 +27,48 @@ from vmtui.ui.format import clean, clean_lines, format_age
 
 REFRESH_SECONDS = 0.1
 """Output and statuses repaint at most this often, however fast a command writes."""
+
+
+class OutputFeed:
+    """Writes a run's output into a Log as it grows: only the new bytes are decoded, cleaned and
+    appended (Log continues a line a previous write left open), so a long-running command costs what
+    it adds, not what it has written so far."""
+
+    LINE_LIMIT = 2000
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.run_id: str | None = None
+        self.received = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.carriage = False
+        """The last piece ended in CR: a LF opening the next piece belongs to the same line break."""
+
+    def show(self, run: ExecRun) -> None:
+        """Bring the log up to `run`'s output: append what is new, or start over for another run (or
+        when more arrived than `run.output` still holds)."""
+        new = run.received - self.received
+        if run.exec_id != self.run_id or new > len(run.output) or new < 0:
+            self.log.clear()
+            self.run_id, self.received = run.exec_id, 0
+            self.decoder.reset()
+            self.carriage = False
+            new = len(run.output)
+        if new:
+            self._append(bytes(run.output[len(run.output) - new :]))
+            self.received = run.received
+
+    def forget(self) -> None:
+        """The log shows something else now: the next `show` starts over."""
+        self.run_id = None
+
+    def _append(self, data: bytes) -> None:
+        text = self.decoder.decode(data)
+        if self.carriage and text.startswith("\n"):
+            text = text[1:]
+        self.carriage = text.endswith("\r")
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.log.write("\n".join(clean(line.expandtabs(), self.LINE_LIMIT) for line in lines))
 
 
 def shell_command(line: str) -> list[str]:
@@ -50,8 +93,8 @@ class ExecScreen(ModalScreen[None]):
         super().__init__()
         self.runs = runs
         self.vm = vm
-        self.shown: tuple[str, int, str] | None = None
-        """(exec id, output length, status) the panel shows: it repaints only when that changes."""
+        self.shown: tuple[str, str] | None = None
+        """(exec id, status) the status line shows: it is rewritten only when that changes."""
         self.log_of: str | None = None
         """The run whose VM exec log is shown (`l`) instead of its live output, until another is selected."""
         self.rows: list[tuple[str, str, str, str, str, bool]] = []
@@ -68,6 +111,7 @@ class ExecScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.feed = OutputFeed(self.query_one(Log))
         table = self.query_one(DataTable)
         for label, key, width in (
             ("VM", "vm", 16),
@@ -109,17 +153,16 @@ class ExecScreen(ModalScreen[None]):
     def _repaint(self) -> None:
         self._fill_table()
         run = self.selected
-        now = None if run is None else (run.exec_id, len(run.output), run.status)
-        if now == self.shown or (run is not None and run.exec_id == self.log_of):
+        if run is not None and run.exec_id == self.log_of:
             return
-        self.shown, self.log_of = now, None
-        log = self.query_one(Log)
-        log.clear()
-        if run is None:
-            self.status("No runs yet: type a command and press Enter")
+        self.log_of = None
+        if run is not None:
+            self.feed.show(run)
+        now = None if run is None else (run.exec_id, run.status)
+        if now == self.shown:
             return
-        log.write_lines(clean_lines(run.text()))
-        self.status(self._describe(run))
+        self.shown = now
+        self.status("No runs yet: type a command and press Enter" if run is None else self._describe(run))
 
     def _fill_table(self) -> None:
         """The runs, one row each; rebuilt only when a row changed (ages move once a second)."""
@@ -187,5 +230,6 @@ class ExecScreen(ModalScreen[None]):
         log = self.query_one(Log)
         log.clear()
         log.write_lines(clean_lines(text))
+        self.feed.forget()
         self.log_of = run.exec_id
         self.status(f"{run.vm_name}: the VM's exec log of this run ({len(text)} characters)")

@@ -1,0 +1,68 @@
+"""The exec panel appends only what a run adds: pieces split anywhere (inside a UTF-8 character,
+between CR and LF) read as the whole output would, and hostile bytes stay inert."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Log
+
+from vmtui.core.models import ExecEvent
+from vmtui.services.exec_runs import OUTPUT_KEPT, ExecRun
+from vmtui.ui.screens.exec_runs import OutputFeed
+
+OUTPUT = "naïve ✓ line\r\nsecond\tcol\rthird \x1b[2Jevil\x07\nlast, no newline".encode()
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Log()
+
+
+def chunk(data: bytes) -> ExecEvent:
+    return ExecEvent(kind="chunk", data=data)
+
+
+def shown(log: Log) -> list[str]:
+    return list(log.lines)
+
+
+async def test_output_fed_in_pieces_reads_as_the_whole_output_and_only_new_bytes_are_written():
+    app = LogApp()
+    async with app.run_test():
+        log = app.query_one(Log)
+        whole = ExecRun("local", "vm", "vm", ("sh",), "whole")
+        whole.apply(chunk(OUTPUT))
+        OutputFeed(log).show(whole)
+        expected = shown(log)
+        assert expected == ["naïve ✓ line", "second  col", "third �[2Jevil�", "last, no newline"]
+
+        log.clear()
+        feed = OutputFeed(log)
+        run = ExecRun("local", "vm", "vm", ("sh",), "pieces")
+        written: list[str] = []
+        original = log.write
+        log.write = lambda data, *args, **kwargs: (written.append(data), original(data, *args, **kwargs))[1]
+        cuts = [OUTPUT.index(b"\xc3") + 1, OUTPUT.index(b"\r\n") + 1, OUTPUT.index(b"\x1b") + 2]
+        for start, end in zip([0, *cuts], [*cuts, len(OUTPUT)], strict=True):
+            run.apply(chunk(OUTPUT[start:end]))
+            feed.show(run)
+            feed.show(run)  # nothing new: nothing written
+        assert shown(log) == expected
+        assert len(written) == 4 and "".join(written) == "\n".join(expected)  # each byte written once
+
+
+async def test_a_run_that_outgrew_what_is_kept_or_another_run_starts_over():
+    app = LogApp()
+    async with app.run_test():
+        log = app.query_one(Log)
+        feed = OutputFeed(log)
+        run = ExecRun("local", "vm", "vm", ("sh",), "big")
+        run.apply(chunk(b"first\n"))
+        feed.show(run)
+        run.apply(chunk(b"x" * OUTPUT_KEPT + b"\nend\n"))  # "first" fell out of what the run keeps
+        feed.show(run)
+        assert shown(log)[-2:] == ["end", ""] and "first" not in shown(log)
+        other = ExecRun("local", "vm", "vm", ("sh",), "other")
+        other.apply(chunk(b"other\n"))
+        feed.show(other)
+        assert shown(log) == ["other", ""]
