@@ -92,7 +92,9 @@ async def test_a_name_typed_right_after_n_goes_into_the_form_not_to_the_vm_list(
         typed_at_once(app, "n", *"box-j")  # on the list: b branches, x execs, j moves down
         await wait_until(pilot, lambda: isinstance(app.screen, CreateVmScreen), "the new-VM form")
         form = app.screen
-        await wait_until(pilot, lambda: form.query_one("#name", Input).value == "box-j", "the typed name")
+        await wait_until(  # no #name until the form has composed
+            pilot, lambda: [box.value for box in form.query("#name").results(Input)] == ["box-j"], "the name"
+        )
         await wait_actions(pilot, app)
         assert app.screen is form and screen.table.selected_vm.id == before
         assert app.notes == [] and {call[0] for call in provider.calls} <= {"list_vms", "list_images"}
