@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 from vmtui.core.errors import ProviderError
-from vmtui.terminal.feed_thread import FeedThread
 from vmtui.terminal.transport import TerminalSink, TransportFactory
 
 
@@ -21,10 +20,6 @@ class SshShell(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def resize(self, cols: int, rows: int) -> None: ...
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
 
     async def read(self) -> bytes:
         """The next chunk of output; b"" once the remote side closed."""
@@ -46,17 +41,17 @@ class SshSession(Protocol):
 
 
 class SshTerminalTransport:
-    """Pumps a shell's output into a sink through a `FeedThread` (parsing stays off the event loop, which
-    keeps the channel and the keys); owns the SSH session and closes it when the shell ends."""
+    """Pumps a shell's output into a sink; owns the SSH session and closes it when the shell ends.
+
+    Output is parsed on the event loop, where asyncssh delivers it: a thread of its own would only add
+    GIL hand-offs to asyncssh's (Python) packet handling, and measured slower (bench/RESULTS.md). The
+    loop reads the next chunk only after parsing this one, so the SSH window holds a flood back."""
 
     def __init__(self, sink: TerminalSink, shell: SshShell, session: SshSession) -> None:
         self._sink = sink
         self._shell = shell
         self._session = session
-        self._may_read = asyncio.Event()
-        self._may_read.set()
         self._closing = False
-        self.feeder = FeedThread(sink, self.pause_reading, self.resume_reading, f"ssh-feed-{session.vm_id}")
         self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"ssh-terminal-{session.vm_id}")
 
     def write(self, data: bytes) -> None:
@@ -67,43 +62,30 @@ class SshTerminalTransport:
         if not self._closing:
             self._shell.resize(cols, rows)
 
-    def pause_reading(self) -> None:
-        """Stop reading until `resume_reading` (the feed thread is behind; also usable by tests)."""
-        self._may_read.clear()
-        self._shell.pause_reading()  # the SSH window then stops the remote side too
-
-    def resume_reading(self) -> None:
-        self._shell.resume_reading()
-        self._may_read.set()
-
     def close(self) -> None:
         if not self._closing:
             self._closing = True
-            self.feeder.stop()
             self._pump.cancel()
 
     async def _run(self) -> None:
         reason = "session ended"
         try:
             while True:
-                await self._may_read.wait()
                 # everything asyncssh buffered while the loop was busy, up to 64 KiB: one feed, not one per packet
                 chunk = await self._shell.read()
                 if not chunk:
                     break
-                self.feeder.put(chunk)
+                self._sink.feed(chunk)
             status = await self._shell.wait()
             reason = "shell ended" if status is None else f"shell exited with status {status}"
         except asyncio.CancelledError:
             reason = "closed"
-            self.feeder.stop()
         except ProviderError as error:
             reason = error.message
         except Exception as error:  # noqa: BLE001 - keepalive timeout and the like: the user sees why
             reason = f"connection lost: {error}"
         finally:
             self._closing = True
-            await self.feeder.finish()  # what arrived before the end is shown (nothing once closed)
             with contextlib.suppress(Exception):  # a broken connection has nothing left to release
                 await self._session.close()
             self._sink.closed(reason)

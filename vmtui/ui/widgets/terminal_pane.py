@@ -1,8 +1,9 @@
 """`TerminalPane`: an interactive terminal widget.
 
-The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (backlog, parse budget, flow control,
-repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and `encode_key`.
-This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
+The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (parsing in the transport's reader
+thread, repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and
+`encode_key`. This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
+Event handlers that read or change the emulator or the view hold `pipeline.lock`.
 
 Every key reaches the remote program, except the prefix `PREFIX_KEY` (ctrl+], tmux-like: the next key is a
 tab command or leaves, see `terminal_keys`) and shift+PageUp/PageDown, which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
