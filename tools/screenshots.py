@@ -100,7 +100,7 @@ class ScreenshotSession:
         if isinstance(provider, CommitTagsApi):
             await provider.create_tag("stable", commit, "the configured web server")
         await provider.pause_vm(db)
-        self.ids = {"web": web, "db": db, "branch": branches[0]}
+        self.ids = {"web": web, "db": db, "branch": branches[0], "spare": branches[1], "commit": commit}
         deadline = time.monotonic() + WAIT_S
         while any(vm.state is VmState.BOOTING for vm in await provider.list_vms()):
             if time.monotonic() > deadline:
@@ -309,6 +309,32 @@ class ScreenshotSession:
             await self.shoot(pilot, app, "tunnels")
             await main.tunnels.close_all()
 
+    async def commits_scene(self) -> None:
+        """The lineage pane zoomed: a published commit with its tag, a newer commit on a branch, and
+        the checkpoint a delete by keys took (an undo node)."""
+        provider = await self.open_provider()
+        try:
+            await provider.commit(self.ids["branch"], name="release 2")
+            await provider.update_commit(self.ids["commit"], is_public=True, name="web configured")
+        finally:
+            await provider.aclose()
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["spare"])):
+                raise RuntimeError("the VM list does not show the spare branch")
+            await pilot.press("D")
+            await pilot.pause(0.3)
+            app.screen.query_one("#confirm").focus()  # "Checkpoint first" is ticked by default
+            await pilot.press("enter")
+            await self.actions_done(pilot, app)
+            await poll_now(pilot, app)
+            if not app.main_screen.table.select((PROFILE, self.ids["branch"])):
+                raise RuntimeError("the VM list does not show the branch")
+            await pilot.press("2", "z")
+            await pilot.pause(0.3)
+            await self.shoot(pilot, app, "commits")
+
     @staticmethod
     async def _wait(pilot: Pilot, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + WAIT_S
@@ -337,6 +363,7 @@ class ScreenshotSession:
             await self.action_log_scene()
             await self.file_diff_scene()
             await self.ops_scenes()
+            await self.commits_scene()
             await self.variant_scenes()
         finally:
             await self.tear_down()
