@@ -62,6 +62,7 @@ class FloodTransport:
             if self._stopped.is_set():
                 return
             self._sink.feed(self._data[position : position + SOURCE_CHUNK])
+            time.sleep(0)  # lets the GIL go between chunks, as a reader thread's read(2) does
 
     def write(self, data: bytes) -> None:
         pass
