@@ -23,8 +23,8 @@ class TerminalSink(Protocol):
     """Where a transport delivers output: implemented by `TerminalPane`."""
 
     def feed(self, data: bytes) -> None:
-        """Output bytes from the remote program, in order, from one thread at a time (the transport's
-        reader thread; it is parsed before this returns)."""
+        """Output bytes from the remote program, in order, from one thread at a time (a PTY's reader
+        thread, the event loop for SSH); they are parsed before this returns."""
 
     def closed(self, reason: str) -> None:
         """The session ended (remote exit, network failure, `close()`); `reason` is shown to the user."""

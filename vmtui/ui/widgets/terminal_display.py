@@ -87,9 +87,8 @@ class TerminalDisplay(Widget):
 
     # -- PipelineHost -----------------------------------------------------------------------------------
     def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
-        self.post_message(
-            self.RunOnUiThread(callback)
-        )  # thread-safe, and queued behind keys already received
+        """`post_message` is thread-safe; the callback runs behind the keys already received."""
+        self.post_message(self.RunOnUiThread(callback))
 
     def on_terminal_display_run_on_ui_thread(self, message: RunOnUiThread) -> None:
         message.callback()
