@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -43,6 +44,7 @@ EXIT_CODES: tuple[tuple[type[ProviderError], int], ...] = (
 )
 
 Api = TypeVar("Api")
+SIZE = re.compile(r"(?P<number>\d+)\s*(?P<unit>[mg]i?b?)?", re.IGNORECASE)
 
 Work = Callable[[Provider, argparse.Namespace], Awaitable[int | None]]
 """A command's body: it prints its output and returns its exit code (None: 0)."""
@@ -158,6 +160,25 @@ async def find_commit(provider: Provider, ref: str) -> Commit:
     if not matches:
         raise NotFound(f"no commit named {ref!r} in profile {provider.name!r}")
     raise BadRequest(f"{ref!r} matches {len(matches)} commits: {', '.join(c.id for c in matches[:5])}")
+
+
+def key_value(item: str, flag: str) -> tuple[str, str]:
+    """`KEY=VALUE` (the value may be empty or hold more `=`), else refused (exit 5)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise BadRequest(f"{flag} takes KEY=VALUE, not {item!r}")
+    return key, value
+
+
+def mib(text: str | None, flag: str) -> int | None:
+    """A size in MiB from `512`, `512M`, `512MiB` or `4G`; anything else is refused (exit 5)."""
+    if text is None:
+        return None
+    match = SIZE.fullmatch(text.strip())
+    if match is None:
+        raise BadRequest(f"{flag}: {text!r} is not a size (MiB, or with M or G: 512M, 4G)")
+    unit = (match["unit"] or "m")[0].lower()
+    return int(match["number"]) * (1024 if unit == "g" else 1)
 
 
 def print_json(value: object) -> None:

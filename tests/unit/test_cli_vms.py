@@ -1,0 +1,116 @@
+"""`vmtui status|info|run|run-commit|branch|delete|pause|resume|start|stop` on the real local engine:
+text, -q and --json output, vers-cli's exit codes, one refusal each."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ui.test_local_engine import engine_settings  # noqa: F401 - the fixture
+from vmtui.__main__ import main
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def engine(engine_settings, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("VMTUI_CONFIG_FILE", str(engine_settings.config_path))
+    return engine_settings
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def new_vm(capsys, *flags: str) -> str:
+    code, out, err = run(capsys, "run", "--wait", "--json", *flags)
+    assert code == 0, err
+    [vm_id] = json.loads(out)["vm_ids"]
+    return vm_id
+
+
+def test_run_status_and_info(engine, capsys):
+    vm_id = new_vm(
+        capsys, "--name", "web", "--label", "team=infra", "--mem-size", "256M", "--vcpu-count", "1"
+    )
+    code, out, _ = run(capsys, "status")
+    header, row = out.splitlines()
+    assert code == 0 and header.split()[:4] == ["VM", "ID", "NAME", "STATE"]
+    assert row.split()[:3] == [vm_id, "web", "running"]
+    assert run(capsys, "ps", "-q") == (0, f"{vm_id}\n", "")
+    code, out, _ = run(capsys, "status", "web", "--json")
+    [listed] = json.loads(out)
+    assert code == 0 and (listed["id"], listed["labels"]) == (vm_id, {"name": "web", "team": "infra"})
+
+    code, out, _ = run(capsys, "info", vm_id[:8], "--json")
+    info = json.loads(out)
+    assert code == 0 and (info["id"], info["name"], info["memory_mib"], info["vcpu"]) == (
+        vm_id,
+        "web",
+        256,
+        1,
+    )
+    assert info["labels"] == {"name": "web", "team": "infra"}
+    code, out, _ = run(capsys, "info", "web")
+    assert code == 0 and f"id:             {vm_id}" in out.splitlines()
+    assert "labels:         name=web, team=infra" in out.splitlines()
+
+    code, out, err = run(capsys, "info", "nope")
+    assert (code, out) == (3, "") and err == "vmtui info: no VM named 'nope' in profile 'local'\n"
+    code, _, err = run(capsys, "run", "--mem-size", "lots")
+    assert code == 5 and "'lots' is not a size" in err
+    code, _, err = run(capsys, "run", "--vcpu-count", "0")
+    assert code == 5 and "vcpu_count" in err
+    assert run(capsys, "status", "-q") == (0, f"{vm_id}\n", "")  # the refused runs made nothing
+
+
+def test_branch_commit_and_run_commit(engine, capsys):
+    vm_id = new_vm(capsys)
+    code, out, _ = run(capsys, "branch", vm_id, "--count", "2", "--json")
+    branched = json.loads(out)["vm_ids"]
+    assert code == 0 and len(branched) == 2
+    code, out, _ = run(capsys, "commit", "create", vm_id, "--name", "base", "-q")
+    commit_id = out.strip()
+    assert code == 0 and commit_id
+    code, out, _ = run(capsys, "run-commit", "base")
+    assert code == 0 and out.startswith("started VM ")
+    from_commit = out.split()[-1]
+    code, out, _ = run(capsys, "info", from_commit, "--json")
+    assert json.loads(out)["parent_commit"] == commit_id
+    code, out, _ = run(capsys, "branch", commit_id[:10], "-q")
+    assert code == 0 and len(out.split()) == 1
+    assert run(capsys, "tag", "create", "v1", commit_id, "-q")[0] == 0
+    code, out, _ = run(capsys, "run-commit", "v1", "-q")
+    assert code == 0 and len(out.split()) == 1
+    code, out, _ = run(capsys, "status", "-q")
+    assert len(out.split()) == 6
+
+    code, _, err = run(capsys, "run-commit", "no-such-commit")
+    assert code == 3 and "no commit or tag named 'no-such-commit'" in err
+    code, _, err = run(capsys, "branch", vm_id, "--count", "0")
+    assert code == 5 and "--count must be 1 or more" in err
+
+
+def test_pause_resume_delete_and_power_refused(engine, capsys, monkeypatch):
+    first, second = new_vm(capsys, "--name", "one"), new_vm(capsys, "--name", "two")
+    assert run(capsys, "pause", "one", "two") == (0, f"paused {first}\npaused {second}\n", "")
+    code, out, _ = run(capsys, "status", "one", "--json")
+    assert json.loads(out)[0]["state"] == "paused"
+    assert run(capsys, "resume", "one", "--json") == (0, json.dumps({"resumed": [first]}) + "\n", "")
+    code, _, err = run(capsys, "start", "one")
+    assert code == 5 and "not supported by this platform" in err
+    code, _, err = run(capsys, "pause", "nope")
+    assert code == 3
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, out, err = run(capsys, "delete", "one")
+    assert code == 1 and out == "" and "pass -y" in err and "nothing deleted" in err
+    code, out, _ = run(capsys, "status", "-q")
+    assert set(out.split()) == {first, second}
+    code, out, err = run(capsys, "kill", "-y", "one", "nope")
+    assert code == 3 and out == "" and "no VM named 'nope'" in err  # named VMs are all found first
+    assert run(capsys, "delete", "-y", "one", second[:8]) == (0, f"deleted {first}\ndeleted {second}\n", "")
+    assert run(capsys, "status", "-q") == (0, "", "")
