@@ -162,6 +162,13 @@ async def find_commit(provider: Provider, ref: str) -> Commit:
     raise BadRequest(f"{ref!r} matches {len(matches)} commits: {', '.join(c.id for c in matches[:5])}")
 
 
+def confirm(question: str) -> bool:
+    """Ask on a terminal; without one the answer is no (the caller says to pass -y)."""
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def key_value(item: str, flag: str) -> tuple[str, str]:
     """`KEY=VALUE` (the value may be empty or hold more `=`), else refused (exit 5)."""
     key, sep, value = item.partition("=")
@@ -170,10 +177,8 @@ def key_value(item: str, flag: str) -> tuple[str, str]:
     return key, value
 
 
-def mib(text: str | None, flag: str) -> int | None:
+def mib(text: str, flag: str) -> int:
     """A size in MiB from `512`, `512M`, `512MiB` or `4G`; anything else is refused (exit 5)."""
-    if text is None:
-        return None
     match = SIZE.fullmatch(text.strip())
     if match is None:
         raise BadRequest(f"{flag}: {text!r} is not a size (MiB, or with M or G: 512M, 4G)")

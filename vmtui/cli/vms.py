@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from vmtui.cli.common import (
     add_output,
+    confirm,
     extra,
     find_commit,
     find_vm,
@@ -128,8 +129,8 @@ async def _run(provider: Provider, args: argparse.Namespace) -> None:
     try:
         config = VmConfig(
             vcpu_count=args.vcpu_count,
-            mem_size_mib=mib(args.mem_size, "--mem-size"),
-            fs_size_mib=mib(args.fs_size, "--fs-size"),
+            mem_size_mib=mib(args.mem_size, "--mem-size") if args.mem_size else None,
+            fs_size_mib=mib(args.fs_size, "--fs-size") if args.fs_size else None,
             image_name=args.image,
             kernel_name=args.kernel,
             labels=labels or None,
@@ -175,8 +176,9 @@ async def _branch(provider: Provider, args: argparse.Namespace) -> None:
 async def _delete(provider: Provider, args: argparse.Namespace) -> int | None:
     require(provider, "can_delete", "deleting VMs")
     vms = [await find_vm(provider, ref) for ref in args.vms]
-    if not args.yes and not _confirm(vms):
-        print(f"vmtui {args.command}: nothing deleted", file=sys.stderr)
+    names = ", ".join(f"{one_line(vm.display_name, 40)} ({vm.id})" for vm in vms)
+    if not args.yes and not confirm(f"Delete {names}? This cannot be undone."):
+        print(f"vmtui {args.command}: nothing deleted (pass -y to delete without asking)", file=sys.stderr)
         return 1
     await _each(vms, provider.delete_vm, "deleted", args)
     return None
@@ -208,16 +210,6 @@ async def _each(
             print(vm.id if args.quiet else f"{done} {vm.id}")
     if args.json:
         print(json.dumps({done: finished}))
-
-
-def _confirm(vms: list[Vm]) -> bool:
-    """Ask on a terminal; without one the answer is no (pass -y)."""
-    names = ", ".join(f"{one_line(vm.display_name, 40)} ({vm.id})" for vm in vms)
-    if not sys.stdin.isatty():
-        print(f"refusing to delete {names} without a terminal to ask: pass -y", file=sys.stderr)
-        return False
-    answer = input(f"Delete {names}? This cannot be undone. [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _report_new(args: argparse.Namespace, vm_ids: list[str], verb: str) -> None:
