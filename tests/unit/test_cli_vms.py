@@ -3,6 +3,7 @@ text, -q and --json output, vers-cli's exit codes, one refusal each."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -114,3 +115,48 @@ def test_pause_resume_delete_and_power_refused(engine, capsys, monkeypatch):
     assert code == 3 and out == "" and "no VM named 'nope'" in err  # named VMs are all found first
     assert run(capsys, "delete", "-y", "one", second[:8]) == (0, f"deleted {first}\ndeleted {second}\n", "")
     assert run(capsys, "status", "-q") == (0, "", "")
+
+
+@pytest.fixture
+def desk(engine, monkeypatch):
+    """A local-swiftor profile `desk` on the same engine, beside the `local` one."""
+    with engine.config_path.open("a") as config:
+        config.write(
+            f'[profiles.desk]\nkind = "local-swiftor"\nstate_dir = "{engine.profiles["local"].state_dir}"\n'
+            'email = "cli@example.com"\n'
+        )
+    return engine
+
+
+def test_swiftor_profiles_create_power_delete_and_refuse_the_rest(desk, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    code, out, err = run(capsys, "run", "-p", "desk", "--name", "box", "--distribution", "kali", "-q")
+    assert code == 0, err
+    vm_id = out.strip()
+    code, _, err = run(capsys, "run", "-p", "desk", "--name", "other")
+    assert code == 5 and "needs --name and --distribution" in err
+    code, out, _ = run(capsys, "status", "-p", "desk", "--json")
+    [listed] = json.loads(out)
+    assert code == 0 and (listed["id"], listed["state"]) == (vm_id, "stopped")
+
+    assert run(capsys, "start", "-p", "desk", "box") == (0, f"started {vm_id}\n", "")
+    code, out, _ = run(capsys, "info", "-p", "desk", "box", "--json")
+    assert code == 0 and json.loads(out)["state"] in ("booting", "running")
+    assert run(capsys, "stop", "-p", "desk", vm_id[:8], "-q") == (0, f"{vm_id}\n", "")
+
+    for argv in (
+        ("pause", "box"),
+        ("branch", "box"),
+        ("commit", "create", "box"),
+        ("label", "box", "set", "a=b"),
+        ("resize", "box", "--fs-size", "1G"),
+        ("env", "list"),
+        ("image", "list"),
+        ("whoami",),
+    ):
+        code, out, err = run(capsys, *argv, "-p", "desk")
+        assert (code, out) == (5, ""), argv
+        assert "profile 'desk' (swiftor):" in err and "not supported by this platform" in err, err
+
+    assert run(capsys, "delete", "-p", "desk", "-y", "box") == (0, f"deleted {vm_id}\n", "")
+    assert run(capsys, "status", "-p", "desk", "-q") == (0, "", "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import re
 import sys
@@ -167,6 +168,15 @@ def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return False
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def read_secret(what: str) -> str:
+    """A secret from stdin, so it never lands in shell history: asked without echo on a terminal, else
+    the whole input without its final newline."""
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{what}: ")
+    value = sys.stdin.read()
+    return value.removesuffix("\n")
 
 
 def key_value(item: str, flag: str) -> tuple[str, str]:

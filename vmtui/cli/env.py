@@ -7,11 +7,9 @@ when stdin is a terminal, so a secret never lands in the shell's history.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import sys
 
-from vmtui.cli.common import add_output, extra, key_value, print_ids, runner, table
+from vmtui.cli.common import add_output, extra, key_value, print_ids, read_secret, runner, table
 from vmtui.core.errors import BadRequest
 from vmtui.providers.base import EnvVarsApi, Provider
 
@@ -54,20 +52,16 @@ async def _set(provider: Provider, args: argparse.Namespace) -> None:
         raise BadRequest(
             f"only one value can come from stdin, not {len(from_stdin)}: {', '.join(from_stdin)}"
         )
-    pairs = [key_value(item, "env set") if "=" in item else (item, _read_value(item)) for item in args.items]
+    pairs = [
+        key_value(item, "env set") if "=" in item else (item, read_secret(f"value of {item}"))
+        for item in args.items
+    ]
     for key, value in pairs:
         await env.set_env_var(key, value)
         if not args.json:
             print(key if args.quiet else f"set {key}")
     if args.json:
         print(json.dumps({"set": [key for key, _ in pairs]}))
-
-
-def _read_value(key: str) -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass(f"value of {key}: ")
-    value = sys.stdin.read()
-    return value.removesuffix("\n")
 
 
 async def _delete(provider: Provider, args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from vmtui.cli.common import (
     add_output,
@@ -25,6 +25,7 @@ from vmtui.cli.common import (
     mib,
     print_ids,
     print_json,
+    read_secret,
     require,
     runner,
     table,
@@ -33,7 +34,7 @@ from vmtui.cli.common import (
 from vmtui.core.errors import BadRequest, NotFound, ProviderError
 from vmtui.core.models import Vm, VmConfig
 from vmtui.core.text import one_line
-from vmtui.providers.base import CommitTagsApi, Provider
+from vmtui.providers.base import CommitTagsApi, DesktopsApi, Provider
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--name", "-N", "--vm-alias", dest="name", help="the VM's name label")
     run.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="a label (repeat)")
     run.add_argument("--wait", action="store_true", help="return once the VM has booted")
+    desktop = run.add_argument_group("Swiftor desktops (the password is read from stdin)")
+    desktop.add_argument("--distribution", metavar="CODE", help="e.g. kali, or ubuntu with --desktop")
+    desktop.add_argument("--desktop", metavar="NAME", help="xfce, kde, mate... (ubuntu, debian, fedora)")
+    desktop.add_argument("--region", default="AU", metavar="CODE", help="AU or US (default AU)")
+    desktop.add_argument("--persistent", action="store_true", help="keep /config across stop and start")
     run.set_defaults(func=runner(_run))
 
     run_commit = add_output(subparsers.add_parser("run-commit", help="start a VM from a commit or tag"))
@@ -123,6 +129,10 @@ async def _info(provider: Provider, args: argparse.Namespace) -> None:
 
 async def _run(provider: Provider, args: argparse.Namespace) -> None:
     require(provider, "can_create", "creating VMs")
+    if isinstance(provider, DesktopsApi):
+        vm = await _run_desktop(provider, args)
+        _report_new(args, [vm.id], "created (stopped)")
+        return
     labels = dict(key_value(item, "--label") for item in args.label)
     if args.name:
         labels["name"] = args.name
@@ -140,6 +150,28 @@ async def _run(provider: Provider, args: argparse.Namespace) -> None:
         raise BadRequest(f"invalid VM settings: {problems}") from None
     vm_id = await provider.create_vm(config, wait_boot=args.wait)
     _report_new(args, [vm_id], "started")
+
+
+async def _run_desktop(provider: DesktopsApi, args: argparse.Namespace) -> Vm:
+    """Swiftor's create: a label, a distribution, cpu and whole GB of RAM, the password from stdin."""
+    if not args.name or not args.distribution:
+        raise BadRequest("a Swiftor VM needs --name and --distribution (the password comes from stdin)")
+    ram_mib = mib(args.mem_size, "--mem-size") if args.mem_size else 2048
+    if ram_mib % 1024:
+        raise BadRequest(f"--mem-size: Swiftor gives whole GB of RAM, not {ram_mib} MiB")
+    password = read_secret("password")
+    if not password:
+        raise BadRequest("the VM's password (read from stdin) is empty")
+    return await provider.create_desktop(
+        args.name,
+        args.region,
+        args.distribution,
+        args.desktop,
+        args.vcpu_count or 1,
+        ram_mib // 1024,
+        SecretStr(password),
+        "persistent" if args.persistent else "ephemeral",
+    )
 
 
 async def _run_commit(provider: Provider, args: argparse.Namespace) -> None:
