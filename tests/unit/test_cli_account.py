@@ -53,7 +53,7 @@ def test_resize_grows_and_the_refusals_are_printed(engine, capsys):  # noqa: F81
 
 
 def test_env_values_masked_and_read_from_stdin(engine, capsys, monkeypatch):  # noqa: F811
-    assert run(capsys, "env", "set", "REGION=eu") == (0, "set REGION\n", "")
+    assert run(capsys, "env", "set", "REGION=eu") == (0, "set variable REGION\n", "")
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cr3t-value\n"))
     assert run(capsys, "env", "set", "TOKEN", "-q") == (0, "TOKEN\n", "")
     code, out, _ = run(capsys, "env", "list")

@@ -97,7 +97,7 @@ def test_branch_commit_and_run_commit(engine, capsys):
 
 def test_pause_resume_delete_and_power_refused(engine, capsys, monkeypatch):
     first, second = new_vm(capsys, "--name", "one"), new_vm(capsys, "--name", "two")
-    assert run(capsys, "pause", "one", "two") == (0, f"paused {first}\npaused {second}\n", "")
+    assert run(capsys, "pause", "one", "two") == (0, f"paused VM {first}\npaused VM {second}\n", "")
     code, out, _ = run(capsys, "status", "one", "--json")
     assert json.loads(out)[0]["state"] == "paused"
     assert run(capsys, "resume", "one", "--json") == (0, json.dumps({"resumed": [first]}) + "\n", "")
@@ -113,7 +113,11 @@ def test_pause_resume_delete_and_power_refused(engine, capsys, monkeypatch):
     assert set(out.split()) == {first, second}
     code, out, err = run(capsys, "kill", "-y", "one", "nope")
     assert code == 3 and out == "" and "no VM named 'nope'" in err  # named VMs are all found first
-    assert run(capsys, "delete", "-y", "one", second[:8]) == (0, f"deleted {first}\ndeleted {second}\n", "")
+    assert run(capsys, "delete", "-y", "one", second[:8]) == (
+        0,
+        f"deleted VM {first}\ndeleted VM {second}\n",
+        "",
+    )
     assert run(capsys, "status", "-q") == (0, "", "")
 
 
@@ -139,7 +143,7 @@ def test_swiftor_profiles_create_power_delete_and_refuse_the_rest(desk, capsys, 
     [listed] = json.loads(out)
     assert code == 0 and (listed["id"], listed["state"]) == (vm_id, "stopped")
 
-    assert run(capsys, "start", "-p", "desk", "box") == (0, f"started {vm_id}\n", "")
+    assert run(capsys, "start", "-p", "desk", "box") == (0, f"started VM {vm_id}\n", "")
     code, out, _ = run(capsys, "info", "-p", "desk", "box", "--json")
     assert code == 0 and json.loads(out)["state"] in ("booting", "running")
     assert run(capsys, "stop", "-p", "desk", vm_id[:8], "-q") == (0, f"{vm_id}\n", "")
@@ -158,5 +162,5 @@ def test_swiftor_profiles_create_power_delete_and_refuse_the_rest(desk, capsys, 
         assert (code, out) == (5, ""), argv
         assert "profile 'desk' (swiftor):" in err and "not supported by this platform" in err, err
 
-    assert run(capsys, "delete", "-p", "desk", "-y", "box") == (0, f"deleted {vm_id}\n", "")
+    assert run(capsys, "delete", "-p", "desk", "-y", "box") == (0, f"deleted VM {vm_id}\n", "")
     assert run(capsys, "status", "-p", "desk", "-q") == (0, "", "")

@@ -16,13 +16,14 @@ from vmtui.cli.common import (
     extra,
     find_commit,
     find_vm,
+    for_each,
     print_json,
     require,
     runner,
     table,
     when,
 )
-from vmtui.core.errors import BadRequest, ProviderError
+from vmtui.core.errors import BadRequest
 from vmtui.core.models import Commit
 from vmtui.core.text import one_line
 from vmtui.providers.base import CommitTagsApi, Provider
@@ -96,21 +97,8 @@ async def _commit_history(provider: Provider, args: argparse.Namespace) -> None:
 
 
 async def _commit_delete(provider: Provider, args: argparse.Namespace) -> None:
-    """Each commit in turn; the first refusal stops (and names what was deleted before it)."""
-    deleted: list[str] = []
-    for ref in args.commits:
-        commit = await find_commit(provider, ref)
-        try:
-            await provider.delete_commit(commit.id)
-        except ProviderError as exc:
-            if deleted:
-                exc.message = f"{exc.message} (deleted before it: {', '.join(deleted)})"
-            raise
-        deleted.append(commit.id)
-        if not args.json:
-            print(commit.id if args.quiet else f"deleted commit {commit.id}")
-    if args.json:
-        print(json.dumps({"deleted": deleted}))
+    commits = [await find_commit(provider, ref) for ref in args.commits]
+    await for_each([c.id for c in commits], provider.delete_commit, "deleted", "commit", args)
 
 
 async def _commit_publish(provider: Provider, args: argparse.Namespace) -> None:
@@ -185,13 +173,7 @@ async def _tag_move(provider: Provider, args: argparse.Namespace) -> None:
 
 
 async def _tag_delete(provider: Provider, args: argparse.Namespace) -> None:
-    tags = _tags(provider)
-    for name in args.names:
-        await tags.delete_tag(name)
-        if not args.json:
-            print(name if args.quiet else f"deleted tag {name}")
-    if args.json:
-        print(json.dumps({"deleted": list(args.names)}))
+    await for_each(args.names, _tags(provider).delete_tag, "deleted", "tag", args)
 
 
 def _report_tag(args: argparse.Namespace, verb: str, name: str, commit_id: str) -> None:

@@ -196,6 +196,30 @@ def mib(text: str, flag: str) -> int:
     return int(match["number"]) * (1024 if unit == "g" else 1)
 
 
+async def for_each(
+    names: Sequence[str],
+    act: Callable[[str], Awaitable[object]],
+    done: str,
+    noun: str,
+    args: argparse.Namespace,
+) -> None:
+    """`act` on each name in turn, each reported as done (`-q`: the name; `--json`: all at the end as
+    `{done: [...]}`); the first refusal stops it and names what was done before it."""
+    finished: list[str] = []
+    for name in names:
+        try:
+            await act(name)
+        except ProviderError as exc:
+            if finished:
+                exc.message = f"{exc.message} ({done} before it: {', '.join(finished)})"
+            raise
+        finished.append(name)
+        if not args.json:
+            print(one_line(name, 200) if args.quiet else f"{done} {noun} {one_line(name, 200)}")
+    if args.json:
+        print(json.dumps({done: finished}))
+
+
 def print_json(value: object) -> None:
     """Models (or lists of them) as JSON, without the profile name every model carries."""
     print(json.dumps(_plain(value)))

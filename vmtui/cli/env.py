@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from vmtui.cli.common import add_output, extra, key_value, print_ids, read_secret, runner, table
+from vmtui.cli.common import add_output, extra, for_each, key_value, print_ids, read_secret, runner, table
 from vmtui.core.errors import BadRequest
 from vmtui.providers.base import EnvVarsApi, Provider
 
@@ -56,19 +56,9 @@ async def _set(provider: Provider, args: argparse.Namespace) -> None:
         key_value(item, "env set") if "=" in item else (item, read_secret(f"value of {item}"))
         for item in args.items
     ]
-    for key, value in pairs:
-        await env.set_env_var(key, value)
-        if not args.json:
-            print(key if args.quiet else f"set {key}")
-    if args.json:
-        print(json.dumps({"set": [key for key, _ in pairs]}))
+    values = dict(pairs)
+    await for_each(list(values), lambda key: env.set_env_var(key, values[key]), "set", "variable", args)
 
 
 async def _delete(provider: Provider, args: argparse.Namespace) -> None:
-    env = _env(provider)
-    for key in args.keys:
-        await env.delete_env_var(key)
-        if not args.json:
-            print(key if args.quiet else f"deleted {key}")
-    if args.json:
-        print(json.dumps({"deleted": list(args.keys)}))
+    await for_each(args.keys, _env(provider).delete_env_var, "deleted", "variable", args)

@@ -7,7 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from vmtui.cli.common import add_output, confirm, print_ids, print_json, require, runner, table, when
+from vmtui.cli.common import (
+    add_output,
+    confirm,
+    for_each,
+    print_ids,
+    print_json,
+    require,
+    runner,
+    table,
+    when,
+)
 from vmtui.core.text import one_line
 from vmtui.providers.base import Provider
 
@@ -53,12 +63,7 @@ async def _delete(provider: Provider, args: argparse.Namespace) -> int | None:
     if not args.yes and not confirm(f"Delete image(s) {names}?"):
         print("vmtui image delete: nothing deleted (pass -y to delete without asking)", file=sys.stderr)
         return 1
-    for name in args.names:
-        await provider.delete_image(name)
-        if not args.json:
-            print(name if args.quiet else f"deleted image {name}")
-    if args.json:
-        print(json.dumps({"deleted": list(args.names)}))
+    await for_each(args.names, provider.delete_image, "deleted", "image", args)
     return None
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable
 
 from pydantic import SecretStr, ValidationError
 
@@ -21,6 +20,7 @@ from vmtui.cli.common import (
     extra,
     find_commit,
     find_vm,
+    for_each,
     key_value,
     mib,
     print_ids,
@@ -31,7 +31,7 @@ from vmtui.cli.common import (
     table,
     when,
 )
-from vmtui.core.errors import BadRequest, NotFound, ProviderError
+from vmtui.core.errors import BadRequest, NotFound
 from vmtui.core.models import Vm, VmConfig
 from vmtui.core.text import one_line
 from vmtui.providers.base import CommitTagsApi, DesktopsApi, Provider
@@ -78,15 +78,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     delete.set_defaults(func=runner(_delete))
 
-    for verb, capability, what in (
-        ("pause", "can_pause", "pause VMs (memory kept)"),
-        ("resume", "can_pause", "resume paused VMs"),
-        ("start", "can_start_stop", "power VMs on"),
-        ("stop", "can_start_stop", "power VMs off"),
+    for verb, done, capability, what in (
+        ("pause", "paused", "can_pause", "pause VMs (memory kept)"),
+        ("resume", "resumed", "can_pause", "resume paused VMs"),
+        ("start", "started", "can_start_stop", "power VMs on"),
+        ("stop", "stopped", "can_start_stop", "power VMs off"),
     ):
         parser = add_output(subparsers.add_parser(verb, help=what))
         parser.add_argument("vms", nargs="+", metavar="VM")
-        parser.set_defaults(func=runner(_power), verb_name=verb, capability=capability)
+        parser.set_defaults(func=runner(_power), verb_name=verb, done=done, capability=capability)
 
 
 async def _status(provider: Provider, args: argparse.Namespace) -> None:
@@ -212,36 +212,14 @@ async def _delete(provider: Provider, args: argparse.Namespace) -> int | None:
     if not args.yes and not confirm(f"Delete {names}? This cannot be undone."):
         print(f"vmtui {args.command}: nothing deleted (pass -y to delete without asking)", file=sys.stderr)
         return 1
-    await _each(vms, provider.delete_vm, "deleted", args)
+    await for_each([vm.id for vm in vms], provider.delete_vm, "deleted", "VM", args)
     return None
 
 
 async def _power(provider: Provider, args: argparse.Namespace) -> None:
-    act: Callable[[str], Awaitable[None]] = getattr(provider, f"{args.verb_name}_vm")
     require(provider, args.capability, f"{args.verb_name} ({args.verb_name}_vm)")
     vms = [await find_vm(provider, ref) for ref in args.vms]
-    await _each(
-        vms, act, {"pause": "paused", "resume": "resumed"}.get(args.verb_name, f"{args.verb_name}ed"), args
-    )
-
-
-async def _each(
-    vms: list[Vm], act: Callable[[str], Awaitable[None]], done: str, args: argparse.Namespace
-) -> None:
-    """`act` on each VM in turn; a refusal names the VMs done before it."""
-    finished: list[str] = []
-    for vm in vms:
-        try:
-            await act(vm.id)
-        except ProviderError as exc:
-            if finished:
-                exc.message = f"{exc.message} ({done} before it: {', '.join(finished)})"
-            raise
-        finished.append(vm.id)
-        if not args.json:
-            print(vm.id if args.quiet else f"{done} {vm.id}")
-    if args.json:
-        print(json.dumps({done: finished}))
+    await for_each([vm.id for vm in vms], getattr(provider, f"{args.verb_name}_vm"), args.done, "VM", args)
 
 
 def _report_new(args: argparse.Namespace, vm_ids: list[str], verb: str) -> None:
