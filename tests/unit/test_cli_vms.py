@@ -33,7 +33,7 @@ def new_vm(capsys, *flags: str) -> str:
     return vm_id
 
 
-def test_run_status_and_info(engine, capsys):
+def test_run_status_and_info(engine, capsys, isolated_home):
     vm_id = new_vm(
         capsys, "--name", "web", "--label", "team=infra", "--mem-size", "256M", "--vcpu-count", "1"
     )
@@ -59,6 +59,11 @@ def test_run_status_and_info(engine, capsys):
     assert code == 0 and f"id:             {vm_id}" in out.splitlines()
     assert "labels:         name=web, team=infra" in out.splitlines()
 
+    (isolated_home / ".vers").mkdir()
+    (isolated_home / ".vers" / "aliases.json").write_text(json.dumps({"box": vm_id}))
+    code, out, _ = run(capsys, "info", "box", "-q")  # vers-cli's alias names it too
+    assert (code, out) == (0, f"{vm_id}\n")
+
     code, out, err = run(capsys, "info", "nope")
     assert (code, out) == (3, "") and err == "vmtui info: no VM named 'nope' in profile 'local'\n"
     code, _, err = run(capsys, "run", "--mem-size", "lots")
@@ -81,6 +86,10 @@ def test_branch_commit_and_run_commit(engine, capsys):
     from_commit = out.split()[-1]
     code, out, _ = run(capsys, "info", from_commit, "--json")
     assert json.loads(out)["parent_commit"] == commit_id
+    code, out, _ = run(capsys, "status", "--json")
+    assert {vm["id"]: vm["parent_commit_id"] for vm in json.loads(out)}[from_commit] == commit_id
+    code, out, _ = run(capsys, "status")
+    assert [line.split()[3] for line in out.splitlines() if line.startswith(from_commit)] == [commit_id]
     code, out, _ = run(capsys, "branch", commit_id[:10], "-q")
     assert code == 0 and len(out.split()) == 1
     assert run(capsys, "tag", "create", "v1", commit_id, "-q")[0] == 0
