@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vmtui.cli.common import add_output, runner
+from vmtui.cli.common import add_output, runner, unsupported
 from vmtui.core.errors import NotFound, Unsupported
 from vmtui.core.text import one_line
 from vmtui.providers.base import AccountApi, Provider
@@ -23,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 async def _whoami(provider: Provider, args: argparse.Namespace) -> None:
     if not isinstance(provider, AccountApi):
-        raise Unsupported(
-            f"profile {provider.name!r} ({provider.kind}): whoami is not supported by this platform"
-        )
+        raise unsupported(provider, "whoami")
     answer = {
         "profile": provider.name,
         "whoami": await _optional(provider.whoami),

@@ -97,7 +97,7 @@ async def _with_provider(settings: Settings, args: argparse.Namespace, work: Wor
 
 
 async def provider_for(
-    settings: Settings, profile_name: str | None, capability: str | None = None, offers: str = ""
+    settings: Settings, profile_name: str | None, capability: str | None = None, what: str = ""
 ) -> Provider:
     """The profile's provider, built as the TUI builds it (the local engine is started if needed);
     with a `capability`, refused (`Unsupported`) unless the provider has it."""
@@ -107,26 +107,31 @@ async def provider_for(
     provider = await Registry(settings).open(name, profile, lambda _status: None, settings.poll.timeout)
     if capability is not None:
         try:
-            require(provider, capability, offers)
+            require(provider, capability, what)
         except Unsupported:
             await provider.aclose()
             raise
     return provider
 
 
+def unsupported(provider: Provider, what: str) -> Unsupported:
+    """The refusal (exit 5) of what the profile's platform cannot do."""
+    return Unsupported(
+        f"profile {provider.name!r} ({provider.kind}): {what} is not supported by this platform"
+    )
+
+
 def require(provider: Provider, capability: str, what: str) -> None:
-    """Refuse (exit 5) what the profile's platform cannot do: the capability flag the TUI greys by."""
+    """Refuse what the provider's capability flag (the one the TUI greys actions by) says it cannot do."""
     if not getattr(provider.capabilities, capability):
-        raise Unsupported(
-            f"profile {provider.name!r} ({provider.kind}): {what} is not supported by this platform"
-        )
+        raise unsupported(provider, what)
 
 
 def extra(provider: Provider, api: type[Api], capability: str, what: str) -> Api:
     """The provider as one of the extras' protocols (`LabelsApi`...), refused like `require`."""
     require(provider, capability, what)
     if not isinstance(provider, api):
-        raise Unsupported(f"profile {provider.name!r} ({provider.kind}): {what} is not supported")
+        raise unsupported(provider, what)
     return provider
 
 
