@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 
 import pytest
@@ -76,7 +77,10 @@ def test_images_upload_list_delete(engine, capsys, tmp_path, monkeypatch):  # no
         info = tarfile.TarInfo("hello.txt")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"hi\n"))
-    assert run(capsys, "image", "upload", "tiny", str(tarball)) == (0, "uploaded image tiny\n", "")
+    with monkeypatch.context() as terminal:  # progress is for a terminal only
+        terminal.setattr(sys.stderr, "isatty", lambda: True)
+        code, out, err = run(capsys, "image", "upload", "tiny", str(tarball))
+    assert (code, out) == (0, "uploaded image tiny\n") and "\ruploading tiny: 100%" in err
     code, out, _ = run(capsys, "image", "list", "-q")
     assert code == 0 and "tiny" in out.split()
     code, out, _ = run(capsys, "image", "list", "--json")

@@ -19,7 +19,7 @@ from vmtui.cli.common import (
     when,
 )
 from vmtui.core.text import one_line
-from vmtui.providers.base import Provider
+from vmtui.providers.base import ProgressCallback, Provider
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +50,10 @@ async def _list(provider: Provider, args: argparse.Namespace) -> None:
 
 async def _upload(provider: Provider, args: argparse.Namespace) -> None:
     require(provider, "has_images", "images")
-    await provider.upload_image(args.name, args.tarball)
+    progress = _progress(args.name) if sys.stderr.isatty() and not args.quiet else None
+    await provider.upload_image(args.name, args.tarball, progress)
+    if progress is not None:
+        print(file=sys.stderr)
     if args.json:
         print(json.dumps({"uploaded": args.name}))
     else:
@@ -65,6 +68,17 @@ async def _delete(provider: Provider, args: argparse.Namespace) -> int | None:
         return 1
     await for_each(args.names, provider.delete_image, "deleted", "image", args)
     return None
+
+
+def _progress(name: str) -> ProgressCallback:
+    """Progress on the terminal's stderr, rewritten in place."""
+    shown = one_line(name, 60)
+
+    def report(done: int, total: int) -> None:
+        percent = done * 100 // total if total else 100
+        print(f"\ruploading {shown}: {percent}% of {_mib(total)}", end="", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _mib(size: int | None) -> str:
