@@ -100,6 +100,8 @@ def test_branch_commit_and_run_commit(engine, capsys):
 
     code, _, err = run(capsys, "run-commit", "no-such-commit")
     assert code == 3 and "no commit or tag named 'no-such-commit'" in err
+    code, _, err = run(capsys, "commit", "create", "nope")
+    assert code == 3 and "no VM named 'nope'" in err
     code, _, err = run(capsys, "branch", vm_id, "--count", "0")
     assert code == 5 and "--count must be 1 or more" in err
 
@@ -112,8 +114,11 @@ def test_pause_resume_delete_and_power_refused(engine, capsys, monkeypatch):
     assert run(capsys, "resume", "one", "--json") == (0, json.dumps({"resumed": [first]}) + "\n", "")
     code, _, err = run(capsys, "start", "one")
     assert code == 5 and "not supported by this platform" in err
-    code, _, err = run(capsys, "pause", "nope")
-    assert code == 3
+    for verb in ("pause", "resume", "status"):
+        code, out, err = run(capsys, verb, "nope")
+        assert (code, out) == (3, "") and f"vmtui {verb}: no VM named 'nope'" in err
+    code, _, err = run(capsys, "stop", "one")
+    assert code == 5 and "vmtui stop is not supported by this platform" in err
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     code, out, err = run(capsys, "delete", "one")

@@ -217,7 +217,7 @@ async def _delete(provider: Provider, args: argparse.Namespace) -> int | None:
 
 
 async def _power(provider: Provider, args: argparse.Namespace) -> None:
-    require(provider, args.capability, f"{args.verb_name} ({args.verb_name}_vm)")
+    require(provider, args.capability, f"vmtui {args.verb_name}")
     vms = [await find_vm(provider, ref) for ref in args.vms]
     await for_each([vm.id for vm in vms], getattr(provider, f"{args.verb_name}_vm"), args.done, "VM", args)
 
