@@ -67,7 +67,7 @@ class VmIndex:
         self._passes: list[bool] | None = None
         """Whether each slot's VM passes the filter; None while no filter is set (every VM does)."""
         self._search: list[str] | None = None
-        """Each slot's `search_text`, from the first filter on (kept up to date after)."""
+        """Each slot's `search_text`, from the first filter or the end of `warm_up` on (kept up to date)."""
         self._values_by_column: dict[str, list[Any]] = {sort_column: []}
         """Each slot's sort value, for each column sorted by so far: sorting by it again is cheap."""
         self._drafts: dict[str, list[Any]] = {}
