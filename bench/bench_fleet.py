@@ -44,8 +44,9 @@ VM_COUNTS = (1_000, 10_000)
 GIVE_UP = 240.0
 """Seconds after which a figure is reported as not reached (the row then says so)."""
 FIRST_SCREEN = 50
-BARE_BATCH = 1_000
-"""Rows the bare app adds per turn of its event loop after the first screenful (it stays responsive)."""
+BARE_BATCH = 10_000
+"""Rows the bare app adds per turn of its event loop after the first screenful: up to 10,000 VMs all
+at once, as before; 100,000 in ten steps, so it does not freeze for minutes."""
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
