@@ -9,6 +9,9 @@ The gate lets one key through at a time. The next key waits until the previous o
 node on its way up (a callback queued behind it on each, in bubbling order, then on the app) and the
 screen then on top has worked through its own queue (a pushed dialog has mounted and focused its
 field). Nothing is timed: each step waits for the one before it, in order.
+
+A widget that takes every key itself (the terminal pane: keys go to the program in the VM and open no
+dialog) gets them straight away while nothing is held, so typing into a shell pays no round trip.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class KeyGate:
         """Dispatch `key` now, or after the keys typed before it have been handled."""
         if self.passing:
             self.held.append(key)
+            return
+        if getattr(self.app.focused, "TAKES_EVERY_KEY", False):
+            await self.dispatch(key)
             return
         await self._send(key)
 
