@@ -117,7 +117,7 @@ class MainScreen(Screen[None]):
             self.query_one(f"#{pane_id}").border_title = title
         self.table.focus()
         self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
-        self.set_interval(1.0, self.refresh_status)
+        self.set_interval(1.0, self._tick)
         self.refresh_status()
 
     @property
@@ -212,6 +212,12 @@ class MainScreen(Screen[None]):
         )
         shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
         self.query_one("#list-pane").border_subtitle = shown if vm_filter.active else ""
+
+    def _tick(self) -> None:
+        """Every second: the data age in the status bar and the ages of the rows on screen (each
+        repaints only when its text changed)."""
+        self.refresh_status()
+        self.table.refresh_ages()
 
     def refresh_status(self) -> None:
         fleet = self.fleet

@@ -147,6 +147,11 @@ class LineageTree(Tree[NodeId]):
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_interval(AGE_REFRESH, self._relabel_commits)
 
+    @property
+    def rebuilding(self) -> bool:
+        """A big tree is being rebuilt in the background (it fills in meanwhile)."""
+        return self._rebuilding
+
     def _relabel_commits(self) -> None:
         for node_id in [n for n in self._tree_index if n[1:2] == (NodeKind.COMMIT.value,)]:
             self._relabel(node_id)

@@ -1,0 +1,99 @@
+"""An idle app does no work that changes nothing on screen: an unchanged poll leaves the table, tree and
+details alone; the once-a-second tick repaints the status line without a relayout and redraws only the
+rows whose age text moved on. Clocks are injected; nothing sleeps."""
+
+from __future__ import annotations
+
+from textual.widget import Widget
+
+from bench.bench_tui import MockVersApi, seeded_lineage_cache
+from tests.ui.demo_provider import DEMO_NOW, demo_provider
+from tests.ui.helpers import make_app, settle, text_of, wait_until
+from vmtui.ui.widgets.status_bar import StatusBar
+from vmtui.ui.widgets.vm_details import VmDetails
+
+SIZE = (120, 36)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = DEMO_NOW.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def shown_row(app, key) -> str:
+    """The row as the table draws it now (through its cache of drawn lines)."""
+    table = app.main_screen.table
+    return table.render_line(table.index.position(key) - round(table.scroll_y) + 1).text
+
+
+def count_calls(monkeypatch, owner, name: str) -> list:
+    calls: list = []
+    original = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
+async def test_an_unchanged_poll_leaves_table_tree_and_details_alone(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    api = MockVersApi(50)
+    with seeded_lineage_cache(api):
+        app = make_app(api.provider())
+        async with app.run_test(size=SIZE) as pilot:
+            screen = app.main_screen
+            await wait_until(pilot, lambda: screen.table.row_count == 50, "50 VMs listed")
+            poller = screen.fleet.pollers["bench"]
+            table_updates = count_calls(monkeypatch, screen.table, "set_fleet")
+            tree_updates = count_calls(monkeypatch, screen.lineage, "set_fleets")
+            details = count_calls(monkeypatch, screen.query_one(VmDetails), "show_for")
+            for _ in range(3):
+                result = await poller.tick()
+                await wait_until(pilot, lambda r=result: screen.fleet.results["bench"] is r, "poll applied")
+            assert (table_updates, tree_updates, details) == ([], [], [])
+            assert api.metadata_requests == 0  # every lineage came from the seeded cache
+            api.change_states(0)
+            result = await poller.tick()
+            await wait_until(pilot, lambda: screen.fleet.results["bench"] is result, "changed poll applied")
+            assert (len(table_updates), len(tree_updates)) == (1, 1)
+            flipped = api.vms[0]
+            assert screen.table.vms[("bench", flipped["vm_id"])].state.value == flipped["state"]
+
+
+async def test_the_status_tick_repaints_the_line_without_a_relayout(monkeypatch):
+    clock = Clock()
+    app = make_app(demo_provider(), now=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        status = screen.query_one(StatusBar)
+        before = text_of(status)
+        refreshes = count_calls(monkeypatch, Widget, "refresh")
+        clock.now += 5
+        screen._tick()
+        assert text_of(status) != before and "5s ago" in text_of(status)
+        assert refreshes and not any(call.get("layout") for call in refreshes)
+
+
+async def test_the_age_column_moves_on_at_a_minute_boundary_and_not_before(monkeypatch):
+    clock = Clock()
+    app = make_app(demo_provider(), now=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen, key = app.main_screen, ("local", "vm-d4e6f801")  # created a minute before DEMO_NOW
+        assert " 1m " in shown_row(app, key)
+        redrawn = count_calls(monkeypatch, screen.table, "refresh_line")
+        clock.now += 59
+        screen._tick()
+        await pilot.pause()
+        assert redrawn == [] and " 1m " in shown_row(app, key)  # 1m59s still reads 1m: nothing drawn
+        clock.now += 1
+        screen._tick()
+        await pilot.pause()
+        assert len(redrawn) >= 1 and " 2m " in shown_row(app, key)
