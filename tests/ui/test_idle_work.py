@@ -1,11 +1,14 @@
 """An idle app does no work that changes nothing on screen: an unchanged poll leaves the table, tree and
 details alone; the once-a-second tick repaints the status line without a relayout and redraws only the
-rows whose age text moved on. Clocks are injected; nothing sleeps."""
+rows whose age text moved on; sparklines scrolled out of view are not redrawn. Clocks are injected;
+nothing sleeps (the sparkline test waits for its samples)."""
 
 from __future__ import annotations
 
 from textual.widget import Widget
+from textual.widgets import Sparkline
 
+from bench.bench_sparklines import MetricsVersApi
 from bench.bench_tui import MockVersApi, seeded_lineage_cache
 from tests.ui.demo_provider import DEMO_NOW, demo_provider
 from tests.ui.helpers import make_app, settle, text_of, wait_until
@@ -97,3 +100,20 @@ async def test_the_age_column_moves_on_at_a_minute_boundary_and_not_before(monke
         screen._tick()
         await pilot.pause()
         assert len(redrawn) >= 1 and " 2m " in shown_row(app, key)
+
+
+async def test_sparklines_out_of_view_wait_for_a_scroll(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    api = MetricsVersApi(5)
+    with seeded_lineage_cache(api):
+        app = make_app(api.provider())
+        async with app.run_test(size=SIZE) as pilot:
+            screen = app.main_screen
+            await wait_until(pilot, lambda: screen.table.row_count == 5, "5 VMs listed")
+            details, memory = screen.query_one("#details"), screen.query_one("#memory-graph", Sparkline)
+            assert details.scroll_y == 0 and details.max_scroll_y > 0  # the graphs are below the pane's view
+            drawn = count_calls(monkeypatch, memory, "refresh")
+            await wait_until(pilot, lambda: api.readings >= 3, "three samples of the selected VM")
+            assert drawn == [] and not memory.data  # sampled, not drawn off screen
+            details.scroll_end(animate=False)
+            await wait_until(pilot, lambda: len(memory.data or []) >= 3, "the samples drawn once in view")
