@@ -12,6 +12,7 @@ from bench.bench_sparklines import MetricsVersApi
 from bench.bench_tui import MockVersApi, seeded_lineage_cache
 from tests.ui.demo_provider import DEMO_NOW, demo_provider
 from tests.ui.helpers import make_app, settle, text_of, wait_until
+from vmtui.core.models import VmState
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.vm_details import VmDetails
 
@@ -117,3 +118,21 @@ async def test_sparklines_out_of_view_wait_for_a_scroll(monkeypatch, tmp_path):
             assert drawn == [] and not memory.data  # sampled, not drawn off screen
             details.scroll_end(animate=False)
             await wait_until(pilot, lambda: len(memory.data or []) >= 3, "the samples drawn once in view")
+
+
+async def test_a_state_change_relabels_the_tree_without_rebuilding_its_shape(monkeypatch):
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        tree, fleet = app.main_screen.lineage, app.main_screen.fleet.fleet("local")
+        node_id = ("local", "vm", fleet.vms[0].id)
+        before = tree._tree_index[node_id].label.plain
+        reconciled = count_calls(monkeypatch, tree, "_reconcile")
+        dead = fleet.vms[0].model_copy(update={"state": VmState.DEAD})
+        tree.set_fleets([fleet.model_copy(update={"vms": (dead, *fleet.vms[1:])})])
+        assert reconciled == [] and tree.items[node_id] is dead
+        assert tree._tree_index[node_id].label.plain != before  # the state glyph changed
+        moved = fleet.vms[1].model_copy(update={"parent_commit_id": None, "grandparent_vm_id": None})
+        tree.set_fleets([fleet.model_copy(update={"vms": (dead, moved, *fleet.vms[2:])})])
+        assert len(reconciled) == 1  # lineage changed: the shape is worked out again
+        assert tree._tree_index[("local", "vm", moved.id)].parent is tree.root
