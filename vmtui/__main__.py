@@ -1,4 +1,4 @@
-"""`vmtui` command line: the TUI by default, plus `serve`, `config`, `ssh` and `cp`."""
+"""`vmtui` command line: the TUI by default, plus the sub-commands of `vmtui.cli`."""
 
 from __future__ import annotations
 

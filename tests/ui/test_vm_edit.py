@@ -15,7 +15,7 @@ from tests.ui import test_local_engine
 from tests.ui.helpers import settle, text_of, wait_until
 from tests.ui.test_local_engine import states, wait_for
 from tests.ui.test_local_engine_actions import SIZE, make_app, open_engine
-from vmtui.cli.ssh import find_vm
+from vmtui.cli.common import find_vm
 from vmtui.core.models import VmConfig, VmState
 from vmtui.services.sftp_tree import TreeCopyStats
 from vmtui.ui.screens.disk import ResizeDiskScreen

@@ -102,7 +102,7 @@ def test_tags_on_the_seeds_api_fail_clearly(monkeypatch, isolated_home, capsys):
 
     monkeypatch.setattr(Registry, "open", open_fake)
     code, out, err = run(capsys, "tag", "list")
-    assert code == 1 and out == "" and err == "vmtui tag list: this Vers server has no commit tags\n"
+    assert code == 5 and out == "" and err == "vmtui tag list: this Vers server has no commit tags\n"
 
 
 @pytest.mark.root

@@ -29,3 +29,14 @@ def test_tunnel_refuses_ports_that_are_not_numbers_or_out_of_range(isolated_home
     ):
         result = _run("tunnel", "some-vm", spec)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_help_lists_every_command(isolated_home: Path):
+    result = _run("--help")
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ")}
+    assert result.returncode == 0
+    assert {
+        *("tui", "serve", "config", "ssh", "cp", "web", "exec", "tunnel", "commit", "tag", "status"),
+        *("info", "run", "run-commit", "branch", "delete", "pause", "resume", "start", "stop", "label"),
+        *("resize", "env", "image", "alias", "whoami"),
+    } <= listed

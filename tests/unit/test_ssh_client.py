@@ -20,8 +20,9 @@ import asyncssh
 import pytest
 
 from tests.ssh_helpers import read_until
-from vmtui.cli.ssh import _split_remote, find_vm
-from vmtui.core.errors import NotFound, Unsupported
+from vmtui.cli.common import find_vm
+from vmtui.cli.ssh import _split_remote
+from vmtui.core.errors import BadRequest, NotFound, Unsupported
 from vmtui.core.models import SshEndpoint, SshKey, Vm, VmState
 from vmtui.local.sandbox import SFTP_SERVERS
 from vmtui.local.sshd import Gateway, start_gateway
@@ -374,7 +375,7 @@ async def test_vm_found_by_id_prefix_or_label():
     assert (await find_vm(Listing(), "abc-111")).id == "abc-111"  # exact id wins over a label
     assert (await find_vm(Listing(), "web")).id == "abc-111"
     assert (await find_vm(Listing(), "abd")).id == "abd-222"
-    with pytest.raises(NotFound, match="matches 2 VMs"):
+    with pytest.raises(BadRequest, match="matches 2 VMs"):
         await find_vm(Listing(), "ab")
     with pytest.raises(NotFound, match="no VM named 'nope'"):
         await find_vm(Listing(), "nope")

@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 
-from vmtui.cli.ssh import find_vm, provider_for
+from vmtui.cli.common import find_vm, provider_for
 from vmtui.config import ConfigError, load_settings
 from vmtui.core.errors import ProviderError
 
@@ -53,7 +53,7 @@ def run_exec(args: argparse.Namespace) -> int:
 
 
 async def _exec(args: argparse.Namespace, command: list[str]) -> int:
-    provider = await provider_for(load_settings(), args.profile, "has_exec", "exec on its VMs")
+    provider = await provider_for(load_settings(), args.profile, "has_exec", "exec")
     try:
         vm = await find_vm(provider, args.vm)
         captured = {"stdout": bytearray(), "stderr": bytearray()}

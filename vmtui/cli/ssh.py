@@ -23,10 +23,10 @@ from pathlib import Path
 import asyncssh
 
 from vmtui import paths
+from vmtui.cli.common import find_vm, provider_for
 from vmtui.config import ConfigError, Settings, load_settings
-from vmtui.core.errors import NotFound, ProviderError, Unsupported
+from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
-from vmtui.providers.base import Provider
 from vmtui.services.known_hosts import TofuKnownHosts
 from vmtui.services.ssh import SshSession
 
@@ -111,7 +111,7 @@ def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Await
 async def _with_session(
     settings: Settings, args: argparse.Namespace, work: Callable[[SshSession], Awaitable[int]]
 ) -> int:
-    provider = await provider_for(settings, args.profile)
+    provider = await provider_for(settings, args.profile, "has_ssh", "SSH")
     try:
         vm = await find_vm(provider, args.vm)
         session = SshSession(
@@ -126,35 +126,6 @@ async def _with_session(
             return await work(session)
     finally:
         await provider.aclose()
-
-
-async def provider_for(
-    settings: Settings, profile_name: str | None, capability: str = "has_ssh", offers: str = "SSH to its VMs"
-) -> Provider:
-    """The profile's provider, built as the TUI builds it (the local engine is started if needed);
-    whether its VMs take SSH (or exec: `capability`) is the provider's capability, the one rule the TUI
-    follows too."""
-    from vmtui.services.registry import Registry  # imported here: every `vmtui` run builds this parser
-
-    name, profile = settings.profile(profile_name)
-    provider = await Registry(settings).open(name, profile, lambda _status: None, settings.poll.timeout)
-    if not getattr(provider.capabilities, capability):
-        await provider.aclose()
-        raise Unsupported(f"profile {name!r} ({profile.kind}) offers no {offers}")
-    return provider
-
-
-async def find_vm(provider: Provider, name: str) -> Vm:
-    """The VM with this id, else the only one whose id starts with it or whose label or vers-cli
-    alias is it."""
-    vms = await provider.list_vms()
-    exact = [vm for vm in vms if vm.id == name]
-    matches = exact or [vm for vm in vms if vm.id.startswith(name) or name in (vm.display_name, vm.alias)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFound(f"no VM named {name!r} in profile {provider.name!r}")
-    raise NotFound(f"{name!r} matches {len(matches)} VMs: {', '.join(vm.id for vm in matches[:5])}")
 
 
 async def _ask_to_resume(vm: Vm) -> bool:

@@ -13,7 +13,8 @@ import signal
 import sys
 
 from vmtui import paths
-from vmtui.cli.ssh import KNOWN_HOSTS_FILE, find_vm, provider_for
+from vmtui.cli.common import find_vm, provider_for
+from vmtui.cli.ssh import KNOWN_HOSTS_FILE
 from vmtui.config import ConfigError, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -56,7 +57,7 @@ def _report(tunnel: Tunnel) -> None:
 
 async def _tunnel(args: argparse.Namespace, ports: PortSpec) -> int:
     settings = load_settings()
-    provider = await provider_for(settings, args.profile)
+    provider = await provider_for(settings, args.profile, "has_ssh", "SSH")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -146,6 +146,21 @@ class Vm(BaseModel):
     def display_name(self) -> str:
         return self.label or self.labels.get("name") or self.alias or self.id
 
+    def info(self) -> dict[str, str | int | None]:
+        """What `vers info` shows (None where the platform did not say): the describe view's header
+        and `vmtui info`."""
+        return {
+            "id": self.id,
+            "name": self.display_name,
+            "state": self.state.value,
+            "ip": self.ip,
+            "vcpu": self.specs.vcpu_count,
+            "memory_mib": self.specs.mem_size_mib,
+            "disk_mib": self.specs.fs_size_mib,
+            "parent_commit": self.parent_commit_id,
+            "grandparent_vm": self.grandparent_vm_id,
+        }
+
 
 class Commit(BaseModel):
     """An immutable snapshot of a VM (Vers commit)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -242,6 +242,17 @@ class EnvVarsApi(Protocol):
     async def set_env_var(self, key: str, value: SecretStr | str) -> None: ...
 
     async def delete_env_var(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class AccountApi(Protocol):
+    """Who the key belongs to, the server's version and health, each as the server's own document."""
+
+    async def whoami(self) -> dict[str, Any]: ...
+
+    async def version(self) -> dict[str, Any]: ...
+
+    async def health(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable

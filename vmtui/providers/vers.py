@@ -269,7 +269,7 @@ _FILE_TEXTS = TypeAdapter(FileTexts)
 _EXEC_EVENT = TypeAdapter(WireExecEvent)
 _EXEC_LOG = TypeAdapter(WireExecLog)
 _TOTAL = TypeAdapter(int | None)
-_HEALTH = TypeAdapter(dict[str, Any])
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
 _ENV_VARS = TypeAdapter(dict[str, str])
 
 
@@ -1148,7 +1148,15 @@ class VersProvider(Provider):
         await self.http.send("DELETE", f"{API}/images/images/{_segment(image_id, 'image id')}")
         self._image_ids.pop(name, None)
 
-    # --- health -----------------------------------------------------------------------------------------
+    # --- account, version, health -----------------------------------------------------------------------
+
+    async def whoami(self) -> dict[str, Any]:
+        """`GET /whoami`: the key's user, organisation and key id (never the key)."""
+        return validate(_JSON_OBJECT, await self._json("GET", f"{API}/whoami"), "whoami")
+
+    async def version(self) -> dict[str, Any]:
+        """`GET /system/version`: the server's name, version and build."""
+        return validate(_JSON_OBJECT, await self._json("GET", f"{API}/system/version"), "version")
 
     async def health(self) -> dict[str, Any]:
         """The server's health document: `GET /health` (edge proxy, local engine), else `/api/health`."""
@@ -1156,7 +1164,7 @@ class VersProvider(Provider):
             body = await self._json("GET", "/health")
         except NotFound:
             body = await self._json("GET", "/api/health")
-        return validate(_HEALTH, body, "health")
+        return validate(_JSON_OBJECT, body, "health")
 
 
 def _b64(data: str) -> bytes:

@@ -19,6 +19,14 @@ MAX_BYTES = 1 << 20
 
 def load_vers_aliases(path: Path | None = None) -> dict[str, str]:
     """Aliases by VM id (the first name in sorted order when a VM has several)."""
+    by_vm: dict[str, str] = {}
+    for alias, vm_id in read_alias_file(path).items():
+        by_vm.setdefault(vm_id, alias)
+    return by_vm
+
+
+def read_alias_file(path: Path | None = None) -> dict[str, str]:
+    """The file as it is, VM ids by alias in sorted order (entries that are not names of ids dropped)."""
     file = (path or ALIASES_FILE).expanduser()
     try:
         with file.open("rb") as handle:
@@ -40,8 +48,6 @@ def load_vers_aliases(path: Path | None = None) -> dict[str, str]:
     if problem is not None or not isinstance(aliases, dict):
         log.warning("ignoring vers-cli aliases %s: %s", file, problem)
         return {}
-    by_vm: dict[str, str] = {}
-    for alias, vm_id in sorted(aliases.items()):
-        if isinstance(vm_id, str) and vm_id and alias:
-            by_vm.setdefault(vm_id, alias)
-    return by_vm
+    return {
+        alias: vm_id for alias, vm_id in sorted(aliases.items()) if isinstance(vm_id, str) and vm_id and alias
+    }

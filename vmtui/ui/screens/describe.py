@@ -19,18 +19,7 @@ def describe(item: Vm | Commit) -> dict[str, Any]:
     fields = item.model_dump(mode="json")
     if isinstance(item, Commit):
         return fields
-    info = {
-        "id": item.id,
-        "name": item.display_name,
-        "state": item.state.value,
-        "ip": item.ip,
-        "vcpu": item.specs.vcpu_count,
-        "memory_mib": item.specs.mem_size_mib,
-        "disk_mib": item.specs.fs_size_mib,
-        "parent_commit": item.parent_commit_id,
-        "grandparent_vm": item.grandparent_vm_id,
-    }
-    return {"info": info, "vm": fields}
+    return {"info": item.info(), "vm": fields}
 
 
 class DescribeScreen(TextViewScreen):
