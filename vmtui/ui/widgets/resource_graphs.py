@@ -40,9 +40,9 @@ class ResourceGraphs(Vertical):
         self.provider: Provider | None = None
         self._timer: Timer | None = None
         self._shown: dict[str, str] = {}
+        """Each label's text, so a sample that reads the same repaints nothing."""
         self._due: list[ResourceSample] | None = None
         """A sampled history not drawn yet: the graphs were out of view."""
-        """Each label's text, so a sample that reads the same repaints nothing."""
 
     def compose(self) -> ComposeResult:
         yield Label("", id="cpu-label", markup=False)  # an error text from the platform is shown as is
