@@ -3,7 +3,7 @@
 The fleet is served as Vers API JSON through the real VersProvider over an `httpx.MockTransport`
 (`bench_tui.MockVersApi`) plus the local engine's `/vm/{id}/metrics` route, so the whole client
 side runs: default polling, the selected VM sampled every 2 s (`resources.INTERVAL`), the sparklines
-redrawn. (The real engine is not used: on a shared host its pid budget caps it below 100 VMs.)
+redrawn (the details pane is scrolled to them: out of view they are not drawn). (The real engine is not used: on a shared host its pid budget caps it below 100 VMs.)
 Rows, each over `IDLE_SECONDS` in the same run:
 - the app with sparklines against a bare Textual app with a 100-row DataTable (goal: < 1 % of a core);
 - the same app against itself on a provider without metrics (what the sparklines add).
@@ -73,6 +73,7 @@ async def _idle_app(api: MockVersApi, sampling: bool) -> float:
     async with app.run_test(headless=True, size=SIZE):
         await _until(lambda: app.main_screen.table.row_count >= VMS, 60, f"{VMS} rows")
         await _until(lambda: _lineage_complete(app), 60, "lineage from the seeded cache")
+        app.main_screen.query_one("#details").scroll_end(animate=False)  # the graphs in view, as watched
         memory = app.main_screen.query_one("#memory-graph", Sparkline)
         if sampling:
             await _until(lambda: len(memory.data or []) >= 2, 60, "two samples in the sparkline", poll=0.1)

@@ -71,6 +71,7 @@ HOLD = PollSettings(fast=3600, slow=3600, max_backoff=3600, timeout=120)
 RATE_REFILL_SECONDS = 2.5
 """The engine's request budget (50/s, burst 100) refills after creating the VMs, as after a quiet moment."""
 REPO_ROOT = Path(__file__).resolve().parent.parent
+JSON = {"content-type": "application/json"}
 
 
 # ------------------------------------------------------------------ a Vers API served from memory
@@ -98,6 +99,7 @@ class MockVersApi:
             for index, vm in enumerate(self.vms)
         }
         self.metadata_requests = 0
+        self._commit_pages: dict[tuple[int, int], bytes] = {}
         self._encode()
 
     @staticmethod
@@ -112,6 +114,14 @@ class MockVersApi:
 
     def _encode(self) -> None:
         self._list_body = json.dumps(self.vms).encode()
+
+    def _commits_body(self, offset: int, limit: int) -> bytes:
+        """A page of commits, encoded once (the commits never change)."""
+        if (offset, limit) not in self._commit_pages:
+            page = self.commits[offset : offset + limit]
+            body = {"commits": page, "total": len(self.commits)}
+            self._commit_pages[(offset, limit)] = json.dumps(body).encode()
+        return self._commit_pages[(offset, limit)]
 
     def lineage(self) -> dict[str, Lineage]:
         """Every VM's lineage as `handle` gives its metadata (what the lineage cache holds after a first start)."""
@@ -131,12 +141,11 @@ class MockVersApi:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/api/v1/vms":
-            return httpx.Response(200, content=self._list_body, headers={"content-type": "application/json"})
+            return httpx.Response(200, content=self._list_body, headers=JSON)
         if path == "/api/v1/commits":
             offset = int(request.url.params.get("offset", 0))
             limit = int(request.url.params.get("limit", 100))
-            page = self.commits[offset : offset + limit]
-            return httpx.Response(200, json={"commits": page, "total": len(self.commits)})
+            return httpx.Response(200, content=self._commits_body(offset, limit), headers=JSON)
         parts = path.split("/")
         if path.startswith("/api/v1/vm/") and parts[-1] == "metadata" and len(parts) == 6:
             vm_id = parts[4]
