@@ -73,6 +73,8 @@ async def _idle_app(api: MockVersApi, sampling: bool) -> float:
     async with app.run_test(headless=True, size=SIZE):
         await _until(lambda: app.main_screen.table.row_count >= VMS, 60, f"{VMS} rows")
         await _until(lambda: _lineage_complete(app), 60, "lineage from the seeded cache")
+        poller = app.main_screen.fleet.pollers[PROFILE]
+        await _until(lambda: poller.ticks >= 2, 60, "a second poll: start-up is over", poll=0.1)
         app.main_screen.query_one("#details").scroll_end(animate=False)  # the graphs in view, as watched
         memory = app.main_screen.query_one("#memory-graph", Sparkline)
         if sampling:
