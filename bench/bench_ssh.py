@@ -14,10 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncssh
-
-from vmtui.core.errors import Unsupported
-from vmtui.core.models import SshEndpoint, SshKey, Vm
+from tests.ssh_helpers import GatewayBackend, GatewayProvider
 from vmtui.local.sandbox import Sandbox, SandboxSpec
 from vmtui.local.sshd import Gateway, start_gateway
 from vmtui.services.known_hosts import TofuKnownHosts
@@ -25,39 +22,6 @@ from vmtui.services.ssh import SshSession
 
 SIZE = 50 * 1024 * 1024
 CONNECTS = 5
-
-
-class _OneVm:
-    """Gateway backend and client provider for one sandboxed VM."""
-
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
-        self.key = asyncssh.generate_private_key("ssh-ed25519")
-        self.gateway: Gateway | None = None
-
-    async def sandbox_for(self, vm_id: str) -> Sandbox:
-        return self.sandbox
-
-    def ssh_public_key(self, vm_id: str) -> str:
-        return self.key.export_public_key().decode()
-
-    async def ssh_key(self, vm_id: str) -> SshKey:
-        return SshKey(private_key_pem=self.key.export_private_key().decode())
-
-    def ssh_endpoint(self, vm_id: str) -> SshEndpoint:
-        assert self.gateway is not None
-        return SshEndpoint(
-            host="127.0.0.1",
-            port=self.gateway.port,
-            server_name=self.gateway.server_name(vm_id),
-            ca_path=str(self.gateway.ca_path),
-        )
-
-    async def get_vm(self, vm_id: str) -> Vm:
-        raise Unsupported("state is not polled in the benchmark")
-
-    async def resume_vm(self, vm_id: str) -> None:
-        raise Unsupported("not needed")
 
 
 async def _raw_tls(gateway: Gateway) -> tuple[float, float]:
@@ -111,8 +75,10 @@ async def _measure(workdir: Path) -> list[dict]:
         env={},
     )
     sandbox = await Sandbox.boot(spec)
-    vm = _OneVm(sandbox)
-    vm.gateway = await start_gateway(vm, workdir / "engine")
+    backend = GatewayBackend()
+    backend.add(sandbox)
+    gateway = await start_gateway(backend, workdir / "engine")
+    vm = GatewayProvider(gateway, backend.keys[spec.vm_id])
     try:
         known_hosts = TofuKnownHosts(workdir / "known_hosts")
         connects = []
@@ -126,9 +92,9 @@ async def _measure(workdir: Path) -> list[dict]:
             result = await ssh.connection.run("cat /root/big.bin", encoding=None)
             ssh_mbps = SIZE / (time.perf_counter() - started) / 1e6
         assert len(result.stdout) == SIZE
-        tls_connect_ms, tls_mbps = await _raw_tls(vm.gateway)
+        tls_connect_ms, tls_mbps = await _raw_tls(gateway)
     finally:
-        await vm.gateway.close()
+        await gateway.close()
         await sandbox.destroy()
     return [
         {

@@ -16,6 +16,7 @@ import codecs
 import os
 import resource
 import statistics
+import threading
 import time
 
 import avt
@@ -46,22 +47,22 @@ def coloured_output(megabytes: float) -> bytes:
 
 
 class FloodTransport:
-    """A source that writes as fast as the pane lets it (honours pause/resume, like an SSH channel)."""
+    """A source that feeds the pane from a thread of its own as fast as the pane parses, as the real
+    transports' reader threads do."""
 
     def __init__(self, sink: TerminalSink, data: bytes) -> None:
         self._sink = sink
         self._data = data
-        self._position = 0
-        self._paused = False
         self._loop = asyncio.get_running_loop()
-        self._loop.call_soon(self._pump)
+        self._stopped = threading.Event()
+        threading.Thread(target=self._pump, name="bench-flood", daemon=True).start()
 
     def _pump(self) -> None:
-        if self._paused or self._position >= len(self._data):
-            return
-        self._sink.feed(self._data[self._position : self._position + SOURCE_CHUNK])
-        self._position += SOURCE_CHUNK
-        self._loop.call_soon(self._pump)
+        for position in range(0, len(self._data), SOURCE_CHUNK):
+            if self._stopped.is_set():
+                return
+            self._sink.feed(self._data[position : position + SOURCE_CHUNK])
+            time.sleep(0)  # lets the GIL go between chunks, as a reader thread's read(2) does
 
     def write(self, data: bytes) -> None:
         pass
@@ -69,16 +70,8 @@ class FloodTransport:
     def resize(self, cols: int, rows: int) -> None:
         pass
 
-    def pause_reading(self) -> None:
-        self._paused = True
-
-    def resume_reading(self) -> None:
-        if self._paused:
-            self._paused = False
-            self._loop.call_soon(self._pump)
-
     def close(self) -> None:
-        self._paused = True
+        self._stopped.set()
 
 
 class EchoTransport(FloodTransport):
@@ -105,8 +98,11 @@ class BenchApp(App):
 def _on_screen(pane: TerminalPane, text: str) -> bool:
     """`text` is parsed and painted: checked on the emulator first, so polling costs almost nothing."""
     emulator = pane.emulator
-    if emulator is None or pane.backlog_size or not any(text in line for line in emulator.screen_text()):
+    if emulator is None:
         return False
+    with pane.pipeline.lock:
+        if not any(text in line for line in emulator.screen_text()):
+            return False
     return any(text in pane.render_line(y).text for y in range(pane.size.height))
 
 

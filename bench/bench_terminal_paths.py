@@ -3,6 +3,7 @@ through SSH over the engine's TLS gateway. Headless 120x40 app; the clock stops 
 is painted.
 
 Rows, each with baselines measured in the same run on the same bytes:
+- avt in two threads at once vs one (does `feed_str` release the GIL?);
 - PTY: pane vs the raw `avt` feed (the emulator alone) and vs `cat` on a PTY read by a bare loop;
 - SSH (root only: a real sandboxed VM of a `vmtui serve` engine in its own process, temp state dir): pane
   vs the raw `avt` feed and vs a bare asyncssh read loop on a shell over the same gateway;
@@ -25,10 +26,12 @@ import struct
 import subprocess
 import tempfile
 import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import avt
 from textual import events
 from textual.app import App, ComposeResult
 
@@ -107,6 +110,33 @@ def _pty_rows(path: Path, megabytes: float, data: bytes) -> list[dict]:
         _row(f"PTY cat {FLOOD_MB} MB: pane vs raw avt feed", pane, "MB/s", raw),
         _row(f"PTY cat {FLOOD_MB} MB: pane vs bare PTY read loop", pane, "MB/s", bare),
     ]
+
+
+def _feed_seconds(texts: list[str], threads: int) -> float:
+    """Seconds for `threads` threads to feed `texts` into an emulator each, all at once."""
+
+    def feed_all() -> None:
+        vt = avt.Vt(COLS, ROWS, 0)
+        for text in texts:
+            vt.feed_str(text)
+
+    workers = [threading.Thread(target=feed_all) for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - started
+
+
+def _gil_row(data: bytes, megabytes: float) -> dict:
+    """Whether avt parses in parallel: two threads feeding two emulators vs one thread (2x if `feed_str`
+    released the GIL, 1x if it holds it)."""
+    text = data.decode()
+    texts = [text[start : start + 16384] for start in range(0, len(text), 16384)]
+    one = megabytes / _median_of(lambda: _feed_seconds(texts, 1))
+    two = 2 * megabytes / _median_of(lambda: _feed_seconds(texts, 2))
+    return _row("avt feed_str: two threads feeding two emulators vs one thread", two, "MB/s", one)
 
 
 # -- keystroke echo while another tab floods ------------------------------------------------------------
@@ -265,7 +295,8 @@ def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(workdir) / "flood.txt"
         path.write_bytes(data)
-        rows = _pty_rows(path, megabytes, data)
+        rows = [_gil_row(data, megabytes)]
+        rows += _pty_rows(path, megabytes, data)
         rows += _echo_rows(path)
         if os.geteuid() == 0:
             rows += asyncio.run(_ssh_rows(Path(workdir) / "engine", data, megabytes))

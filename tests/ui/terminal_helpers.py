@@ -17,9 +17,6 @@ class MemoryTransport:
         self.opened_size = (cols, rows)
         self.written = bytearray()
         self.resizes: list[tuple[int, int]] = []
-        self.pauses = 0
-        self.resumes = 0
-        self.paused = False
         self.closed = False
 
     def write(self, data: bytes) -> None:
@@ -27,14 +24,6 @@ class MemoryTransport:
 
     def resize(self, cols: int, rows: int) -> None:
         self.resizes.append((cols, rows))
-
-    def pause_reading(self) -> None:
-        self.pauses += 1
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.resumes += 1
-        self.paused = False
 
     def close(self) -> None:
         self.closed = True

@@ -60,3 +60,25 @@ async def test_rows_come_first_and_the_status_bar_shows_lineage_progress():
             pilot, lambda: screen.table.vms[("big", "vm5")].parent_commit_id == "c0", "lineage in rows"
         )
         await provider.aclose()
+
+
+async def test_the_first_list_request_overlaps_the_mount_of_the_panes():
+    """Polling starts while the screen composes: the list is already on its way (here: answered) before
+    the panes have mounted, and its rows are the first thing the mounted screen shows."""
+    mounted_when_listed: list[bool] = []
+    app = None
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/api/v1/vm", "/api/v1/vms"):
+            mounted_when_listed.append(app.main_screen.is_mounted)
+            return httpx.Response(200, json=[{"vm_id": f"vm{i}", "state": "running"} for i in range(COUNT)])
+        if request.url.path == "/api/v1/commits":
+            return httpx.Response(200, json={"commits": [], "total": 0})
+        return httpx.Response(404, json={"error": "not found"})
+
+    provider = VersProvider("big", "https://api.vers.sh", "key", transport=httpx.MockTransport(api))
+    app = make_app(provider)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.main_screen.table.row_count == COUNT, "the rows")
+        assert mounted_when_listed[0] is False
+        await provider.aclose()

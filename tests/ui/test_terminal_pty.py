@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual import events
+from textual.app import App, ComposeResult
+from textual.containers import Container
 
 from tests.ui.terminal_helpers import TerminalApp, screen_lines
 from vmtui.terminal.pty_transport import PtyTransport
 from vmtui.terminal.transport import TerminalSink
+from vmtui.ui.widgets.terminal_pane import TerminalPane
+from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 
 
 def bash_factory(home: Path):
@@ -112,3 +118,74 @@ async def test_a_flood_that_ends_with_its_program_is_painted_to_the_last_line(tm
         assert pane.closed_reason == "process exited with status 0"
         assert screen_lines(pane)[: rows - 1] == [str(n) for n in range(lines - rows + 2, lines + 1)]
         assert pane.emulator.total_scrolled == lines - (rows - 1), "every line went through the screen"
+
+
+def reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("pty-reader-")]
+
+
+class TabsApp(App):
+    def compose(self) -> ComposeResult:
+        yield Container(TerminalTabs(), id="terminal-area")
+
+    @property
+    def pane(self) -> TerminalPane:  # what the shared wait helpers look at: the tab shown
+        session = self.query_one(TerminalTabs).active_session
+        assert session is not None
+        return session.pane
+
+
+async def test_keys_reach_a_session_while_another_floods_and_closing_stops_both_readers(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+    async def open_flood(sink: TerminalSink, cols: int, rows: int) -> PtyTransport:
+        return await PtyTransport.spawn(
+            sink, cols, rows, ["sh", "-c", "while :; do seq 1 100000; done"], env=env
+        )
+
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        tabs = app.query_one(TerminalTabs)
+        flooding = await tabs.open_session("flood", open_flood)
+        await wait_for(
+            pilot, lambda: flooding.emulator is not None and flooding.emulator.total_scrolled > 1000
+        )
+        typing = await tabs.open_session("bash", bash_factory(tmp_path))
+        typing.focus()
+        await wait_for(pilot, lambda: typing.size.height > 0 and screen_lines(typing)[0].startswith("$"))
+        scrolled = flooding.emulator.total_scrolled
+        # Keys are posted as the terminal driver does (pilot.press waits for an idle app, never the case here).
+        for key, character in [(c, c) for c in "echo typed-$((6*7))"] + [("enter", "\r")]:
+            app.post_message(events.Key(key, character))
+        await wait_for(pilot, shows(pilot, "typed-42"))
+        assert flooding.emulator.total_scrolled > scrolled, "the other tab flooded all along"
+        assert len(reader_threads()) == 2
+        flooding.close()
+        typing.close()
+        await wait_for(pilot, lambda: not reader_threads())
+        assert flooding.closed_reason == typing.closed_reason == "closed"
+
+
+async def test_resizing_during_a_flood_loses_no_output_and_the_program_sees_the_new_size(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    lines = 100_000
+    # The program waits for the resize before it finishes, so the resize surely lands mid-flood.
+    script = f"seq 1 {lines}; while [ \"$(stty size)\" != '22 80' ]; do seq 1 1000; done; stty size; echo END"
+
+    async def open_flood(sink: TerminalSink, cols: int, rows: int) -> PtyTransport:
+        return await PtyTransport.spawn(sink, cols, rows, ["sh", "-c", script], env=env)
+
+    app = TerminalApp(factory=open_flood)
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.pane
+        await wait_for(pilot, lambda: pane.emulator is not None and pane.emulator.total_scrolled > 1000)
+        await pilot.resize_terminal(80, 25)
+        await wait_for(pilot, lambda: pane.closed_reason is not None and pane.settled)
+        assert pane.closed_reason == "process exited with status 0"
+        assert pane.emulator.size == (80, 22)
+        assert screen_lines(pane)[-3:] == ["22 80", "END", ""]

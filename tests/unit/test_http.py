@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import socket
+import sys
 import time
 import uuid
 
@@ -502,3 +503,36 @@ async def test_token_never_reaches_the_logs_even_at_debug_level(caplog):
         server.close()
     assert "/api/v1/vm/new_root" in caplog.text, "the request was logged"
     assert TOKEN not in caplog.text and TOKEN[:36] not in caplog.text
+
+
+async def test_requests_over_a_real_connection_attempt_no_import():
+    """httpcore asks `sniffio` which event loop runs on every pooled request; without it installed
+    each ask was a failed import, a search of sys.path (~0.4 ms, 15 % of the lineage stream's CPU)."""
+
+    async def answer(reader, writer):
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+            await writer.drain()
+
+    attempted: list[str] = []
+
+    class RecordImports:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            attempted.append(name)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = HttpClient(f"http://127.0.0.1:{port}", retry=RetryPolicy(max_retries=0))
+    try:
+        await client.send("GET", "/warm-up")  # the first request may import what it uses once
+        sys.meta_path.insert(0, RecordImports)
+        try:
+            for _ in range(10):
+                await client.send("GET", "/api/v1/vm/x/metadata")
+        finally:
+            sys.meta_path.remove(RecordImports)
+    finally:
+        await client.aclose()
+        server.close()
+    assert attempted == []

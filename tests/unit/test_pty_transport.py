@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,38 @@ async def test_a_flood_through_a_real_pty_arrives_whole_in_order_in_bounded_feed
     finally:
         transport.close()
     await sink.ended
+
+
+async def test_close_stops_the_reader_even_while_a_process_of_another_session_holds_the_pty() -> None:
+    # `setsid` puts the sleeper out of reach of the SIGHUP that close() sends, and it keeps the PTY open:
+    # a reader blocked in read() would never return; ours also waits on its stop pipe.
+    sink = Sink()
+    transport = await PtyTransport.spawn(
+        sink, 80, 24, ["sh", "-c", "setsid sleep 120 & echo bg=$!; exec cat"]
+    )
+    sleeper = 0
+    try:
+        async with asyncio.timeout(30):
+            while b"\n" not in b"".join(sink.feeds):
+                await asyncio.sleep(0.01)
+        sleeper = int(b"".join(sink.feeds).split(b"bg=")[1].split()[0])
+        transport.close()
+        assert await sink.ended == "closed"
+        async with asyncio.timeout(30):
+            while transport.reader.is_alive():
+                await asyncio.sleep(0.01)
+        assert Path(f"/proc/{sleeper}").exists(), "the PTY was still held open by the sleeper"
+    finally:
+        transport.close()
+        if sleeper:
+            os.kill(sleeper, signal.SIGKILL)
+
+
+async def test_the_reader_ends_after_the_program_exits_and_its_output_is_delivered() -> None:
+    sink = Sink()
+    transport = await PtyTransport.spawn(sink, 80, 24, ["sh", "-c", "echo last-words"])
+    assert await asyncio.wait_for(sink.ended, 30) == "process exited with status 0"
+    assert b"last-words" in b"".join(sink.feeds)
+    async with asyncio.timeout(30):
+        while transport.reader.is_alive():
+            await asyncio.sleep(0.01)

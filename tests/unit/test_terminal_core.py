@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +11,7 @@ from vmtui.terminal import pipeline
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import ModeScanner
 from vmtui.terminal.mouse import MouseModifiers, MouseReporter, encode_mouse
-from vmtui.terminal.pipeline import HIGH_WATER, LOW_WATER, OutputPipeline
+from vmtui.terminal.pipeline import OutputPipeline
 from vmtui.terminal.scrollback_view import ScrollbackView
 
 
@@ -22,7 +23,7 @@ class Host:
         self.later: list[Callable[[], None]] = []
         self.painted: list[set[int] | None] = []
 
-    def call_soon(self, callback: Callable[[], None]) -> None:
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
         self.soon.append(callback)
 
     def call_in(self, delay: float, callback: Callable[[], None]) -> None:
@@ -47,20 +48,12 @@ class Host:
 
 class Transport:
     def __init__(self) -> None:
-        self.paused = False
-        self.pauses = 0
         self.written = b""
 
     def write(self, data: bytes) -> None:
         self.written += data
 
     def resize(self, cols: int, rows: int) -> None: ...
-
-    def pause_reading(self) -> None:
-        self.paused, self.pauses = True, self.pauses + 1
-
-    def resume_reading(self) -> None:
-        self.paused = False
 
     def close(self) -> None: ...
 
@@ -73,16 +66,19 @@ def make_pipeline(cols: int = 40, rows: int = 10) -> tuple[OutputPipeline, Host,
     return output, host, transport
 
 
-def test_a_flood_pauses_the_transport_above_high_water_and_resumes_below_low_water() -> None:
-    output, host, transport = make_pipeline()
-    output.feed(b"x" * (HIGH_WATER + 1))
-    assert transport.paused and output.backlog_size > LOW_WATER
+def test_output_is_parsed_in_the_feeding_thread_and_wakes_the_ui_once_per_paint() -> None:
+    output, host, _ = make_pipeline()
+    output.feed(b"one\r\n")
+    output.feed(b"two\r\n")
+    assert output.emulator.screen_text()[:2] == ["one", "two"]  # type: ignore[union-attr]
+    assert len(host.soon) == 1 and not output.settled, "a repaint is already due: no second wake-up"
     host.run_all()
-    assert not transport.paused and transport.pauses == 1
-    assert output.backlog_size == 0 and output.settled
+    assert output.settled and host.painted
+    output.feed(b"three")
+    assert len(host.soon) == 1, "output after the paint wakes the UI again"
 
 
-def test_an_echo_after_a_quiet_period_is_parsed_and_painted_without_queueing(
+def test_an_echo_after_a_quiet_period_is_painted_at_once_when_the_ui_wakes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(pipeline, "MAX_FPS", 1e9)  # the previous paint's frame slot is over at once
@@ -91,18 +87,34 @@ def test_an_echo_after_a_quiet_period_is_parsed_and_painted_without_queueing(
     host.run_all()
     host.painted.clear()
     output.feed(b"x")
+    host.run_soon()
     assert output.emulator.screen_text()[0] == "$ x" and host.painted == [{0}]
-    assert host.soon == [] and host.later == [] and output.settled
+    assert host.later == [] and output.settled, "no frame timer after a quiet period"
 
 
-def test_a_big_chunk_is_parsed_in_queued_slices() -> None:
-    output, host, _ = make_pipeline()
-    output.feed(b"y" * (pipeline.PARSE_CHUNK + 1))
-    assert output.backlog_size == pipeline.PARSE_CHUNK + 1 and len(host.soon) == 1
-    output.feed(b"z")
-    assert len(host.soon) == 1, "output arriving meanwhile joins the queued slice"
+def test_a_flood_from_a_reader_thread_loses_nothing_while_the_ui_reads_the_screen() -> None:
+    output, host, _ = make_pipeline(cols=40, rows=10)
+    lines = 20_000
+    reader = threading.Thread(
+        target=lambda: [
+            output.feed(b"".join(b"%d\r\n" % n for n in range(i, i + 500))) for i in range(0, lines, 500)
+        ]
+    )
+    reader.start()
+    seen_rows = 0
+    while True:  # the UI side: wake-ups, paints and reads of the emulator under the lock
+        host.run_soon()
+        with output.lock:
+            seen_rows += len(output.emulator.screen_text())  # type: ignore[union-attr]
+        if not reader.is_alive():
+            break
+    reader.join()
+    output.feed(b"SENTINEL")
     host.run_all()
-    assert output.settled and output.emulator.total_scrolled > 0
+    emulator = output.emulator
+    assert emulator is not None and output.settled and seen_rows > 0
+    assert emulator.screen_text()[-1] == "SENTINEL" and emulator.screen_text()[-2] == str(lines - 1)
+    assert emulator.total_scrolled == lines - (emulator.rows - 1)
 
 
 def test_output_before_the_size_is_known_is_parsed_once_attached() -> None:
@@ -110,7 +122,7 @@ def test_output_before_the_size_is_known_is_parsed_once_attached() -> None:
     output = OutputPipeline(host)
     output.feed(b"early")
     host.run_all()
-    assert output.backlog_size == 5
+    assert not output.settled and not host.painted
     emulator = TerminalEmulator(20, 3)
     output.attach(emulator)
     host.run_all()

@@ -103,3 +103,60 @@ def test_substring_terms_never_match_across_two_fields():
     assert index.keys() == []
     index.set_filter(parse_filter("00001"))
     assert len(index) == 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_warm_up_interleaved_with_snapshots_filters_and_sorts_matches_the_reference(seed):
+    """Search text and sort values built a slice at a time, with snapshots, filters and sorts arriving
+    between slices (a filter typed before the warm-up is done), give the reference's rows."""
+    rng = random.Random(seed)
+    index = VmIndex(SORT_VALUES, "age")
+    fleet = random_fleet(rng, 300)
+    filter_text, column, reverse = "", "age", False
+    index.apply(fleet)
+    for _ in range(40):
+        step = rng.randrange(5)
+        if step == 0:
+            index.warm_up(SORT_VALUES, rng.randrange(1, 40))
+        elif step == 1:
+            fleet = [v for v in fleet if rng.random() > 0.02]
+            for i in rng.sample(range(len(fleet)), 3):
+                fleet[i] = fleet[i].model_copy(update={"state": rng.choice(list(VmState)), "labels": {}})
+            fleet += [vm(1000 + rng.randrange(5000), age=rng.randrange(50)) for _ in range(4)]
+            fleet = list({v.key: v for v in fleet}.values())
+            index.apply(fleet)
+        elif step == 2:
+            fleet = random_fleet(rng, rng.randrange(100, 300))
+            index.apply(fleet)
+        elif step == 3:
+            filter_text = rng.choice(["", "state:running", "team=b", "n1", "!state:dead", "~v0"])
+            index.set_filter(parse_filter(filter_text))
+        else:
+            column, reverse = rng.choice(list(SORT_VALUES)), rng.random() < 0.5
+            index.sort_by(column, reverse)
+        assert index.keys() == reference(fleet, filter_text, column, reverse)
+
+
+def test_after_the_warm_up_the_first_filter_and_sort_measure_no_vm(monkeypatch):
+    """The work a first filter or sort did on the spot is done by the warm-up beforehand."""
+    from vmtui.services import vm_index
+
+    fleet = [vm(n, team="ab"[n % 2]) for n in range(500)]
+    index = VmIndex(SORT_VALUES, "age")
+    index.apply(fleet)
+    slices = 1
+    while not index.warm_up(["state", "name"], 64):
+        slices += 1
+    assert slices > 1  # it did run in slices
+    measured: list[str] = []
+    real_search_text = vm_index.search_text
+    monkeypatch.setattr(vm_index, "search_text", lambda v: measured.append(v.id) or real_search_text(v))
+    index.sort_values = {
+        key: (lambda v, measure=measure: measured.append(v.id) or measure(v))
+        for key, measure in SORT_VALUES.items()
+    }
+    index.set_filter(parse_filter("team=b"))
+    index.sort_by("state", reverse=False)
+    index.sort_by("name", reverse=True)
+    assert measured == []
+    assert index.keys() == reference(fleet, "team=b", "name", True)

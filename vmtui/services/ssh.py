@@ -132,12 +132,6 @@ class SshShell:
     def resize(self, cols: int, rows: int) -> None:
         self._process.change_terminal_size(cols, rows)
 
-    def pause_reading(self) -> None:
-        self._process.channel.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._process.channel.resume_reading()
-
     async def read(self) -> bytes:
         """The next chunk of output; b"" once the remote side closed. A dropped connection raises
         SshError saying so."""

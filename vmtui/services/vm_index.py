@@ -5,7 +5,9 @@ position. Each VM gets a slot number; sort values, search text and filter result
 slot (list indexing, not hashing a (profile, id) tuple per row, is what keeps 100,000 rows fast).
 `order` holds the shown slots ascending by (sort value, key); a reversed sort reads it from the
 end, so reversing costs nothing. A snapshot that changes 1 % of the rows recomputes 1 % and moves
-only those (bisect).
+only those (bisect). `warm_up` builds the search text and sort values ahead of use, a slice at a
+time, so the first filter or sort costs what a later one does; a filter set before it is done
+completes the rest at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ RowId = tuple[str, str]
 
 SortValue = Callable[[Vm], Any]
 """A comparable value (all of one column's values compare with each other)."""
+
+SEARCH = "\0search"
+"""The name under which `warm_up` builds the search text (a column key never starts with NUL)."""
 
 RESORT_SHARE = 0.05
 """When more than this share of the rows changed, one full sort beats moving each changed row."""
@@ -62,9 +67,12 @@ class VmIndex:
         self._passes: list[bool] | None = None
         """Whether each slot's VM passes the filter; None while no filter is set (every VM does)."""
         self._search: list[str] | None = None
-        """Each slot's `search_text`, from the first filter on (kept up to date after)."""
+        """Each slot's `search_text`, from the first filter or the end of `warm_up` on (kept up to date)."""
         self._values_by_column: dict[str, list[Any]] = {sort_column: []}
         """Each slot's sort value, for each column sorted by so far: sorting by it again is cheap."""
+        self._drafts: dict[str, list[Any]] = {}
+        """Search text (`SEARCH`) or a column's sort values being built by `warm_up`: the first
+        slots' values, kept up to date like the finished lists."""
 
     def __len__(self) -> int:
         return len(self.order)
@@ -156,7 +164,7 @@ class VmIndex:
         self.filter = vm_filter
         if vm_filter.active:
             if self._search is None:
-                self._search = self._per_slot(search_text, "")
+                self._search = self._completed(SEARCH)
             matches = vm_filter.matches
             self._passes = [
                 vm is not None and matches(vm, text)
@@ -174,13 +182,44 @@ class VmIndex:
         if column != self.sort_column:
             self.sort_column = column
             if column not in self._values_by_column:
-                self._values_by_column[column] = self._per_slot(self.sort_values[column], None)
+                self._values_by_column[column] = self._completed(column)
             self._rebuild()
         self.sort_reverse = reverse
 
-    def _per_slot(self, measure: Callable[[Vm], Any], unused: object) -> list[Any]:
-        """`measure` of each slot's VM (`unused` in free slots)."""
-        return [unused if vm is None else measure(vm) for vm in self._vm_at]
+    def warm_up(self, columns: Iterable[str], count: int) -> bool:
+        """Build up to `count` slots' search text, then sort values of `columns`, ahead of the first
+        filter or sort by them. False while there is more to build (call again later)."""
+        with collector_paused():
+            for name in (SEARCH, *columns):
+                if (self._search if name == SEARCH else self._values_by_column.get(name)) is not None:
+                    continue
+                draft = self._drafts.setdefault(name, [])
+                start = len(draft)
+                draft += self._measured(name, start, start + count)
+                if len(draft) < len(self._vm_at):
+                    return False
+                del self._drafts[name]
+                self._finish(name, draft)
+        return True
+
+    def _completed(self, name: str) -> list[Any]:
+        """The whole list for `name`: what `warm_up` built so far and the rest."""
+        draft = self._drafts.pop(name, [])
+        return draft + self._measured(name, len(draft), len(self._vm_at))
+
+    def _finish(self, name: str, values: list[Any]) -> None:
+        if name == SEARCH:
+            self._search = values
+        else:
+            self._values_by_column[name] = values
+
+    def _measured(self, name: str, start: int, stop: int) -> list[Any]:
+        """The search text or sort values of the VMs in slots `start` to `stop` (a free slot's is unused)."""
+        measure, unused = self._measurer(name)
+        return [unused if vm is None else measure(vm) for vm in self._vm_at[start:stop]]
+
+    def _measurer(self, name: str) -> tuple[Callable[[Vm], Any], object]:
+        return (search_text, "") if name == SEARCH else (self.sort_values[name], None)
 
     def _new_slot(self, key: RowId) -> int:
         if self._free:
@@ -205,6 +244,11 @@ class VmIndex:
 
     def _measure(self, measured: list[tuple[int, Vm]]) -> None:
         """Sort values, search text and filter result of new and changed VMs (slot, VM)."""
+        for name, draft in self._drafts.items():  # slots past a draft's end are built when it gets there
+            measure, built = self._measurer(name)[0], len(draft)
+            for slot, vm in measured:
+                if slot < built:
+                    draft[slot] = measure(vm)
         for column, values in self._values_by_column.items():
             value = self.sort_values[column]
             for slot, vm in measured:

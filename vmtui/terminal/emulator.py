@@ -61,6 +61,15 @@ class FeedResult:
     screen_switched: bool = False
     modes_changed: bool = False
 
+    def merge(self, later: FeedResult) -> None:
+        """Add what feeding the next chunk changed (the pipeline paints several feeds in one frame)."""
+        self.dirty_rows.update(later.dirty_rows)
+        self.reply += later.reply
+        self.scrolled_lines += later.scrolled_lines
+        self.title = later.title if later.title is not None else self.title
+        self.screen_switched = self.screen_switched or later.screen_switched
+        self.modes_changed = self.modes_changed or later.modes_changed
+
 
 class TerminalEmulator:
     """One terminal's state: engine + mode scanner + UTF-8 decoder + scrollback."""

@@ -1,17 +1,19 @@
-"""The output pipeline of a terminal pane: transport bytes -> backlog -> emulator -> paint requests.
+"""The output pipeline of a terminal pane: transport bytes -> emulator -> paint requests.
 
-Output is parsed as it arrives, in slices of at most `PARSE_BUDGET` seconds so keys stay responsive (a
-small chunk after a quiet period, such as an echo, is parsed and painted at once, without a trip through
-the event queue); only dirty rows are repainted, at most `MAX_FPS` times a second (`FLOOD_FPS` while
-output floods in), at once after a quiet period; when unparsed output piles up past `HIGH_WATER` bytes
-the transport is paused until the backlog drains below `LOW_WATER`. While the program holds a synchronized update (mode 2026) the
-screen is not painted, for at most `SYNC_OUTPUT_TIMEOUT`.
+Transports call `feed` from their own reader thread, and output is parsed there at once under `lock`
+(the emulator's lock, which the UI thread holds while it reads the screen). So a flood never waits for
+the UI and the UI never waits for a flood: when the UI falls behind, frames are dropped, never bytes.
+The first output after a paint wakes the UI thread (`PipelineHost.call_soon_threadsafe`), which repaints
+only dirty rows, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floods in), at once after a
+quiet period (an echo). While the program holds a synchronized update (mode 2026) the screen is not
+painted, for at most `SYNC_OUTPUT_TIMEOUT`.
 
 The pipeline knows no UI toolkit: its `PipelineHost` schedules callbacks and paints.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from itertools import count
@@ -21,21 +23,18 @@ from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import Mode
 from vmtui.terminal.transport import TerminalTransport
 
-PARSE_BUDGET = 0.010
-PARSE_CHUNK = 16384
-HIGH_WATER = 256 * 1024
-LOW_WATER = 64 * 1024
 MAX_FPS = 60
-FLOOD_FPS = 15  # while output floods in, paint less often and parse more (a full frame costs 3-13 ms)
+FLOOD_FPS = 15  # while output floods in, paint less often (a full frame costs 3-13 ms)
 FLOOD_BYTES = 16384  # parsed since the last paint: more than a full-screen redraw, so a flood
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 
 
 class PipelineHost(Protocol):
-    """What the pipeline needs from the widget that shows the terminal."""
+    """What the pipeline needs from the widget that shows the terminal (all called on the UI thread,
+    except `call_soon_threadsafe`)."""
 
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        """Run `callback` after the events already queued (keys first)."""
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the UI thread soon; callable from any thread."""
 
     def call_in(self, delay: float, callback: Callable[[], None]) -> None:
         """Run `callback` after `delay` seconds."""
@@ -48,21 +47,21 @@ class PipelineHost(Protocol):
 
 
 class OutputPipeline:
-    """Backlog, parse budget, water marks, repaint scheduling and row versions of one terminal."""
+    """Parsing, repaint scheduling and row versions of one terminal."""
 
     def __init__(self, host: PipelineHost) -> None:
         self._host = host
+        self.lock = threading.RLock()
+        """Held by the feeding thread while it parses, and by the UI thread while it reads the emulator."""
         self.emulator: TerminalEmulator | None = None
         self.transport: TerminalTransport | None = None
-        self._backlog = bytearray()
-        self._parse_scheduled = False
-        self._parsing = False
-        self._reading_paused = False
+        self._early = bytearray()  # output that arrived before the pane knew its size
+        self._changes: FeedResult | None = None  # parsed, not painted yet
+        self._parsed_since_paint = 0
+        self._repaint_pending = False  # a repaint is queued: new output need not wake the UI thread
         self._dirty_rows: set[int] = set()
         self._full_repaint = False
-        self._repaint_pending = False
         self._last_paint = 0.0
-        self._parsed_since_paint = 0
         self._sync_started: float | None = None
         self._painted_cursor_row: int | None = None
         self._versions = count(1)
@@ -70,91 +69,53 @@ class OutputPipeline:
 
     # -- state ------------------------------------------------------------------------------------------
     @property
-    def backlog_size(self) -> int:
-        """Bytes received but not parsed yet."""
-        return len(self._backlog)
-
-    @property
     def settled(self) -> bool:
         """All output received so far is parsed and painted."""
-        return not (self._backlog or self._parse_scheduled or self._repaint_pending)
+        with self.lock:
+            return not (self._early or self._changes or self._repaint_pending)
 
     def attach(self, emulator: TerminalEmulator) -> None:
         """The pane knows its size: parse what arrived before it."""
-        self.emulator = emulator
-        self.renumber_rows()
-        if self._backlog:
-            self._host.call_soon(self._parse_backlog)
+        with self.lock:
+            self.emulator = emulator
+            self.renumber_rows()
+            early, self._early = bytes(self._early), bytearray()
+        self.feed(early)
 
     def renumber_rows(self) -> None:
         """Give every screen row a new version (after a resize, or when strips were dropped)."""
-        rows = self.emulator.rows if self.emulator else 0
-        self.row_versions = [next(self._versions) for _ in range(rows)]
+        with self.lock:
+            rows = self.emulator.rows if self.emulator else 0
+            self.row_versions = [next(self._versions) for _ in range(rows)]
 
-    # -- input from the transport ------------------------------------------------------------------------
+    # -- input from the transport (any thread) -----------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Queue output from the remote program."""
+        """Parse output from the remote program now, in the calling thread."""
         if not data:
             return
-        self._backlog += data
-        if len(self._backlog) > HIGH_WATER and not self._reading_paused and self.transport is not None:
-            self._reading_paused = True
-            self.transport.pause_reading()
-        if self._parsing or self._parse_scheduled:
-            return  # the running or the queued slice takes it
-        if len(self._backlog) <= PARSE_CHUNK:
-            self._parse_backlog()  # a small chunk after a quiet period (an echo): no trip through the queue
-        else:
-            self._parse_scheduled = True
-            self._host.call_soon(self._parse_backlog)
+        with self.lock:
+            if self.emulator is None:
+                self._early += data
+                return
+            result = self.emulator.feed(data)
+            self._parsed_since_paint += len(data)
+            if self._changes is None:
+                self._changes = result
+            else:
+                self._changes.merge(result)
+            wake = not self._repaint_pending
+            self._repaint_pending = True
+        if wake:
+            self._host.call_soon_threadsafe(self._schedule)
 
     def closed(self) -> None:
         self.transport = None
-        self._reading_paused = False
 
-    # -- parsing ----------------------------------------------------------------------------------------
-    def _parse_backlog(self) -> None:
-        self._parse_scheduled = False
-        emulator = self.emulator
-        if emulator is None:
-            return  # parsed once the first size is known
-        self._parsing = True
-        try:
-            self._parse_slice(emulator)
-        finally:
-            self._parsing = False
-        if self._reading_paused and len(self._backlog) < LOW_WATER and self.transport is not None:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        if self._backlog and not self._parse_scheduled:
-            self._parse_scheduled = True
-            self._host.call_soon(self._parse_backlog)  # queued behind pending input events
-
-    def _parse_slice(self, emulator: TerminalEmulator) -> None:
-        """Parse the backlog for at most `PARSE_BUDGET` (output arriving meanwhile joins it)."""
-        deadline = time.perf_counter() + PARSE_BUDGET
-        while self._backlog:
-            chunk = bytes(self._backlog[:PARSE_CHUNK])
-            del self._backlog[:PARSE_CHUNK]
-            self._parsed_since_paint += len(chunk)
-            self._apply(emulator.feed(chunk), emulator)
-            if time.perf_counter() > deadline:
-                break
-
-    def _apply(self, result: FeedResult, emulator: TerminalEmulator) -> None:
-        if result.reply and self.transport is not None:
-            self.transport.write(result.reply)
-        if self._host.output_applied(result):
-            self._full_repaint = True
-        if result.modes_changed:
-            self._dirty_rows.add(emulator.cursor.row)
-        self._dirty_rows.update(result.dirty_rows)
-        self.schedule_repaint()
-
-    # -- repainting -------------------------------------------------------------------------------------
+    # -- repainting (UI thread) -------------------------------------------------------------------------
     def invalidate_row(self, row: int) -> None:
         """Repaint `row` soon (e.g. the cursor row when focus changes)."""
-        self._dirty_rows.add(row)
+        with self.lock:
+            self._dirty_rows.add(row)
         self.schedule_repaint()
 
     def invalidate_all(self) -> None:
@@ -162,33 +123,50 @@ class OutputPipeline:
         self.schedule_repaint()
 
     def schedule_repaint(self) -> None:
+        with self.lock:
+            if self._repaint_pending:
+                return
+            self._repaint_pending = True
+        self._schedule()
+
+    def _schedule(self) -> None:
         """Repaint at once after a quiet period (fast echo), else at the next frame slot."""
-        if self._repaint_pending:
-            return
-        self._repaint_pending = True
-        flooding = self._backlog or self._parsed_since_paint > FLOOD_BYTES
-        frame = 1 / (FLOOD_FPS if flooding else MAX_FPS)
-        delay = self._last_paint + frame - time.monotonic()
+        flooding = self._parsed_since_paint > FLOOD_BYTES
+        delay = self._last_paint + 1 / (FLOOD_FPS if flooding else MAX_FPS) - time.monotonic()
         if delay > 0:
             self._host.call_in(delay, self._repaint)
-        elif flooding:
-            self._host.call_soon(self._repaint)
         else:
             self._repaint()
 
     def _repaint(self) -> None:
-        self._repaint_pending = False
-        emulator = self.emulator
-        if emulator is None:
-            return
-        if emulator.mode(Mode.SYNCHRONIZED_OUTPUT):
-            now = time.monotonic()
-            self._sync_started = self._sync_started or now
-            if now - self._sync_started < SYNC_OUTPUT_TIMEOUT:
-                self._repaint_pending = True
-                self._host.call_in(1 / MAX_FPS, self._repaint)
+        with self.lock:
+            emulator = self.emulator
+            if emulator is None:
+                self._repaint_pending = False
                 return
-        self._sync_started = None
+            if emulator.mode(Mode.SYNCHRONIZED_OUTPUT):
+                now = time.monotonic()
+                self._sync_started = self._sync_started or now
+                if now - self._sync_started < SYNC_OUTPUT_TIMEOUT:
+                    self._host.call_in(1 / MAX_FPS, self._repaint)
+                    return
+            self._sync_started = None
+            self._repaint_pending = False
+            changes, self._changes = self._changes, None
+            if changes is not None:
+                self._apply(changes, emulator)
+            self._paint_dirty_rows(emulator)
+
+    def _apply(self, changes: FeedResult, emulator: TerminalEmulator) -> None:
+        if changes.reply and self.transport is not None:
+            self.transport.write(changes.reply)
+        if self._host.output_applied(changes):
+            self._full_repaint = True
+        if changes.modes_changed:
+            self._dirty_rows.add(emulator.cursor.row)
+        self._dirty_rows.update(changes.dirty_rows)
+
+    def _paint_dirty_rows(self, emulator: TerminalEmulator) -> None:
         self._last_paint = time.monotonic()
         self._parsed_since_paint = 0
         rows = emulator.rows

@@ -6,17 +6,19 @@ import asyncio
 import fcntl
 import os
 import pty
+import select
 import signal
 import struct
 import subprocess
 import termios
+import threading
 import time
 from collections.abc import Mapping, Sequence
 
 from vmtui.terminal.transport import TerminalSink
 
 READ_BATCH = 64 * 1024  # read at most this much per wakeup...
-READ_TIME = 0.002  # ...and for at most this long, so a flood cannot keep the event loop from keys
+READ_TIME = 0.002  # ...and for at most this long: each feed holds the emulator's lock, keep it short
 
 
 def unread_bytes(fd: int) -> int:
@@ -58,17 +60,22 @@ def _set_size(fd: int, cols: int, rows: int) -> None:
 
 
 class PtyTransport:
-    """A child process on a PTY, read with the event loop's reader callbacks (no threads)."""
+    """A child process on a PTY, read by a thread of its own that feeds the sink (the pane's pipeline).
+
+    The reader blocks in poll(2) (no GIL held, no CPU while idle) on the PTY and a wake-up pipe; it
+    owns both and closes them when `close()` or the child's exit tells it to stop. Writes, resizes and
+    the sink's `closed` happen on the event loop."""
 
     def __init__(self, sink: TerminalSink, process: subprocess.Popen[bytes], master_fd: int) -> None:
         self._sink = sink
         self._process = process
         self._fd = master_fd
         self._loop = asyncio.get_running_loop()
-        self._reading = False
         self._closed = False
         self._unsent = bytearray()  # input the PTY could not take yet, sent when it is writable
-        self.resume_reading()
+        self._stop_read, self._stop_write = os.pipe()
+        self.reader = threading.Thread(target=self._read, name=f"pty-reader-{process.pid}", daemon=True)
+        self.reader.start()
 
     @classmethod
     async def spawn(
@@ -135,16 +142,6 @@ class PtyTransport:
         if not self._closed:
             _set_size(self._fd, cols, rows)
 
-    def pause_reading(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._fd)
-            self._reading = False
-
-    def resume_reading(self) -> None:
-        if not self._reading and not self._closed:
-            self._loop.add_reader(self._fd, self._on_readable)
-            self._reading = True
-
     def close(self) -> None:
         if self._closed:
             return
@@ -154,23 +151,51 @@ class PtyTransport:
             pass
         self._finish("closed")
 
-    def _on_readable(self) -> None:
-        data, ended = read_available(self._fd)
-        if data:
+    def _read(self) -> None:
+        """The reader thread: feed the sink until stopped, or until the child side is gone and then
+        until stopped (the fds stay open until `_finish` has stopped every use of them)."""
+        try:
+            if self._pump():
+                return
+            self._loop.call_soon_threadsafe(self._output_ended)
+        except Exception as error:  # noqa: BLE001 - a failed feed ends the session, and the user sees why
+            self._loop.call_soon_threadsafe(self._finish, f"terminal output failed: {error}")
+        try:
+            os.read(self._stop_read, 1)
+        finally:
+            self._close_reader_fds()
+
+    def _pump(self) -> bool:
+        """Feed the sink until stopped (True) or the child side is gone (False)."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._stop_read, select.POLLIN)
+        while True:
+            if any(fd == self._stop_read for fd, _events in poller.poll()):
+                self._close_reader_fds()
+                return True
+            data, ended = read_available(self._fd)
             self._sink.feed(data)
-        if not ended or self._closed:
+            if ended:
+                return False
+
+    def _close_reader_fds(self) -> None:
+        os.close(self._fd)
+        os.close(self._stop_read)
+
+    def _output_ended(self) -> None:
+        if self._closed:
             return
-        self.pause_reading()
         exited = self._loop.run_in_executor(None, self._process.wait)
         exited.add_done_callback(lambda done: self._finish(f"process exited with status {done.result()}"))
 
     def _finish(self, reason: str) -> None:
         if self._closed:
             return
-        self.pause_reading()
-        self._loop.remove_writer(self._fd)
         self._closed = True
-        os.close(self._fd)
+        self._loop.remove_writer(self._fd)
+        os.write(self._stop_write, b"x")  # the reader closes the PTY and returns
+        os.close(self._stop_write)
         if self._process.poll() is None:
             self._loop.run_in_executor(None, self._process.wait)  # reap it without blocking the loop
         self._sink.closed(reason)

@@ -21,10 +21,6 @@ class SshShell(Protocol):
 
     def resize(self, cols: int, rows: int) -> None: ...
 
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
     async def read(self) -> bytes:
         """The next chunk of output; b"" once the remote side closed."""
 
@@ -45,14 +41,16 @@ class SshSession(Protocol):
 
 
 class SshTerminalTransport:
-    """Pumps a shell's output into a sink; owns the SSH session and closes it when the shell ends."""
+    """Pumps a shell's output into a sink; owns the SSH session and closes it when the shell ends.
+
+    Output is parsed on the event loop, where asyncssh delivers it: a thread of its own would only add
+    GIL hand-offs to asyncssh's (Python) packet handling, and measured slower (bench/RESULTS.md). The
+    loop reads the next chunk only after parsing this one, so the SSH window holds a flood back."""
 
     def __init__(self, sink: TerminalSink, shell: SshShell, session: SshSession) -> None:
         self._sink = sink
         self._shell = shell
         self._session = session
-        self._may_read = asyncio.Event()
-        self._may_read.set()
         self._closing = False
         self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"ssh-terminal-{session.vm_id}")
 
@@ -64,14 +62,6 @@ class SshTerminalTransport:
         if not self._closing:
             self._shell.resize(cols, rows)
 
-    def pause_reading(self) -> None:
-        self._may_read.clear()
-        self._shell.pause_reading()  # the SSH window then stops the remote side too
-
-    def resume_reading(self) -> None:
-        self._shell.resume_reading()
-        self._may_read.set()
-
     def close(self) -> None:
         if not self._closing:
             self._closing = True
@@ -81,7 +71,6 @@ class SshTerminalTransport:
         reason = "session ended"
         try:
             while True:
-                await self._may_read.wait()
                 # everything asyncssh buffered while the loop was busy, up to 64 KiB: one feed, not one per packet
                 chunk = await self._shell.read()
                 if not chunk:

@@ -15,11 +15,6 @@ class TerminalTransport(Protocol):
     def resize(self, cols: int, rows: int) -> None:
         """Tell the remote PTY its new size."""
 
-    def pause_reading(self) -> None:
-        """Stop delivering output until `resume_reading` (flow control when output floods)."""
-
-    def resume_reading(self) -> None: ...
-
     def close(self) -> None:
         """End the session; the transport reports `closed()` to its sink when it is gone."""
 
@@ -28,7 +23,8 @@ class TerminalSink(Protocol):
     """Where a transport delivers output: implemented by `TerminalPane`."""
 
     def feed(self, data: bytes) -> None:
-        """Output bytes from the remote program, in order."""
+        """Output bytes from the remote program, in order, from one thread at a time (a PTY's reader
+        thread, the event loop for SSH); they are parsed before this returns."""
 
     def closed(self, reason: str) -> None:
         """The session ended (remote exit, network failure, `close()`); `reason` is shown to the user."""

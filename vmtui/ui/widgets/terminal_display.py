@@ -1,7 +1,8 @@
 """`TerminalDisplay`: the drawing half of the terminal pane, on Textual's line API.
 
 It shows a `TerminalEmulator` through a `ScrollbackView` (scrolled back, selection, search match, cursor)
-and repaints the rows the `OutputPipeline` reports dirty; strips are cached per row version. Input and the
+and repaints the rows the `OutputPipeline` reports dirty; strips are cached per row version. The emulator
+is fed in the transport's reader thread: every read of it here holds `pipeline.lock`. Input and the
 session are `TerminalPane`'s.
 """
 
@@ -14,6 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
@@ -35,6 +37,13 @@ class TerminalDisplay(Widget):
         "terminal-pane--match",
         "terminal-pane--prompt",
     }
+
+    class RunOnUiThread(Message, bubble=False):
+        """Run a pipeline callback on the UI thread (posted from the transport's reader thread)."""
+
+        def __init__(self, callback: Callable[[], None]) -> None:
+            super().__init__()
+            self.callback = callback
 
     def __init__(
         self,
@@ -72,17 +81,17 @@ class TerminalDisplay(Widget):
         return self.view.scroll_mode
 
     @property
-    def backlog_size(self) -> int:
-        return self.pipeline.backlog_size
-
-    @property
     def settled(self) -> bool:
         """All output received so far is parsed and painted."""
         return self.pipeline.settled
 
     # -- PipelineHost -----------------------------------------------------------------------------------
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        self.call_later(callback)
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """`post_message` is thread-safe; the callback runs behind the keys already received."""
+        self.post_message(self.RunOnUiThread(callback))
+
+    def on_terminal_display_run_on_ui_thread(self, message: RunOnUiThread) -> None:
+        message.callback()
 
     def call_in(self, delay: float, callback: Callable[[], None]) -> None:
         self.set_timer(delay, callback, name="terminal-repaint")
@@ -111,6 +120,10 @@ class TerminalDisplay(Widget):
         self._cache.base = None
 
     def render_line(self, y: int) -> Strip:
+        with self.pipeline.lock:
+            return self._render_line(y)
+
+    def _render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._cache.base is None:
             self._cache.set_base(self.rich_style)
@@ -181,10 +194,11 @@ class TerminalDisplay(Widget):
         cols, rows = self.size.width, self.size.height
         if emulator is None or cols < 1 or rows < 1 or emulator.size == (cols, rows):
             return
-        emulator.resize(cols, rows)
-        self.view.clamp()
+        with self.pipeline.lock:
+            emulator.resize(cols, rows)
+            self.view.clamp()
+            self.pipeline.renumber_rows()
         self._cache.clear()
-        self.pipeline.renumber_rows()
         self.pipeline.invalidate_all()
         if self.transport is not None:
             self.transport.resize(cols, rows)

@@ -1,8 +1,9 @@
 """`TerminalPane`: an interactive terminal widget.
 
-The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (backlog, parse budget, flow control,
-repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and `encode_key`.
-This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
+The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (parsing in the transport's reader
+thread, repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and
+`encode_key`. This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
+Event handlers that read or change the emulator or the view hold `pipeline.lock`.
 
 Every key reaches the remote program, except the prefix `PREFIX_KEY` (ctrl+], tmux-like: the next key is a
 tab command or leaves, see `terminal_keys`) and shift+PageUp/PageDown, which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
@@ -39,6 +40,9 @@ WHEEL_LINES = 3
 
 class TerminalPane(TerminalDisplay, can_focus=True):
     """A terminal fed by a `TerminalTransport`; implements `TerminalSink` (`feed`, `closed`)."""
+
+    TAKES_EVERY_KEY: ClassVar[bool] = True
+    """Typed keys come straight here, not one at a time through the app's `KeyGate`."""
 
     DEFAULT_CSS = """
     TerminalPane {
@@ -214,6 +218,10 @@ class TerminalPane(TerminalDisplay, can_focus=True):
     async def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
+        with self.pipeline.lock:  # the reader thread feeds the emulator the view and the keys read
+            self._key(event)
+
+    def _key(self, event: events.Key) -> None:
         key, view = event.key, self.view
         if self.prefix_armed:
             self._prefixed_key(key)
@@ -253,11 +261,12 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             self.transport.write(data)
 
     def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        text = event.text.replace("\r\n", "\r").replace("\n", "\r")
-        if self.emulator is not None and self.emulator.mode(Mode.BRACKETED_PASTE):
-            text = "\x1b[200~" + text.replace("\x1b[201~", "") + "\x1b[201~"
-        self.send(text.encode("utf-8"))
+        with self.pipeline.lock:  # see on_key
+            event.stop()
+            text = event.text.replace("\r\n", "\r").replace("\n", "\r")
+            if self.emulator is not None and self.emulator.mode(Mode.BRACKETED_PASTE):
+                text = "\x1b[200~" + text.replace("\x1b[201~", "") + "\x1b[201~"
+            self.send(text.encode("utf-8"))
 
     def on_focus(self) -> None:
         # Textual turns Escape into "minimize" while anything is maximized, before any widget sees it; while
@@ -274,13 +283,15 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._focus_report("\x1b[O")
 
     def _focus_report(self, sequence: str) -> None:
-        if self.emulator is None:
-            return
-        self.pipeline.invalidate_row(self.emulator.cursor.row)
-        if self.emulator.mode(Mode.FOCUS_EVENTS) and self.transport is not None:
-            self.transport.write(sequence.encode())
+        with self.pipeline.lock:  # see on_key
+            if self.emulator is None:
+                return
+            self.pipeline.invalidate_row(self.emulator.cursor.row)
+            if self.emulator.mode(Mode.FOCUS_EVENTS) and self.transport is not None:
+                self.transport.write(sequence.encode())
 
-    # -- selection and copy -----------------------------------------------------------------------------
+        # -- selection and copy -----------------------------------------------------------------------------
+
     def _copy(self, text: str) -> None:
         """Copy to the clipboard (OSC 52 through the outer terminal)."""
         self.app.copy_to_clipboard(text)
@@ -309,36 +320,39 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             self.transport.write(data)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        if (mouse := self._reporter(event)) is not None:
-            self._report(event, lambda x, y, mods: mouse.press(event.button, x, y, mods))
-            event.stop()
-            return
-        offset = event.get_content_offset(self)
-        if event.button == 1 and offset is not None and self.emulator is not None:
-            self.view.selection.start(self.view.point(offset.x, offset.y))
-            self._selecting_with_mouse = True
-            self.capture_mouse()
-            self.refresh()
+        with self.pipeline.lock:  # see on_key
+            if (mouse := self._reporter(event)) is not None:
+                self._report(event, lambda x, y, mods: mouse.press(event.button, x, y, mods))
+                event.stop()
+                return
+            offset = event.get_content_offset(self)
+            if event.button == 1 and offset is not None and self.emulator is not None:
+                self.view.selection.start(self.view.point(offset.x, offset.y))
+                self._selecting_with_mouse = True
+                self.capture_mouse()
+                self.refresh()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        if (mouse := self._reporter(event)) is not None:
-            self._report(event, mouse.move)
-            return
-        offset = event.get_content_offset(self) if self._selecting_with_mouse else None
-        if offset is not None and self.view.selection.extend(self.view.point(offset.x, offset.y)):
-            self.refresh()
+        with self.pipeline.lock:  # see on_key
+            if (mouse := self._reporter(event)) is not None:
+                self._report(event, mouse.move)
+                return
+            offset = event.get_content_offset(self) if self._selecting_with_mouse else None
+            if offset is not None and self.view.selection.extend(self.view.point(offset.x, offset.y)):
+                self.refresh()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        if (mouse := self._reporter(event)) is not None and mouse.pressed(event.button):
-            self._report(event, lambda x, y, mods: mouse.release(event.button, x, y, mods))
-            return
-        if self._selecting_with_mouse:
-            self._selecting_with_mouse = False
-            self.release_mouse()
-            if self.view.selection.ordered() is None:
-                self._clear_selection()
-            elif text := self.view.selected_text():
-                self._copy(text)
+        with self.pipeline.lock:  # see on_key
+            if (mouse := self._reporter(event)) is not None and mouse.pressed(event.button):
+                self._report(event, lambda x, y, mods: mouse.release(event.button, x, y, mods))
+                return
+            if self._selecting_with_mouse:
+                self._selecting_with_mouse = False
+                self.release_mouse()
+                if self.view.selection.ordered() is None:
+                    self._clear_selection()
+                elif text := self.view.selected_text():
+                    self._copy(text)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._wheel(event, up=True)
@@ -347,16 +361,17 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._wheel(event, up=False)
 
     def _wheel(self, event: events.MouseEvent, up: bool) -> None:
-        event.stop()
-        emulator = self.emulator
-        if emulator is None:
-            return
-        if (mouse := self._reporter(event)) is not None:
-            self._report(event, lambda x, y, mods: mouse.wheel(up, x, y, mods))
-        elif emulator.alternate_screen:
-            key = encode_key("up" if up else "down", None, application_cursor=emulator.application_cursor)
-            if key and self.transport is not None:
-                self.transport.write(key * WHEEL_LINES)
-        else:
-            self.view.scroll_history(self.view.history_offset + (WHEEL_LINES if up else -WHEEL_LINES))
-            self.refresh()
+        with self.pipeline.lock:  # see on_key
+            event.stop()
+            emulator = self.emulator
+            if emulator is None:
+                return
+            if (mouse := self._reporter(event)) is not None:
+                self._report(event, lambda x, y, mods: mouse.wheel(up, x, y, mods))
+            elif emulator.alternate_screen:
+                key = encode_key("up" if up else "down", None, application_cursor=emulator.application_cursor)
+                if key and self.transport is not None:
+                    self.transport.write(key * WHEEL_LINES)
+            else:
+                self.view.scroll_history(self.view.history_offset + (WHEEL_LINES if up else -WHEEL_LINES))
+                self.refresh()
