@@ -37,6 +37,7 @@ async def test_the_selected_vm_gets_cpu_and_memory_graphs_from_the_engine(engine
             await settle(pilot, app)
             await wait_for(pilot, app, lambda: states(app) == {vm_id: VmState.RUNNING})
             assert app.main_screen.query_one(ResourceGraphs).display
+            app.main_screen.query_one("#details").scroll_end(animate=False)  # the graphs come into view
             await wait_for(pilot, app, lambda: len(graph_points(app, "memory")) >= 1, timeout=60)
             assert "of 256 MiB" in graphs_text(app)
             assert all(0 < mib <= 256 for mib in graph_points(app, "memory"))

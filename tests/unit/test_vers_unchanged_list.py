@@ -57,3 +57,23 @@ async def test_identical_bytes_without_etag_skip_the_parse():
     server.change()
     assert (await vers.list_vms())[0].state is VmState.PAUSED
     await vers.aclose()
+
+
+async def test_identical_commit_page_bytes_give_the_same_commits_back():
+    page = {"commits": [{"commit_id": "c-1", "name": "first"}], "total": 1}
+    requests: list[str] = []
+
+    def commits(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url.path)
+        return httpx.Response(200, json=page)
+
+    vers = VersProvider("p", "https://api.vers.sh", "key", transport=httpx.MockTransport(commits))
+    first, total = await vers.commits_page(0, 100)
+    again, _ = await vers.commits_page(0, 100)
+    assert again is first and total == 1 and len(requests) == 2  # asked again, not parsed again
+    page["commits"][0]["name"] = "renamed"
+    changed, _ = await vers.commits_page(0, 100)
+    assert changed is not first and changed[0].name == "renamed"
+    other, _ = await vers.commits_page(100, 100)  # another page is parsed on its own
+    assert other is not first
+    await vers.aclose()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
@@ -405,7 +404,9 @@ class VersProvider(Provider):
         self._parsed: dict[str, tuple[Any, Vm]] = {}
         self._merged: dict[str, tuple[Vm, WireVm | None, Vm]] = {}
         self._last_list: list[Vm] | None = None
-        self._list_digest = b""
+        self._list_body = b""
+        self._commit_pages: dict[tuple[int, int], tuple[bytes, list[Commit], int]] = {}
+        """Each commits page's last body and what it gave: the same bytes again give the same objects."""
         self._list_etag: str | None = None
         self._listed_lineage: set[str] = set()
 
@@ -433,9 +434,10 @@ class VersProvider(Provider):
                 raise
             self._vms_route = f"{API}/vms"
             response = await self._list_response()
-        digest = hashlib.blake2b(response.content, digest_size=16).digest()
-        if self._last_list is not None and (response.status_code == 304 or digest == self._list_digest):
-            return self._last_list
+        if self._last_list is not None and (
+            response.status_code == 304 or response.content == self._list_body
+        ):
+            return self._last_list  # compared as bytes: no hash to compute, and unequal lengths end at once
         body = _unwrap(self.http.decode(response))
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
@@ -444,7 +446,7 @@ class VersProvider(Provider):
                 wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
             ]  # raises BadResponse
         self._last_list = self._parse_vm_list(body)
-        self._list_digest = digest
+        self._list_body = response.content
         self._list_etag = response.headers.get("etag")
         return self._last_list
 
@@ -777,13 +779,24 @@ class VersProvider(Provider):
 
     async def commits_page(self, offset: int, limit: int = PAGE_SIZE) -> tuple[list[Commit], int]:
         """One page of `GET /commits` and the total. A server without the route has none; an
-        unpaginated (older) answer is every commit."""
+        unpaginated (older) answer is every commit. A page whose bytes did not change since it was last
+        fetched returns the previous list itself (callers must not mutate it)."""
         try:
-            body = await self._json("GET", f"{API}/commits", params={"limit": limit, "offset": offset})
+            response = await self.http.send(
+                "GET", f"{API}/commits", params={"limit": limit, "offset": offset}
+            )
         except ProviderError as exc:
             if exc.status in _MISSING_ROUTE:
                 return [], 0
             raise
+        known = self._commit_pages.get((offset, limit))
+        if known is not None and known[0] == response.content:
+            return known[1], known[2]
+        page, total = self._parse_commits(_unwrap(self.http.decode(response)), offset, limit)
+        self._commit_pages[(offset, limit)] = (response.content, page, total)
+        return page, total
+
+    def _parse_commits(self, body: Any, offset: int, limit: int) -> tuple[list[Commit], int]:
         if isinstance(body, list):
             every = [wire.to_commit(self.name) for wire in validate(_COMMITS, body, "commits")]
             return every[offset : offset + limit], len(every)

@@ -108,6 +108,7 @@ class Poller:
         """The provider's last list, before enrichment (an unchanged list is the same object)."""
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
+        self._transitional_of: tuple[tuple[Vm, ...] | None, bool] = (None, False)
         self.commit_pages = 1
         """Pages of commits each poll fetches (`want_more_commits` adds one)."""
         self._looked_up: dict[str, Commit] = {}
@@ -128,9 +129,17 @@ class Poller:
             return base * (0.75 + 0.5 * self._rng())
         if self.pushed:
             return self.pushed_interval
+        return self.fast if self._transitional() or self.busy() else self.slow
+
+    def _transitional(self) -> bool:
+        """A VM of the last fleet is booting, pausing, ...: looked at once per new `vms` tuple (an
+        unchanged poll hands on the same one), not once per poll."""
         fleet = self.last.fleet
-        transitional = fleet is not None and any(vm.state.is_transitional for vm in fleet.vms)
-        return self.fast if transitional or self.busy() else self.slow
+        if fleet is None:
+            return False
+        if self._transitional_of[0] is not fleet.vms:
+            self._transitional_of = (fleet.vms, any(vm.state.is_transitional for vm in fleet.vms))
+        return self._transitional_of[1]
 
     async def tick(self) -> PollResult:
         """Fetch once (waiting for a fetch already running) and deliver the result to the callback."""

@@ -119,7 +119,7 @@ class MainScreen(Screen[None]):
         for pane_id, title in PANES:
             self.query_one(f"#{pane_id}").border_title = title
         self.table.focus()
-        self.set_interval(1.0, self.refresh_status)
+        self.set_interval(1.0, self._tick)
         self.refresh_status()
 
     @property
@@ -214,6 +214,12 @@ class MainScreen(Screen[None]):
         )
         shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
         self.query_one("#list-pane").border_subtitle = shown if vm_filter.active else ""
+
+    def _tick(self) -> None:
+        """Every second: the data age in the status bar and the ages of the rows on screen (each
+        repaints only when its text changed)."""
+        self.refresh_status()
+        self.table.refresh_ages()
 
     def refresh_status(self) -> None:
         fleet = self.fleet

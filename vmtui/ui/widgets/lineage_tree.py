@@ -147,6 +147,11 @@ class LineageTree(Tree[NodeId]):
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.set_interval(AGE_REFRESH, self._relabel_commits)
 
+    @property
+    def rebuilding(self) -> bool:
+        """A big tree is being rebuilt in the background (it fills in meanwhile)."""
+        return self._rebuilding
+
     def _relabel_commits(self) -> None:
         for node_id in [n for n in self._tree_index if n[1:2] == (NodeKind.COMMIT.value,)]:
             self._relabel(node_id)
@@ -157,7 +162,7 @@ class LineageTree(Tree[NodeId]):
             self._relabel(node_id)
 
     def set_fleets(self, fleets: Iterable[Fleet]) -> None:
-        self._fleets = {fleet.provider: fleet for fleet in fleets}
+        previous, self._fleets = self._fleets, {fleet.provider: fleet for fleet in fleets}
         tag_names: dict[tuple[str, str], tuple[str, ...]] = {}
         for fleet in self._fleets.values():
             for tag in sorted(fleet.tags, key=lambda t: t.name):
@@ -169,7 +174,11 @@ class LineageTree(Tree[NodeId]):
             if tag_names.get(key) != self.tag_names.get(key)
         }
         self.tag_names = tag_names
-        self._reconcile()
+        changed = None if self._rebuilding else _same_shape_changes(previous, self._fleets)
+        if changed is None:
+            self._reconcile()
+        else:
+            self._patch(changed)
         for profile, commit_id in retagged:
             self._relabel((profile, NodeKind.COMMIT.value, commit_id))
 
@@ -219,8 +228,8 @@ class LineageTree(Tree[NodeId]):
         return tuple(
             (
                 profile,
-                tuple((vm.id, vm.parent_commit_id, vm.grandparent_vm_id, vm.created_at) for vm in fleet.vms),
-                tuple((c.id, c.parent_vm_id, c.grandparent_commit_id, c.created_at) for c in fleet.commits),
+                tuple(map(_shape_of, fleet.vms)),
+                tuple(map(_shape_of, fleet.commits)),
                 fleet.commits_total,
             )
             for profile, fleet in self._fleets.items()
@@ -274,15 +283,20 @@ class LineageTree(Tree[NodeId]):
 
     def _patch_items(self) -> None:
         """Same shape as before: relabel only the VMs and commits whose data changed."""
-        for profile, fleet in self._fleets.items():
-            for kind, items in ((NodeKind.VM, fleet.vms), (NodeKind.COMMIT, fleet.commits)):
-                for item in items:
-                    node_id = (profile, kind.value, item.id)
-                    old = self.items.get(node_id)
-                    if old is not item:
-                        self.items[node_id] = item
-                        if old != item:
-                            self._relabel(node_id)
+        self._patch(
+            ((profile, kind.value, item.id), item)
+            for profile, fleet in self._fleets.items()
+            for kind, items in ((NodeKind.VM, fleet.vms), (NodeKind.COMMIT, fleet.commits))
+            for item in items
+        )
+
+    def _patch(self, items: Iterable[tuple[NodeId, Vm | Commit]]) -> None:
+        for node_id, item in items:
+            old = self.items.get(node_id)
+            if old is not item:
+                self.items[node_id] = item
+                if old != item:
+                    self._relabel(node_id)
 
     def _sync_children(
         self, parent: TreeNode[NodeId], shapes: list[Shape], previous: dict[NodeId, Vm | Commit]
@@ -460,3 +474,40 @@ def _descendants(node: TreeNode[NodeId]) -> list[TreeNode[NodeId]]:
         out.append(child)
         stack.extend(child.children)
     return out
+
+
+def _same_shape_changes(
+    before: dict[str, Fleet], after: dict[str, Fleet]
+) -> list[tuple[NodeId, Vm | Commit]] | None:
+    """The VMs and commits that changed between two snapshots listing the same ones in the same order
+    with the same lineage (a state or a label changed), or None when the tree's shape may have changed.
+    Poll results reuse unchanged objects, so this compares by identity first: a 1%-changed snapshot of
+    10,000 VMs looks at 100 of them, without building the whole structure to compare."""
+    if before.keys() != after.keys():
+        return None
+    changed: list[tuple[NodeId, Vm | Commit]] = []
+    for profile, fleet in after.items():
+        old = before[profile]
+        if fleet.commits_total != old.commits_total:
+            return None
+        for kind, old_items, new_items in (
+            (NodeKind.VM, old.vms, fleet.vms),
+            (NodeKind.COMMIT, old.commits, fleet.commits),
+        ):
+            if old_items is new_items:
+                continue
+            if len(old_items) != len(new_items):
+                return None
+            for was, now in zip(old_items, new_items, strict=True):
+                if was is not now:
+                    if _shape_of(was) != _shape_of(now):
+                        return None
+                    changed.append(((profile, kind.value, now.id), now))
+    return changed
+
+
+def _shape_of(item: Vm | Commit) -> tuple:
+    """What an item adds to the tree's shape."""
+    if isinstance(item, Vm):
+        return (item.id, item.parent_commit_id, item.grandparent_vm_id, item.created_at)
+    return (item.id, item.parent_vm_id, item.grandparent_commit_id, item.created_at)

@@ -1,15 +1,21 @@
 """CPU and memory of the VM shown in the details pane over the last minutes (Textual's `Sparkline`).
 
 Only the shown VM is sampled, every `INTERVAL` seconds, and only while it is live and its provider
-reports metrics (`capabilities.has_metrics`); otherwise the pane says why there are no graphs.
+reports metrics (`capabilities.has_metrics`); otherwise the pane says why there are no graphs. While
+the graphs are scrolled out of the details pane's view a new sample waits to be drawn until they
+come into it (by a scroll, or by the next sample): Textual re-arranges the whole screen for each
+refresh of a widget off screen.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Label, Sparkline
 
 from vmtui.core.errors import ProviderError
@@ -24,7 +30,7 @@ class ResourceGraphs(Vertical):
     DEFAULT_CSS = """
     ResourceGraphs { height: auto; margin-top: 1; }
     ResourceGraphs Sparkline { height: 2; margin-bottom: 1; }
-    ResourceGraphs Label { color: $text-muted; }
+    ResourceGraphs Label { width: 1fr; color: $text-muted; }
     """
 
     def __init__(self, monitor: ResourceMonitor | None = None, **kwargs) -> None:
@@ -33,16 +39,22 @@ class ResourceGraphs(Vertical):
         self.vm: Vm | None = None
         self.provider: Provider | None = None
         self._timer: Timer | None = None
+        self._shown: dict[str, str] = {}
+        """Each label's text, so a sample that reads the same repaints nothing."""
+        self._due: list[ResourceSample] | None = None
+        """A sampled history not drawn yet: the graphs were out of view."""
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="cpu-label")
+        yield Label("", id="cpu-label", markup=False)  # an error text from the platform is shown as is
         yield Sparkline([], id="cpu-graph")
-        yield Label("", id="memory-label")
+        yield Label("", id="memory-label", markup=False)
         yield Sparkline([], id="memory-graph")
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(INTERVAL, self._tick, pause=True)
         self.display = False
+        if isinstance(self.parent, Widget):
+            self.watch(self.parent, "scroll_y", self._draw_due, init=False)
 
     def watch_vm(self, vm: Vm | None, provider: Provider | None) -> None:
         """Graph `vm` (None: a commit or nothing is shown)."""
@@ -83,9 +95,24 @@ class ResourceGraphs(Vertical):
                 self._labels(f"CPU and memory: {exc}", "")
             return
         if self.vm is not None and self.vm.key == vm.key:
-            self._graphs(self.monitor.history(vm.key))
+            self._due = self.monitor.history(vm.key)
+            self._draw_due()
+
+    def _draw_due(self) -> None:
+        if self._due is not None and self._in_view():
+            self._graphs(self._due)
+
+    def _in_view(self) -> bool:
+        """Some line of the graphs shows in the scrolled window of the pane holding them (or they are
+        not laid out yet)."""
+        pane, placed = self.parent, self.virtual_region
+        if not isinstance(pane, Widget) or not placed:
+            return True
+        window = Region(placed.x, round(pane.scroll_y), placed.width, pane.scrollable_content_region.height)
+        return placed.overlaps(window)
 
     def _graphs(self, history: list[ResourceSample]) -> None:
+        self._due = None
         cpu = [s.cpu_percent for s in history if s.cpu_percent is not None]
         memory = [s.memory_bytes / MIB for s in history if s.memory_bytes is not None]
         self.query_one("#cpu-graph", Sparkline).data = cpu
@@ -104,5 +131,12 @@ class ResourceGraphs(Vertical):
         self._labels(f"{cpu_text}  (last {minutes:.1f} min)", memory_text)
 
     def _labels(self, cpu: str, memory: str) -> None:
-        self.query_one("#cpu-label", Label).update(cpu)
-        self.query_one("#memory-label", Label).update(memory)
+        for label_id, text in (("cpu-label", cpu), ("memory-label", memory)):
+            before = self._shown.get(label_id)
+            if text == before:
+                continue
+            self._shown[label_id] = text
+            label = self.query_one(f"#{label_id}", Label)
+            width = label.size.width  # fixed by the pane (width 1fr), whatever the text
+            one_line = before is not None and cell_len(before) <= width and cell_len(text) <= width
+            label.update(text, layout=not one_line)  # a sample's new figures: a repaint, not a relayout

@@ -26,6 +26,15 @@ class StatusBar(Static):
         self.filter_text = ""
         self.marked = 0
         self._shown: Text | None = None
+        self._colours: dict[str, str] | None = None
+        """The theme's variables, read once per theme (reading them costs more than the whole line)."""
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._colours = None
+        self._show()
 
     def refresh_status(
         self,
@@ -39,16 +48,21 @@ class StatusBar(Static):
         self.connecting, self.results, self.pending = dict(connecting), dict(results), dict(pending)
         self.filter_text = filter_text
         self.marked = marked
+        self._show()
+
+    def _show(self) -> None:
         status = self.render_status()
         if status != self._shown:  # called every second for the data age: repaint only on a change
             self._shown = status
-            self.update(status)
+            self.update(status, layout=False)  # one line of fixed size: a repaint, never a relayout
 
     def render_status(self) -> Text:
         dot, cross, bar, mid, more = ("*", "x", "  |  ", " - ", "...")
         if not self.ascii_only:
             dot, cross, bar, mid, more = ("●", "✖", "  │  ", " · ", "…")
-        colours = self.app.get_css_variables()
+        if self._colours is None:
+            self._colours = self.app.get_css_variables()
+        colours = self._colours
         warn, error, ok, accent = (
             theme_style(colours, f"text-{n}") for n in ("warning", "error", "success", "accent")
         )

@@ -250,6 +250,17 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             self._redraw()  # ages move on
 
+    def refresh_ages(self) -> None:
+        """Redraw the rows on screen whose age text moved on since they were drawn (the screen calls this
+        every second; while no shown age changes it draws nothing)."""
+        top = round(self.scroll_y)
+        for offset, key in enumerate(self.visible_keys()):
+            drawn = self._cells.get(key)
+            if drawn is not None and drawn[0][2] != self._age_text(self.vms[key]):
+                self._strips.discard((key, False))
+                self._strips.discard((key, True))
+                self.refresh_line(top + offset + 1)  # line 0 is the header
+
     def _warm_up_soon(self) -> None:
         """After the next frame, build the search text and the shown columns' sort values a slice per
         turn of the event loop, so the first filter or sort at 100,000 VMs costs what a later one does."""
