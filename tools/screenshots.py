@@ -219,16 +219,17 @@ class ScreenshotSession:
         await pilot.pause()
 
     async def resources_scene(self, pilot: Pilot, app: VmTuiApp) -> None:
-        """The details pane scrolled to its graphs, once the selected VM's sparklines hold a few samples."""
+        """The details pane scrolled to its graphs, once the selected VM's sparklines hold a few samples
+        (graphs out of view are not redrawn, so scroll first)."""
+        details = app.main_screen.query_one("#details")
+        await pilot.press("3")
+        details.scroll_end(animate=False)
         memory = app.main_screen.query_one("#memory-graph", Sparkline)
         deadline = time.monotonic() + WAIT_S
         while len(memory.data or []) < 4:
             if time.monotonic() > deadline:
                 raise RuntimeError("the details pane's sparklines were never sampled")
             await pilot.pause(0.5)
-        details = app.main_screen.query_one("#details")
-        await pilot.press("3")
-        details.scroll_end(animate=False)
         await pilot.pause(0.3)
         await self.shoot(pilot, app, "resources")
         await pilot.press("1")
