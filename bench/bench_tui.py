@@ -387,6 +387,36 @@ def cold_start_rows(count: int) -> list[dict[str, Any]]:
     ]
 
 
+APP_IMPORT = "from vmtui.__main__ import build_parser; build_parser(); import vmtui.cli.tui, vmtui.ui.app"
+BARE_IMPORT = "import textual.app, textual.widgets; textual.widgets.DataTable"
+
+
+def _import_seconds(statement: str) -> float:
+    """Wall time of `statement` in a fresh interpreter (its own start excluded)."""
+    timed = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    result = subprocess.run(
+        [sys.executable, "-c", timed], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def import_rows(rounds: int = 7) -> list[dict[str, Any]]:
+    """What `vmtui` imports before its first frame (CLI parsers, the app) vs Textual with a DataTable,
+    alternating in fresh interpreters, medians."""
+    app_seconds, bare_seconds = [], []
+    for _ in range(rounds):
+        app_seconds.append(_import_seconds(APP_IMPORT))
+        bare_seconds.append(_import_seconds(BARE_IMPORT))
+    return [
+        _row(
+            "TUI start imports (CLI + app) vs textual.app + DataTable",
+            statistics.median(app_seconds) * 1000,
+            "ms",
+            statistics.median(bare_seconds) * 1000,
+        )
+    ]
+
+
 # ------------------------------------------------------------------ 2./3. polls, idle, 1% snapshot (mock Vers)
 
 
@@ -594,7 +624,7 @@ def run(
     idle_seconds: float = IDLE_SECONDS,
 ) -> list[dict[str, Any]]:
     """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part)."""
-    rows = cold_start_rows(engine_vms) if engine_vms else []
+    rows = import_rows() + (cold_start_rows(engine_vms) if engine_vms else [])
     for count in vm_counts:
         rows += fleet_rows(count, with_apply=count == max(vm_counts), idle_seconds=idle_seconds)
     if rss_vms:
