@@ -36,6 +36,7 @@ from vmtui.ui.widgets.terminal_pane import TerminalPane
 
 PROFILE = "local"
 SHELL_COMMAND = "uname -a; ls /"
+SCRATCH_COMMAND = "cat /srv/app/config.toml; rm -rf /srv/app  # a copy: web keeps its files"
 APP_CONFIG = (
     "mkdir -p /srv/app && printf 'port = 8080\\nworkers = 4\\nlog = \"info\"\\n' > /srv/app/config.toml"
 )
@@ -343,6 +344,16 @@ class ScreenshotSession:
                 raise RuntimeError(f"the app never showed {what}")
             await pilot.pause(0.1)
 
+    async def scratch_scene(self) -> None:
+        """`t` on `web` opens a scratch copy of it in a terminal tab, whose shell shows web's files."""
+        app = self.app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await self.ready(pilot, app)
+            await pilot.press("t")
+            await self.actions_done(pilot, app)
+            await self._shell_output(pilot, app, typed=SCRATCH_COMMAND, expect=("workers = 4",))
+            await self.shoot(pilot, app, "scratch")
+
     async def variant_scenes(self) -> None:
         for name, size, options in (("narrow-80x24", (80, 24), {}), ("ascii", (120, 36), {"ascii": True})):
             app = self.app(**options)
@@ -365,6 +376,7 @@ class ScreenshotSession:
             await self.ops_scenes()
             await self.commits_scene()
             await self.variant_scenes()
+            await self.scratch_scene()  # last: it adds a VM to the fleet
         finally:
             await self.tear_down()
         return self.written

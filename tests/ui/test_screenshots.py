@@ -32,6 +32,8 @@ EXPECTED = {
     "tunnels": ("127.0.0.1:", "web", "up", "Forwarding"),
     "graph": ("you are here", "web"),
     "tags": ("stable",),
+    "commits": ("↶", "web configured", "release 2", "public"),
+    "scratch": ("workers = 4", "web"),
 }
 
 

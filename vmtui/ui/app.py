@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Sequence
 from typing import ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.filter import LineFilter
@@ -18,6 +19,7 @@ from vmtui.services.actions import Actions, PendingKey
 from vmtui.services.registry import Opener
 from vmtui.ui.actions import REGISTRY, Scope, UiAction, bind_registry, bindings
 from vmtui.ui.ascii_filter import AsciiFilter
+from vmtui.ui.key_gate import KeyGate
 from vmtui.ui.keymap_check import keymap_problems
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens.confirm import ConfirmScreen
@@ -61,6 +63,16 @@ class VmTuiApp(App[None]):
         self.main_screen = MainScreen(self.actions, openers, self.options, shown, registry)
         self._quit_armed = False
         self._ascii_filter = [AsciiFilter()] if self.options.ascii else []
+        self.key_gate = KeyGate(self, self._dispatch_key)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.key_gate.admit(event)  # typed keys go one at a time (`vmtui.ui.key_gate`)
+        else:
+            await super().on_event(event)
+
+    async def _dispatch_key(self, key: events.Key) -> None:
+        await super().on_event(key)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """`--ascii` adds the filter that keeps every drawn character ASCII (`vmtui.ui.ascii_filter`)."""

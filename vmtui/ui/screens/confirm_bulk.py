@@ -30,7 +30,7 @@ class ConfirmBulkScreen(ConfirmWithCheckpointScreen):
             bulk_text(targets, skipped, note),
             confirm_label=f"{title} {count}",
             checkpoint=checkpoint,
-            checkpoint_label="Checkpoint each running VM first (kept; u restores the newest)",
+            checkpoint_label="Checkpoint each running VM first (all kept)",
             always_note="A checkpoint commit of each running VM is taken first (all are kept).",
             danger=danger,
         )

@@ -3,7 +3,10 @@ highlighted file or tree to a local path, upload a local file or tree into the d
 
 It uses the same `SshSession.get/put/list_directory` as `vmtui cp` (`services/sftp_tree`: links stay
 links, nothing is written through one). A transfer shows its progress and `x` cancels it; what was
-copied before the cancel stays, and the status line says so. One transfer runs at a time.
+copied before the cancel stays, and the transfer line says so. One transfer runs at a time.
+
+The listing and the transfer each have their own status line: the listing that follows a copy (or
+one the user opens while it runs) must not wipe out the copy's result.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class FilesScreen(ModalScreen[None]):
             yield Static("", id="files-path", classes="dialog-hint")
             yield DataTable(cursor_type="row", id="files-table")
             yield ProgressBar(id="files-progress", show_eta=False)
+            yield Static("", id="files-transfer", classes="list-status")
             yield Static("Connecting…", id="files-status", classes="list-status")
         yield Footer()
 
@@ -125,7 +129,19 @@ class FilesScreen(ModalScreen[None]):
         return self.query_one(DataTable)
 
     def status(self, text: str) -> None:
+        """What the directory listing shows (or why it cannot)."""
         self.query_one("#files-status", Static).update(Text(clean(text, 300)))
+
+    def transfer_status(self, text: str) -> None:
+        """How the running or last copy goes or went."""
+        self.query_one("#files-transfer", Static).update(Text(clean(text, 300)))
+
+    def unexpected(self, what: str, error: Exception) -> str:
+        """Show an error no handler expected (a bug, or a connection dropping oddly) instead of losing
+        it in the worker; the screen keeps working."""
+        text = f"{what}: {type(error).__name__}: {error}"
+        self.notify(clean(text, 300), title="Files", severity="error")
+        return text
 
     def on_mount(self) -> None:
         for label, key, width in (
@@ -145,7 +161,7 @@ class FilesScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         if self.transfer is not None:
-            self.status("A copy is running: x cancels it first")
+            self.transfer_status("A copy is running: x cancels it first")
             return
         self.dismiss(None)
 
@@ -159,6 +175,9 @@ class FilesScreen(ModalScreen[None]):
             absolute, entries = await self.session.list_directory(path)
         except ProviderError as exc:
             self.status(f"Cannot list {path}: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug or odd drop must show, not vanish in the worker
+            self.status(self.unexpected(f"Cannot list {path}", exc))
             return
         self.path = absolute
         self.entries = {entry.name: entry for entry in entries}
@@ -227,7 +246,7 @@ class FilesScreen(ModalScreen[None]):
         if self._busy():
             return
         if self.read_only:
-            self.status("read-only mode: no uploads")
+            self.transfer_status("read-only mode: no uploads")
             return
         here = self.path
         form = LocalPathScreen(
@@ -248,7 +267,7 @@ class FilesScreen(ModalScreen[None]):
 
     def _busy(self) -> bool:
         if self.transfer is not None:
-            self.status("A copy is already running (x cancels it)")
+            self.transfer_status("A copy is already running (x cancels it)")
             return True
         return False
 
@@ -268,20 +287,24 @@ class FilesScreen(ModalScreen[None]):
         def progress(done: TreeCopyStats) -> None:
             stats.bytes, stats.files = done.bytes, done.files
             bar.update(progress=done.bytes)
-            self.status(f"Copying {what}: {format_size(done.bytes)}, {done.files} file(s) done; x cancels")
+            self.transfer_status(
+                f"Copying {what}: {format_size(done.bytes)}, {done.files} file(s) done; x cancels"
+            )
 
-        self.status(f"Copying {what}…")
+        self.transfer_status(f"Copying {what}…")
         try:
             self.last_copy = await run(progress)
         except ProviderError as exc:
-            self.status(f"Copy failed: {exc}")
+            self.transfer_status(f"Copy failed: {exc}")
         except asyncio.CancelledError:
-            self.status(f"Cancelled {what} after {format_size(stats.bytes)}; what was copied stays")
+            self.transfer_status(f"Cancelled {what} after {format_size(stats.bytes)}; what was copied stays")
             raise
+        except Exception as exc:  # noqa: BLE001 - a bug or odd drop must show, not vanish in the worker
+            self.transfer_status(self.unexpected(f"Copy failed: {what}", exc))
         else:
             copied = self.last_copy
             skipped = f"; skipped {len(copied.skipped)} special file(s)" if copied.skipped else ""
-            self.status(
+            self.transfer_status(
                 f"Copied {what}: {copied.files} file(s), {copied.directories} dir(s), "
                 f"{copied.symlinks} link(s), {format_size(copied.bytes)}{skipped}"
             )

@@ -41,6 +41,9 @@ WHEEL_LINES = 3
 class TerminalPane(TerminalDisplay, can_focus=True):
     """A terminal fed by a `TerminalTransport`; implements `TerminalSink` (`feed`, `closed`)."""
 
+    TAKES_EVERY_KEY: ClassVar[bool] = True
+    """Typed keys come straight here, not one at a time through the app's `KeyGate`."""
+
     DEFAULT_CSS = """
     TerminalPane {
         width: 1fr;
