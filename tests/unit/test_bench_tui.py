@@ -30,13 +30,14 @@ async def test_mock_api_serves_lineage_and_changes_one_percent():
 def test_scaled_down_run_measures_every_row():
     rows = bench_tui.run(engine_vms=0, vm_counts=(50, 200), rss_vms=200, idle_seconds=0.3)
     names = [row["name"] for row in rows]
-    assert len(rows) == 2 + 2 + 2 + 1, names
+    assert len(rows) == 1 + 2 + 2 + 2 + 1, names
     assert sum("apply 1%-changed snapshot, 200 VMs" in name for name in names) == 2
     for row in rows:
         assert row["value"] is not None and row["value"] > 0, row
         assert row["baseline"] is not None and row["baseline"] >= 0, row
         if row["baseline"]:
             assert row["ratio"] == pytest.approx(row["value"] / row["baseline"])
+    assert rows[0]["name"].startswith("TUI start imports")
     rss = rows[-1]
     assert rss["unit"] == "MB" and 20 < rss["baseline"] < rss["value"] < 2000
 

@@ -19,8 +19,7 @@ import termios
 import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from vmtui import paths
 from vmtui.cli.common import find_vm, provider_for
@@ -28,7 +27,9 @@ from vmtui.config import ConfigError, Settings, load_settings
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
 from vmtui.services.known_hosts import TofuKnownHosts
-from vmtui.services.ssh import SshSession
+
+if TYPE_CHECKING:
+    from vmtui.services.ssh import SshSession
 
 KNOWN_HOSTS_FILE = "known_hosts"
 
@@ -95,6 +96,9 @@ def _split_remote(spec: str) -> tuple[str | None, str]:
 
 
 def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Awaitable[int]]) -> int:
+    """asyncssh is imported here, not at the top: every `vmtui` run (the TUI too) builds this parser."""
+    import asyncssh
+
     try:
         settings = load_settings()
         return asyncio.run(_with_session(settings, args, work))
@@ -111,6 +115,8 @@ def _run(name: str, args: argparse.Namespace, work: Callable[[SshSession], Await
 async def _with_session(
     settings: Settings, args: argparse.Namespace, work: Callable[[SshSession], Awaitable[int]]
 ) -> int:
+    from vmtui.services.ssh import SshSession
+
     provider = await provider_for(settings, args.profile, "has_ssh", "SSH")
     try:
         vm = await find_vm(provider, args.vm)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import logging
 import math
@@ -230,8 +231,18 @@ def check_base_url(base_url: str) -> str:
     return str(parsed).rstrip("/")
 
 
+@functools.cache
+def system_trust() -> ssl.SSLContext:
+    """httpx's default verifying context, built once per process: building it loads the CA bundle
+    (~60 ms), which every new client would otherwise pay again (the local engine's health check and
+    its provider are two clients on the TUI's way to its first rows)."""
+    return httpx.create_ssl_context()
+
+
 def make_verify(verify: bool | str) -> bool | ssl.SSLContext:
-    """httpx `verify`: True/False, or a CA bundle path turned into an SSL context."""
+    """httpx `verify`: the shared system trust, False, or a CA bundle path turned into an SSL context."""
+    if verify is True:
+        return system_trust()
     if not isinstance(verify, str):
         return verify
     try:

@@ -8,10 +8,12 @@ line per VM; deleting a line forgets that VM.
 from __future__ import annotations
 
 from pathlib import Path
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from vmtui.paths import write_private
+
+if TYPE_CHECKING:
+    import asyncssh
 
 
 class HostKeyChanged(Exception):
@@ -34,7 +36,11 @@ class TofuKnownHosts:
 
     def pinned(self, name: str) -> asyncssh.SSHKey | None:
         key = self._entries().get(name)
-        return asyncssh.import_public_key(key) if key else None
+        if not key:
+            return None
+        import asyncssh  # asyncssh costs the TUI's start a quarter second; SSH loads it
+
+        return asyncssh.import_public_key(key)
 
     def check(self, name: str, key: asyncssh.SSHKey) -> None:
         """Accept and pin the first key seen for `name`; raise HostKeyChanged when it differs later."""

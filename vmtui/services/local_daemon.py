@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from vmtui.core.errors import Unavailable
+from vmtui.providers.http import system_trust
 
 ENDPOINT_FILE = "endpoint.json"
 LOG_FILE = "serve.log"
@@ -62,7 +63,7 @@ def serve_argv(state_dir: Path, *options: str) -> list[str]:
 def is_healthy(endpoint: LocalEndpoint) -> bool:
     """True when the daemon answers its health check and accepts the token."""
     try:
-        with httpx.Client(timeout=HEALTH_TIMEOUT_S) as client:
+        with httpx.Client(timeout=HEALTH_TIMEOUT_S, verify=system_trust()) as client:
             health = client.get(f"{endpoint.api_url}/health")
             if health.status_code != 200 or health.json().get("status") != "ok":
                 return False

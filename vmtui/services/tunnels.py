@@ -13,10 +13,13 @@ import contextlib
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vmtui.core.errors import ProviderError
 from vmtui.services.known_hosts import TofuKnownHosts
-from vmtui.services.ssh import SshProvider, SshSession
+
+if TYPE_CHECKING:
+    from vmtui.services.ssh import SshProvider, SshSession
 
 LOOPBACK = "127.0.0.1"
 
@@ -113,6 +116,8 @@ class Tunnel:
             await self._disconnect()
 
     async def _serve_once(self) -> None:
+        from vmtui.services.ssh import SshSession  # asyncssh loads with the first tunnel
+
         session = SshSession(self.provider, self.vm_id, known_hosts=self.known_hosts, resume_paused=False)
         self.session = session
         await session.connect()

@@ -29,8 +29,6 @@ from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.logs import LogsScreen
 from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.screens.text_view import TextViewScreen
-from vmtui.ui.widgets.terminal_pane import TerminalPane
-from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_table import VmTable
 
 
@@ -87,6 +85,9 @@ class VmTuiApp(App[None]):
         else:
             self.notify(f"Unknown theme '{self.options.theme}', using {self.theme}", severity="warning")
         if self.options.keymap:
+            from vmtui.ui.widgets.terminal_pane import TerminalPane
+            from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+
             owners = (
                 VmTable,
                 TerminalPane,

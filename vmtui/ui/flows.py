@@ -43,8 +43,6 @@ from vmtui.ui.screens.describe import DescribeScreen
 from vmtui.ui.screens.disk import ResizeDiskScreen
 from vmtui.ui.screens.env_vars import EnvVarsScreen
 from vmtui.ui.screens.exec_runs import ExecScreen
-from vmtui.ui.screens.file_diff import FileDiffScreen
-from vmtui.ui.screens.files import FilesScreen
 from vmtui.ui.screens.images import ImagesScreen
 from vmtui.ui.screens.labels import LabelsScreen, RenameScreen
 from vmtui.ui.screens.lineage_graph import LineageGraphScreen
@@ -753,6 +751,8 @@ def resize_disk(host: ActionHost) -> None:
 def files(host: ActionHost) -> None:
     vm = host.selected_vm()
     if vm is not None:
+        from vmtui.ui.screens.files import FilesScreen  # with SFTP (asyncssh): not on the start path
+
         provider = host.actions.providers[vm.provider]
         options = host.options
         host.app.push_screen(
@@ -815,6 +815,10 @@ def diff(host: ActionHost) -> None:
 
     def go(yes: bool | None = True) -> None:
         if yes:
+            from vmtui.ui.screens.file_diff import (
+                FileDiffScreen,
+            )  # with textual_diff_view: not on the start path
+
             host.app.push_screen(FileDiffScreen(differ, request))
 
     if cost.temporary_vms == 0:

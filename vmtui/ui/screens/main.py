@@ -8,7 +8,7 @@ action registry (`vmtui.ui.actions`) through `run`; the flows live in `vmtui.ui.
 from __future__ import annotations
 
 import inspect
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -43,9 +43,11 @@ from vmtui.ui.widgets.fitting_footer import FittingFooter
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.status_bar import StatusBar
 from vmtui.ui.widgets.terminal_area import TerminalArea
-from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 from vmtui.ui.widgets.vm_details import VmDetails
 from vmtui.ui.widgets.vm_table import VmTable
+
+if TYPE_CHECKING:
+    from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 
 NARROW_WIDTH = 100
 PANES = (
@@ -404,8 +406,8 @@ class MainScreen(Screen[None]):
         self._update_empty_hint()
         self.refresh_status()
 
-    @on(TerminalTabs.TabClosed)
-    def _tab_closed(self, message: TerminalTabs.TabClosed) -> None:
+    def on_terminal_tabs_tab_closed(self, message: TerminalTabs.TabClosed) -> None:
+        """Named, not `@on(TerminalTabs.TabClosed)`: the tabs are imported when the first terminal opens."""
         if isinstance(message.owner, tuple):
             flows.scratch_closed(self, message.owner)
 

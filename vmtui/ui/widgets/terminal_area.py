@@ -1,8 +1,12 @@
-"""The terminal pane's frame: a hint until the first SSH session, then the tabs of open sessions."""
+"""The terminal pane's frame: a hint until the first SSH session, then the tabs of open sessions.
+
+The tabs, the terminal emulator and SSH (asyncssh) are imported when the first session opens, not when
+the app starts: they are most of the TUI's import time and the first screen needs none of them."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,15 +17,17 @@ from vmtui.core.models import Vm
 from vmtui.paths import state_dir
 from vmtui.providers.base import Provider
 from vmtui.services.known_hosts import TofuKnownHosts
-from vmtui.services.ssh import SshSession
-from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.format import clean
 from vmtui.ui.options import AppOptions
-from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+
+if TYPE_CHECKING:
+    from vmtui.services.ssh import SshSession
+    from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 
 
 class TerminalArea(Container):
     can_focus = True
+    _tabs: TerminalTabs | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -35,12 +41,11 @@ class TerminalArea(Container):
 
     def focus_terminal(self) -> bool:
         """Put keyboard focus inside the active terminal (so typing reaches the shell); False if none."""
-        tabs = next(iter(self.query(TerminalTabs)), None)
-        return tabs is not None and tabs.focus_active()
+        return self._tabs is not None and self._tabs.focus_active()
 
     @property
     def tabs(self) -> TerminalTabs | None:
-        return next(iter(self.query(TerminalTabs)), None)
+        return self._tabs
 
     def keep_owners(self, listed: Collection[object]) -> None:
         """Tabs whose VM is no longer listed say so (`TerminalTabs.keep_owners`)."""
@@ -58,10 +63,15 @@ class TerminalArea(Container):
             if existing.ended:
                 tabs.reconnect(existing)
             return
+        from vmtui.services.ssh import SshSession
+        from vmtui.terminal.ssh_transport import ssh_transport_factory
+        from vmtui.ui.widgets.terminal_tabs import TerminalTabs
+
         if tabs is None:
             await self.query("#terminal-hint").remove()
             tabs = TerminalTabs(scrollback=options.scrollback, id="terminal-tabs")
             await self.mount(tabs)
+            self._tabs = tabs
             self.add_class("-open")
 
         def make_session() -> SshSession:
