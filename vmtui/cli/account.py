@@ -1,17 +1,14 @@
 """`vmtui whoami`: who the profile's key belongs to, the server's version and its health, each where
-the API has it (null otherwise). The key itself is never printed, only its id."""
+the API has it (null otherwise; `vmtui.services.account`). The key itself is never printed."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from vmtui.cli.common import add_output, runner, unsupported
-from vmtui.core.errors import NotFound, Unsupported
-from vmtui.core.text import one_line
 from vmtui.providers.base import AccountApi, Provider
+from vmtui.services.account import account_document, account_lines, account_user
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,42 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def _whoami(provider: Provider, args: argparse.Namespace) -> None:
     if not isinstance(provider, AccountApi):
         raise unsupported(provider, "whoami")
-    answer = {
-        "profile": provider.name,
-        "whoami": await _optional(provider.whoami),
-        "version": await _optional(provider.version),
-        "health": await _optional(provider.health),
-    }
+    document = await account_document(provider.name, provider)
     if args.json:
-        print(json.dumps(answer))
-        return
-    user = (answer["whoami"] or {}).get("user", {})
-    if args.quiet:
-        print(one_line(str(user.get("email") or user.get("id") or "-"), 200))
-        return
-    for key, value in _lines(answer):
-        print(f"{key + ':':16}{one_line(str(value), 200)}")
-
-
-async def _optional(call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any] | None:
-    try:
-        return await call()
-    except (NotFound, Unsupported):
-        return None
-
-
-def _lines(answer: dict[str, Any]) -> list[tuple[str, object]]:
-    whoami, version, health = answer["whoami"] or {}, answer["version"] or {}, answer["health"] or {}
-    user, org, key = whoami.get("user") or {}, whoami.get("org") or {}, whoami.get("api_key") or {}
-    return [
-        ("profile", answer["profile"]),
-        ("user", user.get("email") or user.get("user_name") or user.get("id") or "-"),
-        ("org", org.get("name") or "-"),
-        ("api key id", key.get("id") or "-"),
-        (
-            "server",
-            " ".join(str(v) for v in (version.get("executable_name"), version.get("workspace_version")) if v)
-            or "-",
-        ),
-        ("health", health.get("status") or "-"),
-    ]
+        print(json.dumps(document))
+    elif args.quiet:
+        print(account_user(document))
+    else:
+        for what, value in account_lines(document):
+            print(f"{what + ':':16}{value}")

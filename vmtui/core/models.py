@@ -91,6 +91,8 @@ class Capabilities(BaseModel):
     memory_snapshots: bool = False
     has_tags: bool = False
     """Commit tags: names that point at commits, moved and deleted (`CommitTagsApi`)."""
+    has_account: bool = False
+    """Who the key belongs to, the server's version and health (`AccountApi`)."""
     event_stream: bool = False
     """The provider pushes changes (`events()`): the poller follows them instead of polling."""
 

@@ -341,6 +341,7 @@ class VersProvider(Provider):
         has_labels=True,
         can_resize=True,
         has_environment=True,
+        has_account=True,
         memory_snapshots=True,
     )
 

@@ -512,6 +512,16 @@ REGISTRY: tuple[UiAction, ...] = (
         footer_rank=12,
     ),
     UiAction(
+        "app.account",
+        "W",
+        "Who am I",
+        "The profile's account: the key's user and org, the server's version and health",
+        flows.account,
+        palette="app: who am I (account, server version, health)",
+        requires=Requirement(Needs.PROFILE, "has_account"),
+        show=False,
+    ),
+    UiAction(
         "app.env",
         "E",
         "Environment",

@@ -20,7 +20,8 @@ from textual.notifications import SeverityLevel
 from vmtui.core.errors import ProviderError
 from vmtui.core.models import Commit, Image, Vm
 from vmtui.paths import state_dir
-from vmtui.providers.base import DesktopsApi
+from vmtui.providers.base import AccountApi, DesktopsApi
+from vmtui.services.account import account_document, account_lines
 from vmtui.services.actions import Actions, Outcome, PendingKey, dependants
 from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.file_diff import DiffRequest
@@ -918,6 +919,25 @@ def logs(host: ActionHost) -> None:
 
 def images(host: ActionHost) -> None:
     host.app.push_screen(ImagesScreen(host.actions, host.default_profile(), read_only=host.options.read_only))
+
+
+def account(host: ActionHost) -> None:
+    """`W`: who the default profile's key belongs to, and its server's version and health."""
+    profile = host.default_profile()
+    provider = host.actions.provider(profile)
+    if not isinstance(provider, AccountApi):
+        return
+
+    async def show() -> None:
+        try:
+            document = await account_document(profile, provider)
+        except ProviderError as exc:
+            host.notify(clean(str(exc), 300), title=f"Account of {profile}", severity="error", markup=False)
+            return
+        lines = "\n".join(f"{what}: {value}" for what, value in account_lines(document))
+        host.notify(lines, title=f"Account of {clean(profile, 40)}", timeout=10, markup=False)
+
+    host.run_worker(show(), group="actions", exit_on_error=False)
 
 
 def action_log(host: ActionHost) -> None:
