@@ -7,6 +7,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Log
 
 from vmtui.core.models import ExecEvent
+from vmtui.paths import styles_dir
 from vmtui.services.exec_runs import OUTPUT_KEPT, ExecRun
 from vmtui.ui.screens.exec_runs import OutputFeed
 
@@ -16,6 +17,12 @@ OUTPUT = "naïve ✓ line\r\nsecond\tcol\rthird \x1b[2Jevil\x07\nlast, no newlin
 class LogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Log()
+
+
+class StyledApp(App[None]):
+    """With the app's stylesheet: the dialog's size on a small terminal is the question."""
+
+    CSS_PATH = str(styles_dir() / "vmtui.tcss")
 
 
 def chunk(data: bytes) -> ExecEvent:
@@ -66,3 +73,22 @@ async def test_a_run_that_outgrew_what_is_kept_or_another_run_starts_over():
         other.apply(chunk(b"other\n"))
         feed.show(other)
         assert shown(log) == ["other", ""]
+
+
+async def test_at_80x24_the_output_has_room_below_the_runs():
+    from vmtui.core.models import Vm, VmState
+    from vmtui.services.exec_runs import ExecRuns
+    from vmtui.ui.screens.exec_runs import ExecScreen
+
+    runs = ExecRuns({})
+    run = ExecRun("local", "vm", "demo", ("sh", "-c", "echo hello"), "one")
+    run.apply(chunk(b"hello\nLinux\n"))
+    run.exit_code = 0
+    runs.runs.append(run)
+    vm = Vm(provider="local", provider_kind="vers", id="vm", label="demo", state=VmState.RUNNING)
+    app = StyledApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ExecScreen(runs, vm))
+        await pilot.pause()
+        log = app.screen.query_one(Log)
+        assert log.content_region.height >= 3 and list(log.lines)[:2] == ["hello", "Linux"]

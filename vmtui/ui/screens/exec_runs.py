@@ -84,8 +84,8 @@ class ExecScreen(ModalScreen[None]):
         Binding("l", "logs", "Logs", id="exec.logs", tooltip="The run's output from the VM's exec log"),
     ]
     DEFAULT_CSS = """
-    ExecScreen #exec-runs { height: 8; }
-    ExecScreen #exec-output { height: 1fr; border: round $foreground 30%; }
+    ExecScreen #exec-runs { height: auto; max-height: 8; }
+    ExecScreen #exec-output { height: 1fr; min-height: 5; border: round $foreground 30%; }
     ExecScreen #exec-status { height: auto; color: $text-muted; }
     """
 
