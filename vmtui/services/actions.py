@@ -232,19 +232,33 @@ class Actions:
         return Outcome(f"Created VM {vm_id}", (vm_id,))
 
     async def branch(self, vm: Vm, count: int = 1, progress: BranchProgress | None = None) -> Outcome:
+        ids = await self._new_vms(
+            vm.key, "branch", count, lambda provider: provider.branch(vm.id, count), progress
+        )
+        return Outcome(f"Branched {vm.id} into {_plural(len(ids), 'VM')}: {_few(ids)}", tuple(ids))
+
+    async def _new_vms(
+        self,
+        source: PendingKey,
+        action: str,
+        count: int,
+        make: Callable[[Provider], Awaitable[list[str]]],
+        progress: BranchProgress | None,
+    ) -> list[str]:
+        """`count` new VMs from the VM or commit `source` (`make` asks its platform), logged as vers-cli's
+        `branch --count`; with `progress`, each new VM's state is reported until it has booted."""
         if count < 1:
             raise ValueError("count must be at least 1")
-        vers = ("vers", "branch", vm.id, "--count", str(count))
-        async with self._track(vm.key, "branching", "branch", vm.id, vers) as made:
-            provider = self.provider(vm.provider)
-            ids = await provider.branch(vm.id, count)
+        profile, source_id = source
+        vers = ("vers", "branch", source_id, "--count", str(count))
+        async with self._track(source, "branching", action, source_id, vers) as made:
+            provider = self.provider(profile)
+            ids = await make(provider)
             made.extend(ids)
             if progress is not None:
                 with request_trace.paused():
                     await self._watch_boot(provider, ids, progress)
-        return Outcome(
-            f"Branched {vm.id} into {len(ids)} VM{'s' if len(ids) != 1 else ''}: {_few(ids)}", tuple(ids)
-        )
+        return ids
 
     async def _watch_boot(
         self, provider: Provider, ids: list[str], progress: BranchProgress, *, timeout: float = 120.0
@@ -288,16 +302,13 @@ class Actions:
         self, commit: Commit, count: int = 1, progress: BranchProgress | None = None
     ) -> Outcome:
         """`count` new VMs started from `commit` (`r` with a count, `b` on a commit)."""
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        vers = ("vers", "branch", commit.id, "--count", str(count))
-        async with self._track(commit.key, "branching", "branch commit", commit.id, vers) as made:
-            provider = self.provider(commit.provider)
-            ids = await provider.branch_commit(commit.id, count)
-            made.extend(ids)
-            if progress is not None:
-                with request_trace.paused():
-                    await self._watch_boot(provider, ids, progress)
+        ids = await self._new_vms(
+            commit.key,
+            "branch commit",
+            count,
+            lambda provider: provider.branch_commit(commit.id, count),
+            progress,
+        )
         return Outcome(f"Started {_plural(len(ids), 'VM')} from commit {commit.id}: {_few(ids)}", tuple(ids))
 
     async def delete_commit(self, commit: Commit) -> Outcome:
