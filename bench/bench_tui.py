@@ -48,7 +48,7 @@ from vmtui.core.models import Fleet, VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_cache import Lineage, LineageCache
-from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon
+from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon, running_daemon
 from vmtui.services.poller import PollResult
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.messages import FleetUpdated
@@ -366,7 +366,10 @@ async def _delete_vms(endpoint: LocalEndpoint) -> None:
 
 async def _cold_start_app(state_dir: Path, count: int) -> float:
     async def open_local(_status: Callable[[str], None]) -> Provider:
-        return _engine_provider(await asyncio.to_thread(ensure_daemon, state_dir))
+        endpoint = await running_daemon(state_dir)  # as `Registry.local_endpoint` finds a running engine
+        if endpoint is None:
+            raise RuntimeError("the local engine stopped answering during the benchmark")
+        return _engine_provider(endpoint)
 
     started = time.perf_counter()
     app = _app({PROFILE: open_local})

@@ -48,12 +48,14 @@ WAIT_S = 60.0
 
 
 async def settle(pilot: Pilot, app: VmTuiApp, timeout: float = 60.0) -> None:
-    """Wait until every profile delivered a poll result and no action is in flight."""
-    fleet = app.main_screen.fleet
+    """Wait until every profile delivered a poll result, the main screen's panes are all mounted and
+    no action is in flight."""
+    screen = app.main_screen
+    fleet = screen.fleet
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.01)
-        if len(fleet.results) == len(fleet.shown) and not app.actions.pending:
+        if len(fleet.results) == len(fleet.shown) and screen.panes_ready and not app.actions.pending:
             break
     await pilot.pause()
 

@@ -14,7 +14,6 @@ from vmtui.core.models import Capabilities, Vm, VmState
 from vmtui.services.filter import parse_filter
 from vmtui.ui.screens.confirm_delete import ConfirmDeleteScreen
 from vmtui.ui.screens.create_vm import CreateVmScreen
-from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.status_bar import StatusBar
 
 SIZE = (120, 36)
@@ -764,6 +763,6 @@ async def test_the_once_a_second_status_refresh_repaints_only_on_a_change(monkey
         for _ in range(3):
             screen.refresh_status()
         assert updates == []  # same data, same (pinned) clock: nothing to repaint
-        screen.query_one(FilterBar).vm_filter = parse_filter("state:running")
+        screen.table.set_filter(parse_filter("state:running"))  # the filter in force
         screen.refresh_status()
         assert updates == ["status"]

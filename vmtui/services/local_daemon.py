@@ -15,13 +15,14 @@ from pathlib import Path
 
 import httpx
 
-from vmtui.core.errors import Unavailable
-from vmtui.providers.http import system_trust
+from vmtui.core.errors import ProviderError, Unavailable
+from vmtui.providers.http import make_verify, system_trust
 
 ENDPOINT_FILE = "endpoint.json"
 LOG_FILE = "serve.log"
 """Where a background engine writes its log, in its state dir."""
 HEALTH_TIMEOUT_S = 2.0
+HEALTH_PATH = "/api/v1/system/version"
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,47 @@ def serve_argv(state_dir: Path, *options: str) -> list[str]:
     return [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir), *options]
 
 
+def _health_request(endpoint: LocalEndpoint) -> tuple[dict, dict]:
+    """The client options and the request of the health check: one authenticated request proves the
+    engine answers and accepts the token (its public `/health` would prove only the first). Trust is
+    the engine's own CA, as its provider uses, so the check does not load the system's CA bundle."""
+    client = {
+        "timeout": HEALTH_TIMEOUT_S,
+        "verify": make_verify(endpoint.ca_path) if endpoint.ca_path else system_trust(),
+    }
+    request = {
+        "url": f"{endpoint.api_url}{HEALTH_PATH}",
+        "headers": {"Authorization": f"Bearer {endpoint.token}"},
+    }
+    return client, request
+
+
 def is_healthy(endpoint: LocalEndpoint) -> bool:
     """True when the daemon answers its health check and accepts the token."""
     try:
-        with httpx.Client(timeout=HEALTH_TIMEOUT_S, verify=system_trust()) as client:
-            health = client.get(f"{endpoint.api_url}/health")
-            if health.status_code != 200 or health.json().get("status") != "ok":
-                return False
-            probe = client.get(
-                f"{endpoint.api_url}/api/v1/system/version",
-                headers={"Authorization": f"Bearer {endpoint.token}"},
-            )
-            return probe.status_code == 200
-    except (httpx.HTTPError, ValueError):
+        client_options, request = _health_request(endpoint)
+        with httpx.Client(**client_options) as client:
+            return client.get(**request).status_code == 200
+    except (httpx.HTTPError, ProviderError):
         return False
+
+
+async def is_healthy_async(endpoint: LocalEndpoint) -> bool:
+    """`is_healthy` on the event loop: the TUI checks its engine without a thread, whose every step
+    would wait for the GIL while the first screen mounts."""
+    try:
+        client_options, request = _health_request(endpoint)
+        async with httpx.AsyncClient(**client_options) as client:
+            return (await client.get(**request)).status_code == 200
+    except (httpx.HTTPError, ProviderError):
+        return False
+
+
+async def running_daemon(state_dir: Path) -> LocalEndpoint | None:
+    """The engine already running for `state_dir` when it is healthy, else None (then `ensure_daemon`
+    starts one)."""
+    endpoint = read_endpoint(state_dir.expanduser().absolute())
+    return endpoint if endpoint is not None and await is_healthy_async(endpoint) else None
 
 
 def ensure_daemon(state_dir: Path, *, start: bool = True, timeout: float = 20) -> LocalEndpoint:

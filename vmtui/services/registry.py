@@ -1,8 +1,8 @@
 """Build providers from the settings: one opener per profile the UI (or a command) shows.
 
-An opener is `async (status) -> Provider`. The local profile's opener finds or starts the local
-engine (`vmtui serve`) in a worker thread and reports progress through `status`; the provider is a
-VersProvider pointed at that endpoint (the engine speaks the Vers API). Failures are ProviderErrors
+An opener is `async (status) -> Provider`. The local profile's opener finds the running local
+engine (`vmtui serve`) on the event loop, or starts one in a worker thread, and reports progress
+through `status`; the provider is a VersProvider pointed at that endpoint (the engine speaks the Vers API). Failures are ProviderErrors
 with a message for the user, never a crash.
 """
 
@@ -20,9 +20,10 @@ from vmtui.services.local_daemon import (
     LOG_FILE,
     LocalEndpoint,
     ensure_daemon,
-    is_healthy,
+    is_healthy_async,
     local_swiftor_token,
     read_endpoint,
+    running_daemon,
 )
 from vmtui.services.vers_aliases import load_vers_aliases
 
@@ -55,7 +56,7 @@ class ProfileOpener:
             return False
         _, profile = self.registry.settings.profile(self.name)
         endpoint = read_endpoint(Path(profile.state_dir or "").expanduser().absolute())
-        return endpoint is None or not await asyncio.to_thread(is_healthy, endpoint)
+        return endpoint is None or not await is_healthy_async(endpoint)
 
 
 class Registry:
@@ -140,6 +141,9 @@ class Registry:
         state_dir = Path(profile.state_dir) if profile.state_dir else None
         if state_dir is None:
             raise ProviderError(f"profile '{name}' has no state_dir")
+        running = await running_daemon(state_dir)
+        if running is not None:
+            return running
         status(f"starting the local engine ({state_dir})…")
         return await asyncio.to_thread(ensure_daemon, state_dir)
 

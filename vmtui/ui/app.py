@@ -110,6 +110,7 @@ class VmTuiApp(App[None]):
 
     async def action_run(self, action_id: str) -> None:
         """An app-wide key of the registry (it works over dialogs too)."""
+        await self.main_screen.mount_panes()
         result = self.main_screen.registry[action_id].flow(self.main_screen)
         if inspect.isawaitable(result):
             await result

@@ -7,6 +7,7 @@ action registry (`vmtui.ui.actions`) through `run`; the flows live in `vmtui.ui.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import TYPE_CHECKING, ClassVar
 
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
     from vmtui.ui.widgets.terminal_tabs import TerminalTabs
 
 NARROW_WIDTH = 100
+PANES_AFTER_S = 0.5
+"""The secondary panes mount at the latest this long after the screen, rows or not (a local engine
+still starting, a slow platform): the screen is whole while it waits."""
 PANES = (
     ("list-pane", "1 VMs"),
     ("lineage-tree", "2 Lineage"),
@@ -90,39 +94,73 @@ class MainScreen(Screen[None]):
         self.new_vm = NewVmWait()
         self.exec_runs = ExecRuns(actions.providers, actions.log)
         self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
+        self._panes_started = False
+        self._panes_mounted = asyncio.Event()
+        self.panes_ready = False
+        """The panes `mount_panes` adds are there."""
 
     def compose(self) -> ComposeResult:
         # Polling starts before the panes are mounted, so opening the profiles and the first list
-        # request overlap the mount (~100 ms): the first FleetUpdated waits in the queue until on_mount.
+        # request overlap the mount: the first FleetUpdated waits in the queue until on_mount.
         self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
+        # The size class now, not on the first resize, which would restyle every widget again.
+        narrow = self.app.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow", update=False)
+        self.set_class(not narrow, "-wide", update=False)
         options = self.options
         yield Banner(now=options.now, ascii_only=options.ascii, id="banner")
         with Horizontal(id="top"):
             with Vertical(id="list-pane", classes="pane"):
-                yield FilterBar()
                 yield VmTable(ascii_only=options.ascii, now=options.now, id="vm-table")
                 yield EmptyHint("", id="empty-hint")
-            with Vertical(id="side"):
-                yield LineageTree(
-                    ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane"
-                )
-                yield VmDetails(now=options.now, id="details", classes="pane")
+            yield Vertical(id="side")
         yield TerminalArea(id="terminal-area", classes="pane")
         yield StatusBar(
             now=options.now, ascii_only=options.ascii, read_only=options.read_only, id="status-bar"
         )
-        yield FittingFooter(show_command_palette=False)
+
+    async def mount_panes(self) -> None:
+        """Mount what the first rows do not need: the filter box, the lineage tree, the details and
+        the footer (once; later calls wait for that mount). The first frame carries the VM list: these
+        follow once its first rows are painted (`_fleet_updated`), or `PANES_AFTER_S` after the screen
+        when no list has come, or before any action, which may need them."""
+        if self._panes_started:
+            await self._panes_mounted.wait()
+            return
+        self._panes_started = True
+        try:
+            await self._mount_panes()
+        finally:
+            self._panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
+
+    async def _mount_panes(self) -> None:
+        options = self.options
+        lineage = LineageTree(ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane")
+        await self.query_one("#list-pane").mount(FilterBar(), before=self.table)
+        await self.query_one("#side").mount(lineage, VmDetails(now=options.now, id="details", classes="pane"))
+        await self.mount(FittingFooter(show_command_palette=False))
+        if not lineage.is_attached:
+            return  # the app is closing
+        self._set_border_titles()
+        self.panes_ready = True
+        self._apply_fleets()
+        lineage.call_later(lineage.mark_here, self.table.selected_key)  # as a highlight in the list does
 
     async def on_unmount(self) -> None:
         await self.exec_runs.close()
         await self.tunnels.close_all()
 
     def on_mount(self) -> None:
-        for pane_id, title in PANES:
-            self.query_one(f"#{pane_id}").border_title = title
+        self._set_border_titles()
         self.table.focus()
         self.set_interval(1.0, self._tick)
+        self.set_timer(PANES_AFTER_S, self.mount_panes)
         self.refresh_status()
+
+    def _set_border_titles(self) -> None:
+        for pane_id, title in PANES:
+            for pane in self.query(f"#{pane_id}"):
+                pane.border_title = title
 
     @property
     def table(self) -> VmTable:
@@ -167,6 +205,8 @@ class MainScreen(Screen[None]):
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
+        if not self._panes_started and len(self.fleet.results) + 1 >= len(self.fleet.shown):
+            self.call_after_refresh(self.mount_panes)  # after the frame with every profile's first rows
         before = self.fleet.fleet(message.result.provider)
         was_offline = self.fleet.offline()
         if not self.fleet.record(message.result):
@@ -191,7 +231,8 @@ class MainScreen(Screen[None]):
             if awaited is not None and self.table.select(awaited):
                 for action_id in self.new_vm.selected():
                     self.call_later(self.action_run, action_id)
-            self.lineage.set_fleets(fleets)
+            if self.panes_ready:
+                self.lineage.set_fleets(fleets)
             self.terminal.keep_owners(self.table.vms)
             self._show_details()
             self.refresh_status()
@@ -229,7 +270,7 @@ class MainScreen(Screen[None]):
             connecting=fleet.connecting,
             results=fleet.results,
             pending=self.actions.pending,
-            filter_text=self.query_one(FilterBar).vm_filter.text,
+            filter_text=self.table.filter.text,
             marked=len(self.table.marked),
         )
         self.query_one(Banner).show_problems(fleet)
@@ -245,7 +286,8 @@ class MainScreen(Screen[None]):
 
     @on(VmTable.VmHighlighted)
     def _vm_highlighted(self, message: VmTable.VmHighlighted) -> None:
-        self.lineage.mark_here(message.key)
+        if self.panes_ready:
+            self.lineage.mark_here(message.key)
         self._show_details()
         self._prioritize_lineage()
         self._look_up_parent_commit(self.table.selected_vm)
@@ -286,7 +328,7 @@ class MainScreen(Screen[None]):
     def selected_vm(self) -> Vm | None:
         """The VM under the tree's cursor when the tree has focus (None on a commit: the commit is the
         selection then), else the list's."""
-        if self.lineage.has_focus:
+        if self.panes_ready and self.lineage.has_focus:
             item = self.lineage.selected_item()
             if isinstance(item, Vm):
                 return item
@@ -301,10 +343,12 @@ class MainScreen(Screen[None]):
         return marked or ([selected] if selected is not None else [])
 
     def selected_commit(self) -> Commit | None:
-        item = self.lineage.selected_item()
+        item = self.lineage.selected_item() if self.panes_ready else None
         return item if isinstance(item, Commit) else None
 
     def _show_details(self, item: Vm | Commit | None = None) -> None:
+        if not self.panes_ready:
+            return
         if item is None:
             item = self.lineage.selected_item() if self.lineage.has_focus else self.table.selected_vm
         self.query_one(VmDetails).show_for(item, self.actions, self.fleet)
@@ -351,6 +395,7 @@ class MainScreen(Screen[None]):
 
     async def action_run(self, action_id: str) -> None:
         """Carry out a registry action (a key, or a palette entry)."""
+        await self.mount_panes()
         action = self.registry[action_id]
         if self.new_vm.holds(action.requires.needs):
             self.new_vm.queued.append(action_id)
