@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,7 +62,7 @@ def serve_argv(state_dir: Path, *options: str) -> list[str]:
     return [sys.executable, "-m", "vmtui", "serve", "--state-dir", str(state_dir), *options]
 
 
-def _health_request(endpoint: LocalEndpoint) -> tuple[dict, dict]:
+def _health_request(endpoint: LocalEndpoint) -> tuple[dict[str, Any], dict[str, Any]]:
     """The client options and the request of the health check: one authenticated request proves the
     engine answers and accepts the token (its public `/health` would prove only the first). Trust is
     the engine's own CA, as its provider uses, so the check does not load the system's CA bundle."""
