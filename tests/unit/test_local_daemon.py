@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,7 +15,14 @@ import httpx
 import pytest
 
 from vmtui.core.errors import Unavailable
-from vmtui.services.local_daemon import LocalEndpoint, ensure_daemon, is_healthy, read_endpoint
+from vmtui.services.local_daemon import (
+    LocalEndpoint,
+    ensure_daemon,
+    is_healthy,
+    is_healthy_async,
+    read_endpoint,
+    running_daemon,
+)
 
 
 def _stop(state_dir: Path) -> None:
@@ -53,6 +61,7 @@ def test_a_stale_endpoint_file_is_not_trusted(tmp_path):
     )
     endpoint = read_endpoint(tmp_path)
     assert endpoint is not None and not is_healthy(endpoint)
+    assert asyncio.run(running_daemon(tmp_path)) is None
     with pytest.raises(Unavailable):
         ensure_daemon(tmp_path, start=False)
 
@@ -89,6 +98,9 @@ def test_starts_once_then_finds_the_running_daemon(tmp_path):
         assert sorted(endpoint.started for endpoint in results) == [False, True]  # one started it
         assert again == replace(endpoint, started=False)  # found running, not started
         assert json.loads((state / "endpoint.json").read_text())["pid"] == pid
+        assert asyncio.run(running_daemon(state)) == again  # the TUI's check, on its event loop
+        wrong_token = replace(endpoint, token="x" * 40)  # something else listening there: not ours
+        assert not is_healthy(wrong_token) and not asyncio.run(is_healthy_async(wrong_token))
     finally:
         _stop(state)
 

@@ -1,0 +1,96 @@
+"""The first frame carries the VM list; the filter box, lineage tree, details and footer mount after it
+(issue 14, the fixed cost of reaching the first rows). Each test pins the fallback delay, so none
+depends on how fast the machine is."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import events
+from textual.widgets import Footer, Input
+from textual.widgets._footer import FooterKey
+
+from tests.ui.demo_provider import demo_provider
+from tests.ui.helpers import make_app, opener, settle, text_of, wait_until
+from vmtui.config import PollSettings
+from vmtui.ui.app import VmTuiApp
+from vmtui.ui.options import AppOptions
+from vmtui.ui.screens import main
+from vmtui.ui.widgets.filter_bar import FilterBar
+from vmtui.ui.widgets.lineage_tree import LineageTree
+from vmtui.ui.widgets.vm_details import VmDetails
+
+SIZE = (120, 36)
+SLOW_POLL = PollSettings(fast=60, slow=60, max_backoff=60, timeout=5)
+
+
+def held_app(release: asyncio.Event) -> VmTuiApp:
+    """An app whose profile opens only once `release` is set (a platform that has not answered yet)."""
+    provider = demo_provider()
+    ready = opener(provider)
+
+    async def open_when_released(status):
+        await release.wait()
+        return await ready(status)
+
+    return VmTuiApp({"local": open_when_released}, AppOptions(active_profile="local", poll=SLOW_POLL))
+
+
+async def test_the_panes_mount_after_the_first_rows_and_show_them(monkeypatch):
+    monkeypatch.setattr(main, "PANES_AFTER_S", 3600)  # only the first rows may bring the panes
+    rows_when_mounted: list[int] = []
+
+    def hook(message) -> None:
+        if isinstance(message, events.Mount) and isinstance(message._sender, LineageTree):
+            rows_when_mounted.append(app.main_screen.table.row_count)
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        assert rows_when_mounted and rows_when_mounted[0] == screen.table.row_count > 0
+        selected = screen.table.selected_vm
+        assert selected is not None
+        assert screen.lineage.here == selected.key  # the tree marks the list's VM
+        assert selected.id in text_of(screen.query_one("#details-body"))
+        assert screen.query_one(Footer).query(FooterKey)  # the footer got its hints
+        assert [type(w) for w in screen.query_one("#list-pane").children][:2] == [
+            FilterBar,
+            type(screen.table),
+        ]
+        await pilot.press("down")  # the panes follow the list from now on
+        await pilot.pause()
+        assert screen.lineage.here == screen.table.selected_vm.key != selected.key
+
+
+async def test_a_key_before_the_panes_mount_them_first_then_acts(monkeypatch):
+    monkeypatch.setattr(main, "PANES_AFTER_S", 3600)
+    release = asyncio.Event()
+    app = held_app(release)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.main_screen
+        assert not screen.panes_ready and not screen.query(LineageTree)
+        await pilot.press("2")  # focus the lineage tree: not there yet
+        await wait_until(pilot, lambda: screen.panes_ready, "the panes")
+        assert isinstance(app.focused, LineageTree)
+        await pilot.press("1", "slash", "x")
+        await pilot.pause()
+        assert isinstance(app.focused, Input) and app.focused.value == "x"
+        release.set()
+        await wait_until(pilot, lambda: screen.table.vms, "the list after the platform answered")
+        await wait_until(pilot, lambda: screen.lineage.items, "the tree filled")
+
+
+async def test_without_a_list_the_panes_mount_after_a_while(monkeypatch):
+    monkeypatch.setattr(main, "PANES_AFTER_S", 0.05)
+    release = asyncio.Event()
+    app = held_app(release)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.main_screen
+        await wait_until(pilot, lambda: screen.panes_ready, "the panes without a list")
+        assert screen.query(LineageTree) and screen.query(VmDetails)
+        assert screen.table.row_count == 0
+        release.set()
+        await wait_until(pilot, lambda: screen.lineage.items, "the tree filled once the list came")
+        assert screen.table.row_count > 0
