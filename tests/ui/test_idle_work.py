@@ -110,7 +110,10 @@ async def test_sparklines_out_of_view_wait_for_a_scroll(monkeypatch, tmp_path):
         app = make_app(api.provider())
         async with app.run_test(size=SIZE) as pilot:
             screen = app.main_screen
-            await wait_until(pilot, lambda: screen.table.row_count == 5, "5 VMs listed")
+            await wait_until(
+                pilot, lambda: screen.table.row_count == 5 and screen.panes_ready, "5 VMs listed"
+            )
+            await pilot.pause()  # the panes that followed the list are laid out
             details, memory = screen.query_one("#details"), screen.query_one("#memory-graph", Sparkline)
             assert details.scroll_y == 0 and details.max_scroll_y > 0  # the graphs are below the pane's view
             drawn = count_calls(monkeypatch, memory, "refresh")

@@ -80,7 +80,7 @@ class ResourceGraphs(Vertical):
         if not same:
             self._graphs(self.monitor.history(vm.key))
             if vm.state.is_live:
-                self._tick()
+                self.call_after_refresh(self._tick)  # laid out by then: `_in_view` can tell
 
     def _tick(self) -> None:
         if self.vm is not None and self.provider is not None:
