@@ -31,10 +31,13 @@ SEQUENCES = [
     ("\x1b]2;other\x1b\\", (EventKind.TITLE, "other")),
     ("\x1bc", (EventKind.RESET, None)),
 ]
-# Text around the sequence: UTF-8 of 1-3 bytes and SGR-coloured words containing the characters the scanner
-# looks for first ('?', ']', 'c', 'n', 'q'), so only the real sequence may give an event.
-BEFORE = "héllo 漢字 \x1b[1;38;5;208mcan't? [quick]\x1b[0m "
-AFTER = " wörld \x1b[31mno > next\x1b[0m ✓"
+# Text around the sequence: UTF-8 of 1-3 bytes and SGR-coloured words. The first context contains every
+# character the scanner looks for first ('?', ']', 'c', 'n', 'q'), so it scans in one regex pass and only the
+# real sequence may give an event; the second has none of them, so it searches for the sequence's start.
+CONTEXTS = [
+    ("héllo 漢字 \x1b[1;38;5;208mcan't? [quick]\x1b[0m ", " wörld \x1b[31mno > next\x1b[0m ✓"),
+    ("héllo 漢字 \x1b[1;38;5;208mword 42\x1b[0m ", " wörld \x1b[31m7\x1b[0m ✓"),
+]
 
 
 def events(scanner: ModeScanner, chunks: list[str]) -> list[tuple[EventKind, object]]:
@@ -48,18 +51,29 @@ def events(scanner: ModeScanner, chunks: list[str]) -> list[tuple[EventKind, obj
     return found
 
 
+@pytest.fixture(params=CONTEXTS, ids=["every-start-character", "few-start-characters"])
+def context(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
+
+
 @pytest.mark.parametrize(("sequence", "expected"), SEQUENCES, ids=[repr(s) for s, _ in SEQUENCES])
-def test_each_sequence_is_found_at_every_split_of_the_stream(sequence: str, expected: tuple) -> None:
-    text = BEFORE + sequence + AFTER
+def test_each_sequence_is_found_at_every_split_of_the_stream(
+    sequence: str, expected: tuple, context: tuple[str, str]
+) -> None:
+    before, after = context
+    text = before + sequence + after
     assert events(ModeScanner(), [text]) == [expected]
     for split in range(1, len(text)):
         assert events(ModeScanner(), [text[:split], text[split:]]) == [expected], split
 
 
 @pytest.mark.parametrize(("sequence", "expected"), SEQUENCES, ids=[repr(s) for s, _ in SEQUENCES])
-def test_each_sequence_split_inside_utf8_bytes_acts_once(sequence: str, expected: tuple) -> None:
+def test_each_sequence_split_inside_utf8_bytes_acts_once(
+    sequence: str, expected: tuple, context: tuple[str, str]
+) -> None:
     """Through the emulator's decoder: split at every byte, including inside multi-byte characters."""
-    data = (BEFORE + sequence + AFTER).encode()
+    before, after = context
+    data = (before + sequence + after).encode()
     whole = TerminalEmulator(40, 5)
     whole_reply = whole.feed(data).reply
     for split in range(1, len(data)):
