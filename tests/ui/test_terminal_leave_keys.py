@@ -66,3 +66,15 @@ async def test_the_key_after_the_prefix_leaves_and_acts_on_the_panes_and_the_res
         await wait_until(pilot, lambda: isinstance(app.screen, CommitScreen), "the commit dialog")
         await wait_until(pilot, lambda: getattr(app.focused, "value", None) == "web", "the typed name")
         assert transport.written == b""
+
+
+async def test_keys_typed_before_the_prefix_still_reach_the_vm():
+    """The prefix takes effect in order: keys ahead of it in the same burst are the program's."""
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        transport = await open_memory_terminal(pilot, app)
+        typed(app, *"ab", PREFIX, "c", *"web")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommitScreen), "the commit dialog")
+        await wait_until(pilot, lambda: getattr(app.focused, "value", None) == "web", "the typed name")
+        assert transport.written == b"ab"

@@ -126,6 +126,8 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._escape_override = False
         self.prefix_armed = False
         """ctrl+] was pressed: the next key is a tab command (`terminal_keys`), not sent to the program."""
+        self._prefixes_queued = 0
+        """ctrl+] presses not yet applied (`action_prefix`)."""
 
     # -- session lifecycle ------------------------------------------------------------------------------
     def connect(self, factory: TransportFactory) -> None:
@@ -186,14 +188,21 @@ class TerminalPane(TerminalDisplay, can_focus=True):
     def takes_every_key(self) -> bool:
         """Typed keys come straight here, not one at a time through the app's `KeyGate`; but not the key
         after the prefix, which may leave the terminal: the keys typed after that one wait for it."""
-        return not self.prefix_armed
+        return not self.prefix_armed and not self._prefixes_queued
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         """Every key but the leave chord belongs to the terminal: app/screen bindings must not take it."""
         return key != PREFIX_KEY
 
     def action_prefix(self) -> None:
-        """ctrl+]: arm the prefix; pressed again, leave the terminal."""
+        """ctrl+] (a priority binding: it runs as soon as it is typed) takes effect behind the keys typed
+        before it that the pane has not handled yet, so those still go to the program."""
+        self._prefixes_queued += 1
+        self.call_later(self._prefix)
+
+    def _prefix(self) -> None:
+        """Arm the prefix; pressed again, leave the terminal."""
+        self._prefixes_queued -= 1
         if self.prefix_armed:
             self.prefix_armed = False
             self.action_leave()
