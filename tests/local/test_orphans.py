@@ -74,8 +74,16 @@ async def test_a_starting_engine_names_the_vms_of_a_deleted_state_dir_and_stops_
         assert (await live.exec(kept.id, ["true"]))[0] == 0
 
         # what the warning says frees the loop device; the init is this test process's child: reap it
-        await asyncio.to_thread(subprocess.run, ["sh", "-c", stop], check=True)
+        kill, unmount = stop.split("; ", 1)
+        await asyncio.to_thread(subprocess.run, ["sh", "-c", kill], check=True)
         await asyncio.to_thread(os.waitpid, pid, 0)
+        [stopped] = [found for found in find_orphan_vms() if found.vm_id == orphan.id]
+        assert stopped.init_pid is None  # the engine's own mounts still hold the loop device
+        assert stopped.warning() == (
+            f"VM {orphan.id} of the deleted state dir {gone_dir} still holds {device}; no single VM init "
+            f"has its hostname {hostname_of_vm(orphan.id)}: stop the VM if it runs, then: {unmount}"
+        )
+        await asyncio.to_thread(subprocess.run, ["sh", "-c", unmount], check=True)
         await wait_until(lambda: backing_file(device) != f"{disk} (deleted)", "the loop device to be freed")
         assert not [
             line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(gone_dir) in line
