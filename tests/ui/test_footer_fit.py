@@ -35,3 +35,19 @@ async def test_the_footer_keeps_help_and_the_highest_ranked_hints(width):
         assert sorted(BY_ID[i].footer_rank for i in shown) == footer_ranks[: len(shown)]
         if width < 136:
             assert len(shown) < len(footer_ranks)
+
+
+async def test_clicking_a_hint_presses_its_key():
+    from vmtui.ui.screens.help import HelpScreen
+
+    app = make_app(demo_provider())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.pause()
+        footer = app.main_screen.query_one(Footer)
+        [help_hint] = [
+            hint for hint in footer.query(FooterHint) if hint.action == BY_ID["app.help"].binding().action
+        ]
+        await pilot.click(help_hint)
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
