@@ -138,11 +138,11 @@ class LineageTree(Tree[NodeId]):
             "enter_node",
             "Describe",
             show=False,
-            tooltip="Describe the item (Space or a click folds it)",
+            tooltip="Describe the item; on '⋯ N more steps' list them (Space or a click folds a node)",
         )
     ]
-    """Enter describes, as on a row of the VM list (on "N more commits" it loads them); Tree's own Enter
-    would only fold."""
+    """Enter describes, as on a row of the VM list (on "N more commits" it loads them, on "N more steps"
+    it lists them); Tree's own Enter would only fold."""
 
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__("lineage", **kwargs)
