@@ -8,7 +8,6 @@ import asyncio
 
 from textual import events
 from textual.widgets import Footer, Input
-from textual.widgets._footer import FooterKey
 
 from tests.ui.demo_provider import demo_provider
 from tests.ui.helpers import make_app, opener, settle, text_of, wait_until
@@ -17,6 +16,7 @@ from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens import main
 from vmtui.ui.widgets.filter_bar import FilterBar
+from vmtui.ui.widgets.footer_hint import FooterHint
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.vm_details import VmDetails
 
@@ -53,7 +53,7 @@ async def test_the_panes_mount_after_the_first_rows_and_show_them(monkeypatch):
         assert selected is not None
         assert screen.lineage.here == selected.key  # the tree marks the list's VM
         assert selected.id in text_of(screen.query_one("#details-body"))
-        assert screen.query_one(Footer).query(FooterKey)  # the footer got its hints
+        assert screen.query_one(Footer).query(FooterHint)  # the footer got its hints
         assert [type(w) for w in screen.query_one("#list-pane").children][:2] == [
             FilterBar,
             type(screen.table),
