@@ -228,12 +228,21 @@ class Poller:
         return PollResult(self.name, self.last.fleet, error, self.last.failures + 1)
 
     async def _fetch(self) -> Fleet:
-        listed = await self.provider.list_vms()
+        # The commits are asked for while the list is on its way: a poll waits for the later of the two
+        # answers, not their sum (the first rows of a start among them). The list's error wins.
+        listed, paged = await asyncio.gather(
+            self.provider.list_vms(), self._fetch_commits(), return_exceptions=True
+        )
+        if isinstance(listed, BaseException):
+            raise listed
         self._listed = listed
-        try:
-            commits, total = await self._fetch_commits()
-        except Unsupported:
+        commits: tuple[Commit, ...]
+        if isinstance(paged, Unsupported):
             commits, total = (), 0
+        elif isinstance(paged, BaseException):
+            raise paged
+        else:
+            commits, total = paged
         tags = await self._fetch_tags(commits)
         return self._fleet(listed, commits, self._wall_clock(), tags, total)
 

@@ -122,7 +122,7 @@ class MainScreen(Screen[None]):
     async def mount_panes(self) -> None:
         """Mount what the first rows do not need: the filter box, the lineage tree, the details and
         the footer (once; later calls wait for that mount). The first frame carries the VM list: these
-        follow once its first rows are painted (`_fleet_updated`), or `PANES_AFTER_S` after the screen
+        follow the frame with every shown profile's first list (`_fleet_updated`), or `PANES_AFTER_S` after the screen
         when no list has come, or before any action, which may need them."""
         if self._panes_started:
             await self._panes_mounted.wait()
@@ -205,11 +205,12 @@ class MainScreen(Screen[None]):
 
     @on(FleetUpdated)
     def _fleet_updated(self, message: FleetUpdated) -> None:
-        if not self._panes_started and len(self.fleet.results) + 1 >= len(self.fleet.shown):
-            self.call_after_refresh(self.mount_panes)  # after the frame with every profile's first rows
         before = self.fleet.fleet(message.result.provider)
         was_offline = self.fleet.offline()
-        if not self.fleet.record(message.result):
+        recorded = self.fleet.record(message.result)
+        if not self._panes_started and len(self.fleet.results) >= len(self.fleet.shown):
+            self.call_after_refresh(self.mount_panes)  # after the frame with every profile's first rows
+        if not recorded:
             return
         if self.fleet.offline() != was_offline:
             self.refresh_bindings()  # grey (or restore) the keys that need the platform
