@@ -12,12 +12,11 @@ completes the rest at once.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from vmtui.core.collector import collector_paused
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter, search_text
 
@@ -32,19 +31,6 @@ SEARCH = "\0search"
 
 RESORT_SHARE = 0.05
 """When more than this share of the rows changed, one full sort beats moving each changed row."""
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No garbage collection while a bulk step builds ~n containers without cycles: a collection in
-    the middle would walk every VM object held (about a third of the time at 100,000 VMs)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class VmIndex:
