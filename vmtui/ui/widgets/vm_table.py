@@ -149,6 +149,10 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
     class MarksChanged(Message):
         """The set of marked VMs changed (the status bar counts them)."""
 
+    class RowsLoaded(Message):
+        """More of a big list is in the table (it is indexed a slice at a time; `loading` tells how
+        many VMs are still to come)."""
+
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float], **kwargs) -> None:
         super().__init__(**kwargs)
         self.ascii_only = ascii_only
@@ -261,14 +265,27 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self._strips.discard((key, True))
                 self.refresh_line(top + offset + 1)  # line 0 is the header
 
+    @property
+    def loading(self) -> int:
+        """Listed VMs not in the table yet (a big first list is indexed a slice at a time)."""
+        return self.index.loading
+
     def _warm_up_soon(self) -> None:
-        """After the next frame, build the search text and the shown columns' sort values a slice per
-        turn of the event loop, so the first filter or sort at 100,000 VMs costs what a later one does."""
+        """After the next frame (which shows the first rows), a slice per turn of the event loop: index
+        the VMs of a big list still loading, then build the search text and the shown columns' sort
+        values, so the first filter or sort at 100,000 VMs costs what a later one does."""
         if not self._warming:
             self._warming = True
             self.call_after_refresh(self._warm_up_slice)
 
     def _warm_up_slice(self) -> None:
+        if self.index.loading:
+            keep = self.selected_key
+            if self.index.load():
+                self._rows_changed(keep)
+            self.post_message(self.RowsLoaded())
+            self.call_later(self._warm_up_slice)
+            return
         shown = [column.key for column in COLUMNS if self._widths.get(column.key)]
         if self.index.warm_up(shown, WARM_UP_SLICE):
             self._warming = False
