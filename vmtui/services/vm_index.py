@@ -127,12 +127,14 @@ class VmIndex:
             snapshot = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
             self.vms = snapshot
             slots = self._slots
-            fresh = [vm for key, vm in snapshot.items() if key not in slots]
+            fresh = {key: vm for key, vm in snapshot.items() if key not in slots}
             if len(fresh) <= LOAD_SLICE:
                 self._unloaded = {}
                 return self._index(snapshot, self._diff(snapshot))
-            first = {(vm.provider, vm.id): vm for vm in self._first(fresh, FIRST_ROWS)}
-            self._unloaded = {key: vm for vm in fresh if (key := (vm.provider, vm.id)) not in first}
+            first = {(vm.provider, vm.id): vm for vm in self._first(list(fresh.values()), FIRST_ROWS)}
+            for key in first:
+                del fresh[key]
+            self._unloaded = fresh
             indexed = {key: snapshot[key] for key in self._indexed if key in snapshot} | first
             return self._index(indexed, self._diff(indexed))
 
