@@ -7,6 +7,7 @@ cursor follows its VM through snapshots, sorts and filters; marked rows (Space) 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -15,7 +16,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -276,21 +277,28 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         values, so the first filter or sort at 100,000 VMs costs what a later one does."""
         if not self._warming:
             self._warming = True
-            self.call_after_refresh(self._warm_up_slice)
+            self.call_after_refresh(self._warm_up)
 
-    def _warm_up_slice(self) -> None:
+    @work(group="vm-table-warm-up", exit_on_error=False)
+    async def _warm_up(self) -> None:
+        """Slices with the event loop turning in between (a chain of `call_later` would not let it:
+        a widget runs the callbacks queued to it back to back)."""
+        try:
+            while not self._warm_up_slice():
+                await asyncio.sleep(0)
+        finally:
+            self._warming = False
+
+    def _warm_up_slice(self) -> bool:
+        """One slice of loading or warm-up; True when nothing is left."""
         if self.index.loading:
             keep = self.selected_key
             if self.index.load():
                 self._rows_changed(keep)
             self.post_message(self.RowsLoaded())
-            self.call_later(self._warm_up_slice)
-            return
+            return False
         shown = [column.key for column in COLUMNS if self._widths.get(column.key)]
-        if self.index.warm_up(shown, WARM_UP_SLICE):
-            self._warming = False
-        else:
-            self.call_later(self._warm_up_slice)
+        return self.index.warm_up(shown, WARM_UP_SLICE)
 
     def set_filter(self, vm_filter: VmFilter) -> None:
         keep = self.selected_key
