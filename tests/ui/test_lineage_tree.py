@@ -149,3 +149,20 @@ async def test_several_profiles_get_one_root_each():
         tree = app.main_screen.lineage
         assert [child.data for child in tree.root.children] == [("alpha",), ("beta",)]
         assert app.main_screen.table.row_count == 6
+
+
+async def test_the_selected_vm_deep_in_a_chain_is_on_screen_above_the_horizontal_scrollbar():
+    """Its labels are wider than the pane at 80x24, so a horizontal scrollbar takes the pane's bottom
+    row once the fold opens: the VM must still be in view, not under the scrollbar."""
+    vms, commits = chain(100)
+    app = make_app(DemoProvider("p", vms=vms, commits=commits))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.main_screen.table.select(("p", "vm50"))
+        await pilot.pause()
+        await pilot.pause()
+        tree = app.main_screen.lineage
+        line = tree._tree_index[("p", "vm", "vm50")].line
+        top = tree.scroll_offset.y
+        assert tree.show_horizontal_scrollbar
+        assert top <= line < top + tree.scrollable_content_region.height

@@ -241,6 +241,9 @@ class LineageTree(Tree[NodeId]):
         if move_cursor:
             self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
+        # Once more after the next layout: a label wider than the pane adds a horizontal scrollbar,
+        # which takes the bottom row the node was scrolled to.
+        self.call_after_refresh(self.scroll_to_node, node, animate=False)
         return True
 
     def toggle_fold(self, fold: NodeId) -> None:
