@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from itertools import count
 from typing import Protocol
 
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
@@ -64,8 +63,7 @@ class OutputPipeline:
         self._last_paint = 0.0
         self._sync_started: float | None = None
         self._painted_cursor_row: int | None = None
-        self._versions = count(1)
-        self.row_versions: list[int] = []  # per screen row, changes whenever the row is repainted
+        self._painted_rows = 0  # the screen's height at the last paint
 
     # -- state ------------------------------------------------------------------------------------------
     @property
@@ -78,15 +76,8 @@ class OutputPipeline:
         """The pane knows its size: parse what arrived before it."""
         with self.lock:
             self.emulator = emulator
-            self.renumber_rows()
             early, self._early = bytes(self._early), bytearray()
         self.feed(early)
-
-    def renumber_rows(self) -> None:
-        """Give every screen row a new version (after a resize, or when strips were dropped)."""
-        with self.lock:
-            rows = self.emulator.rows if self.emulator else 0
-            self.row_versions = [next(self._versions) for _ in range(rows)]
 
     # -- input from the transport (any thread) -----------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -170,12 +161,9 @@ class OutputPipeline:
         self._last_paint = time.monotonic()
         self._parsed_since_paint = 0
         rows = emulator.rows
-        if len(self.row_versions) != rows:
-            self.renumber_rows()
+        if self._painted_rows != rows:
+            self._painted_rows = rows
             self._full_repaint = True
-        for row in self._dirty_rows:
-            if 0 <= row < rows:
-                self.row_versions[row] = next(self._versions)
         cursor_row = emulator.cursor.row
         dirty = self._dirty_rows | {cursor_row}
         if self._painted_cursor_row is not None:
