@@ -35,15 +35,18 @@ TYPING_GAP = 0.05  # between keystrokes: fast human typing, so the 60 Hz frame c
 
 
 def coloured_output(megabytes: float) -> bytes:
-    """`ls --color`-like lines of SGR-coloured words, ending with the sentinel line."""
-    words = []
+    """`ls --color`-like lines of SGR-coloured words, ending with the sentinel line. Every line starts with
+    its block's number, so no two lines are alike (as in a real log): a pane that caches rows by content
+    gains nothing here that real output would not give it."""
+    words = ["%(block)b "]
     for i in range(4000):
         words.append(f"\x1b[{31 + i % 7}mword{i:05d}\x1b[0m \x1b[1;38;5;{i % 256}mbold\x1b[0m ")
         if i % 6 == 5:
-            words.append("\r\n")
-    block = "".join(words).encode()
-    repeat = max(1, int(megabytes * 1_000_000 / len(block)))
-    return block * repeat + f"\r\n{SENTINEL}\r\n".encode()
+            words.append("\r\n%(block)b ")
+    template = "".join(words).encode()
+    repeat = max(1, int(megabytes * 1_000_000 / len(template)))
+    blocks = (template % {b"block": b"%06d" % number} for number in range(repeat))
+    return b"".join(blocks) + f"\r\n{SENTINEL}\r\n".encode()
 
 
 class FloodTransport:

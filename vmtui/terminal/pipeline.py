@@ -20,6 +20,7 @@ from typing import Protocol
 
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import Mode
+from vmtui.terminal.screen_model import RowSnapshot
 from vmtui.terminal.transport import TerminalTransport
 
 MAX_FPS = 60
@@ -63,7 +64,10 @@ class OutputPipeline:
         self._last_paint = 0.0
         self._sync_started: float | None = None
         self._painted_cursor_row: int | None = None
-        self._painted_rows = 0  # the screen's height at the last paint
+        self.row_snapshots: list[RowSnapshot] = []
+        """Per screen row, what it showed at the last paint: the UI draws these, so a row drawn again for
+        any other reason (a synchronized update is held, Textual refreshes the pane) shows the painted
+        moment of the stream, never a half-parsed one."""
 
     # -- state ------------------------------------------------------------------------------------------
     @property
@@ -76,8 +80,17 @@ class OutputPipeline:
         """The pane knows its size: parse what arrived before it."""
         with self.lock:
             self.emulator = emulator
+            self.snapshot_rows()
             early, self._early = bytes(self._early), bytearray()
         self.feed(early)
+
+    def snapshot_rows(self) -> None:
+        """Take every screen row again (after a resize: every row may have changed)."""
+        with self.lock:
+            emulator = self.emulator
+            self.row_snapshots = (
+                [emulator.row_snapshot(row) for row in range(emulator.rows)] if emulator else []
+            )
 
     # -- input from the transport (any thread) -----------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -161,9 +174,12 @@ class OutputPipeline:
         self._last_paint = time.monotonic()
         self._parsed_since_paint = 0
         rows = emulator.rows
-        if self._painted_rows != rows:
-            self._painted_rows = rows
+        if len(self.row_snapshots) != rows:
+            self.snapshot_rows()
             self._full_repaint = True
+        for row in self._dirty_rows:
+            if 0 <= row < rows:
+                self.row_snapshots[row] = emulator.row_snapshot(row)
         cursor_row = emulator.cursor.row
         dirty = self._dirty_rows | {cursor_row}
         if self._painted_cursor_row is not None:

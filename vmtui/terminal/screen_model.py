@@ -26,8 +26,9 @@ DEFAULT_STYLE = CellStyle()
 # A run of cells with one style. Each character occupies one cell, except wide characters (two cells).
 Run = tuple[str, CellStyle]
 
-# What a screen row shows now: a key equal for equal content (so a line that moved up as the screen
-# scrolled finds the strip drawn for it before), and its runs, computed only when asked.
+# What a screen row showed when taken: a key equal for equal content (so a line that moved up as the
+# screen scrolled finds the strip drawn for it before), and its runs as they were then, computed only
+# when asked.
 RowSnapshot = tuple[Hashable, Callable[[], list[Run]]]
 
 
