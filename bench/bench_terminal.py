@@ -22,6 +22,7 @@ import time
 import avt
 from textual import events
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from vmtui.terminal.transport import TerminalSink
 from vmtui.ui.widgets.terminal_pane import TerminalPane
@@ -158,6 +159,30 @@ async def _frame_ms(emulator: str, frames: int = 30) -> float:
         return statistics.median(samples) * 1000
 
 
+async def _frame_after_new_lines_ms(new_lines: int, frames: int = 60) -> float:
+    """Median CPU ms to draw the whole pane through Textual's line path (its line cache emptied, as on a full
+    repaint) after `new_lines` unique lines scrolled in: rows whose line only moved up can reuse their
+    strips, new ones cannot."""
+    app = BenchApp()
+    async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TerminalPane)
+        pane.connect(lambda sink, cols, rows: _echo(sink))
+        await _until(lambda: pane.transport is not None, timeout=60)
+        region = Region(0, 0, pane.size.width, pane.size.height)
+        lines = iter(coloured_output(1).split(b"\r\n"))
+        pane.feed(b"".join(next(lines) + b"\r\n" for _ in range(ROWS)))  # a full screen, so lines scroll
+        samples = []
+        for _ in range(frames):
+            pane.feed(b"".join(next(lines) + b"\r\n" for _ in range(new_lines)))
+            await _until(lambda: pane.settled, timeout=60)
+            pane._styles_cache.clear()
+            started = time.thread_time()  # CPU of this (the UI) thread: a preempted frame costs nothing more
+            pane.render_lines(region)
+            samples.append(time.thread_time() - started)
+        return statistics.median(samples) * 1000
+
+
 async def _echo_latencies_ms(flood: bool, keys: int = 60) -> list[float]:
     app = BenchApp(panes=2)
     async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
@@ -244,6 +269,18 @@ def run() -> list[dict]:
             "unit": "MB/s",
             "baseline": pyte_small,
             "ratio": avt_small / pyte_small,
+        }
+    )
+
+    scrolled = asyncio.run(_frame_after_new_lines_ms(2))
+    screenful = asyncio.run(_frame_after_new_lines_ms(ROWS))
+    rows.append(
+        {
+            "name": f"frame after 2 new lines scrolled in vs after {ROWS} (every row new)",
+            "value": scrolled,
+            "unit": "ms",
+            "baseline": screenful,
+            "ratio": scrolled / screenful,
         }
     )
 
