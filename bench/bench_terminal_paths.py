@@ -5,6 +5,9 @@ is painted.
 Rows, each with baselines measured in the same run on the same bytes:
 - avt in two threads at once vs one (does `feed_str` release the GIL?);
 - PTY: pane vs the raw `avt` feed (the emulator alone) and vs `cat` on a PTY read by a bare loop;
+  the same bare loop feeding each read to avt in its own thread (no UI: the most a design can reach
+  whose reads and parsing share one GIL); CPU seconds: the pane's process, and the bare loop's whole
+  path (reader, `cat`, the kernel workers that move tty data), each vs the raw avt feed's;
 - SSH (root only: a real sandboxed VM of a `vmtui serve` engine in its own process, temp state dir): pane
   vs the raw `avt` feed and vs a bare asyncssh read loop on a shell over the same gateway;
 - keystroke-to-echo p50/p99 in one tab (a PTY running `cat`, the tty echoes) while another session floods
@@ -16,6 +19,7 @@ Each figure is the median of `REPEAT` runs (the machine is shared; medians tame 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import fcntl
 import json
 import os
@@ -63,24 +67,50 @@ def _median_of(measure: Callable[[], float], repeat: int = REPEAT) -> float:
 
 
 # -- PTY ----------------------------------------------------------------------------------------------
-def _bare_pty_seconds(path: Path) -> float:
-    """`cat path` on a PTY, read by a plain blocking loop until the child side closes."""
+def _kernel_worker_seconds() -> float:
+    """CPU seconds used so far by the kernel's worker threads (kworker: they move PTY output into the
+    reader's tty buffer). Threads that come and go during a run are missed; others' tty work is counted."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            if "(kworker" in fields[0]:
+                utime, stime = fields[1].split()[11:13]
+                total += int(utime) + int(stime)
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _bare_pty_run(path: Path, parse: bool = False) -> tuple[float, float]:
+    """`cat path` on a PTY, read by a plain blocking loop until the child side closes (each read fed to
+    avt in the same thread when `parse`): (wall seconds, CPU seconds of reader + cat + kernel workers)."""
+    vt = avt.Vt(COLS, ROWS, 0)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     master, slave = pty.openpty()
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    workers_before, before = _kernel_worker_seconds(), os.times()
     started = time.perf_counter()
     process = subprocess.Popen(["cat", str(path)], stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
         while True:
             try:
-                if not os.read(master, 65536):
-                    break
+                data = os.read(master, 65536)
             except OSError:  # EIO once cat exited and its side closed
                 break
+            if not data:
+                break
+            if parse:
+                vt.feed_str(decoder.decode(data))
     finally:
         os.close(master)
         process.wait()
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = os.times()
+    own = after.user + after.system - before.user - before.system
+    cat = after.children_user + after.children_system - before.children_user - before.children_system
+    return wall, own + cat + _kernel_worker_seconds() - workers_before
 
 
 def _pty(argv: list[str]) -> TransportFactory:
@@ -90,25 +120,47 @@ def _pty(argv: list[str]) -> TransportFactory:
     return spawn
 
 
-async def _pty_pane_seconds(path: Path) -> float:
-    """Seconds from connecting a pane to `cat path` on a PTY until the sentinel is painted."""
+async def _pty_pane_run(path: Path) -> tuple[float, float]:
+    """(Seconds, process CPU seconds) from connecting a pane to `cat path` on a PTY until the sentinel is
+    painted."""
     app = BenchApp()
     async with app.run_test(headless=True, size=(COLS, ROWS)) as pilot:
         await pilot.pause()
         pane = app.query_one(TerminalPane)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         pane.connect(_pty(["cat", str(path)]))
         await _until(lambda: _on_screen(pane, SENTINEL), timeout=600)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _raw_avt_run(data: bytes) -> tuple[float, float]:
+    cpu = time.process_time()
+    return _raw_avt_seconds(data), time.process_time() - cpu
+
+
+def _median_runs(measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """Medians of `REPEAT` (wall, CPU) measurements."""
+    runs = [measure() for _ in range(REPEAT)]
+    return statistics.median(wall for wall, _ in runs), statistics.median(cpu for _, cpu in runs)
 
 
 def _pty_rows(path: Path, megabytes: float, data: bytes) -> list[dict]:
-    pane = megabytes / _median_of(lambda: asyncio.run(_pty_pane_seconds(path)))
-    raw = megabytes / _median_of(lambda: _raw_avt_seconds(data))
-    bare = megabytes / _median_of(lambda: _bare_pty_seconds(path))
+    pane, pane_cpu = _median_runs(lambda: asyncio.run(_pty_pane_run(path)))
+    raw, raw_cpu = _median_runs(lambda: _raw_avt_run(data))
+    bare, bare_cpu = _median_runs(lambda: _bare_pty_run(path))
+    ceiling = _median_of(lambda: _bare_pty_run(path, parse=True)[0])
+    name = f"PTY cat {FLOOD_MB} MB"
     return [
-        _row(f"PTY cat {FLOOD_MB} MB: pane vs raw avt feed", pane, "MB/s", raw),
-        _row(f"PTY cat {FLOOD_MB} MB: pane vs bare PTY read loop", pane, "MB/s", bare),
+        _row(f"{name}: pane vs raw avt feed", megabytes / pane, "MB/s", megabytes / raw),
+        _row(f"{name}: pane vs bare PTY read loop", megabytes / pane, "MB/s", megabytes / bare),
+        _row(
+            f"{name}: bare loop feeding avt, one thread, no UI vs raw avt",
+            megabytes / ceiling,
+            "MB/s",
+            megabytes / raw,
+        ),
+        _row(f"{name}: pane process CPU vs raw avt feed CPU", pane_cpu, "s", raw_cpu),
+        _row(f"{name}: bare loop CPU (reader + cat + kworkers) vs raw avt CPU", bare_cpu, "s", raw_cpu),
     ]
 
 

@@ -82,7 +82,7 @@ async def test_exec_runs_keep_output_and_exit_and_re_attach_after_detach(provide
     await provider.exec(vm.id, ["sh", "-c", "echo middle > /tmp/runs-fifo"])
     runs.attach(run)
     await wait_until(lambda: run.finished, "the run to end")
-    assert run.text() == "before\nmiddle\nafter\n" and run.exit_code == 3 and run.failed
+    assert run.output == b"before\nmiddle\nafter\n" and run.exit_code == 3 and run.failed
     assert await runs.logs(run) == "before\nmiddle\nafter\n"
     [entry] = log.entries  # logged when it was detached: left running, with its streamed request
     assert (entry.action, entry.target, entry.result) == ("exec", vm.id, "detached")

@@ -87,6 +87,19 @@ async def _open_palette(pilot: Pilot, app: VmTuiApp) -> None:
         expected = count
 
 
+def _long_chain() -> DemoProvider:
+    """vm0 -> c0 -> vm1 -> ... -> c99: a 200-step history in one line."""
+    from tests.ui.test_lineage_tree import chain
+
+    vms, commits = chain(100)
+    return DemoProvider("p", vms=vms, commits=commits)
+
+
+async def _select_mid_chain(pilot: Pilot, app: VmTuiApp) -> None:
+    app.main_screen.table.select(("p", "vm50"))
+    await pilot.pause()
+
+
 async def _select_commit(pilot: Pilot, app: VmTuiApp) -> None:
     await pilot.press("2", "up", "up", "up")
 
@@ -119,6 +132,8 @@ SCENES: tuple[Scene, ...] = (
     Scene("marked-sorted", keys=("N", "space", "down", "space")),
     Scene("bulk-delete-80x24", size=(80, 24), keys=("ctrl+a", "D")),
     Scene("bulk-delete-200x60", size=(200, 60), keys=("ctrl+a", "D")),
+    Scene("long-chain-80x24", size=(80, 24), provider=_long_chain),
+    Scene("long-chain-mid-80x24", size=(80, 24), provider=_long_chain, before=_select_mid_chain),
 )
 
 

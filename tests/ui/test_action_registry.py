@@ -36,7 +36,7 @@ def app_with_fake_action(ran: list[str], **options) -> VmTuiApp:
 
 
 def footer_keys(app) -> list[tuple[str, str]]:
-    return [(key.key_display or key.key, key.description) for key in app.main_screen.query("FooterKey")]
+    return [(key.key_display or key.key, key.description) for key in app.main_screen.query("FooterHint")]
 
 
 async def palette_options(pilot, query: str) -> list[str]:

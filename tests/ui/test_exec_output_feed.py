@@ -92,3 +92,24 @@ async def test_at_80x24_the_output_has_room_below_the_runs():
         await pilot.pause()
         log = app.screen.query_one(Log)
         assert log.content_region.height >= 3 and list(log.lines)[:2] == ["hello", "Linux"]
+
+
+async def test_every_column_of_the_runs_table_fits_from_80_columns_up():
+    """Status and age are whole at 80x24 and after the terminal grows; the command takes what is left."""
+    from textual.widgets import DataTable
+
+    from tests.snapshots.test_exec_snapshots import VM, three_runs
+    from vmtui.ui.screens.exec_runs import ExecScreen
+
+    app = StyledApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ExecScreen(three_runs(), VM))
+        for size in ((80, 24), (140, 40), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            await pilot.pause()
+            table = app.screen.query_one(DataTable)
+            widths = [column.get_render_width(table) for column in table.columns.values()]
+            assert len(widths) == 4 and sum(widths) <= table.scrollable_content_region.width, (size, widths)
+            assert table.get_row("detached")[2].plain == "detached" and table.get_row("failed")[3] == "5m"
+            assert table.columns["status"].width >= len("detached")

@@ -37,32 +37,48 @@ def flat(shapes, depth=0):
         yield from flat(shape.children, depth + 1)
 
 
-def test_a_long_linear_chain_is_one_level_with_its_middle_folded():
+def test_a_long_chain_nests_step_by_step_with_its_middle_folded():
     vms, commits = chain(10)  # 20 nodes in one line
     shapes = shape_lineage("p", build_lineage(vms, commits))
-    top = [(s.node_id[-1], s.folded) for s in shapes]
-    assert len(shapes) == CHAIN_KEEP + 1
-    assert top[0] == ("vm0", 0) and top[1] == ("c0", 20 - CHAIN_KEEP)  # fold named after its first node
-    assert [name for name, _ in top[2:]] == ["vm8", "c8", "vm9", "c9"][-(CHAIN_KEEP - 1) :]
-    hidden = [s.node_id[-1] for s in shapes[1].children]
-    assert (
-        hidden[0] == "c0"
-        and len(hidden) == 20 - CHAIN_KEEP
-        and not any(s.children for s in shapes[1].children)
+    assert list(flat(shapes)) == [
+        (0, "vm0", 0),
+        (1, "c0", 20 - CHAIN_KEEP),  # the fold, named after its first hidden step
+        (2, "c8", 0),
+        (3, "vm9", 0),
+        (4, "c9", 0),
+    ]  # at most CHAIN_KEEP + 1 levels, however long the chain
+    fold = shapes[0].children[0]
+    assert fold.hidden[0] == ("p", "commit", "c0") and len(fold.hidden) == 20 - CHAIN_KEEP
+
+
+def test_an_opened_fold_lists_its_steps_one_level_deep_and_the_branches_hang_under_the_last():
+    vms, commits = chain(10)
+    vms.append(Vm(provider="p", id="side", state=VmState.RUNNING, parent_commit_id="c9", created_at=DEMO_NOW))
+    vms.append(
+        Vm(provider="p", id="other", state=VmState.RUNNING, parent_commit_id="c9", created_at=DEMO_NOW)
     )
+    shapes = shape_lineage("p", build_lineage(vms, commits), opened={("p", "fold", "c0")})
+    rows = list(flat(shapes))
+    assert rows[:3] == [(0, "vm0", 0), (1, "c0", 20 - CHAIN_KEEP), (2, "c0", 0)]
+    assert [depth for depth, _, _ in rows[2:21]] == [2] * 19  # c0 … c9: each listed after the one above
+    assert [name for _, name, _ in rows[2:21]] == [
+        step for i in range(10) for step in (f"c{i}", f"vm{i + 1}")
+    ][:19]
+    assert sorted(rows[21:]) == [(3, "other", 0), (3, "side", 0)]  # a branch point: real nesting
+    assert all(step.listed for step in shapes[0].children[0].children)
 
 
-def test_branch_points_nest_and_short_runs_stay_flat():
+def test_branch_points_nest_and_chains_nest_under_their_parent():
     provider = demo_provider()
     shapes = shape_lineage("local", build_lineage(provider.vms.values(), provider.commits.values()))
     assert list(flat(shapes)) == [
         (0, "vm-17c0ffee", 0),
         (0, "vm-3f2a91c0", 0),
-        (0, "c-5b0e3d12", 0),  # branch point: two VMs from this commit
-        (1, "vm-8c1d77e4", 0),
-        (2, "c-91aa04be", 0),  # the rest of that branch's run, one level
-        (2, "vm-d4e6f801", 0),
-        (1, "vm-a90b2f6d", 0),
+        (1, "c-5b0e3d12", 0),  # build-base's commit: under it
+        (2, "vm-8c1d77e4", 0),  # branch point: two VMs from this commit
+        (3, "c-91aa04be", 0),  # the chain of that branch, step by step
+        (4, "vm-d4e6f801", 0),
+        (2, "vm-a90b2f6d", 0),
     ]
 
 
@@ -99,7 +115,7 @@ async def test_refresh_keeps_expansion_cursor_and_marks_you_are_here():
         assert runner_node.is_expanded  # revealed: the marked VM lives under it
 
 
-async def test_folded_chain_opens_when_the_selected_vm_is_inside():
+async def test_a_fold_opens_when_the_selected_vm_is_inside_and_enter_folds_it_again():
     vms, commits = chain(8)
     provider = DemoProvider("p", vms=vms, commits=commits)
     app = make_app(provider)
@@ -107,11 +123,22 @@ async def test_folded_chain_opens_when_the_selected_vm_is_inside():
         await settle(pilot, app)
         tree = app.main_screen.lineage
         fold = tree._tree_index[("p", "fold", "c0")]
-        assert not fold.is_expanded and "more steps" in fold.label.plain
+        assert (
+            "12 more steps (Enter lists)" in fold.label.plain and ("p", "vm", "vm3") not in tree._tree_index
+        )
+        assert [child.data for child in fold.children] == [("p", "commit", "c6")]  # the chain goes on
         table = app.main_screen.table
         table.select(("p", "vm3"))
         await pilot.pause()
-        assert fold.is_expanded
+        here = tree._tree_index[("p", "vm", "vm3")]
+        assert here.parent is tree._tree_index[("p", "fold", "c0")]
+        assert here.label.plain.startswith("↳ ") and "you are here" in here.label.plain
+        await pilot.press("2")
+        tree.move_cursor(tree._tree_index[("p", "fold", "c0")])
+        await pilot.press("enter")
+        await pilot.pause()
+        assert ("p", "vm", "vm3") not in tree._tree_index  # folded again
+        assert "more steps" in tree._tree_index[("p", "fold", "c0")].label.plain
 
 
 async def test_several_profiles_get_one_root_each():
@@ -122,3 +149,20 @@ async def test_several_profiles_get_one_root_each():
         tree = app.main_screen.lineage
         assert [child.data for child in tree.root.children] == [("alpha",), ("beta",)]
         assert app.main_screen.table.row_count == 6
+
+
+async def test_the_selected_vm_deep_in_a_chain_is_on_screen_above_the_horizontal_scrollbar():
+    """Its labels are wider than the pane at 80x24, so a horizontal scrollbar takes the pane's bottom
+    row once the fold opens: the VM must still be in view, not under the scrollbar."""
+    vms, commits = chain(100)
+    app = make_app(DemoProvider("p", vms=vms, commits=commits))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.main_screen.table.select(("p", "vm50"))
+        await pilot.pause()
+        await pilot.pause()
+        tree = app.main_screen.lineage
+        line = tree._tree_index[("p", "vm", "vm50")].line
+        top = tree.scroll_offset.y
+        assert tree.show_horizontal_scrollbar
+        assert top <= line < top + tree.scrollable_content_region.height

@@ -167,6 +167,35 @@ async def test_a_flood_fed_from_a_reader_thread_ends_painted_with_nothing_lost(e
         assert pane.emulator.total_scrolled == lines - (pane.emulator.rows - 1), "no line was dropped"
 
 
+async def test_a_reader_thread_cannot_feed_between_two_rows_of_a_frame() -> None:
+    """A frame's rows show one moment of the stream (and a flood's parses cannot stretch a frame)."""
+    app = TerminalApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.pane
+        draw_row = pane.render_line
+        lock_free_after_row: list[bool] = []
+
+        def reader_could_feed() -> None:
+            if acquired := pane.pipeline.lock.acquire(blocking=False):
+                pane.pipeline.lock.release()
+            lock_free_after_row.append(acquired)
+
+        def render_line(y: int):
+            strip = draw_row(y)
+            reader = threading.Thread(target=reader_could_feed)
+            reader.start()
+            reader.join()
+            return strip
+
+        pane.render_line = render_line  # what Textual calls for each row
+        pane.refresh()
+        lines = pane.render_lines(pane.size.region)
+        assert len(lines) == pane.size.height
+        assert len(lock_free_after_row) == pane.size.height
+        assert not any(lock_free_after_row)
+
+
 async def test_title_and_close_messages() -> None:
     seen: list[Message] = []
     app = TerminalApp()

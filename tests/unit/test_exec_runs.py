@@ -59,7 +59,7 @@ async def test_a_broken_stream_is_re_attached_from_its_cursor_and_nothing_is_los
     run = runs.start(VM, ["sh", "-c", "echo one; echo two"])
     await wait_finished(run)
     assert provider.attached_from == [1]
-    assert (run.text(), run.exit_code, run.error, run.status) == ("one\ntwo\n", 0, None, "exit 0")
+    assert (run.output, run.exit_code, run.error, run.status) == (b"one\ntwo\n", 0, None, "exit 0")
     [entry] = log.entries  # one change, logged once it ended (not when the stream broke)
     assert (entry.action, entry.target, entry.result) == ("exec", "vm-1", "ok")
     assert "vers exec vm-1 'echo one; echo two'" in vers_script(log.entries)
@@ -70,7 +70,7 @@ async def test_a_broken_stream_that_cannot_be_re_attached_ends_with_the_reason()
     runs = ExecRuns({"p": BreakingStream(can_attach=False)}, log)
     run = runs.start(VM, ["true"])
     await wait_finished(run)
-    assert run.failed and run.error == "p cannot re-attach to commands" and run.text() == "one\n"
+    assert run.failed and run.error == "p cannot re-attach to commands" and run.output == b"one\n"
     assert [entry.result for entry in log.entries] == ["p cannot re-attach to commands"]
 
 

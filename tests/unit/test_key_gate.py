@@ -16,7 +16,6 @@ class FocusedApp:
 
 
 async def test_keys_for_a_terminal_pane_are_dispatched_at_once_without_holding_the_next():
-    assert TerminalPane.TAKES_EVERY_KEY
     dispatched: list[str] = []
 
     async def dispatch(key: events.Key) -> None:
@@ -38,3 +37,11 @@ async def test_while_keys_are_held_a_terminal_key_waits_its_turn():
     gate.passing = True  # a key that may open a dialog is still on its way
     await gate.admit(events.Key("x", "x"))
     assert dispatched == [] and [key.key for key in gate.held] == ["x"]
+
+
+def test_the_key_after_the_terminal_prefix_goes_through_the_gate():
+    """It may leave the terminal and open a dialog: the keys typed after it must wait for it."""
+    pane = TerminalPane()
+    assert pane.takes_every_key
+    pane.prefix_armed = True
+    assert not pane.takes_every_key

@@ -58,3 +58,20 @@ def test_layer_never_imports_forbidden(contract):
     loaded = json.loads(out)
     bad = [m for m in loaded for rule in contract["forbidden_modules"] if _banned(m, rule, package)]
     assert bad == [], f"{package} pulls in {bad}"
+
+
+def test_vmtui_uses_only_textuals_public_modules():
+    """Textual's `_private` modules change without notice between releases: vmtui imports none of them."""
+    import ast
+
+    package = PYPROJECT.parent / "vmtui"
+    private = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "textual" and any(part.startswith("_") for part in parts):
+                    private.append(f"{path.relative_to(package.parent)}: {name}")
+    assert private == []

@@ -151,3 +151,41 @@ async def test_wake_cuts_the_wait_short():
         await asyncio.sleep(0.01)
     task.cancel()
     assert len(seen) >= 2
+
+
+class CommitsFirstProvider(ScriptedProvider):
+    """The list answers only once the commits were asked for: a poll that fetched them after the list
+    would wait forever."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.commits_asked = asyncio.Event()
+
+    async def list_vms(self):
+        await self.commits_asked.wait()
+        return await super().list_vms()
+
+    async def list_commits(self):
+        self.commits_asked.set()
+        return await super().list_commits()
+
+
+async def test_the_commits_are_fetched_while_the_list_is():
+    poller = Poller(CommitsFirstProvider([RUNNING]), lambda result: None)
+    result = await asyncio.wait_for(poller.tick(), timeout=30)
+    assert result.fleet.vms == tuple(RUNNING) and [c.id for c in result.fleet.commits] == ["c1"]
+
+
+class FailingCommitsProvider(ScriptedProvider):
+    async def list_commits(self):
+        raise Unavailable("commits down")
+
+
+async def test_a_failed_list_or_failed_commits_fail_the_poll_and_keep_the_last_fleet():
+    poller = Poller(ScriptedProvider([RUNNING, Unavailable("list down")]), lambda result: None)
+    good = await poller.tick()
+    failed = await poller.tick()
+    assert failed.stale and "list down" in str(failed.error) and failed.fleet is good.fleet
+    poller = Poller(FailingCommitsProvider([RUNNING]), lambda result: None)
+    failed = await poller.tick()
+    assert failed.stale and "commits down" in str(failed.error)

@@ -124,3 +124,32 @@ async def test_the_reader_ends_after_the_program_exits_and_its_output_is_deliver
     async with asyncio.timeout(30):
         while transport.reader.is_alive():
             await asyncio.sleep(0.01)
+
+
+async def test_a_session_gets_default_signals_even_when_vmtui_ignores_them() -> None:
+    """Started under `nohup` (SIGHUP ignored) or as a background job (SIGINT ignored), vmtui must still give
+    its sessions default signal handling: else close() cannot end them and ctrl+c interrupts nothing."""
+    ignored = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+    previous = [signal.signal(number, signal.SIG_IGN) for number in ignored]
+    try:
+        sink = Sink()
+        transport = await PtyTransport.spawn(
+            sink, 80, 24, ["sh", "-c", "grep SigIgn /proc/self/status; exec sleep 120"]
+        )
+    finally:
+        for number, handler in zip(ignored, previous, strict=True):
+            signal.signal(number, handler)
+    try:
+        async with asyncio.timeout(30):
+            while b"\n" not in b"".join(sink.feeds):
+                await asyncio.sleep(0.01)
+        mask = int(b"".join(sink.feeds).split(b"SigIgn:")[1].split()[0], 16)
+        assert not [number for number in ignored if mask & (1 << (number - 1))]
+        transport.close()
+        assert await sink.ended == "closed"
+        async with asyncio.timeout(30):
+            while Path(f"/proc/{transport.pid}").exists():  # SIGHUP ended it and it was reaped
+                await asyncio.sleep(0.01)
+    finally:
+        if Path(f"/proc/{transport.pid}").exists():
+            os.killpg(transport.pid, signal.SIGKILL)

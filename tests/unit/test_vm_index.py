@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from vmtui.core.models import Vm, VmState
+from vmtui.services import vm_index
 from vmtui.services.filter import parse_filter
 from vmtui.services.vm_index import VmIndex
 from vmtui.ui.widgets.vm_table import COLUMNS
@@ -160,3 +161,66 @@ def test_after_the_warm_up_the_first_filter_and_sort_measure_no_vm(monkeypatch):
     index.sort_by("name", reverse=True)
     assert measured == []
     assert index.keys() == reference(fleet, "team=b", "name", True)
+
+
+@pytest.mark.parametrize(
+    ("column", "reverse"), [("age", False), ("age", True), ("provider", False), ("state", True)]
+)
+def test_a_big_first_snapshot_shows_its_top_rows_first_and_they_never_move(monkeypatch, column, reverse):
+    """A snapshot adding more than LOAD_SLICE VMs indexes its FIRST_ROWS top rows at once (ties at the
+    cut included: the profile column ties 2/3 of the fleet), the rest a slice at a time."""
+    monkeypatch.setattr(vm_index, "LOAD_SLICE", 50)
+    monkeypatch.setattr(vm_index, "FIRST_ROWS", 12)
+    rng = random.Random(7)
+    fleet = random_fleet(rng, 400)
+    index = VmIndex(SORT_VALUES, column)
+    index.sort_by(column, reverse)
+    index.apply(fleet)
+    expected = reference(fleet, "", column, reverse)
+    assert index.keys() == expected[:12]
+    assert index.loading == 400 - 12
+    slices = 0
+    while index.loading:
+        left = index.loading
+        assert len(index.load()) == min(50, left)
+        slices += 1
+        assert index.keys()[:12] == expected[:12]  # what is on screen stays put
+    assert slices == 8
+    assert index.keys() == expected
+    assert [index.position(key) for key in expected] == list(range(400))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_snapshots_filters_and_sorts_while_a_big_snapshot_loads_match_the_reference(monkeypatch, seed):
+    """Whatever arrives between two load slices, the loaded rows are the reference's rows of the VMs
+    indexed so far, and once loading ends, the reference itself."""
+    monkeypatch.setattr(vm_index, "LOAD_SLICE", 40)
+    monkeypatch.setattr(vm_index, "FIRST_ROWS", 10)
+    rng = random.Random(seed)
+    index = VmIndex(SORT_VALUES, "age")
+    fleet = random_fleet(rng, 300)
+    filter_text, column, reverse = "", "age", False
+    index.apply(fleet)
+    for _ in range(30):
+        step = rng.randrange(5)
+        if step <= 1:
+            index.load()
+        elif step == 2:  # a poll during loading: a few change, go or arrive
+            fleet = [v for v in fleet if rng.random() > 0.02]
+            for i in rng.sample(range(len(fleet)), 3):
+                fleet[i] = fleet[i].model_copy(update={"state": rng.choice(list(VmState))})
+            fleet += [vm(1000 + rng.randrange(5000), age=rng.randrange(50)) for _ in range(3)]
+            fleet = list({v.key: v for v in fleet}.values())
+            index.apply(fleet)
+        elif step == 3:
+            filter_text = rng.choice(["", "state:running", "team=b", "n1", "~v0"])
+            index.set_filter(parse_filter(filter_text))
+        else:
+            column, reverse = rng.choice(list(SORT_VALUES)), rng.random() < 0.5
+            index.sort_by(column, reverse)
+        loaded = [v for v in fleet if v.key not in index._unloaded]
+        assert index.keys() == reference(loaded, filter_text, column, reverse)
+        assert set(index.vms) == {v.key for v in fleet}  # every listed VM is known, loaded or not
+    while index.loading:
+        index.load()
+    assert index.keys() == reference(fleet, filter_text, column, reverse)

@@ -8,9 +8,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+"""How pydantic's own `model_construct` fills a frozen model, without its per-field Python loop."""
 
 
 class VmState(enum.StrEnum):
@@ -30,6 +34,9 @@ class VmState(enum.StrEnum):
             return raw
         if not isinstance(raw, str):
             return cls.UNKNOWN
+        exact = _STATE_ALIASES.get(raw)  # today's words as sent: one lookup, no normalising
+        if exact is not None:
+            return exact
         key = raw.strip().lower().replace(" ", "_").replace("-", "_")
         return _STATE_ALIASES.get(key, cls.UNKNOWN)
 
@@ -140,6 +147,19 @@ class Vm(BaseModel):
     specs: VmSpecs = Field(default_factory=VmSpecs)
     extra: dict[str, str] = Field(default_factory=dict)
 
+    @classmethod
+    def from_checked(cls, values: dict[str, Any]) -> Vm:
+        """A Vm holding `values`, every field in field order, each already of its declared type (the
+        caller checked them), without pydantic's validation: ~1 µs instead of ~4 µs a VM, most of what
+        parsing a 100,000-VM list cost. Equal to `Vm(**values)`; `values` becomes the VM's own. Every
+        such VM shares one fields-set: pydantic only copies a frozen model's (`model_copy`), never adds."""
+        vm = _new_object(cls)
+        _set_attribute(vm, "__dict__", values)
+        _set_attribute(vm, "__pydantic_fields_set__", _ALL_VM_FIELDS)
+        _set_attribute(vm, "__pydantic_extra__", None)
+        _set_attribute(vm, "__pydantic_private__", None)
+        return vm
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.id)
@@ -162,6 +182,9 @@ class Vm(BaseModel):
             "parent_commit": self.parent_commit_id,
             "grandparent_vm": self.grandparent_vm_id,
         }
+
+
+_ALL_VM_FIELDS = set(Vm.model_fields)
 
 
 class Commit(BaseModel):

@@ -49,7 +49,8 @@ from vmtui.local.changes import ChangeFeed
 from vmtui.local.diskspace import NoSpace, StateReserve
 from vmtui.local.exec_journal import ExecJournal
 from vmtui.local.layer_diff import Chain, LayerDiff
-from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull
+from vmtui.local.orphans import find_orphan_vms, hostname_of_vm
+from vmtui.local.sandbox import Sandbox, SandboxError, SandboxSpec, StorageFull, rootless
 from vmtui.local.store import CommitRecord, ImageRecord, Store, VmRecord, utc_now
 from vmtui.local.vmdisk import DiskError, VmDisk
 
@@ -146,6 +147,9 @@ class Engine:
         await self._build_default_image()
         await self._recover()
         self._room.refill()
+        if not rootless():  # only a root engine's VMs have loop devices (`orphans`)
+            for orphan in await asyncio.to_thread(find_orphan_vms):
+                log.warning(orphan.warning())
 
     async def close(self) -> None:
         """Stop serving. Running VMs keep running; a later `start()` adopts them."""
@@ -828,7 +832,7 @@ class Engine:
             vm_dir=self._vm_dir(vm.id),
             layers=[self.state_dir / "layers" / layer for layer in vm.layers],
             image=self._image_spec_path(vm.image),
-            hostname=f"vm-{vm.id[:8]}",
+            hostname=hostname_of_vm(vm.id),
             env=dict(vm.env),
             vcpu_count=vm.vcpu_count,
             mem_size_mib=vm.mem_size_mib,

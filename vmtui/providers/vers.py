@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
@@ -24,6 +25,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from vmtui.core.collector import collector_paused
 from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, ProviderError, Unsupported
 from vmtui.core.models import (
     Capabilities,
@@ -57,6 +59,8 @@ API = "/api/v1"
 PAGE_SIZE = 100
 MAX_PAGES = 1000
 METADATA_CONCURRENCY = 8
+PARSE_SLICE = 10_000
+"""VM list items converted per turn of the event loop (~20 ms)."""
 LONG_TIMEOUT = 130.0
 """Commit, branch, boot-waiting create: the server's own request timeout is 120 s."""
 UPLOAD_CHUNK = 256 * 1024
@@ -120,6 +124,80 @@ class WireVm(_Wire):
         return VmSpecs(
             vcpu_count=self.vcpu_count, mem_size_mib=self.mem_size_mib, fs_size_mib=self.fs_size_mib
         )
+
+
+def checked_list_item(raw: Any, provider: str, aliases: Mapping[str, str]) -> Vm | None:
+    """A list item of the usual shape (`vm_id`, strings or null, ISO time, string labels, integer sizes)
+    as a `Vm`, checked field by field without pydantic: ~2 µs instead of ~9 µs a VM. None for any other
+    shape (the older `id`/`ip_address` names, a number where a string belongs, ...): the caller then
+    validates it with `WireVm`, which accepts what pydantic accepts and names the field that is wrong."""
+    if type(raw) is not dict or "id" in raw or "ip_address" in raw:
+        return None
+    get = raw.get
+    vm_id, state, label, owner, ip = get("vm_id"), get("state"), get("alias"), get("owner_id"), get("ip")
+    parent, grandparent, image = get("parent_commit_id"), get("grandparent_vm_id"), get("image_name")
+    if type(vm_id) is not str or not vm_id:
+        return None
+    for text in (state, label, owner, ip, parent, grandparent, image):
+        if text is not None and type(text) is not str:
+            return None
+    created = get("created_at")
+    if created is not None:
+        if type(created) is not str:
+            return None
+        try:
+            created = datetime.fromisoformat(created)
+        except ValueError:
+            return None
+    labels = get("labels")
+    if labels is None:
+        labels = {}
+    elif type(labels) is not dict:
+        return None
+    elif labels:
+        for key, value in labels.items():
+            if type(key) is not str or type(value) is not str:
+                return None
+        labels = dict(labels)
+    else:
+        labels = {}
+    sizes = (get("vcpu_count"), get("mem_size_mib"), get("fs_size_mib"))
+    if sizes == (None, None, None):
+        specs = _NO_SPECS
+    elif all(size is None or type(size) is int for size in sizes):
+        specs = _specs_of(*sizes)
+    else:
+        return None
+    return Vm.from_checked(
+        {
+            "provider": provider,
+            "provider_kind": "vers",
+            "id": vm_id,
+            "state": _STATES.get(state) or VmState.parse(state),
+            "label": label,
+            "owner_id": owner,
+            "created_at": created,
+            "labels": labels,
+            "alias": aliases.get(vm_id),
+            "parent_commit_id": parent,
+            "grandparent_vm_id": grandparent,
+            "ip": ip,
+            "region": None,
+            "image": image,
+            "specs": specs,
+            "extra": {},
+        }
+    )
+
+
+_STATES: dict[object, VmState] = {state.value: state for state in VmState}
+"""Today's state words as sent: one lookup instead of a call to `VmState.parse` (100,000 VMs)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _specs_of(vcpu_count: int | None, mem_size_mib: int | None, fs_size_mib: int | None) -> VmSpecs:
+    """One shared (frozen) instance per VM size: a fleet has few sizes."""
+    return VmSpecs(vcpu_count=vcpu_count, mem_size_mib=mem_size_mib, fs_size_mib=fs_size_mib)
 
 
 class WireVmId(_Wire):
@@ -439,14 +517,15 @@ class VersProvider(Provider):
             response.status_code == 304 or response.content == self._list_body
         ):
             return self._last_list  # compared as bytes: no hash to compute, and unequal lengths end at once
-        body = _unwrap(self.http.decode(response))
+        with collector_paused():
+            body = _unwrap(self.http.decode(response))
         if isinstance(body, dict) and "vms" in body:
             body = body["vms"]
         if not isinstance(body, list):
             return [
                 wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
             ]  # raises BadResponse
-        self._last_list = self._parse_vm_list(body)
+        self._last_list = await self._parse_vm_list(body)
         self._list_body = response.content
         self._list_etag = response.headers.get("etag")
         return self._last_list
@@ -460,26 +539,37 @@ class VersProvider(Provider):
             accept=_NOT_MODIFIED,
         )
 
-    def _parse_vm_list(self, items: list[Any]) -> list[Vm]:
-        """Validate and convert each item, reusing the previous call's `Vm` for an item whose JSON is
-        unchanged: a repoll of 10,000 mostly unchanged VMs then costs little more than `json.loads`."""
+    async def _parse_vm_list(self, items: list[Any]) -> list[Vm]:
+        """Check and convert each item, reusing the previous call's `Vm` for an item whose JSON is
+        unchanged: a repoll of 10,000 mostly unchanged VMs then costs little more than `json.loads`.
+        Works `PARSE_SLICE` items at a time and lets the event loop run in between (100,000 VMs take
+        ~0.2 s), with the garbage collector paused within each slice."""
         vms: list[Vm] = []
         parsed: dict[str, tuple[Any, Vm]] = {}
         with_lineage: set[str] = set()
-        for index, raw in enumerate(items):
-            raw_id = raw.get("vm_id", raw.get("id")) if isinstance(raw, dict) else None
-            known = self._parsed.get(raw_id) if isinstance(raw_id, str) else None
-            if known is not None and known[0] == raw:
-                vm = known[1]
-            else:
-                vm = validate(_VM, raw, f"VM list item {index}").to_vm(self.name, self.aliases)
-            parsed[vm.id] = (raw, vm)
-            vms.append(vm)
-            if _LINEAGE_FIELDS <= raw.keys():
-                with_lineage.add(vm.id)
+        for start in range(0, len(items), PARSE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            with collector_paused():
+                for index in range(start, min(start + PARSE_SLICE, len(items))):
+                    raw = items[index]
+                    vm = self._parsed_item(raw, index)
+                    parsed[vm.id] = (raw, vm)
+                    vms.append(vm)
+                    if _LINEAGE_FIELDS <= raw.keys():
+                        with_lineage.add(vm.id)
         self._parsed = parsed
         self._listed_lineage = with_lineage
         return vms
+
+    def _parsed_item(self, raw: Any, index: int) -> Vm:
+        raw_id = raw.get("vm_id", raw.get("id")) if isinstance(raw, dict) else None
+        known = self._parsed.get(raw_id) if isinstance(raw_id, str) else None
+        if known is not None and known[0] == raw:
+            return known[1]
+        return checked_list_item(raw, self.name, self.aliases) or validate(
+            _VM, raw, f"VM list item {index}"
+        ).to_vm(self.name, self.aliases)
 
     def listed_lineage(self, vm_id: str) -> bool:
         """The last list gave this VM's lineage itself (the local engine does; Vers needs its metadata)."""

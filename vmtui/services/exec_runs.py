@@ -74,9 +74,6 @@ class ExecRun:
     def line(self) -> str:
         return shell_line(self.command)
 
-    def text(self) -> str:
-        return self.output.decode("utf-8", "replace")
-
     def apply(self, event: ExecEvent) -> None:
         if event.cursor is not None:
             self.cursor = event.cursor

@@ -90,7 +90,10 @@ class PtyTransport:
         """Start `argv` as a session leader with the PTY as its controlling terminal, sized cols x rows.
 
         util-linux `setsid --ctty` does the setsid + TIOCSCTTY dance, so no Python code runs between fork and
-        exec (a `preexec_fn` is unsafe in a threaded program such as a Textual app)."""
+        exec (a `preexec_fn` is unsafe in a threaded program such as a Textual app). coreutils `env
+        --default-signal` gives the program every signal's default action, as terminals do: signals ignored
+        by whoever started vmtui (`nohup`, a shell's background job) would otherwise be ignored in the
+        session too, and then SIGHUP could not end it on `close()` nor ctrl+c interrupt its programs."""
         master, slave = pty.openpty()
         _set_size(master, cols, rows)
         os.set_blocking(master, False)
@@ -98,7 +101,7 @@ class PtyTransport:
         child_env.setdefault("TERM", "xterm-256color")
         try:
             process = subprocess.Popen(  # noqa: ASYNC220 - fork+exec only, it does not wait
-                ["setsid", "--ctty", *argv],
+                ["setsid", "--ctty", "env", "--default-signal", *argv],
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,

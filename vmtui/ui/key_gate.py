@@ -11,7 +11,10 @@ screen then on top has worked through its own queue (a pushed dialog has mounted
 field). Nothing is timed: each step waits for the one before it, in order.
 
 A widget that takes every key itself (the terminal pane: keys go to the program in the VM and open no
-dialog) gets them straight away while nothing is held, so typing into a shell pays no round trip.
+dialog) gets them straight away while nothing is held, so typing into a shell pays no round trip. It
+says so with `takes_every_key`, key by key: after the terminal's ctrl+] prefix the next key may leave
+the terminal and open a dialog, so that key goes through the gate like any other, and the keys typed
+after it reach the panes or the dialog, not the program in the VM.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class KeyGate:
         if self.passing:
             self.held.append(key)
             return
-        if getattr(self.app.focused, "TAKES_EVERY_KEY", False):
+        if getattr(self.app.focused, "takes_every_key", False):
             await self.dispatch(key)
             return
         await self._send(key)

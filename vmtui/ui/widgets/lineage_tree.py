@@ -1,9 +1,12 @@
 """The commit/branch tree: VMs and commits as one lineage, reconciled in place on every poll.
 
 Layout rules, so deep histories stay readable:
-- a linear run (each node has exactly one child) is drawn as siblings under the run's first node
-  instead of one indentation level per step; only real branch points nest;
-- a run longer than `CHAIN_KEEP` visible steps folds its middle into one "⋯ N more" node;
+- every VM or commit is drawn under its parent, so a chain (a VM, its commit, the VM started from
+  it, …) reads as a chain, as in a file tree;
+- a run longer than `CHAIN_KEEP` visible steps (each node has exactly one child) folds its middle into
+  one "⋯ N more steps" step, so a long chain costs at most `CHAIN_KEEP` + 1 levels of indentation;
+  Enter on it lists the hidden steps inside it, one level deep, each marked as following the one
+  above ("↳"), and the selected VM's fold opens by itself;
 - the selected VM is marked "you are here" and its path is expanded;
 - a commit shows its name, its age, the tags pointing at it and whether it is public (ages are redrawn
   every `AGE_REFRESH` seconds, only where the text changed).
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -43,8 +47,10 @@ SLICE_SECONDS = 0.03
 frame costs Tree a pass over every line (~60 ms at 10,000 nodes), so slices are measured in time, not
 nodes: a rebuild that moves few nodes is one slice, not one per 500 nodes visited."""
 CHAIN_KEEP = 4
-AGE_REFRESH = 60.0
 """Steps of a linear run shown before its middle folds: the first one and the last ones."""
+AGE_REFRESH = 60.0
+GUIDE_DEPTH = 2
+"""Cells of indentation per level: a chain nests, so each level costs as little as it can."""
 
 NodeId = tuple[str, ...]
 """(profile, kind, id) for VMs and commits, (profile, "fold", first hidden id) for folds,
@@ -61,6 +67,11 @@ class Shape:
     item: Vm | Commit | None
     children: list[Shape] = field(default_factory=list)
     folded: int = 0
+    """On a fold: how many steps it stands for."""
+    hidden: tuple[NodeId, ...] = ()
+    """On a folded fold: the steps it hides."""
+    listed: bool = False
+    """A step listed inside an opened fold (it follows the step above it)."""
     profile: str = ""
     more: int = 0
     """On the "more commits" node: how many commits are not fetched yet."""
@@ -70,32 +81,44 @@ def _node_id(profile: str, node: LineageNode) -> NodeId:
     return (profile, node.kind.value, node.id)
 
 
-def shape_lineage(profile: str, lineage: Lineage) -> list[Shape]:
-    """Top-level shapes of one profile's lineage (pure; the widget only mirrors them)."""
-    return [shape for root in lineage.roots for shape in _shape_run(profile, root)]
+def shape_lineage(profile: str, lineage: Lineage, opened: Collection[NodeId] = ()) -> list[Shape]:
+    """Top-level shapes of one profile's lineage (pure; the widget only mirrors them). `opened`: the
+    folds whose hidden steps are listed."""
+    return [_shape_run(profile, root, opened) for root in lineage.roots]
 
 
-def _shape_run(profile: str, start: LineageNode) -> list[Shape]:
-    """The run starting at `start`, as a list of sibling shapes; the branches hang off its end."""
+def _shape_run(profile: str, start: LineageNode, opened: Collection[NodeId]) -> Shape:
+    """The run starting at `start` as a chain (each step under the one before it), its middle folded
+    when long; the branches at its end hang under its last step."""
     run = [start]
     while len(run[-1].children) == 1:
         run.append(run[-1].children[0])
-    shapes = [Shape(_node_id(profile, n), n.item, profile=profile) for n in run]
-    shapes[-1].children = [_shape_branch(profile, child) for child in run[-1].children]
-    if len(shapes) > CHAIN_KEEP + 1:
-        hidden = shapes[1 : len(shapes) - (CHAIN_KEEP - 1)]
+    branches = [_shape_run(profile, child, opened) for child in run[-1].children]
+    steps = [Shape(_node_id(profile, node), node.item, profile=profile) for node in run]
+    if len(steps) > CHAIN_KEEP + 1:
+        tail = steps[len(steps) - (CHAIN_KEEP - 1) :]
+        hidden = steps[1 : len(steps) - (CHAIN_KEEP - 1)]
+        fold_id: NodeId = (profile, "fold", hidden[0].node_id[2])
+        if fold_id in opened:
+            for step in (listed := [*hidden, *tail]):
+                step.listed = True
+            listed[-1].children = branches
+            fold = Shape(fold_id, None, listed, folded=len(hidden), profile=profile)
+            return _chain([steps[0], fold], [])
         fold = Shape(
-            (profile, "fold", hidden[0].node_id[2]), None, hidden, folded=len(hidden), profile=profile
+            fold_id, None, folded=len(hidden), hidden=tuple(s.node_id for s in hidden), profile=profile
         )
-        shapes = [shapes[0], fold, *shapes[len(shapes) - (CHAIN_KEEP - 1) :]]
-    return shapes
+        steps = [steps[0], fold, *tail]
+    return _chain(steps, branches)
 
 
-def _shape_branch(profile: str, start: LineageNode) -> Shape:
-    """A branch: its first node, with the rest of its run as that node's children."""
-    head, *rest = _shape_run(profile, start)
-    head.children = [*rest, *head.children] if rest else head.children
-    return head
+def _chain(steps: list[Shape], branches: list[Shape]) -> Shape:
+    """Each step the only child of the one before; `branches` under the last."""
+    for parent, child in pairwise(steps):
+        parent.children = [child]
+    if branches:
+        steps[-1].children = branches
+    return steps[0]
 
 
 class LineageTree(Tree[NodeId]):
@@ -118,11 +141,11 @@ class LineageTree(Tree[NodeId]):
             "enter_node",
             "Describe",
             show=False,
-            tooltip="Describe the item (Space or a click folds it)",
+            tooltip="Describe the item; on '⋯ N more steps' list them (Space or a click folds a node)",
         )
     ]
-    """Enter describes, as on a row of the VM list (on "N more commits" it loads them); Tree's own Enter
-    would only fold."""
+    """Enter describes, as on a row of the VM list (on "N more commits" it loads them, on "N more steps"
+    it lists them); Tree's own Enter would only fold."""
 
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float] = time.time, **kwargs) -> None:
         super().__init__("lineage", **kwargs)
@@ -130,7 +153,7 @@ class LineageTree(Tree[NodeId]):
         self.tag_names: dict[tuple[str, str], tuple[str, ...]] = {}
         """(profile, commit id) → the names of the tags pointing at it."""
         self.show_root = False
-        self.guide_depth = 3
+        self.guide_depth = GUIDE_DEPTH
         self.ascii_only = ascii_only
         if ascii_only:
             self.ICON_NODE, self.ICON_NODE_EXPANDED = "> ", "v "
@@ -139,6 +162,13 @@ class LineageTree(Tree[NodeId]):
         self.items: dict[NodeId, Vm | Commit] = {}
         self._tree_index: dict[NodeId, TreeNode[NodeId]] = {}
         self._labels: dict[NodeId, Text] = {}
+        self.opened: set[NodeId] = set()
+        """Folds whose hidden steps are listed (Enter on the fold, or the selected VM is among them)."""
+        self._folded_into: dict[NodeId, NodeId] = {}
+        """A step hidden by a fold → that fold."""
+        self._listed: set[NodeId] = set()
+        """Steps listed inside an opened fold."""
+        self._listed_before: set[NodeId] = set()
         self._fleets: dict[str, Fleet] = {}
         self._colours: dict[str, str] = {}
         self._last_structure: tuple | None = None
@@ -198,7 +228,11 @@ class LineageTree(Tree[NodeId]):
             self.reveal((vm_key[0], NodeKind.VM.value, vm_key[1]), move_cursor=not self.has_focus)
 
     def reveal(self, node_id: NodeId, *, move_cursor: bool = True) -> bool:
-        """Expand the path to a node and scroll to it (and put the cursor on it); False if not shown."""
+        """Expand the path to a node (opening the fold that hides it) and scroll to it (and put the cursor
+        on it); False if not shown (yet: a big tree opens a fold in the background)."""
+        fold = self._folded_into.get(node_id)
+        if fold is not None and node_id not in self._tree_index:
+            self.toggle_fold(fold)
         node = self._tree_index.get(node_id)
         if node is None:
             return False
@@ -210,7 +244,15 @@ class LineageTree(Tree[NodeId]):
         if move_cursor:
             self.move_cursor(node)
         self.scroll_to_node(node, animate=False)
+        # Once more after the next layout: a label wider than the pane adds a horizontal scrollbar,
+        # which takes the bottom row the node was scrolled to.
+        self.call_after_refresh(self.scroll_to_node, node, animate=False)
         return True
+
+    def toggle_fold(self, fold: NodeId) -> None:
+        """List the steps a fold hides, or fold them again."""
+        self.opened.symmetric_difference_update({fold})
+        self._reconcile()
 
     def selected_item(self) -> Vm | Commit | None:
         node = self.cursor_node
@@ -228,14 +270,14 @@ class LineageTree(Tree[NodeId]):
         item = self.items.get(node_id)
         if node is None or item is None:
             return
-        label = self._node_label(Shape(node_id, item, profile=node_id[0]))
+        label = self._node_label(Shape(node_id, item, profile=node_id[0], listed=node_id in self._listed))
         if self._labels.get(node_id) != label:
             self._labels[node_id] = label
             node.set_label(label)
 
     def _structure(self) -> tuple:
         """Everything the tree's shape depends on; when it is unchanged only labels need patching."""
-        return tuple(
+        fleets = tuple(
             (
                 profile,
                 tuple(map(_shape_of, fleet.vms)),
@@ -244,6 +286,7 @@ class LineageTree(Tree[NodeId]):
             )
             for profile, fleet in self._fleets.items()
         )
+        return fleets, frozenset(self.opened)
 
     def _reconcile(self) -> None:
         structure = self._structure()
@@ -252,7 +295,7 @@ class LineageTree(Tree[NodeId]):
             return
         self._last_structure = structure
         if sum(len(f.vms) + len(f.commits) for f in self._fleets.values()) <= SYNC_LIMIT:
-            self._apply_shapes(_shapes(self._fleets))
+            self._apply_shapes(_shapes(self._fleets, frozenset(self.opened)))
         elif not self._rebuilding:
             self._rebuilding = True
             self._rebuild_in_background()
@@ -264,7 +307,7 @@ class LineageTree(Tree[NodeId]):
         try:
             while True:
                 structure = self._last_structure
-                shapes = await asyncio.to_thread(_shapes, dict(self._fleets))
+                shapes = await asyncio.to_thread(_shapes, dict(self._fleets), frozenset(self.opened))
                 await self._apply_shapes_sliced(shapes)
                 if self._last_structure is structure:  # no new shape arrived meanwhile
                     return
@@ -288,6 +331,7 @@ class LineageTree(Tree[NodeId]):
     def _begin_sync(self) -> dict[NodeId, Vm | Commit]:
         self._cursor_before = self.cursor_node.data if self.cursor_node is not None else None
         previous, self.items = self.items, {}
+        self._folded_into, self._listed_before, self._listed = {}, self._listed, set()
         return previous
 
     def _end_sync(self) -> None:
@@ -320,7 +364,6 @@ class LineageTree(Tree[NodeId]):
         for shape in shapes:
             node = self._sync_node(parent, shape, previous)
             self._sync_children(node, shape.children, previous)
-            self._expand_if_here(node, shape)
 
     async def _sync_children_sliced(
         self,
@@ -336,7 +379,6 @@ class LineageTree(Tree[NodeId]):
             if budget.spend():
                 await asyncio.sleep(0)
             await self._sync_children_sliced(node, shape.children, previous, budget)
-            self._expand_if_here(node, shape)
 
     def _drop_unwanted(self, parent: TreeNode[NodeId], shapes: list[Shape]) -> None:
         wanted = {s.node_id for s in shapes}
@@ -349,16 +391,23 @@ class LineageTree(Tree[NodeId]):
     ) -> TreeNode[NodeId]:
         if shape.item is not None:
             self.items[shape.node_id] = shape.item
+        self._folded_into.update(dict.fromkeys(shape.hidden, shape.node_id))
+        if shape.listed:
+            self._listed.add(shape.node_id)
         node = self._tree_index.get(shape.node_id)
         if node is not None and node.parent is not parent:
             self._forget(node)
             node = None
         if node is None:
             label = self._node_label(shape)
-            node = parent.add(label, data=shape.node_id, expand=shape.folded == 0)
+            node = parent.add(label, data=shape.node_id, expand=True)
             self._tree_index[shape.node_id] = node
             self._labels[shape.node_id] = label
-        elif shape.item is None or previous.get(shape.node_id) is not shape.item:
+        elif (
+            shape.item is None
+            or previous.get(shape.node_id) is not shape.item
+            or shape.listed != (shape.node_id in self._listed_before)
+        ):
             label = self._node_label(shape)
             if self._labels.get(shape.node_id) != label:
                 node.set_label(label)
@@ -367,27 +416,11 @@ class LineageTree(Tree[NodeId]):
             node.allow_expand = bool(shape.children)
         return node
 
-    def _expand_if_here(self, node: TreeNode[NodeId], shape: Shape) -> None:
-        if shape.folded and not node.is_expanded and self._contains_here(shape):
-            node.expand()
-
     def _forget(self, node: TreeNode[NodeId]) -> None:
         for sub in [node, *_descendants(node)]:
             self._tree_index.pop(sub.data, None)
             self._labels.pop(sub.data, None)
         node.remove()
-
-    def _contains_here(self, shape: Shape) -> bool:
-        if self.here is None:
-            return False
-        target = (self.here[0], NodeKind.VM.value, self.here[1])
-        stack = list(shape.children)
-        while stack:
-            item = stack.pop()
-            if item.node_id == target:
-                return True
-            stack.extend(item.children)
-        return False
 
     def _node_label(self, shape: Shape) -> Text:
         item = shape.item
@@ -395,9 +428,18 @@ class LineageTree(Tree[NodeId]):
             dots = "..." if self.ascii_only else "⋯"
             return Text(f"{dots} {shape.more:,} more commits: Enter loads the next page", style="italic dim")
         if item is None and shape.folded:
-            return Text(f"{'...' if self.ascii_only else '⋯'} {shape.folded} more steps", style="italic dim")
+            dots = "..." if self.ascii_only else "⋯"
+            if shape.hidden:
+                return Text(f"{dots} {shape.folded} more steps (Enter lists)", style="italic dim")
+            return Text(f"{dots} {shape.folded} steps in order (Enter folds)", style="italic dim")
         if item is None:
             return Text(clean(shape.profile, 40), style="bold")
+        if shape.listed:
+            label = Text("-> " if self.ascii_only else "↳ ", style="dim")
+            return label.append_text(self._item_label(item))
+        return self._item_label(item)
+
+    def _item_label(self, item: Vm | Commit) -> Text:
         if isinstance(item, Commit) and is_checkpoint(item):
             label = Text(
                 f"{'u' if self.ascii_only else '↶'} ", style=theme_style(self._colours, "text-warning")
@@ -436,6 +478,8 @@ class LineageTree(Tree[NodeId]):
         node = self.cursor_node
         if node is not None and node.data is not None and node.data[1:] == (MORE,):
             self.post_message(self.LoadMore(node.data[0]))
+        elif node is not None and node.data is not None and node.data[1:2] == ("fold",):
+            self.toggle_fold(node.data)
         else:
             await self.run_action("screen.run('view.describe')")
 
@@ -451,12 +495,12 @@ class LineageTree(Tree[NodeId]):
         self.post_message(self.ItemHighlighted(node_id, self.items.get(node_id) if node_id else None))
 
 
-def _shapes(fleets: Mapping[str, Fleet]) -> list[Shape]:
+def _shapes(fleets: Mapping[str, Fleet], opened: Collection[NodeId]) -> list[Shape]:
     """Top-level shapes of every profile (pure: runs in a thread for big fleets)."""
     shapes: list[Shape] = []
     several = len(fleets) > 1
     for profile, fleet in fleets.items():
-        top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits))
+        top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits), opened)
         if fleet.commits_total > len(fleet.commits):
             top.append(
                 Shape((profile, MORE), None, profile=profile, more=fleet.commits_total - len(fleet.commits))

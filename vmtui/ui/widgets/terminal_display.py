@@ -119,6 +119,13 @@ class TerminalDisplay(Widget):
         super().notify_style_update()
         self._cache.base = None
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """A frame's lines under one hold of the lock: its rows show one moment of the stream, and the
+        frame waits for the reader's parse at most once, not once per line (a frame interleaved with a
+        flood's parses took tens of milliseconds, delaying echoes in the panes beside it)."""
+        with self.pipeline.lock:
+            return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         with self.pipeline.lock:
             return self._render_line(y)

@@ -41,9 +41,6 @@ WHEEL_LINES = 3
 class TerminalPane(TerminalDisplay, can_focus=True):
     """A terminal fed by a `TerminalTransport`; implements `TerminalSink` (`feed`, `closed`)."""
 
-    TAKES_EVERY_KEY: ClassVar[bool] = True
-    """Typed keys come straight here, not one at a time through the app's `KeyGate`."""
-
     DEFAULT_CSS = """
     TerminalPane {
         width: 1fr;
@@ -129,6 +126,8 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._escape_override = False
         self.prefix_armed = False
         """ctrl+] was pressed: the next key is a tab command (`terminal_keys`), not sent to the program."""
+        self._prefixes_queued = 0
+        """ctrl+] presses not yet applied (`action_prefix`)."""
 
     # -- session lifecycle ------------------------------------------------------------------------------
     def connect(self, factory: TransportFactory) -> None:
@@ -185,12 +184,25 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._start_session()
 
     # -- keyboard ---------------------------------------------------------------------------------------
+    @property
+    def takes_every_key(self) -> bool:
+        """Typed keys come straight here, not one at a time through the app's `KeyGate`; but not the key
+        after the prefix, which may leave the terminal: the keys typed after that one wait for it."""
+        return not self.prefix_armed and not self._prefixes_queued
+
     def check_consume_key(self, key: str, character: str | None) -> bool:
         """Every key but the leave chord belongs to the terminal: app/screen bindings must not take it."""
         return key != PREFIX_KEY
 
     def action_prefix(self) -> None:
-        """ctrl+]: arm the prefix; pressed again, leave the terminal."""
+        """ctrl+] (a priority binding: it runs as soon as it is typed) takes effect behind the keys typed
+        before it that the pane has not handled yet, so those still go to the program."""
+        self._prefixes_queued += 1
+        self.call_later(self._prefix)
+
+    def _prefix(self) -> None:
+        """Arm the prefix; pressed again, leave the terminal."""
+        self._prefixes_queued -= 1
         if self.prefix_armed:
             self.prefix_armed = False
             self.action_leave()
@@ -198,16 +210,18 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self.prefix_armed = True
         self.notify(PREFIX_HINT, timeout=3, markup=False)
 
-    def _prefixed_key(self, key: str) -> None:
-        """The key after the prefix: a tab command, a leave, or leave and let the panes have the key."""
+    def _prefixed_key(self, event: events.Key) -> None:
+        """The key after the prefix: a tab command, a leave, or leave and let the panes have the key (it
+        goes on to the bindings of what has focus now, before any key typed after it)."""
         self.prefix_armed = False
-        command = prefix_command(key)
+        command = prefix_command(event.key)
         if command is not None:
+            event.stop()
             self.post_message(self.TabCommand(self, *command))
             return
         self.action_leave()
-        if key not in LEAVE_KEYS:
-            self.app.simulate_key(key)
+        if event.key in LEAVE_KEYS:
+            event.stop()
 
     def action_leave(self) -> None:
         """Move focus out of the terminal."""
@@ -216,6 +230,9 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             self.screen.set_focus(None)
 
     async def on_key(self, event: events.Key) -> None:
+        if self.prefix_armed:
+            self._prefixed_key(event)
+            return
         event.stop()
         event.prevent_default()
         with self.pipeline.lock:  # the reader thread feeds the emulator the view and the keys read
@@ -223,9 +240,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
 
     def _key(self, event: events.Key) -> None:
         key, view = event.key, self.view
-        if self.prefix_armed:
-            self._prefixed_key(key)
-        elif view.search_prompt is not None:
+        if view.search_prompt is not None:
             self._view_changed(view.prompt_key(key, event.character, event.is_printable))
         elif key == "shift+pageup":
             view.page_up()

@@ -7,6 +7,7 @@ cursor follows its VM through snapshots, sorts and filters; marked rows (Space) 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -15,7 +16,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -149,6 +150,10 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
     class MarksChanged(Message):
         """The set of marked VMs changed (the status bar counts them)."""
 
+    class RowsLoaded(Message):
+        """More of a big list is in the table (it is indexed a slice at a time; `loading` tells how
+        many VMs are still to come)."""
+
     def __init__(self, *, ascii_only: bool = False, now: Callable[[], float], **kwargs) -> None:
         super().__init__(**kwargs)
         self.ascii_only = ascii_only
@@ -261,19 +266,39 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self._strips.discard((key, True))
                 self.refresh_line(top + offset + 1)  # line 0 is the header
 
+    @property
+    def loading(self) -> int:
+        """Listed VMs not in the table yet (a big first list is indexed a slice at a time)."""
+        return self.index.loading
+
     def _warm_up_soon(self) -> None:
-        """After the next frame, build the search text and the shown columns' sort values a slice per
-        turn of the event loop, so the first filter or sort at 100,000 VMs costs what a later one does."""
+        """After the next frame (which shows the first rows), a slice per turn of the event loop: index
+        the VMs of a big list still loading, then build the search text and the shown columns' sort
+        values, so the first filter or sort at 100,000 VMs costs what a later one does."""
         if not self._warming:
             self._warming = True
-            self.call_after_refresh(self._warm_up_slice)
+            self.call_after_refresh(self._warm_up)
 
-    def _warm_up_slice(self) -> None:
-        shown = [column.key for column in COLUMNS if self._widths.get(column.key)]
-        if self.index.warm_up(shown, WARM_UP_SLICE):
+    @work(group="vm-table-warm-up", exit_on_error=False)
+    async def _warm_up(self) -> None:
+        """Slices with the event loop turning in between (a chain of `call_later` would not let it:
+        a widget runs the callbacks queued to it back to back)."""
+        try:
+            while not self._warm_up_slice():
+                await asyncio.sleep(0)
+        finally:
             self._warming = False
-        else:
-            self.call_later(self._warm_up_slice)
+
+    def _warm_up_slice(self) -> bool:
+        """One slice of loading or warm-up; True when nothing is left."""
+        if self.index.loading:
+            keep = self.selected_key
+            if self.index.load():
+                self._rows_changed(keep)
+            self.post_message(self.RowsLoaded())
+            return False
+        shown = [column.key for column in COLUMNS if self._widths.get(column.key)]
+        return self.index.warm_up(shown, WARM_UP_SLICE)
 
     def set_filter(self, vm_filter: VmFilter) -> None:
         keep = self.selected_key
