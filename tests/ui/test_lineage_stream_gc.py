@@ -7,6 +7,7 @@ import asyncio
 import gc
 
 import httpx
+import pytest
 
 from bench.bench_tui import PROFILE, MockVersApi
 from tests.ui.helpers import make_app, wait_until
@@ -33,9 +34,15 @@ class HeldVersApi(MockVersApi):
         )
 
 
-async def test_objects_are_frozen_while_lineage_streams_in_and_unfrozen_after(monkeypatch, tmp_path):
+@pytest.mark.parametrize("held_answer", ["metadata", "not found"])
+async def test_objects_are_frozen_while_lineage_streams_in_and_unfrozen_after(
+    monkeypatch, tmp_path, held_answer
+):
+    """Unfrozen when the stream ends, whether its last answer changed the fleet (lineage learned) or not
+    (the VM was deleted meanwhile: the list stays the same object)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a cold lineage cache: the stream runs
     api = HeldVersApi(VMS)
+    held = api.vms[-1]["vm_id"]
     app = make_app(api.provider())
     try:
         async with app.run_test(size=(120, 36)) as pilot:
@@ -49,11 +56,13 @@ async def test_objects_are_frozen_while_lineage_streams_in_and_unfrozen_after(mo
                 "all lineage but the held VM's published",
             )
             assert screen.fleet.enriching and gc.get_freeze_count() > 0
+            if held_answer == "not found":
+                del api.parents[held]
             api.release.set()
-            await wait_until(pilot, lambda: not screen.fleet.enriching, "lineage complete")
+            await wait_until(pilot, lambda: not screen.fleet.enriching, "lineage stream ended")
             await pilot.pause()
             assert gc.get_freeze_count() == 0
-            held = api.vms[-1]["vm_id"]
-            assert screen.table.vms[(PROFILE, held)].parent_commit_id == api.parents[held] is not None
+            shown = screen.table.vms[(PROFILE, held)].parent_commit_id
+            assert shown == api.parents.get(held)
     finally:
         gc.unfreeze()

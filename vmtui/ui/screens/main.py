@@ -177,10 +177,10 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()  # grey (or restore) the keys that need the platform
         if self.fleet.unchanged(before, message.result.fleet):
             self.refresh_status()  # the data age and lineage progress; table and tree stay as they are
-            return
-        self._apply_fleets()
-        self._prioritize_lineage()
-        _freeze_while_enriching(self.fleet.enriching)
+        else:
+            self._apply_fleets()
+            self._prioritize_lineage()
+        _freeze_while_enriching(self.fleet.enriching)  # a stream may also end without changing the fleet
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())
