@@ -57,10 +57,14 @@ async def test_an_unchanged_poll_leaves_table_tree_and_details_alone(monkeypatch
             table_updates = count_calls(monkeypatch, screen.table, "set_fleet")
             tree_updates = count_calls(monkeypatch, screen.lineage, "set_fleets")
             details = count_calls(monkeypatch, screen.query_one(VmDetails), "show_for")
+            parses = count_calls(monkeypatch, poller.provider, "_parse_vm_list")
+            await settle(pilot, app)
+            table_repaints = count_calls(monkeypatch, screen.table, "refresh")
             for _ in range(3):
                 result = await poller.tick()
                 await wait_until(pilot, lambda r=result: screen.fleet.results["bench"] is r, "poll applied")
-            assert (table_updates, tree_updates, details) == ([], [], [])
+            await settle(pilot, app)
+            assert (table_updates, tree_updates, details, parses, table_repaints) == ([], [], [], [], [])
             assert api.metadata_requests == 0  # every lineage came from the seeded cache
             api.change_states(0)
             result = await poller.tick()

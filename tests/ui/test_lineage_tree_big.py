@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from textual.app import App, ComposeResult
 
 from vmtui.core.models import Commit, Fleet, Vm, VmState
@@ -47,3 +48,20 @@ async def test_big_lineage_fills_in_without_blocking_the_caller():
         assert node.parent is not None and node.parent.data == ("p", "commit", "c7")
         assert len(tree.root.children) <= COMMITS * 2
         assert len(tree.items) == VMS + COMMITS
+
+
+async def test_label_widths_match_the_rendered_labels():
+    """The tree measures labels without rendering them (every rebuild measures every line): the widths
+    must be what rendering gives, folded, unfolded and leaf alike, or long lines would be cut off."""
+    app = TreeApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tree = app.query_one(LineageTree)
+        tree.set_fleets([fleet(with_lineage=True)])
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        nodes = list(tree._tree_index.values())
+        next(node for node in nodes if node.allow_expand).collapse()
+        kinds = {(node.allow_expand, node.allow_expand and node.is_expanded) for node in nodes}
+        assert kinds == {(True, True), (True, False), (False, False)}  # unfolded, folded, leaf
+        for node in nodes:
+            assert tree.get_label_width(node) == tree.render_label(node, Style(), Style()).cell_len

@@ -68,6 +68,11 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
+def active() -> bool:
+    """A trace is open here: callers skip building what `record` would keep (a URL per request)."""
+    return _CURRENT.get() is not None
+
+
 def record(
     method: str,
     url: str,

@@ -371,6 +371,8 @@ class HttpClient:
         status: int | None,
     ) -> None:
         """Keep the request in the action log's trace, if an action opened one."""
+        if not request_trace.active():
+            return  # the common case (polls, the lineage stream): no URL to build
         url = self._client.build_request(method, path, params=query or None).url
         request_trace.record(
             method,

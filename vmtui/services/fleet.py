@@ -177,6 +177,11 @@ class FleetSupervisor:
             if poller.enrichment is not None and not poller.enrichment.complete:
                 poller.enrichment.prioritize([vm_id for profile, vm_id in wanted if profile == name])
 
+    @property
+    def enriching(self) -> bool:
+        """Some profile's lineage is still streaming in (its last result carries progress)."""
+        return any(result.lineage is not None for result in self.results.values())
+
     @staticmethod
     def unchanged(before: Fleet | None, after: Fleet | None) -> bool:
         """The poller handed on the same VMs, commits and tags (it reuses the tuples when nothing changed)."""

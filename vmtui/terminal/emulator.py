@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from vmtui.terminal.modes import ALT_SCREEN_MODES, EventKind, Mode, ModeScanner, ScanEvent
-from vmtui.terminal.screen_model import Cursor, EmulatorBackend, Run
+from vmtui.terminal.screen_model import Cursor, EmulatorBackend, RowSnapshot, Run
 
 try:
     from vmtui.terminal.avt_backend import AvtBackend
@@ -152,6 +152,9 @@ class TerminalEmulator:
 
     def row_runs(self, row: int) -> list[Run]:
         return self._backend.row_runs(row)
+
+    def row_snapshot(self, row: int) -> RowSnapshot:
+        return self._backend.row_snapshot(row)
 
     def scrollback_runs(self, index: int) -> list[Run]:
         """Runs of scrollback line `index` (0 = oldest kept)."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from itertools import count
 from typing import Protocol
 
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import Mode
+from vmtui.terminal.screen_model import RowSnapshot
 from vmtui.terminal.transport import TerminalTransport
 
 MAX_FPS = 60
@@ -64,8 +64,10 @@ class OutputPipeline:
         self._last_paint = 0.0
         self._sync_started: float | None = None
         self._painted_cursor_row: int | None = None
-        self._versions = count(1)
-        self.row_versions: list[int] = []  # per screen row, changes whenever the row is repainted
+        self.row_snapshots: list[RowSnapshot] = []
+        """Per screen row, what it showed at the last paint: the UI draws these, so a row drawn again for
+        any other reason (a synchronized update is held, Textual refreshes the pane) shows the painted
+        moment of the stream, never a half-parsed one."""
 
     # -- state ------------------------------------------------------------------------------------------
     @property
@@ -78,15 +80,17 @@ class OutputPipeline:
         """The pane knows its size: parse what arrived before it."""
         with self.lock:
             self.emulator = emulator
-            self.renumber_rows()
+            self.snapshot_rows()
             early, self._early = bytes(self._early), bytearray()
         self.feed(early)
 
-    def renumber_rows(self) -> None:
-        """Give every screen row a new version (after a resize, or when strips were dropped)."""
+    def snapshot_rows(self) -> None:
+        """Take every screen row again (after a resize: every row may have changed)."""
         with self.lock:
-            rows = self.emulator.rows if self.emulator else 0
-            self.row_versions = [next(self._versions) for _ in range(rows)]
+            emulator = self.emulator
+            self.row_snapshots = (
+                [emulator.row_snapshot(row) for row in range(emulator.rows)] if emulator else []
+            )
 
     # -- input from the transport (any thread) -----------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -170,12 +174,12 @@ class OutputPipeline:
         self._last_paint = time.monotonic()
         self._parsed_since_paint = 0
         rows = emulator.rows
-        if len(self.row_versions) != rows:
-            self.renumber_rows()
+        if len(self.row_snapshots) != rows:
+            self.snapshot_rows()
             self._full_repaint = True
         for row in self._dirty_rows:
             if 0 <= row < rows:
-                self.row_versions[row] = next(self._versions)
+                self.row_snapshots[row] = emulator.row_snapshot(row)
         cursor_row = emulator.cursor.row
         dirty = self._dirty_rows | {cursor_row}
         if self._painted_cursor_row is not None:

@@ -21,6 +21,7 @@ from vmtui.terminal.screen_model import (
     CellStyle,
     Color,
     Cursor,
+    RowSnapshot,
     Run,
 )
 
@@ -178,6 +179,10 @@ class PyteBackend:
 
     def row_runs(self, row: int) -> list[Run]:
         return _runs(self._screen.buffer[row], self._screen.columns, self._screen.default_char)
+
+    def row_snapshot(self, row: int) -> RowSnapshot:
+        runs = self.row_runs(row)
+        return tuple(runs), lambda: runs
 
     def line_runs(self, line: object) -> list[Run]:
         cells: dict[int, Char] = line  # type: ignore[assignment]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # A colour: None (terminal default), 0-255 (palette index) or (r, g, b).
 Color = int | tuple[int, int, int] | None
@@ -11,9 +12,9 @@ Color = int | tuple[int, int, int] | None
 BOLD, FAINT, ITALIC, UNDERLINE, BLINK, INVERSE, STRIKE = 1, 2, 4, 8, 16, 32, 64
 
 
-@dataclass(frozen=True, slots=True)
-class CellStyle:
-    """Hashable cell attributes, the key of the widget's Rich style cache."""
+class CellStyle(NamedTuple):
+    """Hashable cell attributes, the key of the widget's Rich style cache (a tuple: hashed and compared in
+    C, once per run of every row drawn)."""
 
     fg: Color = None
     bg: Color = None
@@ -24,6 +25,11 @@ DEFAULT_STYLE = CellStyle()
 
 # A run of cells with one style. Each character occupies one cell, except wide characters (two cells).
 Run = tuple[str, CellStyle]
+
+# What a screen row showed when taken: a key equal for equal content (so a line that moved up as the
+# screen scrolled finds the strip drawn for it before), and its runs as they were then, computed only
+# when asked.
+RowSnapshot = tuple[Hashable, Callable[[], list[Run]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,8 @@ class EmulatorBackend(Protocol):
         """Called at the exact stream position of a 47/1047/1049 switch (for engines without one)."""
 
     def row_runs(self, row: int) -> list[Run]: ...
+
+    def row_snapshot(self, row: int) -> RowSnapshot: ...
 
     def line_runs(self, line: object) -> list[Run]:
         """Runs of a line previously returned as scrolled off."""

@@ -13,7 +13,7 @@ Layout rules, so deep histories stay readable:
 Tree nodes are keyed, so expansion and the cursor survive refreshes.
 
 A big lineage (more than `SYNC_LIMIT` VMs and commits) is rebuilt without blocking the UI: its shapes
-are computed in a thread and the tree is patched in slices of `SLICE` nodes with the event loop served
+are computed in a thread and the tree is patched in slices of `SLICE_SECONDS` with the event loop served
 in between; fleets arriving meanwhile are applied by the next round, so the tree fills in as lineage
 arrives and no work is thrown away.
 """
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
@@ -41,8 +42,10 @@ from vmtui.ui.format import STATE_COLOURS, clean, format_age, short_id, state_gl
 
 SYNC_LIMIT = 500
 """Up to this many VMs and commits the tree is rebuilt at once; beyond, in the background."""
-SLICE = 500
-"""Tree nodes patched between two turns of the event loop during a background rebuild."""
+SLICE_SECONDS = 0.03
+"""Work done between two turns of the event loop during a background rebuild. Each turn that draws a
+frame costs Tree a pass over every line (~60 ms at 10,000 nodes), so slices are measured in time, not
+nodes: a rebuild that moves few nodes is one slice, not one per 500 nodes visited."""
 CHAIN_KEEP = 4
 """Steps of a linear run shown before its middle folds: the first one and the last ones."""
 AGE_REFRESH = 60.0
@@ -255,6 +258,13 @@ class LineageTree(Tree[NodeId]):
         node = self.cursor_node
         return self.items.get(node.data) if node is not None and node.data else None
 
+    def get_label_width(self, node: TreeNode[NodeId]) -> int:
+        """The label's width without rendering it: Tree measures every line on each rebuild of its
+        lines (every change), and rendering 10,000 labels for that took ~0.1 s each time. The same
+        cells as `render_label` gives: the fold icon, then the label (it adds styles, no text)."""
+        icon = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) if node.allow_expand else ""
+        return cell_len(icon) + node.label.cell_len
+
     def _relabel(self, node_id: NodeId) -> None:
         node = self._tree_index.get(node_id)
         item = self.items.get(node_id)
@@ -305,8 +315,12 @@ class LineageTree(Tree[NodeId]):
             self._rebuilding = False
 
     async def _apply_shapes_sliced(self, shapes: list[Shape]) -> None:
-        await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE))
-        self._end_sync()
+        """Holds the widget's lock, as Tree's own handlers do: Tree re-measures every line on each idle
+        turn after a change, which between slices would cost a pass over the whole tree per slice
+        (clicks, which need the lines, wait for the rebuild too)."""
+        async with self.lock:
+            await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE_SECONDS))
+            self._end_sync()
 
     def _apply_shapes(self, shapes: list[Shape]) -> None:
         previous = self._begin_sync()
@@ -496,17 +510,17 @@ def _shapes(fleets: Mapping[str, Fleet], opened: Collection[NodeId]) -> list[Sha
 
 
 class _Budget:
-    """Counts nodes; says when a slice is used up."""
+    """Says when a slice's time is used up (and starts the next one)."""
 
-    def __init__(self, size: int):
-        self.size = size
-        self.left = size
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.perf_counter() + seconds
 
     def spend(self) -> bool:
-        self.left -= 1
-        if self.left > 0:
+        now = time.perf_counter()
+        if now < self.ends:
             return False
-        self.left = self.size
+        self.ends = now + self.seconds
         return True
 
 

@@ -1,7 +1,9 @@
 """`TerminalDisplay`: the drawing half of the terminal pane, on Textual's line API.
 
 It shows a `TerminalEmulator` through a `ScrollbackView` (scrolled back, selection, search match, cursor)
-and repaints the rows the `OutputPipeline` reports dirty; strips are cached per row version. The emulator
+and repaints the rows the `OutputPipeline` reports dirty, as the pipeline took them at its paint; strips are
+cached by what a row shows, so a row whose line only moved (the screen scrolled) is not built again. The
+emulator
 is fed in the transport's reader thread: every read of it here holds `pipeline.lock`. Input and the
 session are `TerminalPane`'s.
 """
@@ -148,10 +150,9 @@ class TerminalDisplay(Widget):
             key: tuple[object, ...] = ("sb", absolute, width)
             strip = self._cache.strip(key, lambda: emulator.scrollback_runs(index), width)
         else:
-            row = index - scrollback
-            versions = self.pipeline.row_versions
-            key = ("row", row, versions[row] if row < len(versions) else -1, width)
-            strip = self._cache.strip(key, lambda: emulator.row_runs(row), width)
+            row, snapshots = index - scrollback, self.pipeline.row_snapshots
+            content, runs = snapshots[row] if row < len(snapshots) else emulator.row_snapshot(row)
+            strip = self._cache.strip(("row", content, width), runs, width)
         strip = self._decorate(strip, index - scrollback, absolute, emulator)
         if y == 0 and view.scroll_mode:  # where we are, as tmux's copy mode shows it
             marker = f"[{view.history_offset}/{scrollback}]"
@@ -204,7 +205,7 @@ class TerminalDisplay(Widget):
         with self.pipeline.lock:
             emulator.resize(cols, rows)
             self.view.clamp()
-            self.pipeline.renumber_rows()
+            self.pipeline.snapshot_rows()
         self._cache.clear()
         self.pipeline.invalidate_all()
         if self.transport is not None:

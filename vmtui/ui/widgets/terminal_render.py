@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
@@ -106,12 +107,16 @@ class StripCache:
         return strip
 
     def _build(self, runs: list[Run], width: int) -> Strip:
+        """The strip of `runs`, measured as it is built: an ASCII run is one cell per character, so Rich's
+        per-segment width lookup runs only for other text (it was a quarter of a flood frame's row cost)."""
         base = self.base or Style()
         styles = self._styles
         segments = []
+        cells = 0
         for text, cell_style in runs:
             style = styles.get(cell_style)
             if style is None:
                 style = styles[cell_style] = base + rich_style(cell_style)
             segments.append(Segment(text, style))
-        return Strip(segments).adjust_cell_length(width, base)
+            cells += len(text) if text.isascii() else cell_len(text)
+        return Strip(segments, cells).adjust_cell_length(width, base)
