@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -252,7 +253,8 @@ class BareEngineApp(App[None]):
     async def _load(self, table: DataTable[str]) -> None:
         endpoint = json.loads((self.state_dir / ENDPOINT_FILE).read_text())
         token = Path(endpoint["token_file"]).read_text().strip()
-        verify: str | bool = endpoint.get("ca_path") or True
+        ca_path = endpoint.get("ca_path")
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_path) if ca_path else True
         async with httpx.AsyncClient(verify=verify, headers={"Authorization": f"Bearer {token}"}) as client:
             response = await client.get(f"{str(endpoint['api_url']).rstrip('/')}/api/v1/vm")
             response.raise_for_status()
