@@ -16,7 +16,7 @@ from vmtui.terminal.emulator import (
     default_backend_name,
 )
 from vmtui.terminal.modes import CursorShape, Mode
-from vmtui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle
+from vmtui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UNDERLINE, CellStyle, Run
 
 try:  # pyavt is an optional platform dependency (x86_64 wheels, Python < 3.14)
     import avt
@@ -53,11 +53,16 @@ def oracle(path: Path) -> list[str]:
     return [line.rstrip() for line in lines] + [""] * (24 - len(lines))
 
 
+def row_runs(term: TerminalEmulator, row: int) -> list[Run]:
+    """A row's runs as the display takes them (its snapshot)."""
+    return term.row_snapshot(row)[1]()
+
+
 def style_of(term: TerminalEmulator, row: int, text: str) -> CellStyle:
-    for run_text, style in term.row_runs(row):
+    for run_text, style in row_runs(term, row):
         if text in run_text:
             return style
-    raise AssertionError(f"{text!r} not on row {row}: {term.row_runs(row)}")
+    raise AssertionError(f"{text!r} not on row {row}: {row_runs(term, row)}")
 
 
 # -- recordings: final screen and a mid-session screen equal tmux's ------------------------------------
@@ -127,7 +132,7 @@ def test_wide_characters_take_two_cells(backend: str) -> None:
     term.feed("漢字ab".encode())
     assert term.screen_text()[0] == "漢字ab"
     assert term.cursor.col == 6
-    text = "".join(run for run, _style in term.row_runs(0))
+    text = "".join(run for run, _style in row_runs(term, 0))
     assert text.startswith("漢字ab")
     assert len(text) == 10 - 2  # two wide chars stand for four cells
 

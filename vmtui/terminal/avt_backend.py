@@ -105,9 +105,6 @@ class AvtBackend:
     def set_alternate_screen(self, active: bool) -> None:
         """avt implements the alternate screen itself."""
 
-    def row_runs(self, row: int) -> list[Run]:
-        return line_runs(self._vt[row])
-
     def row_snapshot(self, row: int) -> RowSnapshot:
         """Keyed by the line's SGR dump, which shows every cell's character and pen."""
         line = self._vt[row]

@@ -150,9 +150,6 @@ class TerminalEmulator:
     def scrollback_length(self) -> int:
         return len(self._scrollback)
 
-    def row_runs(self, row: int) -> list[Run]:
-        return self._backend.row_runs(row)
-
     def row_snapshot(self, row: int) -> RowSnapshot:
         return self._backend.row_snapshot(row)
 

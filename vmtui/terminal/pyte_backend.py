@@ -177,11 +177,11 @@ class PyteBackend:
     def set_alternate_screen(self, active: bool) -> None:
         self._screen.switch_alternate(active)
 
-    def row_runs(self, row: int) -> list[Run]:
+    def _row_runs(self, row: int) -> list[Run]:
         return _runs(self._screen.buffer[row], self._screen.columns, self._screen.default_char)
 
     def row_snapshot(self, row: int) -> RowSnapshot:
-        runs = self.row_runs(row)
+        runs = self._row_runs(row)
         return tuple(runs), lambda: runs
 
     def line_runs(self, line: object) -> list[Run]:
@@ -190,7 +190,7 @@ class PyteBackend:
         return _runs(cells, width, self._screen.default_char)
 
     def row_text(self, row: int) -> str:
-        return "".join(text for text, _style in self.row_runs(row)).rstrip()
+        return "".join(text for text, _style in self._row_runs(row)).rstrip()
 
     def line_text(self, line: object) -> str:
         return "".join(text for text, _style in self.line_runs(line)).rstrip()

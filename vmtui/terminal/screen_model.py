@@ -64,8 +64,6 @@ class EmulatorBackend(Protocol):
     def set_alternate_screen(self, active: bool) -> None:
         """Called at the exact stream position of a 47/1047/1049 switch (for engines without one)."""
 
-    def row_runs(self, row: int) -> list[Run]: ...
-
     def row_snapshot(self, row: int) -> RowSnapshot: ...
 
     def line_runs(self, line: object) -> list[Run]:
