@@ -2,8 +2,8 @@
 
 An opener is `async (status) -> Provider`. The local profile's opener finds the running local
 engine (`vmtui serve`) on the event loop, or starts one in a worker thread, and reports progress
-through `status`; the provider is a VersProvider pointed at that endpoint (the engine speaks the Vers API). Failures are ProviderErrors
-with a message for the user, never a crash.
+through `status`; the provider is a VersProvider pointed at that endpoint (the engine speaks the
+Vers API). Failures are ProviderErrors with a message for the user, never a crash.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from vmtui.services.local_daemon import (
     LOG_FILE,
     LocalEndpoint,
     ensure_daemon,
-    is_healthy_async,
     local_swiftor_token,
-    read_endpoint,
     running_daemon,
 )
 from vmtui.services.vers_aliases import load_vers_aliases
@@ -55,8 +53,7 @@ class ProfileOpener:
         if not self.started_engine:
             return False
         _, profile = self.registry.settings.profile(self.name)
-        endpoint = read_endpoint(Path(profile.state_dir or "").expanduser().absolute())
-        return endpoint is None or not await is_healthy_async(endpoint)
+        return await running_daemon(Path(profile.state_dir or "")) is None
 
 
 class Registry:
