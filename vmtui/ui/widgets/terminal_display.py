@@ -3,9 +3,8 @@
 It shows a `TerminalEmulator` through a `ScrollbackView` (scrolled back, selection, search match, cursor)
 and repaints the rows the `OutputPipeline` reports dirty, as the pipeline took them at its paint; strips are
 cached by what a row shows, so a row whose line only moved (the screen scrolled) is not built again. The
-emulator
-is fed in the transport's reader thread: every read of it here holds `pipeline.lock`. Input and the
-session are `TerminalPane`'s.
+emulator is fed in the transport's reader thread: every read of it here holds `pipeline.lock`. Input
+and the session are `TerminalPane`'s.
 """
 
 from __future__ import annotations
