@@ -11,10 +11,9 @@ VM's marker in its state dir), so they hold loop devices and memory until someon
 A starting engine lists them: the VM id and state dir from the loop device, its init (catatonit, pid
 1 of the VM's pid namespace) found by the hostname the VM was booted with (`vm-<id[:8]>`, read in the
 init's UTS namespace, which belongs to the host's user namespace: the VM cannot rename itself). It
-stops nothing itself:
-such an init is no child of this engine, and it may belong to a live engine whose state dir was
-deleted under it. Killing the init stops the whole VM; unmounting its disk (the disk, then the bind
-below it) frees the loop device (autoclear).
+stops nothing itself: such an init is no child of this engine, and it may belong to a live engine
+whose state dir was deleted under it. Killing the init stops the whole VM; unmounting its disk (the
+disk, then the bind below it) frees the loop device (autoclear).
 """
 
 from __future__ import annotations
