@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
+from tests.ui.helpers import wait_until
 from vmtui.core.models import ExecEvent
 from vmtui.paths import styles_dir
 from vmtui.services.exec_runs import OUTPUT_KEPT, ExecRun
@@ -75,10 +76,14 @@ async def test_a_run_that_outgrew_what_is_kept_or_another_run_starts_over():
         assert shown(log) == ["other", ""]
 
 
-async def test_at_80x24_the_output_has_room_below_the_runs():
+async def test_at_80x24_the_output_has_room_below_the_runs(monkeypatch):
+    """The selected run's output is there as soon as the table is laid out, not at the next refresh."""
     from vmtui.core.models import Vm, VmState
     from vmtui.services.exec_runs import ExecRuns
+    from vmtui.ui.screens import exec_runs
     from vmtui.ui.screens.exec_runs import ExecScreen
+
+    monkeypatch.setattr(exec_runs, "REFRESH_SECONDS", 3600.0)  # no periodic repaint to show it later
 
     runs = ExecRuns({})
     run = ExecRun("local", "vm", "demo", ("sh", "-c", "echo hello"), "one")
@@ -89,8 +94,8 @@ async def test_at_80x24_the_output_has_room_below_the_runs():
     app = StyledApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.push_screen(ExecScreen(runs, vm))
-        await pilot.pause()
         log = app.screen.query_one(Log)
+        await wait_until(pilot, lambda: list(log.lines)[:2] == ["hello", "Linux"], "the run's output", 30)
         assert log.content_region.height >= 3 and list(log.lines)[:2] == ["hello", "Linux"]
 
 

@@ -146,6 +146,7 @@ class ExecScreen(ModalScreen[None]):
         self._fill_table()
         if keep is not None:
             self.selected = keep
+        self._repaint()  # the selected run's output and status, now that it has a row
 
     @on(Input.Submitted, "#exec-command")
     def _run(self, event: Input.Submitted) -> None:
