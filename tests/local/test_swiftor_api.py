@@ -204,15 +204,15 @@ async def test_secrets_crud_and_validation(client):
     vm = await create(client)
     headers = auth(ALICE)
     ok = await client.post(
-        "/vms/secrets", json={"vmid": vm["id"], "key": "API_KEY", "value": "abc"}, headers=headers
+        "/vms/secrets", json={"vmid": vm["id"], "key": "API_KEY", "value": "s3cret-val"}, headers=headers
     )
-    assert ok.status_code == 200 and "abc" not in ok.text
+    assert ok.status_code == 200 and "s3cret-val" not in ok.text
     bad = await client.post(
         "/vms/secrets", json={"vmid": vm["id"], "key": "1 bad", "value": "x"}, headers=headers
     )
     assert bad.status_code == 422
     got = (await client.get("/vms/secrets", params={"vmid": vm["id"]}, headers=headers)).json()
-    assert got == {"secrets": {vm["id"]: {"API_KEY": "abc", "VM_PASSWORD": "hunter22"}}}
+    assert got == {"secrets": {vm["id"]: {"API_KEY": "s3cret-val", "VM_PASSWORD": "hunter22"}}}
     assert (await client.delete(f"/vms/secrets/{vm['id']}/API_KEY", headers=headers)).status_code == 200
     missing = await client.delete(f"/vms/secrets/{vm['id']}/API_KEY", headers=headers)
     assert missing.status_code == 404 and missing.json() == {"detail": "Secret not found: API_KEY"}
