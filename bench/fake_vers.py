@@ -42,6 +42,12 @@ def commit_id(index: int) -> str:
     return str(uuid.UUID(int=(1 << 64) + index))
 
 
+def parent_commit(index: int, count: int) -> str | None:
+    """The commit VM `index` of a `count`-VM fleet was branched from (the first N/10 VMs are roots)."""
+    commits = max(1, count // 10)
+    return commit_id(index % commits) if index >= commits else None
+
+
 class TokenBucket:
     """`rate` tokens a second, at most `burst` saved up; `take()` answers 0 or the seconds to wait."""
 
@@ -84,9 +90,6 @@ class FakeVers:
         ]
         self.index = {vm_id(index): index for index in range(count)}
         self._encode()
-
-    def parent_of(self, index: int) -> str | None:
-        return commit_id(index % self.commit_count) if index >= self.commit_count else None
 
     def _vm(self, index: int) -> dict[str, Any]:
         return {
@@ -146,7 +149,7 @@ class FakeVers:
                 self.stats["metadata"] += 1
                 body = self._vm(index) | {
                     "ip": f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}",
-                    "parent_commit_id": self.parent_of(index),
+                    "parent_commit_id": parent_commit(index, self.count),
                     "grandparent_vm_id": None,
                 }
                 return 200, JSON, json.dumps(body).encode()

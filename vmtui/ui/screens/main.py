@@ -8,7 +8,6 @@ action registry (`vmtui.ui.actions`) through `run`; the flows live in `vmtui.ui.
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import Screen
 
-from vmtui.core.collector import collector_paused
+from vmtui.core.collector import collector_paused, frozen_heap
 from vmtui.core.models import Commit, Vm
 from vmtui.paths import state_dir
 from vmtui.services.actions import Actions, PendingKey
@@ -149,6 +148,7 @@ class MainScreen(Screen[None]):
         lineage.call_later(lineage.mark_here, self.table.selected_key)  # as a highlight in the list does
 
     async def on_unmount(self) -> None:
+        frozen_heap.release()
         await self.exec_runs.close()
         await self.tunnels.close_all()
 
@@ -221,7 +221,7 @@ class MainScreen(Screen[None]):
         else:
             self._apply_fleets()
             self._prioritize_lineage()
-        _freeze_while_enriching(self.fleet.enriching)  # a stream may also end without changing the fleet
+            frozen_heap.settle()  # what this snapshot built stays: later collections skip it
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())
@@ -469,15 +469,3 @@ class MainScreen(Screen[None]):
     @on(FilterBar.Done)
     def _filter_done(self) -> None:
         self.table.focus()
-
-
-def _freeze_while_enriching(enriching: bool) -> None:
-    """While lineage streams in, each publish rebuilds thousands of long-lived objects (VMs, rows, tree
-    nodes) and Python's cyclic GC walked all of them every few seconds: 0.2-0.4 s pauses at 10,000 VMs,
-    the UI and the stream stalled. What exists after a publish is frozen (never walked; freed by
-    reference counting as usual); when the stream ends it is unfrozen, so cycles left meanwhile are
-    collected by the next full collection."""
-    if enriching:
-        gc.freeze()
-    elif gc.get_freeze_count():
-        gc.unfreeze()

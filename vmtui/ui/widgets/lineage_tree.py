@@ -31,10 +31,13 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
 
+from vmtui.core.collector import frozen_heap
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.services.checkpoints import checkpoint_info, checkpoint_title, is_checkpoint
@@ -265,6 +268,45 @@ class LineageTree(Tree[NodeId]):
         icon = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) if node.allow_expand else ""
         return cell_len(icon) + node.label.cell_len
 
+    def _build(self) -> None:
+        """Tree's own `_build` (textual 8.2.8, pinned) without its recursive closure: a closure that calls
+        itself is a reference cycle, and it held the whole list of lines, so every rebuild's lines (two
+        objects per node) stayed until a full garbage collection instead of going when replaced. At
+        100,000 nodes that garbage was most of what the collector's long passes walked. Same lines, in
+        the same order, the same width and cursor handling."""
+        lines: list[_TreeLine[NodeId]] = []
+        tops = [self.root] if self.show_root else self.root._children
+        stack: list[tuple[list[TreeNode[NodeId]], TreeNode[NodeId], bool]] = [
+            ([], node, True) for node in reversed(tops)
+        ]
+        while stack:
+            path, node, last = stack.pop()
+            child_path = [*path, node]
+            node._line = len(lines)
+            lines.append(_TreeLine(child_path, last))
+            if node._expanded and node._children:
+                final = len(node._children) - 1
+                stack.extend(
+                    (child_path, child, index == final)
+                    for index, child in reversed(list(enumerate(node._children)))
+                )
+        self._tree_lines_cached = lines
+        guide_depth, show_root = self.guide_depth, self.show_root
+        width = (
+            max(
+                self.get_label_width(line.node) + line._get_guide_width(guide_depth, show_root)
+                for line in lines
+            )
+            if lines
+            else self.size.width
+        )
+        self.virtual_size = Size(width, len(lines))
+        if self.cursor_line != -1:
+            if self.cursor_node is not None:
+                self.cursor_line = self.cursor_node._line
+            if self.cursor_line >= len(lines):
+                self.cursor_line = -1
+
     def _relabel(self, node_id: NodeId) -> None:
         node = self._tree_index.get(node_id)
         item = self.items.get(node_id)
@@ -321,6 +363,7 @@ class LineageTree(Tree[NodeId]):
         async with self.lock:
             await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE_SECONDS))
             self._end_sync()
+        frozen_heap.settle()  # the new nodes and labels stay: later collections skip them
 
     def _apply_shapes(self, shapes: list[Shape]) -> None:
         previous = self._begin_sync()
