@@ -1,8 +1,9 @@
-"""The frozen-heap policy: what survives a settle is frozen (later collections skip it), young garbage is
-not frozen, and garbage a frozen cycle leaves is reclaimed once the frozen set has grown enough."""
+"""The frozen-heap policy: what survives a settle is frozen (later collections skip it), young garbage and
+small changes are not, and garbage a frozen cycle leaves is reclaimed once the frozen set has grown enough."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ def unfrozen() -> Iterator[None]:
 
 
 def test_young_garbage_is_collected_not_frozen_and_what_survives_is_frozen():
-    heap = FrozenHeap()
+    heap = FrozenHeap(limit=0)
     with collector_paused():  # no automatic pass may promote them before the settle
         dropped, kept = Node(), Node()
         dropped_ref = weakref.ref(dropped)
@@ -41,20 +42,23 @@ def test_young_garbage_is_collected_not_frozen_and_what_survives_is_frozen():
     assert kept_ref() is not None, "the frozen cycle was walked by a full collection"
 
 
-def test_a_frozen_cycle_stays_while_the_frozen_set_grows_little():
-    heap = FrozenHeap()
+def test_a_small_change_is_not_frozen_so_its_cycles_are_collected_as_usual():
+    heap = FrozenHeap(limit=1_000)
+    held = [Node() for _ in range(2_000)]  # more long-lived objects than the limit: frozen
     heap.settle()
+    frozen = gc.get_freeze_count()
+    assert frozen > len(held)
     kept = Node()
     heap.settle()
+    assert gc.get_freeze_count() == frozen
     kept_ref = weakref.ref(kept)
     del kept
-    heap.settle()
     gc.collect()
-    assert kept_ref() is not None and heap.compactions == 0
+    assert kept_ref() is None and heap.compactions == 0
 
 
 def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
-    heap = FrozenHeap(growth=1.0)  # any growth compacts
+    heap = FrozenHeap(limit=0, growth=1.0)  # any growth compacts
     heap.settle()
     kept = Node()
     heap.settle()  # compacts (kept is alive) and freezes it again
@@ -69,7 +73,7 @@ def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
 
 
 def test_release_unfreezes_so_the_next_collection_frees_a_dead_cycle():
-    heap = FrozenHeap()
+    heap = FrozenHeap(limit=0)
     kept = Node()
     heap.settle()
     kept_ref = weakref.ref(kept)
@@ -78,3 +82,14 @@ def test_release_unfreezes_so_the_next_collection_frees_a_dead_cycle():
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert kept_ref() is None
+
+
+async def test_settle_soon_settles_once_after_the_delay():
+    heap = FrozenHeap(limit=0)
+    heap.settle_soon(0.01)
+    heap.settle_soon(0.01)  # joins the first
+    assert gc.get_freeze_count() == 0
+    deadline = asyncio.get_running_loop().time() + 30
+    while gc.get_freeze_count() == 0 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert gc.get_freeze_count() > 0 and heap.compacted_at is not None

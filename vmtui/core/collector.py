@@ -7,6 +7,7 @@ VMs), and collects nothing. Reference counting still frees everything meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-COMPACT_GROWTH = 2.0
+UNFROZEN_LIMIT = 40_000
+"""Long-lived objects left unfrozen: a full collection walks this many in ~30 ms."""
+SETTLE_DELAY = 1.0
+"""Seconds from a change to the settle after it: what applying the change held in flight is gone by then."""
+COMPACT_GROWTH = 4.0
 """The frozen set may grow to this multiple of its size after the last full collection before the next."""
 
 
@@ -33,21 +38,41 @@ class FrozenHeap:
 
     Python's full collections walk every object the process holds: 0.2-1 s on the UI thread with
     10,000-100,000 VMs loaded, every few seconds while snapshots arrive. `settle()`, called once a
-    snapshot or a tree rebuild is in place, collects the young generations (garbage is not frozen)
-    and freezes what survived: later collections walk only what is newer. Frozen objects are still
-    freed by reference counting as usual (a replaced VM goes at once), but one that dies in a
-    reference cycle stays until unfrozen; so when the frozen set has grown to `growth` times its size
-    after the last full collection, `settle()` unfreezes, collects everything once and freezes again,
-    bounding such garbage to the live heap's size, as rarely as the heap doubles."""
+    snapshot or a tree rebuild is in place (`settle_soon`: a second later), collects the young
+    generations and looks at how many long-lived objects are not frozen yet: up to `limit`, nothing
+    to do (a full pass over them is short); a big step (a load, a tree rebuild: more than 1.5 times
+    that) is frozen as it is, and later collections walk only what is newer; in between (many small
+    changes, much of it garbage by now) one full pass over the unfrozen objects comes first and
+    only survivors beyond `limit` are frozen. Frozen objects are still freed by reference counting
+    (a replaced VM goes at once), but one that dies in a reference cycle (Textual's line caches do)
+    stays until unfrozen; so when the frozen set has grown to `growth` times its size after the
+    last full collection, `settle()` unfreezes, collects everything once and freezes again."""
 
-    def __init__(self, growth: float = COMPACT_GROWTH):
+    def __init__(self, limit: int = UNFROZEN_LIMIT, growth: float = COMPACT_GROWTH):
+        self.limit = limit
         self.growth = growth
         self.compacted_at: int | None = None
         """The frozen set's size after the last full collection (None: nothing frozen by this yet)."""
         self.compactions = 0
+        self._pending: asyncio.TimerHandle | None = None
+
+    def settle_soon(self, delay: float = SETTLE_DELAY) -> None:
+        """`settle()` `delay` seconds after the first call since the last settle (later calls join it)."""
+        if self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(delay, self.settle)
 
     def settle(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
         gc.collect(1)
+        unfrozen = len(gc.get_objects(generation=2))
+        if unfrozen <= self.limit:
+            return
+        if unfrozen <= 1.5 * self.limit:
+            gc.collect()
+            if len(gc.get_objects(generation=2)) <= self.limit:
+                return
         gc.freeze()
         frozen = gc.get_freeze_count()
         if self.compacted_at is None:
@@ -61,6 +86,9 @@ class FrozenHeap:
 
     def release(self) -> None:
         """Unfreeze everything (the app is closing: what it held may be collected again)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
         gc.unfreeze()
         self.compacted_at = None
 

@@ -221,7 +221,7 @@ class MainScreen(Screen[None]):
         else:
             self._apply_fleets()
             self._prioritize_lineage()
-            frozen_heap.settle()  # what this snapshot built stays: later collections skip it
+            frozen_heap.settle_soon()  # what this snapshot built stays: later collections skip it
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())

@@ -363,7 +363,7 @@ class LineageTree(Tree[NodeId]):
         async with self.lock:
             await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE_SECONDS))
             self._end_sync()
-        frozen_heap.settle()  # the new nodes and labels stay: later collections skip them
+        frozen_heap.settle_soon()  # the new nodes and labels stay: later collections skip them
 
     def _apply_shapes(self, shapes: list[Shape]) -> None:
         previous = self._begin_sync()
