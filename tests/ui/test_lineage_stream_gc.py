@@ -15,7 +15,7 @@ from bench.bench_tui import PROFILE, MockVersApi
 from tests.ui.helpers import make_app, wait_until
 from vmtui.core.collector import collector_paused
 from vmtui.core.models import Commit, Fleet, Vm, VmState
-from vmtui.ui.widgets.lineage_tree import LineageTree
+from vmtui.ui.widgets.lineage_tree import LineageTree, _shapes
 
 VMS = 150
 
@@ -90,3 +90,15 @@ async def test_the_trees_old_lines_are_freed_without_the_collector():
         Tree._build(tree)  # Textual's own, for comparison
         assert ours == lines_of(tree) and width == tree.virtual_size
         assert len(ours) > 8 and {last for _, last, _ in ours} == {True, False}
+
+
+def test_a_layout_leaves_no_garbage_for_the_collector():
+    """The layout of a big lineage runs in a thread for every rebuild; its lineage (parent and child
+    links: cycles) is freed by reference counting, not left for the next full collection."""
+    fleet = branching_fleet(50)
+    gc.collect()
+    with collector_paused():
+        shapes = _shapes({"p": fleet}, frozenset())
+        assert len(shapes) == 1 and len(shapes[0].children) == 1
+        del shapes
+        assert gc.collect() == 0

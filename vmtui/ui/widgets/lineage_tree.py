@@ -37,7 +37,7 @@ from textual.widgets import Tree
 from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
 
-from vmtui.core.collector import frozen_heap
+from vmtui.core.collector import collector_paused, frozen_heap
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.services.checkpoints import checkpoint_info, checkpoint_title, is_checkpoint
@@ -539,11 +539,18 @@ class LineageTree(Tree[NodeId]):
 
 
 def _shapes(fleets: Mapping[str, Fleet], opened: Collection[NodeId]) -> list[Shape]:
-    """Top-level shapes of every profile (pure: runs in a thread for big fleets)."""
+    """Top-level shapes of every profile (pure: runs in a thread for big fleets). It only builds objects
+    that live on or that reference counting frees, so collections in the middle (each a pass over
+    the app's unfrozen objects, triggered by these allocations) would find nothing: they are paused,
+    and the lineage's parent links are cut once shaped, so it goes without the collector too."""
     shapes: list[Shape] = []
     several = len(fleets) > 1
     for profile, fleet in fleets.items():
-        top = shape_lineage(profile, build_lineage(fleet.vms, fleet.commits), opened)
+        with collector_paused():
+            lineage = build_lineage(fleet.vms, fleet.commits)
+            top = shape_lineage(profile, lineage, opened)
+        for node in lineage.nodes.values():
+            node.parent = None
         if fleet.commits_total > len(fleet.commits):
             top.append(
                 Shape((profile, MORE), None, profile=profile, more=fleet.commits_total - len(fleet.commits))
