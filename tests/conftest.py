@@ -9,11 +9,12 @@ Tests marked `root` (real sandboxes: namespaces, overlayfs, cgroups) are skipped
 """
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from vmtui.core.collector import frozen_heap
 from vmtui.local.engine import Engine
 
 _VERS_VARIABLES = ("VERS_API_KEY", "VERS_BASE_URL", "VERS_URL")
@@ -44,6 +45,14 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for variable, relative in _XDG_DIRS.items():
         monkeypatch.setenv(variable, str(home / relative))
     return home
+
+
+@pytest.fixture(autouse=True)
+def nothing_stays_frozen() -> Iterator[None]:
+    """The app freezes what it holds for long (`FrozenHeap`); a widget tested without the main screen
+    (which unfreezes on unmount) must not leave one test's objects frozen during the next ones."""
+    yield
+    frozen_heap.release()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import weakref
 
-import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Tree
 
@@ -18,12 +17,6 @@ from vmtui.core.models import Commit, Fleet, Vm, VmState
 from vmtui.ui.widgets.lineage_tree import LineageTree, _shapes
 
 VMS = 150
-
-
-@pytest.fixture(autouse=True)
-def unfrozen():
-    yield
-    gc.unfreeze()
 
 
 async def test_a_vm_replaced_by_a_newer_snapshot_is_freed_although_its_snapshot_was_frozen(
