@@ -140,7 +140,7 @@ class MainScreen(Screen[None]):
         """Mount the panes after the frame with every profile's first rows, without holding up the
         screen meanwhile: awaited in the screen's idle handler, the mount kept that frame from being
         drawn until it was done (a big list's conversion left the mount few turns of the loop)."""
-        self.run_worker(self.mount_panes(), group="panes", exit_on_error=False)
+        self.run_worker(self.mount_panes(), group="panes")
 
     async def _mount_panes(self) -> None:
         options = self.options
