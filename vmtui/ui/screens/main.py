@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Key
 from textual.screen import Screen
 
@@ -140,7 +141,13 @@ class MainScreen(Screen[None]):
         """Mount the panes after the frame with every profile's first rows, without holding up the
         screen meanwhile: awaited in the screen's idle handler, the mount kept that frame from being
         drawn until it was done (a big list's conversion left the mount few turns of the loop)."""
-        self.run_worker(self.mount_panes(), group="panes")
+        self.run_worker(self._mount_panes_unless_closing(), group="panes")
+
+    async def _mount_panes_unless_closing(self) -> None:
+        try:
+            await self.mount_panes()
+        except NoMatches:
+            pass  # the panes' containers are composed with the screen: gone only while the app closes
 
     async def _mount_panes(self) -> None:
         options = self.options
