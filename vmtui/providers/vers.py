@@ -214,13 +214,12 @@ def _raw_sort_value(column: str, provider: str, aliases: Mapping[str, str]) -> C
     if column == "state":
         return lambda raw: VmState.parse(raw.get("state"))
     if column == "age":
-        return lambda raw: (
-            -(
-                datetime.fromisoformat(created).timestamp()
-                if (created := raw.get("created_at")) is not None
-                else 0.0
-            )
-        )
+
+        def age(raw: Any) -> float:
+            created = raw.get("created_at")
+            return -(datetime.fromisoformat(created).timestamp() if created is not None else 0.0)
+
+        return age
     if column == "labels":
         return lambda raw: sorted((raw.get("labels") or {}).items())
     return None
@@ -562,16 +561,18 @@ class VersProvider(Provider):
             body = _unwrap(self.http.decode(response))
             if isinstance(body, dict) and "vms" in body:
                 body = body["vms"]
-            early = first is not None and isinstance(body, list) and len(body) > FIRST_ROWS_FROM
-            if first is not None and early:
-                self._deliver_first(body, first)
+            early = first if isinstance(body, list) and len(body) > FIRST_ROWS_FROM else None
+            if early is not None:
+                self._deliver_first(body, early)
         if not isinstance(body, list):
             return [
                 wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
             ]  # raises BadResponse
-        if early:
+        if early is not None:
             await asyncio.sleep(0)  # the first rows are drawn while the rest is converted
-        self._last_list = await self._parse_vm_list(body, SLICE_AFTER_FIRST_ROWS if early else PARSE_SLICE)
+        self._last_list = await self._parse_vm_list(
+            body, PARSE_SLICE if early is None else SLICE_AFTER_FIRST_ROWS
+        )
         self._list_body = response.content
         self._list_etag = response.headers.get("etag")
         return self._last_list

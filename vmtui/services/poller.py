@@ -17,6 +17,9 @@ while its stream is up each event wakes a poll (debounced, so a burst costs at m
 poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
+
+The first list of a provider that can (`FirstRowsList`) is asked for in the VM table's order (`order`): a
+big one hands on its first rows before the rest is converted, then the whole list follows.
 """
 
 from __future__ import annotations
