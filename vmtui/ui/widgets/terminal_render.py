@@ -1,7 +1,8 @@
 """Rich strips for the terminal pane: emulator runs -> cached `Strip`s, plus the overlays drawn on top.
 
-Colours: the 16 ANSI colours follow the app theme's terminal palette (Textual maps them), so the pane
-matches the rest of the UI in dark and light themes; 256-colour and truecolour values are drawn exactly.
+Colours: the 16 ANSI colours follow the app theme's terminal palette (Textual's ANSI-to-truecolor filter
+maps them, once per style: `StripCache`), so the pane matches the rest of the UI in dark and light themes;
+256-colour and truecolour values are drawn exactly.
 """
 
 from __future__ import annotations
