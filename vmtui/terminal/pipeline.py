@@ -24,7 +24,7 @@ from vmtui.terminal.screen_model import RowSnapshot
 from vmtui.terminal.transport import TerminalTransport
 
 MAX_FPS = 60
-FLOOD_FPS = 15  # while output floods in, paint less often (a full frame costs 3-13 ms)
+FLOOD_FPS = 15  # while output floods in, paint less often (a full frame costs 2-7 ms)
 FLOOD_BYTES = 16384  # parsed between two paints: more than a full-screen redraw, so a flood
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 
