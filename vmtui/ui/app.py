@@ -3,6 +3,7 @@ and shows the MainScreen, which composes the panes and routes messages."""
 
 from __future__ import annotations
 
+import gc
 import inspect
 from collections.abc import Sequence
 from typing import ClassVar
@@ -77,6 +78,17 @@ class VmTuiApp(App[None]):
     def get_line_filters(self) -> Sequence[LineFilter]:
         """`--ascii` adds the filter that keeps every drawn character ASCII (`vmtui.ui.ascii_filter`)."""
         return [*super().get_line_filters(), *self._ascii_filter]
+
+    def on_load(self) -> None:
+        """Before the stylesheet is parsed and anything is composed: the lists are asked for first, so
+        their answers arrive while the first screen is built."""
+        # What exists now (the imported modules, the settings) lives as long as the app: a full
+        # collection walking it in the first frame cost 35-60 ms. Frozen objects are never walked.
+        gc.freeze()
+        self.main_screen.start_polling()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what the app held is collectable again (tests run many apps in one process)
 
     def on_mount(self) -> None:
         self.set_class(self.options.ascii, "-ascii")

@@ -100,11 +100,14 @@ class MainScreen(Screen[None]):
         self._panes_mounted = asyncio.Event()
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
+        self._frozen_while_enriching = False
+
+    def start_polling(self) -> None:
+        """Open the shown profiles and poll them. The app calls it before this screen composes, so
+        the first list requests overlap the mount; their FleetUpdated waits in the queue until on_mount."""
+        self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
 
     def compose(self) -> ComposeResult:
-        # Polling starts before the panes are mounted, so opening the profiles and the first list
-        # request overlap the mount: the first FleetUpdated waits in the queue until on_mount.
-        self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
         # The size class now, not on the first resize, which would restyle every widget again.
         narrow = self.app.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow", update=False)
@@ -221,7 +224,20 @@ class MainScreen(Screen[None]):
         else:
             self._apply_fleets()
             self._prioritize_lineage()
-        _freeze_while_enriching(self.fleet.enriching)  # a stream may also end without changing the fleet
+        self._freeze_while_enriching()  # a stream may also end without changing the fleet
+
+    def _freeze_while_enriching(self) -> None:
+        """While lineage streams in, each publish rebuilds thousands of long-lived objects (VMs, rows, tree
+        nodes) and Python's cyclic GC walked all of them every few seconds: 0.2-0.4 s pauses at 10,000 VMs,
+        the UI and the stream stalled. What exists after a publish is frozen (never walked; freed by
+        reference counting as usual); when the stream ends it is unfrozen (with what the app froze at its
+        start), so cycles left meanwhile are collected by the next full collection."""
+        enriching = self.fleet.enriching
+        if enriching:
+            gc.freeze()
+        elif self._frozen_while_enriching:
+            gc.unfreeze()
+        self._frozen_while_enriching = enriching
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())
@@ -469,15 +485,3 @@ class MainScreen(Screen[None]):
     @on(FilterBar.Done)
     def _filter_done(self) -> None:
         self.table.focus()
-
-
-def _freeze_while_enriching(enriching: bool) -> None:
-    """While lineage streams in, each publish rebuilds thousands of long-lived objects (VMs, rows, tree
-    nodes) and Python's cyclic GC walked all of them every few seconds: 0.2-0.4 s pauses at 10,000 VMs,
-    the UI and the stream stalled. What exists after a publish is frozen (never walked; freed by
-    reference counting as usual); when the stream ends it is unfrozen, so cycles left meanwhile are
-    collected by the next full collection."""
-    if enriching:
-        gc.freeze()
-    elif gc.get_freeze_count():
-        gc.unfreeze()
