@@ -114,12 +114,31 @@ async def test_the_profile_is_opened_before_the_main_screen_composes():
         assert app.main_screen.table.row_count > 0
 
 
-async def test_what_exists_at_start_is_frozen_while_the_app_runs_and_released_after():
-    """A full collection in the first frame would walk every imported object (35-60 ms)."""
+async def test_the_collector_waits_for_the_first_screen_and_what_exists_at_start_stays_frozen():
+    """A full collection in the first frame would walk every imported object (35-60 ms); the collector
+    is off until the panes are mounted, and what existed at start stays frozen while the app runs."""
     gc.unfreeze()
-    app = make_app(demo_provider())
+    provider = demo_provider()
+    ready = opener(provider)
+    collecting_when_opened: list[bool] = []
+
+    async def open_and_note(status):
+        collecting_when_opened.append(gc.isenabled())
+        return await ready(status)
+
+    app = VmTuiApp({"local": open_and_note}, AppOptions(active_profile="local", poll=SLOW_POLL))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        assert app.main_screen.table.row_count > 0
+        assert collecting_when_opened == [False]
+        assert app.main_screen.panes_ready and gc.isenabled()
         assert gc.get_freeze_count() > 0  # the first list did not release it (no lineage stream ran)
     assert gc.get_freeze_count() == 0
+
+
+async def test_the_collector_runs_again_when_the_app_closes_before_its_first_screen_is_whole(monkeypatch):
+    monkeypatch.setattr(main, "PANES_AFTER_S", 3600)
+    app = held_app(asyncio.Event())  # no list ever comes: the panes would mount only on a key
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.main_screen.panes_ready and not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0

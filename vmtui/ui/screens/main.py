@@ -97,7 +97,8 @@ class MainScreen(Screen[None]):
         self.exec_runs = ExecRuns(actions.providers, actions.log)
         self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
         self._panes_started = False
-        self._panes_mounted = asyncio.Event()
+        self.panes_mounted = asyncio.Event()
+        """Set once `mount_panes` is done (or gave up: the app closed meanwhile)."""
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
         self._frozen_while_enriching = False
@@ -130,13 +131,13 @@ class MainScreen(Screen[None]):
         follow the frame with every shown profile's first list (`_fleet_updated`), or `PANES_AFTER_S` after the screen
         when no list has come, or before any action, which may need them."""
         if self._panes_started:
-            await self._panes_mounted.wait()
+            await self.panes_mounted.wait()
             return
         self._panes_started = True
         try:
             await self._mount_panes()
         finally:
-            self._panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
+            self.panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
 
     async def _mount_panes(self) -> None:
         options = self.options
