@@ -142,3 +142,24 @@ async def test_the_collector_runs_again_when_the_app_closes_before_its_first_scr
         await pilot.pause()
         assert not app.main_screen.panes_ready and not gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+async def test_the_first_screen_is_styled_as_a_restyle_would_style_it():
+    """The main screen's first resume skips Textual's restyle of every widget (they were styled as they
+    mounted): with another theme and the ASCII class set at start, a restyle afterwards changes nothing."""
+    app = make_app(demo_provider(), theme="textual-light", ascii=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+
+        def looks() -> dict[str, tuple[str, ...]]:
+            widgets = [app.main_screen, *app.main_screen.walk_children()]
+            shown = ("background", "color", "border", "width", "height", "display", "padding")
+            return {
+                f"{type(w).__name__}#{w.id}": tuple(str(getattr(w.styles, r)) for r in shown) for w in widgets
+            }
+
+        first = looks()
+        app.main_screen.update_node_styles(animate=False)
+        await pilot.pause()
+        assert app.theme == "textual-light" and app.has_class("-ascii")
+        assert looks() == first

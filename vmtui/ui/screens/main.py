@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.events import Key
+from textual.events import Key, ScreenResume
 from textual.screen import Screen
 
 from vmtui.core.collector import collector_paused
@@ -102,6 +102,7 @@ class MainScreen(Screen[None]):
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
         self._frozen_while_enriching = False
+        self._resumed = False
 
     def start_polling(self) -> None:
         """Open the shown profiles and poll them. The app calls it before this screen composes, so
@@ -162,6 +163,14 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
         self.set_timer(PANES_AFTER_S, self.mount_panes)
         self.refresh_status()
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        """The first resume follows the compose, whose widgets were styled as they mounted (theme and
+        app classes were set before): Textual would restyle every one of them again before the first
+        frame. Later resumes (a dialog closed) restyle as usual."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def _set_border_titles(self) -> None:
         for pane_id, title in PANES:
