@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from pathlib import Path
 
 from textual import events
 from textual.widgets import Footer, Input
@@ -16,6 +17,7 @@ from vmtui.config import PollSettings
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens import main
+from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.footer_hint import FooterHint
 from vmtui.ui.widgets.lineage_tree import LineageTree
@@ -163,3 +165,27 @@ async def test_the_first_screen_is_styled_as_a_restyle_would_style_it():
         await pilot.pause()
         assert app.theme == "textual-light" and app.has_class("-ascii")
         assert looks() == first
+
+
+async def test_the_dialog_rules_are_read_with_the_first_dialog():
+    """The first frame parses only the main screen's stylesheet; the first dialog brings the dialogs'."""
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+
+        def sources() -> set[str]:
+            return {
+                Path(str(location[0] if isinstance(location, tuple) else location)).name
+                for location in app.stylesheet.source
+            }
+
+        assert "vmtui.tcss" in sources() and "dialogs.tcss" not in sources()
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help dialog")
+        await pilot.pause()
+        assert "dialogs.tcss" in sources()
+        dialog = app.screen.query_one("#help-dialog")
+        assert (
+            dialog.styles.width is not None and dialog.styles.width.value == 100
+        )  # `#help-dialog` in dialogs.tcss
+        assert dialog.has_class("dialog") and "thick" in str(dialog.styles.border_top)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import gc
 import inspect
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.filter import LineFilter
+from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 
 from vmtui.paths import styles_dir
@@ -32,6 +33,10 @@ from vmtui.ui.screens.main import MainScreen
 from vmtui.ui.screens.text_view import TextViewScreen
 from vmtui.ui.widgets.vm_table import VmTable
 
+MAIN_STYLES = "vmtui.tcss"
+DIALOG_STYLES = "dialogs.tcss"
+"""Read with the first dialog (`push_screen`): the first frame parses only the main screen's rules."""
+
 
 class VmTuiApp(App[None]):
     TITLE = "vmtui"
@@ -51,7 +56,7 @@ class VmTuiApp(App[None]):
         registry: tuple[UiAction, ...] = REGISTRY,
     ) -> None:
         self.options = options or AppOptions()
-        self.CSS_PATH = [str(styles_dir() / "vmtui.tcss")]
+        self.CSS_PATH = [str(styles_dir() / MAIN_STYLES)]
         super().__init__()
         bind_registry(self, Scope.APP, registry)
         self.openers = openers
@@ -100,6 +105,16 @@ class VmTuiApp(App[None]):
         """The main screen is the first and bottom screen: no blank default screen is built and styled
         under it first."""
         return self.main_screen
+
+    def push_screen(self, screen: Screen | str, *args: Any, **kwargs: Any) -> Any:
+        """Every screen over the main one is a dialog: the dialogs' rules are read with the first."""
+        dialog_styles = styles_dir() / DIALOG_STYLES
+        if dialog_styles not in self.css_path:
+            self.css_path.append(dialog_styles)  # a stylesheet reload (`textual --dev`) reads it too
+            self.stylesheet.read(
+                dialog_styles
+            )  # parsed as the dialog is styled; no rule of it matches the main screen
+        return super().push_screen(screen, *args, **kwargs)
 
     def on_unmount(self) -> None:
         gc.enable()  # also when the app closes before its first screen was whole
