@@ -458,7 +458,9 @@ def _lineage_complete(app: VmTuiApp) -> bool:
     result = app.main_screen.fleet.results.get(PROFILE)
     done = result is not None and result.fleet is not None and result.lineage is None
     screen = app.main_screen
-    return done and screen.panes_ready and not screen.lineage.rebuilding  # the tree mounts after the first rows
+    return (
+        done and screen.panes_ready and not screen.lineage.rebuilding
+    )  # the tree mounts after the first rows
 
 
 async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:

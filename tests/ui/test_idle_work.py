@@ -52,7 +52,9 @@ async def test_an_unchanged_poll_leaves_table_tree_and_details_alone(monkeypatch
         app = make_app(api.provider())
         async with app.run_test(size=SIZE) as pilot:
             screen = app.main_screen
-            await wait_until(pilot, lambda: screen.table.row_count == 50 and screen.panes_ready, "50 VMs listed")
+            await wait_until(
+                pilot, lambda: screen.table.row_count == 50 and screen.panes_ready, "50 VMs listed"
+            )
             poller = screen.fleet.pollers["bench"]
             table_updates = count_calls(monkeypatch, screen.table, "set_fleet")
             tree_updates = count_calls(monkeypatch, screen.lineage, "set_fleets")
