@@ -4,9 +4,18 @@ Rows:
 - cold start to a populated list: 100 VMs on the REAL local engine (`vmtui serve` for a temp state dir,
   needs root), from constructing the app to its VM table holding 100 rows, vs a bare app with one
   DataTable of 100 static rows reaching the same point;
-- CPU per poll cycle (fetch + parse + apply + paint, nothing changed) at 1,000 and 10,000 VMs served as
-  Vers API JSON (list, per-VM metadata, paged commits) through the real VersProvider over an
-  `httpx.MockTransport`, vs the bare app with as many rows doing a no-op refresh;
+- CPU per unchanged poll at 1,000 and 10,000 VMs, measured two ways:
+  * over real HTTP (the headline): `bench.fake_vers` in ANOTHER process on loopback (answers 304 to the
+    list's `If-None-Match`, the same commits page each time) and the app's own poller running every
+    `POLL_INTERVAL` s; the app process's CPU over a `poll_window` minus the same window with polling
+    parked, divided by the polls made (`http_poll_rows`). Counted: httpx on both requests, the provider,
+    the poller, the screen's handling of the result and every frame it causes, GC. Not counted: the fake
+    server (its own process) and any test harness (nothing is awaited but a sleep). The bare app is
+    measured the same way: a DataTable of as many rows polling the list with `If-None-Match` (one
+    request, nothing done on 304);
+  * in process (kept for comparison with earlier figures): `Poller.tick()` + waiting for the screen to
+    record it + one `pilot.pause()`, with the mock API on an `httpx.MockTransport` in the same process,
+    so its handler and the harness's pause (~3 ms) count too; vs the bare app's no-op refresh + pause;
 - idle CPU at 1,000 and 10,000 VMs with the app's default 4 s poll running and nothing changing, vs the
   bare app idling the same time;
 - time to apply a snapshot where 1% of 10,000 VMs changed state (the table's keyed diff plus the lineage
@@ -44,6 +53,8 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from bench.bench_fleet import fake_server
+from bench.fake_vers import FakeVers
 from vmtui.config import PollSettings
 from vmtui.core.models import Fleet, VmConfig, VmState
 from vmtui.providers.base import Provider
@@ -70,6 +81,11 @@ CHANGED_SHARE = 0.01
 COMMITS = 100
 HOLD = PollSettings(fast=3600, slow=3600, max_backoff=3600, timeout=120)
 """Polling parked after the first fetch, so the bench drives each poll itself."""
+POLL_INTERVAL = 0.2
+"""Seconds between the polls of the real-HTTP rows (the app's default is 4 s; only the count per window differs)."""
+POLL_WINDOW = 5.0
+"""Seconds of each polling window, and of each parked window subtracted from it."""
+POLL_ROUNDS = 3
 RATE_REFILL_SECONDS = 2.5
 """The engine's request budget (50/s, burst 100) refills after creating the VMs, as after a quiet moment."""
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -450,6 +466,145 @@ def import_rows(rounds: int = 7) -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------ 2a. unchanged polls over real HTTP
+
+
+@contextmanager
+def seeded_fake_lineage(url: str, count: int) -> Iterator[None]:
+    """A lineage cache holding every VM `bench.fake_vers` serves at `url` (a second start: no metadata
+    request, so the windows measure polling alone)."""
+    fake = FakeVers(count, 0)
+    lineage = {vm_id: Lineage(fake.parent_of(index), None, None) for vm_id, index in fake.index.items()}
+    with cold_lineage_cache():
+        LineageCache.for_profile(PROFILE, VersProvider(PROFILE, url, "bench-key").http.base_url).save(lineage)
+        yield
+
+
+class BarePollApp(App[None]):
+    """One DataTable filled from one `GET /api/v1/vm`, then polling it with `If-None-Match` every
+    `interval` s while `polling` is set; a 304 does nothing (the least a polling client does)."""
+
+    def __init__(self, url: str, interval: float):
+        super().__init__()
+        self.url = url
+        self.interval = interval
+        self.polling = asyncio.Event()
+        self.polls = 0
+        self.row_total = 0
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        self.run_worker(self._poll(table))
+
+    async def _poll(self, table: DataTable[str]) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
+            response = await client.get("/api/v1/vm")
+            etag = response.headers["etag"]
+            for vm in json.loads(response.content):
+                labels = " ".join(f"{k}={v}" for k, v in vm["labels"].items())
+                table.add_row(PROFILE, vm["vm_id"], vm["state"], "3mo", "-", labels, key=vm["vm_id"])
+            self.row_total = table.row_count
+            while True:
+                await self.polling.wait()
+                await asyncio.sleep(self.interval)
+                response = await client.get("/api/v1/vm", headers={"If-None-Match": etag})
+                if response.status_code != 304:
+                    raise RuntimeError(f"the bare app's poll was answered {response.status_code}, not 304")
+                self.polls += 1
+
+
+async def _polling_cpu_ms(
+    start: Callable[[], None], park: Callable[[], None], polls: Callable[[], int], window: float
+) -> float:
+    """CPU ms of this process per poll: each round a parked window, then a polling window of the same
+    length; (polling CPU - parked CPU) / polls made, median over `POLL_ROUNDS`."""
+    per_poll = []
+    for _ in range(POLL_ROUNDS):
+        cpu = time.process_time()
+        await asyncio.sleep(window)
+        parked = time.process_time() - cpu
+        start()
+        await asyncio.sleep(POLL_INTERVAL * 2)  # the first poll after the wake is outside the window
+        before, cpu = polls(), time.process_time()
+        await asyncio.sleep(window)
+        polling, made = time.process_time() - cpu, polls() - before
+        park()
+        await asyncio.sleep(POLL_INTERVAL * 2)  # a poll in flight ends before the parked window
+        if made < 2:
+            raise RuntimeError(f"only {made} polls in a {window:g} s window")
+        per_poll.append((polling - parked) * 1000 / made)
+    return statistics.median(per_poll)
+
+
+async def _http_poll_app(url: str, count: int, window: float) -> float:
+    frozen = time.time()  # the shown ages never move: no window repaints them (see `http_poll_rows`)
+    app = VmTuiApp(
+        {PROFILE: _http_opener(url)}, AppOptions(active_profile=PROFILE, poll=HOLD, now=lambda: frozen)
+    )
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        screen = app.main_screen
+        listed = lambda: screen.table.row_count == count and screen.panes_ready
+        await _until(listed, 300, f"{count} VMs listed over HTTP")
+        await _until(lambda: _lineage_complete(app), 300, f"lineage of {count} VMs")
+        await pilot.pause()
+        poller = screen.fleet.pollers[PROFILE]
+        shown = screen.fleet.fleet(PROFILE)
+
+        def start() -> None:
+            poller.fast = poller.slow = POLL_INTERVAL
+            poller.wake()
+
+        def park() -> None:
+            poller.fast = poller.slow = HOLD.slow
+            poller.wake()  # one more poll, then the long wait
+
+        cpu_ms = await _polling_cpu_ms(start, park, lambda: poller.ticks, window)
+        latest = screen.fleet.fleet(PROFILE)
+        if shown is None or latest is None or latest.vms is not shown.vms:
+            raise RuntimeError("a poll changed the fleet: the windows did not measure unchanged polls")
+        await poller.provider.aclose()
+    return cpu_ms
+
+
+async def _http_poll_bare(url: str, count: int, window: float) -> float:
+    app = BarePollApp(url, POLL_INTERVAL)
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        await _until(lambda: app.row_total == count, 300, f"{count} bare rows")
+        await pilot.pause()
+        return await _polling_cpu_ms(app.polling.set, app.polling.clear, lambda: app.polls, window)
+
+
+def _http_opener(url: str) -> Callable[[Callable[[str], None]], Any]:
+    return provider_opener(lambda: VersProvider(PROFILE, url, "bench-key"))
+
+
+def http_poll_rows(count: int, window: float = POLL_WINDOW) -> list[dict[str, Any]]:
+    """CPU per unchanged poll over real HTTP (module docstring). The app's display clock is frozen in
+    both its windows: otherwise the status bar's age would be repainted every second while parked and
+    never while polling (always "0s ago"), and the difference would hide that cost. A real poll every
+    4 s leaves that repaint count as it is (the age text moves on every second either way)."""
+    with fake_server(count, rate=0) as server, seeded_fake_lineage(server.url, count):
+        app = asyncio.run(_http_poll_app(server.url, count, window))
+        stats = server.stats()
+        bare = asyncio.run(_http_poll_bare(server.url, count, window))
+    if stats.get("list", 0) - 1 != stats.get("list_304", 0):
+        raise RuntimeError(f"the app's polls were not all answered 304: {stats}")
+    return [
+        _row(
+            f"CPU per unchanged poll, {count:,} VMs, real HTTP, fake API in another process "
+            f"(vs bare app's If-None-Match poll)",
+            app,
+            "ms CPU",
+            bare,
+        )
+    ]
+
+
 # ------------------------------------------------------------------ 2./3. polls, idle, 1% snapshot (mock Vers)
 
 
@@ -554,14 +709,17 @@ async def _measure_bare(count: int, with_apply: bool, idle_seconds: float) -> di
     return figures
 
 
-def fleet_rows(count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS) -> list[dict[str, Any]]:
+def fleet_rows(
+    count: int, with_apply: bool, idle_seconds: float = IDLE_SECONDS, poll_window: float = POLL_WINDOW
+) -> list[dict[str, Any]]:
     api = MockVersApi(count)
     with seeded_lineage_cache(api):
         app = asyncio.run(_measure_app(api, with_apply, idle_seconds))
     bare = asyncio.run(_measure_bare(count, with_apply, idle_seconds))
-    rows = [
+    rows = http_poll_rows(count, poll_window) + [
         _row(
-            f"CPU per poll, nothing changed, {count:,} VMs (vs bare no-op refresh)",
+            f"CPU per unchanged poll, {count:,} VMs, in process: mock API handler + harness pause "
+            "included (vs bare no-op refresh + pause)",
             app["poll"],
             "ms CPU",
             bare["poll"],
@@ -661,11 +819,12 @@ def run(
     vm_counts: tuple[int, ...] = VM_COUNTS,
     rss_vms: int = RSS_VMS,
     idle_seconds: float = IDLE_SECONDS,
+    poll_window: float = POLL_WINDOW,
 ) -> list[dict[str, Any]]:
     """Every row; the sizes are parameters so a test can run a scaled-down copy (0 skips a part)."""
     rows = import_rows() + (cold_start_rows(engine_vms) if engine_vms else [])
     for count in vm_counts:
-        rows += fleet_rows(count, with_apply=count == max(vm_counts), idle_seconds=idle_seconds)
+        rows += fleet_rows(count, count == max(vm_counts), idle_seconds, poll_window)
     if rss_vms:
         rows += rss_rows(rss_vms)
     return rows

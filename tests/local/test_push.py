@@ -115,6 +115,26 @@ async def test_the_provider_takes_lineage_from_the_engine_list_without_metadata_
     assert specs.mem_size_mib is not None and specs.fs_size_mib is not None
 
 
+async def test_the_provider_asks_for_an_unchanged_commits_page_conditionally(engine):
+    app_transport = httpx.ASGITransport(app=create_app(engine, TOKEN))
+    statuses: list[tuple[str | None, int]] = []
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await app_transport.handle_async_request(request)
+            statuses.append((request.headers.get("if-none-match"), response.status_code))
+            return response
+
+    provider = VersProvider("local", "http://engine.test", TOKEN, transport=Recording())
+    try:
+        first, _ = await provider.commits_page(0, 100)
+        again, _ = await provider.commits_page(0, 100)
+    finally:
+        await provider.aclose()
+    assert statuses[0] == (None, 200) and statuses[1][0] is not None and statuses[1][1] == 304
+    assert again is first
+
+
 # -- the event stream, over a real loopback server (an in-process ASGI transport buffers bodies) ---
 
 

@@ -145,3 +145,22 @@ async def test_a_state_change_relabels_the_tree_without_rebuilding_its_shape(mon
         tree.set_fleets([fleet.model_copy(update={"vms": (dead, moved, *fleet.vms[2:])})])
         assert len(reconciled) == 1  # lineage changed: the shape is worked out again
         assert tree._tree_index[("local", "vm", moved.id)].parent is tree.root
+
+
+async def test_a_poll_result_stops_at_the_main_screen(monkeypatch):
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        seen_by_app = []
+        on_message = type(app)._on_message
+
+        async def recording(self, message):
+            seen_by_app.append(type(message).__name__)
+            await on_message(self, message)
+
+        monkeypatch.setattr(type(app), "_on_message", recording)
+        poller = app.main_screen.fleet.pollers["local"]
+        result = await poller.tick()
+        await wait_until(pilot, lambda: app.main_screen.fleet.results["local"] is result, "poll applied")
+        await settle(pilot, app)
+        assert "FleetUpdated" not in seen_by_app

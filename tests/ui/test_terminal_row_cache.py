@@ -4,6 +4,10 @@ search match and selection are drawn on top of shared strips, row by row."""
 from __future__ import annotations
 
 import pytest
+from rich.color import Color as RichColor
+from rich.style import Style
+from textual.filter import ANSIToTruecolor
+from textual.geometry import Region
 
 from tests.ui.terminal_helpers import TerminalApp, screen_lines, settle
 from vmtui.terminal.screen_model import Run
@@ -78,3 +82,41 @@ async def test_cursor_and_search_match_are_drawn_on_their_own_row_of_equal_rows(
         assert (
             styled_rows(pane, 0, 4, lambda style: style is not None and style.bgcolor == match_colour) == []
         )
+
+
+def row_colours(pane: TerminalPane, y: int) -> dict[str, Style]:
+    """Each word of row `y` and its style, as the screen gets it (after the pane's line filters)."""
+    background = pane.background_colors[1]
+    strip = pane.render_lines(Region(0, y, pane.size.width, 1))[0]
+    for line_filter in pane.get_line_filters():
+        strip = strip.apply_filter(line_filter, background)
+    return {text.strip(): style for text, style, _control in strip if text.strip() and style is not None}
+
+
+async def test_ansi_colours_follow_the_theme_palette_converted_once_per_style_not_by_textuals_filter() -> (
+    None
+):
+    app = TerminalApp("avt")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.transport.sink.feed(b"\x1b[31mred\x1b[0m \x1b[38;5;208mindexed\x1b[0m \x1b[2mdim\x1b[0m\r\n")
+        await settle(pilot)
+        pane = app.pane
+        assert not any(isinstance(line_filter, ANSIToTruecolor) for line_filter in pane.get_line_filters())
+        assert any(isinstance(line_filter, ANSIToTruecolor) for line_filter in app.get_line_filters())
+        colours = row_colours(pane, 0)
+        assert colours["red"].color.triplet == app.ansi_theme.ansi_colors[1]
+        assert colours["indexed"].color.triplet == RichColor.from_ansi(208).get_truecolor()
+        assert not colours["dim"].dim  # dimmed as Textual's filter does: a blended colour, no SGR 2
+        assert colours["dim"].color.triplet not in (None, pane.rich_style.color.triplet)
+
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.pause()
+        assert app.ansi_theme is app.ansi_theme_light
+        assert row_colours(pane, 0)["red"].color.triplet == app.ansi_theme_light.ansi_colors[1]
+
+        app.ansi_color = True  # the terminal draws ANSI colours itself: the pane sends them as they are
+        pane.refresh()
+        assert row_colours(pane, 0)["red"].color.number == 1
+        assert row_colours(pane, 0)["red"].color.triplet is None

@@ -28,9 +28,10 @@ async def test_mock_api_serves_lineage_and_changes_one_percent():
 
 
 def test_scaled_down_run_measures_every_row():
-    rows = bench_tui.run(engine_vms=0, vm_counts=(50, 200), rss_vms=200, idle_seconds=0.3)
+    rows = bench_tui.run(engine_vms=0, vm_counts=(50, 200), rss_vms=200, idle_seconds=0.3, poll_window=1.0)
     names = [row["name"] for row in rows]
-    assert len(rows) == 1 + 2 + 2 + 2 + 1, names
+    assert len(rows) == 1 + 3 + 3 + 2 + 1, names
+    assert sum("real HTTP, fake API in another process" in name for name in names) == 2
     assert sum("apply 1%-changed snapshot, 200 VMs" in name for name in names) == 2
     for row in rows:
         assert row["value"] is not None and row["value"] > 0, row

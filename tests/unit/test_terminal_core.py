@@ -92,6 +92,53 @@ def test_an_echo_after_a_quiet_period_is_painted_at_once_when_the_ui_wakes(
     assert host.later == [] and output.settled, "no frame timer after a quiet period"
 
 
+class Clock:
+    """`time.monotonic` for the pipeline, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_flood_read_in_small_batches_is_painted_at_the_flood_rate_and_an_echo_after_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The UI wakes after the first batch following a paint (less than FLOOD_BYTES); the bytes of the
+    frame before tell it a flood is on."""
+    clock = Clock()
+    monkeypatch.setattr(pipeline, "time", clock)
+    output, host, _ = make_pipeline()
+    delays: list[float] = []
+
+    def call_in(delay: float, callback: Callable[[], None]) -> None:
+        delays.append(delay)
+        host.later.append(callback)
+
+    host.call_in = call_in  # type: ignore[method-assign]
+    batch = b"".join(b"line %d\r\n" % n for n in range(900))[: pipeline.FLOOD_BYTES // 2]
+    output.feed(batch)
+    host.run_soon()
+    assert len(host.painted) == 1 and delays == [], "the first output is painted at once"
+    for _frame in range(3):
+        output.feed(batch)
+        host.run_soon()  # the wake-up comes after one batch: less than FLOOD_BYTES since the paint
+        output.feed(batch)
+        output.feed(batch)  # the reader goes on until the frame slot comes
+        clock.now += delays[-1]
+        host.later.pop(0)()
+    assert delays == pytest.approx([1 / pipeline.MAX_FPS, 1 / pipeline.FLOOD_FPS, 1 / pipeline.FLOOD_FPS])
+    assert len(host.painted) == 4 and output.settled
+    assert output.emulator.screen_text()[-2] == batch.decode().split("\r\n")[-2]  # type: ignore[union-attr]
+
+    clock.now += 1 / pipeline.FLOOD_FPS  # the flood is over: a quiet frame slot
+    output.feed(b"x")
+    host.run_soon()
+    assert len(host.painted) == 5 and output.settled, "an echo after a quiet period is painted at once"
+    assert len(delays) == 3
+
+
 def test_a_flood_from_a_reader_thread_loses_nothing_while_the_ui_reads_the_screen() -> None:
     output, host, _ = make_pipeline(cols=40, rows=10)
     lines = 20_000

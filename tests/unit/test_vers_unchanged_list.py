@@ -77,3 +77,30 @@ async def test_identical_commit_page_bytes_give_the_same_commits_back():
     other, _ = await vers.commits_page(100, 100)  # another page is parsed on its own
     assert other is not first
     await vers.aclose()
+
+
+async def test_a_commit_page_with_an_etag_is_asked_conditionally_and_a_304_is_not_parsed(monkeypatch):
+    page = {"commits": [{"commit_id": "c-1", "name": "first"}], "total": 1}
+    etag = ['"p1"']
+    seen: list[str | None] = []
+
+    def commits(request: httpx.Request) -> httpx.Response:
+        sent = request.headers.get("if-none-match")
+        seen.append(sent)
+        if sent == etag[0]:
+            return httpx.Response(304, headers={"etag": etag[0]})
+        return httpx.Response(200, json=page, headers={"etag": etag[0]})
+
+    vers = VersProvider("p", "https://api.vers.sh", "key", transport=httpx.MockTransport(commits))
+    first, _ = await vers.commits_page(0, 100)
+    parses: list[int] = []
+    parse = vers._parse_commits
+    monkeypatch.setattr(vers, "_parse_commits", lambda *args: parses.append(1) or parse(*args))
+    again, total = await vers.commits_page(0, 100)
+    assert seen == [None, '"p1"'] and again is first and total == 1 and parses == []
+    await vers.commits_page(100, 100)  # another page has no validator yet
+    assert seen[-1] is None and parses == [1]
+    page["commits"][0]["name"], etag[0] = "renamed", '"p2"'
+    changed, _ = await vers.commits_page(0, 100)
+    assert seen[-1] == '"p1"' and changed is not first and changed[0].name == "renamed"
+    await vers.aclose()

@@ -480,8 +480,9 @@ class VersProvider(Provider):
         self._merged: dict[str, tuple[Vm, WireVm | None, Vm]] = {}
         self._last_list: list[Vm] | None = None
         self._list_body = b""
-        self._commit_pages: dict[tuple[int, int], tuple[bytes, list[Commit], int]] = {}
-        """Each commits page's last body and what it gave: the same bytes again give the same objects."""
+        self._commit_pages: dict[tuple[int, int], tuple[bytes, str | None, list[Commit], int]] = {}
+        """Each commits page's last body, its `ETag` and what it gave: a 304 or the same bytes again give
+        the same objects."""
         self._list_etag: str | None = None
         self._listed_lineage: set[str] = set()
 
@@ -866,21 +867,27 @@ class VersProvider(Provider):
 
     async def commits_page(self, offset: int, limit: int = PAGE_SIZE) -> tuple[list[Commit], int]:
         """One page of `GET /commits` and the total. A server without the route has none; an
-        unpaginated (older) answer is every commit. A page whose bytes did not change since it was last
-        fetched returns the previous list itself (callers must not mutate it)."""
+        unpaginated (older) answer is every commit. A page that did not change since it was last
+        fetched (a 304 to the `If-None-Match` sent when the server gave an `ETag`, or the same bytes)
+        returns the previous list itself (callers must not mutate it)."""
+        known = self._commit_pages.get((offset, limit))
+        etag = known[1] if known is not None else None
         try:
             response = await self.http.send(
-                "GET", f"{API}/commits", params={"limit": limit, "offset": offset}
+                "GET",
+                f"{API}/commits",
+                params={"limit": limit, "offset": offset},
+                headers={"If-None-Match": etag} if etag else None,
+                accept=_NOT_MODIFIED if etag else frozenset(),
             )
         except ProviderError as exc:
             if exc.status in _MISSING_ROUTE:
                 return [], 0
             raise
-        known = self._commit_pages.get((offset, limit))
-        if known is not None and known[0] == response.content:
-            return known[1], known[2]
+        if known is not None and (response.status_code == 304 or known[0] == response.content):
+            return known[2], known[3]
         page, total = self._parse_commits(_unwrap(self.http.decode(response)), offset, limit)
-        self._commit_pages[(offset, limit)] = (response.content, page, total)
+        self._commit_pages[(offset, limit)] = (response.content, response.headers.get("etag"), page, total)
         return page, total
 
     def _parse_commits(self, body: Any, offset: int, limit: int) -> tuple[list[Commit], int]:

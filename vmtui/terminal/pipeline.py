@@ -24,8 +24,8 @@ from vmtui.terminal.screen_model import RowSnapshot
 from vmtui.terminal.transport import TerminalTransport
 
 MAX_FPS = 60
-FLOOD_FPS = 15  # while output floods in, paint less often (a full frame costs 3-13 ms)
-FLOOD_BYTES = 16384  # parsed since the last paint: more than a full-screen redraw, so a flood
+FLOOD_FPS = 15  # while output floods in, paint less often (a full frame costs 2-7 ms)
+FLOOD_BYTES = 16384  # parsed between two paints: more than a full-screen redraw, so a flood
 SYNC_OUTPUT_TIMEOUT = 0.15  # never hold the screen longer than this for a synchronized update
 
 
@@ -58,6 +58,7 @@ class OutputPipeline:
         self._early = bytearray()  # output that arrived before the pane knew its size
         self._changes: FeedResult | None = None  # parsed, not painted yet
         self._parsed_since_paint = 0
+        self._flooding = False  # more than FLOOD_BYTES were parsed between the last two paints
         self._repaint_pending = False  # a repaint is queued: new output need not wake the UI thread
         self._dirty_rows: set[int] = set()
         self._full_repaint = False
@@ -134,8 +135,12 @@ class OutputPipeline:
         self._schedule()
 
     def _schedule(self) -> None:
-        """Repaint at once after a quiet period (fast echo), else at the next frame slot."""
-        flooding = self._parsed_since_paint > FLOOD_BYTES
+        """Repaint at once after a quiet period (fast echo), else at the next frame slot.
+
+        A flood is known by the last frame's bytes, not only by those parsed since it: the UI wakes after
+        the first read following a paint, often a single 4-16 KB batch, and a flood judged by that
+        alone was painted at `MAX_FPS` (each frame holding the GIL the reader parses with)."""
+        flooding = self._flooding or self._parsed_since_paint > FLOOD_BYTES
         delay = self._last_paint + 1 / (FLOOD_FPS if flooding else MAX_FPS) - time.monotonic()
         if delay > 0:
             self._host.call_in(delay, self._repaint)
@@ -172,6 +177,7 @@ class OutputPipeline:
 
     def _paint_dirty_rows(self, emulator: TerminalEmulator) -> None:
         self._last_paint = time.monotonic()
+        self._flooding = self._parsed_since_paint > FLOOD_BYTES
         self._parsed_since_paint = 0
         rows = emulator.rows
         if len(self.row_snapshots) != rows:

@@ -10,9 +10,10 @@ from vmtui.services.poller import PollResult
 
 
 @dataclass
-class FleetUpdated(Message):
+class FleetUpdated(Message, bubble=False):
     """A poll result for one profile. A newer one replaces an older one still queued, so a busy UI
-    only ever applies the latest state."""
+    only ever applies the latest state. Only the main screen handles it: it does not bubble on to the
+    app (one dispatch fewer on every poll, unchanged ones included)."""
 
     result: PollResult
 

@@ -9,12 +9,13 @@ and the session are `TerminalPane`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -118,13 +119,34 @@ class TerminalDisplay(Widget):
     def notify_style_update(self) -> None:
         """CSS or theme changed: every cached style and strip is rebuilt on the next paint."""
         super().notify_style_update()
-        self._cache.base = None
+        self._cache.forget_colours()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters but the ANSI-to-truecolor one: the strip cache converts each style once
+        (`StripCache.use_colours`) instead of the filter rebuilding every segment of every new line."""
+        return [
+            line_filter
+            for line_filter in super().get_line_filters()
+            if not isinstance(line_filter, ANSIToTruecolor)
+        ]
+
+    def _use_colours(self) -> None:
+        truecolor = next(
+            (
+                line_filter
+                for line_filter in self.app.get_line_filters()
+                if isinstance(line_filter, ANSIToTruecolor)
+            ),
+            None,
+        )
+        self._cache.use_colours(self.rich_style, truecolor, self.background_colors[1].rich_color)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """A frame's lines under one hold of the lock: its rows show one moment of the stream, and the
         frame waits for the reader's parse at most once, not once per line (a frame interleaved with a
         flood's parses took tens of milliseconds, delaying echoes in the panes beside it)."""
         with self.pipeline.lock:
+            self._use_colours()
             return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
@@ -134,7 +156,7 @@ class TerminalDisplay(Widget):
     def _render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._cache.base is None:
-            self._cache.set_base(self.rich_style)
+            self._use_colours()
         base = self._cache.base
         view, emulator = self.view, self.emulator
         if view.search_prompt is not None and y == self.size.height - 1:

@@ -1,7 +1,8 @@
 """Rich strips for the terminal pane: emulator runs -> cached `Strip`s, plus the overlays drawn on top.
 
-Colours: the 16 ANSI colours follow the app theme's terminal palette (Textual maps them), so the pane
-matches the rest of the UI in dark and light themes; 256-colour and truecolour values are drawn exactly.
+Colours: the 16 ANSI colours follow the app theme's terminal palette (Textual's ANSI-to-truecolor filter
+maps them, once per style: `StripCache`), so the pane matches the rest of the UI in dark and light themes;
+256-colour and truecolour values are drawn exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
+from textual.filter import ANSIToTruecolor
 from textual.strip import Strip
 
 from vmtui.terminal.modes import CursorShape
@@ -83,18 +85,40 @@ def with_marker(strip: Strip, marker: str, style: Style) -> Strip:
 
 
 class StripCache:
-    """Strips of rows and scrollback lines, keyed by what they show; styles converted once each."""
+    """Strips of rows and scrollback lines, keyed by what they show; styles converted once each.
+
+    Textual's ANSI-to-truecolor filter (the theme's terminal palette; on unless the theme uses the
+    terminal's own colours) would rebuild every segment of every new line on every frame; the pane
+    leaves it out of its filters (`TerminalDisplay.get_line_filters`) and its styles go through the
+    same filter here instead, once per style."""
 
     def __init__(self) -> None:
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._styles: dict[CellStyle, Style] = {}
         self.base: Style | None = None  # the pane's own style, under every cell
+        self._colours: tuple[object, ...] | None = None  # what styles were converted for
+        self._convert: Callable[[Style], Style] = _unchanged
 
-    def set_base(self, base: Style) -> None:
-        """The pane's style changed (CSS, theme): every strip and converted style is rebuilt."""
-        self.base = base
+    def use_colours(self, base: Style, truecolor: ANSIToTruecolor | None, background: RichColor) -> None:
+        """Draw on `base` and through `truecolor` (None: the theme draws ANSI colours natively): if
+        either changed (CSS, theme), every cached style and strip is rebuilt."""
+        colours = (base, truecolor, truecolor is not None and truecolor.enabled, background)
+        if colours == self._colours:
+            return
+        self._colours = colours
         self._styles.clear()
         self._strips.clear()
+        if truecolor is None:
+            self._convert = _unchanged
+            self.base = base
+        else:
+            self._convert = lambda style: truecolor.truecolor_style(style, background)
+            self.base = self._convert(base)
+
+    def forget_colours(self) -> None:
+        """CSS or theme changed: the next frame converts styles again."""
+        self._colours = None
+        self.base = None
 
     def clear(self) -> None:
         self._strips.clear()
@@ -107,8 +131,9 @@ class StripCache:
         return strip
 
     def _build(self, runs: list[Run], width: int) -> Strip:
-        """The strip of `runs`, measured as it is built: an ASCII run is one cell per character, so Rich's
-        per-segment width lookup runs only for other text (it was a quarter of a flood frame's row cost)."""
+        """The strip of `runs`, `width` cells long, measured as it is built: an ASCII run is one cell per
+        character, so Rich's per-segment width lookup runs only for other text (it was a quarter of a
+        flood frame's row cost). Padded here, not by `adjust_cell_length`: one `Strip` per row, not two."""
         base = self.base or Style()
         styles = self._styles
         segments = []
@@ -116,7 +141,15 @@ class StripCache:
         for text, cell_style in runs:
             style = styles.get(cell_style)
             if style is None:
-                style = styles[cell_style] = base + rich_style(cell_style)
+                style = styles[cell_style] = self._convert(base + rich_style(cell_style))
             segments.append(Segment(text, style))
             cells += len(text) if text.isascii() else cell_len(text)
-        return Strip(segments, cells).adjust_cell_length(width, base)
+        if cells > width:
+            return Strip(segments, cells).adjust_cell_length(width, base)
+        if cells < width:
+            segments.append(Segment(" " * (width - cells), base))
+        return Strip(segments, width)
+
+
+def _unchanged(style: Style) -> Style:
+    return style
