@@ -9,6 +9,7 @@ desktops) are protocols: callers ask `isinstance(provider, SecretsApi)`, never a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -165,6 +166,30 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """Asks for a big list's first rows ahead of the rest: the `count` VMs that come first in the VM
+    table's order, handed to `deliver` (with how many VMs the list holds) before the others are
+    converted, so they can be drawn meanwhile."""
+
+    order: Callable[[], tuple[str, bool]]
+    """The table's order when the list arrives: (column key, reversed). The key is one of the VM
+    table's columns (provider, name, state, age, parent, labels)."""
+    deliver: Callable[[list[Vm], int], object]
+    count: int
+
+
+@runtime_checkable
+class FirstRowsList(Protocol):
+    """A list that can hand on its first rows early (`FirstRows`)."""
+
+    async def list_vms_first(self, first: FirstRows) -> list[Vm]:
+        """The whole list, as `list_vms`; a list big enough that converting it takes a while hands
+        `first` its first rows before the rest is converted (a smaller one, or one whose order cannot
+        be read off the raw items, calls nothing)."""
+        ...
 
 
 @runtime_checkable

@@ -48,6 +48,7 @@ class FleetSupervisor:
         on_result: Callable[[PollResult], object] = lambda result: None,
         on_status: StatusReport = lambda profile, status, error: None,
         on_notice: Callable[[str, str], object] = lambda profile, text: None,
+        order: Callable[[], tuple[str, bool]] | None = None,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -60,6 +61,9 @@ class FleetSupervisor:
         self.on_status = on_status
         self.on_notice = on_notice
         """Told (profile, sentence) what the supervisor did on its own, e.g. restart the local engine."""
+        self.order = order
+        """The VM table's order (column key, reversed), in which a big first list's first rows come
+        ahead of the rest (`Poller.order`)."""
         self.wall_clock = wall_clock
         self._sleep = sleep
         self.pollers: dict[str, Poller] = {}
@@ -132,6 +136,7 @@ class FleetSupervisor:
             slow=self.poll.slow,
             max_backoff=self.poll.max_backoff,
             enrichment=LineageEnrichment.for_provider(provider),
+            order=self.order,
             busy=lambda: self.actions.busy(name),
             wall_clock=self.wall_clock,
         )
@@ -214,6 +219,10 @@ class FleetSupervisor:
     def offline(self) -> frozenset[str]:
         """The shown profiles whose last poll failed: their platform does not answer now."""
         return frozenset(name for name, result in self.results.items() if result.stale)
+
+    def still_listing(self) -> int:
+        """VMs listed but not handed on yet (big first lists come first rows first)."""
+        return sum(result.still_listing for result in self.results.values())
 
     def fleets(self) -> list[Fleet]:
         return [r.fleet for r in self.results.values() if r.fleet is not None]

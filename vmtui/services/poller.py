@@ -17,6 +17,9 @@ while its stream is up each event wakes a poll (debounced, so a burst costs at m
 poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
+
+The first list of a provider that can (`FirstRowsList`) is asked for in the VM table's order (`order`): a
+big one hands on its first rows before the rest is converted, then the whole list follows.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from dataclasses import dataclass, replace
 
 from vmtui.core.errors import ProviderError, Unsupported
 from vmtui.core.models import Commit, CommitTag, Fleet, Vm
-from vmtui.providers.base import CommitTagsApi, EventStream, Provider
+from vmtui.providers.base import CommitTagsApi, EventStream, FirstRows, FirstRowsList, Provider
 from vmtui.services.lineage_fetch import LineageEnrichment
 
 log = logging.getLogger("vmtui.services.poller")
 COMMIT_PAGE = 100
 """Commits per page; a poll fetches the first page (newest first) plus the pages the user asked for."""
+FIRST_ROWS = 200
+"""VMs of a big first list handed on ahead of the rest: more than a screenful."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class PollResult:
     """(VMs whose lineage is known, VMs listed) while enrichment is still fetching, else None."""
     pushed: bool = False
     """The provider's event stream was up: this data is live by push, not by polling."""
+    still_listing: int = 0
+    """VMs of the list not in `fleet` yet: a big first list hands on its first rows before the rest is
+    converted (`FirstRows`), and the whole list follows."""
 
     @property
     def stale(self) -> bool:
@@ -70,6 +78,7 @@ class Poller:
         slow: float = 4.0,
         max_backoff: float = 30.0,
         enrichment: LineageEnrichment | None = None,
+        order: Callable[[], tuple[str, bool]] | None = None,
         pushed_interval: float = 60.0,
         push_debounce: float = 0.05,
         resubscribe_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -86,6 +95,9 @@ class Poller:
         self.enrichment = enrichment
         if enrichment is not None:
             enrichment.on_change = self._republish
+        self.order = order
+        """The VM table's order (column key, reversed): a big first list's first rows in it are handed on
+        ahead of the rest; None hands on whole lists only."""
         self.pushed_interval = pushed_interval
         self.push_debounce = push_debounce
         self._resubscribe_sleep = resubscribe_sleep
@@ -232,7 +244,7 @@ class Poller:
         the time the rows take (a 10,000-VM list takes longer to arrive and parse than both)."""
         rest = asyncio.ensure_future(self._fetch_commits_and_tags())
         try:
-            listed = await self.provider.list_vms()
+            listed = await self._list()
         except BaseException:
             rest.cancel()
             await asyncio.gather(rest, return_exceptions=True)  # its own error, if any, is this poll's too
@@ -240,6 +252,18 @@ class Poller:
         self._listed = listed
         commits, total, tags = await rest
         return self._fleet(listed, commits, self._wall_clock(), tags, total)
+
+    async def _list(self) -> list[Vm]:
+        """The provider's list; the first one in the table's order, its first rows handed on early."""
+        if self._listed is None and self.order is not None and isinstance(self.provider, FirstRowsList):
+            return await self.provider.list_vms_first(FirstRows(self.order, self._first_rows, FIRST_ROWS))
+        return await self.provider.list_vms()
+
+    def _first_rows(self, vms: list[Vm], total: int) -> None:
+        """Hand on a big first list's first rows while the rest is converted (without commits yet, and
+        not as `last`: a list that then fails leaves no partial fleet behind as the last good one)."""
+        fleet = self._fleet(vms, (), self._wall_clock())
+        self.on_result(PollResult(self.name, fleet, still_listing=total - len(vms), pushed=self.pushed))
 
     async def _fetch_commits_and_tags(self) -> tuple[tuple[Commit, ...], int, tuple[CommitTag, ...]]:
         try:

@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Key, ScreenResume
 from textual.screen import Screen
 
@@ -90,6 +91,7 @@ class MainScreen(Screen[None]):
             on_result=lambda result: self.post_message(FleetUpdated(result)),
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
             on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
+            order=self._table_order,
             wall_clock=options.now,
         )
         self.panes = PaneFocus(self)
@@ -140,6 +142,18 @@ class MainScreen(Screen[None]):
         finally:
             self.panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
 
+    def _start_mounting_panes(self) -> None:
+        """Mount the panes after the frame with every profile's first rows, without holding up the
+        screen meanwhile: awaited in the screen's idle handler, the mount kept that frame from being
+        drawn until it was done (a big list's conversion left the mount few turns of the loop)."""
+        self.run_worker(self._mount_panes_unless_closing(), group="panes")
+
+    async def _mount_panes_unless_closing(self) -> None:
+        try:
+            await self.mount_panes()
+        except NoMatches:
+            pass  # the panes' containers are composed with the screen: gone only while the app closes
+
     async def _mount_panes(self) -> None:
         options = self.options
         lineage = LineageTree(ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane")
@@ -176,6 +190,12 @@ class MainScreen(Screen[None]):
         for pane_id, title in PANES:
             for pane in self.query(f"#{pane_id}"):
                 pane.border_title = title
+
+    def _table_order(self) -> tuple[str, bool]:
+        """The VM table's order, or the one it starts with while it is not composed yet."""
+        for table in self.query(VmTable):
+            return table.sort_column, table.sort_reverse
+        return VmTable.FIRST_ORDER
 
     @property
     def table(self) -> VmTable:
@@ -224,7 +244,7 @@ class MainScreen(Screen[None]):
         was_offline = self.fleet.offline()
         recorded = self.fleet.record(message.result)
         if not self._panes_started and len(self.fleet.results) >= len(self.fleet.shown):
-            self.call_after_refresh(self.mount_panes)  # after the frame with every profile's first rows
+            self.call_after_refresh(self._start_mounting_panes)
         if not recorded:
             return
         if self.fleet.offline() != was_offline:
@@ -286,7 +306,9 @@ class MainScreen(Screen[None]):
             rows=table.row_count, vms=len(table.vms), listed=bool(self.fleet.fleets())
         )
         shown = f"filter: {clean(vm_filter.text, 40)} ({table.row_count} of {len(table.vms)}; Esc clears)"
-        loading = f"listing {len(table.vms) - table.loading:,} of {len(table.vms):,}" if table.loading else ""
+        waiting = table.loading + self.fleet.still_listing()
+        listed = len(table.vms) + self.fleet.still_listing()
+        loading = f"listing {listed - waiting:,} of {listed:,}" if waiting else ""
         subtitle = "; ".join(part for part in (shown if vm_filter.active else "", loading) if part)
         self.query_one("#list-pane").border_subtitle = subtitle
 

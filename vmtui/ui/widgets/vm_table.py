@@ -98,6 +98,8 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
     }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"vm-table--header", "vm-table--cursor", "vm-table--marked"}
+    FIRST_ORDER: ClassVar[tuple[str, bool]] = ("age", False)
+    """The order a new table starts in (column key, reversed): the newest VMs first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Up", show=False),
@@ -158,7 +160,8 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(**kwargs)
         self.ascii_only = ascii_only
         self.now = now
-        self.index = VmIndex({column.key: column.sort_value for column in COLUMNS}, "age")
+        self.index = VmIndex({column.key: column.sort_value for column in COLUMNS}, self.FIRST_ORDER[0])
+        self.index.sort_by(*self.FIRST_ORDER)
         self.pending: dict[RowId, str] = {}
         self.marked: set[RowId] = set()
         self.cursor_row = 0
