@@ -612,7 +612,10 @@ def _lineage_complete(app: VmTuiApp) -> bool:
     """Every VM's lineage is known and published, and the lineage tree has finished building from it."""
     result = app.main_screen.fleet.results.get(PROFILE)
     done = result is not None and result.fleet is not None and result.lineage is None
-    return done and not app.main_screen.lineage.rebuilding
+    screen = app.main_screen
+    return (
+        done and screen.panes_ready and not screen.lineage.rebuilding
+    )  # the tree mounts after the first rows
 
 
 async def _poll_cpu_ms(app: VmTuiApp, pilot: Pilot) -> float:

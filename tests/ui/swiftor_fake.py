@@ -15,6 +15,7 @@ from textual.screen import Screen
 from vmtui.paths import styles_dir
 from vmtui.providers.swiftor import SwiftorProvider
 from vmtui.services.actions import Actions
+from vmtui.ui.app import DIALOG_STYLES, MAIN_STYLES
 
 VM_ID = "1aa62e52-e61c-4ae3-9ac2-c9cb1f46d25f"
 
@@ -183,7 +184,7 @@ class ScreenHost(App[None]):
     `notes` every notification as (title, message) (toasts expire, this list does not)."""
 
     def __init__(self, screen_factory: Callable[[], Screen]) -> None:
-        super().__init__(css_path=[str(styles_dir() / "vmtui.tcss")])
+        super().__init__(css_path=[str(styles_dir() / name) for name in (MAIN_STYLES, DIALOG_STYLES)])
         self.screen_factory = screen_factory
         self.result: object = "not dismissed"
         self.shown: Screen | None = None

@@ -10,6 +10,7 @@ from tests.ui.helpers import wait_until
 from vmtui.core.models import ExecEvent
 from vmtui.paths import styles_dir
 from vmtui.services.exec_runs import OUTPUT_KEPT, ExecRun
+from vmtui.ui.app import DIALOG_STYLES, MAIN_STYLES
 from vmtui.ui.screens.exec_runs import OutputFeed
 
 OUTPUT = "naïve ✓ line\r\nsecond\tcol\rthird \x1b[2Jevil\x07\nlast, no newline".encode()
@@ -23,7 +24,7 @@ class LogApp(App[None]):
 class StyledApp(App[None]):
     """With the app's stylesheet: the dialog's size on a small terminal is the question."""
 
-    CSS_PATH = str(styles_dir() / "vmtui.tcss")
+    CSS_PATH = [str(styles_dir() / name) for name in (MAIN_STYLES, DIALOG_STYLES)]  # noqa: RUF012
 
 
 def chunk(data: bytes) -> ExecEvent:

@@ -5,6 +5,8 @@ depends on how fast the machine is."""
 from __future__ import annotations
 
 import asyncio
+import gc
+from pathlib import Path
 
 from textual import events
 from textual.widgets import Footer, Input
@@ -15,6 +17,7 @@ from vmtui.config import PollSettings
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens import main
+from vmtui.ui.screens.help import HelpScreen
 from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.footer_hint import FooterHint
 from vmtui.ui.widgets.lineage_tree import LineageTree
@@ -94,3 +97,95 @@ async def test_without_a_list_the_panes_mount_after_a_while(monkeypatch):
         release.set()
         await wait_until(pilot, lambda: screen.lineage.items, "the tree filled once the list came")
         assert screen.table.row_count > 0
+
+
+async def test_the_profile_is_opened_before_the_main_screen_composes():
+    """The list request is on its way while the first screen is built (its answer waits in the queue)."""
+    provider = demo_provider()
+    ready = opener(provider)
+    composed_when_opened: list[bool] = []
+
+    async def open_and_note(status):
+        composed_when_opened.append(bool(app.main_screen.children))
+        return await ready(status)
+
+    app = VmTuiApp({"local": open_and_note}, AppOptions(active_profile="local", poll=SLOW_POLL))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert composed_when_opened == [False]
+        assert app.main_screen.table.row_count > 0
+
+
+async def test_the_collector_waits_for_the_first_screen_and_what_exists_at_start_stays_frozen():
+    """A full collection in the first frame would walk every imported object (35-60 ms); the collector
+    is off until the panes are mounted, and what existed at start stays frozen while the app runs."""
+    gc.unfreeze()
+    provider = demo_provider()
+    ready = opener(provider)
+    collecting_when_opened: list[bool] = []
+
+    async def open_and_note(status):
+        collecting_when_opened.append(gc.isenabled())
+        return await ready(status)
+
+    app = VmTuiApp({"local": open_and_note}, AppOptions(active_profile="local", poll=SLOW_POLL))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert collecting_when_opened == [False]
+        assert app.main_screen.panes_ready and gc.isenabled()
+        assert gc.get_freeze_count() > 0  # the first list did not release it (no lineage stream ran)
+    assert gc.get_freeze_count() == 0
+
+
+async def test_the_collector_runs_again_when_the_app_closes_before_its_first_screen_is_whole(monkeypatch):
+    monkeypatch.setattr(main, "PANES_AFTER_S", 3600)
+    app = held_app(asyncio.Event())  # no list ever comes: the panes would mount only on a key
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.main_screen.panes_ready and not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+async def test_the_first_screen_is_styled_as_a_restyle_would_style_it():
+    """The main screen's first resume skips Textual's restyle of every widget (they were styled as they
+    mounted): with another theme and the ASCII class set at start, a restyle afterwards changes nothing."""
+    app = make_app(demo_provider(), theme="textual-light", ascii=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+
+        def looks() -> dict[str, tuple[str, ...]]:
+            widgets = [app.main_screen, *app.main_screen.walk_children()]
+            shown = ("background", "color", "border", "width", "height", "display", "padding")
+            return {
+                f"{type(w).__name__}#{w.id}": tuple(str(getattr(w.styles, r)) for r in shown) for w in widgets
+            }
+
+        first = looks()
+        app.main_screen.update_node_styles(animate=False)
+        await pilot.pause()
+        assert app.theme == "textual-light" and app.has_class("-ascii")
+        assert looks() == first
+
+
+async def test_the_dialog_rules_are_read_with_the_first_dialog():
+    """The first frame parses only the main screen's stylesheet; the first dialog brings the dialogs'."""
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+
+        def sources() -> set[str]:
+            return {
+                Path(str(location[0] if isinstance(location, tuple) else location)).name
+                for location in app.stylesheet.source
+            }
+
+        assert "vmtui.tcss" in sources() and "dialogs.tcss" not in sources()
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help dialog")
+        await pilot.pause()
+        assert "dialogs.tcss" in sources()
+        dialog = app.screen.query_one("#help-dialog")
+        assert (
+            dialog.styles.width is not None and dialog.styles.width.value == 100
+        )  # `#help-dialog` in dialogs.tcss
+        assert dialog.has_class("dialog") and "thick" in str(dialog.styles.border_top)

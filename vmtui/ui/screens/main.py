@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.events import Key
+from textual.events import Key, ScreenResume
 from textual.screen import Screen
 
 from vmtui.core.collector import collector_paused, frozen_heap
@@ -98,14 +98,18 @@ class MainScreen(Screen[None]):
         self.exec_runs = ExecRuns(actions.providers, actions.log)
         self.tunnels = Tunnels(TofuKnownHosts(state_dir() / "known_hosts"))
         self._panes_started = False
-        self._panes_mounted = asyncio.Event()
+        self.panes_mounted = asyncio.Event()
+        """Set once `mount_panes` is done (or gave up: the app closed meanwhile)."""
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
+        self._resumed = False
+
+    def start_polling(self) -> None:
+        """Open the shown profiles and poll them. The app calls it before this screen composes, so
+        the first list requests overlap the mount; their FleetUpdated waits in the queue until on_mount."""
+        self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
 
     def compose(self) -> ComposeResult:
-        # Polling starts before the panes are mounted, so opening the profiles and the first list
-        # request overlap the mount: the first FleetUpdated waits in the queue until on_mount.
-        self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
         # The size class now, not on the first resize, which would restyle every widget again.
         narrow = self.app.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow", update=False)
@@ -128,13 +132,13 @@ class MainScreen(Screen[None]):
         follow the frame with every shown profile's first list (`_fleet_updated`), or `PANES_AFTER_S` after the screen
         when no list has come, or before any action, which may need them."""
         if self._panes_started:
-            await self._panes_mounted.wait()
+            await self.panes_mounted.wait()
             return
         self._panes_started = True
         try:
             await self._mount_panes()
         finally:
-            self._panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
+            self.panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
 
     def _start_mounting_panes(self) -> None:
         """Mount the panes after the frame with every profile's first rows, without holding up the
@@ -172,6 +176,14 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
         self.set_timer(PANES_AFTER_S, self.mount_panes)
         self.refresh_status()
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        """The first resume follows the compose, whose widgets were styled as they mounted (theme and
+        app classes were set before): Textual would restyle every one of them again before the first
+        frame. Later resumes (a dialog closed) restyle as usual."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def _set_border_titles(self) -> None:
         for pane_id, title in PANES:

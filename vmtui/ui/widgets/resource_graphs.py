@@ -102,11 +102,16 @@ class ResourceGraphs(Vertical):
         if self._due is not None and self._in_view():
             self._graphs(self._due)
 
+    def on_resize(self) -> None:
+        self._draw_due()  # laid out: a sample that came before the first layout is drawn if in view
+
     def _in_view(self) -> bool:
-        """Some line of the graphs shows in the scrolled window of the pane holding them (or they are
-        not laid out yet)."""
+        """Some line of the graphs shows in the scrolled window of the pane holding them (not before
+        they are laid out: `on_resize` draws then)."""
         pane, placed = self.parent, self.virtual_region
-        if not isinstance(pane, Widget) or not placed:
+        if not placed:
+            return False
+        if not isinstance(pane, Widget):
             return True
         window = Region(placed.x, round(pane.scroll_y), placed.width, pane.scrollable_content_region.height)
         return placed.overlaps(window)
