@@ -60,8 +60,16 @@ def test_layer_never_imports_forbidden(contract):
     assert bad == [], f"{package} pulls in {bad}"
 
 
+ALLOWED_PRIVATE = {
+    "vmtui/ui/widgets/lineage_tree.py: textual.widgets._tree",
+}
+"""LineageTree replaces Tree._build, whose recursive closure kept every rebuild's `_TreeLine`s alive until a
+full collection; tests/ui/test_lineage_stream_gc.py checks its lines equal Textual's own `_build`'s."""
+
+
 def test_vmtui_uses_only_textuals_public_modules():
-    """Textual's `_private` modules change without notice between releases: vmtui imports none of them."""
+    """Textual's `_private` modules change without notice between releases: vmtui imports none of them,
+    except where `ALLOWED_PRIVATE` says why (textual is pinned exactly, and a test pins the behaviour)."""
     import ast
 
     package = PYPROJECT.parent / "vmtui"
@@ -74,4 +82,4 @@ def test_vmtui_uses_only_textuals_public_modules():
                 parts = name.split(".")
                 if parts[0] == "textual" and any(part.startswith("_") for part in parts):
                     private.append(f"{path.relative_to(package.parent)}: {name}")
-    assert private == []
+    assert [entry for entry in private if entry not in ALLOWED_PRIVATE] == []

@@ -15,7 +15,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.events import Key, ScreenResume
 from textual.screen import Screen
 
@@ -140,18 +139,6 @@ class MainScreen(Screen[None]):
         finally:
             self.panes_mounted.set()  # also when the app closed meanwhile: nobody waits forever
 
-    def _start_mounting_panes(self) -> None:
-        """Mount the panes after the frame with every profile's first rows, without holding up the
-        screen meanwhile: awaited in the screen's idle handler, the mount kept that frame from being
-        drawn until it was done (a big list's conversion left the mount few turns of the loop)."""
-        self.run_worker(self._mount_panes_unless_closing(), group="panes")
-
-    async def _mount_panes_unless_closing(self) -> None:
-        try:
-            await self.mount_panes()
-        except NoMatches:
-            pass  # the panes' containers are composed with the screen: gone only while the app closes
-
     async def _mount_panes(self) -> None:
         options = self.options
         lineage = LineageTree(ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane")
@@ -243,7 +230,7 @@ class MainScreen(Screen[None]):
         was_offline = self.fleet.offline()
         recorded = self.fleet.record(message.result)
         if not self._panes_started and len(self.fleet.results) >= len(self.fleet.shown):
-            self.call_after_refresh(self._start_mounting_panes)
+            self.call_after_refresh(self.mount_panes)
         if not recorded:
             return
         if self.fleet.offline() != was_offline:
