@@ -54,7 +54,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from bench.bench_fleet import fake_server
-from bench.fake_vers import FakeVers
+from bench.fake_vers import FakeVers, parent_commit
 from vmtui.config import PollSettings
 from vmtui.core.models import Fleet, VmConfig, VmState
 from vmtui.providers.base import Provider
@@ -474,7 +474,7 @@ def seeded_fake_lineage(url: str, count: int) -> Iterator[None]:
     """A lineage cache holding every VM `bench.fake_vers` serves at `url` (a second start: no metadata
     request, so the windows measure polling alone)."""
     fake = FakeVers(count, 0)
-    lineage = {vm_id: Lineage(fake.parent_of(index), None, None) for vm_id, index in fake.index.items()}
+    lineage = {vm_id: Lineage(parent_commit(index, count), None, None) for vm_id, index in fake.index.items()}
     with cold_lineage_cache():
         LineageCache.for_profile(PROFILE, VersProvider(PROFILE, url, "bench-key").http.base_url).save(lineage)
         yield
