@@ -58,7 +58,7 @@ def test_a_small_change_is_not_frozen_so_its_cycles_are_collected_as_usual():
 
 
 def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
-    heap = FrozenHeap(limit=0, growth=1.0)  # any growth compacts
+    heap = FrozenHeap(limit=0, growth=1.0, big_step=10**9)  # any growth of small steps compacts
     heap.settle()
     kept = Node()
     heap.settle()  # compacts (kept is alive) and freezes it again
@@ -70,6 +70,16 @@ def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
     heap.settle()
     assert kept_ref() is None and heap.compactions == 2
     assert more and gc.get_freeze_count() > 0
+
+
+def test_a_big_step_moves_the_mark_instead_of_compacting():
+    heap = FrozenHeap(limit=0, growth=1.0, big_step=0)  # every step is big
+    heap.settle()
+    mark = heap.compacted_at
+    loaded = [Node() for _ in range(100)]
+    heap.settle()
+    assert heap.compactions == 0 and heap.compacted_at is not None and mark is not None
+    assert heap.compacted_at > mark and loaded
 
 
 def test_release_unfreezes_so_the_next_collection_frees_a_dead_cycle():
