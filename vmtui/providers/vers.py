@@ -598,12 +598,12 @@ class VersProvider(Provider):
         with_lineage: set[str] = set()
         with collector_paused():
             for start in range(0, len(items), slice_items):
-                if start:
+                if start or len(items) > slice_items:  # a big list's decoding was a turn of its own
                     await asyncio.sleep(0)
                 for index in range(start, min(start + slice_items, len(items))):
-                    raw = items[index]
-                    vm = self._parsed_item(raw, index)
-                    parsed[vm.id] = (raw, vm)
+                    record = self._parsed_record(items[index], index)
+                    raw, vm = record
+                    parsed[vm.id] = record
                     vms.append(vm)
                     if _LINEAGE_FIELDS <= raw.keys():
                         with_lineage.add(vm.id)
@@ -628,18 +628,22 @@ class VersProvider(Provider):
             )
         except (TypeError, KeyError, ValueError, AttributeError):
             return  # an item of another shape: `_parse_vm_list` names it, or converts it the long way
-        vms = [self._parsed_item(items[index], index) for index in top]
-        self._parsed.update((vm.id, (items[index], vm)) for index, vm in zip(top, vms, strict=True))
-        first.deliver(vms, len(items))
+        records = [self._parsed_record(items[index], index) for index in top]
+        self._parsed.update((record[1].id, record) for record in records)
+        first.deliver([vm for _, vm in records], len(items))
 
-    def _parsed_item(self, raw: Any, index: int) -> Vm:
+    def _parsed_record(self, raw: Any, index: int) -> tuple[Any, Vm]:
+        """(raw item, its `Vm`): the previous list's own record when the item is unchanged, so an
+        unchanged item leaves nothing new behind (the new body's copy goes with the body) and a poll
+        adds only its changed items to what the garbage collector walks."""
         raw_id = raw.get("vm_id", raw.get("id")) if isinstance(raw, dict) else None
         known = self._parsed.get(raw_id) if isinstance(raw_id, str) else None
         if known is not None and known[0] == raw:
-            return known[1]
-        return checked_list_item(raw, self.name, self.aliases) or validate(
+            return known
+        vm = checked_list_item(raw, self.name, self.aliases) or validate(
             _VM, raw, f"VM list item {index}"
         ).to_vm(self.name, self.aliases)
+        return raw, vm
 
     def listed_lineage(self, vm_id: str) -> bool:
         """The last list gave this VM's lineage itself (the local engine does; Vers needs its metadata)."""

@@ -15,6 +15,8 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from itertools import compress
+from operator import is_not
 
 from vmtui.core.errors import NotFound, RateLimited
 from vmtui.core.models import Vm
@@ -60,7 +62,8 @@ class LineageEnrichment:
         self.known: dict[str, Lineage] = cache.load() if cache is not None else {}
         self.requests = 0
         self._listed: set[str] = set()
-        self._done = 0
+        self._done_ids: set[str] = set()
+        """Listed VMs whose lineage is known (or came with the list)."""
         self._queue: deque[str] = deque()
         self._urgent: list[str] = []
         self._pending: set[str] = set()
@@ -91,7 +94,7 @@ class LineageEnrichment:
     @property
     def progress(self) -> tuple[int, int]:
         """(listed VMs whose lineage is known, listed VMs)."""
-        return self._done, len(self._listed)
+        return len(self._done_ids), len(self._listed)
 
     @property
     def complete(self) -> bool:
@@ -99,45 +102,65 @@ class LineageEnrichment:
 
     def apply(self, vms: list[Vm]) -> list[Vm]:
         """`vms` with known lineage merged in; queues the rest. The same list and no new lineage since
-        the last call give the previous result object back (so callers can skip unchanged work)."""
-        if self._last is not None and self._last[0] is vms and self._last[1] == self._version:
-            return self._last[2]
-        listed: set[str] = set()
-        merged: dict[str, tuple[Vm, Lineage, Vm]] = {}
-        out: list[Vm] = []
-        done = 0
-        for vm in vms:
-            listed.add(vm.id)
-            lineage = self.known.get(vm.id)
-            if lineage is None and self.listed(vm.id):
-                self._pending.discard(vm.id)
-                done += 1
-                out.append(vm)
-                continue
-            if lineage is None:
-                if (
-                    vm.id not in self._pending
-                    and vm.id not in self._in_flight
-                    and self._failures.get(vm.id, 0) < MAX_ATTEMPTS
-                ):
-                    self._pending.add(vm.id)
-                    self._queue.append(vm.id)
-                out.append(vm)
-                continue
-            done += 1
-            memo = self._merged.get(vm.id)
-            if memo is not None and memo[0] is vm and memo[1] is lineage:
-                merged_vm = memo[2]
-            else:
-                merged_vm = lineage.apply(vm)
-            merged[vm.id] = (vm, lineage, merged_vm)
-            out.append(merged_vm)
+        the last call give the previous result object back (so callers can skip unchanged work); a list
+        of the same VMs in the same order with some replaced (a poll where a few changed) costs those few
+        and one identity comparison of the rest, and reuses every unchanged VM's merged record."""
+        last = self._last
+        if last is not None and last[1] == self._version:
+            out = last[2] if last[0] is vms else self._apply_replaced(last[0], last[2], vms)
+            if out is not None:
+                self._last = (vms, self._version, out)
+                return out
+        listed = {vm.id for vm in vms}
+        self._listed, self._done_ids = listed, set()
+        for vm_id in self._merged.keys() - listed:
+            del self._merged[vm_id]
+        out = [self._merge(vm) for vm in vms]
         self._pending &= listed
-        self._listed, self._done, self._merged = listed, done, merged
         self._last = (vms, self._version, out)
         if self._pending:
             self._work.set()
         return out
+
+    def _apply_replaced(self, before: list[Vm], merged_before: list[Vm], vms: list[Vm]) -> list[Vm] | None:
+        """`apply` for `vms` that differ from `before` only by VMs replaced in place (same id, same
+        position); None otherwise."""
+        if len(before) != len(vms):
+            return None
+        replaced = list(compress(range(len(vms)), map(is_not, before, vms)))
+        if any(before[index].id != vms[index].id for index in replaced):
+            return None
+        out = list(merged_before)
+        for index in replaced:
+            out[index] = self._merge(vms[index])
+        if self._pending:
+            self._work.set()
+        return out
+
+    def _merge(self, vm: Vm) -> Vm:
+        """`vm` with its known lineage (its merged record reused while neither changed), or `vm` itself,
+        queued for a request, when its lineage is not known yet."""
+        vm_id = vm.id
+        lineage = self.known.get(vm_id)
+        if lineage is None:
+            if self.listed(vm_id):
+                self._pending.discard(vm_id)
+                self._done_ids.add(vm_id)
+                return vm
+            self._done_ids.discard(vm_id)
+            if (
+                vm_id not in self._pending
+                and vm_id not in self._in_flight
+                and self._failures.get(vm_id, 0) < MAX_ATTEMPTS
+            ):
+                self._pending.add(vm_id)
+                self._queue.append(vm_id)
+            return vm
+        self._done_ids.add(vm_id)
+        memo = self._merged.get(vm_id)
+        if memo is None or memo[0] is not vm or memo[1] is not lineage:
+            memo = self._merged[vm_id] = (vm, lineage, lineage.apply(vm))
+        return memo[2]
 
     def prioritize(self, vm_ids: Iterable[str]) -> None:
         """Fetch these next, in this order (the selection, then the visible rows)."""
@@ -230,7 +253,7 @@ class LineageEnrichment:
         self.known[vm_id] = lineage
         self._version += 1
         if vm_id in self._listed:
-            self._done += 1
+            self._done_ids.add(vm_id)
         self._schedule_publish()
 
     def _schedule_publish(self) -> None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
-from itertools import islice
+from itertools import compress, islice
+from operator import is_not
 from typing import Any
 
 from vmtui.core.collector import collector_paused
@@ -56,6 +57,8 @@ class VmIndex:
         self.filter = VmFilter()
         self.vms: dict[RowId, Vm] = {}
         """Every VM of the last snapshot, the ones still `loading` too."""
+        self._applied: list[Vm] = []
+        """The last snapshot as given (its order: the next one is compared with it by identity)."""
         self._indexed: dict[RowId, Vm] = {}
         """The VMs in the index: all of `vms` but those still loading."""
         self._unloaded: dict[RowId, Vm] = {}
@@ -122,8 +125,17 @@ class VmIndex:
 
         A snapshot that adds more than `LOAD_SLICE` VMs (the first list of a big fleet) indexes only
         the `FIRST_ROWS` of them that come first in the current order, so those rows show at once and
-        stay where they are; `load` indexes the rest (`loading` until then)."""
+        stay where they are; `load` indexes the rest (`loading` until then).
+
+        A snapshot of the same VMs in the same order as the last one, some of them replaced (a poll
+        where a few changed), costs one identity comparison per VM and the replaced ones: it reuses
+        the last snapshot's keys, so it leaves no new objects per VM behind."""
+        vms = list(vms)
         with collector_paused():
+            before, self._applied = self._applied, vms
+            replaced = self._replaced(before, vms)
+            if replaced is not None:
+                return self._apply_replaced(replaced)
             snapshot = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
             self.vms = snapshot
             slots = self._slots
@@ -137,6 +149,29 @@ class VmIndex:
             self._unloaded = fresh
             indexed = {key: snapshot[key] for key in self._indexed if key in snapshot} | first
             return self._index(indexed, self._diff(indexed))
+
+    def _replaced(self, before: list[Vm], vms: list[Vm]) -> list[Vm] | None:
+        """The VMs of `vms` that replace the one at their position in `before` under the same key, when
+        nothing else differs and every VM is indexed; None otherwise."""
+        if self._unloaded or len(before) != len(vms):
+            return None
+        positions = list(compress(range(len(vms)), map(is_not, before, vms)))
+        for position in positions:
+            was, vm = before[position], vms[position]
+            if was.id != vm.id or was.provider != vm.provider:
+                return None
+        return [vms[position] for position in positions]
+
+    def _apply_replaced(self, replaced: list[Vm]) -> set[RowId]:
+        snapshot = dict(self.vms)
+        changed: set[RowId] = set()
+        for vm in replaced:
+            key = (vm.provider, vm.id)
+            if snapshot[key] != vm:
+                changed.add(key)
+            snapshot[key] = vm  # the dict keeps its own key object
+        self.vms = snapshot
+        return self._index(snapshot, (changed, []))
 
     def load(self, count: int | None = None) -> set[RowId]:
         """Index up to `count` (`LOAD_SLICE`) more VMs of the last snapshot; returns their keys."""
