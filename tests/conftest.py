@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vmtui.core.collector import frozen_heap
+from vmtui.core.collector import collector
 from vmtui.local.engine import Engine
 
 _VERS_VARIABLES = ("VERS_API_KEY", "VERS_BASE_URL", "VERS_URL")
@@ -49,10 +49,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(autouse=True)
 def nothing_stays_frozen() -> Iterator[None]:
-    """The app freezes what it holds for long (`FrozenHeap`); a widget tested without the main screen
-    (which unfreezes on unmount) must not leave one test's objects frozen during the next ones."""
+    """The app freezes what it holds for long (`vmtui.core.collector`); a widget tested without the app
+    (which releases the collector on unmount) must not leave one test's objects frozen during the next ones."""
     yield
-    frozen_heap.release()
+    collector.release()
 
 
 @pytest.fixture(scope="session", autouse=True)

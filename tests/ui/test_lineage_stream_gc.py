@@ -12,7 +12,7 @@ from textual.widgets import Tree
 
 from bench.bench_tui import PROFILE, MockVersApi
 from tests.ui.helpers import make_app, wait_until
-from vmtui.core.collector import collector_paused
+from vmtui.core.collector import collector
 from vmtui.core.models import Commit, Fleet, Vm, VmState
 from vmtui.ui.widgets.lineage_tree import LineageTree, _shapes
 
@@ -75,7 +75,7 @@ async def test_the_trees_old_lines_are_freed_without_the_collector():
         tree = app.query_one(LineageTree)
         tree.set_fleets([branching_fleet(3)])
         await pilot.pause()
-        with collector_paused():
+        with collector.paused():
             line = weakref.ref(tree._tree_lines[-1])
             tree.set_fleets([branching_fleet(4)])
             ours, width = lines_of(tree), tree.virtual_size
@@ -90,7 +90,7 @@ def test_a_layout_leaves_no_garbage_for_the_collector():
     links: cycles) is freed by reference counting, not left for the next full collection."""
     fleet = branching_fleet(50)
     gc.collect()
-    with collector_paused():
+    with collector.paused():
         shapes = _shapes({"p": fleet}, frozenset())
         assert len(shapes) == 1 and len(shapes[0].children) == 1
         del shapes

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vmtui.core.collector import FrozenHeap, collector_paused
+from vmtui.core.collector import Collector
 
 
 class Node:
@@ -28,8 +28,8 @@ def unfrozen() -> Iterator[None]:
 
 
 def test_young_garbage_is_collected_not_frozen_and_what_survives_is_frozen():
-    heap = FrozenHeap(limit=0)
-    with collector_paused():  # no automatic pass may promote them before the settle
+    heap = Collector(limit=0)
+    with heap.paused():  # no automatic pass may promote them before the settle
         dropped, kept = Node(), Node()
         dropped_ref = weakref.ref(dropped)
         del dropped
@@ -43,7 +43,7 @@ def test_young_garbage_is_collected_not_frozen_and_what_survives_is_frozen():
 
 
 def test_a_small_change_is_not_frozen_so_its_cycles_are_collected_as_usual():
-    heap = FrozenHeap(limit=1_000)
+    heap = Collector(limit=1_000)
     held = [Node() for _ in range(2_000)]  # more long-lived objects than the limit: frozen
     heap.settle()
     frozen = gc.get_freeze_count()
@@ -58,7 +58,7 @@ def test_a_small_change_is_not_frozen_so_its_cycles_are_collected_as_usual():
 
 
 def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
-    heap = FrozenHeap(limit=0, growth=1.0, big_step=10**9)  # any growth of small steps compacts
+    heap = Collector(limit=0, growth=1.0, big_step=10**9)  # any growth of small steps compacts
     heap.settle()
     kept = Node()
     heap.settle()  # compacts (kept is alive) and freezes it again
@@ -73,7 +73,7 @@ def test_garbage_of_frozen_cycles_is_reclaimed_when_the_frozen_set_has_grown():
 
 
 def test_a_big_step_moves_the_mark_instead_of_compacting():
-    heap = FrozenHeap(limit=0, growth=1.0, big_step=0)  # every step is big
+    heap = Collector(limit=0, growth=1.0, big_step=0)  # every step is big
     heap.settle()
     mark = heap.compacted_at
     loaded = [Node() for _ in range(100)]
@@ -83,7 +83,7 @@ def test_a_big_step_moves_the_mark_instead_of_compacting():
 
 
 def test_release_unfreezes_so_the_next_collection_frees_a_dead_cycle():
-    heap = FrozenHeap(limit=0)
+    heap = Collector(limit=0)
     kept = Node()
     heap.settle()
     kept_ref = weakref.ref(kept)
@@ -95,7 +95,7 @@ def test_release_unfreezes_so_the_next_collection_frees_a_dead_cycle():
 
 
 async def test_settle_soon_settles_once_after_the_delay():
-    heap = FrozenHeap(limit=0)
+    heap = Collector(limit=0)
     heap.settle_soon(0.01)
     heap.settle_soon(0.01)  # joins the first
     assert gc.get_freeze_count() == 0
@@ -103,3 +103,39 @@ async def test_settle_soon_settles_once_after_the_delay():
     while gc.get_freeze_count() == 0 and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.01)
     assert gc.get_freeze_count() > 0 and heap.compacted_at is not None
+
+
+def test_overlapping_pauses_keep_the_collector_off_until_the_last_one_ends():
+    """Pauses span awaits (a big list is decoded a slice at a time), so two may overlap in any order."""
+    policy = Collector()
+    first, second = policy.paused(), policy.paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to begin ends first: the second still runs
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_the_start_hold_outlasts_pauses_and_release_ends_it():
+    policy = Collector()
+    policy.hold_until_started()
+    with policy.paused():
+        pass
+    assert not gc.isenabled() and gc.get_freeze_count() > 0  # still starting: a pause does not end it
+    policy.started()
+    assert gc.isenabled()
+    policy.hold_until_started()
+    policy.release()  # the app closed before its first screen was whole
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_pause_leaves_the_collector_off_when_it_was_off_before():
+    policy = Collector()
+    gc.disable()
+    try:
+        with policy.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

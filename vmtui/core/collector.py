@@ -1,8 +1,22 @@
-"""Pausing Python's cyclic garbage collector around bulk steps.
+"""The process's one garbage-collector policy (`collector`): when Python's cyclic collector runs, and what
+it walks.
 
-Decoding a 100,000-VM list or building its index creates ~n containers without reference cycles; a
-collection in the middle walks every object the process holds (about a third of the time at 100,000
-VMs), and collects nothing. Reference counting still frees everything meanwhile.
+A big fleet is hundreds of thousands of long-lived objects (VMs, rows, tree nodes); a full collection
+walks every one (0.2-1 s on the UI thread at 10,000-100,000 VMs) and finds next to nothing to free.
+1. **Start** (`hold_until_started`, in the app's `on_load`): what exists then (the imported modules, the
+   settings) lives as long as the app: it is frozen, never walked. The collector stays off until the
+   first screen is whole (`started`): run every 700 allocations, it walked the first screen's objects
+   while the first rows were on their way, and found nothing to collect.
+2. **Bulk steps** (`paused`: decoding a big list, indexing it, a tree layout) create many containers
+   without reference cycles: a collection in their middle walks every object held and frees nothing,
+   while reference counting frees what dies. Pauses nest and may span awaits: the collector runs again
+   when the last one ends (if it ran when the first began).
+3. **After a change is in place** (`settle_soon`: a snapshot applied, a tree rebuilt): what survives is
+   frozen, so later collections walk only what is newer (`settle`).
+4. **End** (`release`, the app's `on_unmount`, also before the first screen was whole): everything is
+   unfrozen and the collector runs again, so what the app held can be collected (tests run many apps in
+   one process).
+The collector is process-wide: one instance (`collector`) owns it; other instances are for tests.
 """
 
 from __future__ import annotations
@@ -12,19 +26,6 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (it is re-enabled after, if it was enabled)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 UNFROZEN_LIMIT = 40_000
 """Long-lived objects left unfrozen: a full collection walks this many in ~30 ms."""
 SETTLE_DELAY = 1.0
@@ -33,21 +34,19 @@ COMPACT_GROWTH = 4.0
 """The frozen set may grow to this multiple of its size after the last full collection before the next."""
 
 
-class FrozenHeap:
-    """Keeps what the app holds for long (a big fleet's VMs, rows, tree nodes) out of the collector's passes.
+class Collector:
+    """Switches the collector off and on (`hold_until_started`/`started`, `paused`) and keeps what the
+    app holds for long out of its passes (`settle`).
 
-    Python's full collections walk every object the process holds: 0.2-1 s on the UI thread with
-    10,000-100,000 VMs loaded, every few seconds while snapshots arrive. `settle()`, called once a
-    snapshot or a tree rebuild is in place (`settle_soon`: a second later), collects the young
-    generations and looks at how many long-lived objects are not frozen yet: up to `limit`, nothing
-    to do (a full pass over them is short); a big step (a load, a tree rebuild: more than 1.5 times
-    that) is frozen as it is, and later collections walk only what is newer; in between (many small
-    changes, much of it garbage by now) one full pass over the unfrozen objects comes first and
-    only survivors beyond `limit` are frozen. Frozen objects are still freed by reference counting
-    (a replaced VM goes at once), but one that dies in a reference cycle (Textual's line caches do)
-    stays until unfrozen; so when small changes have grown the frozen set to `growth` times its size
-    after the last full collection (a big step moves that mark), `settle()` unfreezes, collects
-    everything once and freezes again."""
+    `settle()` collects the young generations and looks at how many long-lived objects are not frozen
+    yet: up to `limit`, nothing to do (a full pass over them is short); a big step (a load, a tree
+    rebuild: more than `big_step`) is frozen as it is, and later collections walk only what is newer; in
+    between (many small changes, much of it garbage by now) one full pass over the unfrozen objects
+    comes first and only survivors beyond `limit` are frozen. Frozen objects are still freed by
+    reference counting (a replaced VM goes at once), but one that dies in a reference cycle (Textual's
+    line caches do) stays until unfrozen; so when small changes have grown the frozen set to `growth`
+    times its size after the last full collection (a big step moves that mark), `settle()` unfreezes,
+    collects everything once and freezes again."""
 
     def __init__(
         self, limit: int = UNFROZEN_LIMIT, growth: float = COMPACT_GROWTH, big_step: float | None = None
@@ -60,6 +59,43 @@ class FrozenHeap:
         """The frozen set's size after the last full collection (None: nothing frozen by this yet)."""
         self.compactions = 0
         self._pending: asyncio.TimerHandle | None = None
+        self._holds = 0
+        """Reasons the collector is off now (the start, each pause): it runs again when the last ends."""
+        self._enabled_before = True
+        self._starting = False
+
+    def hold_until_started(self) -> None:
+        """Freeze what exists now; no collection until `started()` (or `release()`)."""
+        gc.freeze()
+        if not self._starting:
+            self._starting = True
+            self._hold()
+
+    def started(self) -> None:
+        """The first screen is whole: the start's hold ends."""
+        if self._starting:
+            self._starting = False
+            self._unhold()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No cyclic garbage collection inside the block."""
+        self._hold()
+        try:
+            yield
+        finally:
+            self._unhold()
+
+    def _hold(self) -> None:
+        if self._holds == 0:
+            self._enabled_before = gc.isenabled()
+            gc.disable()
+        self._holds += 1
+
+    def _unhold(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and self._enabled_before:
+            gc.enable()
 
     def settle_soon(self, delay: float = SETTLE_DELAY) -> None:
         """`settle()` `delay` seconds after the first call since the last settle (later calls join it)."""
@@ -96,13 +132,15 @@ class FrozenHeap:
             self.compactions += 1
 
     def release(self) -> None:
-        """Unfreeze everything (the app is closing: what it held may be collected again)."""
+        """The app is closing: unfreeze everything and end the start's hold (what it held may be
+        collected again)."""
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        self.started()
         gc.unfreeze()
         self.compacted_at = None
 
 
-frozen_heap = FrozenHeap()
+collector = Collector()
 """The process's one policy (the collector is process-wide)."""

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
-from vmtui.core.collector import collector_paused
+from vmtui.core.collector import collector
 from vmtui.core.errors import BadRequest, BadResponse, Conflict, NotFound, ProviderError, Unsupported
 from vmtui.core.models import (
     Capabilities,
@@ -557,7 +557,7 @@ class VersProvider(Provider):
             response.status_code == 304 or response.content == self._list_body
         ):
             return self._last_list  # compared as bytes: no hash to compute, and unequal lengths end at once
-        with collector_paused():
+        with collector.paused():
             body = _unwrap(self.http.decode(response))
             if isinstance(body, dict) and "vms" in body:
                 body = body["vms"]
@@ -596,7 +596,7 @@ class VersProvider(Provider):
         vms: list[Vm] = []
         parsed: dict[str, tuple[Any, Vm]] = {}
         with_lineage: set[str] = set()
-        with collector_paused():
+        with collector.paused():
             for start in range(0, len(items), slice_items):
                 if start or len(items) > slice_items:  # a big list's decoding was a turn of its own
                     await asyncio.sleep(0)

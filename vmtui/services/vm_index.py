@@ -20,7 +20,7 @@ from itertools import compress, islice
 from operator import is_not
 from typing import Any
 
-from vmtui.core.collector import collector_paused
+from vmtui.core.collector import collector
 from vmtui.core.models import Vm
 from vmtui.services.filter import VmFilter, search_text
 
@@ -131,7 +131,7 @@ class VmIndex:
         where a few changed), costs one identity comparison per VM and the replaced ones: it reuses
         the last snapshot's keys, so it leaves no new objects per VM behind."""
         vms = list(vms)
-        with collector_paused():
+        with collector.paused():
             before, self._applied = self._applied, vms
             replaced = self._replaced(before, vms)
             if replaced is not None:
@@ -175,7 +175,7 @@ class VmIndex:
 
     def load(self, count: int | None = None) -> set[RowId]:
         """Index up to `count` (`LOAD_SLICE`) more VMs of the last snapshot; returns their keys."""
-        with collector_paused():
+        with collector.paused():
             batch = dict(islice(self._unloaded.items(), LOAD_SLICE if count is None else count))
             for key in batch:
                 del self._unloaded[key]
@@ -245,7 +245,7 @@ class VmIndex:
         return changed
 
     def set_filter(self, vm_filter: VmFilter) -> None:
-        with collector_paused():
+        with collector.paused():
             self._set_filter(vm_filter)
 
     def _set_filter(self, vm_filter: VmFilter) -> None:
@@ -263,7 +263,7 @@ class VmIndex:
         self._rebuild()
 
     def sort_by(self, column: str, reverse: bool) -> None:
-        with collector_paused():
+        with collector.paused():
             self._sort_by(column, reverse)
 
     def _sort_by(self, column: str, reverse: bool) -> None:
@@ -277,7 +277,7 @@ class VmIndex:
     def warm_up(self, columns: Iterable[str], count: int) -> bool:
         """Build up to `count` slots' search text, then sort values of `columns`, ahead of the first
         filter or sort by them. False while there is more to build (call again later)."""
-        with collector_paused():
+        with collector.paused():
             for name in (SEARCH, *columns):
                 if (self._search if name == SEARCH else self._values_by_column.get(name)) is not None:
                     continue

@@ -3,7 +3,6 @@ and shows the MainScreen, which composes the panes and routes messages."""
 
 from __future__ import annotations
 
-import gc
 import inspect
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 
+from vmtui.core.collector import collector
 from vmtui.paths import styles_dir
 from vmtui.services.action_log import ActionLog
 from vmtui.services.actions import Actions, PendingKey
@@ -87,19 +87,13 @@ class VmTuiApp(App[None]):
     def on_load(self) -> None:
         """Before the stylesheet is parsed and anything is composed: the lists are asked for first, so
         their answers arrive while the first screen is built."""
-        # What exists now (the imported modules, the settings) lives as long as the app: a full
-        # collection walking it in the first frame cost 35-60 ms. Frozen objects are never walked.
-        gc.freeze()
-        # The first screen then creates thousands of objects that live as long as it does: the
-        # collector, run every 700 allocations, walked them while the first rows were on their way
-        # and found nothing to collect. It runs again once the first screen is whole.
-        gc.disable()
+        collector.hold_until_started()  # a collection in the first frame walked everything for nothing
         self.main_screen.start_polling()
         self.run_worker(self._collect_when_started(), group="start")
 
     async def _collect_when_started(self) -> None:
         await self.main_screen.panes_mounted.wait()
-        gc.enable()
+        collector.started()
 
     def get_default_screen(self) -> MainScreen:
         """The main screen is the first and bottom screen: no blank default screen is built and styled
@@ -117,8 +111,7 @@ class VmTuiApp(App[None]):
         return super().push_screen(screen, *args, **kwargs)
 
     def on_unmount(self) -> None:
-        gc.enable()  # also when the app closes before its first screen was whole
-        gc.unfreeze()  # what the app held is collectable again (tests run many apps in one process)
+        collector.release()  # also when the app closes before its first screen was whole
 
     def on_mount(self) -> None:
         self.set_class(self.options.ascii, "-ascii")

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Key, ScreenResume
 from textual.screen import Screen
 
-from vmtui.core.collector import collector_paused, frozen_heap
+from vmtui.core.collector import collector
 from vmtui.core.models import Commit, Vm
 from vmtui.paths import state_dir
 from vmtui.services.actions import Actions, PendingKey
@@ -153,7 +153,6 @@ class MainScreen(Screen[None]):
         lineage.call_later(lineage.mark_here, self.table.selected_key)  # as a highlight in the list does
 
     async def on_unmount(self) -> None:
-        frozen_heap.release()
         await self.exec_runs.close()
         await self.tunnels.close_all()
 
@@ -240,7 +239,7 @@ class MainScreen(Screen[None]):
         else:
             self._apply_fleets()
             self._prioritize_lineage()
-            frozen_heap.settle_soon()  # what this snapshot built stays: later collections skip it
+            collector.settle_soon()  # what this snapshot built stays: later collections skip it
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())
@@ -248,7 +247,7 @@ class MainScreen(Screen[None]):
 
     def _apply_fleets(self) -> None:
         fleets = self.fleet.fleets()
-        with self.app.batch_update(), collector_paused():  # the tree's rebuild at 100,000 VMs: 8x faster
+        with self.app.batch_update(), collector.paused():  # the tree's rebuild at 100,000 VMs: 8x faster
             self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
             awaited = self.new_vm.select_when_listed
             if awaited is not None and self.table.select(awaited):

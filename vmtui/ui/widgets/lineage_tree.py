@@ -37,7 +37,7 @@ from textual.widgets import Tree
 from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
 
-from vmtui.core.collector import collector_paused, frozen_heap
+from vmtui.core.collector import collector
 from vmtui.core.lineage import Lineage, LineageNode, NodeKind, build_lineage
 from vmtui.core.models import Commit, Fleet, Vm
 from vmtui.services.checkpoints import checkpoint_info, checkpoint_title, is_checkpoint
@@ -363,7 +363,7 @@ class LineageTree(Tree[NodeId]):
         async with self.lock:
             await self._sync_children_sliced(self.root, shapes, self._begin_sync(), _Budget(SLICE_SECONDS))
             self._end_sync()
-        frozen_heap.settle_soon()  # the new nodes and labels stay: later collections skip them
+        collector.settle_soon()  # the new nodes and labels stay: later collections skip them
 
     def _apply_shapes(self, shapes: list[Shape]) -> None:
         previous = self._begin_sync()
@@ -546,7 +546,7 @@ def _shapes(fleets: Mapping[str, Fleet], opened: Collection[NodeId]) -> list[Sha
     shapes: list[Shape] = []
     several = len(fleets) > 1
     for profile, fleet in fleets.items():
-        with collector_paused():
+        with collector.paused():
             lineage = build_lineage(fleet.vms, fleet.commits)
             top = shape_lineage(profile, lineage, opened)
         for node in lineage.nodes.values():
