@@ -6,6 +6,7 @@ Wire formats live in the providers; they convert to these models at their bounda
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -124,6 +125,11 @@ class VmSpecs(BaseModel):
     persistent_storage: bool | None = None
 
 
+def shown_name(label: str | None, labels: Mapping[str, str], alias: str | None, vm_id: str) -> str:
+    """A VM's name as shown: its label, else its `name` label, else the user's alias, else its id."""
+    return label or labels.get("name") or alias or vm_id
+
+
 class Vm(BaseModel):
     """One VM as the UI shows it, from any provider."""
 
@@ -166,7 +172,7 @@ class Vm(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.label or self.labels.get("name") or self.alias or self.id
+        return shown_name(self.label, self.labels, self.alias, self.id)
 
     def info(self) -> dict[str, str | int | None]:
         """What `vers info` shows (None where the platform did not say): the describe view's header

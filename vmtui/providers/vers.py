@@ -46,7 +46,9 @@ from vmtui.core.models import (
     VmMetrics,
     VmSpecs,
     VmState,
+    shown_name,
 )
+from vmtui.core.vm_order import SORT_VALUES
 from vmtui.providers.base import FirstRows, ProgressCallback, Provider
 from vmtui.providers.http import (
     HttpClient,
@@ -197,32 +199,43 @@ def checked_list_item(raw: Any, provider: str, aliases: Mapping[str, str]) -> Vm
     )
 
 
+class _RawSortFields:
+    """A raw list item of the usual shape read as the fields the VM list sorts by (`vmtui.core.vm_order`),
+    each as `checked_list_item` converts it: the item's sort value without converting it. An item of
+    another shape raises, or gives a value `_deliver_first` cannot order."""
+
+    __slots__ = ("aliases", "provider", "raw")
+
+    def __init__(self, raw: Any, provider: str, aliases: Mapping[str, str]):
+        self.raw, self.provider, self.aliases = raw, provider, aliases
+
+    @property
+    def display_name(self) -> str:
+        raw = self.raw
+        vm_id = raw["vm_id"]
+        return shown_name(raw.get("alias"), raw.get("labels") or {}, self.aliases.get(vm_id), vm_id)
+
+    @property
+    def state(self) -> VmState:
+        return VmState.parse(self.raw.get("state"))
+
+    @property
+    def created_at(self) -> datetime | None:
+        created = self.raw.get("created_at")
+        return datetime.fromisoformat(created) if created is not None else None
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.raw.get("labels") or {}
+
+
 def _raw_sort_value(column: str, provider: str, aliases: Mapping[str, str]) -> Callable[[Any], Any] | None:
-    """The VM table's sort value of `column` (`vmtui.ui.widgets.vm_table.COLUMNS`) read off a raw list
-    item of the usual shape, equal to that of the `Vm` it converts to (tests/unit/test_vers_first_rows.py
-    checks each against the table's); None for the parent column, which lineage enrichment may fill in
-    after the list. An item of another shape raises, or gives a value `_deliver_first` cannot order."""
-    if column == "provider":
-        return lambda raw: provider
-    if column == "name":
-        return lambda raw: (
-            raw.get("alias")
-            or (raw.get("labels") or {}).get("name")
-            or aliases.get(raw["vm_id"])
-            or raw["vm_id"]
-        ).lower()
-    if column == "state":
-        return lambda raw: VmState.parse(raw.get("state"))
-    if column == "age":
-
-        def age(raw: Any) -> float:
-            created = raw.get("created_at")
-            return -(datetime.fromisoformat(created).timestamp() if created is not None else 0.0)
-
-        return age
-    if column == "labels":
-        return lambda raw: sorted((raw.get("labels") or {}).items())
-    return None
+    """The VM list's sort value of `column` read off a raw list item, equal to that of the `Vm` it converts
+    to; None for the parent column, which lineage enrichment may fill in after the list."""
+    if column == "parent":
+        return None
+    sort_value = SORT_VALUES[column]
+    return lambda raw: sort_value(_RawSortFields(raw, provider, aliases))
 
 
 @functools.lru_cache(maxsize=256)

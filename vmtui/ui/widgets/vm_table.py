@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -25,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.core.models import Vm
+from vmtui.core.vm_order import SORT_VALUES, SortValue
 from vmtui.services.filter import VmFilter
 from vmtui.services.vm_index import RowId, VmIndex
 from vmtui.ui.format import STATE_COLOURS, format_age, safe, short_id, state_glyph, theme_style
@@ -36,31 +36,19 @@ class Column:
     key: str
     label: str
     fit: ColumnSpec
-    sort_value: Callable[[Vm], object]
-    """Computed once per VM change (attrgetter where it can: a C call, not a Python one)."""
+    sort_value: SortValue
+    """Computed once per VM change (`vmtui.core.vm_order`: the provider orders raw items by it too)."""
     sort_key: str
     """Shift+letter sorting by this column (again: reversed), as in k9s."""
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), attrgetter("provider"), "R"),
-    Column(
-        "name",
-        "Name / id",
-        ColumnSpec("name", 0, 12, 32, essential=True),
-        lambda vm: vm.display_name.lower(),
-        "N",
-    ),
-    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), attrgetter("state"), "T"),
-    Column(
-        "age",
-        "Age",
-        ColumnSpec("age", 2, 5, 5, essential=True),
-        lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0),
-        "A",
-    ),
-    Column("parent", "Parent", ColumnSpec("parent", 4, 8, 10), lambda vm: vm.parent_commit_id or "", "C"),
-    Column("labels", "Labels", ColumnSpec("labels", 5, 10, None), lambda vm: sorted(vm.labels.items()), "B"),
+    Column("provider", "Profile", ColumnSpec("provider", 3, 7, 12), SORT_VALUES["provider"], "R"),
+    Column("name", "Name / id", ColumnSpec("name", 0, 12, 32, essential=True), SORT_VALUES["name"], "N"),
+    Column("state", "State", ColumnSpec("state", 1, 11, 13, essential=True), SORT_VALUES["state"], "T"),
+    Column("age", "Age", ColumnSpec("age", 2, 5, 5, essential=True), SORT_VALUES["age"], "A"),
+    Column("parent", "Parent", ColumnSpec("parent", 4, 8, 10), SORT_VALUES["parent"], "C"),
+    Column("labels", "Labels", ColumnSpec("labels", 5, 10, None), SORT_VALUES["labels"], "B"),
 )
 """Hidden as the width shrinks: labels, then parent, then profile, then age (`column_fit`)."""
 
