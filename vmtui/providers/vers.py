@@ -225,6 +225,11 @@ class _RawSortFields:
         return datetime.fromisoformat(created) if created is not None else None
 
     @property
+    def parent_commit_id(self) -> str | None:
+        parent = self.raw.get("parent_commit_id")
+        return parent if isinstance(parent, str) else None
+
+    @property
     def labels(self) -> Mapping[str, str]:
         return self.raw.get("labels") or {}
 
