@@ -14,7 +14,7 @@ costs what a later one does; a filter set before it is done completes the rest a
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, islice
 from operator import is_not
@@ -47,6 +47,23 @@ RESORT_SHARE = 0.05
 def _key_text(key: RowId) -> str:
     """A key as one string that sorts as the tuple does (profile names hold no NUL)."""
     return f"{key[0]}\0{key[1]}"
+
+
+def _inserted(ordered: list[int], slots: list[int], key: Callable[[int], Any]) -> list[int]:
+    """`ordered` (ascending by `key`) with `slots` put in their places: each found by bisect, and the
+    list copied once (inserting one at a time shifted the tail each time: 1,000 changed rows of
+    100,000 moved 400 MB)."""
+    if not slots:
+        return ordered
+    out: list[int] = []
+    done = 0
+    for slot in sorted(slots, key=key):
+        place = bisect_left(ordered, key(slot), lo=done, key=key)
+        out += ordered[done:place]
+        out.append(slot)
+        done = place
+    out += ordered[done:]
+    return out
 
 
 class VmIndex:
@@ -237,11 +254,8 @@ class VmIndex:
             self._by_key = sorted(self._by_key + added_slots, key=key_text)
             self._rebuild()
             return changed
-        for slot in added_slots:
-            insort(self._by_key, slot, key=key_text)
-        for slot, _vm in measured:
-            if self._shows(slot):
-                insort(self.order, slot, key=self._rank)
+        self._by_key = _inserted(self._by_key, added_slots, key_text)
+        self.order = _inserted(self.order, [slot for slot, _vm in measured if self._shows(slot)], self._rank)
         return changed
 
     def set_filter(self, vm_filter: VmFilter) -> None:
