@@ -24,7 +24,8 @@ import asyncio
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import compress, pairwise
+from operator import is_not
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -606,11 +607,11 @@ def _same_shape_changes(
                 continue
             if len(old_items) != len(new_items):
                 return None
-            for was, now in zip(old_items, new_items, strict=True):
-                if was is not now:
-                    if _shape_of(was) != _shape_of(now):
-                        return None
-                    changed.append(((profile, kind.value, now.id), now))
+            for index in compress(range(len(new_items)), map(is_not, old_items, new_items)):  # C calls
+                was, now = old_items[index], new_items[index]
+                if _shape_of(was) != _shape_of(now):
+                    return None
+                changed.append(((profile, kind.value, now.id), now))
     return changed
 
 
