@@ -155,3 +155,14 @@ def test_a_settle_does_not_count_the_frozen_set_unless_a_compaction_may_be_due(m
         policy.settle()
     assert gc.get_freeze_count() > 250 and len(counts) == 2  # the first settle's, and this assertion's
     assert policy.compactions == 0
+
+
+def test_release_switches_the_collector_on_even_when_a_pause_never_ended():
+    """A task paused mid-list when the app closed may never resume: closing still restores the collector."""
+    policy = Collector()
+    abandoned = policy.paused()
+    abandoned.__enter__()
+    policy.release()
+    assert gc.isenabled()
+    abandoned.__exit__(None, None, None)  # if it ends later after all, it changes nothing
+    assert gc.isenabled()

@@ -96,6 +96,8 @@ class Collector:
         self._holds += 1
 
     def _unhold(self) -> None:
+        if self._holds == 0:
+            return  # `release()` ended every hold meanwhile (the app closed during a pause)
         self._holds -= 1
         if self._holds == 0 and self._enabled_before:
             gc.enable()
@@ -142,12 +144,16 @@ class Collector:
                 self.compactions += 1
 
     def release(self) -> None:
-        """The app is closing: unfreeze everything and end the start's hold (what it held may be
-        collected again)."""
+        """The app is closing: unfreeze everything and end every hold, the start's and any pause the
+        close cut short (what the app held may be collected again)."""
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        self.started()
+        self._starting = False
+        if self._holds:
+            self._holds = 0
+            if self._enabled_before:
+                gc.enable()
         gc.unfreeze()
         self.compacted_at = None
         self._frozen = 0
