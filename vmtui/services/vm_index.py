@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
-from itertools import islice
+from itertools import compress, islice
 from typing import Any
 
 from vmtui.core.collector import collector_paused
@@ -59,6 +59,8 @@ class VmIndex:
         self._indexed: dict[RowId, Vm] = {}
         """The VMs in the index: all of `vms` but those still loading."""
         self._unloaded: dict[RowId, Vm] = {}
+        self._key_of: dict[int, RowId] = {}
+        """The key of each VM object of `vms`, by `id` (they are held there, so no id is reused)."""
         self.order: list[int] = []
         """Shown slots, ascending by (sort value, key) whatever the direction (`key_at` reverses)."""
         self._slots: dict[RowId, int] = {}
@@ -122,21 +124,59 @@ class VmIndex:
 
         A snapshot that adds more than `LOAD_SLICE` VMs (the first list of a big fleet) indexes only
         the `FIRST_ROWS` of them that come first in the current order, so those rows show at once and
-        stay where they are; `load` indexes the rest (`loading` until then)."""
+        stay where they are; `load` indexes the rest (`loading` until then).
+
+        A provider hands on the same `Vm` object for a VM that did not change, so a snapshot is first
+        compared by object identity (`id`, in C): only the objects that were not in the last snapshot
+        are looked at. Reading every VM's key costs more than the rest of a 1%-changed snapshot at
+        10,000 VMs (each VM's attributes are a cache miss away)."""
         with collector_paused():
-            snapshot = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
-            self.vms = snapshot
-            slots = self._slots
-            fresh = {key: vm for key, vm in snapshot.items() if key not in slots}
-            if len(fresh) <= LOAD_SLICE:
-                self._unloaded = {}
-                return self._index(snapshot, self._diff(snapshot))
-            first = {(vm.provider, vm.id): vm for vm in self._first(list(fresh.values()), FIRST_ROWS)}
-            for key in first:
-                del fresh[key]
-            self._unloaded = fresh
-            indexed = {key: snapshot[key] for key in self._indexed if key in snapshot} | first
-            return self._index(indexed, self._diff(indexed))
+            listed = list(vms)
+            objects = set(map(id, listed))
+            arrived = objects - self._key_of.keys()
+            if self._unloaded or len(arrived) > LOAD_SLICE:
+                return self._apply_whole(listed)  # a big first list, or one still loading
+            changed = self._apply_arrived(listed, objects, arrived)
+            if len(self._key_of) == len(self.vms):
+                return changed
+            return changed | self._apply_whole(listed)  # two objects with one key: the last one counts
+
+    def _apply_whole(self, vms: list[Vm]) -> set[RowId]:
+        """`apply` reading every VM's key."""
+        snapshot = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
+        self.vms = snapshot
+        self._key_of = dict(zip(map(id, snapshot.values()), snapshot, strict=True))
+        slots = self._slots
+        fresh = {key: vm for key, vm in snapshot.items() if key not in slots}
+        if len(fresh) <= LOAD_SLICE:
+            self._unloaded = {}
+            return self._index(snapshot, self._diff(snapshot))
+        first = {(vm.provider, vm.id): vm for vm in self._first(list(fresh.values()), FIRST_ROWS)}
+        for key in first:
+            del fresh[key]
+        self._unloaded = fresh
+        indexed = {key: snapshot[key] for key in self._indexed if key in snapshot} | first
+        return self._index(indexed, self._diff(indexed))
+
+    def _apply_arrived(self, vms: list[Vm], objects: set[int], arrived: set[int]) -> set[RowId]:
+        """`apply` where `objects` are the `id`s of `vms` and `arrived` those not in the last snapshot:
+        the VMs of the objects gone are gone unless an arrived one has their key; the arrived ones are
+        new or changed unless equal to the VM they replace."""
+        key_of = self._key_of
+        snapshot = self.vms.copy()
+        left = {key_of.pop(object_id) for object_id in key_of.keys() - objects}
+        changed = set()
+        for vm in compress(vms, map(arrived.__contains__, map(id, vms))):  # in the list's order
+            key = key_of[id(vm)] = (vm.provider, vm.id)
+            left.discard(key)
+            before = snapshot.get(key)
+            snapshot[key] = vm
+            if before is None or before != vm:
+                changed.add(key)
+        for key in left:
+            del snapshot[key]
+        self.vms = snapshot
+        return self._index(snapshot, (changed, [self._slots[key] for key in left]))
 
     def load(self, count: int | None = None) -> set[RowId]:
         """Index up to `count` (`LOAD_SLICE`) more VMs of the last snapshot; returns their keys."""
