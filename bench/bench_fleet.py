@@ -5,8 +5,10 @@ N/10 commits to each app in turn. Rows, at each N:
 - first rows on screen, vs the bare app's first rows (it fetches the list, shows one screenful, then the rest);
 - the last VM of the list findable (a row of the VM table, which the filter searches), vs the bare app's all
   rows; both vmtui figures are watched from the app's construction on, not from when `run_test` hands over;
-- lineage complete (every VM carries its parent commit), vs N / rate limit, the least time it can take;
-- the share of API requests answered 429;
+  these two are `ROUNDS` alternated rounds (bare, app, bare, app...; a fresh server each, the app with a
+  cold lineage cache), see `paired_rounds_row`;
+- from one more start: lineage complete (every VM carries its parent commit), vs N / rate limit, the least
+  time it can take, and the share of API requests answered 429;
 - a second start against the same server (lineage cached): metadata requests made.
 Lineage and the second start are measured only where N / rate fits in `GIVE_UP` (not at 100,000 VMs).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,20 +32,20 @@ from typing import Any
 
 import httpx
 from textual import work
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
+from bench.bare import PROFILE, SIZE, BareApp, get_vms, vm_cells
 from bench.fake_vers import vm_id
 from vmtui.providers.base import Provider
 from vmtui.providers.vers import VersProvider
 from vmtui.ui.app import AppOptions, VmTuiApp
 from vmtui.ui.widgets.vm_table import VmTable
 
-PROFILE = "bench"
-SIZE = (120, 40)
-COLUMNS = ("provider", "vm", "state", "age", "parent", "labels")
 RATE = 100.0
 VM_COUNTS = (1_000, 10_000)
+ROUNDS = 5
+"""Alternated bare/app rounds behind the first-rows and findable rows: one run each swung the 10,000-VM
+first-rows ratio between 1.5x and 2.5x on a quiet machine."""
 GIVE_UP = 240.0
 """Seconds after which a figure is reported as not reached (the row then says so)."""
 FIRST_SCREEN = 50
@@ -91,12 +94,27 @@ def fake_server(count: int, rate: float = RATE) -> Iterator[FakeServer]:
         process.wait(timeout=30)
 
 
+@contextmanager
+def cold_lineage_cache() -> Iterator[None]:
+    """A fresh, empty lineage cache (XDG_CACHE_HOME, inherited by subprocesses) for one measurement."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["XDG_CACHE_HOME"]
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
+
+
 # ------------------------------------------------------------------ the bare Textual baseline
 
 
-class BareFleetApp(App[None]):
-    """One DataTable fed by one `GET /api/v1/vm`: the first screenful, then the rest in batches (one
-    per turn of the event loop, so 100,000 rows do not freeze it for minutes)."""
+class BareFleetApp(BareApp):
+    """The rows of one `GET /api/v1/vm`: the first screenful, then the rest in batches (one per turn of
+    the event loop, so 100,000 rows do not freeze it for minutes)."""
 
     def __init__(self, url: str):
         super().__init__()
@@ -104,45 +122,19 @@ class BareFleetApp(App[None]):
         self.first_rows_at: float | None = None
         self.all_rows_at: float | None = None
 
-    def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
-        self.load()
+    def fill(self, table: DataTable[str]) -> None:
+        self.load(table)
 
     @work(exit_on_error=True)
-    async def load(self) -> None:
+    async def load(self, table: DataTable[str]) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
-            while True:
-                response = await client.get("/api/v1/vm")
-                if response.status_code != 429:
-                    break
-                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
-            vms = json.loads(response.content)
-        table = self.query_one(DataTable)
-        self._add(table, vms[:FIRST_SCREEN])
+            vms = json.loads((await get_vms(client)).content)
+        table.add_rows(vm_cells(vm) for vm in vms[:FIRST_SCREEN])
         self.first_rows_at = time.perf_counter()
         for start in range(FIRST_SCREEN, len(vms), BARE_BATCH):
             await asyncio.sleep(0)
-            self._add(table, vms[start : start + BARE_BATCH])
+            table.add_rows(vm_cells(vm) for vm in vms[start : start + BARE_BATCH])
         self.all_rows_at = time.perf_counter()
-
-    @staticmethod
-    def _add(table: DataTable[str], vms: list[dict[str, Any]]) -> None:
-        table.add_rows(
-            (
-                PROFILE,
-                vm["vm_id"],
-                vm["state"],
-                "3mo",
-                "-",
-                " ".join(f"{k}={v}" for k, v in vm["labels"].items()),
-            )
-            for vm in vms
-        )
 
 
 # ------------------------------------------------------------------ measuring
@@ -226,41 +218,71 @@ def _seconds_row(name: str, value: float | None, baseline: float | None) -> dict
     return _row(name, value, "s", baseline)
 
 
-def fleet_rows(count: int, rate: float = RATE) -> list[dict[str, Any]]:
-    """The rows at `count` VMs; lineage and the second start only when N / rate fits in `GIVE_UP`."""
+def paired_rounds_row(name: str, app: list[float | None], bare: list[float | None]) -> dict[str, Any]:
+    """Alternated rounds of the app and the bare app in one row: the medians of each side's seconds, and
+    as the ratio the median of the rounds' own ratios (each round's pair saw about the same machine
+    load), their range in the name. A round where either side got nowhere within `GIVE_UP` says so."""
+    if not app or None in app or None in bare:
+        return _row(f"{name}: not reached within {GIVE_UP:g} s in every round", None, "s", None)
+    ratios = [mine / theirs for mine, theirs in zip(app, bare, strict=True) if mine and theirs]
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "-"
+    return {
+        **_row(
+            f"{name}; medians of {len(app)} alternated rounds, ratio the rounds' median ({spread})",
+            statistics.median(app),
+            "s",
+            statistics.median(bare),
+        ),
+        "ratio": statistics.median(ratios) if ratios else None,
+    }
+
+
+def first_rows_rounds(count: int, rate: float, rounds: int) -> dict[str, list[float | None]]:
+    """`rounds` alternated runs of the bare app and the app (no lineage wait), each with a fresh fake
+    server and the app with a cold lineage cache: seconds to first rows and to all rows / findable."""
+    figures: dict[str, list[float | None]] = {"bare_first": [], "bare_all": [], "first": [], "findable": []}
+    for _ in range(rounds):
+        with fake_server(count, rate) as server:
+            bare_first, bare_all = asyncio.run(_measure_bare(server.url))
+        with cold_lineage_cache(), fake_server(count, rate) as server:
+            app = asyncio.run(_measure_app(server.url, count, None))
+        figures["bare_first"].append(bare_first)
+        figures["bare_all"].append(bare_all)
+        figures["first"].append(app["first"])
+        figures["findable"].append(app["findable"])
+    return figures
+
+
+def fleet_rows(count: int, rate: float = RATE, rounds: int = ROUNDS) -> list[dict[str, Any]]:
+    """The rows at `count` VMs: first rows and findable over `rounds` alternated rounds; lineage, its
+    429s and the second start from one more start (with a cold cache), where N / rate fits in `GIVE_UP`."""
     floor = count / rate
-    with_lineage = floor <= GIVE_UP
-    expect_lineage = count - max(1, count // 10) if with_lineage else None
-    with fake_server(count, rate) as server:
-        bare_first, bare_all = asyncio.run(_measure_bare(server.url))
-    before = os.environ.get("XDG_CACHE_HOME")
-    with tempfile.TemporaryDirectory(prefix="vmtui-bench-fleet-") as cache:
-        os.environ["XDG_CACHE_HOME"] = cache  # a cold lineage cache for the first start
-        try:
-            with fake_server(count, rate) as server:
-                app = asyncio.run(_measure_app(server.url, count, expect_lineage))
-                first_stats = server.stats()
-                if with_lineage:
-                    asyncio.run(_measure_app(server.url, count, expect_lineage))
-                second_stats = server.stats()
-        finally:
-            if before is None:
-                del os.environ["XDG_CACHE_HOME"]
-            else:
-                os.environ["XDG_CACHE_HOME"] = before
-    share_429 = 100 * first_stats.get("429", 0) / max(1, first_stats.get("requests", 0))
+    figures = first_rows_rounds(count, rate, rounds)
     rows = [
-        _seconds_row(f"{count:,} VMs: first rows on screen (vs bare first rows)", app["first"], bare_first),
-        _seconds_row(f"{count:,} VMs: last VM findable (vs bare all rows)", app["findable"], bare_all),
-        _row(f"{count:,} VMs: requests answered 429 (first start)", share_429, "%", None),
+        paired_rounds_row(
+            f"{count:,} VMs: first rows on screen (vs bare first rows)",
+            figures["first"],
+            figures["bare_first"],
+        ),
+        paired_rounds_row(
+            f"{count:,} VMs: last VM findable (vs bare all rows)", figures["findable"], figures["bare_all"]
+        ),
     ]
-    if not with_lineage:
+    if floor > GIVE_UP:
         return [
             *rows,
             _row(f"{count:,} VMs: lineage not waited for (N / rate = {floor:g} s)", None, "s", floor),
         ]
+    expect_lineage = count - max(1, count // 10)
+    with cold_lineage_cache(), fake_server(count, rate) as server:
+        app = asyncio.run(_measure_app(server.url, count, expect_lineage))
+        first_stats = server.stats()
+        asyncio.run(_measure_app(server.url, count, expect_lineage))
+        second_stats = server.stats()
+    share_429 = 100 * first_stats.get("429", 0) / max(1, first_stats.get("requests", 0))
     return [
         *rows,
+        _row(f"{count:,} VMs: requests answered 429 (first start)", share_429, "%", None),
         _seconds_row(f"{count:,} VMs: lineage complete (vs N / rate limit)", app["lineage"], floor),
         _row(
             f"{count:,} VMs: metadata requests on a second start",

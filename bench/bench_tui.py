@@ -49,11 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from bench.bench_fleet import fake_server
+from bench.bare import PROFILE, SIZE, BareApp, get_vms, vm_cells
+from bench.bench_fleet import cold_lineage_cache, fake_server
 from bench.fake_vers import FakeVers, parent_commit
 from vmtui.config import PollSettings
 from vmtui.core.models import Fleet, VmConfig, VmState
@@ -66,13 +67,13 @@ from vmtui.ui.app import VmTuiApp
 from vmtui.ui.messages import FleetUpdated
 from vmtui.ui.options import AppOptions
 
-PROFILE = "bench"
-SIZE = (120, 40)
-COLUMNS = ("provider", "vm", "state", "age", "parent", "labels")
 ENGINE_VMS = 100
 VM_COUNTS = (1_000, 10_000)
 RSS_VMS = 10_000
 ROUNDS = 5
+APPLY_ROUNDS = 15
+"""Snapshots applied for the 1%-changed rows (app and bare): each takes ~0.1 s, and a median of 5
+swung 13-24 ms with the machine's load."""
 COLD_ROUNDS = 5
 IDLE_SECONDS = 20.0
 """Window of the idle measurement: with the default 4 s slow poll it holds five (unchanged) polls and
@@ -187,21 +188,6 @@ class MockVersApi:
 
 
 @contextmanager
-def cold_lineage_cache() -> Iterator[None]:
-    """A fresh, empty lineage cache (XDG_CACHE_HOME, inherited by subprocesses) for one measurement."""
-    before = os.environ.get("XDG_CACHE_HOME")
-    with tempfile.TemporaryDirectory(prefix="vmtui-bench-cache-") as cache:
-        os.environ["XDG_CACHE_HOME"] = cache
-        try:
-            yield
-        finally:
-            if before is None:
-                del os.environ["XDG_CACHE_HOME"]
-            else:
-                os.environ["XDG_CACHE_HOME"] = before
-
-
-@contextmanager
 def seeded_lineage_cache(api: MockVersApi) -> Iterator[None]:
     """A lineage cache holding every VM of `api`, as on a second start: the app begins in the steady
     state (no metadata request at all), so the idle and per-poll rows measure polling, not enrichment."""
@@ -221,20 +207,14 @@ def provider_opener(make: Callable[[], Provider]) -> Callable[[Callable[[str], N
 # ------------------------------------------------------------------ the bare Textual baseline
 
 
-class BareTableApp(App[None]):
-    """One DataTable with `rows` static rows (the same six columns as the VM table)."""
+class BareTableApp(BareApp):
+    """`rows` static rows."""
 
     def __init__(self, rows: int):
         super().__init__()
         self.row_total = rows
 
-    def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
+    def fill(self, table: DataTable[str]) -> None:
         for index in range(self.row_total):
             table.add_row(
                 PROFILE,
@@ -245,25 +225,17 @@ class BareTableApp(App[None]):
                 f"team=t{index % 7}",
                 key=str(index),
             )
-        table.focus()
 
 
-class BareEngineApp(App[None]):
-    """The minimal client of the local engine: one DataTable filled from one `GET /api/v1/vm` made with
-    httpx, using the endpoint file's URL, token and CA (what any client must at least do)."""
+class BareEngineApp(BareApp):
+    """The minimal client of the local engine: the rows of one `GET /api/v1/vm` made with httpx, using the
+    endpoint file's URL, token and CA (what any client must at least do)."""
 
     def __init__(self, state_dir: Path):
         super().__init__()
         self.state_dir = state_dir
 
-    def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row")
-
-    async def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
-        table.focus()
+    def fill(self, table: DataTable[str]) -> None:
         self.run_worker(self._load(table))
 
     async def _load(self, table: DataTable[str]) -> None:
@@ -272,11 +244,8 @@ class BareEngineApp(App[None]):
         ca_path = endpoint.get("ca_path")
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_path) if ca_path else True
         async with httpx.AsyncClient(verify=verify, headers={"Authorization": f"Bearer {token}"}) as client:
-            response = await client.get(f"{str(endpoint['api_url']).rstrip('/')}/api/v1/vm")
-            response.raise_for_status()
-        for vm in response.json():
-            labels = ",".join(f"{k}={v}" for k, v in (vm.get("labels") or {}).items())
-            table.add_row(PROFILE, vm["vm_id"], vm["state"], "-", "-", labels, key=vm["vm_id"])
+            response = await get_vms(client, f"{str(endpoint['api_url']).rstrip('/')}/api/v1/vm")
+        table.add_rows(vm_cells(vm) for vm in response.json())
 
 
 # ------------------------------------------------------------------ helpers
@@ -480,9 +449,9 @@ def seeded_fake_lineage(url: str, count: int) -> Iterator[None]:
         yield
 
 
-class BarePollApp(App[None]):
-    """One DataTable filled from one `GET /api/v1/vm`, then polling it with `If-None-Match` every
-    `interval` s while `polling` is set; a 304 does nothing (the least a polling client does)."""
+class BarePollApp(BareApp):
+    """The rows of one `GET /api/v1/vm`, then polling it with `If-None-Match` every `interval` s while
+    `polling` is set; a 304 does nothing (the least a polling client does)."""
 
     def __init__(self, url: str, interval: float):
         super().__init__()
@@ -492,22 +461,14 @@ class BarePollApp(App[None]):
         self.polls = 0
         self.row_total = 0
 
-    def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
+    def fill(self, table: DataTable[str]) -> None:
         self.run_worker(self._poll(table))
 
     async def _poll(self, table: DataTable[str]) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
-            response = await client.get("/api/v1/vm")
+            response = await get_vms(client)
             etag = response.headers["etag"]
-            for vm in json.loads(response.content):
-                labels = " ".join(f"{k}={v}" for k, v in vm["labels"].items())
-                table.add_row(PROFILE, vm["vm_id"], vm["state"], "3mo", "-", labels, key=vm["vm_id"])
+            table.add_rows(vm_cells(vm) for vm in json.loads(response.content))
             self.row_total = table.row_count
             while True:
                 await self.polling.wait()
@@ -666,7 +627,7 @@ async def _measure_app(api: MockVersApi, with_apply: bool, idle_seconds: float) 
             raise RuntimeError(f"{api.metadata_requests} metadata requests with every lineage cached")
         figures = {"poll": statistics.median([await _poll_cpu_ms(app, pilot) for _ in range(ROUNDS)])}
         if with_apply:
-            applied = [await _apply(app, pilot, api, round_no) for round_no in range(ROUNDS)]
+            applied = [await _apply(app, pilot, api, round_no) for round_no in range(APPLY_ROUNDS)]
             figures["apply"] = statistics.median(wall for wall, _ in applied)
             figures["apply_cpu"] = statistics.median(cpu for _, cpu in applied)
         poller = app.main_screen.fleet.pollers[PROFILE]
@@ -697,7 +658,7 @@ async def _measure_bare(count: int, with_apply: bool, idle_seconds: float) -> di
         if with_apply:
             walls, cpus = [], []
             step = round(1 / CHANGED_SHARE)
-            for round_no in range(ROUNDS):
+            for round_no in range(APPLY_ROUNDS):
                 cpu, started = time.process_time(), time.perf_counter()
                 for index in range(round_no % step, count, step):
                     table.update_cell(str(index), "state", f"● paused {round_no}")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
 
 from tests.ui.demo_provider import DEMO_NOW
 from tools.screenshots import poll_now, settle  # noqa: F401  (re-exported for the tests)
 from vmtui.config import PollSettings
 from vmtui.providers.base import Provider
+from vmtui.providers.vers import VersProvider
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 
@@ -27,6 +33,40 @@ def make_app(*providers: Provider, **options) -> VmTuiApp:
     options.setdefault("poll", PollSettings(fast=60, slow=60, max_backoff=60, timeout=5))
     options.setdefault("active_profile", providers[0].name)
     return record_notes(VmTuiApp({p.name: opener(p) for p in providers}, AppOptions(**options)))
+
+
+class VersApi:
+    """A Vers API in memory, as an `httpx.MockTransport` handler: the list (`/api/v1/vm` or `/vms`)
+    answers `vms` once `before_list` (sync or async) has returned, the commits page `commits`,
+    `/api/v1/vm/{id}/metadata` what `metadata(id)` returns (awaited), anything else 404."""
+
+    def __init__(
+        self,
+        vms: list[dict[str, Any]],
+        commits: list[dict[str, Any]] | None = None,
+        metadata: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
+        before_list: Callable[[], Any] | None = None,
+    ):
+        self.vms = vms
+        self.commits = commits or []
+        self.metadata = metadata
+        self.before_list = before_list
+
+    def provider(self, name: str = "big") -> VersProvider:
+        return VersProvider(name, "https://api.vers.sh", "key", transport=httpx.MockTransport(self))
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path in ("/api/v1/vm", "/api/v1/vms"):
+            waited = self.before_list() if self.before_list is not None else None
+            if inspect.isawaitable(waited):
+                await waited
+            return httpx.Response(200, json=self.vms)
+        if path == "/api/v1/commits":
+            return httpx.Response(200, json={"commits": self.commits, "total": len(self.commits)})
+        if self.metadata is not None and path.startswith("/api/v1/vm/") and path.endswith("/metadata"):
+            return httpx.Response(200, json=await self.metadata(path.split("/")[4]))
+        return httpx.Response(404, json={"error": "not found"})
 
 
 def record_notes(app: VmTuiApp) -> VmTuiApp:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
-from tests.ui.helpers import make_app
+from tests.ui.helpers import VersApi, make_app, wait_until
 from vmtui.providers import vers
-from vmtui.providers.vers import FIRST_ROWS_FROM, VersProvider
+from vmtui.providers.vers import FIRST_ROWS_FROM
 from vmtui.ui.screens.main import MainScreen
 
 COUNT = FIRST_ROWS_FROM + 4_000
@@ -21,14 +19,6 @@ ITEMS = [
     }
     for index in range(COUNT)
 ]
-
-
-async def until(pilot, condition, what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.01)
 
 
 async def test_the_first_rows_show_before_the_rest_is_converted_and_stay_on_top(monkeypatch):
@@ -51,19 +41,14 @@ async def test_the_first_rows_show_before_the_rest_is_converted_and_stay_on_top(
 
     monkeypatch.setattr(MainScreen, "_apply_fleets", recording_apply_fleets)
 
-    async def api(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/v1/vm":
-            while not app.main_screen.is_mounted:  # the list arrives once the screen can show it
-                await asyncio.sleep(0.01)
-            return httpx.Response(200, json=ITEMS)
-        if request.url.path == "/api/v1/commits":
-            return httpx.Response(200, json={"commits": [], "total": 0})
-        return httpx.Response(404, json={"error": "not found"})
+    async def screen_mounted() -> None:  # the list arrives once the screen can show it
+        while not app.main_screen.is_mounted:
+            await asyncio.sleep(0.01)
 
-    app = make_app(VersProvider("big", "https://api.vers.sh", "key", transport=httpx.MockTransport(api)))
+    app = make_app(VersApi(ITEMS, before_list=screen_mounted).provider())
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.main_screen.table
-        await until(pilot, lambda: table.row_count == COUNT and not table.loading, "every row")
+        await wait_until(pilot, lambda: table.row_count == COUNT and not table.loading, "every row", 60)
         top = table.index.keys(0, 30)
 
     first = next(snapshot for snapshot in snapshots if snapshot[2])

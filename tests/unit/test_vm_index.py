@@ -224,3 +224,38 @@ def test_snapshots_filters_and_sorts_while_a_big_snapshot_loads_match_the_refere
     while index.loading:
         index.load()
     assert index.keys() == reference(fleet, filter_text, column, reverse)
+
+
+class CountingVm(Vm):
+    """A Vm that counts how often any one's `id` is read."""
+
+    def __getattribute__(self, name: str):
+        if name == "id":
+            READS.append(1)
+        return super().__getattribute__(name)
+
+
+READS: list[int] = []
+
+
+def test_a_snapshot_reads_only_the_vms_that_are_not_the_same_objects_as_before():
+    index = VmIndex(SORT_VALUES, "age")
+    fleet = [CountingVm(provider="p", id=f"vm-{n:04d}", state=VmState.RUNNING) for n in range(1_000)]
+    index.apply(fleet)
+    fleet[7] = fleet[7].model_copy(update={"state": VmState.PAUSED})
+    fleet[8] = fleet[8].model_copy()  # a new object, equal: not changed
+    READS.clear()
+    assert index.apply(fleet) == {fleet[7].key}
+    assert len(READS) < 20  # the 998 VMs handed on as the same objects were not looked at
+    assert index.vms[fleet[8].key] is fleet[8] and index.apply(fleet) == set()
+
+
+def test_two_vms_with_one_key_the_last_one_counts():
+    index = VmIndex(SORT_VALUES, "age")
+    first, other = vm(1), vm(2)
+    index.apply([first, other])
+    again = first.model_copy(update={"state": VmState.PAUSED})
+    assert index.apply([first, other, again]) == {first.key}
+    assert index.vms[first.key] is again and index.keys() == reference([other, again], "", "age", False)
+    assert index.apply([other, again]) == set()
+    assert index.apply([other]) == set() and index.keys() == [other.key]

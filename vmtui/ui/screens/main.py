@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from itertools import chain
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -248,7 +249,7 @@ class MainScreen(Screen[None]):
     def _apply_fleets(self) -> None:
         fleets = self.fleet.fleets()
         with self.app.batch_update(), collector.paused():  # the tree's rebuild at 100,000 VMs: 8x faster
-            self.table.set_fleet(vm for fleet in fleets for vm in fleet.vms)
+            self.table.set_fleet(chain.from_iterable(fleet.vms for fleet in fleets))
             awaited = self.new_vm.select_when_listed
             if awaited is not None and self.table.select(awaited):
                 for action_id in self.new_vm.selected():
