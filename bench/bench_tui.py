@@ -55,13 +55,14 @@ from textual.widgets import DataTable
 
 from bench.bench_fleet import fake_server
 from bench.fake_vers import FakeVers, parent_commit
-from vmtui.config import PollSettings
+from vmtui.config import PollSettings, load_settings
 from vmtui.core.models import Fleet, VmConfig, VmState
 from vmtui.providers.base import Provider
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_cache import Lineage, LineageCache
-from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon, running_daemon
+from vmtui.services.local_daemon import ENDPOINT_FILE, LocalEndpoint, ensure_daemon
 from vmtui.services.poller import PollResult
+from vmtui.services.registry import ProfileOpener, Registry
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.messages import FleetUpdated
 from vmtui.ui.options import AppOptions
@@ -330,7 +331,7 @@ def _stop_daemon(state_dir: Path, timeout: float = 10.0) -> None:
 
 
 def _engine_provider(endpoint: LocalEndpoint) -> VersProvider:
-    """The client the local profile opens (as `Registry._open_local` builds it)."""
+    """A client of the engine for creating and deleting the benchmark's VMs (untimed)."""
     ssh = (endpoint.ssh_host, endpoint.ssh_port) if endpoint.ssh_port else None
     return VersProvider(
         PROFILE,
@@ -382,15 +383,20 @@ async def _delete_vms(endpoint: LocalEndpoint) -> None:
         await provider.aclose()
 
 
-async def _cold_start_app(state_dir: Path, count: int) -> float:
-    async def open_local(_status: Callable[[str], None]) -> Provider:
-        endpoint = await running_daemon(state_dir)  # as `Registry.local_endpoint` finds a running engine
-        if endpoint is None:
-            raise RuntimeError("the local engine stopped answering during the benchmark")
-        return _engine_provider(endpoint)
+def _local_opener(state_dir: Path) -> ProfileOpener:
+    """The opener `vmtui` builds for a local profile of `state_dir` (read from a config file, as `vmtui`
+    reads its own), so the benchmark takes the app's own way to the engine."""
+    config = state_dir.parent / "config.toml"
+    config.write_text(
+        f'active = "{PROFILE}"\n[profiles.{PROFILE}]\nkind = "local"\nstate_dir = "{state_dir}"\n'
+    )
+    return Registry(load_settings(config, env={})).opener(PROFILE)
 
+
+async def _cold_start_app(state_dir: Path, count: int) -> float:
+    opener = _local_opener(state_dir)
     started = time.perf_counter()
-    app = _app({PROFILE: open_local})
+    app = _app({PROFILE: opener})
     async with app.run_test(headless=True, size=SIZE):
         await _until(lambda: app.main_screen.table.row_count >= count, 60, f"{count} rows from the engine")
         elapsed = time.perf_counter() - started

@@ -12,9 +12,9 @@ from a `LineageEnrichment` running beside `run()`; each time it learns more, the
 on again with it merged in. An unchanged poll hands on the previous `vms`/`commits` tuples themselves,
 so the UI can skip its diff by identity.
 
-A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled:
-while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic
-poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
+A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled,
+subscribed once the first list is in (so the subscription never holds the first rows back): while its
+stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
 
@@ -177,11 +177,14 @@ class Poller:
         """Poll until cancelled (enriching in the background). Never raises on provider errors: they
         become stale results."""
         enriching = asyncio.ensure_future(self.enrichment.run()) if self.enrichment is not None else None
-        following = asyncio.ensure_future(self.follow(self.events)) if self.events is not None else None
+        following: asyncio.Future[None] | None = None
         try:
             while True:
                 self._wake.clear()  # a wake() during the fetch below still shortens the following wait
                 await self.tick()
+                if following is None and self.events is not None:
+                    # After the first list, which nothing holds back; the stream's first event re-lists.
+                    following = asyncio.ensure_future(self.follow(self.events))
                 await self._wait(self.next_interval())
         finally:
             for task in (enriching, following):
