@@ -183,7 +183,10 @@ class Poller:
                 self._wake.clear()  # a wake() during the fetch below still shortens the following wait
                 await self.tick()
                 if following is None and self.events is not None:
-                    # After the first list, which nothing holds back; the stream's first event re-lists.
+                    # After the first list, which nothing holds back. The list counts as the debounce
+                    # window's poll: the re-list the stream's connection asks for waits until the window
+                    # ends, so it does not compete with drawing the first rows.
+                    self._last_pushed_wake = asyncio.get_running_loop().time()
                     following = asyncio.ensure_future(self.follow(self.events))
                 await self._wait(self.next_interval())
         finally:
@@ -201,7 +204,7 @@ class Poller:
                 async for event in source.events():
                     if event.get("kind") == "connected":
                         self.pushed, drops = True, 0
-                        self.wake()  # re-list: what changed while the stream was down
+                        self._wake_soon()  # re-list what changed while the stream was not up
                     else:
                         self._wake_soon()
             except Exception as exc:  # noqa: BLE001 - a drop or a provider bug: poll meanwhile, re-subscribe below
