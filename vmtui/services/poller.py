@@ -19,7 +19,8 @@ whose init died shows `dead` only when listed). When the stream drops the poller
 on its usual interval again, and re-subscribes with exponential backoff.
 
 The first list of a provider that can (`FirstRowsList`) is asked for in the VM table's order (`order`): a
-big one hands on its first rows before the rest is converted, then the whole list follows.
+big one hands on its first rows before the rest is converted, then the whole list follows. A first list
+that comes while its commits are still on their way is handed on without them, and again with them.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class Poller:
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
         self._transitional_of: tuple[tuple[Vm, ...] | None, bool] = (None, False)
+        self._handed_on_early = False
+        """This poll handed its list on before it was whole (`_first_rows`)."""
         self.commit_pages = 1
         """Pages of commits each poll fetches (`want_more_commits` adds one)."""
         self._looked_up: dict[str, Commit] = {}
@@ -249,6 +252,7 @@ class Poller:
         """The list, with the commits and tags fetched meanwhile: they never add their round trips to
         the time the rows take (a 10,000-VM list takes longer to arrive and parse than both)."""
         rest = asyncio.ensure_future(self._fetch_commits_and_tags())
+        self._handed_on_early = False
         try:
             listed = await self._list()
         except BaseException:
@@ -256,6 +260,10 @@ class Poller:
             await asyncio.gather(rest, return_exceptions=True)  # its own error, if any, is this poll's too
             raise
         self._listed = listed
+        if self.last.fleet is None and not self._handed_on_early:
+            await asyncio.sleep(0)  # commits answered by now come with the list
+            if not rest.done():
+                self._first_rows(listed, len(listed))  # the first rows do not wait for the commits
         commits, total, tags = await rest
         return self._fleet(listed, commits, self._wall_clock(), tags, total)
 
@@ -266,8 +274,10 @@ class Poller:
         return await self.provider.list_vms()
 
     def _first_rows(self, vms: list[Vm], total: int) -> None:
-        """Hand on a big first list's first rows while the rest is converted (without commits yet, and
-        not as `last`: a list that then fails leaves no partial fleet behind as the last good one)."""
+        """Hand on the first list's rows while the rest is converted (a big list's first rows) or while
+        the commits are still on their way: without commits yet, and not as `last` (a list that then
+        fails leaves no partial fleet behind as the last good one)."""
+        self._handed_on_early = True
         fleet = self._fleet(vms, (), self._wall_clock())
         self.on_result(PollResult(self.name, fleet, still_listing=total - len(vms), pushed=self.pushed))
 
