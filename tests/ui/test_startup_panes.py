@@ -22,6 +22,7 @@ from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.footer_hint import FooterHint
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.vm_details import VmDetails
+from vmtui.ui.widgets.vm_table import VmTable
 
 SIZE = (120, 36)
 SLOW_POLL = PollSettings(fast=60, slow=60, max_backoff=60, timeout=5)
@@ -189,3 +190,21 @@ async def test_the_dialog_rules_are_read_with_the_first_dialog():
             dialog.styles.width is not None and dialog.styles.width.value == 100
         )  # `#help-dialog` in dialogs.tcss
         assert dialog.has_class("dialog") and "thick" in str(dialog.styles.border_top)
+
+
+async def test_a_list_that_comes_while_the_screen_is_built_is_in_its_first_frame(monkeypatch):
+    """The demo list is answered before the main screen mounts: the screen applies it as it mounts, so
+    the table's first frame draws the rows (queued behind that frame, they took a second one)."""
+    rows_at_first_draw: list[int] = []
+    render_line = VmTable.render_line
+
+    def noting_render_line(table, y):
+        if not rows_at_first_draw:
+            rows_at_first_draw.append(table.row_count)
+        return render_line(table, y)
+
+    monkeypatch.setattr(VmTable, "render_line", noting_render_line)
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert rows_at_first_draw == [app.main_screen.table.row_count] and rows_at_first_draw[0] > 0

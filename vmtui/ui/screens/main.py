@@ -26,6 +26,7 @@ from vmtui.services.availability import Selection, unavailable
 from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.poller import PollResult
 from vmtui.services.registry import Opener
 from vmtui.services.tunnels import Tunnels
 from vmtui.ui import flows
@@ -86,7 +87,7 @@ class MainScreen(Screen[None]):
             actions,
             options.poll,
             shown=shown,
-            on_result=lambda result: self.post_message(FleetUpdated(result)),
+            on_result=self._hand_on_result,
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
             on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
             order=self._table_order,
@@ -102,10 +103,22 @@ class MainScreen(Screen[None]):
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
         self._resumed = False
+        self._early_results: list[PollResult] | None = []
+        """Poll results that came before `on_mount` (None from then on)."""
+
+    def _hand_on_result(self, result: PollResult) -> None:
+        """A poll result goes through the screen's queue; one that came while the screen was being built
+        waits for `on_mount`, which applies it before the first frame (queued, it would wait behind that
+        frame: the first rows would take a second one)."""
+        if self._early_results is None:
+            self.post_message(FleetUpdated(result))
+        else:
+            self._early_results.append(result)
 
     def start_polling(self) -> None:
         """Open the shown profiles and poll them. The app calls it before this screen composes, so
-        the first list requests overlap the mount; their FleetUpdated waits in the queue until on_mount."""
+        the first list requests overlap the mount; a result that comes meanwhile waits for on_mount
+        (`_hand_on_result`)."""
         self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
 
     def compose(self) -> ComposeResult:
@@ -162,6 +175,9 @@ class MainScreen(Screen[None]):
         self.table.focus()
         self.set_interval(1.0, self._tick)
         self.set_timer(PANES_AFTER_S, self.mount_panes)
+        early, self._early_results = self._early_results or [], None
+        for result in early:
+            self._fleet_updated(FleetUpdated(result))
         self.refresh_status()
 
     def on_screen_resume(self, event: ScreenResume) -> None:
