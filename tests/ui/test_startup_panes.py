@@ -14,6 +14,8 @@ from textual.widgets import Footer, Input
 from tests.ui.demo_provider import demo_provider
 from tests.ui.helpers import make_app, opener, settle, text_of, wait_until
 from vmtui.config import PollSettings
+from vmtui.core.models import Fleet
+from vmtui.services.poller import PollResult
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens import main
@@ -208,3 +210,20 @@ async def test_a_list_that_comes_while_the_screen_is_built_is_in_its_first_frame
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert rows_at_first_draw == [app.main_screen.table.row_count] and rows_at_first_draw[0] > 0
+
+
+async def test_after_the_first_frame_results_go_through_the_screens_queue():
+    """Only the first frame takes results at once: later ones keep their order with the screen's other
+    messages (applied when the screen's queue reaches them)."""
+    release = asyncio.Event()
+    app = held_app(release)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        vms = tuple(await demo_provider().list_vms())
+        fleet = Fleet.model_construct(
+            provider="local", vms=vms, commits=(), tags=(), commits_total=0, fetched_at=0
+        )
+        screen.fleet.on_result(PollResult("local", fleet))
+        assert screen.table.row_count == 0  # queued, not applied in the caller's step
+        await wait_until(pilot, lambda: screen.table.row_count == len(vms) > 0, "the queued result")

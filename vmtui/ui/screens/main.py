@@ -105,19 +105,25 @@ class MainScreen(Screen[None]):
         self._resumed = False
         self._early_results: list[PollResult] | None = []
         """Poll results that came before `on_mount` (None from then on)."""
+        self._first_frame_drawn = False
 
     def _hand_on_result(self, result: PollResult) -> None:
-        """A poll result goes through the screen's queue; one that came while the screen was being built
-        waits for `on_mount`, which applies it before the first frame (queued, it would wait behind that
-        frame: the first rows would take a second one)."""
-        if self._early_results is None:
+        """A poll result goes through the screen's queue. Until the first frame is drawn it is applied
+        at once instead (one that comes before `on_mount` waits for it): queued, it would wait behind
+        that frame, and the first rows would take a second one."""
+        if self._early_results is not None:
+            self._early_results.append(result)
+        elif self._first_frame_drawn:
             self.post_message(FleetUpdated(result))
         else:
-            self._early_results.append(result)
+            self._fleet_updated(FleetUpdated(result))
+
+    def _first_frame(self) -> None:
+        self._first_frame_drawn = True
 
     def start_polling(self) -> None:
         """Open the shown profiles and poll them. The app calls it before this screen composes, so
-        the first list requests overlap the mount; a result that comes meanwhile waits for on_mount
+        the first list requests overlap the mount; a result that comes before the first frame is in it
         (`_hand_on_result`)."""
         self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
 
@@ -178,6 +184,7 @@ class MainScreen(Screen[None]):
         early, self._early_results = self._early_results or [], None
         for result in early:
             self._fleet_updated(FleetUpdated(result))
+        self.call_after_refresh(self._first_frame)
         self.refresh_status()
 
     def on_screen_resume(self, event: ScreenResume) -> None:
