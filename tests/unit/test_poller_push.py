@@ -80,13 +80,11 @@ async def test_a_pushed_change_wakes_a_poll_and_the_result_says_pushed():
 async def test_a_burst_of_changes_costs_at_most_two_polls():
     provider = PushingProvider()
     poller, seen = make(provider)
-    poller.push_debounce = HOUR  # the burst below all lands inside one debounce window
     running = asyncio.create_task(poller.run())
     try:
-        await until(lambda: poller._debounce is not None)  # the connect's re-list, due when the window ends
-        poller._debounce._run()
         await until(lambda: seen and seen[-1].pushed)
-        poller._last_pushed_wake = float("-inf")  # and that window is over
+        poller._last_pushed_wake = float("-inf")  # the window of the connection's re-list is over
+        poller.push_debounce = HOUR  # the burst below all lands inside one debounce window
         lists = provider.lists
         for _ in range(50):
             provider.subscriptions[-1].put_nowait({"kind": "vm", "id": "a", "change": "updated"})
@@ -136,17 +134,17 @@ async def test_a_provider_without_the_capability_is_polled_only():
     assert poller.events is None
 
 
-async def test_the_stream_is_subscribed_after_the_first_list_and_its_re_list_waits_for_the_window():
+async def test_the_stream_is_subscribed_a_window_after_the_first_list_then_re_lists():
     provider = PushingProvider()
     poller, seen = make(provider)
-    poller.push_debounce = HOUR  # the window does not end on its own here
+    loop = asyncio.get_running_loop()
     running = asyncio.create_task(poller.run())
     try:
-        await until(lambda: poller.pushed)
-        assert seen and not seen[0].pushed  # the first list went out before the subscription
-        assert provider.lists == 1 and poller._debounce is not None  # the connect's re-list is due later
-        poller._debounce._run()  # the window ends now
-        await until(lambda: provider.lists == 2)
-        assert seen[-1].pushed
+        await until(lambda: seen)
+        listed_at = loop.time()
+        await until(lambda: provider.subscriptions)
+        assert loop.time() - listed_at >= poller.push_debounce  # not before the window ended
+        assert provider.lists == 1 and not seen[0].pushed  # the first list came first
+        await until(lambda: provider.lists == 2 and seen[-1].pushed)  # the connection's re-list
     finally:
         running.cancel()

@@ -13,8 +13,8 @@ on again with it merged in. An unchanged poll hands on the previous `vms`/`commi
 so the UI can skip its diff by identity.
 
 A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled,
-subscribed once the first list is in (so the subscription never holds the first rows back): while its
-stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
+subscribed a debounce window after the first list is in (so neither the subscription nor the re-list
+its connection asks for holds the first rows back): while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
 
@@ -186,11 +186,10 @@ class Poller:
                 self._wake.clear()  # a wake() during the fetch below still shortens the following wait
                 await self.tick()
                 if following is None and self.events is not None:
-                    # After the first list, which nothing holds back. The list counts as the debounce
-                    # window's poll: the re-list the stream's connection asks for waits until the window
-                    # ends, so it does not compete with drawing the first rows.
-                    self._last_pushed_wake = asyncio.get_running_loop().time()
-                    following = asyncio.ensure_future(self.follow(self.events))
+                    # After the first list, which nothing holds back, and its debounce window: neither
+                    # the subscription nor the re-list its connection asks for competes with drawing
+                    # the first rows.
+                    following = asyncio.ensure_future(self.follow(self.events, after=self.push_debounce))
                 await self._wait(self.next_interval())
         finally:
             for task in (enriching, following):
@@ -199,8 +198,11 @@ class Poller:
             if self._debounce is not None:
                 self._debounce.cancel()
 
-    async def follow(self, source: EventStream) -> None:
-        """Follow the provider's event stream until cancelled, re-subscribing with backoff when it drops."""
+    async def follow(self, source: EventStream, after: float = 0.0) -> None:
+        """Follow the provider's event stream (from `after` seconds on) until cancelled, re-subscribing
+        with backoff when it drops."""
+        if after:
+            await asyncio.sleep(after)
         drops = 0
         while True:
             try:
