@@ -9,6 +9,7 @@ import gc
 from pathlib import Path
 
 from textual import events
+from textual.css.stylesheet import Stylesheet
 from textual.widgets import Footer, Input
 
 from tests.ui.demo_provider import demo_provider
@@ -227,3 +228,26 @@ async def test_after_the_first_frame_results_go_through_the_screens_queue():
         screen.fleet.on_result(PollResult("local", fleet))
         assert screen.table.row_count == 0  # queued, not applied in the caller's step
         await wait_until(pilot, lambda: screen.table.row_count == len(vms) > 0, "the queued result")
+
+
+async def test_the_profile_is_opened_before_the_stylesheet_is_parsed(monkeypatch):
+    """Parsing the stylesheet takes ~5 ms that nothing interrupts: the profile is opened (its list
+    request on its way) before it."""
+    order: list[str] = []
+    parse = Stylesheet.parse
+
+    def noting_parse(stylesheet):
+        order.append("parse")
+        return parse(stylesheet)
+
+    monkeypatch.setattr(Stylesheet, "parse", noting_parse)
+    ready = opener(demo_provider())
+
+    async def open_and_note(status):
+        order.append("open")
+        return await ready(status)
+
+    app = VmTuiApp({"local": open_and_note}, AppOptions(active_profile="local", poll=SLOW_POLL))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert "parse" in order and order.index("open") < order.index("parse")

@@ -86,7 +86,7 @@ async def test_without_an_order_the_whole_list_comes_at_once():
 
 
 class SlowCommitsProvider(Provider):
-    """Lists at once; its commits page waits until `answer` is set."""
+    """Lists after one turn of the loop; its commits page waits until `answer` is set."""
 
     kind = "test"
 
@@ -95,6 +95,7 @@ class SlowCommitsProvider(Provider):
         self.answer = asyncio.Event()
 
     async def list_vms(self) -> list[Vm]:
+        await asyncio.sleep(0)  # a request: the commits request starts meanwhile
         return VMS[:3]
 
     async def commits_page(self, offset: int, limit: int) -> tuple[list[Commit], int]:

@@ -124,6 +124,8 @@ class Poller:
         self._transitional_of: tuple[tuple[Vm, ...] | None, bool] = (None, False)
         self._handed_on_early = False
         """This poll handed its list on before it was whole (`_first_rows`)."""
+        self._commits_asked = False
+        """This poll's commits request has started."""
         self.commit_pages = 1
         """Pages of commits each poll fetches (`want_more_commits` adds one)."""
         self._looked_up: dict[str, Commit] = {}
@@ -253,8 +255,8 @@ class Poller:
     async def _fetch(self) -> Fleet:
         """The list, with the commits and tags fetched meanwhile: they never add their round trips to
         the time the rows take (a 10,000-VM list takes longer to arrive and parse than both)."""
+        self._handed_on_early = self._commits_asked = False
         rest = asyncio.ensure_future(self._fetch_commits_and_tags())
-        self._handed_on_early = False
         try:
             listed = await self._list()
         except BaseException:
@@ -262,10 +264,8 @@ class Poller:
             await asyncio.gather(rest, return_exceptions=True)  # its own error, if any, is this poll's too
             raise
         self._listed = listed
-        if self.last.fleet is None and not self._handed_on_early:
-            await asyncio.sleep(0)  # commits answered by now come with the list
-            if not rest.done():
-                self._first_rows(listed, len(listed))  # the first rows do not wait for the commits
+        if self.last.fleet is None and not self._handed_on_early and self._commits_asked and not rest.done():
+            self._first_rows(listed, len(listed))  # the first rows do not wait for the commits on their way
         commits, total, tags = await rest
         return self._fleet(listed, commits, self._wall_clock(), tags, total)
 
@@ -284,6 +284,7 @@ class Poller:
         self.on_result(PollResult(self.name, fleet, still_listing=total - len(vms), pushed=self.pushed))
 
     async def _fetch_commits_and_tags(self) -> tuple[tuple[Commit, ...], int, tuple[CommitTag, ...]]:
+        self._commits_asked = True  # (a list that never waited gave this no turn: nothing is on its way)
         try:
             commits, total = await self._fetch_commits()
         except Unsupported:
