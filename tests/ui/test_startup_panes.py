@@ -251,3 +251,18 @@ async def test_the_profile_is_opened_before_the_stylesheet_is_parsed(monkeypatch
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert "parse" in order and order.index("open") < order.index("parse")
+
+
+async def test_a_quit_as_the_first_rows_are_drawn_leaves_no_error(monkeypatch):
+    """The panes' mount, due after that frame, finds their parents being removed: nothing is raised."""
+    render_line = VmTable.render_line
+
+    def quitting(table, y):
+        if table.row_count:
+            table.app.exit()
+        return render_line(table, y)
+
+    monkeypatch.setattr(VmTable, "render_line", quitting)
+    app = make_app(demo_provider())
+    await app.run_async(headless=True, size=SIZE)
+    assert app.return_code == 0

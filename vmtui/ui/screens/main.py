@@ -17,6 +17,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key, ScreenResume
 from textual.screen import Screen
+from textual.widget import MountError
 
 from vmtui.core.collector import collector_paused, frozen_heap
 from vmtui.core.models import Commit, Vm
@@ -161,9 +162,14 @@ class MainScreen(Screen[None]):
     async def _mount_panes(self) -> None:
         options = self.options
         lineage = LineageTree(ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane")
-        await self.query_one("#list-pane").mount(FilterBar(), before=self.table)
-        await self.query_one("#side").mount(lineage, VmDetails(now=options.now, id="details", classes="pane"))
-        await self.mount(FittingFooter(show_command_palette=False))
+        try:
+            await self.query_one("#list-pane").mount(FilterBar(), before=self.table)
+            await self.query_one("#side").mount(
+                lineage, VmDetails(now=options.now, id="details", classes="pane")
+            )
+            await self.mount(FittingFooter(show_command_palette=False))
+        except MountError:
+            return  # the app is closing: the panes' parents are being removed (a quit right after start)
         if not lineage.is_attached:
             return  # the app is closing
         self._set_border_titles()
