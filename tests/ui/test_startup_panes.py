@@ -9,11 +9,14 @@ import gc
 from pathlib import Path
 
 from textual import events
+from textual.css.stylesheet import Stylesheet
 from textual.widgets import Footer, Input
 
 from tests.ui.demo_provider import demo_provider
 from tests.ui.helpers import make_app, opener, settle, text_of, wait_until
 from vmtui.config import PollSettings
+from vmtui.core.models import Fleet
+from vmtui.services.poller import PollResult
 from vmtui.ui.app import VmTuiApp
 from vmtui.ui.options import AppOptions
 from vmtui.ui.screens import main
@@ -22,6 +25,7 @@ from vmtui.ui.widgets.filter_bar import FilterBar
 from vmtui.ui.widgets.footer_hint import FooterHint
 from vmtui.ui.widgets.lineage_tree import LineageTree
 from vmtui.ui.widgets.vm_details import VmDetails
+from vmtui.ui.widgets.vm_table import VmTable
 
 SIZE = (120, 36)
 SLOW_POLL = PollSettings(fast=60, slow=60, max_backoff=60, timeout=5)
@@ -189,3 +193,76 @@ async def test_the_dialog_rules_are_read_with_the_first_dialog():
             dialog.styles.width is not None and dialog.styles.width.value == 100
         )  # `#help-dialog` in dialogs.tcss
         assert dialog.has_class("dialog") and "thick" in str(dialog.styles.border_top)
+
+
+async def test_a_list_that_comes_while_the_screen_is_built_is_in_its_first_frame(monkeypatch):
+    """The demo list is answered before the main screen mounts: the screen applies it as it mounts, so
+    the table's first frame draws the rows (queued behind that frame, they took a second one)."""
+    rows_at_first_draw: list[int] = []
+    render_line = VmTable.render_line
+
+    def noting_render_line(table, y):
+        if not rows_at_first_draw:
+            rows_at_first_draw.append(table.row_count)
+        return render_line(table, y)
+
+    monkeypatch.setattr(VmTable, "render_line", noting_render_line)
+    app = make_app(demo_provider())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert rows_at_first_draw == [app.main_screen.table.row_count] and rows_at_first_draw[0] > 0
+
+
+async def test_after_the_first_frame_results_go_through_the_screens_queue():
+    """Only the first frame takes results at once: later ones keep their order with the screen's other
+    messages (applied when the screen's queue reaches them)."""
+    release = asyncio.Event()
+    app = held_app(release)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.main_screen
+        vms = tuple(await demo_provider().list_vms())
+        fleet = Fleet.model_construct(
+            provider="local", vms=vms, commits=(), tags=(), commits_total=0, fetched_at=0
+        )
+        screen.fleet.on_result(PollResult("local", fleet))
+        assert screen.table.row_count == 0  # queued, not applied in the caller's step
+        await wait_until(pilot, lambda: screen.table.row_count == len(vms) > 0, "the queued result")
+
+
+async def test_the_profile_is_opened_before_the_stylesheet_is_parsed(monkeypatch):
+    """Parsing the stylesheet takes ~5 ms that nothing interrupts: the profile is opened (its list
+    request on its way) before it."""
+    order: list[str] = []
+    parse = Stylesheet.parse
+
+    def noting_parse(stylesheet):
+        order.append("parse")
+        return parse(stylesheet)
+
+    monkeypatch.setattr(Stylesheet, "parse", noting_parse)
+    ready = opener(demo_provider())
+
+    async def open_and_note(status):
+        order.append("open")
+        return await ready(status)
+
+    app = VmTuiApp({"local": open_and_note}, AppOptions(active_profile="local", poll=SLOW_POLL))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert "parse" in order and order.index("open") < order.index("parse")
+
+
+async def test_a_quit_as_the_first_rows_are_drawn_leaves_no_error(monkeypatch):
+    """The panes' mount, due after that frame, finds their parents being removed: nothing is raised."""
+    render_line = VmTable.render_line
+
+    def quitting(table, y):
+        if table.row_count:
+            table.app.exit()
+        return render_line(table, y)
+
+    monkeypatch.setattr(VmTable, "render_line", quitting)
+    app = make_app(demo_provider())
+    await app.run_async(headless=True, size=SIZE)
+    assert app.return_code == 0

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -17,6 +19,7 @@ import pytest
 from vmtui.core.errors import Unavailable
 from vmtui.services.local_daemon import (
     LocalEndpoint,
+    announced_daemon,
     ensure_daemon,
     is_healthy,
     is_healthy_async,
@@ -125,3 +128,19 @@ def test_local_swiftor_token_failure_says_why(tmp_path):
 
     with pytest.raises(Unavailable, match="no Swiftor token for not-an-email"):
         local_swiftor_token(tmp_path / "state", "not-an-email")
+
+
+def test_the_announced_engine_is_taken_only_while_its_process_lives(tmp_path):
+    """`announced_daemon` makes no request: it trusts the file while the process it names is alive."""
+    (tmp_path / "token").write_text("t" * 40)
+    announce = {"api_url": "http://127.0.0.1:9", "token_file": str(tmp_path / "token")}
+    (tmp_path / "endpoint.json").write_text(json.dumps({**announce, "pid": os.getpid()}))
+    endpoint = announced_daemon(tmp_path)
+    assert endpoint is not None and endpoint.pid == os.getpid() and endpoint.api_url == "http://127.0.0.1:9"
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: no process has this pid now
+    (tmp_path / "endpoint.json").write_text(json.dumps({**announce, "pid": gone.pid}))
+    assert announced_daemon(tmp_path) is None
+    (tmp_path / "endpoint.json").write_text(json.dumps(announce))  # no pid announced: nothing to go by
+    assert announced_daemon(tmp_path) is None

@@ -3,6 +3,8 @@ asks for them only on the first list."""
 
 from __future__ import annotations
 
+import asyncio
+
 from vmtui.core.errors import BadResponse
 from vmtui.core.models import Commit, Vm, VmState
 from vmtui.providers.base import FirstRows, Provider
@@ -81,3 +83,45 @@ async def test_without_an_order_the_whole_list_comes_at_once():
     seen: list[PollResult] = []
     await Poller(provider, seen.append, wall_clock=lambda: 100.0).tick()
     assert provider.calls == ["whole"] and len(seen) == 1
+
+
+class SlowCommitsProvider(Provider):
+    """Lists after one turn of the loop; its commits page waits until `answer` is set."""
+
+    kind = "test"
+
+    def __init__(self) -> None:
+        super().__init__("lab")
+        self.answer = asyncio.Event()
+
+    async def list_vms(self) -> list[Vm]:
+        await asyncio.sleep(0)  # a request: the commits request starts meanwhile
+        return VMS[:3]
+
+    async def commits_page(self, offset: int, limit: int) -> tuple[list[Commit], int]:
+        await self.answer.wait()
+        return [Commit(provider="lab", id="c1", parent_vm_id="vm-000")], 1
+
+
+async def test_the_first_list_does_not_wait_for_its_commits():
+    provider = SlowCommitsProvider()
+    poller, seen = make(provider)
+    ticking = asyncio.create_task(poller.tick())
+    for _ in range(100):  # the commits are never answered meanwhile
+        await asyncio.sleep(0)
+    [early] = seen
+    assert early.fleet is not None and early.fleet.vms == tuple(VMS[:3]) and early.fleet.commits == ()
+    assert not early.stale and poller.last.fleet is None  # not kept as the last good fleet
+    provider.answer.set()
+    result = await ticking
+    assert seen == [early, result] and [c.id for c in result.fleet.commits] == ["c1"]
+    assert result.fleet.vms == tuple(VMS[:3]) and poller.last is result
+
+    provider.answer.clear()  # later polls hand on whole results only
+    polling = asyncio.create_task(poller.tick())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert seen == [early, result]
+    provider.answer.set()
+    await polling
+    assert len(seen) == 3

@@ -24,9 +24,12 @@ class PushingProvider(Provider):
         super().__init__("local")
         self.lists = 0
         self.subscriptions: list[asyncio.Queue] = []
+        self.lists_when_subscribed: list[int] = []
+        self.times: list[tuple[str, float]] = []
 
     async def list_vms(self):
         self.lists += 1
+        self.times.append(("list", asyncio.get_running_loop().time()))
         return [Vm(provider="local", id="a", state=VmState.RUNNING)]
 
     async def list_commits(self):
@@ -35,6 +38,8 @@ class PushingProvider(Provider):
     async def events(self):
         queue: asyncio.Queue = asyncio.Queue()
         self.subscriptions.append(queue)
+        self.lists_when_subscribed.append(self.lists)
+        self.times.append(("subscribe", asyncio.get_running_loop().time()))
         yield {"kind": "connected"}
         while True:
             item = await queue.get()
@@ -80,10 +85,11 @@ async def test_a_pushed_change_wakes_a_poll_and_the_result_says_pushed():
 async def test_a_burst_of_changes_costs_at_most_two_polls():
     provider = PushingProvider()
     poller, seen = make(provider)
-    poller.push_debounce = HOUR  # the burst below all lands inside one debounce window
     running = asyncio.create_task(poller.run())
     try:
         await until(lambda: seen and seen[-1].pushed)
+        poller._last_pushed_wake = float("-inf")  # the window of the connection's re-list is over
+        poller.push_debounce = HOUR  # the burst below all lands inside one debounce window
         lists = provider.lists
         for _ in range(50):
             provider.subscriptions[-1].put_nowait({"kind": "vm", "id": "a", "change": "updated"})
@@ -131,3 +137,18 @@ async def test_a_provider_without_the_capability_is_polled_only():
     provider.capabilities = Capabilities(event_stream=False)
     poller, _ = make(provider)
     assert poller.events is None
+
+
+async def test_the_stream_is_subscribed_a_window_after_the_first_list_then_re_lists():
+    provider = PushingProvider()
+    poller, seen = make(provider)
+    running = asyncio.create_task(poller.run())
+    try:
+        await until(lambda: provider.subscriptions)
+        (first, listed_at), (then, subscribed_at) = provider.times[:2]
+        assert (first, then) == ("list", "subscribe") and provider.lists_when_subscribed == [1]
+        assert subscribed_at - listed_at >= 0.9 * poller.push_debounce  # not before the window ended
+        assert not seen[0].pushed
+        await until(lambda: provider.lists == 2 and seen[-1].pushed)  # the connection's re-list
+    finally:
+        running.cancel()

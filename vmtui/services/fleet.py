@@ -109,23 +109,33 @@ class FleetSupervisor:
 
     async def supervise(self, name: str) -> None:
         """Open the profile (starting the local engine if needed), then poll it until cancelled. A
-        local engine this UI started is started again when it dies, and the user is told."""
+        local engine this UI started is started again when it dies, and the user is told. One the
+        endpoint file announced that did not answer the first list is found or started as at any start."""
         restarted = False
+        opener = self.openers[name]
         while True:
             provider = await self._open(name)
             if restarted:
                 self.on_notice(name, "The local engine had stopped; vmtui started it again")
-            restarted = await self._poll(name, provider)
+            stopped = await self._poll(name, provider)
+            restarted = stopped and not (isinstance(opener, ProfileOpener) and opener.unproven)
             await provider.aclose()
             self.on_status(name, "the local engine stopped; starting it again…", None)
 
     async def _poll(self, name: str, provider: Provider) -> bool:
-        """Poll until cancelled; True (poller stopped) when the engine this UI started has died."""
+        """Poll until cancelled; True (poller stopped) when the local engine must be found or started
+        again (`ProfileOpener.engine_stopped`)."""
         failed = asyncio.Event()
+        opener = self.openers[name]
+        proving = opener if isinstance(opener, ProfileOpener) and opener.unproven else None
 
         def on_result(result: PollResult) -> None:
             if result.stale:
                 failed.set()
+                if proving is not None and proving.unproven:
+                    return  # the announced engine never answered: looked for again, not shown offline
+            elif proving is not None:
+                proving.answered()
             self.on_result(result)
 
         self.actions.providers[name] = provider
@@ -144,7 +154,6 @@ class FleetSupervisor:
         self.connecting.pop(name, None)
         self.open_errors.pop(name, None)
         self.actions.errors.pop((name, ""), None)
-        opener = self.openers[name]
         if not isinstance(opener, ProfileOpener):
             await poller.run()
             return False

@@ -7,6 +7,7 @@ that names. Talking to the daemon goes through HTTP only (this layer never impor
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ class LocalEndpoint:
     domain: str = "localhost"
     started: bool = False
     """`ensure_daemon` started this engine (rather than finding it running)."""
+    pid: int | None = None
+    """The engine's process, as it announced it."""
 
 
 def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
@@ -52,9 +55,26 @@ def read_endpoint(state_dir: Path) -> LocalEndpoint | None:
             ssh_port=data.get("ssh_port"),
             ca_path=data.get("ca_path"),
             domain=data.get("domain") or "localhost",
+            pid=data["pid"] if isinstance(data.get("pid"), int) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def announced_daemon(state_dir: Path) -> LocalEndpoint | None:
+    """The engine the endpoint file announces, when its process is still alive; no request is made.
+    The TUI lists such an engine at once and lets that first list prove it answers and accepts the
+    token (`ProfileOpener`): the health check's round trip no longer comes before the first rows."""
+    endpoint = read_endpoint(state_dir.expanduser().absolute())
+    if endpoint is None or endpoint.pid is None or endpoint.pid <= 0:
+        return None
+    try:
+        os.kill(endpoint.pid, 0)
+    except ProcessLookupError:
+        return None  # the engine died and left its file behind
+    except PermissionError:
+        pass  # alive, under another user: the first list tells whether it is ours
+    return endpoint
 
 
 def serve_argv(state_dir: Path, *options: str) -> list[str]:

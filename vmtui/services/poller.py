@@ -12,14 +12,15 @@ from a `LineageEnrichment` running beside `run()`; each time it learns more, the
 on again with it merged in. An unchanged poll hands on the previous `vms`/`commits` tuples themselves,
 so the UI can skip its diff by identity.
 
-A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled:
-while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic
-poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
+A provider that pushes (`capabilities.event_stream`, the local engine) is followed instead of polled,
+subscribed a debounce window after the first list is in (so neither the subscription nor the re-list
+its connection asks for holds the first rows back): while its stream is up each event wakes a poll (debounced, so a burst costs at most two), and the periodic poll slows to `pushed_interval`, a safety net for state the engine derives without storing it (a VM
 whose init died shows `dead` only when listed). When the stream drops the poller polls at once and
 on its usual interval again, and re-subscribes with exponential backoff.
 
 The first list of a provider that can (`FirstRowsList`) is asked for in the VM table's order (`order`): a
-big one hands on its first rows before the rest is converted, then the whole list follows.
+big one hands on its first rows before the rest is converted, then the whole list follows. A first list
+that comes while its commits are still on their way is handed on without them, and again with them.
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class Poller:
         self._shown: list[Vm] | None = None
         """The last list after enrichment, whose tuple the last fleet holds."""
         self._transitional_of: tuple[tuple[Vm, ...] | None, bool] = (None, False)
+        self._handed_on_early = False
+        """This poll handed its list on before it was whole (`_first_rows`)."""
+        self._commits_asked = False
+        """This poll's commits request has started."""
         self.commit_pages = 1
         """Pages of commits each poll fetches (`want_more_commits` adds one)."""
         self._looked_up: dict[str, Commit] = {}
@@ -179,11 +184,16 @@ class Poller:
         """Poll until cancelled (enriching in the background). Never raises on provider errors: they
         become stale results."""
         enriching = asyncio.ensure_future(self.enrichment.run()) if self.enrichment is not None else None
-        following = asyncio.ensure_future(self.follow(self.events)) if self.events is not None else None
+        following: asyncio.Future[None] | None = None
         try:
             while True:
                 self._wake.clear()  # a wake() during the fetch below still shortens the following wait
                 await self.tick()
+                if following is None and self.events is not None:
+                    # After the first list, which nothing holds back, and its debounce window: neither
+                    # the subscription nor the re-list its connection asks for competes with drawing
+                    # the first rows.
+                    following = asyncio.ensure_future(self.follow(self.events, after=self.push_debounce))
                 await self._wait(self.next_interval())
         finally:
             for task in (enriching, following):
@@ -192,15 +202,18 @@ class Poller:
             if self._debounce is not None:
                 self._debounce.cancel()
 
-    async def follow(self, source: EventStream) -> None:
-        """Follow the provider's event stream until cancelled, re-subscribing with backoff when it drops."""
+    async def follow(self, source: EventStream, after: float = 0.0) -> None:
+        """Follow the provider's event stream (from `after` seconds on) until cancelled, re-subscribing
+        with backoff when it drops."""
+        if after:
+            await asyncio.sleep(after)
         drops = 0
         while True:
             try:
                 async for event in source.events():
                     if event.get("kind") == "connected":
                         self.pushed, drops = True, 0
-                        self.wake()  # re-list: what changed while the stream was down
+                        self._wake_soon()  # re-list what changed while the stream was not up
                     else:
                         self._wake_soon()
             except Exception as exc:  # noqa: BLE001 - a drop or a provider bug: poll meanwhile, re-subscribe below
@@ -244,6 +257,7 @@ class Poller:
     async def _fetch(self) -> Fleet:
         """The list, with the commits and tags fetched meanwhile: they never add their round trips to
         the time the rows take (a 10,000-VM list takes longer to arrive and parse than both)."""
+        self._handed_on_early = self._commits_asked = False
         rest = asyncio.ensure_future(self._fetch_commits_and_tags())
         try:
             listed = await self._list()
@@ -252,6 +266,8 @@ class Poller:
             await asyncio.gather(rest, return_exceptions=True)  # its own error, if any, is this poll's too
             raise
         self._listed = listed
+        if self.last.fleet is None and not self._handed_on_early and self._commits_asked and not rest.done():
+            self._first_rows(listed, len(listed))  # the first rows do not wait for the commits on their way
         commits, total, tags = await rest
         return self._fleet(listed, commits, self._wall_clock(), tags, total)
 
@@ -262,12 +278,15 @@ class Poller:
         return await self.provider.list_vms()
 
     def _first_rows(self, vms: list[Vm], total: int) -> None:
-        """Hand on a big first list's first rows while the rest is converted (without commits yet, and
-        not as `last`: a list that then fails leaves no partial fleet behind as the last good one)."""
+        """Hand on the first list's rows while the rest is converted (a big list's first rows) or while
+        the commits are still on their way: without commits yet, and not as `last` (a list that then
+        fails leaves no partial fleet behind as the last good one)."""
+        self._handed_on_early = True
         fleet = self._fleet(vms, (), self._wall_clock())
         self.on_result(PollResult(self.name, fleet, still_listing=total - len(vms), pushed=self.pushed))
 
     async def _fetch_commits_and_tags(self) -> tuple[tuple[Commit, ...], int, tuple[CommitTag, ...]]:
+        self._commits_asked = True  # (a list that never waited gave this no turn: nothing is on its way)
         try:
             commits, total = await self._fetch_commits()
         except Unsupported:

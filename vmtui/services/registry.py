@@ -4,6 +4,11 @@ An opener is `async (status) -> Provider`. The local profile's opener finds the 
 engine (`vmtui serve`) on the event loop, or starts one in a worker thread, and reports progress
 through `status`; the provider is a VersProvider pointed at that endpoint (the engine speaks the
 Vers API). Failures are ProviderErrors with a message for the user, never a crash.
+
+The TUI's first open of a local profile takes the engine its endpoint file announces on the file's
+word (its process is alive) and lets the first list prove it: the health check's round trip would
+come before the first rows. A first list that fails sends the profile back the checked way
+(`ProfileOpener.engine_stopped`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from vmtui.providers.vers import VersProvider
 from vmtui.services.local_daemon import (
     LOG_FILE,
     LocalEndpoint,
+    announced_daemon,
     ensure_daemon,
     local_swiftor_token,
     running_daemon,
@@ -38,18 +44,35 @@ class ProfileOpener:
         self.registry = registry
         self.name = name
         self.started_engine = False
+        self.unproven = False
+        """The provider was opened on the endpoint file's word: no list of it has been answered yet."""
+        self._first_open = True
 
     async def __call__(self, status: StatusCallback) -> Provider:
         _, profile = self.registry.settings.profile(self.name)
         timeout = self.registry.settings.poll.timeout
         if profile.kind in (ProfileKind.LOCAL, ProfileKind.LOCAL_SWIFTOR):
-            endpoint = await self.registry.local_endpoint(self.name, profile, status)
+            first_open, self._first_open = self._first_open, False
+            announced = (
+                announced_daemon(Path(profile.state_dir))
+                if first_open and profile.kind is ProfileKind.LOCAL and profile.state_dir
+                else None
+            )
+            endpoint = announced or await self.registry.local_endpoint(self.name, profile, status)
+            self.unproven = announced is not None
             self.started_engine = endpoint.started
             return await self.registry.open(self.name, profile, status, timeout, endpoint=endpoint)
         return await self.registry.open(self.name, profile, status, timeout)
 
+    def answered(self) -> None:
+        """A list of the opened provider was answered: its engine is proven."""
+        self.unproven = False
+
     async def engine_stopped(self) -> bool:
-        """True when this opener started the local engine and it no longer answers its health check."""
+        """True when the local engine must be found or started again: the one the endpoint file announced
+        did not answer the first list, or this opener started it and it no longer answers its health check."""
+        if self.unproven:
+            return True
         if not self.started_engine:
             return False
         _, profile = self.registry.settings.profile(self.name)
@@ -171,6 +194,7 @@ class Registry:
             endpoint.api_url,
             endpoint.token,
             vm_domain=f"vm.{endpoint.domain}",
+            verify=endpoint.ca_path or True,  # the engine's own CA: the system bundle costs ~75 ms to load
             ssh_address=ssh,
             ca_path=endpoint.ca_path,
             memory_snapshots=False,

@@ -18,6 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key, ScreenResume
 from textual.screen import Screen
+from textual.widget import MountError
 
 from vmtui.core.collector import collector
 from vmtui.core.models import Commit, Vm
@@ -27,6 +28,7 @@ from vmtui.services.availability import Selection, unavailable
 from vmtui.services.exec_runs import ExecRuns
 from vmtui.services.fleet import FleetSupervisor
 from vmtui.services.known_hosts import TofuKnownHosts
+from vmtui.services.poller import PollResult
 from vmtui.services.registry import Opener
 from vmtui.services.tunnels import Tunnels
 from vmtui.ui import flows
@@ -87,7 +89,7 @@ class MainScreen(Screen[None]):
             actions,
             options.poll,
             shown=shown,
-            on_result=lambda result: self.post_message(FleetUpdated(result)),
+            on_result=self._hand_on_result,
             on_status=lambda name, status, error: self.post_message(ProfileConnecting(name, status, error)),
             on_notice=lambda name, text: self.post_message(ProfileNotice(name, text)),
             order=self._table_order,
@@ -103,10 +105,28 @@ class MainScreen(Screen[None]):
         self.panes_ready = False
         """The panes `mount_panes` adds are there."""
         self._resumed = False
+        self._early_results: list[PollResult] | None = []
+        """Poll results that came before `on_mount` (None from then on)."""
+        self._first_frame_drawn = False
+
+    def _hand_on_result(self, result: PollResult) -> None:
+        """A poll result goes through the screen's queue. Until the first frame is drawn it is applied
+        at once instead (one that comes before `on_mount` waits for it): queued, it would wait behind
+        that frame, and the first rows would take a second one."""
+        if self._early_results is not None:
+            self._early_results.append(result)
+        elif self._first_frame_drawn:
+            self.post_message(FleetUpdated(result))
+        else:
+            self._fleet_updated(FleetUpdated(result))
+
+    def _first_frame(self) -> None:
+        self._first_frame_drawn = True
 
     def start_polling(self) -> None:
         """Open the shown profiles and poll them. The app calls it before this screen composes, so
-        the first list requests overlap the mount; their FleetUpdated waits in the queue until on_mount."""
+        the first list requests overlap the mount; a result that comes before the first frame is in it
+        (`_hand_on_result`)."""
         self.fleet.start(lambda work: self.run_worker(work, group="poll", exit_on_error=False))
 
     def compose(self) -> ComposeResult:
@@ -143,9 +163,14 @@ class MainScreen(Screen[None]):
     async def _mount_panes(self) -> None:
         options = self.options
         lineage = LineageTree(ascii_only=options.ascii, now=options.now, id="lineage-tree", classes="pane")
-        await self.query_one("#list-pane").mount(FilterBar(), before=self.table)
-        await self.query_one("#side").mount(lineage, VmDetails(now=options.now, id="details", classes="pane"))
-        await self.mount(FittingFooter(show_command_palette=False))
+        try:
+            await self.query_one("#list-pane").mount(FilterBar(), before=self.table)
+            await self.query_one("#side").mount(
+                lineage, VmDetails(now=options.now, id="details", classes="pane")
+            )
+            await self.mount(FittingFooter(show_command_palette=False))
+        except MountError:
+            return  # the app is closing: the panes' parents are being removed (a quit right after start)
         if not lineage.is_attached:
             return  # the app is closing
         self._set_border_titles()
@@ -162,6 +187,10 @@ class MainScreen(Screen[None]):
         self.table.focus()
         self.set_interval(1.0, self._tick)
         self.set_timer(PANES_AFTER_S, self.mount_panes)
+        early, self._early_results = self._early_results or [], None
+        for result in early:
+            self._fleet_updated(FleetUpdated(result))
+        self.call_after_refresh(self._first_frame)
         self.refresh_status()
 
     def on_screen_resume(self, event: ScreenResume) -> None:

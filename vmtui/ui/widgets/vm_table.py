@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -160,6 +160,8 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._widths: dict[str, int] = {}
         self._fitted_for = -1
         self._colours: dict[str, str] = {}
+        self._frame_look: tuple[int, Style] | None = None
+        """The width and base style every line of the frame being drawn shares (`render_lines`)."""
         self._announced: RowId | None = None
         self._warming = False
 
@@ -466,10 +468,21 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cells.clear()
         self._redraw()
 
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines of a frame share the width and the base style: worked out once per frame (the base
+        style walks every ancestor's styles), not once per line."""
+        self._frame_look = self._look()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_look = None
+
+    def _look(self) -> tuple[int, Style]:
         self._fit()
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        return self.scrollable_content_region.width, self.rich_style
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self._frame_look or self._look()
         if y == 0:
             header = self.get_component_rich_style("vm-table--header")
             return self._strip(self._header_text(), width, base + header)
