@@ -81,5 +81,6 @@ async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 60.0)
     for _ in range(int(timeout / 0.01)):
         await pilot.pause(0.01)
         if pane.settled:
+            await pilot.pause()  # what the paint posted (a title, a bell) is handled too
             return
     raise AssertionError("the terminal pane never settled")

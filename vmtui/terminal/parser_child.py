@@ -1,0 +1,129 @@
+"""The process that parses one terminal's output (`python -m vmtui.terminal.parser_child COLS ROWS
+SCROLLBACK CONTROL_FD`): avt holds the GIL while it parses, so a pane that parsed in its own process
+could not paint meanwhile. Output comes on stdin, requests on CONTROL_FD, replies go to stdout
+(`parser_protocol`). It exits when the pane closes either pipe, or its process ends.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+from typing import cast
+
+from avt._avt import Line
+
+from vmtui.terminal.avt_backend import line_entry
+from vmtui.terminal.emulator import FeedResult, TerminalEmulator
+from vmtui.terminal.parser_protocol import (
+    OUTPUT,
+    Frame,
+    FrameRequest,
+    LinesRequest,
+    MessageReader,
+    ResizeRequest,
+    send_message,
+)
+
+DATA_READ = 64 * 1024  # parsed at a time: requests wait at most this long (~1 ms of avt)
+
+
+class ParserChild:
+    """Parses output as it comes and answers the pane's requests between two reads, requests first."""
+
+    def __init__(self, emulator: TerminalEmulator, data_fd: int, control_fd: int, reply_fd: int) -> None:
+        self._emulator = emulator
+        self._data_fd = data_fd
+        self._requests = MessageReader(control_fd)
+        self._reply_fd = reply_fd
+        self._changes = FeedResult(dirty_rows=set(range(emulator.rows)))
+        self._parsed_total = 0
+        self._output_told = False
+        self._frame_wanted: FrameRequest | None = None  # asked for once more output is parsed
+
+    def run(self) -> None:
+        """Until the pane closes a pipe."""
+        poller = select.poll()
+        poller.register(self._requests.fd, select.POLLIN)
+        poller.register(self._data_fd, select.POLLIN)
+        while True:
+            ready = {fd for fd, _events in poller.poll()}
+            if self._requests.fd in ready:
+                try:
+                    self._requests.read_once()
+                except EOFError:
+                    return
+                for request in self._requests.pending():
+                    self._serve(request)
+            elif self._data_fd in ready:
+                data = os.read(self._data_fd, DATA_READ)
+                if not data:
+                    return
+                self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        self._changes.merge(self._emulator.feed(data))
+        self._parsed_total += len(data)
+        if self._frame_wanted is not None and self._parsed_total >= self._frame_wanted.after:
+            self._frame_wanted = None
+            send_message(self._reply_fd, self._frame())
+        elif not self._output_told:
+            self._output_told = True
+            send_message(self._reply_fd, OUTPUT)
+
+    def _serve(self, request: object) -> None:
+        emulator = self._emulator
+        if isinstance(request, FrameRequest):
+            if self._parsed_total >= request.after:
+                send_message(self._reply_fd, self._frame())
+            else:
+                self._frame_wanted = request
+        elif isinstance(request, LinesRequest):
+            first_kept = emulator.total_scrolled - emulator.scrollback_length
+            numbers = range(
+                max(request.first, first_kept), min(request.first + request.count, emulator.total_scrolled)
+            )
+            lines = {n: line_entry(cast(Line, emulator.scrollback_line(n - first_kept))) for n in numbers}
+            send_message(self._reply_fd, lines)
+        elif isinstance(request, ResizeRequest):
+            emulator.resize(request.cols, request.rows)
+            self._changes.dirty_rows = set(range(emulator.rows))
+
+    def _frame(self) -> Frame:
+        emulator = self._emulator
+        changes, self._changes = self._changes, FeedResult()
+        self._output_told = False
+        rows = {
+            row: line_entry(cast(Line, emulator.screen_line(row)))
+            for row in changes.dirty_rows
+            if 0 <= row < emulator.rows
+        }
+        scanner = emulator.scanner
+        return Frame(
+            changes=changes,
+            rows=rows,
+            cursor=emulator.cursor,
+            application_cursor=emulator.application_cursor,
+            modes=frozenset(scanner.modes),
+            cursor_shape=scanner.cursor_shape,
+            title=scanner.title,
+            size=emulator.size,
+            scrollback_length=emulator.scrollback_length,
+            total_scrolled=emulator.total_scrolled,
+            parsed_total=self._parsed_total,
+        )
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ctrl+c typed at the pane's own terminal is the pane's
+    cols, rows, scrollback, control_fd = (int(arg) for arg in argv)
+    emulator = TerminalEmulator(cols, rows, scrollback=scrollback, backend="avt")
+    try:
+        ParserChild(emulator, sys.stdin.fileno(), control_fd, sys.stdout.fileno()).run()
+    except BrokenPipeError:  # the pane is gone
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
