@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import sys
+from collections import deque
 from typing import cast
 
 from avt._avt import Line
@@ -22,7 +23,7 @@ from vmtui.terminal.parser_protocol import (
     FrameRequest,
     LinesRequest,
     MessageReader,
-    ResizeRequest,
+    Request,
     send_message,
 )
 
@@ -40,7 +41,7 @@ class ParserChild:
         self._changes = FeedResult(dirty_rows=set(range(emulator.rows)))
         self._parsed_total = 0
         self._output_told = False
-        self._frame_wanted: FrameRequest | None = None  # asked for once more output is parsed
+        self._waiting: deque[Request] = deque()  # requests until their `after` bytes are parsed
 
     def run(self) -> None:
         """Until the pane closes a pipe."""
@@ -54,8 +55,8 @@ class ParserChild:
                     self._requests.read_once()
                 except EOFError:
                     return
-                for request in self._requests.pending():
-                    self._serve(request)
+                self._waiting.extend(cast(list[Request], self._requests.pending()))
+                self._serve_ready()
             elif self._data_fd in ready:
                 data = os.read(self._data_fd, DATA_READ)
                 if not data:
@@ -65,20 +66,21 @@ class ParserChild:
     def _parse(self, data: bytes) -> None:
         self._changes.merge(self._emulator.feed(data))
         self._parsed_total += len(data)
-        if self._frame_wanted is not None and self._parsed_total >= self._frame_wanted.after:
-            self._frame_wanted = None
-            send_message(self._reply_fd, self._frame())
-        elif not self._output_told:
+        if self._waiting:
+            self._serve_ready()
+        if self._changes.parsed_bytes and not self._output_told:  # not all taken by a frame just sent
             self._output_told = True
             send_message(self._reply_fd, OUTPUT)
 
-    def _serve(self, request: object) -> None:
+    def _serve_ready(self) -> None:
+        waiting = self._waiting
+        while waiting and self._parsed_total >= waiting[0].after:
+            self._serve(waiting.popleft())
+
+    def _serve(self, request: Request) -> None:
         emulator = self._emulator
         if isinstance(request, FrameRequest):
-            if self._parsed_total >= request.after:
-                send_message(self._reply_fd, self._frame())
-            else:
-                self._frame_wanted = request
+            send_message(self._reply_fd, self._frame())
         elif isinstance(request, LinesRequest):
             first_kept = emulator.total_scrolled - emulator.scrollback_length
             numbers = range(
@@ -86,7 +88,7 @@ class ParserChild:
             )
             lines = {n: line_entry(cast(Line, emulator.scrollback_line(n - first_kept))) for n in numbers}
             send_message(self._reply_fd, lines)
-        elif isinstance(request, ResizeRequest):
+        else:
             emulator.resize(request.cols, request.rows)
             self._changes.dirty_rows = set(range(emulator.rows))
 

@@ -1,8 +1,9 @@
 """The messages between a terminal pane and the child process that parses its output (`parser_child`).
 
 Three pipes per child: output bytes go down a *data* pipe as they arrive (no framing); requests go down a
-*control* pipe, which the child serves before it parses more; the child answers on a *reply* pipe, and
-says there once after each frame that it parsed more output (`OUTPUT`), so the pane knows to repaint.
+*control* pipe, which the child reads before it parses more, and serves in order once it has parsed
+the request's `after` bytes (0: at once); the child answers on a *reply* pipe, and says there once after
+each frame that it parsed more output (`OUTPUT`), so the pane knows to repaint.
 Requests and replies are length-prefixed pickles: both ends are this program, on pipes no one else holds.
 """
 
@@ -28,7 +29,7 @@ READ_SIZE = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class FrameRequest:
-    """Take a frame: what changed since the last one, once `after` bytes have been parsed."""
+    """Take a frame: what changed since the last one."""
 
     after: int = 0
 
@@ -39,12 +40,19 @@ class LinesRequest:
 
     first: int
     count: int
+    after: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class ResizeRequest:
+    """Resize after the output sent before it (no answer)."""
+
     cols: int
     rows: int
+    after: int = 0
+
+
+Request = FrameRequest | LinesRequest | ResizeRequest
 
 
 @dataclass(slots=True)

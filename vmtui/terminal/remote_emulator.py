@@ -105,8 +105,16 @@ class RemoteEmulator:
         return self._process.pid
 
     @property
+    def cols(self) -> int:
+        return self.size[0]
+
+    @property
     def rows(self) -> int:
         return self.size[1]
+
+    @property
+    def title(self) -> str:
+        return self.scanner.title
 
     @property
     def alternate_screen(self) -> bool:
@@ -139,7 +147,7 @@ class RemoteEmulator:
             raise ValueError(f"terminal size must be at least 1x1, got {cols}x{rows}")
         if (cols, rows) == self.size:
             return
-        if self._ask(ResizeRequest(cols, rows), reply=False) is not None:
+        if self._ask(ResizeRequest(cols, rows, after=self.sent), reply=False) is not None:
             self._absorb()
 
     def take_changes(self, *, everything_sent: bool = False) -> FeedResult:
