@@ -14,6 +14,8 @@ falls back to a `TerminalEmulator` in this process otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -37,6 +39,7 @@ from vmtui.terminal.parser_protocol import (
 from vmtui.terminal.screen_model import Cursor, LineEntry, RowSnapshot, Run
 
 BLOCK = 256  # scrollback lines asked for at once
+DATA_PIPE_SIZE = 1 << 20  # output the child may fall behind by before `send` blocks: ~15 ms of parsing
 REPLY_TIMEOUT = 30.0  # a child that answers nothing for this long is taken for dead
 _BLANK: LineEntry = ("", [], "")
 
@@ -58,6 +61,8 @@ class RemoteEmulator:
             raise ValueError(f"terminal size must be at least 1x1, got {cols}x{rows}")
         self._on_output = on_output
         data_read, self._data_fd = os.pipe()
+        with contextlib.suppress(OSError):  # a 64 KiB pipe holds one SSH read: the loop would wait for each
+            fcntl.fcntl(self._data_fd, fcntl.F_SETPIPE_SZ, DATA_PIPE_SIZE)
         control_read, self._control_fd = os.pipe()
         reply_fd, reply_write = os.pipe()
         package_root = str(Path(vmtui.__file__).resolve().parents[1])
