@@ -47,6 +47,7 @@ from bench.bench_terminal import (
     TYPING_GAP,
     BenchApp,
     _on_screen,
+    _parser_cpu_seconds,
     _percentile,
     _raw_avt_seconds,
     _until,
@@ -139,15 +140,6 @@ async def _until_painted(pane: TerminalPane, text: str, timeout: float) -> None:
             await asyncio.wait_for(painted.wait(), timeout)
     finally:
         del pane.paint
-
-
-def _parser_cpu_seconds(pane: TerminalPane) -> float:
-    """CPU seconds used so far by the pane's parser process (0 if it parses in this one)."""
-    pid = getattr(pane.emulator, "pid", None)
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _pty_pane_run(path: Path) -> tuple[float, float]:
