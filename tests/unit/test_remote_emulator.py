@@ -237,3 +237,28 @@ async def test_where_the_child_cannot_run_the_terminal_is_parsed_here(
     monkeypatch.setattr(remote_emulator.subprocess, "Popen", no_process)
     fallback = open_emulator(COLS, ROWS, scrollback=10, backend="avt", on_output=lambda: None)
     assert isinstance(fallback, TerminalEmulator) and fallback.backend_name == "avt"
+
+
+async def test_output_after_a_quiet_moment_is_pushed_and_painted_without_a_round_trip() -> None:
+    notices: list[int] = []
+    mirror = RemoteEmulator(COLS, ROWS, scrollback=100, on_output=lambda: notices.append(1))
+    try:
+        asked: list[object] = []
+        ask = mirror._ask
+
+        def recording_ask(request: object, *, reply: bool = True) -> object | None:
+            asked.append(request)
+            return ask(request, reply=reply)
+
+        mirror._ask = recording_ask  # type: ignore[method-assign]
+        for echo in (b"a", b"b", b"c"):
+            mirror.send(echo)
+            await until(lambda: mirror.caught_up)  # the child pushed its frame
+            assert notices, "the pane was told to repaint"
+            notices.clear()
+            assert mirror.take_changes().parsed_bytes == 1
+            assert [type(request).__name__ for request in asked] == ["Resume"]  # nothing waited for
+            asked.clear()
+        assert mirror.screen_text()[0] == "abc"
+    finally:
+        mirror.close()

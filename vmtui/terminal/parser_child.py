@@ -18,16 +18,16 @@ from avt._avt import Line
 from vmtui.terminal.avt_backend import line_entry
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.parser_protocol import (
-    OUTPUT,
     Frame,
     FrameRequest,
     LinesRequest,
     MessageReader,
     Request,
+    ResizeRequest,
     send_message,
 )
 
-DATA_READ = 64 * 1024  # parsed at a time: requests wait at most this long (~1 ms of avt)
+DATA_READ = 16 * 1024  # parsed at a time: a request waits at most this long (~0.2 ms of avt)
 
 
 class ParserChild:
@@ -40,7 +40,7 @@ class ParserChild:
         self._reply_fd = reply_fd
         self._changes = FeedResult(dirty_rows=set(range(emulator.rows)))
         self._parsed_total = 0
-        self._output_told = False
+        self._may_push = True  # no frame pushed since the pane last took one
         self._waiting: deque[Request] = deque()  # requests until their `after` bytes are parsed
 
     def run(self) -> None:
@@ -68,9 +68,13 @@ class ParserChild:
         self._parsed_total += len(data)
         if self._waiting:
             self._serve_ready()
-        if self._changes.parsed_bytes and not self._output_told:  # not all taken by a frame just sent
-            self._output_told = True
-            send_message(self._reply_fd, OUTPUT)
+        self._push()
+
+    def _push(self) -> None:
+        """Send what was parsed unasked, once per frame the pane takes."""
+        if self._may_push and self._changes.parsed_bytes:
+            send_message(self._reply_fd, self._frame(pushed=True))
+            self._may_push = False
 
     def _serve_ready(self) -> None:
         waiting = self._waiting
@@ -88,14 +92,17 @@ class ParserChild:
             )
             lines = {n: line_entry(cast(Line, emulator.scrollback_line(n - first_kept))) for n in numbers}
             send_message(self._reply_fd, lines)
-        else:
+        elif isinstance(request, ResizeRequest):
             emulator.resize(request.cols, request.rows)
             self._changes.dirty_rows = set(range(emulator.rows))
+        else:
+            self._may_push = True
+            self._push()
 
-    def _frame(self) -> Frame:
+    def _frame(self, *, pushed: bool = False) -> Frame:
         emulator = self._emulator
         changes, self._changes = self._changes, FeedResult()
-        self._output_told = False
+        self._may_push = not pushed
         rows = {
             row: line_entry(cast(Line, emulator.screen_line(row)))
             for row in changes.dirty_rows
@@ -114,6 +121,7 @@ class ParserChild:
             scrollback_length=emulator.scrollback_length,
             total_scrolled=emulator.total_scrolled,
             parsed_total=self._parsed_total,
+            pushed=pushed,
         )
 
 

@@ -2,8 +2,9 @@
 
 Three pipes per child: output bytes go down a *data* pipe as they arrive (no framing); requests go down a
 *control* pipe, which the child reads before it parses more, and serves in order once it has parsed
-the request's `after` bytes (0: at once); the child answers on a *reply* pipe, and says there once after
-each frame that it parsed more output (`OUTPUT`), so the pane knows to repaint.
+the request's `after` bytes (0: at once); the child answers on a *reply* pipe. There, too, it pushes a
+frame unasked when it parses output after a frame was taken (asked for or resumed), so the pane learns
+of an echo with no round trip, and then waits to be asked again (`FrameRequest`, `Resume`).
 Requests and replies are length-prefixed pickles: both ends are this program, on pipes no one else holds.
 """
 
@@ -19,9 +20,6 @@ from dataclasses import dataclass
 from vmtui.terminal.emulator import FeedResult
 from vmtui.terminal.modes import CursorShape
 from vmtui.terminal.screen_model import Cursor, LineEntry
-
-OUTPUT = "output"
-"""Child -> parent: output was parsed since the last frame was taken."""
 
 _LENGTH = struct.Struct("<I")
 READ_SIZE = 1 << 20
@@ -52,7 +50,14 @@ class ResizeRequest:
     after: int = 0
 
 
-Request = FrameRequest | LinesRequest | ResizeRequest
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The pane has all output sent in its mirror: push the next frame when there is output (no answer)."""
+
+    after: int = 0
+
+
+Request = FrameRequest | LinesRequest | ResizeRequest | Resume
 
 
 @dataclass(slots=True)
@@ -71,6 +76,8 @@ class Frame:
     total_scrolled: int
     parsed_total: int
     """Bytes parsed since the child started."""
+    pushed: bool = False
+    """Sent unasked (not the answer to a `FrameRequest`)."""
 
 
 def send_message(fd: int, message: object) -> None:

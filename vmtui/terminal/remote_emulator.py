@@ -4,7 +4,9 @@ avt holds the GIL while it parses, so a pane parsing a flood in its own process 
 same time; in a child, the two run on two cores. The pane forwards output bytes as they arrive (`send`,
 any thread: a blocking write, so a full pipe holds the transport back as parsing did); the child says
 when it has parsed something, and at its next paint the pane takes a frame (`take_changes`): the changed
-rows as avt dumps them, the cursor, modes, title, replies to send. Scrollback lines are asked for when
+rows as avt dumps them, the cursor, modes, title, replies to send; output after a quiet moment comes
+pushed by the child, and a paint that finds everything sent already mirrored asks nothing (an echo costs
+one hop). Scrollback lines are asked for when
 shown or searched, a block at a time, and kept (a scrolled-off line never changes).
 
 `open_emulator` starts one where it can (avt installed, ``VMTUI_TERMINAL_PARSER`` not ``inline``) and
@@ -22,18 +24,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import vmtui
 from vmtui.terminal.avt_dump import entry_runs
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator, avt_available, default_backend_name
 from vmtui.terminal.modes import ModeScanner
 from vmtui.terminal.parser_protocol import (
-    OUTPUT,
     Frame,
     FrameRequest,
     LinesRequest,
     MessageReader,
     ResizeRequest,
+    Resume,
     send_message,
 )
 from vmtui.terminal.screen_model import Cursor, LineEntry, RowSnapshot, Run
@@ -52,7 +55,7 @@ class RemoteEmulator:
     """The pane's side of a parser process: a mirror of its screen, and the pipes to it.
 
     Everything but `send` runs on the event loop's thread (the UI thread), which also reads the replies:
-    `OUTPUT` notices in a loop reader, answers synchronously after each request."""
+    pushed frames in a loop reader, answers synchronously after each request."""
 
     backend_name = "avt"
 
@@ -96,6 +99,7 @@ class RemoteEmulator:
         self.parsed = 0
         """Bytes the child had parsed at the last frame."""
         self._unclaimed = FeedResult()
+        self._pushes_paused = False  # the child pushed a frame and waits to be asked or resumed
         self._rows: list[LineEntry] = [_BLANK] * rows
         self._blocks: dict[int, dict[int, LineEntry]] = {}
         self.size = (cols, rows)
@@ -156,9 +160,12 @@ class RemoteEmulator:
             self._absorb()
 
     def take_changes(self, *, everything_sent: bool = False) -> FeedResult:
-        """What changed since the last call, the mirror brought up to date (one round trip); with
-        `everything_sent`, once the child has parsed all that was sent so far."""
-        self._absorb(self.sent if everything_sent else 0)
+        """What changed since the last call, the mirror brought up to date: by a round trip, or none if it
+        holds all output sent (pushed); with `everything_sent`, once the child has parsed all of it."""
+        if not self.caught_up:
+            self._absorb(self.sent if everything_sent else 0)
+        elif self._pushes_paused and self._ask(Resume(), reply=False) is not None:
+            self._pushes_paused = False
         changes, self._unclaimed = self._unclaimed, FeedResult()
         return changes
 
@@ -204,7 +211,14 @@ class RemoteEmulator:
         except EOFError:
             self._loop.remove_reader(self._replies.fd)
             return
-        if OUTPUT in self._replies.pending():
+        self._take_pushed(self._replies.pending())
+
+    def _take_pushed(self, frames: list[object]) -> None:
+        """Mirror frames the child pushed, and have the pane repaint."""
+        for frame in frames:
+            self._mirror(cast(Frame, frame))
+        if frames:
+            self._pushes_paused = True
             self._on_output()
 
     def _ask(self, request: object, *, reply: bool = True) -> object | None:
@@ -215,18 +229,22 @@ class RemoteEmulator:
             send_message(self._control_fd, request)
             if not reply:
                 return True
-            while (message := self._replies.next_message(REPLY_TIMEOUT)) == OUTPUT:
-                self._on_output()
-            if self._replies.pending():  # read with the answer: an `OUTPUT` the loop reader will not see
-                self._on_output()
+            while isinstance(message := self._replies.next_message(REPLY_TIMEOUT), Frame) and message.pushed:
+                self._take_pushed([message])
+            if isinstance(message, Frame):  # mirrored in stream order, before any frame pushed after it
+                self._mirror(message)
+                self._pushes_paused = False  # the child pushes again after an answer
+            # frames pushed after the answer came with it: the loop reader will not see them
+            self._take_pushed(self._replies.pending())
             return message
         except (OSError, EOFError, TimeoutError):
             return None
 
     def _absorb(self, after: int = 0) -> None:
-        frame = self._ask(FrameRequest(after))
-        if not isinstance(frame, Frame):
-            return
+        """Ask for a frame (`_ask` mirrors it)."""
+        self._ask(FrameRequest(after))
+
+    def _mirror(self, frame: Frame) -> None:
         self._unclaimed.merge(frame.changes)
         if frame.size != self.size:
             self.size = frame.size
