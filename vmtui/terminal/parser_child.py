@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import sys
+import time
 from collections import deque
 from typing import cast
 
@@ -28,10 +29,15 @@ from vmtui.terminal.parser_protocol import (
 )
 
 DATA_READ = 16 * 1024  # parsed at a time: a request waits at most this long (~0.2 ms of avt)
+IDLE_PUSH_GAP = 1 / 60  # with nothing left to parse, push what the pane has not seen at most this often
 
 
 class ParserChild:
-    """Parses output as it comes and answers the pane's requests between two reads, requests first."""
+    """Parses output as it comes and answers the pane's requests between two reads, requests first.
+
+    It pushes a frame unasked: at once when output follows a frame the pane took (an echo), and when it
+    runs out of output to parse with some not pushed yet (a flood's last screen), at most every
+    `IDLE_PUSH_GAP`; so the pane's paints take what was pushed and never wait for the child."""
 
     def __init__(self, emulator: TerminalEmulator, data_fd: int, control_fd: int, reply_fd: int) -> None:
         self._emulator = emulator
@@ -41,6 +47,7 @@ class ParserChild:
         self._changes = FeedResult(dirty_rows=set(range(emulator.rows)))
         self._parsed_total = 0
         self._may_push = True  # no frame pushed since the pane last took one
+        self._last_push = 0.0
         self._waiting: deque[Request] = deque()  # requests until their `after` bytes are parsed
 
     def run(self) -> None:
@@ -49,8 +56,10 @@ class ParserChild:
         poller.register(self._requests.fd, select.POLLIN)
         poller.register(self._data_fd, select.POLLIN)
         while True:
-            ready = {fd for fd, _events in poller.poll()}
-            if self._requests.fd in ready:
+            ready = {fd for fd, _events in poller.poll(self._idle_push_wait())}
+            if not ready:
+                self._push(idle=True)
+            elif self._requests.fd in ready:
                 try:
                     self._requests.read_once()
                 except EOFError:
@@ -70,11 +79,18 @@ class ParserChild:
             self._serve_ready()
         self._push()
 
-    def _push(self) -> None:
-        """Send what was parsed unasked, once per frame the pane takes."""
-        if self._may_push and self._changes.parsed_bytes:
+    def _push(self, *, idle: bool = False) -> None:
+        """Send what was parsed unasked: once per frame the pane takes, or when idle."""
+        if (self._may_push or idle) and self._changes.parsed_bytes:
             send_message(self._reply_fd, self._frame(pushed=True))
             self._may_push = False
+            self._last_push = time.monotonic()
+
+    def _idle_push_wait(self) -> int | None:
+        """Milliseconds to wait for input before an idle push (None: nothing to push, wait for input)."""
+        if not self._changes.parsed_bytes:
+            return None
+        return max(0, round((self._last_push + IDLE_PUSH_GAP - time.monotonic()) * 1000))
 
     def _serve_ready(self) -> None:
         waiting = self._waiting

@@ -4,9 +4,10 @@ avt holds the GIL while it parses, so a pane parsing a flood in its own process 
 same time; in a child, the two run on two cores. The pane forwards output bytes as they arrive (`send`,
 any thread: a blocking write, so a full pipe holds the transport back as parsing did); the child says
 when it has parsed something, and at its next paint the pane takes a frame (`take_changes`): the changed
-rows as avt dumps them, the cursor, modes, title, replies to send; output after a quiet moment comes
-pushed by the child, and a paint that finds everything sent already mirrored asks nothing (an echo costs
-one hop). Scrollback lines are asked for when
+rows as avt dumps them, the cursor, modes, title, replies to send. The child pushes frames itself (see
+`ParserChild`), so a paint takes the last one pushed and never waits for the child: an echo costs one
+hop, and a flood in one pane cannot hold up the paints of the others. Keys wait until the child has
+parsed everything received (`take_changes(everything_sent=True)`). Scrollback lines are asked for when
 shown or searched, a block at a time, and kept (a scrolled-off line never changes).
 
 `open_emulator` starts one where it can (avt installed, ``VMTUI_TERMINAL_PARSER`` not ``inline``) and
@@ -160,10 +161,10 @@ class RemoteEmulator:
             self._absorb()
 
     def take_changes(self, *, everything_sent: bool = False) -> FeedResult:
-        """What changed since the last call, the mirror brought up to date: by a round trip, or none if it
-        holds all output sent (pushed); with `everything_sent`, once the child has parsed all of it."""
-        if not self.caught_up:
-            self._absorb(self.sent if everything_sent else 0)
+        """What changed since the last call: what the child pushed (the child may push again), or with
+        `everything_sent`, a frame once it has parsed all output sent (a round trip)."""
+        if everything_sent and not self.caught_up:
+            self._absorb(self.sent)
         elif self._pushes_paused and self._ask(Resume(), reply=False) is not None:
             self._pushes_paused = False
         changes, self._unclaimed = self._unclaimed, FeedResult()
