@@ -19,6 +19,7 @@ from tests.ui.terminal_helpers import process_gone, until
 from vmtui.terminal import remote_emulator
 from vmtui.terminal.emulator import FeedResult, TerminalEmulator
 from vmtui.terminal.modes import CursorShape, Mode
+from vmtui.terminal.parser_protocol import Resume
 from vmtui.terminal.pipeline import OutputPipeline
 from vmtui.terminal.remote_emulator import ParserGone, RemoteEmulator, open_emulator
 
@@ -262,3 +263,24 @@ async def test_output_after_a_quiet_moment_is_pushed_and_painted_without_a_round
         assert mirror.screen_text()[0] == "abc"
     finally:
         mirror.close()
+
+
+async def test_a_floods_last_screen_is_pushed_unasked_so_a_paint_never_waits() -> None:
+    notices: list[int] = []
+    flood = b"".join(b"flood %d\r\n" % n for n in range(20_000)) + b"END"
+    with remote() as mirror:
+        mirror._on_output = lambda: notices.append(1)
+        asked: list[object] = []
+        ask = mirror._ask
+
+        def recording_ask(request: object, *, reply: bool = True) -> object | None:
+            asked.append(request)
+            return ask(request, reply=reply)
+
+        mirror._ask = recording_ask  # type: ignore[method-assign]
+        for start in range(0, len(flood), 4096):
+            mirror.send(flood[start : start + 4096])
+        await until(lambda: mirror.caught_up)  # one push at the first output, one when the flood ran out
+        assert mirror.screen_text()[-2:] == ["flood 19999", "END"]
+        assert mirror.take_changes().scrolled_lines == 20_000 - ROWS + 1
+        assert asked == [Resume()] and notices
