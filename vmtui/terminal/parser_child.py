@@ -29,15 +29,15 @@ from vmtui.terminal.parser_protocol import (
 )
 
 DATA_READ = 16 * 1024  # parsed at a time: a request waits at most this long (~0.2 ms of avt)
-IDLE_PUSH_GAP = 1 / 60  # with nothing left to parse, push what the pane has not seen at most this often
+IDLE_PUSH_GAP = 1 / 60  # output stopped this long ago: push what the pane has not seen
 
 
 class ParserChild:
     """Parses output as it comes and answers the pane's requests between two reads, requests first.
 
-    It pushes a frame unasked: at once when output follows a frame the pane took (an echo), and when it
-    runs out of output to parse with some not pushed yet (a flood's last screen), at most every
-    `IDLE_PUSH_GAP`; so the pane's paints take what was pushed and never wait for the child."""
+    It pushes a frame unasked: at once when output follows a frame the pane took (an echo), and when
+    output stopped `IDLE_PUSH_GAP` ago with some not pushed yet (a flood's last screen); so the pane's
+    paints take what was pushed and never wait for the child."""
 
     def __init__(self, emulator: TerminalEmulator, data_fd: int, control_fd: int, reply_fd: int) -> None:
         self._emulator = emulator
@@ -47,7 +47,7 @@ class ParserChild:
         self._changes = FeedResult(dirty_rows=set(range(emulator.rows)))
         self._parsed_total = 0
         self._may_push = True  # no frame pushed since the pane last took one
-        self._last_push = 0.0
+        self._last_input = 0.0
         self._waiting: deque[Request] = deque()  # requests until their `after` bytes are parsed
 
     def run(self) -> None:
@@ -70,6 +70,7 @@ class ParserChild:
                 data = os.read(self._data_fd, DATA_READ)
                 if not data:
                     return
+                self._last_input = time.monotonic()
                 self._parse(data)
 
     def _parse(self, data: bytes) -> None:
@@ -84,13 +85,12 @@ class ParserChild:
         if (self._may_push or idle) and self._changes.parsed_bytes:
             send_message(self._reply_fd, self._frame(pushed=True))
             self._may_push = False
-            self._last_push = time.monotonic()
 
     def _idle_push_wait(self) -> int | None:
         """Milliseconds to wait for input before an idle push (None: nothing to push, wait for input)."""
         if not self._changes.parsed_bytes:
             return None
-        return max(0, round((self._last_push + IDLE_PUSH_GAP - time.monotonic()) * 1000))
+        return max(0, round((self._last_input + IDLE_PUSH_GAP - time.monotonic()) * 1000))
 
     def _serve_ready(self) -> None:
         waiting = self._waiting
