@@ -2,9 +2,9 @@
 
 Three pipes per child: output bytes go down a *data* pipe as they arrive (no framing); requests go down a
 *control* pipe, which the child reads before it parses more, and serves in order once it has parsed
-the request's `after` bytes (0: at once); the child answers on a *reply* pipe. There, too, it pushes a
-frame unasked when it parses output after a frame was taken (asked for or resumed), so the pane learns
-of an echo with no round trip, and then waits to be asked again (`FrameRequest`, `Resume`).
+the request's `after` bytes (0: at once); the child answers on a *reply* pipe. There, too, it pushes
+frames unasked (`ParserChild`): when it parses output after the pane took a frame (asked for, or
+`Resume`), and once output has stopped with some not pushed yet.
 Requests and replies are length-prefixed pickles: both ends are this program, on pipes no one else holds.
 """
 

@@ -9,8 +9,8 @@ quiet period (an echo). While the program holds a synchronized update (mode 2026
 painted, for at most `SYNC_OUTPUT_TIMEOUT`.
 
 Where the terminal is parsed in a child process (`RemoteEmulator`), `feed` only forwards the bytes; the
-child tells when it has parsed something (`output_parsed`, on the UI thread) and each paint first takes
-what changed from it. The same scheduling, sync-output hold and flood pacing apply.
+child pushes what it parsed (`output_parsed`, on the UI thread) and each paint takes what was pushed,
+never waiting for the child. The same scheduling, sync-output hold and flood pacing apply.
 
 The pipeline knows no UI toolkit: its `PipelineHost` schedules callbacks and paints.
 """
@@ -139,7 +139,7 @@ class OutputPipeline:
         remote.send(data)
 
     def output_parsed(self) -> None:
-        """The parser process parsed more output (UI thread): repaint at the next frame slot."""
+        """The parser process pushed what it parsed (UI thread): repaint at the next frame slot."""
         self.schedule_repaint()
 
     def _parse_here(self, data: bytes) -> bool:
