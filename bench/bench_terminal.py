@@ -6,7 +6,7 @@ Rows, each with a baseline measured in the same run:
 - the same workload (smaller: pyte is ~100x slower) through the widget on pyte, the peer baseline;
 - ms per full 120x40 frame render (strip cache cold), avt widget vs pyte widget;
 - keystroke-to-echo latency p50/p99 while another session floods output, vs an idle app;
-- CPU of the process while a session sits idle, vs the same app with no terminal.
+- CPU of the process and its parser processes while a session sits idle, vs the same app with no terminal.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import resource
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import avt
 from textual import events
@@ -218,6 +219,15 @@ async def _echo(sink: TerminalSink) -> EchoTransport:
     return EchoTransport(sink)
 
 
+def _parser_cpu_seconds(pane: TerminalPane) -> float:
+    """CPU seconds used so far by the pane's parser process (0 if it parses in this one)."""
+    pid = getattr(pane.emulator, "pid", None)
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_percent(with_session: bool, seconds: float = 2.0) -> float:
     async def measure() -> float:
         app = BenchApp(panes=1 if with_session else 0)
@@ -228,11 +238,14 @@ def _cpu_percent(with_session: bool, seconds: float = 2.0) -> float:
                 pane.connect(lambda sink, cols, rows: _echo(sink))
                 pane.focus()
                 await pilot.pause(0.3)
+            panes = list(app.query(TerminalPane))
+            parser_before = sum(_parser_cpu_seconds(pane) for pane in panes)
             before = resource.getrusage(resource.RUSAGE_SELF)
             wall = time.perf_counter()
             await asyncio.sleep(seconds)
             after = resource.getrusage(resource.RUSAGE_SELF)
             used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            used += sum(_parser_cpu_seconds(pane) for pane in panes) - parser_before
             return 100 * used / (time.perf_counter() - wall)
 
     return asyncio.run(measure())

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
@@ -81,5 +86,23 @@ async def settle(pilot, pane: TerminalPane | None = None, timeout: float = 60.0)
     for _ in range(int(timeout / 0.01)):
         await pilot.pause(0.01)
         if pane.settled:
+            await pilot.pause()  # what the paint posted (a title, a bell) is handled too
             return
     raise AssertionError("the terminal pane never settled")
+
+
+def process_gone(pid: int) -> bool:
+    """The process exited (a zombie not reaped yet counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll `condition` on the running loop, no app needed (no fixed sleeps: CI can be slow)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)

@@ -21,7 +21,8 @@ from vmtui.terminal.screen_model import BOLD, FAINT, INVERSE, ITALIC, STRIKE, UN
 try:  # pyavt is an optional platform dependency (x86_64 wheels, Python < 3.14)
     import avt
 
-    from vmtui.terminal.avt_backend import cell_runs, line_runs, sgr_style
+    from vmtui.terminal.avt_backend import cell_runs, line_runs
+    from vmtui.terminal.avt_dump import sgr_style
 except ImportError:
     avt = None
 

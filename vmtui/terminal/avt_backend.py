@@ -9,6 +9,7 @@ from typing import cast
 from avt._avt import Color as AvtColor
 from avt._avt import Line, Pen, Vt
 
+from vmtui.terminal.avt_dump import REPR_PREFIX, REPR_SUFFIX, SGR_ESCAPE, WRAP_MARK, parse_dump
 from vmtui.terminal.screen_model import (
     BLINK,
     BOLD,
@@ -21,6 +22,7 @@ from vmtui.terminal.screen_model import (
     CellStyle,
     Color,
     Cursor,
+    LineEntry,
     RowSnapshot,
     Run,
 )
@@ -111,6 +113,9 @@ class AvtBackend:
         dump = repr(line)
         return dump, lambda: dump_runs(line, dump)
 
+    def line(self, row: int) -> object:
+        return self._vt[row]
+
     def line_runs(self, line: object) -> list[Run]:
         return line_runs(cast(Line, line))
 
@@ -121,59 +126,6 @@ class AvtBackend:
         return cast(Line, line).text.rstrip()
 
 
-# pyavt's `repr(Line)` is Rust's Debug format of the line dumped as text with SGR sequences: the whole line
-# in one native call. Escape sequences appear as `\u{1b}[<params>m`; any other backslash means an
-# escaped character, and such (rare) lines take the cell-by-cell path instead.
-_SGR_ESCAPE = "\\u{1b}["
-_REPR_PREFIX, _REPR_SUFFIX = 'Line("', '")'
-_WRAP_MARK = "\u23ce"
-_sgr_styles: dict[str, CellStyle] = {}  # parsed SGR dumps; bounded (truecolor gradients are unbounded)
-_MAX_CACHED_STYLES = 4096
-
-
-def _sgr_color(fields: list[str]) -> Color:
-    if fields[1] == "5":
-        return int(fields[2])
-    return (int(fields[2]), int(fields[3]), int(fields[4]))
-
-
-def sgr_style(params: str) -> CellStyle:
-    """The style an avt SGR dump (e.g. ``0;1;38:5:208;44``) stands for."""
-    style = _sgr_styles.get(params)
-    if style is not None:
-        return style
-    fg: Color = None
-    bg: Color = None
-    flags = 0
-    for param in params.split(";"):
-        if ":" in param:
-            fields = param.split(":")
-            if fields[0] == "38":
-                fg = _sgr_color(fields)
-            elif fields[0] == "48":
-                bg = _sgr_color(fields)
-        elif param:
-            number = int(param)
-            if 30 <= number <= 37:
-                fg = number - 30
-            elif 40 <= number <= 47:
-                bg = number - 40
-            elif 90 <= number <= 97:
-                fg = number - 90 + 8
-            elif 100 <= number <= 107:
-                bg = number - 100 + 8
-            else:
-                flags |= _SGR_FLAGS.get(number, 0)
-    style = CellStyle(fg, bg, flags) if (fg, bg, flags) != (None, None, 0) else DEFAULT_STYLE
-    if len(_sgr_styles) >= _MAX_CACHED_STYLES:
-        _sgr_styles.clear()
-    _sgr_styles[params] = style
-    return style
-
-
-_SGR_FLAGS = {1: BOLD, 2: FAINT, 3: ITALIC, 4: UNDERLINE, 5: BLINK, 7: INVERSE, 9: STRIKE}
-
-
 def line_runs(line: Line) -> list[Run]:
     """Runs of a line, parsed from its native SGR dump (same result as `cell_runs`, ~5x faster)."""
     return dump_runs(line, repr(line))
@@ -181,24 +133,21 @@ def line_runs(line: Line) -> list[Run]:
 
 def dump_runs(line: Line, text: str) -> list[Run]:
     """Runs of `line` from `text`, its `repr`."""
-    if not (text.startswith(_REPR_PREFIX) and text.endswith(_REPR_SUFFIX)):
-        return cell_runs(line)
-    body = text[len(_REPR_PREFIX) : -len(_REPR_SUFFIX)]
-    if body.count("\\") != body.count(_SGR_ESCAPE):
-        return cell_runs(line)
-    if body.endswith(_WRAP_MARK):  # the dump marks a soft-wrapped line; unless that is the last cell's text
-        if line[len(line) - 1].char == _WRAP_MARK:
-            return cell_runs(line)
-        body = body[:-1]
-    first, *styled = body.split(_SGR_ESCAPE)
-    runs: list[Run] = [(first, DEFAULT_STYLE)] if first else []
-    for part in styled:
-        params, _, chars = part.partition("m")
-        if not chars:
-            continue
-        style = _sgr_styles.get(params) or sgr_style(params)
-        if runs and runs[-1][1] == style:
-            runs[-1] = (runs[-1][0] + chars, style)
-        else:
-            runs.append((chars, style))
-    return runs
+    return parse_dump(text) if dump_is_exact(line, text) else cell_runs(line)
+
+
+def dump_is_exact(line: Line, text: str) -> bool:
+    """Whether `text`, the `repr` of `line`, shows every cell (`parse_dump` applies), or the cells must be
+    walked: a character the dump escapes, or a last cell that looks like the soft-wrap mark."""
+    if not (text.startswith(REPR_PREFIX) and text.endswith(REPR_SUFFIX)):
+        return False
+    body = text[len(REPR_PREFIX) : -len(REPR_SUFFIX)]
+    if body.count("\\") != body.count(SGR_ESCAPE):
+        return False
+    return not (body.endswith(WRAP_MARK) and line[len(line) - 1].char == WRAP_MARK)
+
+
+def line_entry(line: Line) -> LineEntry:
+    """What a parser process ships of a line: its dump, its runs when the dump is not exact, its text."""
+    dump = repr(line)
+    return dump, None if dump_is_exact(line, dump) else cell_runs(line), line.text.rstrip()

@@ -13,6 +13,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vmtui.terminal.modes import ALT_SCREEN_MODES, EventKind, Mode, ModeScanner, ScanEvent
 from vmtui.terminal.screen_model import Cursor, EmulatorBackend, RowSnapshot, Run
@@ -29,6 +30,10 @@ def default_backend_name() -> str:
     if forced in ("avt", "pyte"):
         return forced
     return "avt" if AvtBackend is not None else "pyte"
+
+
+def avt_available() -> bool:
+    return AvtBackend is not None
 
 
 def create_backend(name: str, cols: int, rows: int) -> EmulatorBackend:
@@ -61,6 +66,8 @@ class FeedResult:
     screen_switched: bool = False
     modes_changed: bool = False
 
+    parsed_bytes: int = 0
+
     def merge(self, later: FeedResult) -> None:
         """Add what feeding the next chunk changed (the pipeline paints several feeds in one frame)."""
         self.dirty_rows.update(later.dirty_rows)
@@ -69,6 +76,48 @@ class FeedResult:
         self.title = later.title if later.title is not None else self.title
         self.screen_switched = self.screen_switched or later.screen_switched
         self.modes_changed = self.modes_changed or later.modes_changed
+        self.parsed_bytes += later.parsed_bytes
+
+
+class TerminalState(Protocol):
+    """What a terminal pane reads of its terminal: a `TerminalEmulator` parsing in this process, or a
+    `RemoteEmulator` mirroring one that parses in a child process. Read on the UI thread only."""
+
+    backend_name: str
+    scanner: ModeScanner
+    total_scrolled: int
+
+    @property
+    def size(self) -> tuple[int, int]: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def cursor(self) -> Cursor: ...
+
+    @property
+    def application_cursor(self) -> bool: ...
+
+    @property
+    def alternate_screen(self) -> bool: ...
+
+    @property
+    def scrollback_length(self) -> int: ...
+
+    def mode(self, mode: int) -> bool: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def row_snapshot(self, row: int) -> RowSnapshot: ...
+
+    def scrollback_runs(self, index: int) -> list[Run]: ...
+
+    def screen_text(self) -> list[str]: ...
+
+    def scrollback_text(self) -> Iterator[str]: ...
+
+    def line_text(self, index: int) -> str: ...
 
 
 class TerminalEmulator:
@@ -119,7 +168,9 @@ class TerminalEmulator:
     # -- input ------------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> FeedResult:
         """Decode and parse `data` (any split of the stream is fine, even inside UTF-8 or escapes)."""
-        return self.feed_text(self._decoder.decode(data))
+        result = self.feed_text(self._decoder.decode(data))
+        result.parsed_bytes = len(data)
+        return result
 
     def feed_text(self, text: str) -> FeedResult:
         result = FeedResult()
@@ -156,6 +207,14 @@ class TerminalEmulator:
     def scrollback_runs(self, index: int) -> list[Run]:
         """Runs of scrollback line `index` (0 = oldest kept)."""
         return self._backend.line_runs(self._scrollback[index])
+
+    def screen_line(self, row: int) -> object:
+        """Screen row `row` as the engine holds it."""
+        return self._backend.line(row)
+
+    def scrollback_line(self, index: int) -> object:
+        """Scrollback line `index` (0 = oldest kept) as the engine holds it."""
+        return self._scrollback[index]
 
     def screen_text(self) -> list[str]:
         """The visible screen, one string per row, trailing blanks removed."""

@@ -8,6 +8,10 @@ only dirty rows, at most `MAX_FPS` times a second (`FLOOD_FPS` while output floo
 quiet period (an echo). While the program holds a synchronized update (mode 2026) the screen is not
 painted, for at most `SYNC_OUTPUT_TIMEOUT`.
 
+Where the terminal is parsed in a child process (`RemoteEmulator`), `feed` only forwards the bytes; the
+child pushes what it parsed (`output_parsed`, on the UI thread) and each paint takes what was pushed,
+never waiting for the child. The same scheduling, sync-output hold and flood pacing apply.
+
 The pipeline knows no UI toolkit: its `PipelineHost` schedules callbacks and paints.
 """
 
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
-from vmtui.terminal.emulator import FeedResult, TerminalEmulator
+from vmtui.terminal.emulator import FeedResult, TerminalEmulator, TerminalState
 from vmtui.terminal.modes import Mode
+from vmtui.terminal.remote_emulator import RemoteEmulator
 from vmtui.terminal.screen_model import RowSnapshot
 from vmtui.terminal.transport import TerminalTransport
 
@@ -53,7 +59,9 @@ class OutputPipeline:
         self._host = host
         self.lock = threading.RLock()
         """Held by the feeding thread while it parses, and by the UI thread while it reads the emulator."""
-        self.emulator: TerminalEmulator | None = None
+        self.emulator: TerminalState | None = None
+        self._local: TerminalEmulator | None = None  # the emulator when it parses in this process
+        self._remote: RemoteEmulator | None = None  # ... or when it parses in a child process
         self.transport: TerminalTransport | None = None
         self._early = bytearray()  # output that arrived before the pane knew its size
         self._changes: FeedResult | None = None  # parsed, not painted yet
@@ -75,15 +83,35 @@ class OutputPipeline:
     def settled(self) -> bool:
         """All output received so far is parsed and painted."""
         with self.lock:
-            return not (self._early or self._changes or self._repaint_pending)
+            painted = not (self._early or self._changes or self._repaint_pending)
+            return painted and (self._remote is None or self._remote.caught_up)
 
-    def attach(self, emulator: TerminalEmulator) -> None:
+    def attach(self, emulator: TerminalEmulator | RemoteEmulator) -> None:
         """The pane knows its size: parse what arrived before it."""
         with self.lock:
             self.emulator = emulator
             self.snapshot_rows()
             early, self._early = bytes(self._early), bytearray()
+            if isinstance(emulator, RemoteEmulator):
+                self._remote = emulator
+                emulator.send(early)  # under the lock: before any output a feed waiting for it sends
+                return
+            self._local = emulator
         self.feed(early)
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """Hold the lock, the terminal as all output received so far left it: keys, pastes and mouse events
+        are encoded for the modes the program set before them (a parser process is waited for)."""
+        with self.lock:
+            if self._remote is not None and not self._remote.caught_up:
+                self._take(self._remote.take_changes(everything_sent=True))
+            yield
+
+    def detach(self) -> None:
+        """The pane is gone: stop a parser process."""
+        if self._remote is not None:
+            self._remote.close()
 
     def snapshot_rows(self) -> None:
         """Take every screen row again (after a resize: every row may have changed)."""
@@ -95,23 +123,40 @@ class OutputPipeline:
 
     # -- input from the transport (any thread) -----------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Parse output from the remote program now, in the calling thread."""
+        """Parse output from the remote program now, in the calling thread (or send it to the process
+        that parses it)."""
         if not data:
             return
-        with self.lock:
-            if self.emulator is None:
-                self._early += data
+        remote = self._remote
+        if remote is None:
+            with self.lock:
+                remote = self._remote
+                wake = self._parse_here(data) if remote is None else False
+            if wake:
+                self._host.call_soon_threadsafe(self._schedule)
+            if remote is None:
                 return
-            result = self.emulator.feed(data)
-            self._parsed_since_paint += len(data)
-            if self._changes is None:
-                self._changes = result
-            else:
-                self._changes.merge(result)
-            wake = not self._repaint_pending
-            self._repaint_pending = True
-        if wake:
-            self._host.call_soon_threadsafe(self._schedule)
+        remote.send(data)
+
+    def output_parsed(self) -> None:
+        """The parser process pushed what it parsed (UI thread): repaint at the next frame slot."""
+        self.schedule_repaint()
+
+    def _parse_here(self, data: bytes) -> bool:
+        """Parse `data` in this process (the lock held); True if the UI thread must be woken."""
+        emulator = self._local
+        if emulator is None:
+            self._early += data
+            return False
+        result = emulator.feed(data)
+        self._parsed_since_paint += len(data)
+        if self._changes is None:
+            self._changes = result
+        else:
+            self._changes.merge(result)
+        wake = not self._repaint_pending
+        self._repaint_pending = True
+        return wake
 
     def closed(self) -> None:
         self.transport = None
@@ -153,6 +198,8 @@ class OutputPipeline:
             if emulator is None:
                 self._repaint_pending = False
                 return
+            if self._remote is not None:
+                self._take(self._remote.take_changes())
             if emulator.mode(Mode.SYNCHRONIZED_OUTPUT):
                 now = time.monotonic()
                 self._sync_started = self._sync_started or now
@@ -166,7 +213,15 @@ class OutputPipeline:
                 self._apply(changes, emulator)
             self._paint_dirty_rows(emulator)
 
-    def _apply(self, changes: FeedResult, emulator: TerminalEmulator) -> None:
+    def _take(self, changes: FeedResult) -> None:
+        """Keep what the parser process parsed since the last frame, until it is painted."""
+        self._parsed_since_paint += changes.parsed_bytes
+        if self._changes is None:
+            self._changes = changes
+        else:
+            self._changes.merge(changes)
+
+    def _apply(self, changes: FeedResult, emulator: TerminalState) -> None:
         if changes.reply and self.transport is not None:
             self.transport.write(changes.reply)
         if self._host.output_applied(changes):
@@ -175,7 +230,7 @@ class OutputPipeline:
             self._dirty_rows.add(emulator.cursor.row)
         self._dirty_rows.update(changes.dirty_rows)
 
-    def _paint_dirty_rows(self, emulator: TerminalEmulator) -> None:
+    def _paint_dirty_rows(self, emulator: TerminalState) -> None:
         self._last_paint = time.monotonic()
         self._flooding = self._parsed_since_paint > FLOOD_BYTES
         self._parsed_since_paint = 0

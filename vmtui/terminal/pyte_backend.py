@@ -184,6 +184,9 @@ class PyteBackend:
         runs = self._row_runs(row)
         return tuple(runs), lambda: runs
 
+    def line(self, row: int) -> object:
+        return dict(self._screen.buffer[row])
+
     def line_runs(self, line: object) -> list[Run]:
         cells: dict[int, Char] = line  # type: ignore[assignment]
         width = max(cells, default=-1) + 1

@@ -31,6 +31,10 @@ Run = tuple[str, CellStyle]
 # when asked.
 RowSnapshot = tuple[Hashable, Callable[[], list[Run]]]
 
+# A line as a parser process ships it: a key equal for equal content (avt's SGR dump), its runs if they
+# cannot be read off the key, and its text (trailing blanks removed).
+LineEntry = tuple[str, list[Run] | None, str]
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
@@ -65,6 +69,9 @@ class EmulatorBackend(Protocol):
         """Called at the exact stream position of a 47/1047/1049 switch (for engines without one)."""
 
     def row_snapshot(self, row: int) -> RowSnapshot: ...
+
+    def line(self, row: int) -> object:
+        """Screen row `row` as the engine holds it (what `line_runs` and `line_text` take)."""
 
     def line_runs(self, line: object) -> list[Run]:
         """Runs of a line previously returned as scrolled off."""

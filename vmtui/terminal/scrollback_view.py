@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 
-from vmtui.terminal.emulator import FeedResult, TerminalEmulator
+from vmtui.terminal.emulator import FeedResult, TerminalState
 from vmtui.terminal.selection import Point, Selection
 
 SCROLL_MODE_KEYS = frozenset(
@@ -39,7 +39,7 @@ class ScrollbackView:
 
     def __init__(self, height: Callable[[], int]) -> None:
         self._height = height
-        self.emulator: TerminalEmulator | None = None
+        self.emulator: TerminalState | None = None
         self.history_offset = 0  # lines scrolled back from the live screen
         self.copy_line: int | None = None  # absolute line of the scroll-mode cursor
         self.selection = Selection()

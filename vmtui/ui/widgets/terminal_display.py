@@ -1,10 +1,10 @@
 """`TerminalDisplay`: the drawing half of the terminal pane, on Textual's line API.
 
-It shows a `TerminalEmulator` through a `ScrollbackView` (scrolled back, selection, search match, cursor)
+It shows a terminal (`TerminalState`: parsed in a child process where it can be) through a `ScrollbackView` (scrolled back, selection, search match, cursor)
 and repaints the rows the `OutputPipeline` reports dirty, as the pipeline took them at its paint; strips are
-cached by what a row shows, so a row whose line only moved (the screen scrolled) is not built again. The
-emulator is fed in the transport's reader thread: every read of it here holds `pipeline.lock`. Input
-and the session are `TerminalPane`'s.
+cached by what a row shows, so a row whose line only moved (the screen scrolled) is not built again. An
+emulator in this process is fed in the transport's reader thread: every read of it here holds
+`pipeline.lock`. Input and the session are `TerminalPane`'s.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from vmtui.terminal.emulator import FeedResult, TerminalEmulator
+from vmtui.terminal.emulator import FeedResult, TerminalState
 from vmtui.terminal.pipeline import OutputPipeline
+from vmtui.terminal.remote_emulator import open_emulator
 from vmtui.terminal.scrollback_view import ScrollbackView
 from vmtui.terminal.transport import TerminalTransport
 from vmtui.ui.widgets.terminal_render import CURSOR_STYLES, StripCache, overlay, with_marker
@@ -66,7 +67,7 @@ class TerminalDisplay(Widget):
         self._resize_timer: Timer | None = None
 
     @property
-    def emulator(self) -> TerminalEmulator | None:
+    def emulator(self) -> TerminalState | None:
         return self.pipeline.emulator
 
     @property
@@ -180,7 +181,7 @@ class TerminalDisplay(Widget):
             strip = with_marker(strip, marker, self.get_component_rich_style("terminal-pane--prompt"))
         return strip
 
-    def _decorate(self, strip: Strip, row: int, absolute: int, emulator: TerminalEmulator) -> Strip:
+    def _decorate(self, strip: Strip, row: int, absolute: int, emulator: TerminalState) -> Strip:
         """Add selection, search match, scroll-mode line and cursor on top of a cached strip."""
         view = self.view
         width = strip.cell_length
@@ -204,8 +205,12 @@ class TerminalDisplay(Widget):
         if cols < 1 or rows < 1:
             return
         if self.emulator is None:
-            emulator = TerminalEmulator(
-                cols, rows, scrollback=self._scrollback_limit, backend=self._emulator_name
+            emulator = open_emulator(
+                cols,
+                rows,
+                scrollback=self._scrollback_limit,
+                backend=self._emulator_name,
+                on_output=lambda: self.call_soon_threadsafe(self.pipeline.output_parsed),
             )
             self.view.emulator = emulator
             self.pipeline.attach(emulator)
@@ -234,3 +239,6 @@ class TerminalDisplay(Widget):
 
     def _size_known(self) -> None:
         """The emulator exists now (first resize); subclasses start their session here."""
+
+    def on_unmount(self) -> None:
+        self.pipeline.detach()  # a parser process ends with its pane

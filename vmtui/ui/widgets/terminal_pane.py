@@ -1,9 +1,10 @@
 """`TerminalPane`: an interactive terminal widget.
 
 The Textual-free parts live in `vmtui.terminal`: `OutputPipeline` (parsing in the transport's reader
-thread, repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and
+thread or a child process, repaint scheduling), `ScrollbackView` (scroll mode, search, selection), `MouseReporter` and
 `encode_key`. This widget wires them to Textual events and owns the session; `TerminalDisplay` draws.
-Event handlers that read or change the emulator or the view hold `pipeline.lock`.
+Event handlers that read or change the emulator or the view hold `pipeline.current()` (its lock, all output
+received so far parsed).
 
 Every key reaches the remote program, except the prefix `PREFIX_KEY` (ctrl+], tmux-like: the next key is a
 tab command or leaves, see `terminal_keys`) and shift+PageUp/PageDown, which scroll the local scrollback. App and screen bindings cannot take keys from a focused pane
@@ -235,7 +236,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             return
         event.stop()
         event.prevent_default()
-        with self.pipeline.lock:  # the reader thread feeds the emulator the view and the keys read
+        with self.pipeline.current():  # output received before the key is parsed, and stays so
             self._key(event)
 
     def _key(self, event: events.Key) -> None:
@@ -276,7 +277,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             self.transport.write(data)
 
     def on_paste(self, event: events.Paste) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             event.stop()
             text = event.text.replace("\r\n", "\r").replace("\n", "\r")
             if self.emulator is not None and self.emulator.mode(Mode.BRACKETED_PASTE):
@@ -298,7 +299,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._focus_report("\x1b[O")
 
     def _focus_report(self, sequence: str) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             if self.emulator is None:
                 return
             self.pipeline.invalidate_row(self.emulator.cursor.row)
@@ -335,7 +336,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
             self.transport.write(data)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             if (mouse := self._reporter(event)) is not None:
                 self._report(event, lambda x, y, mods: mouse.press(event.button, x, y, mods))
                 event.stop()
@@ -348,7 +349,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
                 self.refresh()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             if (mouse := self._reporter(event)) is not None:
                 self._report(event, mouse.move)
                 return
@@ -357,7 +358,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
                 self.refresh()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             if (mouse := self._reporter(event)) is not None and mouse.pressed(event.button):
                 self._report(event, lambda x, y, mods: mouse.release(event.button, x, y, mods))
                 return
@@ -376,7 +377,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         self._wheel(event, up=False)
 
     def _wheel(self, event: events.MouseEvent, up: bool) -> None:
-        with self.pipeline.lock:  # see on_key
+        with self.pipeline.current():  # see on_key
             event.stop()
             emulator = self.emulator
             if emulator is None:
