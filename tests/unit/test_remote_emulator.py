@@ -41,6 +41,19 @@ def local(cols: int = COLS, rows: int = ROWS, scrollback: int = 100) -> Terminal
     return TerminalEmulator(cols, rows, scrollback=scrollback, backend="avt")
 
 
+def record_asks(mirror: RemoteEmulator) -> list[object]:
+    """The requests `mirror` sends its child from now on (it still sends them)."""
+    asked: list[object] = []
+    ask = mirror._ask
+
+    def recording_ask(request: object, *, reply: bool = True) -> object | None:
+        asked.append(request)
+        return ask(request, reply=reply)
+
+    mirror._ask = recording_ask  # type: ignore[method-assign]
+    return asked
+
+
 def same_as_local(mirror: RemoteEmulator, here: TerminalEmulator) -> None:
     assert mirror.size == here.size
     assert mirror.screen_text() == here.screen_text()
@@ -118,14 +131,7 @@ async def test_scrollback_lines_are_asked_for_once_and_kept() -> None:
     with remote(scrollback=1000) as mirror:
         mirror.send(b"".join(b"old %d\r\n" % n for n in range(600)))
         mirror.take_changes(everything_sent=True)
-        asked: list[object] = []
-        ask = mirror._ask
-
-        def counting_ask(request: object, *, reply: bool = True) -> object | None:
-            asked.append(request)
-            return ask(request, reply=reply)
-
-        mirror._ask = counting_ask  # type: ignore[method-assign]
+        asked = record_asks(mirror)
         texts = [mirror.line_text(index) for index in range(mirror.scrollback_length)]
         assert texts == [f"old {n}" for n in range(600 - ROWS + 1)]
         assert len(asked) == -(-len(texts) // remote_emulator.BLOCK)  # a block at a time
@@ -244,14 +250,7 @@ async def test_output_after_a_quiet_moment_is_pushed_and_painted_without_a_round
     notices: list[int] = []
     mirror = RemoteEmulator(COLS, ROWS, scrollback=100, on_output=lambda: notices.append(1))
     try:
-        asked: list[object] = []
-        ask = mirror._ask
-
-        def recording_ask(request: object, *, reply: bool = True) -> object | None:
-            asked.append(request)
-            return ask(request, reply=reply)
-
-        mirror._ask = recording_ask  # type: ignore[method-assign]
+        asked = record_asks(mirror)
         for echo in (b"a", b"b", b"c"):
             mirror.send(echo)
             await until(lambda: mirror.caught_up)  # the child pushed its frame
@@ -270,14 +269,7 @@ async def test_a_floods_last_screen_is_pushed_unasked_so_a_paint_never_waits() -
     flood = b"".join(b"flood %d\r\n" % n for n in range(20_000)) + b"END"
     with remote() as mirror:
         mirror._on_output = lambda: notices.append(1)
-        asked: list[object] = []
-        ask = mirror._ask
-
-        def recording_ask(request: object, *, reply: bool = True) -> object | None:
-            asked.append(request)
-            return ask(request, reply=reply)
-
-        mirror._ask = recording_ask  # type: ignore[method-assign]
+        asked = record_asks(mirror)
         for start in range(0, len(flood), 4096):
             mirror.send(flood[start : start + 4096])
         await until(lambda: mirror.caught_up)  # one push at the first output, one when the flood ran out
