@@ -8,7 +8,9 @@ import asyncio
 from tests.ui.helpers import VersApi, make_app, wait_until
 from vmtui.providers import vers
 from vmtui.providers.vers import FIRST_ROWS_FROM
+from vmtui.services.poller import FIRST_ROWS
 from vmtui.ui.screens.main import MainScreen
+from vmtui.ui.widgets.vm_table import VmTable
 
 COUNT = FIRST_ROWS_FROM + 4_000
 ITEMS = [
@@ -40,6 +42,15 @@ async def test_the_first_rows_show_before_the_rest_is_converted_and_stay_on_top(
         snapshots.append((converted, screen.table.index.keys(0, 30), screen.table.row_count, subtitle))
 
     monkeypatch.setattr(MainScreen, "_apply_fleets", recording_apply_fleets)
+    converted_when_drawn: list[int] = []  # at each frame that drew rows
+    render_lines = VmTable.render_lines
+
+    def recording_render_lines(table, crop):
+        if table.row_count:
+            converted_when_drawn.append(converted)
+        return render_lines(table, crop)
+
+    monkeypatch.setattr(VmTable, "render_lines", recording_render_lines)
 
     async def screen_mounted() -> None:  # the list arrives once the screen can show it
         while not app.main_screen.is_mounted:
@@ -53,7 +64,8 @@ async def test_the_first_rows_show_before_the_rest_is_converted_and_stay_on_top(
 
     first = next(snapshot for snapshot in snapshots if snapshot[2])
     converted_then, keys_then, rows_then, subtitle_then = first
-    assert converted_then < COUNT  # on screen before the rest of the list was converted
+    assert converted_then == FIRST_ROWS  # in the table before the rest of the list was converted
+    assert converted_when_drawn[0] == FIRST_ROWS  # and drawn, too: the rest waited for that frame
     assert rows_then < COUNT
     assert keys_then == top  # the same rows on top once every VM is in: nothing jumps
     newest = max(raw["created_at"] for raw in ITEMS)

@@ -62,6 +62,28 @@ async def test_the_first_rows_come_first_then_the_whole_list():
     assert poller.last is result
 
 
+class ShownWaitingProvider(FirstRowsProvider):
+    """Converts the rest of its list only once its first rows are on screen, as `VersProvider` does."""
+
+    async def list_vms_first(self, first: FirstRows) -> list[Vm]:
+        shown = first.deliver(VMS[-first.count :], len(VMS))
+        assert shown is not None
+        await shown
+        return VMS
+
+
+async def test_the_whole_list_waits_until_the_first_rows_are_shown():
+    poller, seen = make(ShownWaitingProvider())
+    ticking = asyncio.create_task(poller.tick())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    [early] = seen
+    assert early.shown is not None and not ticking.done()
+    early.shown()
+    result = await ticking
+    assert seen == [early, result] and result.shown is None and result.fleet.vms == tuple(VMS)
+
+
 async def test_only_the_first_list_asks_for_first_rows():
     provider = FirstRowsProvider()
     poller, seen = make(provider)

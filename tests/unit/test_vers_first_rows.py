@@ -3,6 +3,9 @@ the table shows on top once the whole list is indexed, for every column and dire
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
 import httpx
 import pytest
 
@@ -88,6 +91,66 @@ async def test_the_first_rows_are_the_tables_top_rows_and_come_before_the_rest(m
     assert top_rows(first, column, reverse) == top_rows(listed, column, reverse)
     listed_by_id = {vm.id: vm for vm in listed}
     assert all(listed_by_id[vm.id] is vm for vm in first)  # the same objects: no change for the index
+
+
+UTC_ITEMS = [
+    {
+        "vm_id": f"vm-{(index * 7919) % COUNT:05d}",
+        "created_at": f"2026-04-{1 + index % 9:02d}T12:{index % 7:02d}:00Z",
+    }
+    for index in range(COUNT)
+]
+"""Times in one UTC layout, with long runs of ties: the first rows are found by their text."""
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["newest", "oldest"])
+async def test_utc_times_in_one_layout_find_the_first_rows_by_text(monkeypatch, reverse):
+    candidates = vers._newest_by_text(UTC_ITEMS, FIRST, reverse)
+    assert candidates is not None and FIRST <= len(candidates) < COUNT // 10  # few need a parsed time
+
+    delivered = Deliveries(monkeypatch)
+    provider = provider_for(UTC_ITEMS)
+    listed = await provider.list_vms_first(FirstRows(lambda: ("age", reverse), delivered, FIRST))
+    [(first, _total, _converted)] = delivered.calls
+    assert top_rows(first, "age", reverse) == top_rows(listed, "age", reverse)
+
+
+@pytest.mark.parametrize(
+    "odd", ["2026-04-09T12:06:00+00:00", "2026-04-09 12:06:00Z", "2026-04-09T12:06:00.5Z", None]
+)
+def test_times_in_another_layout_are_not_ordered_by_text(odd):
+    items = [*UTC_ITEMS[:-1], {"vm_id": "vm-odd", "created_at": odd}]
+    assert vers._newest_by_text(items, FIRST, False) is None
+
+
+async def test_the_rest_is_converted_only_once_the_first_rows_are_shown(monkeypatch):
+    delivered = Deliveries(monkeypatch)
+    shown = asyncio.Event()
+
+    def deliver(vms: list[Vm], total: int) -> Awaitable[None]:
+        delivered(vms, total)
+        return shown.wait()
+
+    first = FirstRows(lambda: ("age", False), deliver, FIRST)
+    listing = asyncio.create_task(provider_for(ITEMS).list_vms_first(first))
+    for _ in range(50):  # many turns of the loop, as drawing the first rows takes: none converts the rest
+        await asyncio.sleep(0)
+    assert len(delivered.calls) == 1 and delivered.converted == FIRST and not listing.done()
+    shown.set()
+    assert len(await listing) == COUNT and delivered.converted == COUNT
+
+
+async def test_first_rows_never_shown_hold_the_rest_back_only_briefly(monkeypatch):
+    delivered = Deliveries(monkeypatch)
+    monkeypatch.setattr(vers, "FIRST_ROWS_SHOWN_WAIT", 0.0)
+    never = asyncio.Event()
+
+    def deliver(vms: list[Vm], total: int) -> Awaitable[None]:
+        delivered(vms, total)
+        return never.wait()
+
+    listed = await provider_for(ITEMS).list_vms_first(FirstRows(lambda: ("age", False), deliver, FIRST))
+    assert len(listed) == COUNT and len(delivered.calls) == 1
 
 
 @pytest.mark.parametrize("column", EARLY_COLUMNS)

@@ -39,7 +39,9 @@ SORT_VALUES: dict[str, SortValue] = {
     "provider": attrgetter("provider"),  # attrgetter where it can: a C call, not a Python one
     "name": lambda vm: vm.display_name.lower(),
     "state": attrgetter("state"),
-    "age": lambda vm: -(vm.created_at.timestamp() if vm.created_at else 0.0),
+    "age": lambda vm: (
+        -(created.timestamp() if (created := vm.created_at) else 0.0)
+    ),  # read once: raw items parse it
     "parent": lambda vm: vm.parent_commit_id or "",
     "labels": lambda vm: sorted(vm.labels.items()),
 }

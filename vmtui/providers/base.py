@@ -8,7 +8,7 @@ desktops) are protocols: callers ask `isinstance(provider, SecretsApi)`, never a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -177,7 +177,9 @@ class FirstRows:
     order: Callable[[], tuple[str, bool]]
     """The table's order when the list arrives: (column key, reversed). The key is one of the VM
     table's columns (provider, name, state, age, parent, labels)."""
-    deliver: Callable[[list[Vm], int], object]
+    deliver: Callable[[list[Vm], int], Awaitable[object] | None]
+    """Takes the first rows; what it returns, when not None, ends once they are on screen: the rest is
+    converted only then (converted meanwhile, it took every turn of the loop the drawing needed)."""
     count: int
 
 

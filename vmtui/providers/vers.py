@@ -17,6 +17,7 @@ import base64
 import functools
 import heapq
 import json
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +71,8 @@ few turns of the loop, each of which would wait for a slice."""
 FIRST_ROWS_FROM = 2_000
 """Lists longer than this hand their first rows on early when asked (`list_vms_first`); a shorter one
 is converted in the time a frame takes (at 10,000 VMs converting first cost 50-100 ms of the first rows)."""
+FIRST_ROWS_SHOWN_WAIT = 1.0
+"""Seconds a big list's rest waits at most for its first rows to be on screen (`FirstRows.deliver`)."""
 LONG_TIMEOUT = 130.0
 """Commit, branch, boot-waiting create: the server's own request timeout is 120 s."""
 UPLOAD_CHUNK = 256 * 1024
@@ -241,6 +244,37 @@ def _raw_sort_value(column: str, provider: str, aliases: Mapping[str, str]) -> C
         return None
     sort_value = SORT_VALUES[column]
     return lambda raw: sort_value(_RawSortFields(raw, provider, aliases))
+
+
+_UTC_LAYOUT = ("-", "-", "T", ":", ":", "Z")
+_UTC_LAYOUT_AT = operator.itemgetter(4, 7, 10, 13, 16, -1)
+
+
+def _newest_by_text(items: list[Any], count: int, oldest: bool) -> list[int] | None:
+    """The indexes of the items that can be among the `count` newest (`oldest`: oldest) by `created_at`,
+    found without parsing a time: UTC times written in one layout and length
+    (`2026-04-01T12:00:00[.ffffff]Z`) sort as text in time order, so only the items at or past the
+    `count`-th text need their sort value (at 100,000 VMs: 10 ms instead of 130). None when the times
+    are not all written so."""
+    texts = [raw.get("created_at") for raw in items]
+    if len(items) <= count or set(map(type, texts)) != {str} or len(set(map(len, texts))) != 1:
+        return None
+    if set(map(_UTC_LAYOUT_AT, texts)) != {_UTC_LAYOUT}:
+        return None
+    if oldest:
+        last = heapq.nsmallest(count, texts)[-1]
+        return [index for index, text in enumerate(texts) if text <= last]
+    last = heapq.nlargest(count, texts)[-1]
+    return [index for index, text in enumerate(texts) if text >= last]
+
+
+async def _until_shown(shown: Awaitable[object]) -> None:
+    """Wait for a big list's first rows to be on screen, at most `FIRST_ROWS_SHOWN_WAIT` (a screen
+    that is slow to draw must not hold the whole list back for long)."""
+    try:
+        await asyncio.wait_for(shown, FIRST_ROWS_SHOWN_WAIT)
+    except TimeoutError:
+        pass
 
 
 @functools.lru_cache(maxsize=256)
@@ -580,14 +614,14 @@ class VersProvider(Provider):
             if isinstance(body, dict) and "vms" in body:
                 body = body["vms"]
             early = first if isinstance(body, list) and len(body) > FIRST_ROWS_FROM else None
-            if early is not None:
-                self._deliver_first(body, early)
+            shown = self._deliver_first(body, early) if early is not None else None
         if not isinstance(body, list):
             return [
                 wire.to_vm(self.name, self.aliases) for wire in validate(_VMS, body, "VM list")
             ]  # raises BadResponse
-        if early is not None:
-            await asyncio.sleep(0)  # the first rows are drawn while the rest is converted
+        if shown is not None:
+            with collector.paused():  # a collection meanwhile would walk the whole decoded body
+                await _until_shown(shown)
         self._last_list = await self._parse_vm_list(
             body, PARSE_SLICE if early is None else SLICE_AFTER_FIRST_ROWS
         )
@@ -629,26 +663,28 @@ class VersProvider(Provider):
         self._listed_lineage = with_lineage
         return vms
 
-    def _deliver_first(self, items: list[Any], first: FirstRows) -> None:
-        """Convert the items that come first in the table's order and hand them to `first`; they
-        join the memo `_parse_vm_list` consults, so they are converted once. Nothing is delivered when
-        the order cannot be read off the raw items (an item of another shape, or the parent column,
-        which lineage enrichment may fill in): the whole list then comes as usual. Runs with the
-        collector paused (the caller's)."""
+    def _deliver_first(self, items: list[Any], first: FirstRows) -> Awaitable[object] | None:
+        """Convert the items that come first in the table's order and hand them to `first`, returning
+        what it returned (awaited before the rest is converted); they join the memo `_parse_vm_list`
+        consults, so they are converted once. Nothing is delivered when the order cannot be read off
+        the raw items (an item of another shape, or the parent column, which lineage enrichment may
+        fill in): the whole list then comes as usual. Runs with the collector paused (the caller's)."""
         column, reverse = first.order()
         sort_value = _raw_sort_value(column, self.name, self.aliases)
         if sort_value is None:
-            return
+            return None
         try:
-            ranks = [(sort_value(raw), raw["vm_id"]) for raw in items]
+            candidates = _newest_by_text(items, first.count, reverse) if column == "age" else None
+            indexes = range(len(items)) if candidates is None else candidates
+            ranks = {index: (sort_value(items[index]), items[index]["vm_id"]) for index in indexes}
             top = (heapq.nlargest if reverse else heapq.nsmallest)(
-                first.count, range(len(items)), key=ranks.__getitem__
+                first.count, indexes, key=ranks.__getitem__
             )
         except (TypeError, KeyError, ValueError, AttributeError):
-            return  # an item of another shape: `_parse_vm_list` names it, or converts it the long way
+            return None  # an item of another shape: `_parse_vm_list` names it, or converts it the long way
         records = [self._parsed_record(items[index], index) for index in top]
         self._parsed.update((record[1].id, record) for record in records)
-        first.deliver([vm for _, vm in records], len(items))
+        return first.deliver([vm for _, vm in records], len(items))
 
     def _parsed_record(self, raw: Any, index: int) -> tuple[Any, Vm]:
         """(raw item, its `Vm`): the previous list's own record when the item is unchanged, so an

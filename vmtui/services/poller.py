@@ -30,7 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 from vmtui.core.errors import ProviderError, Unsupported
@@ -60,6 +60,9 @@ class PollResult:
     still_listing: int = 0
     """VMs of the list not in `fleet` yet: a big first list hands on its first rows before the rest is
     converted (`FirstRows`), and the whole list follows."""
+    shown: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Called by whoever shows a big first list's first rows once they are on screen: the rest of
+    the list is converted only then (`FirstRows.deliver`)."""
 
     @property
     def stale(self) -> bool:
@@ -274,16 +277,24 @@ class Poller:
     async def _list(self) -> list[Vm]:
         """The provider's list; the first one in the table's order, its first rows handed on early."""
         if self._listed is None and self.order is not None and isinstance(self.provider, FirstRowsList):
-            return await self.provider.list_vms_first(FirstRows(self.order, self._first_rows, FIRST_ROWS))
+            first = FirstRows(self.order, self._first_rows_then_rest, FIRST_ROWS)
+            return await self.provider.list_vms_first(first)
         return await self.provider.list_vms()
 
-    def _first_rows(self, vms: list[Vm], total: int) -> None:
+    def _first_rows_then_rest(self, vms: list[Vm], total: int) -> Awaitable[object]:
+        """Hand on a big list's first rows; the returned wait ends once they are shown."""
+        shown = asyncio.Event()
+        self._first_rows(vms, total, shown.set)
+        return shown.wait()
+
+    def _first_rows(self, vms: list[Vm], total: int, shown: Callable[[], None] | None = None) -> None:
         """Hand on the first list's rows while the rest is converted (a big list's first rows) or while
         the commits are still on their way: without commits yet, and not as `last` (a list that then
         fails leaves no partial fleet behind as the last good one)."""
         self._handed_on_early = True
         fleet = self._fleet(vms, (), self._wall_clock())
-        self.on_result(PollResult(self.name, fleet, still_listing=total - len(vms), pushed=self.pushed))
+        left = total - len(vms)
+        self.on_result(PollResult(self.name, fleet, still_listing=left, pushed=self.pushed, shown=shown))
 
     async def _fetch_commits_and_tags(self) -> tuple[tuple[Commit, ...], int, tuple[CommitTag, ...]]:
         self._commits_asked = True  # (a list that never waited gave this no turn: nothing is on its way)

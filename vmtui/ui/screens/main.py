@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
+from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, ClassVar
 
@@ -171,8 +173,8 @@ class MainScreen(Screen[None]):
             await self.mount(FittingFooter(show_command_palette=False))
         except MountError:
             return  # the app is closing: the panes' parents are being removed (a quit right after start)
-        if not lineage.is_attached:
-            return  # the app is closing
+        if not lineage.is_attached or not self.app.is_running:
+            return  # the app is closing (its shutdown prunes the screen without `exit`)
         self._set_border_titles()
         self.panes_ready = True
         self._apply_fleets()
@@ -258,9 +260,9 @@ class MainScreen(Screen[None]):
         before = self.fleet.fleet(message.result.provider)
         was_offline = self.fleet.offline()
         recorded = self.fleet.record(message.result)
-        if not self._panes_started and len(self.fleet.results) >= len(self.fleet.shown):
-            self.call_after_refresh(self.mount_panes)
         if not recorded:
+            if message.result.shown is not None:
+                message.result.shown()  # nobody shows it: the rest of the list need not wait
             return
         if self.fleet.offline() != was_offline:
             self.refresh_bindings()  # grey (or restore) the keys that need the platform
@@ -270,6 +272,17 @@ class MainScreen(Screen[None]):
             self._apply_fleets()
             self._prioritize_lineage()
             collector.settle_soon()  # what this snapshot built stays: later collections skip it
+        if not self._panes_started and len(self.fleet.results) >= len(self.fleet.shown):
+            self.call_after_refresh(self.mount_panes)
+        if message.result.shown is not None:
+            self.table.after_rows_drawn(partial(self._once_whole, message.result.shown))
+
+    async def _once_whole(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the panes are mounted too: the rest of a big first list is converted
+        after the first rows are drawn and the screen is whole (converted meanwhile, it would take a
+        turn of the loop from each step of the mount)."""
+        await self.panes_mounted.wait()
+        callback()
 
     def _prioritize_lineage(self) -> None:
         keys = (self.table.selected_key, *self.table.visible_keys())

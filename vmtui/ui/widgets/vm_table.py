@@ -164,6 +164,8 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         """The width and base style every line of the frame being drawn shares (`render_lines`)."""
         self._announced: RowId | None = None
         self._warming = False
+        self._after_rows_drawn: list[Callable[[], object]] = []
+        """Called once a frame drew rows (`after_rows_drawn`)."""
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
@@ -468,6 +470,15 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._cells.clear()
         self._redraw()
 
+    def after_rows_drawn(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once a frame drew the rows the table holds now (at once after the next
+        refresh when it holds none). The screen's own `call_after_refresh` can come before that frame:
+        the table's repaint is asked for on its own turn of the loop, after the screen went idle."""
+        if self.row_count:
+            self._after_rows_drawn.append(callback)
+        else:
+            self.call_after_refresh(callback)
+
     def render_lines(self, crop: Region) -> list[Strip]:
         """The lines of a frame share the width and the base style: worked out once per frame (the base
         style walks every ancestor's styles), not once per line."""
@@ -476,6 +487,10 @@ class VmTable(ScrollView, can_focus=True, inherit_bindings=False):
             return super().render_lines(crop)
         finally:
             self._frame_look = None
+            if self._after_rows_drawn and self.row_count:
+                drawn, self._after_rows_drawn = self._after_rows_drawn, []
+                for callback in drawn:
+                    self.call_next(callback)
 
     def _look(self) -> tuple[int, Style]:
         self._fit()
