@@ -282,10 +282,16 @@ class Poller:
         return await self.provider.list_vms()
 
     def _first_rows_then_rest(self, vms: list[Vm], total: int) -> Awaitable[object]:
-        """Hand on a big list's first rows; the returned wait ends once they are shown."""
-        shown = asyncio.Event()
-        self._first_rows(vms, total, shown.set)
-        return shown.wait()
+        """Hand on a big list's first rows; the returned future is done once they are shown (a future,
+        not a coroutine: a provider that does not wait for it leaves nothing unawaited behind)."""
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def shown() -> None:
+            if not drawn.done():  # (cancelled when the provider stopped waiting)
+                drawn.set_result(None)
+
+        self._first_rows(vms, total, shown)
+        return drawn
 
     def _first_rows(self, vms: list[Vm], total: int, shown: Callable[[], None] | None = None) -> None:
         """Hand on the first list's rows while the rest is converted (a big list's first rows) or while
