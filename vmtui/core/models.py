@@ -6,9 +6,11 @@ Wire formats live in the providers; they convert to these models at their bounda
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
+from operator import is_not
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -191,6 +193,20 @@ class Vm(BaseModel):
 
 
 _ALL_VM_FIELDS = set(Vm.model_fields)
+
+
+def replaced_in_place(before: Sequence[Vm], after: Sequence[Vm]) -> list[int] | None:
+    """The positions where `after` holds another `Vm` object than `before` for the same VM (provider and
+    id), when that is all that differs (a poll where a few VMs changed); None when a VM was added,
+    removed or moved. Compared by identity first: C calls, not a Python step per VM (100,000 VMs)."""
+    if len(before) != len(after):
+        return None
+    positions = list(compress(range(len(after)), map(is_not, before, after)))
+    for position in positions:
+        was, vm = before[position], after[position]
+        if was.id != vm.id or was.provider != vm.provider:
+            return None
+    return positions
 
 
 class Commit(BaseModel):

@@ -676,10 +676,11 @@ class VersProvider(Provider):
         try:
             candidates = _newest_by_text(items, first.count, reverse) if column == "age" else None
             indexes = range(len(items)) if candidates is None else candidates
-            ranks = {index: (sort_value(items[index]), items[index]["vm_id"]) for index in indexes}
-            top = (heapq.nlargest if reverse else heapq.nsmallest)(
-                first.count, indexes, key=ranks.__getitem__
+            ranks = [(sort_value(items[index]), items[index]["vm_id"]) for index in indexes]
+            ranked = (heapq.nlargest if reverse else heapq.nsmallest)(
+                first.count, range(len(ranks)), key=ranks.__getitem__
             )
+            top = [indexes[rank] for rank in ranked]
         except (TypeError, KeyError, ValueError, AttributeError):
             return None  # an item of another shape: `_parse_vm_list` names it, or converts it the long way
         records = [self._parsed_record(items[index], index) for index in top]

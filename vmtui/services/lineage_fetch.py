@@ -15,11 +15,9 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from itertools import compress
-from operator import is_not
 
 from vmtui.core.errors import NotFound, RateLimited
-from vmtui.core.models import Vm
+from vmtui.core.models import Vm, replaced_in_place
 from vmtui.providers.base import Provider
 from vmtui.providers.vers import VersProvider
 from vmtui.services.lineage_cache import Lineage, LineageCache
@@ -123,12 +121,10 @@ class LineageEnrichment:
         return out
 
     def _apply_replaced(self, before: list[Vm], merged_before: list[Vm], vms: list[Vm]) -> list[Vm] | None:
-        """`apply` for `vms` that differ from `before` only by VMs replaced in place (same id, same
-        position); None otherwise."""
-        if len(before) != len(vms):
-            return None
-        replaced = list(compress(range(len(vms)), map(is_not, before, vms)))
-        if any(before[index].id != vms[index].id for index in replaced):
+        """`apply` for `vms` that differ from `before` only by VMs replaced in place (`replaced_in_place`);
+        None otherwise."""
+        replaced = replaced_in_place(before, vms)
+        if replaced is None:
             return None
         out = list(merged_before)
         for index in replaced:

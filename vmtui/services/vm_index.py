@@ -16,12 +16,11 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from itertools import compress, islice
-from operator import is_not
+from itertools import islice
 from typing import Any
 
 from vmtui.core.collector import collector
-from vmtui.core.models import Vm
+from vmtui.core.models import Vm, replaced_in_place
 from vmtui.services.filter import VmFilter, search_text
 
 RowId = tuple[str, str]
@@ -150,9 +149,9 @@ class VmIndex:
         vms = list(vms)
         with collector.paused():
             before, self._applied = self._applied, vms
-            replaced = self._replaced(before, vms)
-            if replaced is not None:
-                return self._apply_replaced(replaced)
+            positions = None if self._unloaded else replaced_in_place(before, vms)
+            if positions is not None:  # (only when every VM is indexed)
+                return self._apply_replaced([vms[position] for position in positions])
             snapshot = {(vm.provider, vm.id): vm for vm in vms}  # vm.key, without a property call per VM
             self.vms = snapshot
             slots = self._slots
@@ -166,18 +165,6 @@ class VmIndex:
             self._unloaded = fresh
             indexed = {key: snapshot[key] for key in self._indexed if key in snapshot} | first
             return self._index(indexed, self._diff(indexed))
-
-    def _replaced(self, before: list[Vm], vms: list[Vm]) -> list[Vm] | None:
-        """The VMs of `vms` that replace the one at their position in `before` under the same key, when
-        nothing else differs and every VM is indexed; None otherwise."""
-        if self._unloaded or len(before) != len(vms):
-            return None
-        positions = list(compress(range(len(vms)), map(is_not, before, vms)))
-        for position in positions:
-            was, vm = before[position], vms[position]
-            if was.id != vm.id or was.provider != vm.provider:
-                return None
-        return [vms[position] for position in positions]
 
     def _apply_replaced(self, replaced: list[Vm]) -> set[RowId]:
         snapshot = dict(self.vms)

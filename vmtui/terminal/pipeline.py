@@ -148,12 +148,7 @@ class OutputPipeline:
         if emulator is None:
             self._early += data
             return False
-        result = emulator.feed(data)
-        self._parsed_since_paint += len(data)
-        if self._changes is None:
-            self._changes = result
-        else:
-            self._changes.merge(result)
+        self._take(emulator.feed(data))
         wake = not self._repaint_pending
         self._repaint_pending = True
         return wake
@@ -214,7 +209,7 @@ class OutputPipeline:
             self._paint_dirty_rows(emulator)
 
     def _take(self, changes: FeedResult) -> None:
-        """Keep what the parser process parsed since the last frame, until it is painted."""
+        """Keep what was parsed since the last frame (here, or in the parser process) until it is painted."""
         self._parsed_since_paint += changes.parsed_bytes
         if self._changes is None:
             self._changes = changes
