@@ -96,7 +96,10 @@ def test_keys_vim_and_leave_chord_through_the_real_driver(tmux: Tmux) -> None:
     tmux.wait_for(lambda screen: "ctrl+] Tabs / leave" in screen and "$" in screen)
     tmux.type("echo hello-$((1+2))")
     tmux.wait_for(lambda screen: "\nhello-3\n" in screen)
-    tmux.type("cat -v")
+    # bash puts the tty back in cooked mode before it runs the line: once "cat-4" is shown, keys typed are
+    # echoed by the tty and end in a newline for cat (typed earlier, readline's raw mode would take them).
+    tmux.type("echo cat-$((2+2)); cat -v")
+    tmux.wait_for(lambda screen: "\ncat-4\n" in screen)
     tmux.type("cat-is-reading")  # echoed once by the tty and once by cat: then cat surely reads the keys
     tmux.wait_for(lambda screen: screen.count("cat-is-reading") == 2)
     tmux("send-keys", "F5", "C-Left", "Up", "BTab", "Home", "F12", "Enter")
