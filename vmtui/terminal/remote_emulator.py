@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -150,7 +151,7 @@ class RemoteEmulator:
                 while view:
                     view = view[os.write(self._data_fd, view) :]
             except BrokenPipeError:
-                raise ParserGone("the terminal's parser process exited") from None
+                raise ParserGone(f"the terminal's parser process {self._how_it_ended()}") from None
 
     def resize(self, cols: int, rows: int) -> None:
         if cols < 1 or rows < 1:
@@ -206,6 +207,17 @@ class RemoteEmulator:
             yield self.line_text(index)
 
     # -- internals --------------------------------------------------------------------------------------
+    def _how_it_ended(self) -> str:
+        """The child's end as a user reads it (its stderr is not kept: it may hold terminal output)."""
+        try:
+            status = self._process.wait(timeout=1.0)  # the pipe broke: it exited or is about to
+        except subprocess.TimeoutExpired:
+            return "closed its input"
+        if status < 0:
+            with contextlib.suppress(ValueError):
+                return f"was killed by {signal.Signals(-status).name}"
+        return f"exited with status {status}"
+
     def _on_readable(self) -> None:
         try:
             self._replies.read_once()
