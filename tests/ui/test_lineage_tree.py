@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.ui.demo_provider import DEMO_NOW, DemoProvider, demo_provider
-from tests.ui.helpers import make_app, poll_now, settle
+from tests.ui.helpers import make_app, poll_now, settle, text_of
 from vmtui.core.lineage import build_lineage
 from vmtui.core.models import Commit, Vm, VmState
 from vmtui.ui.widgets.lineage_tree import CHAIN_KEEP, shape_lineage
@@ -166,3 +166,29 @@ async def test_the_selected_vm_deep_in_a_chain_is_on_screen_above_the_horizontal
         top = tree.scroll_offset.y
         assert tree.show_horizontal_scrollbar
         assert top <= line < top + tree.scrollable_content_region.height
+
+
+async def test_a_commit_with_the_name_vers_gives_unnamed_ones_shows_its_id_and_age_not_that_name():
+    automatic = "commit: of_vm=vm-8c1d77e4 timestamp=2026-12-04T13:47:57Z"
+    provider = demo_provider()
+    provider.commits["c-auto0001"] = Commit(
+        provider="local", id="c-auto0001", name=automatic, created_at=DEMO_NOW, parent_vm_id="vm-8c1d77e4"
+    )
+    app = make_app(provider)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        tree = app.main_screen.lineage
+        node = tree._tree_index[("local", "commit", "c-auto0001")]
+        named = tree._tree_index[("local", "commit", "c-91aa04be")]
+        assert "of_vm" not in node.label.plain and "c-auto00" in node.label.plain
+        assert "tests green" in named.label.plain  # a name a person gave stays
+        await pilot.press("2")
+        tree.move_cursor(node)
+        await pilot.pause()
+        assert automatic in text_of(app.main_screen.query_one("#details-body"))  # the whole name is there
+        await pilot.press("g")
+        rows = [
+            str(app.screen.graph.get_option_at_index(i).prompt) for i in range(app.screen.graph.option_count)
+        ]
+        [row] = [row for row in rows if "c-auto00" in row]
+        assert "of_vm" not in row

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from vmtui.core.models import Capabilities, Vm, VmConfig, VmState
+from vmtui.core.models import Capabilities, Commit, Vm, VmConfig, VmState
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,18 @@ def test_one_line_escapes_or_replaces_unsafe_characters_and_cuts_to_the_limit():
     assert one_line("y" * 10, 10) == "y" * 10
     assert one_line("y" * 11, 10) == "y" * 9 + "…"
     assert one_line("a\x1bbc", 4) == "a…"  # an escape is never cut in half
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("golden image", "golden image"),
+        (None, None),
+        ("commit: of_vm=6b1c0f2e-2d4c-4bd4-9f4e-1f0e3c2a9b77 timestamp=2026-12-04T13:47:57Z", None),
+        ("commit: of_vm=vm-1 timestamp=2026-12-04 13:47:57.123 UTC", None),
+        ("commit: of_vm=vm-1", "commit: of_vm=vm-1"),  # not the platform's whole pattern: a person's name
+        ("before commit: of_vm=vm-1 timestamp=1", "before commit: of_vm=vm-1 timestamp=1"),
+    ],
+)
+def test_a_commit_title_leaves_out_the_name_vers_gives_unnamed_commits(name, title):
+    assert Commit(provider="p", id="c1", name=name).title == title

@@ -6,6 +6,7 @@ Wire formats live in the providers; they convert to these models at their bounda
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,6 +228,17 @@ class Commit(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.provider, self.id)
+
+    @property
+    def title(self) -> str | None:
+        """The name a person gave it; None for none, or for the name Vers gives an unnamed commit
+        (`commit: of_vm=<vm> timestamp=<time>`: the lineage and the age already say as much)."""
+        if self.name is None or _AUTOMATIC_COMMIT_NAME.fullmatch(self.name):
+            return None
+        return self.name
+
+
+_AUTOMATIC_COMMIT_NAME = re.compile(r"commit: of_vm=\S+ timestamp=.+")
 
 
 class CommitTag(BaseModel):

@@ -32,7 +32,7 @@ class CommitHistoryScreen(ListScreen[Commit]):
         self.now = now
 
     def heading(self) -> Text:
-        return Text(f"History of commit {clean(self.commit.name or self.commit.id, 60)} (newest first)")
+        return Text(f"History of commit {clean(self.commit.title or self.commit.id, 60)} (newest first)")
 
     async def fetch(self) -> list[Commit]:
         return await self.actions.commit_history(self.commit)
@@ -41,7 +41,7 @@ class CommitHistoryScreen(ListScreen[Commit]):
         for commit in items:
             cells = (
                 safe(commit.id, limit=40),
-                safe(commit.name or "", limit=40),
+                safe(commit.title or "", limit=40),
                 commit_age(commit, self.now),
                 "yes" if commit.is_public else "",
             )

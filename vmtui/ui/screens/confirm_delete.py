@@ -20,7 +20,7 @@ class ConfirmDeleteScreen(ConfirmWithCheckpointScreen):
             title = f"Delete VM {clean(item.display_name, 60)}?"
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)} · {item.state.value}"
         else:
-            title = f"Delete commit {clean(item.name or item.id, 60)}?"
+            title = f"Delete commit {clean(item.title or item.id, 60)}?"
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)}" + (
                 " · public" if item.is_public else ""
             )
@@ -50,7 +50,7 @@ def dependants_text(item: Vm | Commit, dependants: list[LineageNode]) -> Text:
         item = node.item
         if isinstance(item, Commit):
             text.append(f"  commit {clean(item.id, 40)}", style="bold")
-            text.append(f"  {clean(item.name or '', 40)}\n")
+            text.append(f"  {clean(item.title or '', 40)}\n")
         else:
             text.append(f"  vm     {clean(item.id, 40)}", style="bold")
             name = item.display_name if item.display_name != item.id else ""

@@ -136,8 +136,8 @@ class LineageGraphScreen(ModalScreen[None]):
         age = format_age(self.now() - item.created_at.timestamp()) if item.created_at else "-"
         if isinstance(item, Commit):
             text.append(clean(short_id(item.id), 20))
-            if item.name:
-                text.append(f" {clean(item.name, 40)}", style="italic")
+            if item.title:
+                text.append(f" {clean(item.title, 40)}", style="italic")
             tags = self.tag_names.get(item.id)
             if tags:
                 text.append(f" [{clean(', '.join(tags), 40)}]", style="bold")

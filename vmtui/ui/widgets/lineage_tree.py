@@ -506,8 +506,8 @@ class LineageTree(Tree[NodeId]):
         """`◆ id  name  3h  [tag, tag]  public`."""
         label = Text(f"{'o' if self.ascii_only else '◆'} ", style=theme_style(self._colours, "text-primary"))
         label.append(clean(short_id(commit.id), 40))
-        if commit.name:
-            label.append(f"  {clean(commit.name, 60)}", style="italic")
+        if commit.title:
+            label.append(f"  {clean(commit.title, 60)}", style="italic")
         if commit.created_at is not None:
             label.append(f"  {format_age(self.now() - commit.created_at.timestamp())}", style="dim")
         tags = self.tag_names.get((commit.provider, commit.id))
