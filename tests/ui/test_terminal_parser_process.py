@@ -4,13 +4,14 @@ selection after a flood, replies through a real PTY, and the child's lifetime.""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.ui.terminal_helpers import TerminalApp, process_gone, screen_lines, settle, until
-from tests.ui.test_terminal_pty import TabsApp, wait_for
+from tests.ui.test_terminal_pty import TabsApp, bash_factory, type_line, wait_for
 from vmtui.terminal.emulator import TerminalEmulator
 from vmtui.terminal.pty_transport import PtyTransport
 from vmtui.terminal.remote_emulator import RemoteEmulator
@@ -107,3 +108,27 @@ async def test_pyte_panes_and_inline_parsing_stay_in_process(monkeypatch: pytest
         app.transport.sink.feed(b"parsed here")
         await settle(pilot)
         assert screen_lines(app.pane)[0] == "parsed here"
+
+
+async def test_a_dead_parser_ends_the_session_with_why_and_reconnect_parses_in_a_new_one(
+    tmp_path: Path,
+) -> None:
+    app = TabsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        tabs = app.query_one(TerminalTabs)
+        pane = await tabs.open_session("bash", bash_factory(tmp_path))
+        await wait_for(pilot, lambda: pane.emulator is not None and "$" in screen_lines(pane)[0])
+        dead = parser_pid(pane)
+        os.kill(dead, signal.SIGKILL)
+        await until(lambda: process_gone(dead))
+        await type_line(pilot, "echo after-$((6*7))")  # echoed output meets the dead parser
+        session = tabs.active_session
+        assert session is not None
+        await wait_for(pilot, lambda: session.ended)
+        assert "parser process was killed by SIGKILL" in session.reason
+        tabs.reconnect(session)
+        await wait_for(pilot, lambda: parser_pid(pane) != dead)  # a new parser, on a blank screen
+        await wait_for(pilot, lambda: screen_lines(pane)[0] == "$")
+        await type_line(pilot, "echo again-$((6*7))")
+        await wait_for(pilot, lambda: "again-42" in screen_lines(pane))
+        assert not session.ended

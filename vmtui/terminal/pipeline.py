@@ -86,10 +86,18 @@ class OutputPipeline:
             painted = not (self._early or self._changes or self._repaint_pending)
             return painted and (self._remote is None or self._remote.caught_up)
 
+    @property
+    def parser_gone(self) -> bool:
+        """The process that parsed this terminal's output died (it took the screen with it)."""
+        return self._remote is not None and not self._remote.alive
+
     def attach(self, emulator: TerminalEmulator | RemoteEmulator) -> None:
-        """The pane knows its size: parse what arrived before it."""
+        """The pane knows its size (or its parser process died): parse what arrived before it, and from
+        now on with `emulator`."""
         with self.lock:
             self.emulator = emulator
+            self._local = self._remote = None
+            self._changes = None
             self.snapshot_rows()
             early, self._early = bytes(self._early), bytearray()
             if isinstance(emulator, RemoteEmulator):

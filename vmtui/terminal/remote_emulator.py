@@ -132,6 +132,11 @@ class RemoteEmulator:
         return self.scanner.alternate_screen
 
     @property
+    def alive(self) -> bool:
+        """Its process runs and it was not closed."""
+        return not self._closed and self._process.poll() is None
+
+    @property
     def caught_up(self) -> bool:
         """Everything sent was parsed and taken in a frame."""
         return self.parsed >= self.sent

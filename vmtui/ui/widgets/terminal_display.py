@@ -205,15 +205,7 @@ class TerminalDisplay(Widget):
         if cols < 1 or rows < 1:
             return
         if self.emulator is None:
-            emulator = open_emulator(
-                cols,
-                rows,
-                scrollback=self._scrollback_limit,
-                backend=self._emulator_name,
-                on_output=lambda: self.call_soon_threadsafe(self.pipeline.output_parsed),
-            )
-            self.view.emulator = emulator
-            self.pipeline.attach(emulator)
+            self._open_emulator(cols, rows)
             self._size_known()
             return
         if self._resize_timer is not None:
@@ -236,6 +228,29 @@ class TerminalDisplay(Widget):
         self.pipeline.invalidate_all()
         if self.transport is not None:
             self.transport.resize(cols, rows)
+
+    def _open_emulator(self, cols: int, rows: int) -> None:
+        emulator = open_emulator(
+            cols,
+            rows,
+            scrollback=self._scrollback_limit,
+            backend=self._emulator_name,
+            on_output=lambda: self.call_soon_threadsafe(self.pipeline.output_parsed),
+        )
+        self.view.emulator = emulator
+        self.pipeline.attach(emulator)
+
+    def renew_emulator_if_parser_gone(self) -> None:
+        """A parser process that died took the screen and scrollback with it: a new session (reconnect)
+        starts on a new, blank one instead of ending at its first output."""
+        emulator = self.emulator
+        if emulator is None or not self.pipeline.parser_gone:
+            return
+        self.pipeline.detach()
+        self._open_emulator(*emulator.size)
+        self.view.leave_scroll_mode()
+        self._cache.clear()
+        self.pipeline.invalidate_all()
 
     def _size_known(self) -> None:
         """The emulator exists now (first resize); subclasses start their session here."""

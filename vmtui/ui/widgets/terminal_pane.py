@@ -142,6 +142,7 @@ class TerminalPane(TerminalDisplay, can_focus=True):
         factory, self._factory = self._factory, None
         if factory is None or self.emulator is None:
             return
+        self.renew_emulator_if_parser_gone()
         self._apply_size()  # open with the size the pane has now, not the last debounced one
         cols, rows = self.emulator.size
         self.run_worker(self._open(factory, cols, rows), group="terminal-connect", exit_on_error=False)
