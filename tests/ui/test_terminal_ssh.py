@@ -16,6 +16,7 @@ from tests.ui.test_terminal_pty import shows, type_line, wait_for
 from tests.unit.test_ssh_client import VM_ID, FakeProvider, backend, gateway, known_hosts  # noqa: F401 (fixtures)
 from vmtui.core.models import VmState
 from vmtui.services.ssh import SshSession
+from vmtui.terminal.remote_emulator import ParserGone
 from vmtui.terminal.ssh_transport import ssh_transport_factory
 from vmtui.ui.widgets.terminal_tabs import TerminalSession, TerminalTabs
 
@@ -101,6 +102,25 @@ async def test_ssh_transport_delivers_a_flood_whole_and_in_order(gateway, backen
     transport.close()
     await until(lambda: sink.reason is not None)
     assert sink.reason == "closed"
+
+
+class FailingSink(RecordingSink):
+    """A pane whose parser process died: taking output fails, as `RemoteEmulator.send` does then."""
+
+    def feed(self, data: bytes) -> None:
+        super().feed(data)
+        if b"ready-42" in self.data:
+            raise ParserGone("the terminal's parser process was killed by SIGKILL")
+
+
+async def test_a_failed_pane_ends_the_ssh_session_saying_so(gateway, backend, known_hosts) -> None:  # noqa: F811
+    provider = FakeProvider(gateway, backend.add_vm(VM_ID), [VmState.RUNNING])
+    factory = ssh_transport_factory(lambda: SshSession(provider, VM_ID, known_hosts=known_hosts))
+    sink = FailingSink()
+    transport = await factory(sink, 80, 24)
+    transport.write(b"echo ready-$((40+2))\n")  # the echoed line cannot hold the marker, the output does
+    await until(lambda: sink.reason is not None)
+    assert sink.reason == "terminal output failed: the terminal's parser process was killed by SIGKILL"
 
 
 async def until(condition, timeout: float = 120.0) -> None:

@@ -75,7 +75,11 @@ class SshTerminalTransport:
                 chunk = await self._shell.read()
                 if not chunk:
                     break
-                self._sink.feed(chunk)
+                try:
+                    self._sink.feed(chunk)
+                except Exception as error:  # noqa: BLE001 - as on a PTY: the pane failed, not the connection
+                    reason = f"terminal output failed: {error}"
+                    return
             status = await self._shell.wait()
             reason = "shell ended" if status is None else f"shell exited with status {status}"
         except asyncio.CancelledError:
