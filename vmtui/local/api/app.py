@@ -32,6 +32,7 @@ from vmtui.local.api.guards import (
     Scope,
 )
 from vmtui.local.api.host_proxy import HostProxy
+from vmtui.local.api.listed_rows import ListedRows
 from vmtui.local.api.schemas import Capabilities, HealthOut
 from vmtui.local.api.swiftor import SwiftorContext, swiftor_app
 from vmtui.local.engine import Engine
@@ -67,6 +68,7 @@ def create_app(
         title="vmtui local engine (Vers-compatible)", version=__version__, docs_url=None, redoc_url=None
     )
     app.state.engine = engine
+    app.state.listed_rows = ListedRows()
     install_error_handlers(app)
     app.state.key_id = account.key_id(token)
     app.include_router(vers.router, prefix=API_PREFIX)

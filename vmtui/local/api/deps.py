@@ -1,4 +1,4 @@
-"""Dependencies of the Vers routes: the engine the app was built over."""
+"""Dependencies of the Vers routes: the engine the app was built over, and the VM list's encoded rows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from vmtui.local.api.listed_rows import ListedRows
 from vmtui.local.engine import Engine
 
 
@@ -17,3 +18,11 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+async def get_listed_rows(request: Request) -> ListedRows:
+    listed: ListedRows = request.app.state.listed_rows
+    return listed
+
+
+ListedRowsDep = Annotated[ListedRows, Depends(get_listed_rows)]

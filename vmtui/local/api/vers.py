@@ -11,11 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
 
 from vmtui import __version__
 from vmtui.core.errors import BadRequest, NotFound
-from vmtui.local.api.deps import EngineDep
+from vmtui.local.api.deps import EngineDep, ListedRowsDep
 from vmtui.local.api.etag import NOT_MODIFIED, etagged
 from vmtui.local.api.schemas import (
     Capabilities,
@@ -60,17 +59,16 @@ MAX_OFFSET = 2**63 - 1
 Count = Annotated[int, Query(ge=0, le=BRANCH_MAX)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-_VM_LIST = TypeAdapter(list[VmListItemOut])
 
 router = APIRouter()
 
 
 @router.get("/vms", response_model=list[VmListItemOut], responses=NOT_MODIFIED)
 @router.get("/vm", response_model=list[VmListItemOut], responses=NOT_MODIFIED)
-async def list_vms(engine: EngineDep, request: Request) -> Response:
+async def list_vms(engine: EngineDep, listed: ListedRowsDep, request: Request) -> Response:
     """With each VM's lineage (no metadata request per VM needed); answers an `ETag`, and 304 to a
     matching `If-None-Match`."""
-    return etagged(request, _VM_LIST.dump_json([VmListItemOut.of(engine, vm) for vm in engine.list_vms()]))
+    return etagged(request, listed.body(engine, engine.list_vms()))
 
 
 @router.post("/vm/new_root", status_code=201)
