@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from textual.widgets._footer import FooterKey
+
 from tests.ui.demo_provider import demo_provider
-from tests.ui.helpers import make_app, settle
+from tests.ui.helpers import make_app, settle, wait_until
 from vmtui.ui.actions import BY_ID
 from vmtui.ui.screens.help import HelpScreen
 
@@ -164,3 +167,17 @@ async def test_stopping_a_running_swiftor_desktop_asks_first():
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         assert not [path for _, path in fake.writes if "stop" in path]
+
+
+@pytest.mark.parametrize("keys", [("L",), ("d", "enter")])  # the action log; a diff, once confirmed
+async def test_a_full_screens_footer_names_the_palette_key_once(keys):
+    app = make_app(demo_provider())
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await wait_until(pilot, lambda: app.screen.query("Footer FooterKey"))
+        await pilot.pause()
+        palette_keys = [hint for hint in app.screen.query(FooterKey) if hint.key == "ctrl+p"]
+        assert len(palette_keys) == 1, type(app.screen).__name__

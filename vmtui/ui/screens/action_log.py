@@ -55,7 +55,7 @@ class ActionLogScreen(Screen[None]):
         yield Label("Action log", id="log-title")
         yield DataTable(cursor_type="row", id="log-table")
         yield Static(id="log-detail")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # the app's ctrl+p binding shows its hint here
 
     @property
     def table(self) -> DataTable[Text]:

@@ -71,7 +71,7 @@ class FileDiffScreen(Screen[None]):
         yield Static(id="diff-status")
         yield DataTable(cursor_type="row", id="diff-table")
         yield VerticalScroll(id="diff-text")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # the app's ctrl+p binding shows its hint here
 
     @property
     def table(self) -> DataTable[Text]:
