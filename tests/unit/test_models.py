@@ -82,4 +82,6 @@ def test_one_line_escapes_or_replaces_unsafe_characters_and_cuts_to_the_limit():
     ],
 )
 def test_a_commit_title_leaves_out_the_name_vers_gives_unnamed_commits(name, title):
-    assert Commit(provider="p", id="c1", name=name).title == title
+    commit = Commit(provider="p", id="c1", name=name)
+    assert commit.title == title
+    assert commit.display_name == (title or "c1")

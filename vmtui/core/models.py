@@ -237,6 +237,11 @@ class Commit(BaseModel):
             return None
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """Its title, else its id: what names it in a sentence (a dialog's title, the palette)."""
+        return self.title or self.id
+
 
 _AUTOMATIC_COMMIT_NAME = re.compile(r"commit: of_vm=\S+ timestamp=.+")
 

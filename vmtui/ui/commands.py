@@ -57,7 +57,7 @@ class VmCommands(Provider):
             label = action.palette or ""
             needs = action.requires.needs
             if commit is not None and (needs is Needs.COMMIT or (needs is Needs.TARGET and vm is None)):
-                label = f"{label} {clean(commit.title or commit.id, 40)}"
+                label = f"{label} {clean(commit.display_name, 40)}"
             elif needs in (Needs.VM, Needs.SELECTION, Needs.TARGET) and vm is not None:
                 label = f"{label} {clean(vm.display_name, 40)}"
             reason = host.unavailable(action.id)

@@ -446,7 +446,7 @@ def vms_from_commit(host: ActionHost) -> None:
     def counted(count: int | None) -> None:
         if count is None:
             return
-        name = clean(chosen.title or chosen.id, 50)
+        name = clean(chosen.display_name, 50)
         progress = ProgressScreen(
             f"Starting {count} VM(s) from commit {name}", count, ascii_only=host.options.ascii
         )
@@ -502,7 +502,7 @@ def publish_commit(host: ActionHost) -> None:
         else "Only your organisation can start VMs from it again."
     )
     question = ConfirmScreen(
-        f"{title} commit {clean(chosen.title or chosen.id, 60)}?",
+        f"{title} commit {clean(chosen.display_name, 60)}?",
         Text(f"{clean(chosen.provider, 30)} · {clean(chosen.id, 80)}", style="bold"),
         Text(effect),
         confirm_label=title,

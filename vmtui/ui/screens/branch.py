@@ -19,7 +19,7 @@ class BranchScreen(FormScreen[int]):
         if isinstance(source, Vm):
             self.TITLE_TEXT = f"Branch {clean(source.display_name, 60)}"
         elif isinstance(source, Commit):
-            self.TITLE_TEXT = f"New VMs from commit {clean(source.title or source.id, 60)}"
+            self.TITLE_TEXT = f"New VMs from commit {clean(source.display_name, 60)}"
         else:
             self.TITLE_TEXT = f"New VMs from tag {clean(source, 60)}"
 

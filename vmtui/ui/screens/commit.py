@@ -29,7 +29,7 @@ class CommitScreen(FormScreen[CommitRequest]):
         if isinstance(item, Vm):
             self.TITLE_TEXT = f"Commit {clean(item.display_name, 60)}"
         else:
-            self.TITLE_TEXT = f"Edit commit {clean(item.title or item.id, 60)}"
+            self.TITLE_TEXT = f"Edit commit {clean(item.display_name, 60)}"
             self.OK_LABEL = "Save"
 
     def fields(self) -> ComposeResult:

@@ -32,7 +32,7 @@ class CommitHistoryScreen(ListScreen[Commit]):
         self.now = now
 
     def heading(self) -> Text:
-        return Text(f"History of commit {clean(self.commit.title or self.commit.id, 60)} (newest first)")
+        return Text(f"History of commit {clean(self.commit.display_name, 60)} (newest first)")
 
     async def fetch(self) -> list[Commit]:
         return await self.actions.commit_history(self.commit)

@@ -20,7 +20,7 @@ class ConfirmDeleteScreen(ConfirmWithCheckpointScreen):
             title = f"Delete VM {clean(item.display_name, 60)}?"
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)} · {item.state.value}"
         else:
-            title = f"Delete commit {clean(item.title or item.id, 60)}?"
+            title = f"Delete commit {clean(item.display_name, 60)}?"
             detail = f"{clean(item.provider, 30)} · {clean(item.id, 80)}" + (
                 " · public" if item.is_public else ""
             )

@@ -29,8 +29,7 @@ class DescribeScreen(TextViewScreen):
 
     def __init__(self, item: Vm | Commit) -> None:
         kind = "Commit" if isinstance(item, Commit) else "VM"
-        name = item.display_name if isinstance(item, Vm) else (item.title or item.id)
-        super().__init__(f"{kind} {clean(name, 60)} ({clean(item.provider, 30)})")
+        super().__init__(f"{kind} {clean(item.display_name, 60)} ({clean(item.provider, 30)})")
         self.item = item
         self.format = "yaml"
         self.hint = "f switches YAML/JSON, c copies, Esc closes"
