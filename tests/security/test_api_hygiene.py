@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import select
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -324,3 +325,36 @@ async def test_a_keyed_request_cut_off_mid_body_never_runs(tmp_path):
     }
     await IdempotencyMiddleware(app, Store(tmp_path / "db"), error=vers_error)(scope, receive, send)
     assert ran == []
+
+
+# -- the VM list's kept rows ------------------------------------------------------------------------
+
+
+@needs_root
+async def test_kept_list_rows_never_reach_another_caller_and_a_vm_that_died_is_listed_dead(engine):
+    """`GET /vms` keeps each VM's encoded row between calls: nobody but the Vers token holder gets them
+    (not anonymous, not a Swiftor user, whose own VMs never join them), and a VM whose init died after
+    it was listed (no write to the store) is listed dead at the next call, not as the kept `running`."""
+    async with client_of(engine) as http:
+        created = await http.post(
+            "/api/v1/vm/new_root?wait_boot=true", json={"vm_config": {}}, headers=vers()
+        )
+        vm_id = created.json()["vm_id"]
+        alices = (await http.post("/swiftor/vms/create", json=create_body(), headers=swiftor(ALICE))).json()
+        listed = await http.get("/api/v1/vms", headers=vers())
+        assert [(vm["vm_id"], vm["state"]) for vm in listed.json()] == [(vm_id, "running")]
+        assert alices["vm"]["id"] not in listed.text
+        for stranger in ({}, swiftor(BOB), swiftor(ALICE), vers(OTHER_TOKEN)):
+            answer = await http.get("/api/v1/vms", headers=stranger)
+            assert answer.status_code == 401 and vm_id not in answer.text
+        assert vm_id not in (await http.get("/swiftor/vms", headers=swiftor(BOB))).text
+
+        record = engine.db.get_vm(vm_id)
+        assert record is not None and record.init_pid is not None
+        os.kill(record.init_pid, signal.SIGKILL)  # the VM dies; nothing is written
+        for _ in range(200):
+            again = await http.get("/api/v1/vms", headers=vers())
+            if again.json()[0]["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert [(vm["vm_id"], vm["state"]) for vm in again.json()] == [(vm_id, "dead")]
